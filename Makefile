@@ -1,0 +1,29 @@
+# Two entry points, both working on a fresh machine with only Python 3.11+:
+#   make demo   create the environment, render a small dataset, point at pictures
+#   make test   create the environment, run the whole test suite
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+OUT ?= out/demo
+
+.PHONY: demo test env bench clean
+
+env: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+demo: env
+	$(VENV)/bin/factory render configs/quickstart.yaml --index 0 --out $(OUT)
+
+test: env
+	$(PY) -m pytest -q -n 2 --dist loadgroup
+
+bench: env
+	$(PY) benchmarks/render.py
+
+clean:
+	rm -rf $(VENV) out

@@ -1,0 +1,114 @@
+"""``generate_sample(config, index)``: the one function every path calls.
+
+sample_scene -> simulate -> render_clip -> metadata. It depends only on the config
+(with its seed) and the index, so the same sample is the same bytes on any worker,
+in any order. Failures come out as :class:`~factory.errors.RenderError` naming the
+index, the scenario and the seed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from factory import __version__
+from factory.config import Config
+from factory.dynamics import simulate
+from factory.errors import RenderError
+from factory.render import render_clip
+from factory.sample import Sample, sample_key
+from factory.sampling import choose_scenario, rng_for, sample_scene
+from factory.scene import CLASSES, Scene, box_corners
+
+
+def _r(x, nd: int = 6):
+    """Round floats (nested lists too) so the JSON is compact and platform-stable."""
+    if isinstance(x, (list, tuple)):
+        return [_r(v, nd) for v in x]
+    if isinstance(x, np.ndarray):
+        return _r(x.tolist(), nd)
+    if isinstance(x, (float, np.floating)):
+        return round(float(x), nd)
+    if isinstance(x, np.integer):
+        return int(x)
+    return x
+
+
+def _project(K: np.ndarray, w2c: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel coordinates (M, 2) and camera depth (M,) of world points (M, 3)."""
+    cam = points @ w2c[:3, :3].T + w2c[:3, 3]
+    z = cam[:, 2]
+    zs = np.where(np.abs(z) > 1e-9, z, 1e-9)
+    return np.stack([K[0, 0] * cam[:, 0] / zs + K[0, 2], K[1, 1] * cam[:, 1] / zs + K[1, 2]], 1), z
+
+
+def _metadata(config: Config, scenario: str, index: int, scene: Scene, motion, annotations, w2cs) -> dict:
+    T = scene.frames
+    frame_steps = [t * scene.substeps for t in range(T)]
+    objects = []
+    for k, o in enumerate(scene.objects):
+        corners_local = box_corners(o.dims)
+        per_frame = {"position": [], "rotation": [], "velocity": [], "angular_velocity": [],
+                     "corners_2d": [], "corners_depth": []}
+        for t, s in enumerate(frame_steps):
+            pos, rot = motion.state_at(t / scene.fps)
+            world = corners_local @ rot[k].T + pos[k]
+            uv, z = _project(scene.camera.K, w2cs[t], world)
+            per_frame["position"].append(_r(pos[k]))
+            per_frame["rotation"].append(_r(rot[k]))
+            per_frame["velocity"].append(_r(motion.velocities[s, k]))
+            per_frame["angular_velocity"].append(_r([0.0, 0.0, motion.spin[s, k]]))
+            per_frame["corners_2d"].append(_r(uv, 3))
+            per_frame["corners_depth"].append(_r(z))
+        for key in ("bbox_amodal", "bbox_visible", "amodal_pixels", "visible_pixels", "visible_fraction"):
+            per_frame[key] = [annotations[t][k][key] for t in range(T)]
+        m = o.material
+        objects.append({
+            "id": o.id, "shape": o.shape, "category": o.category, "class_id": CLASSES.index(o.category),
+            "dims": _r(o.dims), "static": o.static, "mass": None if o.static else _r(o.mass),
+            "restitution": _r(o.restitution), "friction": _r(o.friction),
+            "material": {"color": _r(m.color), "color2": _r(m.color2), "texture": m.texture,
+                         "texture_scale": _r(m.texture_scale), "roughness": _r(m.roughness),
+                         "specular": _r(m.specular)},
+            **per_frame,
+        })
+    cam = scene.camera
+    params = {k: _r(v) for k, v in scene.params.items()}
+    return {
+        "key": sample_key(index), "index": index, "seed": config.seed, "scenario": scenario,
+        "dataset": config.name, "config_hash": config.config_hash(), "generator": "factory",
+        "generator_version": __version__, "licence": config.licence,
+        "frames": T, "fps": scene.fps, "width": cam.width, "height": cam.height,
+        "params": params, "classes": list(CLASSES),
+        "camera": {"K": _r(cam.K), "world_to_camera": [_r(m) for m in w2cs], "trajectory": cam.trajectory,
+                   "shutter": _r(cam.shutter), "noise_std": _r(cam.noise_std)},
+        "lights": [{"kind": li.kind, "vector": _r(li.vector), "intensity": _r(li.intensity)} for li in scene.lights],
+        "ambient": _r(scene.ambient),
+        "room": None if scene.room is None else {"width": _r(scene.room.width), "depth": _r(scene.room.depth),
+                                                  "height": _r(scene.room.height)},
+        "objects": objects,
+        "collisions": motion.events,
+    }
+
+
+def generate_sample(config: Config, index: int) -> Sample:
+    """Generate sample ``index`` (>= 0) of the dataset described by ``config``."""
+    if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or index < 0:
+        raise ValueError(f"index must be an integer >= 0, got {index!r}")
+    index = int(index)
+    scenario = choose_scenario(config, index)
+    try:
+        scene = sample_scene(config, scenario, index)
+        motion = simulate(scene)
+        frames, annotations, w2cs = render_clip(
+            scene, motion, config.render.motion_blur_samples, rng_for(config.seed, index, "render"))
+        meta = _metadata(config, scenario, index, scene, motion, annotations, w2cs)
+    except Exception as e:  # noqa: BLE001 - re-raised with what reproduces it
+        raise RenderError(index, scenario, config.seed, e) from e
+    return Sample(key=sample_key(index), index=index, scenario=scenario, frames=frames, meta=meta)
+
+
+def generate_members(config: Config, index: int) -> dict:
+    """Sample ``index`` encoded as one WebDataset sample ``{"__key__": ..., ext: bytes}``."""
+    from factory.encode import encode_sample
+
+    return encode_sample(generate_sample(config, index), mp4=config.output.mp4)

@@ -1,0 +1,139 @@
+"""Exact ray-shape intersections in an object's own frame.
+
+Every function takes rays ``o + t d`` with ``o`` (M, 3) or (1, 3) and ``d`` (M, 3)
+(``d`` need not be unit length: ``t`` is in units of ``d``), and returns ``t`` (M,) —
+the nearest hit with ``t > t_min``, ``inf`` where the ray misses — and the outward unit
+normal ``n`` (M, 3) at that hit, in the object frame. Shapes are centred on the
+origin with the half-extents documented in :class:`factory.scene.SceneObject`.
+
+Written against an array namespace ``xp`` (NumPy here; CuPy or PyTorch later) with
+no per-ray Python loops.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+_TINY = 1e-12
+
+
+def _dot(a, b, xp):
+    return xp.sum(a * b, axis=-1)
+
+
+def _nearest(candidates, t_min, xp):
+    """Per ray, the smallest candidate t > t_min and its column (inf / 0 if none)."""
+    c = xp.stack(candidates, axis=-1)
+    c = xp.where(c > t_min, c, xp.inf)
+    which = xp.argmin(c, axis=-1)
+    t = xp.min(c, axis=-1)
+    return t, which
+
+
+def sphere(o, d, dims, t_min, xp=np):
+    r = dims[0]
+    a = _dot(d, d, xp)
+    b = _dot(o, d, xp)
+    c = _dot(o, o, xp) - r * r
+    disc = b * b - a * c
+    s = xp.sqrt(xp.maximum(disc, 0.0))
+    miss = disc < 0
+    t0 = xp.where(miss, xp.inf, (-b - s) / a)
+    t1 = xp.where(miss, xp.inf, (-b + s) / a)
+    t, _ = _nearest([t0, t1], t_min, xp)
+    p = o + xp.where(xp.isfinite(t), t, 0.0)[:, None] * d
+    return t, p / r
+
+
+def box(o, d, dims, t_min, xp=np, center=(0.0, 0.0, 0.0)):
+    h = xp.asarray(dims, dtype=d.dtype)
+    oc = o - xp.asarray(center, dtype=d.dtype)
+    safe = xp.where(xp.abs(d) < _TINY, _TINY, d)
+    inv = 1.0 / safe
+    t1 = (-h - oc) * inv
+    t2 = (h - oc) * inv
+    lo = xp.minimum(t1, t2)
+    hi = xp.maximum(t1, t2)
+    t_near = xp.max(lo, axis=-1)
+    t_far = xp.min(hi, axis=-1)
+    hit = (t_near <= t_far) & (t_far > t_min)
+    entering = t_near > t_min
+    t = xp.where(hit, xp.where(entering, t_near, t_far), xp.inf)
+    # Normal: the face of the slab that bounds t (entry face, or exit face from inside).
+    axis_in = xp.argmax(lo, axis=-1)
+    axis_out = xp.argmin(hi, axis=-1)
+    axis = xp.where(entering, axis_in, axis_out)
+    sign = xp.where(entering, -1.0, 1.0)[:, None] * xp.sign(safe)
+    onehot = (xp.arange(3)[None, :] == axis[:, None]).astype(d.dtype)
+    return t, onehot * sign
+
+
+def cylinder(o, d, dims, t_min, xp=np):
+    r, hz = dims[0], dims[2]
+    ox, oy, oz = o[..., 0], o[..., 1], o[..., 2]
+    dx, dy, dz = d[..., 0], d[..., 1], d[..., 2]
+    a = dx * dx + dy * dy
+    b = ox * dx + oy * dy
+    c = ox * ox + oy * oy - r * r
+    disc = b * b - a * c
+    s = xp.sqrt(xp.maximum(disc, 0.0))
+    a_safe = xp.maximum(a, _TINY)
+    side = []
+    for root in ((-b - s) / a_safe, (-b + s) / a_safe):
+        z = oz + root * dz
+        side.append(xp.where((disc >= 0) & (a > _TINY) & (xp.abs(z) <= hz), root, xp.inf))
+    caps = []
+    dz_safe = xp.where(xp.abs(dz) < _TINY, _TINY, dz)
+    for zc in (hz, -hz):
+        tc = (zc - oz) / dz_safe
+        x, y = ox + tc * dx, oy + tc * dy
+        caps.append(xp.where(x * x + y * y <= r * r, tc, xp.inf))
+    t, which = _nearest(side + caps, t_min, xp)
+    p = o + xp.where(xp.isfinite(t), t, 0.0)[:, None] * d
+    zero = xp.zeros_like(t)
+    n_side = xp.stack([p[:, 0] / r, p[:, 1] / r, zero], axis=-1)
+    n_cap = xp.stack([zero, zero, xp.where(which == 2, 1.0, -1.0).astype(d.dtype)], axis=-1)
+    return t, xp.where((which >= 2)[:, None], n_cap, n_side)
+
+
+def capsule(o, d, dims, t_min, xp=np):
+    r, hz = dims[0], dims[2]
+    hh = hz - r  # half-length of the core segment
+    ox, oy, oz = o[..., 0], o[..., 1], o[..., 2]
+    dx, dy, dz = d[..., 0], d[..., 1], d[..., 2]
+    a = dx * dx + dy * dy
+    b = ox * dx + oy * dy
+    c = ox * ox + oy * oy - r * r
+    disc = b * b - a * c
+    s = xp.sqrt(xp.maximum(disc, 0.0))
+    a_safe = xp.maximum(a, _TINY)
+    cands = []
+    for root in ((-b - s) / a_safe, (-b + s) / a_safe):
+        z = oz + root * dz
+        cands.append(xp.where((disc >= 0) & (a > _TINY) & (xp.abs(z) <= hh), root, xp.inf))
+    for zc in (hh, -hh):
+        cz = xp.asarray([0.0, 0.0, zc], dtype=d.dtype)
+        ts, _ = sphere(o - cz, d, (r, r, r), t_min, xp)
+        cands.append(ts)
+    t, which = _nearest(cands, t_min, xp)
+    p = o + xp.where(xp.isfinite(t), t, 0.0)[:, None] * d
+    centre_z = xp.where(which == 2, hh, xp.where(which == 3, -hh, xp.clip(p[:, 2], -hh, hh)))
+    zero = xp.zeros_like(t)
+    n = xp.stack([p[:, 0], p[:, 1], p[:, 2] - centre_z], axis=-1) / r
+    return t, n
+
+
+def ell(o, d, dims, t_min, xp=np):
+    hx, hy, hz = dims
+    ta, na = box(o, d, (hx, hy, hz / 2), t_min, xp, center=(0.0, 0.0, -hz / 2))
+    tb, nb = box(o, d, (hx / 2, hy, hz / 2), t_min, xp, center=(-hx / 2, 0.0, hz / 2))
+    first = ta <= tb
+    return xp.where(first, ta, tb), xp.where(first[:, None], na, nb)
+
+
+INTERSECT = {"sphere": sphere, "box": box, "cylinder": cylinder, "capsule": capsule, "ell": ell}
+
+
+def intersect(shape: str, o, d, dims, t_min=0.0, xp=np):
+    """Nearest hit of rays with ``shape`` (object frame): ``(t (M,), n (M, 3))``."""
+    return INTERSECT[shape](o, d, dims, t_min, xp)

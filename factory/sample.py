@@ -1,0 +1,56 @@
+"""The sample: one clip with every modality, and the function everything calls.
+
+``generate_sample(config, index)`` is the centre of factory: the batch pipeline, the
+HTTP endpoint, the CLI and the tests all call it, so a sample is the same bytes
+wherever it was made. It depends only on the config (with its seed) and the index.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class Frames:
+    """Per-frame ground truth for a clip of T frames at H x W pixels.
+
+    ==============  =================  =======  ===========================================
+    field           shape              dtype    meaning
+    ==============  =================  =======  ===========================================
+    rgb             (T, H, W, 3)       uint8    sRGB colour
+    depth           (T, H, W)          float32  metres, z along the optical axis; 0 where
+                                                no surface (sky)
+    instance        (T, H, W)          uint16   object id, 0 = floor, walls and sky
+    semantic        (T, H, W)          uint8    class id, see ``scene.CLASSES``
+    normals         (T, H, W, 3)       float32  unit surface normal, camera frame; 0 on sky
+    flow            (T, H, W, 2)       float32  forward flow to frame t+1, pixels (du, dv)
+    flow_valid      (T, H, W)          bool     flow is defined: visible in t+1, in frame
+                                                (always False in the last frame)
+    ==============  =================  =======  ===========================================
+    """
+
+    rgb: np.ndarray
+    depth: np.ndarray
+    instance: np.ndarray
+    semantic: np.ndarray
+    normals: np.ndarray
+    flow: np.ndarray
+    flow_valid: np.ndarray
+
+
+@dataclass
+class Sample:
+    """One generated clip: its key, its frames and its JSON-able metadata."""
+
+    key: str  # WebDataset key, no dots: f"{index:010d}"
+    index: int
+    scenario: str
+    frames: Frames
+    meta: dict
+
+
+def sample_key(index: int) -> str:
+    """The WebDataset key of sample ``index`` (zero-padded so keys sort in order)."""
+    return f"{index:010d}"

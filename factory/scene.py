@@ -1,0 +1,240 @@
+"""A scene as pure data: what is in it, not how it is drawn.
+
+Coordinate frames (used everywhere in factory):
+
+* **world**: right-handed, metres, +z up, the floor is the plane z = 0; gravity is -z.
+* **object**: origin at the object's centre; the world pose is ``R @ x_obj + position``.
+  Shapes are defined in this frame (see :class:`SceneObject`).
+* **camera**: OpenCV convention, +x right, +y down, +z forward along the optical axis.
+  ``world_to_camera`` is a 4x4 matrix mapping homogeneous world points to camera points.
+* **pixels**: (u, v) with u along image columns, v along rows; pixel (i, j) covers
+  [j, j+1) x [i, i+1), so its centre is (j + 0.5, i + 0.5).
+
+Nothing here knows about rendering or encoding (the Kubric split: the scene graph
+knows nothing of the renderer).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+# Semantic classes: the value written into the semantic segmentation.
+CLASSES = ("background", "floor", "wall", "sphere", "box", "cylinder", "capsule", "ell", "furniture")
+CLASS_ID = {name: i for i, name in enumerate(CLASSES)}
+
+
+@dataclass(frozen=True)
+class Material:
+    """Surface appearance. Colours are linear RGB in [0, 1]."""
+
+    color: tuple[float, float, float]
+    color2: tuple[float, float, float]  # second colour of the texture pattern
+    texture: str  # plain | checker | stripes | noise
+    texture_scale: float  # pattern cycles per metre
+    roughness: float  # 0 = mirror-sharp highlight, 1 = no highlight
+    specular: float  # strength of the highlight, 0..1
+
+
+@dataclass(frozen=True)
+class SceneObject:
+    """One rigid object.
+
+    ``dims`` are half-extents in the object frame, metres:
+
+    * sphere: (r, r, r)
+    * box: (hx, hy, hz)
+    * cylinder: (r, r, hz), axis along object z
+    * capsule: (r, r, hz), axis along object z, total half-length hz (segment hz - r)
+    * ell: (hx, hy, hz), an L profile in x-z extruded along y: the block
+      [-hx, hx] x [-hy, hy] x [-hz, 0] united with [-hx, 0] x [-hy, hy] x [0, hz]
+      (non-convex)
+
+    ``base_rotation`` (3x3) orients the shape; the simulated motion adds a yaw about
+    world z on top: ``R(t) = Rz(yaw(t)) @ base_rotation``.
+    """
+
+    id: int  # instance id, >= 1, stable over the clip
+    shape: str
+    category: str  # semantic class name, see CLASSES
+    dims: tuple[float, float, float]
+    base_rotation: np.ndarray  # (3, 3) float64
+    position: tuple[float, float, float]  # metres, world, at t = 0
+    yaw: float  # radians at t = 0
+    velocity: tuple[float, float, float]  # m/s, world, at t = 0
+    spin: float  # rad/s about world z at t = 0
+    mass: float  # kg (inf for static objects)
+    restitution: float
+    friction: float
+    material: Material
+    static: bool = False
+
+    @property
+    def bounding_radius(self) -> float:
+        """Radius (m) of a sphere about the centre that contains the shape."""
+        d = self.dims
+        if self.shape == "sphere":
+            return d[0]
+        if self.shape == "cylinder":
+            return math.hypot(d[0], d[2])
+        if self.shape == "capsule":
+            return d[2]
+        return math.sqrt(d[0] ** 2 + d[1] ** 2 + d[2] ** 2)
+
+    def support_depth(self) -> float:
+        """Distance (m) from the centre down to the lowest point of the shape.
+
+        Invariant under yaw about world z, so it is fixed for the whole clip.
+        """
+        R = self.base_rotation
+        d = self.dims
+        axis_z = abs(float(R[2, 2]))  # |world z of the object's z axis|
+        if self.shape == "sphere":
+            return d[0]
+        if self.shape == "cylinder":
+            return d[2] * axis_z + d[0] * math.sqrt(max(0.0, 1.0 - axis_z**2))
+        if self.shape == "capsule":
+            return (d[2] - d[0]) * axis_z + d[0]
+        corners = box_corners(d)  # box and ell share the bounding box
+        return float(-(corners @ R.T)[:, 2].min())
+
+    def volume(self) -> float:
+        """Volume in m^3 (used for the mass)."""
+        d = self.dims
+        if self.shape == "sphere":
+            return 4.0 / 3.0 * math.pi * d[0] ** 3
+        if self.shape == "box":
+            return 8.0 * d[0] * d[1] * d[2]
+        if self.shape == "cylinder":
+            return math.pi * d[0] ** 2 * 2.0 * d[2]
+        if self.shape == "capsule":
+            return math.pi * d[0] ** 2 * 2.0 * (d[2] - d[0]) + 4.0 / 3.0 * math.pi * d[0] ** 3
+        return 8.0 * d[0] * d[1] * d[2] * 0.75  # ell: three of four quarter blocks
+
+
+def box_corners(dims) -> np.ndarray:
+    """The 8 corners (8, 3) of the box [-dims, dims], in a fixed order (x fastest)."""
+    hx, hy, hz = dims
+    return np.array(
+        [[sx * hx, sy * hy, sz * hz] for sz in (-1, 1) for sy in (-1, 1) for sx in (-1, 1)],
+        dtype=np.float64,
+    )
+
+
+@dataclass(frozen=True)
+class Light:
+    """A light. ``vector`` is the unit direction towards the light (directional) or
+    the light's world position in metres (point)."""
+
+    kind: str  # directional | point
+    vector: tuple[float, float, float]
+    intensity: float
+
+
+@dataclass(frozen=True)
+class Camera:
+    """A pinhole camera and its trajectory.
+
+    ``K`` is the 3x3 intrinsic matrix in pixels. :func:`camera_pose` evaluates the
+    trajectory at any time, so motion blur can sample inside a frame interval.
+    """
+
+    width: int
+    height: int
+    K: np.ndarray  # (3, 3) float64
+    trajectory: str  # static | orbit | dolly | handheld
+    target: tuple[float, float, float]  # look-at point, world
+    distance: float  # metres from target at t = 0
+    elevation: float  # radians
+    azimuth: float  # radians
+    orbit_speed: float  # rad/s
+    dolly_speed: float  # m/s towards the target
+    jitter_m: float
+    jitter_rad: float
+    jitter_phase: np.ndarray = field(default_factory=lambda: np.zeros((6, 3)))  # (6, 3) phases, rad
+    noise_std: float = 0.0  # sensor noise, 8-bit levels
+    shutter: float = 0.0  # exposure as a fraction of the frame interval
+
+
+@dataclass(frozen=True)
+class Room:
+    """An axis-aligned room: walls at x = +-width/2, y = +-depth/2, ceiling open."""
+
+    width: float
+    depth: float
+    height: float
+    wall_color: tuple[float, float, float]
+
+
+@dataclass(frozen=True)
+class Scene:
+    """Everything needed to simulate and render one clip."""
+
+    objects: tuple[SceneObject, ...]
+    camera: Camera
+    lights: tuple[Light, ...]
+    ambient: float
+    sky_color: tuple[float, float, float]
+    floor: Material
+    floor_restitution: float
+    floor_friction: float
+    room: Room | None
+    frames: int
+    fps: float
+    substeps: int
+    params: dict  # the sampled scenario parameters, for the metadata
+
+
+def look_at(eye: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """World-to-camera 4x4 (OpenCV axes) for a camera at ``eye`` looking at ``target``,
+    with image-up along world +z."""
+    fwd = target - eye
+    fwd = fwd / np.linalg.norm(fwd)
+    up = np.array([0.0, 0.0, 1.0])
+    right = np.cross(fwd, up)
+    if np.linalg.norm(right) < 1e-9:  # looking straight down: any right will do
+        right = np.array([1.0, 0.0, 0.0])
+    right = right / np.linalg.norm(right)
+    down = np.cross(fwd, right)
+    R = np.stack([right, down, fwd])  # rows: camera axes in world coordinates
+    M = np.eye(4)
+    M[:3, :3] = R
+    M[:3, 3] = -R @ eye
+    return M
+
+
+def rot_z(angle: float) -> np.ndarray:
+    """Rotation (3, 3) by ``angle`` radians about +z."""
+    c, s = math.cos(angle), math.sin(angle)
+    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+
+
+def camera_pose(cam: Camera, time: float) -> np.ndarray:
+    """World-to-camera 4x4 (float64) at ``time`` seconds from the clip's start."""
+    az = cam.azimuth
+    dist = cam.distance
+    if cam.trajectory == "orbit":
+        az = az + cam.orbit_speed * time
+    elif cam.trajectory == "dolly":
+        dist = max(0.2, dist - cam.dolly_speed * time)
+    target = np.asarray(cam.target, dtype=np.float64)
+    ce = math.cos(cam.elevation)
+    eye = target + dist * np.array([ce * math.cos(az), ce * math.sin(az), math.sin(cam.elevation)])
+    M = look_at(eye, target)
+    if cam.trajectory == "handheld":
+        # Smooth shake: a sum of two sinusoids per axis at fixed, incommensurate rates.
+        ph = cam.jitter_phase
+        freqs = np.array([1.3, 2.9])
+        wob = np.stack([np.sin(2 * math.pi * f * time + ph[k]) for k, f in enumerate(freqs)]).sum(0) / 2
+        rot = np.stack([np.sin(2 * math.pi * f * time + ph[2 + k]) for k, f in enumerate(freqs)]).sum(0) / 2
+        rx, ry, rz = cam.jitter_rad * rot
+        cx, sx, cy, sy = math.cos(rx), math.sin(rx), math.cos(ry), math.sin(ry)
+        Rx = np.array([[1, 0, 0], [0, cx, -sx], [0, sx, cx]])
+        Ry = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
+        J = np.eye(4)
+        J[:3, :3] = Rx @ Ry @ rot_z(rz)
+        J[:3, 3] = cam.jitter_m * wob
+        M = J @ M
+    return M
