@@ -79,7 +79,7 @@ def _metadata(config: Config, scenario: str, index: int, scene: Scene, motion, a
         "generator_version": __version__, "licence": config.licence,
         "frames": T, "fps": scene.fps, "width": cam.width, "height": cam.height,
         "params": params, "classes": list(CLASSES),
-        "camera": {"K": _r(cam.K), "world_to_camera": [_r(m) for m in w2cs], "trajectory": cam.trajectory,
+        "camera": {"K": _r(cam.K), "world_to_camera": [_r(m, 9) for m in w2cs], "trajectory": cam.trajectory,
                    "shutter": _r(cam.shutter), "noise_std": _r(cam.noise_std)},
         "lights": [{"kind": li.kind, "vector": _r(li.vector), "intensity": _r(li.intensity)} for li in scene.lights],
         "ambient": _r(scene.ambient),

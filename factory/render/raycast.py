@@ -19,6 +19,9 @@ from factory.scene import Scene
 # Surface codes of the material buffer: 0 sky, 1 floor, 2 wall, 3 + k object k.
 SKY, FLOOR, WALL, FIRST_OBJECT = 0, 1, 2, 3
 T_MIN = 1e-4  # metres (in units of d): ignore hits closer than this
+# The floor ends this far along the optical axis (metres); beyond is sky. Keeps depth
+# inside the encoded range (65.5 m) and away from float32 trouble at the horizon.
+FAR = 60.0
 
 
 @dataclass
@@ -64,7 +67,7 @@ def _static_surfaces(scene: Scene, origin, dirs, xp):
     H, W, _ = dirs.shape
     dz = dirs[..., 2]
     t_floor = xp.where(dz < -1e-9, -origin[2] / xp.where(dz < -1e-9, dz, -1.0), xp.inf)
-    depth = xp.where(t_floor > T_MIN, t_floor, xp.inf).astype(xp.float32)
+    depth = xp.where((t_floor > T_MIN) & (t_floor < FAR), t_floor, xp.inf).astype(xp.float32)
     surface = xp.where(xp.isfinite(depth), FLOOR, SKY).astype(xp.int32)
     normal = xp.zeros((H, W, 3), dtype=xp.float32)
     normal[..., 2] = xp.where(surface == FLOOR, 1.0, 0.0)
