@@ -18,6 +18,7 @@ from factory.render import render_clip
 from factory.sample import Sample, sample_key
 from factory.sampling import choose_scenario, rng_for, sample_scene
 from factory.scene import CLASSES, Scene, box_corners
+from factory.timing import timed
 
 
 def _r(x, nd: int = 6):
@@ -90,18 +91,25 @@ def _metadata(config: Config, scenario: str, index: int, scene: Scene, motion, a
     }
 
 
-def generate_sample(config: Config, index: int) -> Sample:
-    """Generate sample ``index`` (>= 0) of the dataset described by ``config``."""
+def generate_sample(config: Config, index: int, timings: dict | None = None) -> Sample:
+    """Generate sample ``index`` (>= 0) of the dataset described by ``config``.
+
+    ``timings``, when given, collects the seconds spent in each stage and render pass.
+    """
     if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or index < 0:
         raise ValueError(f"index must be an integer >= 0, got {index!r}")
     index = int(index)
     scenario = choose_scenario(config, index)
     try:
-        scene = sample_scene(config, scenario, index)
-        motion = simulate(scene)
+        with timed(timings, "scene sampling"):
+            scene = sample_scene(config, scenario, index)
+        with timed(timings, "physics"):
+            motion = simulate(scene)
         frames, annotations, w2cs = render_clip(
-            scene, motion, config.render.motion_blur_samples, rng_for(config.seed, index, "render"))
-        meta = _metadata(config, scenario, index, scene, motion, annotations, w2cs)
+            scene, motion, config.render.motion_blur_samples, rng_for(config.seed, index, "render"),
+            timings=timings)
+        with timed(timings, "metadata"):
+            meta = _metadata(config, scenario, index, scene, motion, annotations, w2cs)
     except Exception as e:  # noqa: BLE001 - re-raised with what reproduces it
         raise RenderError(index, scenario, config.seed, e) from e
     return Sample(key=sample_key(index), index=index, scenario=scenario, frames=frames, meta=meta)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from factory.render.raycast import FIRST_OBJECT, SKY, View
+from factory.render.vec import dot
 
 
 def forward_flow(view_t: View, view_next: View, K, w2c_next, pos_next, rot_next, xp=np):
@@ -34,7 +35,7 @@ def forward_flow(view_t: View, view_next: View, K, w2c_next, pos_next, rot_next,
             continue
         R = xp.asarray(rot_next[k], dtype=xp.float32)
         p = xp.asarray(pos_next[k], dtype=xp.float32)
-        moved = xp.where(m[..., None], local @ R.T + p, moved)
+        moved[m] = local[m] @ R.T + p
     R = xp.asarray(w2c_next[:3, :3], dtype=xp.float32)
     tr = xp.asarray(w2c_next[:3, 3], dtype=xp.float32)
     cam = moved @ R.T + tr
@@ -57,8 +58,8 @@ def forward_flow(view_t: View, view_next: View, K, w2c_next, pos_next, rot_next,
     # The landing ray through the exact sub-pixel position (u, v), camera z = 1.
     ray_cam = xp.stack([(u - K[0, 2]) / K[0, 0], (v - K[1, 2]) / K[1, 1], xp.ones_like(u)], axis=-1)
     ray = ray_cam @ R  # world direction, camera z = 1
-    denom = xp.sum(n_q * ray, axis=-1)
-    num = xp.sum(n_q * (y_q - view_next.origin), axis=-1)
+    denom = dot(n_q, ray, xp)
+    num = dot(n_q, y_q - view_next.origin, xp)
     plane_z = num / xp.where(xp.abs(denom) > 1e-6, denom, 1e-6)
     agree = xp.abs(plane_z - z) <= 0.01 * xp.abs(z) + 0.01
     valid = inside & seen & agree & (xp.abs(denom) > 1e-6)

@@ -23,6 +23,7 @@ from factory.render.raycast import FIRST_OBJECT, FLOOR, SKY, WALL, cast
 from factory.render.shading import _materials, shade, to_srgb8
 from factory.sample import Frames
 from factory.scene import CLASS_ID, Scene, camera_pose
+from factory.timing import timed
 
 
 def _semantic_table(scene: Scene) -> np.ndarray:
@@ -45,12 +46,14 @@ def _box(mask, i0: int, j0: int):
     return [int(j0 + cols[0]), int(i0 + rows[0]), int(j0 + cols[-1] + 1), int(i0 + rows[-1] + 1)]
 
 
-def render_clip(scene: Scene, motion, blur_samples: int = 1, rng: np.random.Generator | None = None, xp=np):
+def render_clip(scene: Scene, motion, blur_samples: int = 1, rng: np.random.Generator | None = None, xp=np,
+                timings: dict | None = None):
     """Render every frame of ``scene`` moved by ``motion`` (see :mod:`factory.dynamics`).
 
-    Returns ``(frames, annotations)``: :class:`Frames` as NumPy arrays, and
-    ``annotations[t][k]`` a dict for object k at frame t (see the module docstring).
-    ``rng`` draws the sensor noise (only used when the camera's noise_std > 0).
+    Returns ``(frames, annotations, world_to_camera)``: :class:`Frames` as NumPy arrays,
+    ``annotations[t][k]`` a dict for object k at frame t (see the module docstring), and
+    the T world-to-camera 4x4 matrices. ``rng`` draws the sensor noise (only used when
+    the camera's noise_std > 0). ``timings``, when given, collects seconds per pass.
     """
     cam = scene.camera
     T, H, W = scene.frames, cam.height, cam.width
@@ -66,17 +69,13 @@ def render_clip(scene: Scene, motion, blur_samples: int = 1, rng: np.random.Gene
         time = t / scene.fps
         w2c = camera_pose(cam, time)
         pos, rot = motion.state_at(time)
-        view = cast(scene, K, w2c, pos, rot, xp)
-        linear = shade(scene, view, pos, rot, mats, xp)
+        with timed(timings, "primary rays"):
+            view = cast(scene, K, w2c, pos, rot, xp)
+        with timed(timings, "shading + shadows"):
+            linear = shade(scene, view, pos, rot, mats, xp)
         if cam.shutter > 0 and blur_samples > 1:
-            # Motion blur: average renders across the open shutter, centred on the frame.
-            acc = xp.zeros_like(linear)
-            offsets = (np.arange(blur_samples) / (blur_samples - 1) - 0.5) * cam.shutter / scene.fps
-            for dt in offsets:
-                p2, r2 = motion.state_at(time + dt)
-                w2c2 = camera_pose(cam, time + dt)
-                acc = acc + shade(scene, cast(scene, K, w2c2, p2, r2, xp), p2, r2, mats, xp)
-            linear = acc / blur_samples
+            with timed(timings, "motion blur"):
+                linear = _blurred(scene, motion, mats, time, blur_samples, xp)
         frame = to_srgb8(xp.clip(linear, 0.0, 1.0), xp)
         if cam.noise_std > 0 and rng is not None:
             noise = rng.normal(0.0, cam.noise_std, size=(H, W, 3))
@@ -85,21 +84,37 @@ def render_clip(scene: Scene, motion, blur_samples: int = 1, rng: np.random.Gene
         views.append(view)
         poses.append((pos, rot))
         w2cs.append(w2c)
-        annotations.append(_annotate(scene, view))
+        with timed(timings, "boxes + visibility"):
+            annotations.append(_annotate(scene, view))
 
-    depth = np.stack([np.asarray(xp.where(xp.isfinite(v.depth), v.depth, 0.0)) for v in views]).astype(np.float32)
-    instance = np.stack([np.asarray(inst_table[v.surface]) for v in views])
-    semantic = np.stack([np.asarray(sem_table[v.surface]) for v in views])
-    normals = np.stack([np.asarray(v.normal @ xp.asarray(w2c[:3, :3].T, dtype=xp.float32))
-                        for v, w2c in zip(views, w2cs)]).astype(np.float32)
+    with timed(timings, "depth, segmentation, normals"):
+        depth = np.stack([np.asarray(xp.where(xp.isfinite(v.depth), v.depth, 0.0)) for v in views]).astype(np.float32)
+        instance = np.stack([np.asarray(inst_table[v.surface]) for v in views])
+        semantic = np.stack([np.asarray(sem_table[v.surface]) for v in views])
+        normals = np.stack([np.asarray(v.normal @ xp.asarray(w2c[:3, :3].T, dtype=xp.float32))
+                            for v, w2c in zip(views, w2cs)]).astype(np.float32)
     flow = np.zeros((T, H, W, 2), np.float32)
     valid = np.zeros((T, H, W), bool)
-    for t in range(T - 1):
-        f, m = forward_flow(views[t], views[t + 1], K, w2cs[t + 1], poses[t + 1][0], poses[t + 1][1], xp)
-        flow[t], valid[t] = np.asarray(f), np.asarray(m)
+    with timed(timings, "optical flow"):
+        for t in range(T - 1):
+            f, m = forward_flow(views[t], views[t + 1], K, w2cs[t + 1], poses[t + 1][0], poses[t + 1][1], xp)
+            flow[t], valid[t] = np.asarray(f), np.asarray(m)
     frames = Frames(rgb=rgb, depth=depth, instance=instance, semantic=semantic, normals=normals,
                     flow=flow, flow_valid=valid)
     return frames, annotations, w2cs
+
+
+def _blurred(scene: Scene, motion, mats, time: float, samples: int, xp):
+    """Linear RGB averaged over renders across the open shutter, centred on ``time``."""
+    cam = scene.camera
+    acc = None
+    offsets = (np.arange(samples) / (samples - 1) - 0.5) * cam.shutter / scene.fps
+    for dt in offsets:
+        pos, rot = motion.state_at(time + dt)
+        view = cast(scene, cam.K, camera_pose(cam, time + dt), pos, rot, xp)
+        linear = shade(scene, view, pos, rot, mats, xp)
+        acc = linear if acc is None else acc + linear
+    return acc / samples
 
 
 def _annotate(scene: Scene, view) -> list[dict]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from factory.render.raycast import FIRST_OBJECT, FLOOR, SKY, WALL, View, shadowed
+from factory.render.vec import dot, norm
 from factory.scene import Scene
 
 TEXTURES = {"plain": 0, "checker": 1, "stripes": 2, "noise": 3}
@@ -87,7 +88,7 @@ def shade(scene: Scene, view: View, positions, rotations, mats=None, xp=np):
     d = view.dirs.reshape(-1, 3)[idx]
     t = view.depth.reshape(-1)[idx]
     points = view.origin[None, :] + t[:, None] * d
-    to_eye = -d / xp.sqrt(xp.sum(d * d, axis=-1, keepdims=True))
+    to_eye = -d / norm(d, xp)[:, None]
     shininess = 1.0 + 256.0 * (1.0 - rough[s]) ** 2
     rgb = albedo * scene.ambient
     for light in scene.lights:
@@ -97,21 +98,22 @@ def shade(scene: Scene, view: View, positions, rotations, mats=None, xp=np):
             falloff = 1.0
         else:
             to = xp.asarray(light.vector, dtype=xp.float32) - points
-            dist = xp.sqrt(xp.sum(to * to, axis=-1))
+            dist = norm(to, xp)
             L = to / dist[:, None]
             t_max = dist
             ref = float(np.linalg.norm(light.vector))
             falloff = ((ref / xp.maximum(dist, 1e-3)) ** 2)[:, None]
-        ndl = xp.sum(n * L, axis=-1)
+        ndl = dot(n, L, xp)
         lit = ndl > 0
         vis = lit.copy()
         lit_idx = xp.nonzero(lit)[0]
         if lit_idx.shape[0]:
+            direction = np.asarray(light.vector, dtype=np.float64) if light.kind == "directional" else None
             vis[lit_idx] = ~shadowed(scene, points[lit_idx], n[lit_idx], L[lit_idx], t_max[lit_idx],
-                                     positions, rotations, xp)
+                                     positions, rotations, xp, direction)
         half = L + to_eye
-        half = half / xp.maximum(xp.sqrt(xp.sum(half * half, axis=-1, keepdims=True)), 1e-6)
-        ndh = xp.maximum(xp.sum(n * half, axis=-1), 0.0)
+        half = half / xp.maximum(norm(half, xp), 1e-6)[:, None]
+        ndh = xp.maximum(dot(n, half, xp), 0.0)
         highlight = spec[s] * ndh**shininess
         weight = (light.intensity * vis.astype(xp.float32))[:, None] * falloff
         rgb = rgb + weight * (albedo * xp.maximum(ndl, 0.0)[:, None] + highlight[:, None])

@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from factory.render.vec import dot
+
 _TINY = 1e-12
-
-
-def _dot(a, b, xp):
-    return xp.sum(a * b, axis=-1)
 
 
 def _nearest(candidates, t_min, xp):
@@ -32,9 +30,9 @@ def _nearest(candidates, t_min, xp):
 
 def sphere(o, d, dims, t_min, xp=np):
     r = dims[0]
-    a = _dot(d, d, xp)
-    b = _dot(o, d, xp)
-    c = _dot(o, o, xp) - r * r
+    a = dot(d, d, xp)
+    b = dot(o, d, xp)
+    c = dot(o, o, xp) - r * r
     disc = b * b - a * c
     s = xp.sqrt(xp.maximum(disc, 0.0))
     miss = disc < 0
