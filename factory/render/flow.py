@@ -26,6 +26,7 @@ def forward_flow(view_t: View, view_next: View, K, w2c_next, pos_next, rot_next,
     pos_next (N, 3) and rot_next (N, 3, 3): object poses at frame t+1.
     """
     H, W = view_t.depth.shape
+    fx, fy, cx, cy = (float(K[0, 0]), float(K[1, 1]), float(K[0, 2]), float(K[1, 2]))  # keep float32
     surf = view_t.surface
     local = view_t.local
     moved = local.copy()  # floor/walls: the world point stays where it is
@@ -41,8 +42,8 @@ def forward_flow(view_t: View, view_next: View, K, w2c_next, pos_next, rot_next,
     cam = moved @ R.T + tr
     z = cam[..., 2]
     zs = xp.where(z > 1e-6, z, 1.0)
-    u = K[0, 0] * cam[..., 0] / zs + K[0, 2]
-    v = K[1, 1] * cam[..., 1] / zs + K[1, 2]
+    u = fx * cam[..., 0] / zs + cx
+    v = fy * cam[..., 1] / zs + cy
     jj = (xp.arange(W, dtype=xp.float32) + 0.5)[None, :]
     ii = (xp.arange(H, dtype=xp.float32) + 0.5)[:, None]
     flow = xp.stack([u - jj, v - ii], axis=-1).astype(xp.float32)
@@ -56,7 +57,7 @@ def forward_flow(view_t: View, view_next: View, K, w2c_next, pos_next, rot_next,
     y_q = view_next.origin + xp.where(seen, view_next.depth[qi, qj], 0.0)[..., None] * d_q
     n_q = view_next.normal[qi, qj]
     # The landing ray through the exact sub-pixel position (u, v), camera z = 1.
-    ray_cam = xp.stack([(u - K[0, 2]) / K[0, 0], (v - K[1, 2]) / K[1, 1], xp.ones_like(u)], axis=-1)
+    ray_cam = xp.stack([(u - cx) / fx, (v - cy) / fy, xp.ones_like(u)], axis=-1)
     ray = ray_cam @ R  # world direction, camera z = 1
     denom = dot(n_q, ray, xp)
     num = dot(n_q, y_q - view_next.origin, xp)

@@ -51,10 +51,11 @@ class View:
 def camera_rays(K: np.ndarray, w2c: np.ndarray, width: int, height: int, xp=np):
     """Camera centre (3,) and world ray directions (H, W, 3) through pixel centres,
     scaled so that each has camera-frame z = 1."""
+    fx, fy, cx, cy = (float(K[0, 0]), float(K[1, 1]), float(K[0, 2]), float(K[1, 2]))  # keep float32
     j = xp.arange(width, dtype=xp.float32) + 0.5
     i = xp.arange(height, dtype=xp.float32) + 0.5
-    x = (j - K[0, 2]) / K[0, 0]
-    y = (i - K[1, 2]) / K[1, 1]
+    x = (j - cx) / fx
+    y = (i - cy) / fy
     d_cam = xp.stack(
         [xp.broadcast_to(x[None, :], (height, width)), xp.broadcast_to(y[:, None], (height, width)),
          xp.ones((height, width), dtype=xp.float32)], axis=-1)
