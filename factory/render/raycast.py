@@ -91,21 +91,29 @@ def _static_surfaces(scene: Scene, origin, dirs, xp):
     return depth, surface, normal
 
 
+def _extent(a: float, z: float, radius: float, f: float, c0: float, size: int) -> tuple[int, int]:
+    """Pixel range [lo, hi) along one image axis covered by a sphere whose centre is at
+    (a, z) in that axis's plane of the camera frame: the two planes through the camera
+    tangent to the sphere bound its image exactly."""
+    dist = math.hypot(a, z)
+    if dist <= radius:
+        return 0, size
+    centre = math.atan2(a, z)
+    half = math.asin(radius / dist)
+    lo_ang, hi_ang = centre - half, centre + half
+    lo = 0 if lo_ang <= -math.pi / 2 + 1e-6 else max(0, math.floor(f * math.tan(lo_ang) + c0) - 1)
+    hi = size if hi_ang >= math.pi / 2 - 1e-6 else min(size, math.ceil(f * math.tan(hi_ang) + c0) + 1)
+    return lo, hi
+
+
 def _rect(K, w2c, centre, radius, width, height):
-    """Pixel rectangle (i0, i1, j0, j1) that holds the projection of a sphere, or None
-    when the sphere is wholly behind the camera. Conservative: projects the sphere's
-    bounding cube, whose image contains the sphere's."""
+    """Pixel rectangle (i0, i1, j0, j1) that holds the image of a sphere (with a pixel
+    of margin), or None when the sphere is wholly behind the camera or out of view."""
     c = w2c[:3, :3] @ centre + w2c[:3, 3]
     if c[2] + radius <= 1e-6:
         return None
-    if c[2] - radius <= 1e-3:  # straddles the camera plane: test every pixel
-        return 0, height, 0, width
-    corners = c[None, :] + radius * np.array(
-        [[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)], dtype=np.float64)
-    u = K[0, 0] * corners[:, 0] / corners[:, 2] + K[0, 2]
-    v = K[1, 1] * corners[:, 1] / corners[:, 2] + K[1, 2]
-    j0, j1 = max(0, math.floor(u.min()) - 1), min(width, math.ceil(u.max()) + 1)
-    i0, i1 = max(0, math.floor(v.min()) - 1), min(height, math.ceil(v.max()) + 1)
+    j0, j1 = _extent(c[0], c[2], radius, K[0, 0], K[0, 2], width)
+    i0, i1 = _extent(c[1], c[2], radius, K[1, 1], K[1, 2], height)
     if j0 >= j1 or i0 >= i1:
         return None
     return i0, i1, j0, j1
