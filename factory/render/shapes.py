@@ -66,8 +66,9 @@ def box(o, d, dims, t_min, xp=np, center=(0.0, 0.0, 0.0)):
     return t, onehot * sign
 
 
-def cylinder(o, d, dims, t_min, xp=np):
-    r, hz = dims[0], dims[2]
+def _tube(o, d, r, half_length, xp):
+    """The two hits (each (M,), inf on a miss) of rays with the side of a tube of
+    radius ``r`` around the z axis, kept where |z| <= half_length."""
     ox, oy, oz = o[..., 0], o[..., 1], o[..., 2]
     dx, dy, dz = d[..., 0], d[..., 1], d[..., 2]
     a = dx * dx + dy * dy
@@ -76,17 +77,22 @@ def cylinder(o, d, dims, t_min, xp=np):
     disc = b * b - a * c
     s = xp.sqrt(xp.maximum(disc, 0.0))
     a_safe = xp.maximum(a, _TINY)
-    side = []
+    ok = (disc >= 0) & (a > _TINY)
+    roots = []
     for root in ((-b - s) / a_safe, (-b + s) / a_safe):
-        z = oz + root * dz
-        side.append(xp.where((disc >= 0) & (a > _TINY) & (xp.abs(z) <= hz), root, xp.inf))
+        roots.append(xp.where(ok & (xp.abs(oz + root * dz) <= half_length), root, xp.inf))
+    return roots
+
+
+def cylinder(o, d, dims, t_min, xp=np):
+    r, hz = dims[0], dims[2]
     caps = []
-    dz_safe = xp.where(xp.abs(dz) < _TINY, _TINY, dz)
+    dz_safe = xp.where(xp.abs(d[:, 2]) < _TINY, _TINY, d[:, 2])
     for zc in (hz, -hz):
-        tc = (zc - oz) / dz_safe
-        x, y = ox + tc * dx, oy + tc * dy
+        tc = (zc - o[..., 2]) / dz_safe
+        x, y = o[..., 0] + tc * d[:, 0], o[..., 1] + tc * d[:, 1]
         caps.append(xp.where(x * x + y * y <= r * r, tc, xp.inf))
-    t, which = _nearest(side + caps, t_min, xp)
+    t, which = _nearest(_tube(o, d, r, hz, xp) + caps, t_min, xp)
     p = o + xp.where(xp.isfinite(t), t, 0.0)[:, None] * d
     zero = xp.zeros_like(t)
     n_side = xp.stack([p[:, 0] / r, p[:, 1] / r, zero], axis=-1)
@@ -97,28 +103,14 @@ def cylinder(o, d, dims, t_min, xp=np):
 def capsule(o, d, dims, t_min, xp=np):
     r, hz = dims[0], dims[2]
     hh = hz - r  # half-length of the core segment
-    ox, oy, oz = o[..., 0], o[..., 1], o[..., 2]
-    dx, dy, dz = d[..., 0], d[..., 1], d[..., 2]
-    a = dx * dx + dy * dy
-    b = ox * dx + oy * dy
-    c = ox * ox + oy * oy - r * r
-    disc = b * b - a * c
-    s = xp.sqrt(xp.maximum(disc, 0.0))
-    a_safe = xp.maximum(a, _TINY)
-    cands = []
-    for root in ((-b - s) / a_safe, (-b + s) / a_safe):
-        z = oz + root * dz
-        cands.append(xp.where((disc >= 0) & (a > _TINY) & (xp.abs(z) <= hh), root, xp.inf))
+    ends = []
     for zc in (hh, -hh):
         cz = xp.asarray([0.0, 0.0, zc], dtype=d.dtype)
-        ts, _ = sphere(o - cz, d, (r, r, r), t_min, xp)
-        cands.append(ts)
-    t, which = _nearest(cands, t_min, xp)
+        ends.append(sphere(o - cz, d, (r, r, r), t_min, xp)[0])
+    t, which = _nearest(_tube(o, d, r, hh, xp) + ends, t_min, xp)
     p = o + xp.where(xp.isfinite(t), t, 0.0)[:, None] * d
     centre_z = xp.where(which == 2, hh, xp.where(which == 3, -hh, xp.clip(p[:, 2], -hh, hh)))
-    zero = xp.zeros_like(t)
-    n = xp.stack([p[:, 0], p[:, 1], p[:, 2] - centre_z], axis=-1) / r
-    return t, n
+    return t, xp.stack([p[:, 0], p[:, 1], p[:, 2] - centre_z], axis=-1) / r
 
 
 def ell(o, d, dims, t_min, xp=np):
