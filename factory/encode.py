@@ -48,8 +48,8 @@ so validity needs no extra member. Pillow refuses images above
 widest member (flow, ``T*H x 2*W``) exceeds :data:`MAX_MEMBER_PIXELS` is rejected here
 rather than written undecodable.
 
-Bytes are deterministic: PNGs are written by OpenCV's bundled libpng/zlib at a fixed
-level (:data:`PNG_LEVEL`), the JSON is canonical, and the MP4 muxer writes creation and
+Bytes are deterministic: PNGs are written by OpenCV's bundled libpng/zlib at fixed
+levels (:data:`PNG_LEVEL`, :data:`FLOW_PNG_LEVEL`), the JSON is canonical, and the MP4 muxer writes creation and
 modification times of 0, so the same sample gives the same bytes with the same wheels.
 """
 
@@ -64,13 +64,14 @@ import numpy as np
 
 from factory.sample import Frames, Sample
 
-# zlib level for every PNG. Measured on a quickstart clip rendered at 256x256x24 frames
-# (all six PNGs, OpenCV 5 / libpng, 1 core): level 1 -> 1.30 MB in 230 ms, 3 -> 1.20 MB
-# in 250 ms, 4 -> 1.07 MB in 280 ms, 6 -> 0.99 MB in 355 ms, 7 -> 0.99 MB in 410 ms,
-# 9 -> 0.92 MB in 1420 ms. Generating that clip takes ~1.5 s, so 6 instead of 4 costs
-# ~4% of throughput and saves 7% of the bytes that every training epoch reads again;
-# above 6 size barely moves while time climbs steeply.
+# zlib level of the PNGs. Measured on the benchmark clip (256x256, 24 frames, 10
+# objects; OpenCV 5 / libpng, 1 core), all six PNGs: level 1 -> 2.17 MB in 221 ms,
+# 3 -> 1.87 MB in 272 ms, 6 -> 1.53 MB in 486 ms; 9 is ~3x slower than 6 for ~6% less.
+# Flow alone took half of the level-6 time (247 ms for 572 kB; 102 ms for 742 kB at
+# level 3): its low bits are sub-pixel detail that zlib cannot squeeze, so it gets
+# level 3 and every other member level 6 (~1.70 MB in ~340 ms).
 PNG_LEVEL = 6
+FLOW_PNG_LEVEL = 3
 
 DEPTH_SCALE = 1000.0  # depth codes per metre (millimetres)
 DEPTH_MAX_CODE = 65535
@@ -115,7 +116,7 @@ def encode_sample(sample: Sample, *, mp4: bool = True) -> dict[str, bytes]:
         "semantic.png": _png(f.semantic.reshape(T * H, W)),
         # Normals are a vector, not a colour: keep x, y, z in R, G, B (so reverse for cv2).
         "normals.png": _png(encode_normals(f.normals)[..., ::-1].reshape(T * H, W, 3)),
-        "flow.png": _png(encode_flow(f.flow, f.flow_valid).reshape(T * H, 2 * W)),
+        "flow.png": _png(encode_flow(f.flow, f.flow_valid).reshape(T * H, 2 * W), FLOW_PNG_LEVEL),
     }
     if mp4:
         members["mp4"] = encode_mp4(f.rgb, float(meta.get("fps", DEFAULT_FPS)))
@@ -164,8 +165,8 @@ def encode_mp4(rgb: np.ndarray, fps: float) -> bytes:
     return data
 
 
-def _png(image: np.ndarray) -> bytes:
-    ok, buf = cv2.imencode(".png", np.ascontiguousarray(image), [cv2.IMWRITE_PNG_COMPRESSION, PNG_LEVEL])
+def _png(image: np.ndarray, level: int = PNG_LEVEL) -> bytes:
+    ok, buf = cv2.imencode(".png", np.ascontiguousarray(image), [cv2.IMWRITE_PNG_COMPRESSION, level])
     if not ok:
         raise RuntimeError(f"OpenCV failed to encode a {image.shape} {image.dtype} PNG")
     return buf.tobytes()
