@@ -161,12 +161,18 @@ def _basis(direction: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return e1, np.cross(direction, e1)
 
 
-def shadowed(scene: Scene, points, normals, to_light, t_max, positions, rotations, xp=np, direction=None):
+CONVEX = frozenset({"sphere", "box", "cylinder", "capsule"})
+
+
+def shadowed(scene: Scene, points, normals, to_light, t_max, positions, rotations, xp=np, direction=None,
+             surface=None):
     """Whether the segment from each surface point towards a light is blocked.
 
     points, normals: (M, 3) world. to_light: (M, 3) unit directions to the light.
     t_max: (M,) metres to the light (inf for directional lights).
     direction: the (3,) unit direction of a directional light, None for point lights.
+    surface: (M,) surface codes of the points, if known: a convex object cannot shadow
+    its own lit side, so its own points skip the test against it.
     Returns (M,) bool. Objects are first culled by their bounding spheres.
     """
     start = points + normals * 2e-3  # lift off the surface against self-hits
@@ -193,6 +199,8 @@ def shadowed(scene: Scene, points, normals, to_light, t_max, positions, rotation
             root = xp.sqrt(xp.maximum(disc, 0.0))
             near = (disc > 0) & (-b + root > 0) & (-b - root < t_max)
         near &= ~blocked
+        if surface is not None and obj.shape in CONVEX:
+            near &= surface != FIRST_OBJECT + k
         idx = xp.nonzero(near)[0]
         if idx.shape[0] == 0:
             continue

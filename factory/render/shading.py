@@ -110,7 +110,7 @@ def shade(scene: Scene, view: View, positions, rotations, mats=None, xp=np):
         if lit_idx.shape[0]:
             direction = np.asarray(light.vector, dtype=np.float64) if light.kind == "directional" else None
             vis[lit_idx] = ~shadowed(scene, points[lit_idx], n[lit_idx], L[lit_idx], t_max[lit_idx],
-                                     positions, rotations, xp, direction)
+                                     positions, rotations, xp, direction, s[lit_idx])
         half = L + to_eye
         half = half / xp.maximum(norm(half, xp), 1e-6)[:, None]
         ndh = xp.maximum(dot(n, half, xp), 0.0)
