@@ -17,13 +17,18 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: env
-	$(VENV)/bin/factory render configs/quickstart.yaml --index 0 --out $(OUT)
+	$(VENV)/bin/factory generate configs/quickstart.yaml --out $(OUT)/dataset --samples 16 --shard-size 8 --overwrite
+	$(VENV)/bin/factory render configs/quickstart.yaml --index 0 --index 1 --index 2 --index 3 --out $(OUT)/preview
+	@echo
+	@echo "shards:   $(OUT)/dataset/quickstart-000000.tar, -000001.tar (all listed in $(OUT)/dataset/manifest.json)"
+	@echo "pictures: $(OUT)/preview/*.contact.png and $(OUT)/preview/*.preview.gif (samples 0-3 of those shards)"
 
 test: env
 	$(PY) -m pytest -q -n 2 --dist loadgroup
 
 bench: env
 	$(PY) benchmarks/render.py
+	$(PY) benchmarks/pipeline.py
 
 clean:
 	rm -rf $(VENV) out

@@ -5,9 +5,15 @@ The tree::
     FactoryError                  base of everything factory raises on purpose
     ├── ConfigError (ValueError)  a config file or argument is invalid; names each field
     ├── RenderError               rendering one sample failed; names index, scenario, seed
+    │   └── FailureBudgetError    more samples failed than --max-failures allows
     └── StorageError (OSError)    a dataset URL cannot be read or written
+        └── DatasetConflictError  the URL holds a different dataset (refused without --overwrite)
 
 Each message says what is wrong, with the bad value, and what is allowed.
+
+Every one of them survives pickling (Ray ships exceptions between processes), whatever
+its constructor's signature: :meth:`FactoryError.__reduce__` rebuilds the instance from
+its ``args`` and attributes without calling ``__init__``.
 """
 
 from __future__ import annotations
@@ -15,6 +21,16 @@ from __future__ import annotations
 
 class FactoryError(Exception):
     """Base class for errors that factory raises on purpose."""
+
+    def __reduce__(self):
+        return (_rebuild, (type(self), self.args, self.__dict__))
+
+
+def _rebuild(cls, args, state):
+    err = cls.__new__(cls)
+    err.args = args
+    err.__dict__.update(state)
+    return err
 
 
 class ConfigError(FactoryError, ValueError):
@@ -36,5 +52,29 @@ class RenderError(FactoryError):
         )
 
 
+class FailureBudgetError(RenderError):
+    """More samples failed than the ``--max-failures`` budget allows. ``index``,
+    ``scenario`` and ``seed`` are those of the first failure; ``failures`` lists the
+    first few as ``{index, scenario, seed, error}``."""
+
+    def __init__(self, failures: list[dict], count: int, budget: int):
+        self.failures = [dict(f) for f in failures]
+        self.count, self.budget = count, budget
+        first = self.failures[0] if self.failures else {"index": -1, "scenario": "?", "seed": -1, "error": "?"}
+        self.index, self.scenario, self.seed = first["index"], first["scenario"], first["seed"]
+        shown = "; ".join(
+            f"sample {f['index']} (scenario {f['scenario']!r}, seed {f['seed']}): {f['error']}" for f in self.failures
+        )
+        FactoryError.__init__(
+            self, f"{count} samples failed, more than --max-failures {budget} allows; first: {shown}"
+        )
+
+
 class StorageError(FactoryError, OSError):
     """A dataset location that cannot be used; the message names the URL."""
+
+
+class DatasetConflictError(StorageError):
+    """The dataset URL already holds a different dataset (another config, sample count,
+    shard size or prefix), or files that are not a factory dataset; pass ``--overwrite``
+    to replace it."""
