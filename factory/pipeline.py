@@ -140,6 +140,17 @@ def _failure_row(config: Config, index: int, err: BaseException) -> str:
     return json.dumps({"index": index, "scenario": rerr.scenario, "seed": rerr.seed, "error": text})
 
 
+def _guarded(config: Config, index: int, fail_fast: bool, work: Callable[[], bytes]) -> tuple[bytes, str]:
+    """``(work(), "")``, or on failure: raise a RenderError naming index, scenario and
+    seed when failing fast, else ``(b"", failure row)`` for the budget to count."""
+    try:
+        return work(), ""
+    except Exception as e:  # noqa: BLE001 - reported with index, scenario, seed
+        if fail_fast:
+            raise _render_error(config, index, e) from e
+        return b"", _failure_row(config, index, e)
+
+
 class RenderStage:
     """Callable class on the render actor pool: index -> the generated sample, pickled
     for the trip to the encode stage through Ray's object store (never stored)."""
@@ -152,13 +163,8 @@ class RenderStage:
     def __call__(self, batch: pa.Table) -> pa.Table:
         out = {"index": [], "shard": [], "error": [], "sample": []}
         for index, shard in zip(batch["index"].to_pylist(), batch["shard"].to_pylist()):
-            error, payload = "", b""
-            try:
-                payload = pickle.dumps(self.generate(self.config, index), protocol=5)
-            except Exception as e:  # noqa: BLE001 - reported with index, scenario, seed
-                if self.fail_fast:
-                    raise _render_error(self.config, index, e) from e
-                error = _failure_row(self.config, index, e)
+            payload, error = _guarded(self.config, index, self.fail_fast,
+                                      lambda: pickle.dumps(self.generate(self.config, index), protocol=5))
             out["index"].append(index)
             out["shard"].append(shard)
             out["error"].append(error)
@@ -182,21 +188,19 @@ class EncodeStage:
         for index, shard, error, payload in zip(*cols):
             segment = b""
             if not error:
-                try:
-                    members = dict(self.encode(self.config, pickle.loads(payload)))
-                    key = members.pop("__key__", sample_key(index))
-                    if key != sample_key(index):
-                        raise ValueError(f"encoded key {key!r} is not the key of index {index}")
-                    segment = sh.sample_segment(key, members)
-                except Exception as e:  # noqa: BLE001 - reported with index, scenario, seed
-                    if self.fail_fast:
-                        raise _render_error(self.config, index, e) from e
-                    error = _failure_row(self.config, index, e)
+                segment, error = _guarded(self.config, index, self.fail_fast, lambda: self._segment(index, payload))
             out["index"].append(index)
             out["shard"].append(shard)
             out["error"].append(error)
             out["segment"].append(segment)
         return pa.table(out, schema=_ENCODED)
+
+    def _segment(self, index: int, payload: bytes) -> bytes:
+        members = dict(self.encode(self.config, pickle.loads(payload)))
+        key = members.pop("__key__", sample_key(index))
+        if key != sample_key(index):
+            raise ValueError(f"encoded key {key!r} is not the key of index {index}")
+        return sh.sample_segment(key, members)
 
 
 class ShardWriter:
