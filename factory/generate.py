@@ -45,13 +45,14 @@ def _project(K: np.ndarray, w2c: np.ndarray, points: np.ndarray) -> tuple[np.nda
 def _metadata(config: Config, scenario: str, index: int, scene: Scene, motion, annotations, w2cs) -> dict:
     T = scene.frames
     frame_steps = [t * scene.substeps for t in range(T)]
+    states = [motion.state_at(t / scene.fps) for t in range(T)]  # poses of every object, per frame
     objects = []
     for k, o in enumerate(scene.objects):
         corners_local = box_corners(o.dims)
         per_frame = {"position": [], "rotation": [], "velocity": [], "angular_velocity": [],
                      "corners_2d": [], "corners_depth": []}
         for t, s in enumerate(frame_steps):
-            pos, rot = motion.state_at(t / scene.fps)
+            pos, rot = states[t]
             world = corners_local @ rot[k].T + pos[k]
             uv, z = _project(scene.camera.K, w2cs[t], world)
             per_frame["position"].append(_r(pos[k]))

@@ -19,8 +19,8 @@ from __future__ import annotations
 import numpy as np
 
 from factory.render.flow import forward_flow
-from factory.render.raycast import FIRST_OBJECT, FLOOR, SKY, WALL, cast
-from factory.render.shading import _materials, shade, to_srgb8
+from factory.render.raycast import FIRST_OBJECT, cast
+from factory.render.shading import materials, shade, to_srgb8
 from factory.sample import Frames
 from factory.scene import CLASS_ID, Scene, camera_pose
 from factory.timing import timed
@@ -58,7 +58,7 @@ def render_clip(scene: Scene, motion, blur_samples: int = 1, rng: np.random.Gene
     cam = scene.camera
     T, H, W = scene.frames, cam.height, cam.width
     K = cam.K
-    mats = _materials(scene)
+    mats = materials(scene)
     sem_table = xp.asarray(_semantic_table(scene))
     inst_table = xp.asarray(_instance_table(scene))
 
@@ -139,5 +139,3 @@ def _annotate(scene: Scene, view) -> list[dict]:
         })
     return out
 
-
-__all__ = ["render_clip", "SKY", "FLOOR", "WALL"]

@@ -25,7 +25,7 @@ _x = np.arange(_LUT_SIZE) / (_LUT_SIZE - 1)
 SRGB_LUT = np.round(255 * np.where(_x <= 0.0031308, 12.92 * _x, 1.055 * _x ** (1 / 2.4) - 0.055)).astype(np.uint8)
 
 
-def _materials(scene: Scene):
+def materials(scene: Scene):
     """Per surface code: colour (S, 3), second colour (S, 3), texture id, scale,
     roughness, specular (S,), as float32/int32 NumPy arrays."""
     wall_color = scene.room.wall_color if scene.room else (0.8, 0.8, 0.8)
@@ -63,7 +63,7 @@ def _pattern(coords, tex, xp):
 
 def shade(scene: Scene, view: View, positions, rotations, mats=None, xp=np):
     """Linear RGB (H, W, 3) float32 of one view (sky included)."""
-    color, color2, tex, scale, rough, spec = mats if mats is not None else _materials(scene)
+    color, color2, tex, scale, rough, spec = mats if mats is not None else materials(scene)
     H, W = view.depth.shape
     surf = view.surface.reshape(-1)
     out = xp.broadcast_to(xp.asarray(scene.sky_color, dtype=xp.float32), (H * W, 3)).copy()
