@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 OUT ?= out/demo
 
-.PHONY: demo test env bench clean
+.PHONY: demo test env bench serve clean
 
 env: $(VENV)/.installed
 
@@ -29,6 +29,11 @@ test: env
 bench: env
 	$(PY) benchmarks/render.py
 	$(PY) benchmarks/pipeline.py
+	$(PY) benchmarks/serve.py
+
+# The HTTP endpoint on an embedded Ray, in the foreground (Ctrl-C stops it).
+serve: env
+	$(VENV)/bin/factory serve --config deploy/serve.yaml
 
 clean:
 	rm -rf $(VENV) out

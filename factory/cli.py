@@ -20,6 +20,7 @@ from factory.errors import FactoryError
 COMMANDS = (
     "factory.commands.render",
     "factory.commands.generate",
+    "factory.commands.serve",
 )
 
 

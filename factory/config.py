@@ -21,11 +21,12 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
 from factory.distributions import Param, ParamError, parse_choice, parse_number
@@ -90,6 +91,18 @@ class RenderSettings(Strict):
     motion_blur_samples: int = Field(
         5, ge=1, le=64, description="sub-frame renders averaged when a scenario's shutter > 0"
     )
+
+    @model_validator(mode="after")
+    def _fits_one_member(self):
+        pixels = self.frames * self.height * 2 * self.width
+        if pixels > MAX_MEMBER_PIXELS:
+            raise PydanticCustomError(
+                "too_large",
+                "frames x height x 2 x width = {pixels} pixels in flow.png, over {limit} (Pillow's "
+                "decompression-bomb limit, which WebDataset readers enforce); use fewer frames or a smaller image",
+                {"pixels": pixels, "limit": MAX_MEMBER_PIXELS},
+            )
+        return self
 
 
 class OutputSettings(Strict):
@@ -188,6 +201,11 @@ class Scenario(Strict):
     camera: CameraSpec = CameraSpec()
 
 
+# Pillow decodes up to MAX_IMAGE_PIXELS silently, warns above it and raises above twice
+# it; the widest member of a sample (flow.png, T*H x 2*W) stays below the warning so
+# reading a dataset is quiet. Checked when a config loads, and again when encoding.
+MAX_MEMBER_PIXELS = 89_478_485
+
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 
@@ -209,46 +227,54 @@ class Config(Strict):
         return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str] | None:
-    """Walk ``model`` along ``loc`` and list the keys allowed where ``loc`` ends."""
-    current: Any = model
+def _models_in(tp: Any) -> list[type[BaseModel]]:
+    """The pydantic models that a type annotation is, or is a union over."""
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return [tp]
+    return [a for a in getattr(tp, "__args__", ()) if isinstance(a, type) and issubclass(a, BaseModel)]
+
+
+def _walk(model: type[BaseModel] | None, loc: tuple) -> tuple[tuple, type[BaseModel] | None]:
+    """Follow an error location through ``model``: the location without pydantic's
+    union-member tags (``scenarios.a.room.RoomSpec.width`` -> ``scenarios.a.room.width``),
+    and the model in which its last part is a key (None where unknown)."""
+    out, current, parent = [], model, None
     for part in loc:
-        if isinstance(current, type) and issubclass(current, BaseModel):
-            field = current.model_fields.get(part)
-            if field is None:
-                return None
-            current = field.annotation
-        elif getattr(current, "__origin__", None) is dict:
-            current = current.__args__[1]
-        else:  # Optional[Model]: step into the model
-            args = [a for a in getattr(current, "__args__", ()) if isinstance(a, type) and issubclass(a, BaseModel)]
-            if not args:
-                return None
-            current = args[0].model_fields.get(part)
-            current = current.annotation if current else None
-    args = [a for a in getattr(current, "__args__", ()) if isinstance(a, type) and issubclass(a, BaseModel)]
-    if args:
-        current = args[0]
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return list(current.model_fields)
-    return None
+        if getattr(current, "__origin__", None) in (dict, list):  # a key or an index of a container
+            out.append(part)
+            current, parent = current.__args__[-1], None
+            continue
+        models = _models_in(current)
+        if not (isinstance(current, type) and issubclass(current, BaseModel)) and isinstance(part, str):
+            tagged = [m for m in models if m.__name__ == part]
+            if tagged:  # a tag, not a key: step into that member of the union
+                current = tagged[0]
+                continue
+        out.append(part)
+        parent = models[0] if models else None
+        field = parent.model_fields.get(part) if parent is not None else None
+        current = field.annotation if field else None
+    return tuple(out), parent
 
 
-def _format_errors(err: ValidationError) -> list[str]:
-    lines = []
-    for e in err.errors():
-        # pydantic appends the union branch tag (e.g. 'RoomSpec') to loc; drop it.
-        loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and p[:1].isupper()))
+def validation_problems(errors: Iterable[dict], model: type[BaseModel] | None = None, skip: int = 0) -> list[dict]:
+    """pydantic's errors (``ValidationError.errors()``) as ``{"field": dotted path,
+    "message": ..., "value": input}`` dicts (``value`` absent where the field is missing
+    or unknown). ``model``, when given, lets an unknown key's message list the keys
+    allowed there; ``skip`` drops that many leading parts of each location (FastAPI's
+    ``body`` / ``query``)."""
+    problems = []
+    for e in errors:
+        loc, parent = _walk(model, tuple(e["loc"][skip:]))
         path = ".".join(str(p) for p in loc) or "<top level>"
         if e["type"] == "extra_forbidden":
-            allowed = _allowed_keys(Config, loc[:-1])
-            hint = f"; allowed keys: {', '.join(allowed)}" if allowed else ""
-            lines.append(f"{path}: unknown key {loc[-1]!r}{hint}")
+            hint = f"; allowed keys: {', '.join(parent.model_fields)}" if parent is not None else ""
+            problems.append({"field": path, "message": f"unknown key {loc[-1]!r}{hint}"})
         elif e["type"] == "missing":
-            lines.append(f"{path}: required field is missing")
+            problems.append({"field": path, "message": "required field is missing"})
         else:
-            lines.append(f"{path}: {e['msg']} (got {e['input']!r})")
-    return lines
+            problems.append({"field": path, "message": e["msg"], "value": e["input"]})
+    return problems
 
 
 def parse_config(data: Any, source: str = "<config>") -> Config:
@@ -258,17 +284,18 @@ def parse_config(data: Any, source: str = "<config>") -> Config:
         ConfigError: listing every bad field as ``path: message (got value)``.
     """
     if not isinstance(data, dict):
-        raise ConfigError(source, [f"<top level>: must be a mapping of keys, got {type(data).__name__}"])
-    bad_names = [n for n in data.get("scenarios") or {} if not (isinstance(n, str) and _NAME.match(n))]
+        raise ConfigError.of(source, [{"field": "<top level>", "message": f"must be a mapping of keys, got {type(data).__name__}"}])
+    scenarios = data.get("scenarios")
+    bad_names = [n for n in scenarios if not (isinstance(n, str) and _NAME.match(n))] if isinstance(scenarios, dict) else []
     if bad_names:
-        raise ConfigError(
-            source,
-            [f"scenarios.{n}: bad scenario name {n!r}; allowed: lower-case letters, digits, '_'" for n in bad_names],
-        )
+        raise ConfigError.of(source, [
+            {"field": f"scenarios.{n}", "message": "bad scenario name; allowed: lower-case letters, digits, '_'",
+             "value": n} for n in bad_names
+        ])
     try:
         return Config.model_validate(data)
     except ValidationError as e:
-        raise ConfigError(source, _format_errors(e)) from None
+        raise ConfigError.of(source, validation_problems(e.errors(), Config)) from None
 
 
 def load_config(path: str | Path) -> Config:

@@ -58,10 +58,12 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Collection
 
 import cv2
 import numpy as np
 
+from factory.config import MAX_MEMBER_PIXELS
 from factory.sample import Frames, Sample
 
 # zlib level of the PNGs. Measured on the benchmark clip (256x256, 24 frames, 10
@@ -82,13 +84,16 @@ NORMAL_SCALE = 127.5
 DEFAULT_FPS = 12.0
 MP4_FOURCC = "mp4v"  # the only MP4 encoder in opencv-python-headless wheels (no H.264)
 
-# Pillow decodes up to MAX_IMAGE_PIXELS silently, warns above it and raises above twice
-# it; stay below the warning so reading a dataset is quiet.
-MAX_MEMBER_PIXELS = 89_478_485
+# The image members, in the order encode_sample builds them; ``json`` is always written.
+IMAGE_MEMBERS = ("rgb.png", "depth.png", "instance.png", "semantic.png", "normals.png", "flow.png")
 
 
-def encode_sample(sample: Sample, *, mp4: bool = True) -> dict[str, bytes]:
+def encode_sample(sample: Sample, *, mp4: bool = True, only: Collection[str] | None = None) -> dict[str, bytes]:
     """The WebDataset sample dict of ``sample``: ``{"__key__": key, member: bytes}``.
+
+    ``only``, when given, names the image members to encode (a subset of
+    :data:`IMAGE_MEMBERS`); ``json`` is always there and ``mp4`` follows ``mp4``. Each
+    member's bytes are the same whichever others are asked for.
 
     Raises:
         ValueError: the key contains a dot, an array has the wrong shape or dtype, a
@@ -106,18 +111,26 @@ def encode_sample(sample: Sample, *, mp4: bool = True) -> dict[str, bytes]:
         if meta.setdefault(name, value) != value:
             raise ValueError(f"meta[{name!r}] = {meta[name]!r} but the frames have {name} = {value}")
 
+    unknown = sorted(set(only or ()) - set(IMAGE_MEMBERS))
+    if unknown:
+        raise ValueError(f"only: unknown members {unknown}; allowed: {', '.join(IMAGE_MEMBERS)}")
+    images = {
+        # OpenCV writes BGR: reverse the channels so the PNG holds RGB.
+        "rgb.png": lambda: _png(f.rgb[..., ::-1].reshape(T * H, W, 3)),
+        "depth.png": lambda: _png(encode_depth(f.depth).reshape(T * H, W)),
+        "instance.png": lambda: _png(f.instance.reshape(T * H, W)),
+        "semantic.png": lambda: _png(f.semantic.reshape(T * H, W)),
+        # Normals are a vector, not a colour: keep x, y, z in R, G, B (so reverse for cv2).
+        "normals.png": lambda: _png(encode_normals(f.normals)[..., ::-1].reshape(T * H, W, 3)),
+        "flow.png": lambda: _png(encode_flow(f.flow, f.flow_valid).reshape(T * H, 2 * W), FLOW_PNG_LEVEL),
+    }
     members = {
         "__key__": sample.key,
         "json": json.dumps(meta, sort_keys=True, separators=(",", ":"), allow_nan=False).encode(),
-        # OpenCV writes BGR: reverse the channels so the PNG holds RGB.
-        "rgb.png": _png(f.rgb[..., ::-1].reshape(T * H, W, 3)),
-        "depth.png": _png(encode_depth(f.depth).reshape(T * H, W)),
-        "instance.png": _png(f.instance.reshape(T * H, W)),
-        "semantic.png": _png(f.semantic.reshape(T * H, W)),
-        # Normals are a vector, not a colour: keep x, y, z in R, G, B (so reverse for cv2).
-        "normals.png": _png(encode_normals(f.normals)[..., ::-1].reshape(T * H, W, 3)),
-        "flow.png": _png(encode_flow(f.flow, f.flow_valid).reshape(T * H, 2 * W), FLOW_PNG_LEVEL),
     }
+    for name, encode in images.items():
+        if only is None or name in only:
+            members[name] = encode()
     if mp4:
         members["mp4"] = encode_mp4(f.rgb, float(meta.get("fps", DEFAULT_FPS)))
     return members

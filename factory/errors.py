@@ -34,12 +34,26 @@ def _rebuild(cls, args, state):
 
 
 class ConfigError(FactoryError, ValueError):
-    """An invalid config. ``problems`` holds one ``path: message (got value)`` line each."""
+    """An invalid config. ``problems`` holds one ``path: message (got value)`` line each;
+    ``fields``, when the error came from validation, the same as
+    ``{"field", "message", "value"}`` dicts (``value`` absent for missing/unknown keys)."""
 
-    def __init__(self, source: str, problems: list[str]):
+    def __init__(self, source: str, problems: list[str], fields: list[dict] | None = None):
         self.source = source
         self.problems = list(problems)
+        self.fields = [dict(f) for f in fields] if fields else [{"field": "<config>", "message": p} for p in problems]
         super().__init__(f"invalid config {source}:\n  " + "\n  ".join(self.problems))
+
+    @classmethod
+    def of(cls, source: str, fields: list[dict]) -> ConfigError:
+        """The error for structured problems (see :func:`factory.config.validation_problems`)."""
+        return cls(source, [problem_line(f) for f in fields], fields)
+
+
+def problem_line(problem: dict) -> str:
+    """One ``{"field", "message"[, "value"]}`` problem as a ``path: message (got value)`` line."""
+    got = f" (got {problem['value']!r})" if "value" in problem else ""
+    return f"{problem['field']}: {problem['message']}{got}"
 
 
 class RenderError(FactoryError):

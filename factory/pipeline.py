@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import pickle
 import time
 from collections.abc import Callable
@@ -62,6 +61,7 @@ from factory import manifest as mf
 from factory import shards as sh
 from factory.config import Config
 from factory.errors import ConfigError, FactoryError, FailureBudgetError, RenderError
+from factory.ray_session import ensure_ray
 from factory.resume import Plan, prepare, verified_shards
 from factory.sample import sample_key
 from factory.storage import Location, resolve
@@ -333,20 +333,6 @@ class RunSummary:
         return out
 
 
-def _ensure_ray(log: Callable[[str], None]) -> bool:
-    """Join ``RAY_ADDRESS`` if set, else start an embedded local Ray. True if started here."""
-    if ray.is_initialized():
-        return False
-    address = os.environ.get("RAY_ADDRESS")
-    if address:
-        log(f"joining the Ray cluster at {address}")
-        ray.init(address=address)
-    else:
-        log("starting an embedded local Ray (set RAY_ADDRESS to use a cluster)")
-        ray.init(address="local", include_dashboard=False)
-    return True
-
-
 def _factory_error(err: BaseException) -> FactoryError | None:
     """The FactoryError a Ray task raised, found through Ray's wrapping exceptions."""
     seen = set()
@@ -461,7 +447,7 @@ def generate_dataset(
         todo = list(plan.todo)
         manifest = None
         if todo:
-            started = _ensure_ray(log)
+            started = ensure_ray(log)
             for attempt in range(1, MAX_PASSES + 1):
                 summary.passes = attempt
                 sink = _run_pass(plan, todo, records, min_workers=min_workers, max_workers=max_workers,

@@ -66,6 +66,14 @@ def contact_sheet(frames: Frames, meta: dict, t: int) -> np.ndarray:
     return _sheet(frames, meta, t, _Scales.of(frames))
 
 
+def png_bytes(rgb: np.ndarray) -> bytes:
+    """A uint8 RGB image (H, W, 3) as PNG bytes."""
+    ok, buf = cv2.imencode(".png", np.ascontiguousarray(rgb[..., ::-1]))  # OpenCV takes BGR
+    if not ok:
+        raise RuntimeError(f"OpenCV failed to encode a {rgb.shape} PNG")
+    return buf.tobytes()
+
+
 def animated_preview(frames: Frames, meta: dict) -> bytes:
     """An animated GIF (looping, at ``meta["fps"]``, 12 if absent) of every frame's
     contact sheet."""

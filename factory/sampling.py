@@ -15,7 +15,7 @@ from dataclasses import replace
 import numpy as np
 
 from factory.config import Config, Scenario
-from factory.scene import Camera, Light, Material, Room, Scene, SceneObject, rot_z
+from factory.scene import Camera, Light, Material, Room, Scene, SceneObject
 
 # Stream ids of the per-sample generators; never renumber (it changes every dataset).
 STREAMS = {"scenario": 0, "objects": 1, "lights": 2, "camera": 3, "room": 4, "floor": 5, "render": 6}

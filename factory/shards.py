@@ -108,8 +108,14 @@ def sample_segment(key: str, members: Mapping[str, bytes]) -> bytes:
 def assemble(segments: Iterable[bytes]) -> bytes:
     """A complete tar from sample segments, in the given order (the order of the shard)."""
     body = b"".join(segments)
-    end = len(body) + 2 * _BLOCK
-    return body + b"\0" * (2 * _BLOCK + (-end % _RECORD))
+    return body + end_of_archive(len(body))
+
+
+def end_of_archive(body_bytes: int) -> bytes:
+    """What ends a tar whose records so far take ``body_bytes`` bytes: two zero blocks,
+    padded to tarfile's record size. Lets a tar be streamed one segment at a time."""
+    end = body_bytes + 2 * _BLOCK
+    return b"\0" * (2 * _BLOCK + (-end % _RECORD))
 
 
 def build_shard(samples: Iterable[tuple[str, Mapping[str, bytes]]]) -> bytes:

@@ -9,6 +9,7 @@ import textwrap
 CORE = [
     "factory.config", "factory.errors", "factory.sample", "factory.generate", "factory.encode",
     "factory.storage", "factory.shards", "factory.manifest", "factory.resume", "factory.commands.generate",
+    "factory.service.catalogue", "factory.service.request", "factory.service.payload", "factory.commands.serve",
 ]
 
 

@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
 
     from factory.encode import encode_sample
     from factory.generate import generate_sample
-    from factory.preview import animated_preview, contact_sheet
+    from factory.preview import animated_preview, contact_sheet, png_bytes
 
     for index in dict.fromkeys(args.index):  # de-duplicate, keep order
         start = time.perf_counter()
@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         files = {f"{key}.{ext}": data for ext, data in members.items()}
         T = sample.frames.depth.shape[0]
         sheet = contact_sheet(sample.frames, sample.meta, T // 2)
-        files[f"{key}.contact.png"] = _png(sheet)
+        files[f"{key}.contact.png"] = png_bytes(sheet)
         files[f"{key}.preview.gif"] = animated_preview(sample.frames, sample.meta)
         for name, data in files.items():
             _write(out / name, data)
@@ -77,15 +77,6 @@ def _index(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
     return value
-
-
-def _png(rgb) -> bytes:
-    import cv2
-
-    ok, buf = cv2.imencode(".png", rgb[..., ::-1])  # OpenCV takes BGR
-    if not ok:
-        raise RuntimeError("OpenCV failed to encode the contact sheet")
-    return buf.tobytes()
 
 
 def _write(path: Path, data: bytes) -> None:

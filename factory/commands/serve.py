@@ -1,0 +1,145 @@
+"""``factory serve [--config FILE] [--host H] [--port P]``: the HTTP endpoint, in the foreground.
+
+Deploys the Serve config file (default: deploy/serve.yaml, the same file that ``serve
+run``, ``serve deploy`` and the KubeRay RayService use) on an embedded local Ray, or on
+the cluster at RAY_ADDRESS, exactly as ``serve run FILE`` does; --host/--port and the
+replica options override the file. Waits until the application is running, prints its
+address, and serves until interrupted (Ctrl-C or SIGTERM). Set FACTORY_SERVE_TOKEN to
+require a bearer token on the /v1 routes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+import time
+from pathlib import Path
+
+from factory.errors import ConfigError, FactoryError
+
+DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "serve.yaml"
+READY_TIMEOUT_S = 600.0
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    from factory.commands.generate import _float_at_least, _int_at_least
+
+    p = subparsers.add_parser(
+        "serve", help="serve samples over HTTP (Ray Serve)", description=__doc__.split("\n\n", 1)[1],
+    )
+    p.add_argument("--config", type=Path, default=DEFAULT_CONFIG, metavar="FILE",
+                   help="Serve config file (default: deploy/serve.yaml)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0 for all)")
+    p.add_argument("--port", type=_int_at_least(1), default=None, help="port (default: the file's, 8000)")
+    p.add_argument("--min-replicas", type=_int_at_least(0), default=None, metavar="N")
+    p.add_argument("--max-replicas", type=_int_at_least(1), default=None, metavar="N")
+    p.add_argument("--gpus-per-replica", type=_float_at_least(0.0), default=None, metavar="G")
+    return p
+
+
+def load_serve_config(path: Path, host: str | None = None, port: int | None = None,
+                      min_replicas: int | None = None, max_replicas: int | None = None,
+                      gpus_per_replica: float | None = None):
+    """The Serve config file as Serve's own ``ServeDeploySchema``, with overrides applied.
+
+    Raises:
+        ConfigError: the file is unreadable, not YAML, or not a valid Serve config.
+    """
+    import yaml
+    from pydantic import ValidationError
+    from ray.serve.schema import ServeDeploySchema
+
+    from factory.config import validation_problems
+    from factory.service.app import DEPLOYMENT
+
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as e:
+        raise ConfigError(str(path), [f"<file>: cannot read the Serve config: {e.strerror}"]) from None
+    except yaml.YAMLError as e:
+        raise ConfigError(str(path), [f"<file>: not valid YAML: {e}"]) from None
+    if not isinstance(data, dict):
+        raise ConfigError(str(path), ["<top level>: must be a mapping (a Serve config file)"])
+    http = data.setdefault("http_options", {})
+    if host is not None:
+        http["host"] = host
+    if port is not None:
+        http["port"] = port
+    for app in data.get("applications") or []:
+        for dep in app.get("deployments") or []:
+            if dep.get("name") != DEPLOYMENT:
+                continue
+            scaling = dep.setdefault("autoscaling_config", {})
+            if min_replicas is not None:
+                scaling["min_replicas"] = min_replicas
+            if max_replicas is not None:
+                scaling["max_replicas"] = max_replicas
+            if scaling.get("min_replicas", 1) > scaling.get("max_replicas", scaling.get("min_replicas", 1)):
+                raise ConfigError(str(path), [
+                    f"autoscaling_config: min_replicas {scaling['min_replicas']} > max_replicas "
+                    f"{scaling['max_replicas']}"])
+            if gpus_per_replica is not None:
+                dep.setdefault("ray_actor_options", {})["num_gpus"] = gpus_per_replica
+    try:
+        return ServeDeploySchema.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError.of(str(path), validation_problems(e.errors())) from None
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load_serve_config(args.config, args.host, args.port, args.min_replicas, args.max_replicas,
+                               args.gpus_per_replica)
+    from factory.service.app import build_app
+
+    for app in config.applications:  # check each application's args before starting Ray
+        if app.import_path.endswith(":build_app"):
+            build_app(app.args)
+
+    import ray
+    from ray import serve
+    from ray.serve._private import api as serve_api  # what `serve run FILE` calls; Ray is pinned
+
+    from factory.ray_session import ensure_ray
+
+    started = ensure_ray(lambda s: print(s, flush=True))
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        client = serve_api.serve_start(http_options=config.http_options.model_dump(),
+                                       proxy_location=config.proxy_location)
+        client.deploy_apps(config, _blocking=False)
+        _wait_running([a.name for a in config.applications], stop)
+        http = config.http_options
+        base = f"http://{'127.0.0.1' if http.host in ('0.0.0.0', '::') else http.host}:{http.port}"
+        for app in config.applications:
+            print(f"serving {app.name!r} at {base}{app.route_prefix.rstrip('/')}/  "
+                  f"(docs: {base}{app.route_prefix.rstrip('/')}/docs)", flush=True)
+        print("press Ctrl-C to stop", flush=True)
+        stop.wait()
+    finally:
+        print("shutting down", flush=True)
+        serve.shutdown()
+        if started:
+            ray.shutdown()
+    return 0
+
+
+def _wait_running(names: list[str], stop: threading.Event) -> None:
+    """Block until every application runs; raise if one fails to deploy."""
+    from ray import serve
+
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while not stop.is_set():
+        apps = serve.status().applications
+        states = {n: apps[n].status if n in apps else "NOT_STARTED" for n in names}
+        failed = {n: apps[n].message for n, s in states.items() if s in ("DEPLOY_FAILED", "UNHEALTHY")}
+        if failed:
+            raise FactoryError("Serve application failed to deploy: " + "; ".join(
+                f"{n}: {m}" for n, m in failed.items()))
+        if all(s == "RUNNING" for s in states.values()):
+            return
+        if time.monotonic() > deadline:
+            raise FactoryError(f"Serve applications not running after {READY_TIMEOUT_S:.0f} s: {states}")
+        time.sleep(0.5)

@@ -1,0 +1,305 @@
+"""The Ray Serve application: a FastAPI ingress over ``generate_sample``.
+
+``build_app(args)`` returns the :class:`~ray.serve.Application`; nothing happens at
+import time. It is what ``factory serve``, ``serve run deploy/serve.yaml`` and the
+KubeRay RayService all start (``import_path: factory.service.app:build_app``).
+
+Routes (the schema is at ``/openapi.json``, the docs at ``/docs``):
+
+* ``POST /v1/samples``: a WebDataset tar stream, or JSON (see
+  :class:`~factory.service.request.SampleRequest`); streamed one sample at a time;
+* ``GET /v1/samples/{index}/preview.png``: a contact sheet of one frame;
+* ``GET /v1/scenarios``: the shipped configs; ``GET /healthz``: liveness and counters.
+
+Inside a replica, samples are made on one worker thread (rendering is CPU-bound
+NumPy; more threads would only fight over the GIL), so the event loop stays free to
+accept requests, answer ``/healthz`` and notice disconnects. Requests for single
+samples meet in ``@serve.batch``: a batch is made in one call (identical samples
+once), which is where a batched GPU backend will plug in. A stream asks for its next
+sample only after sending the previous one, so a client that disconnects (Serve then
+cancels the handler) stops its generation after at most one more sample.
+
+Auth: when ``FACTORY_SERVE_TOKEN`` is set in the replicas' environment, every ``/v1``
+route wants ``Authorization: Bearer <token>``; ``/healthz``, ``/docs`` and
+``/openapi.json`` stay open for probes and people. The token is never logged.
+"""
+
+
+import asyncio
+import hmac
+import json
+import os
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from fastapi import FastAPI, Query, Request
+from fastapi import Path as PathParam
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from ray import serve
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from factory import __version__
+from factory.config import validation_problems
+from factory.errors import ConfigError, RenderError
+from factory.service.catalogue import Catalogue
+from factory.service.payload import (
+    JSON_TYPE, TAR_TYPE, JsonStream, TarStream, Work, make_batch, preview_png,
+)
+from factory.service.request import ApiError, Limits, SampleRequest, request_error, resolve
+
+TOKEN_ENV = "FACTORY_SERVE_TOKEN"
+DEPLOYMENT = "SampleService"
+
+
+class Settings(BaseModel):
+    """``build_app``'s arguments (the ``args`` of an application in a Serve config file).
+    The replica shape here is a default: a Serve config file's ``deployments`` section
+    overrides it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    configs_dir: str | None = Field(None, description="folder of shipped scenario YAMLs (default: configs/)")
+    max_count: int = Field(Limits.max_count, ge=1, le=100_000, description="samples per request")
+    max_pixel_frames: int = Field(Limits.max_pixel_frames, ge=1, description="width x height x frames x count")
+    max_body_bytes: int = Field(Limits.max_body_bytes, ge=1024, description="bytes of a request body")
+    time_limit_s: float = Field(120.0, gt=0, description="seconds one request may take")
+    max_batch_size: int = Field(4, ge=1, le=256, description="single-sample requests made in one call")
+    batch_wait_timeout_s: float = Field(0.005, ge=0, description="how long a batch waits to fill")
+    min_replicas: int = Field(1, ge=0)
+    max_replicas: int = Field(4, ge=1)
+    target_ongoing_requests: float = Field(2.0, gt=0)
+    max_ongoing_requests: int = Field(16, ge=1)
+    num_cpus: float = Field(1.0, ge=0, description="CPUs per replica")
+    num_gpus: float = Field(0.0, ge=0, description="GPUs per replica (0 on CPU)")
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(self.max_count, self.max_pixel_frames, self.max_body_bytes)
+
+
+api = FastAPI(
+    title="factory",
+    version=__version__,
+    description="Synthetic clips with exact ground truth, on demand. Every sample is the same bytes "
+                "as sample `index` of a batch dataset with the same config and seed.",
+)
+
+
+def _error_response(err: ApiError) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if err.status == 401 else None
+    return JSONResponse(err.body(), status_code=err.status, headers=headers)
+
+
+@api.exception_handler(ApiError)
+async def _api_error(request: Request, err: ApiError) -> JSONResponse:
+    return _error_response(err)
+
+
+@api.exception_handler(RequestValidationError)
+async def _validation_error(request: Request, err: RequestValidationError) -> JSONResponse:
+    return _error_response(request_error(err.errors(), skip=1))
+
+
+@api.exception_handler(StarletteHTTPException)
+async def _http_error(request: Request, err: StarletteHTTPException) -> JSONResponse:
+    # Unknown routes and methods: the same JSON shape as every other error.
+    problem = {"field": "path", "value": f"{request.method} {request.url.path}", "message": str(err.detail)}
+    return _error_response(ApiError(err.status_code, [problem]))
+
+
+@api.exception_handler(Exception)
+async def _server_error(request: Request, err: Exception) -> JSONResponse:
+    # Not the client's fault (a sample that failed to render is a bug): 500, in JSON,
+    # naming what reproduces it.
+    problem = {"field": "sample", "message": f"{type(err).__name__}: {err}"}
+    if isinstance(err, RenderError):
+        problem = {"field": "start", "value": err.index, "message": str(err)}
+    return _error_response(ApiError(500, [problem]))
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not JSON")  # Python's json would accept NaN and Infinity
+
+
+def _check_token(request: Request) -> None:
+    """401 unless the request carries the bearer token (when one is configured)."""
+    token = os.environ.get(TOKEN_ENV)
+    if not token:
+        return
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+        raise ApiError(401, [{"field": "Authorization", "message": "a valid 'Bearer <token>' header is required"}])
+
+
+_SAMPLES_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": SampleRequest.model_json_schema()}},
+    },
+    "responses": {"200": {"description": "the samples", "content": {TAR_TYPE: {}, JSON_TYPE: {}}}},
+}
+
+
+@serve.deployment(name=DEPLOYMENT)
+@serve.ingress(api)
+class SampleService:
+    def __init__(self, settings: dict):
+        self.settings = Settings.model_validate(settings)
+        self.catalogue = Catalogue(self.settings.configs_dir)
+        self.limits = self.settings.limits
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="factory-make")
+        self.stats: Counter = Counter()
+        self._make_batch.set_max_batch_size(self.settings.max_batch_size)
+        self._make_batch.set_batch_wait_timeout_s(self.settings.batch_wait_timeout_s)
+
+    @api.get("/healthz")
+    async def healthz(self) -> dict:
+        """Liveness, and this replica's counters."""
+        return {"status": "ok", "version": __version__, **{k: self.stats[k] for k in (
+            "requests", "samples", "batches", "cancelled", "timed_out", "failed")}}
+
+    @api.get("/v1/scenarios")
+    async def scenarios(self, request: Request) -> dict:
+        """The shipped scenario configs a request can name, and their parameters."""
+        _check_token(request)
+        return {"scenarios": self.catalogue.describe()}
+
+    @api.post("/v1/samples", openapi_extra=_SAMPLES_BODY)
+    async def samples(self, request: Request) -> Response:
+        """Samples ``start .. start+count-1`` as a tar stream or JSON."""
+        _check_token(request)
+        job = resolve(await self._body(request), self.catalogue, self.limits)
+        self.stats["requests"] += 1
+        deadline = asyncio.get_running_loop().time() + self.settings.time_limit_s
+        works = [Work(job.config, job.config_hash, i, job.only, job.mp4) for i in job.indices]
+        # The first sample is made before the answer starts, so that a failure or the
+        # time limit can still be answered with a status code and a JSON body.
+        first = await self._make(works[0], deadline)
+        stream = TarStream() if job.format == "tar" else JsonStream()
+        filename = f"{job.config.name}-{job.indices.start:010d}-{len(job.indices)}.{job.format}"
+        headers = {
+            "X-Factory-Count": str(len(job.indices)),
+            "X-Factory-Config-Hash": job.config_hash,
+            "Content-Disposition": f'attachment; filename="{filename}"',
+        }
+        return StreamingResponse(self._stream(stream, first, works[1:], deadline),
+                                 media_type=TAR_TYPE if job.format == "tar" else JSON_TYPE, headers=headers)
+
+    @api.get("/v1/samples/{index}/preview.png", response_class=Response,
+             responses={200: {"content": {"image/png": {}}, "description": "the contact sheet"}})
+    async def preview(
+        self, request: Request,
+        index: int = PathParam(ge=0, lt=10**10, description="sample index"),
+        scenario: str | None = Query(None, description="a shipped config (default quickstart)"),
+        seed: int | None = Query(None, ge=0, lt=2**63, description="replaces the config's seed"),
+        frame: int | None = Query(None, ge=0, description="which frame (default: the middle one)"),
+        overrides: str | None = Query(None, description="JSON object merged into the config"),
+    ) -> Response:
+        """A contact sheet of one frame of sample ``index``: every modality side by side."""
+        _check_token(request)
+        try:
+            extra = json.loads(overrides, parse_constant=_no_constant) if overrides is not None else {}
+        except ValueError as e:
+            raise ApiError(400, [{"field": "overrides", "value": overrides, "message": f"not valid JSON ({e})"}])
+        try:
+            req = SampleRequest.model_validate(
+                {"scenario": scenario, "seed": seed, "start": index, "count": 1, "overrides": extra})
+        except ValidationError as e:
+            raise request_error(e.errors()) from None
+        job = resolve(req, self.catalogue, self.limits)
+        frames = job.config.render.frames
+        if frame is not None and frame >= frames:
+            raise ApiError(422, [{"field": "frame", "value": frame,
+                                  "message": f"must be < {frames}, the clip's frame count"}])
+        self.stats["requests"] += 1
+        loop = asyncio.get_running_loop()
+        png = await self._limited(loop.run_in_executor(self.pool, preview_png, job.config, index, frame),
+                                  loop.time() + self.settings.time_limit_s, index)
+        return Response(png, media_type="image/png")
+
+    # -- internals ----------------------------------------------------------------
+
+    async def _body(self, request: Request) -> SampleRequest:
+        """The parsed body: 413 over the byte limit, 400 not JSON, 422 not a valid request."""
+        size = request.headers.get("content-length")
+        if size is not None and size.isdigit() and int(size) > self.limits.max_body_bytes:
+            raise ApiError(413, [{"field": "body", "value": int(size),
+                                  "message": f"{size} bytes, over the limit of {self.limits.max_body_bytes}"}])
+        raw = await request.body()
+        if len(raw) > self.limits.max_body_bytes:
+            raise ApiError(413, [{"field": "body", "value": len(raw),
+                                  "message": f"over the limit of {self.limits.max_body_bytes} bytes"}])
+        try:
+            data = json.loads(raw, parse_constant=_no_constant) if raw.strip() else None
+        except ValueError as e:
+            raise ApiError(400, [{"field": "body", "message": f"not valid JSON ({e}); send a JSON object"}]) from None
+        if data is None:
+            raise ApiError(422, [{"field": "body", "message": 'required: a JSON object such as {"scenario": '
+                                                               '"quickstart", "count": 1}'}])
+        try:
+            return SampleRequest.model_validate(data)
+        except ValidationError as e:
+            raise request_error(e.errors()) from None
+
+    async def _stream(self, stream, first: dict, works: list[Work], deadline: float):
+        try:
+            yield stream.sample(first)
+            for work in works:
+                yield stream.sample(await self._make(work, deadline))
+            yield stream.end()
+        except asyncio.CancelledError:
+            self.stats["cancelled"] += 1  # the client went away; nothing more is made
+            raise
+        # Any other error mid-stream propagates: with no status code left to send, the
+        # response ends without its last chunk, which tells the client it is incomplete.
+
+    async def _make(self, work: Work, deadline: float) -> dict:
+        members = await self._limited(self._make_batch(work), deadline, work.index)
+        self.stats["samples"] += 1
+        return members
+
+    async def _limited(self, awaitable, deadline: float, index: int) -> Any:
+        """``awaitable``'s result, or 504 once the request's time limit has passed."""
+        timeout = deadline - asyncio.get_running_loop().time()
+        try:
+            result = await asyncio.wait_for(awaitable, max(timeout, 0.0))
+        except TimeoutError:
+            self.stats["timed_out"] += 1
+            raise ApiError(504, [{"field": "count", "value": index, "message": (
+                f"the time limit of {self.settings.time_limit_s} s ran out at sample {index}; "
+                "ask for fewer or smaller samples")}]) from None
+        if isinstance(result, BaseException):
+            self.stats["failed"] += 1
+            raise result
+        return result
+
+    @serve.batch(max_batch_size=4, batch_wait_timeout_s=0.005)
+    async def _make_batch(self, works: list[Work]) -> list:
+        self.stats["batches"] += 1
+        return await asyncio.get_running_loop().run_in_executor(self.pool, make_batch, works)
+
+
+def build_app(args: dict[str, Any] | None = None) -> serve.Application:
+    """The factory Serve application. ``args``: :class:`Settings` fields.
+
+    Raises:
+        ConfigError: an unknown argument or a bad value, naming it.
+    """
+    try:
+        settings = Settings.model_validate(args or {})
+    except ValidationError as e:
+        raise ConfigError.of("serve application args", validation_problems(e.errors(), Settings)) from None
+    Catalogue(settings.configs_dir)  # a bad configs_dir fails here, not in every replica
+    deployment = SampleService.options(
+        autoscaling_config={
+            "min_replicas": settings.min_replicas,
+            "max_replicas": settings.max_replicas,
+            "target_ongoing_requests": settings.target_ongoing_requests,
+        },
+        max_ongoing_requests=settings.max_ongoing_requests,
+        ray_actor_options={"num_cpus": settings.num_cpus, "num_gpus": settings.num_gpus},
+    )
+    return deployment.bind(settings.model_dump())

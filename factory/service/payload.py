@@ -1,0 +1,113 @@
+"""Making a request's samples, and the bytes that carry them to the client.
+
+* :class:`Work` is one sample to make (config, index, which members); :func:`make_batch`
+  makes a list of them, each distinct one once, and returns per item the members or
+  the exception, so one bad item never fails its neighbours in a batch.
+* :class:`TarStream` turns members into tar records one sample at a time, and ends the
+  archive exactly as :func:`factory.shards.assemble` does: a request for the samples
+  of one shard gets that shard's bytes.
+* :class:`JsonStream` writes ``{"samples": [...], "count": n}`` one sample at a time,
+  each member base64-encoded.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+
+from factory.config import Config
+from factory.encode import encode_sample
+from factory.generate import generate_sample
+from factory.shards import end_of_archive, sample_segment
+
+TAR_TYPE = "application/x-tar"
+JSON_TYPE = "application/json"
+
+
+@dataclass(frozen=True)
+class Work:
+    """One sample to make. ``only``: the image members to encode (None: all)."""
+
+    config: Config
+    config_hash: str
+    index: int
+    only: tuple[str, ...] | None
+    mp4: bool
+
+    @property
+    def key(self) -> tuple:
+        return self.config_hash, self.index, self.only, self.mp4
+
+
+def make_members(work: Work) -> dict[str, bytes]:
+    """The WebDataset members of ``work``'s sample, as a batch shard holds them."""
+    sample = generate_sample(work.config, work.index)
+    return encode_sample(sample, mp4=work.mp4, only=work.only)
+
+
+def make_batch(works: list[Work]) -> list[dict | BaseException]:
+    """Members (or the exception raised) for each of ``works``; duplicates made once."""
+    done: dict[tuple, dict | BaseException] = {}
+    for w in works:
+        if w.key not in done:
+            try:
+                done[w.key] = make_members(w)
+            except Exception as e:  # noqa: BLE001 - handed back to the one request it belongs to
+                done[w.key] = e
+    return [done[w.key] for w in works]
+
+
+class TarStream:
+    """Tar records for one sample at a time; :meth:`end` closes the archive."""
+
+    def __init__(self):
+        self.bytes = 0
+
+    def sample(self, members: dict) -> bytes:
+        segment = sample_segment(members["__key__"], members)
+        self.bytes += len(segment)
+        return segment
+
+    def end(self) -> bytes:
+        return end_of_archive(self.bytes)
+
+
+class JsonStream:
+    """``{"samples": [{"key", "meta", "members": {ext: base64}}, ...], "count": n}``,
+    written one sample at a time (``meta`` is the ``json`` member, parsed)."""
+
+    def __init__(self):
+        self.count = 0
+
+    def sample(self, members: dict) -> bytes:
+        item = {
+            "key": members["__key__"],
+            "meta": json.loads(members["json"]),
+            "members": {ext: base64.b64encode(data).decode() for ext, data in members.items()
+                        if ext not in ("__key__", "json")},
+        }
+        head = b'{"samples":[' if self.count == 0 else b","
+        self.count += 1
+        return head + json.dumps(item, separators=(",", ":")).encode()
+
+    def end(self) -> bytes:
+        head = b'{"samples":[' if self.count == 0 else b""
+        return head + f'],"count":{self.count}}}'.encode()
+
+
+def preview_png(config: Config, index: int, frame: int | None) -> bytes:
+    """The contact sheet (PNG bytes) of frame ``frame`` (default: the middle one) of
+    sample ``index``.
+
+    Raises:
+        IndexError: ``frame`` is not below the clip's frame count.
+    """
+    from factory.preview import contact_sheet, png_bytes
+
+    sample = generate_sample(config, index)
+    T = sample.frames.depth.shape[0]
+    t = T // 2 if frame is None else frame
+    if not 0 <= t < T:
+        raise IndexError(f"frame {t} is not in [0, {T})")
+    return png_bytes(contact_sheet(sample.frames, sample.meta, t))

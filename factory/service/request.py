@@ -1,0 +1,219 @@
+"""What a client may ask for, and the checks between a request and any rendering.
+
+A request names a shipped config (``scenario``) or gives a whole one (``config``),
+optionally merges ``overrides`` into it and replaces its ``seed``, and asks for
+``count`` consecutive samples from index ``start``. :func:`resolve` turns it into a
+:class:`Job` or raises :class:`ApiError`, whose body names every bad field, its value
+and what is allowed:
+
+======  ===================================================================
+status  when
+======  ===================================================================
+400     the body is not JSON, or a query parameter holding JSON is not JSON
+401     a token is required and the request has none or a wrong one
+413     the request is over the service's budget of pixel-frames
+        (width x height x frames x count); also a body over the byte limit
+422     anything else the client got wrong: unknown scenario or key, a value
+        out of range, a config that does not validate, count > max_count
+======  ===================================================================
+
+A sample served for (config, seed, index) is the same bytes as sample ``index`` of a
+batch dataset of the same config and seed: the config is validated exactly as
+``factory generate`` validates a file, and the same ``generate_sample`` makes it.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from factory.config import Config, parse_config, validation_problems
+from factory.encode import IMAGE_MEMBERS
+from factory.errors import ConfigError, FactoryError, problem_line
+
+DEFAULT_SCENARIO = "quickstart"
+MAX_START = 10**10  # keys stay ten digits, as in every batch dataset
+# What ``modalities`` may list; each names one tar member (``rgb`` -> ``rgb.png``).
+MODALITIES = tuple(m.removesuffix(".png") for m in IMAGE_MEMBERS) + ("mp4",)
+Modality = Literal["rgb", "depth", "instance", "semantic", "normals", "flow", "mp4"]
+assert set(MODALITIES) == set(Modality.__args__)  # one list, spelt twice for the schema
+
+
+class SampleRequest(BaseModel):
+    """The body of ``POST /v1/samples``."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    scenario: str | None = Field(
+        None, description=f"name of a shipped config (see GET /v1/scenarios); {DEFAULT_SCENARIO!r} "
+                          "when neither scenario nor config is given", examples=["quickstart"])
+    config: dict[str, Any] | None = Field(
+        None, description="a whole scenario config, as its YAML file would parse, instead of scenario")
+    overrides: dict[str, Any] = Field(
+        default_factory=dict, description="merged into the config key by key: nested mappings merge, "
+                                          "anything else replaces", examples=[{"render": {"frames": 1}}])
+    seed: int | None = Field(None, ge=0, lt=2**63, description="replaces the config's seed")
+    start: int = Field(0, ge=0, lt=MAX_START, description="index of the first sample")
+    count: int = Field(1, ge=1, description="how many consecutive samples (at most the service's max_count)")
+    modalities: list[Modality] | None = Field(
+        None, description="members to return besides json; default: every member the batch job writes")
+    format: Literal["tar", "json"] = Field(
+        "tar", description="tar: a WebDataset tar stream; json: metadata and base64 members")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one request may ask of a replica."""
+
+    max_count: int = 64
+    max_pixel_frames: int = 256 * 256 * 24 * 32  # width x height x frames x count
+    max_body_bytes: int = 1 << 20
+
+
+@dataclass(frozen=True)
+class Job:
+    """A checked request: the validated config and what to make of it.
+
+    ``only`` is the image members to encode (None: all), ``mp4`` whether to add the MP4.
+    """
+
+    config: Config
+    config_hash: str
+    source: str  # the shipped config's name, or "inline"
+    indices: range
+    only: tuple[str, ...] | None
+    mp4: bool
+    format: str
+
+    @property
+    def pixel_frames(self) -> int:
+        r = self.config.render
+        return r.width * r.height * r.frames * len(self.indices)
+
+
+class ApiError(FactoryError):
+    """A client mistake (or a limit reached): an HTTP ``status`` and ``problems``, each
+    ``{"field", "message"[, "value"]}``."""
+
+    def __init__(self, status: int, problems: list[dict], summary: str | None = None):
+        self.status = status
+        self.problems = [_jsonable(p) for p in problems]
+        lines = [problem_line(p) for p in self.problems]
+        self.summary = summary or ("; ".join(lines[:3]) + (f"; and {len(lines) - 3} more" if len(lines) > 3 else ""))
+        super().__init__(self.summary)
+
+    def body(self) -> dict:
+        """The JSON body of the answer."""
+        return {"error": self.summary, "status": self.status, "problems": self.problems}
+
+
+def request_error(errors: Iterable[dict], skip: int = 0) -> ApiError:
+    """The :class:`ApiError` for pydantic errors about a request (FastAPI's validation
+    errors pass ``skip=1`` to drop their ``body`` / ``query`` / ``path`` prefix)."""
+    errors = list(errors)
+    if any(e["type"] == "json_invalid" for e in errors):
+        detail = next(e for e in errors if e["type"] == "json_invalid").get("ctx", {}).get("error", "")
+        return ApiError(400, [{"field": "body", "message": f"not valid JSON ({detail}); send a JSON object"}])
+    problems = validation_problems(errors, SampleRequest, skip)
+    for p in problems:
+        if p["field"] == "<top level>":
+            p["field"] = "body"
+    return ApiError(422, problems)
+
+
+def resolve(req: SampleRequest, catalogue, limits: Limits) -> Job:
+    """Check ``req`` against the catalogue and the limits; the :class:`Job` to run.
+
+    Raises:
+        ApiError: 422 for a bad field, 413 for a request over the pixel-frame budget.
+    """
+    if req.scenario is not None and req.config is not None:
+        raise ApiError(422, [{"field": "config", "message": "give either scenario or config, not both",
+                              "value": "<config>"}])
+    if req.config is not None:
+        source, base, prefix = "inline", req.config, "config"
+    else:
+        source = req.scenario or DEFAULT_SCENARIO
+        entry = catalogue.get(source)
+        if entry is None:
+            raise ApiError(422, [{"field": "scenario", "value": source,
+                                  "message": f"unknown scenario; allowed: {', '.join(catalogue.names())}"}])
+        base, prefix = entry.data, None
+    data = merge(base, req.overrides)
+    if req.seed is not None and isinstance(data, dict):
+        data["seed"] = req.seed
+    try:
+        config = parse_config(data, "request")
+    except ConfigError as e:
+        raise ApiError(422, [_locate(p, req, prefix) for p in e.fields]) from None
+
+    if req.count > limits.max_count:
+        raise ApiError(422, [{"field": "count", "value": req.count,
+                              "message": f"must be <= {limits.max_count} (this service's max_count)"}])
+    only = mp4 = None
+    if req.modalities is not None:
+        only = tuple(m + ".png" for m in dict.fromkeys(req.modalities) if m != "mp4")
+        mp4 = "mp4" in req.modalities
+    job = Job(config, config.config_hash(), source, range(req.start, req.start + req.count), only,
+              config.output.mp4 if mp4 is None else mp4, req.format)
+    check_budget(job, limits)
+    return job
+
+
+def check_budget(job: Job, limits: Limits) -> None:
+    """413 when the job asks for more pixel-frames than the service allows."""
+    if job.pixel_frames > limits.max_pixel_frames:
+        r = job.config.render
+        raise ApiError(413, [{
+            "field": "count", "value": len(job.indices),
+            "message": f"{r.width} x {r.height} pixels x {r.frames} frames x {len(job.indices)} samples = "
+                       f"{job.pixel_frames} pixel-frames, over this service's budget of {limits.max_pixel_frames}; "
+                       "ask for fewer samples, frames or pixels",
+        }])
+
+
+def merge(base: Any, overrides: dict) -> Any:
+    """A deep copy of ``base`` with ``overrides`` merged in: mappings merge key by key,
+    anything else (lists too) replaces."""
+    out = copy.deepcopy(base)
+    if not overrides:
+        return out
+    if not isinstance(out, dict):
+        return copy.deepcopy(overrides)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _locate(problem: dict, req: SampleRequest, prefix: str | None) -> dict:
+    """Name a config problem after the part of the request that caused it."""
+    path = problem["field"]
+    top = path.split(".")[0]
+    if top in req.overrides:
+        return {**problem, "field": f"overrides.{path}"}
+    if top == "seed" and req.seed is not None:
+        return {**problem, "field": "seed"}
+    return {**problem, "field": f"{prefix}.{path}" if prefix else f"overrides.{path}"}
+
+
+def _jsonable(problem: dict, limit: int = 200) -> dict:
+    """A copy of ``problem`` whose ``value`` is JSON and short (long values are cut, so
+    an answer never echoes a large body back)."""
+    if "value" not in problem:
+        return dict(problem)
+    value = problem["value"]
+    try:
+        text = json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        value = text = repr(value)
+    if len(text) > limit:
+        value = text[:limit] + "..."
+    return {**problem, "value": value}

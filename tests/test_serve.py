@@ -1,0 +1,340 @@
+"""The HTTP endpoint, for real: Ray Serve on 127.0.0.1, a real HTTP client.
+
+Two servers:
+
+* ``cli_server``: ``factory serve`` in a subprocess (its own embedded Ray) with the
+  shipped ``deploy/serve.yaml``, one replica and ``FACTORY_SERVE_TOKEN`` set: auth,
+  the batch-job equality, concurrency and client disconnects;
+* ``app_server``: ``build_app`` deployed with ``serve.run`` on the session's Ray, with
+  the test configs, tight limits and no token: the bad-input table, the fuzz, previews,
+  scenarios and the time limit (a second application with a tiny limit).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import tarfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from conftest import CONFIGS, free_port
+from factory.config import load_config, parse_config
+from factory.generate import generate_members, generate_sample
+from factory.preview import contact_sheet
+from factory.service.catalogue import Catalogue
+from factory.service.request import MODALITIES, merge
+from factory.shards import build_shard
+
+pytestmark = pytest.mark.xdist_group("ray")
+
+REPO = Path(__file__).resolve().parents[1]
+FACTORY = Path(sys.executable).parent / "factory"
+TOKEN = f"test-token-{uuid.uuid4().hex}"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+SMALL = {"render": {"width": 32, "height": 32, "frames": 1}}  # a quickstart sample in ~10 ms
+
+
+def _wait_healthy(url: str, seconds: float, proc: subprocess.Popen | None = None, log: Path | None = None):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            pytest.fail(f"factory serve exited with {proc.returncode}:\n{log.read_text()[-4000:]}")
+        try:
+            if requests.get(f"{url}/healthz", timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    pytest.fail(f"{url} not healthy after {seconds} s" + (f":\n{log.read_text()[-4000:]}" if log else ""))
+
+
+@pytest.fixture(scope="module")
+def cli_server(tmp_path_factory):
+    port = free_port()
+    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    env["FACTORY_SERVE_TOKEN"] = TOKEN
+    started = time.time()
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([str(FACTORY), "serve", "--port", str(port), "--max-replicas", "1"], cwd=REPO,
+                                env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, 240, proc, log)
+        yield SimpleNamespace(url=url, log=log, started=started)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def app_server(ray_local):
+    from ray import serve
+
+    from factory.service.app import build_app
+
+    port = free_port()
+    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    common = {"configs_dir": str(CONFIGS), "min_replicas": 1, "max_replicas": 1, "num_cpus": 0.5,
+              "max_count": 8, "max_pixel_frames": 32 * 32 * 2 * 8, "max_body_bytes": 4096}
+    serve.run(build_app(common), name="main", route_prefix="/")
+    serve.run(build_app({**common, "time_limit_s": 0.05, "max_pixel_frames": 10**8}), name="limited",
+              route_prefix="/limited")
+    url = f"http://127.0.0.1:{port}"
+    _wait_healthy(url, 120)
+    try:
+        yield SimpleNamespace(url=url)
+    finally:
+        serve.shutdown()
+
+
+def _post(url: str, body, headers=None, **kw) -> requests.Response:
+    data = body if isinstance(body, (bytes, str)) else json.dumps(body)
+    return requests.post(f"{url}/v1/samples", data=data, headers={"Content-Type": "application/json",
+                                                                   **(headers or {})}, timeout=120, **kw)
+
+
+def _members(tar_bytes: bytes) -> dict[str, dict[str, bytes]]:
+    """{key: {ext: bytes}} of a tar answer, in order."""
+    out: dict[str, dict[str, bytes]] = {}
+    with tarfile.open(fileobj=io.BytesIO(tar_bytes)) as tar:
+        for m in tar.getmembers():
+            key, ext = m.name.split(".", 1)
+            out.setdefault(key, {})[ext] = tar.extractfile(m).read()
+    return out
+
+
+# -- the CLI server: auth, batch equality, concurrency, disconnects --------------------
+
+
+def test_auth_is_required_when_the_token_is_set(cli_server):
+    body = {"overrides": SMALL}
+    missing = _post(cli_server.url, body)
+    wrong = _post(cli_server.url, body, {"Authorization": "Bearer not-the-token"})
+    for r in (missing, wrong):
+        assert r.status_code == 401 and r.headers["WWW-Authenticate"] == "Bearer"
+        assert r.json()["problems"][0]["field"] == "Authorization"
+    assert requests.get(f"{cli_server.url}/v1/scenarios", timeout=30).status_code == 401
+    # Unauthenticated mistakes get 401, not a description of the mistake.
+    assert _post(cli_server.url, b"{not json").status_code == 401
+    assert _post(cli_server.url, body, AUTH).status_code == 200
+    assert requests.get(f"{cli_server.url}/v1/scenarios", headers=AUTH, timeout=30).status_code == 200
+    assert requests.get(f"{cli_server.url}/healthz", timeout=30).status_code == 200  # probes need no token
+
+
+def test_the_token_is_never_logged(cli_server):
+    _post(cli_server.url, {"overrides": SMALL}, AUTH).raise_for_status()
+    _post(cli_server.url, {"overrides": SMALL}, {"Authorization": f"Bearer {TOKEN}x"})
+    texts = [cli_server.log.read_text(errors="replace")]
+    for path in Path("/tmp/ray").glob("session_*/logs/**/*"):  # every Ray log written since the server began
+        if path.is_file() and path.stat().st_mtime >= cli_server.started:
+            texts.append(path.read_text(errors="replace"))
+    assert len(texts) > 1 and "SampleService" in "".join(texts)  # the replica's logs were read
+    assert not any(TOKEN in t for t in texts)
+
+
+def test_the_tar_answer_is_the_batch_jobs_shard(cli_server, ray_local, tmp_path):
+    """A request for the samples of shard 1 of a batch dataset gets that shard's bytes."""
+    from factory.pipeline import generate_dataset
+
+    data = {**load_config(CONFIGS / "tiny.yaml").resolved(), "seed": 11}
+    config = parse_config(data)
+    generate_dataset(config, str(tmp_path / "ds"), samples=8, shard_size=4, progress=False,
+                     log=lambda s: None)
+    shard = (tmp_path / "ds" / "tiny-000001.tar").read_bytes()
+    tiny = load_config(CONFIGS / "tiny.yaml").resolved()
+    r = _post(cli_server.url, {"config": tiny, "seed": 11, "start": 4, "count": 4}, AUTH)
+    assert r.status_code == 200 and r.headers["Content-Type"] == "application/x-tar"
+    assert r.headers["X-Factory-Count"] == "4" and r.headers["X-Factory-Config-Hash"] == config.config_hash()
+    assert r.content == shard
+
+
+def test_json_answer_carries_the_same_members(cli_server):
+    body = {"overrides": SMALL, "start": 5, "count": 2, "modalities": ["depth", "flow"]}
+    tar = _post(cli_server.url, body, AUTH)
+    doc = _post(cli_server.url, {**body, "format": "json"}, AUTH).json()
+    want = _members(tar.content)
+    assert doc["count"] == 2 and [s["key"] for s in doc["samples"]] == list(want)
+    for s in doc["samples"]:
+        import base64
+
+        assert json.loads(want[s["key"]]["json"]) == s["meta"]
+        assert {k: base64.b64decode(v) for k, v in s["members"].items()} == {
+            k: v for k, v in want[s["key"]].items() if k != "json"}
+        assert set(s["members"]) == {"depth.png", "flow.png"}
+
+
+def test_32_concurrent_requests_all_get_their_own_sample(cli_server):
+    quickstart = Catalogue().get("quickstart").data
+    config = parse_config(merge(quickstart, SMALL))
+
+    def ask(i: int) -> bytes:
+        r = _post(cli_server.url, {"overrides": SMALL, "start": i}, AUTH)
+        assert r.status_code == 200, r.text
+        return r.content
+
+    with ThreadPoolExecutor(32) as pool:
+        answers = list(pool.map(ask, range(32)))
+    for i, body in enumerate(answers):
+        m = generate_members(config, i)
+        assert body == build_shard([(m["__key__"], m)])
+
+
+def test_a_client_that_disconnects_stops_its_generation(cli_server):
+    health = lambda: requests.get(f"{cli_server.url}/healthz", timeout=30).json()  # noqa: E731
+    before = health()
+    # 64 clips of 128 x 128 x 24: tens of seconds of rendering if it ran to the end.
+    body = {"overrides": {"render": {"width": 128, "height": 128, "frames": 24}}, "count": 64}
+    with _post(cli_server.url, body, AUTH, stream=True) as r:
+        assert r.status_code == 200
+        next(r.iter_content(1024))  # the first sample has started to arrive
+    deadline = time.monotonic() + 60
+    while health()["cancelled"] == before["cancelled"]:
+        assert time.monotonic() < deadline, "the replica never saw the disconnect"
+        time.sleep(0.2)
+    made = health()["samples"] - before["samples"]
+    time.sleep(2.0)
+    assert health()["samples"] - before["samples"] == made  # nothing more is made
+    assert made < 64
+
+
+# -- the in-process app: bad input, fuzz, previews, scenarios, time limit --------------
+
+
+BAD = [  # (method, path, body, status, field, words in the message)
+    ("POST", "/v1/samples", b'{"count": 1', 400, "body", "not valid JSON"),
+    ("POST", "/v1/samples", b"", 422, "body", "required"),
+    ("POST", "/v1/samples", b"[1, 2]", 422, "body", "valid dictionary"),
+    ("POST", "/v1/samples", b'{"seed": NaN}', 400, "body", "NaN is not JSON"),
+    ("POST", "/v1/samples", {"scenario": "nope"}, 422, "scenario", "allowed: tiny"),
+    ("POST", "/v1/samples", {"scenario": "tiny", "colour": 1}, 422, "colour", "allowed keys: scenario"),
+    ("POST", "/v1/samples", {"scenario": "tiny", "count": 0}, 422, "count", "greater than or equal to 1"),
+    ("POST", "/v1/samples", {"scenario": "tiny", "count": 9}, 422, "count", "<= 8"),
+    ("POST", "/v1/samples", {"scenario": "tiny", "count": "2"}, 422, "count", "valid integer"),
+    ("POST", "/v1/samples", {"scenario": "tiny", "start": -1}, 422, "start", "greater than or equal to 0"),
+    ("POST", "/v1/samples", {"scenario": "tiny", "seed": 2**64}, 422, "seed", "less than"),
+    ("POST", "/v1/samples", {"scenario": "tiny", "format": "xml"}, 422, "format", "'tar' or 'json'"),
+    ("POST", "/v1/samples", {"scenario": "tiny", "modalities": ["heat"]}, 422, "modalities.0", "'rgb'"),
+    ("POST", "/v1/samples", {"scenario": "tiny", "overrides": {"render": {"fps": 0}}}, 422,
+     "overrides.render.fps", "greater than 0"),
+    ("POST", "/v1/samples", {"scenario": "tiny", "overrides": {"render": {"width": 256, "height": 256}}}, 413,
+     "count", "pixel-frames"),
+    ("POST", "/v1/samples", {"scenario": "tiny", "overrides": {"x": "y" * 5000}}, 413, "body", "over the limit"),
+    ("GET", "/v1/samples/-1/preview.png?scenario=tiny", None, 422, "index", "greater than or equal to 0"),
+    ("GET", "/v1/samples/0/preview.png?scenario=tiny&frame=2", None, 422, "frame", "< 2"),
+    ("GET", "/v1/samples/0/preview.png?scenario=tiny&overrides=%7B", None, 400, "overrides", "not valid JSON"),
+    ("GET", "/v1/samples/0/preview.png?scenario=nope", None, 422, "scenario", "allowed: tiny"),
+    ("GET", "/v1/nothing", None, 404, "path", "Not Found"),
+    ("PUT", "/v1/samples", {"scenario": "tiny"}, 405, "path", "Method Not Allowed"),
+]
+
+
+@pytest.mark.parametrize("method, path, body, status, field, words", BAD, ids=[f"{b[3]}-{b[4]}" for b in BAD])
+def test_bad_input_gets_a_4xx_naming_the_field(app_server, method, path, body, status, field, words):
+    data = body if isinstance(body, bytes) or body is None else json.dumps(body)
+    r = requests.request(method, f"{app_server.url}{path}", data=data, timeout=60)
+    assert r.status_code == status, r.text
+    doc = r.json()
+    assert doc["status"] == status and field in [p["field"] for p in doc["problems"]], doc
+    (problem,) = [p for p in doc["problems"] if p["field"] == field]
+    assert words in problem["message"], problem
+    assert requests.get(f"{app_server.url}/healthz", timeout=30).status_code == 200  # the replica is fine
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats(allow_nan=False) | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=6,
+)
+_render = st.fixed_dictionaries({}, optional={
+    k: st.integers(-4, 40) | _json for k in ("width", "height", "frames", "substeps", "motion_blur_samples")
+})
+_body = st.fixed_dictionaries({}, optional={
+    "scenario": st.sampled_from(["tiny", "quickstart", ""]) | _json,
+    "overrides": st.fixed_dictionaries({}, optional={"render": _render, "seed": _json, "scenarios": _json}) | _json,
+    "config": _json,
+    "seed": st.integers(-2, 2**64) | _json,
+    "start": st.integers(-2, 10**11) | _json,
+    "count": st.integers(-1, 10) | _json,
+    "modalities": st.lists(st.sampled_from(MODALITIES + ("heat",)), max_size=3) | _json,
+    "format": st.sampled_from(["tar", "json", "xml"]) | _json,
+})
+_extra = st.dictionaries(st.text(min_size=1, max_size=8), _json, max_size=2)  # unknown keys
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(body=st.one_of(st.tuples(_extra, _body).map(lambda kb: json.dumps({**kb[0], **kb[1]}).encode()),
+                      st.binary(max_size=64)))
+def test_no_input_produces_a_500(app_server, body):
+    r = requests.post(f"{app_server.url}/v1/samples", data=body, timeout=120)
+    assert r.status_code < 500, r.text
+    if r.status_code >= 400:
+        doc = r.json()
+        assert doc["status"] == r.status_code and doc["problems"] and all(p["field"] for p in doc["problems"])
+    else:
+        assert r.headers["Content-Type"] in ("application/x-tar", "application/json")
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@given(index=st.integers(-3, 2**64) | st.text(max_size=6), query=st.dictionaries(
+    st.sampled_from(["scenario", "seed", "frame", "overrides", "bogus"]), st.text(max_size=10), max_size=3))
+def test_no_preview_query_produces_a_500(app_server, index, query):
+    r = requests.get(f"{app_server.url}/v1/samples/{index}/preview.png", params=query, timeout=120)
+    assert r.status_code < 500, r.text
+
+
+def test_preview_is_the_contact_sheet_of_that_frame(app_server):
+    r = requests.get(f"{app_server.url}/v1/samples/3/preview.png",
+                     params={"scenario": "tiny", "seed": 5, "frame": 1}, timeout=60)
+    assert r.status_code == 200 and r.headers["Content-Type"] == "image/png"
+    config = parse_config({**load_config(CONFIGS / "tiny.yaml").resolved(), "seed": 5})
+    sample = generate_sample(config, 3)
+    want = contact_sheet(sample.frames, sample.meta, 1)
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(r.content)).convert("RGB")), want)
+
+
+def test_scenarios_and_schema_describe_the_service(app_server):
+    doc = requests.get(f"{app_server.url}/v1/scenarios", timeout=30).json()
+    assert [s["name"] for s in doc["scenarios"]] == ["tiny"]
+    assert doc["scenarios"][0]["config"] == load_config(CONFIGS / "tiny.yaml").resolved()
+    schema = requests.get(f"{app_server.url}/openapi.json", timeout=30).json()
+    body = schema["paths"]["/v1/samples"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert {"scenario", "config", "overrides", "seed", "start", "count", "modalities", "format"} == set(
+        body["properties"])
+    assert "/v1/samples/{index}/preview.png" in schema["paths"] and "/v1/scenarios" in schema["paths"]
+    assert "swagger" in requests.get(f"{app_server.url}/docs", timeout=30).text.lower()
+
+
+def test_without_a_token_configured_no_auth_is_asked(app_server):
+    r = _post(app_server.url, {"scenario": "tiny", "count": 2})
+    assert r.status_code == 200
+    config = load_config(CONFIGS / "tiny.yaml")
+    assert r.content == build_shard([(m["__key__"], m) for m in (generate_members(config, i) for i in (0, 1))])
+
+
+def test_the_time_limit_answers_504(app_server):
+    body = {"scenario": "tiny", "overrides": {"render": {"width": 256, "height": 256, "frames": 24}}}
+    r = _post(f"{app_server.url}/limited", body)
+    assert r.status_code == 504, r.text
+    (problem,) = r.json()["problems"]
+    assert "time limit of 0.05 s" in problem["message"]
+    assert requests.get(f"{app_server.url}/limited/healthz", timeout=30).json()["timed_out"] >= 1

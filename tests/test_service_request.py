@@ -1,0 +1,172 @@
+"""The service's pure part: request checks, budgets and the bytes of answers (no Ray)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import tarfile
+
+import pytest
+from pydantic import ValidationError
+
+from conftest import CONFIGS
+from factory.config import load_config
+from factory.generate import generate_members
+from factory.service.catalogue import Catalogue
+from factory.service.payload import JsonStream, TarStream, Work, make_batch, make_members
+from factory.service.request import ApiError, Limits, SampleRequest, merge, request_error, resolve
+from factory.shards import build_shard
+
+LIMITS = Limits(max_count=8, max_pixel_frames=32 * 32 * 2 * 8)
+
+
+@pytest.fixture(scope="module")
+def catalogue():
+    return Catalogue(CONFIGS)
+
+
+def _resolve(catalogue, body: dict, limits: Limits = LIMITS):
+    return resolve(SampleRequest.model_validate(body), catalogue, limits)
+
+
+def _error(catalogue, body: dict, limits: Limits = LIMITS) -> ApiError:
+    with pytest.raises(ApiError) as info:
+        _resolve(catalogue, body, limits)
+    return info.value
+
+
+def test_catalogue_lists_every_yaml_by_stem(catalogue):
+    assert catalogue.names() == sorted(p.stem for p in CONFIGS.glob("*.yaml"))
+    (described,) = [d for d in catalogue.describe() if d["name"] == "tiny"]
+    tiny = load_config(CONFIGS / "tiny.yaml")
+    assert described["config"] == tiny.resolved()
+    assert described["config_hash"] == tiny.config_hash()
+    assert described["scenarios"] == {"few": 2.0, "one": 1.0}
+
+
+def test_shipped_catalogue_loads():
+    shipped = Catalogue()
+    assert {"quickstart", "edge_cases", "rooms"} <= set(shipped.names())
+
+
+def test_a_request_is_the_config_a_batch_job_would_load(catalogue):
+    job = _resolve(catalogue, {"scenario": "tiny", "start": 3, "count": 2})
+    tiny = load_config(CONFIGS / "tiny.yaml")
+    assert job.config == tiny and job.config_hash == tiny.config_hash()
+    assert list(job.indices) == [3, 4] and job.only is None and job.mp4 is False and job.format == "tar"
+
+
+def test_seed_and_overrides_replace_exactly_what_they_name(catalogue):
+    job = _resolve(catalogue, {"scenario": "tiny", "seed": 99, "overrides": {"render": {"frames": 1}}})
+    tiny = load_config(CONFIGS / "tiny.yaml").resolved()
+    want = merge(tiny, {"seed": 99, "render": {"frames": 1}})
+    assert job.config.resolved() == want
+    assert job.config.render.width == 32  # a sibling of an overridden key is kept
+
+
+def test_inline_config_is_validated_like_a_file(catalogue):
+    data = {"name": "inline", "scenarios": {"a": {"objects": {"count": 1}}}, "render": {"width": 16, "height": 16,
+                                                                                       "frames": 1}}
+    job = _resolve(catalogue, {"config": data})
+    assert job.source == "inline" and job.config.name == "inline"
+
+
+def test_modalities_pick_members(catalogue):
+    job = _resolve(catalogue, {"scenario": "tiny", "modalities": ["depth", "rgb", "depth", "mp4"]})
+    assert job.only == ("depth.png", "rgb.png") and job.mp4 is True
+
+
+@pytest.mark.parametrize("body, status, field, words", [
+    ({"scenario": "nope"}, 422, "scenario", "allowed: tiny"),
+    ({"scenario": "tiny", "config": {}}, 422, "config", "not both"),
+    ({"scenario": "tiny", "count": 9}, 422, "count", "<= 8"),
+    ({"scenario": "tiny", "overrides": {"render": {"width": 4}}}, 422, "overrides.render.width", "greater than or equal to 8"),
+    ({"scenario": "tiny", "overrides": {"rendr": {}}}, 422, "overrides.rendr", "allowed keys: name, seed"),
+    ({"scenario": "tiny", "overrides": {"render": {"frames": 1000, "width": 4096, "height": 4096}}}, 422,
+     "overrides.render", "decompression-bomb"),
+    ({"config": {"name": "x"}}, 422, "config.scenarios", "required"),
+    ({"config": {"scenarios": {"a": {"weight": -1}}}}, 422, "config.scenarios.a.weight", "greater than 0"),
+    ({"scenario": "tiny", "overrides": {"render": {"width": 64}}, "count": 8}, 413, "count", "pixel-frames"),
+])
+def test_bad_requests_name_field_value_and_what_is_allowed(catalogue, body, status, field, words):
+    err = _error(catalogue, body)
+    assert err.status == status
+    (problem,) = [p for p in err.body()["problems"] if p["field"] == field]
+    assert words in problem["message"]
+    assert json.dumps(err.body())  # always JSON
+
+
+def test_pydantic_errors_become_field_problems():
+    with pytest.raises(ValidationError) as info:
+        SampleRequest.model_validate({"count": "2", "bogus": 1, "format": "xml"})
+    err = request_error(info.value.errors())
+    fields = {p["field"]: p for p in err.problems}
+    assert err.status == 422 and set(fields) == {"count", "bogus", "format"}
+    assert "allowed keys: scenario, config" in fields["bogus"]["message"]
+    assert fields["format"]["value"] == "xml" and "'tar' or 'json'" in fields["format"]["message"]
+
+
+def test_long_values_are_cut_in_error_bodies():
+    err = ApiError(422, [{"field": "x", "message": "bad", "value": "y" * 10_000}])
+    assert len(json.dumps(err.body())) < 1000
+
+
+def test_tar_stream_is_the_shard_writers_bytes():
+    config = load_config(CONFIGS / "tiny.yaml")
+    samples = [generate_members(config, i) for i in range(3)]
+    stream = TarStream()
+    body = b"".join(stream.sample(m) for m in samples) + stream.end()
+    assert body == build_shard([(m["__key__"], m) for m in samples])
+
+
+def test_json_stream_round_trips_members():
+    config = load_config(CONFIGS / "tiny.yaml")
+    samples = [generate_members(config, i) for i in (5, 6)]
+    stream = JsonStream()
+    doc = json.loads(b"".join(stream.sample(m) for m in samples) + stream.end())
+    assert doc["count"] == 2
+    for got, want in zip(doc["samples"], samples, strict=True):
+        assert got["key"] == want["__key__"] and got["meta"] == json.loads(want["json"])
+        assert {k: base64.b64decode(v) for k, v in got["members"].items()} == {
+            k: v for k, v in want.items() if k not in ("__key__", "json")}
+    empty = JsonStream()
+    assert json.loads(empty.end()) == {"samples": [], "count": 0}
+
+
+def test_member_subsets_are_the_same_bytes():
+    config = load_config(CONFIGS / "tiny.yaml")
+    full = generate_members(config, 2)
+    part = make_members(Work(config, config.config_hash(), 2, ("depth.png",), False))
+    assert set(part) == {"__key__", "json", "depth.png"}
+    assert all(part[k] == full[k] for k in part)
+
+
+def test_a_batch_makes_duplicates_once_and_keeps_failures_apart():
+    config = load_config(CONFIGS / "tiny.yaml")
+    h = config.config_hash()
+    bad = Work(config, h, -1, None, False)  # generate_sample refuses a negative index
+    works = [Work(config, h, 1, None, False), bad, Work(config, h, 1, None, False)]
+    out = make_batch(works)
+    assert out[0] is out[2] and out[0] == generate_members(config, 1)
+    assert isinstance(out[1], ValueError)
+
+
+def test_tar_answer_reads_with_tarfile():
+    config = load_config(CONFIGS / "tiny.yaml")
+    stream = TarStream()
+    body = stream.sample(generate_members(config, 0)) + stream.end()
+    with tarfile.open(fileobj=io.BytesIO(body)) as tar:
+        assert tar.getnames()[0] == "0000000000.json"
+
+
+def test_values_that_json_cannot_hold_are_shown_as_text():
+    err = ApiError(422, [{"field": "x", "message": "bad", "value": float("inf")}])
+    assert json.loads(json.dumps(err.body(), allow_nan=False))["problems"][0]["value"] == "inf"
+
+
+def test_unknown_keys_keep_their_spelling():
+    with pytest.raises(ValidationError) as info:
+        SampleRequest.model_validate({"A": None, "RoomSpec": 1})
+    fields = {p["field"] for p in request_error(info.value.errors()).problems}
+    assert fields == {"A", "RoomSpec"}
