@@ -78,7 +78,9 @@ def over_http(url: str, overrides: dict, indices: list[int], clients: int) -> tu
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--replicas", type=int, default=1)
-    parser.add_argument("--max-batch-size", type=int, default=4)
+    parser.add_argument("--max-batch-size", type=int, default=1)
+    parser.add_argument("--max-ongoing-requests", type=int, default=64)
+    parser.add_argument("--workloads", nargs="+", default=list(WORKLOADS), choices=list(WORKLOADS))
     parser.add_argument("--port", type=int, default=8765)
     args = parser.parse_args()
 
@@ -92,12 +94,15 @@ def main() -> None:
     ray.init(address="local", include_dashboard=False, log_to_driver=False)
     serve.start(http_options={"host": "127.0.0.1", "port": args.port})
     serve.run(build_app({"min_replicas": args.replicas, "max_replicas": args.replicas,
-                         "max_batch_size": args.max_batch_size, "max_count": 64}), name="bench", route_prefix="/")
+                         "max_batch_size": args.max_batch_size, "max_count": 64,
+                         "max_ongoing_requests": args.max_ongoing_requests}), name="bench", route_prefix="/")
     url = f"http://127.0.0.1:{args.port}"
-    print(f"Serve: {args.replicas} replica(s) x 1 CPU, max_batch_size {args.max_batch_size}; "
+    print(f"Serve: {args.replicas} replica(s) x 1 CPU, max_batch_size {args.max_batch_size}, "
+          f"max_ongoing_requests {args.max_ongoing_requests}; "
           f"{os.cpu_count()} cores on this machine")
     next_index = 10_000  # every request below asks for a sample nobody asked for before
-    for name, (overrides, counts) in WORKLOADS.items():
+    for name in args.workloads:
+        overrides, counts = WORKLOADS[name]
         config = parse_config(merge(quickstart, overrides))
         over_http(url, overrides, [0, 1, 2], 1)  # warm: imports, first render, connections
         in_process(config, [0, 1])

@@ -97,8 +97,8 @@ def app_server(ray_local):
     common = {"configs_dir": str(CONFIGS), "min_replicas": 1, "max_replicas": 1, "num_cpus": 0.5,
               "max_count": 8, "max_pixel_frames": 32 * 32 * 2 * 8, "max_body_bytes": 4096}
     serve.run(build_app(common), name="main", route_prefix="/")
-    serve.run(build_app({**common, "time_limit_s": 0.05, "max_pixel_frames": 10**8}), name="limited",
-              route_prefix="/limited")
+    serve.run(build_app({**common, "time_limit_s": 1.0, "max_pixel_frames": 10**8, "max_count": 64}),
+              name="limited", route_prefix="/limited")
     url = f"http://127.0.0.1:{port}"
     _wait_healthy(url, 120)
     try:
@@ -331,10 +331,25 @@ def test_without_a_token_configured_no_auth_is_asked(app_server):
     assert r.content == build_shard([(m["__key__"], m) for m in (generate_members(config, i) for i in (0, 1))])
 
 
-def test_the_time_limit_answers_504(app_server):
-    body = {"scenario": "tiny", "overrides": {"render": {"width": 256, "height": 256, "frames": 24}}}
+def test_the_time_limit_answers_504_before_the_first_sample(app_server):
+    # One 256 x 256 x 48 clip takes seconds to render; the limit is 1 s.
+    body = {"scenario": "tiny", "overrides": {"render": {"width": 256, "height": 256, "frames": 48}}}
     r = _post(f"{app_server.url}/limited", body)
     assert r.status_code == 504, r.text
     (problem,) = r.json()["problems"]
-    assert "time limit of 0.05 s" in problem["message"]
+    assert "time limit of 1.0 s" in problem["message"]
     assert requests.get(f"{app_server.url}/limited/healthz", timeout=30).json()["timed_out"] >= 1
+
+
+def test_the_time_limit_cuts_a_stream_off_incomplete(app_server):
+    """64 clips of ~0.2 s each against a 1 s limit: the answer is never a whole tar.
+    (On a machine slow enough to miss the limit with the first clip it is a 504.)"""
+    body = {"scenario": "tiny", "overrides": {"render": {"width": 128, "height": 128, "frames": 8}}, "count": 64}
+    before = requests.get(f"{app_server.url}/limited/healthz", timeout=30).json()["timed_out"]
+    try:
+        r = _post(f"{app_server.url}/limited", body)
+    except requests.exceptions.ChunkedEncodingError:
+        pass  # the stream ended without its last chunk: the client knows it is incomplete
+    else:
+        assert r.status_code == 504, f"{r.status_code}, {len(r.content)} bytes: a complete answer"
+    assert requests.get(f"{app_server.url}/limited/healthz", timeout=30).json()["timed_out"] == before + 1

@@ -66,12 +66,12 @@ class Settings(BaseModel):
     max_pixel_frames: int = Field(Limits.max_pixel_frames, ge=1, description="width x height x frames x count")
     max_body_bytes: int = Field(Limits.max_body_bytes, ge=1024, description="bytes of a request body")
     time_limit_s: float = Field(120.0, gt=0, description="seconds one request may take")
-    max_batch_size: int = Field(4, ge=1, le=256, description="single-sample requests made in one call")
+    max_batch_size: int = Field(1, ge=1, le=256, description="single-sample requests made in one call")
     batch_wait_timeout_s: float = Field(0.005, ge=0, description="how long a batch waits to fill")
     min_replicas: int = Field(1, ge=0)
     max_replicas: int = Field(4, ge=1)
     target_ongoing_requests: float = Field(2.0, gt=0)
-    max_ongoing_requests: int = Field(16, ge=1)
+    max_ongoing_requests: int = Field(64, ge=1)
     num_cpus: float = Field(1.0, ge=0, description="CPUs per replica")
     num_gpus: float = Field(0.0, ge=0, description="GPUs per replica (0 on CPU)")
 
@@ -185,8 +185,11 @@ class SampleService:
             "X-Factory-Config-Hash": job.config_hash,
             "Content-Disposition": f'attachment; filename="{filename}"',
         }
-        return StreamingResponse(self._stream(stream, first, works[1:], deadline),
-                                 media_type=TAR_TYPE if job.format == "tar" else JSON_TYPE, headers=headers)
+        media_type = TAR_TYPE if job.format == "tar" else JSON_TYPE
+        if len(works) == 1:  # nothing to stream: one message through Serve's proxy, with a Content-Length
+            return Response(stream.sample(first) + stream.end(), media_type=media_type, headers=headers)
+        return StreamingResponse(self._stream(stream, first, works[1:], deadline), media_type=media_type,
+                                 headers=headers)
 
     @api.get("/v1/samples/{index}/preview.png", response_class=Response,
              responses={200: {"content": {"image/png": {}}, "description": "the contact sheet"}})
