@@ -33,7 +33,7 @@ bench: env
 
 # The HTTP endpoint on an embedded Ray, in the foreground (Ctrl-C stops it).
 serve: env
-	$(VENV)/bin/factory serve --config deploy/serve.yaml
+	$(VENV)/bin/factory serve --config k8s/base/serve.yaml
 
 clean:
 	rm -rf $(VENV) out

@@ -3,7 +3,7 @@
 Two servers:
 
 * ``cli_server``: ``factory serve`` in a subprocess (its own embedded Ray) with the
-  shipped ``deploy/serve.yaml``, one replica and ``FACTORY_SERVE_TOKEN`` set: auth,
+  shipped ``k8s/base/serve.yaml``, one replica and ``FACTORY_SERVE_TOKEN`` set: auth,
   the batch-job equality, concurrency and client disconnects;
 * ``app_server``: ``build_app`` deployed with ``serve.run`` on the session's Ray, with
   the test configs, tight limits and no token: the bad-input table, the fuzz, previews,

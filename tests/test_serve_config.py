@@ -19,7 +19,7 @@ FACTORY = Path(sys.executable).parent / "factory"
 def test_the_shipped_serve_config_is_valid_for_serve_and_for_build_app():
     from factory.service.app import DEPLOYMENT, Settings, build_app
 
-    assert DEFAULT_CONFIG == REPO / "deploy" / "serve.yaml"
+    assert DEFAULT_CONFIG == REPO / "k8s" / "base" / "serve.yaml"
     config = load_serve_config(DEFAULT_CONFIG)
     (app,) = config.applications
     assert app.import_path == "factory.service.app:build_app" and app.route_prefix == "/"

@@ -1,6 +1,6 @@
 """``factory serve [--config FILE] [--host H] [--port P]``: the HTTP endpoint, in the foreground.
 
-Deploys the Serve config file (default: deploy/serve.yaml, the same file that ``serve
+Deploys the Serve config file (default: k8s/base/serve.yaml, the same file that ``serve
 run``, ``serve deploy`` and the KubeRay RayService use) on an embedded local Ray, or on
 the cluster at RAY_ADDRESS, exactly as ``serve run FILE`` does; --host/--port and the
 replica options override the file. Waits until the application is running, prints its
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from factory.errors import ConfigError, FactoryError
 
-DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "serve.yaml"
+DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "k8s" / "base" / "serve.yaml"
 READY_TIMEOUT_S = 600.0
 
 
@@ -29,7 +29,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "serve", help="serve samples over HTTP (Ray Serve)", description=__doc__.split("\n\n", 1)[1],
     )
     p.add_argument("--config", type=Path, default=DEFAULT_CONFIG, metavar="FILE",
-                   help="Serve config file (default: deploy/serve.yaml)")
+                   help="Serve config file (default: k8s/base/serve.yaml)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0 for all)")
     p.add_argument("--port", type=_int_at_least(1), default=None, help="port (default: the file's, 8000)")
     p.add_argument("--min-replicas", type=_int_at_least(0), default=None, metavar="N")

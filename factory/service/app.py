@@ -1,7 +1,7 @@
 """The Ray Serve application: a FastAPI ingress over ``generate_sample``.
 
 ``build_app(args)`` returns the :class:`~ray.serve.Application`; nothing happens at
-import time. It is what ``factory serve``, ``serve run deploy/serve.yaml`` and the
+import time. It is what ``factory serve``, ``serve run k8s/base/serve.yaml`` and the
 KubeRay RayService all start (``import_path: factory.service.app:build_app``).
 
 Routes (the schema is at ``/openapi.json``, the docs at ``/docs``):
