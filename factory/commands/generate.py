@@ -14,31 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-
-def _int_at_least(low: int):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"must be >= {low}, got {value}")
-        return value
-
-    return parse
-
-
-def _float_at_least(low: float, strict: bool = False):
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-        if value < low or (strict and value == low) or value != value:
-            raise argparse.ArgumentTypeError(f"must be {'>' if strict else '>='} {low}, got {text}")
-        return value
-
-    return parse
+from factory.commands.argtypes import float_at_least, int_at_least
 
 
 def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -49,18 +25,18 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="URL",
                    help="dataset location: a folder, file://..., s3://bucket/prefix, memory://... "
                         "(local paths are made absolute on this machine)")
-    p.add_argument("--samples", required=True, type=_int_at_least(1), metavar="N", help="number of samples")
-    p.add_argument("--shard-size", type=_int_at_least(1), default=DEFAULT_SHARD_SIZE, metavar="S",
+    p.add_argument("--samples", required=True, type=int_at_least(1), metavar="N", help="number of samples")
+    p.add_argument("--shard-size", type=int_at_least(1), default=DEFAULT_SHARD_SIZE, metavar="S",
                    help=f"samples per shard (default {DEFAULT_SHARD_SIZE})")
     p.add_argument("--prefix", default=None, help="shard name prefix (default: the config's name)")
-    p.add_argument("--min-workers", type=_int_at_least(1), default=1, metavar="A",
+    p.add_argument("--min-workers", type=int_at_least(1), default=1, metavar="A",
                    help="render actors the pool keeps at least (default 1)")
-    p.add_argument("--max-workers", type=_int_at_least(1), default=None, metavar="B",
+    p.add_argument("--max-workers", type=int_at_least(1), default=None, metavar="B",
                    help="render actors the pool grows to (default: as many as the cluster's CPUs, or "
                         "GPUs / --gpus-per-worker, allow)")
-    p.add_argument("--gpus-per-worker", type=_float_at_least(0.0), default=0.0, metavar="G",
+    p.add_argument("--gpus-per-worker", type=float_at_least(0.0), default=0.0, metavar="G",
                    help="GPUs each render actor holds (default 0: CPU rendering)")
-    p.add_argument("--cpus-per-worker", type=_float_at_least(0.0, strict=True), default=None, metavar="C",
+    p.add_argument("--cpus-per-worker", type=float_at_least(0.0, strict=True), default=None, metavar="C",
                    help="logical CPUs each render actor holds (default 1 with GPUs, 0.75 without, "
                         "leaving room for the encode actors)")
     mode = p.add_mutually_exclusive_group()
@@ -69,7 +45,7 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
                            "shards (rerunning without --resume does the same, and also starts fresh)")
     mode.add_argument("--overwrite", action="store_true",
                       help="delete the dataset at URL (its shards, manifest and records) and start over")
-    p.add_argument("--max-failures", type=_int_at_least(0), default=0, metavar="M",
+    p.add_argument("--max-failures", type=int_at_least(0), default=0, metavar="M",
                    help="skip up to M samples whose generation fails, recording them in the manifest "
                         "(default 0: the first failure stops the job)")
     p.add_argument("--storage-option", action="append", default=[], metavar="KEY=VALUE",

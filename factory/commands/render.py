@@ -14,6 +14,7 @@ import os
 import time
 from pathlib import Path
 
+from factory.commands.argtypes import int_at_least
 from factory.errors import StorageError
 
 
@@ -25,7 +26,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument("config", metavar="CONFIG", help="scenario YAML file, e.g. configs/quickstart.yaml")
     p.add_argument(
-        "--index", type=_index, action="append", required=True, metavar="I",
+        "--index", type=int_at_least(0), action="append", required=True, metavar="I",
         help="sample index (>= 0); repeat for several samples",
     )
     p.add_argument("--out", required=True, type=Path, metavar="DIR", help="output folder (created if missing)")
@@ -67,16 +68,6 @@ def run(args: argparse.Namespace) -> int:
             f"{len(members)} members, generated and encoded in {seconds:.2f} s"
         )
     return 0
-
-
-def _index(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
 
 
 def _write(path: Path, data: bytes) -> None:

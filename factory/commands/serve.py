@@ -23,7 +23,7 @@ READY_TIMEOUT_S = 600.0
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    from factory.commands.generate import _float_at_least, _int_at_least
+    from factory.commands.argtypes import float_at_least, int_at_least
 
     p = subparsers.add_parser(
         "serve", help="serve samples over HTTP (Ray Serve)", description=__doc__.split("\n\n", 1)[1],
@@ -31,10 +31,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--config", type=Path, default=DEFAULT_CONFIG, metavar="FILE",
                    help="Serve config file (default: k8s/base/serve.yaml)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0 for all)")
-    p.add_argument("--port", type=_int_at_least(1), default=None, help="port (default: the file's, 8000)")
-    p.add_argument("--min-replicas", type=_int_at_least(0), default=None, metavar="N")
-    p.add_argument("--max-replicas", type=_int_at_least(1), default=None, metavar="N")
-    p.add_argument("--gpus-per-replica", type=_float_at_least(0.0), default=None, metavar="G")
+    p.add_argument("--port", type=int_at_least(1), default=None, help="port (default: the file's, 8000)")
+    p.add_argument("--min-replicas", type=int_at_least(0), default=None, metavar="N",
+                   help="autoscaling lower bound (default: the file's)")
+    p.add_argument("--max-replicas", type=int_at_least(1), default=None, metavar="N",
+                   help="autoscaling upper bound (default: the file's)")
+    p.add_argument("--gpus-per-replica", type=float_at_least(0.0), default=None, metavar="G",
+                   help="GPUs each replica reserves (default: the file's, 0)")
     return p
 
 
