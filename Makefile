@@ -37,3 +37,18 @@ serve: env
 
 clean:
 	rm -rf $(VENV) out
+
+# A local multi-node Ray cluster (a 0-CPU head and CLUSTER_WORKERS worker nodes of one
+# CPU each) on free ports; prints the dashboard and the RAY_ADDRESS for `ray job submit`.
+# cluster-down stops exactly those nodes (never `ray stop`). See cluster/README.md.
+CLUSTER_STATE ?= out/cluster
+CLUSTER_WORKERS ?= 2
+CLUSTER_ARGS ?=
+
+.PHONY: cluster-up cluster-down
+
+cluster-up: env
+	$(PY) cluster/local.py up --state $(CLUSTER_STATE) --workers $(CLUSTER_WORKERS) $(CLUSTER_ARGS)
+
+cluster-down:
+	$(PY) cluster/local.py down --state $(CLUSTER_STATE)
