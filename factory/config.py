@@ -298,15 +298,23 @@ def parse_config(data: Any, source: str = "<config>") -> Config:
         raise ConfigError.of(source, validation_problems(e.errors(), Config)) from None
 
 
-def load_config(path: str | Path) -> Config:
-    """Read a scenario YAML file and validate it (see :func:`parse_config`)."""
-    path = Path(path)
+def read_yaml(path: str | Path, what: str = "config file") -> Any:
+    """The data of a YAML file (``yaml.safe_load``).
+
+    Raises:
+        ConfigError: naming the file, when it cannot be read (``cannot read <what>``) or
+            is not YAML.
+    """
     try:
-        text = path.read_text()
+        text = Path(path).read_text()
     except OSError as e:
-        raise ConfigError(str(path), [f"<file>: cannot read config file: {e.strerror}"]) from None
+        raise ConfigError(str(path), [f"<file>: cannot read {what}: {e.strerror}"]) from None
     try:
-        data = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as e:
         raise ConfigError(str(path), [f"<file>: not valid YAML: {e}"]) from None
-    return parse_config(data, str(path))
+
+
+def load_config(path: str | Path) -> Config:
+    """Read a scenario YAML file and validate it (see :func:`parse_config`)."""
+    return parse_config(read_yaml(path), str(path))

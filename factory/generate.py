@@ -116,8 +116,13 @@ def generate_sample(config: Config, index: int, timings: dict | None = None) -> 
     return Sample(key=sample_key(index), index=index, scenario=scenario, frames=frames, meta=meta)
 
 
-def generate_members(config: Config, index: int) -> dict:
-    """Sample ``index`` encoded as one WebDataset sample ``{"__key__": ..., ext: bytes}``."""
+def generate_members(config: Config, index: int, *, mp4: bool | None = None,
+                     only: tuple[str, ...] | None = None) -> dict:
+    """Sample ``index`` encoded as one WebDataset sample ``{"__key__": ..., ext: bytes}``.
+
+    ``mp4`` defaults to the config's ``output.mp4``; ``only`` names the image members to
+    encode (see :func:`factory.encode.encode_sample`; None: all, as a shard holds them).
+    """
     from factory.encode import encode_sample
 
-    return encode_sample(generate_sample(config, index), mp4=config.output.mp4)
+    return encode_sample(generate_sample(config, index), mp4=config.output.mp4 if mp4 is None else mp4, only=only)

@@ -14,7 +14,7 @@ from conftest import CONFIGS
 from factory.config import load_config
 from factory.generate import generate_members
 from factory.service.catalogue import Catalogue
-from factory.service.payload import JsonStream, TarStream, Work, make_batch, make_members
+from factory.service.payload import JsonStream, TarStream, Work, make_batch
 from factory.service.request import ApiError, Limits, SampleRequest, merge, request_error, resolve
 from factory.shards import build_shard
 
@@ -137,7 +137,7 @@ def test_json_stream_round_trips_members():
 def test_member_subsets_are_the_same_bytes():
     config = load_config(CONFIGS / "tiny.yaml")
     full = generate_members(config, 2)
-    part = make_members(Work(config, config.config_hash(), 2, ("depth.png",), False))
+    part = generate_members(config, 2, mp4=False, only=("depth.png",))
     assert set(part) == {"__key__", "json", "depth.png"}
     assert all(part[k] == full[k] for k in part)
 

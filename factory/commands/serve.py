@@ -49,19 +49,13 @@ def load_serve_config(path: Path, host: str | None = None, port: int | None = No
     Raises:
         ConfigError: the file is unreadable, not YAML, or not a valid Serve config.
     """
-    import yaml
     from pydantic import ValidationError
     from ray.serve.schema import ServeDeploySchema
 
-    from factory.config import validation_problems
+    from factory.config import read_yaml, validation_problems
     from factory.service.app import DEPLOYMENT
 
-    try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as e:
-        raise ConfigError(str(path), [f"<file>: cannot read the Serve config: {e.strerror}"]) from None
-    except yaml.YAMLError as e:
-        raise ConfigError(str(path), [f"<file>: not valid YAML: {e}"]) from None
+    data = read_yaml(path, "the Serve config")
     if not isinstance(data, dict):
         raise ConfigError(str(path), ["<top level>: must be a mapping (a Serve config file)"])
     http = data.setdefault("http_options", {})

@@ -12,9 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
-from factory.config import Config, parse_config
+from factory.config import Config, parse_config, read_yaml
 from factory.errors import ConfigError
 
 CONFIGS_ENV = "FACTORY_CONFIGS_DIR"
@@ -49,7 +47,7 @@ class Catalogue:
             ])
         self.entries: dict[str, Entry] = {}
         for path in sorted(self.folder.glob("*.yaml")):
-            data = yaml.safe_load(path.read_text())
+            data = read_yaml(path)
             self.entries[path.stem] = Entry(path.stem, path, data, parse_config(data, str(path)))
         if not self.entries:
             raise ConfigError("service settings", [f"configs_dir: {str(self.folder)!r} holds no *.yaml configs"])

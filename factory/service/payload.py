@@ -17,8 +17,7 @@ import json
 from dataclasses import dataclass
 
 from factory.config import Config
-from factory.encode import encode_sample
-from factory.generate import generate_sample
+from factory.generate import generate_members, generate_sample
 from factory.shards import end_of_archive, sample_segment
 
 TAR_TYPE = "application/x-tar"
@@ -40,19 +39,13 @@ class Work:
         return self.config_hash, self.index, self.only, self.mp4
 
 
-def make_members(work: Work) -> dict[str, bytes]:
-    """The WebDataset members of ``work``'s sample, as a batch shard holds them."""
-    sample = generate_sample(work.config, work.index)
-    return encode_sample(sample, mp4=work.mp4, only=work.only)
-
-
 def make_batch(works: list[Work]) -> list[dict | BaseException]:
     """Members (or the exception raised) for each of ``works``; duplicates made once."""
     done: dict[tuple, dict | BaseException] = {}
     for w in works:
         if w.key not in done:
             try:
-                done[w.key] = make_members(w)
+                done[w.key] = generate_members(w.config, w.index, mp4=w.mp4, only=w.only)
             except Exception as e:  # noqa: BLE001 - handed back to the one request it belongs to
                 done[w.key] = e
     return [done[w.key] for w in works]

@@ -115,10 +115,6 @@ class ApiError(FactoryError):
 def request_error(errors: Iterable[dict], skip: int = 0) -> ApiError:
     """The :class:`ApiError` for pydantic errors about a request (FastAPI's validation
     errors pass ``skip=1`` to drop their ``body`` / ``query`` / ``path`` prefix)."""
-    errors = list(errors)
-    if any(e["type"] == "json_invalid" for e in errors):
-        detail = next(e for e in errors if e["type"] == "json_invalid").get("ctx", {}).get("error", "")
-        return ApiError(400, [{"field": "body", "message": f"not valid JSON ({detail}); send a JSON object"}])
     problems = validation_problems(errors, SampleRequest, skip)
     for p in problems:
         if p["field"] == "<top level>":
