@@ -113,3 +113,24 @@ def reference_shards(config, samples: int, shard_size: int, prefix: str | None =
             out[shard_name(prefix or config.name, s)] = build_shard([(m["__key__"], m) for m in members])
         _REFERENCE[key] = out
     return _REFERENCE[key]
+
+
+def write_dataset(config, url, samples: int, shard_size: int, prefix: str | None = None) -> dict:
+    """Write a complete dataset (shards, records, manifest) to ``url`` without Ray, the
+    way the pipeline's writer does, from :func:`reference_shards`; returns the manifest.
+    For tests of what reads datasets (validate, report, mix) that need no pipeline."""
+    from factory import manifest as mf
+    from factory.resume import prepare
+    from factory.shards import sha256_hex, shard_indices
+    from factory.storage import resolve
+
+    location = resolve(str(url))
+    plan = prepare(location, config, samples=samples, shard_size=shard_size, prefix=prefix, mode="overwrite")
+    records = {}
+    for s, (name, data) in enumerate(reference_shards(config, samples, shard_size, prefix).items()):
+        indices = shard_indices(s, samples, shard_size)
+        location.put_atomic(name, data)
+        records[s] = mf.shard_record(shard=s, name=name, indices=indices, written=len(indices), failures=[],
+                                     nbytes=len(data), sha256=sha256_hex(data))
+        location.put_atomic(mf.record_name(name), mf.dumps(records[s]))
+    return plan.commit(records)
