@@ -19,6 +19,7 @@ from factory.errors import FactoryError
 # Subcommand modules, in the order `factory --help` lists them.
 COMMANDS = (
     "factory.commands.render",
+    "factory.commands.plan",
     "factory.commands.generate",
     "factory.commands.serve",
 )

@@ -192,7 +192,11 @@ class CameraSpec(Strict):
 
 
 class Scenario(Strict):
-    weight: float = Field(1.0, gt=0, description="relative share of the dataset")
+    weight: float = Field(1.0, gt=0, le=1e6, description="relative share of the dataset")
+    min_count: int = Field(
+        0, ge=0, le=10**9,
+        description="at least this many samples of this scenario in a dataset (see factory.allocation)",
+    )
     objects: ObjectSpec = ObjectSpec()
     room: RoomSpec | None = None
     furniture: FurnitureSpec | None = None

@@ -1,8 +1,10 @@
 """``generate_sample(config, index)``: the one function every path calls.
 
-sample_scene -> simulate -> render_clip -> metadata. It depends only on the config
-(with its seed) and the index, so the same sample is the same bytes on any worker,
-in any order. Failures come out as :class:`~factory.errors.RenderError` naming the
+allocate -> sample_scene -> simulate -> render_clip -> metadata. It depends only on
+the config (with its seed), the index and, through the scenario allocation, the
+dataset's size (``samples``; None for the open-ended stream, which a dataset equals
+unless a scenario's ``min_count`` binds, see :mod:`factory.allocation`), so the same
+sample is the same bytes on any worker, in any order. Failures come out as :class:`~factory.errors.RenderError` naming the
 index, the scenario and the seed.
 """
 
@@ -11,12 +13,13 @@ from __future__ import annotations
 import numpy as np
 
 from factory import __version__
+from factory.allocation import Allocation, allocate
 from factory.config import Config
 from factory.dynamics import simulate
 from factory.errors import RenderError
 from factory.render import render_clip
 from factory.sample import Sample, sample_key
-from factory.sampling import choose_scenario, rng_for, sample_scene
+from factory.sampling import rng_for, sample_scene
 from factory.scene import CLASSES, Scene, box_corners
 from factory.timing import timed
 
@@ -92,15 +95,41 @@ def _metadata(config: Config, scenario: str, index: int, scene: Scene, motion, a
     }
 
 
-def generate_sample(config: Config, index: int, timings: dict | None = None) -> Sample:
-    """Generate sample ``index`` (>= 0) of the dataset described by ``config``.
+_ALLOCATIONS: dict[tuple[str, int | None], Allocation] = {}
+
+
+def allocation_of(config: Config, samples: int | None) -> Allocation:
+    """``allocate(config, samples)``, remembered per process (workers make many samples
+    of one dataset)."""
+    key = (config.config_hash(), samples)
+    if key not in _ALLOCATIONS:
+        if len(_ALLOCATIONS) > 64:
+            _ALLOCATIONS.clear()
+        _ALLOCATIONS[key] = allocate(config, samples)
+    return _ALLOCATIONS[key]
+
+
+def scenario_of(config: Config, index: int, samples: int | None = None) -> str:
+    """The scenario of sample ``index`` of a dataset of ``samples`` (None: the stream)."""
+    return allocation_of(config, samples).scenario_of(index)
+
+
+def generate_sample(config: Config, index: int, timings: dict | None = None, *, samples: int | None = None) -> Sample:
+    """Generate sample ``index`` (>= 0) of the dataset of ``samples`` samples described
+    by ``config`` (``samples`` None: the open-ended stream, see :mod:`factory.allocation`).
 
     ``timings``, when given, collects the seconds spent in each stage and render pass.
+
+    Raises:
+        ValueError: ``index`` is not an integer >= 0, or not below ``samples``.
+        ConfigError: the scenarios' minimum counts exceed ``samples``.
     """
     if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or index < 0:
         raise ValueError(f"index must be an integer >= 0, got {index!r}")
     index = int(index)
-    scenario = choose_scenario(config, index)
+    if samples is not None and index >= samples:
+        raise ValueError(f"index {index} is outside a dataset of {samples} samples (0 to {samples - 1})")
+    scenario = scenario_of(config, index, samples)
     try:
         with timed(timings, "scene sampling"):
             scene = sample_scene(config, scenario, index)
@@ -116,13 +145,14 @@ def generate_sample(config: Config, index: int, timings: dict | None = None) -> 
     return Sample(key=sample_key(index), index=index, scenario=scenario, frames=frames, meta=meta)
 
 
-def generate_members(config: Config, index: int, *, mp4: bool | None = None,
+def generate_members(config: Config, index: int, *, samples: int | None = None, mp4: bool | None = None,
                      only: tuple[str, ...] | None = None) -> dict:
-    """Sample ``index`` encoded as one WebDataset sample ``{"__key__": ..., ext: bytes}``.
+    """Sample ``index`` of a dataset of ``samples`` (see :func:`generate_sample`) encoded
+    as one WebDataset sample ``{"__key__": ..., ext: bytes}``.
 
     ``mp4`` defaults to the config's ``output.mp4``; ``only`` names the image members to
     encode (see :func:`factory.encode.encode_sample`; None: all, as a shard holds them).
     """
     from factory.encode import encode_sample
 
-    return encode_sample(generate_sample(config, index), mp4=config.output.mp4 if mp4 is None else mp4, only=only)
+    return encode_sample(generate_sample(config, index, samples=samples), mp4=config.output.mp4 if mp4 is None else mp4, only=only)

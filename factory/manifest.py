@@ -10,7 +10,8 @@ Layout of a dataset folder::
 The **manifest** lists every shard (name, sample count, first and last key, bytes,
 sha256, the samples skipped under ``--max-failures``) and the resolved
 config, its hash, the seed, the generator version (and git commit when known), the
-creation time and the licence. A dataset without a manifest is incomplete.
+creation time and the licence, and the scenario allocation (:func:`scenarios_block`).
+A dataset without a manifest is incomplete.
 
 The **intent** is written before any shard: it holds the config hash and the shape of
 the dataset (samples, shard size, prefix), so that a second run into the same folder
@@ -145,6 +146,21 @@ def shard_record(
     }
 
 
+def scenarios_block(config, samples: int, failures: Iterable[Mapping[str, Any]] = ()) -> dict[str, Any]:
+    """The manifest's ``scenarios``: the allocation's method, weights, minimums and
+    ``requested`` counts (:mod:`factory.allocation`), and ``achieved``: the samples of
+    each scenario the shards hold (requested minus those skipped as failures)."""
+    from factory.allocation import allocate
+
+    block = allocate(config, samples).record()
+    achieved = dict(block["requested"])
+    for f in failures:
+        if f.get("scenario") in achieved:
+            achieved[f["scenario"]] -= 1
+    block["achieved"] = achieved
+    return block
+
+
 def build(
     config, *, samples: int, shard_size: int, prefix: str, shards: Iterable[Mapping[str, Any]],
     max_failures: int, created: str | None = None,
@@ -169,6 +185,7 @@ def build(
         "bytes": sum(r["bytes"] for r in shards),
         "max_failures": max_failures,
         "failures": [dict(f) for f in failures],
+        "scenarios": scenarios_block(config, samples, failures),
         "shards": [dict(r) for r in shards],
         "config": config.resolved(),
     }

@@ -87,10 +87,10 @@ _WRITTEN = pa.schema([("record", pa.string()), ("data", pa.large_binary())])
 
 # -- per-sample functions (run on workers) ------------------------------------------------
 
-def _default_generate(config: Config, index: int):
+def _default_generate(config: Config, index: int, samples: int):
     from factory.generate import generate_sample
 
-    return generate_sample(config, index)
+    return generate_sample(config, index, samples=samples)
 
 
 def _default_encode(config: Config, sample) -> dict:
@@ -119,13 +119,13 @@ def _binary_values(column: pa.ChunkedArray) -> list[memoryview]:
     return out
 
 
-def _render_error(config: Config, index: int, err: BaseException) -> RenderError:
+def _render_error(config: Config, samples: int, index: int, err: BaseException) -> RenderError:
     if isinstance(err, RenderError):
         return err
     try:
-        from factory.sampling import choose_scenario
+        from factory.generate import scenario_of
 
-        scenario = choose_scenario(config, index)
+        scenario = scenario_of(config, index, samples)
     except Exception:  # noqa: BLE001 - best effort, the error itself matters more
         scenario = "?"
     rerr = RenderError(index, scenario, config.seed, err)
@@ -133,37 +133,38 @@ def _render_error(config: Config, index: int, err: BaseException) -> RenderError
     return rerr
 
 
-def _failure_row(config: Config, index: int, err: BaseException) -> str:
-    rerr = _render_error(config, index, err)
+def _failure_row(config: Config, samples: int, index: int, err: BaseException) -> str:
+    rerr = _render_error(config, samples, index, err)
     cause = rerr.__cause__
     text = f"{type(cause).__name__}: {cause}" if cause is not None else str(rerr)
     return json.dumps({"index": index, "scenario": rerr.scenario, "seed": rerr.seed, "error": text})
 
 
-def _guarded(config: Config, index: int, fail_fast: bool, work: Callable[[], bytes]) -> tuple[bytes, str]:
+def _guarded(config: Config, samples: int, index: int, fail_fast: bool,
+             work: Callable[[], bytes]) -> tuple[bytes, str]:
     """``(work(), "")``, or on failure: raise a RenderError naming index, scenario and
     seed when failing fast, else ``(b"", failure row)`` for the budget to count."""
     try:
         return work(), ""
     except Exception as e:  # noqa: BLE001 - reported with index, scenario, seed
         if fail_fast:
-            raise _render_error(config, index, e) from e
-        return b"", _failure_row(config, index, e)
+            raise _render_error(config, samples, index, e) from e
+        return b"", _failure_row(config, samples, index, e)
 
 
 class RenderStage:
     """Callable class on the render actor pool: index -> the generated sample, pickled
     for the trip to the encode stage through Ray's object store (never stored)."""
 
-    def __init__(self, config: Config, generate_fn: GenerateFn | None, fail_fast: bool):
-        self.config = config
-        self.generate = generate_fn or _default_generate
+    def __init__(self, config: Config, samples: int, generate_fn: GenerateFn | None, fail_fast: bool):
+        self.config, self.samples = config, samples
+        self.generate = generate_fn or (lambda config, index: _default_generate(config, index, samples))
         self.fail_fast = fail_fast
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         out = {"index": [], "shard": [], "error": [], "sample": []}
         for index, shard in zip(batch["index"].to_pylist(), batch["shard"].to_pylist()):
-            payload, error = _guarded(self.config, index, self.fail_fast,
+            payload, error = _guarded(self.config, self.samples, index, self.fail_fast,
                                       lambda: pickle.dumps(self.generate(self.config, index), protocol=5))
             out["index"].append(index)
             out["shard"].append(shard)
@@ -177,8 +178,8 @@ class EncodeStage:
     """Callable class on a small CPU actor pool: sample -> its tar records
     (:func:`factory.shards.sample_segment`), a few hundred KB instead of the frames."""
 
-    def __init__(self, config: Config, encode_fn: EncodeFn | None, fail_fast: bool):
-        self.config = config
+    def __init__(self, config: Config, samples: int, encode_fn: EncodeFn | None, fail_fast: bool):
+        self.config, self.samples = config, samples
         self.encode = encode_fn or _default_encode
         self.fail_fast = fail_fast
 
@@ -188,7 +189,8 @@ class EncodeStage:
         for index, shard, error, payload in zip(*cols):
             segment = b""
             if not error:
-                segment, error = _guarded(self.config, index, self.fail_fast, lambda: self._segment(index, payload))
+                segment, error = _guarded(self.config, self.samples, index, self.fail_fast,
+                                          lambda: self._segment(index, payload))
             out["index"].append(index)
             out["shard"].append(shard)
             out["error"].append(error)
@@ -534,13 +536,15 @@ def _run_pass(plan: Plan, todo: list[int], records: dict[int, dict], *, min_work
         ])
         ds = ds.map_batches(
             RenderStage, batch_size=per_task, batch_format="pyarrow", zero_copy_batch=True,
-            fn_constructor_kwargs={"config": plan.config, "generate_fn": generate_fn, "fail_fast": fail_fast},
+            fn_constructor_kwargs={"config": plan.config, "samples": plan.samples, "generate_fn": generate_fn,
+                                   "fail_fast": fail_fast},
             compute=ActorPoolStrategy(min_size=min_workers, max_size=max_workers),
             num_cpus=res.cpus_per_worker, num_gpus=gpus_per_worker or None,
         )
         ds = ds.map_batches(
             EncodeStage, batch_size=per_task, batch_format="pyarrow",
-            fn_constructor_kwargs={"config": plan.config, "encode_fn": encode_fn, "fail_fast": fail_fast},
+            fn_constructor_kwargs={"config": plan.config, "samples": plan.samples, "encode_fn": encode_fn,
+                                   "fail_fast": fail_fast},
             compute=ActorPoolStrategy(min_size=1, max_size=res.encode_workers), num_cpus=res.encode_cpus,
         )
         ds = ds.map_batches(

@@ -18,27 +18,13 @@ from factory.config import Config, Scenario
 from factory.scene import Camera, Light, Material, Room, Scene, SceneObject
 
 # Stream ids of the per-sample generators; never renumber (it changes every dataset).
+# 0 is retired: scenarios are allocated, not drawn (factory.allocation).
 STREAMS = {"scenario": 0, "objects": 1, "lights": 2, "camera": 3, "room": 4, "floor": 5, "render": 6}
 
 
 def rng_for(seed: int, index: int, stream: str) -> np.random.Generator:
     """The generator for one part of sample ``index`` of a dataset with ``seed``."""
     return np.random.default_rng([seed, index, STREAMS[stream]])
-
-
-# Golden-ratio (Weyl) sequence: frac(i * phi) fills [0, 1) evenly, so scenario shares
-# track their weights closely in every prefix of the dataset, not only on average.
-_PHI = (math.sqrt(5.0) - 1.0) / 2.0
-
-
-def choose_scenario(config: Config, index: int) -> str:
-    """The scenario of sample ``index``: deterministic, shares follow the weights."""
-    names = list(config.scenarios)
-    weights = np.array([config.scenarios[n].weight for n in names], dtype=np.float64)
-    cdf = np.cumsum(weights / weights.sum())
-    offset = rng_for(config.seed, 0, "scenario").uniform()  # per dataset, not per sample
-    u = (index * _PHI + offset) % 1.0
-    return names[min(int(np.searchsorted(cdf, u, side="right")), len(names) - 1)]
 
 
 def _rgb(h: float, s: float, v: float) -> tuple[float, float, float]:

@@ -109,7 +109,7 @@ def reference_shards(config, samples: int, shard_size: int, prefix: str | None =
     if key not in _REFERENCE:
         out = {}
         for s in range(shard_count(samples, shard_size)):
-            members = [generate_members(config, i) for i in shard_indices(s, samples, shard_size)]
+            members = [generate_members(config, i, samples=samples) for i in shard_indices(s, samples, shard_size)]
             out[shard_name(prefix or config.name, s)] = build_shard([(m["__key__"], m) for m in members])
         _REFERENCE[key] = out
     return _REFERENCE[key]

@@ -10,6 +10,9 @@ CORE = [
     "factory.config", "factory.errors", "factory.sample", "factory.generate", "factory.encode",
     "factory.storage", "factory.shards", "factory.manifest", "factory.resume", "factory.commands.generate",
     "factory.service.catalogue", "factory.service.request", "factory.service.payload", "factory.commands.serve",
+    "factory.allocation", "factory.reader", "factory.commands.plan",
+    "factory.mix", "factory.commands.mix",
+    "factory.report", "factory.report.build", "factory.commands.report",
 ]
 
 

@@ -23,9 +23,8 @@ from factory import manifest as mf
 from factory.config import parse_config
 from factory.decode import decode_sample
 from factory.errors import DatasetConflictError, FailureBudgetError, RenderError, StorageError
-from factory.generate import generate_members, generate_sample
+from factory.generate import generate_members, generate_sample, scenario_of
 from factory.pipeline import generate_dataset
-from factory.sampling import choose_scenario
 from factory.shards import build_shard, sha256_hex
 from factory.storage import resolve
 
@@ -183,7 +182,7 @@ def test_a_failing_sample_stops_the_job_naming_index_scenario_seed(tmp_path, ray
     with pytest.raises(RenderError) as err:
         run(tiny_config, str(out), 12, 4, generate_fn=failing)
     e = err.value
-    assert (e.index, e.scenario, e.seed) == (6, choose_scenario(tiny_config, 6), tiny_config.seed)
+    assert (e.index, e.scenario, e.seed) == (6, scenario_of(tiny_config, 6, 12), tiny_config.seed)
     assert "sample 6" in str(e) and f"scenario {e.scenario!r}" in str(e) and "seed 3" in str(e)
     assert "ValueError: boom at six" in str(e)
     assert not (out / mf.MANIFEST).exists()
@@ -211,7 +210,12 @@ def test_max_failures_skips_and_records_or_stops_when_exceeded(tmp_path, ray_loc
     manifest = summary.manifest
     assert manifest["max_failures"] == 2 and manifest["samples_written"] == 8
     assert [(f["index"], f["scenario"], f["seed"], f["error"]) for f in manifest["failures"]] == [
-        (i, choose_scenario(tiny_config, i), 3, f"ValueError: bad index {i}") for i in sorted(bad)]
+        (i, scenario_of(tiny_config, i, 10), 3, f"ValueError: bad index {i}") for i in sorted(bad)]
+    # the scenario counts: requested by the allocation, achieved = what the shards hold
+    block = manifest["scenarios"]
+    assert sum(block["requested"].values()) == 10
+    lost = {s: [scenario_of(tiny_config, i, 10) for i in bad].count(s) for s in block["requested"]}
+    assert block["achieved"] == {s: n - lost[s] for s, n in block["requested"].items()}
     assert json.loads((out / mf.MANIFEST).read_text()) == manifest
     expected = {
         "tiny-000000.tar": build_shard([(f"{i:010d}", generate_members(tiny_config, i)) for i in (0, 1, 3)]),

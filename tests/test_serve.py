@@ -318,7 +318,7 @@ def test_scenarios_and_schema_describe_the_service(app_server):
     assert doc["scenarios"][0]["config"] == load_config(CONFIGS / "tiny.yaml").resolved()
     schema = requests.get(f"{app_server.url}/openapi.json", timeout=30).json()
     body = schema["paths"]["/v1/samples"]["post"]["requestBody"]["content"]["application/json"]["schema"]
-    assert {"scenario", "config", "overrides", "seed", "start", "count", "modalities", "format"} == set(
+    assert {"scenario", "config", "overrides", "seed", "start", "samples", "count", "modalities", "format"} == set(
         body["properties"])
     assert "/v1/samples/{index}/preview.png" in schema["paths"] and "/v1/scenarios" in schema["paths"]
     assert "swagger" in requests.get(f"{app_server.url}/docs", timeout=30).text.lower()

@@ -170,3 +170,21 @@ def test_unknown_keys_keep_their_spelling():
         SampleRequest.model_validate({"A": None, "RoomSpec": 1})
     fields = {p["field"] for p in request_error(info.value.errors()).problems}
     assert fields == {"A", "RoomSpec"}
+
+
+def test_samples_names_the_dataset_whose_scenarios_a_request_reproduces(catalogue):
+    from factory.generate import scenario_of
+
+    minimum = {"scenarios": {"one": {"weight": 0.05, "min_count": 3}}}
+    job = _resolve(catalogue, {"scenario": "tiny", "overrides": minimum, "start": 0, "count": 8, "samples": 8})
+    assert job.samples == 8
+    works = [Work(job.config, job.config_hash, i, None, False, job.samples) for i in job.indices]
+    scenarios = [json.loads(m["json"])["scenario"] for m in make_batch(works)]
+    assert scenarios == [scenario_of(job.config, i, 8) for i in range(8)] and scenarios.count("one") == 3
+    # without a dataset size the open-ended stream has fewer of the rare scenario
+    stream = [scenario_of(job.config, i) for i in range(8)]
+    assert stream.count("one") < 3
+    err = _error(catalogue, {"scenario": "tiny", "start": 6, "count": 3, "samples": 8})
+    assert err.status == 422 and err.problems[0]["field"] == "samples" and "outside a dataset of 8" in err.summary
+    err = _error(catalogue, {"scenario": "tiny", "overrides": minimum, "count": 1, "samples": 2})
+    assert err.problems[0]["field"] == "samples" and "min_count" in err.problems[0]["message"]

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from factory.commands.argtypes import int_at_least
-from factory.errors import StorageError
+from factory.errors import ConfigError, StorageError
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -29,6 +29,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "--index", type=int_at_least(0), action="append", required=True, metavar="I",
         help="sample index (>= 0); repeat for several samples",
     )
+    p.add_argument("--samples", type=int_at_least(1), default=None, metavar="N",
+                   help="the size of the dataset the indices belong to, which fixes each index's scenario "
+                        "(factory generate --samples N); default: the open-ended stream, the same unless "
+                        "a scenario's min_count binds")
     p.add_argument("--out", required=True, type=Path, metavar="DIR", help="output folder (created if missing)")
     return p
 
@@ -38,6 +42,14 @@ def run(args: argparse.Namespace) -> int:
 
     # Check the arguments before the heavy imports, so mistakes are reported at once.
     config = load_config(args.config)
+    if args.samples is not None:
+        from factory.allocation import allocate
+
+        allocate(config, args.samples)  # the minimums must fit
+        beyond = [i for i in args.index if i >= args.samples]
+        if beyond:
+            raise ConfigError("render arguments", [
+                f"--index {beyond[0]}: outside a dataset of --samples {args.samples} (allowed: 0 to {args.samples - 1})"])
     out: Path = args.out
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -50,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
 
     for index in dict.fromkeys(args.index):  # de-duplicate, keep order
         start = time.perf_counter()
-        sample = generate_sample(config, index)
+        sample = generate_sample(config, index, samples=args.samples)
         members = encode_sample(sample, mp4=config.output.mp4)
         seconds = time.perf_counter() - start
         key = members.pop("__key__")

@@ -174,7 +174,7 @@ class SampleService:
         job = resolve(await self._body(request), self.catalogue, self.limits)
         self.stats["requests"] += 1
         deadline = asyncio.get_running_loop().time() + self.settings.time_limit_s
-        works = [Work(job.config, job.config_hash, i, job.only, job.mp4) for i in job.indices]
+        works = [Work(job.config, job.config_hash, i, job.only, job.mp4, job.samples) for i in job.indices]
         # The first sample is made before the answer starts, so that a failure or the
         # time limit can still be answered with a status code and a JSON body.
         first = await self._make(works[0], deadline)
@@ -199,6 +199,8 @@ class SampleService:
         scenario: str | None = Query(None, description="a shipped config (default quickstart)"),
         seed: int | None = Query(None, ge=0, lt=2**63, description="replaces the config's seed"),
         frame: int | None = Query(None, ge=0, description="which frame (default: the middle one)"),
+        samples: int | None = Query(None, ge=1, description="size of the dataset the index belongs to "
+                                                             "(default: the open-ended stream)"),
         overrides: str | None = Query(None, description="JSON object merged into the config"),
     ) -> Response:
         """A contact sheet of one frame of sample ``index``: every modality side by side."""
@@ -209,7 +211,8 @@ class SampleService:
             raise ApiError(400, [{"field": "overrides", "value": overrides, "message": f"not valid JSON ({e})"}])
         try:
             req = SampleRequest.model_validate(
-                {"scenario": scenario, "seed": seed, "start": index, "count": 1, "overrides": extra})
+                {"scenario": scenario, "seed": seed, "start": index, "count": 1, "overrides": extra,
+                 "samples": samples})
         except ValidationError as e:
             raise request_error(e.errors()) from None
         job = resolve(req, self.catalogue, self.limits)
@@ -219,7 +222,7 @@ class SampleService:
                                   "message": f"must be < {frames}, the clip's frame count"}])
         self.stats["requests"] += 1
         loop = asyncio.get_running_loop()
-        png = await self._limited(loop.run_in_executor(self.pool, preview_png, job.config, index, frame),
+        png = await self._limited(loop.run_in_executor(self.pool, preview_png, job.config, index, frame, job.samples),
                                   loop.time() + self.settings.time_limit_s, index)
         return Response(png, media_type="image/png")
 

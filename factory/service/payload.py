@@ -33,10 +33,11 @@ class Work:
     index: int
     only: tuple[str, ...] | None
     mp4: bool
+    samples: int | None = None  # the dataset size that fixes the scenario (None: the stream)
 
     @property
     def key(self) -> tuple:
-        return self.config_hash, self.index, self.only, self.mp4
+        return self.config_hash, self.index, self.samples, self.only, self.mp4
 
 
 def make_batch(works: list[Work]) -> list[dict | BaseException]:
@@ -45,7 +46,7 @@ def make_batch(works: list[Work]) -> list[dict | BaseException]:
     for w in works:
         if w.key not in done:
             try:
-                done[w.key] = generate_members(w.config, w.index, mp4=w.mp4, only=w.only)
+                done[w.key] = generate_members(w.config, w.index, samples=w.samples, mp4=w.mp4, only=w.only)
             except Exception as e:  # noqa: BLE001 - handed back to the one request it belongs to
                 done[w.key] = e
     return [done[w.key] for w in works]
@@ -89,16 +90,16 @@ class JsonStream:
         return head + f'],"count":{self.count}}}'.encode()
 
 
-def preview_png(config: Config, index: int, frame: int | None) -> bytes:
+def preview_png(config: Config, index: int, frame: int | None, samples: int | None = None) -> bytes:
     """The contact sheet (PNG bytes) of frame ``frame`` (default: the middle one) of
-    sample ``index``.
+    sample ``index`` (of a dataset of ``samples``; None: the open-ended stream).
 
     Raises:
         IndexError: ``frame`` is not below the clip's frame count.
     """
     from factory.preview import contact_sheet, png_bytes
 
-    sample = generate_sample(config, index)
+    sample = generate_sample(config, index, samples=samples)
     T = sample.frames.depth.shape[0]
     t = T // 2 if frame is None else frame
     if not 0 <= t < T:

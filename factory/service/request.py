@@ -17,9 +17,12 @@ status  when
         out of range, a config that does not validate, count > max_count
 ======  ===================================================================
 
-A sample served for (config, seed, index) is the same bytes as sample ``index`` of a
-batch dataset of the same config and seed: the config is validated exactly as
-``factory generate`` validates a file, and the same ``generate_sample`` makes it.
+A sample served for (config, seed, index, samples) is the same bytes as sample
+``index`` of a batch dataset of the same config, seed and size: the config is
+validated exactly as ``factory generate`` validates a file, and the same
+``generate_sample`` makes it. Without ``samples`` the scenarios follow the open-ended
+stream (:mod:`factory.allocation`), which every dataset equals unless a scenario's
+``min_count`` binds.
 """
 
 from __future__ import annotations
@@ -59,6 +62,10 @@ class SampleRequest(BaseModel):
                                           "anything else replaces", examples=[{"render": {"frames": 1}}])
     seed: int | None = Field(None, ge=0, lt=2**63, description="replaces the config's seed")
     start: int = Field(0, ge=0, lt=MAX_START, description="index of the first sample")
+    samples: int | None = Field(
+        None, ge=1, le=MAX_START, description="size of the dataset the indices belong to (factory generate "
+        "--samples), which fixes each index's scenario; default: the open-ended stream, the same unless a "
+        "scenario's min_count binds")
     count: int = Field(1, ge=1, description="how many consecutive samples (at most the service's max_count)")
     modalities: list[Modality] | None = Field(
         None, description="members to return besides json; default: every member the batch job writes")
@@ -86,6 +93,7 @@ class Job:
     config_hash: str
     source: str  # the shipped config's name, or "inline"
     indices: range
+    samples: int | None  # the dataset size that fixes the scenarios (None: the stream)
     only: tuple[str, ...] | None
     mp4: bool
     format: str
@@ -151,14 +159,30 @@ def resolve(req: SampleRequest, catalogue, limits: Limits) -> Job:
     if req.count > limits.max_count:
         raise ApiError(422, [{"field": "count", "value": req.count,
                               "message": f"must be <= {limits.max_count} (this service's max_count)"}])
+    if req.samples is not None:
+        _check_samples(req, config)
     only = mp4 = None
     if req.modalities is not None:
         only = tuple(m + ".png" for m in dict.fromkeys(req.modalities) if m != "mp4")
         mp4 = "mp4" in req.modalities
-    job = Job(config, config.config_hash(), source, range(req.start, req.start + req.count), only,
+    job = Job(config, config.config_hash(), source, range(req.start, req.start + req.count), req.samples, only,
               config.output.mp4 if mp4 is None else mp4, req.format)
     check_budget(job, limits)
     return job
+
+
+def _check_samples(req: SampleRequest, config: Config) -> None:
+    """422 when the indices do not fit in ``samples`` or its scenario minimums do not."""
+    from factory.generate import allocation_of
+
+    if req.start + req.count > req.samples:
+        raise ApiError(422, [{"field": "samples", "value": req.samples,
+                              "message": f"samples {req.start} to {req.start + req.count - 1} are outside a "
+                                         f"dataset of {req.samples} (indices 0 to {req.samples - 1})"}])
+    try:
+        allocation_of(config, req.samples)
+    except ConfigError as e:
+        raise ApiError(422, [{"field": "samples", "value": req.samples, "message": e.problems[0]}]) from None
 
 
 def check_budget(job: Job, limits: Limits) -> None:
