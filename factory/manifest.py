@@ -101,6 +101,11 @@ def generator_info() -> dict[str, Any]:
     return {"name": "factory", "version": factory.__version__, "git_commit": commit, "git_dirty": dirty}
 
 
+def created_now() -> str:
+    """The current UTC time as the manifest writes it: ISO 8601 to the second, ``Z``."""
+    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
 def intent(config, *, samples: int, shard_size: int, prefix: str) -> dict[str, Any]:
     """The intent record of a run (see the module docstring)."""
     return {
@@ -169,7 +174,7 @@ def build(
     shards are also listed together at the top level."""
     shards = sorted(shards, key=lambda r: r["shard"])
     failures = [f for r in shards for f in r.get("failures", [])]
-    created = created or _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    created = created or created_now()
     return {
         "format": FORMAT,
         "name": config.name,

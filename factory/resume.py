@@ -33,7 +33,7 @@ from factory.shards import sha256_hex, shard_count, shard_indices, shard_name
 from factory.storage import Location
 
 MODES = ("auto", "resume", "overwrite")
-_PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,100}$")
+PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,100}$")
 
 
 @dataclass
@@ -90,7 +90,7 @@ def validate_args(samples: int, shard_size: int, prefix: str, max_failures: int,
         problems.append(f"samples: must be an integer >= 1 (got {samples!r})")
     if not isinstance(shard_size, int) or shard_size < 1:
         problems.append(f"shard_size: must be an integer >= 1 (got {shard_size!r})")
-    if not isinstance(prefix, str) or not _PREFIX.match(prefix):
+    if not isinstance(prefix, str) or not PREFIX.match(prefix):
         problems.append(
             f"prefix: must be letters, digits, '_', '.', '-' and start with a letter or digit (got {prefix!r})"
         )
@@ -123,7 +123,7 @@ def prepare(
     ours = re.compile(rf"^{re.escape(prefix)}-\d{{6}}\.tar$")
 
     if mode == "overwrite":
-        removed = _remove_dataset(location, old, listing, ours)
+        removed = remove_dataset(location, old, listing, ours)
         if removed:
             log(f"--overwrite: removed {removed} files of the previous dataset at {location.url}")
         old, listing = None, location.list()
@@ -149,7 +149,7 @@ def prepare(
 
     if old is None or location.read_or_none(mf.INTENT) is None:  # new, or known from its manifest only
         location.put_atomic(mf.INTENT, mf.dumps(new))
-    _remove_temp_files(location, listing)
+    remove_temp_files(location, listing)
 
     plan = Plan(location, config, samples, shard_size, prefix, max_failures, todo=[])
     if old is not None:
@@ -220,7 +220,7 @@ def verified_shards(plan: Plan, shards: Iterable[int], listing: Mapping[str, int
     return {s: candidates[s] for s in sorted(candidates) if ok[s]}
 
 
-def _remove_dataset(location: Location, old: Mapping | None, listing: Mapping[str, int], ours: re.Pattern) -> int:
+def remove_dataset(location: Location, old: Mapping | None, listing: Mapping[str, int], ours: re.Pattern) -> int:
     """Delete a previous dataset: its manifest, records, intent and shards (those named by
     its manifest or matching its prefix or ours). Returns how many files went."""
     patterns = [ours]
@@ -239,7 +239,7 @@ def _remove_dataset(location: Location, old: Mapping | None, listing: Mapping[st
     return len(names)
 
 
-def _remove_temp_files(location: Location, listing: Iterable[str]) -> None:
+def remove_temp_files(location: Location, listing: Iterable[str]) -> None:
     """Temporary files left by an interrupted local atomic put (``.<name>.tmp-<id>``)."""
     if location.is_local:
         location.delete([n for n in listing if n.startswith(".") and ".tmp-" in n])
