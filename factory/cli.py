@@ -22,6 +22,8 @@ COMMANDS = (
     "factory.commands.plan",
     "factory.commands.generate",
     "factory.commands.serve",
+    "factory.commands.report",
+    "factory.commands.compare",
     "factory.commands.mix",
 )
 

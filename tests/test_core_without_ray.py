@@ -12,7 +12,9 @@ CORE = [
     "factory.service.catalogue", "factory.service.request", "factory.service.payload", "factory.commands.serve",
     "factory.allocation", "factory.reader", "factory.commands.plan",
     "factory.mix", "factory.commands.mix",
+    "factory.validate", "factory.invariants", "factory.commands.validate",
     "factory.report", "factory.report.build", "factory.commands.report",
+    "factory.diversity", "factory.commands.compare",
 ]
 
 
