@@ -3,21 +3,24 @@
 A dataset of N samples gets an exact number of samples per scenario, fixed before
 anything renders, and a fixed order in which they are spread over the indices:
 
-* **Counts** follow the Sainte-Laguë (Webster) divisor method: scenario ``s`` with
-  weight ``w_s`` gets about ``N * w_s / sum(w)``, rounded so the counts add up to N.
-  A divisor method is *house-monotone*: growing N never takes a sample away from a
-  scenario (largest remainder can, the Alabama paradox), so the counts of every
-  prefix of the dataset are themselves the method's counts for that prefix.
-* **Minimums.** A scenario's ``min_count`` is met by raising its count and taking the
-  difference from the others by the same method (the classic divisor method with
-  minimum requirements). More minimums than N is a :class:`ConfigError`.
-* **Order.** Sample ``(s, k)``, the k-th sample of scenario s, sits at the position
-  ``(2k + 1) / rate_s`` and the samples are sorted by position (ties: the scenario
-  listed first). With ``rate_s = w_s`` this is the Sainte-Laguë seat order itself: the
-  open-ended stream, whose first n samples hold exactly the method's counts for n, for
-  every n. A finite dataset is that stream's first N samples unless a minimum binds;
-  then ``rate_s = count_s`` spreads each scenario's samples evenly over the dataset
-  instead. Either way every shard sees the mix, and rare scenarios are not bunched.
+* **Counts** by largest remainder (Hamilton): scenario ``s`` with weight ``w_s`` has
+  the exact quota ``q_s = N * w_s / sum(w)``; each gets ``floor(q_s)``, and the samples
+  left over go one each to the largest fractional parts (ties: the larger weight,
+  then the scenario listed first). So the counts add up to N and every count is its
+  quota rounded down or up, never further off.
+* **Minimums.** A scenario whose ``min_count`` is above its count is fixed at its
+  minimum, and the others share the samples left by the same rule, by weight
+  (repeated until no minimum binds). More minimums than N is a :class:`ConfigError`.
+* **Order.** Sample ``(s, k)``, the k-th sample of scenario ``s`` (the s-th of S
+  listed), sits at the position ``(k + (2s + 1) / 2S) / count_s`` and the samples are
+  sorted by position (ties: the scenario listed first). Each scenario's samples are
+  thus spread evenly over the indices, and scenarios with equal counts interleave
+  rather than land together: every shard sees the mix, and no rare case is bunched.
+* **The open-ended stream** (``samples=None``: what the HTTP endpoint serves when a
+  request names no dataset size) has no N to divide: it uses the same positions with
+  the weights as rates and no end, so the shares of every prefix follow the weights
+  to within about one sample. A dataset's sample ``i`` is the stream's sample ``i``
+  only by chance: the dataset size is part of a sample's identity.
 
 Everything is exact integer arithmetic (weights are read as the decimals they were
 written as, ``0.1`` is 1/10), so the allocation is the same on every machine, and the
@@ -34,12 +37,14 @@ from fractions import Fraction
 
 from factory.errors import ConfigError
 
-METHOD = "sainte-lague"
+METHOD = "largest-remainder"
 
 
 class _Order:
     """The merged order of S arithmetic sequences: element ``(s, k)`` for ``0 <= k <
-    caps[s]`` at position ``(2k + 1) / rates[s]``, ties to the smaller ``s``.
+    caps[s]`` at position ``(k + phi_s) / rates[s]`` with the offset ``phi_s = (2s + 1)
+    / 2S``, ties to the smaller ``s``. The offsets keep sequences of equal rate from
+    landing on the same positions (they interleave instead of clustering).
 
     ``rates`` are non-negative integers (a scenario with rate 0 has no elements);
     ``caps`` None means unbounded sequences (the open-ended stream).
@@ -48,6 +53,11 @@ class _Order:
     def __init__(self, rates: list[int], caps: list[int] | None = None):
         self.rates, self.caps = rates, caps
         self.total = sum(caps) if caps is not None else None
+        self._2s = 2 * len(rates)
+
+    def _numerator(self, s: int, k: int) -> int:
+        """2S times ``k + phi_s``: the position of ``(s, k)`` is this over ``2S rates[s]``."""
+        return self._2s * k + 2 * s + 1
 
     def _before(self, s: int, k: int, t: int) -> int:
         """How many elements of sequence ``t`` come before element ``(s, k)``."""
@@ -56,8 +66,8 @@ class _Order:
         rs, rt = self.rates[s], self.rates[t]
         if rt == 0:
             return 0
-        # (2j + 1) / rt < (2k + 1) / rs  <=>  j < a / d, with a, d integers:
-        a, d = (2 * k + 1) * rt - rs, 2 * rs
+        # (2S j + 2t + 1) / rt < (2S k + 2s + 1) / rs  <=>  j < a / d, a and d integers:
+        a, d = self._numerator(s, k) * rt - (2 * t + 1) * rs, self._2s * rs
         if t < s:  # ties go to t: count j <= a / d
             n = a // d + 1 if a >= 0 else 0
         else:
@@ -101,8 +111,9 @@ class _Order:
             for s, r in enumerate(self.rates):
                 if r == 0 or (caps is not None and nxt[s] >= caps[s]):
                     continue
-                # (2k+1)/r < (2k'+1)/r'  by cross-multiplication; ties keep the first s
-                if best is None or (2 * nxt[s] + 1) * self.rates[best] < (2 * nxt[best] + 1) * r:
+                # compare positions by cross-multiplication; ties keep the first s
+                if best is None or (self._numerator(s, nxt[s]) * self.rates[best]
+                                    < self._numerator(best, nxt[best]) * r):
                     best = s
             nxt[best] += 1
             yield best
@@ -119,9 +130,7 @@ class Allocation:
     """The scenario of every sample of a dataset of ``samples`` samples (None: the
     open-ended stream, as served over HTTP without a dataset size).
 
-    ``counts`` maps scenario name to its number of samples (None for the stream);
-    ``spread`` is True when a minimum binds and the order spreads the counts rather
-    than following the stream (see the module docstring).
+    ``counts`` maps scenario name to its number of samples (None for the stream).
     """
 
     names: tuple[str, ...]
@@ -129,7 +138,6 @@ class Allocation:
     minimums: tuple[int, ...]
     samples: int | None
     counts: dict[str, int] | None
-    spread: bool
     _order: _Order
 
     def scenario_of(self, index: int) -> str:
@@ -154,11 +162,22 @@ class Allocation:
         adds from what was written)."""
         return {
             "method": METHOD,
-            "order": "spread" if self.spread else "stream",
             "weights": dict(zip(self.names, self.weights)),
             "minimums": dict(zip(self.names, self.minimums)),
             "requested": dict(self.counts or {}),
         }
+
+
+def largest_remainder(weights: list[Fraction], seats: int) -> list[int]:
+    """``seats`` shared by ``weights`` (exact, positive): each its quota rounded down,
+    the rest one each to the largest remainders (ties: larger weight, then first)."""
+    total = sum(weights)
+    quotas = [seats * w / total for w in weights]
+    counts = [math.floor(q) for q in quotas]
+    by_remainder = sorted(range(len(weights)), key=lambda s: (-(quotas[s] - counts[s]), -weights[s], s))
+    for s in by_remainder[:seats - sum(counts)]:
+        counts[s] += 1
+    return counts
 
 
 def allocate(config, samples: int | None = None) -> Allocation:
@@ -171,25 +190,24 @@ def allocate(config, samples: int | None = None) -> Allocation:
     names = tuple(config.scenarios)
     weights = tuple(float(config.scenarios[n].weight) for n in names)
     minimums = tuple(int(config.scenarios[n].min_count) for n in names)
-    stream = _Order(_integer_rates([Fraction(repr(w)) for w in weights]))
+    exact = [Fraction(repr(w)) for w in weights]
     if samples is None:
-        return Allocation(names, weights, minimums, None, None, False, stream)
+        return Allocation(names, weights, minimums, None, None, _Order(_integer_rates(exact)))
     if sum(minimums) > samples:
         asked = ", ".join(f"scenarios.{n}.min_count = {m}" for n, m in zip(names, minimums) if m)
         raise ConfigError(f"{config.name} for {samples} samples", [
             f"scenarios.*.min_count: the minimums add up to {sum(minimums)}, more than the {samples} samples "
             f"asked for ({asked}); lower them or ask for more samples"])
-
-    def with_minimums(m: int) -> list[int]:
-        return [max(lo, c) for lo, c in zip(minimums, stream.counts(m))]
-
-    # The divisor method with minimums: the fewest stream places m whose counts, raised
-    # to the minimums, fill exactly `samples` (the sum grows by 0 or 1 per place).
-    lo, hi = 0, samples
-    while lo < hi:
-        mid = (lo + hi) // 2
-        lo, hi = (mid + 1, hi) if sum(with_minimums(mid)) < samples else (lo, mid)
-    counts = with_minimums(lo)
-    spread = counts != stream.counts(samples)
-    order = _Order(counts, counts) if spread else _Order(stream.rates, counts)
-    return Allocation(names, weights, minimums, samples, dict(zip(names, counts)), spread, order)
+    bound: set[int] = set()  # scenarios held at their minimum
+    while True:
+        free = [s for s in range(len(names)) if s not in bound]
+        left = samples - sum(minimums[s] for s in bound)
+        shares = largest_remainder([exact[s] for s in free], left) if free else []
+        counts = [minimums[s] for s in range(len(names))]
+        for s, c in zip(free, shares):
+            counts[s] = c
+        newly = {s for s in free if counts[s] < minimums[s]}
+        if not newly:
+            break
+        bound |= newly
+    return Allocation(names, weights, minimums, samples, dict(zip(names, counts)), _Order(counts, counts))

@@ -22,6 +22,7 @@ COMMANDS = (
     "factory.commands.plan",
     "factory.commands.generate",
     "factory.commands.serve",
+    "factory.commands.validate",
     "factory.commands.report",
     "factory.commands.compare",
     "factory.commands.mix",

@@ -2,9 +2,9 @@
 
 allocate -> sample_scene -> simulate -> render_clip -> metadata. It depends only on
 the config (with its seed), the index and, through the scenario allocation, the
-dataset's size (``samples``; None for the open-ended stream, which a dataset equals
-unless a scenario's ``min_count`` binds, see :mod:`factory.allocation`), so the same
-sample is the same bytes on any worker, in any order. Failures come out as :class:`~factory.errors.RenderError` naming the
+dataset's size (``samples``; None for the open-ended stream, see
+:mod:`factory.allocation`), so the same sample is the same bytes on any worker, in any
+order. Failures come out as :class:`~factory.errors.RenderError` naming the
 index, the scenario and the seed.
 """
 

@@ -45,12 +45,12 @@ def members_without_key(members: dict) -> dict:
     return {k: v for k, v in members.items() if not k.startswith("__")}
 
 
-def check_against_generate_sample(rows, config):
+def check_against_generate_sample(rows, config, samples):
     """Rows decoded by ray.data.read_webdataset equal generate_sample, per modality."""
     for row in rows:
         index = int(row["__key__"])
         frames, meta = decode_sample(row)
-        sample = generate_sample(config, index)
+        sample = generate_sample(config, index, samples=samples)
         assert meta["index"] == index and meta["scenario"] == sample.scenario
         np.testing.assert_array_equal(frames.rgb, sample.frames.rgb)
         np.testing.assert_array_equal(frames.instance, sample.frames.instance)
@@ -75,14 +75,15 @@ def test_local_dataset_is_exact_for_any_number_of_workers(tmp_path, ray_local, t
     got = list(wds.WebDataset([str(out / r["name"]) for r in manifest["shards"]], shardshuffle=False))
     assert [g["__key__"] for g in got] == [f"{i:010d}" for i in range(10)]
     for g in got:
-        assert members_without_key(g) == members_without_key(generate_members(tiny_config, int(g["__key__"])))
+        assert members_without_key(g) == members_without_key(generate_members(tiny_config, int(g["__key__"]),
+                                                                              samples=10))
 
     # and with Ray Data's reader, decoded, against generate_sample
     import ray.data
 
     rows = ray.data.read_webdataset([str(out / r["name"]) for r in manifest["shards"]]).take_all()
     assert sorted(r["__key__"] for r in rows) == [f"{i:010d}" for i in range(10)]
-    check_against_generate_sample(rows, tiny_config)
+    check_against_generate_sample(rows, tiny_config, 10)
 
 
 @ray_group
@@ -117,7 +118,8 @@ def test_s3_dataset_read_back_with_webdataset_and_ray_data(ray_local, s3, tiny_c
     got = list(wds.WebDataset(urls, shardshuffle=False))
     assert [g["__key__"] for g in got] == [f"{i:010d}" for i in range(9)]
     for g in got:
-        assert members_without_key(g) == members_without_key(generate_members(tiny_config, int(g["__key__"])))
+        assert members_without_key(g) == members_without_key(generate_members(tiny_config, int(g["__key__"]),
+                                                                              samples=9))
 
     # Ray Data reading s3:// through pyarrow's own S3 client
     import pyarrow.fs
@@ -128,7 +130,7 @@ def test_s3_dataset_read_back_with_webdataset_and_ray_data(ray_local, s3, tiny_c
     rows = ray.data.read_webdataset([f"{s3.bucket}/{prefix}/{r['name']}" for r in manifest["shards"]],
                                     filesystem=fs).take_all()
     assert sorted(r["__key__"] for r in rows) == [f"{i:010d}" for i in range(9)]
-    check_against_generate_sample(rows, tiny_config)
+    check_against_generate_sample(rows, tiny_config, 9)
 
 
 @ray_group
@@ -218,8 +220,8 @@ def test_max_failures_skips_and_records_or_stops_when_exceeded(tmp_path, ray_loc
     assert block["achieved"] == {s: n - lost[s] for s, n in block["requested"].items()}
     assert json.loads((out / mf.MANIFEST).read_text()) == manifest
     expected = {
-        "tiny-000000.tar": build_shard([(f"{i:010d}", generate_members(tiny_config, i)) for i in (0, 1, 3)]),
-        "tiny-000001.tar": build_shard([(f"{i:010d}", generate_members(tiny_config, i)) for i in (4, 5, 6)]),
+        "tiny-000000.tar": build_shard([(f"{i:010d}", generate_members(tiny_config, i, samples=10)) for i in (0, 1, 3)]),
+        "tiny-000001.tar": build_shard([(f"{i:010d}", generate_members(tiny_config, i, samples=10)) for i in (4, 5, 6)]),
         "tiny-000002.tar": reference_shards(tiny_config, 10, 4)["tiny-000002.tar"],
     }
     assert local_files(out) == expected

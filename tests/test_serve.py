@@ -162,7 +162,7 @@ def test_the_tar_answer_is_the_batch_jobs_shard(cli_server, ray_local, tmp_path)
                      log=lambda s: None)
     shard = (tmp_path / "ds" / "tiny-000001.tar").read_bytes()
     tiny = load_config(CONFIGS / "tiny.yaml").resolved()
-    r = _post(cli_server.url, {"config": tiny, "seed": 11, "start": 4, "count": 4}, AUTH)
+    r = _post(cli_server.url, {"config": tiny, "seed": 11, "start": 4, "count": 4, "samples": 8}, AUTH)
     assert r.status_code == 200 and r.headers["Content-Type"] == "application/x-tar"
     assert r.headers["X-Factory-Count"] == "4" and r.headers["X-Factory-Config-Hash"] == config.config_hash()
     assert r.content == shard

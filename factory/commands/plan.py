@@ -69,10 +69,12 @@ def plan(config, samples: int, shard_size: int) -> dict:
 
 def lines(doc: dict) -> list[str]:
     """The plan as text."""
-    order = "minimums bind: each scenario spread evenly" if doc["order"] == "spread" else "the open-ended stream's first N"
+    bound = [r["scenario"] for r in doc["scenario_table"] if r["min_count"] and r["samples"] == r["min_count"]
+             and r["quota"] < r["min_count"]]
     out = [f"{doc['name']}: {doc['samples']} samples in {doc['shards']} shards of {doc['shard_size']}, "
            f"seed {doc['seed']}, config {doc['config_hash'][:12]}",
-           f"allocation: {doc['method']} ({order})", ""]
+           f"allocation: {doc['method']}, each scenario's samples spread evenly over the indices"
+           + (f"; held at min_count: {', '.join(bound)}" if bound else ""), ""]
     head = f"{'scenario':<20} {'weight':>8} {'share':>7} {'quota':>11} {'min':>6} {'samples':>9}"
     spread = "per_shard_min" in doc["scenario_table"][0]
     if spread:

@@ -31,8 +31,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument("--samples", type=int_at_least(1), default=None, metavar="N",
                    help="the size of the dataset the indices belong to, which fixes each index's scenario "
-                        "(factory generate --samples N); default: the open-ended stream, the same unless "
-                        "a scenario's min_count binds")
+                        "(factory generate --samples N); default: the open-ended stream of factory serve")
     p.add_argument("--out", required=True, type=Path, metavar="DIR", help="output folder (created if missing)")
     return p
 

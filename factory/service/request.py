@@ -21,8 +21,7 @@ A sample served for (config, seed, index, samples) is the same bytes as sample
 ``index`` of a batch dataset of the same config, seed and size: the config is
 validated exactly as ``factory generate`` validates a file, and the same
 ``generate_sample`` makes it. Without ``samples`` the scenarios follow the open-ended
-stream (:mod:`factory.allocation`), which every dataset equals unless a scenario's
-``min_count`` binds.
+stream (:mod:`factory.allocation`).
 """
 
 from __future__ import annotations
@@ -64,8 +63,8 @@ class SampleRequest(BaseModel):
     start: int = Field(0, ge=0, lt=MAX_START, description="index of the first sample")
     samples: int | None = Field(
         None, ge=1, le=MAX_START, description="size of the dataset the indices belong to (factory generate "
-        "--samples), which fixes each index's scenario; default: the open-ended stream, the same unless a "
-        "scenario's min_count binds")
+        "--samples), which fixes each index's scenario; default: the open-ended stream, whose scenario "
+        "shares follow the weights in every prefix")
     count: int = Field(1, ge=1, description="how many consecutive samples (at most the service's max_count)")
     modalities: list[Modality] | None = Field(
         None, description="members to return besides json; default: every member the batch job writes")

@@ -1,0 +1,108 @@
+"""``factory validate URL``: re-read a dataset and check everything.
+
+Checks the manifest against the shards (every listed shard present, bytes and sha256
+as recorded, no extra shards, sample counts and key ranges), that every tar parses and
+every sample decodes, and the ground truth's invariants per sample (ids, classes,
+boxes, depth, normals, flow, scenario allocation). Prints a summary and every failure
+as "SHARD KEY CHECK: message", writes the result as JSON (--result), and exits with 0
+when everything passes, 1 when anything fails, 2 for bad arguments or an unreachable
+URL. The same arguments work as a Ray job entrypoint (Ray engine by default):
+ray job submit --working-dir . -- python -m jobs.validate URL ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from factory.commands.argtypes import int_at_least
+
+DEFAULT_RESULT = "validation.json"
+
+
+def add_arguments(p: argparse.ArgumentParser, engine: str = "local") -> argparse.ArgumentParser:
+    """The arguments of ``factory validate`` and ``python -m jobs.validate`` (the same;
+    only the default ``--engine`` differs)."""
+    from factory.validate import DEFAULT_MAX_LISTED, ENGINES
+
+    p.add_argument("url", metavar="URL", help="dataset location: a folder, file://..., s3://bucket/prefix, "
+                                              "memory://... (a folder of .tar files without a manifest is "
+                                              "checked for tar integrity and unique keys, and fails)")
+    p.add_argument("--result", default=DEFAULT_RESULT, metavar="FILE",
+                   help=f"where to write the machine-readable result (JSON; default {DEFAULT_RESULT} in the "
+                        "current folder; '-' for stdout, the human summary then goes to stderr)")
+    p.add_argument("--engine", choices=ENGINES, default=engine,
+                   help=f"local: this machine (--workers processes); ray: one Ray Data task per shard, on "
+                        f"RAY_ADDRESS's cluster or an embedded local Ray (default {engine})")
+    p.add_argument("--workers", type=int_at_least(1), default=None, metavar="N",
+                   help="shards checked at once (default: local 1, ray as many as the cluster's CPUs)")
+    p.add_argument("--max-listed", type=int_at_least(0), default=DEFAULT_MAX_LISTED, metavar="N",
+                   help=f"failures listed in the output and the result (default {DEFAULT_MAX_LISTED}); "
+                        "all are counted")
+    p.add_argument("--storage-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="fsspec storage option, repeatable: endpoint_url=http://host:9000, region=eu-west-1, "
+                        "profile=NAME, anon=true, ... (S3 settings also come from the AWS_* variables)")
+    p.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
+    return p
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "validate", help="check a dataset: manifest, shards, samples, ground truth",
+        description=__doc__.split("\n\n", 1)[1],
+    )
+    return add_arguments(p)
+
+
+class _Progress:
+    """``checked k/n shards`` on stderr, at most every 2 s and at the end."""
+
+    def __init__(self):
+        self.last = 0.0
+
+    def __call__(self, done: int, total: int, name: str) -> None:
+        now = time.monotonic()
+        if done == total or now - self.last >= 2.0:
+            self.last = now
+            print(f"checked {done}/{total} shards (last: {name})", file=sys.stderr, flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    from factory.errors import StorageError
+    from factory.storage import parse_options, resolve
+    from factory.validate import validate_dataset
+
+    location = resolve(args.url, parse_options(args.storage_option))
+    out = sys.stderr if args.result == "-" else sys.stdout
+    print(f"factory validate: {location.describe()} ({args.engine} engine)", file=out, flush=True)
+    result = validate_dataset(
+        location, engine=args.engine, workers=args.workers, max_failures_listed=args.max_listed,
+        progress=None if args.no_progress else _Progress(), log=lambda s: print(s, file=sys.stderr, flush=True),
+    )
+    print("\n".join(result.lines()), file=out, flush=True)
+    if args.result == "-":
+        sys.stdout.write(result.to_json())
+        sys.stdout.flush()
+    else:
+        try:
+            with open(args.result, "w", encoding="utf-8") as f:
+                f.write(result.to_json())
+        except OSError as e:
+            raise StorageError(f"--result {args.result!r}: cannot write the result ({e})") from None
+        print(f"result: {args.result}", file=out, flush=True)
+    return 0 if result.ok else 1
+
+
+def main(argv: list[str] | None = None, prog: str = "python -m jobs.validate") -> int:
+    """Entry point for ``python -m jobs.validate``: same arguments (``--engine`` defaults
+    to ray), same errors and exit statuses as the CLI."""
+    from factory.errors import FactoryError
+
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n", 1)[1])
+    args = add_arguments(parser, engine="ray").parse_args(argv)
+    try:
+        return run(args)
+    except FactoryError as e:
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        return 2

@@ -1,0 +1,501 @@
+"""``factory validate``: a clean dataset passes with the right counts; each kind of
+planted damage is caught and named (check, shard, key), with exit status 1 from the
+real CLI; the Ray engine finds exactly what the local one does; S3 through the moto
+server; bad arguments exit 2.
+
+The damage is planted with ``tarfile``, ``PIL`` and ``json`` directly, and where the
+test wants only the per-sample checks to see it, the manifest's sha256 and bytes are
+fixed up (with ``hashlib``) so that the shard-level checks cannot.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import shutil
+import subprocess
+import sys
+import tarfile
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import write_dataset
+from PIL import Image
+
+from factory.cli import main
+from factory.errors import ConfigError, StorageError
+from factory.shards import build_shard
+from factory.validate import validate_dataset
+
+SAMPLES, SHARD = 12, 5  # shards of 5, 5 and 2 samples
+REPO = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory, tiny_config):
+    folder = tmp_path_factory.mktemp("validate") / "clean"
+    write_dataset(tiny_config, folder, SAMPLES, SHARD)
+    return folder
+
+
+@pytest.fixture
+def ds(clean, tmp_path):
+    """A copy of the clean dataset, to damage."""
+    return Path(shutil.copytree(clean, tmp_path / "ds"))
+
+
+def shard(n: int) -> str:
+    return f"tiny-{n:06d}.tar"
+
+
+def key(i: int) -> str:
+    return f"{i:010d}"
+
+
+def read_tar(path: Path) -> list[tuple[str, dict[str, bytes]]]:
+    """``(key, {member: bytes})`` of a tar, read with tarfile."""
+    out: list[tuple[str, dict[str, bytes]]] = []
+    with tarfile.open(path) as tar:
+        for info in tar.getmembers():
+            k, ext = info.name.split(".", 1)
+            if not out or out[-1][0] != k:
+                out.append((k, {}))
+            out[-1][1][ext] = tar.extractfile(info).read()
+    return out
+
+
+def load_manifest(folder: Path) -> dict:
+    return json.loads((folder / "manifest.json").read_text())
+
+
+def save_manifest(folder: Path, man: dict) -> None:
+    (folder / "manifest.json").write_text(json.dumps(man, indent=2))
+
+
+def rewrite_shard(folder: Path, n: int | str, samples, fix_manifest: bool = True) -> None:
+    """Write shard ``n`` (number or file name) from ``samples``; with ``fix_manifest``
+    make its recorded size and sha256 (and the total) agree, so only the content checks
+    can see the change."""
+    name = shard(n) if isinstance(n, int) else n
+    data = build_shard(samples)
+    (folder / name).write_bytes(data)
+    if fix_manifest:
+        man = load_manifest(folder)
+        (rec,) = [r for r in man["shards"] if r["name"] == name]
+        rec["bytes"], rec["sha256"] = len(data), hashlib.sha256(data).hexdigest()
+        man["bytes"] = sum(r["bytes"] for r in man["shards"])
+        save_manifest(folder, man)
+
+
+def edit_json(folder: Path, i: int, edit) -> dict:
+    """Apply ``edit(meta)`` to sample ``i``'s JSON, rebuild its shard, fix the manifest."""
+    n = i // SHARD
+    samples = read_tar(folder / shard(n))
+    members = dict(samples)[key(i)]
+    meta = json.loads(members["json"])
+    edit(meta)
+    members["json"] = json.dumps(meta, sort_keys=True, separators=(",", ":")).encode()
+    rewrite_shard(folder, n, samples)
+    return meta
+
+
+def found(result) -> set[tuple[str, str | None, str | None]]:
+    return {(f["check"], f["shard"], f["key"]) for f in result.failures}
+
+
+def cli(*args, timeout=120):
+    return subprocess.run([str(BIN / "factory"), "validate", *map(str, args)], capture_output=True, text=True,
+                          cwd=REPO, timeout=timeout)
+
+
+def visible_object(members: dict[str, bytes], frame: int = 0, wide: bool = False) -> dict:
+    """An object of the sample visible in ``frame`` (with a box wider than 1 px if ``wide``)."""
+    for o in json.loads(members["json"])["objects"]:
+        box = o["bbox_visible"][frame]
+        if box is not None and (not wide or box[2] - box[0] > 1):
+            return o
+    raise AssertionError("no visible object in this sample")
+
+
+# -- a clean dataset ---------------------------------------------------------------
+
+
+def test_a_clean_dataset_passes_with_exact_counts(clean, tmp_path):
+    result = validate_dataset(clean)
+    assert result.ok, result.lines()
+    assert result.failures == [] and result.counts == {}
+    names = [shard(n) for n in range(3)]
+    metas = [json.loads(m["json"]) for n in names for _, m in read_tar(clean / n)]
+    s = result.summary
+    assert (s["shards_listed"], s["shards_checked"], s["samples"]) == (3, 3, SAMPLES) == (3, 3, len(metas))
+    assert s["bytes"] == sum((clean / n).stat().st_size for n in names)
+    assert s["samples_by_scenario"] == dict(Counter(m["scenario"] for m in metas))
+    assert s["samples_by_scenario"] == load_manifest(clean)["scenarios"]["achieved"]
+    assert result.kind == "factory" and result.skipped == []
+
+    # The real command: exit 0, the JSON result says the same.
+    out = tmp_path / "result.json"
+    run = cli(clean, "--result", out)
+    assert run.returncode == 0, run.stderr
+    assert "OK: no failures" in run.stdout
+    doc = json.loads(out.read_text())
+    assert doc["ok"] is True and doc["failures"] == [] and doc["summary"]["samples"] == SAMPLES
+    assert doc["format"] == "factory-validation/1" and doc["kind"] == "factory"
+
+
+# -- damage at the shard level ----------------------------------------------------
+
+
+def test_a_truncated_shard_is_named_with_the_byte_offset(ds, tmp_path):
+    path = ds / shard(1)
+    data = path.read_bytes()
+    with tarfile.open(path) as tar:  # cut through the middle of the member that spans the middle
+        cut_member = next(m for m in tar.getmembers() if m.offset_data + m.size > len(data) // 2)
+    cut = cut_member.offset_data + cut_member.size // 2
+    path.write_bytes(data[:cut])
+
+    result = validate_dataset(ds)
+    assert not result.ok
+    assert {("tar.format", shard(1), None), ("shard.bytes", shard(1), None),
+            ("shard.sha256", shard(1), None)} == found(result)
+    (tar_failure,) = [f for f in result.failures if f["check"] == "tar.format"]
+    assert f"at byte {cut_member.offset}:" in tar_failure["message"]
+    assert cut_member.name in tar_failure["message"]
+
+    out = tmp_path / "r.json"
+    run = cli(ds, "--result", out)
+    assert run.returncode == 1
+    assert f"{shard(1)} - tar.format: at byte {cut_member.offset}:" in run.stdout
+    doc = json.loads(out.read_text())
+    assert doc["ok"] is False and doc["summary"]["failures"] == 3
+    assert {(f["check"], f["shard"]) for f in doc["failures"]} == {(c, shard(1)) for c, _, _ in found(result)}
+
+
+def test_a_flipped_byte_in_a_png_is_a_sha256_mismatch_and_a_decode_failure(ds):
+    path = ds / shard(0)
+    data = bytearray(path.read_bytes())
+    with tarfile.open(path) as tar:
+        member = tar.getmember(f"{key(2)}.depth.png")
+    pos = member.offset_data + 16  # first byte of the IHDR width (PNG signature 8, length 4, type 4)
+    data[pos] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+    result = validate_dataset(ds)
+    assert found(result) == {("shard.sha256", shard(0), None), ("decode.image", shard(0), key(2))}
+    (f,) = [f for f in result.failures if f["check"] == "decode.image"]
+    assert f["message"].startswith("depth.png: does not decode")
+    assert main(["validate", str(ds), "--result", str(ds.parent / "r.json"), "--no-progress"]) == 1
+
+
+def test_a_missing_shard_and_extra_shards_are_named(ds, capsys):
+    (ds / shard(1)).unlink()
+    shutil.copy(ds / shard(2), ds / shard(3))  # looks like ours, not in the manifest
+    (ds / "stray.tar").write_bytes((ds / shard(0)).read_bytes())
+
+    result = validate_dataset(ds)
+    assert found(result) == {("shard.missing", shard(1), None), ("shard.extra", shard(3), None),
+                             ("shard.extra", "stray.tar", None)}
+    extra = {f["shard"]: f["message"] for f in result.failures if f["check"] == "shard.extra"}
+    assert "like shard 3 of this dataset" in extra[shard(3)]
+    assert "does not list" in extra["stray.tar"]
+    assert result.summary["shards_checked"] == 2 and result.summary["samples"] == SAMPLES - SHARD
+
+    # Every failure is counted, only the first N listed.
+    capped = validate_dataset(ds, max_failures_listed=1)
+    assert capped.failures == result.failures[:1]
+    assert capped.summary["failures"] == 3 and capped.summary["failures_listed"] == 1
+
+    assert main(["validate", str(ds), "--result", "-", "--no-progress"]) == 1
+    out, err = capsys.readouterr()
+    doc = json.loads(out)  # stdout holds only the JSON; the summary went to stderr
+    assert {(f["check"], f["shard"]) for f in doc["failures"]} == {(c, s) for c, s, _ in found(result)}
+    assert f"{shard(1)} - shard.missing:" in err
+
+
+# -- damage only the per-sample checks can see --------------------------------------
+
+
+def test_an_instance_id_not_in_the_metadata_is_named(ds):
+    i = 6
+    samples = read_tar(ds / shard(1))
+    members = dict(samples)[key(i)]
+    obj = visible_object(members)
+    inst = np.asarray(Image.open(io.BytesIO(members["instance.png"])))
+    assert inst.dtype == np.uint16 and (inst == obj["id"]).any()
+    bad_id = 99
+    assert bad_id not in {o["id"] for o in json.loads(members["json"])["objects"]}
+    inst = np.where(inst == obj["id"], bad_id, inst).astype(np.uint16)
+    buf = io.BytesIO()
+    Image.fromarray(inst).save(buf, format="PNG")
+    members["instance.png"] = buf.getvalue()
+    rewrite_shard(ds, 1, samples)  # sha256 and bytes fixed: only the sample checks can tell
+
+    result = validate_dataset(ds)
+    assert ("instance.ids", shard(1), key(i)) in found(result)
+    # The object's pixels now carry another id, so its box and pixel count disagree too;
+    # nothing else in the dataset is reported.
+    assert found(result) == {("instance.ids", shard(1), key(i)), ("bbox.segmentation", shard(1), key(i)),
+                             ("bbox.pixels", shard(1), key(i))}
+    (f,) = [f for f in result.failures if f["check"] == "instance.ids"]
+    assert f"[{bad_id}]" in f["message"]
+    assert main(["validate", str(ds), "--result", str(ds.parent / "r.json"), "--no-progress"]) == 1
+
+
+def test_keys_out_of_order_in_a_shard(ds):
+    samples = read_tar(ds / shard(0))
+    samples[0], samples[1] = samples[1], samples[0]
+    rewrite_shard(ds, 0, samples)
+    result = validate_dataset(ds)
+    assert found(result) == {("keys.order", shard(0), key(0)), ("shard.first_key", shard(0), key(1))}
+    assert main(["validate", str(ds), "--result", str(ds.parent / "r.json"), "--no-progress"]) == 1
+
+
+def test_a_key_duplicated_across_shards(ds):
+    first_of_1 = read_tar(ds / shard(1))[0]
+    rewrite_shard(ds, 0, read_tar(ds / shard(0)) + [first_of_1])
+    result = validate_dataset(ds)
+    dup = [f for f in result.failures if f["check"] == "keys.unique"]
+    assert [(f["shard"], f["key"]) for f in dup] == [(shard(1), key(5))]
+    assert shard(0) in dup[0]["message"]
+    assert found(result) == {("keys.unique", shard(1), key(5)), ("keys.indices", shard(0), key(5)),
+                             ("shard.samples", shard(0), None), ("shard.last_key", shard(0), key(5))}
+    assert main(["validate", str(ds), "--result", str(ds.parent / "r.json"), "--no-progress"]) == 1
+
+
+def test_a_bbox_or_pixel_count_that_disagrees_with_the_mask(ds, clean):
+    def shrink_box(meta):
+        o = next(o for o in meta["objects"] if o["bbox_visible"][0] and o["bbox_visible"][0][2] -
+                 o["bbox_visible"][0][0] > 1)
+        o["bbox_visible"][0][2] -= 1  # still inside the image and the amodal box
+
+    def more_pixels(meta):
+        o = next(o for o in meta["objects"] if o["visible_pixels"][1])
+        o["visible_pixels"][1] += 1
+
+    edit_json(ds, 7, shrink_box)
+    edit_json(ds, 3, more_pixels)
+    result = validate_dataset(ds)
+    # visible_fraction was visible / amodal for the old count: the amodal check sees it too.
+    assert found(result) == {("bbox.segmentation", shard(1), key(7)), ("bbox.pixels", shard(0), key(3)),
+                             ("bbox.amodal", shard(0), key(3))}
+    msg = {f["check"]: f["message"] for f in result.failures}
+    assert "frame 0" in msg["bbox.segmentation"] and "frame 1" in msg["bbox.pixels"]
+    assert main(["validate", str(ds), "--result", str(ds.parent / "r.json"), "--no-progress"]) == 1
+
+
+def test_a_scenario_that_is_not_the_allocation(ds):
+    man = load_manifest(ds)
+    names = list(man["scenarios"]["requested"])
+    meta = edit_json(ds, 4, lambda m: m.update(scenario=names[1 - names.index(m["scenario"])]))
+    result = validate_dataset(ds)
+    assert found(result) == {("scenario.allocation", shard(0), key(4)), ("scenario.totals", "manifest.json", None)}
+    (f,) = [f for f in result.failures if f["check"] == "scenario.allocation"]
+    assert repr(meta["scenario"]) in f["message"]
+
+
+def test_failed_samples_listed_in_the_manifest_are_not_missing(ds):
+    i = 7
+    samples = read_tar(ds / shard(1))
+    scenario = json.loads(dict(samples)[key(i)]["json"])["scenario"]
+    rewrite_shard(ds, 1, [s for s in samples if s[0] != key(i)])
+    assert not validate_dataset(ds).ok  # not listed as failed: it is missing
+    assert ("keys.indices", shard(1), key(i)) in found(validate_dataset(ds))
+
+    man = load_manifest(ds)
+    fail = {"index": i, "scenario": scenario, "seed": man["seed"], "error": "planted"}
+    man["shards"][1]["samples"] -= 1
+    man["shards"][1]["failures"] = [fail]
+    man.update(failures=[fail], samples_written=SAMPLES - 1, max_failures=1)
+    man["scenarios"]["achieved"][scenario] -= 1
+    save_manifest(ds, man)
+    result = validate_dataset(ds)
+    assert result.ok, result.lines()
+    assert result.summary["samples"] == SAMPLES - 1
+
+
+def png(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_ground_truth_that_breaks_the_invariants(ds):
+    """Depth 0 (sky) on an object, flow valid in the last frame, a wrong semantic class,
+    a flow vector that leaves the image."""
+    samples = read_tar(ds / shard(0))
+    members = dict(samples)
+    T, H, W = (json.loads(members[key(0)]["json"])[k] for k in ("frames", "height", "width"))
+
+    m = members[key(0)]
+    depth = np.asarray(Image.open(io.BytesIO(m["depth.png"]))).copy()
+    inst = np.asarray(Image.open(io.BytesIO(m["instance.png"])))
+    v, u = np.argwhere(inst[:H] > 0)[0]  # an object pixel of frame 0
+    depth[v, u] = 0
+    m["depth.png"] = png(depth)
+    flow = np.asarray(Image.open(io.BytesIO(m["flow.png"])))
+    flow_was_valid = flow[v, u] != 0 and flow[v, W + u] != 0
+
+    m = members[key(1)]
+    flow = np.asarray(Image.open(io.BytesIO(m["flow.png"]))).copy()
+    flow[(T - 1) * H + 3, [5, W + 5]] = 32768  # zero flow, valid, in the last frame
+    m["flow.png"] = png(flow)
+
+    m = members[key(2)]
+    sem = np.asarray(Image.open(io.BytesIO(m["semantic.png"]))).copy()
+    inst = np.asarray(Image.open(io.BytesIO(m["instance.png"])))
+    v2, u2 = np.argwhere(inst > 0)[0]
+    sem[v2, u2] = 2  # wall, on an object
+    m["semantic.png"] = png(sem)
+
+    m = members[key(3)]
+    flow = np.asarray(Image.open(io.BytesIO(m["flow.png"]))).copy()
+    v3, u3 = np.argwhere((flow[:H, :W] != 0) & (flow[:H, W:] != 0))[0]  # valid in frame 0
+    flow[v3, u3] = 32768 + 64 * (W + 5)  # du = W + 5 px: the target leaves the image
+    m["flow.png"] = png(flow)
+    rewrite_shard(ds, 0, samples)
+
+    result = validate_dataset(ds)
+    expected = {("depth.object", shard(0), key(0)), ("flow.last_frame", shard(0), key(1)),
+                ("semantic.class", shard(0), key(2)), ("flow.target", shard(0), key(3))}
+    if flow_was_valid:
+        expected.add(("flow.sky", shard(0), key(0)))
+    assert found(result) == expected
+    msg = {f["check"]: f["message"] for f in result.failures}
+    assert f"frame 0 at (u={u}, v={v})" in msg["depth.object"]
+    assert f"frame 0 at (u={u3}, v={v3})" in msg["flow.target"]
+
+
+# -- other kinds of dataset --------------------------------------------------------
+
+
+def test_a_folder_of_tars_without_manifest(ds):
+    (ds / "manifest.json").unlink()
+    shutil.copy(ds / shard(0), ds / "copy.tar")  # sorts first: the originals are the duplicates
+    path = ds / shard(2)
+    path.write_bytes(path.read_bytes()[:1000])
+    result = validate_dataset(ds)
+    assert result.kind == "plain"
+    assert found(result) == {("manifest.missing", "manifest.json", None), ("tar.format", shard(2), None),
+                             *{("keys.unique", shard(0), key(i)) for i in range(SHARD)}}
+
+
+def test_a_mixed_dataset(clean, tmp_path):
+    import webdataset as wds
+
+    from factory.mix import mix
+
+    real = tmp_path / "real"
+    real.mkdir()
+    rng = np.random.default_rng(0)
+    for s in range(2):
+        with wds.TarWriter(str(real / f"photos-{s:06d}.tar")) as w:
+            for k in range(4):
+                buf = io.BytesIO()
+                Image.fromarray(rng.integers(0, 255, (8, 8, 3), dtype=np.uint8)).save(buf, format="JPEG")
+                w.write({"__key__": f"photo{s}{k}", "jpg": buf.getvalue(), "cls": b"3"})
+    out = tmp_path / "mix"
+    mix(str(clean), str(real), ratio="0.25", out=str(out), samples=12, shard_size=5, real_licence="CC0-1.0")
+    result = validate_dataset(out)
+    assert result.ok, result.lines()
+    tags = [(n, k, json.loads(m["source.json"])) for n in sorted(p.name for p in out.glob("*.tar"))
+            for k, m in read_tar(out / n)]
+    assert result.summary["samples_by_source"] == dict(Counter(t["source"] for _, _, t in tags))
+    assert result.kind == "mix"
+
+    # A real photo that does not decode, a synthetic sample whose source key is wrong.
+    (rn, rk, _), (sn, sk, stag) = (next(t for t in tags if t[2]["source"] == role) for role in ("real", "synthetic"))
+    wrong = key(int(stag["key"]) + 1)
+    for name in {rn, sn}:
+        samples = read_tar(out / name)
+        for k, members in samples:
+            if k == rk:
+                members["jpg"] = members["jpg"][:40]
+            if k == sk:
+                members["source.json"] = json.dumps({**stag, "key": wrong}, sort_keys=True).encode()
+        rewrite_shard(out, name, samples)
+    result = validate_dataset(out)
+    assert found(result) == {("real.image", rn, rk), ("meta.key", sn, sk), ("meta.index", sn, sk)}
+    assert main(["validate", str(out), "--result", str(tmp_path / "r.json"), "--no-progress"]) == 1
+
+
+# -- engines and storage -----------------------------------------------------------
+
+
+@pytest.mark.xdist_group("ray")
+def test_the_ray_engine_finds_what_the_local_engine_finds(ds, ray_local, tiny_config):
+    path = ds / shard(1)
+    path.write_bytes(path.read_bytes()[:20000])
+    shutil.copy(ds / shard(2), ds / shard(3))
+    edit_json(ds, 2, lambda m: m["objects"][0]["visible_pixels"].__setitem__(0, -1))
+    local = validate_dataset(ds)
+    remote = validate_dataset(ds, engine="ray", workers=2)
+    assert not local.ok and remote.engine == "ray"
+    assert remote.failures == local.failures and remote.summary == local.summary
+    assert {c for c, _, _ in found(local)} >= {"tar.format", "shard.extra", "bbox.pixels"}
+
+    # memory:// lives in the driver's process: its bytes travel with the work list.
+    url = "memory://validate-ray/tiny"
+    write_dataset(tiny_config, url, 6, 3)
+    from factory.storage import resolve
+
+    resolve(url).delete([shard(1)])
+    local, remote = validate_dataset(url), validate_dataset(url, engine="ray")
+    assert found(remote) == found(local) == {("shard.missing", shard(1), None)}
+    assert remote.summary == local.summary
+
+
+def test_local_worker_processes_find_what_one_process_finds(ds):
+    path = ds / shard(2)
+    path.write_bytes(path.read_bytes()[:3000])
+    edit_json(ds, 1, lambda m: m.update(seed=m["seed"] + 1))
+    one, two = validate_dataset(ds), validate_dataset(ds, workers=2)
+    assert found(one) == {("tar.format", shard(2), None), ("shard.bytes", shard(2), None),
+                          ("shard.sha256", shard(2), None), ("meta.seed", shard(0), key(1))}
+    assert two.failures == one.failures and two.summary == one.summary
+
+
+def test_a_dataset_on_s3(s3, tiny_config, tmp_path):
+    write_dataset(tiny_config, s3.url, 6, 3)
+    prefix = s3.url.split("/", 3)[3]
+    objects = s3.client.list_objects_v2(Bucket=s3.bucket, Prefix=prefix + "/")["Contents"]
+    sizes = {o["Key"].rsplit("/", 1)[1]: o["Size"] for o in objects}
+    result = validate_dataset(s3.url)
+    assert result.ok, result.lines()
+    assert result.summary["samples"] == 6
+    assert result.summary["bytes"] == sizes[shard(0)] + sizes[shard(1)]
+
+    s3.client.delete_object(Bucket=s3.bucket, Key=f"{prefix}/{shard(1)}")
+    out = tmp_path / "r.json"
+    assert main(["validate", s3.url, "--result", str(out), "--no-progress"]) == 1
+    doc = json.loads(out.read_text())
+    assert [(f["check"], f["shard"]) for f in doc["failures"]] == [("shard.missing", shard(1))]
+
+
+# -- bad arguments -----------------------------------------------------------------
+
+
+def test_bad_arguments_exit_2_with_a_clear_error(tmp_path, clean, capsys):
+    missing = tmp_path / "no-such-dataset"
+    assert main(["validate", str(missing), "--result", str(tmp_path / "r.json")]) == 2
+    err = capsys.readouterr().err
+    assert str(missing) in err and "no such folder" in err
+    assert not (tmp_path / "r.json").exists()
+
+    with pytest.raises(SystemExit) as e:
+        main(["validate", str(clean), "--engine", "spark"])
+    assert e.value.code == 2
+    assert "invalid choice: 'spark'" in capsys.readouterr().err
+
+    with pytest.raises(ConfigError, match=r"engine: 'spark' is not one of local, ray"):
+        validate_dataset(clean, engine="spark")
+    with pytest.raises(StorageError, match="one shard"):
+        validate_dataset(clean / shard(0))
+
+    run = subprocess.run([sys.executable, "-m", "jobs.validate", str(missing), "--engine", "local"],
+                         capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert run.returncode == 2
+    assert run.stderr.strip().splitlines() == [f"python -m jobs.validate: error: {missing}: no such folder"]
