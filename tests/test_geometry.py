@@ -193,3 +193,32 @@ def test_spheres_come_to_rest_without_interpenetrating():
     # Dropped objects end slower than they fell.
     v_end = np.array([o["velocity"][-1] for o in objs])
     assert np.abs(v_end[:, 2]).max() < 1.0
+
+
+@pytest.mark.parametrize("shape", ["sphere", "capsule", "cylinder"])
+def test_curved_normals_stay_unit_for_tiny_far_objects(shape):
+    """A 1 cm object 8 m away: in float32 the ray-sphere discriminant cancels, and the
+    hit point is off the surface; the normal must still be a unit vector pointing
+    along the true (float64) one."""
+    from factory.render.shapes import intersect
+
+    rng = np.random.default_rng(4)
+    dims = (0.01, 0.01, 0.02)
+    eye = np.array([[0.0, -8.0, 0.003]])
+    # rays at the object, many of them grazing its outline
+    aim = rng.uniform(-0.0099, 0.0099, size=(4000, 3)) * [1.0, 1.0, 1.5]
+    d = (aim - eye).astype(np.float32)
+    t, n = intersect(shape, eye.astype(np.float32), d, dims)
+    hit = np.isfinite(t)
+    assert hit.sum() > 1000
+    lengths = np.linalg.norm(n[hit].astype(np.float64), axis=1)
+    assert np.abs(lengths - 1.0).max() < 1e-5
+    if shape == "sphere":  # the float64 normal at the float64 hit point
+        d64 = d[hit].astype(np.float64)
+        b, a = (eye @ d64.T)[0], (d64 * d64).sum(1)
+        disc = b * b - a * ((eye * eye).sum() - dims[0] ** 2)  # fine in float64 at this scale
+        inside = disc > 0  # rays that float64 also sees hitting
+        t64 = (-b[inside] - np.sqrt(disc[inside])) / a[inside]
+        true = (eye + t64[:, None] * d64[inside]) / dims[0]
+        cos = (true * n[hit][inside]).sum(1) / np.linalg.norm(true, axis=1)
+        assert inside.mean() > 0.99 and np.degrees(np.arccos(np.clip(cos, -1, 1))).max() < 0.5

@@ -39,8 +39,11 @@ def sphere(o, d, dims, t_min, xp=np):
     r = dims[0]
     a = dot(d, d, xp)
     b = dot(o, d, xp)
-    c = dot(o, o, xp) - r * r
-    disc = b * b - a * c
+    # b*b - a*c cancels catastrophically in float32 for a small sphere far away (a 1 cm
+    # sphere 8 m off lost its normals' direction by degrees); a * (r^2 - |f|^2), with f
+    # the centre's offset from the ray line, is the same number without the cancellation.
+    f = o - (b / a)[:, None] * d
+    disc = a * (r * r - dot(f, f, xp))
     s = xp.sqrt(xp.maximum(disc, 0.0))
     miss = disc < 0
     t0 = xp.where(miss, xp.inf, (-b - s) / a)
@@ -80,10 +83,10 @@ def _tube(o, d, r, half_length, xp):
     dx, dy, dz = d[..., 0], d[..., 1], d[..., 2]
     a = dx * dx + dy * dy
     b = ox * dx + oy * dy
-    c = ox * ox + oy * oy - r * r
-    disc = b * b - a * c
-    s = xp.sqrt(xp.maximum(disc, 0.0))
     a_safe = xp.maximum(a, _TINY)
+    fx, fy = ox - b / a_safe * dx, oy - b / a_safe * dy  # as in sphere(): no cancellation
+    disc = a * (r * r - (fx * fx + fy * fy))
+    s = xp.sqrt(xp.maximum(disc, 0.0))
     ok = (disc >= 0) & (a > _TINY)
     roots = []
     for root in ((-b - s) / a_safe, (-b + s) / a_safe):
