@@ -1,5 +1,6 @@
 # Two entry points, both working on a fresh machine with only Python 3.11+:
-#   make demo   create the environment, render a small dataset, point at pictures
+#   make demo   create the environment, render a small dataset, validate it, report on
+#               it, point at pictures
 #   make test   create the environment, run the whole test suite
 PYTHON ?= python3
 VENV ?= .venv
@@ -18,9 +19,13 @@ $(VENV)/.installed: pyproject.toml
 
 demo: env
 	$(VENV)/bin/factory generate configs/quickstart.yaml --out $(OUT)/dataset --samples 16 --shard-size 8 --overwrite
-	$(VENV)/bin/factory render configs/quickstart.yaml --index 0 --index 1 --index 2 --index 3 --out $(OUT)/preview
+	$(VENV)/bin/factory validate $(OUT)/dataset --result $(OUT)/validation.json --no-progress
+	$(VENV)/bin/factory report $(OUT)/dataset --out $(OUT)/report
+	$(VENV)/bin/factory render configs/quickstart.yaml --samples 16 --index 0 --index 1 --index 2 --index 3 --out $(OUT)/preview
 	@echo
 	@echo "shards:   $(OUT)/dataset/quickstart-000000.tar, -000001.tar (all listed in $(OUT)/dataset/manifest.json)"
+	@echo "checked:  $(OUT)/validation.json (factory validate: every shard, sample and ground-truth invariant)"
+	@echo "report:   $(OUT)/report/report.html and $(OUT)/report/DATASET_CARD.md"
 	@echo "pictures: $(OUT)/preview/*.contact.png and $(OUT)/preview/*.preview.gif (samples 0-3 of those shards)"
 
 test: env
@@ -30,6 +35,10 @@ bench: env
 	$(PY) benchmarks/render.py
 	$(PY) benchmarks/pipeline.py
 	$(PY) benchmarks/serve.py
+	$(PY) benchmarks/validate.py
+	$(PY) benchmarks/report.py
+	$(PY) benchmarks/diversity.py
+	$(PY) benchmarks/mix.py
 
 # The HTTP endpoint on an embedded Ray, in the foreground (Ctrl-C stops it).
 serve: env

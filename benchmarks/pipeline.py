@@ -69,10 +69,10 @@ class _Timed:
     def __init__(self, folder: str):
         self.folder = folder
 
-    def __call__(self, config, index):
+    def __call__(self, config, index, samples):
         from factory.generate import generate_sample
 
-        sample = generate_sample(config, index)
+        sample = generate_sample(config, index, samples=samples)
         with open(os.path.join(self.folder, str(os.getpid())), "a") as f:
             f.write(f"{time.time()}\n")
         return sample

@@ -75,7 +75,7 @@ MAX_INPUT_BLOCKS = 20_000  # more samples than ROWS_PER_TASK x this: larger rend
 EMIT_EVERY_S = 60.0  # the shard writer hands records to the datasink this often, and at the end
 SMALL_CPU = 0.01  # logical CPU of the shard writer actor
 
-GenerateFn = Callable[[Config, int], Any]  # (config, index) -> Sample
+GenerateFn = Callable[[Config, int, int], Any]  # (config, index, samples) -> Sample
 EncodeFn = Callable[[Config, Any], dict]  # (config, sample) -> {"__key__": key, ext: bytes}
 
 _RENDERED = pa.schema([("index", pa.int64()), ("shard", pa.int64()), ("error", pa.string()),
@@ -88,6 +88,7 @@ _WRITTEN = pa.schema([("record", pa.string()), ("data", pa.large_binary())])
 # -- per-sample functions (run on workers) ------------------------------------------------
 
 def _default_generate(config: Config, index: int, samples: int):
+    """``generate_sample``; a ``generate_fn`` replacing it takes the same arguments."""
     from factory.generate import generate_sample
 
     return generate_sample(config, index, samples=samples)
@@ -158,14 +159,14 @@ class RenderStage:
 
     def __init__(self, config: Config, samples: int, generate_fn: GenerateFn | None, fail_fast: bool):
         self.config, self.samples = config, samples
-        self.generate = generate_fn or (lambda config, index: _default_generate(config, index, samples))
+        self.generate = generate_fn or _default_generate
         self.fail_fast = fail_fast
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         out = {"index": [], "shard": [], "error": [], "sample": []}
         for index, shard in zip(batch["index"].to_pylist(), batch["shard"].to_pylist()):
             payload, error = _guarded(self.config, self.samples, index, self.fail_fast,
-                                      lambda: pickle.dumps(self.generate(self.config, index), protocol=5))
+                                      lambda: pickle.dumps(self.generate(self.config, index, self.samples), protocol=5))
             out["index"].append(index)
             out["shard"].append(shard)
             out["error"].append(error)
@@ -425,7 +426,8 @@ def generate_dataset(
         encode_cpus: logical CPUs per encode actor; default 1 with GPUs, 0.2 without.
             The encode pool autoscales from 1 to what the render pool leaves free.
         generate_fn, encode_fn: replace ``generate_sample`` / the encoder (tests and
-            experiments; the defaults are what ``generate_members`` does).
+            experiments; the defaults are what ``generate_members`` does). A
+            ``generate_fn`` is called as ``(config, index, samples)``.
 
     Raises:
         StorageError, DatasetConflictError, ConfigError: before rendering starts.

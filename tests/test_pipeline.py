@@ -138,13 +138,13 @@ def test_a_killed_render_actor_loses_and_duplicates_nothing(tmp_path, ray_local,
     pids = tmp_path / "pids"
     pids.mkdir()
 
-    def slow_generate(config, index):
+    def slow_generate(config, index, samples):
         from factory.generate import generate_sample as gen
 
         with open(pids / str(os.getpid()), "a") as f:
             f.write(f"{index}\n")
         time.sleep(0.15)
-        return gen(config, index)
+        return gen(config, index, samples=samples)
 
     killed = []
 
@@ -173,12 +173,12 @@ def test_a_killed_render_actor_loses_and_duplicates_nothing(tmp_path, ray_local,
 
 @ray_group
 def test_a_failing_sample_stops_the_job_naming_index_scenario_seed(tmp_path, ray_local, tiny_config):
-    def failing(config, index):
+    def failing(config, index, samples):
         from factory.generate import generate_sample as gen
 
         if index == 6:
             raise ValueError("boom at six")
-        return gen(config, index)
+        return gen(config, index, samples=samples)
 
     out = tmp_path / "ds"
     with pytest.raises(RenderError) as err:
@@ -195,12 +195,12 @@ def test_a_failing_sample_stops_the_job_naming_index_scenario_seed(tmp_path, ray
 def test_max_failures_skips_and_records_or_stops_when_exceeded(tmp_path, ray_local, tiny_config):
     bad = {2, 7}
 
-    def failing(config, index):
+    def failing(config, index, samples):
         from factory.generate import generate_sample as gen
 
         if index in bad:
             raise ValueError(f"bad index {index}")
-        return gen(config, index)
+        return gen(config, index, samples=samples)
 
     with pytest.raises(FailureBudgetError) as err:
         run(tiny_config, str(tmp_path / "strict"), 10, 4, generate_fn=failing, max_failures=1)
@@ -232,7 +232,7 @@ def test_max_failures_skips_and_records_or_stops_when_exceeded(tmp_path, ray_loc
 def test_an_interrupted_run_is_resumed_touching_only_what_is_missing_or_corrupt(tmp_path, ray_local, tiny_config):
     out = tmp_path / "ds"
 
-    def dies_late(config, index):
+    def dies_late(config, index, samples):
         from factory.generate import generate_sample as gen
 
         if index == 22:  # the job dies once the first four shards are on disk
@@ -240,7 +240,7 @@ def test_an_interrupted_run_is_resumed_touching_only_what_is_missing_or_corrupt(
             while len(list(out.glob("*.tar"))) < 4 and time.monotonic() < deadline:
                 time.sleep(0.05)
             raise RuntimeError("node lost")
-        return gen(config, index)
+        return gen(config, index, samples=samples)
 
     with pytest.raises(RenderError):
         run(tiny_config, str(out), 24, 4, generate_fn=dies_late)
@@ -347,14 +347,14 @@ def test_a_killed_shard_writer_costs_a_second_pass_not_a_sample(tmp_path, ray_lo
     is killed: shard 2 can then not complete in this pass, and a second pass makes it."""
     out, killed_marker = tmp_path / "ds", tmp_path / "killed"
 
-    def gated_generate(config, index):
+    def gated_generate(config, index, samples):
         from factory.generate import generate_sample as gen
 
         if index == 9:
             deadline = time.monotonic() + 60
             while not killed_marker.exists() and time.monotonic() < deadline:
                 time.sleep(0.02)
-        return gen(config, index)
+        return gen(config, index, samples=samples)
 
     killed = []
 

@@ -34,3 +34,13 @@ def float_at_least(low: float, strict: bool = False):
         return value
 
     return parse
+
+
+def add_storage_option(p: argparse.ArgumentParser, applies_to: str = "") -> None:
+    """``--storage-option KEY=VALUE``, repeatable (read with :func:`factory.storage.parse_options`);
+    ``applies_to`` says which URLs it is for when a command has several."""
+    where = f" for {applies_to}" if applies_to else ""
+    p.add_argument("--storage-option", action="append", default=[], metavar="KEY=VALUE",
+                   help=f"fsspec storage option{where}, repeatable: endpoint_url=http://host:9000, "
+                        "region=eu-west-1, profile=NAME, anon=true, ... (S3 settings also come from the AWS_* "
+                        "variables)")

@@ -18,7 +18,7 @@ import os
 import sys
 from pathlib import Path
 
-from factory.commands.argtypes import int_at_least
+from factory.commands.argtypes import add_storage_option, int_at_least
 from factory.errors import StorageError
 
 
@@ -38,9 +38,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--near-duplicate-bits", type=_bits(HASH_BITS), default=NEAR_DUPLICATE_BITS, metavar="B",
                    help=f"largest Hamming distance of {HASH_BITS} hash bits counted as a near-duplicate "
                         f"(default {NEAR_DUPLICATE_BITS})")
-    p.add_argument("--storage-option", action="append", default=[], metavar="KEY=VALUE",
-                   help="fsspec storage option for both URLs, repeatable: endpoint_url=http://host:9000, "
-                        "anon=true, ... (S3 settings also come from the AWS_* variables)")
+    add_storage_option(p, "both URLs")
     return p
 
 

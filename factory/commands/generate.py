@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from factory.commands.argtypes import float_at_least, int_at_least
+from factory.commands.argtypes import add_storage_option, float_at_least, int_at_least
 
 
 def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -48,9 +48,7 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--max-failures", type=int_at_least(0), default=0, metavar="M",
                    help="skip up to M samples whose generation fails, recording them in the manifest "
                         "(default 0: the first failure stops the job)")
-    p.add_argument("--storage-option", action="append", default=[], metavar="KEY=VALUE",
-                   help="fsspec storage option, repeatable: endpoint_url=http://host:9000, region=eu-west-1, "
-                        "profile=NAME, anon=true, ... (S3 settings also come from the AWS_* variables)")
+    add_storage_option(p)
     p.add_argument("--no-progress", action="store_true", help="hide Ray Data's progress bars")
     return p
 

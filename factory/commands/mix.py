@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 
-from factory.commands.argtypes import int_at_least
+from factory.commands.argtypes import add_storage_option, int_at_least
 
 
 def _ratio(text: str):
@@ -54,9 +54,7 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
                    help="name of the real dataset (default: the last part of its URL)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace a dataset already at --out (its shards, manifest and records)")
-    p.add_argument("--storage-option", action="append", default=[], metavar="KEY=VALUE",
-                   help="fsspec storage option for all three URLs, repeatable: endpoint_url=http://host:9000, "
-                        "region=eu-west-1, profile=NAME, anon=true, ... (S3 settings also come from AWS_*)")
+    add_storage_option(p, "all three URLs")
     return p
 
 

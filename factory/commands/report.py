@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 
-from factory.commands.argtypes import int_at_least
+from factory.commands.argtypes import add_storage_option, int_at_least
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -29,8 +29,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="samples shown in the preview grid (default 16)")
     p.add_argument("--reference", default=None, metavar="URL",
                    help="a reference dataset (e.g. real data) to compare colour and edge statistics against")
-    p.add_argument("--storage-option", action="append", default=[], metavar="KEY=VALUE",
-                   help="fsspec storage option for every URL, repeatable (as for factory generate)")
+    add_storage_option(p, "every URL")
     return p
 
 

@@ -16,7 +16,7 @@ import argparse
 import sys
 import time
 
-from factory.commands.argtypes import int_at_least
+from factory.commands.argtypes import add_storage_option, int_at_least
 
 DEFAULT_RESULT = "validation.json"
 
@@ -40,9 +40,7 @@ def add_arguments(p: argparse.ArgumentParser, engine: str = "local") -> argparse
     p.add_argument("--max-listed", type=int_at_least(0), default=DEFAULT_MAX_LISTED, metavar="N",
                    help=f"failures listed in the output and the result (default {DEFAULT_MAX_LISTED}); "
                         "all are counted")
-    p.add_argument("--storage-option", action="append", default=[], metavar="KEY=VALUE",
-                   help="fsspec storage option, repeatable: endpoint_url=http://host:9000, region=eu-west-1, "
-                        "profile=NAME, anon=true, ... (S3 settings also come from the AWS_* variables)")
+    add_storage_option(p)
     p.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
     return p
 
