@@ -211,3 +211,17 @@ def allocate(config, samples: int | None = None) -> Allocation:
             break
         bound |= newly
     return Allocation(names, weights, minimums, samples, dict(zip(names, counts)), _Order(counts, counts))
+
+
+_ALLOCATIONS: dict[tuple[str, int | None], Allocation] = {}
+
+
+def allocation_of(config, samples: int | None) -> Allocation:
+    """``allocate(config, samples)``, remembered per process (workers make or check many
+    samples of one dataset)."""
+    key = (config.config_hash(), samples)
+    if key not in _ALLOCATIONS:
+        if len(_ALLOCATIONS) > 64:
+            _ALLOCATIONS.clear()
+        _ALLOCATIONS[key] = allocate(config, samples)
+    return _ALLOCATIONS[key]

@@ -227,8 +227,14 @@ class Config(Strict):
 
     def config_hash(self) -> str:
         """sha256 of the canonical JSON of :meth:`resolved` (hex, 64 chars)."""
-        text = json.dumps(self.resolved(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(text.encode()).hexdigest()
+        return hash_resolved(self.resolved())
+
+
+def hash_resolved(resolved: dict) -> str:
+    """The config hash of a resolved config's data (:meth:`Config.config_hash`): sha256
+    of its canonical JSON (sorted keys, no spaces), hex."""
+    text = json.dumps(resolved, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _models_in(tp: Any) -> list[type[BaseModel]]:

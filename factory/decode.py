@@ -91,14 +91,20 @@ def _json(value: Any) -> dict:
     raise ValueError(f"json member: expected bytes or a dict, got {type(value).__name__}")
 
 
+def png_array(data: bytes) -> np.ndarray:
+    """A PNG's pixels as Pillow decodes them (``np.asarray(PIL.Image.open(...))``, the
+    decoder both readers use, so results match theirs): 16-bit grey stays uint16."""
+    import PIL.Image
+
+    with PIL.Image.open(io.BytesIO(bytes(data))) as im:
+        return np.asarray(im)
+
+
 def _image(name: str, value: Any, T: int, H: int, W: int) -> np.ndarray:
     """The filmstrip array of PNG member ``name``, decoded if still bytes."""
     dtype, channels = _PNG_MEMBERS[name]
     if isinstance(value, (bytes, bytearray, memoryview)):
-        import PIL.Image  # the decoder both readers use, so results match theirs
-
-        with PIL.Image.open(io.BytesIO(bytes(value))) as im:
-            value = np.asarray(im)
+        value = png_array(value)
     else:
         value = np.asarray(value)  # also accepts a PIL image
     width = 2 * W if name == "flow.png" else W

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from factory import __version__
-from factory.allocation import Allocation, allocate
+from factory.allocation import allocation_of
 from factory.config import Config
 from factory.dynamics import simulate
 from factory.errors import RenderError
@@ -93,20 +93,6 @@ def _metadata(config: Config, scenario: str, index: int, scene: Scene, motion, a
         "objects": objects,
         "collisions": motion.events,
     }
-
-
-_ALLOCATIONS: dict[tuple[str, int | None], Allocation] = {}
-
-
-def allocation_of(config: Config, samples: int | None) -> Allocation:
-    """``allocate(config, samples)``, remembered per process (workers make many samples
-    of one dataset)."""
-    key = (config.config_hash(), samples)
-    if key not in _ALLOCATIONS:
-        if len(_ALLOCATIONS) > 64:
-            _ALLOCATIONS.clear()
-        _ALLOCATIONS[key] = allocate(config, samples)
-    return _ALLOCATIONS[key]
 
 
 def scenario_of(config: Config, index: int, samples: int | None = None) -> str:

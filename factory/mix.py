@@ -45,7 +45,6 @@ Nothing here imports Ray.
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -60,7 +59,7 @@ from factory.errors import ConfigError, DatasetConflictError, StorageError
 from factory.reader import Dataset, ShardFormatError, iter_tar, open_dataset
 from factory.sample import sample_key
 from factory.shards import (
-    DEFAULT_SHARD_SIZE, assemble, sample_segment, sha256_hex, shard_count, shard_indices, shard_name,
+    DEFAULT_SHARD_SIZE, assemble, sample_segment, sha256_hex, shard_count, shard_indices, shard_name, shard_pattern,
 )
 from factory.storage import Location, resolve
 
@@ -315,7 +314,7 @@ def _same_place(a: Location, b: Location) -> bool:
 
 def _existing_dataset(out: Location, prefix: str, listing: Mapping[str, int]) -> list[str]:
     """Files at ``out`` that say it holds a dataset (finished or not) this run would clash with."""
-    ours = re.compile(rf"^{re.escape(prefix)}-\d{{6}}\.tar$")
+    ours = shard_pattern(prefix)
     found = sorted(n for n in listing if n == mf.MANIFEST or ours.match(n))
     found += sorted(out.list(mf.META_DIR)) + sorted(out.list(mf.RECORDS_DIR))
     return [n for n in found if not n.startswith(f"{mf.META_DIR}/probe-")]
@@ -396,7 +395,7 @@ def mix(
             old_doc = mf.loads(old, mf.MANIFEST) if old is not None else None
         except StorageError:
             old_doc = None
-        ours = re.compile(rf"^{re.escape(prefix)}-\d{{6}}\.tar$")
+        ours = shard_pattern(prefix)
         removed = remove_dataset(out_loc, old_doc, listing, ours)
         if removed:
             log(f"--overwrite: removed {removed} files of the previous dataset at {out_loc.url_of()}")

@@ -29,7 +29,7 @@ from typing import Any
 
 from factory import manifest as mf
 from factory.errors import ConfigError, DatasetConflictError, StorageError
-from factory.shards import sha256_hex, shard_count, shard_indices, shard_name
+from factory.shards import sha256_hex, shard_count, shard_indices, shard_name, shard_pattern
 from factory.storage import Location
 
 MODES = ("auto", "resume", "overwrite")
@@ -120,7 +120,7 @@ def prepare(
     new = mf.intent(config, samples=samples, shard_size=shard_size, prefix=prefix)
     old = _existing_intent(location)
     listing = location.list()
-    ours = re.compile(rf"^{re.escape(prefix)}-\d{{6}}\.tar$")
+    ours = shard_pattern(prefix)
 
     if mode == "overwrite":
         removed = remove_dataset(location, old, listing, ours)
@@ -225,7 +225,7 @@ def remove_dataset(location: Location, old: Mapping | None, listing: Mapping[str
     its manifest or matching its prefix or ours). Returns how many files went."""
     patterns = [ours]
     if old and old.get("prefix"):
-        patterns.append(re.compile(rf"^{re.escape(old['prefix'])}-\d{{6}}\.tar$"))
+        patterns.append(shard_pattern(old["prefix"]))
     names = {n for n in listing if n == mf.MANIFEST or any(p.match(n) for p in patterns)}
     data = location.read_or_none(mf.MANIFEST)
     if data is not None:

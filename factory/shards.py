@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import tarfile
 from collections.abc import Iterable, Mapping
 
@@ -39,6 +40,12 @@ def shard_name(prefix: str, shard: int) -> str:
     if shard < 0:
         raise ValueError(f"shard number must be >= 0, got {shard}")
     return f"{prefix}-{shard:06d}.tar"
+
+
+def shard_pattern(prefix: str) -> re.Pattern:
+    """Matches exactly the names :func:`shard_name` gives ``prefix``; group 1 is the
+    shard number's six digits."""
+    return re.compile(rf"^{re.escape(prefix)}-(\d{{6}})\.tar$")
 
 
 def shard_count(samples: int, shard_size: int) -> int:

@@ -82,22 +82,21 @@ from __future__ import annotations
 import io
 import json
 import os
-import re
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import numpy as np
 
 from factory import manifest as mf
+from factory.decode import png_array
 from factory.encode import IMAGE_MEMBERS
 from factory.errors import ConfigError, StorageError
 from factory.invariants import check_clip, is_int, plural
 from factory.reader import ShardFormatError, iter_tar
 from factory.sample import sample_key
-from factory.shards import sha256_hex
+from factory.shards import sha256_hex, shard_pattern
 from factory.storage import Location, resolve
 
 RESULT_FORMAT = "factory-validation/1"
@@ -303,30 +302,16 @@ def _shard_indices(record: Mapping[str, Any] | None, ctx: Context) -> range | No
     return range(s * ctx.shard_size, min((s + 1) * ctx.shard_size, ctx.samples))
 
 
-_ALLOCATIONS: dict = {}
-
-
-def _allocation(ctx: Context):
-    """The scenario allocation of the dataset, once per process."""
-    key = (ctx.config_hash, ctx.samples)
-    if key not in _ALLOCATIONS:
-        from factory.allocation import allocate
-        from factory.config import parse_config
-
-        _ALLOCATIONS.clear()
-        _ALLOCATIONS[key] = allocate(parse_config(ctx.config, "manifest config"), ctx.samples)
-    return _ALLOCATIONS[key]
-
-
 def _expected_scenarios(record, ctx: Context) -> dict[int, str] | None:
     """index -> scenario for the shard's indices, when the scenario check applies."""
     indices = _shard_indices(record, ctx)
     if not ctx.scenarios or indices is None or not len(indices):
         return None
-    alloc = _allocation(ctx)
-    if hasattr(alloc, "scenarios"):
-        return dict(zip(indices, alloc.scenarios(indices.start, indices.stop)))
-    return {i: alloc.scenario_of(i) for i in indices}
+    from factory.allocation import allocation_of
+    from factory.config import parse_config
+
+    alloc = allocation_of(parse_config(ctx.config, "manifest config"), ctx.samples)
+    return dict(zip(indices, alloc.scenarios(indices.start, indices.stop)))
 
 
 # -- one sample --------------------------------------------------------------------
@@ -417,13 +402,6 @@ def _check_real(found: _Findings, members: dict[str, bytes]) -> None:
                 found.add("real.image", f"{name}: does not decode ({type(e).__name__}: {e})")
 
 
-def _decode_png(data: bytes) -> np.ndarray:
-    import PIL.Image  # what decode_sample and both readers use
-
-    with PIL.Image.open(io.BytesIO(data)) as im:
-        return np.asarray(im)
-
-
 def _check_synthetic(found: _Findings, res: ShardResult, members: dict[str, bytes], ctx: Context, *,
                      origin: str, expected_scenario: str | None, mix: bool, count: bool) -> None:
     from factory.decode import decode_sample
@@ -459,7 +437,7 @@ def _check_synthetic(found: _Findings, res: ShardResult, members: dict[str, byte
         if name not in members:
             return
         try:
-            arrays[name] = _decode_png(members[name])
+            arrays[name] = png_array(members[name])
         except Exception as e:  # noqa: BLE001 - Pillow raises many types for bad data
             found.add("decode.image", f"{name}: does not decode ({type(e).__name__}: {e})")
     if len(arrays) <= len(IMAGE_MEMBERS):
@@ -667,7 +645,7 @@ def plan_validation(location: Location, max_listed: int = DEFAULT_MAX_LISTED) ->
 
     # Extra shards: .tar files here the manifest does not list.
     prefix = manifest.get("prefix")
-    pattern = re.compile(rf"{re.escape(prefix)}-(\d{{6}})\.tar") if isinstance(prefix, str) else None
+    pattern = shard_pattern(prefix) if isinstance(prefix, str) else None
     for n in tars:
         if n in names:
             continue
@@ -713,17 +691,14 @@ def plan_validation(location: Location, max_listed: int = DEFAULT_MAX_LISTED) ->
     elif config is None or samples is None:
         skipped.append("scenario.*: the manifest's config or samples are unusable")
     else:
-        try:
-            from factory.allocation import allocate
-        except ImportError:
-            skipped.append("scenario.*: factory.allocation is not available in this version")
-        else:
-            scenarios = True
-            requested = allocate(config, samples).counts
-            if not isinstance(block, dict) or block.get("requested") != requested:
-                got = block.get("requested") if isinstance(block, dict) else block
-                fails.append(failure("scenario.requested", mf.MANIFEST, None,
-                                     f"the manifest's requested counts {got}, the allocation gives {requested}"))
+        from factory.allocation import allocation_of
+
+        scenarios = True
+        requested = allocation_of(config, samples).counts
+        if not isinstance(block, dict) or block.get("requested") != requested:
+            got = block.get("requested") if isinstance(block, dict) else block
+            fails.append(failure("scenario.requested", mf.MANIFEST, None,
+                                 f"the manifest's requested counts {got}, the allocation gives {requested}"))
     ctx = Context("factory", scenarios=scenarios, **common, **ctx_fields)
     return ValidationPlan(location, kind, manifest, tasks, ctx, fails, skipped)
 

@@ -3,7 +3,6 @@ and the plots as PNG files into a folder (any storage URL, written atomically)."
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -109,8 +108,9 @@ def config_hash_verified(manifest: Mapping[str, Any]) -> bool | None:
     config, recorded = manifest.get("config"), manifest.get("config_hash")
     if not isinstance(config, dict) or not isinstance(recorded, str):
         return None
-    text = json.dumps(config, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest() == recorded
+    from factory.config import hash_resolved
+
+    return hash_resolved(config) == recorded
 
 
 def stats_document(dataset, collected: Collected, *, max_samples: int | None, previews: int) -> dict[str, Any]:

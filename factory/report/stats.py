@@ -31,7 +31,6 @@ the report.
 
 from __future__ import annotations
 
-import io
 import json
 import math
 from collections import Counter
@@ -41,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from factory.decode import png_array
 from factory.report.distribution import Distribution
 from factory.timing import timed
 from factory.report.diversity_section import DiversityCollector
@@ -113,13 +113,6 @@ def collect(
     return out
 
 
-def _png(data: bytes) -> np.ndarray:
-    import PIL.Image
-
-    with PIL.Image.open(io.BytesIO(data)) as im:
-        return np.asarray(im)
-
-
 def _json(data: bytes) -> Any:
     return json.loads(data)
 
@@ -148,7 +141,7 @@ def _add_sample(out: Collected, shard: str, key: str, members: Mapping[str, byte
     if "depth.png" in members:
         with timed(timings, "depth.png: decode and count"):
             try:
-                codes = _png(members["depth.png"])
+                codes = png_array(members["depth.png"])
                 if codes.dtype == np.uint16:  # factory's depth; an 8-bit one means something else
                     out.depth.add_grid(codes[codes > 0])
                     out.depth_samples += 1
@@ -159,7 +152,7 @@ def _add_sample(out: Collected, shard: str, key: str, members: Mapping[str, byte
     if "rgb.png" in members:
         with timed(timings, "rgb.png: decode"):
             try:
-                strip = _png(members["rgb.png"])
+                strip = png_array(members["rgb.png"])
                 if strip.dtype != np.uint8 or strip.ndim != 3 or strip.shape[2] != 3:
                     strip = None  # not factory's 8-bit RGB: factory.diversity.picture converts it
             except Exception as e:

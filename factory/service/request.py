@@ -172,7 +172,7 @@ def resolve(req: SampleRequest, catalogue, limits: Limits) -> Job:
 
 def _check_samples(req: SampleRequest, config: Config) -> None:
     """422 when the indices do not fit in ``samples`` or its scenario minimums do not."""
-    from factory.generate import allocation_of
+    from factory.allocation import allocation_of
 
     if req.start + req.count > req.samples:
         raise ApiError(422, [{"field": "samples", "value": req.samples,
