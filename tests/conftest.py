@@ -8,6 +8,7 @@ process, so the session's Ray is started once and never twice at the same time.
 from __future__ import annotations
 
 import os
+import random
 import socket
 import uuid
 from pathlib import Path
@@ -25,11 +26,26 @@ _AWS_VARS = (
 )
 
 
+# Ports the tests hand out: below the kernel's ephemeral range (32768-60999 on Linux),
+# where Ray's own services and every other ``bind(0)`` land, and above Ray's worker
+# ports (10002-19999). A port from ``bind(0)`` could be taken by one of Ray's
+# random-port services before the server we meant it for binds it (CI saw that).
+_TEST_PORTS = range(20000, 32768)
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port on 127.0.0.1 that nothing listens on right now, outside the ranges the
+    kernel and Ray pick ports from by themselves."""
+    rng = random.Random()  # not the global one: a test that seeds it must not fix our ports
+    for _ in range(200):
+        port = rng.choice(_TEST_PORTS)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {_TEST_PORTS}")
 
 
 @pytest.fixture(scope="session")
