@@ -1,14 +1,18 @@
-"""Frames per second per core of the CPU renderer on the standard workload.
+"""Frames per second of the renderer on a backend, against the NumPy reference in the
+same run.
 
-Standard workload: 256x256 pixels, 10 objects, 24 frames, every modality (RGB with
-shadows and textures, depth, instance and semantic segmentation, normals, optical flow
-with validity, boxes and per-object metadata). One process, so figures are per core.
+Standard workload: 10 objects, 24 frames, every modality (RGB with shadows and
+textures, depth, instance and semantic segmentation, normals, optical flow with
+validity, boxes and per-object metadata), at each ``--sizes`` resolution. Samples are
+made with ``generate_samples`` (scene sampling, physics, batched rendering, metadata),
+so the figure is what a render actor delivers. One process.
 
-Prints, in one run: frames/s for rendering alone (``generate_sample``) and with
-encoding (``generate_sample`` + ``encode_sample``), the ratio between the two, and
-where the time goes (scene sampling, physics, each render pass, metadata, encoding).
+Prints, per size: frames/s on ``--device`` and on the NumPy backend (the baseline,
+fewer clips), the speedup, frames/s of encoding one process on the CPU (what the
+pipeline's encode actors do), and where the device's time goes.
 
-    python benchmarks/render.py [--samples 6] [--width 256 --height 256 --frames 24 --objects 10]
+    python benchmarks/render.py [--device cpu|torch-cpu|gpu] [--sizes 256,512]
+        [--samples 6] [--baseline-samples 2] [--frames 24 --objects 10] [--batch-views 0]
 """
 
 from __future__ import annotations
@@ -19,14 +23,16 @@ import time
 
 from factory.config import parse_config
 from factory.encode import encode_sample
-from factory.generate import generate_sample
-from factory.timing import timed
+from factory.generate import generate_samples
+from factory.render.backend import get_backend
 
 
-def workload(width: int, height: int, frames: int, objects: int, mp4: bool):
+def workload(width: int, height: int, frames: int, objects: int, mp4: bool, device: str = "cpu",
+             batch_views: int = 0):
     return parse_config({
         "name": "bench", "seed": 1,
-        "render": {"width": width, "height": height, "frames": frames, "fps": 24, "substeps": 4},
+        "render": {"width": width, "height": height, "frames": frames, "fps": 24, "substeps": 4,
+                   "device": device, "batch_views": batch_views},
         "output": {"mp4": mp4},
         "scenarios": {"standard": {
             "objects": {"count": objects, "size": {"dist": "uniform", "low": 0.15, "high": 0.35},
@@ -39,46 +45,54 @@ def workload(width: int, height: int, frames: int, objects: int, mp4: bool):
     })
 
 
+def _render(cfg, samples: int, timings: dict | None = None) -> tuple[float, list]:
+    """(seconds, samples) for samples [0, samples), after one warm-up call."""
+    generate_samples(cfg, [10_000 + i for i in range(min(samples, 2))])  # imports, kernels, allocator
+    t0 = time.perf_counter()
+    out = generate_samples(cfg, range(samples), timings)
+    get_backend(cfg.render.device).synchronize()
+    failed = [s for s in out if not hasattr(s, "frames")]
+    if failed:
+        raise failed[0]
+    return time.perf_counter() - t0, out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--samples", type=int, default=6)
-    ap.add_argument("--width", type=int, default=256)
-    ap.add_argument("--height", type=int, default=256)
+    ap.add_argument("--device", default="cpu", choices=["cpu", "torch-cpu", "gpu"])
+    ap.add_argument("--sizes", default="256", help="square image sizes, comma-separated (default 256)")
+    ap.add_argument("--samples", type=int, default=6, help="clips rendered on --device per size")
+    ap.add_argument("--baseline-samples", type=int, default=2, help="clips rendered on the NumPy baseline")
     ap.add_argument("--frames", type=int, default=24)
     ap.add_argument("--objects", type=int, default=10)
+    ap.add_argument("--batch-views", type=int, default=0, help="views per launch (0: sized from memory)")
     ap.add_argument("--mp4", action="store_true", help="also encode the MP4 preview member")
     args = ap.parse_args()
-    cfg = workload(args.width, args.height, args.frames, args.objects, args.mp4)
-    generate_sample(cfg, 999)  # warm caches and imports outside the measurement
-
-    timings: dict[str, float] = {}
-    render_s = encode_s = 0.0
-    nbytes = 0
-    for i in range(args.samples):
+    backend = get_backend(args.device)
+    print(f"device {args.device}; {args.objects} objects, {args.frames} frames per clip, all modalities, "
+          f"mp4={'on' if args.mp4 else 'off'}; 1 process (cores on machine: {os.cpu_count()})")
+    for size in (int(s) for s in args.sizes.split(",")):
+        cfg = workload(size, size, args.frames, args.objects, args.mp4, args.device, args.batch_views)
+        per_launch = backend.batch_views(size, size, args.batch_views)
+        timings: dict[str, float] = {}
+        secs, samples = _render(cfg, args.samples, timings)
+        fps = args.samples * args.frames / secs
+        base_cfg = workload(size, size, args.frames, args.objects, args.mp4)
+        base_secs, _ = _render(base_cfg, args.baseline_samples)
+        base_fps = args.baseline_samples * args.frames / base_secs
         t0 = time.perf_counter()
-        sample = generate_sample(cfg, i, timings=timings)
-        t1 = time.perf_counter()
-        with timed(timings, "encoding"):
-            members = encode_sample(sample, mp4=args.mp4)
-        t2 = time.perf_counter()
-        render_s += t1 - t0
-        encode_s += t2 - t1
-        nbytes += sum(len(v) for k, v in members.items() if k != "__key__")
-
-    n_frames = args.samples * args.frames
-    fps_render = n_frames / render_s
-    fps_total = n_frames / (render_s + encode_s)
-    print(f"workload: {args.width}x{args.height}, {args.objects} objects, {args.frames} frames, "
-          f"{args.samples} clips, all modalities, mp4={'on' if args.mp4 else 'off'}; "
-          f"1 process (cores on machine: {os.cpu_count()})")
-    print(f"render only        : {fps_render:7.1f} frames/s per core")
-    print(f"render + encode    : {fps_total:7.1f} frames/s per core  "
-          f"(ratio to render only {fps_total / fps_render:.2f})")
-    print(f"bytes per clip     : {nbytes / args.samples / 1e6:.2f} MB ({nbytes / n_frames / 1e3:.1f} kB per frame)")
-    total = sum(timings.values())
-    print("where the time goes (share of render + encode):")
-    for name, secs in sorted(timings.items(), key=lambda kv: -kv[1]):
-        print(f"  {name:30s} {1e3 * secs / n_frames:7.2f} ms/frame  {100 * secs / total:5.1f}%")
+        nbytes = sum(len(v) for s in samples for k, v in encode_sample(s, mp4=args.mp4).items() if k != "__key__")
+        enc_fps = args.samples * args.frames / (time.perf_counter() - t0)
+        print(f"\n{size}x{size}, {per_launch} views per launch:")
+        print(f"  render on {args.device:9s}: {fps:9.1f} frames/s ({args.samples} clips)")
+        print(f"  render on NumPy    : {base_fps:9.1f} frames/s ({args.baseline_samples} clips, the baseline)")
+        print(f"  speedup            : {fps / base_fps:9.2f}x")
+        print(f"  encode (1 CPU proc): {enc_fps:9.1f} frames/s, {nbytes / args.samples / 1e6:.2f} MB per clip; "
+              f"encode processes to keep up with this renderer: {fps / enc_fps:.1f}")
+        total = sum(timings.values())
+        print("  where the render time goes:")
+        for name, s in sorted(timings.items(), key=lambda kv: -kv[1]):
+            print(f"    {name:30s} {1e3 * s / (args.samples * args.frames):8.3f} ms/frame  {100 * s / total:5.1f}%")
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import json
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, ValidationError, model_validator
@@ -90,6 +90,12 @@ class RenderSettings(Strict):
     substeps: int = Field(8, ge=1, le=256, description="physics steps per frame")
     motion_blur_samples: int = Field(
         5, ge=1, le=64, description="sub-frame renders averaged when a scenario's shutter > 0"
+    )
+    device: Literal["cpu", "torch-cpu", "gpu"] = Field(
+        "cpu", description="where the renderer runs: cpu (NumPy), torch-cpu or gpu (PyTorch, CUDA)"
+    )
+    batch_views: int = Field(
+        0, ge=0, le=4096, description="views (frames, blur sub-frames) per render launch; 0: sized from memory"
     )
 
     @model_validator(mode="after")
@@ -233,8 +239,16 @@ class Config(Strict):
 def hash_resolved(resolved: dict) -> str:
     """The config hash of a resolved config's data (:meth:`Config.config_hash`): sha256
     of its canonical JSON (sorted keys, no spaces), hex."""
-    text = json.dumps(resolved, sort_keys=True, separators=(",", ":"))
+    render = {k: v for k, v in resolved.get("render", {}).items() if k not in EXECUTION_ONLY}
+    text = json.dumps({**resolved, "render": render} if "render" in resolved else resolved,
+                      sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+# Render settings that change how fast samples are made, never their bytes: left out of
+# the config hash, so a dataset resumes under any batch size. (``render.device`` is
+# in: backends agree only within tolerances, see README "GPU rendering".)
+EXECUTION_ONLY = frozenset({"batch_views"})
 
 
 def _models_in(tp: Any) -> list[type[BaseModel]]:

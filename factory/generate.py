@@ -17,7 +17,8 @@ from factory.allocation import allocation_of
 from factory.config import Config
 from factory.dynamics import simulate
 from factory.errors import RenderError
-from factory.render import render_clip
+from factory.render.backend import get_backend
+from factory.render.renderer import Clip, render_clips
 from factory.sample import Sample, sample_key
 from factory.sampling import rng_for, sample_scene
 from factory.scene import CLASSES, Scene, box_corners
@@ -100,6 +101,14 @@ def scenario_of(config: Config, index: int, samples: int | None = None) -> str:
     return allocation_of(config, samples).scenario_of(index)
 
 
+def _check_index(index, samples: int | None) -> int:
+    if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or index < 0:
+        raise ValueError(f"index must be an integer >= 0, got {index!r}")
+    if samples is not None and index >= samples:
+        raise ValueError(f"index {index} is outside a dataset of {samples} samples (0 to {samples - 1})")
+    return int(index)
+
+
 def generate_sample(config: Config, index: int, timings: dict | None = None, *, samples: int | None = None) -> Sample:
     """Generate sample ``index`` (>= 0) of the dataset of ``samples`` samples described
     by ``config`` (``samples`` None: the open-ended stream, see :mod:`factory.allocation`).
@@ -109,26 +118,83 @@ def generate_sample(config: Config, index: int, timings: dict | None = None, *, 
     Raises:
         ValueError: ``index`` is not an integer >= 0, or not below ``samples``.
         ConfigError: the scenarios' minimum counts exceed ``samples``.
+        RenderError: generating it failed (names the index, scenario and seed).
     """
-    if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or index < 0:
-        raise ValueError(f"index must be an integer >= 0, got {index!r}")
-    index = int(index)
-    if samples is not None and index >= samples:
-        raise ValueError(f"index {index} is outside a dataset of {samples} samples (0 to {samples - 1})")
-    scenario = scenario_of(config, index, samples)
+    result = generate_samples(config, [index], timings, samples=samples)[0]
+    if isinstance(result, RenderError):
+        raise result
+    return result
+
+
+def generate_samples(config: Config, indices, timings: dict | None = None, *,
+                     samples: int | None = None) -> list[Sample | RenderError]:
+    """Samples ``indices`` of the dataset (see :func:`generate_sample`), rendered
+    together in launches of ``config.render.batch_views`` views on
+    ``config.render.device`` (see :mod:`factory.render.backend`).
+
+    Each sample is the same as :func:`generate_sample` makes alone. A sample that
+    fails comes back as its :class:`RenderError` in its place, so one bad sample
+    costs only itself.
+
+    Raises:
+        ValueError: an index is not an integer >= 0 below ``samples``; the device
+            cannot be used (names ``render.device``).
+    """
+    indices = [_check_index(i, samples) for i in indices]
+    backend = get_backend(config.render.device)
+    out: list[Sample | RenderError | None] = [None] * len(indices)
+    jobs = []  # (position, scenario, scene, motion)
+    for pos, index in enumerate(indices):
+        scenario = scenario_of(config, index, samples)
+        try:
+            with timed(timings, "scene sampling"):
+                scene = sample_scene(config, scenario, index)
+            with timed(timings, "physics"):
+                motion = simulate(scene)
+            jobs.append((pos, scenario, scene, motion))
+        except Exception as e:  # noqa: BLE001 - returned with what reproduces it
+            out[pos] = _failed(config, index, scenario, e)
+    rendered = _render(config, indices, jobs, backend, timings)
+    for (pos, scenario, scene, motion), result in zip(jobs, rendered):
+        index = indices[pos]
+        if isinstance(result, RenderError):
+            out[pos] = result
+            continue
+        frames, annotations, w2cs = result
+        try:
+            with timed(timings, "metadata"):
+                meta = _metadata(config, scenario, index, scene, motion, annotations, w2cs)
+        except Exception as e:  # noqa: BLE001 - returned with what reproduces it
+            out[pos] = _failed(config, index, scenario, e)
+            continue
+        out[pos] = Sample(key=sample_key(index), index=index, scenario=scenario, frames=frames, meta=meta)
+    return out
+
+
+def _failed(config: Config, index: int, scenario: str, err: Exception) -> RenderError:
+    rerr = RenderError(index, scenario, config.seed, err)
+    rerr.__cause__ = err
+    return rerr
+
+
+def _render(config: Config, indices: list[int], jobs: list, backend, timings) -> list:
+    """Render the jobs' clips together; if that fails, each alone, so the error lands
+    on the sample that caused it."""
+    clips = [Clip(scene, motion, config.render.motion_blur_samples, rng_for(config.seed, indices[pos], "render"))
+             for pos, _, scene, motion in jobs]
     try:
-        with timed(timings, "scene sampling"):
-            scene = sample_scene(config, scenario, index)
-        with timed(timings, "physics"):
-            motion = simulate(scene)
-        frames, annotations, w2cs = render_clip(
-            scene, motion, config.render.motion_blur_samples, rng_for(config.seed, index, "render"),
-            timings=timings)
-        with timed(timings, "metadata"):
-            meta = _metadata(config, scenario, index, scene, motion, annotations, w2cs)
-    except Exception as e:  # noqa: BLE001 - re-raised with what reproduces it
-        raise RenderError(index, scenario, config.seed, e) from e
-    return Sample(key=sample_key(index), index=index, scenario=scenario, frames=frames, meta=meta)
+        return render_clips(clips, backend, config.render.batch_views, timings)
+    except Exception as e:  # noqa: BLE001 - retried one by one to name the sample
+        if len(clips) == 1:
+            return [_failed(config, indices[jobs[0][0]], jobs[0][1], e)]
+    results = []
+    for (pos, scenario, scene, motion), clip in zip(jobs, clips):
+        clip.rng = rng_for(config.seed, indices[pos], "render")  # the failed attempt may have drawn from it
+        try:
+            results.extend(render_clips([clip], backend, config.render.batch_views, timings))
+        except Exception as e:  # noqa: BLE001 - returned with what reproduces it
+            results.append(_failed(config, indices[pos], scenario, e))
+    return results
 
 
 def generate_members(config: Config, index: int, *, samples: int | None = None, mp4: bool | None = None,

@@ -1,6 +1,7 @@
-"""The CPU renderer: analytic ray casting of the scene's shapes, written against an
-array namespace so the same algorithm can later run on a GPU array library."""
+"""The renderer: analytic ray casting of the scene's shapes, written against the
+array-API standard so one algorithm runs on NumPy, or PyTorch on CPU or GPU, in
+batches of many views (see :mod:`factory.render.backend`)."""
 
-from factory.render.renderer import render_clip
+from factory.render.renderer import Clip, render_clip, render_clips
 
-__all__ = ["render_clip"]
+__all__ = ["Clip", "render_clip", "render_clips"]

@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from factory.render.batch import ViewBatch
 from factory.render.raycast import FIRST_OBJECT, FLOOR, SKY, WALL, View, shadowed
 from factory.render.vec import dot, norm
-from factory.scene import Scene
-
-TEXTURES = {"plain": 0, "checker": 1, "stripes": 2, "noise": 3}
 
 # linear [0, 1] -> sRGB uint8 through a table: no per-pixel pow, and identical on
 # every machine (transcendental functions may differ in the last bit across CPUs).
@@ -25,104 +23,97 @@ _x = np.arange(_LUT_SIZE) / (_LUT_SIZE - 1)
 SRGB_LUT = np.round(255 * np.where(_x <= 0.0031308, 12.92 * _x, 1.055 * _x ** (1 / 2.4) - 0.055)).astype(np.uint8)
 
 
-def materials(scene: Scene):
-    """Per surface code: colour (S, 3), second colour (S, 3), texture id, scale,
-    roughness, specular (S,), as float32/int32 NumPy arrays."""
-    wall_color = scene.room.wall_color if scene.room else (0.8, 0.8, 0.8)
-    rows = [
-        (scene.sky_color, scene.sky_color, "plain", 1.0, 1.0, 0.0),
-        (scene.floor.color, scene.floor.color2, scene.floor.texture, scene.floor.texture_scale,
-         scene.floor.roughness, scene.floor.specular),
-        (wall_color, tuple(0.85 * c for c in wall_color), "plain", 1.0, 0.9, 0.05),
-    ]
-    for o in scene.objects:
-        m = o.material
-        rows.append((m.color, m.color2, m.texture, m.texture_scale, m.roughness, m.specular))
-    color = np.array([r[0] for r in rows], dtype=np.float32)
-    color2 = np.array([r[1] for r in rows], dtype=np.float32)
-    tex = np.array([TEXTURES[r[2]] for r in rows], dtype=np.int32)
-    scale = np.array([r[3] for r in rows], dtype=np.float32)
-    rough = np.array([r[4] for r in rows], dtype=np.float32)
-    spec = np.array([r[5] for r in rows], dtype=np.float32)
-    return color, color2, tex, scale, rough, spec
-
-
 def _pattern(coords, tex, xp):
     """Pattern weight in [0, 1] for texture ids ``tex`` (M,) at scaled coords (M, 3)."""
-    cell = xp.floor(coords).astype(xp.int64)
+    cell = xp.astype(xp.floor(coords), xp.int64)
     parity = (cell[:, 0] + cell[:, 1] + cell[:, 2]) % 2
     stripes = cell[:, 0] % 2
     # Cell noise: an integer hash of the lattice cell (exact on every machine).
     h = (cell[:, 0] * 73856093) ^ (cell[:, 1] * 19349663) ^ (cell[:, 2] * 83492791)
     h = (h ^ (h >> 13)) * 1274126177
-    noise = ((h >> 16) & 1023).astype(xp.float32) / 1023.0
-    w = xp.where(tex == 1, parity.astype(xp.float32), 0.0)
-    w = xp.where(tex == 2, stripes.astype(xp.float32), w)
+    noise = xp.astype((h >> 16) & 1023, xp.float32) / 1023.0
+    w = xp.where(tex == 1, xp.astype(parity, xp.float32), 0.0)
+    w = xp.where(tex == 2, xp.astype(stripes, xp.float32), w)
     return xp.where(tex == 3, noise, w)
 
 
-def shade(scene: Scene, view: View, positions, rotations, mats=None, xp=np):
-    """Linear RGB (H, W, 3) float32 of one view (sky included)."""
-    color, color2, tex, scale, rough, spec = mats if mats is not None else materials(scene)
-    H, W = view.depth.shape
-    surf = view.surface.reshape(-1)
-    out = xp.broadcast_to(xp.asarray(scene.sky_color, dtype=xp.float32), (H * W, 3)).copy()
+def shade(batch: ViewBatch, view: View):
+    """Linear RGB (B, H, W, 3) float32 of every view (sky included)."""
+    xp = batch.xp
+    B, H, W = view.depth.shape
+    surf = xp.reshape(view.surface, (-1,))
+    view_all = xp.repeat(xp.arange(B, dtype=xp.int64), H * W)
+    out = batch.sky[view_all]
     idx = xp.nonzero(surf != SKY)[0]
     if idx.shape[0] == 0:
-        return out.reshape(H, W, 3)
+        return xp.reshape(out, (B, H, W, 3))
     s = surf[idx]
-    local = view.local.reshape(-1, 3)[idx]
-    # Floor and walls: 2D texture coordinates in their plane (avoids z = 0 flicker).
-    coords = local.copy()
-    on_floor = s == FLOOR
-    coords[:, 2] = xp.where(on_floor, 0.0, coords[:, 2])
-    on_wall = s == WALL
-    coords[:, 0] = xp.where(on_wall, local[:, 0] + local[:, 1], coords[:, 0])
-    coords[:, 1] = xp.where(on_wall, 0.0, coords[:, 1])
-    # Objects: a quarter-cell offset keeps cell edges off faces that sit at round sizes.
-    coords = coords * scale[s][:, None] + xp.where((s >= FIRST_OBJECT)[:, None], 0.25, 0.0)
-    w = _pattern(coords, tex[s], xp)[:, None]
-    albedo = color[s] * (1.0 - w) + color2[s] * w
+    vi = view_all[idx]
+    S = batch.texture.shape[1]
+    vs = vi * S + s  # flat index into the per-view, per-surface tables
 
-    n = view.normal.reshape(-1, 3)[idx]
-    d = view.dirs.reshape(-1, 3)[idx]
-    t = view.depth.reshape(-1)[idx]
-    points = view.origin[None, :] + t[:, None] * d
+    def table(a):
+        return xp.reshape(a, (B * S,) + tuple(a.shape[2:]))[vs]
+
+    local = xp.reshape(view.local, (-1, 3))[idx]
+    # Floor and walls: 2D texture coordinates in their plane (avoids z = 0 flicker).
+    on_floor, on_wall = s == FLOOR, s == WALL
+    coords = xp.stack([xp.where(on_wall, local[:, 0] + local[:, 1], local[:, 0]),
+                       xp.where(on_wall, 0.0, local[:, 1]),
+                       xp.where(on_floor, 0.0, local[:, 2])], axis=-1)
+    # Objects: a quarter-cell offset keeps cell edges off faces that sit at round sizes.
+    coords = coords * table(batch.texture_scale)[:, None] + xp.where((s >= FIRST_OBJECT)[:, None], 0.25, 0.0)
+    w = _pattern(coords, table(batch.texture), xp)[:, None]
+    albedo = table(batch.color) * (1.0 - w) + table(batch.color2) * w
+
+    n = xp.reshape(view.normal, (-1, 3))[idx]
+    d = xp.reshape(view.dirs, (-1, 3))[idx]
+    t = xp.reshape(view.depth, (-1,))[idx]
+    points = view.origin[vi] + t[:, None] * d
     to_eye = -d / norm(d, xp)[:, None]
-    shininess = 1.0 + 256.0 * (1.0 - rough[s]) ** 2
-    rgb = albedo * scene.ambient
-    for light in scene.lights:
-        if light.kind == "directional":
-            L = xp.broadcast_to(xp.asarray(light.vector, dtype=xp.float32), points.shape)
-            t_max = xp.full(points.shape[0], xp.inf, dtype=xp.float32)
-            falloff = 1.0
+    shininess = 1.0 + 256.0 * (1.0 - table(batch.roughness)) ** 2
+    spec = table(batch.specular)
+    rgb = albedo * batch.ambient[vi][:, None]
+    for slot in range(batch.light_kind.shape[1]):
+        kinds = np.unique(batch.light_kind_host[:, slot])
+        if (kinds == 0).all():
+            continue
+        kind = batch.light_kind[:, slot][vi]
+        vector = batch.light_vector[:, slot][vi]
+        if (kinds == 1).all():  # directional only: no distances to compute
+            L, t_max, falloff = vector, xp.full(vi.shape[0], xp.inf, dtype=xp.float32), 1.0
         else:
-            to = xp.asarray(light.vector, dtype=xp.float32) - points
+            to = vector - points
             dist = norm(to, xp)
-            L = to / dist[:, None]
-            t_max = dist
-            ref = float(np.linalg.norm(light.vector))
-            falloff = ((ref / xp.maximum(dist, 1e-3)) ** 2)[:, None]
+            falloff = (batch.light_ref[:, slot][vi] / xp.maximum(dist, 1e-3)) ** 2
+            L, t_max = to / dist[:, None], dist
+            if (kinds == 1).any():
+                directional = kind == 1
+                L = xp.where(directional[:, None], vector, L)
+                t_max = xp.where(directional, xp.inf, t_max)
+                falloff = xp.where(directional, 1.0, falloff)
         ndl = dot(n, L, xp)
         lit = ndl > 0
-        vis = lit.copy()
+        if (kinds == 0).any():
+            lit = lit & (kind > 0)
+        vis = lit
         lit_idx = xp.nonzero(lit)[0]
         if lit_idx.shape[0]:
-            direction = np.asarray(light.vector, dtype=np.float64) if light.kind == "directional" else None
-            vis[lit_idx] = ~shadowed(scene, points[lit_idx], n[lit_idx], L[lit_idx], t_max[lit_idx],
-                                     positions, rotations, xp, direction, s[lit_idx])
+            vis = xp.zeros_like(lit)
+            vis[lit_idx] = ~shadowed(batch, vi[lit_idx], points[lit_idx], n[lit_idx], L[lit_idx],
+                                     t_max[lit_idx], s[lit_idx])
         half = L + to_eye
         half = half / xp.maximum(norm(half, xp), 1e-6)[:, None]
         ndh = xp.maximum(dot(n, half, xp), 0.0)
-        highlight = spec[s] * ndh**shininess
-        weight = (light.intensity * vis.astype(xp.float32))[:, None] * falloff
+        highlight = spec * ndh**shininess
+        weight = (batch.light_intensity[:, slot][vi] * xp.astype(vis, xp.float32) * falloff)[:, None]
         rgb = rgb + weight * (albedo * xp.maximum(ndl, 0.0)[:, None] + highlight[:, None])
     out[idx] = rgb
-    return out.reshape(H, W, 3)
+    return xp.reshape(out, (B, H, W, 3))
 
 
 def to_srgb8(linear, xp=np):
     """Linear RGB in [0, 1] (any shape, float) -> sRGB uint8 via :data:`SRGB_LUT`."""
     lut = xp.asarray(SRGB_LUT)
-    code = xp.clip(xp.round(linear * (_LUT_SIZE - 1)), 0, _LUT_SIZE - 1).astype(xp.int64)
+    code = xp.astype(xp.clip(xp.round(linear * (_LUT_SIZE - 1)), 0, _LUT_SIZE - 1), xp.int64)
     return lut[code]

@@ -4,10 +4,12 @@ Every function takes rays ``o + t d`` with ``o`` (M, 3) or (1, 3) and ``d`` (M, 
 (``d`` need not be unit length: ``t`` is in units of ``d``), and returns ``t`` (M,) —
 the nearest hit with ``t > t_min``, ``inf`` where the ray misses — and the outward unit
 normal ``n`` (M, 3) at that hit, in the object frame. Shapes are centred on the
-origin with the half-extents documented in :class:`factory.scene.SceneObject`.
+origin with the half-extents documented in :class:`factory.scene.SceneObject`:
+``dims`` is a (3,) sequence for all rays or an (M, 3) array, one row per ray (a batch
+of rays against many objects of one shape in one call).
 
-Written against an array namespace ``xp`` (NumPy here; CuPy or PyTorch later) with
-no per-ray Python loops.
+Written against the array-API namespace ``xp`` (see :mod:`factory.render.backend`)
+with no per-ray Python loops.
 """
 
 from __future__ import annotations
@@ -35,8 +37,14 @@ def _unit(v, xp):
     return v / xp.maximum(xp.sqrt(dot(v, v, xp)), _TINY)[:, None]
 
 
+def _dims(dims, d, xp):
+    """``dims`` as a (1, 3) or (M, 3) array of ``d``'s dtype and device."""
+    h = xp.asarray(dims, dtype=d.dtype)
+    return h[None, :] if h.ndim == 1 else h
+
+
 def sphere(o, d, dims, t_min, xp=np):
-    r = dims[0]
+    r = _dims(dims, d, xp)[:, 0]
     a = dot(d, d, xp)
     b = dot(o, d, xp)
     # b*b - a*c cancels catastrophically in float32 for a small sphere far away (a 1 cm
@@ -53,9 +61,9 @@ def sphere(o, d, dims, t_min, xp=np):
     return t, _unit(p, xp)
 
 
-def box(o, d, dims, t_min, xp=np, center=(0.0, 0.0, 0.0)):
-    h = xp.asarray(dims, dtype=d.dtype)
-    oc = o - xp.asarray(center, dtype=d.dtype)
+def box(o, d, dims, t_min, xp=np, center=None):
+    h = _dims(dims, d, xp)
+    oc = o if center is None else o - center
     safe = xp.where(xp.abs(d) < _TINY, _TINY, d)
     inv = 1.0 / safe
     t1 = (-h - oc) * inv
@@ -72,7 +80,7 @@ def box(o, d, dims, t_min, xp=np, center=(0.0, 0.0, 0.0)):
     axis_out = xp.argmin(hi, axis=-1)
     axis = xp.where(entering, axis_in, axis_out)
     sign = xp.where(entering, -1.0, 1.0)[:, None] * xp.sign(safe)
-    onehot = (xp.arange(3)[None, :] == axis[:, None]).astype(d.dtype)
+    onehot = xp.astype(xp.arange(3)[None, :] == axis[:, None], d.dtype)
     return t, onehot * sign
 
 
@@ -95,7 +103,8 @@ def _tube(o, d, r, half_length, xp):
 
 
 def cylinder(o, d, dims, t_min, xp=np):
-    r, hz = dims[0], dims[2]
+    h = _dims(dims, d, xp)
+    r, hz = h[:, 0], h[:, 2]
     caps = []
     dz_safe = xp.where(xp.abs(d[:, 2]) < _TINY, _TINY, d[:, 2])
     for zc in (hz, -hz):
@@ -106,17 +115,19 @@ def cylinder(o, d, dims, t_min, xp=np):
     p = o + xp.where(xp.isfinite(t), t, 0.0)[:, None] * d
     zero = xp.zeros_like(t)
     n_side = _unit(xp.stack([p[:, 0], p[:, 1], zero], axis=-1), xp)
-    n_cap = xp.stack([zero, zero, xp.where(which == 2, 1.0, -1.0).astype(d.dtype)], axis=-1)
+    n_cap = xp.stack([zero, zero, xp.astype(xp.where(which == 2, 1.0, -1.0), d.dtype)], axis=-1)
     return t, xp.where((which >= 2)[:, None], n_cap, n_side)
 
 
 def capsule(o, d, dims, t_min, xp=np):
-    r, hz = dims[0], dims[2]
+    h = _dims(dims, d, xp)
+    r, hz = h[:, 0], h[:, 2]
     hh = hz - r  # half-length of the core segment
     ends = []
+    zero = xp.zeros_like(hh)
     for zc in (hh, -hh):
-        cz = xp.asarray([0.0, 0.0, zc], dtype=d.dtype)
-        ends.append(sphere(o - cz, d, (r, r, r), t_min, xp)[0])
+        cz = xp.stack([zero, zero, zc], axis=-1)
+        ends.append(sphere(o - cz, d, xp.stack([r, r, r], axis=-1), t_min, xp)[0])
     t, which = _nearest(_tube(o, d, r, hh, xp) + ends, t_min, xp)
     p = o + xp.where(xp.isfinite(t), t, 0.0)[:, None] * d
     centre_z = xp.where(which == 2, hh, xp.where(which == 3, -hh, xp.clip(p[:, 2], -hh, hh)))
@@ -124,14 +135,19 @@ def capsule(o, d, dims, t_min, xp=np):
 
 
 def ell(o, d, dims, t_min, xp=np):
-    hx, hy, hz = dims
-    ta, na = box(o, d, (hx, hy, hz / 2), t_min, xp, center=(0.0, 0.0, -hz / 2))
-    tb, nb = box(o, d, (hx / 2, hy, hz / 2), t_min, xp, center=(-hx / 2, 0.0, hz / 2))
+    h = _dims(dims, d, xp)
+    hx, hy, hz = h[:, 0], h[:, 1], h[:, 2]
+    zero = xp.zeros_like(hx)
+    ta, na = box(o, d, xp.stack([hx, hy, hz / 2], axis=-1), t_min, xp,
+                 center=xp.stack([zero, zero, -hz / 2], axis=-1))
+    tb, nb = box(o, d, xp.stack([hx / 2, hy, hz / 2], axis=-1), t_min, xp,
+                 center=xp.stack([-hx / 2, zero, hz / 2], axis=-1))
     first = ta <= tb
     return xp.where(first, ta, tb), xp.where(first[:, None], na, nb)
 
 
 INTERSECT = {"sphere": sphere, "box": box, "cylinder": cylinder, "capsule": capsule, "ell": ell}
+SHAPE_CODES = tuple(INTERSECT)  # shape name <-> small integer, for per-object tables
 
 
 def intersect(shape: str, o, d, dims, t_min=0.0, xp=np):
