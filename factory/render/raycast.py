@@ -175,9 +175,11 @@ def cast(batch: ViewBatch) -> View:
             o_l = rowmat(origin[d_views] - batch.d_pos[d_views, k], R, xp)  # (P, 3) camera in object frame
             view = d_views[owner]
             pix = view * HW + row * W + col
-            Rr = R[owner]
-            d_l = rowmat(flat_dirs[pix], Rr, xp)
-            t, n_l = intersect(shape, o_l[owner], d_l, batch.d_dims[d_views, k][owner], T_MIN, xp)
+            Rr = xp.take(R, owner, axis=0)
+            o_l = xp.take(o_l, owner, axis=0)
+            d_l = rowmat(xp.take(flat_dirs, pix, axis=0), Rr, xp)
+            dims = xp.take(batch.d_dims[d_views, k], owner, axis=0)
+            t, n_l = intersect(shape, o_l, d_l, dims, T_MIN, xp)
             hit = xp.isfinite(t)
             amodal[(view * K + k) * HW + row * W + col] = hit
             closer = t < depth[pix]
@@ -185,7 +187,7 @@ def cast(batch: ViewBatch) -> View:
             surface[pix] = xp.where(closer, FIRST_OBJECT + k, surface[pix])
             n_w = rowmat(n_l, xp.permute_dims(Rr, (0, 2, 1)), xp)
             normal[pix] = xp.where(closer[:, None], n_w, normal[pix])
-            p_l = o_l[owner] + xp.where(hit, t, 0.0)[:, None] * d_l
+            p_l = o_l + xp.where(hit, t, 0.0)[:, None] * d_l
             local[pix] = xp.where(closer[:, None], p_l, local[pix])
     return View(xp.reshape(depth, (B, H, W)), xp.reshape(surface, (B, H, W)), xp.reshape(normal, (B, H, W, 3)),
                 xp.reshape(local, (B, H, W, 3)), xp.reshape(amodal, (B, K, H, W)), origin, dirs)
@@ -203,35 +205,34 @@ def shadowed(batch: ViewBatch, view_of, points, normals, to_light, t_max, surfac
     xp = batch.xp
     start = points + normals * 2e-3  # lift off the surface against self-hits
     blocked = xp.zeros(points.shape[0], dtype=xp.bool)
-    radius = xp.asarray(batch.radius, dtype=xp.float32)
     for k in range(batch.slots):
         codes = np.unique(batch.shape[:, k])
         codes = codes[codes >= 0]
         if codes.size == 0:
             continue
-        # Per-view columns gathered per point with one flat index each.
-        c = batch.d_pos[:, k][view_of]
-        r = radius[:, k][view_of]
+        c = xp.take(batch.slot_pos[k], view_of, axis=0)  # take: 4x NumPy's fancy indexing
+        r = xp.take(batch.slot_radius[k], view_of, axis=0)
         oc = start - c
         b = dot(oc, to_light, xp)
         disc = b * b - (dot(oc, oc, xp) - r * r)
         root = xp.sqrt(xp.maximum(disc, 0.0))
         near = (disc > 0) & (-b + root > 0) & (-b - root < t_max) & ~blocked
         if bool(batch.shape[:, k].min() < 0):
-            near = near & (batch.d_shape[:, k][view_of] >= 0)
+            near = near & (xp.take(batch.slot_shape[k], view_of, axis=0) >= 0)
         if bool(np.isin(codes, CONVEX_CODES).any()):
-            near = near & ~(batch.d_convex[:, k][view_of] & (surface == FIRST_OBJECT + k))
+            near = near & ~(xp.take(batch.slot_convex[k], view_of, axis=0) & (surface == FIRST_OBJECT + k))
         idx = xp.nonzero(near)[0]
         if idx.shape[0] == 0:
             continue
         for code in codes:
-            sel = idx if codes.size == 1 else idx[batch.d_shape[:, k][view_of[idx]] == int(code)]
+            sel = idx if codes.size == 1 else idx[batch.slot_shape[k][view_of[idx]] == int(code)]
             if sel.shape[0] == 0:
                 continue
-            v = view_of[sel]
-            R = batch.d_rot[:, k][v]
-            o_l = rowmat(start[sel] - c[sel], R, xp)
-            d_l = rowmat(to_light[sel], R, xp)
-            t, _ = intersect(SHAPE_CODES[int(code)], o_l, d_l, batch.d_dims[:, k][v], T_MIN, xp)
-            blocked[sel] = t < t_max[sel]
+            v = xp.take(view_of, sel, axis=0)
+            R = xp.take(batch.slot_rot[k], v, axis=0)
+            o_l = rowmat(xp.take(oc, sel, axis=0), R, xp)
+            d_l = rowmat(xp.take(to_light, sel, axis=0), R, xp)
+            dims = xp.take(batch.slot_dims[k], v, axis=0)
+            t, _ = intersect(SHAPE_CODES[int(code)], o_l, d_l, dims, T_MIN, xp)
+            blocked[sel] = t < xp.take(t_max, sel, axis=0)
     return blocked

@@ -43,19 +43,19 @@ def shade(batch: ViewBatch, view: View):
     B, H, W = view.depth.shape
     surf = xp.reshape(view.surface, (-1,))
     view_all = xp.repeat(xp.arange(B, dtype=xp.int64), H * W)
-    out = batch.sky[view_all]
+    out = xp.take(batch.sky, view_all, axis=0)
     idx = xp.nonzero(surf != SKY)[0]
     if idx.shape[0] == 0:
         return xp.reshape(out, (B, H, W, 3))
-    s = surf[idx]
-    vi = view_all[idx]
+    s = xp.take(surf, idx, axis=0)
+    vi = xp.take(view_all, idx, axis=0)
     S = batch.texture.shape[1]
     vs = vi * S + s  # flat index into the per-view, per-surface tables
 
     def table(a):
-        return xp.reshape(a, (B * S,) + tuple(a.shape[2:]))[vs]
+        return xp.take(xp.reshape(a, (B * S,) + tuple(a.shape[2:])), vs, axis=0)
 
-    local = xp.reshape(view.local, (-1, 3))[idx]
+    local = xp.take(xp.reshape(view.local, (-1, 3)), idx, axis=0)
     # Floor and walls: 2D texture coordinates in their plane (avoids z = 0 flicker).
     on_floor, on_wall = s == FLOOR, s == WALL
     coords = xp.stack([xp.where(on_wall, local[:, 0] + local[:, 1], local[:, 0]),
@@ -66,26 +66,26 @@ def shade(batch: ViewBatch, view: View):
     w = _pattern(coords, table(batch.texture), xp)[:, None]
     albedo = table(batch.color) * (1.0 - w) + table(batch.color2) * w
 
-    n = xp.reshape(view.normal, (-1, 3))[idx]
-    d = xp.reshape(view.dirs, (-1, 3))[idx]
-    t = xp.reshape(view.depth, (-1,))[idx]
-    points = view.origin[vi] + t[:, None] * d
+    n = xp.take(xp.reshape(view.normal, (-1, 3)), idx, axis=0)
+    d = xp.take(xp.reshape(view.dirs, (-1, 3)), idx, axis=0)
+    t = xp.take(xp.reshape(view.depth, (-1,)), idx, axis=0)
+    points = xp.take(view.origin, vi, axis=0) + t[:, None] * d
     to_eye = -d / norm(d, xp)[:, None]
     shininess = 1.0 + 256.0 * (1.0 - table(batch.roughness)) ** 2
     spec = table(batch.specular)
-    rgb = albedo * batch.ambient[vi][:, None]
+    rgb = albedo * xp.take(batch.ambient, vi, axis=0)[:, None]
     for slot in range(batch.light_kind.shape[1]):
         kinds = np.unique(batch.light_kind_host[:, slot])
         if (kinds == 0).all():
             continue
-        kind = batch.light_kind[:, slot][vi]
-        vector = batch.light_vector[:, slot][vi]
+        kind = xp.take(batch.light_kind[:, slot], vi, axis=0)
+        vector = xp.take(batch.light_vector[:, slot], vi, axis=0)
         if (kinds == 1).all():  # directional only: no distances to compute
             L, t_max, falloff = vector, xp.full(vi.shape[0], xp.inf, dtype=xp.float32), 1.0
         else:
             to = vector - points
             dist = norm(to, xp)
-            falloff = (batch.light_ref[:, slot][vi] / xp.maximum(dist, 1e-3)) ** 2
+            falloff = (xp.take(batch.light_ref[:, slot], vi, axis=0) / xp.maximum(dist, 1e-3)) ** 2
             L, t_max = to / dist[:, None], dist
             if (kinds == 1).any():
                 directional = kind == 1
@@ -100,13 +100,16 @@ def shade(batch: ViewBatch, view: View):
         lit_idx = xp.nonzero(lit)[0]
         if lit_idx.shape[0]:
             vis = xp.zeros_like(lit)
-            vis[lit_idx] = ~shadowed(batch, vi[lit_idx], points[lit_idx], n[lit_idx], L[lit_idx],
-                                     t_max[lit_idx], s[lit_idx])
+            def at_lit(a):
+                return xp.take(a, lit_idx, axis=0)
+
+            vis[lit_idx] = ~shadowed(batch, at_lit(vi), at_lit(points), at_lit(n), at_lit(L), at_lit(t_max),
+                                     at_lit(s))
         half = L + to_eye
         half = half / xp.maximum(norm(half, xp), 1e-6)[:, None]
         ndh = xp.maximum(dot(n, half, xp), 0.0)
         highlight = spec * ndh**shininess
-        weight = (batch.light_intensity[:, slot][vi] * xp.astype(vis, xp.float32) * falloff)[:, None]
+        weight = (xp.take(batch.light_intensity[:, slot], vi, axis=0) * xp.astype(vis, xp.float32) * falloff)[:, None]
         rgb = rgb + weight * (albedo * xp.maximum(ndl, 0.0)[:, None] + highlight[:, None])
     out[idx] = rgb
     return xp.reshape(out, (B, H, W, 3))
