@@ -2,13 +2,18 @@
 
 This is the only module that uses Ray Data. The stages, in order::
 
-    (index, shard) rows   the work list, built by the driver in blocks of 1-8 samples
-                          (about 32 MB of frames per block)
+    (index, shard) rows   the work list, built by the driver in blocks: on the CPU
+                          backends 1-8 samples (about 32 MB of frames per block); with
+                          render.device gpu enough clips to fill a launch of
+                          render.batch_views views (see :func:`_block_size`)
       -> RenderStage      callable class on ActorPoolStrategy(min_workers, max_workers),
-                          num_gpus per actor: generate_sample -> the frames, one block
-                          per call
-      -> EncodeStage      callable class on a small CPU actor pool: frames -> the
-                          sample's tar records (a few hundred KB instead of MBs)
+                          num_gpus per actor: one generate_samples call per block, which
+                          renders its clips together in batched launches on
+                          render.device -> the frames
+      -> EncodeStage      callable class on its own pool of CPU actors, sized to the CPUs
+                          the render actors leave (see :func:`_resources`), whatever the
+                          render device: frames -> the sample's tar records (a few
+                          hundred KB instead of MBs)
       -> ShardWriter      one stateful actor: gathers each shard's samples by index;
                           when a shard has all of them it writes the tar atomically, then
                           its record (.factory/shards/<shard>.json)
@@ -44,6 +49,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import pickle
 import time
 from collections.abc import Callable
@@ -68,8 +74,10 @@ from factory.storage import Location, resolve
 
 DEFAULT_SHARD_SIZE = sh.DEFAULT_SHARD_SIZE
 MAX_PASSES = 3  # passes over the shards still missing when a shard writer was lost
-ROWS_PER_TASK = 8  # samples per render task at most; fewer for big samples or little work
-TASK_BYTES = 32 * 2**20  # about this much frame data per render task
+ROWS_PER_TASK = 8  # samples per render task at most on the CPU; fewer for big samples or little work
+TASK_BYTES = 32 * 2**20  # about this much frame data per render task on the CPU
+GPU_BATCH_VIEWS = 256  # views per launch a GPU block is sized to fill when render.batch_views is 0
+GPU_TASK_BYTES = 2**30  # at most this much frame data per GPU render task (the actor holds it twice)
 FRAME_BYTES_PER_PIXEL = 31  # rgb 3 + depth 4 + instance 2 + semantic 1 + normals 12 + flow 8 + valid 1
 MAX_INPUT_BLOCKS = 20_000  # more samples than ROWS_PER_TASK x this: larger render tasks
 EMIT_EVERY_S = 60.0  # the shard writer hands records to the datasink this often, and at the end
@@ -86,13 +94,6 @@ _WRITTEN = pa.schema([("record", pa.string()), ("data", pa.large_binary())])
 
 
 # -- per-sample functions (run on workers) ------------------------------------------------
-
-def _default_generate(config: Config, index: int, samples: int):
-    """``generate_sample``; a ``generate_fn`` replacing it takes the same arguments."""
-    from factory.generate import generate_sample
-
-    return generate_sample(config, index, samples=samples)
-
 
 def _default_encode(config: Config, sample) -> dict:
     """Exactly what :func:`factory.generate.generate_members` does after generating."""
@@ -149,30 +150,59 @@ def _guarded(config: Config, samples: int, index: int, fail_fast: bool,
         return work(), ""
     except Exception as e:  # noqa: BLE001 - reported with index, scenario, seed
         if fail_fast:
-            raise _render_error(config, samples, index, e) from e
+            rerr = _render_error(config, samples, index, e)
+            if rerr is e:
+                raise  # already a RenderError naming this sample, with its own cause
+            raise rerr from e
         return b"", _failure_row(config, samples, index, e)
 
 
 class RenderStage:
-    """Callable class on the render actor pool: index -> the generated sample, pickled
-    for the trip to the encode stage through Ray's object store (never stored)."""
+    """Callable class on the render actor pool: indices -> the generated samples, pickled
+    for the trip to the encode stage through Ray's object store (never stored).
+
+    Without a ``generate_fn`` a block is one :func:`~factory.generate.generate_samples`
+    call: its clips are rendered together, in launches as large as the device allows.
+    A ``generate_fn`` is called once per index, as ``(config, index, samples)``."""
 
     def __init__(self, config: Config, samples: int, generate_fn: GenerateFn | None, fail_fast: bool):
         self.config, self.samples = config, samples
-        self.generate = generate_fn or _default_generate
+        self.generate = generate_fn
         self.fail_fast = fail_fast
 
     def __call__(self, batch: pa.Table) -> pa.Table:
-        out = {"index": [], "shard": [], "error": [], "sample": []}
-        for index, shard in zip(batch["index"].to_pylist(), batch["shard"].to_pylist()):
-            payload, error = _guarded(self.config, self.samples, index, self.fail_fast,
-                                      lambda: pickle.dumps(self.generate(self.config, index, self.samples), protocol=5))
-            out["index"].append(index)
-            out["shard"].append(shard)
+        indices = batch["index"].to_pylist()
+        if self.generate is None:
+            made = self._generate_block(indices)
+            works = [lambda r=r: _pickled(r) for r in made]
+        else:
+            works = [lambda i=i: pickle.dumps(self.generate(self.config, i, self.samples), protocol=5)
+                     for i in indices]
+        out = {"index": indices, "shard": batch["shard"].to_pylist(), "error": [], "sample": []}
+        for index, work in zip(indices, works):
+            payload, error = _guarded(self.config, self.samples, index, self.fail_fast, work)
             out["error"].append(error)
             out["sample"].append(payload)
         out["sample"] = _binary_column(out["sample"])
         return pa.table(out, schema=_RENDERED)
+
+    def _generate_block(self, indices: list[int]) -> list:
+        """Each index's Sample, or the exception that stands for it: its own RenderError,
+        or, when the whole call failed (the device cannot be used here), that error for
+        every index of the block, as calling once per index would have given."""
+        from factory.generate import generate_samples
+
+        try:
+            return generate_samples(self.config, indices, samples=self.samples)
+        except Exception as e:  # noqa: BLE001 - reported per index by _guarded
+            return [e] * len(indices)
+
+
+def _pickled(result) -> bytes:
+    """A generated sample, pickled; an exception in its place is raised (for _guarded)."""
+    if isinstance(result, BaseException):
+        raise result
+    return pickle.dumps(result, protocol=5)
 
 
 class EncodeStage:
@@ -358,6 +388,7 @@ class _Resources:
     encode_cpus: float
     encode_workers: int
     cluster_cpus: float
+    cluster_gpus: float
 
 
 def _resources(min_workers: int, max_workers: int | None, gpus_per_worker: float,
@@ -388,7 +419,7 @@ def _resources(min_workers: int, max_workers: int | None, gpus_per_worker: float
     encode_workers = max(1, int(left // encode_cpus))
     if not on_gpu:
         encode_workers = min(encode_workers, max_workers)
-    return _Resources(max_workers, cpus_per_worker, encode_cpus, encode_workers, cpus)
+    return _Resources(max_workers, cpus_per_worker, encode_cpus, encode_workers, cpus, gpus)
 
 
 def generate_dataset(
@@ -414,20 +445,27 @@ def generate_dataset(
     """Generate samples ``[0, samples)`` of ``config`` into shards at ``out``.
 
     Storage is checked, and the run planned (resume / refuse / overwrite, see
-    :mod:`factory.resume`), before Ray starts or anything renders.
+    :mod:`factory.resume`), before Ray starts or anything renders; so is the render
+    device when the run starts an embedded Ray (on a cluster, RAY_ADDRESS, the render
+    actors' nodes may have the GPUs that this machine lacks).
 
     Args:
         out: dataset URL (any fsspec URL, see :mod:`factory.storage`) or a Location.
         min_workers, max_workers: the render actor pool autoscales between these;
             ``max_workers`` defaults to the cluster's CPUs (or GPUs / gpus_per_worker).
-        gpus_per_worker: GPUs each render actor holds (0 on CPU machines).
+        gpus_per_worker: GPUs each render actor holds. 0 (the default) means 0 for
+            ``render.device`` cpu / torch-cpu and 1 for gpu: a GPU render actor must
+            hold a GPU, or Ray would not place it on a GPU node (nor give it one there).
+            The render device is the config's ``render.device``; encoding always runs
+            on CPU actors.
         cpus_per_worker: logical CPUs each render actor holds; default 1 with GPUs,
             0.75 without (CPU rendering and encoding then share the cores).
         encode_cpus: logical CPUs per encode actor; default 1 with GPUs, 0.2 without.
             The encode pool autoscales from 1 to what the render pool leaves free.
-        generate_fn, encode_fn: replace ``generate_sample`` / the encoder (tests and
-            experiments; the defaults are what ``generate_members`` does). A
-            ``generate_fn`` is called as ``(config, index, samples)``.
+        generate_fn, encode_fn: replace the renderer / the encoder (tests and
+            experiments; the defaults make what ``generate_members`` does, the
+            renderer one ``generate_samples`` call per block). A ``generate_fn`` is
+            called once per sample, as ``(config, index, samples)``.
 
     Raises:
         StorageError, DatasetConflictError, ConfigError: before rendering starts.
@@ -435,10 +473,14 @@ def generate_dataset(
             than ``max_failures`` did. No manifest is written in either case.
     """
     t0 = time.perf_counter()
+    if config.render.device == "gpu" and not gpus_per_worker:
+        gpus_per_worker = 1.0
     location = out if isinstance(out, Location) else resolve(out, storage_options)
     if min_workers < 1 or (max_workers is not None and max_workers < min_workers):
         raise ConfigError("generate arguments", [
             f"min_workers/max_workers: need 1 <= min_workers <= max_workers (got {min_workers}, {max_workers})"])
+    if not ray.is_initialized() and not os.environ.get("RAY_ADDRESS"):
+        _check_device_here(config)  # the embedded Ray to come renders on this machine only
     plan = prepare(location, config, samples=samples, shard_size=shard_size, prefix=prefix, mode=mode,
                    max_failures=max_failures, log=log)
     records: dict[int, dict] = dict(plan.kept)
@@ -496,6 +538,39 @@ def generate_dataset(
     return summary
 
 
+def _block_size(render, rows: int, shard_size: int, workers: int) -> int:
+    """Samples per render task (one block, one ``generate_samples`` call).
+
+    CPU backends (cpu, torch-cpu): at most :data:`ROWS_PER_TASK` and about
+    :data:`TASK_BYTES` of frames, and a quarter of each worker's share of the rows,
+    so that the pool balances. GPU: enough clips to fill one launch,
+    ``ceil(batch_views / frames)`` with ``render.batch_views`` (or
+    :data:`GPU_BATCH_VIEWS` when it is 0, sized from memory on the device), at most
+    :data:`GPU_TASK_BYTES` of frames and each worker's share of the rows, so that every
+    actor gets work. Never more than a shard; never so few that there are more than
+    :data:`MAX_INPUT_BLOCKS` blocks.
+    """
+    sample_bytes = render.width * render.height * render.frames * FRAME_BYTES_PER_PIXEL
+    if render.device == "gpu":
+        fill = math.ceil((render.batch_views or GPU_BATCH_VIEWS) / render.frames)
+        per_task = min(fill, GPU_TASK_BYTES // sample_bytes, math.ceil(rows / workers))
+    else:
+        per_task = min(ROWS_PER_TASK, TASK_BYTES // sample_bytes, math.ceil(rows / (4 * workers)))
+    per_task = max(1, min(per_task, shard_size))
+    return max(per_task, math.ceil(rows / MAX_INPUT_BLOCKS))
+
+
+def _check_device_here(config: Config) -> None:
+    """ConfigError (naming ``render.device``) if this machine cannot render on the
+    config's device: ``gpu`` without CUDA, or PyTorch missing."""
+    from factory.render.backend import get_backend
+
+    try:
+        get_backend(config.render.device)
+    except ValueError as e:
+        raise ConfigError("render settings", [str(e)]) from None
+
+
 def _run_pass(plan: Plan, todo: list[int], records: dict[int, dict], *, min_workers: int, max_workers: int | None,
               gpus_per_worker: float, cpus_per_worker: float | None, encode_cpus: float | None,
               generate_fn: GenerateFn | None, encode_fn: EncodeFn | None, progress: bool,
@@ -510,11 +585,12 @@ def _run_pass(plan: Plan, todo: list[int], records: dict[int, dict], *, min_work
         log(f"warning: {min_workers} render actors ({res.cpus_per_worker:g} CPU each) with the encode and "
             f"writer actors need {need:g} CPUs and the cluster has {res.cluster_cpus:g}; the job waits "
             "until the cluster grows (lower --min-workers or --cpus-per-worker to start now)")
-    render = plan.config.render
-    sample_bytes = render.width * render.height * render.frames * FRAME_BYTES_PER_PIXEL
-    per_task = max(1, min(ROWS_PER_TASK, TASK_BYTES // sample_bytes, plan.shard_size,
-                          math.ceil(rows / (4 * max_workers))))
-    per_task = max(per_task, math.ceil(rows / MAX_INPUT_BLOCKS))
+    if gpus_per_worker > res.cluster_gpus:
+        log(f"warning: render actors hold {gpus_per_worker:g} GPU each and the cluster has "
+            f"{res.cluster_gpus:g} GPUs; the job waits until GPU nodes join")
+    per_task = _block_size(plan.config.render, rows, plan.shard_size, max_workers)
+    encode_per_task = _block_size(plan.config.render.model_copy(update={"device": "cpu"}), rows,
+                                  plan.shard_size, max_workers)
     fail_fast = plan.max_failures == 0
     commit_on_driver = location.process_local
 
@@ -544,7 +620,7 @@ def _run_pass(plan: Plan, todo: list[int], records: dict[int, dict], *, min_work
             num_cpus=res.cpus_per_worker, num_gpus=gpus_per_worker or None,
         )
         ds = ds.map_batches(
-            EncodeStage, batch_size=per_task, batch_format="pyarrow",
+            EncodeStage, batch_size=encode_per_task, batch_format="pyarrow",
             fn_constructor_kwargs={"config": plan.config, "samples": plan.samples, "encode_fn": encode_fn,
                                    "fail_fast": fail_fast},
             compute=ActorPoolStrategy(min_size=1, max_size=res.encode_workers), num_cpus=res.encode_cpus,

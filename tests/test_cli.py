@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +13,7 @@ import pytest
 
 import factory
 from factory.decode import decode_sample
+from factory.render.backend import cuda_available
 
 SCRIPT = Path(sys.executable).parent / "factory"
 COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "factory.cli"]
@@ -85,3 +88,51 @@ def test_render_writes_members_and_previews(tmp_path):
         assert frames.rgb.shape == (3, 24, 32, 3)
         assert key in result.stdout and "bytes" in result.stdout
     assert not list(out.glob(".*"))  # no temporary files left behind
+
+
+TINY = Path(__file__).resolve().parent / "configs" / "tiny.yaml"
+
+
+def test_render_on_another_device_writes_that_devices_sample(tmp_path):
+    from factory.commands.argtypes import load_config_with
+    from factory.generate import generate_members
+
+    out = tmp_path / "out"
+    result = factory_cli("render", TINY, "--device", "torch-cpu", "--batch-views", "3", "--samples", 2, "--index", 0,
+                         "--out", out)
+    assert result.returncode == 0, result.stderr
+    config = load_config_with(TINY, {"device": "torch-cpu"})
+    want = generate_members(config, 0, samples=2)
+    key = want.pop("__key__")
+    assert {ext: (out / f"{key}.{ext}").read_bytes() for ext in want} == want
+    assert json.loads(want["json"])["config_hash"] == config.config_hash()  # the device is part of the config
+
+
+@pytest.mark.skipif(cuda_available(), reason="this machine has CUDA")
+@pytest.mark.parametrize("command", ["render", "generate"])
+def test_device_gpu_without_cuda_exits_2_before_anything_renders(tmp_path, command):
+    out = tmp_path / "out"
+    args = ["--index", 0] if command == "render" else ["--samples", 2]
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    result = subprocess.run([*COMMAND, command, str(TINY), *map(str, args), "--out", str(out), "--device", "gpu"],
+                            capture_output=True, text=True, timeout=600, env=env)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.startswith(f"factory {command}: error: invalid config {TINY} with --device gpu")
+    assert "render.device: 'gpu' needs a CUDA device" in result.stderr
+    assert "Ray" not in result.stdout and not out.exists()  # before Ray started, nothing written
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--device", "bogus"], ["argument --device: invalid choice: 'bogus'", "'cpu', 'torch-cpu', 'gpu'"]),
+    (["--batch-views", "-1"], ["argument --batch-views: must be >= 0, got -1"]),
+    (["--batch-views", "4097"], ["argument --batch-views: must be <= 4096, got 4097"]),
+    (["--batch-views", "many"], ["argument --batch-views: not an integer: 'many'"]),
+])
+@pytest.mark.parametrize("command", ["render", "generate"])
+def test_bad_render_options_are_argument_errors(tmp_path, command, args, words):
+    result = factory_cli(command, TINY, "--index" if command == "render" else "--samples", 1, "--out",
+                         tmp_path / "out", *args)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    for w in words:
+        assert w in result.stderr
+    assert not (tmp_path / "out").exists()

@@ -380,3 +380,48 @@ def test_a_killed_shard_writer_costs_a_second_pass_not_a_sample(tmp_path, ray_lo
     # sample is lost or duplicated, which is what the shard bytes above prove.
     assert summary.passes in (1, 2) and summary.manifest["samples_written"] == 24
     assert mf.verify(resolve(str(out)), summary.manifest) == []
+
+
+def _on(config, **render):
+    data = config.resolved()
+    data["render"].update(render)
+    return parse_config(data)
+
+
+@ray_group
+def test_a_torch_cpu_dataset_validates_and_holds_that_devices_samples(tmp_path, ray_local, tiny_config):
+    """The render device travels in the config to the render actors. (That the batched
+    render stage changes no byte on the cpu device, the reference, is what every other
+    test here checks: they all render through it.)"""
+    from factory.validate import validate_dataset
+
+    config = _on(tiny_config, device="torch-cpu", batch_views=3)
+    out = tmp_path / "ds"
+    summary = run(config, str(out), 8, 4, min_workers=1, max_workers=1)
+    result = validate_dataset(str(out))
+    assert result.ok, result.lines()
+    assert summary.manifest["config_hash"] == config.config_hash() != tiny_config.config_hash()
+    assert summary.manifest["config"]["render"]["device"] == "torch-cpu"
+    assert local_files(out) == reference_shards(config, 8, 4)  # the same backend renders the same bytes
+
+
+@ray_group
+def test_a_sample_failing_inside_a_batched_render_is_skipped_under_its_own_index(tmp_path, ray_local, tiny_config):
+    """Scenario ``one`` asks for a shape this renderer does not know (a config changed
+    past validation, as a newer factory might write one): its samples fail inside
+    generate_samples' batched launch, their neighbours in the block do not."""
+    from test_device_wiring import with_unknown_shape
+
+    config = with_unknown_shape(tiny_config)
+    bad = [i for i in range(8) if scenario_of(config, i, 8) == "one"]
+    assert 0 < len(bad) < 4
+    out = tmp_path / "ds"
+    summary = run(config, str(out), 8, 4, min_workers=1, max_workers=1, max_failures=len(bad))
+    assert [(f["index"], f["scenario"], f["seed"], f["error"]) for f in summary.manifest["failures"]] == [
+        (i, "one", 3, "ValueError: tuple.index(x): x not in tuple") for i in bad]
+    assert local_files(out) == {
+        f"tiny-{s:06d}.tar": build_shard([(f"{i:010d}", generate_members(config, i, samples=8))
+                                          for i in range(4 * s, 4 * s + 4) if i not in bad]) for s in (0, 1)}
+    with pytest.raises(RenderError) as err:
+        run(config, str(tmp_path / "strict"), 8, 4, min_workers=1, max_workers=1)
+    assert err.value.index in bad and err.value.scenario == "one" and "tuple.index" in str(err.value)

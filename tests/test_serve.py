@@ -353,3 +353,40 @@ def test_the_time_limit_cuts_a_stream_off_incomplete(app_server):
     else:
         assert r.status_code == 504, f"{r.status_code}, {len(r.content)} bytes: a complete answer"
     assert requests.get(f"{app_server.url}/limited/healthz", timeout=30).json()["timed_out"] == before + 1
+
+
+def test_a_service_with_a_device_renders_every_config_on_it(app_server):
+    """``device`` in the application's args: every config served, shipped or inline,
+    whatever a request's overrides say, is rendered on that device (here torch-cpu)."""
+    from ray import serve
+
+    from factory.service.app import build_app
+
+    serve.run(build_app({"configs_dir": str(CONFIGS), "min_replicas": 1, "max_replicas": 1, "num_cpus": 0.5,
+                         "device": "torch-cpu", "max_batch_size": 4, "batch_wait_timeout_s": 0.05}),
+              name="torch", route_prefix="/torch")
+    url = f"{app_server.url}/torch"
+    try:
+        _wait_healthy(url, 120)
+        tiny = load_config(CONFIGS / "tiny.yaml")
+        config = parse_config(merge(tiny.resolved(), {"render": {"device": "torch-cpu"}}))
+        (described,) = requests.get(f"{url}/v1/scenarios", timeout=30).json()["scenarios"]
+        assert described["render"]["device"] == "torch-cpu" and described["config_hash"] == config.config_hash()
+        bodies = [{"scenario": "tiny", "start": i} for i in range(3)] + [
+            {"config": tiny.resolved(), "start": 3}, {"scenario": "tiny", "start": 4,
+                                                      "overrides": {"render": {"device": "cpu"}}}]
+
+        def ask(body: dict) -> requests.Response:
+            return _post(url, body)
+
+        with ThreadPoolExecutor(len(bodies)) as pool:  # single samples, made in batches
+            answers = list(pool.map(ask, bodies))
+        for i, r in enumerate(answers):
+            assert r.status_code == 200, r.text
+            assert r.headers["X-Factory-Config-Hash"] == config.config_hash()
+            m = generate_members(config, i)
+            assert r.content == build_shard([(m["__key__"], m)])
+        health = requests.get(f"{url}/healthz", timeout=30).json()
+        assert health["samples"] == len(bodies) and 1 <= health["batches"] <= len(bodies)
+    finally:
+        serve.delete("torch")

@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from conftest import CONFIGS
-from factory.config import load_config
+from factory.config import load_config, parse_config
 from factory.generate import generate_members
 from factory.service.catalogue import Catalogue
 from factory.service.payload import JsonStream, TarStream, Work, make_batch
@@ -26,13 +26,13 @@ def catalogue():
     return Catalogue(CONFIGS)
 
 
-def _resolve(catalogue, body: dict, limits: Limits = LIMITS):
-    return resolve(SampleRequest.model_validate(body), catalogue, limits)
+def _resolve(catalogue, body: dict, limits: Limits = LIMITS, render: dict | None = None):
+    return resolve(SampleRequest.model_validate(body), catalogue, limits, render)
 
 
-def _error(catalogue, body: dict, limits: Limits = LIMITS) -> ApiError:
+def _error(catalogue, body: dict, limits: Limits = LIMITS, render: dict | None = None) -> ApiError:
     with pytest.raises(ApiError) as info:
-        _resolve(catalogue, body, limits)
+        _resolve(catalogue, body, limits, render)
     return info.value
 
 
@@ -188,3 +188,56 @@ def test_samples_names_the_dataset_whose_scenarios_a_request_reproduces(catalogu
     assert err.status == 422 and err.problems[0]["field"] == "samples" and "outside a dataset of 8" in err.summary
     err = _error(catalogue, {"scenario": "tiny", "overrides": minimum, "count": 1, "samples": 2})
     assert err.problems[0]["field"] == "samples" and "min_count" in err.problems[0]["message"]
+
+
+def test_a_batch_renders_each_configs_samples_together_as_generate_members_makes_them(monkeypatch):
+    from factory.generate import generate_samples
+    from factory.service import payload
+
+    tiny = load_config(CONFIGS / "tiny.yaml")
+    other = parse_config({**tiny.resolved(), "seed": 11, "render": {**tiny.resolved()["render"], "frames": 1}})
+    calls = []
+
+    def counting(config, indices, timings=None, *, samples=None):
+        calls.append((config.seed, list(indices), samples))
+        return generate_samples(config, indices, timings, samples=samples)
+
+    works = [Work(tiny, tiny.config_hash(), 3, None, False), Work(other, other.config_hash(), 0, ("rgb.png",), True),
+             Work(tiny, tiny.config_hash(), 1, ("depth.png",), False), Work(tiny, tiny.config_hash(), 3, None, False),
+             Work(tiny, tiny.config_hash(), 2, None, False, 4), Work(other, other.config_hash(), 5, None, False),
+             Work(tiny, tiny.config_hash(), 3, ("rgb.png",), False)]
+    monkeypatch.setattr(payload, "generate_samples", counting)  # a spy: counts the calls, renders for real
+    out = payload.make_batch(works)
+    for w, got in zip(works, out):
+        assert got == generate_members(w.config, w.index, samples=w.samples, mp4=w.mp4, only=w.only)
+    assert out[0] is out[3]  # the same work, made once
+    # one render per (config, dataset size), each distinct index once
+    assert calls == [(3, [3, 1], None), (11, [0, 5], None), (3, [2], 4)]
+
+
+def test_a_bad_index_in_a_batch_fails_only_its_own_works():
+    tiny = load_config(CONFIGS / "tiny.yaml")
+    h = tiny.config_hash()
+    out = make_batch([Work(tiny, h, 0, None, False, 2), Work(tiny, h, 5, None, False, 2),
+                      Work(tiny, h, 1, None, False, 2)])
+    assert out[0] == generate_members(tiny, 0, samples=2) and out[2] == generate_members(tiny, 1, samples=2)
+    assert isinstance(out[1], ValueError) and "outside a dataset of 2" in str(out[1])
+
+
+def test_the_services_render_settings_replace_every_configs(catalogue):
+    render = {"device": "torch-cpu", "batch_views": 5}
+    tiny = load_config(CONFIGS / "tiny.yaml")
+    want = parse_config(merge(tiny.resolved(), {"render": render}))
+    job = _resolve(catalogue, {"scenario": "tiny", "overrides": {"render": {"device": "cpu", "frames": 1}}},
+                   LIMITS, render)
+    assert (job.config.render.device, job.config.render.batch_views, job.config.render.frames) == ("torch-cpu", 5, 1)
+    job = resolve(SampleRequest.model_validate({"scenario": "tiny"}), catalogue, LIMITS, render)
+    assert job.config == want and job.config_hash == want.config_hash() != tiny.config_hash()
+    inline = _resolve(catalogue, {"config": tiny.resolved()}, LIMITS, render)
+    assert inline.config == want
+    bad = _error(catalogue, {"scenario": "tiny", "overrides": {"render": 5}}, LIMITS)
+    assert bad.problems[0]["field"] == "overrides.render"  # not hidden by the service's settings
+    assert _error(catalogue, {"scenario": "tiny", "overrides": {"render": 5}}, LIMITS, render).problems == bad.problems
+    # the catalogue shows what is served
+    (described,) = [d for d in Catalogue(CONFIGS, render).describe() if d["name"] == "tiny"]
+    assert described["config"] == want.resolved() and described["config_hash"] == want.config_hash()

@@ -1,5 +1,7 @@
 """Argument types shared by the subcommands: numbers with a lower bound, with messages
-that say what was given and what is allowed."""
+that say what was given and what is allowed; and the renderer options (``--device``,
+``--batch-views``) of the commands that render, with the checks they need before Ray
+starts."""
 
 from __future__ import annotations
 
@@ -44,3 +46,97 @@ def add_storage_option(p: argparse.ArgumentParser, applies_to: str = "") -> None
                    help=f"fsspec storage option{where}, repeatable: endpoint_url=http://host:9000, "
                         "region=eu-west-1, profile=NAME, anon=true, ... (S3 settings also come from the AWS_* "
                         "variables)")
+
+
+# The renderer's devices and the largest launch, as factory.render.backend and
+# factory.config define them (spelt here so that ``--help`` imports neither; a test
+# checks that they agree).
+DEVICES = ("cpu", "torch-cpu", "gpu")
+MAX_BATCH_VIEWS = 4096
+
+
+def int_between(low: int, high: int):
+    """An argparse type: an integer in ``[low, high]``."""
+    at_least = int_at_least(low)
+
+    def parse(text: str) -> int:
+        value = at_least(text)
+        if value > high:
+            raise argparse.ArgumentTypeError(f"must be <= {high}, got {value}")
+        return value
+
+    return parse
+
+
+def add_render_options(p: argparse.ArgumentParser, what: str = "the config") -> None:
+    """``--device`` and ``--batch-views``, overriding ``render.device`` and
+    ``render.batch_views`` of ``what`` (read back with :func:`render_overrides`)."""
+    p.add_argument("--device", choices=DEVICES, default=None,
+                   help=f"where the renderer runs, replacing render.device of {what}: cpu (NumPy), "
+                        "torch-cpu or gpu (PyTorch, CUDA; needs factory[gpu]); default: the config's")
+    p.add_argument("--batch-views", type=int_between(0, MAX_BATCH_VIEWS), default=None, metavar="N",
+                   help=f"views (frames) per render launch, replacing render.batch_views of {what} "
+                        f"(0: sized from the device's memory, at most {MAX_BATCH_VIEWS}); default: the config's")
+
+
+def render_overrides(args: argparse.Namespace) -> dict:
+    """The ``render`` settings that ``--device`` / ``--batch-views`` set (only those given)."""
+    out = {}
+    if getattr(args, "device", None) is not None:
+        out["device"] = args.device
+    if getattr(args, "batch_views", None) is not None:
+        out["batch_views"] = args.batch_views
+    return out
+
+
+def source_of(path, overrides: dict) -> str:
+    """How errors name a config: its file, and the flags that changed it."""
+    flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in overrides.items())
+    return f"{path} with {flags}" if flags else str(path)
+
+
+def load_config_with(path, overrides: dict):
+    """The config file at ``path`` with ``overrides`` merged into its ``render`` block,
+    validated as a whole (a :class:`~factory.config.Config`).
+
+    Raises:
+        ConfigError: the file, or the file with the overrides, is not a valid config.
+    """
+    from factory.config import load_config, parse_config
+
+    config = load_config(path)
+    if not overrides:
+        return config
+    data = config.resolved()
+    data["render"] = {**data["render"], **overrides}
+    return parse_config(data, source_of(path, overrides))
+
+
+def check_device(device: str, source: str, *, here: bool = True) -> None:
+    """Refuse, before Ray starts or anything renders, a ``device`` this machine cannot
+    render on (``gpu`` without CUDA, PyTorch missing), with the renderer's own message
+    (which names ``render.device``).
+
+    ``here`` False skips the check: rendering happens on a cluster's nodes (RAY_ADDRESS
+    set), which may have GPUs that this machine (a head node, a laptop) lacks.
+
+    Raises:
+        ConfigError: naming ``source`` and the reason.
+    """
+    if not here:
+        return
+    from factory.errors import ConfigError
+    from factory.render.backend import get_backend
+
+    try:
+        get_backend(device)
+    except ValueError as e:
+        raise ConfigError(source, [str(e)]) from None
+
+
+def renders_here() -> bool:
+    """Whether a Ray command renders on this machine: it starts an embedded local Ray
+    (RAY_ADDRESS unset) rather than joining a cluster (see :mod:`factory.ray_session`)."""
+    import os
+
+    return not os.environ.get("RAY_ADDRESS")

@@ -5,7 +5,10 @@ local Ray, and writes WebDataset shards of --shard-size samples, <prefix>-000000
 ..., plus manifest.json (written last: a dataset without one is incomplete) to URL: a
 folder, file://, s3://bucket/prefix, memory:// or any installed fsspec protocol.
 Rerunning the same command after an interruption makes only the shards that are
-missing or fail their checksum. The same arguments work as a Ray job entrypoint:
+missing or fail their checksum. --device gpu renders on GPUs (one per render actor
+unless --gpus-per-worker says otherwise; encoding stays on CPU actors); --device and
+--batch-views replace the config's render.device and render.batch_views. The same
+arguments work as a Ray job entrypoint:
 ray job submit --working-dir . -- python -m jobs.generate CONFIG --out URL ...
 """
 
@@ -14,7 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from factory.commands.argtypes import add_storage_option, float_at_least, int_at_least
+from factory.commands.argtypes import add_render_options, add_storage_option, float_at_least, int_at_least
 
 
 def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -35,7 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
                    help="render actors the pool grows to (default: as many as the cluster's CPUs, or "
                         "GPUs / --gpus-per-worker, allow)")
     p.add_argument("--gpus-per-worker", type=float_at_least(0.0), default=0.0, metavar="G",
-                   help="GPUs each render actor holds (default 0: CPU rendering)")
+                   help="GPUs each render actor holds (default 0, which means 1 with --device gpu)")
     p.add_argument("--cpus-per-worker", type=float_at_least(0.0, strict=True), default=None, metavar="C",
                    help="logical CPUs each render actor holds (default 1 with GPUs, 0.75 without, "
                         "leaving room for the encode actors)")
@@ -48,6 +51,7 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--max-failures", type=int_at_least(0), default=0, metavar="M",
                    help="skip up to M samples whose generation fails, recording them in the manifest "
                         "(default 0: the first failure stops the job)")
+    add_render_options(p)
     add_storage_option(p)
     p.add_argument("--no-progress", action="store_true", help="hide Ray Data's progress bars")
     return p
@@ -62,10 +66,16 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from factory.config import load_config
+    from factory.commands.argtypes import (
+        check_device, load_config_with, render_overrides, renders_here, source_of,
+    )
     from factory.storage import parse_options, resolve
 
-    config = load_config(args.config)  # fail fast on a bad config, before Ray
+    # Fail fast on a bad config, before Ray. The device is checked here only when this
+    # machine renders (an embedded Ray): a cluster's GPU nodes may have what it lacks.
+    overrides = render_overrides(args)
+    config = load_config_with(args.config, overrides)
+    check_device(config.render.device, source_of(args.config, overrides), here=renders_here())
     location = resolve(args.out, parse_options(args.storage_option))
 
     from factory.pipeline import generate_dataset

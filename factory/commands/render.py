@@ -4,7 +4,9 @@ For each index it generates the sample, encodes it exactly as a shard would hold
 and writes every member as DIR/<key>.<ext> (0000000007.rgb.png, 0000000007.json, ...),
 plus two pictures for people: DIR/<key>.contact.png (contact sheet of the middle
 frame) and DIR/<key>.preview.gif (every frame's contact sheet). Each file appears
-atomically: it is written under a temporary name, then renamed.
+atomically: it is written under a temporary name, then renamed. --device and
+--batch-views replace the config's render.device and render.batch_views; a device this
+machine cannot render on (gpu without CUDA) is refused before anything renders.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import os
 import time
 from pathlib import Path
 
-from factory.commands.argtypes import int_at_least
+from factory.commands.argtypes import add_render_options, int_at_least
 from factory.errors import ConfigError, StorageError
 
 
@@ -33,14 +35,17 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="the size of the dataset the indices belong to, which fixes each index's scenario "
                         "(factory generate --samples N); default: the open-ended stream of factory serve")
     p.add_argument("--out", required=True, type=Path, metavar="DIR", help="output folder (created if missing)")
+    add_render_options(p)
     return p
 
 
 def run(args: argparse.Namespace) -> int:
-    from factory.config import load_config
+    from factory.commands.argtypes import check_device, load_config_with, render_overrides, source_of
 
     # Check the arguments before the heavy imports, so mistakes are reported at once.
-    config = load_config(args.config)
+    overrides = render_overrides(args)
+    config = load_config_with(args.config, overrides)
+    check_device(config.render.device, source_of(args.config, overrides))
     if args.samples is not None:
         from factory.allocation import allocate
 

@@ -5,7 +5,11 @@ run``, ``serve deploy`` and the KubeRay RayService use) on an embedded local Ray
 the cluster at RAY_ADDRESS, exactly as ``serve run FILE`` does; --host/--port and the
 replica options override the file. Waits until the application is running, prints its
 address, and serves until interrupted (Ctrl-C or SIGTERM). Set FACTORY_SERVE_TOKEN to
-require a bearer token on the /v1 routes.
+require a bearer token on the /v1 routes. --device and --batch-views set the
+application's device and batch_views, which replace render.device and
+render.batch_views of every config served; --device gpu also gives each replica a GPU
+(unless --gpus-per-replica or the file's num_gpus says how many) and is refused at once
+on a machine without CUDA when Ray runs here (RAY_ADDRESS unset).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ READY_TIMEOUT_S = 600.0
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    from factory.commands.argtypes import float_at_least, int_at_least
+    from factory.commands.argtypes import add_render_options, float_at_least, int_at_least
 
     p = subparsers.add_parser(
         "serve", help="serve samples over HTTP (Ray Serve)", description=__doc__.split("\n\n", 1)[1],
@@ -37,14 +41,20 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--max-replicas", type=int_at_least(1), default=None, metavar="N",
                    help="autoscaling upper bound (default: the file's)")
     p.add_argument("--gpus-per-replica", type=float_at_least(0.0), default=None, metavar="G",
-                   help="GPUs each replica reserves (default: the file's, 0)")
+                   help="GPUs each replica reserves (default: the file's, 0; 1 with --device gpu if the file "
+                        "says 0)")
+    add_render_options(p, "every config served")
     return p
 
 
 def load_serve_config(path: Path, host: str | None = None, port: int | None = None,
                       min_replicas: int | None = None, max_replicas: int | None = None,
-                      gpus_per_replica: float | None = None):
+                      gpus_per_replica: float | None = None, render: dict | None = None):
     """The Serve config file as Serve's own ``ServeDeploySchema``, with overrides applied.
+
+    ``render``: ``{"device": ..., "batch_views": ...}`` (those given) for the args of
+    every factory application (``...:build_app``). With ``device`` gpu and no
+    ``gpus_per_replica``, a replica that the file gives no GPU gets 1.
 
     Raises:
         ConfigError: the file is unreadable, not YAML, or not a valid Serve config.
@@ -63,7 +73,11 @@ def load_serve_config(path: Path, host: str | None = None, port: int | None = No
         http["host"] = host
     if port is not None:
         http["port"] = port
+    render = render or {}
     for app in data.get("applications") or []:
+        if (render and isinstance(app, dict) and str(app.get("import_path", "")).endswith(":build_app")
+                and isinstance(app.get("args") or {}, dict)):
+            app["args"] = {**(app.get("args") or {}), **render}
         for dep in app.get("deployments") or []:
             if dep.get("name") != DEPLOYMENT:
                 continue
@@ -78,6 +92,10 @@ def load_serve_config(path: Path, host: str | None = None, port: int | None = No
                     f"{scaling['max_replicas']}"])
             if gpus_per_replica is not None:
                 dep.setdefault("ray_actor_options", {})["num_gpus"] = gpus_per_replica
+            elif render.get("device") == "gpu" and isinstance(dep.get("ray_actor_options"), dict):
+                # (without ray_actor_options here, build_app's own default holds: 1 GPU for gpu)
+                if not dep["ray_actor_options"].get("num_gpus"):
+                    dep["ray_actor_options"]["num_gpus"] = 1
     try:
         return ServeDeploySchema.model_validate(data)
     except ValidationError as e:
@@ -85,13 +103,17 @@ def load_serve_config(path: Path, host: str | None = None, port: int | None = No
 
 
 def run(args: argparse.Namespace) -> int:
+    from factory.commands.argtypes import render_overrides, renders_here
+
     config = load_serve_config(args.config, args.host, args.port, args.min_replicas, args.max_replicas,
-                               args.gpus_per_replica)
-    from factory.service.app import build_app
+                               args.gpus_per_replica, render_overrides(args))
+    from factory.service.app import Settings, build_app
 
     for app in config.applications:  # check each application's args before starting Ray
         if app.import_path.endswith(":build_app"):
             build_app(app.args)
+            if renders_here():  # replicas on this machine: can they use the device?
+                Settings.model_validate(app.args).check_device()
 
     import ray
     from ray import serve

@@ -11,13 +11,23 @@ Routes (the schema is at ``/openapi.json``, the docs at ``/docs``):
 * ``GET /v1/samples/{index}/preview.png``: a contact sheet of one frame;
 * ``GET /v1/scenarios``: the shipped configs; ``GET /healthz``: liveness and counters.
 
-Inside a replica, samples are made on one worker thread (rendering is CPU-bound
-NumPy; more threads would only fight over the GIL), so the event loop stays free to
-accept requests, answer ``/healthz`` and notice disconnects. Requests for single
-samples meet in ``@serve.batch``: a batch is made in one call (identical samples
-once), which is where a batched GPU backend will plug in. A stream asks for its next
-sample only after sending the previous one, so a client that disconnects (Serve then
-cancels the handler) stops its generation after at most one more sample.
+Inside a replica, samples are made on one worker thread (NumPy rendering is
+CPU-bound and more threads would only fight over the GIL; a GPU renders one launch at
+a time anyway), so the event loop stays free to accept requests, answer ``/healthz``
+and notice disconnects. Requests for single samples meet in ``@serve.batch``: a batch
+is made in one call (:func:`~factory.service.payload.make_batch`: identical samples
+once, the samples of one config rendered together in batched launches on the render
+device). ``max_batch_size`` defaults to 1 (on the CPU a batch only adds its wait) and
+to 16 when the ``device`` setting is ``gpu``, where one launch of many clips costs
+little more than one of a single clip. A stream asks for its next sample only after
+sending the previous one, so a client that disconnects (Serve then cancels the
+handler) stops its generation after at most one more sample.
+
+The render device: the ``device`` setting (``factory serve --device``) replaces
+``render.device`` of every config served, shipped or sent in a request (None: each
+config's own); ``batch_views`` likewise. A replica whose device cannot be used there
+(``gpu`` without CUDA) fails to start, naming ``render.device``; with ``device: gpu``
+a replica holds 1 GPU unless ``num_gpus`` says otherwise.
 
 Auth: when ``FACTORY_SERVE_TOKEN`` is set in the replicas' environment, every ``/v1``
 route wants ``Authorization: Bearer <token>``; ``/healthz``, ``/docs`` and
@@ -31,7 +41,7 @@ import json
 import os
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import FastAPI, Query, Request
 from fastapi import Path as PathParam
@@ -52,6 +62,7 @@ from factory.service.request import ApiError, Limits, SampleRequest, request_err
 
 TOKEN_ENV = "FACTORY_SERVE_TOKEN"
 DEPLOYMENT = "SampleService"
+GPU_MAX_BATCH_SIZE = 16  # max_batch_size when device is gpu and the setting is not given
 
 
 class Settings(BaseModel):
@@ -66,18 +77,57 @@ class Settings(BaseModel):
     max_pixel_frames: int = Field(Limits.max_pixel_frames, ge=1, description="width x height x frames x count")
     max_body_bytes: int = Field(Limits.max_body_bytes, ge=1024, description="bytes of a request body")
     time_limit_s: float = Field(120.0, gt=0, description="seconds one request may take")
-    max_batch_size: int = Field(1, ge=1, le=256, description="single-sample requests made in one call")
+    device: Literal["cpu", "torch-cpu", "gpu"] | None = Field(
+        None, description="render.device of every config served, shipped or in a request "
+                          "(None: each config's own)")
+    batch_views: int | None = Field(
+        None, ge=0, le=4096, description="render.batch_views of every config served: views per render launch, "
+                                         "0 sized from memory (None: each config's own)")
+    max_batch_size: int | None = Field(
+        None, ge=1, le=256, description=f"single-sample requests made in one call (default: 1, "
+                                        f"{GPU_MAX_BATCH_SIZE} when device is gpu)")
     batch_wait_timeout_s: float = Field(0.005, ge=0, description="how long a batch waits to fill")
     min_replicas: int = Field(1, ge=0)
     max_replicas: int = Field(4, ge=1)
     target_ongoing_requests: float = Field(2.0, gt=0)
     max_ongoing_requests: int = Field(64, ge=1)
     num_cpus: float = Field(1.0, ge=0, description="CPUs per replica")
-    num_gpus: float = Field(0.0, ge=0, description="GPUs per replica (0 on CPU)")
+    num_gpus: float | None = Field(None, ge=0, description="GPUs per replica (default: 1 when device is gpu, "
+                                                            "else 0)")
 
     @property
     def limits(self) -> Limits:
         return Limits(self.max_count, self.max_pixel_frames, self.max_body_bytes)
+
+    @property
+    def render(self) -> dict:
+        """What replaces the ``render`` settings of every config served (those set)."""
+        return {k: getattr(self, k) for k in ("device", "batch_views") if getattr(self, k) is not None}
+
+    @property
+    def batch_size(self) -> int:
+        """``max_batch_size``, or its default for the device."""
+        if self.max_batch_size is not None:
+            return self.max_batch_size
+        return GPU_MAX_BATCH_SIZE if self.device == "gpu" else 1
+
+    @property
+    def gpus(self) -> float:
+        """``num_gpus``, or its default for the device."""
+        if self.num_gpus is not None:
+            return self.num_gpus
+        return 1.0 if self.device == "gpu" else 0.0
+
+    def check_device(self) -> None:
+        """Raise ConfigError (naming ``render.device``) if ``device`` cannot render here."""
+        if self.device is None:
+            return
+        from factory.render.backend import get_backend
+
+        try:
+            get_backend(self.device)
+        except ValueError as e:
+            raise ConfigError("serve application args", [str(e)]) from None
 
 
 api = FastAPI(
@@ -148,11 +198,13 @@ _SAMPLES_BODY = {
 class SampleService:
     def __init__(self, settings: dict):
         self.settings = Settings.model_validate(settings)
-        self.catalogue = Catalogue(self.settings.configs_dir)
+        self.settings.check_device()  # a replica that cannot render on its device does not start
+        self.render = self.settings.render
+        self.catalogue = Catalogue(self.settings.configs_dir, self.render)
         self.limits = self.settings.limits
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="factory-make")
         self.stats: Counter = Counter()
-        self._make_batch.set_max_batch_size(self.settings.max_batch_size)
+        self._make_batch.set_max_batch_size(self.settings.batch_size)
         self._make_batch.set_batch_wait_timeout_s(self.settings.batch_wait_timeout_s)
 
     @api.get("/healthz")
@@ -171,7 +223,7 @@ class SampleService:
     async def samples(self, request: Request) -> Response:
         """Samples ``start .. start+count-1`` as a tar stream or JSON."""
         _check_token(request)
-        job = resolve(await self._body(request), self.catalogue, self.limits)
+        job = resolve(await self._body(request), self.catalogue, self.limits, self.render)
         self.stats["requests"] += 1
         deadline = asyncio.get_running_loop().time() + self.settings.time_limit_s
         works = [Work(job.config, job.config_hash, i, job.only, job.mp4, job.samples) for i in job.indices]
@@ -215,7 +267,7 @@ class SampleService:
                  "samples": samples})
         except ValidationError as e:
             raise request_error(e.errors()) from None
-        job = resolve(req, self.catalogue, self.limits)
+        job = resolve(req, self.catalogue, self.limits, self.render)
         frames = job.config.render.frames
         if frame is not None and frame >= frames:
             raise ApiError(422, [{"field": "frame", "value": frame,
@@ -298,7 +350,9 @@ def build_app(args: dict[str, Any] | None = None) -> serve.Application:
         settings = Settings.model_validate(args or {})
     except ValidationError as e:
         raise ConfigError.of("serve application args", validation_problems(e.errors(), Settings)) from None
-    Catalogue(settings.configs_dir)  # a bad configs_dir fails here, not in every replica
+    # A bad configs_dir fails here, not in every replica. The device is not checked: this
+    # may run where no replica will (a head node without the replicas' GPUs).
+    Catalogue(settings.configs_dir, settings.render)
     deployment = SampleService.options(
         autoscaling_config={
             "min_replicas": settings.min_replicas,
@@ -306,6 +360,6 @@ def build_app(args: dict[str, Any] | None = None) -> serve.Application:
             "target_ongoing_requests": settings.target_ongoing_requests,
         },
         max_ongoing_requests=settings.max_ongoing_requests,
-        ray_actor_options={"num_cpus": settings.num_cpus, "num_gpus": settings.num_gpus},
+        ray_actor_options={"num_cpus": settings.num_cpus, "num_gpus": settings.gpus},
     )
     return deployment.bind(settings.model_dump())

@@ -3,7 +3,9 @@
 The folder is ``configs/`` of this repository unless ``FACTORY_CONFIGS_DIR`` (or the
 service's ``configs_dir`` setting) names another. Every file is loaded and validated
 when the catalogue is built, so a broken shipped config stops a replica from starting
-instead of failing requests later.
+instead of failing requests later. The service's own render settings (its ``device``
+and ``batch_views``) are merged into every config's ``render`` block as it loads, so
+what ``GET /v1/scenarios`` shows, config hash included, is what is served.
 """
 
 from __future__ import annotations
@@ -36,9 +38,10 @@ class Entry:
 
 
 class Catalogue:
-    """The shipped configs of one folder, loaded and validated once."""
+    """The shipped configs of one folder, loaded and validated once. ``render``: settings
+    merged into every config's ``render`` block (``{"device": "gpu"}``; None: none)."""
 
-    def __init__(self, folder: str | Path | None = None):
+    def __init__(self, folder: str | Path | None = None, render: dict | None = None):
         self.folder = Path(folder) if folder else default_configs_dir()
         if not self.folder.is_dir():
             raise ConfigError("service settings", [
@@ -48,6 +51,8 @@ class Catalogue:
         self.entries: dict[str, Entry] = {}
         for path in sorted(self.folder.glob("*.yaml")):
             data = read_yaml(path)
+            if render and isinstance(data, dict) and isinstance(data.get("render", {}), dict):
+                data = {**data, "render": {**data.get("render", {}), **render}}
             self.entries[path.stem] = Entry(path.stem, path, data, parse_config(data, str(path)))
         if not self.entries:
             raise ConfigError("service settings", [f"configs_dir: {str(self.folder)!r} holds no *.yaml configs"])

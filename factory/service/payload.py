@@ -1,8 +1,10 @@
 """Making a request's samples, and the bytes that carry them to the client.
 
 * :class:`Work` is one sample to make (config, index, which members); :func:`make_batch`
-  makes a list of them, each distinct one once, and returns per item the members or
-  the exception, so one bad item never fails its neighbours in a batch.
+  makes a list of them, each distinct one once, the samples of one config rendered
+  together (one :func:`~factory.generate.generate_samples` call: batched launches on
+  the config's render device), and returns per item the members or the exception, so
+  one bad item never fails its neighbours in a batch.
 * :class:`TarStream` turns members into tar records one sample at a time, and ends the
   archive exactly as :func:`factory.shards.assemble` does: a request for the samples
   of one shard gets that shard's bytes.
@@ -17,7 +19,7 @@ import json
 from dataclasses import dataclass
 
 from factory.config import Config
-from factory.generate import generate_members, generate_sample
+from factory.generate import generate_sample, generate_samples
 from factory.shards import end_of_archive, sample_segment
 
 TAR_TYPE = "application/x-tar"
@@ -41,15 +43,52 @@ class Work:
 
 
 def make_batch(works: list[Work]) -> list[dict | BaseException]:
-    """Members (or the exception raised) for each of ``works``; duplicates made once."""
+    """Members (or the exception raised) for each of ``works``, each the same as
+    :func:`~factory.generate.generate_members` gives (or raises) for it alone.
+
+    Duplicates are made once. The distinct indices of each (config, dataset size) are
+    rendered by one :func:`~factory.generate.generate_samples` call, then each work is
+    encoded with its own members. A failure belongs to the works it concerns: a sample
+    that fails is its RenderError; if the whole call fails (a bad index), each of its
+    samples is made alone, so that only the bad ones get the error.
+    """
+    from factory.encode import encode_sample
+
+    groups: dict[tuple, list[Work]] = {}
+    for w in dict((w.key, w) for w in works).values():
+        groups.setdefault((w.config_hash, w.samples), []).append(w)
     done: dict[tuple, dict | BaseException] = {}
-    for w in works:
-        if w.key not in done:
+    for group in groups.values():
+        config, samples = group[0].config, group[0].samples
+        indices = list(dict.fromkeys(w.index for w in group))
+        made = dict(zip(indices, _samples(config, indices, samples)))
+        for w in group:
+            sample = made[w.index]
+            if isinstance(sample, BaseException):
+                done[w.key] = sample
+                continue
             try:
-                done[w.key] = generate_members(w.config, w.index, samples=w.samples, mp4=w.mp4, only=w.only)
+                done[w.key] = encode_sample(sample, mp4=config.output.mp4 if w.mp4 is None else w.mp4, only=w.only)
             except Exception as e:  # noqa: BLE001 - handed back to the one request it belongs to
                 done[w.key] = e
     return [done[w.key] for w in works]
+
+
+def _samples(config: Config, indices: list, samples: int | None) -> list:
+    """``generate_samples``, with an error raised by the whole call given to each index
+    it concerns: the indices are then made one by one."""
+    try:
+        return generate_samples(config, indices, samples=samples)
+    except Exception as e:  # noqa: BLE001 - attributed below
+        if len(indices) == 1:
+            return [e]
+    out = []
+    for index in indices:
+        try:
+            out.extend(generate_samples(config, [index], samples=samples))
+        except Exception as e:  # noqa: BLE001 - handed back to the requests for this index
+            out.append(e)
+    return out
 
 
 class TarStream:

@@ -21,7 +21,10 @@ A sample served for (config, seed, index, samples) is the same bytes as sample
 ``index`` of a batch dataset of the same config, seed and size: the config is
 validated exactly as ``factory generate`` validates a file, and the same
 ``generate_sample`` makes it. Without ``samples`` the scenarios follow the open-ended
-stream (:mod:`factory.allocation`).
+stream (:mod:`factory.allocation`). A service that sets a render device (or batch size)
+imposes it on every request's config, as ``factory generate --device`` does on a
+file's; the device is part of the config and its hash, so such a sample is the one a
+batch dataset rendered on that device holds.
 """
 
 from __future__ import annotations
@@ -129,8 +132,11 @@ def request_error(errors: Iterable[dict], skip: int = 0) -> ApiError:
     return ApiError(422, problems)
 
 
-def resolve(req: SampleRequest, catalogue, limits: Limits) -> Job:
+def resolve(req: SampleRequest, catalogue, limits: Limits, render: dict | None = None) -> Job:
     """Check ``req`` against the catalogue and the limits; the :class:`Job` to run.
+
+    ``render``: settings that replace those of the request's config's ``render`` block
+    whatever the request says (the service's ``device`` and ``batch_views``; None: none).
 
     Raises:
         ApiError: 422 for a bad field, 413 for a request over the pixel-frame budget.
@@ -150,6 +156,8 @@ def resolve(req: SampleRequest, catalogue, limits: Limits) -> Job:
     data = merge(base, req.overrides)
     if req.seed is not None and isinstance(data, dict):
         data["seed"] = req.seed
+    if render and isinstance(data, dict) and isinstance(data.get("render", {}), dict):
+        data = merge(data, {"render": render})  # (a render that is no mapping fails validation as it is)
     try:
         config = parse_config(data, "request")
     except ConfigError as e:

@@ -1,0 +1,181 @@
+"""The render device and batching, wired into the pipeline's render stage, its block
+sizes and the commands' options (no Ray here; the Ray runs are in test_pipeline.py).
+
+A sample that fails inside a batched render is made real by a config whose scenario
+``one`` asks for a shape this renderer does not know: the config is a copy of the tiny
+one, changed past validation (as a config written by a newer factory would read), so
+sampling and physics succeed and the renderer fails on that scenario's samples only,
+inside ``generate_samples``' batched launch.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import pickle
+import typing
+
+import pyarrow as pa
+import pytest
+
+from factory.commands import argtypes
+from factory.config import Config, RenderSettings, parse_config
+from factory.distributions import Param
+from factory.encode import encode_sample
+from factory.errors import ConfigError, RenderError
+from factory.generate import generate_sample, scenario_of
+from factory.pipeline import GPU_BATCH_VIEWS, MAX_INPUT_BLOCKS, RenderStage, _block_size
+from factory.render import backend
+
+
+def on(config: Config, **render) -> Config:
+    data = config.resolved()
+    data["render"].update(render)
+    return parse_config(data)
+
+
+def with_unknown_shape(config: Config, scenario: str = "one") -> Config:
+    sc = config.scenarios[scenario]
+    bad = sc.model_copy(update={"objects": sc.objects.model_copy(update={"shape": Param("constant", ("blob",))})})
+    return config.model_copy(update={"scenarios": {**config.scenarios, scenario: bad}})
+
+
+def block(indices) -> pa.Table:
+    return pa.table({"index": pa.array(indices, pa.int64()), "shard": pa.array([0] * len(indices), pa.int64())})
+
+
+def rendered(table: pa.Table) -> list[tuple[int, dict | None, bytes]]:
+    """(index, failure row or None, pickled sample) of each row of a render stage's output."""
+    return [(i, json.loads(e) if e else None, p) for i, e, p in
+            zip(*(table[c].to_pylist() for c in ("index", "error", "sample")))]
+
+
+def test_the_cli_spells_the_renderers_devices_and_limits():
+    assert argtypes.DEVICES == backend.DEVICES == typing.get_args(RenderSettings.model_fields["device"].annotation)
+    le = [m.le for m in RenderSettings.model_fields["batch_views"].metadata if hasattr(m, "le")]
+    assert argtypes.MAX_BATCH_VIEWS == backend.MAX_BATCH_VIEWS == le[0]
+
+
+def test_the_config_of_a_command_carries_its_render_flags(tmp_path, tiny_config):
+    from conftest import CONFIGS
+
+    path = CONFIGS / "tiny.yaml"
+    assert argtypes.load_config_with(path, {}) == tiny_config
+    config = argtypes.load_config_with(path, {"device": "torch-cpu", "batch_views": 7})
+    assert (config.render.device, config.render.batch_views) == ("torch-cpu", 7)
+    assert config == on(tiny_config, device="torch-cpu", batch_views=7)
+    assert config.config_hash() != tiny_config.config_hash()  # the device is part of the config
+    assert on(tiny_config, batch_views=7).config_hash() == tiny_config.config_hash()  # the batch size is not
+
+
+@pytest.mark.skipif(backend.cuda_available(), reason="this machine has CUDA")
+def test_check_device_refuses_gpu_here_naming_render_device_and_trusts_a_cluster():
+    with pytest.raises(ConfigError) as info:
+        argtypes.check_device("gpu", "x.yaml with --device gpu")
+    assert "x.yaml with --device gpu" in str(info.value) and "render.device: 'gpu'" in str(info.value)
+    argtypes.check_device("gpu", "x.yaml", here=False)  # rendering happens on the cluster's nodes
+    argtypes.check_device("torch-cpu", "x.yaml")
+
+
+@pytest.mark.parametrize("device", ["cpu", "torch-cpu"])
+def test_the_render_stage_renders_a_block_as_generate_sample_does(tiny_config, device):
+    config = on(tiny_config, device=device)
+    out = RenderStage(config, 6, None, fail_fast=True)(block([5, 0, 3]))
+    assert out["index"].to_pylist() == [5, 0, 3] and out["error"].to_pylist() == ["", "", ""]
+    for index, payload in zip([5, 0, 3], out["sample"].to_pylist()):
+        got = pickle.loads(payload)
+        want = generate_sample(config, index, samples=6)
+        assert encode_sample(got, mp4=False) == encode_sample(want, mp4=False)
+
+
+def test_a_sample_failing_inside_a_batched_block_is_reported_with_its_own_index(tiny_config):
+    config = with_unknown_shape(tiny_config)
+    indices = list(range(6))
+    bad = [i for i in indices if scenario_of(config, i, 6) == "one"]
+    assert bad and len(bad) < len(indices)  # the block mixes good and failing samples
+
+    out = RenderStage(config, 6, None, fail_fast=False)(block(indices))
+    rows = rendered(out)
+    assert [i for i, error, _ in rows if error] == bad
+    for index, error, payload in rows:
+        if index in bad:
+            assert error == {"index": index, "scenario": "one", "seed": tiny_config.seed,
+                             "error": "ValueError: tuple.index(x): x not in tuple"} and payload == b""
+        else:  # its neighbours in the block are made as if alone
+            want = generate_sample(config, index, samples=6)
+            assert encode_sample(pickle.loads(payload), mp4=False) == encode_sample(want, mp4=False)
+
+    with pytest.raises(RenderError) as info:  # failing fast: the first bad sample of the block, by name
+        RenderStage(config, 6, None, fail_fast=True)(block(indices))
+    err = info.value
+    assert (err.index, err.scenario, err.seed) == (bad[0], "one", tiny_config.seed)
+    assert f"sample {bad[0]} (scenario 'one'" in str(err) and isinstance(err.__cause__, ValueError)
+
+
+@pytest.mark.skipif(backend.cuda_available(), reason="this machine has CUDA")
+def test_a_device_that_cannot_be_used_fails_every_sample_of_the_block_by_name(tiny_config):
+    config = on(tiny_config, device="gpu")
+    rows = rendered(RenderStage(config, 6, None, fail_fast=False)(block([1, 2])))
+    assert [(i, e["index"], e["scenario"]) for i, e, _ in rows] == [(i, i, scenario_of(config, i, 6)) for i in (1, 2)]
+    assert all("render.device: 'gpu' needs a CUDA device" in e["error"] for _, e, _ in rows)
+    with pytest.raises(RenderError, match=r"sample 1 .*render.device"):
+        RenderStage(config, 6, None, fail_fast=True)(block([1, 2]))
+
+
+def test_a_custom_generate_fn_is_still_called_once_per_index(tiny_config):
+    calls = []
+
+    def gen(config, index, samples):
+        calls.append(index)
+        return generate_sample(config, index, samples=samples)
+
+    out = RenderStage(tiny_config, 6, gen, fail_fast=True)(block([4, 1]))
+    assert calls == [4, 1] and out["error"].to_pylist() == ["", ""]
+
+
+def test_block_sizes_fill_a_gpu_launch_and_leave_cpu_blocks_as_they_were(tiny_config):
+    r = tiny_config.render  # 32 x 32, 2 frames
+    # CPU (cpu and torch-cpu): at most 8, a quarter of each worker's share, a shard
+    for device in ("cpu", "torch-cpu"):
+        cpu = r.model_copy(update={"device": device})
+        assert _block_size(cpu, rows=10, shard_size=4, workers=1) == 3
+        assert _block_size(cpu, rows=10_000, shard_size=500, workers=2) == 8
+        assert _block_size(cpu, rows=10_000, shard_size=2, workers=2) == 2
+    gpu = r.model_copy(update={"device": "gpu"})
+    fill = math.ceil(GPU_BATCH_VIEWS / r.frames)  # 128 clips of 2 frames fill a launch of 256 views
+    assert _block_size(gpu, rows=100_000, shard_size=500, workers=4) == fill
+    assert _block_size(gpu.model_copy(update={"batch_views": 64}), rows=100_000, shard_size=500, workers=4) == 32
+    assert _block_size(gpu.model_copy(update={"batch_views": 1}), rows=10_000, shard_size=500, workers=4) == 1
+    assert _block_size(gpu, rows=100_000, shard_size=50, workers=4) == 50  # never more than a shard
+    assert _block_size(gpu, rows=200, shard_size=500, workers=4) == 50  # every actor gets work
+    big = gpu.model_copy(update={"width": 1024, "height": 1024, "frames": 24})  # 780 MB of frames a clip
+    assert _block_size(big, rows=10_000, shard_size=500, workers=4) == 1  # 11 would fill a launch
+    assert _block_size(gpu, rows=10**6, shard_size=10**6, workers=1) == 128
+    assert _block_size(gpu, rows=10**8, shard_size=10**6, workers=1) == 10**8 // MAX_INPUT_BLOCKS  # bigger
+
+
+@pytest.mark.skipif(backend.cuda_available(), reason="this machine has CUDA")
+def test_generate_dataset_refuses_gpu_before_starting_a_local_ray(tmp_path):
+    """In a fresh process (this one may hold the session's Ray, which skips the check)."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import CONFIGS
+
+    code = f"""
+import ray
+from factory.commands.argtypes import load_config_with
+from factory.errors import ConfigError
+from factory.pipeline import generate_dataset
+config = load_config_with({str(CONFIGS / 'tiny.yaml')!r}, {{"device": "gpu"}})
+try:
+    generate_dataset(config, {str(tmp_path / 'ds')!r}, samples=2, shard_size=2, log=print)
+except ConfigError as e:
+    print("refused:", e, "| ray started:", ray.is_initialized())
+"""
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
+    assert "refused: invalid config render settings" in result.stdout, result.stdout + result.stderr
+    assert "render.device: 'gpu' needs a CUDA device" in result.stdout
+    assert "ray started: False" in result.stdout and not (tmp_path / "ds").exists()
