@@ -107,9 +107,10 @@ class ViewBatch:
     ``light_kind_host`` (B, L) (copies of the device arrays, for decisions made once
     per launch rather than per pixel).
     Device (``xp``, float32 unless noted): ``d_pos`` (B, K, 3), ``d_rot`` (B, K, 3, 3)
-    object-to-world, ``d_dims`` (B, K, 3), ``d_shape`` (B, K) int64; the same slot-major
-    as ``slot_pos`` (K, B, 3), ``slot_rot``, ``slot_dims``, ``slot_radius`` (K, B),
-    ``slot_shape``, ``slot_convex`` (K, B) bool; ``room`` (B, 4), ``light_kind`` (B, L) int64, ``light_vector`` (B, L, 3),
+    object-to-world (what flow gathers per pixel by view and slot); slot-major tables
+    ``slot_pos`` (K, B, 3), ``slot_rot`` (K, B, 3, 3), ``slot_dims`` (K, B, 3) half-extents,
+    ``slot_radius`` (K, B), ``slot_shape`` (K, B) int64, ``slot_convex`` (K, B) bool;
+    ``room`` (B, 4), ``light_kind`` (B, L) int64, ``light_vector`` (B, L, 3),
     ``light_intensity`` (B, L), ``light_ref`` (B, L) distance of a point light from the
     origin (metres), and per surface code (S = 3 + K): ``color``, ``color2`` (B, S, 3),
     ``texture`` (B, S) int64, ``texture_scale``, ``roughness``, ``specular`` (B, S),
@@ -134,8 +135,6 @@ class ViewBatch:
 
         i64 = xp.int64
         self.d_pos, self.d_rot = dev(self.pos), dev(rot)
-        self.d_shape = dev(self.shape, i64)
-        self.d_dims = dev(_pad([t.dims for t in tables], k, 0.0))
         self.room_host = np.stack([t.room for t in tables])
         self.room = dev(self.room_host)
         self.light_kind_host = _pad([t.light_kind for t in tables], lights, 0)

@@ -171,14 +171,14 @@ def cast(batch: ViewBatch) -> View:
                 continue
             owner, row, col = _rect_pixels(rects[views, k], views, W, xp)
             d_views = xp.asarray(views, dtype=xp.int64)
-            R = batch.d_rot[d_views, k]  # (P, 3, 3) object-to-world
-            o_l = rowmat(origin[d_views] - batch.d_pos[d_views, k], R, xp)  # (P, 3) camera in object frame
+            R = batch.slot_rot[k][d_views]  # (P, 3, 3) object-to-world
+            o_l = rowmat(origin[d_views] - batch.slot_pos[k][d_views], R, xp)  # (P, 3) camera in object frame
             view = d_views[owner]
             pix = view * HW + row * W + col
             Rr = xp.take(R, owner, axis=0)
             o_l = xp.take(o_l, owner, axis=0)
             d_l = rowmat(xp.take(flat_dirs, pix, axis=0), Rr, xp)
-            dims = xp.take(batch.d_dims[d_views, k], owner, axis=0)
+            dims = xp.take(batch.slot_dims[k][d_views], owner, axis=0)
             t, n_l = intersect(shape, o_l, d_l, dims, T_MIN, xp)
             hit = xp.isfinite(t)
             amodal[(view * K + k) * HW + row * W + col] = hit
