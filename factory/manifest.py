@@ -8,9 +8,10 @@ Layout of a dataset folder::
     .factory/shards/<shard>.json   one per shard, written right after its shard
 
 The **manifest** lists every shard (name, sample count, first and last key, bytes,
-sha256, the samples skipped under ``--max-failures``) and the resolved
-config, its hash, the seed, the generator version (and git commit when known), the
-creation time and the licence, and the scenario allocation (:func:`scenarios_block`).
+sha256, the samples skipped under ``--max-failures``) and the resolved config, its
+hash, the seed, the generator (:func:`factory.provenance.generator_info`: version, git
+commit when known, Python and library versions), the creation time and the licence,
+and the scenario allocation (:func:`scenarios_block`).
 A dataset without a manifest is incomplete.
 
 The **intent** is written before any shard: it holds the config hash and the shape of
@@ -29,14 +30,11 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import os
-import subprocess
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import Any
 
-import factory
 from factory.errors import StorageError
+from factory.provenance import generator_info
 
 FORMAT = "factory-dataset/1"
 MANIFEST = "manifest.json"
@@ -64,41 +62,6 @@ def loads(data: bytes, what: str) -> dict:
     if not isinstance(doc, dict):
         raise StorageError(f"{what} must hold a JSON object, got {type(doc).__name__}")
     return doc
-
-
-def _git(*args: str) -> subprocess.CompletedProcess | None:
-    root = Path(factory.__file__).resolve().parent.parent
-    if not (root / ".git").exists():
-        return None
-    try:
-        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=5, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
-def git_commit() -> str | None:
-    """The git commit of the code, when known.
-
-    ``FACTORY_GIT_COMMIT`` wins (set it when building an image); otherwise ask git
-    about the checkout the ``factory`` package was imported from. None if unknown.
-    """
-    env = os.environ.get("FACTORY_GIT_COMMIT")
-    if env:
-        return env
-    out = _git("rev-parse", "--verify", "-q", "HEAD")
-    commit = out.stdout.strip() if out is not None and out.returncode == 0 else ""
-    return commit or None
-
-
-def generator_info() -> dict[str, Any]:
-    """``{name, version, git_commit, git_dirty}``: ``git_dirty`` is True when the checkout
-    has uncommitted changes to tracked files, None when unknown (no checkout, or the
-    commit came from ``FACTORY_GIT_COMMIT``)."""
-    commit, dirty = git_commit(), None
-    if commit and not os.environ.get("FACTORY_GIT_COMMIT"):
-        out = _git("diff", "--quiet", "HEAD", "--")
-        dirty = None if out is None or out.returncode not in (0, 1) else out.returncode == 1
-    return {"name": "factory", "version": factory.__version__, "git_commit": commit, "git_dirty": dirty}
 
 
 def created_now() -> str:
@@ -180,7 +143,7 @@ def build(
         "name": config.name,
         "created": created,
         "licence": config.licence,
-        "generator": generator_info(),
+        "generator": generator_info(config.render.device),
         "seed": config.seed,
         "config_hash": config.config_hash(),
         "samples": samples,

@@ -56,6 +56,7 @@ import numpy as np
 
 from factory import manifest as mf
 from factory.errors import ConfigError, DatasetConflictError, StorageError
+from factory.provenance import generator_info
 from factory.reader import Dataset, ShardFormatError, iter_tar, open_dataset
 from factory.sample import sample_key
 from factory.shards import (
@@ -407,7 +408,7 @@ def mix(
         shards = _write(out_loc, mask, syn, rea, shard_size, prefix, written, log)
         doc = {
             "format": mf.FORMAT, "kind": KIND, "name": prefix, "created": created or mf.created_now(),
-            "generator": mf.generator_info(), "seed": seed, "ratio": float(r), "samples": n,
+            "generator": generator_info(), "seed": seed, "ratio": float(r), "samples": n,
             "samples_written": sum(rec["samples"] for rec in shards), "shard_size": shard_size, "prefix": prefix,
             "bytes": sum(rec["bytes"] for rec in shards), "max_failures": 0, "failures": [], "shards": shards,
             "sources": [

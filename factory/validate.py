@@ -489,7 +489,8 @@ class ValidationResult:
     dataset-level checks; ``key`` None where no sample is concerned) in a fixed order:
     dataset level first, then shard by shard in dataset order, then dataset totals.
     ``counts`` counts every failure by check name. ``skipped`` says which checks
-    could not run and why.
+    could not run and why; ``notes`` what a reader should know that is no failure (a
+    config recorded by an older factory, say).
     """
 
     url: str
@@ -505,6 +506,7 @@ class ValidationResult:
     scenarios: dict[str, int]
     sources: dict[str, int]
     seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -534,7 +536,7 @@ class ValidationResult:
             "format": RESULT_FORMAT, "url": self.url, "kind": self.kind, "ok": self.ok, "engine": self.engine,
             "created": mf.created_now(),
             "seconds": round(self.seconds, 3), "summary": self.summary, "skipped": list(self.skipped),
-            "failures": [dict(f) for f in self.failures],
+            "notes": list(self.notes), "failures": [dict(f) for f in self.failures],
         }
 
     def to_json(self) -> str:
@@ -551,6 +553,7 @@ class ValidationResult:
         if self.sources:
             out.append("samples by source: " + ", ".join(f"{k} {v}" for k, v in sorted(self.sources.items())))
         out += [f"skipped: {s}" for s in self.skipped]
+        out += [f"note: {n}" for n in self.notes]
         if self.ok:
             out.append("OK: no failures")
             return out
@@ -575,6 +578,18 @@ class ValidationPlan:
     context: Context
     failures: list[dict]
     skipped: list[str]
+    notes: list[str] = field(default_factory=list)
+
+
+def _leaves(doc: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A config document's leaves by dotted path (``{"render.device": "cpu", ...}``)."""
+    out: dict[str, Any] = {}
+    for k, v in doc.items():
+        if isinstance(v, Mapping) and v:
+            out.update(_leaves(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
 
 
 def plan_validation(location: Location, max_listed: int = DEFAULT_MAX_LISTED) -> ValidationPlan:
@@ -593,6 +608,7 @@ def plan_validation(location: Location, max_listed: int = DEFAULT_MAX_LISTED) ->
     tars = sorted(n for n in listing if n.endswith(".tar"))
     fails: list[dict] = []
     skipped: list[str] = []
+    notes: list[str] = []
     manifest = None
     if raw is None:
         if not tars:
@@ -665,22 +681,34 @@ def plan_validation(location: Location, max_listed: int = DEFAULT_MAX_LISTED) ->
         skipped.append("scenario.*: a mix has no config of its own; synthetic samples are checked without "
                        "their allocation")
         ctx = Context("mix", sources=sources, **common)
-        return ValidationPlan(location, kind, manifest, tasks, ctx, fails, skipped)
+        return ValidationPlan(location, kind, manifest, tasks, ctx, fails, skipped, notes)
 
     ctx_fields: dict[str, Any] = dict(name=manifest.get("name"), seed=manifest.get("seed"),
                                       config_hash=manifest.get("config_hash"))
     config = None
     try:
-        from factory.config import parse_config
+        from factory.config import EXECUTION_ONLY, hash_resolved, parse_config
 
         config = parse_config(manifest.get("config"), "manifest config")
     except (ConfigError, TypeError, ValueError) as e:
         fails.append(failure("manifest.config", mf.MANIFEST, None, f"the manifest's config does not parse: {e}"))
     if config is not None:
-        if config.config_hash() != manifest.get("config_hash"):
+        # The recorded block is what the hash covers: a dataset made before a config
+        # field existed is intact even though this version resolves it with one more
+        # default (and so to another hash).
+        recorded = hash_resolved(manifest["config"])
+        if recorded != manifest.get("config_hash"):
             fails.append(failure("manifest.config", mf.MANIFEST, None,
                                  f"config_hash {manifest.get('config_hash')!r}, the config hashes to "
-                                 f"{config.config_hash()!r}"))
+                                 f"{recorded!r}"))
+        elif config.config_hash() != recorded:
+            now = _leaves(config.resolved())
+            added = {k: v for k, v in now.items() if k not in _leaves(manifest["config"])
+                     and k.removeprefix("render.") not in EXECUTION_ONLY}
+            notes.append(f"manifest.config: recorded by factory {(manifest.get('generator') or {}).get('version')} "
+                         f"and intact; this version adds defaults to it "
+                         f"({', '.join(f'{k}={v!r}' for k, v in sorted(added.items())) or 'none it can name'}) "
+                         f"and so hashes it to {config.config_hash()[:12]}...")
         r = config.render
         ctx_fields.update(config=manifest["config"], frames=r.frames, height=r.height, width=r.width,
                           mp4=bool(config.output.mp4))
@@ -700,7 +728,7 @@ def plan_validation(location: Location, max_listed: int = DEFAULT_MAX_LISTED) ->
             fails.append(failure("scenario.requested", mf.MANIFEST, None,
                                  f"the manifest's requested counts {got}, the allocation gives {requested}"))
     ctx = Context("factory", scenarios=scenarios, **common, **ctx_fields)
-    return ValidationPlan(location, kind, manifest, tasks, ctx, fails, skipped)
+    return ValidationPlan(location, kind, manifest, tasks, ctx, fails, skipped, notes)
 
 
 def read_and_check(location: Location, name: str, record: dict | None, context: Context,
@@ -839,5 +867,5 @@ def _assemble(plan: ValidationPlan, results: list[ShardResult], engine: str, max
         shards_listed=len(plan.tasks) if plan.manifest is not None else 0, shards_checked=len(readable),
         samples=sum(len(r.keys) for r in results), bytes=sum(r.bytes for r in readable),
         failures=listed, counts=dict(counts), skipped=skipped, scenarios=dict(scenarios),
-        sources=dict(sources), seconds=seconds,
+        sources=dict(sources), seconds=seconds, notes=list(plan.notes),
     )

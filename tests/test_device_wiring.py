@@ -179,3 +179,21 @@ except ConfigError as e:
     assert "refused: invalid config render settings" in result.stdout, result.stdout + result.stderr
     assert "render.device: 'gpu' needs a CUDA device" in result.stdout
     assert "ray started: False" in result.stdout and not (tmp_path / "ds").exists()
+
+
+def test_the_manifest_records_torch_only_when_torch_renders(tiny_config):
+    """Library versions that can change a sample's bytes are provenance: torch's only on
+    the torch devices."""
+    import importlib.metadata
+
+    from factory import manifest
+
+    def libraries(config):
+        return manifest.build(config, samples=0, shard_size=1, prefix="p", shards=[], max_failures=0)[
+            "generator"]["libraries"]
+
+    on_numpy, on_torch = libraries(tiny_config), libraries(on(tiny_config, device="torch-cpu"))
+    assert "torch" not in on_numpy and on_numpy["numpy"] == importlib.metadata.version("numpy")
+    assert on_torch["torch"] == importlib.metadata.version("torch")
+    assert on_torch["array-api-compat"] == importlib.metadata.version("array-api-compat")
+    assert {k: v for k, v in on_torch.items() if k not in ("torch", "array-api-compat")} == on_numpy

@@ -10,6 +10,7 @@ import base64
 import importlib.metadata
 import io
 import json
+import platform
 import re
 import shutil
 import subprocess
@@ -244,16 +245,53 @@ def test_card_names_provenance_and_licences(dataset, reported):
     assert "| data (this dataset) | CC-BY-4.0 |" in card
     code_licence = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["license"]["text"]
     assert re.search(rf"\| generator code \(factory\) \| {re.escape(code_licence)} \|", card)
-    for lib in ("numpy", "opencv-python-headless", "pillow"):
+    # Versions of the libraries that made the data are the manifest's; a reader's is
+    # the one installed here, and says so.
+    assert manifest["generator"]["python"] == platform.python_version()
+    assert re.search(rf"\| Python \| {re.escape(platform.python_version())} \|", card)
+    for lib in ("numpy", "opencv-python-headless", "pydantic", "pyyaml"):
         version = importlib.metadata.version(lib)
-        line = next(ln for ln in card.splitlines() if ln.startswith(f"| library: {lib} "))
-        assert line.rstrip().endswith(f"| {version} |")
-    assert "BSD" in next(ln for ln in card.splitlines() if ln.startswith("| library: numpy "))
+        assert manifest["generator"]["libraries"][lib] == version
+        assert card_line(card, f"library: {lib} ").endswith(f"| {version} |")
+    assert "torch" not in manifest["generator"]["libraries"]  # rendered with NumPy
+    pillow = importlib.metadata.version("pillow")
+    assert card_line(card, "library: pillow ").endswith(f"| {pillow} (installed here) |")
+    assert "BSD" in card_line(card, "library: numpy ")
     assert "config hash matches the config block | yes" in card
     assert "## Known limits of procedural data" in card and "## Intended use" in card
     assert f"| samples requested | {SAMPLES} |" in card and "| shards | 3 |" in card
     assert f"{manifest['bytes']:,}" in card and manifest["created"] in card
     assert "name: tiny" in card  # the resolved config, as YAML
+
+
+def card_line(card: str, first_cell: str) -> str:
+    """The card's table row whose first cell starts with ``first_cell``."""
+    return next(ln for ln in card.splitlines() if ln.startswith(f"| {first_cell}")).rstrip()
+
+
+def test_card_versions_come_from_the_manifest(dataset, tmp_path):
+    """A recorded version is shown even where another is installed; a manifest from
+    before versions were recorded gets the installed ones, marked as such."""
+    folder, _ = dataset
+    recorded = Path(shutil.copytree(folder, tmp_path / "recorded"))
+    manifest = json.loads((recorded / "manifest.json").read_text())
+    manifest["generator"]["libraries"] = {"numpy": "1.0.0", "torch": "2.13.0"}
+    (recorded / "manifest.json").write_text(json.dumps(manifest))
+    card = report_card(recorded, tmp_path / "r1")
+    assert card_line(card, "library: numpy ").endswith("| 1.0.0 |")
+    assert card_line(card, "library: torch ").endswith("| 2.13.0 |")
+    assert not any(ln.startswith("| library: pyyaml ") for ln in card.splitlines())  # not recorded: not used
+
+    del manifest["generator"]["libraries"]
+    (recorded / "manifest.json").write_text(json.dumps(manifest))
+    card = report_card(recorded, tmp_path / "r2")
+    numpy_here = importlib.metadata.version("numpy")
+    assert card_line(card, "library: numpy ").endswith(f"| {numpy_here} (installed here) |")
+
+
+def report_card(folder: Path, out: Path) -> str:
+    report(folder, out, "--previews", "1")
+    return (out / "DATASET_CARD.md").read_text()
 
 
 def test_report_is_deterministic(dataset, reported, tmp_path):

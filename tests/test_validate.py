@@ -372,6 +372,44 @@ def test_ground_truth_that_breaks_the_invariants(ds):
 # -- other kinds of dataset --------------------------------------------------------
 
 
+def canonical_hash(config: dict) -> str:
+    """The config hash as DESIGN.md defines it (sha256 of sorted, compact JSON; the
+    execution-only ``render.batch_views`` left out), computed here without factory."""
+    render = {k: v for k, v in config["render"].items() if k != "batch_views"}
+    text = json.dumps({**config, "render": render}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def test_a_config_block_edited_after_the_fact_is_named(ds):
+    man = load_manifest(ds)
+    assert canonical_hash(man["config"]) == man["config_hash"]
+    man["config"]["render"]["fps"] = man["config"]["render"]["fps"] * 2
+    save_manifest(ds, man)
+    result = validate_dataset(ds)
+    assert found(result) == {("manifest.config", "manifest.json", None)}
+    assert canonical_hash(man["config"]) in result.failures[0]["message"]
+
+
+def test_a_dataset_recorded_before_a_config_field_existed_is_intact(ds):
+    """A generator older than ``render.device`` recorded no such field and hashed the
+    config without it: the dataset is intact, and validate says what this version adds."""
+    man = load_manifest(ds)
+    for f in ("device", "batch_views"):
+        del man["config"]["render"][f]
+    old_hash = canonical_hash(man["config"])
+    assert old_hash != man["config_hash"]
+    for i in range(SAMPLES):  # every sample carries the hash of the config it was made with
+        edit_json(ds, i, lambda meta: meta.update(config_hash=old_hash))
+    man = {**load_manifest(ds), "config": man["config"], "config_hash": old_hash}
+    save_manifest(ds, man)
+
+    result = validate_dataset(ds)
+    assert result.ok, result.lines()
+    (note,) = result.notes
+    assert "render.device='cpu'" in note and "batch_views" not in note
+    assert f"note: {note}" in result.lines() and result.to_dict()["notes"] == [note]
+
+
 def test_a_folder_of_tars_without_manifest(ds):
     (ds / "manifest.json").unlink()
     shutil.copy(ds / shard(0), ds / "copy.tar")  # sorts first: the originals are the duplicates

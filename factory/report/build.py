@@ -113,6 +113,15 @@ def config_hash_verified(manifest: Mapping[str, Any]) -> bool | None:
     return hash_resolved(config) == recorded
 
 
+def _recorded_libraries(manifest: Mapping[str, Any]) -> dict[str, str | None] | None:
+    """The manifest's ``generator.libraries`` when it is a ``{name: version}`` table."""
+    gen = manifest.get("generator")
+    libs = gen.get("libraries") if isinstance(gen, dict) else None
+    if isinstance(libs, dict) and all(isinstance(k, str) and isinstance(v, (str, type(None))) for k, v in libs.items()):
+        return libs
+    return None
+
+
 def stats_document(dataset, collected: Collected, *, max_samples: int | None, previews: int) -> dict[str, Any]:
     """The content of stats.json, except ``diversity`` and ``files`` (added by the caller)."""
     m = dataset.manifest or {}
@@ -140,7 +149,7 @@ def stats_document(dataset, collected: Collected, *, max_samples: int | None, pr
             "sources": [{"role": s.get("role"), "name": s.get("name"), "url": s.get("url"),
                          "licence": s.get("licence")} for s in sources],
             "generator": licences.generator_licence(),
-            "libraries": licences.library_licences(),
+            "libraries": licences.library_licences(_recorded_libraries(m)),
         },
         "scenarios": scenario_table(dataset.manifest, collected.scenarios, collected.samples),
         "sources": dict(sorted(collected.sources.items())),

@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from factory.report import licences
+
 INTENDED_USE = """\
 * Training and evaluating models where exact, dense ground truth matters and real
   labels are expensive or impossible: metric depth, optical flow, instance and semantic
@@ -101,6 +103,7 @@ def dataset_card(stats: Mapping[str, Any], manifest: Mapping[str, Any] | None, c
         ["generator version", gen.get("version")],
         ["git commit", gen.get("git_commit")],
         ["uncommitted changes when generated", {True: "yes", False: "no"}.get(dirty, "unknown")],
+        ["Python", gen.get("python")],
         ["config hash (sha256 of the canonical resolved config)", prov.get("config_hash")],
         ["config hash matches the config block", {True: "yes", False: "NO"}.get(prov.get("config_hash_verified"),
                                                                              "not checked (no config)")],
@@ -114,9 +117,11 @@ def dataset_card(stats: Mapping[str, Any], manifest: Mapping[str, Any] | None, c
         *[[f"{s.get('role', '?')} source: {s.get('name') or s.get('url')}", s.get("licence"), None]
           for s in lic["sources"]],
         [f"generator code ({lic['generator']['name']})", lic["generator"]["licence"], lic["generator"]["version"]],
-        *[[f"library: {lib['name']} ({lib['role']})", lib["licence"], lib["version"]] for lib in lic["libraries"]],
-    ]), "", "Library versions are those installed where this card was made; the manifest does not record them.",
-        ""]
+        *[[f"library: {lib['name']} ({lib['role']})", lib["licence"], licences.version_label(lib)]
+          for lib in lic["libraries"]],
+    ]), "", "Versions are those the manifest recorded when the data was made; \"(installed here)\" marks a "
+        "version read where this card was made, for libraries that only read the data or that the manifest "
+        "does not record.", ""]
 
     sc = stats["scenarios"]
     out += ["## Scenarios", "", sc["note"] + ".", ""]

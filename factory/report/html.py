@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
+from factory.report import licences
 from factory.report.images import HISTOGRAMS
 
 CSS = """
@@ -88,7 +89,8 @@ def page(stats: Mapping[str, Any], pictures: Mapping[str, bytes], *, card_text: 
         ("bytes", {"value": ds.get("bytes")}), ("created", {"value": ds.get("created")}),
         ("samples_read", {"value": ds["samples_read"]}), ("shards_read", {"value": len(ds["shards_read"])}),
         ("generator", {"value": f"{gen.get('name')} {gen.get('version')}" if gen else None}),
-        ("git_commit", {"value": gen.get("git_commit")}), ("config_hash", {"value": prov.get("config_hash")}),
+        ("git_commit", {"value": gen.get("git_commit")}), ("python", {"value": gen.get("python")}),
+        ("config_hash", {"value": prov.get("config_hash")}),
         ("config_hash_verified", {"value": prov.get("config_hash_verified")}), ("seed", {"value": prov.get("seed")}),
         ("licence", {"value": stats["licences"].get("data")}),
     ], row_heading="field"))
@@ -145,7 +147,7 @@ def page(stats: Mapping[str, Any], pictures: Mapping[str, bytes], *, card_text: 
     rows.append(("generator", {"component": f"generator code ({lic['generator']['name']})",
                                "licence": lic["generator"]["licence"], "version": lic["generator"]["version"]}))
     rows += [(lib["name"], {"component": f"library: {lib['name']}", "licence": lib["licence"],
-                            "version": lib["version"]}) for lib in lic["libraries"]]
+                            "version": licences.version_label(lib)}) for lib in lic["libraries"]]
     parts.append(table("licences", (("component", "component"), ("licence", "licence"), ("version", "version")),
                        rows))
 

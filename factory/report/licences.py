@@ -5,24 +5,22 @@ Read from installed package metadata (:mod:`importlib.metadata`): the SPDX
 else its ``License ::`` trove classifiers. For factory itself, when it is not installed
 as a distribution, ``pyproject.toml`` next to the package is read instead.
 
-These are the versions installed where the report runs; the manifest does not record
-library versions, so for a dataset made elsewhere they are an indication, not a record.
+Versions are the ones the manifest recorded (``generator.libraries``, see
+:mod:`factory.provenance`); a dataset made before factory recorded them gets the
+versions installed where the report runs, marked as such.
 """
 
 from __future__ import annotations
 
 import importlib.metadata as md
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 
-# (distribution, what it did to the data)
-LIBRARIES = (
-    ("numpy", "random draws, simulation and rendering arithmetic"),
-    ("opencv-python-headless", "PNG and MP4 encoding of every member"),
-    ("pillow", "PNG decoding by readers (webdataset, Ray Data, factory.decode)"),
-    ("pyyaml", "reading scenario configs"),
-    ("pydantic", "config validation and the defaults in the resolved config"),
-)
+from factory import provenance
+
+# Libraries that touch the data only when it is read back.
+READERS = (("pillow", "PNG decoding by readers (webdataset, Ray Data, factory.decode)"),)
 
 
 def package_licence(name: str) -> dict[str, str | None]:
@@ -65,6 +63,26 @@ def generator_licence() -> dict[str, str | None]:
     return {"name": "factory", "version": factory.__version__, "licence": text or info["licence"]}
 
 
-def library_licences() -> list[dict[str, str | None]]:
-    """``{"name", "version", "licence", "role"}`` for each of :data:`LIBRARIES`."""
-    return [{**package_licence(name), "role": role} for name, role in LIBRARIES]
+def library_licences(recorded: Mapping[str, str | None] | None) -> list[dict[str, str | None]]:
+    """``{"name", "version", "recorded", "licence", "role"}`` for each library that made
+    the data (the names in ``recorded``, the manifest's ``generator.libraries``, or
+    :data:`factory.provenance.LIBRARIES` when it has none) and for the :data:`READERS`.
+    ``recorded`` is True when ``version`` comes from the manifest, False when it is the
+    version installed here."""
+    roles = dict(provenance.LIBRARIES + provenance.TORCH_LIBRARIES + READERS)
+    makers = list(recorded) if recorded else [name for name, _ in provenance.LIBRARIES]
+    out = []
+    for name in makers + [name for name, _ in READERS]:
+        info = package_licence(name)
+        from_manifest = bool(recorded) and name in recorded
+        out.append({**info, "version": recorded[name] if from_manifest else info["version"],
+                    "recorded": from_manifest, "role": roles.get(name, "recorded by the generator")})
+    return out
+
+
+def version_label(lib: Mapping[str, str | None]) -> str | None:
+    """A library's version as the card and the HTML show it: as recorded, or marked
+    ``(installed here)`` when the manifest did not record it."""
+    if lib.get("version") is None:
+        return None
+    return lib["version"] if lib.get("recorded") else f"{lib['version']} (installed here)"

@@ -1,0 +1,87 @@
+"""Who made a dataset: the generator's version, git commit, Python and library versions.
+
+Recorded in the manifest's ``generator`` block (never in a sample, whose bytes must not
+depend on the machine that made them) so that a reviewer, and the dataset card, can
+name the exact code and libraries behind the data.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import os
+import platform
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import factory
+
+# (distribution, what it does to the data): the libraries whose versions can change a
+# sample's bytes. Torch renders only on the torch devices, so it is recorded only then.
+LIBRARIES = (
+    ("numpy", "random draws, simulation and rendering arithmetic"),
+    ("opencv-python-headless", "PNG and MP4 encoding of every member"),
+    ("pyyaml", "reading scenario configs"),
+    ("pydantic", "config validation and the defaults in the resolved config"),
+)
+TORCH_LIBRARIES = (
+    ("torch", "rendering arithmetic on render.device torch-cpu or gpu"),
+    ("array-api-compat", "the array API the renderer is written against, over torch"),
+)
+
+
+def _git(*args: str) -> subprocess.CompletedProcess | None:
+    root = Path(factory.__file__).resolve().parent.parent
+    if not (root / ".git").exists():
+        return None
+    try:
+        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def git_commit() -> str | None:
+    """The git commit of the code, when known.
+
+    ``FACTORY_GIT_COMMIT`` wins (set it when building an image); otherwise ask git
+    about the checkout the ``factory`` package was imported from. None if unknown.
+    """
+    env = os.environ.get("FACTORY_GIT_COMMIT")
+    if env:
+        return env
+    out = _git("rev-parse", "--verify", "-q", "HEAD")
+    commit = out.stdout.strip() if out is not None and out.returncode == 0 else ""
+    return commit or None
+
+
+def installed_version(name: str) -> str | None:
+    """The installed version of distribution ``name``; None when it is not installed."""
+    try:
+        return md.version(name)
+    except md.PackageNotFoundError:
+        return None
+
+
+def libraries(device: str = "cpu") -> tuple[tuple[str, str], ...]:
+    """The ``(distribution, role)`` pairs that shape the data rendered on ``device``."""
+    return LIBRARIES + (TORCH_LIBRARIES if device != "cpu" else ())
+
+
+def generator_info(device: str = "cpu") -> dict[str, Any]:
+    """``{name, version, git_commit, git_dirty, python, libraries}``.
+
+    ``git_dirty`` is True when the checkout has uncommitted changes to tracked files,
+    None when unknown (no checkout, or the commit came from ``FACTORY_GIT_COMMIT``).
+    ``libraries`` maps each of :func:`libraries` ``(device)`` to its installed version
+    (None if not installed) in the process that writes the manifest; Ray workers run
+    the same environment (``runtime_env`` or the cluster image).
+    """
+    commit, dirty = git_commit(), None
+    if commit and not os.environ.get("FACTORY_GIT_COMMIT"):
+        out = _git("diff", "--quiet", "HEAD", "--")
+        dirty = None if out is None or out.returncode not in (0, 1) else out.returncode == 1
+    return {
+        "name": "factory", "version": factory.__version__, "git_commit": commit, "git_dirty": dirty,
+        "python": platform.python_version(),
+        "libraries": {name: installed_version(name) for name, _ in libraries(device)},
+    }
