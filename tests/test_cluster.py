@@ -244,6 +244,25 @@ def test_local_cluster_runs_a_job_on_its_worker_nodes(tmp_path, tiny_config):
         worker_ids = {n["node_id"] for n in workers}
         assert {a["node_id"] for a in render} <= worker_ids
         assert {a["node_id"] for a in stages} == worker_ids
+
+        # `python -m jobs.validate` on the same cluster: Ray Data checks each shard on a
+        # worker; the intact dataset passes, then a flipped byte fails the job, named.
+        validate = [str(BIN / "ray"), "job", "submit", "--working-dir", ".", "--", "python", "-m",
+                    "jobs.validate", str(out), "--result", "-", "--no-progress"]
+        result = subprocess.run(validate, capture_output=True, text=True, env=env, cwd=REPO, timeout=600)
+        assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+        assert "OK: no failures" in result.stdout and '"engine": "ray"' in result.stdout
+        tasks = json.loads(_ray("list", "tasks", "--format", "json", "--detail", "--limit", "1000",
+                                "--filter", "state=FINISHED", env=env).stdout)
+        checks = [t for t in tasks if "check" in t["name"] and t.get("node_id")]
+        assert checks and {t["node_id"] for t in checks} <= worker_ids, sorted({t["name"] for t in tasks})
+        damaged = out / "tiny-000001.tar"
+        data = bytearray(damaged.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        damaged.write_bytes(bytes(data))
+        result = subprocess.run(validate, capture_output=True, text=True, env=env, cwd=REPO, timeout=600)
+        assert result.returncode != 0
+        assert "tiny-000001.tar - shard.sha256" in result.stdout, result.stdout[-4000:]
     finally:
         path = state / "cluster.json"
         info = json.loads(path.read_text()) if path.exists() else {}  # read before `down` removes it
