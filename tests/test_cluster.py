@@ -19,6 +19,7 @@ import pytest
 import yaml
 from conftest import reference_shards
 
+from factory.cli import main as factory_main
 from factory import manifest as mf
 
 REPO = Path(__file__).resolve().parent.parent
@@ -256,6 +257,17 @@ def test_local_cluster_runs_a_job_on_its_worker_nodes(tmp_path, tiny_config):
                                 "--filter", "state=FINISHED", env=env).stdout)
         checks = [t for t in tasks if "check" in t["name"] and t.get("node_id")]
         assert checks and {t["node_id"] for t in checks} <= worker_ids, sorted({t["name"] for t in tasks})
+        # `python -m jobs.report`: the shards read by tasks on the workers, the files the
+        # same as the local engine's.
+        report = [str(BIN / "ray"), "job", "submit", "--working-dir", ".", "--", "python", "-m",
+                  "jobs.report", str(out), "--out", str(tmp_path / "report")]
+        result = subprocess.run(report, capture_output=True, text=True, env=env, cwd=REPO, timeout=600)
+        assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+        assert "read 2/2 shards" in result.stdout
+        assert factory_main(["report", str(out), "--out", str(tmp_path / "local-report")]) == 0
+        for name in ("stats.json", "DATASET_CARD.md", "report.html"):
+            assert (tmp_path / "report" / name).read_bytes() == (tmp_path / "local-report" / name).read_bytes()
+
         damaged = out / "tiny-000001.tar"
         data = bytearray(damaged.read_bytes())
         data[len(data) // 2] ^= 0xFF

@@ -1,11 +1,13 @@
 """Argument types shared by the subcommands: numbers with a lower bound, with messages
-that say what was given and what is allowed; and the renderer options (``--device``,
+that say what was given and what is allowed; the renderer options (``--device``,
 ``--batch-views``) of the commands that render, with the checks they need before Ray
-starts."""
+starts; and :func:`job_main`, the entry point of the Ray jobs in ``jobs/``."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Callable
 
 
 def int_at_least(low: int):
@@ -140,3 +142,19 @@ def renders_here() -> bool:
     import os
 
     return not os.environ.get("RAY_ADDRESS")
+
+
+def job_main(prog: str, doc: str, add_arguments: Callable[[argparse.ArgumentParser], argparse.ArgumentParser],
+             run: Callable[[argparse.Namespace], int], argv: list[str] | None = None) -> int:
+    """A command as a Ray job entrypoint (``python -m jobs.NAME``): its arguments (from
+    ``add_arguments``, with the description of the command's ``doc``), its ``run``, and
+    exit status 2 with one ``PROG: error: ...`` line on stderr for a FactoryError."""
+    from factory.errors import FactoryError
+
+    parser = argparse.ArgumentParser(prog=prog, description=doc.split("\n\n", 1)[1])
+    args = add_arguments(parser).parse_args(argv)
+    try:
+        return run(args)
+    except FactoryError as e:
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        return 2

@@ -15,9 +15,10 @@ ray job submit --working-dir . -- python -m jobs.generate CONFIG --out URL ...
 from __future__ import annotations
 
 import argparse
-import sys
 
-from factory.commands.argtypes import add_render_options, add_storage_option, float_at_least, int_at_least
+from factory.commands.argtypes import (
+    add_render_options, add_storage_option, float_at_least, int_at_least, job_main,
+)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -94,12 +95,4 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None, prog: str = "python -m jobs.generate") -> int:
     """Entry point for ``python -m jobs.generate``: same arguments, same errors as the CLI."""
-    from factory.errors import FactoryError
-
-    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n", 1)[1])
-    args = add_arguments(parser).parse_args(argv)
-    try:
-        return run(args)
-    except FactoryError as e:
-        print(f"{prog}: error: {e}", file=sys.stderr)
-        return 2
+    return job_main(prog, __doc__, add_arguments, run, argv)

@@ -16,7 +16,7 @@ import argparse
 import sys
 import time
 
-from factory.commands.argtypes import add_storage_option, int_at_least
+from factory.commands.argtypes import add_storage_option, int_at_least, job_main
 
 DEFAULT_RESULT = "validation.json"
 
@@ -95,12 +95,4 @@ def run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None, prog: str = "python -m jobs.validate") -> int:
     """Entry point for ``python -m jobs.validate``: same arguments (``--engine`` defaults
     to ray), same errors and exit statuses as the CLI."""
-    from factory.errors import FactoryError
-
-    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n", 1)[1])
-    args = add_arguments(parser, engine="ray").parse_args(argv)
-    try:
-        return run(args)
-    except FactoryError as e:
-        print(f"{prog}: error: {e}", file=sys.stderr)
-        return 2
+    return job_main(prog, __doc__, lambda p: add_arguments(p, engine="ray"), run, argv)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import factory
-from factory.errors import StorageError
+from factory.errors import ConfigError, StorageError
 from factory.report import card as card_md
 from factory.report import licences
 from factory.report.diversity_section import section as diversity_section
@@ -43,26 +43,47 @@ class Report:
 def make_report(
     url: str, out: str, *, options: Mapping[str, Any] | None = None, reference: str | None = None,
     max_samples: int | None = None, previews: int = 16, log: Callable[[str], None] | None = None,
-    timings: dict | None = None,
+    timings: dict | None = None, engine: str = "local", workers: int | None = None,
 ) -> Report:
     """Report on the dataset at ``url`` (up to ``max_samples`` samples, in dataset
     order) into the folder ``out``; with ``reference``, also compare its pictures'
     statistics against that dataset's. ``options`` are storage options for all URLs;
     ``timings``, when given, collects the seconds spent per step (for benchmarks).
+    ``engine``: ``"local"`` (this process) or ``"ray"`` (one Ray Data task per shard,
+    at most ``workers`` at once; the same files, see
+    :mod:`factory.report.collect_ray`).
 
     Raises:
+        ConfigError: a bad ``engine`` or ``workers``, or ``max_samples`` with the Ray
+            engine.
         StorageError: no dataset at ``url`` (or ``reference``), a shard that cannot be
             read or is not a well-formed tar, or ``out`` cannot be written.
     """
     from factory.reader import ShardFormatError, open_dataset
     from factory.storage import resolve
+    from factory.validate import ENGINES
 
+    problems = []
+    if engine not in ENGINES:
+        problems.append(f"engine: {engine!r} is not one of {', '.join(ENGINES)}")
+    elif engine == "ray" and max_samples is not None:
+        problems.append(f"max_samples: {max_samples!r} reads the first samples in order, in one process; "
+                        "use it with engine 'local'")
+    if workers is not None and (not isinstance(workers, int) or isinstance(workers, bool) or workers < 1):
+        problems.append(f"workers: must be an integer >= 1 or None, got {workers!r}")
+    if problems:
+        raise ConfigError("report arguments", problems)
     location = resolve(out, options)  # a bad --out fails before any reading
     dataset = open_dataset(url, options)
     if reference is not None:
         open_dataset(reference, options)  # fail fast on a bad --reference, before the long pass
     try:
-        collected = collect(dataset, max_samples=max_samples, previews=previews, log=log, timings=timings)
+        if engine == "ray":
+            from factory.report.collect_ray import collect_ray
+
+            collected = collect_ray(dataset, previews=previews, workers=workers, log=log)
+        else:
+            collected = collect(dataset, max_samples=max_samples, previews=previews, log=log, timings=timings)
         if collected.samples == 0 and max_samples != 0:
             raise StorageError(f"{dataset.url}: the dataset holds no samples")
         stats = stats_document(dataset, collected, max_samples=max_samples, previews=previews)

@@ -80,6 +80,23 @@ class Distribution:
         self.sum += total
         self.min, self.max = min(self.min, lo), max(self.max, hi)
 
+    def merge(self, other: "Distribution") -> None:
+        """Add ``other``'s values (same step): what adding them here would have counted,
+        except that ``sum`` adds two partial sums (last-bit rounding may differ)."""
+        if other.step != self.step:
+            raise ValueError(f"cannot merge a distribution of step {other.step} into one of step {self.step}")
+        if other.counts.size > self.counts.size:
+            counts = other.counts.copy()
+            counts[: self.counts.size] += self.counts
+            self.counts = counts
+        else:
+            self.counts[: other.counts.size] += other.counts
+        self.count += other.count
+        self.sum += other.sum
+        self.min, self.max = min(self.min, other.min), max(self.max, other.max)
+        self.rejected += other.rejected
+        self.clamped += other.clamped
+
     @property
     def mean(self) -> float | None:
         return self.sum / self.count if self.count else None

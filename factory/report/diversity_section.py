@@ -68,6 +68,15 @@ class DiversityCollector:
         self.samples += 1
         self.unreadable += 1
 
+    def merge(self, other: "DiversityCollector") -> None:
+        """Append ``other``'s samples (which come after this collection's)."""
+        self.keys += other.keys
+        self._hashes += other._hashes
+        self._features += other._features
+        self.without_picture += other.without_picture
+        self.unreadable += other.unreadable
+        self.samples += other.samples
+
     def profile(self, url: str):
         """This collection as a ``factory.diversity.Profile``: what
         ``factory.diversity.profile_dataset`` would return for the same samples."""
