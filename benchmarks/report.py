@@ -2,6 +2,7 @@
 
     python benchmarks/report.py [--config configs/quickstart.yaml] [--samples 64] [--shard-size 16]
     python benchmarks/report.py --url DATASET [--samples N]      # an existing dataset, first N samples
+    python benchmarks/report.py --samples 256 --shard-size 16 --ray   # also the Ray engine
 
 Without ``--url`` it first writes ``--samples`` samples of ``--config`` to a temporary
 folder (one process, no Ray; not timed). Then, on the same samples, in one process:
@@ -12,7 +13,9 @@ folder (one process, no Ray; not timed). Then, on the same samples, in one proce
   near-duplicate search, the plots and preview grid, the card, HTML and JSON, written to
   a temporary folder.
 
-Both run once untimed first (imports, matplotlib's font cache), then ``--repeat`` times
+With ``--ray``, also the whole dataset on the local engine against ``engine="ray"`` (one
+Ray Data task per shard on a local Ray of all the machine's cores, started before the
+clock). Each runs once untimed first (imports, matplotlib's font cache), then ``--repeat`` times
 timed; the best run of each is printed. Prints seconds per sample of both, the ratio
 report / baseline, and where the report's time goes. Figures depend on the machine;
 nothing here passes or fails.
@@ -67,12 +70,12 @@ def baseline(url: str, samples: int) -> float:
     return time.perf_counter() - start
 
 
-def report(url: str, samples: int, timings: dict | None = None) -> float:
+def report(url: str, samples: int | None, timings: dict | None = None, engine: str = "local") -> float:
     from factory.report.build import make_report
 
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()
-        make_report(url, out, max_samples=samples, timings=timings)
+        make_report(url, out, max_samples=samples, timings=timings, engine=engine)
         return time.perf_counter() - start
 
 
@@ -83,6 +86,7 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=64)
     ap.add_argument("--shard-size", type=int, default=16)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--ray", action="store_true", help="also the Ray engine against the local one, whole dataset")
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -101,6 +105,12 @@ def main() -> None:
             timings: dict[str, float] = {}
             runs.append((report(url, n, timings), timings))
         rep, timings = min(runs, key=lambda r: r[0])
+        if args.ray:
+            import ray
+
+            ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
+            report(url, None, engine="ray")
+            engines = {e: min(report(url, None, engine=e) for _ in range(args.repeat)) for e in ("local", "ray")}
 
     print(f"workload: first {n} samples of {url}; 1 process (cores on machine: {os.cpu_count()}); "
           f"best of {args.repeat}")
@@ -114,6 +124,10 @@ def main() -> None:
     print("where the report's time goes:")
     for name, secs in sorted(timings.items(), key=lambda kv: -kv[1]):
         print(f"  {name:<42} {secs:7.3f} s  {secs / rep:6.1%}")
+    if args.ray:
+        print(f"whole dataset, local engine        : {engines['local']:7.2f} s")
+        print(f"whole dataset, ray engine ({os.cpu_count()} CPUs) : {engines['ray']:7.2f} s  "
+              f"(speedup {engines['local'] / engines['ray']:.2f}x)")
 
 
 if __name__ == "__main__":
