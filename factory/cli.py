@@ -14,6 +14,7 @@ import importlib
 import sys
 
 from factory import __version__
+from factory.commands import description
 from factory.errors import FactoryError
 
 # Subcommand modules, in the order `factory --help` lists them.
@@ -37,8 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         module = importlib.import_module(name)
-        sub = module.add_parser(subparsers)
-        sub.set_defaults(run=module.run)
+        sub = subparsers.add_parser(name.rpartition(".")[2], help=module.HELP,
+                                    description=description(module.__doc__))
+        module.add_arguments(sub).set_defaults(run=module.run)
     return parser
 
 

@@ -149,9 +149,10 @@ def job_main(prog: str, doc: str, add_arguments: Callable[[argparse.ArgumentPars
     """A command as a Ray job entrypoint (``python -m jobs.NAME``): its arguments (from
     ``add_arguments``, with the description of the command's ``doc``), its ``run``, and
     exit status 2 with one ``PROG: error: ...`` line on stderr for a FactoryError."""
+    from factory.commands import description
     from factory.errors import FactoryError
 
-    parser = argparse.ArgumentParser(prog=prog, description=doc.split("\n\n", 1)[1])
+    parser = argparse.ArgumentParser(prog=prog, description=description(doc))
     args = add_arguments(parser).parse_args(argv)
     try:
         return run(args)

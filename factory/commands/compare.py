@@ -21,14 +21,12 @@ from pathlib import Path
 from factory.commands.argtypes import add_storage_option, int_at_least
 from factory.errors import StorageError
 
+HELP = "compare two datasets' picture statistics (diversity and drift)"
 
-def add_parser(subparsers) -> argparse.ArgumentParser:
+
+def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     from factory.diversity import HASH_BITS, NEAR_DUPLICATE_BITS
 
-    p = subparsers.add_parser(
-        "compare", help="compare two datasets' picture statistics (diversity and drift)",
-        description=__doc__.split("\n\n", 1)[1],
-    )
     p.add_argument("url_a", metavar="URL_A", help="reference dataset (e.g. the real set, or the old version)")
     p.add_argument("url_b", metavar="URL_B", help="dataset compared with it")
     p.add_argument("--max-samples", type=int_at_least(1), default=None, metavar="N",

@@ -20,6 +20,8 @@ from factory.commands.argtypes import (
     add_render_options, add_storage_option, float_at_least, int_at_least, job_main,
 )
 
+HELP = "generate a sharded dataset on Ray Data"
+
 
 def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The arguments of ``factory generate`` and ``python -m jobs.generate`` (the same)."""
@@ -57,13 +59,6 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="hide Ray Data's progress bars")
     return p
 
-
-def add_parser(subparsers) -> argparse.ArgumentParser:
-    p = subparsers.add_parser(
-        "generate", help="generate a sharded dataset on Ray Data",
-        description=__doc__.split("\n\n", 1)[1],
-    )
-    return add_arguments(p)
 
 
 def run(args: argparse.Namespace) -> int:

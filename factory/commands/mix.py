@@ -15,6 +15,8 @@ import argparse
 
 from factory.commands.argtypes import add_storage_option, int_at_least
 
+HELP = "mix a synthetic dataset with a real WebDataset"
+
 
 def _ratio(text: str):
     from factory.errors import ConfigError
@@ -57,13 +59,6 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     add_storage_option(p, "all three URLs")
     return p
 
-
-def add_parser(subparsers) -> argparse.ArgumentParser:
-    p = subparsers.add_parser(
-        "mix", help="mix a synthetic dataset with a real WebDataset",
-        description=__doc__.split("\n\n", 1)[1],
-    )
-    return add_arguments(p)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -15,14 +15,12 @@ import json
 
 from factory.commands.argtypes import int_at_least
 
+HELP = "print the scenario allocation of a dataset, before rendering"
 
-def add_parser(subparsers) -> argparse.ArgumentParser:
+
+def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     from factory.shards import DEFAULT_SHARD_SIZE
 
-    p = subparsers.add_parser(
-        "plan", help="print the scenario allocation of a dataset, before rendering",
-        description=__doc__.split("\n\n", 1)[1],
-    )
     p.add_argument("config", metavar="CONFIG", help="scenario YAML file, e.g. configs/edge_cases.yaml")
     p.add_argument("--samples", required=True, type=int_at_least(1), metavar="N", help="number of samples")
     p.add_argument("--shard-size", type=int_at_least(1), default=DEFAULT_SHARD_SIZE, metavar="S",

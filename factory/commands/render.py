@@ -19,13 +19,10 @@ from pathlib import Path
 from factory.commands.argtypes import add_render_options, int_at_least
 from factory.errors import ConfigError, StorageError
 
+HELP = "render samples to local files with previews"
 
-def add_parser(subparsers) -> argparse.ArgumentParser:
-    p = subparsers.add_parser(
-        "render",
-        help="render samples to local files with previews",
-        description=__doc__.split("\n\n", 1)[1],
-    )
+
+def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("config", metavar="CONFIG", help="scenario YAML file, e.g. configs/quickstart.yaml")
     p.add_argument(
         "--index", type=int_at_least(0), action="append", required=True, metavar="I",

@@ -16,6 +16,8 @@ import argparse
 
 from factory.commands.argtypes import add_storage_option, int_at_least, job_main
 
+HELP = "write an HTML report, dataset card and stats for a dataset"
+
 
 def add_arguments(p: argparse.ArgumentParser, engine: str = "local") -> argparse.ArgumentParser:
     """The arguments of ``factory report`` and ``python -m jobs.report`` (the same; only
@@ -39,13 +41,6 @@ def add_arguments(p: argparse.ArgumentParser, engine: str = "local") -> argparse
     add_storage_option(p, "every URL")
     return p
 
-
-def add_parser(subparsers) -> argparse.ArgumentParser:
-    p = subparsers.add_parser(
-        "report", help="write an HTML report, dataset card and stats for a dataset",
-        description=__doc__.split("\n\n", 1)[1],
-    )
-    return add_arguments(p)
 
 
 def run(args: argparse.Namespace) -> int:

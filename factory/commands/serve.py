@@ -25,13 +25,12 @@ from factory.errors import ConfigError, FactoryError
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "k8s" / "base" / "serve.yaml"
 READY_TIMEOUT_S = 600.0
 
+HELP = "serve samples over HTTP (Ray Serve)"
 
-def add_parser(subparsers) -> argparse.ArgumentParser:
+
+def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     from factory.commands.argtypes import add_render_options, float_at_least, int_at_least
 
-    p = subparsers.add_parser(
-        "serve", help="serve samples over HTTP (Ray Serve)", description=__doc__.split("\n\n", 1)[1],
-    )
     p.add_argument("--config", type=Path, default=DEFAULT_CONFIG, metavar="FILE",
                    help="Serve config file (default: k8s/base/serve.yaml)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0 for all)")

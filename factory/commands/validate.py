@@ -20,6 +20,8 @@ from factory.commands.argtypes import add_storage_option, int_at_least, job_main
 
 DEFAULT_RESULT = "validation.json"
 
+HELP = "check a dataset: manifest, shards, samples, ground truth"
+
 
 def add_arguments(p: argparse.ArgumentParser, engine: str = "local") -> argparse.ArgumentParser:
     """The arguments of ``factory validate`` and ``python -m jobs.validate`` (the same;
@@ -44,13 +46,6 @@ def add_arguments(p: argparse.ArgumentParser, engine: str = "local") -> argparse
     p.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
     return p
 
-
-def add_parser(subparsers) -> argparse.ArgumentParser:
-    p = subparsers.add_parser(
-        "validate", help="check a dataset: manifest, shards, samples, ground truth",
-        description=__doc__.split("\n\n", 1)[1],
-    )
-    return add_arguments(p)
 
 
 class _Progress:
