@@ -701,14 +701,14 @@ def plan_validation(location: Location, max_listed: int = DEFAULT_MAX_LISTED) ->
             fails.append(failure("manifest.config", mf.MANIFEST, None,
                                  f"config_hash {manifest.get('config_hash')!r}, the config hashes to "
                                  f"{recorded!r}"))
-        elif config.config_hash() != recorded:
-            now = _leaves(config.resolved())
-            added = {k: v for k, v in now.items() if k not in _leaves(manifest["config"])
-                     and k.removeprefix("render.") not in EXECUTION_ONLY}
+        elif (current := config.config_hash()) != recorded:
+            had = _leaves(manifest["config"])
+            added = {k: v for k, v in _leaves(config.resolved()).items()
+                     if k not in had and k.removeprefix("render.") not in EXECUTION_ONLY}
             notes.append(f"manifest.config: recorded by factory {(manifest.get('generator') or {}).get('version')} "
                          f"and intact; this version adds defaults to it "
                          f"({', '.join(f'{k}={v!r}' for k, v in sorted(added.items())) or 'none it can name'}) "
-                         f"and so hashes it to {config.config_hash()[:12]}...")
+                         f"and so hashes it to {current[:12]}...")
         r = config.render
         ctx_fields.update(config=manifest["config"], frames=r.frames, height=r.height, width=r.width,
                           mp4=bool(config.output.mp4))

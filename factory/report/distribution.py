@@ -70,13 +70,17 @@ class Distribution:
         if over.any():
             self.clamped += int(over.sum())
             k = np.minimum(k, MAX_BINS - 1)
-        add = np.bincount(k)
-        if add.size > self.counts.size:
-            add[: self.counts.size] += self.counts
-            self.counts = add
+        self._add(np.bincount(k), int(k.size), total, lo, hi)
+
+    def _add(self, counts: np.ndarray, n: int, total: float, lo: float, hi: float) -> None:
+        """Add per-bin ``counts`` (int64, kept as the table when longer: pass one of
+        its own) of ``n`` values summing to ``total``, between ``lo`` and ``hi``."""
+        if counts.size > self.counts.size:
+            counts[: self.counts.size] += self.counts
+            self.counts = counts
         else:
-            self.counts[: add.size] += add
-        self.count += int(k.size)
+            self.counts[: counts.size] += counts
+        self.count += n
         self.sum += total
         self.min, self.max = min(self.min, lo), max(self.max, hi)
 
@@ -85,15 +89,7 @@ class Distribution:
         except that ``sum`` adds two partial sums (last-bit rounding may differ)."""
         if other.step != self.step:
             raise ValueError(f"cannot merge a distribution of step {other.step} into one of step {self.step}")
-        if other.counts.size > self.counts.size:
-            counts = other.counts.copy()
-            counts[: self.counts.size] += self.counts
-            self.counts = counts
-        else:
-            self.counts[: other.counts.size] += other.counts
-        self.count += other.count
-        self.sum += other.sum
-        self.min, self.max = min(self.min, other.min), max(self.max, other.max)
+        self._add(other.counts.copy(), other.count, other.sum, other.min, other.max)
         self.rejected += other.rejected
         self.clamped += other.clamped
 
