@@ -1,4 +1,4 @@
-"""Profile throughput and near-duplicate search time of factory.diversity.
+"""Profile throughput and near-duplicate search time of factory.trust.diversity.
 
 Two measurements, each against a baseline taken in the same run:
 
@@ -32,9 +32,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _shard(job: tuple[str, str, int, int]) -> str:
-    from factory.config import load_config
-    from factory.generate import generate_members
-    from factory.shards import build_shard
+    from factory.scene.config import load_config
+    from factory.sample.generate import generate_members
+    from factory.dataset.shards import build_shard
 
     config_path, path, start, stop = job
     config = load_config(config_path)
@@ -53,7 +53,7 @@ def make_dataset(config_path: str, folder: str, samples: int, shard_size: int) -
 
 def read_and_decode(url: str) -> int:
     """The baseline: every shard read, every rgb.png (or first picture) decoded."""
-    from factory.reader import open_dataset
+    from factory.dataset.reader import open_dataset
 
     n = 0
     for _, _, members in open_dataset(url).samples():
@@ -73,8 +73,8 @@ def best_of(repeat: int, fn) -> tuple[float, object]:
 
 
 def bench_profile(url: str, repeat: int) -> None:
-    from factory.diversity import image_features, phash, picture, profile_dataset
-    from factory.reader import open_dataset
+    from factory.trust.diversity import image_features, phash, picture, profile_dataset
+    from factory.dataset.reader import open_dataset
 
     base_s, n = best_of(repeat, lambda: read_and_decode(url))
     prof_s, profile = best_of(repeat, lambda: profile_dataset(url))
@@ -116,7 +116,7 @@ def python_pairs(hashes: list[int], max_distance: int) -> int:
 
 
 def bench_near_duplicates(n: int, subset: int) -> None:
-    from factory.diversity import NEAR_DUPLICATE_BITS, near_duplicates, nearest
+    from factory.trust.diversity import NEAR_DUPLICATE_BITS, near_duplicates, nearest
 
     h = planted_hashes(n)
     nd_s, nd = best_of(3, lambda: near_duplicates(h))

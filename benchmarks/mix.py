@@ -13,13 +13,13 @@ Arms, each on the same storage (``--where``: a temporary local folder, or memory
 
 * **copy** (the baseline): every shard of both inputs read with ``Location.read`` and
   written with ``Location.put_atomic``: the storage layer's own cost for these bytes.
-* **mix**: ``factory.mix.mix`` of all of both inputs at ``--ratio``: pre-flight (the
+* **mix**: ``factory.trust.mix.mix`` of all of both inputs at ``--ratio``: pre-flight (the
   real samples counted, which reads the real shards once more), parsing, a
   ``source.json`` per sample, new tar records, sha256, shards, records and manifest.
 * **parse**: reading both inputs and splitting them into samples with
-  ``factory.reader.iter_tar`` and nothing else;
+  ``factory.dataset.reader.iter_tar`` and nothing else;
 * **rebuild**: parse, plus what mix does to each sample in memory (a ``source.json``
-  member, new tar records with ``factory.shards.sample_segment``, shards assembled), no
+  member, new tar records with ``factory.dataset.shards.sample_segment``, shards assembled), no
   hashing and no writing. Parse and rebuild show where mix's time goes.
 
 The page cache is warmed first; the three arms take turns ``--repeats`` times and each
@@ -45,13 +45,13 @@ sys.path.insert(0, str(ROOT))
 def build_synthetic(url: str, samples: int, shard_size: int, distinct: int) -> None:
     """A complete factory dataset of ``samples`` quickstart clips (``distinct`` rendered,
     then repeated under new keys), written the way the pipeline writes one."""
-    from factory import manifest as mf
-    from factory.config import load_config
-    from factory.generate import generate_members
-    from factory.resume import prepare
-    from factory.sample import sample_key
-    from factory.shards import assemble, sample_segment, sha256_hex, shard_count, shard_indices
-    from factory.storage import resolve
+    from factory.dataset import manifest as mf
+    from factory.scene.config import load_config
+    from factory.sample.generate import generate_members
+    from factory.dataset.resume import prepare
+    from factory.sample.types import sample_key
+    from factory.dataset.shards import assemble, sample_segment, sha256_hex, shard_count, shard_indices
+    from factory.dataset.storage import resolve
 
     config = load_config(ROOT / "configs/quickstart.yaml")
     clips = [{k: v for k, v in generate_members(config, i).items() if k != "__key__"} for i in range(distinct)]
@@ -75,7 +75,7 @@ def build_real(url: str, samples: int, shard_size: int) -> None:
     import webdataset as wds
     from PIL import Image
 
-    from factory.storage import resolve
+    from factory.dataset.storage import resolve
 
     rng = np.random.default_rng(0)
     images = []
@@ -95,8 +95,8 @@ def build_real(url: str, samples: int, shard_size: int) -> None:
 
 
 def arm_copy(urls: list[str], out_url: str) -> tuple[float, int]:
-    from factory.reader import open_dataset
-    from factory.storage import resolve
+    from factory.dataset.reader import open_dataset
+    from factory.dataset.storage import resolve
 
     out = resolve(out_url)
     t0 = time.perf_counter()
@@ -111,7 +111,7 @@ def arm_copy(urls: list[str], out_url: str) -> tuple[float, int]:
 
 
 def arm_parse(urls: list[str]) -> tuple[float, int]:
-    from factory.reader import iter_tar, open_dataset
+    from factory.dataset.reader import iter_tar, open_dataset
 
     t0 = time.perf_counter()
     n = 0
@@ -125,9 +125,9 @@ def arm_parse(urls: list[str]) -> tuple[float, int]:
 def arm_rebuild(urls: list[str]) -> tuple[float, int]:
     """parse + what mix does to every sample in memory: a source.json member, new tar
     records, shards assembled; no hashing, no writing."""
-    from factory.reader import iter_tar, open_dataset
-    from factory.sample import sample_key
-    from factory.shards import assemble, sample_segment
+    from factory.dataset.reader import iter_tar, open_dataset
+    from factory.sample.types import sample_key
+    from factory.dataset.shards import assemble, sample_segment
 
     t0 = time.perf_counter()
     n = 0
@@ -144,7 +144,7 @@ def arm_rebuild(urls: list[str]) -> tuple[float, int]:
 
 
 def arm_mix(syn: str, real: str, out_url: str, ratio: str, samples: int, shard_size: int) -> tuple[float, int]:
-    from factory.mix import mix
+    from factory.trust.mix import mix
 
     t0 = time.perf_counter()
     summary = mix(syn, real, ratio=ratio, out=out_url, samples=samples, shard_size=shard_size,
@@ -164,7 +164,7 @@ def main(argv=None) -> int:
 
     from fractions import Fraction
 
-    from factory.mix import default_samples, split_counts
+    from factory.trust.mix import default_samples, split_counts
 
     with tempfile.TemporaryDirectory(prefix="factory-bench-mix-") as tmp:
         base = tmp if args.where == "file" else f"memory://bench-{uuid.uuid4().hex[:8]}"

@@ -7,7 +7,7 @@ Arm 1 (bare): one process per core (multiprocessing, started and warmed up befor
 clock starts), each looping ``generate_sample`` + ``encode_sample`` over its share of
 the indices and keeping the bytes. No shards, no storage: the ceiling.
 
-Arm 2 (pipeline): ``factory.pipeline.generate_dataset`` on an embedded Ray with as many
+Arm 2 (pipeline): ``factory.onray.pipeline.generate_dataset`` on an embedded Ray with as many
 CPUs as cores, writing shards and the manifest to a temporary local folder. The clock
 includes everything the job does once the cluster is up (Ray started, Ray Data's own
 service actors running): pre-flight, starting the job's actor pools, rendering,
@@ -35,8 +35,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _bare_worker(args):
     config_path, indices = args
-    from factory.config import load_config
-    from factory.generate import generate_members
+    from factory.scene.config import load_config
+    from factory.sample.generate import generate_members
 
     config = load_config(config_path)
     total = 0
@@ -46,8 +46,8 @@ def _bare_worker(args):
 
 
 def _warm(config_path):
-    from factory.config import load_config
-    from factory.generate import generate_members
+    from factory.scene.config import load_config
+    from factory.sample.generate import generate_members
 
     generate_members(load_config(config_path), 10**6)  # imports, caches; an index not measured
     return os.getpid()
@@ -70,7 +70,7 @@ class _Timed:
         self.folder = folder
 
     def __call__(self, config, index, samples):
-        from factory.generate import generate_sample
+        from factory.sample.generate import generate_sample
 
         sample = generate_sample(config, index, samples=samples)
         with open(os.path.join(self.folder, str(os.getpid())), "a") as f:
@@ -82,8 +82,8 @@ def pipeline(config_path: str, samples: int, shard_size: int, workers: int) -> d
     import ray
     import ray.data
 
-    from factory.config import load_config
-    from factory.pipeline import generate_dataset
+    from factory.scene.config import load_config
+    from factory.onray.pipeline import generate_dataset
 
     config = load_config(config_path)
     ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)

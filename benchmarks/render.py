@@ -21,9 +21,9 @@ import argparse
 import os
 import time
 
-from factory.config import parse_config
-from factory.encode import encode_sample
-from factory.generate import generate_samples
+from factory.scene.config import parse_config
+from factory.sample.encode import encode_sample
+from factory.sample.generate import generate_samples
 from factory.render.backend import get_backend
 
 

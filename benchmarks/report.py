@@ -7,7 +7,7 @@
 Without ``--url`` it first writes ``--samples`` samples of ``--config`` to a temporary
 folder (one process, no Ray; not timed). Then, on the same samples, in one process:
 
-* baseline: ``open_dataset(url).samples()`` and ``factory.decode.decode_sample`` of
+* baseline: ``open_dataset(url).samples()`` and ``factory.sample.decode.decode_sample`` of
   every sample (all members to arrays: what any consumer of the data pays);
 * report: ``make_report(url, tmp, max_samples=N)``: the single statistics pass, the
   near-duplicate search, the plots and preview grid, the card, HTML and JSON, written to
@@ -34,12 +34,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def write_dataset(config_path: str, folder: Path, samples: int, shard_size: int) -> None:
     """Shards, records and manifest of ``samples`` samples, without Ray."""
-    from factory import manifest as mf
-    from factory.config import load_config
-    from factory.generate import generate_members
-    from factory.resume import prepare
-    from factory.shards import build_shard, sha256_hex, shard_count, shard_indices, shard_name
-    from factory.storage import resolve
+    from factory.dataset import manifest as mf
+    from factory.scene.config import load_config
+    from factory.sample.generate import generate_members
+    from factory.dataset.resume import prepare
+    from factory.dataset.shards import build_shard, sha256_hex, shard_count, shard_indices, shard_name
+    from factory.dataset.storage import resolve
 
     config = load_config(config_path)
     location = resolve(str(folder))
@@ -57,8 +57,8 @@ def write_dataset(config_path: str, folder: Path, samples: int, shard_size: int)
 
 
 def baseline(url: str, samples: int) -> float:
-    from factory.decode import decode_sample
-    from factory.reader import open_dataset
+    from factory.sample.decode import decode_sample
+    from factory.dataset.reader import open_dataset
 
     start = time.perf_counter()
     n = 0
@@ -71,7 +71,7 @@ def baseline(url: str, samples: int) -> float:
 
 
 def report(url: str, samples: int | None, timings: dict | None = None, engine: str = "local") -> float:
-    from factory.report.build import make_report
+    from factory.trust.report.build import make_report
 
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()

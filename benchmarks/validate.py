@@ -4,7 +4,7 @@
                                   [--shard-size 8] [--cpus 2] [--repeats 2] [--out DIR]
 
 The dataset: ``--samples`` samples of ``--config`` made with
-``factory.pipeline.generate_dataset`` into ``--out`` (default: a temporary folder);
+``factory.onray.pipeline.generate_dataset`` into ``--out`` (default: a temporary folder);
 rerunning with the same ``--out`` reuses it (the pipeline finds every shard intact).
 Ray is started once with ``--cpus`` CPUs before any clock runs.
 
@@ -12,8 +12,8 @@ Arms, each over every shard of the dataset:
 
 * **read + sha256** (the baseline): ``Location.read`` and ``sha256_hex`` of each shard,
   one process: what checking the manifest alone costs;
-* **read + decode**: the baseline plus ``factory.reader.iter_tar`` and
-  ``factory.decode.decode_sample`` of every sample, one process: the floor of any
+* **read + decode**: the baseline plus ``factory.dataset.reader.iter_tar`` and
+  ``factory.sample.decode.decode_sample`` of every sample, one process: the floor of any
   check that looks at the pixels;
 * **validate, local**: ``validate_dataset(engine="local")``, one process;
 * **validate, local x N**: ``validate_dataset(engine="local", workers=--cpus)``
@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def read_and_hash(location, names) -> int:
-    from factory.shards import sha256_hex
+    from factory.dataset.shards import sha256_hex
 
     n = 0
     for name in names:
@@ -51,9 +51,9 @@ def read_and_hash(location, names) -> int:
 
 
 def read_and_decode(location, names) -> int:
-    from factory.decode import decode_sample
-    from factory.reader import iter_tar
-    from factory.shards import sha256_hex
+    from factory.sample.decode import decode_sample
+    from factory.dataset.reader import iter_tar
+    from factory.dataset.shards import sha256_hex
 
     for name in names:
         data = location.read(name)
@@ -75,10 +75,10 @@ def main(argv=None) -> int:
 
     import ray
 
-    from factory.config import load_config
-    from factory.pipeline import generate_dataset
-    from factory.storage import resolve
-    from factory.validate import validate_dataset
+    from factory.scene.config import load_config
+    from factory.onray.pipeline import generate_dataset
+    from factory.dataset.storage import resolve
+    from factory.trust.validate import validate_dataset
 
     tmp = tempfile.TemporaryDirectory(prefix="factory-bench-validate-") if args.out is None else None
     out = args.out or os.path.join(tmp.name, "dataset")

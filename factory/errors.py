@@ -46,7 +46,7 @@ class ConfigError(FactoryError, ValueError):
 
     @classmethod
     def of(cls, source: str, fields: list[dict]) -> ConfigError:
-        """The error for structured problems (see :func:`factory.config.validation_problems`)."""
+        """The error for structured problems (see :func:`factory.scene.config.validation_problems`)."""
         return cls(source, [problem_line(f) for f in fields], fields)
 
 

@@ -2,7 +2,7 @@
 
 :func:`synthetic_frames` draws a render-like clip with plain numpy: a sky band, a
 floor plane seen in perspective, and shaded spheres that move in straight lines.
-Every array has the dtype, shape and units of :class:`factory.sample.Frames`, and the
+Every array has the dtype, shape and units of :class:`factory.sample.types.Frames`, and the
 values are structured (smooth depth, unit normals, piecewise-constant flow) so PNG
 sizes and encode times measured on it resemble those of real renders.
 """
@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from factory.sample import Frames, Sample, sample_key
-from factory.scene import CLASS_ID
+from factory.render.frames import Frames
+from factory.sample.types import Sample, sample_key
+from factory.scene.types import CLASS_ID
 
 
 def synthetic_frames(frames: int = 4, height: int = 32, width: int = 40, *, spheres: int = 3, seed: int = 0) -> Frames:

@@ -107,7 +107,7 @@ def s3(s3_server, monkeypatch, tmp_path):
 @pytest.fixture(scope="session")
 def tiny_config():
     """The tiny test config (32 x 32 px, 2 frames, 1-3 objects, no MP4)."""
-    from factory.config import load_config
+    from factory.scene.config import load_config
 
     return load_config(CONFIGS / "tiny.yaml")
 
@@ -118,8 +118,8 @@ _REFERENCE: dict = {}
 def reference_shards(config, samples: int, shard_size: int, prefix: str | None = None) -> dict[str, bytes]:
     """The shards a dataset must hold, built here without Ray: ``generate_members`` for
     every index, assembled by the reference tar writer. Name -> bytes (cached)."""
-    from factory.generate import generate_members
-    from factory.shards import build_shard, shard_count, shard_indices, shard_name
+    from factory.sample.generate import generate_members
+    from factory.dataset.shards import build_shard, shard_count, shard_indices, shard_name
 
     key = (config.config_hash(), samples, shard_size, prefix)
     if key not in _REFERENCE:
@@ -135,10 +135,10 @@ def write_dataset(config, url, samples: int, shard_size: int, prefix: str | None
     """Write a complete dataset (shards, records, manifest) to ``url`` without Ray, the
     way the pipeline's writer does, from :func:`reference_shards`; returns the manifest.
     For tests of what reads datasets (validate, report, mix) that need no pipeline."""
-    from factory import manifest as mf
-    from factory.resume import prepare
-    from factory.shards import sha256_hex, shard_indices
-    from factory.storage import resolve
+    from factory.dataset import manifest as mf
+    from factory.dataset.resume import prepare
+    from factory.dataset.shards import sha256_hex, shard_indices
+    from factory.dataset.storage import resolve
 
     location = resolve(str(url))
     plan = prepare(location, config, samples=samples, shard_size=shard_size, prefix=prefix, mode="overwrite")

@@ -16,12 +16,12 @@ from fractions import Fraction
 import pytest
 from conftest import write_dataset
 
-from factory.allocation import allocate
+from factory.scene.allocation import allocate
 from factory.cli import main
-from factory.config import parse_config
+from factory.scene.config import parse_config
 from factory.errors import ConfigError
-from factory.generate import generate_sample, scenario_of
-from factory.reader import open_dataset
+from factory.sample.generate import generate_sample, scenario_of
+from factory.dataset.reader import open_dataset
 
 
 def config_of(weights, minimums=None):

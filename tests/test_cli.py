@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 
 import factory
-from factory.decode import decode_sample
+from factory.sample.decode import decode_sample
 from factory.render.backend import cuda_available
 
 SCRIPT = Path(sys.executable).parent / "factory"
 COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "factory.cli"]
-HAS_GENERATE = importlib.util.find_spec("factory.generate") is not None
+HAS_GENERATE = importlib.util.find_spec("factory.sample.generate") is not None
 
 
 def factory_cli(*args, cwd=None) -> subprocess.CompletedProcess:
@@ -70,7 +70,7 @@ def test_bad_arguments(tmp_path):
     assert result.returncode == 2 and str(a_file) in result.stderr and "Traceback" not in result.stderr
 
 
-@pytest.mark.skipif(not HAS_GENERATE, reason="factory.generate has not landed yet")
+@pytest.mark.skipif(not HAS_GENERATE, reason="factory.sample.generate has not landed yet")
 def test_render_writes_members_and_previews(tmp_path):
     config = write_config(
         tmp_path,
@@ -95,7 +95,7 @@ TINY = Path(__file__).resolve().parent / "configs" / "tiny.yaml"
 
 def test_render_on_another_device_writes_that_devices_sample(tmp_path):
     from factory.commands.argtypes import load_config_with
-    from factory.generate import generate_members
+    from factory.sample.generate import generate_members
 
     out = tmp_path / "out"
     result = factory_cli("render", TINY, "--device", "torch-cpu", "--batch-views", "3", "--samples", 2, "--index", 0,

@@ -20,7 +20,7 @@ import yaml
 from conftest import reference_shards
 
 from factory.cli import main as factory_main
-from factory import manifest as mf
+from factory.dataset import manifest as mf
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

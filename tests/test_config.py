@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import yaml
 
-from factory.config import load_config, parse_config
-from factory.distributions import parse_choice, parse_number
+from factory.scene.config import load_config, parse_config
+from factory.scene.distributions import parse_choice, parse_number
 from factory.errors import ConfigError
-from factory.generate import generate_sample, scenario_of
+from factory.sample.generate import generate_sample, scenario_of
 
 CONFIGS = sorted((Path(__file__).parents[1] / "configs").glob("*.yaml"))
 

@@ -1,4 +1,4 @@
-"""The pure core imports no Ray: only factory.pipeline (and the serving app) may."""
+"""The pure core imports no Ray: only factory.onray.pipeline (and the serving app) may."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ import sys
 import textwrap
 
 CORE = [
-    "factory.config", "factory.errors", "factory.sample", "factory.generate", "factory.encode",
-    "factory.storage", "factory.shards", "factory.manifest", "factory.resume", "factory.commands.generate",
+    "factory.scene.config", "factory.errors", "factory.sample.types", "factory.sample.generate", "factory.sample.encode",
+    "factory.dataset.storage", "factory.dataset.shards", "factory.dataset.manifest", "factory.dataset.resume", "factory.commands.generate",
     "factory.service.catalogue", "factory.service.request", "factory.service.payload", "factory.commands.serve",
-    "factory.allocation", "factory.reader", "factory.commands.plan",
-    "factory.mix", "factory.commands.mix",
-    "factory.validate", "factory.invariants", "factory.commands.validate",
-    "factory.report", "factory.report.build", "factory.commands.report",
-    "factory.diversity", "factory.commands.compare",
+    "factory.scene.allocation", "factory.dataset.reader", "factory.commands.plan",
+    "factory.trust.mix", "factory.commands.mix",
+    "factory.trust.validate", "factory.trust.invariants", "factory.commands.validate",
+    "factory.trust.report", "factory.trust.report.build", "factory.commands.report",
+    "factory.trust.diversity", "factory.commands.compare",
 ]
 
 
@@ -27,7 +27,7 @@ def test_core_modules_import_with_ray_made_unimportable():
         loaded = sorted(m for m, mod in sys.modules.items() if mod is not None and m.split(".")[0] == "ray")
         assert not loaded, loaded
         try:
-            import factory.pipeline
+            import factory.onray.pipeline
         except ImportError:
             print("ok")
         else:

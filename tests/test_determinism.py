@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from factory.config import load_config
-from factory.generate import generate_members
+from factory.scene.config import load_config
+from factory.sample.generate import generate_members
 
 ROOT = Path(__file__).parents[1]
 CONFIG = ROOT / "configs" / "edge_cases.yaml"  # noise, blur and handheld shake included
@@ -17,8 +17,8 @@ INDICES = [0, 1, 4, 7]
 
 _DIGESTS = """
 import hashlib, json, sys
-from factory.config import load_config
-from factory.generate import generate_members
+from factory.scene.config import load_config
+from factory.sample.generate import generate_members
 cfg = load_config(sys.argv[1])
 out = {}
 for i in map(int, sys.argv[2:]):
@@ -46,8 +46,8 @@ def test_sample_bytes_identical_across_processes_and_order():
 
 def test_adding_a_scenario_parameter_does_not_change_other_streams():
     """A constant never draws, so objects keep their numbers when the camera changes."""
-    from factory.config import parse_config
-    from factory.generate import generate_sample
+    from factory.scene.config import parse_config
+    from factory.sample.generate import generate_sample
 
     base = {"seed": 5, "render": {"width": 32, "height": 24, "frames": 2}, "output": {"mp4": False}}
     a = parse_config({**base, "scenarios": {"s": {}}})

@@ -19,12 +19,12 @@ import pyarrow as pa
 import pytest
 
 from factory.commands import argtypes
-from factory.config import Config, RenderSettings, parse_config
-from factory.distributions import Param
-from factory.encode import encode_sample
+from factory.scene.config import Config, RenderSettings, parse_config
+from factory.scene.distributions import Param
+from factory.sample.encode import encode_sample
 from factory.errors import ConfigError, RenderError
-from factory.generate import generate_sample, scenario_of
-from factory.pipeline import GPU_BATCH_VIEWS, MAX_INPUT_BLOCKS, RenderStage, _block_size
+from factory.sample.generate import generate_sample, scenario_of
+from factory.onray.pipeline import GPU_BATCH_VIEWS, MAX_INPUT_BLOCKS, RenderStage, _block_size
 from factory.render import backend
 
 
@@ -167,7 +167,7 @@ def test_generate_dataset_refuses_gpu_before_starting_a_local_ray(tmp_path):
 import ray
 from factory.commands.argtypes import load_config_with
 from factory.errors import ConfigError
-from factory.pipeline import generate_dataset
+from factory.onray.pipeline import generate_dataset
 config = load_config_with({str(CONFIGS / 'tiny.yaml')!r}, {{"device": "gpu"}})
 try:
     generate_dataset(config, {str(tmp_path / 'ds')!r}, samples=2, shard_size=2, log=print)
@@ -186,7 +186,7 @@ def test_the_manifest_records_torch_only_when_torch_renders(tiny_config):
     the torch devices."""
     import importlib.metadata
 
-    from factory import manifest
+    from factory.dataset import manifest
 
     def libraries(config):
         return manifest.build(config, samples=0, shard_size=1, prefix="p", shards=[], max_failures=0)[

@@ -1,4 +1,4 @@
-"""Diversity and drift (``factory.diversity``, ``factory compare``) on real data.
+"""Diversity and drift (``factory.trust.diversity``, ``factory compare``) on real data.
 
 Datasets are real tars: factory ones written by ``write_dataset`` (the tiny config, and
 a dark variant of it), real-style ones by ``webdataset.TarWriter``. The checks are
@@ -23,10 +23,10 @@ import webdataset as wds
 from conftest import write_dataset
 from PIL import Image
 
-import factory.diversity as div
+import factory.trust.diversity as div
 from factory.cli import main
-from factory.config import parse_config
-from factory.diversity import (
+from factory.scene.config import parse_config
+from factory.trust.diversity import (
     FEATURES, NEAR_DUPLICATE_BITS, Profile, compare, frechet_distance, hamming, image_features, near_duplicates,
     nearest, phash, picture, profile_dataset, wasserstein_1d,
 )
@@ -189,8 +189,8 @@ def test_phash_matches_an_independent_dct_hash_on_random_images():
 
 
 def test_phash_is_stable_under_small_changes_and_far_for_other_pictures():
-    from factory.config import load_config
-    from factory.generate import generate_members
+    from factory.scene.config import load_config
+    from factory.sample.generate import generate_members
 
     config = load_config(Path(__file__).resolve().parents[1] / "configs" / "quickstart.yaml")
     scene = picture(generate_members(config, 0, mp4=False, only=("rgb.png",)))

@@ -16,9 +16,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from clips import synthetic_sample
-from factory.decode import decode_sample
-from factory.encode import encode_sample
-from factory.sample import Frames, Sample
+from factory.sample.decode import decode_sample
+from factory.sample.encode import encode_sample
+from factory.render.frames import Frames
+from factory.sample.types import Sample
 
 PNG_MEMBERS = {"rgb.png", "depth.png", "instance.png", "semantic.png", "normals.png", "flow.png"}
 DEPTH_MAX = 65.535  # metres, the saturated code

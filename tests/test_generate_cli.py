@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from conftest import CONFIGS, free_port, reference_shards
 
-from factory import manifest as mf
+from factory.dataset import manifest as mf
 from factory.cli import main
 
 REPO = Path(__file__).resolve().parent.parent

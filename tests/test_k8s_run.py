@@ -193,7 +193,7 @@ def _cli(cluster, *args: str, timeout: float = 300) -> subprocess.CompletedProce
 def test_the_rayjob_entrypoint_writes_the_dataset_on_the_cluster(cluster):
     import boto3
 
-    from factory.config import load_config
+    from factory.scene.config import load_config
 
     job = one(cluster.objects, "RayJob")["spec"]
     words = shlex.split(job["entrypoint"])

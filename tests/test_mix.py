@@ -22,17 +22,17 @@ import webdataset as wds
 from conftest import write_dataset
 from PIL import Image
 
-from factory import manifest as mf
+from factory.dataset import manifest as mf
 from factory.cli import main
 from factory.errors import ConfigError, DatasetConflictError, StorageError
-from factory.mix import default_samples, layout, mix, split_counts
-from factory.reader import open_dataset
+from factory.trust.mix import default_samples, layout, mix, split_counts
+from factory.dataset.reader import open_dataset
 
 SYN_SAMPLES, SYN_SHARD = 12, 5  # shards of 5, 5, 2
 LICENCE = "CC0-1.0"
 
 
-# -- building inputs and reading outputs, independently of factory.mix -------------------
+# -- building inputs and reading outputs, independently of factory.trust.mix -------------------
 
 
 def tar_samples(path: Path) -> list[tuple[str, dict[str, bytes]]]:

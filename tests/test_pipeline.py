@@ -19,14 +19,14 @@ import pytest
 import webdataset as wds
 from conftest import reference_shards
 
-from factory import manifest as mf
-from factory.config import parse_config
-from factory.decode import decode_sample
+from factory.dataset import manifest as mf
+from factory.scene.config import parse_config
+from factory.sample.decode import decode_sample
 from factory.errors import DatasetConflictError, FailureBudgetError, RenderError, StorageError
-from factory.generate import generate_members, generate_sample, scenario_of
-from factory.pipeline import generate_dataset
-from factory.shards import build_shard, sha256_hex
-from factory.storage import resolve
+from factory.sample.generate import generate_members, generate_sample, scenario_of
+from factory.onray.pipeline import generate_dataset
+from factory.dataset.shards import build_shard, sha256_hex
+from factory.dataset.storage import resolve
 
 ray_group = pytest.mark.xdist_group("ray")
 
@@ -139,7 +139,7 @@ def test_a_killed_render_actor_loses_and_duplicates_nothing(tmp_path, ray_local,
     pids.mkdir()
 
     def slow_generate(config, index, samples):
-        from factory.generate import generate_sample as gen
+        from factory.sample.generate import generate_sample as gen
 
         with open(pids / str(os.getpid()), "a") as f:
             f.write(f"{index}\n")
@@ -174,7 +174,7 @@ def test_a_killed_render_actor_loses_and_duplicates_nothing(tmp_path, ray_local,
 @ray_group
 def test_a_failing_sample_stops_the_job_naming_index_scenario_seed(tmp_path, ray_local, tiny_config):
     def failing(config, index, samples):
-        from factory.generate import generate_sample as gen
+        from factory.sample.generate import generate_sample as gen
 
         if index == 6:
             raise ValueError("boom at six")
@@ -196,7 +196,7 @@ def test_max_failures_skips_and_records_or_stops_when_exceeded(tmp_path, ray_loc
     bad = {2, 7}
 
     def failing(config, index, samples):
-        from factory.generate import generate_sample as gen
+        from factory.sample.generate import generate_sample as gen
 
         if index in bad:
             raise ValueError(f"bad index {index}")
@@ -233,7 +233,7 @@ def test_an_interrupted_run_is_resumed_touching_only_what_is_missing_or_corrupt(
     out = tmp_path / "ds"
 
     def dies_late(config, index, samples):
-        from factory.generate import generate_sample as gen
+        from factory.sample.generate import generate_sample as gen
 
         if index == 22:  # the job dies once the first four shards are on disk
             deadline = time.monotonic() + 60
@@ -348,7 +348,7 @@ def test_a_killed_shard_writer_costs_a_second_pass_not_a_sample(tmp_path, ray_lo
     out, killed_marker = tmp_path / "ds", tmp_path / "killed"
 
     def gated_generate(config, index, samples):
-        from factory.generate import generate_sample as gen
+        from factory.sample.generate import generate_sample as gen
 
         if index == 9:
             deadline = time.monotonic() + 60
@@ -393,7 +393,7 @@ def test_a_torch_cpu_dataset_validates_and_holds_that_devices_samples(tmp_path, 
     """The render device travels in the config to the render actors. (That the batched
     render stage changes no byte on the cpu device, the reference, is what every other
     test here checks: they all render through it.)"""
-    from factory.validate import validate_dataset
+    from factory.trust.validate import validate_dataset
 
     config = _on(tiny_config, device="torch-cpu", batch_views=3)
     out = tmp_path / "ds"

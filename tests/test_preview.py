@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from clips import synthetic_frames, synthetic_meta
-from factory.preview import animated_preview, contact_sheet, id_colours, sheet_layout
+from factory.sample.preview import animated_preview, contact_sheet, id_colours, sheet_layout
 
 GREY = 100
 

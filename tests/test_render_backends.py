@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 import yaml
 
-from factory.config import ConfigError, parse_config
-from factory.dynamics import simulate
-from factory.generate import generate_sample, generate_samples
+from factory.scene.config import ConfigError, parse_config
+from factory.physics.dynamics import simulate
+from factory.sample.generate import generate_sample, generate_samples
 from factory.render import Clip, render_clips
 from factory.render.backend import DEVICES, cuda_available, get_backend
-from factory.sampling import rng_for, sample_scene
+from factory.scene.sampling import rng_for, sample_scene
 
 from conftest import TESTS
 
@@ -51,7 +51,7 @@ def _clips(config, indices, samples):
 
 
 def config_scenario(config, index, samples):
-    from factory.generate import scenario_of
+    from factory.sample.generate import scenario_of
 
     return scenario_of(config, index, samples)
 

@@ -28,7 +28,7 @@ from PIL import Image
 
 from conftest import write_dataset
 from factory.cli import main
-from factory.report.distribution import Distribution
+from factory.trust.report.distribution import Distribution
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES, SHARD_SIZE = 12, 4
@@ -299,7 +299,7 @@ def test_report_is_deterministic(dataset, reported, tmp_path):
     for name in reported["stats"]["files"]:
         if name not in ("stats.json", "report.html"):
             assert (tmp_path / name).read_bytes() == (reported["out"] / name).read_bytes(), name
-    # factory.diversity's gradient_mean moves in its ~10th digit between runs (OpenCV's
+    # factory.trust.diversity's gradient_mean moves in its ~10th digit between runs (OpenCV's
     # float32 cv2.magnitude takes a different path with the buffer's alignment): the
     # feature table and stats.json are compared to 1e-6, everything else exactly.
     assert same_numbers(stats, reported["stats"])
@@ -518,10 +518,10 @@ def test_reads_from_s3(tiny_config, s3, tmp_path):
 def test_matplotlib_is_imported_only_to_plot():
     code = textwrap.dedent("""
         import sys
-        import factory.cli, factory.report, factory.report.build, factory.commands.report
+        import factory.cli, factory.trust.report, factory.trust.report.build, factory.commands.report
         factory.cli.build_parser()
         assert "matplotlib" not in sys.modules, "imported too early"
-        from factory.report import plots
+        from factory.trust.report import plots
         plots.bars("t", ["a"], {"s": [1]}, ylabel="y")
         assert "matplotlib" in sys.modules
         print("ok")

@@ -8,12 +8,12 @@ import uuid
 import pytest
 from conftest import reference_shards
 
-from factory import manifest as mf
-from factory.config import parse_config
+from factory.dataset import manifest as mf
+from factory.scene.config import parse_config
 from factory.errors import DatasetConflictError, StorageError
-from factory.resume import prepare
-from factory.shards import sha256_hex, shard_indices
-from factory.storage import resolve
+from factory.dataset.resume import prepare
+from factory.dataset.shards import sha256_hex, shard_indices
+from factory.dataset.storage import resolve
 
 N, S = 10, 4  # three shards: 4 + 4 + 2
 

@@ -33,12 +33,12 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from conftest import CONFIGS, free_port
-from factory.config import load_config, parse_config
-from factory.generate import generate_members, generate_sample
-from factory.preview import contact_sheet
+from factory.scene.config import load_config, parse_config
+from factory.sample.generate import generate_members, generate_sample
+from factory.sample.preview import contact_sheet
 from factory.service.catalogue import Catalogue
 from factory.service.request import MODALITIES, merge
-from factory.shards import build_shard
+from factory.dataset.shards import build_shard
 
 pytestmark = pytest.mark.xdist_group("ray")
 
@@ -154,7 +154,7 @@ def test_the_token_is_never_logged(cli_server):
 
 def test_the_tar_answer_is_the_batch_jobs_shard(cli_server, ray_local, tmp_path):
     """A request for the samples of shard 1 of a batch dataset gets that shard's bytes."""
-    from factory.pipeline import generate_dataset
+    from factory.onray.pipeline import generate_dataset
 
     data = {**load_config(CONFIGS / "tiny.yaml").resolved(), "seed": 11}
     config = parse_config(data)

@@ -11,12 +11,12 @@ import pytest
 from pydantic import ValidationError
 
 from conftest import CONFIGS
-from factory.config import load_config, parse_config
-from factory.generate import generate_members
+from factory.scene.config import load_config, parse_config
+from factory.sample.generate import generate_members
 from factory.service.catalogue import Catalogue
 from factory.service.payload import JsonStream, TarStream, Work, make_batch
 from factory.service.request import ApiError, Limits, SampleRequest, merge, request_error, resolve
-from factory.shards import build_shard
+from factory.dataset.shards import build_shard
 
 LIMITS = Limits(max_count=8, max_pixel_frames=32 * 32 * 2 * 8)
 
@@ -173,7 +173,7 @@ def test_unknown_keys_keep_their_spelling():
 
 
 def test_samples_names_the_dataset_whose_scenarios_a_request_reproduces(catalogue):
-    from factory.generate import scenario_of
+    from factory.sample.generate import scenario_of
 
     minimum = {"scenarios": {"one": {"weight": 0.05, "min_count": 3}}}
     job = _resolve(catalogue, {"scenario": "tiny", "overrides": minimum, "start": 0, "count": 8, "samples": 8})
@@ -191,7 +191,7 @@ def test_samples_names_the_dataset_whose_scenarios_a_request_reproduces(catalogu
 
 
 def test_a_batch_renders_each_configs_samples_together_as_generate_members_makes_them(monkeypatch):
-    from factory.generate import generate_samples
+    from factory.sample.generate import generate_samples
     from factory.service import payload
 
     tiny = load_config(CONFIGS / "tiny.yaml")

@@ -8,7 +8,7 @@ import tarfile
 import pytest
 import webdataset as wds
 
-from factory import shards
+from factory.dataset import shards
 
 
 def _samples(n, seed=0):

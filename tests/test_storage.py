@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from factory import storage
+from factory.dataset import storage
 from factory.errors import StorageError
 
 

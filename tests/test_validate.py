@@ -27,8 +27,8 @@ from PIL import Image
 
 from factory.cli import main
 from factory.errors import ConfigError, StorageError
-from factory.shards import build_shard
-from factory.validate import validate_dataset
+from factory.dataset.shards import build_shard
+from factory.trust.validate import validate_dataset
 
 SAMPLES, SHARD = 12, 5  # shards of 5, 5 and 2 samples
 REPO = Path(__file__).resolve().parent.parent
@@ -424,7 +424,7 @@ def test_a_folder_of_tars_without_manifest(ds):
 def test_a_mixed_dataset(clean, tmp_path):
     import webdataset as wds
 
-    from factory.mix import mix
+    from factory.trust.mix import mix
 
     real = tmp_path / "real"
     real.mkdir()
@@ -478,7 +478,7 @@ def test_the_ray_engine_finds_what_the_local_engine_finds(ds, ray_local, tiny_co
     # memory:// lives in the driver's process: its bytes travel with the work list.
     url = "memory://validate-ray/tiny"
     write_dataset(tiny_config, url, 6, 3)
-    from factory.storage import resolve
+    from factory.dataset.storage import resolve
 
     resolve(url).delete([shard(1)])
     local, remote = validate_dataset(url), validate_dataset(url, engine="ray")

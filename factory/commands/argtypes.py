@@ -41,7 +41,7 @@ def float_at_least(low: float, strict: bool = False):
 
 
 def add_storage_option(p: argparse.ArgumentParser, applies_to: str = "") -> None:
-    """``--storage-option KEY=VALUE``, repeatable (read with :func:`factory.storage.parse_options`);
+    """``--storage-option KEY=VALUE``, repeatable (read with :func:`factory.dataset.storage.parse_options`);
     ``applies_to`` says which URLs it is for when a command has several."""
     where = f" for {applies_to}" if applies_to else ""
     p.add_argument("--storage-option", action="append", default=[], metavar="KEY=VALUE",
@@ -51,7 +51,7 @@ def add_storage_option(p: argparse.ArgumentParser, applies_to: str = "") -> None
 
 
 # The renderer's devices and the largest launch, as factory.render.backend and
-# factory.config define them (spelt here so that ``--help`` imports neither; a test
+# factory.scene.config define them (spelt here so that ``--help`` imports neither; a test
 # checks that they agree).
 DEVICES = ("cpu", "torch-cpu", "gpu")
 MAX_BATCH_VIEWS = 4096
@@ -99,12 +99,12 @@ def source_of(path, overrides: dict) -> str:
 
 def load_config_with(path, overrides: dict):
     """The config file at ``path`` with ``overrides`` merged into its ``render`` block,
-    validated as a whole (a :class:`~factory.config.Config`).
+    validated as a whole (a :class:`~factory.scene.config.Config`).
 
     Raises:
         ConfigError: the file, or the file with the overrides, is not a valid config.
     """
-    from factory.config import load_config, parse_config
+    from factory.scene.config import load_config, parse_config
 
     config = load_config(path)
     if not overrides:
@@ -138,7 +138,7 @@ def check_device(device: str, source: str, *, here: bool = True) -> None:
 
 def renders_here() -> bool:
     """Whether a Ray command renders on this machine: it starts an embedded local Ray
-    (RAY_ADDRESS unset) rather than joining a cluster (see :mod:`factory.ray_session`)."""
+    (RAY_ADDRESS unset) rather than joining a cluster (see :mod:`factory.onray.session`)."""
     import os
 
     return not os.environ.get("RAY_ADDRESS")

@@ -25,7 +25,7 @@ HELP = "compare two datasets' picture statistics (diversity and drift)"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    from factory.diversity import HASH_BITS, NEAR_DUPLICATE_BITS
+    from factory.trust.diversity import HASH_BITS, NEAR_DUPLICATE_BITS
 
     p.add_argument("url_a", metavar="URL_A", help="reference dataset (e.g. the real set, or the old version)")
     p.add_argument("url_b", metavar="URL_B", help="dataset compared with it")
@@ -50,8 +50,8 @@ def _bits(high: int):
 
 
 def run(args: argparse.Namespace) -> int:
-    from factory.diversity import compare, profile_dataset
-    from factory.storage import parse_options
+    from factory.trust.diversity import compare, profile_dataset
+    from factory.dataset.storage import parse_options
 
     options = parse_options(args.storage_option)
     if args.json is not None:

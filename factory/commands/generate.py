@@ -25,7 +25,7 @@ HELP = "generate a sharded dataset on Ray Data"
 
 def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The arguments of ``factory generate`` and ``python -m jobs.generate`` (the same)."""
-    from factory.shards import DEFAULT_SHARD_SIZE
+    from factory.dataset.shards import DEFAULT_SHARD_SIZE
 
     p.add_argument("config", metavar="CONFIG", help="scenario YAML file, e.g. configs/quickstart.yaml")
     p.add_argument("--out", required=True, metavar="URL",
@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     from factory.commands.argtypes import (
         check_device, load_config_with, render_overrides, renders_here, source_of,
     )
-    from factory.storage import parse_options, resolve
+    from factory.dataset.storage import parse_options, resolve
 
     # Fail fast on a bad config, before Ray. The device is checked here only when this
     # machine renders (an embedded Ray): a cluster's GPU nodes may have what it lacks.
@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     check_device(config.render.device, source_of(args.config, overrides), here=renders_here())
     location = resolve(args.out, parse_options(args.storage_option))
 
-    from factory.pipeline import generate_dataset
+    from factory.onray.pipeline import generate_dataset
 
     mode = "overwrite" if args.overwrite else "resume" if args.resume else "auto"
     print(f"factory generate: {args.samples} samples of {args.config} -> {location.describe()}", flush=True)

@@ -3,7 +3,7 @@ anything is rendered.
 
 Prints, per scenario, its weight, its exact share of N, the minimum asked for
 (min_count), the samples it gets (the allocation factory generate uses and records in
-the manifest, see factory.allocation) and its first indices, then how evenly the
+the manifest, see factory.scene.allocation) and its first indices, then how evenly the
 scenarios spread over the shards (fewest and most samples of each in any shard).
 --json prints the same as one JSON object.
 """
@@ -19,7 +19,7 @@ HELP = "print the scenario allocation of a dataset, before rendering"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    from factory.shards import DEFAULT_SHARD_SIZE
+    from factory.dataset.shards import DEFAULT_SHARD_SIZE
 
     p.add_argument("config", metavar="CONFIG", help="scenario YAML file, e.g. configs/edge_cases.yaml")
     p.add_argument("--samples", required=True, type=int_at_least(1), metavar="N", help="number of samples")
@@ -37,8 +37,8 @@ FIRST_INDICES = 5
 def plan(config, samples: int, shard_size: int) -> dict:
     """The plan as a JSON-able dict: the manifest's ``scenarios`` block plus, per
     scenario, its exact quota, first indices and the fewest/most samples in a shard."""
-    from factory.allocation import allocate
-    from factory.shards import shard_count
+    from factory.scene.allocation import allocate
+    from factory.dataset.shards import shard_count
 
     alloc = allocate(config, samples)
     block = alloc.record()
@@ -91,7 +91,7 @@ def lines(doc: dict) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from factory.config import load_config
+    from factory.scene.config import load_config
 
     doc = plan(load_config(args.config), args.samples, args.shard_size)
     print(json.dumps(doc, indent=2) if args.json else "\n".join(lines(doc)))

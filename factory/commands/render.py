@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     config = load_config_with(args.config, overrides)
     check_device(config.render.device, source_of(args.config, overrides))
     if args.samples is not None:
-        from factory.allocation import allocate
+        from factory.scene.allocation import allocate
 
         allocate(config, args.samples)  # the minimums must fit
         beyond = [i for i in args.index if i >= args.samples]
@@ -57,9 +57,9 @@ def run(args: argparse.Namespace) -> int:
     except OSError as e:
         raise StorageError(f"--out {str(out)!r}: cannot create the folder: {e.strerror}") from None
 
-    from factory.encode import encode_sample
-    from factory.generate import generate_sample
-    from factory.preview import animated_preview, contact_sheet, png_bytes
+    from factory.sample.encode import encode_sample
+    from factory.sample.generate import generate_sample
+    from factory.sample.preview import animated_preview, contact_sheet, png_bytes
 
     for index in dict.fromkeys(args.index):  # de-duplicate, keep order
         start = time.perf_counter()

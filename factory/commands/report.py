@@ -22,7 +22,7 @@ HELP = "write an HTML report, dataset card and stats for a dataset"
 def add_arguments(p: argparse.ArgumentParser, engine: str = "local") -> argparse.ArgumentParser:
     """The arguments of ``factory report`` and ``python -m jobs.report`` (the same; only
     the default ``--engine`` differs)."""
-    from factory.validate import ENGINES
+    from factory.trust.validate import ENGINES
 
     p.add_argument("url", metavar="URL", help="dataset: a folder, file://, s3://bucket/prefix, memory://, or a .tar")
     p.add_argument("--out", required=True, metavar="DIR",
@@ -44,8 +44,8 @@ def add_arguments(p: argparse.ArgumentParser, engine: str = "local") -> argparse
 
 
 def run(args: argparse.Namespace) -> int:
-    from factory.report.build import make_report
-    from factory.storage import parse_options
+    from factory.trust.report.build import make_report
+    from factory.dataset.storage import parse_options
 
     report = make_report(
         args.url, args.out, options=parse_options(args.storage_option), reference=args.reference,

@@ -61,7 +61,7 @@ def load_serve_config(path: Path, host: str | None = None, port: int | None = No
     from pydantic import ValidationError
     from ray.serve.schema import ServeDeploySchema
 
-    from factory.config import read_yaml, validation_problems
+    from factory.scene.config import read_yaml, validation_problems
     from factory.service.app import DEPLOYMENT
 
     data = read_yaml(path, "the Serve config")
@@ -118,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
     from ray import serve
     from ray.serve._private import api as serve_api  # what `serve run FILE` calls; Ray is pinned
 
-    from factory.ray_session import ensure_ray
+    from factory.onray.session import ensure_ray
 
     started = ensure_ray(lambda s: print(s, flush=True))
     stop = threading.Event()

@@ -26,7 +26,7 @@ HELP = "check a dataset: manifest, shards, samples, ground truth"
 def add_arguments(p: argparse.ArgumentParser, engine: str = "local") -> argparse.ArgumentParser:
     """The arguments of ``factory validate`` and ``python -m jobs.validate`` (the same;
     only the default ``--engine`` differs)."""
-    from factory.validate import DEFAULT_MAX_LISTED, ENGINES
+    from factory.trust.validate import DEFAULT_MAX_LISTED, ENGINES
 
     p.add_argument("url", metavar="URL", help="dataset location: a folder, file://..., s3://bucket/prefix, "
                                               "memory://... (a folder of .tar files without a manifest is "
@@ -63,8 +63,8 @@ class _Progress:
 
 def run(args: argparse.Namespace) -> int:
     from factory.errors import StorageError
-    from factory.storage import parse_options, resolve
-    from factory.validate import validate_dataset
+    from factory.dataset.storage import parse_options, resolve
+    from factory.trust.validate import validate_dataset
 
     location = resolve(args.url, parse_options(args.storage_option))
     out = sys.stderr if args.result == "-" else sys.stdout

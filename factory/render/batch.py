@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from factory.render.shapes import SHAPE_CODES
-from factory.scene import CLASS_ID, Scene
+from factory.scene.types import CLASS_ID, Scene
 
 TEXTURES = {"plain": 0, "checker": 1, "stripes": 2, "noise": 3}
 LIGHT_KINDS = {"directional": 1, "point": 2}  # 0: no light in this slot

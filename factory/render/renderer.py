@@ -3,7 +3,7 @@
 ``render_clips(clips, backend, batch_views)`` renders many clips in launches of up to
 ``batch_views`` views (frames and motion-blur sub-frames, of any clips) each, on the
 backend's device (see :mod:`factory.render.backend`). Per clip it returns the
-:class:`~factory.sample.Frames` (see there for every layer's shape, dtype and units),
+:class:`~factory.sample.types.Frames` (see there for every layer's shape, dtype and units),
 per-frame, per-object annotations and the T world-to-camera 4x4 matrices:
 
 * ``bbox_amodal``: [x0, y0, x1, y1] pixel-edge box of the object's full silhouette
@@ -28,15 +28,15 @@ from factory.render.batch import ViewBatch, scene_tables
 from factory.render.flow import forward_flow
 from factory.render.raycast import FIRST_OBJECT, View, cast
 from factory.render.shading import shade, to_srgb8
-from factory.sample import Frames
-from factory.scene import Scene, camera_pose
+from factory.render.frames import Frames
+from factory.scene.types import Scene, camera_pose
 from factory.timing import timed
 
 
 @dataclass
 class Clip:
     """One clip to render: a scene, its simulated ``motion`` (see
-    :mod:`factory.dynamics`), the motion-blur sub-frames per frame (used when the
+    :mod:`factory.physics.dynamics`), the motion-blur sub-frames per frame (used when the
     camera's shutter > 0) and the generator of its sensor noise (None: no noise)."""
 
     scene: Scene

@@ -4,7 +4,7 @@ Every function takes rays ``o + t d`` with ``o`` (M, 3) or (1, 3) and ``d`` (M, 
 (``d`` need not be unit length: ``t`` is in units of ``d``), and returns ``t`` (M,) —
 the nearest hit with ``t > t_min``, ``inf`` where the ray misses — and the outward unit
 normal ``n`` (M, 3) at that hit, in the object frame. Shapes are centred on the
-origin with the half-extents documented in :class:`factory.scene.SceneObject`:
+origin with the half-extents documented in :class:`factory.scene.types.SceneObject`:
 ``dims`` is a (3,) sequence for all rays or an (M, 3) array, one row per ray (a batch
 of rays against many objects of one shape in one call).
 

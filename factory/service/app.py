@@ -52,7 +52,7 @@ from ray import serve
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from factory import __version__
-from factory.config import validation_problems
+from factory.scene.config import validation_problems
 from factory.errors import ConfigError, RenderError
 from factory.service.catalogue import Catalogue
 from factory.service.payload import (

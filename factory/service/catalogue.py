@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from factory.config import Config, parse_config, read_yaml
+from factory.scene.config import Config, parse_config, read_yaml
 from factory.errors import ConfigError
 
 CONFIGS_ENV = "FACTORY_CONFIGS_DIR"

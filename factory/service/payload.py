@@ -2,11 +2,11 @@
 
 * :class:`Work` is one sample to make (config, index, which members); :func:`make_batch`
   makes a list of them, each distinct one once, the samples of one config rendered
-  together (one :func:`~factory.generate.generate_samples` call: batched launches on
+  together (one :func:`~factory.sample.generate.generate_samples` call: batched launches on
   the config's render device), and returns per item the members or the exception, so
   one bad item never fails its neighbours in a batch.
 * :class:`TarStream` turns members into tar records one sample at a time, and ends the
-  archive exactly as :func:`factory.shards.assemble` does: a request for the samples
+  archive exactly as :func:`factory.dataset.shards.assemble` does: a request for the samples
   of one shard gets that shard's bytes.
 * :class:`JsonStream` writes ``{"samples": [...], "count": n}`` one sample at a time,
   each member base64-encoded.
@@ -18,9 +18,9 @@ import base64
 import json
 from dataclasses import dataclass
 
-from factory.config import Config
-from factory.generate import generate_sample, generate_samples
-from factory.shards import end_of_archive, sample_segment
+from factory.scene.config import Config
+from factory.sample.generate import generate_sample, generate_samples
+from factory.dataset.shards import end_of_archive, sample_segment
 
 TAR_TYPE = "application/x-tar"
 JSON_TYPE = "application/json"
@@ -44,15 +44,15 @@ class Work:
 
 def make_batch(works: list[Work]) -> list[dict | BaseException]:
     """Members (or the exception raised) for each of ``works``, each the same as
-    :func:`~factory.generate.generate_members` gives (or raises) for it alone.
+    :func:`~factory.sample.generate.generate_members` gives (or raises) for it alone.
 
     Duplicates are made once. The distinct indices of each (config, dataset size) are
-    rendered by one :func:`~factory.generate.generate_samples` call, then each work is
+    rendered by one :func:`~factory.sample.generate.generate_samples` call, then each work is
     encoded with its own members. A failure belongs to the works it concerns: a sample
     that fails is its RenderError; if the whole call fails (a bad index), each of its
     samples is made alone, so that only the bad ones get the error.
     """
-    from factory.encode import encode_sample
+    from factory.sample.encode import encode_sample
 
     groups: dict[tuple, list[Work]] = {}
     for w in dict((w.key, w) for w in works).values():
@@ -136,7 +136,7 @@ def preview_png(config: Config, index: int, frame: int | None, samples: int | No
     Raises:
         IndexError: ``frame`` is not below the clip's frame count.
     """
-    from factory.preview import contact_sheet, png_bytes
+    from factory.sample.preview import contact_sheet, png_bytes
 
     sample = generate_sample(config, index, samples=samples)
     T = sample.frames.depth.shape[0]

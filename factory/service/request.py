@@ -21,7 +21,7 @@ A sample served for (config, seed, index, samples) is the same bytes as sample
 ``index`` of a batch dataset of the same config, seed and size: the config is
 validated exactly as ``factory generate`` validates a file, and the same
 ``generate_sample`` makes it. Without ``samples`` the scenarios follow the open-ended
-stream (:mod:`factory.allocation`). A service that sets a render device (or batch size)
+stream (:mod:`factory.scene.allocation`). A service that sets a render device (or batch size)
 imposes it on every request's config, as ``factory generate --device`` does on a
 file's; the device is part of the config and its hash, so such a sample is the one a
 batch dataset rendered on that device holds.
@@ -37,8 +37,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from factory.config import Config, parse_config, validation_problems
-from factory.encode import IMAGE_MEMBERS
+from factory.scene.config import Config, parse_config, validation_problems
+from factory.sample.encode import IMAGE_MEMBERS
 from factory.errors import ConfigError, FactoryError, problem_line
 
 DEFAULT_SCENARIO = "quickstart"
@@ -180,7 +180,7 @@ def resolve(req: SampleRequest, catalogue, limits: Limits, render: dict | None =
 
 def _check_samples(req: SampleRequest, config: Config) -> None:
     """422 when the indices do not fit in ``samples`` or its scenario minimums do not."""
-    from factory.allocation import allocation_of
+    from factory.scene.allocation import allocation_of
 
     if req.start + req.count > req.samples:
         raise ApiError(422, [{"field": "samples", "value": req.samples,

@@ -1,0 +1,7 @@
+"""Every use of Ray Data, and with the Serve adapter (``factory.service.app``) the only
+code that imports Ray.
+
+``session`` (join RAY_ADDRESS or start an embedded Ray), ``map`` (one task per shard, in
+order: the Ray engine of validate and report), ``validate`` / ``report`` (those engines),
+``pipeline`` (``factory generate``: actor pools, the shard-writer, the manifest sink).
+"""

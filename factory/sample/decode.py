@@ -1,0 +1,117 @@
+"""Decode one WebDataset sample written by :func:`factory.sample.encode.encode_sample`.
+
+:func:`decode_sample` takes the member dict as it comes out of any reader:
+
+* raw bytes (``webdataset.WebDataset(url)`` without ``.decode()``, a tar read by hand,
+  or the dict ``encode_sample`` returned);
+* already-decoded values (``webdataset.WebDataset(url).decode()`` decodes only the JSON;
+  ``ray.data.read_webdataset(url)`` also decodes every PNG to ``np.asarray(PIL.Image)``).
+
+Decoded PNGs must keep their bit depth: webdataset's ``"rgb8"`` / ``"l8"`` image specs
+convert 16-bit members (depth, instance, flow) to 8 bits, which this module detects and
+refuses. See :mod:`factory.sample.encode` for the member table and error bounds.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import numpy as np
+
+from factory.sample.encode import DEPTH_SCALE, FLOW_INVALID, FLOW_SCALE, FLOW_ZERO, NORMAL_SCALE
+from factory.render.frames import Frames
+
+# member: (dtype, channels or None) of the decoded filmstrip image
+_PNG_MEMBERS = {
+    "rgb.png": (np.uint8, 3),
+    "depth.png": (np.uint16, None),
+    "instance.png": (np.uint16, None),
+    "semantic.png": (np.uint8, None),
+    "normals.png": (np.uint8, 3),
+    "flow.png": (np.uint16, None),
+}
+
+
+def decode_sample(members: dict[str, Any]) -> tuple[Frames, dict]:
+    """``(Frames, meta)`` from a sample's members (bytes or reader-decoded values).
+
+    ``meta`` is the JSON member as stored (with the ``frames``, ``height`` and
+    ``width`` that cut the filmstrips into frames). Decoded values are within the
+    error bounds of :mod:`factory.sample.encode`; ``flow`` is 0 where ``flow_valid`` is False
+    and ``normals`` are exactly 0 where ``depth`` is 0.
+
+    Raises:
+        ValueError: a member is missing, or has a shape or dtype the encoder never writes.
+    """
+    meta = _json(_member(members, "json"))
+    try:
+        T, H, W = int(meta["frames"]), int(meta["height"]), int(meta["width"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise ValueError("json member: no integer 'frames', 'height', 'width'; not written by factory.sample.encode") from e
+    img = {name: _image(name, _member(members, name), T, H, W) for name in _PNG_MEMBERS}
+
+    depth_code = img["depth.png"].reshape(T, H, W)
+    depth = (depth_code / DEPTH_SCALE).astype(np.float32)
+
+    normals = (img["normals.png"].reshape(T, H, W, 3) / NORMAL_SCALE - 1.0).astype(np.float32)
+    normals[depth_code == 0] = 0.0  # sky: code 128 means 0 there, not 1/255
+
+    flow_code = img["flow.png"].reshape(T, H, 2, W)  # the du | dv halves of each row
+    du, dv = flow_code[:, :, 0], flow_code[:, :, 1]
+    flow_valid = (du != FLOW_INVALID) & (dv != FLOW_INVALID)
+    flow = ((np.stack([du, dv], axis=-1).astype(np.float32) - FLOW_ZERO) / FLOW_SCALE).astype(np.float32)
+    flow[~flow_valid] = 0.0
+
+    frames = Frames(
+        rgb=img["rgb.png"].reshape(T, H, W, 3),
+        depth=depth,
+        instance=img["instance.png"].reshape(T, H, W),
+        semantic=img["semantic.png"].reshape(T, H, W),
+        normals=normals,
+        flow=flow,
+        flow_valid=flow_valid,
+    )
+    return frames, meta
+
+
+def _member(members: dict[str, Any], name: str) -> Any:
+    if name not in members:
+        present = ", ".join(sorted(k for k in members if not k.startswith("__")))
+        raise ValueError(f"sample {members.get('__key__', '?')!r}: no {name!r} member (has: {present})")
+    return members[name]
+
+
+def _json(value: Any) -> dict:
+    if isinstance(value, (bytes, bytearray, memoryview, str)):
+        return json.loads(bytes(value) if not isinstance(value, str) else value)
+    if isinstance(value, dict):
+        return value
+    raise ValueError(f"json member: expected bytes or a dict, got {type(value).__name__}")
+
+
+def png_array(data: bytes) -> np.ndarray:
+    """A PNG's pixels as Pillow decodes them (``np.asarray(PIL.Image.open(...))``, the
+    decoder both readers use, so results match theirs): 16-bit grey stays uint16."""
+    import PIL.Image
+
+    with PIL.Image.open(io.BytesIO(bytes(data))) as im:
+        return np.asarray(im)
+
+
+def _image(name: str, value: Any, T: int, H: int, W: int) -> np.ndarray:
+    """The filmstrip array of PNG member ``name``, decoded if still bytes."""
+    dtype, channels = _PNG_MEMBERS[name]
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        value = png_array(value)
+    else:
+        value = np.asarray(value)  # also accepts a PIL image
+    width = 2 * W if name == "flow.png" else W
+    shape = (T * H, width) + ((channels,) if channels else ())
+    if value.shape != shape or value.dtype != dtype:
+        hint = ""
+        if value.dtype != dtype and dtype == np.uint16:
+            hint = " (16-bit PNGs must be decoded without 8-bit conversion, e.g. np.asarray(PIL.Image.open(f)))"
+        raise ValueError(f"{name}: decoded to {value.shape} {value.dtype}, expected {shape} {np.dtype(dtype)}{hint}")
+    return value

@@ -1,0 +1,222 @@
+"""Encode one :class:`~factory.sample.types.Sample` as one WebDataset sample.
+
+:func:`encode_sample` returns ``{"__key__": key, "<member>": bytes, ...}``, the dict
+that ``webdataset.TarWriter.write`` takes; :func:`factory.sample.decode.decode_sample` inverts
+it. Each modality of the whole clip is ONE member: its T frames are stacked vertically
+into a "filmstrip" (frame t is rows ``[t*H, (t+1)*H)``), so a clip keeps its temporal
+consistency inside one sample, and every member is an ordinary PNG / JSON / MP4 that
+``webdataset`` and ``ray.data.read_webdataset`` decode with their default handlers (Pillow
+for PNG: ``np.asarray(PIL.Image.open(...))``).
+
+Members (T frames of H x W; shapes are the arrays a PNG decoder returns):
+
+================  ==================  ======  ================================================
+member            shape               dtype   content and encoding
+================  ==================  ======  ================================================
+``json``          --                  --      the metadata, canonical JSON (sorted keys, no
+                                              NaN); always holds ``frames``, ``height`` and
+                                              ``width`` (T, H, W), added if absent
+``rgb.png``       (T*H, W, 3)         uint8   sRGB colour, RGB channel order; lossless
+``depth.png``     (T*H, W)            uint16  depth along the optical axis (camera z) in
+                                              millimetres: ``round(depth_m * 1000)``; 0 = no
+                                              surface (sky); error <= 0.5 mm; saturates at
+                                              65535 (= 65.535 m: surfaces at >= 65.5345 m);
+                                              a surface nearer than 0.5 mm is written as 1
+                                              so 0 always means "no surface"
+``instance.png``  (T*H, W)            uint16  object id, 0 = floor, walls and sky; lossless
+``semantic.png``  (T*H, W)            uint8   class id, ``factory.scene.types.CLASSES``; lossless
+``normals.png``   (T*H, W, 3)         uint8   unit normal in the camera frame (x right, y
+                                              down, z forward): ``round((n + 1) * 127.5)``;
+                                              error <= 1/255 per component; sky (n = 0) is
+                                              128, decoded back to exactly 0 where depth = 0
+``flow.png``      (T*H, 2*W)          uint16  forward optical flow t -> t+1 in pixels:
+                                              columns [0, W) are du, [W, 2W) are dv;
+                                              ``clip(round(flow * 64) + 32768, 1, 65535)``
+                                              where valid, 0 in both halves where not (last
+                                              frame: never valid); error <= 1/128 px; range
+                                              +-511.98 px (larger values saturate)
+``mp4``           --                  --      the RGB clip, MPEG-4 Part 2 (``mp4v``) in an MP4
+                                              container at ``meta["fps"]`` (12 if absent);
+                                              lossy, for viewing only; optional
+================  ==================  ======  ================================================
+
+Why these choices: Pillow (what both readers use) reads 16-bit *single-channel* PNGs
+losslessly but not 16-bit RGB, so flow's two components sit side by side in one
+16-bit grey image rather than in channels. A flow code of 0 is reserved for "invalid"
+so validity needs no extra member. Pillow refuses images above
+``2 * PIL.Image.MAX_IMAGE_PIXELS`` pixels as decompression bombs, so a clip whose
+widest member (flow, ``T*H x 2*W``) exceeds :data:`MAX_MEMBER_PIXELS` is rejected here
+rather than written undecodable.
+
+Bytes are deterministic: PNGs are written by OpenCV's bundled libpng/zlib at fixed
+levels (:data:`PNG_LEVEL`, :data:`FLOW_PNG_LEVEL`), the JSON is canonical, and the MP4 muxer writes creation and
+modification times of 0, so the same sample gives the same bytes with the same wheels.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Collection
+
+import cv2
+import numpy as np
+
+from factory.scene.config import MAX_MEMBER_PIXELS
+from factory.render.frames import Frames
+from factory.sample.types import Sample
+
+# zlib level of the PNGs. Measured on the benchmark clip (256x256, 24 frames, 10
+# objects; OpenCV 5 / libpng, 1 core), all six PNGs: level 1 -> 2.17 MB in 221 ms,
+# 3 -> 1.87 MB in 272 ms, 6 -> 1.53 MB in 486 ms; 9 is ~3x slower than 6 for ~6% less.
+# Flow alone took half of the level-6 time (247 ms for 572 kB; 102 ms for 742 kB at
+# level 3): its low bits are sub-pixel detail that zlib cannot squeeze, so it gets
+# level 3 and every other member level 6 (~1.70 MB in ~340 ms).
+PNG_LEVEL = 6
+FLOW_PNG_LEVEL = 3
+
+DEPTH_SCALE = 1000.0  # depth codes per metre (millimetres)
+DEPTH_MAX_CODE = 65535
+FLOW_SCALE = 64.0  # flow codes per pixel
+FLOW_ZERO = 32768  # code of zero flow
+FLOW_INVALID = 0  # code where flow_valid is False
+NORMAL_SCALE = 127.5
+DEFAULT_FPS = 12.0
+MP4_FOURCC = "mp4v"  # the only MP4 encoder in opencv-python-headless wheels (no H.264)
+
+# The image members, in the order encode_sample builds them; ``json`` is always written.
+IMAGE_MEMBERS = ("rgb.png", "depth.png", "instance.png", "semantic.png", "normals.png", "flow.png")
+
+
+def encode_sample(sample: Sample, *, mp4: bool = True, only: Collection[str] | None = None) -> dict[str, bytes]:
+    """The WebDataset sample dict of ``sample``: ``{"__key__": key, member: bytes}``.
+
+    ``only``, when given, names the image members to encode (a subset of
+    :data:`IMAGE_MEMBERS`); ``json`` is always there and ``mp4`` follows ``mp4``. Each
+    member's bytes are the same whichever others are asked for.
+
+    Raises:
+        ValueError: the key contains a dot, an array has the wrong shape or dtype, a
+            float array holds NaN/inf, depth is negative, meta's frames/height/width
+            contradict the arrays, or the clip is too large for one PNG member.
+    """
+    if not sample.key or "." in sample.key or "/" in sample.key:
+        raise ValueError(f"sample key {sample.key!r}: must be non-empty with no '.' or '/' (WebDataset splits on them)")
+    f = sample.frames
+    T, H, W = _check_frames(f)
+    # The readers need T (or H) to cut the filmstrips into frames: make sure the JSON
+    # says it (generate_sample already writes these keys; hand-made samples may not).
+    meta = dict(sample.meta)
+    for name, value in (("frames", T), ("height", H), ("width", W)):
+        if meta.setdefault(name, value) != value:
+            raise ValueError(f"meta[{name!r}] = {meta[name]!r} but the frames have {name} = {value}")
+
+    unknown = sorted(set(only or ()) - set(IMAGE_MEMBERS))
+    if unknown:
+        raise ValueError(f"only: unknown members {unknown}; allowed: {', '.join(IMAGE_MEMBERS)}")
+    images = {
+        # OpenCV writes BGR: reverse the channels so the PNG holds RGB.
+        "rgb.png": lambda: _png(f.rgb[..., ::-1].reshape(T * H, W, 3)),
+        "depth.png": lambda: _png(encode_depth(f.depth).reshape(T * H, W)),
+        "instance.png": lambda: _png(f.instance.reshape(T * H, W)),
+        "semantic.png": lambda: _png(f.semantic.reshape(T * H, W)),
+        # Normals are a vector, not a colour: keep x, y, z in R, G, B (so reverse for cv2).
+        "normals.png": lambda: _png(encode_normals(f.normals)[..., ::-1].reshape(T * H, W, 3)),
+        "flow.png": lambda: _png(encode_flow(f.flow, f.flow_valid).reshape(T * H, 2 * W), FLOW_PNG_LEVEL),
+    }
+    members = {
+        "__key__": sample.key,
+        "json": json.dumps(meta, sort_keys=True, separators=(",", ":"), allow_nan=False).encode(),
+    }
+    for name, encode in images.items():
+        if only is None or name in only:
+            members[name] = encode()
+    if mp4:
+        members["mp4"] = encode_mp4(f.rgb, float(meta.get("fps", DEFAULT_FPS)))
+    return members
+
+
+def encode_depth(depth: np.ndarray) -> np.ndarray:
+    """Depth (..., float metres, 0 = none) -> uint16 millimetre codes, 0 = none."""
+    code = np.minimum(np.rint(depth.astype(np.float64) * DEPTH_SCALE), DEPTH_MAX_CODE)
+    # Keep 0 for "no surface": a (physically impossible) surface nearer than 0.5 mm
+    # would otherwise round to 0 and turn into sky.
+    code = np.where(depth > 0, np.maximum(code, 1), 0)
+    return code.astype(np.uint16)
+
+
+def encode_normals(normals: np.ndarray) -> np.ndarray:
+    """Unit normals (..., 3) float in [-1, 1] -> uint8 codes ``round((n + 1) * 127.5)``."""
+    return np.clip(np.rint((normals.astype(np.float64) + 1.0) * NORMAL_SCALE), 0, 255).astype(np.uint8)
+
+
+def encode_flow(flow: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Flow (T, H, W, 2) pixels + validity (T, H, W) -> uint16 (T, H, 2W), du | dv."""
+    code = np.clip(np.rint(flow.astype(np.float64) * FLOW_SCALE) + FLOW_ZERO, 1, 65535)
+    code = np.where(valid[..., None], code, FLOW_INVALID).astype(np.uint16)
+    return np.concatenate([code[..., 0], code[..., 1]], axis=-1)
+
+
+def encode_mp4(rgb: np.ndarray, fps: float) -> bytes:
+    """The clip (T, H, W, 3) uint8 RGB as MP4 bytes (``mp4v``), written via a temp file
+    because OpenCV's VideoWriter only writes to paths."""
+    T, H, W, _ = rgb.shape
+    with tempfile.TemporaryDirectory(prefix="factory-mp4-") as tmp:
+        path = os.path.join(tmp, "clip.mp4")
+        writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*MP4_FOURCC), fps, (W, H))
+        if not writer.isOpened():
+            raise RuntimeError(f"OpenCV cannot open an {MP4_FOURCC!r} MP4 writer for {W}x{H} at {fps} fps")
+        try:
+            for frame in rgb:
+                writer.write(np.ascontiguousarray(frame[..., ::-1]))  # VideoWriter takes BGR
+        finally:
+            writer.release()
+        with open(path, "rb") as fh:
+            data = fh.read()
+    if not data:
+        raise RuntimeError(f"OpenCV wrote an empty MP4 for a {T}x{H}x{W} clip")
+    return data
+
+
+def _png(image: np.ndarray, level: int = PNG_LEVEL) -> bytes:
+    ok, buf = cv2.imencode(".png", np.ascontiguousarray(image), [cv2.IMWRITE_PNG_COMPRESSION, level])
+    if not ok:
+        raise RuntimeError(f"OpenCV failed to encode a {image.shape} {image.dtype} PNG")
+    return buf.tobytes()
+
+
+_EXPECTED = {  # field: (trailing shape after (T, H, W), dtype)
+    "rgb": ((3,), np.uint8),
+    "depth": ((), np.float32),
+    "instance": ((), np.uint16),
+    "semantic": ((), np.uint8),
+    "normals": ((3,), np.float32),
+    "flow": ((2,), np.float32),
+    "flow_valid": ((), np.bool_),
+}
+
+
+def _check_frames(f: Frames) -> tuple[int, int, int]:
+    """Validate every array against the :class:`Frames` contract; return (T, H, W)."""
+    if f.depth.ndim != 3:
+        raise ValueError(f"frames.depth: shape {f.depth.shape}, expected (T, H, W)")
+    T, H, W = f.depth.shape
+    for name, (tail, dtype) in _EXPECTED.items():
+        a = getattr(f, name)
+        if a.shape != (T, H, W, *tail) or a.dtype != dtype:
+            raise ValueError(
+                f"frames.{name}: {a.shape} {a.dtype}, expected {(T, H, W, *tail)} {np.dtype(dtype)}"
+            )
+    for name in ("depth", "normals", "flow"):
+        if not np.isfinite(getattr(f, name)).all():
+            raise ValueError(f"frames.{name}: contains NaN or inf; the encoding has no code for them")
+    if (f.depth < 0).any():
+        raise ValueError(f"frames.depth: negative values (min {f.depth.min()}); depth is >= 0, 0 = no surface")
+    if T * H * 2 * W > MAX_MEMBER_PIXELS:
+        raise ValueError(
+            f"clip of {T} frames x {H}x{W}: flow.png would have {T * H * 2 * W} pixels, over "
+            f"{MAX_MEMBER_PIXELS} (Pillow's decompression-bomb limit, which both readers enforce); "
+            "use fewer frames or a smaller image"
+        )
+    return T, H, W

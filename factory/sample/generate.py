@@ -1,0 +1,210 @@
+"""``generate_sample(config, index)``: the one function every path calls.
+
+allocate -> sample_scene -> simulate -> render_clip -> metadata. It depends only on
+the config (with its seed), the index and, through the scenario allocation, the
+dataset's size (``samples``; None for the open-ended stream, see
+:mod:`factory.scene.allocation`), so the same sample is the same bytes on any worker, in any
+order. Failures come out as :class:`~factory.errors.RenderError` naming the
+index, the scenario and the seed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from factory import __version__
+from factory.scene.allocation import allocation_of
+from factory.scene.config import Config
+from factory.physics.dynamics import simulate
+from factory.errors import RenderError
+from factory.render.backend import get_backend
+from factory.render.renderer import Clip, render_clips
+from factory.sample.types import Sample, sample_key
+from factory.scene.sampling import rng_for, sample_scene
+from factory.scene.types import CLASSES, Scene, box_corners
+from factory.timing import timed
+
+
+def _r(x, nd: int = 6):
+    """Round floats (nested lists too) so the JSON is compact and platform-stable."""
+    if isinstance(x, (list, tuple)):
+        return [_r(v, nd) for v in x]
+    if isinstance(x, np.ndarray):
+        return _r(x.tolist(), nd)
+    if isinstance(x, (float, np.floating)):
+        return round(float(x), nd)
+    if isinstance(x, np.integer):
+        return int(x)
+    return x
+
+
+def _project(K: np.ndarray, w2c: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel coordinates (M, 2) and camera depth (M,) of world points (M, 3)."""
+    cam = points @ w2c[:3, :3].T + w2c[:3, 3]
+    z = cam[:, 2]
+    zs = np.where(np.abs(z) > 1e-9, z, 1e-9)
+    return np.stack([K[0, 0] * cam[:, 0] / zs + K[0, 2], K[1, 1] * cam[:, 1] / zs + K[1, 2]], 1), z
+
+
+def _metadata(config: Config, scenario: str, index: int, scene: Scene, motion, annotations, w2cs) -> dict:
+    T = scene.frames
+    frame_steps = [t * scene.substeps for t in range(T)]
+    states = [motion.state_at(t / scene.fps) for t in range(T)]  # poses of every object, per frame
+    objects = []
+    for k, o in enumerate(scene.objects):
+        corners_local = box_corners(o.dims)
+        per_frame = {"position": [], "rotation": [], "velocity": [], "angular_velocity": [],
+                     "corners_2d": [], "corners_depth": []}
+        for t, s in enumerate(frame_steps):
+            pos, rot = states[t]
+            world = corners_local @ rot[k].T + pos[k]
+            uv, z = _project(scene.camera.K, w2cs[t], world)
+            per_frame["position"].append(_r(pos[k]))
+            per_frame["rotation"].append(_r(rot[k]))
+            per_frame["velocity"].append(_r(motion.velocities[s, k]))
+            per_frame["angular_velocity"].append(_r([0.0, 0.0, motion.spin[s, k]]))
+            per_frame["corners_2d"].append(_r(uv, 3))
+            per_frame["corners_depth"].append(_r(z))
+        for key in ("bbox_amodal", "bbox_visible", "amodal_pixels", "visible_pixels", "visible_fraction"):
+            per_frame[key] = [annotations[t][k][key] for t in range(T)]
+        m = o.material
+        objects.append({
+            "id": o.id, "shape": o.shape, "category": o.category, "class_id": CLASSES.index(o.category),
+            "dims": _r(o.dims), "static": o.static, "mass": None if o.static else _r(o.mass),
+            "restitution": _r(o.restitution), "friction": _r(o.friction),
+            "material": {"color": _r(m.color), "color2": _r(m.color2), "texture": m.texture,
+                         "texture_scale": _r(m.texture_scale), "roughness": _r(m.roughness),
+                         "specular": _r(m.specular)},
+            **per_frame,
+        })
+    cam = scene.camera
+    params = {k: _r(v) for k, v in scene.params.items()}
+    return {
+        "key": sample_key(index), "index": index, "seed": config.seed, "scenario": scenario,
+        "dataset": config.name, "config_hash": config.config_hash(), "generator": "factory",
+        "generator_version": __version__, "licence": config.licence,
+        "frames": T, "fps": scene.fps, "width": cam.width, "height": cam.height,
+        "params": params, "classes": list(CLASSES),
+        "camera": {"K": _r(cam.K), "world_to_camera": [_r(m, 9) for m in w2cs], "trajectory": cam.trajectory,
+                   "shutter": _r(cam.shutter), "noise_std": _r(cam.noise_std)},
+        "lights": [{"kind": li.kind, "vector": _r(li.vector), "intensity": _r(li.intensity)} for li in scene.lights],
+        "ambient": _r(scene.ambient),
+        "room": None if scene.room is None else {"width": _r(scene.room.width), "depth": _r(scene.room.depth),
+                                                  "height": _r(scene.room.height)},
+        "objects": objects,
+        "collisions": motion.events,
+    }
+
+
+def scenario_of(config: Config, index: int, samples: int | None = None) -> str:
+    """The scenario of sample ``index`` of a dataset of ``samples`` (None: the stream)."""
+    return allocation_of(config, samples).scenario_of(index)
+
+
+def _check_index(index, samples: int | None) -> int:
+    if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or index < 0:
+        raise ValueError(f"index must be an integer >= 0, got {index!r}")
+    if samples is not None and index >= samples:
+        raise ValueError(f"index {index} is outside a dataset of {samples} samples (0 to {samples - 1})")
+    return int(index)
+
+
+def generate_sample(config: Config, index: int, timings: dict | None = None, *, samples: int | None = None) -> Sample:
+    """Generate sample ``index`` (>= 0) of the dataset of ``samples`` samples described
+    by ``config`` (``samples`` None: the open-ended stream, see :mod:`factory.scene.allocation`).
+
+    ``timings``, when given, collects the seconds spent in each stage and render pass.
+
+    Raises:
+        ValueError: ``index`` is not an integer >= 0, or not below ``samples``.
+        ConfigError: the scenarios' minimum counts exceed ``samples``.
+        RenderError: generating it failed (names the index, scenario and seed).
+    """
+    result = generate_samples(config, [index], timings, samples=samples)[0]
+    if isinstance(result, RenderError):
+        raise result
+    return result
+
+
+def generate_samples(config: Config, indices, timings: dict | None = None, *,
+                     samples: int | None = None) -> list[Sample | RenderError]:
+    """Samples ``indices`` of the dataset (see :func:`generate_sample`), rendered
+    together in launches of ``config.render.batch_views`` views on
+    ``config.render.device`` (see :mod:`factory.render.backend`).
+
+    Each sample is the same as :func:`generate_sample` makes alone. A sample that
+    fails comes back as its :class:`RenderError` in its place, so one bad sample
+    costs only itself.
+
+    Raises:
+        ValueError: an index is not an integer >= 0 below ``samples``; the device
+            cannot be used (names ``render.device``).
+    """
+    indices = [_check_index(i, samples) for i in indices]
+    backend = get_backend(config.render.device)
+    out: list[Sample | RenderError | None] = [None] * len(indices)
+    jobs = []  # (position, scenario, scene, motion)
+    for pos, index in enumerate(indices):
+        scenario = scenario_of(config, index, samples)
+        try:
+            with timed(timings, "scene sampling"):
+                scene = sample_scene(config, scenario, index)
+            with timed(timings, "physics"):
+                motion = simulate(scene)
+            jobs.append((pos, scenario, scene, motion))
+        except Exception as e:  # noqa: BLE001 - returned with what reproduces it
+            out[pos] = _failed(config, index, scenario, e)
+    rendered = _render(config, indices, jobs, backend, timings)
+    for (pos, scenario, scene, motion), result in zip(jobs, rendered):
+        index = indices[pos]
+        if isinstance(result, RenderError):
+            out[pos] = result
+            continue
+        frames, annotations, w2cs = result
+        try:
+            with timed(timings, "metadata"):
+                meta = _metadata(config, scenario, index, scene, motion, annotations, w2cs)
+        except Exception as e:  # noqa: BLE001 - returned with what reproduces it
+            out[pos] = _failed(config, index, scenario, e)
+            continue
+        out[pos] = Sample(key=sample_key(index), index=index, scenario=scenario, frames=frames, meta=meta)
+    return out
+
+
+def _failed(config: Config, index: int, scenario: str, err: Exception) -> RenderError:
+    rerr = RenderError(index, scenario, config.seed, err)
+    rerr.__cause__ = err
+    return rerr
+
+
+def _render(config: Config, indices: list[int], jobs: list, backend, timings) -> list:
+    """Render the jobs' clips together; if that fails, each alone, so the error lands
+    on the sample that caused it."""
+    clips = [Clip(scene, motion, config.render.motion_blur_samples, rng_for(config.seed, indices[pos], "render"))
+             for pos, _, scene, motion in jobs]
+    try:
+        return render_clips(clips, backend, config.render.batch_views, timings)
+    except Exception as e:  # noqa: BLE001 - retried one by one to name the sample
+        if len(clips) == 1:
+            return [_failed(config, indices[jobs[0][0]], jobs[0][1], e)]
+    results = []
+    for (pos, scenario, scene, motion), clip in zip(jobs, clips):
+        clip.rng = rng_for(config.seed, indices[pos], "render")  # the failed attempt may have drawn from it
+        try:
+            results.extend(render_clips([clip], backend, config.render.batch_views, timings))
+        except Exception as e:  # noqa: BLE001 - returned with what reproduces it
+            results.append(_failed(config, indices[pos], scenario, e))
+    return results
+
+
+def generate_members(config: Config, index: int, *, samples: int | None = None, mp4: bool | None = None,
+                     only: tuple[str, ...] | None = None) -> dict:
+    """Sample ``index`` of a dataset of ``samples`` (see :func:`generate_sample`) encoded
+    as one WebDataset sample ``{"__key__": ..., ext: bytes}``.
+
+    ``mp4`` defaults to the config's ``output.mp4``; ``only`` names the image members to
+    encode (see :func:`factory.sample.encode.encode_sample`; None: all, as a shard holds them).
+    """
+    from factory.sample.encode import encode_sample
+
+    return encode_sample(generate_sample(config, index, samples=samples), mp4=config.output.mp4 if mp4 is None else mp4, only=only)

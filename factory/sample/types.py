@@ -1,0 +1,27 @@
+"""The sample: one rendered clip (:class:`Frames`) with its key, scenario and metadata.
+
+:func:`factory.sample.generate.generate_sample` makes them; :mod:`factory.sample.encode`
+turns one into WebDataset members.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from factory.render.frames import Frames
+
+
+@dataclass
+class Sample:
+    """One generated clip: its key, its frames and its JSON-able metadata."""
+
+    key: str  # WebDataset key, no dots: f"{index:010d}"
+    index: int
+    scenario: str
+    frames: Frames
+    meta: dict
+
+
+def sample_key(index: int) -> str:
+    """The WebDataset key of sample ``index`` (zero-padded so keys sort in order)."""
+    return f"{index:010d}"

@@ -1,0 +1,344 @@
+"""Typed, validated scenario configuration.
+
+A config file is YAML (read with ``yaml.safe_load``) with one dataset-level block and
+named, weighted scenarios::
+
+    name: quickstart
+    seed: 7
+    render: {width: 128, height: 128, frames: 8, fps: 12}
+    scenarios:
+      nominal: {weight: 0.7, objects: {count: {dist: randint, low: 3, high: 6}}}
+      night:   {weight: 0.3, lighting: {intensity: 0.2}}
+
+It is validated once, before any work, by :func:`load_config` / :func:`parse_config`.
+Unknown keys are errors. Every failure is a :class:`~factory.errors.ConfigError` whose
+lines name the field path (``scenarios.night.lighting.intensity``), the bad value and
+what is allowed. Units: metres, kilograms, seconds, degrees where the name says ``_deg``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
+
+from factory.scene.distributions import Param, ParamError, parse_choice, parse_number
+from factory.errors import ConfigError
+
+SHAPES = ("sphere", "box", "cylinder", "capsule", "ell")
+TEXTURES = ("plain", "checker", "stripes", "noise")
+TRAJECTORIES = ("static", "orbit", "dolly", "handheld")
+LIGHT_KINDS = ("directional", "point")
+
+
+def _num(ge=None, le=None, gt=None, integer=False):
+    """A field type: a constant or a numeric distribution whose support is in range."""
+
+    def validate(value: Any) -> Param:
+        if isinstance(value, Param):
+            return value
+        try:
+            return parse_number(value, ge=ge, le=le, gt=gt, integer=integer)
+        except ParamError as e:
+            raise PydanticCustomError("param", str(e)) from None
+
+    return Annotated[Param, PlainValidator(validate), PlainSerializer(lambda p: p.to_yaml())]
+
+
+def _cat(allowed):
+    """A field type: one of ``allowed`` or a ``choice`` distribution over them."""
+
+    def validate(value: Any) -> Param:
+        if isinstance(value, Param):
+            return value
+        try:
+            return parse_choice(value, allowed)
+        except ParamError as e:
+            raise PydanticCustomError("param", str(e)) from None
+
+    return Annotated[Param, PlainValidator(validate), PlainSerializer(lambda p: p.to_yaml())]
+
+
+def _const(x) -> Param:
+    return Param("constant", (x,))
+
+
+Fraction = _num(ge=0.0, le=1.0)
+Positive = _num(gt=0.0)
+NonNegative = _num(ge=0.0)
+Real = _num()
+
+
+class Strict(BaseModel):
+    """Base for every config block: unknown keys are errors, values are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+
+class RenderSettings(Strict):
+    width: int = Field(128, ge=8, le=4096, description="image width, pixels")
+    height: int = Field(128, ge=8, le=4096, description="image height, pixels")
+    frames: int = Field(8, ge=1, le=1000, description="frames per clip (T)")
+    fps: float = Field(12.0, gt=0, le=1000, description="frames per second of the clip")
+    substeps: int = Field(8, ge=1, le=256, description="physics steps per frame")
+    motion_blur_samples: int = Field(
+        5, ge=1, le=64, description="sub-frame renders averaged when a scenario's shutter > 0"
+    )
+    device: Literal["cpu", "torch-cpu", "gpu"] = Field(
+        "cpu", description="where the renderer runs: cpu (NumPy), torch-cpu or gpu (PyTorch, CUDA)"
+    )
+    batch_views: int = Field(
+        0, ge=0, le=4096, description="views (frames, blur sub-frames) per render launch; 0: sized from memory"
+    )
+
+    @model_validator(mode="after")
+    def _fits_one_member(self):
+        pixels = self.frames * self.height * 2 * self.width
+        if pixels > MAX_MEMBER_PIXELS:
+            raise PydanticCustomError(
+                "too_large",
+                "frames x height x 2 x width = {pixels} pixels in flow.png, over {limit} (Pillow's "
+                "decompression-bomb limit, which WebDataset readers enforce); use fewer frames or a smaller image",
+                {"pixels": pixels, "limit": MAX_MEMBER_PIXELS},
+            )
+        return self
+
+
+class OutputSettings(Strict):
+    mp4: bool = Field(True, description="add an MP4 of the RGB clip to every sample")
+
+
+class ObjectSpec(Strict):
+    count: _num(ge=0, le=256, integer=True) = _const(5)
+    shape: _cat(SHAPES) = Param("choice", (SHAPES, tuple([1 / len(SHAPES)] * len(SHAPES))))
+    size: _num(gt=0.0, le=20.0) = _const(0.25)  # metres: radius / half-extent
+    aspect: _num(gt=0.0, le=10.0) = _const(1.0)  # height over width for non-spheres
+    spawn_radius: NonNegative = _const(1.5)  # metres, xy placement disc around the origin
+    drop_height: NonNegative = _const(0.5)  # metres between lowest point and floor at t=0
+    speed: NonNegative = _const(0.5)  # m/s, horizontal, random direction
+    vertical_speed: Real = _const(0.0)  # m/s, +z is up
+    spin: Real = _const(0.0)  # rad/s about the world z axis
+    density: _num(gt=0.0, le=50000.0) = _const(500.0)  # kg/m^3
+    restitution: Fraction = _const(0.5)
+    friction: _num(ge=0.0, le=2.0) = _const(0.4)
+    hue: Fraction = Param("uniform", (0.0, 1.0))
+    saturation: Fraction = _const(0.7)
+    value: Fraction = _const(0.8)
+    roughness: Fraction = _const(0.5)
+    specular: Fraction = _const(0.3)
+    texture: _cat(TEXTURES) = _const("plain")
+    texture_scale: _num(gt=0.0, le=1000.0) = _const(8.0)  # pattern cycles per metre
+
+
+class FurnitureSpec(Strict):
+    """Static, furniture-like boxes placed against the room's walls."""
+
+    count: _num(ge=0, le=32, integer=True) = _const(3)
+    width: _num(gt=0.0, le=20.0) = _const(0.8)  # metres, full extents
+    depth: _num(gt=0.0, le=20.0) = _const(0.5)
+    height: _num(gt=0.0, le=20.0) = _const(0.8)
+    hue: Fraction = Param("uniform", (0.0, 1.0))
+    saturation: Fraction = _const(0.3)
+    value: Fraction = _const(0.6)
+    texture: _cat(TEXTURES) = _const("plain")
+
+
+class RoomSpec(Strict):
+    """An axis-aligned room centred on the origin: floor at z=0, four walls."""
+
+    width: _num(gt=0.5, le=100.0) = _const(6.0)  # metres along x
+    depth: _num(gt=0.5, le=100.0) = _const(5.0)  # metres along y
+    height: _num(gt=0.5, le=50.0) = _const(2.8)
+    wall_hue: Fraction = _const(0.1)
+    wall_saturation: Fraction = _const(0.1)
+    wall_value: Fraction = _const(0.8)
+
+
+class FloorSpec(Strict):
+    texture: _cat(TEXTURES) = _const("checker")
+    texture_scale: _num(gt=0.0, le=1000.0) = _const(1.0)
+    hue: Fraction = _const(0.08)
+    saturation: Fraction = _const(0.15)
+    value: Fraction = _const(0.75)
+    restitution: Fraction = _const(0.6)
+    friction: _num(ge=0.0, le=2.0) = _const(0.5)
+
+
+class LightingSpec(Strict):
+    count: _num(ge=1, le=8, integer=True) = _const(1)
+    kind: _cat(LIGHT_KINDS) = _const("directional")
+    intensity: _num(ge=0.0, le=100.0) = _const(1.0)  # irradiance scale; 1 = full white
+    elevation_deg: _num(ge=1.0, le=90.0) = _const(50.0)
+    azimuth_deg: Real = Param("uniform", (0.0, 360.0))
+    distance: _num(gt=0.0, le=1000.0) = _const(4.0)  # metres, point lights only
+    ambient: Fraction = _const(0.25)
+    sky_value: Fraction = _const(0.85)  # brightness of the background
+
+
+class CameraSpec(Strict):
+    fov_deg: _num(ge=5.0, le=150.0) = _const(55.0)  # horizontal field of view
+    distance: _num(gt=0.1, le=1000.0) = _const(5.0)  # metres from the look-at target
+    elevation_deg: _num(ge=-80.0, le=89.0) = _const(30.0)
+    azimuth_deg: Real = Param("uniform", (0.0, 360.0))
+    target_height: Real = _const(0.2)  # metres, z of the look-at point
+    trajectory: _cat(TRAJECTORIES) = _const("static")
+    orbit_speed_deg_s: Real = _const(20.0)
+    dolly_speed: Real = _const(0.5)  # m/s towards the target
+    jitter_m: NonNegative = _const(0.01)  # handheld translation amplitude
+    jitter_deg: NonNegative = _const(0.5)  # handheld rotation amplitude
+    noise_std: _num(ge=0.0, le=64.0) = _const(0.0)  # sensor noise, 8-bit levels
+    shutter: Fraction = _const(0.0)  # exposure as a fraction of 1/fps; > 0 blurs RGB
+
+
+class Scenario(Strict):
+    weight: float = Field(1.0, gt=0, le=1e6, description="relative share of the dataset")
+    min_count: int = Field(
+        0, ge=0, le=10**9,
+        description="at least this many samples of this scenario in a dataset (see factory.scene.allocation)",
+    )
+    objects: ObjectSpec = ObjectSpec()
+    room: RoomSpec | None = None
+    furniture: FurnitureSpec | None = None
+    floor: FloorSpec = FloorSpec()
+    lighting: LightingSpec = LightingSpec()
+    camera: CameraSpec = CameraSpec()
+
+
+# Pillow decodes up to MAX_IMAGE_PIXELS silently, warns above it and raises above twice
+# it; the widest member of a sample (flow.png, T*H x 2*W) stays below the warning so
+# reading a dataset is quiet. Checked when a config loads, and again when encoding.
+MAX_MEMBER_PIXELS = 89_478_485
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+class Config(Strict):
+    name: str = Field("dataset", pattern=_NAME.pattern)
+    seed: int = Field(0, ge=0, lt=2**63)
+    licence: str = "CC-BY-4.0"
+    render: RenderSettings = RenderSettings()
+    output: OutputSettings = OutputSettings()
+    scenarios: dict[str, Scenario] = Field(min_length=1)
+
+    def resolved(self) -> dict:
+        """The config with every default filled in, as plain JSON-able data."""
+        return self.model_dump(mode="json")
+
+    def config_hash(self) -> str:
+        """sha256 of the canonical JSON of :meth:`resolved` (hex, 64 chars)."""
+        return hash_resolved(self.resolved())
+
+
+def hash_resolved(resolved: dict) -> str:
+    """The config hash of a resolved config's data (:meth:`Config.config_hash`): sha256
+    of its canonical JSON (sorted keys, no spaces), hex."""
+    render = {k: v for k, v in resolved.get("render", {}).items() if k not in EXECUTION_ONLY}
+    text = json.dumps({**resolved, "render": render} if "render" in resolved else resolved,
+                      sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+# Render settings that change how fast samples are made, never their bytes: left out of
+# the config hash, so a dataset resumes under any batch size. (``render.device`` is
+# in: backends agree only within tolerances, see README "GPU rendering".)
+EXECUTION_ONLY = frozenset({"batch_views"})
+
+
+def _models_in(tp: Any) -> list[type[BaseModel]]:
+    """The pydantic models that a type annotation is, or is a union over."""
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return [tp]
+    return [a for a in getattr(tp, "__args__", ()) if isinstance(a, type) and issubclass(a, BaseModel)]
+
+
+def _walk(model: type[BaseModel] | None, loc: tuple) -> tuple[tuple, type[BaseModel] | None]:
+    """Follow an error location through ``model``: the location without pydantic's
+    union-member tags (``scenarios.a.room.RoomSpec.width`` -> ``scenarios.a.room.width``),
+    and the model in which its last part is a key (None where unknown)."""
+    out, current, parent = [], model, None
+    for part in loc:
+        if getattr(current, "__origin__", None) in (dict, list):  # a key or an index of a container
+            out.append(part)
+            current, parent = current.__args__[-1], None
+            continue
+        models = _models_in(current)
+        if not (isinstance(current, type) and issubclass(current, BaseModel)) and isinstance(part, str):
+            tagged = [m for m in models if m.__name__ == part]
+            if tagged:  # a tag, not a key: step into that member of the union
+                current = tagged[0]
+                continue
+        out.append(part)
+        parent = models[0] if models else None
+        field = parent.model_fields.get(part) if parent is not None else None
+        current = field.annotation if field else None
+    return tuple(out), parent
+
+
+def validation_problems(errors: Iterable[dict], model: type[BaseModel] | None = None, skip: int = 0) -> list[dict]:
+    """pydantic's errors (``ValidationError.errors()``) as ``{"field": dotted path,
+    "message": ..., "value": input}`` dicts (``value`` absent where the field is missing
+    or unknown). ``model``, when given, lets an unknown key's message list the keys
+    allowed there; ``skip`` drops that many leading parts of each location (FastAPI's
+    ``body`` / ``query``)."""
+    problems = []
+    for e in errors:
+        loc, parent = _walk(model, tuple(e["loc"][skip:]))
+        path = ".".join(str(p) for p in loc) or "<top level>"
+        if e["type"] == "extra_forbidden":
+            hint = f"; allowed keys: {', '.join(parent.model_fields)}" if parent is not None else ""
+            problems.append({"field": path, "message": f"unknown key {loc[-1]!r}{hint}"})
+        elif e["type"] == "missing":
+            problems.append({"field": path, "message": "required field is missing"})
+        else:
+            problems.append({"field": path, "message": e["msg"], "value": e["input"]})
+    return problems
+
+
+def parse_config(data: Any, source: str = "<config>") -> Config:
+    """Validate already-loaded YAML data into a :class:`Config`.
+
+    Raises:
+        ConfigError: listing every bad field as ``path: message (got value)``.
+    """
+    if not isinstance(data, dict):
+        raise ConfigError.of(source, [{"field": "<top level>", "message": f"must be a mapping of keys, got {type(data).__name__}"}])
+    scenarios = data.get("scenarios")
+    bad_names = [n for n in scenarios if not (isinstance(n, str) and _NAME.match(n))] if isinstance(scenarios, dict) else []
+    if bad_names:
+        raise ConfigError.of(source, [
+            {"field": f"scenarios.{n}", "message": "bad scenario name; allowed: lower-case letters, digits, '_'",
+             "value": n} for n in bad_names
+        ])
+    try:
+        return Config.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError.of(source, validation_problems(e.errors(), Config)) from None
+
+
+def read_yaml(path: str | Path, what: str = "config file") -> Any:
+    """The data of a YAML file (``yaml.safe_load``).
+
+    Raises:
+        ConfigError: naming the file, when it cannot be read (``cannot read <what>``) or
+            is not YAML.
+    """
+    try:
+        text = Path(path).read_text()
+    except OSError as e:
+        raise ConfigError(str(path), [f"<file>: cannot read {what}: {e.strerror}"]) from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ConfigError(str(path), [f"<file>: not valid YAML: {e}"]) from None
+
+
+def load_config(path: str | Path) -> Config:
+    """Read a scenario YAML file and validate it (see :func:`parse_config`)."""
+    return parse_config(read_yaml(path), str(path))

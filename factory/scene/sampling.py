@@ -1,0 +1,239 @@
+"""Draw a concrete :class:`~factory.scene.types.Scene` from a scenario.
+
+Determinism: every draw comes from generators seeded by ``(seed, index, stream)``,
+one stream per part of the scene (objects, lights, camera, ...), so adding a draw to
+one part never shifts the numbers of another, and nothing depends on global state,
+the process or the order in which samples are made.
+"""
+
+from __future__ import annotations
+
+import colorsys
+import math
+from dataclasses import replace
+
+import numpy as np
+
+from factory.scene.config import Config, Scenario
+from factory.scene.types import Camera, Light, Material, Room, Scene, SceneObject
+
+# Stream ids of the per-sample generators; never renumber (it changes every dataset).
+# 0 is retired: scenarios are allocated, not drawn (factory.scene.allocation).
+STREAMS = {"scenario": 0, "objects": 1, "lights": 2, "camera": 3, "room": 4, "floor": 5, "render": 6}
+
+
+def rng_for(seed: int, index: int, stream: str) -> np.random.Generator:
+    """The generator for one part of sample ``index`` of a dataset with ``seed``."""
+    return np.random.default_rng([seed, index, STREAMS[stream]])
+
+
+def _rgb(h: float, s: float, v: float) -> tuple[float, float, float]:
+    return tuple(float(c) for c in colorsys.hsv_to_rgb(h, s, v))
+
+
+def _material(color, texture, scale, roughness, specular) -> Material:
+    # The pattern's second colour: the same hue, darker, so textures read in every light.
+    second = tuple(0.45 * c for c in color)
+    return Material(color, second, texture, float(scale), float(roughness), float(specular))
+
+
+_LIE = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])  # 90 deg about x
+
+
+def _dims(shape: str, size: float, aspect: float) -> tuple[float, float, float]:
+    if shape == "sphere":
+        return (size, size, size)
+    if shape == "capsule":
+        return (size, size, size * (1.0 + aspect))
+    if shape == "ell":
+        return (size, 0.6 * size, size * aspect)
+    return (size, size, size * aspect)
+
+
+def sample_scene(config: Config, scenario_name: str, index: int) -> Scene:
+    """Sample the scene of sample ``index`` from scenario ``scenario_name``."""
+    sc: Scenario = config.scenarios[scenario_name]
+    seed = config.seed
+    params: dict = {}
+
+    def draw(rng, name: str, param):
+        value = param.sample(rng)
+        params[name] = value
+        return value
+
+    # Room and furniture.
+    room = None
+    objects: list[SceneObject] = []
+    rr = rng_for(seed, index, "room")
+    if sc.room is not None:
+        rs = sc.room
+        room = Room(
+            width=draw(rr, "room.width", rs.width),
+            depth=draw(rr, "room.depth", rs.depth),
+            height=draw(rr, "room.height", rs.height),
+            wall_color=_rgb(draw(rr, "room.wall_hue", rs.wall_hue), draw(rr, "room.wall_saturation", rs.wall_saturation),
+                            draw(rr, "room.wall_value", rs.wall_value)),
+        )
+        if sc.furniture is not None:
+            objects.extend(_furniture(sc, room, rr, draw))
+
+    # Floor.
+    rf = rng_for(seed, index, "floor")
+    fs = sc.floor
+    floor_color = _rgb(draw(rf, "floor.hue", fs.hue), draw(rf, "floor.saturation", fs.saturation), draw(rf, "floor.value", fs.value))
+    floor = _material(floor_color, draw(rf, "floor.texture", fs.texture), draw(rf, "floor.texture_scale", fs.texture_scale), 0.9, 0.05)
+
+    # Dynamic objects.
+    ro = rng_for(seed, index, "objects")
+    os_ = sc.objects
+    count = draw(ro, "objects.count", os_.count)
+    placed = [(np.asarray(o.position), o.bounding_radius) for o in objects]
+    spawn_r = os_.spawn_radius
+    for k in range(count):
+        shape = os_.shape.sample(ro)
+        size = float(os_.size.sample(ro))
+        aspect = float(os_.aspect.sample(ro))
+        dims = _dims(shape, size, aspect)
+        lying = shape in ("cylinder", "capsule", "ell") and ro.uniform() < 0.5
+        base = _LIE.copy() if lying else np.eye(3)
+        yaw = float(ro.uniform(0.0, 2.0 * math.pi))
+        radius_xy = float(spawn_r.sample(ro)) * math.sqrt(ro.uniform())
+        theta = float(ro.uniform(0.0, 2.0 * math.pi))
+        drop = float(os_.drop_height.sample(ro))
+        speed = float(os_.speed.sample(ro))
+        heading = float(ro.uniform(0.0, 2.0 * math.pi))
+        vz = float(os_.vertical_speed.sample(ro))
+        spin = float(os_.spin.sample(ro))
+        density = float(os_.density.sample(ro))
+        color = _rgb(os_.hue.sample(ro), os_.saturation.sample(ro), os_.value.sample(ro))
+        material = _material(color, os_.texture.sample(ro), os_.texture_scale.sample(ro),
+                             os_.roughness.sample(ro), os_.specular.sample(ro))
+        obj = SceneObject(
+            id=len(objects) + 1, shape=shape, category=shape, dims=dims, base_rotation=base,
+            position=(0.0, 0.0, 0.0), yaw=yaw, velocity=(speed * math.cos(heading), speed * math.sin(heading), vz),
+            spin=spin, mass=1.0, restitution=float(os_.restitution.sample(ro)),
+            friction=float(os_.friction.sample(ro)), material=material,
+        )
+        x, y = radius_xy * math.cos(theta), radius_xy * math.sin(theta)
+        if room is not None:  # keep spawns inside the walls
+            x = float(np.clip(x, -room.width / 2 + obj.bounding_radius, room.width / 2 - obj.bounding_radius))
+            y = float(np.clip(y, -room.depth / 2 + obj.bounding_radius, room.depth / 2 - obj.bounding_radius))
+        z = obj.support_depth() + drop
+        # Raise the object until its bounding sphere clears everything placed so far.
+        r = obj.bounding_radius
+        for c, rc in placed:
+            dxy = math.hypot(x - c[0], y - c[1])
+            if dxy < r + rc:
+                z = max(z, c[2] + math.sqrt((r + rc) ** 2 - dxy**2) + 1e-3)
+        placed.append((np.array([x, y, z]), r))
+        objects.append(replace(obj, position=(x, y, z), mass=density * obj.volume()))
+
+    # Lights.
+    rl = rng_for(seed, index, "lights")
+    ls = sc.lighting
+    ambient = draw(rl, "lighting.ambient", ls.ambient)
+    sky = draw(rl, "lighting.sky_value", ls.sky_value)
+    n_lights = draw(rl, "lighting.count", ls.count)
+    lights = []
+    for _ in range(n_lights):
+        kind = ls.kind.sample(rl)
+        intensity = float(ls.intensity.sample(rl))
+        el = math.radians(ls.elevation_deg.sample(rl))
+        az = math.radians(ls.azimuth_deg.sample(rl))
+        dist = float(ls.distance.sample(rl))
+        direction = (math.cos(el) * math.cos(az), math.cos(el) * math.sin(az), math.sin(el))
+        if kind == "point":
+            pos = np.array(direction) * dist
+            if room is not None:  # inside the room, under the (open) ceiling line
+                pos = np.clip(pos, [-room.width / 2 + 0.1, -room.depth / 2 + 0.1, 0.2],
+                              [room.width / 2 - 0.1, room.depth / 2 - 0.1, room.height - 0.1])
+            lights.append(Light("point", tuple(float(v) for v in pos), intensity))
+        else:
+            lights.append(Light("directional", direction, intensity))
+
+    camera = _camera(config, sc, room, rng_for(seed, index, "camera"), draw)
+    r = config.render
+    return Scene(
+        objects=tuple(objects), camera=camera, lights=tuple(lights), ambient=float(ambient),
+        sky_color=(0.55 * sky, 0.7 * sky, 1.0 * sky), floor=floor,
+        floor_restitution=float(fs.restitution.sample(rf)), floor_friction=float(fs.friction.sample(rf)),
+        room=room, frames=r.frames, fps=r.fps, substeps=r.substeps, params=params,
+    )
+
+
+def _furniture(sc: Scenario, room: Room, rng, draw) -> list[SceneObject]:
+    """Static boxes standing against the walls, not overlapping each other."""
+    fs = sc.furniture
+    out: list[SceneObject] = []
+    count = draw(rng, "furniture.count", fs.count)
+    footprints: list[tuple[float, float, float, float]] = []
+    for _ in range(count):
+        w = min(float(fs.width.sample(rng)), 0.45 * min(room.width, room.depth))
+        d = min(float(fs.depth.sample(rng)), 0.3 * min(room.width, room.depth))
+        h = min(float(fs.height.sample(rng)), room.height)
+        color = _rgb(fs.hue.sample(rng), fs.saturation.sample(rng), fs.value.sample(rng))
+        texture = fs.texture.sample(rng)
+        wall = int(rng.integers(0, 4))
+        along = float(rng.uniform(-0.5, 0.5))
+        # Wall 0/1: x = -+width/2 (box depth along x); wall 2/3: y = -+depth/2.
+        if wall < 2:
+            sign = -1.0 if wall == 0 else 1.0
+            hx, hy = d / 2, w / 2
+            x = sign * (room.width / 2 - hx - 0.01)
+            y = along * (room.depth - w)
+        else:
+            sign = -1.0 if wall == 2 else 1.0
+            hx, hy = w / 2, d / 2
+            x = along * (room.width - w)
+            y = sign * (room.depth / 2 - hy - 0.01)
+        box = (x - hx, x + hx, y - hy, y + hy)
+        if any(box[0] < f[1] and f[0] < box[1] and box[2] < f[3] and f[2] < box[3] for f in footprints):
+            continue  # would overlap another piece: leave it out (deterministically)
+        footprints.append(box)
+        out.append(
+            SceneObject(
+                id=len(out) + 1, shape="box", category="furniture", dims=(hx, hy, h / 2),
+                base_rotation=np.eye(3), position=(x, y, h / 2), yaw=0.0, velocity=(0.0, 0.0, 0.0),
+                spin=0.0, mass=math.inf, restitution=0.3, friction=0.6,
+                material=_material(color, texture, 4.0, 0.7, 0.1), static=True,
+            )
+        )
+    return out
+
+
+def _camera(config: Config, sc: Scenario, room: Room | None, rng, draw) -> Camera:
+    cs = sc.camera
+    r = config.render
+    fov = math.radians(draw(rng, "camera.fov_deg", cs.fov_deg))
+    fx = (r.width / 2) / math.tan(fov / 2)
+    K = np.array([[fx, 0.0, r.width / 2], [0.0, fx, r.height / 2], [0.0, 0.0, 1.0]])
+    dist = float(draw(rng, "camera.distance", cs.distance))
+    el = math.radians(draw(rng, "camera.elevation_deg", cs.elevation_deg))
+    az = math.radians(draw(rng, "camera.azimuth_deg", cs.azimuth_deg))
+    target_h = float(draw(rng, "camera.target_height", cs.target_height))
+    trajectory = draw(rng, "camera.trajectory", cs.trajectory)
+    orbit = math.radians(draw(rng, "camera.orbit_speed_deg_s", cs.orbit_speed_deg_s))
+    dolly = float(draw(rng, "camera.dolly_speed", cs.dolly_speed))
+    jitter_m = float(draw(rng, "camera.jitter_m", cs.jitter_m))
+    jitter_rad = math.radians(draw(rng, "camera.jitter_deg", cs.jitter_deg))
+    noise = float(draw(rng, "camera.noise_std", cs.noise_std))
+    shutter = float(draw(rng, "camera.shutter", cs.shutter))
+    phase = rng.uniform(0.0, 2.0 * math.pi, size=(6, 3))
+    # Keep the eye above the floor and, in a room, inside the walls.
+    min_h = 0.05
+    if dist * math.sin(el) + target_h < min_h:
+        el = math.asin(max(-1.0, min(1.0, (min_h - target_h) / dist)))
+    if room is not None:
+        ce = math.cos(el)
+        limits = []
+        for half, comp in ((room.width / 2 - 0.15, abs(math.cos(az))), (room.depth / 2 - 0.15, abs(math.sin(az)))):
+            if comp * ce > 1e-9:
+                limits.append(half / (comp * ce))
+        if math.sin(el) > 1e-9:
+            limits.append((room.height - 0.1 - target_h) / math.sin(el))
+        dist = max(0.3, min([dist, *limits]))
+    return Camera(
+        width=r.width, height=r.height, K=K, trajectory=trajectory, target=(0.0, 0.0, target_h),
+        distance=dist, elevation=el, azimuth=az, orbit_speed=orbit, dolly_speed=dolly,
+        jitter_m=jitter_m, jitter_rad=jitter_rad, jitter_phase=phase, noise_std=noise, shutter=shutter,
+    )
