@@ -2,12 +2,26 @@
 
 The tree::
 
-    FactoryError                  base of everything factory raises on purpose
-    ├── ConfigError (ValueError)  a config file or argument is invalid; names each field
-    ├── RenderError               rendering one sample failed; names index, scenario, seed
-    │   └── FailureBudgetError    more samples failed than --max-failures allows
-    └── StorageError (OSError)    a dataset URL cannot be read or written
-        └── DatasetConflictError  the URL holds a different dataset (refused without --overwrite)
+    FactoryError                      base of everything factory raises on purpose
+    ├── ConfigError (ValueError)      a config file, argument or device is invalid; names
+    │                                 each field (``render.device`` for a device this
+    │                                 machine cannot render on)
+    ├── ParamError (ValueError)       one parameter value or distribution is not allowed;
+    │                                 the config layer turns it into a ConfigError naming
+    │                                 the field
+    ├── RenderError                   rendering one sample failed; names index, scenario, seed
+    │   └── FailureBudgetError        more samples failed than --max-failures allows
+    ├── StorageError (OSError)        a dataset URL cannot be read or written
+    │   └── DatasetConflictError      the URL holds a different dataset (refused without
+    │                                 --overwrite)
+    ├── ShardFormatError (ValueError) a shard is not a well-formed tar; names the shard
+    │                                 and the byte offset
+    └── ApiError                      an HTTP client's mistake or a limit reached: a 4xx
+                                      status and the problems, each naming the field
+
+Foreign errors are translated at one border each: pydantic's in
+:func:`factory.scene.config.validation_problems`, fsspec's and the OS's in
+:mod:`factory.dataset.storage`, FastAPI's in :mod:`factory.service.app`.
 
 Each message says what is wrong, with the bad value, and what is allowed.
 
@@ -17,6 +31,8 @@ its ``args`` and attributes without calling ``__init__``.
 """
 
 from __future__ import annotations
+
+import json
 
 
 class FactoryError(Exception):
@@ -92,3 +108,46 @@ class DatasetConflictError(StorageError):
     """The dataset URL already holds a different dataset (another config, sample count,
     shard size or prefix), or files that are not a factory dataset; pass ``--overwrite``
     to replace it."""
+
+
+class ParamError(FactoryError, ValueError):
+    """A parameter value that is not allowed; the message says what is allowed."""
+
+
+class ShardFormatError(FactoryError, ValueError):
+    """A shard is not a well-formed tar. ``offset`` is the byte where reading failed."""
+
+    def __init__(self, shard: str, offset: int, message: str):
+        self.shard, self.offset, self.message = shard, offset, message
+        super().__init__(f"{shard}: at byte {offset}: {message}")
+
+
+class ApiError(FactoryError):
+    """A client mistake (or a limit reached): an HTTP ``status`` and ``problems``, each
+    ``{"field", "message"[, "value"]}``."""
+
+    def __init__(self, status: int, problems: list[dict], summary: str | None = None):
+        self.status = status
+        self.problems = [_jsonable(p) for p in problems]
+        lines = [problem_line(p) for p in self.problems]
+        self.summary = summary or ("; ".join(lines[:3]) + (f"; and {len(lines) - 3} more" if len(lines) > 3 else ""))
+        super().__init__(self.summary)
+
+    def body(self) -> dict:
+        """The JSON body of the answer."""
+        return {"error": self.summary, "status": self.status, "problems": self.problems}
+
+
+def _jsonable(problem: dict, limit: int = 200) -> dict:
+    """A copy of ``problem`` whose ``value`` is JSON and short (long values are cut, so
+    an answer never echoes a large body back)."""
+    if "value" not in problem:
+        return dict(problem)
+    value = problem["value"]
+    try:
+        text = json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        value = text = repr(value)
+    if len(text) > limit:
+        value = text[:limit] + "..."
+    return {**problem, "value": value}

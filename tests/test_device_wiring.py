@@ -118,7 +118,7 @@ def test_a_device_that_cannot_be_used_fails_every_sample_of_the_block_by_name(ti
     rows = rendered(RenderStage(config, 6, None, fail_fast=False)(block([1, 2])))
     assert [(i, e["index"], e["scenario"]) for i, e, _ in rows] == [(i, i, scenario_of(config, i, 6)) for i in (1, 2)]
     assert all("render.device: 'gpu' needs a CUDA device" in e["error"] for _, e, _ in rows)
-    with pytest.raises(RenderError, match=r"sample 1 .*render.device"):
+    with pytest.raises(RenderError, match=r"(?s)sample 1 .*render.device"):
         RenderStage(config, 6, None, fail_fast=True)(block([1, 2]))
 
 

@@ -194,10 +194,10 @@ def test_the_config_names_a_bad_device():
 
 
 def test_an_unusable_device_is_refused_with_the_choices():
-    with pytest.raises(ValueError, match=r"render.device: 'tpu' is not one of cpu, torch-cpu, gpu"):
+    with pytest.raises(ConfigError, match=r"render.device: 'tpu' is not one of cpu, torch-cpu, gpu"):
         get_backend("tpu")
     if not cuda_available():
-        with pytest.raises(ValueError, match=r"render.device: 'gpu' needs a CUDA device"):
+        with pytest.raises(ConfigError, match=r"render.device: 'gpu' needs a CUDA device"):
             get_backend("gpu")
     assert set(DEVICES) == {"cpu", "torch-cpu", "gpu"}
 

@@ -15,7 +15,8 @@ from factory.scene.config import load_config, parse_config
 from factory.sample.generate import generate_members
 from factory.service.catalogue import Catalogue
 from factory.service.payload import JsonStream, TarStream, Work, make_batch
-from factory.service.request import ApiError, Limits, SampleRequest, merge, request_error, resolve
+from factory.errors import ApiError
+from factory.service.request import Limits, SampleRequest, merge, request_error, resolve
 from factory.dataset.shards import build_shard
 
 LIMITS = Limits(max_count=8, max_pixel_frames=32 * 32 * 2 * 8)

@@ -127,13 +127,9 @@ def check_device(device: str, source: str, *, here: bool = True) -> None:
     """
     if not here:
         return
-    from factory.errors import ConfigError
     from factory.render.backend import get_backend
 
-    try:
-        get_backend(device)
-    except ValueError as e:
-        raise ConfigError(source, [str(e)]) from None
+    get_backend(device, source)
 
 
 def renders_here() -> bool:

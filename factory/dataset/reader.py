@@ -27,19 +27,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from factory.dataset import manifest as mf
-from factory.errors import StorageError
+from factory.errors import ShardFormatError, StorageError
 from factory.dataset.storage import Location, resolve
-
-
-class ShardFormatError(ValueError):
-    """A shard is not a well-formed tar. ``offset`` is the byte where reading failed."""
-
-    def __init__(self, shard: str, offset: int, message: str):
-        self.shard, self.offset, self.message = shard, offset, message
-        super().__init__(f"{shard}: at byte {offset}: {message}")
-
-    def __reduce__(self):  # rebuilt from its three fields when it crosses from a Ray worker
-        return type(self), (self.shard, self.offset, self.message)
 
 
 @dataclass

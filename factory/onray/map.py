@@ -55,3 +55,5 @@ def map_in_order(items: list[dict[str, Any]], fn: Callable[[dict[str, Any]], str
         ctx.enable_progress_bars, ctx.raise_original_map_exception = saved
         if started:
             ray.shutdown()
+
+map_in_order.name = "ray"  # type: ignore[attr-defined]  (see factory.trust.engine)

@@ -68,6 +68,7 @@ from factory.dataset import shards as sh
 from factory.scene.config import Config
 from factory.errors import ConfigError, FactoryError, FailureBudgetError, RenderError
 from factory.onray.session import ensure_ray
+from factory.render.backend import get_backend
 from factory.dataset.resume import Plan, prepare, verified_shards
 from factory.sample.types import sample_key
 from factory.dataset.storage import Location, resolve
@@ -563,12 +564,7 @@ def _block_size(render, rows: int, shard_size: int, workers: int) -> int:
 def _check_device_here(config: Config) -> None:
     """ConfigError (naming ``render.device``) if this machine cannot render on the
     config's device: ``gpu`` without CUDA, or PyTorch missing."""
-    from factory.render.backend import get_backend
-
-    try:
-        get_backend(config.render.device)
-    except ValueError as e:
-        raise ConfigError("render settings", [str(e)]) from None
+    get_backend(config.render.device, "render settings")
 
 
 def _run_pass(plan: Plan, todo: list[int], records: dict[int, dict], *, min_workers: int, max_workers: int | None,

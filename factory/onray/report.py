@@ -26,7 +26,7 @@ def collect_ray(dataset, *, previews: int = 16, workers: int | None = None,
     allow).
 
     Raises:
-        factory.dataset.reader.ShardFormatError: a shard is not a well-formed tar.
+        factory.errors.ShardFormatError: a shard is not a well-formed tar.
         factory.errors.StorageError: a shard cannot be read.
     """
     location = dataset.location

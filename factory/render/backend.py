@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from factory.errors import ConfigError
+
 DEVICES = ("cpu", "torch-cpu", "gpu")
 
 # Bytes of working memory per pixel of one rendered view (primary hits, shading,
@@ -98,27 +100,29 @@ NUMPY = Backend("cpu", np)
 
 
 @functools.cache
-def get_backend(device: str = "cpu") -> Backend:
+def get_backend(device: str = "cpu", source: str = "render settings") -> Backend:
     """The backend for ``device`` (one of :data:`DEVICES`), made once per process.
 
     Raises:
-        ValueError: an unknown device, PyTorch missing, or ``gpu`` without a CUDA
-            device; the message names ``render.device`` and what is allowed.
+        ConfigError: an unknown device, PyTorch missing, or ``gpu`` without a CUDA
+            device; names ``source`` (where the device came from: a config file, a
+            command's flags, the serve application's args), ``render.device`` and what
+            is allowed.
     """
     if device == "cpu":
         return NUMPY
     if device not in DEVICES:
-        raise ValueError(f"render.device: {device!r} is not one of {', '.join(DEVICES)}")
+        raise ConfigError(source, [f"render.device: {device!r} is not one of {', '.join(DEVICES)}"])
     try:
         import array_api_compat.torch as xt
         import torch
     except ImportError as e:
-        raise ValueError(f"render.device: {device!r} needs PyTorch, which is not installed ({e}); "
-                         "install factory[gpu] or use 'cpu'") from None
+        raise ConfigError(source, [f"render.device: {device!r} needs PyTorch, which is not installed ({e}); "
+                                  "install factory[gpu] or use 'cpu'"]) from None
     if device == "gpu":
         if not torch.cuda.is_available():
-            raise ValueError("render.device: 'gpu' needs a CUDA device and PyTorch sees none; "
-                             "use 'cpu' (NumPy) or 'torch-cpu'")
+            raise ConfigError(source, ["render.device: 'gpu' needs a CUDA device and PyTorch sees none; "
+                                      "use 'cpu' (NumPy) or 'torch-cpu'"])
         return Backend("gpu", _OnDevice(xt, torch.device("cuda", torch.cuda.current_device())))
     return Backend("torch-cpu", _OnDevice(xt, torch.device("cpu")))
 

@@ -24,11 +24,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from factory.errors import ParamError
+
 DIST_KINDS = ("uniform", "normal", "loguniform", "randint", "choice")
-
-
-class ParamError(ValueError):
-    """A parameter value that is not allowed; the message says what is allowed."""
 
 
 @dataclass(frozen=True)

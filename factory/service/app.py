@@ -53,12 +53,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from factory import __version__
 from factory.scene.config import validation_problems
-from factory.errors import ConfigError, RenderError
+from factory.errors import ApiError, ConfigError, RenderError
+from factory.render.backend import get_backend
 from factory.service.catalogue import Catalogue
 from factory.service.payload import (
     JSON_TYPE, TAR_TYPE, JsonStream, TarStream, Work, make_batch, preview_png,
 )
-from factory.service.request import ApiError, Limits, SampleRequest, request_error, resolve
+
+from factory.service.request import Limits, SampleRequest, request_error, resolve
 
 TOKEN_ENV = "FACTORY_SERVE_TOKEN"
 DEPLOYMENT = "SampleService"
@@ -122,12 +124,7 @@ class Settings(BaseModel):
         """Raise ConfigError (naming ``render.device``) if ``device`` cannot render here."""
         if self.device is None:
             return
-        from factory.render.backend import get_backend
-
-        try:
-            get_backend(self.device)
-        except ValueError as e:
-            raise ConfigError("serve application args", [str(e)]) from None
+        get_backend(self.device, "serve application args")
 
 
 api = FastAPI(

@@ -30,7 +30,6 @@ batch dataset rendered on that device holds.
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -39,7 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from factory.scene.config import Config, parse_config, validation_problems
 from factory.sample.encode import IMAGE_MEMBERS
-from factory.errors import ConfigError, FactoryError, problem_line
+from factory.errors import ApiError, ConfigError
 
 DEFAULT_SCENARIO = "quickstart"
 MAX_START = 10**10  # keys stay ten digits, as in every batch dataset
@@ -104,22 +103,6 @@ class Job:
     def pixel_frames(self) -> int:
         r = self.config.render
         return r.width * r.height * r.frames * len(self.indices)
-
-
-class ApiError(FactoryError):
-    """A client mistake (or a limit reached): an HTTP ``status`` and ``problems``, each
-    ``{"field", "message"[, "value"]}``."""
-
-    def __init__(self, status: int, problems: list[dict], summary: str | None = None):
-        self.status = status
-        self.problems = [_jsonable(p) for p in problems]
-        lines = [problem_line(p) for p in self.problems]
-        self.summary = summary or ("; ".join(lines[:3]) + (f"; and {len(lines) - 3} more" if len(lines) > 3 else ""))
-        super().__init__(self.summary)
-
-    def body(self) -> dict:
-        """The JSON body of the answer."""
-        return {"error": self.summary, "status": self.status, "problems": self.problems}
 
 
 def request_error(errors: Iterable[dict], skip: int = 0) -> ApiError:
@@ -229,18 +212,3 @@ def _locate(problem: dict, req: SampleRequest, prefix: str | None) -> dict:
     if top == "seed" and req.seed is not None:
         return {**problem, "field": "seed"}
     return {**problem, "field": f"{prefix}.{path}" if prefix else f"overrides.{path}"}
-
-
-def _jsonable(problem: dict, limit: int = 200) -> dict:
-    """A copy of ``problem`` whose ``value`` is JSON and short (long values are cut, so
-    an answer never echoes a large body back)."""
-    if "value" not in problem:
-        return dict(problem)
-    value = problem["value"]
-    try:
-        text = json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError):
-        value = text = repr(value)
-    if len(text) > limit:
-        value = text[:limit] + "..."
-    return {**problem, "value": value}

@@ -501,7 +501,8 @@ def profile_dataset(url_or_dataset: Any, *, options: Mapping[str, Any] | None = 
         StorageError: the dataset cannot be opened or read, or a shard is not a
             well-formed tar (the message names the URL and the shard).
     """
-    from factory.dataset.reader import Dataset, ShardFormatError, open_dataset
+    from factory.dataset.reader import Dataset, open_dataset
+    from factory.errors import ShardFormatError
 
     if max_samples is not None and (isinstance(max_samples, bool) or not isinstance(max_samples, int)
                                     or max_samples < 1):

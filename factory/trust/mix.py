@@ -55,9 +55,9 @@ from typing import Any
 import numpy as np
 
 from factory.dataset import manifest as mf
-from factory.errors import ConfigError, DatasetConflictError, StorageError
+from factory.errors import ConfigError, DatasetConflictError, ShardFormatError, StorageError
 from factory.sample.provenance import generator_info
-from factory.dataset.reader import Dataset, ShardFormatError, iter_tar, open_dataset
+from factory.dataset.reader import Dataset, iter_tar, open_dataset
 from factory.sample.types import sample_key
 from factory.dataset.shards import (
     DEFAULT_SHARD_SIZE, assemble, sample_segment, sha256_hex, shard_count, shard_indices, shard_name, shard_pattern,

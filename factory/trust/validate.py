@@ -92,9 +92,9 @@ from typing import Any
 from factory.dataset import manifest as mf
 from factory.sample.decode import png_array
 from factory.sample.encode import IMAGE_MEMBERS
-from factory.errors import ConfigError, StorageError
+from factory.errors import ConfigError, ShardFormatError, StorageError
 from factory.trust.invariants import check_clip, is_int, plural
-from factory.dataset.reader import ShardFormatError, iter_tar
+from factory.dataset.reader import iter_tar
 from factory.sample.types import sample_key
 from factory.dataset.shards import sha256_hex, shard_pattern
 from factory.dataset.storage import Location, resolve

@@ -59,7 +59,8 @@ def make_report(
         StorageError: no dataset at ``url`` (or ``reference``), a shard that cannot be
             read or is not a well-formed tar, or ``out`` cannot be written.
     """
-    from factory.dataset.reader import ShardFormatError, open_dataset
+    from factory.dataset.reader import open_dataset
+    from factory.errors import ShardFormatError
     from factory.dataset.storage import resolve
     from factory.trust.validate import ENGINES
 

@@ -110,7 +110,7 @@ def collect(
     give the same figures to the bit.
 
     Raises:
-        factory.dataset.reader.ShardFormatError: a shard is not a well-formed tar.
+        factory.errors.ShardFormatError: a shard is not a well-formed tar.
         factory.errors.StorageError: a shard cannot be read.
     """
     out = Collected()
@@ -134,7 +134,7 @@ def collect_shard(shard: str, data: bytes, *, limit: int | None = None, previews
     first factory sample: a piece for :meth:`Collected.merge`.
 
     Raises:
-        factory.dataset.reader.ShardFormatError: the shard is not a well-formed tar.
+        factory.errors.ShardFormatError: the shard is not a well-formed tar.
     """
     from factory.dataset.reader import iter_tar
 
