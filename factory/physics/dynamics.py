@@ -100,27 +100,7 @@ def simulate(scene: Scene) -> Motion:
         pos[dyn] += vel[dyn] * dt
         yaw += spin * dt
 
-        # Floor: the lowest point of each object stays at z >= 0.
-        gap = pos[:, 2] - support
-        hit = dyn & (gap < 0)
-        for i in np.flatnonzero(hit):
-            pos[i, 2] = support[i]
-            vz = -vel[i, 2]
-            if vz > 0:
-                event(step, "floor", i, 0, vz)
-                e = 0.5 * (rest[i] + scene.floor_restitution)
-                vel[i, 2] = e * vz if vz > REST_SPEED else 0.0
-        touching = dyn & (pos[:, 2] - support < 1e-6)
-        if touching.any():
-            mu = 0.5 * (fric + scene.floor_friction)
-            vh = vel[:, :2]
-            speed = np.linalg.norm(vh, axis=1)
-            dv = np.minimum(speed, mu * GRAVITY * dt)
-            scale = np.where(speed > 0, (speed - dv) / np.maximum(speed, 1e-12), 0.0)
-            vel[touching, :2] = vh[touching] * scale[touching, None]
-            dspin = np.minimum(np.abs(spin), mu * GRAVITY * dt / np.maximum(radius, 1e-3))
-            spin[touching] -= (np.sign(spin) * dspin)[touching]
-
+        _floor(scene, dt, pos, vel, spin, support, radius, rest, fric, dyn, step, event)
         if scene.room is not None:
             _walls(scene, pos, vel, radius, rest, dyn, step, event)
         for j, (lo, hi) in statics:
@@ -135,6 +115,31 @@ def simulate(scene: Scene) -> Motion:
     base = np.stack([o.base_rotation for o in objs]) if n else np.zeros((0, 3, 3))
     times = np.arange(S) * dt
     return Motion(times, out_pos, out_yaw, out_vel, out_spin, events, base)
+
+
+def _floor(scene, dt, pos, vel, spin, support, radius, rest, fric, dyn, step, event) -> None:
+    """Floor contact, in place: the lowest point of each object stays at z >= 0, a falling
+    object bounces by the mean restitution, and one touching the floor loses horizontal
+    speed and spin to friction."""
+    gap = pos[:, 2] - support
+    hit = dyn & (gap < 0)
+    for i in np.flatnonzero(hit):
+        pos[i, 2] = support[i]
+        vz = -vel[i, 2]
+        if vz > 0:
+            event(step, "floor", i, 0, vz)
+            e = 0.5 * (rest[i] + scene.floor_restitution)
+            vel[i, 2] = e * vz if vz > REST_SPEED else 0.0
+    touching = dyn & (pos[:, 2] - support < 1e-6)
+    if touching.any():
+        mu = 0.5 * (fric + scene.floor_friction)
+        vh = vel[:, :2]
+        speed = np.linalg.norm(vh, axis=1)
+        dv = np.minimum(speed, mu * GRAVITY * dt)
+        scale = np.where(speed > 0, (speed - dv) / np.maximum(speed, 1e-12), 0.0)
+        vel[touching, :2] = vh[touching] * scale[touching, None]
+        dspin = np.minimum(np.abs(spin), mu * GRAVITY * dt / np.maximum(radius, 1e-3))
+        spin[touching] -= (np.sign(spin) * dspin)[touching]
 
 
 def _aabb(obj) -> tuple[np.ndarray, np.ndarray]:

@@ -51,7 +51,11 @@ def _dims(shape: str, size: float, aspect: float) -> tuple[float, float, float]:
 
 
 def sample_scene(config: Config, scenario_name: str, index: int) -> Scene:
-    """Sample the scene of sample ``index`` from scenario ``scenario_name``."""
+    """Sample the scene of sample ``index`` from scenario ``scenario_name``.
+
+    Each part draws from its own stream (:func:`rng_for`); the drawn parameters are
+    recorded in ``Scene.params`` in the order they are drawn.
+    """
     sc: Scenario = config.scenarios[scenario_name]
     seed = config.seed
     params: dict = {}
@@ -61,59 +65,53 @@ def sample_scene(config: Config, scenario_name: str, index: int) -> Scene:
         params[name] = value
         return value
 
-    # Room and furniture.
-    room = None
-    objects: list[SceneObject] = []
-    rr = rng_for(seed, index, "room")
-    if sc.room is not None:
-        rs = sc.room
-        room = Room(
-            width=draw(rr, "room.width", rs.width),
-            depth=draw(rr, "room.depth", rs.depth),
-            height=draw(rr, "room.height", rs.height),
-            wall_color=_rgb(draw(rr, "room.wall_hue", rs.wall_hue), draw(rr, "room.wall_saturation", rs.wall_saturation),
-                            draw(rr, "room.wall_value", rs.wall_value)),
-        )
-        if sc.furniture is not None:
-            objects.extend(_furniture(sc, room, rr, draw))
+    room, furniture = _room(sc, rng_for(seed, index, "room"), draw)
+    floor, floor_restitution, floor_friction = _floor(sc, rng_for(seed, index, "floor"), draw)
+    objects = _objects(sc, room, furniture, rng_for(seed, index, "objects"), draw)
+    ambient, sky, lights = _lights(sc, room, rng_for(seed, index, "lights"), draw)
+    camera = _camera(config, sc, room, rng_for(seed, index, "camera"), draw)
+    r = config.render
+    return Scene(
+        objects=tuple(objects), camera=camera, lights=tuple(lights), ambient=float(ambient),
+        sky_color=(0.55 * sky, 0.7 * sky, 1.0 * sky), floor=floor,
+        floor_restitution=floor_restitution, floor_friction=floor_friction,
+        room=room, frames=r.frames, fps=r.fps, substeps=r.substeps, params=params,
+    )
 
-    # Floor.
-    rf = rng_for(seed, index, "floor")
+
+def _room(sc: Scenario, rng, draw) -> tuple[Room | None, list[SceneObject]]:
+    """The room (None: an open floor) and its furniture."""
+    if sc.room is None:
+        return None, []
+    rs = sc.room
+    room = Room(
+        width=draw(rng, "room.width", rs.width),
+        depth=draw(rng, "room.depth", rs.depth),
+        height=draw(rng, "room.height", rs.height),
+        wall_color=_rgb(draw(rng, "room.wall_hue", rs.wall_hue), draw(rng, "room.wall_saturation", rs.wall_saturation),
+                        draw(rng, "room.wall_value", rs.wall_value)),
+    )
+    return room, (_furniture(sc, room, rng, draw) if sc.furniture is not None else [])
+
+
+def _floor(sc: Scenario, rng, draw) -> tuple[Material, float, float]:
+    """The floor's material, restitution and friction."""
     fs = sc.floor
-    floor_color = _rgb(draw(rf, "floor.hue", fs.hue), draw(rf, "floor.saturation", fs.saturation), draw(rf, "floor.value", fs.value))
-    floor = _material(floor_color, draw(rf, "floor.texture", fs.texture), draw(rf, "floor.texture_scale", fs.texture_scale), 0.9, 0.05)
+    color = _rgb(draw(rng, "floor.hue", fs.hue), draw(rng, "floor.saturation", fs.saturation),
+                 draw(rng, "floor.value", fs.value))
+    material = _material(color, draw(rng, "floor.texture", fs.texture),
+                         draw(rng, "floor.texture_scale", fs.texture_scale), 0.9, 0.05)
+    return material, float(fs.restitution.sample(rng)), float(fs.friction.sample(rng))
 
-    # Dynamic objects.
-    ro = rng_for(seed, index, "objects")
-    os_ = sc.objects
-    count = draw(ro, "objects.count", os_.count)
+
+def _objects(sc: Scenario, room: Room | None, furniture: list[SceneObject], rng, draw) -> list[SceneObject]:
+    """The furniture followed by the dynamic objects, each dropped so that its bounding
+    sphere clears everything placed before it (ids in that order, from 1)."""
+    objects = list(furniture)
+    count = draw(rng, "objects.count", sc.objects.count)
     placed = [(np.asarray(o.position), o.bounding_radius) for o in objects]
-    spawn_r = os_.spawn_radius
-    for k in range(count):
-        shape = os_.shape.sample(ro)
-        size = float(os_.size.sample(ro))
-        aspect = float(os_.aspect.sample(ro))
-        dims = _dims(shape, size, aspect)
-        lying = shape in ("cylinder", "capsule", "ell") and ro.uniform() < 0.5
-        base = _LIE.copy() if lying else np.eye(3)
-        yaw = float(ro.uniform(0.0, 2.0 * math.pi))
-        radius_xy = float(spawn_r.sample(ro)) * math.sqrt(ro.uniform())
-        theta = float(ro.uniform(0.0, 2.0 * math.pi))
-        drop = float(os_.drop_height.sample(ro))
-        speed = float(os_.speed.sample(ro))
-        heading = float(ro.uniform(0.0, 2.0 * math.pi))
-        vz = float(os_.vertical_speed.sample(ro))
-        spin = float(os_.spin.sample(ro))
-        density = float(os_.density.sample(ro))
-        color = _rgb(os_.hue.sample(ro), os_.saturation.sample(ro), os_.value.sample(ro))
-        material = _material(color, os_.texture.sample(ro), os_.texture_scale.sample(ro),
-                             os_.roughness.sample(ro), os_.specular.sample(ro))
-        obj = SceneObject(
-            id=len(objects) + 1, shape=shape, category=shape, dims=dims, base_rotation=base,
-            position=(0.0, 0.0, 0.0), yaw=yaw, velocity=(speed * math.cos(heading), speed * math.sin(heading), vz),
-            spin=spin, mass=1.0, restitution=float(os_.restitution.sample(ro)),
-            friction=float(os_.friction.sample(ro)), material=material,
-        )
+    for _ in range(count):
+        obj, density, radius_xy, theta, drop = _object(sc, len(objects) + 1, rng)
         x, y = radius_xy * math.cos(theta), radius_xy * math.sin(theta)
         if room is not None:  # keep spawns inside the walls
             x = float(np.clip(x, -room.width / 2 + obj.bounding_radius, room.width / 2 - obj.bounding_radius))
@@ -127,20 +125,52 @@ def sample_scene(config: Config, scenario_name: str, index: int) -> Scene:
                 z = max(z, c[2] + math.sqrt((r + rc) ** 2 - dxy**2) + 1e-3)
         placed.append((np.array([x, y, z]), r))
         objects.append(replace(obj, position=(x, y, z), mass=density * obj.volume()))
+    return objects
 
-    # Lights.
-    rl = rng_for(seed, index, "lights")
+
+def _object(sc: Scenario, oid: int, rng) -> tuple[SceneObject, float, float, float, float]:
+    """One dynamic object at the origin (mass not yet set), its density (kg/m^3), its
+    spawn polar coordinates (radius m, angle rad) and its drop height (m)."""
+    os_ = sc.objects
+    shape = os_.shape.sample(rng)
+    size = float(os_.size.sample(rng))
+    aspect = float(os_.aspect.sample(rng))
+    dims = _dims(shape, size, aspect)
+    lying = shape in ("cylinder", "capsule", "ell") and rng.uniform() < 0.5
+    base = _LIE.copy() if lying else np.eye(3)
+    yaw = float(rng.uniform(0.0, 2.0 * math.pi))
+    radius_xy = float(os_.spawn_radius.sample(rng)) * math.sqrt(rng.uniform())
+    theta = float(rng.uniform(0.0, 2.0 * math.pi))
+    drop = float(os_.drop_height.sample(rng))
+    speed = float(os_.speed.sample(rng))
+    heading = float(rng.uniform(0.0, 2.0 * math.pi))
+    vz = float(os_.vertical_speed.sample(rng))
+    spin = float(os_.spin.sample(rng))
+    density = float(os_.density.sample(rng))
+    color = _rgb(os_.hue.sample(rng), os_.saturation.sample(rng), os_.value.sample(rng))
+    material = _material(color, os_.texture.sample(rng), os_.texture_scale.sample(rng),
+                         os_.roughness.sample(rng), os_.specular.sample(rng))
+    obj = SceneObject(
+        id=oid, shape=shape, category=shape, dims=dims, base_rotation=base,
+        position=(0.0, 0.0, 0.0), yaw=yaw, velocity=(speed * math.cos(heading), speed * math.sin(heading), vz),
+        spin=spin, mass=1.0, restitution=float(os_.restitution.sample(rng)),
+        friction=float(os_.friction.sample(rng)), material=material,
+    )
+    return obj, density, radius_xy, theta, drop
+
+
+def _lights(sc: Scenario, room: Room | None, rng, draw) -> tuple[float, float, list[Light]]:
+    """The ambient level, the sky's value and the lights."""
     ls = sc.lighting
-    ambient = draw(rl, "lighting.ambient", ls.ambient)
-    sky = draw(rl, "lighting.sky_value", ls.sky_value)
-    n_lights = draw(rl, "lighting.count", ls.count)
+    ambient = draw(rng, "lighting.ambient", ls.ambient)
+    sky = draw(rng, "lighting.sky_value", ls.sky_value)
     lights = []
-    for _ in range(n_lights):
-        kind = ls.kind.sample(rl)
-        intensity = float(ls.intensity.sample(rl))
-        el = math.radians(ls.elevation_deg.sample(rl))
-        az = math.radians(ls.azimuth_deg.sample(rl))
-        dist = float(ls.distance.sample(rl))
+    for _ in range(draw(rng, "lighting.count", ls.count)):
+        kind = ls.kind.sample(rng)
+        intensity = float(ls.intensity.sample(rng))
+        el = math.radians(ls.elevation_deg.sample(rng))
+        az = math.radians(ls.azimuth_deg.sample(rng))
+        dist = float(ls.distance.sample(rng))
         direction = (math.cos(el) * math.cos(az), math.cos(el) * math.sin(az), math.sin(el))
         if kind == "point":
             pos = np.array(direction) * dist
@@ -150,15 +180,7 @@ def sample_scene(config: Config, scenario_name: str, index: int) -> Scene:
             lights.append(Light("point", tuple(float(v) for v in pos), intensity))
         else:
             lights.append(Light("directional", direction, intensity))
-
-    camera = _camera(config, sc, room, rng_for(seed, index, "camera"), draw)
-    r = config.render
-    return Scene(
-        objects=tuple(objects), camera=camera, lights=tuple(lights), ambient=float(ambient),
-        sky_color=(0.55 * sky, 0.7 * sky, 1.0 * sky), floor=floor,
-        floor_restitution=float(fs.restitution.sample(rf)), floor_friction=float(fs.friction.sample(rf)),
-        room=room, frames=r.frames, fps=r.fps, substeps=r.substeps, params=params,
-    )
+    return ambient, sky, lights
 
 
 def _furniture(sc: Scenario, room: Room, rng, draw) -> list[SceneObject]:
