@@ -1,19 +1,27 @@
 # Two entry points, both working on a fresh machine with only Python 3.11+:
-#   make demo   create the environment, render a small dataset, validate it, report on
-#               it, point at pictures
-#   make test   create the environment, run the whole test suite
+#   make demo   create the environment with the runtime dependencies only, render a small
+#               dataset, validate it, report on it, point at pictures
+#   make test   create the environment with the test extra, run the whole test suite
+#               (make test-unit: the fast part, tests/unit, no Ray and no servers)
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 OUT ?= out/demo
 
-.PHONY: demo test env bench serve clean
+.PHONY: demo test test-unit env env-test bench serve clean
 
-env: $(VENV)/.installed
+env: $(VENV)/.runtime
+env-test: $(VENV)/.test
 
-$(VENV)/.installed: pyproject.toml
+# The runtime dependencies only: what `make demo` and a user of the library need.
+$(VENV)/.runtime: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+# The test extra on top (PyTorch for the parity tests, moto, hypothesis, kubernetes-validate).
+$(VENV)/.test: $(VENV)/.runtime
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@
 
@@ -28,10 +36,13 @@ demo: env
 	@echo "report:   $(OUT)/report/report.html and $(OUT)/report/DATASET_CARD.md"
 	@echo "pictures: $(OUT)/preview/*.contact.png and $(OUT)/preview/*.preview.gif (samples 0-3 of those shards)"
 
-test: env
-	$(PY) -m pytest -q -n 2 --dist loadgroup
+test: env-test
+	$(PY) -m pytest -q -n 2 --dist loadgroup tests/unit tests/integration
 
-bench: env
+test-unit: env-test
+	$(PY) -m pytest -q -n 2 tests/unit
+
+bench: env-test
 	$(PY) benchmarks/render.py
 	$(PY) benchmarks/pipeline.py
 	$(PY) benchmarks/serve.py
