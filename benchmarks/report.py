@@ -13,7 +13,7 @@ folder (one process, no Ray; not timed). Then, on the same samples, in one proce
   near-duplicate search, the plots and preview grid, the card, HTML and JSON, written to
   a temporary folder.
 
-With ``--ray``, also the whole dataset on the local engine against ``engine="ray"`` (one
+With ``--ray``, also the whole dataset on the local engine against the Ray one (one
 Ray Data task per shard on a local Ray of all the machine's cores, started before the
 clock). Each runs once untimed first (imports, matplotlib's font cache), then ``--repeat`` times
 timed; the best run of each is printed. Prints seconds per sample of both, the ratio
@@ -71,11 +71,12 @@ def baseline(url: str, samples: int) -> float:
 
 
 def report(url: str, samples: int | None, timings: dict | None = None, engine: str = "local") -> float:
+    from factory.commands.engines import map_shards_for
     from factory.trust.report.build import make_report
 
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()
-        make_report(url, out, max_samples=samples, timings=timings, engine=engine)
+        make_report(url, out, max_samples=samples, timings=timings, map_shards=map_shards_for(engine))
         return time.perf_counter() - start
 
 

@@ -23,9 +23,9 @@ import webdataset as wds
 from conftest import write_dataset
 from PIL import Image
 
-import factory.trust.diversity as div
 from factory.cli import main
 from factory.scene.config import parse_config
+from factory.trust.diversity import hashing
 from factory.trust.diversity import (
     FEATURES, NEAR_DUPLICATE_BITS, Profile, compare, frechet_distance, hamming, image_features, near_duplicates,
     nearest, phash, picture, profile_dataset, wasserstein_1d,
@@ -258,7 +258,7 @@ def test_near_duplicates_equals_a_double_loop_across_many_blocks(monkeypatch):
         for bit in rng.choice(64, size=rng.integers(0, 6), replace=False):
             h ^= 1 << int(bit)
         hashes.append(h)
-    monkeypatch.setattr(div, "_BLOCK_ELEMENTS", 1000)  # 3 rows per block: 100 blocks
+    monkeypatch.setattr(hashing, "_BLOCK_ELEMENTS", 1000)  # 3 rows per block: 100 blocks
     for max_distance in (0, 3, 8):
         result = near_duplicates(hashes, max_distance)
         expected = pairs_by_loop(hashes, max_distance)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 
 from factory.commands.argtypes import add_storage_option, int_at_least, job_main
+from factory.commands.engines import ENGINES, map_shards_for
 
 HELP = "write an HTML report, dataset card and stats for a dataset"
 
@@ -22,8 +23,6 @@ HELP = "write an HTML report, dataset card and stats for a dataset"
 def add_arguments(p: argparse.ArgumentParser, engine: str = "local") -> argparse.ArgumentParser:
     """The arguments of ``factory report`` and ``python -m jobs.report`` (the same; only
     the default ``--engine`` differs)."""
-    from factory.trust.validate import ENGINES
-
     p.add_argument("url", metavar="URL", help="dataset: a folder, file://, s3://bucket/prefix, memory://, or a .tar")
     p.add_argument("--out", required=True, metavar="DIR",
                    help="folder (or storage URL) for report.html, DATASET_CARD.md, stats.json and the PNGs")
@@ -34,23 +33,23 @@ def add_arguments(p: argparse.ArgumentParser, engine: str = "local") -> argparse
     p.add_argument("--reference", default=None, metavar="URL",
                    help="a reference dataset (e.g. real data) to compare colour and edge statistics against")
     p.add_argument("--engine", choices=ENGINES, default=engine,
-                   help="local: this process; ray: one Ray Data task per shard, on RAY_ADDRESS's cluster or an "
-                        f"embedded local Ray, the same files (default {engine})")
+                   help="local: this process (or --workers processes); ray: one Ray Data task per shard, on "
+                        f"RAY_ADDRESS's cluster or an embedded local Ray; the same files (default {engine})")
     p.add_argument("--workers", type=int_at_least(1), default=None, metavar="N",
-                   help="with --engine ray: shards read at once (default: as many as the cluster's CPUs)")
+                   help="shards read at once: local worker processes (default 1), or Ray tasks (default: as "
+                        "many as the cluster's CPUs)")
     add_storage_option(p, "every URL")
     return p
 
 
-
 def run(args: argparse.Namespace) -> int:
-    from factory.trust.report.build import make_report
     from factory.dataset.storage import parse_options
+    from factory.trust.report.build import make_report
 
     report = make_report(
         args.url, args.out, options=parse_options(args.storage_option), reference=args.reference,
         max_samples=args.max_samples, previews=args.previews, log=lambda s: print(f"  {s}", flush=True),
-        engine=args.engine, workers=args.workers,
+        map_shards=map_shards_for(args.engine), workers=args.workers,
     )
     print("\n".join(report.lines()), flush=True)
     return 0

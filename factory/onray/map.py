@@ -41,7 +41,8 @@ def map_in_order(items: list[dict[str, Any]], fn: Callable[[dict[str, Any]], str
         def task(row: dict) -> dict:
             return {"position": row["position"], "result": fn(row)}
 
-        task.__name__ = fn.__name__  # Ray names the operator and its tasks after it: Map(check), ...
+        # Ray names the operator and its tasks after it: Map(check), ... (a partial: its function's name)
+        task.__name__ = getattr(fn, "__name__", None) or getattr(getattr(fn, "func", None), "__name__", "work")
 
         ds = ray.data.from_items(rows, override_num_blocks=len(rows)).map(task, num_cpus=1, concurrency=workers)
         results: list[Any] = [None] * len(items)

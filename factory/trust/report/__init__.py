@@ -11,7 +11,8 @@ folder:
 * ``stats.json``: every figure the page and the card show.
 
 Modules, one job each: :mod:`~factory.trust.report.stats` (the single pass and the scenario
-table), :mod:`~factory.trust.report.distribution` (bounded-memory distributions),
+table), :mod:`~factory.trust.report.gather` (that pass shard by shard through the engine
+a caller hands in), :mod:`~factory.trust.report.distribution` (bounded-memory distributions),
 :mod:`~factory.trust.report.diversity_section` (near-duplicates, colour and edge statistics,
 drift, from :mod:`factory.trust.diversity`), :mod:`~factory.trust.report.licences`,
 :mod:`~factory.trust.report.plots` (matplotlib, imported only when a plot is drawn),

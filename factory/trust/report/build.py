@@ -10,9 +10,11 @@ from typing import Any
 
 import factory
 from factory.errors import ConfigError, StorageError
+from factory.trust.engine import MapShards, map_local
 from factory.trust.report import card as card_md
 from factory.trust.report import licences
 from factory.trust.report.diversity_section import section as diversity_section
+from factory.trust.report.gather import collect_through
 from factory.trust.report.stats import Collected, collect, scenario_table
 from factory.timing import timed
 
@@ -43,46 +45,37 @@ class Report:
 def make_report(
     url: str, out: str, *, options: Mapping[str, Any] | None = None, reference: str | None = None,
     max_samples: int | None = None, previews: int = 16, log: Callable[[str], None] | None = None,
-    timings: dict | None = None, engine: str = "local", workers: int | None = None,
+    timings: dict | None = None, map_shards: MapShards = map_local, workers: int | None = None,
 ) -> Report:
     """Report on the dataset at ``url`` (up to ``max_samples`` samples, in dataset
     order) into the folder ``out``; with ``reference``, also compare its pictures'
     statistics against that dataset's. ``options`` are storage options for all URLs;
     ``timings``, when given, collects the seconds spent per step (for benchmarks).
-    ``engine``: ``"local"`` (this process) or ``"ray"`` (one Ray Data task per shard,
-    at most ``workers`` at once; the same files, see
-    :mod:`factory.onray.report`).
+    ``map_shards``: the engine the shards go through, one piece of work per shard, at
+    most ``workers`` at once (:func:`~factory.trust.engine.map_local` by default; the
+    same files whatever the engine, see :mod:`factory.trust.report.gather`). With
+    ``max_samples`` the first samples are read in order in this process instead, so
+    only the local engine takes it.
 
     Raises:
-        ConfigError: a bad ``engine`` or ``workers``, or ``max_samples`` with the Ray
-            engine.
+        ConfigError: a bad ``workers``, or ``max_samples`` with an engine other than
+            the local one.
         StorageError: no dataset at ``url`` (or ``reference``), a shard that cannot be
             read or is not a well-formed tar, or ``out`` cannot be written.
     """
     from factory.dataset.reader import open_dataset
-    from factory.errors import ShardFormatError
     from factory.dataset.storage import resolve
-    from factory.trust.validate import ENGINES
+    from factory.errors import ShardFormatError
 
-    problems = []
-    if engine not in ENGINES:
-        problems.append(f"engine: {engine!r} is not one of {', '.join(ENGINES)}")
-    elif engine == "ray" and max_samples is not None:
-        problems.append(f"max_samples: {max_samples!r} reads the first samples in order, in one process; "
-                        "use it with engine 'local'")
-    if workers is not None and (not isinstance(workers, int) or isinstance(workers, bool) or workers < 1):
-        problems.append(f"workers: must be an integer >= 1 or None, got {workers!r}")
-    if problems:
-        raise ConfigError("report arguments", problems)
+    _check_arguments(map_shards, max_samples, workers)
     location = resolve(out, options)  # a bad --out fails before any reading
     dataset = open_dataset(url, options)
     if reference is not None:
         open_dataset(reference, options)  # fail fast on a bad --reference, before the long pass
     try:
-        if engine == "ray":
-            from factory.onray.report import collect_ray
-
-            collected = collect_ray(dataset, previews=previews, workers=workers, log=log)
+        if max_samples is None:
+            with timed(timings, f"shards on the {map_shards.name} engine"):
+                collected = collect_through(dataset, map_shards, previews=previews, workers=workers, log=log)
         else:
             collected = collect(dataset, max_samples=max_samples, previews=previews, log=log, timings=timings)
         if collected.samples == 0 and max_samples != 0:
@@ -93,25 +86,43 @@ def make_report(
                                                    options=options, max_samples=max_samples)
     except ShardFormatError as e:
         raise StorageError(f"{dataset.url}: {e}; `factory validate` checks the whole dataset") from None
+    files = _files(stats, collected, dataset.manifest, timings)
+    with timed(timings, "writing files"):
+        location.ensure_folder()
+        for name, data in files.items():  # report.html last: when it is there, all it names is too
+            location.put_atomic(name, data)
+    return Report(location.url_of(), {k: len(v) for k, v in files.items()}, stats)
 
+
+def _check_arguments(map_shards: MapShards, max_samples: int | None, workers: int | None) -> None:
+    """ConfigError naming every bad argument of :func:`make_report`."""
+    problems = []
+    if max_samples is not None and map_shards.name != "local":
+        problems.append(f"max_samples: {max_samples!r} reads the first samples in order, in one process; "
+                        "use it with engine 'local'")
+    if workers is not None and (not isinstance(workers, int) or isinstance(workers, bool) or workers < 1):
+        problems.append(f"workers: must be an integer >= 1 or None, got {workers!r}")
+    if problems:
+        raise ConfigError("report arguments", problems)
+
+
+def _files(stats: dict[str, Any], collected: Collected, manifest: Mapping[str, Any] | None,
+           timings: dict | None) -> dict[str, bytes]:
+    """The report's files {name: bytes}, in the order to write them (report.html last);
+    adds ``files`` to ``stats`` first."""
     from factory.trust.report.html import page
     from factory.trust.report.images import images
 
     with timed(timings, "plots and preview grid"):
         pictures = images(stats, collected)
     with timed(timings, "card, HTML, JSON"):
-        config_yaml = _config_yaml(dataset.manifest)
+        config_yaml = _config_yaml(manifest)
         stats["files"] = [*pictures, STATS, CARD, HTML]
-        card = card_md.dataset_card(stats, dataset.manifest, config_yaml)
-        files = {**pictures,
-                 STATS: (json.dumps(stats, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode(),
-                 CARD: card.encode(),
-                 HTML: page(stats, pictures, card_text=card, config_yaml=config_yaml).encode()}
-    with timed(timings, "writing files"):
-        location.ensure_folder()
-        for name, data in files.items():  # report.html last: when it is there, all it names is too
-            location.put_atomic(name, data)
-    return Report(location.url_of(), {k: len(v) for k, v in files.items()}, stats)
+        card = card_md.dataset_card(stats, manifest, config_yaml)
+        return {**pictures,
+                STATS: (json.dumps(stats, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode(),
+                CARD: card.encode(),
+                HTML: page(stats, pictures, card_text=card, config_yaml=config_yaml).encode()}
 
 
 def _config_yaml(manifest: Mapping[str, Any] | None) -> str | None:

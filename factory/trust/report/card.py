@@ -72,15 +72,23 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
 def dataset_card(stats: Mapping[str, Any], manifest: Mapping[str, Any] | None, config_yaml: str | None) -> str:
     """The card's Markdown text. ``config_yaml`` is the resolved config as YAML (None
     when the dataset records no config)."""
-    ds, prov = stats["dataset"], stats["provenance"]
+    ds = stats["dataset"]
     manifest = manifest or {}
     name = ds.get("name") or ds["url"]
     out = [f"# Dataset card: {name}", ""]
     if not manifest:
         out += ["This dataset has no factory manifest: provenance, configuration and licence are not recorded, "
                 "and every figure below comes from the samples alone.", ""]
+    out += _summary(ds, manifest) + _provenance(stats) + _licences(stats["licences"]) + _scenarios(stats)
+    out += _contents(stats)
+    out += ["## Intended use", "", INTENDED_USE, "", "## Known limits of procedural data", "", KNOWN_LIMITS, ""]
+    out += _configuration(stats["provenance"], config_yaml)
+    return "\n".join(out)
 
-    out += ["## Summary", "", _table(["field", "value"], [
+
+def _summary(ds: Mapping[str, Any], manifest: Mapping[str, Any]) -> list[str]:
+    """Where the dataset is, its size and shape, and how much of it was read."""
+    return ["## Summary", "", _table(["field", "value"], [
         ["location", ds["url"]],
         ["kind", ds["kind"]],
         ["format", manifest.get("format")],
@@ -96,9 +104,13 @@ def dataset_card(stats: Mapping[str, Any], manifest: Mapping[str, Any] | None, c
         ["samples read for this card", ds["samples_read"]],
     ]), ""]
 
+
+def _provenance(stats: Mapping[str, Any]) -> list[str]:
+    """What made the data: generator, version, commit, config hash, seed."""
+    prov = stats["provenance"]
     gen = prov.get("generator") or {}
     dirty = gen.get("git_dirty")
-    out += ["## Provenance", "", _table(["field", "value"], [
+    return ["## Provenance", "", _table(["field", "value"], [
         ["generator", gen.get("name")],
         ["generator version", gen.get("version")],
         ["git commit", gen.get("git_commit")],
@@ -111,8 +123,10 @@ def dataset_card(stats: Mapping[str, Any], manifest: Mapping[str, Any] | None, c
         ["report made by", f"factory {stats['report']['factory_version']}"],
     ]), ""]
 
-    lic = stats["licences"]
-    out += ["## Licences", "", _table(["component", "licence", "version"], [
+
+def _licences(lic: Mapping[str, Any]) -> list[str]:
+    """The licence of every component: the data, its sources, the generator, the libraries."""
+    return ["## Licences", "", _table(["component", "licence", "version"], [
         ["data (this dataset)", lic.get("data"), None],
         *[[f"{s.get('role', '?')} source: {s.get('name') or s.get('url')}", s.get("licence"), None]
           for s in lic["sources"]],
@@ -123,16 +137,23 @@ def dataset_card(stats: Mapping[str, Any], manifest: Mapping[str, Any] | None, c
         "version read where this card was made, for libraries that only read the data or that the manifest "
         "does not record.", ""]
 
+
+def _scenarios(stats: Mapping[str, Any]) -> list[str]:
+    """The scenario table, and the samples per mix source."""
     sc = stats["scenarios"]
-    out += ["## Scenarios", "", sc["note"] + ".", ""]
+    out = ["## Scenarios", "", sc["note"] + ".", ""]
     if sc["rows"]:
         out += [_table(["scenario", "weight", "minimum", "requested", "achieved (manifest)", "counted in samples read"],
                        [[r["scenario"], r["weight"], r["minimum"], r["requested"], r["achieved_manifest"],
                          r["counted"]] for r in sc["rows"]]), ""]
     if stats.get("sources"):
         out += ["Samples by source (mix): " + ", ".join(f"{k} {v}" for k, v in stats["sources"].items()) + ".", ""]
+    return out
 
-    out += ["## Contents (from the samples read)", "", _table(["figure", "value"], [
+
+def _contents(stats: Mapping[str, Any]) -> list[str]:
+    """The headline figures of the samples read."""
+    return ["## Contents (from the samples read)", "", _table(["figure", "value"], [
         ["object classes (objects)", ", ".join(f"{k} {v}" for k, v in stats["classes"].items()) or None],
         ["objects per scene (scenes)", ", ".join(f"{k}: {v}" for k, v in stats["objects_per_scene"]["counts"].items())
          or None],
@@ -143,14 +164,13 @@ def dataset_card(stats: Mapping[str, Any], manifest: Mapping[str, Any] | None, c
         ["near-duplicate rate (perceptual hash, first frames)", stats["diversity"]["near_duplicate_rate"]],
     ]), ""]
 
-    out += ["## Intended use", "", INTENDED_USE, "", "## Known limits of procedural data", "", KNOWN_LIMITS, ""]
-    out += ["## Configuration", ""]
+
+def _configuration(prov: Mapping[str, Any], config_yaml: str | None) -> list[str]:
+    """The resolved config, or that none was recorded."""
     if config_yaml is None:
-        out += ["Not recorded.", ""]
-    else:
-        out += [f"Resolved config (every default filled in), hash `{_v(prov.get('config_hash'))}`:", "",
-                "```yaml", config_yaml.rstrip("\n"), "```", ""]
-    return "\n".join(out)
+        return ["## Configuration", "", "Not recorded.", ""]
+    return ["## Configuration", "", f"Resolved config (every default filled in), hash `{_v(prov.get('config_hash'))}`:",
+            "", "```yaml", config_yaml.rstrip("\n"), "```", ""]
 
 
 def _pair(summary: Mapping[str, Any], a: str, b: str) -> str | None:

@@ -76,13 +76,29 @@ SUMMARY_COLS = (("count", "n"), ("mean", "mean"), ("std", "std"), ("min", "min")
 
 def page(stats: Mapping[str, Any], pictures: Mapping[str, bytes], *, card_text: str, config_yaml: str | None) -> str:
     """The whole HTML document."""
-    ds, prov = stats["dataset"], stats["provenance"]
+    ds = stats["dataset"]
     heading = f"factory report: {ds.get('name') or ds['url']}"
-    gen = prov.get("generator") or {}
-    parts = [f"<h1>{escape(heading)}</h1>"]
+    parts = [f"<h1>{escape(heading)}</h1>",
+             *_dataset(stats),
+             *_scenarios(stats, pictures),
+             *_objects(stats, pictures),
+             *_distributions(stats, pictures),
+             _diversity(stats["diversity"], pictures),
+             "<h2 id='previews-section'>Samples</h2>",
+             figure("previews.png", pictures, "First frame of the first samples, with keys"),
+             figure("contact.png", pictures, "Every modality of the first sample, middle frame"),
+             *_licences(stats["licences"]),
+             *_card(card_text, config_yaml)]
+    body = "\n".join(parts)
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f"<title>{escape(heading)}</title><style>{CSS}</style></head>\n<body>\n{body}\n</body></html>\n")
 
-    parts.append("<h2 id='dataset-section'>Dataset</h2>")
-    parts.append(table("dataset", (("value", "value"),), [
+
+def _dataset(stats: Mapping[str, Any]) -> list[str]:
+    """The Dataset section: where the data is, how much was read, its provenance."""
+    ds, prov = stats["dataset"], stats["provenance"]
+    gen = prov.get("generator") or {}
+    parts = ["<h2 id='dataset-section'>Dataset</h2>", table("dataset", (("value", "value"),), [
         ("url", {"value": ds["url"]}), ("kind", {"value": ds["kind"]}),
         ("samples", {"value": ds.get("samples")}), ("samples_written", {"value": ds.get("samples_written")}),
         ("failures", {"value": ds.get("failures")}), ("shards", {"value": ds.get("shards")}),
@@ -93,17 +109,21 @@ def page(stats: Mapping[str, Any], pictures: Mapping[str, bytes], *, card_text: 
         ("config_hash", {"value": prov.get("config_hash")}),
         ("config_hash_verified", {"value": prov.get("config_hash_verified")}), ("seed", {"value": prov.get("seed")}),
         ("licence", {"value": stats["licences"].get("data")}),
-    ], row_heading="field"))
+    ], row_heading="field")]
     if ds["samples"] is not None and ds["samples_read"] < ds["samples"]:
         parts.append(f'<p class="note">Figures below are from the first {ds["samples_read"]} of '
                      f'{ds["samples"]} samples (--max-samples).</p>')
     if stats["errors"]["count"]:
         parts.append(f'<p class="warn">{stats["errors"]["count"]} members could not be decoded; first ones:</p>'
                      f'<pre>{escape(chr(10).join(stats["errors"]["examples"]))}</pre>')
+    return parts
 
+
+def _scenarios(stats: Mapping[str, Any], pictures: Mapping[str, bytes]) -> list[str]:
+    """Scenarios requested vs achieved, and the samples per mix source."""
     sc = stats["scenarios"]
-    parts.append("<h2 id='scenarios-section'>Scenarios: requested vs achieved</h2>")
-    parts.append(f'<p class="note">{escape(sc["note"])}.</p>')
+    parts = ["<h2 id='scenarios-section'>Scenarios: requested vs achieved</h2>",
+             f'<p class="note">{escape(sc["note"])}.</p>']
     if sc["rows"]:
         parts.append(table("scenarios", (("scenario", "scenario"), ("weight", "weight"), ("minimum", "minimum"),
                                          ("requested", "requested"), ("achieved_manifest", "achieved (manifest)"),
@@ -113,34 +133,35 @@ def page(stats: Mapping[str, Any], pictures: Mapping[str, bytes], *, card_text: 
     if stats["sources"]:
         parts.append(table("sources", (("source", "source"), ("samples", "samples")),
                            [(k, {"source": k, "samples": v}) for k, v in stats["sources"].items()]))
+    return parts
 
-    parts.append("<h2 id='objects-section'>Objects</h2>")
-    parts.append(table("classes", (("class", "class"), ("objects", "objects")),
-                       [(k, {"class": k, "objects": v}) for k, v in stats["classes"].items()]))
-    parts.append(figure("classes.png", pictures, "Objects per class"))
+
+def _objects(stats: Mapping[str, Any], pictures: Mapping[str, bytes]) -> list[str]:
+    """Objects per class and per scene."""
     ops = stats["objects_per_scene"]
-    parts.append(table("objects_per_scene", (("objects", "objects in the scene"), ("scenes", "scenes")),
-                       [(k, {"objects": k, "scenes": v}) for k, v in ops["counts"].items()]))
-    parts.append(f'<p class="note">Mean objects per scene: {escape(fmt(ops["mean"]))} (furniture included).</p>')
-    parts.append(figure("objects_per_scene.png", pictures, "Objects per scene"))
+    return ["<h2 id='objects-section'>Objects</h2>",
+            table("classes", (("class", "class"), ("objects", "objects")),
+                  [(k, {"class": k, "objects": v}) for k, v in stats["classes"].items()]),
+            figure("classes.png", pictures, "Objects per class"),
+            table("objects_per_scene", (("objects", "objects in the scene"), ("scenes", "scenes")),
+                  [(k, {"objects": k, "scenes": v}) for k, v in ops["counts"].items()]),
+            f'<p class="note">Mean objects per scene: {escape(fmt(ops["mean"]))} (furniture included).</p>',
+            figure("objects_per_scene.png", pictures, "Objects per scene")]
 
-    parts.append("<h2 id='distributions-section'>Distributions</h2>")
-    parts.append(table("distributions", (("name", "figure"), ("unit", "unit")) + SUMMARY_COLS,
-                       [(key, {"name": title, **stats[key], "unit": stats[key]["unit"] or "-"})
-                        for _, key, title, _ in HISTOGRAMS]))
-    parts.append('<p class="note">Means are exact; percentiles are of values rounded to a grid of 0.001 of '
-                 'the unit (exact for depth, which is stored in millimetres).</p>')
-    for name, _, title, _ in HISTOGRAMS:
-        parts.append(figure(name, pictures, title))
 
-    parts.append(_diversity(stats["diversity"], pictures))
+def _distributions(stats: Mapping[str, Any], pictures: Mapping[str, bytes]) -> list[str]:
+    """The summary table and histogram of each distribution."""
+    return ["<h2 id='distributions-section'>Distributions</h2>",
+            table("distributions", (("name", "figure"), ("unit", "unit")) + SUMMARY_COLS,
+                  [(key, {"name": title, **stats[key], "unit": stats[key]["unit"] or "-"})
+                   for _, key, title, _ in HISTOGRAMS]),
+            '<p class="note">Means are exact; percentiles are of values rounded to a grid of 0.001 of '
+            'the unit (exact for depth, which is stored in millimetres).</p>',
+            *(figure(name, pictures, title) for name, _, title, _ in HISTOGRAMS)]
 
-    parts.append("<h2 id='previews-section'>Samples</h2>")
-    parts.append(figure("previews.png", pictures, "First frame of the first samples, with keys"))
-    parts.append(figure("contact.png", pictures, "Every modality of the first sample, middle frame"))
 
-    lic = stats["licences"]
-    parts.append("<h2 id='licences-section'>Licences</h2>")
+def _licences(lic: Mapping[str, Any]) -> list[str]:
+    """The licence of every component: the data, its sources, the generator, the libraries."""
     rows = [("data", {"component": "data (this dataset)", "licence": lic.get("data")})]
     rows += [(f"source:{s.get('role')}", {"component": f"{s.get('role')} source: {s.get('name') or s.get('url')}",
                                           "licence": s.get("licence")}) for s in lic["sources"]]
@@ -148,18 +169,18 @@ def page(stats: Mapping[str, Any], pictures: Mapping[str, bytes], *, card_text: 
                                "licence": lic["generator"]["licence"], "version": lic["generator"]["version"]}))
     rows += [(lib["name"], {"component": f"library: {lib['name']}", "licence": lib["licence"],
                             "version": licences.version_label(lib)}) for lib in lic["libraries"]]
-    parts.append(table("licences", (("component", "component"), ("licence", "licence"), ("version", "version")),
-                       rows))
+    return ["<h2 id='licences-section'>Licences</h2>",
+            table("licences", (("component", "component"), ("licence", "licence"), ("version", "version")), rows)]
 
-    parts.append("<h2 id='card-section'>Dataset card</h2>")
-    parts.append("<details><summary>DATASET_CARD.md (Markdown)</summary>"
-                 f"<pre>{escape(card_text)}</pre></details>")
+
+def _card(card_text: str, config_yaml: str | None) -> list[str]:
+    """The dataset card and the resolved config, folded."""
+    parts = ["<h2 id='card-section'>Dataset card</h2>",
+             "<details><summary>DATASET_CARD.md (Markdown)</summary>"
+             f"<pre>{escape(card_text)}</pre></details>"]
     if config_yaml is not None:
         parts.append(f"<details><summary>Resolved config</summary><pre>{escape(config_yaml)}</pre></details>")
-
-    body = "\n".join(parts)
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-            f"<title>{escape(heading)}</title><style>{CSS}</style></head>\n<body>\n{body}\n</body></html>\n")
+    return parts
 
 
 def _diversity(div: Mapping[str, Any], pictures: Mapping[str, bytes]) -> str:

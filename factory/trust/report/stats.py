@@ -106,8 +106,8 @@ def collect(
     ``previews`` pictures and the first factory sample's contact sheet. ``timings``,
     when given, collects the seconds spent per step (see :func:`factory.timing.timed`).
 
-    Shard by shard, as the Ray engine (:mod:`factory.onray.report`) does, so both
-    give the same figures to the bit.
+    Shard by shard, as :func:`factory.trust.report.gather.collect_through` does on any
+    engine, so both give the same figures to the bit.
 
     Raises:
         factory.errors.ShardFormatError: a shard is not a well-formed tar.
