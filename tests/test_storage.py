@@ -7,12 +7,12 @@ import os
 
 import pytest
 
-from factory.dataset import storage
+from factory.dataset import options, storage
 from factory.errors import StorageError
 
 
 def test_parse_options_types_and_nesting():
-    opts = storage.parse_options([
+    opts = options.parse_options([
         "anon=true", "max_concurrency=4", "ratio=0.5", "endpoint_url=http://h:9000",
         "client_kwargs.region_name=eu-west-1", "config_kwargs.retries.max_attempts=3", "x=none", "j={\"a\": 1}",
     ])
@@ -26,7 +26,7 @@ def test_parse_options_types_and_nesting():
 @pytest.mark.parametrize("item", ["novalue", "=x", " =1"])
 def test_parse_options_refuses_items_without_key_and_value(item):
     with pytest.raises(StorageError, match="key=value"):
-        storage.parse_options([item])
+        options.parse_options([item])
 
 
 def test_local_paths_become_absolute(tmp_path, monkeypatch):
@@ -60,7 +60,7 @@ def test_credentials_are_never_shown():
     assert "AKIAINURL" not in str(err.value) and "pw-in-url" not in str(err.value)
     loc = storage.resolve("s3://bucket/p", {"key": "AKIAEXAMPLE", "secret": "s3cr3t-value",
                                                     "client_kwargs": {"aws_session_token": "tok-123"}}, env={})
-    for text in (repr(loc), loc.describe(), loc.url, str(storage.redact(loc._options))):
+    for text in (repr(loc), loc.describe(), loc.url, str(options.redact(loc._options))):
         assert "AKIAEXAMPLE" not in text and "s3cr3t-value" not in text and "tok-123" not in text
 
 

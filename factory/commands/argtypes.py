@@ -41,7 +41,7 @@ def float_at_least(low: float, strict: bool = False):
 
 
 def add_storage_option(p: argparse.ArgumentParser, applies_to: str = "") -> None:
-    """``--storage-option KEY=VALUE``, repeatable (read with :func:`factory.dataset.storage.parse_options`);
+    """``--storage-option KEY=VALUE``, repeatable (read with :func:`factory.dataset.options.parse_options`);
     ``applies_to`` says which URLs it is for when a command has several."""
     where = f" for {applies_to}" if applies_to else ""
     p.add_argument("--storage-option", action="append", default=[], metavar="KEY=VALUE",

@@ -43,7 +43,7 @@ def add_arguments(p: argparse.ArgumentParser, engine: str = "local") -> argparse
 
 
 def run(args: argparse.Namespace) -> int:
-    from factory.dataset.storage import parse_options
+    from factory.dataset.options import parse_options
     from factory.trust.report.build import make_report
 
     report = make_report(
