@@ -15,11 +15,12 @@ Arms, each over every shard of the dataset:
 * **read + decode**: the baseline plus ``factory.dataset.reader.iter_tar`` and
   ``factory.sample.decode.decode_sample`` of every sample, one process: the floor of any
   check that looks at the pixels;
-* **validate, local**: ``validate_dataset(engine="local")``, one process;
-* **validate, local x N**: ``validate_dataset(engine="local", workers=--cpus)``
+* **validate, local**: ``validate_dataset(location)`` (``map_local``), one process;
+* **validate, local x N**: ``validate_dataset(location, workers=--cpus)``
   (spawned processes; their start-up is on the clock);
-* **validate, ray**: ``validate_dataset(engine="ray")`` on the Ray started above (one
-  Ray Data task per shard; Ray Data's start-up for the run is on the clock).
+* **validate, ray**: ``validate_dataset(location, map_shards=map_in_order)``
+  (``factory.onray.map``) on the Ray started above (one Ray Data task per shard; Ray
+  Data's start-up for the run is on the clock).
 
 The page cache is warmed first; the arms take turns ``--repeats`` times and each arm's
 best run counts. It prints samples/s, MB/s of shard bytes and the ratio of each arm's
@@ -78,6 +79,7 @@ def main(argv=None) -> int:
     from factory.scene.config import load_config
     from factory.onray.pipeline import generate_dataset
     from factory.dataset.storage import resolve
+    from factory.onray.map import map_in_order
     from factory.trust.validate import validate_dataset
 
     tmp = tempfile.TemporaryDirectory(prefix="factory-bench-validate-") if args.out is None else None
@@ -105,7 +107,7 @@ def main(argv=None) -> int:
             "read + decode": lambda: read_and_decode(location, names),
             "validate, local": lambda: check(validate_dataset(location)),
             f"validate, local x {args.cpus}": lambda: check(validate_dataset(location, workers=args.cpus)),
-            f"validate, ray ({args.cpus} CPUs)": lambda: check(validate_dataset(location, engine="ray")),
+            f"validate, ray ({args.cpus} CPUs)": lambda: check(validate_dataset(location, map_shards=map_in_order)),
         }
         read_and_hash(location, names)  # page cache
         best = {name: float("inf") for name in arms}

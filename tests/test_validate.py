@@ -26,6 +26,7 @@ from conftest import write_dataset
 from PIL import Image
 
 from factory.cli import main
+from factory.commands.engines import map_shards_for
 from factory.errors import ConfigError, StorageError
 from factory.dataset.shards import build_shard
 from factory.trust.validate import validate_dataset
@@ -465,12 +466,14 @@ def test_a_mixed_dataset(clean, tmp_path):
 
 @pytest.mark.xdist_group("ray")
 def test_the_ray_engine_finds_what_the_local_engine_finds(ds, ray_local, tiny_config):
+    from factory.onray.map import map_in_order
+
     path = ds / shard(1)
     path.write_bytes(path.read_bytes()[:20000])
     shutil.copy(ds / shard(2), ds / shard(3))
     edit_json(ds, 2, lambda m: m["objects"][0]["visible_pixels"].__setitem__(0, -1))
     local = validate_dataset(ds)
-    remote = validate_dataset(ds, engine="ray", workers=2)
+    remote = validate_dataset(ds, map_shards=map_in_order, workers=2)
     assert not local.ok and remote.engine == "ray"
     assert remote.failures == local.failures and remote.summary == local.summary
     assert {c for c, _, _ in found(local)} >= {"tar.format", "shard.extra", "bbox.pixels"}
@@ -481,7 +484,7 @@ def test_the_ray_engine_finds_what_the_local_engine_finds(ds, ray_local, tiny_co
     from factory.dataset.storage import resolve
 
     resolve(url).delete([shard(1)])
-    local, remote = validate_dataset(url), validate_dataset(url, engine="ray")
+    local, remote = validate_dataset(url), validate_dataset(url, map_shards=map_in_order)
     assert found(remote) == found(local) == {("shard.missing", shard(1), None)}
     assert remote.summary == local.summary
 
@@ -528,8 +531,12 @@ def test_bad_arguments_exit_2_with_a_clear_error(tmp_path, clean, capsys):
     assert e.value.code == 2
     assert "invalid choice: 'spark'" in capsys.readouterr().err
 
-    with pytest.raises(ConfigError, match=r"engine: 'spark' is not one of local, ray"):
-        validate_dataset(clean, engine="spark")
+    with pytest.raises(ValueError, match=r"engine: 'spark' is not one of local, ray"):
+        map_shards_for("spark")
+    with pytest.raises(ConfigError, match=r"map_shards: must be a map_shards function .* got 'spark'"):
+        validate_dataset(clean, map_shards="spark")
+    with pytest.raises(ConfigError, match=r"workers: .* got 0[\s\S]*max_failures_listed: .* got -1"):
+        validate_dataset(clean, workers=0, max_failures_listed=-1)
     with pytest.raises(StorageError, match="one shard"):
         validate_dataset(clean / shard(0))
 

@@ -26,7 +26,8 @@ HELP = "check a dataset: manifest, shards, samples, ground truth"
 def add_arguments(p: argparse.ArgumentParser, engine: str = "local") -> argparse.ArgumentParser:
     """The arguments of ``factory validate`` and ``python -m jobs.validate`` (the same;
     only the default ``--engine`` differs)."""
-    from factory.trust.validate import DEFAULT_MAX_LISTED, ENGINES
+    from factory.commands.engines import ENGINES
+    from factory.trust.validate import DEFAULT_MAX_LISTED
 
     p.add_argument("url", metavar="URL", help="dataset location: a folder, file://..., s3://bucket/prefix, "
                                               "memory://... (a folder of .tar files without a manifest is "
@@ -62,15 +63,18 @@ class _Progress:
 
 
 def run(args: argparse.Namespace) -> int:
+    from factory.commands.engines import map_shards_for
     from factory.errors import StorageError
-    from factory.dataset.storage import parse_options, resolve
+    from factory.dataset.options import parse_options
+    from factory.dataset.storage import resolve
     from factory.trust.validate import validate_dataset
 
     location = resolve(args.url, parse_options(args.storage_option))
     out = sys.stderr if args.result == "-" else sys.stdout
     print(f"factory validate: {location.describe()} ({args.engine} engine)", file=out, flush=True)
     result = validate_dataset(
-        location, engine=args.engine, workers=args.workers, max_failures_listed=args.max_listed,
+        location, map_shards=map_shards_for(args.engine), workers=args.workers,
+        max_failures_listed=args.max_listed,
         progress=None if args.no_progress else _Progress(), log=lambda s: print(s, file=sys.stderr, flush=True),
     )
     print("\n".join(result.lines()), file=out, flush=True)

@@ -2,6 +2,7 @@
 code that imports Ray.
 
 ``session`` (join RAY_ADDRESS or start an embedded Ray), ``map`` (one task per shard, in
-order: the Ray engine of validate and report), ``validate`` / ``report`` (those engines),
-``pipeline`` (``factory generate``: actor pools, the shard-writer, the manifest sink).
+order: the Ray engine that ``factory validate`` and ``factory report`` are handed for
+``--engine ray``), ``pipeline`` (``factory generate``: actor pools, the shard-writer, the
+manifest sink).
 """

@@ -50,7 +50,7 @@ def check_clip(frames, flow_code: np.ndarray, meta: dict, add: Add) -> None:
     """Check a decoded clip: ``frames`` (:class:`~factory.sample.types.Frames`, T x H x W),
     ``flow_code`` the ``flow.png`` filmstrip as stored (uint16, (T*H, 2*W)), ``meta``
     its JSON. Each broken invariant is reported as ``add(check, message)`` with the
-    check names of :data:`factory.trust.validate.CHECKS` (``meta.objects``, ``depth.*``,
+    check names of :data:`factory.trust.validate.checks.CHECKS` (``meta.objects``, ``depth.*``,
     ``normals.unit``, ``instance.ids``, ``semantic.class``, ``bbox.*``, ``flow.*``).
     """
     objects = _objects(add, meta, frames.depth.shape[0])

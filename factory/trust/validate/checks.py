@@ -1,0 +1,76 @@
+"""The checks of ``factory validate``: THE one list of their names, each with what it means.
+
+A failure names its check (``{"check": "shard.sha256", ...}``); the name is short and
+stable, for programs and for people. Dataset-level checks run on the driver
+(:mod:`.plan`, :mod:`.run`), shard checks in :mod:`.shard`, per-sample checks in
+:mod:`.sample` and :mod:`factory.trust.invariants`. A unit test holds the code to this
+list: every name it reports is here, and every name here is reported somewhere.
+
+Not checked: flow's occlusion test (it needs the carried point's depth, which the sample
+does not store), RGB and normals against geometry, the ``.factory/`` records.
+"""
+
+from __future__ import annotations
+
+# Dataset level: the manifest, the folder listing, the shards' bytes, keys across shards.
+DATASET_CHECKS = {
+    "manifest.missing": "no manifest.json: the dataset is incomplete or not a factory dataset (its tars are "
+                        "still checked for tar integrity and unique keys)",
+    "manifest.parse": "manifest.json is not a JSON object",
+    "manifest.consistency": "the manifest contradicts itself (factory.dataset.manifest.check, its totals, "
+                            "its shard list, a mix without sources)",
+    "manifest.config": "the config does not parse or does not hash to config_hash",
+    "shard.missing": "a shard the manifest lists is not on storage",
+    "shard.unreadable": "a shard cannot be read",
+    "shard.extra": "a .tar in the folder that the manifest does not list",
+    "shard.bytes": "the shard's size differs from its record",
+    "shard.sha256": "the shard's sha256 differs from its record",
+    "shard.samples": "the shard's sample count differs from its record",
+    "shard.first_key": "the shard's first key differs from its record",
+    "shard.last_key": "the shard's last key differs from its record",
+    "tar.format": "the tar is truncated or has a corrupt header (byte offset given)",
+    "keys.order": "keys not ascending within a shard",
+    "keys.unique": "a key seen before, in this shard or another",
+    "keys.indices": "shard i does not hold exactly the keys of [i*S, (i+1)*S) minus the failures the manifest "
+                    "lists",
+    "scenario.allocation": "meta scenario is not what factory.scene.allocation.allocate gives the index",
+    "scenario.totals": "the per-scenario counts differ from the manifest's achieved",
+    "scenario.requested": "the manifest's requested counts differ from the allocation",
+    "source.json": "mix: source.json missing, unreadable or naming an unknown source",
+    "source.totals": "mix: samples per source differ from the manifest's samples_used",
+}
+
+# Sample level: members, decoding, metadata and the ground truth's invariants.
+SAMPLE_CHECKS = {
+    "members.set": "the members are not json + the six PNGs (+ mp4 when the config says)",
+    "decode.json": "the metadata does not parse as a JSON object",
+    "decode.image": "a PNG (or a real sample's jpg/jpeg/png/webp) does not decode",
+    "decode.shape": "factory.sample.decode.decode_sample refuses the shapes or dtypes",
+    "meta.key": "meta key is not the tar key (mix: source.json's key)",
+    "meta.index": "meta index is not the integer of that key",
+    "meta.config_hash": "meta config_hash is not the manifest's (mix: the synthetic source's)",
+    "meta.seed": "meta seed is not the manifest's",
+    "meta.dataset": "meta dataset is not the manifest's name",
+    "meta.shape": "meta frames/height/width are not the config's",
+    "meta.objects": "malformed objects metadata (the object checks are skipped)",
+    "depth.finite": "depth NaN, inf or negative",
+    "depth.object": "depth 0 (sky) where an object is hit (an instance id where depth is 0)",
+    "normals.unit": "a normal not of unit length (+-0.01) where there is a surface",
+    "instance.ids": "a nonzero instance id that is not in meta objects[*].id",
+    "semantic.class": "not the object's class_id on its pixels; not background on sky, not floor/wall elsewhere",
+    "bbox.inside": "a box not within the image, or empty",
+    "bbox.segmentation": "bbox_visible is not the box of the object's pixels in instance.png (x1/y1 exclusive, "
+                         "null when none)",
+    "bbox.pixels": "visible_pixels is not the count of the object's pixels",
+    "bbox.amodal": "the amodal box does not hold the visible one, or visible_fraction is not visible / amodal",
+    "flow.encoding": "one half of flow.png 0 (invalid) and the other not",
+    "flow.last_frame": "flow valid in the last frame",
+    "flow.sky": "flow valid where depth is 0 (sky)",
+    "flow.target": "the flow target (u + du, v + dv) outside the image by more than the 1/128 px quantisation",
+    "flow.landing": "the flow target's pixel in frame t+1 is sky",
+    "real.image": "mix, real samples: an image member does not decode",
+    "sample.check": "a check itself raised (the sample is malformed in a way not foreseen)",
+}
+
+CHECKS = {**DATASET_CHECKS, **SAMPLE_CHECKS}
+"""Every check's name and what its failure means, dataset level first."""

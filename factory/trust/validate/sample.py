@@ -1,0 +1,185 @@
+"""Checking one sample: its members, its metadata, its source (mix), and the ground
+truth's invariants through :func:`factory.trust.invariants.check_clip`."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections import Counter
+from typing import Any
+
+from factory.sample.decode import png_array
+from factory.sample.encode import IMAGE_MEMBERS
+from factory.trust.invariants import check_clip
+from factory.trust.validate.context import Context
+from factory.trust.validate.result import ShardResult
+
+REAL_IMAGE_MEMBERS = ("jpg", "jpeg", "png", "webp")
+SOURCE_MEMBER = "source.json"
+
+
+class Findings:
+    """A sample's failures, one per check: the first case in words, then how many more."""
+
+    def __init__(self):
+        self.first: dict[str, str] = {}
+        self.more: Counter = Counter()
+
+    def add(self, check: str, message: str) -> None:
+        if check in self.first:
+            self.more[check] += 1
+        else:
+            self.first[check] = message
+
+    def flush(self, res: ShardResult, key: str) -> None:
+        for check, message in self.first.items():
+            n = self.more[check]
+            res.fail(check, key, message + (f" (and {n} more)" if n else ""))
+
+
+def check_sample(res: ShardResult, key: str, members: dict[str, bytes], ctx: Context,
+                 expected_scenarios: dict[int, str] | None, count: bool) -> None:
+    """Check the sample ``key`` (its ``members``) into ``res``: one failure per check,
+    and (when ``count``) its scenario and source in ``res``'s totals."""
+    found = Findings()
+    try:
+        if ctx.kind == "mix":
+            source = _source(found, members, ctx)
+            if source is not None and count:
+                res.sources[source["source"]] = res.sources.get(source["source"], 0) + 1
+            if source is not None:
+                if source["source"] == "real":
+                    _check_real(found, members)
+                else:
+                    _check_synthetic(found, res, members, ctx, origin=str(source.get("key")),
+                                     expected_scenario=None, mix=True, count=False)
+        else:
+            expected = None
+            if expected_scenarios is not None and key.isdigit():
+                expected = expected_scenarios.get(int(key))
+            _check_synthetic(found, res, members, ctx, origin=key, expected_scenario=expected, mix=False,
+                             count=count)
+    finally:
+        found.flush(res, key)
+
+
+def _source(found: Findings, members: dict[str, bytes], ctx: Context) -> dict | None:
+    raw = members.get(SOURCE_MEMBER)
+    if raw is None:
+        found.add("source.json", f"no {SOURCE_MEMBER} member; every sample of a mix names its source")
+        return None
+    try:
+        src = json.loads(raw)
+    except ValueError as e:
+        found.add("source.json", f"{SOURCE_MEMBER} is not valid JSON ({e})")
+        return None
+    if not isinstance(src, dict):
+        found.add("source.json", f"{SOURCE_MEMBER} holds {type(src).__name__}, expected an object")
+        return None
+    absent = [k for k in ("source", "dataset", "key", "shard", "licence") if k not in src]
+    if absent:
+        found.add("source.json", f"{SOURCE_MEMBER} lacks {', '.join(absent)}")
+    if src.get("source") not in ("synthetic", "real"):
+        found.add("source.json", f"source is {src.get('source')!r}; allowed: 'synthetic', 'real'")
+        return None
+    known = ctx.sources or {}
+    entry = known.get((src["source"], src.get("dataset")))
+    if known and entry is None:
+        names = ", ".join(sorted(n for role, n in known if role == src["source"]))
+        found.add("source.json", f"dataset {src.get('dataset')!r} is not a {src['source']} source of the manifest "
+                                 f"({names or 'none listed'})")
+    elif entry is not None and "licence" in src and src["licence"] != entry[0]:
+        found.add("source.json", f"licence {src['licence']!r}, the manifest's source has {entry[0]!r}")
+    return src
+
+
+def _check_real(found: Findings, members: dict[str, bytes]) -> None:
+    import PIL.Image
+
+    for name in REAL_IMAGE_MEMBERS:
+        if name in members:
+            try:
+                with PIL.Image.open(io.BytesIO(members[name])) as im:
+                    im.load()
+            except Exception as e:  # noqa: BLE001 - Pillow raises many types for bad data
+                found.add("real.image", f"{name}: does not decode ({type(e).__name__}: {e})")
+
+
+def _check_members(found: Findings, members: dict[str, bytes], ctx: Context, mix: bool) -> None:
+    # json and the six PNGs always; mp4 as the config says (a mix keeps the synthetic
+    # source's choice, which its manifest does not record).
+    names = set(members) - ({SOURCE_MEMBER} if mix else set())
+    required = {"json", *IMAGE_MEMBERS} | ({"mp4"} if ctx.mp4 else set())
+    allowed = required | ({"mp4"} if ctx.mp4 is None or mix else set())
+    if required - names or names - allowed:
+        parts = []
+        if required - names:
+            parts.append(f"missing {', '.join(sorted(required - names))}")
+        if names - allowed:
+            parts.append(f"unexpected {', '.join(sorted(names - allowed))}")
+        found.add("members.set", "; ".join(parts) + f" (expected {', '.join(sorted(required))})")
+
+
+def _check_synthetic(found: Findings, res: ShardResult, members: dict[str, bytes], ctx: Context, *,
+                     origin: str, expected_scenario: str | None, mix: bool, count: bool) -> None:
+    from factory.sample.decode import decode_sample
+
+    _check_members(found, members, ctx, mix)
+    if "json" not in members:
+        return
+    try:
+        meta = json.loads(members["json"])
+    except ValueError as e:
+        found.add("decode.json", f"json member is not valid JSON ({e})")
+        return
+    if not isinstance(meta, dict):
+        found.add("decode.json", f"json member holds {type(meta).__name__}, expected an object")
+        return
+    _check_meta(found, meta, ctx, origin, expected_scenario, mix)
+    if isinstance(meta.get("scenario"), str) and count:
+        res.scenarios[meta["scenario"]] = res.scenarios.get(meta["scenario"], 0) + 1
+
+    arrays: dict[str, Any] = {"json": meta}
+    for name in IMAGE_MEMBERS:
+        if name not in members:
+            return
+        try:
+            arrays[name] = png_array(members[name])
+        except Exception as e:  # noqa: BLE001 - Pillow raises many types for bad data
+            found.add("decode.image", f"{name}: does not decode ({type(e).__name__}: {e})")
+    if len(arrays) <= len(IMAGE_MEMBERS):
+        return
+    try:
+        frames, _ = decode_sample(arrays)
+    except (ValueError, TypeError) as e:
+        found.add("decode.shape", str(e))
+        return
+    check_clip(frames, arrays["flow.png"], meta, found.add)
+
+
+def _check_meta(found: Findings, meta: dict, ctx: Context, origin: str, expected_scenario: str | None,
+                mix: bool) -> None:
+    where = f"{SOURCE_MEMBER}'s key" if mix else "the tar key"
+    if meta.get("key") != origin:
+        found.add("meta.key", f"meta key {meta.get('key')!r}, {where} is {origin!r}")
+    want_index = int(origin) if origin.isdigit() else None
+    if meta.get("index") != want_index or isinstance(meta.get("index"), bool):
+        found.add("meta.index", f"meta index {meta.get('index')!r}, int({where}) is {want_index!r}")
+    if mix:
+        hashes = {h for (role, _), (_, h) in (ctx.sources or {}).items() if role == "synthetic" and h}
+        if hashes and meta.get("config_hash") not in hashes:
+            found.add("meta.config_hash", f"config_hash {meta.get('config_hash')!r} is not the synthetic "
+                                          f"source's ({', '.join(sorted(hashes))})")
+        return
+    for check, name, want in (("meta.config_hash", "config_hash", ctx.config_hash), ("meta.seed", "seed", ctx.seed),
+                              ("meta.dataset", "dataset", ctx.name)):
+        if want is not None and meta.get(name) != want:
+            found.add(check, f"meta {name} {meta.get(name)!r}, the manifest's is {want!r}")
+    if ctx.frames is not None:
+        got = tuple(meta.get(k) for k in ("frames", "height", "width"))
+        want = (ctx.frames, ctx.height, ctx.width)
+        if got != want:
+            found.add("meta.shape", f"frames/height/width {list(got)}, the config renders {list(want)}")
+    if expected_scenario is not None and meta.get("scenario") != expected_scenario:
+        found.add("scenario.allocation", f"scenario {meta.get('scenario')!r}, the allocation gives "
+                                         f"{expected_scenario!r} to index {int(origin)}")
