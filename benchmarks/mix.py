@@ -45,27 +45,21 @@ sys.path.insert(0, str(ROOT))
 def build_synthetic(url: str, samples: int, shard_size: int, distinct: int) -> None:
     """A complete factory dataset of ``samples`` quickstart clips (``distinct`` rendered,
     then repeated under new keys), written the way the pipeline writes one."""
-    from factory.dataset import manifest as mf
     from factory.scene.config import load_config
     from factory.sample.generate import generate_members
     from factory.dataset.resume import prepare
     from factory.sample.types import sample_key
-    from factory.dataset.shards import assemble, sample_segment, sha256_hex, shard_count, shard_indices
+    from factory.dataset.shards import assemble, sample_segment
     from factory.dataset.storage import resolve
 
     config = load_config(ROOT / "configs/quickstart.yaml")
     clips = [{k: v for k, v in generate_members(config, i).items() if k != "__key__"} for i in range(distinct)]
-    location = resolve(url)
-    plan = prepare(location, config, samples=samples, shard_size=shard_size, prefix="quickstart", mode="overwrite")
+    plan = prepare(resolve(url), config, samples=samples, shard_size=shard_size, prefix="quickstart",
+                   mode="overwrite")
     records = {}
-    for s in range(shard_count(samples, shard_size)):
-        idx = shard_indices(s, samples, shard_size)
-        data = assemble(sample_segment(sample_key(i), clips[i % distinct]) for i in idx)
-        name = plan.name(s)
-        location.put_atomic(name, data)
-        records[s] = mf.shard_record(shard=s, name=name, indices=idx, written=len(idx), failures=[],
-                                     nbytes=len(data), sha256=sha256_hex(data))
-        location.put_atomic(mf.record_name(name), mf.dumps(records[s]))
+    for s in range(plan.num_shards):  # through the plan's dataset writer: shard, then its record
+        data = assemble(sample_segment(sample_key(i), clips[i % distinct]) for i in plan.indices(s))
+        records[s] = plan.put_shard(s, data)
     assert plan.commit(records) is not None
 
 

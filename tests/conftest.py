@@ -132,21 +132,14 @@ def reference_shards(config, samples: int, shard_size: int, prefix: str | None =
 
 
 def write_dataset(config, url, samples: int, shard_size: int, prefix: str | None = None) -> dict:
-    """Write a complete dataset (shards, records, manifest) to ``url`` without Ray, the
-    way the pipeline's writer does, from :func:`reference_shards`; returns the manifest.
-    For tests of what reads datasets (validate, report, mix) that need no pipeline."""
-    from factory.dataset import manifest as mf
+    """Write a complete dataset (intent, shards, records, manifest) to ``url`` without Ray,
+    through the one dataset writer (the plan's), from :func:`reference_shards`; returns
+    the manifest. For tests of what reads datasets (validate, report, mix) that need no
+    pipeline."""
     from factory.dataset.resume import prepare
-    from factory.dataset.shards import sha256_hex, shard_indices
     from factory.dataset.storage import resolve
 
-    location = resolve(str(url))
-    plan = prepare(location, config, samples=samples, shard_size=shard_size, prefix=prefix, mode="overwrite")
-    records = {}
-    for s, (name, data) in enumerate(reference_shards(config, samples, shard_size, prefix).items()):
-        indices = shard_indices(s, samples, shard_size)
-        location.put_atomic(name, data)
-        records[s] = mf.shard_record(shard=s, name=name, indices=indices, written=len(indices), failures=[],
-                                     nbytes=len(data), sha256=sha256_hex(data))
-        location.put_atomic(mf.record_name(name), mf.dumps(records[s]))
-    return plan.commit(records)
+    plan = prepare(resolve(str(url)), config, samples=samples, shard_size=shard_size, prefix=prefix,
+                   mode="overwrite")
+    shards = reference_shards(config, samples, shard_size, prefix)
+    return plan.commit({s: plan.put_shard(s, data) for s, data in enumerate(shards.values())})

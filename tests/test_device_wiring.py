@@ -24,7 +24,7 @@ from factory.scene.distributions import Param
 from factory.sample.encode import encode_sample
 from factory.errors import ConfigError, RenderError
 from factory.sample.generate import generate_sample, scenario_of
-from factory.onray.pipeline import GPU_BATCH_VIEWS, MAX_INPUT_BLOCKS, RenderStage, _block_size
+from factory.onray.pipeline import GPU_BATCH_VIEWS, MAX_INPUT_BLOCKS, RenderStage, block_size
 from factory.render import backend
 
 
@@ -138,20 +138,20 @@ def test_block_sizes_fill_a_gpu_launch_and_leave_cpu_blocks_as_they_were(tiny_co
     # CPU (cpu and torch-cpu): at most 8, a quarter of each worker's share, a shard
     for device in ("cpu", "torch-cpu"):
         cpu = r.model_copy(update={"device": device})
-        assert _block_size(cpu, rows=10, shard_size=4, workers=1) == 3
-        assert _block_size(cpu, rows=10_000, shard_size=500, workers=2) == 8
-        assert _block_size(cpu, rows=10_000, shard_size=2, workers=2) == 2
+        assert block_size(cpu, rows=10, shard_size=4, workers=1) == 3
+        assert block_size(cpu, rows=10_000, shard_size=500, workers=2) == 8
+        assert block_size(cpu, rows=10_000, shard_size=2, workers=2) == 2
     gpu = r.model_copy(update={"device": "gpu"})
     fill = math.ceil(GPU_BATCH_VIEWS / r.frames)  # 128 clips of 2 frames fill a launch of 256 views
-    assert _block_size(gpu, rows=100_000, shard_size=500, workers=4) == fill
-    assert _block_size(gpu.model_copy(update={"batch_views": 64}), rows=100_000, shard_size=500, workers=4) == 32
-    assert _block_size(gpu.model_copy(update={"batch_views": 1}), rows=10_000, shard_size=500, workers=4) == 1
-    assert _block_size(gpu, rows=100_000, shard_size=50, workers=4) == 50  # never more than a shard
-    assert _block_size(gpu, rows=200, shard_size=500, workers=4) == 50  # every actor gets work
+    assert block_size(gpu, rows=100_000, shard_size=500, workers=4) == fill
+    assert block_size(gpu.model_copy(update={"batch_views": 64}), rows=100_000, shard_size=500, workers=4) == 32
+    assert block_size(gpu.model_copy(update={"batch_views": 1}), rows=10_000, shard_size=500, workers=4) == 1
+    assert block_size(gpu, rows=100_000, shard_size=50, workers=4) == 50  # never more than a shard
+    assert block_size(gpu, rows=200, shard_size=500, workers=4) == 50  # every actor gets work
     big = gpu.model_copy(update={"width": 1024, "height": 1024, "frames": 24})  # 780 MB of frames a clip
-    assert _block_size(big, rows=10_000, shard_size=500, workers=4) == 1  # 11 would fill a launch
-    assert _block_size(gpu, rows=10**6, shard_size=10**6, workers=1) == 128
-    assert _block_size(gpu, rows=10**8, shard_size=10**6, workers=1) == 10**8 // MAX_INPUT_BLOCKS  # bigger
+    assert block_size(big, rows=10_000, shard_size=500, workers=4) == 1  # 11 would fill a launch
+    assert block_size(gpu, rows=10**6, shard_size=10**6, workers=1) == 128
+    assert block_size(gpu, rows=10**8, shard_size=10**6, workers=1) == 10**8 // MAX_INPUT_BLOCKS  # bigger
 
 
 @pytest.mark.skipif(backend.cuda_available(), reason="this machine has CUDA")

@@ -12,8 +12,8 @@ from factory.dataset import manifest as mf
 from factory.scene.config import parse_config
 from factory.errors import DatasetConflictError, StorageError
 from factory.dataset.resume import prepare
-from factory.dataset.shards import sha256_hex, shard_indices
 from factory.dataset.storage import resolve
+from factory.dataset.writer import DatasetWriter, record_of
 
 N, S = 10, 4  # three shards: 4 + 4 + 2
 
@@ -25,17 +25,7 @@ def _loc():
 def _fill(plan, failures=None):
     """Write what a run writes (shards, records, manifest), without Ray."""
     ref = reference_shards(plan.config, plan.samples, plan.shard_size, plan.prefix)
-    records = {}
-    for s in plan.todo:
-        name = plan.name(s)
-        data = ref[name]
-        fails = (failures or {}).get(s, [])
-        rec = mf.shard_record(shard=s, name=name, indices=shard_indices(s, plan.samples, plan.shard_size),
-                              written=len(plan.indices(s)) - len(fails), failures=fails,
-                              nbytes=len(data), sha256=sha256_hex(data))
-        plan.location.put_atomic(name, data)
-        plan.location.put_atomic(mf.record_name(name), mf.dumps(rec))
-        records[s] = rec
+    records = {s: plan.put_shard(s, ref[plan.name(s)], (failures or {}).get(s, [])) for s in plan.todo}
     return plan.commit({**plan.kept, **records})
 
 
@@ -157,6 +147,41 @@ def test_manifest_fields_and_checks(tiny_config):
     assert mf.check({**m, "shards": m["shards"][:2]})
     loc.put_atomic("tiny-000000.tar", b"broken")
     assert mf.verify(loc, m) == ["tiny-000000.tar: bytes or sha256 differ from the manifest"]
+
+
+
+def test_one_builder_keeps_the_fields_of_each_kind_of_manifest_and_intent_in_order(tiny_config):
+    m = _fill(prepare(_loc(), tiny_config, samples=N, shard_size=S))
+    assert list(m) == ["format", "name", "created", "licence", "generator", "seed", "config_hash", "samples",
+                       "samples_written", "shard_size", "prefix", "bytes", "max_failures", "failures",
+                       "scenarios", "shards", "config"]
+    mixed = mf.Mixed(seed=3, ratio=0.5, sources=[{"role": "real"}], licence="real: CC0-1.0")
+    doc = mf.build(samples=N, shard_size=S, prefix="mix", shards=m["shards"], max_failures=0, mixed=mixed)
+    assert list(doc) == ["format", "kind", "name", "created", "generator", "seed", "ratio", "samples",
+                         "samples_written", "shard_size", "prefix", "bytes", "max_failures", "failures",
+                         "shards", "sources", "licence"]
+    assert (doc["kind"], doc["name"], doc["sources"], doc["licence"]) == ("mix", "mix", mixed.sources, mixed.licence)
+    assert (doc["shards"], doc["bytes"], doc["samples_written"]) == (m["shards"], m["bytes"], N)
+    intent = mf.intent(samples=N, shard_size=S, prefix="mix", mixed=mixed)
+    assert list(intent) == ["format", "kind", "name", "seed", "ratio", "samples", "shard_size", "prefix", "sources"]
+
+
+def test_the_writer_puts_the_intent_first_and_takes_back_only_what_it_is_asked_to(tmp_path, tiny_config):
+    loc = resolve(str(tmp_path / "ds"))
+    writer = DatasetWriter(loc)
+    writer.start({"format": mf.FORMAT, "samples": 1})
+    writer.start({"format": mf.FORMAT, "samples": 2})  # a resumed run keeps the intent it finds
+    assert json.loads(loc.read(mf.INTENT))["samples"] == 1
+    name = "tiny-000000.tar"
+    data = reference_shards(tiny_config, 2, 2)[name]
+    record = writer.put_shard(record_of(0, name, range(2), data), data)
+    assert json.loads(loc.read(mf.record_name(name))) == record and loc.read(name) == data
+    assert writer.written == [mf.INTENT, name, mf.record_name(name)]
+    (tmp_path / "ds" / ".tiny-000001.tar.tmp-0123456789ab").write_bytes(b"half")  # an interrupted put
+    writer.abort()  # a failed generate run: temporaries go, what is committed stays for a resume
+    assert set(loc.list()) == {name} and set(loc.list(mf.RECORDS_DIR)) == {mf.record_name(name)}
+    writer.abort(remove_written=True)  # a failed mix: nothing of it stays
+    assert (loc.list(), loc.list(mf.META_DIR), loc.list(mf.RECORDS_DIR)) == ({}, {}, {})
 
 
 def test_bad_arguments_are_config_errors(tiny_config):

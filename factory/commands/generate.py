@@ -65,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
     from factory.commands.argtypes import (
         check_device, load_config_with, render_overrides, renders_here, source_of,
     )
-    from factory.dataset.storage import parse_options, resolve
+    from factory.dataset.options import parse_options
+    from factory.dataset.storage import resolve
 
     # Fail fast on a bad config, before Ray. The device is checked here only when this
     # machine renders (an embedded Ray): a cluster's GPU nodes may have what it lacks.

@@ -63,7 +63,7 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from factory.trust.mix import mix
-    from factory.dataset.storage import parse_options
+    from factory.dataset.options import parse_options
 
     summary = mix(
         args.synthetic, args.real, ratio=args.ratio, out=args.out, seed=args.seed, samples=args.samples,

@@ -11,12 +11,16 @@ The **manifest** lists every shard (name, sample count, first and last key, byte
 sha256, the samples skipped under ``--max-failures``) and the resolved config, its
 hash, the seed, the generator (:func:`factory.sample.provenance.generator_info`: version, git
 commit when known, Python and library versions), the creation time and the licence,
-and the scenario allocation (:func:`scenarios_block`).
-A dataset without a manifest is incomplete.
+and the scenario allocation (:func:`scenarios_block`). A mixed dataset's
+(:mod:`factory.trust.mix`) has ``kind: "mix"``, the interleave's seed and ratio, and its
+sources and their licences instead of the config, its hash and the allocation
+(:class:`Mixed`); :func:`build` makes both. A dataset without a manifest is incomplete.
 
 The **intent** is written before any shard: it holds the config hash and the shape of
 the dataset (samples, shard size, prefix), so that a second run into the same folder
 can tell "the same dataset, resume it" from "a different dataset, refuse".
+
+All three are put by the one writer, :class:`factory.dataset.writer.DatasetWriter`.
 
 A **shard record** is the manifest's entry for one shard, written atomically after the
 shard itself. It is what lets an interrupted run be resumed without re-reading work
@@ -31,12 +35,14 @@ from __future__ import annotations
 import datetime as _dt
 import json
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from factory.errors import StorageError
 from factory.sample.provenance import generator_info
 
 FORMAT = "factory-dataset/1"
+MIX = "mix"  # the manifest's ``kind`` of a mixed dataset; generated ones have none
 MANIFEST = "manifest.json"
 META_DIR = ".factory"
 INTENT = f"{META_DIR}/intent.json"
@@ -67,20 +73,6 @@ def loads(data: bytes, what: str) -> dict:
 def created_now() -> str:
     """The current UTC time as the manifest writes it: ISO 8601 to the second, ``Z``."""
     return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
-def intent(config, *, samples: int, shard_size: int, prefix: str) -> dict[str, Any]:
-    """The intent record of a run (see the module docstring)."""
-    return {
-        "format": FORMAT,
-        "name": config.name,
-        "config_hash": config.config_hash(),
-        "seed": config.seed,
-        "samples": samples,
-        "shard_size": shard_size,
-        "prefix": prefix,
-        "config": config.resolved(),
-    }
 
 
 def intent_differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
@@ -129,34 +121,60 @@ def scenarios_block(config, samples: int, failures: Iterable[Mapping[str, Any]] 
     return block
 
 
-def build(
-    config, *, samples: int, shard_size: int, prefix: str, shards: Iterable[Mapping[str, Any]],
-    max_failures: int, created: str | None = None,
+@dataclass(frozen=True)
+class Mixed:
+    """What the records of a mixed dataset (:mod:`factory.trust.mix`) hold instead of a
+    config: the interleave's seed and ratio, one ``{role, url, name, licence, ...}`` per
+    source, and the licence of the whole (every source's, in one line)."""
+
+    seed: int
+    ratio: float
+    sources: list[dict[str, Any]]
+    licence: str
+
+
+def intent(
+    config=None, *, samples: int, shard_size: int, prefix: str, mixed: Mixed | None = None,
 ) -> dict[str, Any]:
-    """The manifest document from the shard records (any order). The failures of all
-    shards are also listed together at the top level."""
+    """The intent record of a run (see the module docstring): of a generated dataset
+    (``config``), or of a mixed one (``mixed``, no config; ``kind: "mix"``)."""
+    if mixed is None:
+        head = {"name": config.name, "config_hash": config.config_hash(), "seed": config.seed}
+        tail = {"config": config.resolved()}
+    else:
+        head = {"kind": MIX, "name": prefix, "seed": mixed.seed, "ratio": mixed.ratio}
+        tail = {"sources": mixed.sources}
+    return {"format": FORMAT, **head, "samples": samples, "shard_size": shard_size, "prefix": prefix, **tail}
+
+
+def build(
+    config=None, *, samples: int, shard_size: int, prefix: str, shards: Iterable[Mapping[str, Any]],
+    max_failures: int, created: str | None = None, mixed: Mixed | None = None,
+) -> dict[str, Any]:
+    """The manifest document from the shard records (any order): of a generated dataset
+    (``config``), or of a mixed one (``mixed``, no config: ``kind: "mix"``, no scenario
+    allocation, its sources and their licences last). The failures of all shards are
+    also listed together at the top level."""
     shards = sorted(shards, key=lambda r: r["shard"])
-    failures = [f for r in shards for f in r.get("failures", [])]
+    failures = [dict(f) for r in shards for f in r.get("failures", [])]
     created = created or created_now()
-    return {
-        "format": FORMAT,
-        "name": config.name,
-        "created": created,
-        "licence": config.licence,
-        "generator": generator_info(config.render.device),
-        "seed": config.seed,
-        "config_hash": config.config_hash(),
-        "samples": samples,
-        "samples_written": sum(r["samples"] for r in shards),
-        "shard_size": shard_size,
-        "prefix": prefix,
-        "bytes": sum(r["bytes"] for r in shards),
-        "max_failures": max_failures,
-        "failures": [dict(f) for f in failures],
-        "scenarios": scenarios_block(config, samples, failures),
-        "shards": [dict(r) for r in shards],
-        "config": config.resolved(),
+    if mixed is None:
+        head = {"name": config.name, "created": created, "licence": config.licence,
+                "generator": generator_info(config.render.device), "seed": config.seed,
+                "config_hash": config.config_hash()}
+    else:
+        head = {"kind": MIX, "name": prefix, "created": created, "generator": generator_info(),
+                "seed": mixed.seed, "ratio": mixed.ratio}
+    doc = {
+        "format": FORMAT, **head, "samples": samples, "samples_written": sum(r["samples"] for r in shards),
+        "shard_size": shard_size, "prefix": prefix, "bytes": sum(r["bytes"] for r in shards),
+        "max_failures": max_failures, "failures": failures,
     }
+    if mixed is None:
+        doc["scenarios"] = scenarios_block(config, samples, failures)
+    doc["shards"] = [dict(r) for r in shards]
+    doc.update({"config": config.resolved()} if mixed is None else {"sources": mixed.sources, "licence": mixed.licence})
+    return doc
 
 
 def check(manifest: Mapping[str, Any]) -> list[str]:

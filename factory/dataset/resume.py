@@ -15,8 +15,10 @@
 ``mode="resume"`` (``--resume``) is the default behaviour plus one check: the folder
 must already hold a dataset to resume. When there is work to do, the old manifest is
 deleted before any shard is written, so a folder never holds a manifest that claims a
-shard being remade. :meth:`Plan.commit` writes the manifest at the very end.
-Nothing here imports Ray.
+shard being remade. Everything is put by the plan's :class:`~factory.dataset.writer.DatasetWriter`:
+the intent here, each shard and its record by :meth:`Plan.put_shard` (or a writer of the
+same folder elsewhere: the Ray job's shard-writer actor), the manifest by
+:meth:`Plan.commit` at the very end. Nothing here imports Ray.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from factory.dataset import manifest as mf
 from factory.errors import ConfigError, DatasetConflictError, StorageError
 from factory.dataset.shards import sha256_hex, shard_count, shard_indices, shard_name, shard_pattern
 from factory.dataset.storage import Location
+from factory.dataset.writer import DatasetWriter, record_of, remove_temp_files
 
 MODES = ("auto", "resume", "overwrite")
 PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,100}$")
@@ -49,6 +52,10 @@ class Plan:
     max_failures: int
     todo: list[int]
     kept: dict[int, dict] = field(default_factory=dict)
+    writer: DatasetWriter = field(init=False, repr=False)
+
+    def __post_init__(self):
+        self.writer = DatasetWriter(self.location)
 
     @property
     def num_shards(self) -> int:
@@ -63,6 +70,15 @@ class Plan:
     def kept_failures(self) -> int:
         return sum(len(r.get("failures", [])) for r in self.kept.values())
 
+    def intent(self) -> dict[str, Any]:
+        """The intent record of this run (:func:`factory.dataset.manifest.intent`)."""
+        return mf.intent(self.config, samples=self.samples, shard_size=self.shard_size, prefix=self.prefix)
+
+    def put_shard(self, shard: int, data: bytes, failures: Iterable[Mapping[str, Any]] = ()) -> dict:
+        """Put shard number ``shard`` (its tar ``data``, all its samples but ``failures``)
+        and then its record; returns the record."""
+        return self.writer.put_shard(record_of(shard, self.name(shard), self.indices(shard), data, failures), data)
+
     def commit(self, records: Mapping[int, Mapping[str, Any]]) -> dict | None:
         """Write the manifest if ``records`` (shard number -> record, kept ones included)
         cover every shard within the failure budget; return it, or None if incomplete.
@@ -76,12 +92,10 @@ class Plan:
         failures = sum(len(r.get("failures", [])) for r in records.values())
         if failures > self.max_failures:
             return None
-        doc = mf.build(
+        return self.writer.commit(mf.build(
             self.config, samples=self.samples, shard_size=self.shard_size, prefix=self.prefix,
             shards=records.values(), max_failures=self.max_failures,
-        )
-        self.location.put_atomic(mf.MANIFEST, mf.dumps(doc))
-        return doc
+        ))
 
 
 def validate_args(samples: int, shard_size: int, prefix: str, max_failures: int, mode: str) -> None:
@@ -147,11 +161,10 @@ def prepare(
                 f"{location.url}: --resume given but there is no dataset here to resume; run without --resume"
             )
 
-    if old is None or location.read_or_none(mf.INTENT) is None:  # new, or known from its manifest only
-        location.put_atomic(mf.INTENT, mf.dumps(new))
+    plan = Plan(location, config, samples, shard_size, prefix, max_failures, todo=[])
+    plan.writer.start(new)  # a new dataset, or one known from its manifest only
     remove_temp_files(location, listing)
 
-    plan = Plan(location, config, samples, shard_size, prefix, max_failures, todo=[])
     if old is not None:
         plan.kept = verified_shards(plan, range(plan.num_shards), listing)
         if plan.kept_failures() > max_failures:  # a smaller budget than last time: retry them
@@ -237,9 +250,3 @@ def remove_dataset(location: Location, old: Mapping | None, listing: Mapping[str
     names |= set(location.list(mf.RECORDS_DIR)) | set(location.list(mf.META_DIR))
     location.delete(sorted(names))
     return len(names)
-
-
-def remove_temp_files(location: Location, listing: Iterable[str]) -> None:
-    """Temporary files left by an interrupted local atomic put (``.<name>.tmp-<id>``)."""
-    if location.is_local:
-        location.delete([n for n in listing if n.startswith(".") and ".tmp-" in n])
