@@ -16,12 +16,12 @@ from fractions import Fraction
 import pytest
 from conftest import write_dataset
 
-from factory.scene.allocation import allocate
 from factory.cli import main
-from factory.scene.config import parse_config
+from factory.dataset.reader import open_dataset
 from factory.errors import ConfigError
 from factory.sample.generate import generate_sample, scenario_of
-from factory.dataset.reader import open_dataset
+from factory.scene.allocation import allocate
+from factory.scene.config import parse_config
 
 
 def config_of(weights, minimums=None):

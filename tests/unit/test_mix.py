@@ -22,17 +22,16 @@ import webdataset as wds
 from conftest import write_dataset
 from PIL import Image
 
-from factory.dataset import manifest as mf
 from factory.cli import main
+from factory.dataset import manifest as mf
+from factory.dataset.reader import open_dataset
 from factory.errors import ConfigError, DatasetConflictError, StorageError
 from factory.trust.mix import default_samples, layout, mix, split_counts
-from factory.dataset.reader import open_dataset
 
 SYN_SAMPLES, SYN_SHARD = 12, 5  # shards of 5, 5, 2
+
+
 LICENCE = "CC0-1.0"
-
-
-# -- building inputs and reading outputs, independently of factory.trust.mix -------------------
 
 
 def tar_samples(path: Path) -> list[tuple[str, dict[str, bytes]]]:
@@ -113,9 +112,6 @@ def sources_of(out: Path) -> list[dict]:
     return [json.loads(m["source.json"]) for _, _, m in dataset_samples(out)]
 
 
-# -- counts and interleave ---------------------------------------------------------------
-
-
 @pytest.mark.parametrize("ratio, n, real", [
     (0.25, 16, 4), ("1/3", 10, 3), (0.29, 100, 29), (0.5, 5, 2), (0.5, 7, 4), (0.125, 12, 2), (0.7, 3, 2),
     (Fraction(1, 8), 20, 2), ("0.9", 15, 14),
@@ -155,9 +151,6 @@ def test_layout_depends_on_the_seed_and_only_on_it():
     assert np.array_equal(a, layout(0, 400, 100))
     assert not np.array_equal(a, b)
     assert len({layout(s, 16, 4).tobytes() for s in range(20)}) > 5
-
-
-# -- the mixed dataset -------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -297,9 +290,6 @@ def test_licence_comes_from_a_real_factory_manifest(data, tmp_path, tiny_config)
     assert real_keys == [k for _, k, _ in dataset_samples(other)][:3]
 
 
-# -- refusals and failures ---------------------------------------------------------------
-
-
 @pytest.mark.parametrize("ratio", ["0", "1", "1.5", "-0.2", "nan", "abc"])
 def test_ratio_out_of_range_is_refused_by_the_cli(data, tmp_path, capsys, ratio):
     with pytest.raises(SystemExit) as e:
@@ -405,42 +395,6 @@ def test_a_failure_while_writing_leaves_no_shard_record_or_manifest(data, tmp_pa
     assert "tiny-000002.tar" in err and "manifest" in err
     left = [p.relative_to(out) for p in out.rglob("*") if p.is_file()]
     assert left == []
-
-
-def test_real_on_s3_and_output_to_s3(data, s3, tmp_path):
-    import s3fs
-
-    real_url = f"s3://{s3.bucket}/real/jpgcls"
-    for p in sorted((data / "jpgcls").glob("*.tar")):
-        s3.client.put_object(Bucket=s3.bucket, Key=f"real/jpgcls/{p.name}", Body=p.read_bytes())
-    summary = mix(str(data / "syn"), real_url, ratio="1/3", out=s3.url, samples=9, shard_size=4,
-                  real_licence=LICENCE)
-    assert summary.manifest["samples"] == 9
-    fs = s3fs.S3FileSystem(key=s3.env["AWS_ACCESS_KEY_ID"], secret=s3.env["AWS_SECRET_ACCESS_KEY"],
-                           endpoint_url=s3.endpoint)
-    prefix = s3.url.removeprefix("s3://")
-    doc = json.loads(fs.cat_file(f"{prefix}/manifest.json"))
-    assert [r["name"] for r in doc["shards"]] == ["mix-000000.tar", "mix-000001.tar", "mix-000002.tar"]
-    real_in = iter(folder_samples(data / "jpgcls"))
-    n_real = 0
-    for r in doc["shards"]:
-        blob = fs.cat_file(f"{prefix}/{r['name']}")
-        assert hashlib.sha256(blob).hexdigest() == r["sha256"] and len(blob) == r["bytes"]
-        local = tmp_path / r["name"]  # a local copy to read with tarfile
-        local.write_bytes(blob)
-        for _, members in tar_samples(local):
-            tag = json.loads(members["source.json"])
-            if tag["source"] == "real":
-                n_real += 1
-                shard, key, original = next(real_in)
-                assert (tag["url"], tag["shard"], tag["key"]) == (real_url, shard, key)
-                assert {k: v for k, v in members.items() if k != "source.json"} == original
-    assert n_real == 3
-    ds = open_dataset(s3.url)
-    assert mf.verify(ds.location, ds.manifest) == []
-    # the same --out again is refused without --overwrite
-    with pytest.raises(DatasetConflictError):
-        mix(str(data / "syn"), real_url, ratio="1/3", out=s3.url, samples=9, real_licence=LICENCE)
 
 
 def test_unreadable_real_url_is_a_storage_error_naming_it(data, tmp_path):

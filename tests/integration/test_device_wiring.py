@@ -19,13 +19,13 @@ import pyarrow as pa
 import pytest
 
 from factory.commands import argtypes
-from factory.scene.config import Config, RenderSettings, parse_config
-from factory.scene.distributions import Param
-from factory.sample.encode import encode_sample
 from factory.errors import ConfigError, RenderError
-from factory.sample.generate import generate_sample, scenario_of
 from factory.onray.pipeline import GPU_BATCH_VIEWS, MAX_INPUT_BLOCKS, RenderStage, block_size
 from factory.render import backend
+from factory.sample.encode import encode_sample
+from factory.sample.generate import generate_sample, scenario_of
+from factory.scene.config import Config, RenderSettings, parse_config
+from factory.scene.distributions import Param
 
 
 def on(config: Config, **render) -> Config:

@@ -9,11 +9,11 @@ import pytest
 from conftest import reference_shards
 
 from factory.dataset import manifest as mf
-from factory.scene.config import parse_config
-from factory.errors import DatasetConflictError, StorageError
 from factory.dataset.resume import prepare
 from factory.dataset.storage import resolve
 from factory.dataset.writer import DatasetWriter, record_of
+from factory.errors import DatasetConflictError, StorageError
+from factory.scene.config import parse_config
 
 N, S = 10, 4  # three shards: 4 + 4 + 2
 
@@ -147,7 +147,6 @@ def test_manifest_fields_and_checks(tiny_config):
     assert mf.check({**m, "shards": m["shards"][:2]})
     loc.put_atomic("tiny-000000.tar", b"broken")
     assert mf.verify(loc, m) == ["tiny-000000.tar: bytes or sha256 differ from the manifest"]
-
 
 
 def test_one_builder_keeps_the_fields_of_each_kind_of_manifest_and_intent_in_order(tiny_config):

@@ -7,9 +7,9 @@ import io
 
 import numpy as np
 import pytest
+from clips import synthetic_frames, synthetic_meta
 from PIL import Image
 
-from clips import synthetic_frames, synthetic_meta
 from factory.sample.preview import animated_preview, contact_sheet, id_colours, sheet_layout
 
 GREY = 100

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import yaml
 
-from factory.scene.config import load_config, parse_config
-from factory.scene.distributions import parse_choice, parse_number
 from factory.errors import ConfigError
 from factory.sample.generate import generate_sample, scenario_of
+from factory.scene.config import load_config, parse_config
+from factory.scene.distributions import parse_choice, parse_number
 
-CONFIGS = sorted((Path(__file__).parents[1] / "configs").glob("*.yaml"))
+CONFIGS = sorted((Path(__file__).parents[2] / "configs").glob("*.yaml"))
 
 
 def _s(**scenario) -> dict:

@@ -13,7 +13,7 @@ import yaml
 from factory.commands.serve import DEFAULT_CONFIG, load_serve_config
 from factory.errors import ConfigError
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 FACTORY = Path(sys.executable).parent / "factory"
 
 

@@ -24,18 +24,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import write_dataset
 from PIL import Image
 
-from conftest import write_dataset
 from factory.cli import main
 from factory.trust.report.distribution import Distribution
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
+
+
 SAMPLES, SHARD_SIZE = 12, 4
+
+
 LUMA = (0.299, 0.587, 0.114)
-
-
-# -- reading the shards by hand ------------------------------------------------------------
 
 
 def read_samples(folder: Path, shards: list[str] | None = None) -> list[tuple[str, str, dict[str, bytes]]]:
@@ -117,9 +118,6 @@ def report(url, out, *args) -> dict:
     return json.loads((Path(out) / "stats.json").read_text())
 
 
-# -- fixtures ------------------------------------------------------------------------------
-
-
 @pytest.fixture(scope="module")
 def dataset(tiny_config, tmp_path_factory):
     folder = tmp_path_factory.mktemp("report-data") / "tiny"
@@ -136,9 +134,6 @@ def reported(dataset, tmp_path_factory):
     shards = [r["name"] for r in manifest["shards"]]
     return {"out": out, "stats": stats, "html": html, "tables": Tables(html).tables,
             "expected": expected_figures(read_samples(folder, shards)), "manifest": manifest}
-
-
-# -- the figures -----------------------------------------------------------------------------
 
 
 def test_scenario_counts_requested_and_achieved(reported):
@@ -318,9 +313,6 @@ def same_numbers(a, b) -> bool:
     return a == b
 
 
-# -- near-duplicates -----------------------------------------------------------------------
-
-
 def test_planted_duplicate_raises_the_near_duplicate_rate(dataset, reported, tmp_path):
     folder, _ = dataset
     plain = tmp_path / "plain"  # a plain WebDataset: the tars, no manifest, plus one more
@@ -399,9 +391,6 @@ def test_reference_comparison(dataset, tmp_path):
     assert float(tables["reference"]["frechet"]["value"]) == pytest.approx(ref["frechet"], rel=1e-5)
 
 
-# -- bounds, other datasets, errors ----------------------------------------------------------
-
-
 def test_max_samples_bounds_the_work(dataset, tmp_path):
     folder, manifest = dataset
     broken = tmp_path / "broken"
@@ -428,41 +417,6 @@ def test_a_corrupt_shard_is_a_clear_error(dataset, tmp_path, capsys):
     err = capsys.readouterr().err
     assert name in err and ("truncated" in err or "cut short" in err)
     assert not (tmp_path / "out" / "report.html").exists()
-
-
-@pytest.mark.xdist_group("ray")
-def test_the_ray_engine_writes_the_same_files(dataset, ray_local, tmp_path, capsys):
-    """One Ray Data task per shard, merged in dataset order: every file is the local
-    engine's, byte for byte; five previews span the first two shards of four samples."""
-    folder, manifest = dataset
-    local, on_ray = tmp_path / "local", tmp_path / "ray"
-    report(folder, local, "--previews", "5")
-    report(folder, on_ray, "--previews", "5", "--engine", "ray", "--workers", "2")
-    files = sorted(p.name for p in local.iterdir())
-    assert files == sorted(p.name for p in on_ray.iterdir()) and "report.html" in files
-    for name in files:
-        assert (local / name).read_bytes() == (on_ray / name).read_bytes(), name
-    stats = json.loads((on_ray / "stats.json").read_text())
-    assert stats["dataset"]["samples_read"] == SAMPLES
-    assert stats["dataset"]["shards_read"] == [r["name"] for r in manifest["shards"]]
-    assert "read 3/3 shards" in capsys.readouterr().out
-
-    # A truncated shard fails the report on a worker, and the error names it.
-    broken = Path(shutil.copytree(folder, tmp_path / "broken"))
-    name = manifest["shards"][1]["name"]
-    (broken / name).write_bytes((broken / name).read_bytes()[:1000])
-    assert main(["report", str(broken), "--out", str(tmp_path / "out"), "--engine", "ray"]) == 2
-    err = capsys.readouterr().err
-    assert name in err and "cut short" in err
-    assert not (tmp_path / "out" / "report.html").exists()
-
-
-def test_max_samples_is_refused_with_the_ray_engine(dataset, tmp_path, capsys):
-    assert main(["report", str(dataset[0]), "--out", str(tmp_path / "out"), "--engine", "ray",
-                 "--max-samples", "3"]) == 2
-    err = capsys.readouterr().err
-    assert "max_samples: 3 reads the first samples in order" in err and "engine 'local'" in err
-    assert not (tmp_path / "out").exists()
 
 
 def test_no_dataset_exits_2_with_a_clear_message(tmp_path, capsys):
@@ -506,13 +460,6 @@ def test_mixed_dataset_card_names_every_source_licence(dataset, tmp_path):
     assert "| real source: photos | CC-BY-NC-2.0 |" in card
     assert "synthetic: CC-BY-4.0; real: CC-BY-NC-2.0" in card
     assert "Configuration" in card and "Not recorded." in card
-
-
-def test_reads_from_s3(tiny_config, s3, tmp_path):
-    write_dataset(tiny_config, s3.url, 4, 2)
-    stats = report(s3.url, tmp_path / "out")
-    assert stats["dataset"]["samples_read"] == 4 and stats["dataset"]["url"] == s3.url
-    assert stats["depth_m"]["count"] > 0
 
 
 def test_matplotlib_is_imported_only_to_plot():

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from factory.scene.config import parse_config
 from factory.sample.generate import generate_sample
+from factory.scene.config import parse_config
 
 
 def _config(objects: dict, camera: dict | None = None, **render) -> object:

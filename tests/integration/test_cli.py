@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 import factory
-from factory.sample.decode import decode_sample
 from factory.render.backend import cuda_available
+from factory.sample.decode import decode_sample
 
 SCRIPT = Path(sys.executable).parent / "factory"
 COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "factory.cli"]
@@ -90,7 +90,7 @@ def test_render_writes_members_and_previews(tmp_path):
     assert not list(out.glob(".*"))  # no temporary files left behind
 
 
-TINY = Path(__file__).resolve().parent / "configs" / "tiny.yaml"
+TINY = Path(__file__).resolve().parents[1] / "configs" / "tiny.yaml"
 
 
 def test_render_on_another_device_writes_that_devices_sample(tmp_path):

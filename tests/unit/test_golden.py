@@ -1,25 +1,24 @@
 """No sample byte moved: the hashes recorded by ``tests/golden/record.py`` still hold.
 
 The samples of every shipped config (and the tiny test config) are remade here without
-Ray and each member's sha256 compared with the recorded one; the golden dataset is made
-again by ``factory generate`` on embedded Ray and each shard's sha256 compared. A
-change that is meant to move bytes (a new renderer) reruns the recorder and says so.
+Ray and each member's sha256 compared with the recorded one (the golden dataset's shards:
+``tests/integration/test_golden.py``). A change that is meant to move bytes (a new
+renderer) reruns the recorder and says so.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
+from golden import record  # tests/golden/record.py: the recorder and its choices
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "golden"))
-import record  # noqa: E402  (tests/golden/record.py: the recorder and its choices)
-
-from factory import load_config  # noqa: E402
+from factory import load_config
 
 GOLDEN = json.loads(record.GOLDEN.read_text())
+
+
 CASES = [(cfg, int(i)) for cfg, samples in sorted(GOLDEN["configs"].items()) for i in samples]
 
 
@@ -36,8 +35,3 @@ def test_sample_bytes_match_the_golden_hashes(cfg, index):
     config = load_config(record.ROOT / cfg)
     got = record.sample_hashes(config, index, GOLDEN["samples"])
     assert got == GOLDEN["configs"][cfg][str(index)]
-
-
-@pytest.mark.xdist_group("ray")
-def test_generated_dataset_shards_match_the_golden_hashes(tmp_path):
-    assert record.dataset_hashes(tmp_path / "golden") == GOLDEN["dataset"]["shards"]

@@ -12,17 +12,21 @@ import cv2
 import numpy as np
 import pytest
 import webdataset as wds
+from clips import synthetic_sample
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clips import synthetic_sample
+from factory.render.frames import Frames
 from factory.sample.decode import decode_sample
 from factory.sample.encode import encode_sample
-from factory.render.frames import Frames
 from factory.sample.types import Sample
 
 PNG_MEMBERS = {"rgb.png", "depth.png", "instance.png", "semantic.png", "normals.png", "flow.png"}
+
+
 DEPTH_MAX = 65.535  # metres, the saturated code
+
+
 FLOW_MAX = (65535 - 32768) / 64  # pixels, +-511.984375
 
 
@@ -234,9 +238,6 @@ def test_rejects_dotted_key_and_bad_meta():
         encode_sample(Sample("a", 0, "x", sample.frames, {"bad": float("nan")}))
 
 
-# -- the two readers ---------------------------------------------------------------
-
-
 @pytest.fixture(scope="module")
 def samples() -> list[Sample]:
     # Different sizes of metadata (object counts, null boxes) across samples, as in a shard.
@@ -274,22 +275,3 @@ def test_webdataset_image_decoders(samples, shard):
     row = next(iter(wds.WebDataset(shard, shardshuffle=False).decode("l8", only=["depth.png"])))
     with pytest.raises(ValueError, match="16-bit"):
         decode_sample(row)
-
-
-@pytest.fixture(scope="module")
-def ray_session():
-    ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield ray
-    ray.shutdown()
-
-
-@pytest.mark.xdist_group("ray")
-def test_ray_read_webdataset(samples, shard, ray_session):
-    rows = sorted(ray_session.data.read_webdataset(shard).take_all(), key=lambda r: r["__key__"])
-    assert [r["__key__"] for r in rows] == [s.key for s in samples]
-    for row, sample in zip(rows, samples):
-        assert isinstance(row["depth.png"], np.ndarray) and row["depth.png"].dtype == np.uint16
-        frames, meta = decode_sample(row)
-        assert_frames_within_bounds(frames, sample.frames)
-        assert meta == {**sample.meta, "frames": 3, "height": 16, "width": 20}

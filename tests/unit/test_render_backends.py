@@ -13,15 +13,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import yaml
+from conftest import TESTS
 
-from factory.scene.config import ConfigError, parse_config
 from factory.physics.dynamics import simulate
-from factory.sample.generate import generate_sample, generate_samples
 from factory.render import Clip, render_clips
 from factory.render.backend import DEVICES, cuda_available, get_backend
+from factory.sample.generate import generate_sample, generate_samples
+from factory.scene.config import ConfigError, parse_config
 from factory.scene.sampling import rng_for, sample_scene
-
-from conftest import TESTS
 
 CONFIGS = TESTS.parent / "configs"
 SMALL = {"width": 64, "height": 48, "frames": 4, "fps": 24, "substeps": 4, "motion_blur_samples": 3}

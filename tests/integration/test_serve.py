@@ -28,21 +28,21 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import requests
+from conftest import CONFIGS, free_port
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from conftest import CONFIGS, free_port
-from factory.scene.config import load_config, parse_config
+from factory.dataset.shards import build_shard
 from factory.sample.generate import generate_members, generate_sample
 from factory.sample.preview import contact_sheet
+from factory.scene.config import load_config, parse_config
 from factory.service.catalogue import Catalogue
 from factory.service.request import MODALITIES, merge
-from factory.dataset.shards import build_shard
 
 pytestmark = pytest.mark.xdist_group("ray")
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 FACTORY = Path(sys.executable).parent / "factory"
 TOKEN = f"test-token-{uuid.uuid4().hex}"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

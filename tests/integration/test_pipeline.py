@@ -20,13 +20,13 @@ import webdataset as wds
 from conftest import reference_shards
 
 from factory.dataset import manifest as mf
-from factory.scene.config import parse_config
-from factory.sample.decode import decode_sample
-from factory.errors import DatasetConflictError, FailureBudgetError, RenderError, StorageError
-from factory.sample.generate import generate_members, generate_sample, scenario_of
-from factory.onray.pipeline import generate_dataset
 from factory.dataset.shards import build_shard, sha256_hex
 from factory.dataset.storage import resolve
+from factory.errors import DatasetConflictError, FailureBudgetError, RenderError, StorageError
+from factory.onray.pipeline import generate_dataset
+from factory.sample.decode import decode_sample
+from factory.sample.generate import generate_members, generate_sample, scenario_of
+from factory.scene.config import parse_config
 
 ray_group = pytest.mark.xdist_group("ray")
 

@@ -22,7 +22,7 @@ from conftest import reference_shards
 from factory.cli import main as factory_main
 from factory.dataset import manifest as mf
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 AWS = REPO / "cluster" / "aws.yaml"
 LOCAL = REPO / "cluster" / "local.py"
