@@ -33,26 +33,20 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def write_dataset(config_path: str, folder: Path, samples: int, shard_size: int) -> None:
-    """Shards, records and manifest of ``samples`` samples, without Ray."""
-    from factory.dataset import manifest as mf
-    from factory.scene.config import load_config
-    from factory.sample.generate import generate_members
+    """Shards, records and manifest of ``samples`` samples, without Ray, through the one
+    dataset writer."""
     from factory.dataset.resume import prepare
-    from factory.dataset.shards import build_shard, sha256_hex, shard_count, shard_indices, shard_name
+    from factory.dataset.shards import build_shard, shard_count, shard_indices
     from factory.dataset.storage import resolve
+    from factory.sample.generate import generate_members
+    from factory.scene.config import load_config
 
     config = load_config(config_path)
-    location = resolve(str(folder))
-    plan = prepare(location, config, samples=samples, shard_size=shard_size, mode="overwrite")
+    plan = prepare(resolve(str(folder)), config, samples=samples, shard_size=shard_size, mode="overwrite")
     records = {}
     for s in range(shard_count(samples, shard_size)):
-        indices = shard_indices(s, samples, shard_size)
-        members = [generate_members(config, i, samples=samples) for i in indices]
-        data = build_shard([(m["__key__"], m) for m in members])
-        name = shard_name(config.name, s)
-        location.put_atomic(name, data)
-        records[s] = mf.shard_record(shard=s, name=name, indices=indices, written=len(indices), failures=[],
-                                     nbytes=len(data), sha256=sha256_hex(data))
+        members = [generate_members(config, i, samples=samples) for i in shard_indices(s, samples, shard_size)]
+        records[s] = plan.put_shard(s, build_shard([(m["__key__"], m) for m in members]))
     plan.commit(records)
 
 

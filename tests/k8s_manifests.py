@@ -1,7 +1,7 @@
-"""The rendered ``k8s/`` manifests, and small readers of them, for tests/test_k8s*.py.
+"""The rendered ``k8s/`` manifests, and small readers of them, for tests/*/test_k8s*.py.
 
 :func:`render` prints a kustomization with ``kubectl kustomize`` where kubectl is
-installed and with tests/kustomize_lite.py otherwise (tests/test_k8s.py proves the two
+installed and with tests/kustomize_lite.py otherwise (tests/unit/test_k8s.py proves the two
 equal wherever both exist).
 """
 

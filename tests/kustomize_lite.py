@@ -2,7 +2,7 @@
 
 When ``kubectl`` is installed, the tests render with ``kubectl kustomize`` and also
 check that this renderer gives the same objects for every kustomization under ``k8s/``
-(tests/test_k8s.py), so on a machine without kubectl the same tests run on an output
+(tests/unit/test_k8s.py), so on a machine without kubectl the same tests run on an output
 proven equal. A feature outside the list below raises :class:`Unsupported` rather than
 being ignored, so a new feature in ``k8s/`` cannot pass here unrendered.
 

@@ -11,7 +11,7 @@
 * The Ray version is pinned once: pyproject.toml, the installed Ray, rayVersion, the image
   tags and the Dockerfile agree; the Dockerfile copies what exists.
 
-tests/test_k8s_run.py runs what the manifests describe on a local Ray.
+tests/integration/test_k8s_run.py runs what the manifests describe on a local Ray.
 """
 
 from __future__ import annotations

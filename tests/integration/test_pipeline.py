@@ -410,7 +410,7 @@ def test_a_sample_failing_inside_a_batched_render_is_skipped_under_its_own_index
     """Scenario ``one`` asks for a shape this renderer does not know (a config changed
     past validation, as a newer factory might write one): its samples fail inside
     generate_samples' batched launch, their neighbours in the block do not."""
-    from test_device_wiring import with_unknown_shape
+    from integration.test_device_wiring import with_unknown_shape
 
     config = with_unknown_shape(tiny_config)
     bad = [i for i in range(8) if scenario_of(config, i, 8) == "one"]
