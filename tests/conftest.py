@@ -118,8 +118,8 @@ _REFERENCE: dict = {}
 def reference_shards(config, samples: int, shard_size: int, prefix: str | None = None) -> dict[str, bytes]:
     """The shards a dataset must hold, built here without Ray: ``generate_members`` for
     every index, assembled by the reference tar writer. Name -> bytes (cached)."""
-    from factory.sample.generate import generate_members
     from factory.dataset.shards import build_shard, shard_count, shard_indices, shard_name
+    from factory.sample.generate import generate_members
 
     key = (config.config_hash(), samples, shard_size, prefix)
     if key not in _REFERENCE:

@@ -14,9 +14,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import yaml
-
 import kustomize_lite
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 K8S = REPO / "k8s"

@@ -27,6 +27,11 @@ SAMPLES = 24  # the dataset size the samples belong to (it decides their scenari
 DATASET = {"config": "tests/configs/tiny.yaml", "samples": 10, "shard_size": 4}
 
 
+def golden() -> dict:
+    """The recorded hashes (what :func:`main` wrote)."""
+    return json.loads(GOLDEN.read_text())
+
+
 def config_paths() -> list[Path]:
     return sorted((ROOT / "configs").glob("*.yaml")) + [ROOT / "tests/configs/tiny.yaml"]
 

@@ -5,12 +5,10 @@ recorded (the samples of every shipped config: ``tests/unit/test_golden.py``).
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from golden import record  # tests/golden/record.py: the recorder and its choices
 
-GOLDEN = json.loads(record.GOLDEN.read_text())
+GOLDEN = record.golden()
 
 
 @pytest.mark.xdist_group("ray")

@@ -1,17 +1,8 @@
-"""k8s/: what an operator applies, checked without a cluster.
-
-* Every kustomization renders, with ``kubectl kustomize`` where kubectl is installed and
-  with tests/kustomize_lite.py otherwise; where both exist they must agree.
-* Every rendered object validates against the KubeRay v1.7.0 CRDs and the Kubernetes
-  schemas, made strict (tests/k8s_validate.py), and each kind of check is shown to catch
-  a mistake planted in a rendered object.
-* The rendered objects have the properties the design asks for (head does no work, GPU
-  group from zero, autoscaler, job clean-up, the one Serve config, Secrets only by
-  reference, requests and limits everywhere) and pass KubeRay's own spec checks.
-* The Ray version is pinned once: pyproject.toml, the installed Ray, rayVersion, the image
-  tags and the Dockerfile agree; the Dockerfile copies what exists.
-
-tests/integration/test_k8s_run.py runs what the manifests describe on a local Ray.
+"""k8s/, the checks that need Ray's own code: the Serve adapter's token variable is the one
+the manifests pass by Secret reference, and the Ray version is pinned once (pyproject.toml,
+the installed Ray, rayVersion, the image tags and the Dockerfile agree). The rest of the
+offline checks are in tests/unit/test_k8s.py; tests/integration/test_k8s_run.py runs
+what the manifests describe on a local Ray.
 """
 
 from __future__ import annotations
@@ -19,30 +10,14 @@ from __future__ import annotations
 import re
 import tomllib
 
-import k8s_validate as kv
 import pytest
 import yaml
+from k8s_fixtures import KUSTOMIZATIONS, dockerfile_args, ray_containers  # noqa: F401  (pytest finds the fixtures by name)
 from k8s_manifests import (
-    K8S,
     REPO,
     cluster_specs,
     render,
 )
-
-KUSTOMIZATIONS = ("base", "overlays/cpu", "overlays/gpu")
-
-
-DOCKERFILE = K8S / "image" / "Dockerfile"
-
-
-RAY_KINDS = ("RayCluster", "RayJob", "RayService")
-
-
-def _ray_containers(objects: list[dict]):
-    for obj in objects:
-        if obj["kind"] in RAY_KINDS:
-            for path, container in kv.containers(obj):
-                yield f"{obj['kind']} {path}", container
 
 
 @pytest.mark.parametrize("name", KUSTOMIZATIONS)
@@ -52,7 +27,7 @@ def test_credentials_only_come_from_secrets_by_reference(name):
     objects = render(name)
     assert not [o for o in objects if o["kind"] == "Secret"]
     secretish = re.compile(r"KEY|SECRET|TOKEN|PASSWORD|CREDENTIAL", re.IGNORECASE)
-    for where, container in _ray_containers(objects):
+    for where, container in ray_containers(objects):
         for env in container.get("env", []):
             if secretish.search(env["name"]):
                 assert "value" not in env and "secretKeyRef" in env["valueFrom"], (where, env["name"])
@@ -76,10 +51,6 @@ def pinned_ray() -> str:
     return re.fullmatch(r"ray(\[[a-z,]+\])?==([0-9.]+)", pin).group(2)
 
 
-def dockerfile_args() -> dict[str, str]:
-    return dict(re.findall(r'^ARG (\w+)="?([^"\n]*)"?$', DOCKERFILE.read_text(), re.MULTILINE))
-
-
 def test_the_ray_version_is_pinned_once_and_everything_agrees():
     import ray
 
@@ -94,6 +65,6 @@ def test_the_ray_version_is_pinned_once_and_everything_agrees():
             assert spec["rayVersion"] == version, (name, kind)
             assert "image" not in spec.get("autoscalerOptions", {})  # the autoscaler runs the head's image
         if name != "base":
-            images = {c["image"] for _, c in _ray_containers(objects)}
+            images = {c["image"] for _, c in ray_containers(objects)}
             variant = "-gpu" if name == "overlays/gpu" else ""
             assert images == {f"ghcr.io/OWNER/factory:{factory.__version__}-ray{version}{variant}"}, name

@@ -12,22 +12,9 @@ from pathlib import Path
 
 import pytest
 from conftest import write_dataset
+from report_fixtures import SAMPLES, dataset, report  # noqa: F401  (pytest finds the fixtures by name)
 
 from factory.cli import main
-
-SAMPLES, SHARD_SIZE = 12, 4
-
-
-def report(url, out, *args) -> dict:
-    assert main(["report", str(url), "--out", str(out), *map(str, args)]) == 0
-    return json.loads((Path(out) / "stats.json").read_text())
-
-
-@pytest.fixture(scope="module")
-def dataset(tiny_config, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("report-data") / "tiny"
-    manifest = write_dataset(tiny_config, folder, SAMPLES, SHARD_SIZE)
-    return folder, manifest
 
 
 @pytest.mark.xdist_group("ray")

@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 import webdataset as wds
 from conftest import write_dataset
+from diversity_fixtures import TINY_SAMPLES, TINY_SHARD, tiny_ds  # noqa: F401  (pytest finds the fixtures by name)
 from PIL import Image
 
 from factory.cli import main
@@ -44,9 +45,6 @@ from factory.trust.diversity import (
 )
 
 F = {name: k for k, name in enumerate(FEATURES)}
-
-
-TINY_SAMPLES, TINY_SHARD = 12, 5  # shards of 5, 5, 2
 
 
 def dct_matrix(n: int) -> np.ndarray:
@@ -130,13 +128,6 @@ def smooth_image(rng, size=128, cells=6) -> np.ndarray:
     coarse = rng.integers(0, 256, (cells, cells, 3), dtype=np.uint8)
     big = cv2.resize(coarse, (size, size), interpolation=cv2.INTER_CUBIC)
     return np.clip(big.astype(np.int16) + rng.integers(-20, 21, big.shape), 0, 255).astype(np.uint8)
-
-
-@pytest.fixture(scope="module")
-def tiny_ds(tiny_config, tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("tiny") / "ds"
-    write_dataset(tiny_config, str(folder), TINY_SAMPLES, TINY_SHARD)
-    return folder
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import webdataset as wds
 from clips import synthetic_sample
+from encode_fixtures import DEPTH_MAX, FLOW_MAX, assert_frames_within_bounds, samples, shard  # noqa: F401  (pytest finds the fixtures by name)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -22,40 +23,6 @@ from factory.sample.encode import encode_sample
 from factory.sample.types import Sample
 
 PNG_MEMBERS = {"rgb.png", "depth.png", "instance.png", "semantic.png", "normals.png", "flow.png"}
-
-
-DEPTH_MAX = 65.535  # metres, the saturated code
-
-
-FLOW_MAX = (65535 - 32768) / 64  # pixels, +-511.984375
-
-
-def assert_frames_within_bounds(got: Frames, want: Frames) -> None:
-    """``got`` (decoded) equals ``want`` (encoder input) within the documented bounds."""
-    np.testing.assert_array_equal(got.rgb, want.rgb)
-    np.testing.assert_array_equal(got.instance, want.instance)
-    np.testing.assert_array_equal(got.semantic, want.semantic)
-    np.testing.assert_array_equal(got.flow_valid, want.flow_valid)
-    for name in ("depth", "normals", "flow"):
-        assert getattr(got, name).dtype == np.float32 and getattr(got, name).shape == getattr(want, name).shape
-
-    # depth: 0 stays 0; <= 0.5 mm (plus float32 rounding of the result) within
-    # [1 mm, 65.535 m]; outside it, clamped to that range (0 is kept for "no surface").
-    sky = want.depth == 0
-    assert (got.depth[sky] == 0).all() and (got.depth[~sky] > 0).all()
-    expected = np.clip(want.depth.astype(np.float64), 0.001, DEPTH_MAX)
-    err = np.abs(got.depth - expected)
-    assert (err[~sky] <= 0.0005 + 1e-7 * np.maximum(expected[~sky], 1.0) + 1e-9).all(), err.max()
-
-    # normals: <= 1/255 per component; exactly 0 on sky.
-    assert (got.normals[sky] == 0).all()
-    assert np.abs(got.normals - want.normals)[~sky].max(initial=0) <= 1 / 255 + 1e-6
-
-    # flow: <= 1/128 px where valid (after saturation at +-511.98 px); 0 where invalid.
-    v = want.flow_valid
-    expected_flow = np.clip(want.flow.astype(np.float64), -FLOW_MAX, FLOW_MAX)
-    assert np.abs(got.flow - expected_flow)[v].max(initial=0) <= 1 / 128 + 1e-6
-    assert (got.flow[~v] == 0).all()
 
 
 def edge_frames() -> Frames:
@@ -236,21 +203,6 @@ def test_rejects_dotted_key_and_bad_meta():
         encode_sample(Sample("a.b", 0, "x", sample.frames, {}))
     with pytest.raises(ValueError):
         encode_sample(Sample("a", 0, "x", sample.frames, {"bad": float("nan")}))
-
-
-@pytest.fixture(scope="module")
-def samples() -> list[Sample]:
-    # Different sizes of metadata (object counts, null boxes) across samples, as in a shard.
-    return [synthetic_sample(i, frames=3, height=16, width=20, spheres=1 + 2 * i, seed=i) for i in range(3)]
-
-
-@pytest.fixture(scope="module")
-def shard(samples, tmp_path_factory) -> str:
-    path = str(tmp_path_factory.mktemp("shard") / "shard-000000.tar")
-    with wds.TarWriter(path, mtime=0) as sink:
-        for s in samples:
-            sink.write(encode_sample(s))
-    return path
 
 
 def test_webdataset_default_decode(samples, shard):

@@ -8,16 +8,14 @@ renderer) reruns the recorder and says so.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 from golden import record  # tests/golden/record.py: the recorder and its choices
 
+GOLDEN = record.golden()
+
 from factory import load_config
-
-GOLDEN = json.loads(record.GOLDEN.read_text())
-
 
 CASES = [(cfg, int(i)) for cfg, samples in sorted(GOLDEN["configs"].items()) for i in samples]
 

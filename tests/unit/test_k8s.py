@@ -25,6 +25,7 @@ import k8s_validate as kv
 import kustomize_lite
 import pytest
 import yaml
+from k8s_fixtures import DOCKERFILE, KUSTOMIZATIONS, RAY_KINDS, dockerfile_args, ray_containers  # noqa: F401  (pytest finds the fixtures by name)
 from k8s_manifests import (
     K8S,
     KUBECTL,
@@ -39,19 +40,10 @@ from k8s_manifests import (
     render,
 )
 
-KUSTOMIZATIONS = ("base", "overlays/cpu", "overlays/gpu")
-
-
 OVERLAYS = ("overlays/cpu", "overlays/gpu")
 
 
 SERVE_YAML = K8S / "base" / "serve.yaml"
-
-
-DOCKERFILE = K8S / "image" / "Dockerfile"
-
-
-RAY_KINDS = ("RayCluster", "RayJob", "RayService")
 
 
 needs_crds = pytest.mark.skipif(not kv.crds_available(), reason=f"KubeRay CRDs not found at {kv.CRDS} "
@@ -265,17 +257,10 @@ def test_the_rayservice_serves_exactly_the_repositorys_serve_config(name):
     assert one(objects, "ConfigMap")["data"] == {"serve.yaml": text}
 
 
-def _ray_containers(objects: list[dict]):
-    for obj in objects:
-        if obj["kind"] in RAY_KINDS:
-            for path, container in kv.containers(obj):
-                yield f"{obj['kind']} {path}", container
-
-
 @pytest.mark.parametrize("name", KUSTOMIZATIONS)
 def test_every_container_has_requests_and_limits_and_requests_fit_the_limits(name):
     objects = render(name)
-    found = list(_ray_containers(objects))
+    found = list(ray_containers(objects))
     # 3 clusters x (head + worker groups: cpu, and gpu in the gpu overlay) + the job submitter
     assert len(found) == {"base": 7, "overlays/cpu": 7, "overlays/gpu": 10}[name]
     autoscalers = [(f"{kind} autoscaler", {"resources": spec["autoscalerOptions"]["resources"]})
@@ -327,10 +312,6 @@ def test_kuberays_own_spec_checks_pass(name):
     assert "headService" not in one(objects, "RayService")["spec"]["rayClusterConfig"]["headGroupSpec"]
 
 
-def dockerfile_args() -> dict[str, str]:
-    return dict(re.findall(r'^ARG (\w+)="?([^"\n]*)"?$', DOCKERFILE.read_text(), re.MULTILINE))
-
-
 def test_the_dockerfile_builds_from_the_pinned_ray_image_and_copies_what_exists():
     text = DOCKERFILE.read_text()
     args = dockerfile_args()
@@ -347,7 +328,7 @@ def test_the_dockerfile_builds_from_the_pinned_ray_image_and_copies_what_exists(
     (workdir,) = re.findall(r"^WORKDIR (\S+)", text, re.MULTILINE)
     assert "-e ." in text  # installed in place: configs/ and k8s/base/serve.yaml are found next to the package
     for name in OVERLAYS:  # the pods run where the image put the repository
-        dirs = {c.get("workingDir") for _, c in _ray_containers(render(name)) if c["name"] != "ray-job-submitter"}
+        dirs = {c.get("workingDir") for _, c in ray_containers(render(name)) if c["name"] != "ray-job-submitter"}
         assert dirs == {workdir}
 
 

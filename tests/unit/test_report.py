@@ -24,16 +24,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import write_dataset
 from PIL import Image
+from report_fixtures import SAMPLES, dataset, report  # noqa: F401  (pytest finds the fixtures by name)
 
 from factory.cli import main
 from factory.trust.report.distribution import Distribution
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-SAMPLES, SHARD_SIZE = 12, 4
 
 
 LUMA = (0.299, 0.587, 0.114)
@@ -111,18 +108,6 @@ class Tables(HTMLParser):
 
 def cell(tables, table: str, row: str, col: str) -> float:
     return float(tables[table][row][col])
-
-
-def report(url, out, *args) -> dict:
-    assert main(["report", str(url), "--out", str(out), *map(str, args)]) == 0
-    return json.loads((Path(out) / "stats.json").read_text())
-
-
-@pytest.fixture(scope="module")
-def dataset(tiny_config, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("report-data") / "tiny"
-    manifest = write_dataset(tiny_config, folder, SAMPLES, SHARD_SIZE)
-    return folder, manifest
 
 
 @pytest.fixture(scope="module")
