@@ -13,7 +13,8 @@ A ``map_shards`` function::
   for a ``memory://`` dataset, which only the caller's process can read);
 * ``fn(item) -> str | bytes``: the work for one item; with more than one local worker
   process, or on Ray, it travels to another process, so it must pickle (a module-level
-  function or a :func:`functools.partial` of one; Ray also takes closures);
+  function or a :func:`functools.partial` of one; Ray also takes closures, and names
+  its tasks after the function);
 * ``workers``: at most that many items at once (None: the engine's default);
 * ``progress(done, total, position)``: called as each result arrives;
 * the results come back in the order of ``items``; an exception in ``fn`` is raised

@@ -55,10 +55,8 @@ def collect_through(dataset, map_shards: MapShards, *, previews: int = 16, worke
     def progress(done: int, total: int, n: int) -> None:
         log(f"read {done}/{total} shards (last: {dataset.shards[n]})")
 
-    # A partial of a module-level function pickles (local worker processes need that);
-    # update_wrapper gives it gather_item's name, which Ray names its tasks after.
-    work = functools.update_wrapper(functools.partial(gather_item, location=dataset.location, previews=previews),
-                                    gather_item)
+    # A partial of a module-level function pickles (local worker processes need that).
+    work = functools.partial(gather_item, location=dataset.location, previews=previews)
     items = [shard_item(dataset, name) for name in dataset.shards]
     parts = map_shards(items, work, workers=workers, progress=progress if log is not None else None,
                        log=log or (lambda _: None))

@@ -74,8 +74,8 @@ def check_shards(plan: ValidationPlan, map_shards: MapShards, *, workers: int | 
     """:func:`~factory.trust.validate.shard.check_item` for every shard of ``plan``,
     through ``map_shards``; the results in dataset order."""
     items = [work_item(plan.location, name, rec) for name, rec in plan.tasks]
-    fn = functools.update_wrapper(functools.partial(check_item, location=plan.location, context=plan.context),
-                                  check_item)  # update_wrapper: engines name their tasks after fn.__name__
+    # A partial of a module-level function pickles (local worker processes need that).
+    fn = functools.partial(check_item, location=plan.location, context=plan.context)
 
     def report(done: int, total: int, n: int) -> None:
         progress(done, total, plan.tasks[n][0])
