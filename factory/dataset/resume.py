@@ -82,10 +82,8 @@ class Plan:
     def commit(self, records: Mapping[int, Mapping[str, Any]]) -> dict | None:
         """Write the manifest if ``records`` (shard number -> record, kept ones included)
         cover every shard within the failure budget; return it, or None if incomplete.
-
-        Raises:
-            RenderError-free: the budget is enforced while rendering; here an excess
-            only withholds the manifest.
+        Raises nothing for the budget: it is enforced while rendering, and here an
+        excess only withholds the manifest.
         """
         if sorted(records) != list(range(self.num_shards)):
             return None
