@@ -46,20 +46,26 @@ from typing import Any, Literal
 from fastapi import FastAPI, Query, Request
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ray import serve
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from factory import __version__
-from factory.scene.config import validation_problems
 from factory.errors import ApiError, ConfigError, RenderError
 from factory.render.backend import get_backend
+from factory.scene.config import validation_problems
+from factory.service.body import parse_json
 from factory.service.catalogue import Catalogue
 from factory.service.payload import (
-    JSON_TYPE, TAR_TYPE, JsonStream, TarStream, Work, make_batch, preview_png,
+    JSON_TYPE,
+    TAR_TYPE,
+    JsonStream,
+    TarStream,
+    Work,
+    make_batch,
+    preview_png,
 )
-
 from factory.service.request import Limits, SampleRequest, request_error, resolve
 
 TOKEN_ENV = "FACTORY_SERVE_TOKEN"
@@ -135,40 +141,39 @@ api = FastAPI(
 )
 
 
-def _error_response(err: ApiError) -> JSONResponse:
+def _error_response(err: ApiError) -> Response:
     headers = {"WWW-Authenticate": "Bearer"} if err.status == 401 else None
-    return JSONResponse(err.body(), status_code=err.status, headers=headers)
+    # ASCII-escaped JSON: a problem that echoes a client's string can always be sent,
+    # even one that is not Unicode text (FastAPI's JSONResponse encodes UTF-8 and would raise).
+    body = json.dumps(err.body(), ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
+    return Response(body, status_code=err.status, headers=headers, media_type="application/json")
 
 
 @api.exception_handler(ApiError)
-async def _api_error(request: Request, err: ApiError) -> JSONResponse:
+async def _api_error(request: Request, err: ApiError) -> Response:
     return _error_response(err)
 
 
 @api.exception_handler(RequestValidationError)
-async def _validation_error(request: Request, err: RequestValidationError) -> JSONResponse:
+async def _validation_error(request: Request, err: RequestValidationError) -> Response:
     return _error_response(request_error(err.errors(), skip=1))
 
 
 @api.exception_handler(StarletteHTTPException)
-async def _http_error(request: Request, err: StarletteHTTPException) -> JSONResponse:
+async def _http_error(request: Request, err: StarletteHTTPException) -> Response:
     # Unknown routes and methods: the same JSON shape as every other error.
     problem = {"field": "path", "value": f"{request.method} {request.url.path}", "message": str(err.detail)}
     return _error_response(ApiError(err.status_code, [problem]))
 
 
 @api.exception_handler(Exception)
-async def _server_error(request: Request, err: Exception) -> JSONResponse:
+async def _server_error(request: Request, err: Exception) -> Response:
     # Not the client's fault (a sample that failed to render is a bug): 500, in JSON,
     # naming what reproduces it.
     problem = {"field": "sample", "message": f"{type(err).__name__}: {err}"}
     if isinstance(err, RenderError):
         problem = {"field": "start", "value": err.index, "message": str(err)}
     return _error_response(ApiError(500, [problem]))
-
-
-def _no_constant(name: str):
-    raise ValueError(f"{name} is not JSON")  # Python's json would accept NaN and Infinity
 
 
 def _check_token(request: Request) -> None:
@@ -254,10 +259,7 @@ class SampleService:
     ) -> Response:
         """A contact sheet of one frame of sample ``index``: every modality side by side."""
         _check_token(request)
-        try:
-            extra = json.loads(overrides, parse_constant=_no_constant) if overrides is not None else {}
-        except ValueError as e:
-            raise ApiError(400, [{"field": "overrides", "value": overrides, "message": f"not valid JSON ({e})"}])
+        extra = parse_json(overrides, "overrides") if overrides is not None else {}
         try:
             req = SampleRequest.model_validate(
                 {"scenario": scenario, "seed": seed, "start": index, "count": 1, "overrides": extra,
@@ -278,7 +280,8 @@ class SampleService:
     # -- internals ----------------------------------------------------------------
 
     async def _body(self, request: Request) -> SampleRequest:
-        """The parsed body: 413 over the byte limit, 400 not JSON, 422 not a valid request."""
+        """The parsed body: 413 over the byte limit, 400 not JSON (or too deep, not
+        Unicode text, not finite: :mod:`factory.service.body`), 422 not a valid request."""
         size = request.headers.get("content-length")
         if size is not None and size.isdigit() and int(size) > self.limits.max_body_bytes:
             raise ApiError(413, [{"field": "body", "value": int(size),
@@ -287,10 +290,7 @@ class SampleService:
         if len(raw) > self.limits.max_body_bytes:
             raise ApiError(413, [{"field": "body", "value": len(raw),
                                   "message": f"over the limit of {self.limits.max_body_bytes} bytes"}])
-        try:
-            data = json.loads(raw, parse_constant=_no_constant) if raw.strip() else None
-        except ValueError as e:
-            raise ApiError(400, [{"field": "body", "message": f"not valid JSON ({e}); send a JSON object"}]) from None
+        data = parse_json(raw, "body")  # 400 for what is not JSON, too deep, not text, not finite
         if data is None:
             raise ApiError(422, [{"field": "body", "message": 'required: a JSON object such as {"scenario": '
                                                                '"quickstart", "count": 1}'}])

@@ -239,6 +239,21 @@ BAD = [  # (method, path, body, status, field, words in the message)
     ("POST", "/v1/samples", {"scenario": "tiny", "overrides": {"render": {"width": 256, "height": 256}}}, 413,
      "count", "pixel-frames"),
     ("POST", "/v1/samples", {"scenario": "tiny", "overrides": {"x": "y" * 5000}}, 413, "body", "over the limit"),
+    # hostile bodies (factory.service.body): too deep, not Unicode text, not a finite number
+    # (the test server takes bodies up to 4096 bytes: 2000 levels pass the parser's recursion limit)
+    ("POST", "/v1/samples", b"[" * 2000 + b"]" * 2000, 400, "body", "nested deeper than 32 levels"),
+    ("POST", "/v1/samples", b'{"scenario": "tiny", "overrides": {"a": ' + b"[" * 1800 + b"]" * 1800 + b"}}", 400,
+     "body", "nested deeper than 32 levels"),
+    ("POST", "/v1/samples", b'{"scenario": "tiny", "overrides": {"render": ' + b"[" * 40 + b"]" * 40 + b"}}", 400,
+     "overrides.render." + ".".join(["0"] * 30), "nested deeper than 32 levels"),
+    ("POST", "/v1/samples", b'{"scenario": "\\ud800"}', 400, "scenario", "not Unicode text"),
+    ("POST", "/v1/samples", b'{"scenario": "tiny", "overrides": {"name": "x\\udfff"}}', 400, "overrides.name",
+     "not Unicode text"),
+    ("POST", "/v1/samples", b'{"scenario": "tiny", "seed": 1e999}', 400, "body", "not a finite number"),
+    ("POST", "/v1/samples", b'{"scenario": "tiny", "overrides": {"render": {"fps": -1e400}}}', 400, "body",
+     "not a finite number"),
+    ("GET", "/v1/samples/0/preview.png?scenario=tiny&overrides=" + "%5B" * 100 + "%5D" * 100, None, 400,
+     "overrides." + ".".join(["0"] * 32), "nested deeper than 32 levels"),
     ("GET", "/v1/samples/-1/preview.png?scenario=tiny", None, 422, "index", "greater than or equal to 0"),
     ("GET", "/v1/samples/0/preview.png?scenario=tiny&frame=2", None, 422, "frame", "< 2"),
     ("GET", "/v1/samples/0/preview.png?scenario=tiny&overrides=%7B", None, 400, "overrides", "not valid JSON"),
@@ -281,9 +296,24 @@ _body = st.fixed_dictionaries({}, optional={
 _extra = st.dictionaries(st.text(min_size=1, max_size=8), _json, max_size=2)  # unknown keys
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+# Hostile JSON tokens: deep nesting, text that is not Unicode (json.dumps spells a lone
+# surrogate as an escape), numbers nothing downstream can use.
+_deep = st.integers(1, 3000).map(lambda n: "[" * n + "]" * n) | st.integers(1, 60).map(
+    lambda n: '{"a":' * n + "1" + "}" * n)
+_odd_text = st.text(st.characters(categories=["Cs", "Co", "Cc", "Cf", "Zs", "So", "Mn"]), max_size=8).map(json.dumps)
+_huge = st.sampled_from(["1e999", "-1e999", "1e-999", "9" * 4400, "-" + "9" * 300, "1234567890123456789012345.5"])
+_hostile = st.tuples(
+    st.sampled_from(["scenario", "seed", "start", "count", "overrides", "config", "modalities", "format", "x"]),
+    _deep | _odd_text | _huge, st.sampled_from(["top", "render", "key"]),
+).map(lambda t: ({"top": '{"scenario": "tiny", "%s": %s}' % (t[0], t[1]),
+                  "render": '{"scenario": "tiny", "overrides": {"render": {"width": %s}}}' % t[1],
+                  "key": '{"scenario": "tiny", "overrides": {%s: 1}}' % (t[1] if t[1].startswith('"') else '"k"')}
+                 )[t[2]].encode())
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
 @given(body=st.one_of(st.tuples(_extra, _body).map(lambda kb: json.dumps({**kb[0], **kb[1]}).encode()),
-                      st.binary(max_size=64)))
+                      st.binary(max_size=64), _hostile))
 def test_no_input_produces_a_500(app_server, body):
     r = requests.post(f"{app_server.url}/v1/samples", data=body, timeout=120)
     assert r.status_code < 500, r.text
