@@ -32,9 +32,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _shard(job: tuple[str, str, int, int]) -> str:
-    from factory.scene.config import load_config
-    from factory.sample.generate import generate_members
     from factory.dataset.shards import build_shard
+    from factory.sample.generate import generate_members
+    from factory.scene.config import load_config
 
     config_path, path, start, stop = job
     config = load_config(config_path)
@@ -73,8 +73,8 @@ def best_of(repeat: int, fn) -> tuple[float, object]:
 
 
 def bench_profile(url: str, repeat: int) -> None:
-    from factory.trust.diversity import image_features, phash, picture, profile_dataset
     from factory.dataset.reader import open_dataset
+    from factory.trust.diversity import image_features, phash, picture, profile_dataset
 
     base_s, n = best_of(repeat, lambda: read_and_decode(url))
     prof_s, profile = best_of(repeat, lambda: profile_dataset(url))

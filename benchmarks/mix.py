@@ -45,12 +45,12 @@ sys.path.insert(0, str(ROOT))
 def build_synthetic(url: str, samples: int, shard_size: int, distinct: int) -> None:
     """A complete factory dataset of ``samples`` quickstart clips (``distinct`` rendered,
     then repeated under new keys), written the way the pipeline writes one."""
-    from factory.scene.config import load_config
-    from factory.sample.generate import generate_members
     from factory.dataset.resume import prepare
-    from factory.sample.types import sample_key
     from factory.dataset.shards import assemble, sample_segment
     from factory.dataset.storage import resolve
+    from factory.sample.generate import generate_members
+    from factory.sample.types import sample_key
+    from factory.scene.config import load_config
 
     config = load_config(ROOT / "configs/quickstart.yaml")
     clips = [{k: v for k, v in generate_members(config, i).items() if k != "__key__"} for i in range(distinct)]
@@ -120,8 +120,8 @@ def arm_rebuild(urls: list[str]) -> tuple[float, int]:
     """parse + what mix does to every sample in memory: a source.json member, new tar
     records, shards assembled; no hashing, no writing."""
     from factory.dataset.reader import iter_tar, open_dataset
-    from factory.sample.types import sample_key
     from factory.dataset.shards import assemble, sample_segment
+    from factory.sample.types import sample_key
 
     t0 = time.perf_counter()
     n = 0

@@ -35,8 +35,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _bare_worker(args):
     config_path, indices = args
-    from factory.scene.config import load_config
     from factory.sample.generate import generate_members
+    from factory.scene.config import load_config
 
     config = load_config(config_path)
     total = 0
@@ -46,8 +46,8 @@ def _bare_worker(args):
 
 
 def _warm(config_path):
-    from factory.scene.config import load_config
     from factory.sample.generate import generate_members
+    from factory.scene.config import load_config
 
     generate_members(load_config(config_path), 10**6)  # imports, caches; an index not measured
     return os.getpid()
@@ -82,8 +82,8 @@ def pipeline(config_path: str, samples: int, shard_size: int, workers: int) -> d
     import ray
     import ray.data
 
-    from factory.scene.config import load_config
     from factory.onray.pipeline import generate_dataset
+    from factory.scene.config import load_config
 
     config = load_config(config_path)
     ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)

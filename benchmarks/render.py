@@ -21,10 +21,10 @@ import argparse
 import os
 import time
 
-from factory.scene.config import parse_config
+from factory.render.backend import get_backend
 from factory.sample.encode import encode_sample
 from factory.sample.generate import generate_samples
-from factory.render.backend import get_backend
+from factory.scene.config import parse_config
 
 
 def workload(width: int, height: int, frames: int, objects: int, mp4: bool, device: str = "cpu",

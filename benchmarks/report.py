@@ -51,8 +51,8 @@ def write_dataset(config_path: str, folder: Path, samples: int, shard_size: int)
 
 
 def baseline(url: str, samples: int) -> float:
-    from factory.sample.decode import decode_sample
     from factory.dataset.reader import open_dataset
+    from factory.sample.decode import decode_sample
 
     start = time.perf_counter()
     n = 0

@@ -32,9 +32,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import requests  # noqa: E402
 
 from factory.sample.generate import generate_members  # noqa: E402
+from factory.scene.config import parse_config  # noqa: E402
 from factory.service.catalogue import Catalogue  # noqa: E402
 from factory.service.request import merge  # noqa: E402
-from factory.scene.config import parse_config  # noqa: E402
 
 CLIENTS = (1, 8, 32)
 WORKLOADS = {  # name: (overrides, requests per client level)

@@ -52,9 +52,9 @@ def read_and_hash(location, names) -> int:
 
 
 def read_and_decode(location, names) -> int:
-    from factory.sample.decode import decode_sample
     from factory.dataset.reader import iter_tar
     from factory.dataset.shards import sha256_hex
+    from factory.sample.decode import decode_sample
 
     for name in names:
         data = location.read(name)
@@ -76,10 +76,10 @@ def main(argv=None) -> int:
 
     import ray
 
-    from factory.scene.config import load_config
-    from factory.onray.pipeline import generate_dataset
     from factory.dataset.storage import resolve
     from factory.onray.map import map_in_order
+    from factory.onray.pipeline import generate_dataset
+    from factory.scene.config import load_config
     from factory.trust.validate import validate_dataset
 
     tmp = tempfile.TemporaryDirectory(prefix="factory-bench-validate-") if args.out is None else None

@@ -50,8 +50,8 @@ def _bits(high: int):
 
 
 def run(args: argparse.Namespace) -> int:
-    from factory.trust.diversity import compare, profile_dataset
     from factory.dataset.options import parse_options
+    from factory.trust.diversity import compare, profile_dataset
 
     options = parse_options(args.storage_option)
     if args.json is not None:

@@ -17,7 +17,11 @@ from __future__ import annotations
 import argparse
 
 from factory.commands.argtypes import (
-    add_render_options, add_storage_option, float_at_least, int_at_least, job_main,
+    add_render_options,
+    add_storage_option,
+    float_at_least,
+    int_at_least,
+    job_main,
 )
 
 HELP = "generate a sharded dataset on Ray Data"
@@ -63,7 +67,11 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from factory.commands.argtypes import (
-        check_device, load_config_with, render_overrides, renders_here, source_of,
+        check_device,
+        load_config_with,
+        render_overrides,
+        renders_here,
+        source_of,
     )
     from factory.dataset.options import parse_options
     from factory.dataset.storage import resolve

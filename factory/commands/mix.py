@@ -29,8 +29,8 @@ def _ratio(text: str):
 
 
 def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    from factory.trust.mix import DEFAULT_PREFIX
     from factory.dataset.shards import DEFAULT_SHARD_SIZE
+    from factory.trust.mix import DEFAULT_PREFIX
 
     p.add_argument("--synthetic", required=True, metavar="URL",
                    help="a complete factory dataset (with manifest.json): folder, s3://..., memory://...")
@@ -62,8 +62,8 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from factory.trust.mix import mix
     from factory.dataset.options import parse_options
+    from factory.trust.mix import mix
 
     summary = mix(
         args.synthetic, args.real, ratio=args.ratio, out=args.out, seed=args.seed, samples=args.samples,

@@ -37,8 +37,8 @@ FIRST_INDICES = 5
 def plan(config, samples: int, shard_size: int) -> dict:
     """The plan as a JSON-able dict: the manifest's ``scenarios`` block plus, per
     scenario, its exact quota, first indices and the fewest/most samples in a shard."""
-    from factory.scene.allocation import allocate
     from factory.dataset.shards import shard_count
+    from factory.scene.allocation import allocate
 
     alloc = allocate(config, samples)
     block = alloc.record()

@@ -64,9 +64,9 @@ class _Progress:
 
 def run(args: argparse.Namespace) -> int:
     from factory.commands.engines import map_shards_for
-    from factory.errors import StorageError
     from factory.dataset.options import parse_options
     from factory.dataset.storage import resolve
+    from factory.errors import StorageError
     from factory.trust.validate import validate_dataset
 
     location = resolve(args.url, parse_options(args.storage_option))

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from factory.dataset import manifest as mf
-from factory.errors import ShardFormatError, StorageError
 from factory.dataset.storage import Location, resolve
+from factory.errors import ShardFormatError, StorageError
 
 
 @dataclass

@@ -30,10 +30,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from factory.dataset import manifest as mf
-from factory.errors import ConfigError, DatasetConflictError, StorageError
 from factory.dataset.shards import sha256_hex, shard_count, shard_indices, shard_name, shard_pattern
 from factory.dataset.storage import Location
 from factory.dataset.writer import DatasetWriter, record_of, remove_temp_files
+from factory.errors import ConfigError, DatasetConflictError, StorageError
 
 MODES = ("auto", "resume", "overwrite")
 PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,100}$")

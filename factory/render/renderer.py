@@ -26,9 +26,9 @@ import numpy as np
 from factory.render.backend import NUMPY, Backend
 from factory.render.batch import ViewBatch, scene_tables
 from factory.render.flow import forward_flow
+from factory.render.frames import Frames
 from factory.render.raycast import FIRST_OBJECT, View, cast
 from factory.render.shading import shade, to_srgb8
-from factory.render.frames import Frames
 from factory.scene.types import Scene, camera_pose
 from factory.timing import timed
 

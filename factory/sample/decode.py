@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from factory.sample.encode import DEPTH_SCALE, FLOW_INVALID, FLOW_SCALE, FLOW_ZERO, NORMAL_SCALE
 from factory.render.frames import Frames
+from factory.sample.encode import DEPTH_SCALE, FLOW_INVALID, FLOW_SCALE, FLOW_ZERO, NORMAL_SCALE
 
 # member: (dtype, channels or None) of the decoded filmstrip image
 _PNG_MEMBERS = {

@@ -63,9 +63,9 @@ from collections.abc import Collection
 import cv2
 import numpy as np
 
-from factory.scene.config import MAX_MEMBER_PIXELS
 from factory.render.frames import Frames
 from factory.sample.types import Sample
+from factory.scene.config import MAX_MEMBER_PIXELS
 
 # zlib level of the PNGs. Measured on the benchmark clip (256x256, 24 frames, 10
 # objects; OpenCV 5 / libpng, 1 core), all six PNGs: level 1 -> 2.17 MB in 221 ms,

@@ -13,13 +13,13 @@ from __future__ import annotations
 import numpy as np
 
 from factory import __version__
-from factory.scene.allocation import allocation_of
-from factory.scene.config import Config
-from factory.physics.dynamics import simulate
 from factory.errors import RenderError
+from factory.physics.dynamics import simulate
 from factory.render.backend import get_backend
 from factory.render.renderer import Clip, render_clips
 from factory.sample.types import Sample, sample_key
+from factory.scene.allocation import allocation_of
+from factory.scene.config import Config
 from factory.scene.sampling import rng_for, sample_scene
 from factory.scene.types import CLASSES, Scene, box_corners
 from factory.timing import timed

@@ -29,9 +29,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
-from factory.errors import ParamError
+from factory.errors import ConfigError, ParamError
 from factory.scene.distributions import Param, parse_choice, parse_number
-from factory.errors import ConfigError
 
 SHAPES = ("sphere", "box", "cylinder", "capsule", "ell")
 TEXTURES = ("plain", "checker", "stripes", "noise")

@@ -14,8 +14,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from factory.scene.config import Config, parse_config, read_yaml
 from factory.errors import ConfigError
+from factory.scene.config import Config, parse_config, read_yaml
 
 CONFIGS_ENV = "FACTORY_CONFIGS_DIR"
 

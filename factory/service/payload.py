@@ -18,9 +18,9 @@ import base64
 import json
 from dataclasses import dataclass
 
-from factory.scene.config import Config
-from factory.sample.generate import generate_sample, generate_samples
 from factory.dataset.shards import end_of_archive, sample_segment
+from factory.sample.generate import generate_sample, generate_samples
+from factory.scene.config import Config
 
 TAR_TYPE = "application/x-tar"
 JSON_TYPE = "application/json"

@@ -36,9 +36,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from factory.scene.config import Config, parse_config, validation_problems
-from factory.sample.encode import IMAGE_MEMBERS
 from factory.errors import ApiError, ConfigError
+from factory.sample.encode import IMAGE_MEMBERS
+from factory.scene.config import Config, parse_config, validation_problems
 
 DEFAULT_SCENARIO = "quickstart"
 MAX_START = 10**10  # keys stay ten digits, as in every batch dataset

@@ -32,11 +32,26 @@ from __future__ import annotations
 
 from factory.trust.diversity.drift import DRIFT_NOTICEABLE, Comparison, compare, frechet_distance, wasserstein_1d
 from factory.trust.diversity.features import (
-    ANALYSIS_SIDE, BRIGHT_LEVEL, CANNY_THRESHOLDS, DARK_LEVEL, FEATURE_UNITS, FEATURE_WORDS, FEATURES,
-    MAX_ANALYSIS_SIDE, analysis_picture, image_features,
+    ANALYSIS_SIDE,
+    BRIGHT_LEVEL,
+    CANNY_THRESHOLDS,
+    DARK_LEVEL,
+    FEATURE_UNITS,
+    FEATURE_WORDS,
+    FEATURES,
+    MAX_ANALYSIS_SIDE,
+    analysis_picture,
+    image_features,
 )
 from factory.trust.diversity.hashing import (
-    HASH_BITS, MAX_PAIRS, NEAR_DUPLICATE_BITS, NearDuplicates, hamming, near_duplicates, nearest, phash,
+    HASH_BITS,
+    MAX_PAIRS,
+    NEAR_DUPLICATE_BITS,
+    NearDuplicates,
+    hamming,
+    near_duplicates,
+    nearest,
+    phash,
 )
 from factory.trust.diversity.pictures import LUMA, PICTURE_MEMBERS, checked_rgb, picture
 from factory.trust.diversity.profile import PERCENTILES, Profile, profile_dataset

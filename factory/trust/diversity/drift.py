@@ -14,6 +14,7 @@ from factory.trust.diversity.features import FEATURE_UNITS, FEATURE_WORDS, FEATU
 from factory.trust.diversity.hashing import HASH_BITS, NEAR_DUPLICATE_BITS, check_distance, nearest
 from factory.trust.diversity.profile import Profile
 
+
 def frechet_distance(mu1: np.ndarray, cov1: np.ndarray, mu2: np.ndarray, cov2: np.ndarray) -> float:
     """Fréchet (2-Wasserstein squared) distance between N(mu1, cov1) and N(mu2, cov2):
     ``|mu1 - mu2|^2 + tr(cov1 + cov2 - 2 (cov1 cov2)^(1/2))``, the formula of FID.

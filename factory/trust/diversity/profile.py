@@ -12,8 +12,14 @@ import numpy as np
 
 from factory.errors import StorageError
 from factory.trust.diversity.features import FEATURE_UNITS, FEATURES, image_features
-from factory.trust.diversity.hashing import HASH_BITS, NEAR_DUPLICATE_BITS, NearDuplicates, check_distance, \
-    near_duplicates, phash
+from factory.trust.diversity.hashing import (
+    HASH_BITS,
+    NEAR_DUPLICATE_BITS,
+    NearDuplicates,
+    check_distance,
+    near_duplicates,
+    phash,
+)
 from factory.trust.diversity.pictures import picture
 
 PERCENTILES = (5, 50, 95)

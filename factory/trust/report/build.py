@@ -10,13 +10,13 @@ from typing import Any
 
 import factory
 from factory.errors import ConfigError, StorageError
+from factory.timing import timed
 from factory.trust.engine import MapShards, map_local
 from factory.trust.report import card as card_md
 from factory.trust.report import licences
 from factory.trust.report.diversity_section import section as diversity_section
 from factory.trust.report.gather import collect_through
 from factory.trust.report.stats import Collected, collect, scenario_table
-from factory.timing import timed
 
 HTML = "report.html"
 CARD = "DATASET_CARD.md"

@@ -41,8 +41,8 @@ from typing import Any
 import numpy as np
 
 from factory.sample.decode import png_array
-from factory.trust.report.distribution import Distribution
 from factory.timing import timed
+from factory.trust.report.distribution import Distribution
 from factory.trust.report.diversity_section import DiversityCollector
 
 LUMA = np.array([0.299, 0.587, 0.114])  # Rec. 601 luma weights on R, G, B
