@@ -84,6 +84,8 @@ class Settings(BaseModel):
     max_count: int = Field(Limits.max_count, ge=1, le=100_000, description="samples per request")
     max_pixel_frames: int = Field(Limits.max_pixel_frames, ge=1, description="width x height x frames x count")
     max_body_bytes: int = Field(Limits.max_body_bytes, ge=1024, description="bytes of a request body")
+    max_cost_s: float = Field(Limits.max_cost_s, gt=0, description="estimated seconds of work a request may cost "
+                                                                 "(factory.service.cost)")
     time_limit_s: float = Field(120.0, gt=0, description="seconds one request may take")
     device: Literal["cpu", "torch-cpu", "gpu"] | None = Field(
         None, description="render.device of every config served, shipped or in a request "
@@ -105,7 +107,7 @@ class Settings(BaseModel):
 
     @property
     def limits(self) -> Limits:
-        return Limits(self.max_count, self.max_pixel_frames, self.max_body_bytes)
+        return Limits(self.max_count, self.max_pixel_frames, self.max_body_bytes, self.max_cost_s)
 
     @property
     def render(self) -> dict:

@@ -30,6 +30,7 @@ batch dataset rendered on that device holds.
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -39,6 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from factory.errors import ApiError, ConfigError
 from factory.sample.encode import IMAGE_MEMBERS
 from factory.scene.config import Config, parse_config, validation_problems
+from factory.service.cost import CostModel, drivers
 
 DEFAULT_SCENARIO = "quickstart"
 MAX_START = 10**10  # keys stay ten digits, as in every batch dataset
@@ -81,6 +83,9 @@ class Limits:
     max_count: int = 64
     max_pixel_frames: int = 256 * 256 * 24 * 32  # width x height x frames x count
     max_body_bytes: int = 1 << 20
+    # Estimated seconds of the calibration machine's work (factory.service.cost): half the
+    # default time limit, so that what is admitted can finish within it.
+    max_cost_s: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -175,8 +180,28 @@ def _check_samples(req: SampleRequest, config: Config) -> None:
         raise ApiError(422, [{"field": "samples", "value": req.samples, "message": e.problems[0]}]) from None
 
 
-def check_budget(job: Job, limits: Limits) -> None:
-    """413 when the job asks for more pixel-frames than the service allows."""
+def check_budget(job: Job, limits: Limits, model: CostModel | None = None) -> None:
+    """413 when the job asks for more pixel-frames than the service allows, or costs more
+    than its budget of estimated seconds (``model``: the calibrated cost model, loaded
+    from :data:`factory.service.cost.MODEL_FILE` when not given)."""
+    _check_pixel_frames(job, limits)
+    seconds, scenario, parts = (model or _default_model()).request(job.config, len(job.indices))
+    if seconds > limits.max_cost_s:
+        fields = drivers(parts, scenario)
+        raise ApiError(413, [{
+            "field": fields[0], "value": round(seconds, 3),
+            "message": f"this request would cost about {seconds:.1f} s of rendering and physics (scenario "
+                       f"{scenario!r}, {len(job.indices)} samples), over this service's budget of "
+                       f"{limits.max_cost_s:g} s; it is driven by {', '.join(fields)}: lower those",
+        }, *({"field": f, "message": "drives the cost over the budget"} for f in fields[1:])])
+
+
+@functools.cache
+def _default_model() -> CostModel:
+    return CostModel.load()
+
+
+def _check_pixel_frames(job: Job, limits: Limits) -> None:
     if job.pixel_frames > limits.max_pixel_frames:
         r = job.config.render
         raise ApiError(413, [{

@@ -95,9 +95,10 @@ def app_server(ray_local):
     port = free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     common = {"configs_dir": str(CONFIGS), "min_replicas": 1, "max_replicas": 1, "num_cpus": 0.5,
-              "max_count": 8, "max_pixel_frames": 32 * 32 * 2 * 8, "max_body_bytes": 4096}
+              "max_count": 8, "max_pixel_frames": 32 * 32 * 2 * 8, "max_body_bytes": 4096, "max_cost_s": 4.0}
     serve.run(build_app(common), name="main", route_prefix="/")
-    serve.run(build_app({**common, "time_limit_s": 1.0, "max_pixel_frames": 10**8, "max_count": 64}),
+    serve.run(build_app({**common, "time_limit_s": 1.0, "max_pixel_frames": 10**8, "max_count": 64,
+                         "max_cost_s": 60.0}),
               name="limited", route_prefix="/limited")
     url = f"http://127.0.0.1:{port}"
     _wait_healthy(url, 120)
@@ -239,6 +240,13 @@ BAD = [  # (method, path, body, status, field, words in the message)
     ("POST", "/v1/samples", {"scenario": "tiny", "overrides": {"render": {"width": 256, "height": 256}}}, 413,
      "count", "pixel-frames"),
     ("POST", "/v1/samples", {"scenario": "tiny", "overrides": {"x": "y" * 5000}}, 413, "body", "over the limit"),
+    # within the pixel-frame budget, but 256 objects over 256 physics steps a frame cost ~1.7 s a sample
+    ("POST", "/v1/samples", {"scenario": "tiny", "count": 8, "overrides": {
+        "render": {"substeps": 256}, "scenarios": {"few": {"objects": {"count": 256}}}}}, 413,
+     "scenarios.few.objects.count", "drives the cost over the budget"),
+    ("POST", "/v1/samples", {"scenario": "tiny", "count": 8, "overrides": {
+        "render": {"substeps": 256}, "scenarios": {"few": {"objects": {"count": 256}}}}}, 413,
+     "render.frames", "over this service's budget of 4 s"),
     # hostile bodies (factory.service.body): too deep, not Unicode text, not a finite number
     # (the test server takes bodies up to 4096 bytes: 2000 levels pass the parser's recursion limit)
     ("POST", "/v1/samples", b"[" * 2000 + b"]" * 2000, 400, "body", "nested deeper than 32 levels"),

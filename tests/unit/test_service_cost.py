@@ -1,0 +1,81 @@
+"""The endpoint's cost model (factory.service.cost): the calibration's fit recovers
+known costs, the shipped model is what the calibration script wrote for these terms,
+every driver raises a request's cost, and a request over the budget is a 413 naming
+the fields that drive it."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import CONFIGS
+
+from factory.errors import ApiError
+from factory.scene.config import load_config
+from factory.service.catalogue import Catalogue
+from factory.service.cost import MODEL_FILE, TERMS, CostModel, drivers, scenario_terms
+from factory.service.request import Limits, SampleRequest, resolve
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+import calibrate_cost  # noqa: E402  (benchmarks/calibrate_cost.py: the grid and the fit)
+
+MODEL = CostModel.load()
+
+
+def test_the_fit_recovers_known_costs_and_never_goes_negative():
+    rows = [scenario_terms(calibrate_cost.config_of(p), "only") for p in calibrate_cost.GRID]
+    rng = np.random.default_rng(0)
+    truth = {k: float(rng.uniform(0.5, 2.0)) * 10.0 ** -e for k, e in zip(TERMS, (8, 9, 9, 7, 8, 3))}
+    seconds = [sum(truth[k] * r[k] for k in TERMS) for r in rows]
+    got = calibrate_cost.fit(rows, seconds)
+    assert got == pytest.approx(truth, rel=1e-6)
+    # a term that only hurts the fit is dropped, not given a negative cost
+    noisy = calibrate_cost.fit(rows, [s * (1.3 if r["steps x objects^2"] > 1e5 else 1.0) for s, r in zip(seconds, rows)])
+    assert all(v >= 0 for v in noisy.values())
+
+
+def test_the_shipped_model_is_the_calibration_of_these_terms():
+    doc = json.loads(MODEL_FILE.read_text())
+    assert set(doc["seconds_per_unit"]) == set(TERMS) and all(v >= 0 for v in doc["seconds_per_unit"].values())
+    assert len(doc["grid"]) == len(calibrate_cost.GRID)
+    for entry, point in zip(doc["grid"], calibrate_cost.GRID):
+        assert tuple(entry["point"].values()) == point
+        terms = scenario_terms(calibrate_cost.config_of(point), "only")
+        assert sum(MODEL.per_sample(terms).values()) == pytest.approx(entry["predicted"], rel=1e-3, abs=1e-5)
+    assert doc["fit"]["median_relative_error"] < 0.5  # the budget is an estimate; the file says how good
+
+
+@pytest.mark.parametrize("change", [
+    {"render": {"width": 64}}, {"render": {"height": 64}}, {"render": {"frames": 4}},
+    {"render": {"substeps": 16}}, {"render": {"motion_blur_samples": 4}},
+    {"scenarios": {"few": {"objects": {"count": 12}}}}, {"scenarios": {"few": {"lighting": {"count": 4}}}},
+])
+def test_every_driver_raises_the_cost(change):
+    from factory.service.request import merge
+
+    base = load_config(CONFIGS / "tiny.yaml")
+    bigger = base.model_validate(merge(base.resolved(), change))
+    assert MODEL.request(bigger, 1)[0] > MODEL.request(base, 1)[0]
+    assert MODEL.request(base, 4)[0] == pytest.approx(4 * MODEL.request(base, 1)[0])
+
+
+def test_the_drivers_are_the_fields_of_the_dearest_terms():
+    parts = {k: 0.0 for k in TERMS} | {"steps x objects^2": 9.0, "sample": 1.0}
+    assert drivers(parts, "a") == ["render.frames", "render.substeps", "scenarios.a.objects.count",
+                                   "scenarios.a.furniture.count", "count"]
+
+
+def test_a_request_over_the_budget_is_a_413_naming_what_drives_it():
+    catalogue = Catalogue(CONFIGS)
+    heavy = {"scenario": "tiny", "overrides": {"render": {"substeps": 256, "frames": 2},
+                                                "scenarios": {"few": {"objects": {"count": 256}}}}}
+    with pytest.raises(ApiError) as err:
+        resolve(SampleRequest.model_validate(heavy), catalogue, Limits(max_cost_s=1.0))
+    assert err.value.status == 413
+    fields = [p["field"] for p in err.value.problems]
+    assert {"render.substeps", "scenarios.few.objects.count", "count"} <= set(fields)
+    assert "over this service's budget of 1 s" in err.value.problems[0]["message"]
+    resolve(SampleRequest.model_validate({"scenario": "tiny"}), catalogue, Limits(max_cost_s=1.0))  # light: fine
