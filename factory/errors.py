@@ -16,6 +16,8 @@ The tree::
     │                                 --overwrite)
     ├── ShardFormatError (ValueError) a shard is not a well-formed tar; names the shard
     │                                 and the byte offset
+    ├── Stopped                       work given up between two of its steps: its request's
+    │                                 time limit ran out or its client went away
     └── ApiError                      an HTTP client's mistake or a limit reached: a 4xx
                                       status and the problems, each naming the field
 
@@ -120,6 +122,11 @@ class ShardFormatError(FactoryError, ValueError):
     def __init__(self, shard: str, offset: int, message: str):
         self.shard, self.offset, self.message = shard, offset, message
         super().__init__(f"{shard}: at byte {offset}: {message}")
+
+
+class Stopped(FactoryError):
+    """Work given up between two of its steps (render launches, physics steps, samples),
+    because whoever asked for it no longer wants it. Never a sample's own failure."""
 
 
 class ApiError(FactoryError):

@@ -13,6 +13,7 @@ All arrays are float64 NumPy; the result is a pure function of the scene.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,7 +53,7 @@ class Motion:
         return pos, rots
 
 
-def simulate(scene: Scene) -> Motion:
+def simulate(scene: Scene, stop: Callable[[], None] | None = None) -> Motion:
     """Simulate ``scene.frames`` frames of motion.
 
     Collision events are dicts ``{"frame", "time", "kind", "a", "b", "speed"}``: kind is
@@ -96,6 +97,8 @@ def simulate(scene: Scene) -> Motion:
             )
 
     for step in range(1, S):
+        if stop is not None:  # raises Stopped when whoever asked no longer wants it
+            stop()
         vel[dyn, 2] -= GRAVITY * dt
         pos[dyn] += vel[dyn] * dt
         yaw += spin * dt

@@ -19,6 +19,7 @@ views share its launch, so any batch size gives the same bytes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -132,11 +133,13 @@ class _Outputs:
 
 
 def render_clips(clips: list[Clip], backend: Backend = NUMPY, batch_views: int = 0,
-                 timings: dict | None = None) -> list[tuple[Frames, list, list]]:
+                 timings: dict | None = None, stop: Callable[[], None] | None = None) -> list[tuple[Frames, list, list]]:
     """Render every clip (all of one image size); ``(frames, annotations, w2cs)`` each.
 
     ``batch_views``: views per launch, 0 to size it from the memory at hand (see
     :meth:`Backend.batch_views`). ``timings``, when given, collects seconds per pass.
+    ``stop``, when given, is called before each launch and raises
+    :class:`~factory.errors.Stopped` to give the work up.
     """
     if not clips:
         return []
@@ -155,6 +158,8 @@ def render_clips(clips: list[Clip], backend: Backend = NUMPY, batch_views: int =
         return timed(timings, name, be.synchronize if timings is not None else None)
 
     for chunk in _chunks(units, per_launch):
+        if stop is not None:
+            stop()
         specs = [(u.clip, v) for u in chunk for v in u.views]
         with clock("primary rays"):
             batch = ViewBatch([tables[c] for c, _ in specs], [v[0] for _, v in specs],

@@ -10,10 +10,12 @@ index, the scenario and the seed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from factory import __version__
-from factory.errors import RenderError
+from factory.errors import RenderError, Stopped
 from factory.physics.dynamics import simulate
 from factory.render.backend import get_backend
 from factory.render.renderer import Clip, render_clips
@@ -109,32 +111,36 @@ def _check_index(index, samples: int | None) -> int:
     return int(index)
 
 
-def generate_sample(config: Config, index: int, timings: dict | None = None, *, samples: int | None = None) -> Sample:
+def generate_sample(config: Config, index: int, timings: dict | None = None, *, samples: int | None = None,
+                    stop: Callable[[], None] | None = None) -> Sample:
     """Generate sample ``index`` (>= 0) of the dataset of ``samples`` samples described
     by ``config`` (``samples`` None: the open-ended stream, see :mod:`factory.scene.allocation`).
 
-    ``timings``, when given, collects the seconds spent in each stage and render pass.
+    ``timings``, when given, collects the seconds spent in each stage and render pass;
+    ``stop``, see :func:`generate_samples`.
 
     Raises:
         ValueError: ``index`` is not an integer >= 0, or not below ``samples``.
         ConfigError: the scenarios' minimum counts exceed ``samples``.
         RenderError: generating it failed (names the index, scenario and seed).
     """
-    result = generate_samples(config, [index], timings, samples=samples)[0]
+    result = generate_samples(config, [index], timings, samples=samples, stop=stop)[0]
     if isinstance(result, RenderError):
         raise result
     return result
 
 
-def generate_samples(config: Config, indices, timings: dict | None = None, *,
-                     samples: int | None = None) -> list[Sample | RenderError]:
+def generate_samples(config: Config, indices, timings: dict | None = None, *, samples: int | None = None,
+                     stop: Callable[[], None] | None = None) -> list[Sample | RenderError]:
     """Samples ``indices`` of the dataset (see :func:`generate_sample`), rendered
     together in launches of ``config.render.batch_views`` views on
     ``config.render.device`` (see :mod:`factory.render.backend`).
 
     Each sample is the same as :func:`generate_sample` makes alone. A sample that
     fails comes back as its :class:`RenderError` in its place, so one bad sample
-    costs only itself.
+    costs only itself. ``stop``, when given, is called between the steps of the work
+    (samples, physics steps, render launches) and raises
+    :class:`~factory.errors.Stopped` to give all of it up; it changes no byte.
 
     Raises:
         ValueError: an index is not an integer >= 0 below ``samples``; the device
@@ -147,14 +153,18 @@ def generate_samples(config: Config, indices, timings: dict | None = None, *,
     for pos, index in enumerate(indices):
         scenario = scenario_of(config, index, samples)
         try:
+            if stop is not None:
+                stop()
             with timed(timings, "scene sampling"):
                 scene = sample_scene(config, scenario, index)
             with timed(timings, "physics"):
-                motion = simulate(scene)
+                motion = simulate(scene, stop)
             jobs.append((pos, scenario, scene, motion))
+        except Stopped:
+            raise
         except Exception as e:  # noqa: BLE001 - returned with what reproduces it
             out[pos] = _failed(config, index, scenario, e)
-    rendered = _render(config, indices, jobs, backend, timings)
+    rendered = _render(config, indices, jobs, backend, timings, stop)
     for (pos, scenario, scene, motion), result in zip(jobs, rendered):
         index = indices[pos]
         if isinstance(result, RenderError):
@@ -177,13 +187,15 @@ def _failed(config: Config, index: int, scenario: str, err: Exception) -> Render
     return rerr
 
 
-def _render(config: Config, indices: list[int], jobs: list, backend, timings) -> list:
+def _render(config: Config, indices: list[int], jobs: list, backend, timings, stop=None) -> list:
     """Render the jobs' clips together; if that fails, each alone, so the error lands
     on the sample that caused it."""
     clips = [Clip(scene, motion, config.render.motion_blur_samples, rng_for(config.seed, indices[pos], "render"))
              for pos, _, scene, motion in jobs]
     try:
-        return render_clips(clips, backend, config.render.batch_views, timings)
+        return render_clips(clips, backend, config.render.batch_views, timings, stop)
+    except Stopped:
+        raise
     except Exception as e:  # noqa: BLE001 - retried one by one to name the sample
         if len(clips) == 1:
             return [_failed(config, indices[jobs[0][0]], jobs[0][1], e)]
@@ -191,7 +203,9 @@ def _render(config: Config, indices: list[int], jobs: list, backend, timings) ->
     for (pos, scenario, scene, motion), clip in zip(jobs, clips):
         clip.rng = rng_for(config.seed, indices[pos], "render")  # the failed attempt may have drawn from it
         try:
-            results.extend(render_clips([clip], backend, config.render.batch_views, timings))
+            results.extend(render_clips([clip], backend, config.render.batch_views, timings, stop))
+        except Stopped:
+            raise
         except Exception as e:  # noqa: BLE001 - returned with what reproduces it
             results.append(_failed(config, indices[pos], scenario, e))
     return results

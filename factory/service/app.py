@@ -52,7 +52,7 @@ from ray import serve
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from factory import __version__
-from factory.errors import ApiError, ConfigError, RenderError
+from factory.errors import ApiError, ConfigError, RenderError, Stopped
 from factory.render.backend import get_backend
 from factory.scene.config import validation_problems
 from factory.service.body import parse_json
@@ -65,6 +65,7 @@ from factory.service.payload import (
     Work,
     make_batch,
     preview_png,
+    stopper,
 )
 from factory.service.request import Limits, SampleRequest, request_error, resolve
 
@@ -215,7 +216,7 @@ class SampleService:
     async def healthz(self) -> dict:
         """Liveness, and this replica's counters."""
         return {"status": "ok", "version": __version__, **{k: self.stats[k] for k in (
-            "requests", "samples", "batches", "cancelled", "timed_out", "failed")}}
+            "requests", "samples", "batches", "cancelled", "timed_out", "failed", "stopped")}}
 
     @api.get("/v1/scenarios")
     async def scenarios(self, request: Request) -> dict:
@@ -275,8 +276,14 @@ class SampleService:
                                   "message": f"must be < {frames}, the clip's frame count"}])
         self.stats["requests"] += 1
         loop = asyncio.get_running_loop()
-        png = await self._limited(loop.run_in_executor(self.pool, preview_png, job.config, index, frame, job.samples),
-                                  loop.time() + self.settings.time_limit_s, index)
+        work = Work(job.config, job.config_hash, index, None, False, job.samples)
+        try:
+            png = await self._limited(loop.run_in_executor(self.pool, preview_png, job.config, index, frame,
+                                                           job.samples, stopper([work])),
+                                      loop.time() + self.settings.time_limit_s, index)
+        except BaseException:
+            work.cancel.set()  # as in _make: the work stops at its next step
+            raise
         return Response(png, media_type="image/png")
 
     # -- internals ----------------------------------------------------------------
@@ -314,7 +321,13 @@ class SampleService:
         # response ends without its last chunk, which tells the client it is incomplete.
 
     async def _make(self, work: Work, deadline: float) -> dict:
-        members = await self._limited(self._make_batch(work), deadline, work.index)
+        try:
+            members = await self._limited(self._make_batch(work), deadline, work.index)
+        except BaseException:
+            # The time limit ran out or the client left: the work stops at its next step
+            # (factory.service.payload.make_batch) instead of holding the thread to the end.
+            work.cancel.set()
+            raise
         self.stats["samples"] += 1
         return members
 
@@ -336,7 +349,11 @@ class SampleService:
     @serve.batch(max_batch_size=4, batch_wait_timeout_s=0.005)
     async def _make_batch(self, works: list[Work]) -> list:
         self.stats["batches"] += 1
-        return await asyncio.get_running_loop().run_in_executor(self.pool, make_batch, works)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self.pool, make_batch, works)
+        except Stopped:
+            self.stats["stopped"] += 1  # nobody is waiting for these any more
+            raise
 
 
 def build_app(args: dict[str, Any] | None = None) -> serve.Application:

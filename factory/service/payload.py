@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from factory.dataset.shards import end_of_archive, sample_segment
+from factory.errors import Stopped
 from factory.sample.generate import generate_sample, generate_samples
 from factory.scene.config import Config
 
@@ -36,6 +39,9 @@ class Work:
     only: tuple[str, ...] | None
     mp4: bool
     samples: int | None = None  # the dataset size that fixes the scenario (None: the stream)
+    # Set when its request no longer wants it (time limit, client gone): the work stops
+    # at its next step instead of holding the replica's thread to the end.
+    cancel: threading.Event = field(default_factory=threading.Event, compare=False, repr=False)
 
     @property
     def key(self) -> tuple:
@@ -51,9 +57,14 @@ def make_batch(works: list[Work]) -> list[dict | BaseException]:
     encoded with its own members. A failure belongs to the works it concerns: a sample
     that fails is its RenderError; if the whole call fails (a bad index), each of its
     samples is made alone, so that only the bad ones get the error.
+
+    Raises:
+        Stopped: every work's ``cancel`` is set; checked between samples, physics
+            steps, render launches and encodings.
     """
     from factory.sample.encode import encode_sample
 
+    stop = stopper(works)
     groups: dict[tuple, list[Work]] = {}
     for w in dict((w.key, w) for w in works).values():
         groups.setdefault((w.config_hash, w.samples), []).append(w)
@@ -61,8 +72,9 @@ def make_batch(works: list[Work]) -> list[dict | BaseException]:
     for group in groups.values():
         config, samples = group[0].config, group[0].samples
         indices = list(dict.fromkeys(w.index for w in group))
-        made = dict(zip(indices, _samples(config, indices, samples)))
+        made = dict(zip(indices, _samples(config, indices, samples, stop)))
         for w in group:
+            stop()
             sample = made[w.index]
             if isinstance(sample, BaseException):
                 done[w.key] = sample
@@ -74,18 +86,31 @@ def make_batch(works: list[Work]) -> list[dict | BaseException]:
     return [done[w.key] for w in works]
 
 
-def _samples(config: Config, indices: list, samples: int | None) -> list:
+def stopper(works: list[Work]) -> Callable[[], None]:
+    """A ``stop`` for :func:`~factory.sample.generate.generate_samples`: raises Stopped
+    once every one of ``works`` is cancelled (a batch goes on while anyone wants it)."""
+    def stop() -> None:
+        if all(w.cancel.is_set() for w in works):
+            raise Stopped(f"{len(works)} sample(s) no longer wanted: the time limit ran out or the client left")
+    return stop
+
+
+def _samples(config: Config, indices: list, samples: int | None, stop: Callable[[], None]) -> list:
     """``generate_samples``, with an error raised by the whole call given to each index
     it concerns: the indices are then made one by one."""
     try:
-        return generate_samples(config, indices, samples=samples)
+        return generate_samples(config, indices, samples=samples, stop=stop)
+    except Stopped:
+        raise
     except Exception as e:  # noqa: BLE001 - attributed below
         if len(indices) == 1:
             return [e]
     out = []
     for index in indices:
         try:
-            out.extend(generate_samples(config, [index], samples=samples))
+            out.extend(generate_samples(config, [index], samples=samples, stop=stop))
+        except Stopped:
+            raise
         except Exception as e:  # noqa: BLE001 - handed back to the requests for this index
             out.append(e)
     return out
@@ -129,7 +154,8 @@ class JsonStream:
         return head + f'],"count":{self.count}}}'.encode()
 
 
-def preview_png(config: Config, index: int, frame: int | None, samples: int | None = None) -> bytes:
+def preview_png(config: Config, index: int, frame: int | None, samples: int | None = None,
+                stop: Callable[[], None] | None = None) -> bytes:
     """The contact sheet (PNG bytes) of frame ``frame`` (default: the middle one) of
     sample ``index`` (of a dataset of ``samples``; None: the open-ended stream).
 
@@ -138,7 +164,7 @@ def preview_png(config: Config, index: int, frame: int | None, samples: int | No
     """
     from factory.sample.preview import contact_sheet, png_bytes
 
-    sample = generate_sample(config, index, samples=samples)
+    sample = generate_sample(config, index, samples=samples, stop=stop)
     T = sample.frames.depth.shape[0]
     t = T // 2 if frame is None else frame
     if not 0 <= t < T:

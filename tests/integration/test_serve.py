@@ -379,6 +379,23 @@ def test_the_time_limit_answers_504_before_the_first_sample(app_server):
     assert requests.get(f"{app_server.url}/limited/healthz", timeout=30).json()["timed_out"] >= 1
 
 
+def test_a_request_past_its_time_limit_frees_the_replica(app_server):
+    """256 objects at 256 physics steps a frame for 8 frames take seconds; the limit is
+    1 s. The work stops at its next physics step, so a light request sent right after
+    the 504, under the same 1 s limit and on the same one-thread replica, is answered:
+    had the heavy work run on, the light one would have waited seconds and got 504."""
+    crowd = {"objects": {"count": 256}}
+    heavy = {"scenario": "tiny", "overrides": {"render": {"frames": 8, "substeps": 256},
+                                                "scenarios": {"few": crowd, "one": crowd}}}
+    stats = f"{app_server.url}/limited/healthz"
+    before = requests.get(stats, timeout=30).json()["stopped"]
+    r = _post(f"{app_server.url}/limited", heavy)
+    assert r.status_code == 504, r.text
+    light = _post(f"{app_server.url}/limited", {"scenario": "tiny"})
+    assert light.status_code == 200, light.text
+    assert requests.get(stats, timeout=30).json()["stopped"] >= before + 1  # (an earlier test's may land too)
+
+
 def test_the_time_limit_cuts_a_stream_off_incomplete(app_server):
     """64 clips of ~0.2 s each against a 1 s limit: the answer is never a whole tar.
     (On a machine slow enough to miss the limit with the first clip it is a 504.)"""

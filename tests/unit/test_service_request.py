@@ -199,9 +199,9 @@ def test_a_batch_renders_each_configs_samples_together_as_generate_members_makes
     other = parse_config({**tiny.resolved(), "seed": 11, "render": {**tiny.resolved()["render"], "frames": 1}})
     calls = []
 
-    def counting(config, indices, timings=None, *, samples=None):
+    def counting(config, indices, timings=None, *, samples=None, stop=None):
         calls.append((config.seed, list(indices), samples))
-        return generate_samples(config, indices, timings, samples=samples)
+        return generate_samples(config, indices, timings, samples=samples, stop=stop)
 
     works = [Work(tiny, tiny.config_hash(), 3, None, False), Work(other, other.config_hash(), 0, ("rgb.png",), True),
              Work(tiny, tiny.config_hash(), 1, ("depth.png",), False), Work(tiny, tiny.config_hash(), 3, None, False),
@@ -242,3 +242,15 @@ def test_the_services_render_settings_replace_every_configs(catalogue):
     # the catalogue shows what is served
     (described,) = [d for d in Catalogue(CONFIGS, render).describe() if d["name"] == "tiny"]
     assert described["config"] == want.resolved() and described["config_hash"] == want.config_hash()
+
+
+def test_a_batch_nobody_wants_stops_and_one_someone_wants_goes_on():
+    from factory.errors import Stopped
+
+    tiny = load_config(CONFIGS / "tiny.yaml")
+    gone, wanted = Work(tiny, tiny.config_hash(), 0, None, False), Work(tiny, tiny.config_hash(), 1, None, False)
+    gone.cancel.set()
+    with pytest.raises(Stopped):
+        make_batch([gone])
+    made = make_batch([gone, wanted])  # someone still waits: the whole batch is made, byte for byte
+    assert made == [generate_members(tiny, 0, mp4=False), generate_members(tiny, 1, mp4=False)]
