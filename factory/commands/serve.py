@@ -106,7 +106,8 @@ def run(args: argparse.Namespace) -> int:
 
     config = load_serve_config(args.config, args.host, args.port, args.min_replicas, args.max_replicas,
                                args.gpus_per_replica, render_overrides(args))
-    from factory.service.app import Settings, build_app
+    from factory.service.app import build_app
+    from factory.service.settings import Settings
 
     for app in config.applications:  # check each application's args before starting Ray
         if app.import_path.endswith(":build_app"):

@@ -11,17 +11,15 @@ Routes (the schema is at ``/openapi.json``, the docs at ``/docs``):
 * ``GET /v1/samples/{index}/preview.png``: a contact sheet of one frame;
 * ``GET /v1/scenarios``: the shipped configs; ``GET /healthz``: liveness and counters.
 
-Inside a replica, samples are made on one worker thread (NumPy rendering is
-CPU-bound and more threads would only fight over the GIL; a GPU renders one launch at
-a time anyway), so the event loop stays free to accept requests, answer ``/healthz``
-and notice disconnects. Requests for single samples meet in ``@serve.batch``: a batch
-is made in one call (:func:`~factory.service.payload.make_batch`: identical samples
-once, the samples of one config rendered together in batched launches on the render
-device). ``max_batch_size`` defaults to 1 (on the CPU a batch only adds its wait) and
-to 16 when the ``device`` setting is ``gpu``, where one launch of many clips costs
-little more than one of a single clip. A stream asks for its next sample only after
-sending the previous one, so a client that disconnects (Serve then cancels the
-handler) stops its generation after at most one more sample.
+Inside a replica, samples are made off the event loop on two lanes of one thread each
+(more threads would only fight over the GIL): light samples, batched across requests
+in ``@serve.batch`` (:func:`~factory.service.payload.make_batch`: identical samples
+once, a config's samples rendered together; ``max_batch_size`` 1 on the CPU, 16 with
+``device: gpu``), and heavy ones (estimated over ``light_cost_s``,
+:mod:`factory.service.cost`), one at a time, so no light request waits behind one. A
+sample whose request ran out of time or whose client left stops at its next step
+(sample, physics step, render launch), freeing its lane; a stream asks for its next
+sample only after sending the previous one.
 
 The render device: the ``device`` setting (``factory serve --device``) replaces
 ``render.device`` of every config served, shipped or sent in a request (None: each
@@ -41,19 +39,18 @@ import json
 import os
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import FastAPI, Query, Request
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 from ray import serve
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from factory import __version__
 from factory.errors import ApiError, ConfigError, RenderError, Stopped
-from factory.render.backend import get_backend
 from factory.scene.config import validation_problems
 from factory.service.body import parse_json
 from factory.service.catalogue import Catalogue
@@ -67,75 +64,11 @@ from factory.service.payload import (
     preview_png,
     stopper,
 )
-from factory.service.request import Limits, SampleRequest, request_error, resolve
+from factory.service.request import SampleRequest, request_error, resolve
+from factory.service.settings import Settings
 
 TOKEN_ENV = "FACTORY_SERVE_TOKEN"
 DEPLOYMENT = "SampleService"
-GPU_MAX_BATCH_SIZE = 16  # max_batch_size when device is gpu and the setting is not given
-
-
-class Settings(BaseModel):
-    """``build_app``'s arguments (the ``args`` of an application in a Serve config file).
-    The replica shape here is a default: a Serve config file's ``deployments`` section
-    overrides it."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    configs_dir: str | None = Field(None, description="folder of shipped scenario YAMLs (default: configs/)")
-    max_count: int = Field(Limits.max_count, ge=1, le=100_000, description="samples per request")
-    max_pixel_frames: int = Field(Limits.max_pixel_frames, ge=1, description="width x height x frames x count")
-    max_body_bytes: int = Field(Limits.max_body_bytes, ge=1024, description="bytes of a request body")
-    max_cost_s: float = Field(Limits.max_cost_s, gt=0, description="estimated seconds of work a request may cost "
-                                                                 "(factory.service.cost)")
-    time_limit_s: float = Field(120.0, gt=0, description="seconds one request may take")
-    device: Literal["cpu", "torch-cpu", "gpu"] | None = Field(
-        None, description="render.device of every config served, shipped or in a request "
-                          "(None: each config's own)")
-    batch_views: int | None = Field(
-        None, ge=0, le=4096, description="render.batch_views of every config served: views per render launch, "
-                                         "0 sized from memory (None: each config's own)")
-    max_batch_size: int | None = Field(
-        None, ge=1, le=256, description=f"single-sample requests made in one call (default: 1, "
-                                        f"{GPU_MAX_BATCH_SIZE} when device is gpu)")
-    batch_wait_timeout_s: float = Field(0.005, ge=0, description="how long a batch waits to fill")
-    min_replicas: int = Field(1, ge=0)
-    max_replicas: int = Field(4, ge=1)
-    target_ongoing_requests: float = Field(2.0, gt=0)
-    max_ongoing_requests: int = Field(64, ge=1)
-    num_cpus: float = Field(1.0, ge=0, description="CPUs per replica")
-    num_gpus: float | None = Field(None, ge=0, description="GPUs per replica (default: 1 when device is gpu, "
-                                                            "else 0)")
-
-    @property
-    def limits(self) -> Limits:
-        return Limits(self.max_count, self.max_pixel_frames, self.max_body_bytes, self.max_cost_s)
-
-    @property
-    def render(self) -> dict:
-        """What replaces the ``render`` settings of every config served (those set)."""
-        return {k: getattr(self, k) for k in ("device", "batch_views") if getattr(self, k) is not None}
-
-    @property
-    def batch_size(self) -> int:
-        """``max_batch_size``, or its default for the device."""
-        if self.max_batch_size is not None:
-            return self.max_batch_size
-        return GPU_MAX_BATCH_SIZE if self.device == "gpu" else 1
-
-    @property
-    def gpus(self) -> float:
-        """``num_gpus``, or its default for the device."""
-        if self.num_gpus is not None:
-            return self.num_gpus
-        return 1.0 if self.device == "gpu" else 0.0
-
-    def check_device(self) -> None:
-        """Raise ConfigError (naming ``render.device``) if ``device`` cannot render here."""
-        if self.device is None:
-            return
-        get_backend(self.device, "serve application args")
-
-
 api = FastAPI(
     title="factory",
     version=__version__,
@@ -207,7 +140,10 @@ class SampleService:
         self.render = self.settings.render
         self.catalogue = Catalogue(self.settings.configs_dir, self.render)
         self.limits = self.settings.limits
+        # Two lanes, one thread each: heavy samples (over light_cost_s) queue among
+        # themselves, so a light request never waits behind one; the two share the CPU.
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="factory-make")
+        self.heavy_pool = ThreadPoolExecutor(1, thread_name_prefix="factory-heavy")
         self.stats: Counter = Counter()
         self._make_batch.set_max_batch_size(self.settings.batch_size)
         self._make_batch.set_batch_wait_timeout_s(self.settings.batch_wait_timeout_s)
@@ -216,7 +152,7 @@ class SampleService:
     async def healthz(self) -> dict:
         """Liveness, and this replica's counters."""
         return {"status": "ok", "version": __version__, **{k: self.stats[k] for k in (
-            "requests", "samples", "batches", "cancelled", "timed_out", "failed", "stopped")}}
+            "requests", "samples", "batches", "heavy", "cancelled", "timed_out", "failed", "stopped")}}
 
     @api.get("/v1/scenarios")
     async def scenarios(self, request: Request) -> dict:
@@ -231,7 +167,9 @@ class SampleService:
         job = resolve(await self._body(request), self.catalogue, self.limits, self.render)
         self.stats["requests"] += 1
         deadline = asyncio.get_running_loop().time() + self.settings.time_limit_s
-        works = [Work(job.config, job.config_hash, i, job.only, job.mp4, job.samples) for i in job.indices]
+        heavy = job.cost_s > self.settings.light_cost_s
+        works = [Work(job.config, job.config_hash, i, job.only, job.mp4, job.samples, heavy=heavy)
+                 for i in job.indices]
         # The first sample is made before the answer starts, so that a failure or the
         # time limit can still be answered with a status code and a JSON body.
         first = await self._make(works[0], deadline)
@@ -277,8 +215,9 @@ class SampleService:
         self.stats["requests"] += 1
         loop = asyncio.get_running_loop()
         work = Work(job.config, job.config_hash, index, None, False, job.samples)
+        lane = self.heavy_pool if job.cost_s > self.settings.light_cost_s else self.pool
         try:
-            png = await self._limited(loop.run_in_executor(self.pool, preview_png, job.config, index, frame,
+            png = await self._limited(loop.run_in_executor(lane, preview_png, job.config, index, frame,
                                                            job.samples, stopper([work])),
                                       loop.time() + self.settings.time_limit_s, index)
         except BaseException:
@@ -321,8 +260,9 @@ class SampleService:
         # response ends without its last chunk, which tells the client it is incomplete.
 
     async def _make(self, work: Work, deadline: float) -> dict:
+        made = self._make_heavy(work) if work.heavy else self._make_batch(work)
         try:
-            members = await self._limited(self._make_batch(work), deadline, work.index)
+            members = await self._limited(made, deadline, work.index)
         except BaseException:
             # The time limit ran out or the client left: the work stops at its next step
             # (factory.service.payload.make_batch) instead of holding the thread to the end.
@@ -348,12 +288,25 @@ class SampleService:
 
     @serve.batch(max_batch_size=4, batch_wait_timeout_s=0.005)
     async def _make_batch(self, works: list[Work]) -> list:
+        """Light samples, batched across requests, on the light lane."""
         self.stats["batches"] += 1
-        try:
-            return await asyncio.get_running_loop().run_in_executor(self.pool, make_batch, works)
-        except Stopped:
-            self.stats["stopped"] += 1  # nobody is waiting for these any more
-            raise
+        return await self._run(self.pool, works)
+
+    async def _make_heavy(self, work: Work) -> Any:
+        """A heavy sample, alone, on the heavy lane (one at a time per replica)."""
+        self.stats["heavy"] += 1
+        return (await self._run(self.heavy_pool, [work]))[0]
+
+    async def _run(self, lane: ThreadPoolExecutor, works: list[Work]) -> list:
+        done = lane.submit(make_batch, works)
+        loop = asyncio.get_running_loop()
+        # Counted when the thread ends, even if whoever awaited it has gone (a 504).
+        done.add_done_callback(lambda f: loop.call_soon_threadsafe(self._count_stopped, f))
+        return await asyncio.wrap_future(done)
+
+    def _count_stopped(self, done) -> None:
+        if isinstance(done.exception(), Stopped):
+            self.stats["stopped"] += 1  # nobody was waiting for these any more
 
 
 def build_app(args: dict[str, Any] | None = None) -> serve.Application:

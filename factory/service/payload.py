@@ -42,6 +42,7 @@ class Work:
     # Set when its request no longer wants it (time limit, client gone): the work stops
     # at its next step instead of holding the replica's thread to the end.
     cancel: threading.Event = field(default_factory=threading.Event, compare=False, repr=False)
+    heavy: bool = field(default=False, compare=False)  # made on the replica's heavy lane (service.app)
 
     @property
     def key(self) -> tuple:

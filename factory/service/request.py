@@ -32,7 +32,7 @@ from __future__ import annotations
 import copy
 import functools
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -92,7 +92,8 @@ class Limits:
 class Job:
     """A checked request: the validated config and what to make of it.
 
-    ``only`` is the image members to encode (None: all), ``mp4`` whether to add the MP4.
+    ``only`` is the image members to encode (None: all), ``mp4`` whether to add the MP4,
+    ``cost_s`` the estimated seconds of work of one of its samples (:mod:`factory.service.cost`).
     """
 
     config: Config
@@ -103,6 +104,7 @@ class Job:
     only: tuple[str, ...] | None
     mp4: bool
     format: str
+    cost_s: float = 0.0
 
     @property
     def pixel_frames(self) -> int:
@@ -162,8 +164,7 @@ def resolve(req: SampleRequest, catalogue, limits: Limits, render: dict | None =
         mp4 = "mp4" in req.modalities
     job = Job(config, config.config_hash(), source, range(req.start, req.start + req.count), req.samples, only,
               config.output.mp4 if mp4 is None else mp4, req.format)
-    check_budget(job, limits)
-    return job
+    return replace(job, cost_s=check_budget(job, limits) / len(job.indices))
 
 
 def _check_samples(req: SampleRequest, config: Config) -> None:
@@ -180,10 +181,11 @@ def _check_samples(req: SampleRequest, config: Config) -> None:
         raise ApiError(422, [{"field": "samples", "value": req.samples, "message": e.problems[0]}]) from None
 
 
-def check_budget(job: Job, limits: Limits, model: CostModel | None = None) -> None:
-    """413 when the job asks for more pixel-frames than the service allows, or costs more
-    than its budget of estimated seconds (``model``: the calibrated cost model, loaded
-    from :data:`factory.service.cost.MODEL_FILE` when not given)."""
+def check_budget(job: Job, limits: Limits, model: CostModel | None = None) -> float:
+    """The job's estimated seconds of work; 413 when it asks for more pixel-frames than
+    the service allows, or costs more than its budget of estimated seconds (``model``:
+    the calibrated cost model, loaded from :data:`factory.service.cost.MODEL_FILE` when
+    not given)."""
     _check_pixel_frames(job, limits)
     seconds, scenario, parts = (model or _default_model()).request(job.config, len(job.indices))
     if seconds > limits.max_cost_s:
@@ -194,6 +196,7 @@ def check_budget(job: Job, limits: Limits, model: CostModel | None = None) -> No
                        f"{scenario!r}, {len(job.indices)} samples), over this service's budget of "
                        f"{limits.max_cost_s:g} s; it is driven by {', '.join(fields)}: lower those",
         }, *({"field": f, "message": "drives the cost over the budget"} for f in fields[1:])])
+    return seconds
 
 
 @functools.cache

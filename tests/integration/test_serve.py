@@ -98,7 +98,7 @@ def app_server(ray_local):
               "max_count": 8, "max_pixel_frames": 32 * 32 * 2 * 8, "max_body_bytes": 4096, "max_cost_s": 4.0}
     serve.run(build_app(common), name="main", route_prefix="/")
     serve.run(build_app({**common, "time_limit_s": 1.0, "max_pixel_frames": 10**8, "max_count": 64,
-                         "max_cost_s": 60.0}),
+                         "max_cost_s": 60.0, "light_cost_s": 1000.0}),  # one lane: what stopping frees
               name="limited", route_prefix="/limited")
     url = f"http://127.0.0.1:{port}"
     _wait_healthy(url, 120)
@@ -394,6 +394,26 @@ def test_a_request_past_its_time_limit_frees_the_replica(app_server):
     light = _post(f"{app_server.url}/limited", {"scenario": "tiny"})
     assert light.status_code == 200, light.text
     assert requests.get(stats, timeout=30).json()["stopped"] >= before + 1  # (an earlier test's may land too)
+
+
+def test_a_light_request_does_not_wait_behind_a_heavy_one(app_server):
+    """A heavy sample (estimated ~3 s: 256 objects at 256 physics steps a frame) goes to
+    the replica's heavy lane; a light request sent while it runs is answered before it,
+    on the light lane (one lane would have made it wait for the heavy sample)."""
+    crowd = {"objects": {"count": 256}}
+    heavy = {"scenario": "tiny", "overrides": {"render": {"frames": 4, "substeps": 256},
+                                                "scenarios": {"few": crowd, "one": crowd}}}
+    stats = f"{app_server.url}/healthz"
+    before = requests.get(stats, timeout=30).json()["heavy"]
+    with ThreadPoolExecutor(1) as pool:
+        slow = pool.submit(_post, app_server.url, heavy)
+        deadline = time.monotonic() + 60
+        while requests.get(stats, timeout=30).json()["heavy"] == before and time.monotonic() < deadline:
+            time.sleep(0.05)  # until the heavy sample is on its lane
+        light = _post(app_server.url, {"scenario": "tiny", "start": 5})
+        assert light.status_code == 200, light.text
+        assert not slow.done()  # answered while the heavy sample is still being made
+        assert slow.result().status_code == 200
 
 
 def test_the_time_limit_cuts_a_stream_off_incomplete(app_server):

@@ -18,7 +18,8 @@ FACTORY = Path(sys.executable).parent / "factory"
 
 
 def test_the_shipped_serve_config_is_valid_for_serve_and_for_build_app():
-    from factory.service.app import DEPLOYMENT, Settings, build_app
+    from factory.service.app import DEPLOYMENT, build_app
+    from factory.service.settings import Settings
 
     assert DEFAULT_CONFIG == REPO / "k8s" / "base" / "serve.yaml"
     config = load_serve_config(DEFAULT_CONFIG)
@@ -73,7 +74,8 @@ def test_bad_app_args_fail_before_ray_starts(tmp_path):
 
 
 def test_the_device_setting_defaults_to_each_configs_own_and_sizes_batches_and_gpus():
-    from factory.service.app import GPU_MAX_BATCH_SIZE, Settings, build_app
+    from factory.service.app import build_app
+    from factory.service.settings import GPU_MAX_BATCH_SIZE, Settings
 
     plain = Settings()
     assert plain.device is None and plain.render == {} and (plain.batch_size, plain.gpus) == (1, 0.0)
