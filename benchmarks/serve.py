@@ -1,6 +1,9 @@
-"""HTTP overhead of the Serve endpoint: latency and throughput against in-process calls.
+"""HTTP overhead of the Serve endpoint: latency and throughput against in-process calls;
+with ``--hostile``, light clients' latency under heavy clients, and how soon a timed-out
+request frees its replica.
 
     .venv/bin/python benchmarks/serve.py [--replicas 1] [--max-batch-size 4]
+    .venv/bin/python benchmarks/serve.py --hostile 30      # seconds per phase
 
 Deploys the app (``build_app``) on an embedded Ray with a fixed number of replicas
 (1 CPU each), then for a 1-frame and a 24-frame quickstart clip (128 x 128, MP4
@@ -77,12 +80,18 @@ def over_http(url: str, overrides: dict, indices: list[int], clients: int) -> tu
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--hostile", type=float, default=None, metavar="SECONDS",
+                        help="run the hostile-load comparison instead, each phase this long")
     parser.add_argument("--replicas", type=int, default=1)
     parser.add_argument("--max-batch-size", type=int, default=1)
     parser.add_argument("--max-ongoing-requests", type=int, default=64)
     parser.add_argument("--workloads", nargs="+", default=list(WORKLOADS), choices=list(WORKLOADS))
     parser.add_argument("--port", type=int, default=8765)
     args = parser.parse_args()
+    if args.hostile is not None:
+        from serve_hostile import run_hostile  # benchmarks/serve_hostile.py
+
+        return run_hostile(args.hostile, args.port)
 
     import ray
     from ray import serve
