@@ -168,13 +168,8 @@ def cluster(s3_server, tmp_path_factory):
             cwd=REPO, env=head_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
         address = f"http://127.0.0.1:{dashboard}"
         _wait(lambda: requests.get(f"{address}/api/version", timeout=2).status_code in (200, 401), 120, "dashboard")
-        worker_local = {"address": f"127.0.0.1:{gcs}", "dashboard-agent-listen-port": free_port(),
-                        "dashboard-agent-grpc-port": free_port(), "metrics-export-port": free_port()}
-        procs.append(subprocess.Popen(
-            [str(ray_bin), "start", *flags({**start_params(cpu_group), **worker_local}), "--disable-usage-stats",
-             "--block"],
-            cwd=REPO, env=worker_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
         client_env = {**{k: v for k, v in os.environ.items() if not k.startswith(("RAY_", "AWS_"))}, **auth}
+        procs.append(_start_worker(ray_bin, cpu_group, gcs, worker_env, client_env))
         yield SimpleNamespace(objects=objects, address=address, env=client_env, serve_token=serve_token,
                               s3_endpoint=s3_server, temp_dir=temp_dir)
     finally:
@@ -182,6 +177,30 @@ def cluster(s3_server, tmp_path_factory):
             _stop(proc)
         _kill_leftovers(temp_dir)
         shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def _start_worker(ray_bin: Path, group: dict, gcs: int, env: dict, client_env: dict,
+                  tries: int = 3) -> subprocess.Popen:
+    """Start the CPU group's worker node and wait until its CPUs are in the cluster. A
+    node that exits, or has not joined in 90 s (its free ports taken meanwhile, a loaded
+    machine), is started again on fresh ports: the jobs below would otherwise wait for
+    CPUs that never come."""
+    cpus = start_params(group)["num-cpus"]
+    for _ in range(tries):
+        ports = {"address": f"127.0.0.1:{gcs}", "dashboard-agent-listen-port": free_port(),
+                 "dashboard-agent-grpc-port": free_port(), "metrics-export-port": free_port()}
+        proc = subprocess.Popen(
+            [str(ray_bin), "start", *flags({**start_params(group), **ports}), "--disable-usage-stats", "--block"],
+            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + 90
+        while proc.poll() is None and time.monotonic() < deadline:
+            status = subprocess.run([str(ray_bin), "status", "--address", f"127.0.0.1:{gcs}"], capture_output=True,
+                                    text=True, env=client_env, timeout=60)
+            if f"/{float(cpus)} CPU" in status.stdout:
+                return proc
+            time.sleep(2)
+        _stop(proc)
+    pytest.fail(f"the worker node did not join the cluster in {tries} tries")
 
 
 def _cli(cluster, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
