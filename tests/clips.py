@@ -2,7 +2,7 @@
 
 :func:`synthetic_frames` draws a render-like clip with plain numpy: a sky band, a
 floor plane seen in perspective, and shaded spheres that move in straight lines.
-Every array has the dtype, shape and units of :class:`factory.sample.types.Frames`, and the
+Every array has the dtype, shape and units of :class:`factory.render.frames.Frames`, and the
 values are structured (smooth depth, unit normals, piecewise-constant flow) so PNG
 sizes and encode times measured on it resemble those of real renders.
 """

@@ -3,7 +3,7 @@
 ``render_clips(clips, backend, batch_views)`` renders many clips in launches of up to
 ``batch_views`` views (frames and motion-blur sub-frames, of any clips) each, on the
 backend's device (see :mod:`factory.render.backend`). Per clip it returns the
-:class:`~factory.sample.types.Frames` (see there for every layer's shape, dtype and units),
+:class:`~factory.render.frames.Frames` (see there for every layer's shape, dtype and units),
 per-frame, per-object annotations and the T world-to-camera 4x4 matrices:
 
 * ``bbox_amodal``: [x0, y0, x1, y1] pixel-edge box of the object's full silhouette

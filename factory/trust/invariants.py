@@ -1,6 +1,6 @@
 """The ground-truth invariants of one decoded factory clip, as :mod:`factory.trust.validate` checks them.
 
-:func:`check_clip` takes the :class:`~factory.sample.types.Frames` that
+:func:`check_clip` takes the :class:`~factory.render.frames.Frames` that
 :func:`factory.sample.decode.decode_sample` returns, the raw ``flow.png`` codes and the
 metadata, and reports each broken invariant through ``add(check, message)``. What
 holds, and why (see ``factory/render/`` and the sample-format table of the README):
@@ -47,7 +47,7 @@ NORMAL_TOL = 0.01  # each component is within 1/255: the length within sqrt(3)/2
 
 
 def check_clip(frames, flow_code: np.ndarray, meta: dict, add: Add) -> None:
-    """Check a decoded clip: ``frames`` (:class:`~factory.sample.types.Frames`, T x H x W),
+    """Check a decoded clip: ``frames`` (:class:`~factory.render.frames.Frames`, T x H x W),
     ``flow_code`` the ``flow.png`` filmstrip as stored (uint16, (T*H, 2*W)), ``meta``
     its JSON. Each broken invariant is reported as ``add(check, message)`` with the
     check names of :data:`factory.trust.validate.checks.CHECKS` (``meta.objects``, ``depth.*``,
