@@ -167,8 +167,7 @@ class SampleService:
         job = resolve(await self._body(request), self.catalogue, self.limits, self.render)
         self.stats["requests"] += 1
         deadline = asyncio.get_running_loop().time() + self.settings.time_limit_s
-        heavy = job.cost_s > self.settings.light_cost_s
-        works = [Work(job.config, job.config_hash, i, job.only, job.mp4, job.samples, heavy=heavy)
+        works = [Work(job.config, job.config_hash, i, job.only, job.mp4, job.samples, heavy=self._heavy(job))
                  for i in job.indices]
         # The first sample is made before the answer starts, so that a failure or the
         # time limit can still be answered with a status code and a JSON body.
@@ -214,15 +213,11 @@ class SampleService:
                                   "message": f"must be < {frames}, the clip's frame count"}])
         self.stats["requests"] += 1
         loop = asyncio.get_running_loop()
-        work = Work(job.config, job.config_hash, index, None, False, job.samples)
-        lane = self.heavy_pool if job.cost_s > self.settings.light_cost_s else self.pool
-        try:
-            png = await self._limited(loop.run_in_executor(lane, preview_png, job.config, index, frame,
-                                                           job.samples, stopper([work])),
-                                      loop.time() + self.settings.time_limit_s, index)
-        except BaseException:
-            work.cancel.set()  # as in _make: the work stops at its next step
-            raise
+        work = Work(job.config, job.config_hash, index, None, False, job.samples, heavy=self._heavy(job))
+        lane = self.heavy_pool if work.heavy else self.pool
+        png = await self._limited(loop.run_in_executor(lane, preview_png, job.config, index, frame, job.samples,
+                                                       stopper([work])),
+                                  loop.time() + self.settings.time_limit_s, work)
         return Response(png, media_type="image/png")
 
     # -- internals ----------------------------------------------------------------
@@ -261,26 +256,30 @@ class SampleService:
 
     async def _make(self, work: Work, deadline: float) -> dict:
         made = self._make_heavy(work) if work.heavy else self._make_batch(work)
-        try:
-            members = await self._limited(made, deadline, work.index)
-        except BaseException:
-            # The time limit ran out or the client left: the work stops at its next step
-            # (factory.service.payload.make_batch) instead of holding the thread to the end.
-            work.cancel.set()
-            raise
+        members = await self._limited(made, deadline, work)
         self.stats["samples"] += 1
         return members
 
-    async def _limited(self, awaitable, deadline: float, index: int) -> Any:
-        """``awaitable``'s result, or 504 once the request's time limit has passed."""
+    def _heavy(self, job) -> bool:
+        """Whether the job's samples go to the heavy lane (each over ``light_cost_s``)."""
+        return job.cost_s > self.settings.light_cost_s
+
+    async def _limited(self, awaitable, deadline: float, work: Work) -> Any:
+        """``awaitable``'s result (``work`` made), or 504 once the request's time limit has
+        passed. However the wait ends early (the time limit, the client gone), ``work`` is
+        cancelled, so it stops at its next step instead of holding its lane to the end."""
         timeout = deadline - asyncio.get_running_loop().time()
         try:
             result = await asyncio.wait_for(awaitable, max(timeout, 0.0))
         except TimeoutError:
+            work.cancel.set()
             self.stats["timed_out"] += 1
-            raise ApiError(504, [{"field": "count", "value": index, "message": (
-                f"the time limit of {self.settings.time_limit_s} s ran out at sample {index}; "
+            raise ApiError(504, [{"field": "count", "value": work.index, "message": (
+                f"the time limit of {self.settings.time_limit_s} s ran out at sample {work.index}; "
                 "ask for fewer or smaller samples")}]) from None
+        except BaseException:  # the client went away (the handler is cancelled)
+            work.cancel.set()
+            raise
         if isinstance(result, BaseException):
             self.stats["failed"] += 1
             raise result
