@@ -1,7 +1,7 @@
-"""The renderer: analytic ray casting of the scene's shapes, written against the
-array-API standard so one algorithm runs on NumPy, or PyTorch on CPU or GPU, in
-batches of many views (see :mod:`factory.render.backend`)."""
+"""The renderer: Warp kernels (one source for CPU and CUDA) that ray-trace analytic
+shapes and triangle meshes (one BVH per asset) for many views per launch, with every
+ground-truth layer from the same launch (see :mod:`factory.render.renderer`)."""
 
-from factory.render.renderer import Clip, render_clip, render_clips
+from factory.render.renderer import Clip, Quality, render_clip, render_clips
 
-__all__ = ["Clip", "render_clip", "render_clips"]
+__all__ = ["Clip", "Quality", "render_clip", "render_clips"]

@@ -17,8 +17,8 @@ import numpy as np
 from factory import __version__
 from factory.errors import RenderError, Stopped
 from factory.physics.dynamics import simulate
-from factory.render.backend import get_backend
-from factory.render.renderer import Clip, render_clips
+from factory.render.device import get_device
+from factory.render.renderer import Clip, Quality, render_clips
 from factory.sample.types import Sample, sample_key
 from factory.scene.allocation import allocation_of
 from factory.scene.config import Config
@@ -54,7 +54,7 @@ def _metadata(config: Config, scenario: str, index: int, scene: Scene, motion, a
     states = [motion.state_at(t / scene.fps) for t in range(T)]  # poses of every object, per frame
     objects = []
     for k, o in enumerate(scene.objects):
-        corners_local = box_corners(o.dims)
+        corners_local = box_corners(o.half_extents)
         per_frame = {"position": [], "rotation": [], "velocity": [], "angular_velocity": [],
                      "corners_2d": [], "corners_depth": []}
         for t, s in enumerate(frame_steps):
@@ -134,7 +134,7 @@ def generate_samples(config: Config, indices, timings: dict | None = None, *, sa
                      stop: Callable[[], None] | None = None) -> list[Sample | RenderError]:
     """Samples ``indices`` of the dataset (see :func:`generate_sample`), rendered
     together in launches of ``config.render.batch_views`` views on
-    ``config.render.device`` (see :mod:`factory.render.backend`).
+    ``config.render.device`` (see :mod:`factory.render.device`).
 
     Each sample is the same as :func:`generate_sample` makes alone. A sample that
     fails comes back as its :class:`RenderError` in its place, so one bad sample
@@ -147,7 +147,7 @@ def generate_samples(config: Config, indices, timings: dict | None = None, *, sa
             cannot be used (names ``render.device``).
     """
     indices = [_check_index(i, samples) for i in indices]
-    backend = get_backend(config.render.device)
+    device = get_device(config.render.device)
     out: list[Sample | RenderError | None] = [None] * len(indices)
     jobs = []  # (position, scenario, scene, motion)
     for pos, index in enumerate(indices):
@@ -164,7 +164,7 @@ def generate_samples(config: Config, indices, timings: dict | None = None, *, sa
             raise
         except Exception as e:  # noqa: BLE001 - returned with what reproduces it
             out[pos] = _failed(config, index, scenario, e)
-    rendered = _render(config, indices, jobs, backend, timings, stop)
+    rendered = _render(config, indices, jobs, device, timings, stop)
     for (pos, scenario, scene, motion), result in zip(jobs, rendered):
         index = indices[pos]
         if isinstance(result, RenderError):
@@ -187,13 +187,15 @@ def _failed(config: Config, index: int, scenario: str, err: Exception) -> Render
     return rerr
 
 
-def _render(config: Config, indices: list[int], jobs: list, backend, timings, stop=None) -> list:
+def _render(config: Config, indices: list[int], jobs: list, device, timings, stop=None) -> list:
     """Render the jobs' clips together; if that fails, each alone, so the error lands
     on the sample that caused it."""
+    r = config.render
+    quality = Quality(r.shadow_rays, r.ao_rays, r.ao_distance)
     clips = [Clip(scene, motion, config.render.motion_blur_samples, rng_for(config.seed, indices[pos], "render"))
              for pos, _, scene, motion in jobs]
     try:
-        return render_clips(clips, backend, config.render.batch_views, timings, stop)
+        return render_clips(clips, device, r.batch_views, timings, stop, quality)
     except Stopped:
         raise
     except Exception as e:  # noqa: BLE001 - retried one by one to name the sample
@@ -203,7 +205,7 @@ def _render(config: Config, indices: list[int], jobs: list, backend, timings, st
     for (pos, scenario, scene, motion), clip in zip(jobs, clips):
         clip.rng = rng_for(config.seed, indices[pos], "render")  # the failed attempt may have drawn from it
         try:
-            results.extend(render_clips([clip], backend, config.render.batch_views, timings, stop))
+            results.extend(render_clips([clip], device, r.batch_views, timings, stop, quality))
         except Stopped:
             raise
         except Exception as e:  # noqa: BLE001 - returned with what reproduces it

@@ -32,7 +32,8 @@ from pydantic_core import PydanticCustomError
 from factory.errors import ConfigError, ParamError
 from factory.scene.distributions import Param, parse_choice, parse_number
 
-SHAPES = ("sphere", "box", "cylinder", "capsule", "ell")
+SHAPES = ("sphere", "box", "cylinder", "capsule", "ell")  # the default mix: the analytic shapes
+MESHES = ("torus", "rock", "cone", "tube", "icosahedron")  # factory.scene.assets.MESH_KINDS
 TEXTURES = ("plain", "checker", "stripes", "noise")
 TRAJECTORIES = ("static", "orbit", "dolly", "handheld")
 LIGHT_KINDS = ("directional", "point")
@@ -91,9 +92,14 @@ class RenderSettings(Strict):
     motion_blur_samples: int = Field(
         5, ge=1, le=64, description="sub-frame renders averaged when a scenario's shutter > 0"
     )
-    device: Literal["cpu", "torch-cpu", "gpu"] = Field(
-        "cpu", description="where the renderer runs: cpu (NumPy), torch-cpu or gpu (PyTorch, CUDA)"
+    device: Literal["cpu", "cuda"] = Field(
+        "cpu", description="where the renderer's Warp kernels run: cpu or cuda"
     )
+    shadow_rays: int = Field(
+        1, ge=1, le=64, description="shadow rays per light and pixel; > 1 gives soft shadows from lights of size > 0"
+    )
+    ao_rays: int = Field(0, ge=0, le=64, description="ambient-occlusion rays per pixel; 0 turns it off")
+    ao_distance: float = Field(0.5, gt=0, le=100.0, description="metres within which an occluder darkens ambient")
     batch_views: int = Field(
         0, ge=0, le=4096, description="views (frames, blur sub-frames) per render launch; 0: sized from memory"
     )
@@ -117,7 +123,7 @@ class OutputSettings(Strict):
 
 class ObjectSpec(Strict):
     count: _num(ge=0, le=256, integer=True) = _const(5)
-    shape: _cat(SHAPES) = Param("choice", (SHAPES, tuple([1 / len(SHAPES)] * len(SHAPES))))
+    shape: _cat(SHAPES + MESHES) = Param("choice", (SHAPES, tuple([1 / len(SHAPES)] * len(SHAPES))))
     size: _num(gt=0.0, le=20.0) = _const(0.25)  # metres: radius / half-extent
     aspect: _num(gt=0.0, le=10.0) = _const(1.0)  # height over width for non-spheres
     spawn_radius: NonNegative = _const(1.5)  # metres, xy placement disc around the origin
@@ -135,6 +141,7 @@ class ObjectSpec(Strict):
     specular: Fraction = _const(0.3)
     texture: _cat(TEXTURES) = _const("plain")
     texture_scale: _num(gt=0.0, le=1000.0) = _const(8.0)  # pattern cycles per metre
+    tumble: Fraction = _const(0.0)  # share of objects that start in a uniformly random 3D orientation
 
 
 class FurnitureSpec(Strict):
@@ -178,6 +185,7 @@ class LightingSpec(Strict):
     elevation_deg: _num(ge=1.0, le=90.0) = _const(50.0)
     azimuth_deg: Real = Param("uniform", (0.0, 360.0))
     distance: _num(gt=0.0, le=1000.0) = _const(4.0)  # metres, point lights only
+    size: _num(ge=0.0, le=10.0) = _const(0.0)  # half-width (m) of a square area light; 0: point-like
     ambient: Fraction = _const(0.25)
     sky_value: Fraction = _const(0.85)  # brightness of the background
 

@@ -150,13 +150,24 @@ def _object(sc: Scenario, oid: int, rng) -> tuple[SceneObject, float, float, flo
     color = _rgb(os_.hue.sample(rng), os_.saturation.sample(rng), os_.value.sample(rng))
     material = _material(color, os_.texture.sample(rng), os_.texture_scale.sample(rng),
                          os_.roughness.sample(rng), os_.specular.sample(rng))
+    restitution, friction = float(os_.restitution.sample(rng)), float(os_.friction.sample(rng))
+    tumble = float(os_.tumble.sample(rng))
+    if tumble > 0 and rng.uniform() < tumble:  # drawn last: scenarios without tumbling keep their stream
+        base = _random_rotation(rng)
     obj = SceneObject(
         id=oid, shape=shape, category=shape, dims=dims, base_rotation=base,
         position=(0.0, 0.0, 0.0), yaw=yaw, velocity=(speed * math.cos(heading), speed * math.sin(heading), vz),
-        spin=spin, mass=1.0, restitution=float(os_.restitution.sample(rng)),
-        friction=float(os_.friction.sample(rng)), material=material,
+        spin=spin, mass=1.0, restitution=restitution, friction=friction, material=material,
     )
     return obj, density, radius_xy, theta, drop
+
+
+def _random_rotation(rng) -> np.ndarray:
+    """A uniformly random rotation (3, 3): a normalised Gaussian quaternion."""
+    w, x, y, z = (q := rng.normal(size=4)) / np.linalg.norm(q)
+    return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
+                     [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
+                     [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)]])
 
 
 def _lights(sc: Scenario, room: Room | None, rng, draw) -> tuple[float, float, list[Light]]:
@@ -171,15 +182,16 @@ def _lights(sc: Scenario, room: Room | None, rng, draw) -> tuple[float, float, l
         el = math.radians(ls.elevation_deg.sample(rng))
         az = math.radians(ls.azimuth_deg.sample(rng))
         dist = float(ls.distance.sample(rng))
+        size = float(ls.size.sample(rng))
         direction = (math.cos(el) * math.cos(az), math.cos(el) * math.sin(az), math.sin(el))
         if kind == "point":
             pos = np.array(direction) * dist
             if room is not None:  # inside the room, under the (open) ceiling line
                 pos = np.clip(pos, [-room.width / 2 + 0.1, -room.depth / 2 + 0.1, 0.2],
                               [room.width / 2 - 0.1, room.depth / 2 - 0.1, room.height - 0.1])
-            lights.append(Light("point", tuple(float(v) for v in pos), intensity))
+            lights.append(Light("point", tuple(float(v) for v in pos), intensity, size))
         else:
-            lights.append(Light("directional", direction, intensity))
+            lights.append(Light("directional", direction, intensity, size))
     return ambient, sky, lights
 
 

@@ -22,8 +22,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 # Semantic classes: the value written into the semantic segmentation.
-CLASSES = ("background", "floor", "wall", "sphere", "box", "cylinder", "capsule", "ell", "furniture")
+# Appended, never reordered: a class's id is part of every dataset written.
+CLASSES = ("background", "floor", "wall", "sphere", "box", "cylinder", "capsule", "ell", "furniture",
+           "torus", "rock", "cone", "tube", "icosahedron")
 CLASS_ID = {name: i for i, name in enumerate(CLASSES)}
+ANALYTIC = ("sphere", "box", "cylinder", "capsule", "ell")  # exact shapes; the rest are mesh assets
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,8 @@ class SceneObject:
     * ell: (hx, hy, hz), an L profile in x-z extruded along y: the block
       [-hx, hx] x [-hy, hy] x [-hz, 0] united with [-hx, 0] x [-hy, hy] x [0, hz]
       (non-convex)
+    * a mesh kind of :data:`factory.scene.assets.MESH_KINDS` (torus, rock, ...):
+      (sx, sy, sz), the axis scales of its unit asset (whose largest half-extent is 1)
 
     ``base_rotation`` (3x3) orients the shape; the simulated motion adds a yaw about
     world z on top: ``R(t) = Rz(yaw(t)) @ base_rotation``.
@@ -72,9 +77,27 @@ class SceneObject:
     static: bool = False
 
     @property
+    def is_mesh(self) -> bool:
+        return self.shape not in ANALYTIC
+
+    def _mesh_vertices(self) -> np.ndarray:
+        from factory.scene.assets import mesh_asset
+
+        return mesh_asset(self.shape).scaled(self.dims)
+
+    @property
+    def half_extents(self) -> tuple[float, float, float]:
+        """Half-extents (m) of the shape's bounding box in the object frame."""
+        if self.is_mesh:
+            return tuple(float(x) for x in np.abs(self._mesh_vertices()).max(0))
+        return tuple(self.dims)
+
+    @property
     def bounding_radius(self) -> float:
         """Radius (m) of a sphere about the centre that contains the shape."""
         d = self.dims
+        if self.is_mesh:
+            return float(np.linalg.norm(self._mesh_vertices(), axis=1).max())
         if self.shape == "sphere":
             return d[0]
         if self.shape == "cylinder":
@@ -90,6 +113,8 @@ class SceneObject:
         """
         R = self.base_rotation
         d = self.dims
+        if self.is_mesh:
+            return float(-(self._mesh_vertices() @ R.T)[:, 2].min())
         axis_z = abs(float(R[2, 2]))  # |world z of the object's z axis|
         if self.shape == "sphere":
             return d[0]
@@ -103,6 +128,10 @@ class SceneObject:
     def volume(self) -> float:
         """Volume in m^3 (used for the mass)."""
         d = self.dims
+        if self.is_mesh:
+            from factory.scene.assets import mesh_asset
+
+            return mesh_asset(self.shape).volume * d[0] * d[1] * d[2]
         if self.shape == "sphere":
             return 4.0 / 3.0 * math.pi * d[0] ** 3
         if self.shape == "box":
@@ -126,11 +155,14 @@ def box_corners(dims) -> np.ndarray:
 @dataclass(frozen=True)
 class Light:
     """A light. ``vector`` is the unit direction towards the light (directional) or
-    the light's world position in metres (point)."""
+    the light's world position in metres (point). A light of ``size`` > 0 is a square
+    area light facing what it lights (a directional one seen as from 4 m), which
+    casts soft shadows when ``render.shadow_rays`` > 1."""
 
     kind: str  # directional | point
     vector: tuple[float, float, float]
     intensity: float
+    size: float = 0.0  # half-width (m) of its square emitter; 0: a point, hard shadows
 
 
 @dataclass(frozen=True)

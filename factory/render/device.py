@@ -1,0 +1,90 @@
+"""Where the renderer's kernels run, and the cache their compiled code lives in.
+
+Devices: ``cpu`` (Warp's bundled LLVM compiler; a launch runs on one thread, so a
+worker per core is how a CPU node scales) and ``cuda`` (the current CUDA device). One
+kernel source serves both (:mod:`factory.render.kernels`).
+
+Compiled kernels are cached on disk (see :mod:`factory.render.warp_setup`); a cold
+compile of the render module costs seconds on one core (see README "Kernels and their
+cache"), a warm load milliseconds. :func:`warmup` fills the cache.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+
+from factory.errors import ConfigError
+
+DEVICES = ("cpu", "cuda")
+
+# Bytes of device memory per pixel of one view in a launch: the job's linear RGB
+# (12), the frame's outputs (depth 4, ids 3, normals 12, flow 8 + 1, sRGB 3) and room
+# to spare. Used to size a CUDA batch from free memory.
+BYTES_PER_PIXEL_VIEW = 96
+# On the CPU a launch is one thread's loop: batches past a few views gain nothing
+# but make ``stop`` answer later. About 16 views of 256x256 per launch.
+CPU_BATCH_PIXELS = 2 ** 20
+MAX_BATCH_VIEWS = 4096
+
+
+@functools.cache
+def warp():
+    """The ``warp`` module, initialised once per process with factory's cache."""
+    from factory.render.warp_setup import wp
+
+    wp.init()
+    return wp
+
+
+@dataclass(frozen=True)
+class Device:
+    """A Warp device and what the renderer needs to know of it. ``name``: one of
+    :data:`DEVICES`; ``warp_name``: Warp's alias for it (``cpu``, ``cuda:0``)."""
+
+    name: str
+    warp_name: str
+
+    def synchronize(self) -> None:
+        """Wait for queued device work (only for honest timings)."""
+        warp().synchronize_device(self.warp_name)
+
+    def batch_views(self, width: int, height: int, limit: int = 0) -> int:
+        """How many views (frames, motion-blur sub-frames) to render per launch.
+
+        ``limit`` > 0 is taken as given (the config's ``render.batch_views``); 0 sizes
+        the batch from the memory at hand: half the CUDA device's free memory, or
+        :data:`CPU_BATCH_PIXELS` on the CPU.
+        """
+        if limit > 0:
+            return limit
+        pixels = width * height
+        if self.name == "cuda":
+            free = warp().get_device(self.warp_name).free_memory
+            return int(max(1, min(MAX_BATCH_VIEWS, free // 2 // (pixels * BYTES_PER_PIXEL_VIEW))))
+        return int(max(1, min(MAX_BATCH_VIEWS, math.ceil(CPU_BATCH_PIXELS / pixels))))
+
+
+@functools.cache
+def get_device(name: str = "cpu", source: str = "render settings") -> Device:
+    """The device ``name`` (one of :data:`DEVICES`), checked once per process.
+
+    Raises:
+        ConfigError: an unknown device, or ``cuda`` where Warp sees no CUDA device;
+            names ``source`` (a config file, a command's flags, the serve
+            application's args), ``render.device`` and what is allowed.
+    """
+    if name not in DEVICES:
+        raise ConfigError(source, [f"render.device: {name!r} is not one of {', '.join(DEVICES)}"])
+    if name == "cuda":
+        if not cuda_available():
+            raise ConfigError(source, ["render.device: 'cuda' needs a CUDA device and Warp sees none "
+                                      "(check nvidia-smi and the driver); use 'cpu'"])
+        return Device("cuda", str(warp().get_cuda_device()))
+    return Device("cpu", "cpu")
+
+
+def cuda_available() -> bool:
+    """Whether Warp sees a CUDA device (tests skip GPU cases on this)."""
+    return warp().get_cuda_device_count() > 0

@@ -1,0 +1,126 @@
+"""The renderer's two Warp kernels: one thread per pixel of every job of a launch.
+
+``render_views``: for job r (a view to draw, see :mod:`factory.render.tables`) and
+pixel (i, j): the primary ray, its shading, and, when the job is a frame's ground-truth
+view (``gt[r] >= 0``), depth, ids, camera-frame normals, amodal and visible boxes and,
+when the frame has a next one (``next[r] >= 0``), forward flow.
+
+Flow: the hit point rides with its surface (its object's pose at t+1; floor and walls
+stay) and is projected into the next camera. It is valid when it lands in frame, in
+front of the camera, and the next camera's ray through that exact sub-pixel position
+first meets a surface within 1% of depth + 1 cm of it (not hidden at t+1).
+
+``resolve``: each frame's RGB, the mean of its jobs' linear RGB (the motion-blur
+sub-frames, or the frame itself), clipped and turned into sRGB bytes by a table.
+"""
+
+from __future__ import annotations
+
+from factory.render.warp_setup import KERNEL_OPTIONS, wp
+from factory.render.shade import shade
+from factory.render.tables import FIRST_OBJECT, SKY, Quality, Scenes, Views
+from factory.render.trace import trace
+
+wp.set_module_options(KERNEL_OPTIONS)
+
+
+@wp.func
+def camera_ray(views: Views, v: int, u: float, w: float):
+    """World direction (camera z = 1) through image point (u, w) of view v."""
+    f = views.intr[v]
+    d_cam = wp.vec3((u - f[2]) / f[0], (w - f[3]) / f[1], 1.0)
+    return wp.transpose(views.rot[v]) @ d_cam
+
+
+@wp.func
+def flow_at(views: Views, scenes: Scenes, boxes: wp.array4d(dtype=wp.int32), nv: int, code: int, p: wp.vec3,
+            local: wp.vec3, i: int, j: int, width: int, height: int):
+    """Forward flow (du, dv) of a pixel whose hit is p (world) / local, and validity."""
+    moved = p
+    if code >= FIRST_OBJECT:
+        pose = views.pose_start[nv] + code - FIRST_OBJECT
+        moved = views.orient[pose] @ local + views.pos[pose]
+    c = views.rot[nv] @ moved + views.trans[nv]
+    zero = wp.vec2(0.0, 0.0)
+    if c[2] <= 1.0e-6:
+        return zero, False
+    f = views.intr[nv]
+    u = f[0] * c[0] / c[2] + f[2]
+    w = f[1] * c[1] / c[2] + f[3]
+    if u < 0.0 or u >= float(width) or w < 0.0 or w >= float(height):
+        return zero, False
+    d = camera_ray(views, nv, u, w)
+    t, seen, n, ng, l2 = trace(views, scenes, nv, views.origin[nv], d, boxes, -1, i, j)
+    if seen == SKY or wp.abs(t - c[2]) > 0.01 * c[2] + 0.01:
+        return zero, False
+    return wp.vec2(u - (float(j) + 0.5), w - (float(i) + 0.5)), True
+
+
+@wp.kernel
+def render_views(views: Views, scenes: Scenes, quality: Quality, job_view: wp.array(dtype=wp.int32),
+                 job_next: wp.array(dtype=wp.int32), job_gt: wp.array(dtype=wp.int32),
+                 job_shade: wp.array(dtype=wp.int32), rgb: wp.array3d(dtype=wp.vec3),
+                 depth: wp.array3d(dtype=wp.float32), instance: wp.array3d(dtype=wp.uint16),
+                 semantic: wp.array3d(dtype=wp.uint8), normals: wp.array3d(dtype=wp.vec3),
+                 flow: wp.array3d(dtype=wp.vec2), flow_valid: wp.array3d(dtype=wp.uint8),
+                 boxes: wp.array4d(dtype=wp.int32)):
+    r, i, j = wp.tid()
+    height = rgb.shape[1]
+    width = rgb.shape[2]
+    v = job_view[r]
+    g = job_gt[r]
+    o = views.origin[v]
+    d = camera_ray(views, v, float(j) + 0.5, float(i) + 0.5)
+    t, code, n, ng, local = trace(views, scenes, v, o, d, boxes, g, i, j)
+    s = views.scene[v]
+    if wp.dot(ng, d) > 0.0:  # geometric normals decide facing
+        ng = -ng
+    if wp.dot(n, d) >= 0.0:  # a smooth normal turned away at a silhouette
+        n = ng
+    p = o + t * d
+    if job_shade[r] == 1:
+        if code == SKY:
+            rgb[r, i, j] = scenes.sky[s]
+        else:
+            rgb[r, i, j] = shade(views, scenes, quality, v, code, p, d, n, ng, local, i * width + j)
+    if g < 0:
+        return
+    surf = scenes.surf_start[s] + code
+    instance[g, i, j] = wp.uint16(scenes.instance[surf])
+    semantic[g, i, j] = wp.uint8(scenes.semantic[surf])
+    flow[g, i, j] = wp.vec2(0.0, 0.0)
+    flow_valid[g, i, j] = wp.uint8(0)
+    if code == SKY:
+        depth[g, i, j] = 0.0
+        normals[g, i, j] = wp.vec3(0.0, 0.0, 0.0)
+        return
+    depth[g, i, j] = t
+    normals[g, i, j] = views.rot[v] @ n
+    if code >= FIRST_OBJECT:
+        k = code - FIRST_OBJECT
+        wp.atomic_min(boxes, g, k, 1, 0, j)
+        wp.atomic_min(boxes, g, k, 1, 1, i)
+        wp.atomic_max(boxes, g, k, 1, 2, j + 1)
+        wp.atomic_max(boxes, g, k, 1, 3, i + 1)
+        wp.atomic_add(boxes, g, k, 1, 4, 1)
+    nv = job_next[r]
+    if nv >= 0:
+        fl, ok = flow_at(views, scenes, boxes, nv, code, p, local, i, j, width, height)
+        if ok:
+            flow[g, i, j] = fl
+            flow_valid[g, i, j] = wp.uint8(1)
+
+
+@wp.kernel
+def resolve(rgb: wp.array3d(dtype=wp.vec3), first: wp.array(dtype=wp.int32), count: wp.array(dtype=wp.int32),
+            lut: wp.array(dtype=wp.uint8), out: wp.array4d(dtype=wp.uint8)):
+    g, i, j = wp.tid()
+    total = wp.vec3(0.0, 0.0, 0.0)
+    for r in range(first[g], first[g] + count[g]):
+        total = total + rgb[r, i, j]
+    mean = total / float(count[g])
+    top = float(lut.shape[0] - 1)
+    for c in range(3):
+        x = wp.clamp(mean[c], 0.0, 1.0)
+        out[g, i, j, c] = lut[int(wp.floor(x * top + 0.5))]
+

@@ -1,0 +1,72 @@
+"""The device-side tables of one launch, as Warp structs (filled by
+:mod:`factory.render.batch`).
+
+A *view* is one camera exposure of one scene: a frame of a clip, a motion-blur
+sub-frame, or the next frame whose poses the flow of a frame needs. Objects, surfaces
+and lights are flat arrays indexed through per-scene starts, so scenes of any size
+share one launch and no table is padded.
+
+Surface codes: 0 sky, 1 floor, 2 wall, 3 + k object k of the scene.
+"""
+
+from __future__ import annotations
+
+from factory.render.warp_setup import wp
+SKY, FLOOR, WALL, FIRST_OBJECT = 0, 1, 2, 3
+
+
+@wp.struct
+class Views:
+    """Per view (V) and per posed object (P); float32, metres."""
+
+    origin: wp.array(dtype=wp.vec3)  # (V,) camera centre, world
+    rot: wp.array(dtype=wp.mat33)  # (V,) world-to-camera rotation
+    trans: wp.array(dtype=wp.vec3)  # (V,) world-to-camera translation
+    intr: wp.array(dtype=wp.vec4)  # (V,) fx, fy, cx, cy in pixels
+    scene: wp.array(dtype=wp.int32)  # (V,) index into the Scenes tables
+    pose_start: wp.array(dtype=wp.int32)  # (V,) first row of this view's object poses
+    pos: wp.array(dtype=wp.vec3)  # (P,) object centre, world
+    orient: wp.array(dtype=wp.mat33)  # (P,) object-to-world rotation
+
+
+@wp.struct
+class Scenes:
+    """Per scene (S), per object (O), per surface (N) and per light (L)."""
+
+    obj_start: wp.array(dtype=wp.int32)  # (S,)
+    obj_count: wp.array(dtype=wp.int32)  # (S,)
+    shape: wp.array(dtype=wp.int32)  # (O,) code of geometry.SHAPE_CODES
+    dims: wp.array(dtype=wp.vec3)  # (O,) half-extents (analytic) or axis scales (mesh)
+    radius: wp.array(dtype=wp.float32)  # (O,) bounding radius about the centre
+    convex: wp.array(dtype=wp.int32)  # (O,) 1: cannot shadow itself
+    mesh: wp.array(dtype=wp.uint64)  # (O,) wp.Mesh id of a mesh object (0 otherwise)
+    normal_start: wp.array(dtype=wp.int32)  # (O,) first vertex normal of its asset
+    normals: wp.array(dtype=wp.vec3)  # vertex normals of every mesh asset, unit frame
+    surf_start: wp.array(dtype=wp.int32)  # (S,)
+    color: wp.array(dtype=wp.vec3)  # (N,) linear RGB
+    color2: wp.array(dtype=wp.vec3)  # (N,) the pattern's second colour
+    texture: wp.array(dtype=wp.int32)  # (N,) 0 plain, 1 checker, 2 stripes, 3 noise
+    texture_scale: wp.array(dtype=wp.float32)  # (N,) cycles per metre
+    shininess: wp.array(dtype=wp.int32)  # (N,) Blinn-Phong exponent (an integer: no pow)
+    specular: wp.array(dtype=wp.float32)  # (N,)
+    instance: wp.array(dtype=wp.int32)  # (N,) instance id (0 sky, floor, walls)
+    semantic: wp.array(dtype=wp.int32)  # (N,) class id
+    light_start: wp.array(dtype=wp.int32)  # (S,)
+    light_count: wp.array(dtype=wp.int32)  # (S,)
+    light_kind: wp.array(dtype=wp.int32)  # (L,) 1 directional, 2 point
+    light_vec: wp.array(dtype=wp.vec3)  # (L,) unit direction to it, or its position
+    light_intensity: wp.array(dtype=wp.float32)  # (L,)
+    light_ref: wp.array(dtype=wp.float32)  # (L,) a point light's distance from the origin
+    light_spread: wp.array(dtype=wp.float32)  # (L,) area half-width: metres (point), tan (directional)
+    ambient: wp.array(dtype=wp.float32)  # (S,)
+    sky: wp.array(dtype=wp.vec3)  # (S,)
+    room: wp.array(dtype=wp.vec4)  # (S,) has_room, half width, half depth, height
+
+
+@wp.struct
+class Quality:
+    """Per-launch shading options (see ``render`` in the config)."""
+
+    shadow_rays: int  # rays per light per pixel (1: hard shadows from the centre)
+    ao_rays: int  # ambient-occlusion rays per pixel (0: off)
+    ao_distance: float  # metres an occluder counts within

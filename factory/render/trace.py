@@ -1,0 +1,151 @@
+"""Rays against a whole scene: the floor, the room's walls and every posed object.
+
+Objects are culled by their bounding spheres, then hit exactly in their own frame
+(:mod:`factory.render.geometry`); a mesh's ray is also divided by the object's axis
+scales, so one BVH per asset serves every size and pose. Ray parameters stay those of
+the world ray: with camera-z-scaled directions, ``t`` is metric depth.
+"""
+
+from __future__ import annotations
+
+from factory.render.warp_setup import wp
+from factory.render.geometry import MESH, MISS, analytic, mesh_hit, unit
+from factory.render.tables import FIRST_OBJECT, FLOOR, SKY, WALL, Scenes, Views
+
+T_MIN = wp.constant(1.0e-4)  # ignore hits closer than this (units of d)
+# The floor ends this far along the optical axis (metres); beyond is sky. Keeps depth
+# inside the encoded range (65.5 m) and away from float32 trouble at the horizon.
+FAR = wp.constant(60.0)
+
+
+@wp.func
+def sphere_cull(o: wp.vec3, d: wp.vec3, c: wp.vec3, r: float, t_max: float):
+    """Whether the ray can meet the sphere (c, r) between 0 and t_max (conservative)."""
+    oc = o - c
+    a = wp.dot(d, d)
+    b = wp.dot(oc, d)
+    rr = r * 1.001 + 1.0e-4
+    disc = b * b - a * (wp.dot(oc, oc) - rr * rr)
+    if disc < 0.0:
+        return False
+    s = wp.sqrt(disc)
+    return (-b + s) > 0.0 and (-b - s) < t_max * a
+
+
+@wp.func
+def object_hit(views: Views, scenes: Scenes, v: int, k: int, o: wp.vec3, d: wp.vec3, t_max: float):
+    """Nearest hit (before t_max) of object k of view v's scene: t (MISS if none), the
+    shading and geometric normals (world, unit) and the hit point in the object's
+    frame (metres)."""
+    idx = scenes.obj_start[views.scene[v]] + k
+    pose = views.pose_start[v] + k
+    R = views.orient[pose]
+    Rt = wp.transpose(R)
+    o_l = Rt @ (o - views.pos[pose])
+    d_l = Rt @ d
+    dims = scenes.dims[idx]
+    up = wp.vec3(0.0, 0.0, 1.0)
+    if scenes.shape[idx] == MESH:
+        o_u = wp.cw_div(o_l, dims)
+        d_u = wp.cw_div(d_l, dims)
+        t, ns, ng = mesh_hit(scenes.mesh[idx], scenes.normals, scenes.normal_start[idx], o_u, d_u, t_max)
+        if t >= MISS:
+            return MISS, up, up, o_l
+        # Normals take the inverse transpose of the axis scaling.
+        return t, R @ unit(wp.cw_div(ns, dims)), R @ unit(wp.cw_div(ng, dims)), wp.cw_mul(o_u + t * d_u, dims)
+    t, n = analytic(scenes.shape[idx], o_l, d_l, dims, T_MIN)
+    if t >= t_max:
+        return MISS, up, up, o_l
+    n_w = R @ n
+    return t, n_w, n_w, o_l + t * d_l
+
+
+@wp.func
+def static_hit(scenes: Scenes, s: int, o: wp.vec3, d: wp.vec3):
+    """Nearest hit of the floor (z = 0, up to FAR) and the room's walls: t (MISS if
+    none), surface code and normal (world)."""
+    t = MISS
+    code = SKY
+    n = wp.vec3(0.0, 0.0, 1.0)
+    if d[2] < -1.0e-9:
+        tf = -o[2] / d[2]
+        if tf > T_MIN and tf < FAR:
+            t = tf
+            code = FLOOR
+    room = scenes.room[s]
+    if room[0] > 0.0:
+        for axis in range(2):
+            half = room[1 + axis]
+            for side in range(2):
+                sign = float(2 * side - 1)
+                dc = d[axis]
+                if sign * dc > 1.0e-9:
+                    tw = (sign * half - o[axis]) / dc
+                    z = o[2] + tw * d[2]
+                    if tw > T_MIN and z >= 0.0 and z <= room[3] and tw < t:
+                        t = tw
+                        code = WALL
+                        if axis == 0:
+                            n = wp.vec3(-sign, 0.0, 0.0)
+                        else:
+                            n = wp.vec3(0.0, -sign, 0.0)
+    return t, code, n
+
+
+@wp.func
+def occluded(views: Views, scenes: Scenes, v: int, p: wp.vec3, d: wp.vec3, t_max: float, skip: int,
+             with_static: bool):
+    """Whether anything blocks the segment p + t d, 0 < t < t_max: any object but
+    ``skip`` (a surface code; a convex object cannot shadow its own lit side) and,
+    when ``with_static``, the floor and walls."""
+    s = views.scene[v]
+    if with_static:
+        ts, code, ns = static_hit(scenes, s, p, d)
+        if ts < t_max:
+            return True
+    first = scenes.obj_start[s]
+    for k in range(scenes.obj_count[s]):
+        if k + FIRST_OBJECT == skip and scenes.convex[first + k] == 1:
+            continue
+        pose = views.pose_start[v] + k
+        if not sphere_cull(p, d, views.pos[pose], scenes.radius[first + k], t_max):
+            continue
+        t, ns, ng, local = object_hit(views, scenes, v, k, p, d, t_max)
+        if t < t_max:
+            return True
+    return False
+
+
+@wp.func
+def trace(views: Views, scenes: Scenes, v: int, o: wp.vec3, d: wp.vec3, boxes: wp.array4d(dtype=wp.int32),
+          g: int, i: int, j: int):
+    """The nearest surface along o + t d in view v: t (MISS: sky), surface code,
+    shading and geometric normals (world) and the hit point in the surface's own frame
+    (object frame for objects, world for floor and walls). With g >= 0, every object
+    the ray meets (occluded or not) widens its amodal box ``boxes[g, k, 0]`` (x0, y0,
+    x1, y1 exclusive, pixel count) at pixel (i, j)."""
+    s = views.scene[v]
+    t, code, n = static_hit(scenes, s, o, d)
+    ng = n
+    local = o + wp.min(t, FAR) * d
+    first = scenes.obj_start[s]
+    for k in range(scenes.obj_count[s]):
+        pose = views.pose_start[v] + k
+        if not sphere_cull(o, d, views.pos[pose], scenes.radius[first + k], MISS):
+            continue
+        tk, nk, gk, lk = object_hit(views, scenes, v, k, o, d, MISS)
+        if tk >= MISS:
+            continue
+        if g >= 0:
+            wp.atomic_min(boxes, g, k, 0, 0, j)
+            wp.atomic_min(boxes, g, k, 0, 1, i)
+            wp.atomic_max(boxes, g, k, 0, 2, j + 1)
+            wp.atomic_max(boxes, g, k, 0, 3, i + 1)
+            wp.atomic_add(boxes, g, k, 0, 4, 1)
+        if tk < t:
+            t = tk
+            code = FIRST_OBJECT + k
+            n = nk
+            ng = gk
+            local = lk
+    return t, code, n, ng, local

@@ -1,0 +1,108 @@
+"""The triangle-mesh assets objects can be, built with ``trimesh.creation``.
+
+Each asset is normalised so that its largest half-extent is 1 (its bounding box lies in
+[-1, 1]^3, centred on the origin); an object scales it per axis by its ``dims``. Assets
+are pure data (vertices, faces, vertex normals) made once per process; the renderer
+builds one BVH per asset from them (:mod:`factory.render.meshes`) and the scene layer
+takes bounding radii, support depths and volumes from the same vertices.
+
+======== ========= ==============================================================
+kind     triangles what
+======== ========= ==============================================================
+torus    2304      a ring (major radius 1, tube radius 0.35 before normalising)
+rock     1280      an icosphere (3 subdivisions) with smooth radial bumps
+cone     128       a cone, apex up
+tube     512       a thick-walled pipe along z (non-convex: it has a hole)
+icosahedron 20     the platonic solid, flat-faced
+======== ========= ==============================================================
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+
+MESH_KINDS = ("torus", "rock", "cone", "tube", "icosahedron")
+
+
+@dataclass(frozen=True)
+class MeshAsset:
+    """A unit mesh: ``vertices`` (V, 3) float32 with max |coordinate| = 1, ``faces``
+    (F, 3) int32 (counter-clockwise seen from outside), ``normals`` (V, 3) float32
+    unit vertex normals, and ``volume`` of the unit mesh (m^3 at dims (1, 1, 1))."""
+
+    kind: str
+    vertices: np.ndarray
+    faces: np.ndarray
+    normals: np.ndarray
+    volume: float
+
+    def scaled(self, dims) -> np.ndarray:
+        """Vertices (V, 3) float64 of an object with these axis scales."""
+        return self.vertices.astype(np.float64) * np.asarray(dims, np.float64)
+
+
+def _rock(trimesh):
+    m = trimesh.creation.icosphere(subdivisions=3)
+    v = m.vertices
+    # Low-frequency bumps from fixed sinusoids of the direction: smooth, deterministic.
+    bump = 1.0 + 0.12 * np.sin(3.1 * v[:, 0] + 1.3) * np.sin(2.3 * v[:, 1] + 0.4) + 0.08 * np.sin(4.7 * v[:, 2])
+    return trimesh.Trimesh(v * bump[:, None], m.faces, process=False)
+
+
+def _build(kind: str, trimesh):
+    c = trimesh.creation
+    if kind == "torus":
+        return c.torus(major_radius=1.0, minor_radius=0.35, major_sections=48, minor_sections=24)
+    if kind == "rock":
+        return _rock(trimesh)
+    if kind == "cone":
+        return c.cone(radius=1.0, height=2.0, sections=64)
+    if kind == "tube":
+        return c.annulus(r_min=0.6, r_max=1.0, height=2.0, sections=64)
+    return c.icosahedron()
+
+
+def _split_sharp(v: np.ndarray, faces: np.ndarray, angle: float):
+    """Vertices, faces and unit vertex normals with every face corner its own vertex
+    and its normal the area-weighted mean of the faces around that corner's position
+    whose normals are within ``angle`` (radians) of its face's: smooth normals round
+    only what is round (not a cone's rim, a tube's cap edges, an icosahedron's edges)."""
+    cross = np.cross(v[faces[:, 1]] - v[faces[:, 0]], v[faces[:, 2]] - v[faces[:, 0]])
+    unit = cross / np.linalg.norm(cross, axis=1, keepdims=True)
+    around: list[list[int]] = [[] for _ in range(len(v))]
+    for f, tri in enumerate(faces):
+        for p in tri:
+            around[p].append(f)
+    cos_limit = np.cos(angle)
+    normals = np.empty((len(faces), 3, 3))
+    for f, tri in enumerate(faces):
+        for c, p in enumerate(tri):
+            near = np.array(around[p])
+            near = near[unit[near] @ unit[f] > cos_limit]
+            n = cross[near].sum(0)
+            normals[f, c] = n / np.linalg.norm(n)
+    corners = v[faces].reshape(-1, 3)
+    return corners, np.arange(len(corners)).reshape(-1, 3), normals.reshape(-1, 3)
+
+
+@functools.cache
+def mesh_asset(kind: str) -> MeshAsset:
+    """The asset ``kind`` (one of :data:`MESH_KINDS`), built once per process.
+
+    Raises:
+        ValueError: an unknown kind.
+    """
+    if kind not in MESH_KINDS:
+        raise ValueError(f"mesh kind {kind!r} is not one of {', '.join(MESH_KINDS)}")
+    import trimesh  # the scene layer needs it only when a scene has meshes
+
+    m = _build(kind, trimesh)
+    lo, hi = m.bounds
+    v = (m.vertices - (lo + hi) / 2) / np.abs(hi - lo).max() * 2.0
+    m = trimesh.Trimesh(v, m.faces, process=False)
+    volume = float(abs(m.volume))
+    v, faces, normals = _split_sharp(v, np.asarray(m.faces), np.radians(30.0))
+    return MeshAsset(kind, v.astype(np.float32), faces.astype(np.int32), normals.astype(np.float32), volume)
