@@ -7,8 +7,10 @@ when the frame has a next one (``next[r] >= 0``), forward flow.
 
 Flow: the hit point rides with its surface (its object's pose at t+1; floor and walls
 stay) and is projected into the next camera. It is valid when it lands in frame, in
-front of the camera, and the next camera's ray through that exact sub-pixel position
-first meets a surface within 1% of depth + 1 cm of it (not hidden at t+1).
+front of the camera, and is not hidden there: the surface the next frame sees at the
+landing pixel's centre, taken as its tangent plane, passes within 1% of depth + 1 cm
+of the carried point along the exact landing ray. Validity never looks at ids (the
+tests check flow against ids independently).
 
 ``resolve``: each frame's RGB, the mean of its jobs' linear RGB (the motion-blur
 sub-frames, or the frame itself), clipped and turned into sRGB bytes by a table.
@@ -49,9 +51,21 @@ def flow_at(views: Views, scenes: Scenes, boxes: wp.array4d(dtype=wp.int32), nv:
     w = f[1] * c[1] / c[2] + f[3]
     if u < 0.0 or u >= float(width) or w < 0.0 or w >= float(height):
         return zero, False
-    d = camera_ray(views, nv, u, w)
-    t, seen, n, ng, l2 = trace(views, scenes, nv, views.origin[nv], d, boxes, -1, i, j)
-    if seen == SKY or wp.abs(t - c[2]) > 0.01 * c[2] + 0.01:
+    # What the next frame sees at the landing pixel's centre, taken as its tangent
+    # plane, must pass near the carried point along the exact landing ray.
+    qi = wp.min(int(wp.floor(w)), height - 1)
+    qj = wp.min(int(wp.floor(u)), width - 1)
+    o = views.origin[nv]
+    dq = camera_ray(views, nv, float(qj) + 0.5, float(qi) + 0.5)
+    tq, seen, nq, ngq, lq = trace(views, scenes, nv, o, dq, boxes, -1, i, j)
+    if seen == SKY:
+        return zero, False
+    ray = camera_ray(views, nv, u, w)
+    denom = wp.dot(ngq, ray)
+    if wp.abs(denom) <= 1.0e-6:
+        return zero, False
+    plane_z = wp.dot(ngq, tq * dq) / denom
+    if wp.abs(plane_z - c[2]) > 0.01 * c[2] + 0.01:
         return zero, False
     return wp.vec2(u - (float(j) + 0.5), w - (float(i) + 0.5)), True
 

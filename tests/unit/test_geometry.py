@@ -200,7 +200,7 @@ def test_curved_normals_stay_unit_for_tiny_far_objects(shape):
     """A 1 cm object 8 m away: in float32 the ray-sphere discriminant cancels, and the
     hit point is off the surface; the normal must still be a unit vector pointing
     along the true (float64) one."""
-    from factory.render.shapes import intersect
+    from factory.render.probe import intersect
 
     rng = np.random.default_rng(4)
     dims = (0.01, 0.01, 0.02)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from factory.render.shapes import intersect
+from factory.render.probe import intersect
 
 
 def _sdf(shape: str, p: np.ndarray, dims) -> np.ndarray:
