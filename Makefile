@@ -20,7 +20,8 @@ $(VENV)/.runtime: pyproject.toml
 	$(PY) -m pip install --quiet -e .
 	touch $@
 
-# The test extra on top (PyTorch for the parity tests, moto, hypothesis, kubernetes-validate).
+# The test extra on top (rtree for trimesh's ray caster, the independent check of the
+# renderer's meshes; moto, hypothesis, kubernetes-validate).
 $(VENV)/.test: $(VENV)/.runtime
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@

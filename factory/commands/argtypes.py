@@ -50,10 +50,10 @@ def add_storage_option(p: argparse.ArgumentParser, applies_to: str = "") -> None
                         "variables)")
 
 
-# The renderer's devices and the largest launch, as factory.render.backend and
+# The renderer's devices and the largest launch, as factory.render.device and
 # factory.scene.config define them (spelt here so that ``--help`` imports neither; a test
 # checks that they agree).
-DEVICES = ("cpu", "torch-cpu", "gpu")
+DEVICES = ("cpu", "cuda")
 MAX_BATCH_VIEWS = 4096
 
 
@@ -74,8 +74,8 @@ def add_render_options(p: argparse.ArgumentParser, what: str = "the config") -> 
     """``--device`` and ``--batch-views``, overriding ``render.device`` and
     ``render.batch_views`` of ``what`` (read back with :func:`render_overrides`)."""
     p.add_argument("--device", choices=DEVICES, default=None,
-                   help=f"where the renderer runs, replacing render.device of {what}: cpu (NumPy), "
-                        "torch-cpu or gpu (PyTorch, CUDA; needs factory[gpu]); default: the config's")
+                   help=f"where the renderer runs, replacing render.device of {what}: cpu or cuda "
+                        "(Warp kernels); default: the config's")
     p.add_argument("--batch-views", type=int_between(0, MAX_BATCH_VIEWS), default=None, metavar="N",
                    help=f"views (frames) per render launch, replacing render.batch_views of {what} "
                         f"(0: sized from the device's memory, at most {MAX_BATCH_VIEWS}); default: the config's")
@@ -116,7 +116,7 @@ def load_config_with(path, overrides: dict):
 
 def check_device(device: str, source: str, *, here: bool = True) -> None:
     """Refuse, before Ray starts or anything renders, a ``device`` this machine cannot
-    render on (``gpu`` without CUDA, PyTorch missing), with the renderer's own message
+    render on (``cuda`` where Warp sees no CUDA device), with the renderer's own message
     (which names ``render.device``).
 
     ``here`` False skips the check: rendering happens on a cluster's nodes (RAY_ADDRESS
@@ -127,9 +127,9 @@ def check_device(device: str, source: str, *, here: bool = True) -> None:
     """
     if not here:
         return
-    from factory.render.backend import get_backend
+    from factory.render.device import get_device
 
-    get_backend(device, source)
+    get_device(device, source)
 
 
 def renders_here() -> bool:

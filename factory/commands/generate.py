@@ -5,7 +5,7 @@ local Ray, and writes WebDataset shards of --shard-size samples, <prefix>-000000
 ..., plus manifest.json (written last: a dataset without one is incomplete) to URL: a
 folder, file://, s3://bucket/prefix, memory:// or any installed fsspec protocol.
 Rerunning the same command after an interruption makes only the shards that are
-missing or fail their checksum. --device gpu renders on GPUs (one per render actor
+missing or fail their checksum. --device cuda renders on GPUs (one per render actor
 unless --gpus-per-worker says otherwise; encoding stays on CPU actors); --device and
 --batch-views replace the config's render.device and render.batch_views. The same
 arguments work as a Ray job entrypoint:
@@ -45,7 +45,7 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
                    help="render actors the pool grows to (default: as many as the cluster's CPUs, or "
                         "GPUs / --gpus-per-worker, allow)")
     p.add_argument("--gpus-per-worker", type=float_at_least(0.0), default=0.0, metavar="G",
-                   help="GPUs each render actor holds (default 0, which means 1 with --device gpu)")
+                   help="GPUs each render actor holds (default 0, which means 1 with --device cuda)")
     p.add_argument("--cpus-per-worker", type=float_at_least(0.0, strict=True), default=None, metavar="C",
                    help="logical CPUs each render actor holds (default 1 with GPUs, 0.75 without, "
                         "leaving room for the encode actors)")

@@ -6,7 +6,7 @@ plus two pictures for people: DIR/<key>.contact.png (contact sheet of the middle
 frame) and DIR/<key>.preview.gif (every frame's contact sheet). Each file appears
 atomically: it is written under a temporary name, then renamed. --device and
 --batch-views replace the config's render.device and render.batch_views; a device this
-machine cannot render on (gpu without CUDA) is refused before anything renders.
+machine cannot render on (cuda without a CUDA device) is refused before anything renders.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ replica options override the file. Waits until the application is running, print
 address, and serves until interrupted (Ctrl-C or SIGTERM). Set FACTORY_SERVE_TOKEN to
 require a bearer token on the /v1 routes. --device and --batch-views set the
 application's device and batch_views, which replace render.device and
-render.batch_views of every config served; --device gpu also gives each replica a GPU
+render.batch_views of every config served; --device cuda also gives each replica a GPU
 (unless --gpus-per-replica or the file's num_gpus says how many) and is refused at once
 on a machine without CUDA when Ray runs here (RAY_ADDRESS unset).
 """
@@ -40,7 +40,7 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--max-replicas", type=int_at_least(1), default=None, metavar="N",
                    help="autoscaling upper bound (default: the file's)")
     p.add_argument("--gpus-per-replica", type=float_at_least(0.0), default=None, metavar="G",
-                   help="GPUs each replica reserves (default: the file's, 0; 1 with --device gpu if the file "
+                   help="GPUs each replica reserves (default: the file's, 0; 1 with --device cuda if the file "
                         "says 0)")
     add_render_options(p, "every config served")
     return p
@@ -52,7 +52,7 @@ def load_serve_config(path: Path, host: str | None = None, port: int | None = No
     """The Serve config file as Serve's own ``ServeDeploySchema``, with overrides applied.
 
     ``render``: ``{"device": ..., "batch_views": ...}`` (those given) for the args of
-    every factory application (``...:build_app``). With ``device`` gpu and no
+    every factory application (``...:build_app``). With ``device`` cuda and no
     ``gpus_per_replica``, a replica that the file gives no GPU gets 1.
 
     Raises:
@@ -91,8 +91,8 @@ def load_serve_config(path: Path, host: str | None = None, port: int | None = No
                     f"{scaling['max_replicas']}"])
             if gpus_per_replica is not None:
                 dep.setdefault("ray_actor_options", {})["num_gpus"] = gpus_per_replica
-            elif render.get("device") == "gpu" and isinstance(dep.get("ray_actor_options"), dict):
-                # (without ray_actor_options here, build_app's own default holds: 1 GPU for gpu)
+            elif render.get("device") == "cuda" and isinstance(dep.get("ray_actor_options"), dict):
+                # (without ray_actor_options here, build_app's own default holds: 1 GPU for cuda)
                 if not dep["ray_actor_options"].get("num_gpus"):
                     dep["ray_actor_options"]["num_gpus"] = 1
     try:

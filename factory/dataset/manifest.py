@@ -160,7 +160,7 @@ def build(
     created = created or created_now()
     if mixed is None:
         head = {"name": config.name, "created": created, "licence": config.licence,
-                "generator": generator_info(config.render.device), "seed": config.seed,
+                "generator": generator_info(), "seed": config.seed,
                 "config_hash": config.config_hash()}
     else:
         head = {"kind": MIX, "name": prefix, "created": created, "generator": generator_info(),

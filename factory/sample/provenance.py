@@ -17,16 +17,15 @@ from typing import Any
 import factory
 
 # (distribution, what it does to the data): the libraries whose versions can change a
-# sample's bytes. Torch renders only on the torch devices, so it is recorded only then.
+# sample's bytes. The same on every render device: Warp's kernels render on cpu and cuda
+# alike (the device itself is in the config, and so in its hash).
 LIBRARIES = (
-    ("numpy", "random draws, simulation and rendering arithmetic"),
+    ("numpy", "random draws, simulation and the renderer's host-side tables"),
+    ("warp-lang", "rendering arithmetic: the compiled render kernels, on render.device cpu or cuda"),
+    ("trimesh", "the triangle-mesh assets (trimesh.creation)"),
     ("opencv-python-headless", "PNG and MP4 encoding of every member"),
     ("pyyaml", "reading scenario configs"),
     ("pydantic", "config validation and the defaults in the resolved config"),
-)
-TORCH_LIBRARIES = (
-    ("torch", "rendering arithmetic on render.device torch-cpu or gpu"),
-    ("array-api-compat", "the array API the renderer is written against, over torch"),
 )
 
 
@@ -62,17 +61,12 @@ def installed_version(name: str) -> str | None:
         return None
 
 
-def libraries(device: str = "cpu") -> tuple[tuple[str, str], ...]:
-    """The ``(distribution, role)`` pairs that shape the data rendered on ``device``."""
-    return LIBRARIES + (TORCH_LIBRARIES if device != "cpu" else ())
-
-
-def generator_info(device: str = "cpu") -> dict[str, Any]:
+def generator_info() -> dict[str, Any]:
     """``{name, version, git_commit, git_dirty, python, libraries}``.
 
     ``git_dirty`` is True when the checkout has uncommitted changes to tracked files,
     None when unknown (no checkout, or the commit came from ``FACTORY_GIT_COMMIT``).
-    ``libraries`` maps each of :func:`libraries` ``(device)`` to its installed version
+    ``libraries`` maps each of :data:`LIBRARIES` to its installed version
     (None if not installed) in the process that writes the manifest; Ray workers run
     the same environment (``runtime_env`` or the cluster image).
     """
@@ -83,5 +77,5 @@ def generator_info(device: str = "cpu") -> dict[str, Any]:
     return {
         "name": "factory", "version": factory.__version__, "git_commit": commit, "git_dirty": dirty,
         "python": platform.python_version(),
-        "libraries": {name: installed_version(name) for name, _ in libraries(device)},
+        "libraries": {name: installed_version(name) for name, _ in LIBRARIES},
     }

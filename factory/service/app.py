@@ -15,7 +15,7 @@ Inside a replica, samples are made off the event loop on two lanes of one thread
 (more threads would only fight over the GIL): light samples, batched across requests
 in ``@serve.batch`` (:func:`~factory.service.payload.make_batch`: identical samples
 once, a config's samples rendered together; ``max_batch_size`` 1 on the CPU, 16 with
-``device: gpu``), and heavy ones (estimated over ``light_cost_s``,
+``device: cuda``), and heavy ones (estimated over ``light_cost_s``,
 :mod:`factory.service.cost`), one at a time, so no light request waits behind one. A
 sample whose request ran out of time or whose client left stops at its next step
 (sample, physics step, render launch), freeing its lane; a stream asks for its next
@@ -24,7 +24,7 @@ sample only after sending the previous one.
 The render device: the ``device`` setting (``factory serve --device``) replaces
 ``render.device`` of every config served, shipped or sent in a request (None: each
 config's own); ``batch_views`` likewise. A replica whose device cannot be used there
-(``gpu`` without CUDA) fails to start, naming ``render.device``; with ``device: gpu``
+(``cuda`` without CUDA) fails to start, naming ``render.device``; with ``device: cuda``
 a replica holds 1 GPU unless ``num_gpus`` says otherwise.
 
 Auth: when ``FACTORY_SERVE_TOKEN`` is set in the replicas' environment, every ``/v1``

@@ -39,7 +39,7 @@ class Entry:
 
 class Catalogue:
     """The shipped configs of one folder, loaded and validated once. ``render``: settings
-    merged into every config's ``render`` block (``{"device": "gpu"}``; None: none)."""
+    merged into every config's ``render`` block (``{"device": "cuda"}``; None: none)."""
 
     def __init__(self, folder: str | Path | None = None, render: dict | None = None):
         self.folder = Path(folder) if folder else default_configs_dir()

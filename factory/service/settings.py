@@ -8,10 +8,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from factory.render.backend import get_backend
+from factory.render.device import get_device
 from factory.service.request import Limits
 
-GPU_MAX_BATCH_SIZE = 16  # max_batch_size when device is gpu and the setting is not given
+GPU_MAX_BATCH_SIZE = 16  # max_batch_size when device is cuda and the setting is not given
 
 
 class Settings(BaseModel):
@@ -31,7 +31,7 @@ class Settings(BaseModel):
                                                        "is heavy: its samples are made one at a time on the "
                                                        "replica's heavy lane, never ahead of light ones")
     time_limit_s: float = Field(120.0, gt=0, description="seconds one request may take")
-    device: Literal["cpu", "torch-cpu", "gpu"] | None = Field(
+    device: Literal["cpu", "cuda"] | None = Field(
         None, description="render.device of every config served, shipped or in a request "
                           "(None: each config's own)")
     batch_views: int | None = Field(
@@ -39,14 +39,14 @@ class Settings(BaseModel):
                                          "0 sized from memory (None: each config's own)")
     max_batch_size: int | None = Field(
         None, ge=1, le=256, description=f"single-sample requests made in one call (default: 1, "
-                                        f"{GPU_MAX_BATCH_SIZE} when device is gpu)")
+                                        f"{GPU_MAX_BATCH_SIZE} when device is cuda)")
     batch_wait_timeout_s: float = Field(0.005, ge=0, description="how long a batch waits to fill")
     min_replicas: int = Field(1, ge=0)
     max_replicas: int = Field(4, ge=1)
     target_ongoing_requests: float = Field(2.0, gt=0)
     max_ongoing_requests: int = Field(64, ge=1)
     num_cpus: float = Field(1.0, ge=0, description="CPUs per replica")
-    num_gpus: float | None = Field(None, ge=0, description="GPUs per replica (default: 1 when device is gpu, "
+    num_gpus: float | None = Field(None, ge=0, description="GPUs per replica (default: 1 when device is cuda, "
                                                             "else 0)")
 
     @property
@@ -63,17 +63,17 @@ class Settings(BaseModel):
         """``max_batch_size``, or its default for the device."""
         if self.max_batch_size is not None:
             return self.max_batch_size
-        return GPU_MAX_BATCH_SIZE if self.device == "gpu" else 1
+        return GPU_MAX_BATCH_SIZE if self.device == "cuda" else 1
 
     @property
     def gpus(self) -> float:
         """``num_gpus``, or its default for the device."""
         if self.num_gpus is not None:
             return self.num_gpus
-        return 1.0 if self.device == "gpu" else 0.0
+        return 1.0 if self.device == "cuda" else 0.0
 
     def check_device(self) -> None:
         """Raise ConfigError (naming ``render.device``) if ``device`` cannot render here."""
         if self.device is None:
             return
-        get_backend(self.device, "serve application args")
+        get_device(self.device, "serve application args")

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 import factory
-from factory.render.backend import cuda_available
+from factory.render.device import cuda_available
 from factory.sample.decode import decode_sample
+from factory.scene.config import load_config
 
 SCRIPT = Path(sys.executable).parent / "factory"
 COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "factory.cli"]
@@ -93,37 +94,54 @@ def test_render_writes_members_and_previews(tmp_path):
 TINY = Path(__file__).resolve().parents[1] / "configs" / "tiny.yaml"
 
 
-def test_render_on_another_device_writes_that_devices_sample(tmp_path):
+def rendered_as(tmp_path, device: str, batch_views: int) -> tuple[dict, dict]:
+    """``factory render TINY --index 0`` on ``device`` in launches of ``batch_views``
+    views: the members it wrote, and those generate_members makes of the same config."""
     from factory.commands.argtypes import load_config_with
     from factory.sample.generate import generate_members
 
     out = tmp_path / "out"
-    result = factory_cli("render", TINY, "--device", "torch-cpu", "--batch-views", "3", "--samples", 2, "--index", 0,
-                         "--out", out)
+    result = factory_cli("render", TINY, "--device", device, "--batch-views", batch_views, "--samples", 2,
+                         "--index", 0, "--out", out)
     assert result.returncode == 0, result.stderr
-    config = load_config_with(TINY, {"device": "torch-cpu"})
-    want = generate_members(config, 0, samples=2)
+    want = generate_members(load_config_with(TINY, {"device": device}), 0, samples=2)
     key = want.pop("__key__")
-    assert {ext: (out / f"{key}.{ext}").read_bytes() for ext in want} == want
-    assert json.loads(want["json"])["config_hash"] == config.config_hash()  # the device is part of the config
+    return {ext: (out / f"{key}.{ext}").read_bytes() for ext in want}, want
+
+
+def test_render_in_launches_of_batch_views_writes_the_configs_sample(tmp_path):
+    """--batch-views 1 renders each of the clip's views in a launch of its own; the bytes
+    are those of the config's own batch (the batch is not part of a sample, nor of its
+    config hash)."""
+    got, want = rendered_as(tmp_path, "cpu", 1)
+    assert got == want
+    assert json.loads(want["json"])["config_hash"] == load_config(TINY).config_hash()
+
+
+@pytest.mark.skipif(not cuda_available(), reason="no CUDA device here")
+def test_render_on_cuda_writes_that_devices_sample(tmp_path):
+    got, want = rendered_as(tmp_path, "cuda", 3)
+    assert got == want
+    assert json.loads(want["json"])["config_hash"] != load_config(TINY).config_hash()  # the device is in the config
 
 
 @pytest.mark.skipif(cuda_available(), reason="this machine has CUDA")
 @pytest.mark.parametrize("command", ["render", "generate"])
-def test_device_gpu_without_cuda_exits_2_before_anything_renders(tmp_path, command):
+def test_device_cuda_without_cuda_exits_2_before_anything_renders(tmp_path, command):
     out = tmp_path / "out"
     args = ["--index", 0] if command == "render" else ["--samples", 2]
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
-    result = subprocess.run([*COMMAND, command, str(TINY), *map(str, args), "--out", str(out), "--device", "gpu"],
+    result = subprocess.run([*COMMAND, command, str(TINY), *map(str, args), "--out", str(out), "--device", "cuda"],
                             capture_output=True, text=True, timeout=600, env=env)
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
-    assert result.stderr.startswith(f"factory {command}: error: invalid config {TINY} with --device gpu")
-    assert "render.device: 'gpu' needs a CUDA device" in result.stderr
+    assert result.stderr.startswith(f"factory {command}: error: invalid config {TINY} with --device cuda")
+    assert "render.device: 'cuda' needs a CUDA device" in result.stderr
     assert "Ray" not in result.stdout and not out.exists()  # before Ray started, nothing written
 
 
 @pytest.mark.parametrize("args, words", [
-    (["--device", "bogus"], ["argument --device: invalid choice: 'bogus'", "'cpu', 'torch-cpu', 'gpu'"]),
+    (["--device", "bogus"], ["argument --device: invalid choice: 'bogus'", "'cpu', 'cuda'"]),
+    (["--device", "gpu"], ["argument --device: invalid choice: 'gpu'", "'cpu', 'cuda'"]),
     (["--batch-views", "-1"], ["argument --batch-views: must be >= 0, got -1"]),
     (["--batch-views", "4097"], ["argument --batch-views: must be <= 4096, got 4097"]),
     (["--batch-views", "many"], ["argument --batch-views: not an integer: 'many'"]),

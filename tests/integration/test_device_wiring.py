@@ -21,7 +21,7 @@ import pytest
 from factory.commands import argtypes
 from factory.errors import ConfigError, RenderError
 from factory.onray.pipeline import GPU_BATCH_VIEWS, MAX_INPUT_BLOCKS, RenderStage, block_size
-from factory.render import backend
+from factory.render.device import DEVICES, MAX_BATCH_VIEWS, cuda_available
 from factory.sample.encode import encode_sample
 from factory.sample.generate import generate_sample, scenario_of
 from factory.scene.config import Config, RenderSettings, parse_config
@@ -51,9 +51,9 @@ def rendered(table: pa.Table) -> list[tuple[int, dict | None, bytes]]:
 
 
 def test_the_cli_spells_the_renderers_devices_and_limits():
-    assert argtypes.DEVICES == backend.DEVICES == typing.get_args(RenderSettings.model_fields["device"].annotation)
+    assert argtypes.DEVICES == DEVICES == typing.get_args(RenderSettings.model_fields["device"].annotation)
     le = [m.le for m in RenderSettings.model_fields["batch_views"].metadata if hasattr(m, "le")]
-    assert argtypes.MAX_BATCH_VIEWS == backend.MAX_BATCH_VIEWS == le[0]
+    assert argtypes.MAX_BATCH_VIEWS == MAX_BATCH_VIEWS == le[0]
 
 
 def test_the_config_of_a_command_carries_its_render_flags(tmp_path, tiny_config):
@@ -61,25 +61,32 @@ def test_the_config_of_a_command_carries_its_render_flags(tmp_path, tiny_config)
 
     path = CONFIGS / "tiny.yaml"
     assert argtypes.load_config_with(path, {}) == tiny_config
-    config = argtypes.load_config_with(path, {"device": "torch-cpu", "batch_views": 7})
-    assert (config.render.device, config.render.batch_views) == ("torch-cpu", 7)
-    assert config == on(tiny_config, device="torch-cpu", batch_views=7)
+    # (parsing only: a cuda config is valid on any machine; rendering it needs CUDA)
+    config = argtypes.load_config_with(path, {"device": "cuda", "batch_views": 7})
+    assert (config.render.device, config.render.batch_views) == ("cuda", 7)
+    assert config == on(tiny_config, device="cuda", batch_views=7)
     assert config.config_hash() != tiny_config.config_hash()  # the device is part of the config
     assert on(tiny_config, batch_views=7).config_hash() == tiny_config.config_hash()  # the batch size is not
 
 
-@pytest.mark.skipif(backend.cuda_available(), reason="this machine has CUDA")
-def test_check_device_refuses_gpu_here_naming_render_device_and_trusts_a_cluster():
+@pytest.mark.skipif(cuda_available(), reason="this machine has CUDA")
+def test_check_device_refuses_cuda_here_naming_render_device_and_trusts_a_cluster():
     with pytest.raises(ConfigError) as info:
-        argtypes.check_device("gpu", "x.yaml with --device gpu")
-    assert "x.yaml with --device gpu" in str(info.value) and "render.device: 'gpu'" in str(info.value)
-    argtypes.check_device("gpu", "x.yaml", here=False)  # rendering happens on the cluster's nodes
-    argtypes.check_device("torch-cpu", "x.yaml")
+        argtypes.check_device("cuda", "x.yaml with --device cuda")
+    assert "x.yaml with --device cuda" in str(info.value) and "render.device: 'cuda'" in str(info.value)
+    argtypes.check_device("cuda", "x.yaml", here=False)  # rendering happens on the cluster's nodes
+    argtypes.check_device("cpu", "x.yaml")
+    with pytest.raises(ConfigError, match="render.device: 'gpu' is not one of cpu, cuda"):
+        argtypes.check_device("gpu", "x.yaml")  # the old PyTorch device name is no device now
 
 
-@pytest.mark.parametrize("device", ["cpu", "torch-cpu"])
-def test_the_render_stage_renders_a_block_as_generate_sample_does(tiny_config, device):
-    config = on(tiny_config, device=device)
+ON_CUDA = pytest.mark.skipif(not cuda_available(), reason="no CUDA device here")
+
+
+# batch_views 3: launches of 3 views cut across the block's clips of 2 frames each
+@pytest.mark.parametrize("device, batch_views", [("cpu", 0), ("cpu", 3), pytest.param("cuda", 3, marks=ON_CUDA)])
+def test_the_render_stage_renders_a_block_as_generate_sample_does(tiny_config, device, batch_views):
+    config = on(tiny_config, device=device, batch_views=batch_views)
     out = RenderStage(config, 6, None, fail_fast=True)(block([5, 0, 3]))
     assert out["index"].to_pylist() == [5, 0, 3] and out["error"].to_pylist() == ["", "", ""]
     for index, payload in zip([5, 0, 3], out["sample"].to_pylist()):
@@ -112,12 +119,12 @@ def test_a_sample_failing_inside_a_batched_block_is_reported_with_its_own_index(
     assert f"sample {bad[0]} (scenario 'one'" in str(err) and isinstance(err.__cause__, ValueError)
 
 
-@pytest.mark.skipif(backend.cuda_available(), reason="this machine has CUDA")
+@pytest.mark.skipif(cuda_available(), reason="this machine has CUDA")
 def test_a_device_that_cannot_be_used_fails_every_sample_of_the_block_by_name(tiny_config):
-    config = on(tiny_config, device="gpu")
+    config = on(tiny_config, device="cuda")
     rows = rendered(RenderStage(config, 6, None, fail_fast=False)(block([1, 2])))
     assert [(i, e["index"], e["scenario"]) for i, e, _ in rows] == [(i, i, scenario_of(config, i, 6)) for i in (1, 2)]
-    assert all("render.device: 'gpu' needs a CUDA device" in e["error"] for _, e, _ in rows)
+    assert all("render.device: 'cuda' needs a CUDA device" in e["error"] for _, e, _ in rows)
     with pytest.raises(RenderError, match=r"(?s)sample 1 .*render.device"):
         RenderStage(config, 6, None, fail_fast=True)(block([1, 2]))
 
@@ -135,13 +142,13 @@ def test_a_custom_generate_fn_is_still_called_once_per_index(tiny_config):
 
 def test_block_sizes_fill_a_gpu_launch_and_leave_cpu_blocks_as_they_were(tiny_config):
     r = tiny_config.render  # 32 x 32, 2 frames
-    # CPU (cpu and torch-cpu): at most 8, a quarter of each worker's share, a shard
-    for device in ("cpu", "torch-cpu"):
-        cpu = r.model_copy(update={"device": device})
+    # CPU: at most 8, a quarter of each worker's share, a shard; whatever batch_views says
+    for batch_views in (0, 64):
+        cpu = r.model_copy(update={"device": "cpu", "batch_views": batch_views})
         assert block_size(cpu, rows=10, shard_size=4, workers=1) == 3
         assert block_size(cpu, rows=10_000, shard_size=500, workers=2) == 8
         assert block_size(cpu, rows=10_000, shard_size=2, workers=2) == 2
-    gpu = r.model_copy(update={"device": "gpu"})
+    gpu = r.model_copy(update={"device": "cuda"})
     fill = math.ceil(GPU_BATCH_VIEWS / r.frames)  # 128 clips of 2 frames fill a launch of 256 views
     assert block_size(gpu, rows=100_000, shard_size=500, workers=4) == fill
     assert block_size(gpu.model_copy(update={"batch_views": 64}), rows=100_000, shard_size=500, workers=4) == 32
@@ -154,8 +161,8 @@ def test_block_sizes_fill_a_gpu_launch_and_leave_cpu_blocks_as_they_were(tiny_co
     assert block_size(gpu, rows=10**8, shard_size=10**6, workers=1) == 10**8 // MAX_INPUT_BLOCKS  # bigger
 
 
-@pytest.mark.skipif(backend.cuda_available(), reason="this machine has CUDA")
-def test_generate_dataset_refuses_gpu_before_starting_a_local_ray(tmp_path):
+@pytest.mark.skipif(cuda_available(), reason="this machine has CUDA")
+def test_generate_dataset_refuses_cuda_before_starting_a_local_ray(tmp_path):
     """In a fresh process (this one may hold the session's Ray, which skips the check)."""
     import os
     import subprocess
@@ -168,7 +175,7 @@ import ray
 from factory.commands.argtypes import load_config_with
 from factory.errors import ConfigError
 from factory.onray.pipeline import generate_dataset
-config = load_config_with({str(CONFIGS / 'tiny.yaml')!r}, {{"device": "gpu"}})
+config = load_config_with({str(CONFIGS / 'tiny.yaml')!r}, {{"device": "cuda"}})
 try:
     generate_dataset(config, {str(tmp_path / 'ds')!r}, samples=2, shard_size=2, log=print)
 except ConfigError as e:
@@ -177,13 +184,13 @@ except ConfigError as e:
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
     assert "refused: invalid config render settings" in result.stdout, result.stdout + result.stderr
-    assert "render.device: 'gpu' needs a CUDA device" in result.stdout
+    assert "render.device: 'cuda' needs a CUDA device" in result.stdout
     assert "ray started: False" in result.stdout and not (tmp_path / "ds").exists()
 
 
-def test_the_manifest_records_torch_only_when_torch_renders(tiny_config):
-    """Library versions that can change a sample's bytes are provenance: torch's only on
-    the torch devices."""
+def test_the_manifest_records_the_libraries_that_render_on_every_device(tiny_config):
+    """Library versions that can change a sample's bytes are provenance: Warp (the render
+    kernels) and trimesh (the mesh assets) on every device, cpu and cuda alike."""
     import importlib.metadata
 
     from factory.dataset import manifest
@@ -192,8 +199,8 @@ def test_the_manifest_records_torch_only_when_torch_renders(tiny_config):
         return manifest.build(config, samples=0, shard_size=1, prefix="p", shards=[], max_failures=0)[
             "generator"]["libraries"]
 
-    on_numpy, on_torch = libraries(tiny_config), libraries(on(tiny_config, device="torch-cpu"))
-    assert "torch" not in on_numpy and on_numpy["numpy"] == importlib.metadata.version("numpy")
-    assert on_torch["torch"] == importlib.metadata.version("torch")
-    assert on_torch["array-api-compat"] == importlib.metadata.version("array-api-compat")
-    assert {k: v for k, v in on_torch.items() if k not in ("torch", "array-api-compat")} == on_numpy
+    on_cpu = libraries(tiny_config)
+    for name in ("warp-lang", "trimesh", "numpy"):
+        assert on_cpu[name] == importlib.metadata.version(name)
+    assert not {"torch", "array-api-compat"} & set(on_cpu)  # the renderer no longer uses them
+    assert libraries(on(tiny_config, device="cuda")) == on_cpu  # a manifest is written on any machine

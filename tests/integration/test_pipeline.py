@@ -24,6 +24,7 @@ from factory.dataset.shards import build_shard, sha256_hex
 from factory.dataset.storage import resolve
 from factory.errors import DatasetConflictError, FailureBudgetError, RenderError, StorageError
 from factory.onray.pipeline import generate_dataset
+from factory.render.device import cuda_available
 from factory.sample.decode import decode_sample
 from factory.sample.generate import generate_members, generate_sample, scenario_of
 from factory.scene.config import parse_config
@@ -389,20 +390,27 @@ def _on(config, **render):
 
 
 @ray_group
-def test_a_torch_cpu_dataset_validates_and_holds_that_devices_samples(tmp_path, ray_local, tiny_config):
-    """The render device travels in the config to the render actors. (That the batched
-    render stage changes no byte on the cpu device, the reference, is what every other
-    test here checks: they all render through it.)"""
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
+    not cuda_available(), reason="no CUDA device here"))])
+def test_a_dataset_in_launches_of_batch_views_validates_and_holds_that_devices_samples(
+        tmp_path, ray_local, tiny_config, device):
+    """The render settings travel in the config to the render actors: ``batch_views`` 3
+    cuts launches across the 2-frame clips of a block and changes no byte (the batch is
+    not in the config hash, so the reference is the config's own default batch); the
+    device is in the hash, and a device renders the same bytes in the actors as here."""
     from factory.trust.validate import validate_dataset
 
-    config = _on(tiny_config, device="torch-cpu", batch_views=3)
+    config = _on(tiny_config, device=device, batch_views=3)
     out = tmp_path / "ds"
     summary = run(config, str(out), 8, 4, min_workers=1, max_workers=1)
     result = validate_dataset(str(out))
     assert result.ok, result.lines()
-    assert summary.manifest["config_hash"] == config.config_hash() != tiny_config.config_hash()
-    assert summary.manifest["config"]["render"]["device"] == "torch-cpu"
-    assert local_files(out) == reference_shards(config, 8, 4)  # the same backend renders the same bytes
+    assert summary.manifest["config"]["render"]["device"] == device
+    assert summary.manifest["config"]["render"]["batch_views"] == 3
+    assert summary.manifest["config_hash"] == config.config_hash()
+    # tiny_config renders on cpu: the device is in the hash, the batch is not
+    assert (config.config_hash() == tiny_config.config_hash()) == (device == "cpu")
+    assert local_files(out) == reference_shards(_on(tiny_config, device=device), 8, 4)
 
 
 @ray_group

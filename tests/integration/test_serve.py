@@ -456,25 +456,29 @@ def test_the_time_limit_cuts_a_stream_off_incomplete(app_server):
 
 
 def test_a_service_with_a_device_renders_every_config_on_it(app_server):
-    """``device`` in the application's args: every config served, shipped or inline,
-    whatever a request's overrides say, is rendered on that device (here torch-cpu)."""
+    """``device`` and ``batch_views`` in the application's args: every config served,
+    shipped or inline, whatever a request's overrides say (even ``cuda``, which this
+    service would refuse on a machine without CUDA), is rendered with them (here cpu in
+    launches of 3 views: a batch cut across the clips changes no byte)."""
     from ray import serve
 
     from factory.service.app import build_app
 
     serve.run(build_app({"configs_dir": str(CONFIGS), "min_replicas": 1, "max_replicas": 1, "num_cpus": 0.5,
-                         "device": "torch-cpu", "max_batch_size": 4, "batch_wait_timeout_s": 0.05}),
-              name="torch", route_prefix="/torch")
-    url = f"{app_server.url}/torch"
+                         "device": "cpu", "batch_views": 3, "max_batch_size": 4, "batch_wait_timeout_s": 0.05}),
+              name="served-device", route_prefix="/served-device")
+    url = f"{app_server.url}/served-device"
     try:
         _wait_healthy(url, 120)
         tiny = load_config(CONFIGS / "tiny.yaml")
-        config = parse_config(merge(tiny.resolved(), {"render": {"device": "torch-cpu"}}))
+        config = parse_config(merge(tiny.resolved(), {"render": {"device": "cpu", "batch_views": 3}}))
         (described,) = requests.get(f"{url}/v1/scenarios", timeout=30).json()["scenarios"]
-        assert described["render"]["device"] == "torch-cpu" and described["config_hash"] == config.config_hash()
+        assert (described["render"]["device"], described["render"]["batch_views"]) == ("cpu", 3)
+        assert described["config_hash"] == config.config_hash() == tiny.config_hash()  # the batch is not in it
+        asks_cuda = {"render": {"device": "cuda", "batch_views": 1}}
         bodies = [{"scenario": "tiny", "start": i} for i in range(3)] + [
-            {"config": tiny.resolved(), "start": 3}, {"scenario": "tiny", "start": 4,
-                                                      "overrides": {"render": {"device": "cpu"}}}]
+            {"config": merge(tiny.resolved(), asks_cuda), "start": 3},
+            {"scenario": "tiny", "start": 4, "overrides": asks_cuda}]
 
         def ask(body: dict) -> requests.Response:
             return _post(url, body)
@@ -484,9 +488,9 @@ def test_a_service_with_a_device_renders_every_config_on_it(app_server):
         for i, r in enumerate(answers):
             assert r.status_code == 200, r.text
             assert r.headers["X-Factory-Config-Hash"] == config.config_hash()
-            m = generate_members(config, i)
+            m = generate_members(tiny, i)  # the config's own batch: the same bytes
             assert r.content == build_shard([(m["__key__"], m)])
         health = requests.get(f"{url}/healthz", timeout=30).json()
         assert health["samples"] == len(bodies) and 1 <= health["batches"] <= len(bodies)
     finally:
-        serve.delete("torch")
+        serve.delete("served-device")

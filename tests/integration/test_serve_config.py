@@ -79,15 +79,17 @@ def test_the_device_setting_defaults_to_each_configs_own_and_sizes_batches_and_g
 
     plain = Settings()
     assert plain.device is None and plain.render == {} and (plain.batch_size, plain.gpus) == (1, 0.0)
-    gpu = Settings(device="gpu", batch_views=64)
-    assert gpu.render == {"device": "gpu", "batch_views": 64}
+    gpu = Settings(device="cuda", batch_views=64)
+    assert gpu.render == {"device": "cuda", "batch_views": 64}
     assert (gpu.batch_size, gpu.gpus) == (GPU_MAX_BATCH_SIZE, 1.0) and GPU_MAX_BATCH_SIZE > 1
-    assert (Settings(device="gpu", max_batch_size=2, num_gpus=0.5).batch_size,
-            Settings(device="gpu", max_batch_size=2, num_gpus=0.5).gpus) == (2, 0.5)  # given values win
-    assert (Settings(device="torch-cpu").batch_size, Settings(device="torch-cpu").gpus) == (1, 0.0)
-    app = build_app({"device": "gpu"})  # builds without a GPU here: the replicas check their own device
+    assert (Settings(device="cuda", max_batch_size=2, num_gpus=0.5).batch_size,
+            Settings(device="cuda", max_batch_size=2, num_gpus=0.5).gpus) == (2, 0.5)  # given values win
+    cpu = Settings(device="cpu", batch_views=8)  # a device set to cpu: replaces each config's, no GPU
+    assert cpu.render == {"device": "cpu", "batch_views": 8} and (cpu.batch_size, cpu.gpus) == (1, 0.0)
+    app = build_app({"device": "cuda"})  # builds without a GPU here: the replicas check their own device
     assert app._bound_deployment.ray_actor_options["num_gpus"] == 1.0
-    for args, words in (({"device": "tpu"}, "device: Input should be 'cpu', 'torch-cpu' or 'gpu'"),
+    for args, words in (({"device": "tpu"}, "device: Input should be 'cpu' or 'cuda'"),
+                        ({"device": "gpu"}, "device: Input should be 'cpu' or 'cuda'"),
                         ({"batch_views": -1}, "batch_views: Input should be greater than or equal to 0")):
         with pytest.raises(ConfigError) as info:
             build_app(args)
@@ -95,27 +97,28 @@ def test_the_device_setting_defaults_to_each_configs_own_and_sizes_batches_and_g
 
 
 def test_command_line_render_options_reach_every_factory_application():
-    config = load_serve_config(DEFAULT_CONFIG, render={"device": "torch-cpu", "batch_views": 8})
+    config = load_serve_config(DEFAULT_CONFIG, render={"device": "cpu", "batch_views": 8})
     (app,) = config.applications
-    assert app.args["device"] == "torch-cpu" and app.args["batch_views"] == 8
+    assert app.args["device"] == "cpu" and app.args["batch_views"] == 8
     assert app.deployments[0].ray_actor_options.num_gpus == 0
-    gpu = load_serve_config(DEFAULT_CONFIG, render={"device": "gpu"})
+    gpu = load_serve_config(DEFAULT_CONFIG, render={"device": "cuda"})
+    assert gpu.applications[0].args["device"] == "cuda"
     assert gpu.applications[0].deployments[0].ray_actor_options.num_gpus == 1  # the file's 0 would not do
-    held = load_serve_config(DEFAULT_CONFIG, gpus_per_replica=0.25, render={"device": "gpu"})
+    held = load_serve_config(DEFAULT_CONFIG, gpus_per_replica=0.25, render={"device": "cuda"})
     assert held.applications[0].deployments[0].ray_actor_options.num_gpus == 0.25
     assert "device" not in load_serve_config(DEFAULT_CONFIG).applications[0].args
 
 
 def test_serve_refuses_a_device_it_cannot_use_before_ray_starts(tmp_path):
-    from factory.render.backend import cuda_available
+    from factory.render.device import cuda_available
 
     bogus = subprocess.run([str(FACTORY), "serve", "--device", "bogus"], capture_output=True, text=True, timeout=120)
     assert bogus.returncode == 2 and "argument --device: invalid choice: 'bogus'" in bogus.stderr
     if cuda_available():
         return
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
-    result = subprocess.run([str(FACTORY), "serve", "--device", "gpu", "--port", "1"], capture_output=True,
+    result = subprocess.run([str(FACTORY), "serve", "--device", "cuda", "--port", "1"], capture_output=True,
                             text=True, timeout=120, env=env, cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
-    assert "render.device: 'gpu' needs a CUDA device" in result.stderr
+    assert "render.device: 'cuda' needs a CUDA device" in result.stderr
     assert "starting an embedded local Ray" not in result.stdout + result.stderr

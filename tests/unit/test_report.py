@@ -229,11 +229,11 @@ def test_card_names_provenance_and_licences(dataset, reported):
     # the one installed here, and says so.
     assert manifest["generator"]["python"] == platform.python_version()
     assert re.search(rf"\| Python \| {re.escape(platform.python_version())} \|", card)
-    for lib in ("numpy", "opencv-python-headless", "pydantic", "pyyaml"):
+    for lib in ("numpy", "warp-lang", "trimesh", "opencv-python-headless", "pydantic", "pyyaml"):
         version = importlib.metadata.version(lib)
         assert manifest["generator"]["libraries"][lib] == version
         assert card_line(card, f"library: {lib} ").endswith(f"| {version} |")
-    assert "torch" not in manifest["generator"]["libraries"]  # rendered with NumPy
+    assert not {"torch", "array-api-compat"} & set(manifest["generator"]["libraries"])  # Warp renders
     pillow = importlib.metadata.version("pillow")
     assert card_line(card, "library: pillow ").endswith(f"| {pillow} (installed here) |")
     assert "BSD" in card_line(card, "library: numpy ")
@@ -250,15 +250,18 @@ def card_line(card: str, first_cell: str) -> str:
 
 
 def test_card_versions_come_from_the_manifest(dataset, tmp_path):
-    """A recorded version is shown even where another is installed; a manifest from
-    before versions were recorded gets the installed ones, marked as such."""
+    """A recorded version is shown even where another is installed, or none is (torch,
+    from a dataset the PyTorch renderer made); a manifest from before versions were
+    recorded gets the installed ones, marked as such."""
     folder, _ = dataset
     recorded = Path(shutil.copytree(folder, tmp_path / "recorded"))
     manifest = json.loads((recorded / "manifest.json").read_text())
-    manifest["generator"]["libraries"] = {"numpy": "1.0.0", "torch": "2.13.0"}
+    manifest["generator"]["libraries"] = {"numpy": "1.0.0", "warp-lang": "1.18.0", "torch": "2.13.0"}
     (recorded / "manifest.json").write_text(json.dumps(manifest))
     card = report_card(recorded, tmp_path / "r1")
     assert card_line(card, "library: numpy ").endswith("| 1.0.0 |")
+    assert importlib.metadata.version("warp-lang") != "1.18.0"
+    assert card_line(card, "library: warp-lang ").endswith("| 1.18.0 |")
     assert card_line(card, "library: torch ").endswith("| 2.13.0 |")
     assert not any(ln.startswith("| library: pyyaml ") for ln in card.splitlines())  # not recorded: not used
 

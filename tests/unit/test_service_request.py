@@ -226,12 +226,12 @@ def test_a_bad_index_in_a_batch_fails_only_its_own_works():
 
 
 def test_the_services_render_settings_replace_every_configs(catalogue):
-    render = {"device": "torch-cpu", "batch_views": 5}
+    render = {"device": "cuda", "batch_views": 5}  # resolving only parses: no CUDA needed
     tiny = load_config(CONFIGS / "tiny.yaml")
     want = parse_config(merge(tiny.resolved(), {"render": render}))
     job = _resolve(catalogue, {"scenario": "tiny", "overrides": {"render": {"device": "cpu", "frames": 1}}},
                    LIMITS, render)
-    assert (job.config.render.device, job.config.render.batch_views, job.config.render.frames) == ("torch-cpu", 5, 1)
+    assert (job.config.render.device, job.config.render.batch_views, job.config.render.frames) == ("cuda", 5, 1)
     job = resolve(SampleRequest.model_validate({"scenario": "tiny"}), catalogue, LIMITS, render)
     assert job.config == want and job.config_hash == want.config_hash() != tiny.config_hash()
     inline = _resolve(catalogue, {"config": tiny.resolved()}, LIMITS, render)

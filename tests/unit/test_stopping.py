@@ -58,7 +58,7 @@ def test_physics_stops_between_steps(quickstart):
 
 
 def test_rendering_stops_between_launches(quickstart):
-    from factory.render.backend import get_backend
+    from factory.render.device import get_device
     from factory.render.renderer import Clip, render_clips
     from factory.scene.sampling import rng_for
 
@@ -66,5 +66,5 @@ def test_rendering_stops_between_launches(quickstart):
     clip = Clip(scene, simulate(scene), 1, rng_for(quickstart.seed, 0, "render"))
     stop = stop_after(1)
     with pytest.raises(Stopped):
-        render_clips([clip], get_backend("cpu"), batch_views=2, stop=stop)  # 8 frames: 4 launches of 2 views
+        render_clips([clip], get_device("cpu"), batch_views=2, stop=stop)  # 8 frames: 4 launches of 2 views
     assert len(stop.calls) == 2

@@ -1,9 +1,9 @@
 """The Ray Data job of ``factory generate``: render on an autoscaling actor pool, encode,
 shard, commit. The stages, in order::
 
-    (index, shard) rows   the work list, built by the driver in blocks: on the CPU
-                          backends 1-8 samples (about 32 MB of frames per block); with
-                          render.device gpu enough clips to fill a launch of
+    (index, shard) rows   the work list, built by the driver in blocks: on render.device
+                          cpu 1-8 samples (about 32 MB of frames per block); with
+                          render.device cuda enough clips to fill a launch of
                           render.batch_views views (resources.block_size)
       -> RenderStage      callable class on ActorPoolStrategy(min_workers, max_workers),
                           num_gpus per actor: one generate_samples call per block, which

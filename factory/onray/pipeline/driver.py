@@ -30,7 +30,7 @@ from factory.onray.pipeline.resources import SMALL_CPU, Resources, block_size, c
 from factory.onray.pipeline.stages import EncodeFn, EncodeStage, GenerateFn, RenderStage
 from factory.onray.pipeline.writer import ManifestSink, ShardWriter
 from factory.onray.session import ensure_ray
-from factory.render.backend import get_backend
+from factory.render.device import get_device
 from factory.scene.config import Config
 
 DEFAULT_SHARD_SIZE = sh.DEFAULT_SHARD_SIZE
@@ -122,7 +122,7 @@ def generate_dataset(
         min_workers, max_workers: the render actor pool autoscales between these;
             ``max_workers`` defaults to the cluster's CPUs (or GPUs / gpus_per_worker).
         gpus_per_worker: GPUs each render actor holds. 0 (the default) means 0 for
-            ``render.device`` cpu / torch-cpu and 1 for gpu: a GPU render actor must
+            ``render.device`` cpu and 1 for cuda: a GPU render actor must
             hold a GPU, or Ray would not place it on a GPU node (nor give it one there).
             The render device is the config's ``render.device``; encoding always runs
             on CPU actors.
@@ -141,7 +141,7 @@ def generate_dataset(
             than ``max_failures`` did. No manifest is written in either case.
     """
     t0 = time.perf_counter()
-    if config.render.device == "gpu" and not gpus_per_worker:
+    if config.render.device == "cuda" and not gpus_per_worker:
         gpus_per_worker = 1.0
     job = _Job(min_workers, max_workers, gpus_per_worker, cpus_per_worker, encode_cpus, generate_fn, encode_fn,
                progress, log)
@@ -167,13 +167,13 @@ def generate_dataset(
 def _check_before_ray(config: Config, job: _Job) -> None:
     """ConfigError for bad pool sizes, or (when the run starts an embedded Ray, which
     renders on this machine only) for a ``render.device`` this machine cannot use:
-    ``gpu`` without CUDA, or PyTorch missing."""
+    ``cuda`` where Warp sees no CUDA device."""
     if job.min_workers < 1 or (job.max_workers is not None and job.max_workers < job.min_workers):
         raise ConfigError("generate arguments", [
             "min_workers/max_workers: need 1 <= min_workers <= max_workers "
             f"(got {job.min_workers}, {job.max_workers})"])
     if not ray.is_initialized() and not os.environ.get("RAY_ADDRESS"):
-        get_backend(config.render.device, "render settings")
+        get_device(config.render.device, "render settings")
 
 
 def _nothing_to_do(plan: Plan, records: dict[int, dict], log: Callable[[str], None]) -> dict | None:

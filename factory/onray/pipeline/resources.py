@@ -4,8 +4,8 @@
   and CPUs, sized to the cluster as it is now; :func:`capacity_warnings` says when the
   smallest pool does not fit yet (the job then waits for the cluster to grow).
 * :func:`block_size`: samples per render task, one ``generate_samples`` call: about
-  :data:`TASK_BYTES` of frames on the CPU backends, a full launch of
-  ``render.batch_views`` views on the GPU.
+  :data:`TASK_BYTES` of frames on the CPU (``render.device`` cpu), a full launch of
+  ``render.batch_views`` views on the GPU (cuda).
 """
 
 from __future__ import annotations
@@ -82,9 +82,9 @@ def capacity_warnings(res: Resources, min_workers: int, gpus_per_worker: float) 
 def block_size(render, rows: int, shard_size: int, workers: int) -> int:
     """Samples per render task (one block, one ``generate_samples`` call).
 
-    CPU backends (cpu, torch-cpu): at most :data:`ROWS_PER_TASK` and about
+    CPU (``render.device`` cpu): at most :data:`ROWS_PER_TASK` and about
     :data:`TASK_BYTES` of frames, and a quarter of each worker's share of the rows,
-    so that the pool balances. GPU: enough clips to fill one launch,
+    so that the pool balances. GPU (cuda): enough clips to fill one launch,
     ``ceil(batch_views / frames)`` with ``render.batch_views`` (or
     :data:`GPU_BATCH_VIEWS` when it is 0, sized from memory on the device), at most
     :data:`GPU_TASK_BYTES` of frames and each worker's share of the rows, so that every
@@ -92,7 +92,7 @@ def block_size(render, rows: int, shard_size: int, workers: int) -> int:
     :data:`MAX_INPUT_BLOCKS` blocks.
     """
     sample_bytes = render.width * render.height * render.frames * FRAME_BYTES_PER_PIXEL
-    if render.device == "gpu":
+    if render.device == "cuda":
         fill = math.ceil((render.batch_views or GPU_BATCH_VIEWS) / render.frames)
         per_task = min(fill, GPU_TASK_BYTES // sample_bytes, math.ceil(rows / workers))
     else:

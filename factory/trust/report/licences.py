@@ -69,7 +69,7 @@ def library_licences(recorded: Mapping[str, str | None] | None) -> list[dict[str
     :data:`factory.sample.provenance.LIBRARIES` when it has none) and for the :data:`READERS`.
     ``recorded`` is True when ``version`` comes from the manifest, False when it is the
     version installed here."""
-    roles = dict(provenance.LIBRARIES + provenance.TORCH_LIBRARIES + READERS)
+    roles = dict(provenance.LIBRARIES + READERS)
     makers = list(recorded) if recorded else [name for name, _ in provenance.LIBRARIES]
     out = []
     for name in makers + [name for name, _ in READERS]:
