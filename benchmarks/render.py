@@ -1,98 +1,150 @@
-"""Frames per second of the renderer on a backend, against the NumPy reference in the
-same run.
+"""Frames per second of the Warp renderer per core, against the renderer it replaced
+(the NumPy one, run from its last commit in a scratch worktree) in the same run.
 
-Standard workload: 10 objects, 24 frames, every modality (RGB with shadows and
-textures, depth, instance and semantic segmentation, normals, optical flow with
-validity, boxes and per-object metadata), at each ``--sizes`` resolution. Samples are
-made with ``generate_samples`` (scene sampling, physics, batched rendering, metadata),
-so the figure is what a render actor delivers. One process.
+Workloads, each at every ``--sizes`` resolution, every modality (RGB with textures,
+shadows and specular highlights, depth, instance and semantic ids, normals, forward
+flow with validity, amodal and visible boxes, projected 3D box corners):
 
-Prints, per size: frames/s on ``--device`` and on the NumPy backend (the baseline,
-fewer clips), the speedup, frames/s of encoding one process on the CPU (what the
-pipeline's encode actors do), and where the device's time goes.
+* ``analytic``: 10 analytic shapes (spheres, boxes, cylinders, capsules, ells), an
+  orbiting camera, one light: the standard workload of earlier benchmarks.
+* ``mesh``: 10 triangle meshes (tori, rocks and tubes, about 15k triangles in all),
+  tumbled into arbitrary orientations. The old renderer cannot draw meshes, so its
+  baseline is the analytic one's.
 
-    python benchmarks/render.py [--device cpu|torch-cpu|gpu] [--sizes 256,512]
-        [--samples 6] [--baseline-samples 2] [--frames 24 --objects 10] [--batch-views 0]
+Per workload and size it prints frames/s of render alone (``generate_samples``:
+scene sampling, physics, render launches, metadata) and of render + encode (the
+WebDataset members of ``encode_sample``), where the time goes, and the ratio to the
+baseline. One process, one thread: BLAS and OpenMP are pinned to one thread before
+NumPy loads, and a Warp CPU launch runs on one thread, so the figures are per core.
+
+    python benchmarks/render.py [--device cpu|cuda] [--sizes 256,512] [--samples 4]
+        [--frames 24] [--baseline-commit e816e31] [--baseline-samples 2] [--no-baseline]
 """
 
 from __future__ import annotations
 
-import argparse
 import os
-import time
 
-from factory.render.backend import get_backend
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+BASELINE_COMMIT = "e816e31"  # the last commit of the NumPy/PyTorch renderer
+
+
+def workload(kind: str, size: int, frames: int, device: str = "cpu", batch_views: int = 0) -> dict:
+    """The config data of a workload (see the module docstring)."""
+    objects = {"count": 10, "size": {"dist": "uniform", "low": 0.15, "high": 0.35},
+               "texture": {"dist": "choice", "values": ["plain", "checker", "stripes", "noise"]},
+               "speed": {"dist": "uniform", "low": 0.0, "high": 1.5}, "spin": {"dist": "uniform", "low": -2, "high": 2}}
+    if kind == "mesh":
+        objects.update(shape={"dist": "choice", "values": ["torus", "rock", "tube"], "weights": [2, 2, 1]},
+                       tumble=1.0)
+    render = {"width": size, "height": size, "frames": frames, "fps": 24, "substeps": 4}
+    if device != "cpu" or batch_views:  # the baseline's config knows neither field's new values
+        render.update(device=device, batch_views=batch_views)
+    return {"name": "bench", "seed": 1, "render": render, "output": {"mp4": False},
+            "scenarios": {"standard": {"objects": objects, "lighting": {"count": 1},
+                                       "camera": {"trajectory": "orbit", "distance": 4.5}}}}
+
+
+# Run in a process of its own, in whichever checkout is on sys.path: the same timing
+# for the renderer of this commit and of the baseline commit.
+_MEASURE = r"""
+import json, sys, time
 from factory.sample.encode import encode_sample
 from factory.sample.generate import generate_samples
 from factory.scene.config import parse_config
+data, samples = json.loads(sys.argv[1]), int(sys.argv[2])
+cfg = parse_config(data)
+generate_samples(cfg, [10_000, 10_001])  # imports, kernels, caches
+timings = {}
+t0 = time.perf_counter()
+out = generate_samples(cfg, range(samples), timings)
+render = time.perf_counter() - t0
+bad = [s for s in out if not hasattr(s, "frames")]
+if bad:
+    raise bad[0]
+t0 = time.perf_counter()
+nbytes = sum(len(v) for s in out for k, v in encode_sample(s, mp4=False).items() if k != "__key__")
+encode = time.perf_counter() - t0
+print(json.dumps({"render": render, "encode": encode, "bytes": nbytes, "timings": timings}))
+"""
 
 
-def workload(width: int, height: int, frames: int, objects: int, mp4: bool, device: str = "cpu",
-             batch_views: int = 0):
-    return parse_config({
-        "name": "bench", "seed": 1,
-        "render": {"width": width, "height": height, "frames": frames, "fps": 24, "substeps": 4,
-                   "device": device, "batch_views": batch_views},
-        "output": {"mp4": mp4},
-        "scenarios": {"standard": {
-            "objects": {"count": objects, "size": {"dist": "uniform", "low": 0.15, "high": 0.35},
-                        "texture": {"dist": "choice", "values": ["plain", "checker", "stripes", "noise"]},
-                        "speed": {"dist": "uniform", "low": 0.0, "high": 1.5},
-                        "spin": {"dist": "uniform", "low": -2, "high": 2}},
-            "lighting": {"count": 1},
-            "camera": {"trajectory": "orbit", "distance": 4.5},
-        }},
-    })
+def measure(data: dict, samples: int, checkout: Path) -> dict:
+    """Seconds of render and of encode for ``samples`` clips, in a fresh process
+    running the ``factory`` package of ``checkout``."""
+    env = {**os.environ, "PYTHONPATH": str(checkout)}
+    proc = subprocess.run([sys.executable, "-c", _MEASURE, json.dumps(data), str(samples)], cwd=checkout,
+                          env=env, capture_output=True, text=True)
+    if proc.returncode:
+        raise RuntimeError(f"measuring in {checkout} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def _render(cfg, samples: int, timings: dict | None = None) -> tuple[float, list]:
-    """(seconds, samples) for samples [0, samples), after one warm-up call."""
-    generate_samples(cfg, [10_000 + i for i in range(min(samples, 2))])  # imports, kernels, allocator
-    t0 = time.perf_counter()
-    out = generate_samples(cfg, range(samples), timings)
-    get_backend(cfg.render.device).synchronize()
-    failed = [s for s in out if not hasattr(s, "frames")]
-    if failed:
-        raise failed[0]
-    return time.perf_counter() - t0, out
+def baseline_checkout(commit: str, where: Path) -> Path:
+    """A scratch worktree of ``commit`` (removed by the caller's temporary folder)."""
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(where), commit], check=True,
+                   capture_output=True)
+    return where
+
+
+def report(kind: str, size: int, frames: int, samples: int, got: dict, base: dict | None) -> None:
+    n = samples * frames
+    fps = n / got["render"]
+    both = n / (got["render"] + got["encode"])
+    print(f"\n{kind} workload, {size}x{size} ({samples} clips of {frames} frames):")
+    print(f"  render           : {fps:8.1f} frames/s")
+    print(f"  render + encode  : {both:8.1f} frames/s   (encode alone {n / got['encode']:.1f} frames/s, "
+          f"{got['bytes'] / samples / 1e6:.2f} MB per clip)")
+    if base is not None:
+        bn = base["samples"] * frames
+        b_fps, b_both = bn / base["render"], bn / (base["render"] + base["encode"])
+        print(f"  baseline (NumPy renderer, analytic): render {b_fps:.1f}, render + encode {b_both:.1f} frames/s")
+        print(f"  ratio            : render {fps / b_fps:.2f}x, render + encode {both / b_both:.2f}x")
+    total = got["render"]
+    print("  where the render time goes:")
+    for name, s in sorted(got["timings"].items(), key=lambda kv: -kv[1]):
+        print(f"    {name:22s} {1e3 * s / n:8.3f} ms/frame  {100 * s / total:5.1f}%")
+    print(f"    {'encode (after)':22s} {1e3 * got['encode'] / n:8.3f} ms/frame")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--device", default="cpu", choices=["cpu", "torch-cpu", "gpu"])
-    ap.add_argument("--sizes", default="256", help="square image sizes, comma-separated (default 256)")
-    ap.add_argument("--samples", type=int, default=6, help="clips rendered on --device per size")
-    ap.add_argument("--baseline-samples", type=int, default=2, help="clips rendered on the NumPy baseline")
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    ap.add_argument("--sizes", default="256,512", help="square image sizes, comma-separated")
+    ap.add_argument("--samples", type=int, default=4, help="clips per workload and size")
     ap.add_argument("--frames", type=int, default=24)
-    ap.add_argument("--objects", type=int, default=10)
     ap.add_argument("--batch-views", type=int, default=0, help="views per launch (0: sized from memory)")
-    ap.add_argument("--mp4", action="store_true", help="also encode the MP4 preview member")
+    ap.add_argument("--baseline-commit", default=BASELINE_COMMIT)
+    ap.add_argument("--baseline-samples", type=int, default=2)
+    ap.add_argument("--no-baseline", action="store_true", help="skip the old renderer (e.g. on a GPU machine)")
     args = ap.parse_args()
-    backend = get_backend(args.device)
-    print(f"device {args.device}; {args.objects} objects, {args.frames} frames per clip, all modalities, "
-          f"mp4={'on' if args.mp4 else 'off'}; 1 process (cores on machine: {os.cpu_count()})")
-    for size in (int(s) for s in args.sizes.split(",")):
-        cfg = workload(size, size, args.frames, args.objects, args.mp4, args.device, args.batch_views)
-        per_launch = backend.batch_views(size, size, args.batch_views)
-        timings: dict[str, float] = {}
-        secs, samples = _render(cfg, args.samples, timings)
-        fps = args.samples * args.frames / secs
-        base_cfg = workload(size, size, args.frames, args.objects, args.mp4)
-        base_secs, _ = _render(base_cfg, args.baseline_samples)
-        base_fps = args.baseline_samples * args.frames / base_secs
-        t0 = time.perf_counter()
-        nbytes = sum(len(v) for s in samples for k, v in encode_sample(s, mp4=args.mp4).items() if k != "__key__")
-        enc_fps = args.samples * args.frames / (time.perf_counter() - t0)
-        print(f"\n{size}x{size}, {per_launch} views per launch:")
-        print(f"  render on {args.device:9s}: {fps:9.1f} frames/s ({args.samples} clips)")
-        print(f"  render on NumPy    : {base_fps:9.1f} frames/s ({args.baseline_samples} clips, the baseline)")
-        print(f"  speedup            : {fps / base_fps:9.2f}x")
-        print(f"  encode (1 CPU proc): {enc_fps:9.1f} frames/s, {nbytes / args.samples / 1e6:.2f} MB per clip; "
-              f"encode processes to keep up with this renderer: {fps / enc_fps:.1f}")
-        total = sum(timings.values())
-        print("  where the render time goes:")
-        for name, s in sorted(timings.items(), key=lambda kv: -kv[1]):
-            print(f"    {name:30s} {1e3 * s / (args.samples * args.frames):8.3f} ms/frame  {100 * s / total:5.1f}%")
+    print(f"device {args.device}; every modality; 1 process, 1 thread (cores on machine: {os.cpu_count()})")
+    with tempfile.TemporaryDirectory() as tmp:
+        old = None if args.no_baseline else baseline_checkout(args.baseline_commit, Path(tmp) / "baseline")
+        try:
+            for size in (int(s) for s in args.sizes.split(",")):
+                base = None
+                if old is not None:
+                    base = measure(workload("analytic", size, args.frames), args.baseline_samples, old)
+                    base["samples"] = args.baseline_samples
+                for kind in ("analytic", "mesh"):
+                    data = workload(kind, size, args.frames, args.device, args.batch_views)
+                    report(kind, size, args.frames, args.samples, measure(data, args.samples, ROOT), base)
+        finally:
+            if old is not None:
+                subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(old)],
+                               capture_output=True)
 
 
 if __name__ == "__main__":

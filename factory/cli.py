@@ -27,6 +27,7 @@ COMMANDS = (
     "factory.commands.report",
     "factory.commands.compare",
     "factory.commands.mix",
+    "factory.commands.warmup",
 )
 
 

@@ -143,8 +143,39 @@ def pack_scenes(tables: list[SceneTables], device: Device):
     return s
 
 
-def pack_views(views: list[ViewSpec], device: Device):
-    """The :class:`~factory.render.tables.Views` struct of a launch's views."""
+def _extent(a, z, radius, f, c0, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel ranges [lo, hi) along one image axis covered by spheres whose centres are
+    at (a, z) in that axis's plane of the camera frame (arrays of one shape): the two
+    planes through the camera tangent to a sphere bound its image exactly; a pixel of
+    margin keeps float error on the safe side."""
+    dist = np.hypot(a, z)
+    inside = dist <= radius
+    centre = np.arctan2(a, z)
+    half = np.arcsin(np.clip(radius / np.maximum(dist, 1e-12), 0.0, 1.0))
+    lo_ang, hi_ang = centre - half, centre + half
+    with np.errstate(invalid="ignore", over="ignore"):
+        lo = np.where(lo_ang <= -np.pi / 2 + 1e-6, 0,
+                      np.maximum(0, np.floor(f * np.tan(np.clip(lo_ang, -1.5, 1.5)) + c0) - 1))
+        hi = np.where(hi_ang >= np.pi / 2 - 1e-6, size,
+                      np.minimum(size, np.ceil(f * np.tan(np.clip(hi_ang, -1.5, 1.5)) + c0) + 1))
+    return np.where(inside, 0, lo).astype(np.int32), np.where(inside, size, hi).astype(np.int32)
+
+
+def _rects(R, tr, K, pos, radius, view_of, width: int, height: int) -> np.ndarray:
+    """(P, 4) int32 ``(i0, i1, j0, j1)`` of each posed object (view ``view_of[p]``):
+    the rows and columns that can see it; empty for one wholly behind the camera."""
+    Rv, tv, Kv = R[view_of], tr[view_of], K[view_of]
+    c = np.einsum("pij,pj->pi", Rv, pos) + tv  # object centres, camera frame
+    j0, j1 = _extent(c[:, 0], c[:, 2], radius, Kv[:, 0, 0], Kv[:, 0, 2], width)
+    i0, i1 = _extent(c[:, 1], c[:, 2], radius, Kv[:, 1, 1], Kv[:, 1, 2], height)
+    rects = np.stack([i0, i1, j0, j1], -1)
+    rects[c[:, 2] + radius <= 1e-6] = 0
+    return rects
+
+
+def pack_views(views: list[ViewSpec], radius: list[np.ndarray], width: int, height: int, device: Device):
+    """The :class:`~factory.render.tables.Views` struct of a launch's views;
+    ``radius[s]`` holds the bounding radii of scene s's objects."""
     wp = warp()
     from factory.render.tables import Views
 
@@ -167,4 +198,8 @@ def pack_views(views: list[ViewSpec], device: Device):
     out.scene = arr(np.array([v.scene for v in views]), wp.int32)
     out.pose_start = arr(_starts(counts), wp.int32)
     out.pos, out.orient = arr(pos, wp.vec3), arr(rot, wp.mat33)
+    view_of = np.repeat(np.arange(len(views)), counts)
+    radii = np.concatenate([radius[v.scene] for v in views] + [np.zeros(1)])
+    rects = _rects(R, tr, K, pos[:-1], radii[:-1], view_of, width, height)
+    out.rect = wp.array(np.concatenate([rects, np.zeros((1, 4), np.int32)]), dtype=wp.vec4i, device=dev)
     return out

@@ -88,3 +88,40 @@ def get_device(name: str = "cpu", source: str = "render settings") -> Device:
 def cuda_available() -> bool:
     """Whether Warp sees a CUDA device (tests skip GPU cases on this)."""
     return warp().get_cuda_device_count() > 0
+
+
+# The modules that hold factory's kernels (each one compiled unit in Warp's cache).
+KERNEL_MODULES = ("factory.render.kernels", "factory.render.probe")
+
+
+def warmup(names: tuple[str, ...] | None = None) -> list[dict]:
+    """Compile (or load from the cache) every kernel module on each device of
+    ``names`` (default: the CPU, and CUDA where present), so that later processes
+    only load them. Returns one ``{"device", "module", "seconds", "compiled"}`` per
+    module and device; ``compiled`` is True where the cache did not have it.
+
+    Raises:
+        ConfigError: an unknown device, or ``cuda`` without a CUDA device.
+    """
+    import importlib
+    import time
+
+    from factory.render.warp_setup import cache_dir
+
+    wp = warp()
+    names = names or (("cpu", "cuda") if cuda_available() else ("cpu",))
+    out = []
+    for name in names:
+        device = get_device(name, "factory warmup")
+        for module in KERNEL_MODULES:
+            importlib.import_module(module)
+            before = _cache_entries(cache_dir())
+            start = time.perf_counter()
+            wp.load_module(module, device=device.warp_name)
+            out.append({"device": name, "module": module, "seconds": time.perf_counter() - start,
+                        "compiled": _cache_entries(cache_dir()) != before})
+    return out
+
+
+def _cache_entries(path) -> set:
+    return {p.name for p in path.glob("*/*")} if path.exists() else set()

@@ -57,7 +57,7 @@ def flow_at(views: Views, scenes: Scenes, boxes: wp.array4d(dtype=wp.int32), nv:
     qj = wp.min(int(wp.floor(u)), width - 1)
     o = views.origin[nv]
     dq = camera_ray(views, nv, float(qj) + 0.5, float(qi) + 0.5)
-    tq, seen, nq, ngq, lq = trace(views, scenes, nv, o, dq, boxes, -1, i, j)
+    tq, seen, nq, ngq, lq = trace(views, scenes, nv, o, dq, boxes, -1, qi, qj)
     if seen == SKY:
         return zero, False
     ray = camera_ray(views, nv, u, w)

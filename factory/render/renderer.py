@@ -152,7 +152,7 @@ def _launch(device: Device, chunk: list[_Unit], clips: list[Clip], tables: list,
     G, R = len(chunk), len(plan.jobs[0])
     kmax = max(1, max(len(clips[c].scene.objects) for c in plan.clips))
     scenes = pack_scenes([tables[c] for c in plan.clips], device)
-    views = pack_views(plan.views, device)
+    views = pack_views(plan.views, [tables[c].radius for c in plan.clips], W, H, device)
     q = QualityStruct()
     q.shadow_rays, q.ao_rays, q.ao_distance = quality.shadow_rays, quality.ao_rays, quality.ao_distance
     jobs = [wp.array(a, dtype=wp.int32, device=dev) for a in plan.jobs]

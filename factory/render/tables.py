@@ -17,7 +17,10 @@ SKY, FLOOR, WALL, FIRST_OBJECT = 0, 1, 2, 3
 
 @wp.struct
 class Views:
-    """Per view (V) and per posed object (P); float32, metres."""
+    """Per view (V) and per posed object (P); float32, metres. ``rect`` bounds the
+    image of an object's bounding sphere (with a pixel of margin): a pixel-centre ray
+    outside it cannot hit the object, so the kernels skip it with four integer
+    compares."""
 
     origin: wp.array(dtype=wp.vec3)  # (V,) camera centre, world
     rot: wp.array(dtype=wp.mat33)  # (V,) world-to-camera rotation
@@ -27,6 +30,7 @@ class Views:
     pose_start: wp.array(dtype=wp.int32)  # (V,) first row of this view's object poses
     pos: wp.array(dtype=wp.vec3)  # (P,) object centre, world
     orient: wp.array(dtype=wp.mat33)  # (P,) object-to-world rotation
+    rect: wp.array(dtype=wp.vec4i)  # (P,) pixel rows [i0, i1) x columns [j0, j1) that hold its image
 
 
 @wp.struct

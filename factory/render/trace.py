@@ -123,7 +123,8 @@ def trace(views: Views, scenes: Scenes, v: int, o: wp.vec3, d: wp.vec3, boxes: w
     shading and geometric normals (world) and the hit point in the surface's own frame
     (object frame for objects, world for floor and walls). With g >= 0, every object
     the ray meets (occluded or not) widens its amodal box ``boxes[g, k, 0]`` (x0, y0,
-    x1, y1 exclusive, pixel count) at pixel (i, j)."""
+    x1, y1 exclusive, pixel count) at pixel (i, j). The ray must be the one through
+    the centre of pixel (i, j) of view v: objects whose ``rect`` excludes it are skipped."""
     s = views.scene[v]
     t, code, n = static_hit(scenes, s, o, d)
     ng = n
@@ -131,6 +132,9 @@ def trace(views: Views, scenes: Scenes, v: int, o: wp.vec3, d: wp.vec3, boxes: w
     first = scenes.obj_start[s]
     for k in range(scenes.obj_count[s]):
         pose = views.pose_start[v] + k
+        r = views.rect[pose]
+        if i < r[0] or i >= r[1] or j < r[2] or j >= r[3]:
+            continue
         if not sphere_cull(o, d, views.pos[pose], scenes.radius[first + k], MISS):
             continue
         tk, nk, gk, lk = object_hit(views, scenes, v, k, o, d, MISS)

@@ -47,3 +47,38 @@ def test_sample_bytes_identical_across_processes_and_order():
     assert there == here
     # Different indices really are different samples.
     assert len({d["rgb.png"] for d in here.values()}) == len(INDICES)
+
+
+SHAPES = ROOT / "configs" / "shapes.yaml"  # meshes, soft shadows, ambient occlusion
+
+
+def _digests_in_subprocess(config: Path, indices, env: dict) -> dict:
+    import os
+
+    proc = subprocess.run([sys.executable, "-c", _DIGESTS, str(config), *map(str, indices)], capture_output=True,
+                          text=True, check=True, cwd=ROOT, env={**os.environ, **env})
+    return {int(k): v for k, v in json.loads(proc.stdout).items()}
+
+
+def test_bytes_do_not_depend_on_how_the_cpu_kernels_were_built(tmp_path):
+    """The kernels built for this CPU's own instruction set (-march=native, with the
+    vector units and FMA of this model) give the bytes of the generic build that
+    factory ships: the CPU model a worker runs on cannot change a sample. Both builds
+    compile from scratch into an empty cache."""
+    native = _digests_in_subprocess(SHAPES, [0, 3], {"FACTORY_KERNEL_CACHE": str(tmp_path / "native"),
+                                                     "FACTORY_WARP_CPU_FLAGS": "-march=native -ffp-contract=off"})
+    generic = _digests_in_subprocess(SHAPES, [0, 3], {"FACTORY_KERNEL_CACHE": str(tmp_path / "generic")})
+    assert native == generic
+    assert any((tmp_path / "native").rglob("*.o")) and any((tmp_path / "generic").rglob("*.o"))
+
+
+def test_warmup_fills_the_cache_once(tmp_path):
+    env = {"FACTORY_KERNEL_CACHE": str(tmp_path / "cache")}
+    factory = [sys.executable, "-m", "factory.cli", "warmup", "--device", "cpu"]
+    import os
+
+    first = subprocess.run(factory, capture_output=True, text=True, check=True, env={**os.environ, **env})
+    second = subprocess.run(factory, capture_output=True, text=True, check=True, env={**os.environ, **env})
+    assert f"kernel cache: {tmp_path / 'cache'}" in first.stdout
+    assert "factory.render.kernels" in first.stdout and "(compiled)" in first.stdout
+    assert "(compiled)" not in second.stdout and second.stdout.count("(cached)") == 2
