@@ -11,8 +11,12 @@ cache"), a warm load milliseconds. :func:`warmup` fills the cache.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes.util
 import functools
 import math
+import os
+import sys
 from dataclasses import dataclass
 
 from factory.errors import ConfigError
@@ -34,8 +38,29 @@ def warp():
     """The ``warp`` module, initialised once per process with factory's cache."""
     from factory.render.warp_setup import wp
 
-    wp.init()
+    with _quiet_without_cuda():
+        wp.init()
     return wp
+
+
+@contextlib.contextmanager
+def _quiet_without_cuda():
+    """Silence standard error (the file descriptor) while Warp initialises on a machine
+    without the CUDA driver: its native code prints a warning there, which would break
+    the one-line error of a command (and means nothing on a CPU node). Where the
+    driver exists, nothing is hidden."""
+    if ctypes.util.find_library("cuda"):
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 @dataclass(frozen=True)
@@ -94,11 +119,14 @@ def cuda_available() -> bool:
 KERNEL_MODULES = ("factory.render.kernels", "factory.render.probe")
 
 
-def warmup(names: tuple[str, ...] | None = None) -> list[dict]:
+def warmup(names: tuple[str, ...] | None = None, cuda_archs: tuple[int, ...] = ()) -> list[dict]:
     """Compile (or load from the cache) every kernel module on each device of
     ``names`` (default: the CPU, and CUDA where present), so that later processes
-    only load them. Returns one ``{"device", "module", "seconds", "compiled"}`` per
-    module and device; ``compiled`` is True where the cache did not have it.
+    only load them; and, for each of ``cuda_archs`` (compute capabilities such as 90
+    for an H100/H200), compile the CUDA kernels ahead of time with Warp's bundled
+    NVRTC, which needs no GPU (an image build has none). Returns one ``{"device",
+    "module", "seconds", "compiled"}`` per module and target; ``compiled`` is True
+    where the cache did not have it.
 
     Raises:
         ConfigError: an unknown device, or ``cuda`` without a CUDA device.
@@ -120,6 +148,15 @@ def warmup(names: tuple[str, ...] | None = None) -> list[dict]:
             wp.load_module(module, device=device.warp_name)
             out.append({"device": name, "module": module, "seconds": time.perf_counter() - start,
                         "compiled": _cache_entries(cache_dir()) != before})
+    for arch in cuda_archs:
+        for module in KERNEL_MODULES:
+            importlib.import_module(module)
+            before = {p.name for p in cache_dir().rglob("*.cubin")} if cache_dir().exists() else set()
+            start = time.perf_counter()
+            wp.compile_aot_module(module, arch=arch)
+            after = {p.name for p in cache_dir().rglob("*.cubin")}
+            out.append({"device": f"sm_{arch}", "module": module, "seconds": time.perf_counter() - start,
+                        "compiled": after != before})
     return out
 
 

@@ -417,7 +417,8 @@ def test_a_dataset_in_launches_of_batch_views_validates_and_holds_that_devices_s
 def test_a_sample_failing_inside_a_batched_render_is_skipped_under_its_own_index(tmp_path, ray_local, tiny_config):
     """Scenario ``one`` asks for a shape this renderer does not know (a config changed
     past validation, as a newer factory might write one): its samples fail inside
-    generate_samples' batched launch, their neighbours in the block do not."""
+    generate_samples' batched block (when their scene is sampled: no mesh asset has that
+    name), their neighbours in the block do not."""
     from integration.test_device_wiring import with_unknown_shape
 
     config = with_unknown_shape(tiny_config)
@@ -426,10 +427,10 @@ def test_a_sample_failing_inside_a_batched_render_is_skipped_under_its_own_index
     out = tmp_path / "ds"
     summary = run(config, str(out), 8, 4, min_workers=1, max_workers=1, max_failures=len(bad))
     assert [(f["index"], f["scenario"], f["seed"], f["error"]) for f in summary.manifest["failures"]] == [
-        (i, "one", 3, "ValueError: tuple.index(x): x not in tuple") for i in bad]
+        (i, "one", 3, "ValueError: mesh kind 'blob' is not one of torus, rock, cone, tube, icosahedron") for i in bad]
     assert local_files(out) == {
         f"tiny-{s:06d}.tar": build_shard([(f"{i:010d}", generate_members(config, i, samples=8))
                                           for i in range(4 * s, 4 * s + 4) if i not in bad]) for s in (0, 1)}
     with pytest.raises(RenderError) as err:
         run(config, str(tmp_path / "strict"), 8, 4, min_workers=1, max_workers=1)
-    assert err.value.index in bad and err.value.scenario == "one" and "tuple.index" in str(err.value)
+    assert err.value.index in bad and err.value.scenario == "one" and "mesh kind 'blob'" in str(err.value)
