@@ -30,12 +30,17 @@ wp.config.log_level = wp.LOG_WARNING  # no banner or per-module load lines in ev
 # functions. CPU kernels are built for the generic target of the host's architecture
 # (Warp's default adds -march=native) with floating-point contraction off, and CUDA
 # ones without fused multiply-adds: a multiply-add fused on one machine and not on
-# another changes the last bit. FACTORY_WARP_CPU_FLAGS replaces the CPU flags (the
-# determinism test builds the kernels a second way with it; nothing else needs it).
+# another changes the last bit. The LLVM inlining thresholds are Warp's own defaults
+# (which replacing the flags would drop): without them the scene structs are copied
+# into every call that is not inlined, and a frame took twice as long.
+# FACTORY_WARP_CPU_FLAGS replaces the CPU flags (the determinism test builds the
+# kernels a second way with it; nothing else needs it).
+CPU_FLAGS = ("-ffp-contract=off -mllvm=-inline-threshold=9000 -mllvm=-inline-cold-callsite-threshold=3000"
+             " -mllvm=-slp-recursion-max-depth=4")
 KERNEL_OPTIONS = {
     "enable_backward": False,
     "fuse_fp": False,
-    "cpu_compiler_flags": os.environ.get("FACTORY_WARP_CPU_FLAGS", "-ffp-contract=off"),
+    "cpu_compiler_flags": os.environ.get("FACTORY_WARP_CPU_FLAGS", CPU_FLAGS),
 }
 
 __all__ = ["KERNEL_OPTIONS", "cache_dir", "wp"]

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from factory.render.warp_setup import CPU_FLAGS
 from factory.sample.generate import generate_members
 from factory.scene.config import load_config
 
@@ -23,6 +24,7 @@ INDICES = [0, 1, 4, 7]
 _DIGESTS = """
 import hashlib, json, sys
 from factory.scene.config import load_config
+from factory.render.warp_setup import CPU_FLAGS
 from factory.sample.generate import generate_members
 cfg = load_config(sys.argv[1])
 out = {}
@@ -66,7 +68,7 @@ def test_bytes_do_not_depend_on_how_the_cpu_kernels_were_built(tmp_path):
     factory ships: the CPU model a worker runs on cannot change a sample. Both builds
     compile from scratch into an empty cache."""
     native = _digests_in_subprocess(SHAPES, [0, 3], {"FACTORY_KERNEL_CACHE": str(tmp_path / "native"),
-                                                     "FACTORY_WARP_CPU_FLAGS": "-march=native -ffp-contract=off"})
+                                                     "FACTORY_WARP_CPU_FLAGS": "-march=native " + CPU_FLAGS})
     generic = _digests_in_subprocess(SHAPES, [0, 3], {"FACTORY_KERNEL_CACHE": str(tmp_path / "generic")})
     assert native == generic
     assert any((tmp_path / "native").rglob("*.o")) and any((tmp_path / "generic").rglob("*.o"))
