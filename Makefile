@@ -1,6 +1,7 @@
 # Two entry points, both working on a fresh machine with only Python 3.11+:
-#   make demo   create the environment with the runtime dependencies only, render a small
-#               dataset, validate it, report on it, point at pictures
+#   make demo   create the environment with the runtime dependencies only, compile the
+#               renderer's kernels once (factory warmup), render a small dataset, validate
+#               it, report on it, point at pictures
 #   make test   create the environment with the test extra, run the whole test suite
 #               (make test-unit: the fast part, tests/unit, no Ray and no servers)
 PYTHON ?= python3
@@ -27,20 +28,25 @@ $(VENV)/.test: $(VENV)/.runtime
 	touch $@
 
 demo: env
+	$(VENV)/bin/factory warmup
 	$(VENV)/bin/factory generate configs/quickstart.yaml --out $(OUT)/dataset --samples 16 --shard-size 8 --overwrite
 	$(VENV)/bin/factory validate $(OUT)/dataset --result $(OUT)/validation.json --no-progress
 	$(VENV)/bin/factory report $(OUT)/dataset --out $(OUT)/report
 	$(VENV)/bin/factory render configs/quickstart.yaml --samples 16 --index 0 --index 1 --index 2 --index 3 --out $(OUT)/preview
+	$(VENV)/bin/factory render configs/shapes.yaml --samples 10 --index 0 --index 2 --out $(OUT)/preview
 	@echo
 	@echo "shards:   $(OUT)/dataset/quickstart-000000.tar, -000001.tar (all listed in $(OUT)/dataset/manifest.json)"
 	@echo "checked:  $(OUT)/validation.json (factory validate: every shard, sample and ground-truth invariant)"
 	@echo "report:   $(OUT)/report/report.html and $(OUT)/report/DATASET_CARD.md"
-	@echo "pictures: $(OUT)/preview/*.contact.png and $(OUT)/preview/*.preview.gif (samples 0-3 of those shards)"
+	@echo "pictures: $(OUT)/preview/*.contact.png and $(OUT)/preview/*.preview.gif (samples 0-3 of those shards,"
+	@echo "          and samples 0 and 2 of configs/shapes.yaml: triangle meshes, soft shadows)"
 
 test: env-test
+	$(VENV)/bin/factory warmup
 	$(PY) -m pytest -q -n 2 --dist loadgroup tests/unit tests/integration
 
 test-unit: env-test
+	$(VENV)/bin/factory warmup
 	$(PY) -m pytest -q -n 2 tests/unit
 
 bench: env-test
