@@ -47,8 +47,8 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--gpus-per-worker", type=float_at_least(0.0), default=0.0, metavar="G",
                    help="GPUs each render actor holds (default 0, which means 1 with --device cuda)")
     p.add_argument("--cpus-per-worker", type=float_at_least(0.0, strict=True), default=None, metavar="C",
-                   help="logical CPUs each render actor holds (default 1 with GPUs, 0.75 without, "
-                        "leaving room for the encode actors)")
+                   help="logical CPUs each render actor holds (default 1 with GPUs; 0.95 without, where "
+                        "each render actor also encodes its samples)")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--resume", action="store_true",
                       help="require an existing dataset at URL and make only its missing or corrupt "

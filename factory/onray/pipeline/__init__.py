@@ -8,11 +8,13 @@ shard, commit. The stages, in order::
       -> RenderStage      callable class on ActorPoolStrategy(min_workers, max_workers),
                           num_gpus per actor: one generate_samples call per block, which
                           renders its clips together in batched launches on
-                          render.device -> the frames                          (stages)
-      -> EncodeStage      callable class on its own pool of CPU actors, sized to the CPUs
-                          the render actors leave (resources.resources), whatever the
-                          render device: frames -> the sample's tar records (a few
-                          hundred KB instead of MBs)                           (stages)
+                          render.device -> the frames; on CPU workers it also encodes
+                          them (the frames never cross the object store) -> tar
+                          records                                              (stages)
+      -> EncodeStage      GPU runs only: callable class on its own pool of CPU actors,
+                          sized to the CPUs the render actors leave
+                          (resources.resources): frames -> the sample's tar records
+                          (a few hundred KB instead of MBs)                    (stages)
       -> ShardWriter      one stateful actor: gathers each shard's samples by index;
                           when a shard has all of them it writes the tar atomically, then
                           its record (.factory/shards/<shard>.json)            (writer)

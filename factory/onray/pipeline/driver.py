@@ -125,11 +125,13 @@ def generate_dataset(
             ``render.device`` cpu and 1 for cuda: a GPU render actor must
             hold a GPU, or Ray would not place it on a GPU node (nor give it one there).
             The render device is the config's ``render.device``; encoding always runs
-            on CPU actors.
+            on CPUs: in the render actor itself on CPU runs (the frames never cross the
+            object store), on a pool of CPU actors beside GPU render actors.
         cpus_per_worker: logical CPUs each render actor holds; default 1 with GPUs,
-            0.75 without (CPU rendering and encoding then share the cores).
-        encode_cpus: logical CPUs per encode actor; default 1 with GPUs, 0.2 without.
-            The encode pool autoscales from 1 to what the render pool leaves free.
+            0.95 without (a CPU render actor also encodes what it renders).
+        encode_cpus: logical CPUs per encode actor on GPU runs (default 1); the
+            encode pool autoscales from 1 to what the render pool leaves free. CPU
+            runs have no encode pool.
         generate_fn, encode_fn: replace the renderer / the encoder (tests and
             experiments; the defaults make what ``generate_members`` does, the
             renderer one ``generate_samples`` call per block). A ``generate_fn`` is
@@ -266,13 +268,16 @@ def _encoded(plan: Plan, todo: list[int], res: Resources, job: _Job) -> ray.data
         pa.table({"index": index[i:i + per_task], "shard": shard[i:i + per_task]})
         for i in range(0, rows, per_task)
     ])
+    fused = res.encode_workers == 0  # CPU workers: render and encode in one actor
     ds = ds.map_batches(
         RenderStage, batch_size=per_task, batch_format="pyarrow", zero_copy_batch=True,
         fn_constructor_kwargs={"config": plan.config, "samples": plan.samples, "generate_fn": job.generate_fn,
-                               "fail_fast": fail_fast},
+                               "fail_fast": fail_fast, "encode_fn": job.encode_fn, "encode": fused},
         compute=ActorPoolStrategy(min_size=job.min_workers, max_size=res.max_workers),
         num_cpus=res.cpus_per_worker, num_gpus=job.gpus_per_worker or None,
     )
+    if fused:
+        return ds
     return ds.map_batches(
         EncodeStage, batch_size=encode_per_task, batch_format="pyarrow",
         fn_constructor_kwargs={"config": plan.config, "samples": plan.samples, "encode_fn": job.encode_fn,

@@ -22,6 +22,7 @@ GPU_TASK_BYTES = 2**30  # at most this much frame data per GPU render task (the 
 FRAME_BYTES_PER_PIXEL = 31  # rgb 3 + depth 4 + instance 2 + semantic 1 + normals 12 + flow 8 + valid 1
 MAX_INPUT_BLOCKS = 20_000  # more samples than ROWS_PER_TASK x this: larger render tasks
 SMALL_CPU = 0.01  # logical CPU of the shard writer actor
+CPU_WORKER_CPUS = 0.95  # logical CPU of a CPU render actor (it encodes too)
 
 
 @dataclass
@@ -38,37 +39,35 @@ def resources(min_workers: int, max_workers: int | None, gpus_per_worker: float,
               cpus_per_worker: float | None, encode_cpus: float | None) -> Resources:
     """Logical resources of each stage, sized to the cluster as it is now.
 
-    CPU rendering: render actors hold 0.75 CPU and encode actors 0.2, so that on C
-    cores, C render actors and up to C encode actors fit (0.95 C) and the OS shares the
-    cores between rendering and the lighter encoding. A render actor holding a whole
-    CPU would leave nothing for the encode stage and the pipeline would stall. GPU
-    rendering: a render actor holds 1 CPU and its GPUs; encode actors hold 1 CPU each
-    out of what the render actors leave.
+    CPU rendering: a render actor renders and encodes its samples itself, so frames
+    never cross the object store (with the compiled renderer, shipping them to a
+    separate encode pool cost a quarter of the throughput); it holds 0.95 CPU, so C
+    of them fit on C cores beside the shard writer, and there is no encode pool
+    (``encode_workers`` 0). GPU rendering: a render actor holds 1 CPU and its GPUs;
+    encode actors hold 1 CPU each out of what the render actors leave.
     """
     total = ray.cluster_resources()
     cpus, gpus = float(total.get("CPU", 1.0)), float(total.get("GPU", 0.0))
     on_gpu = gpus_per_worker > 0
     if cpus_per_worker is None:
-        cpus_per_worker = 1.0 if on_gpu else 0.75
+        cpus_per_worker = 1.0 if on_gpu else CPU_WORKER_CPUS
+    if not on_gpu:
+        if max_workers is None:
+            max_workers = max(int((cpus - SMALL_CPU) // cpus_per_worker), min_workers, 1)
+        return Resources(max_workers, cpus_per_worker, 0.0, 0, cpus, gpus)
     if encode_cpus is None:
-        encode_cpus = 1.0 if on_gpu else 0.2
+        encode_cpus = 1.0
     if max_workers is None:
-        if on_gpu:
-            max_workers = int(gpus // gpus_per_worker)
-        else:
-            max_workers = int((cpus - SMALL_CPU) // (cpus_per_worker + encode_cpus))
-        max_workers = max(max_workers, min_workers, 1)
+        max_workers = max(int(gpus // gpus_per_worker), min_workers, 1)
     left = cpus - max_workers * cpus_per_worker - SMALL_CPU
     encode_workers = max(1, int(left // encode_cpus))
-    if not on_gpu:
-        encode_workers = min(encode_workers, max_workers)
     return Resources(max_workers, cpus_per_worker, encode_cpus, encode_workers, cpus, gpus)
 
 
 def capacity_warnings(res: Resources, min_workers: int, gpus_per_worker: float) -> list[str]:
     """What the cluster lacks for the smallest pools (the job waits until it grows)."""
     out = []
-    need = min_workers * res.cpus_per_worker + res.encode_cpus + SMALL_CPU
+    need = min_workers * res.cpus_per_worker + (res.encode_cpus if res.encode_workers else 0.0) + SMALL_CPU
     if need > res.cluster_cpus:
         out.append(f"warning: {min_workers} render actors ({res.cpus_per_worker:g} CPU each) with the encode and "
                    f"writer actors need {need:g} CPUs and the cluster has {res.cluster_cpus:g}; the job waits "

@@ -3,8 +3,10 @@
 Both are callable classes that Ray Data runs on actor pools (:mod:`.driver` wires them):
 
 * :class:`RenderStage`: a block of ``(index, shard)`` rows -> each sample generated,
-  pickled for the trip through Ray's object store (never stored);
-* :class:`EncodeStage`: those samples -> each one's tar records
+  pickled for the trip through Ray's object store (never stored); or, on CPU workers
+  (``encode=True``), generated and encoded in the same actor, straight to its tar
+  records, so no frame crosses the object store;
+* :class:`EncodeStage`: pickled samples -> each one's tar records
   (:func:`factory.dataset.shards.sample_segment`), a few hundred KB instead of the frames.
 
 A sample that fails is a :class:`~factory.errors.RenderError` naming index, scenario
@@ -99,32 +101,41 @@ def _guarded(config: Config, samples: int, index: int, fail_fast: bool,
 
 class RenderStage:
     """Callable class on the render actor pool: indices -> the generated samples, pickled
-    for the trip to the encode stage through Ray's object store (never stored).
+    for the trip to the encode stage through Ray's object store (never stored), the
+    :data:`RENDERED` columns; with ``encode=True``, their tar records instead (the
+    :data:`ENCODED` columns of :class:`EncodeStage`, made by ``encode_fn``), which is
+    how CPU workers run: render and encode in one actor, so the frames never leave it.
 
     Without a ``generate_fn`` a block is one :func:`~factory.sample.generate.generate_samples`
     call: its clips are rendered together, in launches as large as the device allows.
     A ``generate_fn`` is called once per index, as ``(config, index, samples)``."""
 
-    def __init__(self, config: Config, samples: int, generate_fn: GenerateFn | None, fail_fast: bool):
+    def __init__(self, config: Config, samples: int, generate_fn: GenerateFn | None, fail_fast: bool,
+                 encode_fn: EncodeFn | None = None, encode: bool = False):
         self.config, self.samples = config, samples
         self.generate = generate_fn
         self.fail_fast = fail_fast
+        self.encode = (encode_fn or _default_encode) if encode else None
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         indices = batch["index"].to_pylist()
+        finish = _pickled if self.encode is None else self._segment
         if self.generate is None:
             made = self._generate_block(indices)
-            works = [lambda r=r: _pickled(r) for r in made]
         else:
-            works = [lambda i=i: pickle.dumps(self.generate(self.config, i, self.samples), protocol=5)
-                     for i in indices]
-        out = {"index": indices, "shard": batch["shard"].to_pylist(), "error": [], "sample": []}
-        for index, work in zip(indices, works):
-            payload, error = _guarded(self.config, self.samples, index, self.fail_fast, work)
+            made = [_Deferred(lambda i=i: self.generate(self.config, i, self.samples)) for i in indices]
+        column = "sample" if self.encode is None else "segment"
+        out = {"index": indices, "shard": batch["shard"].to_pylist(), "error": [], column: []}
+        for index, result in zip(indices, made):
+            payload, error = _guarded(self.config, self.samples, index, self.fail_fast,
+                                      lambda i=index, r=result: finish(i, r))
             out["error"].append(error)
-            out["sample"].append(payload)
-        out["sample"] = binary_column(out["sample"])
-        return pa.table(out, schema=RENDERED)
+            out[column].append(payload)
+        out[column] = binary_column(out[column])
+        return pa.table(out, schema=RENDERED if self.encode is None else ENCODED)
+
+    def _segment(self, index: int, result) -> bytes:
+        return segment_of(self.config, self.encode, index, _made(result))
 
     def _generate_block(self, indices: list[int]) -> list:
         """Each index's Sample, or the exception that stands for it: its own RenderError,
@@ -136,11 +147,36 @@ class RenderStage:
             return [e] * len(indices)
 
 
-def _pickled(result) -> bytes:
-    """A generated sample, pickled; an exception in its place is raised (for _guarded)."""
+class _Deferred:
+    """A ``generate_fn`` call, made when its result is asked for (inside _guarded)."""
+
+    def __init__(self, call: Callable[[], Any]):
+        self.call = call
+
+
+def _made(result):
+    """A generated sample: an exception in its place is raised, a deferred call made."""
     if isinstance(result, BaseException):
         raise result
-    return pickle.dumps(result, protocol=5)
+    return result.call() if isinstance(result, _Deferred) else result
+
+
+def _pickled(index: int, result) -> bytes:
+    """A generated sample, pickled (for the trip to the encode stage)."""
+    return pickle.dumps(_made(result), protocol=5)
+
+
+def segment_of(config: Config, encode: EncodeFn, index: int, sample) -> bytes:
+    """The tar records of ``sample`` (index ``index``) as ``encode`` encodes it.
+
+    Raises:
+        ValueError: the encoded key is not the key of ``index``.
+    """
+    members = dict(encode(config, sample))
+    key = members.pop("__key__", sample_key(index))
+    if key != sample_key(index):
+        raise ValueError(f"encoded key {key!r} is not the key of index {index}")
+    return sh.sample_segment(key, members)
 
 
 class EncodeStage:
@@ -167,8 +203,4 @@ class EncodeStage:
         return pa.table(out, schema=ENCODED)
 
     def _segment(self, index: int, payload: bytes) -> bytes:
-        members = dict(self.encode(self.config, pickle.loads(payload)))
-        key = members.pop("__key__", sample_key(index))
-        if key != sample_key(index):
-            raise ValueError(f"encoded key {key!r} is not the key of index {index}")
-        return sh.sample_segment(key, members)
+        return segment_of(self.config, self.encode, index, pickle.loads(payload))
