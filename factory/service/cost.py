@@ -3,17 +3,19 @@ known before anything runs.
 
 A sample's time is a sum of terms, each a product of what drives it (per sample)::
 
-    views x pixels                     primary rays and shading
-    views x pixels x objects           ray-object intersections
-    views x pixels x lights x objects  shadow rays
+    views x pixels                     a thread per pixel: camera ray, shading, outputs
+    views x pixels x rays x objects    rays against the objects (culled, then exact)
+    views x pixels x rays x meshes     what a mesh's BVH costs over an analytic shape
     frames x pixels                    encoding the PNGs (and the MP4)
     steps x objects^2                  physics, pairwise contacts
     sample                             fixed work per sample
 
-with views = frames x motion_blur_samples, pixels = width x height, objects = the most
-a scenario of the config can hold (dynamic objects and furniture), lights = the most
-lights it can hold, steps = frames x substeps. A request costs ``count`` samples of
-its dearest scenario. The seconds each term costs are measured, not typed in:
+with views = frames x motion_blur_samples, pixels = width x height, rays = the rays a
+pixel casts (2: the camera's and the flow's, + lights x shadow_rays + ao_rays),
+objects = the most a scenario of the config can hold (dynamic objects and furniture),
+meshes = objects when its shape may be a mesh (else 0), lights = the most lights it
+can hold, steps = frames x substeps. A request costs ``count`` samples of its dearest
+scenario. The seconds each term costs are measured, not typed in:
 ``benchmarks/calibrate_cost.py`` times ``generate_members`` over a grid of configs and
 fits them (non-negative least squares), writing :data:`MODEL_FILE`, which records the
 machine, the date, the grid and the fit's error. Rerun it when the renderer changes.
@@ -25,7 +27,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from factory.scene.config import Config
+from factory.scene.config import MESHES, Config
 from factory.scene.distributions import Param
 
 MODEL_FILE = Path(__file__).with_name("cost_model.json")
@@ -33,11 +35,12 @@ MODEL_FILE = Path(__file__).with_name("cost_model.json")
 # term -> the config fields (under render., or under each scenario) that drive it
 TERMS = {
     "views x pixels": ("render.width", "render.height", "render.frames", "render.motion_blur_samples"),
-    "views x pixels x objects": ("render.width", "render.height", "render.frames", "render.motion_blur_samples",
-                                 "objects.count", "furniture.count"),
-    "views x pixels x lights x objects": ("render.width", "render.height", "render.frames",
-                                          "render.motion_blur_samples", "lighting.count", "objects.count",
-                                          "furniture.count"),
+    "views x pixels x rays x objects": ("render.width", "render.height", "render.frames",
+                                        "render.motion_blur_samples", "lighting.count", "render.shadow_rays",
+                                        "render.ao_rays", "objects.count", "furniture.count"),
+    "views x pixels x rays x meshes": ("render.width", "render.height", "render.frames", "render.motion_blur_samples",
+                                       "lighting.count", "render.shadow_rays", "render.ao_rays", "objects.count",
+                                       "objects.shape"),
     "frames x pixels": ("render.width", "render.height", "render.frames"),
     "steps x objects^2": ("render.frames", "render.substeps", "objects.count", "furniture.count"),
     "sample": (),
@@ -61,10 +64,13 @@ def scenario_terms(config: Config, name: str) -> dict[str, float]:
     r, sc = config.render, config.scenarios[name]
     views = r.frames * max(1, r.motion_blur_samples)
     pixels = r.width * r.height
-    objects = upper_bound(sc.objects.count) + (upper_bound(sc.furniture.count) if sc.furniture and sc.room else 0)
-    lights = upper_bound(sc.lighting.count)
-    return {"views x pixels": views * pixels, "views x pixels x objects": views * pixels * objects,
-            "views x pixels x lights x objects": views * pixels * lights * objects,
+    dynamic = upper_bound(sc.objects.count)
+    objects = dynamic + (upper_bound(sc.furniture.count) if sc.furniture and sc.room else 0)
+    rays = 2 + upper_bound(sc.lighting.count) * r.shadow_rays + r.ao_rays
+    shapes = sc.objects.shape.args[0] if sc.objects.shape.kind == "choice" else sc.objects.shape.args
+    meshes = dynamic if any(s in MESHES for s in shapes) else 0
+    return {"views x pixels": views * pixels, "views x pixels x rays x objects": views * pixels * rays * objects,
+            "views x pixels x rays x meshes": views * pixels * rays * meshes,
             "frames x pixels": r.frames * pixels, "steps x objects^2": r.frames * r.substeps * objects ** 2,
             "sample": 1.0}
 
