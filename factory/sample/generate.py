@@ -89,7 +89,8 @@ def _metadata(config: Config, scenario: str, index: int, scene: Scene, motion, a
         "params": params, "classes": list(CLASSES),
         "camera": {"K": _r(cam.K), "world_to_camera": [_r(m, 9) for m in w2cs], "trajectory": cam.trajectory,
                    "shutter": _r(cam.shutter), "noise_std": _r(cam.noise_std)},
-        "lights": [{"kind": li.kind, "vector": _r(li.vector), "intensity": _r(li.intensity)} for li in scene.lights],
+        "lights": [{"kind": li.kind, "vector": _r(li.vector), "intensity": _r(li.intensity), "size": _r(li.size)}
+                   for li in scene.lights],
         "ambient": _r(scene.ambient),
         "room": None if scene.room is None else {"width": _r(scene.room.width), "depth": _r(scene.room.depth),
                                                   "height": _r(scene.room.height)},
