@@ -14,6 +14,9 @@ tests check flow against ids independently).
 
 ``resolve``: each frame's RGB, the mean of its jobs' linear RGB (the motion-blur
 sub-frames, or the frame itself), clipped and turned into sRGB bytes by a table.
+
+Ground truth and sRGB land in frame slot ``gt[r]`` / ``slot[u]`` of arrays that hold
+every frame of the call, so launches write their frames in place.
 """
 
 from __future__ import annotations
@@ -127,12 +130,13 @@ def render_views(views: Views, scenes: Scenes, quality: Quality, job_view: wp.ar
 
 @wp.kernel
 def resolve(rgb: wp.array3d(dtype=wp.vec3), first: wp.array(dtype=wp.int32), count: wp.array(dtype=wp.int32),
-            lut: wp.array(dtype=wp.uint8), out: wp.array4d(dtype=wp.uint8)):
-    g, i, j = wp.tid()
+            slot: wp.array(dtype=wp.int32), lut: wp.array(dtype=wp.uint8), out: wp.array4d(dtype=wp.uint8)):
+    u, i, j = wp.tid()
+    g = slot[u]
     total = wp.vec3(0.0, 0.0, 0.0)
-    for r in range(first[g], first[g] + count[g]):
+    for r in range(first[u], first[u] + count[u]):
         total = total + rgb[r, i, j]
-    mean = total / float(count[g])
+    mean = total / float(count[u])
     top = float(lut.shape[0] - 1)
     for c in range(3):
         x = wp.clamp(mean[c], 0.0, 1.0)

@@ -109,9 +109,10 @@ def _boxes(b: np.ndarray) -> list:
 
 
 class _Launch:
-    """The jobs and views of one chunk of units, as index arrays."""
+    """The jobs and views of one chunk of units, as index arrays. A unit's ground truth
+    lands in frame slot ``first_frame[clip] + frame`` of the whole call's outputs."""
 
-    def __init__(self, chunk: list[_Unit], clips: list[Clip]):
+    def __init__(self, chunk: list[_Unit], clips: list[Clip], first_frame: list[int]):
         self.views: list[ViewSpec] = []
         job_view, job_next, job_gt, job_shade, first, count = [], [], [], [], [], []
         scene_of = {c: i for i, c in enumerate(dict.fromkeys(u.clip for u in chunk))}
@@ -122,12 +123,11 @@ class _Launch:
             self.views.append(ViewSpec(scene_of[clip], view[0], cam.K, view[1], view[2]))
             return len(self.views) - 1
 
-        for g, u in enumerate(chunk):
+        for u in chunk:
             own = add(u.clip, u.own)
-            nxt = add(u.clip, u.next) if u.next is not None else -1
             job_view.append(own)
-            job_next.append(nxt)
-            job_gt.append(g)
+            job_next.append(add(u.clip, u.next) if u.next is not None else -1)
+            job_gt.append(first_frame[u.clip] + u.frame)
             job_shade.append(0 if u.blur else 1)
             first.append(len(job_view) - 1 if not u.blur else len(job_view))
             count.append(max(1, len(u.blur)))
@@ -138,79 +138,74 @@ class _Launch:
                 job_shade.append(1)
         self.jobs = [np.array(a, np.int32) for a in (job_view, job_next, job_gt, job_shade)]
         self.first, self.count = np.array(first, np.int32), np.array(count, np.int32)
+        self.slot = np.array([first_frame[u.clip] + u.frame for u in chunk], np.int32)
 
 
-def _launch(device: Device, chunk: list[_Unit], clips: list[Clip], tables: list, quality: Quality, W: int, H: int):
-    """Render one chunk: sRGB (G, H, W, 3) and ground truth as NumPy arrays, and the
-    (G, K, 2, 5) box atomics."""
+class _Buffers:
+    """The device arrays of every frame of every clip of one call (F frames in all),
+    which the launches write in place, so no frame is copied per launch: ``out``
+    (sRGB (F, H, W, 3) uint8 and the ground truth, see :class:`Frames`), the box
+    atomics ``boxes`` (F, K, 2, 5) int32 (amodal, visible: x0, y0, x1, y1, pixels) and
+    one launch's linear RGB per job, reused by every launch."""
+
+    def __init__(self, device: Device, clips: list[Clip], W: int, H: int, max_jobs: int):
+        wp = warp()
+        dev = device.warp_name
+        F = sum(c.scene.frames for c in clips)
+        kmax = max(1, max(len(c.scene.objects) for c in clips))
+        self.out = {
+            "rgb": wp.empty((F, H, W, 3), dtype=wp.uint8, device=dev),
+            "depth": wp.empty((F, H, W), dtype=wp.float32, device=dev),
+            "instance": wp.empty((F, H, W), dtype=wp.uint16, device=dev),
+            "semantic": wp.empty((F, H, W), dtype=wp.uint8, device=dev),
+            "normals": wp.empty((F, H, W), dtype=wp.vec3, device=dev),
+            "flow": wp.empty((F, H, W), dtype=wp.vec2, device=dev),
+            "flow_valid": wp.empty((F, H, W), dtype=wp.uint8, device=dev),
+        }
+        init = np.zeros((F, kmax, 2, 5), np.int32)
+        init[..., 0], init[..., 1] = W, H
+        self.boxes = wp.array(init, dtype=wp.int32, device=dev)
+        self.linear = wp.empty((max_jobs, H, W), dtype=wp.vec3, device=dev)
+        self.lut = wp.array(SRGB_LUT, dtype=wp.uint8, device=dev)
+
+    def host(self) -> tuple[dict, np.ndarray]:
+        """Every output as NumPy (views of the arrays on the CPU, one copy from CUDA)."""
+        out = {k: v.numpy() for k, v in self.out.items()}
+        out["flow_valid"] = out["flow_valid"].view(bool)
+        return out, self.boxes.numpy()
+
+
+def _launch(device: Device, plan: _Launch, tables: list, quality: Quality, bufs: _Buffers, W: int, H: int) -> None:
+    """Render one chunk into ``bufs``."""
     wp = warp()
     from factory.render import kernels
     from factory.render.tables import Quality as QualityStruct
 
-    plan = _Launch(chunk, clips)
     dev = device.warp_name
-    G, R = len(chunk), len(plan.jobs[0])
-    kmax = max(1, max(len(clips[c].scene.objects) for c in plan.clips))
     scenes = pack_scenes([tables[c] for c in plan.clips], device)
     views = pack_views(plan.views, [tables[c].radius for c in plan.clips], W, H, device)
     q = QualityStruct()
     q.shadow_rays, q.ao_rays, q.ao_distance = quality.shadow_rays, quality.ao_rays, quality.ao_distance
     jobs = [wp.array(a, dtype=wp.int32, device=dev) for a in plan.jobs]
-    out = {
-        "rgb": wp.empty((R, H, W), dtype=wp.vec3, device=dev),
-        "depth": wp.empty((G, H, W), dtype=wp.float32, device=dev),
-        "instance": wp.empty((G, H, W), dtype=wp.uint16, device=dev),
-        "semantic": wp.empty((G, H, W), dtype=wp.uint8, device=dev),
-        "normals": wp.empty((G, H, W), dtype=wp.vec3, device=dev),
-        "flow": wp.empty((G, H, W), dtype=wp.vec2, device=dev),
-        "flow_valid": wp.empty((G, H, W), dtype=wp.uint8, device=dev),
-    }
-    init = np.zeros((G, kmax, 2, 5), np.int32)
-    init[..., 0], init[..., 1] = W, H
-    boxes = wp.array(init, dtype=wp.int32, device=dev)
-    wp.launch(kernels.render_views, dim=(R, H, W), device=dev,
-              inputs=[views, scenes, q, *jobs, *out.values(), boxes])
-    srgb = wp.empty((G, H, W, 3), dtype=wp.uint8, device=dev)
-    wp.launch(kernels.resolve, dim=(G, H, W), device=dev,
-              inputs=[out["rgb"], wp.array(plan.first, dtype=wp.int32, device=dev),
-                      wp.array(plan.count, dtype=wp.int32, device=dev),
-                      wp.array(SRGB_LUT, dtype=wp.uint8, device=dev), srgb])
-    host = {k: v.numpy() for k, v in out.items() if k != "rgb"}
-    host["rgb"] = srgb.numpy()
-    return host, boxes.numpy()
+    o = bufs.out
+    wp.launch(kernels.render_views, dim=(len(plan.jobs[0]), H, W), device=dev,
+              inputs=[views, scenes, q, *jobs, bufs.linear, o["depth"], o["instance"], o["semantic"], o["normals"],
+                      o["flow"], o["flow_valid"], bufs.boxes])
+    wp.launch(kernels.resolve, dim=(len(plan.slot), H, W), device=dev,
+              inputs=[bufs.linear, *(wp.array(a, dtype=wp.int32, device=dev) for a in (plan.first, plan.count, plan.slot)),
+                      bufs.lut, o["rgb"]])
 
 
-class _Outputs:
-    """The host arrays of every clip, filled frame by frame."""
-
-    def __init__(self, clips: list[Clip]):
-        self.frames, self.annotations, self.w2cs = [], [], []
-        for c in clips:
-            cam, T = c.scene.camera, c.scene.frames
-            H, W = cam.height, cam.width
-            self.frames.append(Frames(
-                rgb=np.empty((T, H, W, 3), np.uint8), depth=np.empty((T, H, W), np.float32),
-                instance=np.empty((T, H, W), np.uint16), semantic=np.empty((T, H, W), np.uint8),
-                normals=np.empty((T, H, W, 3), np.float32), flow=np.empty((T, H, W, 2), np.float32),
-                flow_valid=np.empty((T, H, W), bool)))
-            self.annotations.append([None] * T)
-            self.w2cs.append([None] * T)
-
-    def store(self, chunk: list[_Unit], host: dict, boxes: np.ndarray, clips: list[Clip]) -> None:
-        for g, u in enumerate(chunk):
-            f = self.frames[u.clip]
-            f.rgb[u.frame], f.depth[u.frame], f.normals[u.frame] = host["rgb"][g], host["depth"][g], host["normals"][g]
-            f.instance[u.frame], f.semantic[u.frame] = host["instance"][g], host["semantic"][g]
-            f.flow[u.frame], f.flow_valid[u.frame] = host["flow"][g], host["flow_valid"][g].view(bool)
-            n_obj = len(clips[u.clip].scene.objects)
-            amodal, visible = _boxes(boxes[g, :n_obj, 0]), _boxes(boxes[g, :n_obj, 1])
-            per = []
-            for k in range(n_obj):
-                n_am, n_vis = int(boxes[g, k, 0, 4]), int(boxes[g, k, 1, 4])
-                per.append({"bbox_amodal": amodal[k], "bbox_visible": visible[k], "amodal_pixels": n_am,
-                            "visible_pixels": n_vis, "visible_fraction": round(n_vis / n_am, 6) if n_am else 0.0})
-            self.annotations[u.clip][u.frame] = per
-            self.w2cs[u.clip][u.frame] = u.own[0]
+def _annotations(boxes: np.ndarray, n_obj: int) -> list[dict]:
+    """Per object: boxes and pixel counts (see the module docstring) from one frame's
+    (K, 2, 5) atomics."""
+    amodal, visible = _boxes(boxes[:n_obj, 0]), _boxes(boxes[:n_obj, 1])
+    per = []
+    for k in range(n_obj):
+        n_am, n_vis = int(boxes[k, 0, 4]), int(boxes[k, 1, 4])
+        per.append({"bbox_amodal": amodal[k], "bbox_visible": visible[k], "amodal_pixels": n_am,
+                    "visible_pixels": n_vis, "visible_fraction": round(n_vis / n_am, 6) if n_am else 0.0})
+    return per
 
 
 def render_clips(clips: list[Clip], device: Device | None = None, batch_views: int = 0,
@@ -230,20 +225,28 @@ def render_clips(clips: list[Clip], device: Device | None = None, batch_views: i
     if len(sizes) != 1:
         raise ValueError(f"render_clips: every clip must have one image size, got {sorted(sizes)}")
     (W, H), = sizes
-    per_launch = device.batch_views(W, H, batch_views)
     tables = [scene_tables(c.scene) for c in clips]
+    first_frame = np.cumsum([0] + [c.scene.frames for c in clips]).tolist()
     units = [u for i, c in enumerate(clips) for u in _units(i, c)]
-    out = _Outputs(clips)
-    for chunk in _chunks(units, per_launch):
+    plans = [_Launch(chunk, clips, first_frame) for chunk in _chunks(units, device.batch_views(W, H, batch_views))]
+    with timed(timings, "render", device.synchronize if timings is not None else None):
+        bufs = _Buffers(device, clips, W, H, max(len(p.jobs[0]) for p in plans))
+    for plan in plans:
         if stop is not None:
             stop()
         with timed(timings, "render", device.synchronize if timings is not None else None):
-            host, boxes = _launch(device, chunk, clips, tables, quality, W, H)
-        with timed(timings, "annotations"):
-            out.store(chunk, host, boxes, clips)
-    for c, clip in enumerate(clips):
-        _add_noise(clip, out.frames[c].rgb)
-    return list(zip(out.frames, out.annotations, out.w2cs))
+            _launch(device, plan, tables, quality, bufs, W, H)
+    with timed(timings, "annotations"):
+        out, boxes = bufs.host()
+        results = []
+        for c, clip in enumerate(clips):
+            at = slice(first_frame[c], first_frame[c + 1])
+            frames = Frames(**{k: v[at] for k, v in out.items()})
+            _add_noise(clip, frames.rgb)
+            n_obj = len(clip.scene.objects)
+            ann = [_annotations(boxes[f], n_obj) for f in range(at.start, at.stop)]
+            results.append((frames, ann, [u.own[0] for u in units if u.clip == c]))
+    return results
 
 
 def _add_noise(clip: Clip, rgb: np.ndarray) -> None:

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from factory.render.warp_setup import CPU_FLAGS
 from factory.sample.generate import generate_members
 from factory.scene.config import load_config
@@ -35,15 +37,16 @@ print(json.dumps(out))
 """
 
 
-def _digests(indices) -> dict:
-    cfg = load_config(CONFIG)
+def _digests(indices, config: Path = CONFIG) -> dict:
+    cfg = load_config(config)
     return {i: {k: hashlib.sha256(v).hexdigest() for k, v in generate_members(cfg, i).items() if k != "__key__"}
             for i in indices}
 
 
-def test_sample_bytes_identical_across_processes_and_order():
-    here = _digests(list(reversed(INDICES)))  # reverse order, this process
-    proc = subprocess.run([sys.executable, "-c", _DIGESTS, str(CONFIG), *map(str, INDICES)],
+@pytest.mark.parametrize("config", [CONFIG, ROOT / "configs" / "shapes.yaml"], ids=["edge_cases", "shapes"])
+def test_sample_bytes_identical_across_processes_and_order(config):
+    here = _digests(list(reversed(INDICES)), config)  # reverse order, this process
+    proc = subprocess.run([sys.executable, "-c", _DIGESTS, str(config), *map(str, INDICES)],
                           capture_output=True, text=True, check=True, cwd=ROOT)
     there = {int(k): v for k, v in json.loads(proc.stdout).items()}
     assert there == here
