@@ -141,8 +141,7 @@ def encode_sample(sample: Sample, *, mp4: bool = True, only: Collection[str] | N
 
 def encode_depth(depth: np.ndarray) -> np.ndarray:
     """Depth (..., float metres, 0 = none) -> uint16 millimetre codes, 0 = none."""
-    # float32 carries depth (< 65.6 m) to 0.004 mm: rounding to millimetres is unaffected.
-    code = np.minimum(np.rint(np.asarray(depth, np.float32) * np.float32(DEPTH_SCALE)), DEPTH_MAX_CODE)
+    code = np.minimum(np.rint(depth.astype(np.float64) * DEPTH_SCALE), DEPTH_MAX_CODE)
     # Keep 0 for "no surface": a (physically impossible) surface nearer than 0.5 mm
     # would otherwise round to 0 and turn into sky.
     code = np.where(depth > 0, np.maximum(code, 1), 0)
