@@ -19,6 +19,10 @@ NumPy loads, and a Warp CPU launch runs on one thread, so the figures are per co
 
     python benchmarks/render.py [--device cpu|cuda] [--sizes 256,512] [--samples 4]
         [--frames 24] [--baseline-commit e816e31] [--baseline-samples 2] [--no-baseline]
+        [--passes]
+
+``--passes`` also splits the kernel's time: the same launches without flow rays,
+without shading and without both (the CPU path of this checkout).
 """
 
 from __future__ import annotations
@@ -64,6 +68,17 @@ from factory.sample.encode import encode_sample
 from factory.sample.generate import generate_samples
 from factory.scene.config import parse_config
 data, samples = json.loads(sys.argv[1]), int(sys.argv[2])
+without = sys.argv[3].split(",") if len(sys.argv) > 3 else []
+if without:  # where the kernel's time goes: drop flow rays and/or shading from every job
+    import factory.render.renderer as rr
+    init = rr._Launch.__init__
+    def ablated(self, *a):
+        init(self, *a)
+        if "flow" in without:
+            self.jobs[1][:] = -1
+        if "shading" in without:
+            self.jobs[3][:] = 0
+    rr._Launch.__init__ = ablated
 cfg = parse_config(data)
 generate_samples(cfg, [10_000, 10_001])  # imports, kernels, caches
 timings = {}
@@ -80,12 +95,13 @@ print(json.dumps({"render": render, "encode": encode, "bytes": nbytes, "timings"
 """
 
 
-def measure(data: dict, samples: int, checkout: Path) -> dict:
+def measure(data: dict, samples: int, checkout: Path, without: str = "") -> dict:
     """Seconds of render and of encode for ``samples`` clips, in a fresh process
-    running the ``factory`` package of ``checkout``."""
+    running the ``factory`` package of ``checkout``; ``without`` ("flow", "shading",
+    both comma-separated) drops that part of the kernel's work (this checkout only)."""
     env = {**os.environ, "PYTHONPATH": str(checkout)}
-    proc = subprocess.run([sys.executable, "-c", _MEASURE, json.dumps(data), str(samples)], cwd=checkout,
-                          env=env, capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-c", _MEASURE, json.dumps(data), str(samples), *([without] if without else [])],
+                          cwd=checkout, env=env, capture_output=True, text=True)
     if proc.returncode:
         raise RuntimeError(f"measuring in {checkout} failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -96,6 +112,18 @@ def baseline_checkout(commit: str, where: Path) -> Path:
     subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(where), commit], check=True,
                    capture_output=True)
     return where
+
+
+def kernel_passes(data: dict, samples: int, frames: int, full: float) -> None:
+    """Where the kernel's time goes: render seconds without flow, without shading and
+    without both, against the full kernel (``full`` seconds)."""
+    n = samples * frames
+    rest = {w: measure(data, samples, ROOT, w)["timings"]["render"] for w in ("flow", "shading", "flow,shading")}
+    base = rest["flow,shading"]
+    print("  where the kernel's time goes (launches of the same views, parts left out):")
+    print(f"    {'camera rays, ids, depth, normals, boxes':40s} {1e3 * base / n:7.2f} ms/frame")
+    print(f"    {'flow (a second ray per pixel)':40s} {1e3 * (full - rest['flow']) / n:7.2f} ms/frame")
+    print(f"    {'shading (textures, lights, shadow rays)':40s} {1e3 * (full - rest['shading']) / n:7.2f} ms/frame")
 
 
 def report(kind: str, size: int, frames: int, samples: int, got: dict, base: dict | None) -> None:
@@ -128,6 +156,7 @@ def main() -> None:
     ap.add_argument("--baseline-commit", default=BASELINE_COMMIT)
     ap.add_argument("--baseline-samples", type=int, default=2)
     ap.add_argument("--no-baseline", action="store_true", help="skip the old renderer (e.g. on a GPU machine)")
+    ap.add_argument("--passes", action="store_true", help="also time the kernel without flow and shading")
     args = ap.parse_args()
     print(f"device {args.device}; every modality; 1 process, 1 thread (cores on machine: {os.cpu_count()})")
     with tempfile.TemporaryDirectory() as tmp:
@@ -140,7 +169,10 @@ def main() -> None:
                     base["samples"] = args.baseline_samples
                 for kind in ("analytic", "mesh"):
                     data = workload(kind, size, args.frames, args.device, args.batch_views)
-                    report(kind, size, args.frames, args.samples, measure(data, args.samples, ROOT), base)
+                    got = measure(data, args.samples, ROOT)
+                    report(kind, size, args.frames, args.samples, got, base)
+                    if args.passes:
+                        kernel_passes(data, args.samples, args.frames, got["timings"]["render"])
         finally:
             if old is not None:
                 subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(old)],
