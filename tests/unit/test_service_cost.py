@@ -81,3 +81,25 @@ def test_a_request_over_the_budget_is_a_413_naming_what_drives_it():
     assert {"render.substeps", "scenarios.few.objects.count", "count"} <= set(fields)
     assert "over this service's budget of 1 s" in err.value.problems[0]["message"]
     resolve(SampleRequest.model_validate({"scenario": "tiny"}), catalogue, Limits(max_cost_s=1.0))  # light: fine
+
+
+def test_soft_shadows_and_occlusion_are_priced_by_their_rays():
+    """Rays multiply the render work: many shadow and occlusion rays put a request that
+    is light without them over the budget, and the 413 names the fields that did it."""
+    catalogue = Catalogue(CONFIGS)
+    base = {"scenario": "tiny", "overrides": {"render": {"width": 128, "height": 128, "frames": 8},
+                                              "scenarios": {"few": {"objects": {"count": 16}}}}}
+    resolve(SampleRequest.model_validate(base), catalogue, Limits(max_cost_s=1.0))  # fits without them
+    rays = {"render": {"shadow_rays": 64, "ao_rays": 64}, "scenarios": {"few": {"lighting": {"count": 8}}}}
+    heavy = {**base, "overrides": merge_overrides(base["overrides"], rays)}
+    with pytest.raises(ApiError) as err:
+        resolve(SampleRequest.model_validate(heavy), catalogue, Limits(max_cost_s=1.0))
+    assert err.value.status == 413
+    fields = {p["field"] for p in err.value.problems}
+    assert {"render.shadow_rays", "render.ao_rays", "scenarios.few.lighting.count"} <= fields
+
+
+def merge_overrides(a: dict, b: dict) -> dict:
+    from factory.service.request import merge
+
+    return merge(a, b)
