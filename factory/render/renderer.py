@@ -228,7 +228,9 @@ def render_clips(clips: list[Clip], device: Device | None = None, batch_views: i
     tables = [scene_tables(c.scene) for c in clips]
     first_frame = np.cumsum([0] + [c.scene.frames for c in clips]).tolist()
     units = [u for i, c in enumerate(clips) for u in _units(i, c)]
-    plans = [_Launch(chunk, clips, first_frame) for chunk in _chunks(units, device.batch_views(W, H, batch_views))]
+    lights = max(len(c.scene.lights) for c in clips)
+    rays = 2 + lights * quality.shadow_rays + quality.ao_rays  # camera, flow, shadows, occlusion
+    plans = [_Launch(chunk, clips, first_frame) for chunk in _chunks(units, device.batch_views(W, H, batch_views, rays))]
     with timed(timings, "render", device.synchronize if timings is not None else None):
         bufs = _Buffers(device, clips, W, H, max(len(p.jobs[0]) for p in plans))
     for plan in plans:
