@@ -86,7 +86,7 @@ def _metadata(config: Config, scenario: str, index: int, scene: Scene, motion, a
         "dataset": config.name, "config_hash": config.config_hash(), "generator": "factory",
         "generator_version": __version__, "licence": config.licence,
         "frames": T, "fps": scene.fps, "width": cam.width, "height": cam.height,
-        "params": params, "classes": list(CLASSES),
+        "params": params, "retries": scene.retries, "classes": list(CLASSES),
         "camera": {"K": _r(cam.K), "world_to_camera": [_r(m, 9) for m in w2cs], "trajectory": cam.trajectory,
                    "shutter": _r(cam.shutter), "noise_std": _r(cam.noise_std)},
         "lights": [{"kind": li.kind, "vector": _r(li.vector), "intensity": _r(li.intensity), "size": _r(li.size)}

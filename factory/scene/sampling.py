@@ -14,6 +14,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from factory.scene.clearance import camera_clearance
 from factory.scene.config import Config, Scenario
 from factory.scene.types import Camera, Light, Material, Room, Scene, SceneObject
 
@@ -22,9 +23,10 @@ from factory.scene.types import Camera, Light, Material, Room, Scene, SceneObjec
 STREAMS = {"scenario": 0, "objects": 1, "lights": 2, "camera": 3, "room": 4, "floor": 5, "render": 6}
 
 
-def rng_for(seed: int, index: int, stream: str) -> np.random.Generator:
-    """The generator for one part of sample ``index`` of a dataset with ``seed``."""
-    return np.random.default_rng([seed, index, STREAMS[stream]])
+def rng_for(seed: int, index: int, stream: str, attempt: int = 0) -> np.random.Generator:
+    """The generator for one part of sample ``index`` of a dataset with ``seed``; a
+    redrawn scene's ``attempt`` (> 0) gets streams of its own."""
+    return np.random.default_rng([seed, index, STREAMS[stream]] + ([attempt] if attempt else []))
 
 
 def _rgb(h: float, s: float, v: float) -> tuple[float, float, float]:
@@ -50,12 +52,36 @@ def _dims(shape: str, size: float, aspect: float) -> tuple[float, float, float]:
     return (size, size, size * aspect)
 
 
+MAX_RETRIES = 20  # scenes drawn again at most, before the sample fails
+
+
 def sample_scene(config: Config, scenario_name: str, index: int) -> Scene:
     """Sample the scene of sample ``index`` from scenario ``scenario_name``.
 
     Each part draws from its own stream (:func:`rng_for`); the drawn parameters are
-    recorded in ``Scene.params`` in the order they are drawn.
+    recorded in ``Scene.params`` in the order they are drawn. A scene whose camera
+    comes within a margin of its geometry (:func:`factory.scene.clearance.camera_clearance`)
+    is drawn again from the same scenario with fresh streams (``attempt`` 1, 2, ...),
+    and ``Scene.retries`` says how many draws were thrown away.
+
+    Raises:
+        ValueError: no clear scene in ``MAX_RETRIES + 1`` draws (naming the scenario
+            and what the camera hit).
     """
+    problem = None
+    for attempt in range(MAX_RETRIES + 1):
+        scene = _draw_scene(config, scenario_name, index, attempt)
+        problem = camera_clearance(scene)
+        if problem is None:
+            return replace(scene, retries=attempt)
+    raise ValueError(f"scenario {scenario_name!r}: no scene in {MAX_RETRIES + 1} draws keeps the camera clear of its "
+                     f"geometry (last: {problem}); give the camera more room (camera.distance, room size, "
+                     "furniture count)")
+
+
+def _draw_scene(config: Config, scenario_name: str, index: int, attempt: int) -> Scene:
+    """One draw of the scene (see :func:`sample_scene`); ``attempt`` > 0 uses streams
+    of their own, so the first draw is the same as it always was."""
     sc: Scenario = config.scenarios[scenario_name]
     seed = config.seed
     params: dict = {}
@@ -65,11 +91,11 @@ def sample_scene(config: Config, scenario_name: str, index: int) -> Scene:
         params[name] = value
         return value
 
-    room, furniture = _room(sc, rng_for(seed, index, "room"), draw)
-    floor, floor_restitution, floor_friction = _floor(sc, rng_for(seed, index, "floor"), draw)
-    objects = _objects(sc, room, furniture, rng_for(seed, index, "objects"), draw)
-    ambient, sky, lights = _lights(sc, room, rng_for(seed, index, "lights"), draw)
-    camera = _camera(config, sc, room, rng_for(seed, index, "camera"), draw)
+    room, furniture = _room(sc, rng_for(seed, index, "room", attempt), draw)
+    floor, floor_restitution, floor_friction = _floor(sc, rng_for(seed, index, "floor", attempt), draw)
+    objects = _objects(sc, room, furniture, rng_for(seed, index, "objects", attempt), draw)
+    ambient, sky, lights = _lights(sc, room, rng_for(seed, index, "lights", attempt), draw)
+    camera = _camera(config, sc, room, rng_for(seed, index, "camera", attempt), draw)
     r = config.render
     return Scene(
         objects=tuple(objects), camera=camera, lights=tuple(lights), ambient=float(ambient),

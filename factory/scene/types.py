@@ -217,6 +217,7 @@ class Scene:
     fps: float
     substeps: int
     params: dict  # the sampled scenario parameters, for the metadata
+    retries: int = 0  # draws thrown away because the camera was inside geometry
 
 
 def look_at(eye: np.ndarray, target: np.ndarray) -> np.ndarray:

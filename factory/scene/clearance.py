@@ -1,0 +1,49 @@
+"""Whether a sampled scene can make a useful clip: the camera never inside, or within a
+margin of, any geometry.
+
+A camera inside a furniture box sees only the box's inside: every pixel one id, every
+object invisible (``configs/rooms.yaml``'s ``dim_storage`` did that to about one sample
+in ten). :func:`camera_clearance` names the first frame at which the eye is within
+:data:`CAMERA_MARGIN` of a static object's box or of a dynamic object's bounding
+sphere as it starts, outside the room's walls, or below the floor; the sampler then
+draws the scene again (see :func:`factory.scene.sampling.sample_scene`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from factory.scene.types import Scene, camera_pose, rot_z
+
+CAMERA_MARGIN = 0.1  # metres between the eye and any object
+WALL_MARGIN = 0.05  # metres between the eye and a wall
+FLOOR_MARGIN = 0.02  # metres above the floor (the sampler keeps the eye 5 cm up)
+
+
+def eye_positions(scene: Scene) -> np.ndarray:
+    """The camera centre (world, metres) at each frame, (T, 3)."""
+    out = []
+    for t in range(scene.frames):
+        M = camera_pose(scene.camera, t / scene.fps)
+        out.append(-M[:3, :3].T @ M[:3, 3])
+    return np.array(out)
+
+
+def camera_clearance(scene: Scene) -> str | None:
+    """None if the camera keeps its margins at every frame, else what it hits first."""
+    for t, eye in enumerate(eye_positions(scene)):
+        if eye[2] < FLOOR_MARGIN:
+            return f"frame {t}: the camera is {eye[2]:.3f} m above the floor"
+        room = scene.room
+        if room is not None and (abs(eye[0]) > room.width / 2 - WALL_MARGIN
+                                 or abs(eye[1]) > room.depth / 2 - WALL_MARGIN):
+            return f"frame {t}: the camera is outside the room's walls"
+        for o in scene.objects:
+            rel = eye - np.asarray(o.position, np.float64)
+            if o.static:  # a box standing still: test the eye in its own frame
+                local = (rot_z(o.yaw) @ o.base_rotation).T @ rel
+                if np.all(np.abs(local) < np.asarray(o.half_extents) + CAMERA_MARGIN):
+                    return f"frame {t}: the camera is inside object {o.id} ({o.category})"
+            elif t == 0 and np.linalg.norm(rel) < o.bounding_radius + CAMERA_MARGIN:
+                return f"frame {t}: the camera is inside object {o.id} ({o.category})"
+    return None
