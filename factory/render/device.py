@@ -27,10 +27,12 @@ DEVICES = ("cpu", "cuda")
 # to spare. Used to size a CUDA batch from free memory.
 BYTES_PER_PIXEL_VIEW = 96
 # On the CPU a launch is one thread's loop: batches past a few views gain nothing
-# but make ``stop`` answer later. A launch casts about this many rays: 10 views of
-# 256x256 with the default three rays a pixel (camera, flow, one shadow ray), about
-# 0.15 s on one core; fewer views where soft shadows or occlusion cast more.
-CPU_BATCH_RAYS = 2 ** 21
+# but make ``stop`` answer later (the bound on how long a stopped request holds a
+# Serve replica). A launch casts about this many rays: 5 views of 256x256 with the
+# default three rays a pixel (camera, flow, one shadow ray), about 70 ms on one core;
+# fewer views where soft shadows or occlusion cast more. (2^19 cost 7% more time per
+# frame in launch overhead, 2^21 saved 6%.)
+CPU_BATCH_RAYS = 2 ** 20
 MAX_BATCH_VIEWS = 4096
 
 
