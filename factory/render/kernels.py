@@ -21,10 +21,10 @@ every frame of the call, so launches write their frames in place.
 
 from __future__ import annotations
 
-from factory.render.warp_setup import KERNEL_OPTIONS, wp
 from factory.render.shade import shade
 from factory.render.tables import FIRST_OBJECT, SKY, Quality, Scenes, Views
 from factory.render.trace import trace
+from factory.render.warp_setup import KERNEL_OPTIONS, wp
 
 wp.set_module_options(KERNEL_OPTIONS)
 

@@ -15,9 +15,9 @@ the square-to-disk map uses only sqrt), so CPU bits do not depend on the CPU mod
 
 from __future__ import annotations
 
-from factory.render.warp_setup import wp
 from factory.render.tables import FIRST_OBJECT, FLOOR, WALL, Quality, Scenes, Views
 from factory.render.trace import occluded
+from factory.render.warp_setup import wp
 
 GOLDEN = wp.constant(0.6180339887498949)
 

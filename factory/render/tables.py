@@ -12,6 +12,7 @@ Surface codes: 0 sky, 1 floor, 2 wall, 3 + k object k of the scene.
 from __future__ import annotations
 
 from factory.render.warp_setup import wp
+
 SKY, FLOOR, WALL, FIRST_OBJECT = 0, 1, 2, 3
 
 

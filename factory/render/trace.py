@@ -8,9 +8,9 @@ the world ray: with camera-z-scaled directions, ``t`` is metric depth.
 
 from __future__ import annotations
 
-from factory.render.warp_setup import wp
 from factory.render.geometry import MESH, MISS, analytic, mesh_hit, unit
 from factory.render.tables import FIRST_OBJECT, FLOOR, SKY, WALL, Scenes, Views
+from factory.render.warp_setup import wp
 
 T_MIN = wp.constant(1.0e-4)  # ignore hits closer than this (units of d)
 # The floor ends this far along the optical axis (metres); beyond is sky. Keeps depth
