@@ -27,6 +27,15 @@ def _config(light_size: float = 0.0, **render) -> object:
             "camera": {"distance": 3.0, "elevation_deg": 35.0, "azimuth_deg": 0.0, "target_height": 0.0}}}})
 
 
+def _scene_of(sample) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
+    """The sphere's centre (3,) and radius, and the floor's world points (M, 3) with
+    their (row, col) pixels, from the sample's metadata and depth."""
+    sphere = sample.meta["objects"][0]
+    floor = sample.frames.instance[0] == 0
+    points, pix = _floor_points(sample.meta, np.where(floor, sample.frames.depth[0], 0.0))
+    return np.array(sphere["position"][0]), sphere["dims"][0], points, pix
+
+
 def _floor_points(meta: dict, depth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """World points (M, 3) of the floor pixels and their (row, col) indices."""
     K = np.array(meta["camera"]["K"])
@@ -73,12 +82,8 @@ def test_more_shadow_rays_from_a_point_light_change_nothing(renders):
 
 def test_the_penumbra_follows_the_visible_share_of_the_emitter(renders):
     hard, soft = renders["hard"], renders["soft"]
-    meta = soft.meta
-    sphere = meta["objects"][0]
-    centre, radius = np.array(sphere["position"][0]), sphere["dims"][0]
-    floor = soft.frames.instance[0] == 0
-    points, pix = _floor_points(meta, np.where(floor, soft.frames.depth[0], 0.0))
-    light = meta["lights"][0]
+    centre, radius, points, pix = _scene_of(soft)
+    light = soft.meta["lights"][0]
     assert light["size"] == 0.8
     dirs = _emitter_dirs(np.array(light["vector"]), light["size"] / 4.0)
     visible = 1.0 - _blocked(points, np.broadcast_to(dirs, (len(points), *dirs.shape)), centre, radius).mean(1)
@@ -98,11 +103,7 @@ def test_the_penumbra_follows_the_visible_share_of_the_emitter(renders):
 
 def test_ambient_occlusion_darkens_only_what_has_an_occluder_near(renders):
     hard, ao = renders["hard"], renders["ao"]
-    meta = ao.meta
-    sphere = meta["objects"][0]
-    centre, radius = np.array(sphere["position"][0]), sphere["dims"][0]
-    floor = ao.frames.instance[0] == 0
-    points, pix = _floor_points(meta, np.where(floor, ao.frames.depth[0], 0.0))
+    centre, radius, points, pix = _scene_of(ao)
     # Distance from each floor point to the sphere: beyond ao_distance nothing occludes.
     gap = np.linalg.norm(points - centre, axis=1) - radius
     far, near = gap > 0.5 + 1e-3, gap < 0.1
