@@ -175,14 +175,20 @@ class _Buffers:
         return out, self.boxes.numpy()
 
 
-def _launch(device: Device, plan: _Launch, tables: list, quality: Quality, bufs: _Buffers, W: int, H: int) -> None:
-    """Render one chunk into ``bufs``."""
+def _launch(device: Device, plan: _Launch, tables: list, quality: Quality, bufs: _Buffers, W: int, H: int,
+            packed: dict) -> None:
+    """Render one chunk into ``bufs``. ``packed`` keeps the scene tables already on the
+    device by the clips they hold: consecutive launches of one clip upload them once."""
     wp = warp()
     from factory.render import kernels
     from factory.render.tables import Quality as QualityStruct
 
     dev = device.warp_name
-    scenes = pack_scenes([tables[c] for c in plan.clips], device)
+    key = tuple(plan.clips)
+    if key not in packed:
+        packed.clear()  # only the last set is reused: launches go through the clips in order
+        packed[key] = pack_scenes([tables[c] for c in plan.clips], device)
+    scenes = packed[key]
     views = pack_views(plan.views, [tables[c].radius for c in plan.clips], W, H, device)
     q = QualityStruct()
     q.shadow_rays, q.ao_rays, q.ao_distance = quality.shadow_rays, quality.ao_rays, quality.ao_distance
@@ -233,11 +239,12 @@ def render_clips(clips: list[Clip], device: Device | None = None, batch_views: i
     plans = [_Launch(chunk, clips, first_frame) for chunk in _chunks(units, device.batch_views(W, H, batch_views, rays))]
     with timed(timings, "render", device.synchronize if timings is not None else None):
         bufs = _Buffers(device, clips, W, H, max(len(p.jobs[0]) for p in plans))
+    packed: dict = {}
     for plan in plans:
         if stop is not None:
             stop()
         with timed(timings, "render", device.synchronize if timings is not None else None):
-            _launch(device, plan, tables, quality, bufs, W, H)
+            _launch(device, plan, tables, quality, bufs, W, H, packed)
     with timed(timings, "annotations"):
         out, boxes = bufs.host()
         results = []
