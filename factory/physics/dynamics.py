@@ -1,14 +1,16 @@
-"""Rigid-body motion of a scene's objects over a clip.
+"""Rigid-body motion of a scene's objects over a clip, simulated by MuJoCo.
 
-A small, deterministic simulator, enough for plausible clips with exact ground truth:
-gravity along -z, semi-implicit Euler at ``fps * substeps`` Hz, bounces on the floor
-with restitution and Coulomb friction, walls of a room, static furniture, and
-object-object collisions between bounding spheres (exact for spheres, conservative
-for the other shapes, so objects never interpenetrate; non-spheres may rest a few
-millimetres apart). Objects turn only about world z (``yaw``), which keeps the lowest
-point of every shape at a fixed depth below its centre, so floor contact is exact.
+Full 6-DoF free bodies: they fall, bounce, slide, roll, tumble, topple and stack,
+against the floor, the room's walls, the furniture and each other (the model:
+:mod:`factory.physics.model`). States are recorded at every physics substep
+(``fps * substeps`` per second); MuJoCo integrates between them with RK4 at steps of
+at most 2 ms. MuJoCo is deterministic for one build and one input, so the motion is a
+pure function of the scene.
 
-All arrays are float64 NumPy; the result is a pure function of the scene.
+Conventions of the recorded states: positions are object centres (world, metres);
+orientations are object-to-world rotations, stored as quaternions (w, x, y, z);
+linear and angular velocities are in the world frame (m/s, rad/s; MuJoCo's free
+joint gives angular velocity in the body frame, turned into the world's here).
 """
 
 from __future__ import annotations
@@ -18,198 +20,153 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from factory.physics.model import build, quat_wxyz
 from factory.scene.types import Scene, rot_z
 
-GRAVITY = 9.81  # m/s^2
-REST_SPEED = 0.15  # m/s: slower impacts come to rest instead of bouncing
-EVENT_SPEED = 0.05  # m/s: slower contacts are not recorded as collision events
+EVENT_SPEED = 0.05  # m/s: slower new contacts are not recorded as collision events
+
+
+def quat_to_matrix(q: np.ndarray) -> np.ndarray:
+    """Rotation matrices (..., 3, 3) of unit quaternions (..., 4), (w, x, y, z)."""
+    w, x, y, z = np.moveaxis(q, -1, 0)
+    return np.stack([
+        np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
+        np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
+        np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1)], -2)
 
 
 @dataclass
 class Motion:
-    """Object states at every physics step of a clip.
+    """Object states at every physics substep of a clip.
 
-    S = frames * substeps + 1 states, at times ``k / (fps * substeps)`` seconds.
+    S = frames * substeps + 1 states at times ``k / (fps * substeps)`` seconds; N objects.
     """
 
     times: np.ndarray  # (S,) seconds
     positions: np.ndarray  # (S, N, 3) metres, world, object centres
-    yaw: np.ndarray  # (S, N) radians about world z
+    quats: np.ndarray  # (S, N, 4) object-to-world, (w, x, y, z)
     velocities: np.ndarray  # (S, N, 3) m/s, world
-    spin: np.ndarray  # (S, N) rad/s about world z
+    angular: np.ndarray  # (S, N, 3) rad/s, world
     events: list  # collision events, dicts (see simulate)
-    base_rotations: np.ndarray  # (N, 3, 3)
+    masses: np.ndarray  # (N,) kg (inf for static objects)
+    inertia: np.ndarray  # (N, 3) kg m^2, principal moments (0 for static objects)
+    inertia_frame: np.ndarray  # (N, 3, 3) principal axes in the object frame (columns)
 
     def state_at(self, time: float) -> tuple[np.ndarray, np.ndarray]:
         """Positions (N, 3) and rotations (N, 3, 3) at ``time`` seconds, interpolated
-        linearly between physics steps (exact at step times, e.g. every frame)."""
+        between substeps (positions linearly, orientations by normalised linear
+        quaternion interpolation; exact at substep times, e.g. every frame)."""
         t = float(np.clip(time, self.times[0], self.times[-1]))
-        k = min(int(np.searchsorted(self.times, t, side="right")) - 1, len(self.times) - 2)
-        k = max(k, 0)
+        k = max(min(int(np.searchsorted(self.times, t, side="right")) - 1, len(self.times) - 2), 0)
         w = (t - self.times[k]) / (self.times[k + 1] - self.times[k])
         pos = self.positions[k] * (1 - w) + self.positions[k + 1] * w
-        yaw = self.yaw[k] * (1 - w) + self.yaw[k + 1] * w
-        rots = np.stack([rot_z(a) @ R0 for a, R0 in zip(yaw, self.base_rotations)]) if len(yaw) else np.zeros((0, 3, 3))
-        return pos, rots
+        q0, q1 = self.quats[k], self.quats[k + 1]
+        q1 = np.where((np.sum(q0 * q1, axis=-1) < 0)[:, None], -q1, q1)
+        q = q0 * (1 - w) + q1 * w
+        q = q / np.linalg.norm(q, axis=-1, keepdims=True).clip(1e-12)
+        return pos, quat_to_matrix(q) if len(q) else np.zeros((0, 3, 3))
+
+
+def _initial(scene: Scene, data, built) -> None:
+    """Initial velocities: linear (world) and angular (the spin about world z plus the
+    object's angular velocity, world), given to MuJoCo in the body frame as its free
+    joint wants."""
+    model = built.model
+    for o, b in zip(scene.objects, built.body_of):
+        if b < 0:
+            continue
+        adr = model.jnt_dofadr[model.body_jntadr[b]]
+        R = rot_z(o.yaw) @ o.base_rotation
+        data.qvel[adr:adr + 3] = o.velocity
+        data.qvel[adr + 3:adr + 6] = R.T @ (np.array([0.0, 0.0, o.spin]) + np.asarray(o.angular_velocity))
+
+
+def _contacts(built, data, statics: set, prev_vel: dict, frame: int, time: float, before: set,
+              events: list) -> set:
+    """The pairs of owners in contact now; each pair not in contact at the last record
+    and closing at ``EVENT_SPEED`` or more becomes an event (see :func:`simulate`)."""
+    import mujoco
+
+    model, owners = built.model, built.geom_owner
+    now: set = set()
+    force = np.zeros(6)
+    for c in range(data.ncon):
+        con = data.contact[c]
+        a, b = int(owners[con.geom1]), int(owners[con.geom2])
+        pair = (min(a, b), max(a, b))
+        if a == b or pair in now:
+            continue
+        now.add(pair)
+        if pair in before:
+            continue
+        normal = np.array(con.frame[:3])  # from geom1 towards geom2
+        # Closing speed before the contact began to push: the centres' velocities at the
+        # previous record (the soft contact has already slowed them by now).
+        rel = prev_vel.get(b, np.zeros(3)) - prev_vel.get(a, np.zeros(3))
+        speed = float(-rel @ normal)  # > 0: closing
+        if speed < EVENT_SPEED:
+            continue
+        mujoco.mj_contactForce(model, data, c, force)
+        if pair[0] == 0:
+            names = (model.geom(con.geom1).name, model.geom(con.geom2).name)
+            kind = "floor" if "floor" in names else "wall"
+        else:
+            kind = "furniture" if pair[0] in statics or pair[1] in statics else "object"
+        first, second = (pair[1], pair[0]) if pair[0] == 0 or pair[0] in statics else pair
+        events.append({"frame": frame, "time": round(time, 6), "kind": kind, "a": first, "b": second,
+                       "speed": round(speed, 6), "position": [round(float(x), 6) for x in con.pos],
+                       "normal": [round(float(x), 6) for x in normal], "force": round(float(force[0]), 6)})
+    return now
 
 
 def simulate(scene: Scene, stop: Callable[[], None] | None = None) -> Motion:
     """Simulate ``scene.frames`` frames of motion.
 
-    Collision events are dicts ``{"frame", "time", "kind", "a", "b", "speed"}``: kind is
-    ``floor``, ``wall``, ``furniture`` or ``object``; ``a``/``b`` are instance ids (b is
-    0 for the floor and walls, the furniture's id for furniture); ``speed`` is the
-    closing speed along the contact normal in m/s. The frame is the one whose interval
-    [frame, frame+1) / fps holds the event.
+    Collision events are dicts ``{"frame", "time", "kind", "a", "b", "speed",
+    "position", "normal", "force"}``: a contact that starts (the two were not touching
+    at the previous substep) while closing at ``EVENT_SPEED`` m/s or more. ``kind`` is
+    ``floor``, ``wall``, ``furniture`` or ``object``; ``a``/``b`` are instance ids
+    (``a`` a moving object; ``b`` 0 for the floor and walls); ``speed`` the closing
+    speed along the contact normal (m/s), ``position`` the contact point (world, m),
+    ``normal`` the unit contact normal (world), ``force`` the normal force (N) at the
+    substep that found it. The frame is the one whose interval [frame, frame+1) / fps
+    holds the event. ``stop``, when given, is called every substep.
     """
+    import mujoco
+
     objs = scene.objects
     n = len(objs)
-    steps = scene.frames * scene.substeps
+    built = build(scene)
+    model, data = built.model, mujoco.MjData(built.model)
+    _initial(scene, data, built)
+    mujoco.mj_forward(model, data)
+    S = scene.frames * scene.substeps + 1
     dt = 1.0 / (scene.fps * scene.substeps)
-    dyn = np.array([not o.static for o in objs], dtype=bool)
-    pos = np.array([o.position for o in objs], dtype=np.float64).reshape(n, 3)
-    vel = np.array([o.velocity for o in objs], dtype=np.float64).reshape(n, 3)
-    vel[~dyn] = 0.0
-    yaw = np.array([o.yaw for o in objs], dtype=np.float64)
-    spin = np.array([o.spin if not o.static else 0.0 for o in objs], dtype=np.float64)
-    radius = np.array([o.bounding_radius for o in objs])
-    support = np.array([o.support_depth() for o in objs])
-    inv_mass = np.array([0.0 if o.static else 1.0 / o.mass for o in objs])
-    rest = np.array([o.restitution for o in objs])
-    fric = np.array([o.friction for o in objs])
-    ids = [o.id for o in objs]
-    # Static boxes as world AABBs (furniture is only ever yawed by multiples of 90 deg).
-    statics = [(i, _aabb(objs[i])) for i in range(n) if not dyn[i]]
-
-    S = steps + 1
-    out_pos = np.empty((S, n, 3))
-    out_vel = np.empty((S, n, 3))
-    out_yaw = np.empty((S, n))
-    out_spin = np.empty((S, n))
-    out_pos[0], out_vel[0], out_yaw[0], out_spin[0] = pos, vel, yaw, spin
+    pos, quat = np.zeros((S, n, 3)), np.zeros((S, n, 4))
+    vel, ang = np.zeros((S, n, 3)), np.zeros((S, n, 3))
+    statics = {o.id for o in objs if o.static}
+    static_pose = [(np.asarray(o.position, np.float64), quat_wxyz(rot_z(o.yaw) @ o.base_rotation)) for o in objs]
     events: list[dict] = []
-
-    def event(step: int, kind: str, a: int, b: int, speed: float) -> None:
-        if speed >= EVENT_SPEED:
-            events.append(
-                {"frame": step // scene.substeps, "time": round(step * dt, 6), "kind": kind,
-                 "a": ids[a], "b": b, "speed": round(float(speed), 6)}
-            )
-
-    for step in range(1, S):
-        if stop is not None:  # raises Stopped when whoever asked no longer wants it
-            stop()
-        vel[dyn, 2] -= GRAVITY * dt
-        pos[dyn] += vel[dyn] * dt
-        yaw += spin * dt
-
-        _floor(scene, dt, pos, vel, spin, support, radius, rest, fric, dyn, step, event)
-        if scene.room is not None:
-            _walls(scene, pos, vel, radius, rest, dyn, step, event)
-        for j, (lo, hi) in statics:
-            _against_box(j, lo, hi, pos, vel, radius, rest, dyn, step, event, ids)
-        _pairs(pos, vel, radius, inv_mass, rest, dyn, step, event, ids)
-        # Pushing spheres apart can press one into the floor: the floor wins.
-        low = dyn & (pos[:, 2] < support)
-        pos[low, 2] = support[low]
-
-        out_pos[step], out_vel[step], out_yaw[step], out_spin[step] = pos, vel, yaw, spin
-
-    base = np.stack([o.base_rotation for o in objs]) if n else np.zeros((0, 3, 3))
-    times = np.arange(S) * dt
-    return Motion(times, out_pos, out_yaw, out_vel, out_spin, events, base)
-
-
-def _floor(scene, dt, pos, vel, spin, support, radius, rest, fric, dyn, step, event) -> None:
-    """Floor contact, in place: the lowest point of each object stays at z >= 0, a falling
-    object bounces by the mean restitution, and one touching the floor loses horizontal
-    speed and spin to friction."""
-    gap = pos[:, 2] - support
-    hit = dyn & (gap < 0)
-    for i in np.flatnonzero(hit):
-        pos[i, 2] = support[i]
-        vz = -vel[i, 2]
-        if vz > 0:
-            event(step, "floor", i, 0, vz)
-            e = 0.5 * (rest[i] + scene.floor_restitution)
-            vel[i, 2] = e * vz if vz > REST_SPEED else 0.0
-    touching = dyn & (pos[:, 2] - support < 1e-6)
-    if touching.any():
-        mu = 0.5 * (fric + scene.floor_friction)
-        vh = vel[:, :2]
-        speed = np.linalg.norm(vh, axis=1)
-        dv = np.minimum(speed, mu * GRAVITY * dt)
-        scale = np.where(speed > 0, (speed - dv) / np.maximum(speed, 1e-12), 0.0)
-        vel[touching, :2] = vh[touching] * scale[touching, None]
-        dspin = np.minimum(np.abs(spin), mu * GRAVITY * dt / np.maximum(radius, 1e-3))
-        spin[touching] -= (np.sign(spin) * dspin)[touching]
-
-
-def _aabb(obj) -> tuple[np.ndarray, np.ndarray]:
-    """World axis-aligned box (lo, hi) of a static box object."""
-    R = rot_z(obj.yaw) @ obj.base_rotation
-    half = np.abs(R) @ np.asarray(obj.dims)
-    c = np.asarray(obj.position)
-    return c - half, c + half
-
-
-def _walls(scene, pos, vel, radius, rest, dyn, step, event) -> None:
-    half = np.array([scene.room.width / 2, scene.room.depth / 2])
-    for axis in (0, 1):
-        for sign in (-1.0, 1.0):
-            over = dyn & (sign * pos[:, axis] + radius > half[axis])
-            for i in np.flatnonzero(over):
-                pos[i, axis] = sign * (half[axis] - radius[i])
-                vn = sign * vel[i, axis]
-                if vn > 0:
-                    event(step, "wall", i, 0, vn)
-                    vel[i, axis] = -sign * rest[i] * vn
-
-
-def _against_box(j, lo, hi, pos, vel, radius, rest, dyn, step, event, ids) -> None:
-    """Push dynamic bounding spheres out of static box ``j`` and reflect their velocity."""
-    closest = np.clip(pos, lo, hi)
-    d = pos - closest
-    dist = np.linalg.norm(d, axis=1)
-    for i in np.flatnonzero(dyn & (dist < radius)):
-        if dist[i] > 1e-9:
-            normal = d[i] / dist[i]
-        else:  # centre inside the box: leave through the top
-            normal = np.array([0.0, 0.0, 1.0])
-            dist[i] = pos[i, 2] - hi[2]
-        pos[i] += normal * (radius[i] - dist[i])
-        vn = float(vel[i] @ normal)
-        if vn < 0:
-            event(step, "furniture", i, ids[j], -vn)
-            e = rest[i] if -vn > REST_SPEED else 0.0
-            vel[i] -= (1 + e) * vn * normal
-
-
-def _pairs(pos, vel, radius, inv_mass, rest, dyn, step, event, ids) -> None:
-    """Resolve overlapping bounding spheres of dynamic objects, in a fixed pair order."""
-    idx = np.flatnonzero(dyn)
-    if len(idx) < 2:
-        return
-    p = pos[idx]
-    diff = p[:, None, :] - p[None, :, :]
-    dist = np.linalg.norm(diff, axis=2)
-    r = radius[idx]
-    overlap = dist < (r[:, None] + r[None, :])
-    ii, jj = np.nonzero(np.triu(overlap, k=1))
-    for a, b in zip(idx[ii], idx[jj]):
-        d = pos[a] - pos[b]
-        dist_ab = float(np.linalg.norm(d))
-        depth = radius[a] + radius[b] - dist_ab
-        if depth <= 0:
-            continue  # an earlier pair already separated them
-        normal = d / dist_ab if dist_ab > 1e-9 else np.array([0.0, 0.0, 1.0])
-        w = inv_mass[a] + inv_mass[b]
-        pos[a] += normal * depth * inv_mass[a] / w
-        pos[b] -= normal * depth * inv_mass[b] / w
-        vn = float((vel[a] - vel[b]) @ normal)
-        if vn < 0:
-            event(step, "object", a, ids[b], -vn)
-            e = 0.5 * (rest[a] + rest[b]) if -vn > REST_SPEED else 0.0
-            j = -(1 + e) * vn / w
-            vel[a] += j * inv_mass[a] * normal
-            vel[b] -= j * inv_mass[b] * normal
+    touching: set = set()
+    for step in range(S):
+        if step:
+            if stop is not None:  # raises Stopped when whoever asked no longer wants it
+                stop()
+            for _ in range(built.steps_per_substep):
+                mujoco.mj_step(model, data)
+            prev = {o.id: vel[step - 1, k] for k, o in enumerate(objs)}
+            touching = _contacts(built, data, statics, prev, (step - 1) // scene.substeps, step * dt, touching,
+                                 events)
+        for k, b in enumerate(built.body_of):
+            if b < 0:
+                pos[step, k], quat[step, k] = static_pose[k]
+                continue
+            adr = model.jnt_dofadr[model.body_jntadr[b]]
+            pos[step, k], quat[step, k] = data.xpos[b], data.xquat[b]
+            vel[step, k] = data.qvel[adr:adr + 3]
+            ang[step, k] = data.xmat[b].reshape(3, 3) @ data.qvel[adr + 3:adr + 6]
+    masses = np.array([model.body_mass[b] if b >= 0 else np.inf for b in built.body_of])
+    inertia = np.array([model.body_inertia[b] if b >= 0 else np.zeros(3) for b in built.body_of]).reshape(n, 3)
+    frames = np.array([quat_to_matrix(np.asarray(model.body_iquat[b])) if b >= 0 else np.eye(3)
+                       for b in built.body_of]).reshape(n, 3, 3)
+    return Motion(np.arange(S) * dt, pos, quat, vel, ang, events, masses, inertia, frames)

@@ -48,6 +48,10 @@ def _project(K: np.ndarray, w2c: np.ndarray, points: np.ndarray) -> tuple[np.nda
     return np.stack([K[0, 0] * cam[:, 0] / zs + K[0, 2], K[1, 1] * cam[:, 1] / zs + K[1, 2]], 1), z
 
 
+REST_SPEED = 1e-3  # m/s: an object slower than this, and turning slower than REST_SPIN, is at rest
+REST_SPIN = 1e-2  # rad/s
+
+
 def _metadata(config: Config, scenario: str, index: int, scene: Scene, motion, annotations, w2cs) -> dict:
     T = scene.frames
     frame_steps = [t * scene.substeps for t in range(T)]
@@ -55,7 +59,7 @@ def _metadata(config: Config, scenario: str, index: int, scene: Scene, motion, a
     objects = []
     for k, o in enumerate(scene.objects):
         corners_local = box_corners(o.half_extents)
-        per_frame = {"position": [], "rotation": [], "velocity": [], "angular_velocity": [],
+        per_frame = {"position": [], "rotation": [], "velocity": [], "angular_velocity": [], "at_rest": [],
                      "corners_2d": [], "corners_depth": []}
         for t, s in enumerate(frame_steps):
             pos, rot = states[t]
@@ -64,7 +68,9 @@ def _metadata(config: Config, scenario: str, index: int, scene: Scene, motion, a
             per_frame["position"].append(_r(pos[k]))
             per_frame["rotation"].append(_r(rot[k]))
             per_frame["velocity"].append(_r(motion.velocities[s, k]))
-            per_frame["angular_velocity"].append(_r([0.0, 0.0, motion.spin[s, k]]))
+            per_frame["angular_velocity"].append(_r(motion.angular[s, k]))
+            per_frame["at_rest"].append(bool(np.linalg.norm(motion.velocities[s, k]) < REST_SPEED
+                                             and np.linalg.norm(motion.angular[s, k]) < REST_SPIN))
             per_frame["corners_2d"].append(_r(uv, 3))
             per_frame["corners_depth"].append(_r(z))
         for key in ("bbox_amodal", "bbox_visible", "amodal_pixels", "visible_pixels", "visible_fraction"):
@@ -72,7 +78,9 @@ def _metadata(config: Config, scenario: str, index: int, scene: Scene, motion, a
         m = o.material
         objects.append({
             "id": o.id, "shape": o.shape, "category": o.category, "class_id": CLASSES.index(o.category),
-            "dims": _r(o.dims), "static": o.static, "mass": None if o.static else _r(o.mass),
+            "dims": _r(o.dims), "static": o.static, "mass": None if o.static else _r(motion.masses[k]),
+            "inertia": None if o.static else _r(motion.inertia[k]),
+            "inertia_axes": None if o.static else _r(motion.inertia_frame[k]),
             "restitution": _r(o.restitution), "friction": _r(o.friction),
             "material": {"color": _r(m.color), "color2": _r(m.color2), "texture": m.texture,
                          "texture_scale": _r(m.texture_scale), "roughness": _r(m.roughness),

@@ -20,7 +20,8 @@ import factory
 # sample's bytes. The same on every render device: Warp's kernels render on cpu and cuda
 # alike (the device itself is in the config, and so in its hash).
 LIBRARIES = (
-    ("numpy", "random draws, simulation and the renderer's host-side tables"),
+    ("numpy", "random draws and the renderer's host-side tables"),
+    ("mujoco-core", "the physics: every pose, velocity and contact (MuJoCo)"),
     ("warp-lang", "rendering arithmetic: the compiled render kernels, on render.device cpu or cuda"),
     ("trimesh", "the triangle-mesh assets (trimesh.creation)"),
     ("opencv-python-headless", "PNG and MP4 encoding of every member"),

@@ -131,6 +131,7 @@ class ObjectSpec(Strict):
     speed: NonNegative = _const(0.5)  # m/s, horizontal, random direction
     vertical_speed: Real = _const(0.0)  # m/s, +z is up
     spin: Real = _const(0.0)  # rad/s about the world z axis
+    angular_speed: NonNegative = _const(0.0)  # rad/s about a uniformly random axis, on top of spin
     density: _num(gt=0.0, le=50000.0) = _const(500.0)  # kg/m^3
     restitution: Fraction = _const(0.5)
     friction: _num(ge=0.0, le=2.0) = _const(0.4)

@@ -180,10 +180,16 @@ def _object(sc: Scenario, oid: int, rng) -> tuple[SceneObject, float, float, flo
     tumble = float(os_.tumble.sample(rng))
     if tumble > 0 and rng.uniform() < tumble:  # drawn last: scenarios without tumbling keep their stream
         base = _random_rotation(rng)
+    angular = (0.0, 0.0, 0.0)
+    speed_w = float(os_.angular_speed.sample(rng))
+    if speed_w > 0:  # about a uniformly random axis; drawn only when asked for
+        axis = rng.normal(size=3)
+        angular = tuple(float(x) for x in speed_w * axis / np.linalg.norm(axis))
     obj = SceneObject(
         id=oid, shape=shape, category=shape, dims=dims, base_rotation=base,
         position=(0.0, 0.0, 0.0), yaw=yaw, velocity=(speed * math.cos(heading), speed * math.sin(heading), vz),
         spin=spin, mass=1.0, restitution=restitution, friction=friction, material=material,
+        angular_velocity=angular,
     )
     return obj, density, radius_xy, theta, drop
 

@@ -75,6 +75,7 @@ class SceneObject:
     friction: float
     material: Material
     static: bool = False
+    angular_velocity: tuple[float, float, float] = (0.0, 0.0, 0.0)  # rad/s, world, at t = 0, added to spin
 
     @property
     def is_mesh(self) -> bool:

@@ -200,7 +200,7 @@ def test_the_manifest_records_the_libraries_that_render_on_every_device(tiny_con
             "generator"]["libraries"]
 
     on_cpu = libraries(tiny_config)
-    for name in ("warp-lang", "trimesh", "numpy"):
+    for name in ("warp-lang", "trimesh", "numpy", "mujoco-core"):
         assert on_cpu[name] == importlib.metadata.version(name)
     assert not {"torch", "array-api-compat"} & set(on_cpu)  # the renderer no longer uses them
     assert libraries(on(tiny_config, device="cuda")) == on_cpu  # a manifest is written on any machine

@@ -1,0 +1,104 @@
+"""MuJoCo's motion against what physics says independently: ballistic flight, resting
+contact, restitution, tumbling, momentum and the weight a floor carries."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from factory.physics.dynamics import quat_to_matrix, simulate
+from factory.physics.model import RESTITUTION_RANGE, build
+from factory.scene.config import parse_config
+from factory.scene.sampling import sample_scene
+from factory.scene.types import box_corners
+
+G = 9.81
+
+
+def _scene(objects: dict, frames: int = 24, fps: float = 24, substeps: int = 8, floor: dict | None = None):
+    config = parse_config({"seed": 4, "render": {"width": 32, "height": 32, "frames": frames, "fps": fps,
+                                                 "substeps": substeps},
+                           "scenarios": {"s": {"objects": objects, "floor": floor or {},
+                                               "camera": {"distance": 8.0}}}})
+    return sample_scene(config, "s", 0)
+
+
+def test_free_flight_is_ballistic_to_a_micrometre():
+    scene = _scene({"count": 1, "shape": "box", "size": 0.2, "spawn_radius": 0.0, "drop_height": 3.0,
+                    "speed": 1.5, "vertical_speed": 2.0, "angular_speed": 3.0})
+    m = simulate(scene)
+    o = scene.objects[0]
+    p0, v0 = np.array(o.position), np.array(o.velocity)
+    lowest = (m.positions[:, 0, 2] - o.bounding_radius)
+    flight = m.times[lowest > 0.01]  # every state before anything can touch the floor
+    assert len(flight) > 50
+    expect = p0 + v0 * flight[:, None] + np.outer(flight ** 2, [0.0, 0.0, -G / 2])
+    assert np.abs(m.positions[:len(flight), 0] - expect).max() < 1e-6
+
+
+def test_a_resting_box_touches_the_floor_within_a_millimetre():
+    scene = _scene({"count": 1, "shape": "box", "size": 0.25, "aspect": 0.6, "spawn_radius": 0.0,
+                    "drop_height": 0.3, "speed": 0.0, "tumble": 1.0}, frames=48)
+    m = simulate(scene)
+    o = scene.objects[0]
+    R = quat_to_matrix(m.quats[-1, 0])
+    corners = box_corners(o.dims) @ R.T + m.positions[-1, 0]
+    assert abs(corners[:, 2].min()) < 1e-3
+    assert np.linalg.norm(m.velocities[-1, 0]) < 1e-2
+
+
+@pytest.mark.parametrize("e", [0.3, 0.5, 0.7])
+def test_a_dropped_ball_rebounds_with_its_restitution(e):
+    assert RESTITUTION_RANGE[0] < e < RESTITUTION_RANGE[1]
+    scene = _scene({"count": 1, "shape": "sphere", "size": 0.1, "spawn_radius": 0.0, "drop_height": 0.8,
+                    "speed": 0.0, "restitution": e}, floor={"restitution": e}, fps=60, substeps=4, frames=60)
+    m = simulate(scene)
+    vz = m.velocities[:, 0, 2]
+    hit = int(np.argmax(np.diff(np.sign(vz)) > 0))  # velocity turns from falling to rising
+    v_in, v_out = -vz[:hit + 1].min(), vz[hit + 1:hit + 40].max()
+    assert v_out / v_in == pytest.approx(e, abs=0.05)  # the calibration's stated tolerance
+
+
+def test_a_box_spun_about_a_horizontal_axis_tumbles():
+    scene = _scene({"count": 1, "shape": "box", "size": 0.2, "spawn_radius": 0.0, "drop_height": 2.0,
+                    "speed": 0.0, "spin": 0.0}, frames=12)
+    o = scene.objects[0]
+    scene = replace(scene, objects=(replace(o, angular_velocity=(6.0, 0.0, 0.0)),))
+    m = simulate(scene)
+    up = quat_to_matrix(m.quats[:, 0])[:, :, 2]  # the box's z axis in the world
+    assert np.degrees(np.arccos(np.clip(up[0] @ up[-1], -1, 1))) > 30
+    assert np.allclose(m.angular[1, 0], [6.0, 0.0, 0.0], atol=1e-6)  # world frame, as given
+
+
+def test_a_frictionless_collision_in_flight_keeps_the_momentum():
+    scene = _scene({"count": 2, "shape": "sphere", "size": 0.15, "spawn_radius": 0.0, "drop_height": 5.0,
+                    "friction": 0.0, "restitution": 0.5}, frames=12)
+    a, b = scene.objects
+    z = 6.0
+    a = replace(a, position=(-0.6, 0.02, z), velocity=(3.0, 0.0, 0.0), spin=0.0)
+    b = replace(b, position=(0.6, -0.02, z), velocity=(-2.0, 0.5, 0.0), spin=0.0)
+    m = simulate(replace(scene, objects=(a, b)))
+    mass = m.masses
+    p = np.einsum("k,skj->sj", mass, m.velocities)[:, :2]  # horizontal: gravity cannot change it
+    assert any(e["kind"] == "object" for e in m.events)  # they did collide
+    assert np.abs(p - p[0]).max() <= 1e-3 * np.abs(p[0]).max()
+
+
+def test_the_floor_carries_a_resting_objects_weight():
+    import mujoco
+
+    scene = _scene({"count": 1, "shape": "cylinder", "size": 0.2, "spawn_radius": 0.0, "drop_height": 0.0,
+                    "speed": 0.0}, frames=24)
+    built = build(scene)
+    data = mujoco.MjData(built.model)
+    for _ in range(int(1.5 / built.model.opt.timestep)):
+        mujoco.mj_step(built.model, data)
+    force, total = np.zeros(6), 0.0
+    for c in range(data.ncon):
+        mujoco.mj_contactForce(built.model, data, c, force)
+        total += force[0]
+    weight = built.model.body_mass[built.body_of[0]] * G
+    assert built.model.body_mass[built.body_of[0]] == pytest.approx(scene.objects[0].mass, rel=1e-6)
+    assert total == pytest.approx(weight, rel=0.02)
