@@ -81,8 +81,8 @@ def _initial(scene: Scene, data, built) -> None:
         data.qvel[adr + 3:adr + 6] = R.T @ (np.array([0.0, 0.0, o.spin]) + np.asarray(o.angular_velocity))
 
 
-def _contacts(built, data, statics: set, prev_vel: dict, frame: int, time: float, before: set,
-              events: list) -> set:
+def _contacts(built, data, statics: set, prev_vel: np.ndarray, index_of: dict, frame: int, time: float,
+              before: set, events: list) -> set:
     """The pairs of owners in contact now; each pair not in contact at the last record
     and closing at ``EVENT_SPEED`` or more becomes an event (see :func:`simulate`)."""
     import mujoco
@@ -102,7 +102,7 @@ def _contacts(built, data, statics: set, prev_vel: dict, frame: int, time: float
         normal = np.array(con.frame[:3])  # from geom1 towards geom2
         # Closing speed before the contact began to push: the centres' velocities at the
         # previous record (the soft contact has already slowed them by now).
-        rel = prev_vel.get(b, np.zeros(3)) - prev_vel.get(a, np.zeros(3))
+        rel = (prev_vel[index_of[b]] if b else 0.0) - (prev_vel[index_of[a]] if a else 0.0)
         speed = float(-rel @ normal)  # > 0: closing
         if speed < EVENT_SPEED:
             continue
@@ -145,7 +145,14 @@ def simulate(scene: Scene, stop: Callable[[], None] | None = None) -> Motion:
     pos, quat = np.zeros((S, n, 3)), np.zeros((S, n, 4))
     vel, ang = np.zeros((S, n, 3)), np.zeros((S, n, 3))
     statics = {o.id for o in objs if o.static}
-    static_pose = [(np.asarray(o.position, np.float64), quat_wxyz(rot_z(o.yaw) @ o.base_rotation)) for o in objs]
+    for k, o in enumerate(objs):  # static objects keep their pose
+        if o.static:
+            pos[:, k], quat[:, k] = o.position, quat_wxyz(rot_z(o.yaw) @ o.base_rotation)
+    moving = np.array([k for k, b in enumerate(built.body_of) if b >= 0], dtype=np.intp)
+    bodies = np.array([built.body_of[k] for k in moving], dtype=np.intp)
+    dof = np.array([model.jnt_dofadr[model.body_jntadr[b]] for b in bodies], dtype=np.intp).reshape(-1, 1)
+    linear, angular = dof + np.arange(3), dof + 3 + np.arange(3)
+    index_of = {o.id: k for k, o in enumerate(objs)}
     events: list[dict] = []
     touching: set = set()
     for step in range(S):
@@ -154,17 +161,12 @@ def simulate(scene: Scene, stop: Callable[[], None] | None = None) -> Motion:
                 stop()
             for _ in range(built.steps_per_substep):
                 mujoco.mj_step(model, data)
-            prev = {o.id: vel[step - 1, k] for k, o in enumerate(objs)}
-            touching = _contacts(built, data, statics, prev, (step - 1) // scene.substeps, step * dt, touching,
-                                 events)
-        for k, b in enumerate(built.body_of):
-            if b < 0:
-                pos[step, k], quat[step, k] = static_pose[k]
-                continue
-            adr = model.jnt_dofadr[model.body_jntadr[b]]
-            pos[step, k], quat[step, k] = data.xpos[b], data.xquat[b]
-            vel[step, k] = data.qvel[adr:adr + 3]
-            ang[step, k] = data.xmat[b].reshape(3, 3) @ data.qvel[adr + 3:adr + 6]
+            touching = _contacts(built, data, statics, vel[step - 1], index_of, (step - 1) // scene.substeps,
+                                 step * dt, touching, events)
+        if len(moving):
+            pos[step, moving], quat[step, moving] = data.xpos[bodies], data.xquat[bodies]
+            vel[step, moving] = data.qvel[linear]
+            ang[step, moving] = np.einsum("nij,nj->ni", data.xmat[bodies].reshape(-1, 3, 3), data.qvel[angular])
     masses = np.array([model.body_mass[b] if b >= 0 else np.inf for b in built.body_of])
     inertia = np.array([model.body_inertia[b] if b >= 0 else np.zeros(3) for b in built.body_of]).reshape(n, 3)
     frames = np.array([quat_to_matrix(np.asarray(model.body_iquat[b])) if b >= 0 else np.eye(3)

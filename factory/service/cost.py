@@ -7,7 +7,7 @@ A sample's time is a sum of terms, each a product of what drives it (per sample)
     views x pixels x rays x objects    rays against the objects (culled, then exact)
     views x pixels x rays x meshes     what a mesh's BVH costs over an analytic shape
     frames x pixels                    encoding the PNGs (and the MP4)
-    steps x objects^2                  physics, pairwise contacts
+    steps x objects                    physics (MuJoCo: bodies and their contacts each step)
     sample                             fixed work per sample
 
 with views = frames x motion_blur_samples, pixels = width x height, rays = the rays a
@@ -42,7 +42,7 @@ TERMS = {
                                        "lighting.count", "render.shadow_rays", "render.ao_rays", "objects.count",
                                        "objects.shape"),
     "frames x pixels": ("render.width", "render.height", "render.frames"),
-    "steps x objects^2": ("render.frames", "render.substeps", "objects.count", "furniture.count"),
+    "steps x objects": ("render.frames", "render.substeps", "objects.count", "furniture.count"),
     "sample": (),
 }
 
@@ -71,7 +71,7 @@ def scenario_terms(config: Config, name: str) -> dict[str, float]:
     meshes = dynamic if any(s in MESHES for s in shapes) else 0
     return {"views x pixels": views * pixels, "views x pixels x rays x objects": views * pixels * rays * objects,
             "views x pixels x rays x meshes": views * pixels * rays * meshes,
-            "frames x pixels": r.frames * pixels, "steps x objects^2": r.frames * r.substeps * objects ** 2,
+            "frames x pixels": r.frames * pixels, "steps x objects": r.frames * r.substeps * objects,
             "sample": 1.0}
 
 

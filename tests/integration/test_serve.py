@@ -240,13 +240,16 @@ BAD = [  # (method, path, body, status, field, words in the message)
     ("POST", "/v1/samples", {"scenario": "tiny", "overrides": {"render": {"width": 256, "height": 256}}}, 413,
      "count", "pixel-frames"),
     ("POST", "/v1/samples", {"scenario": "tiny", "overrides": {"x": "y" * 5000}}, 413, "body", "over the limit"),
-    # within the pixel-frame budget, but 256 objects over 256 physics steps a frame cost ~1.7 s a sample
+    # within the pixel-frame budget, but 256 objects, 256 physics steps a frame and 8 lights
+    # of 64 shadow rays cost ~1.3 s a sample, 8 of them ~11 s
     ("POST", "/v1/samples", {"scenario": "tiny", "count": 8, "overrides": {
-        "render": {"substeps": 256}, "scenarios": {"few": {"objects": {"count": 256}}}}}, 413,
+        "render": {"substeps": 256, "shadow_rays": 64},
+        "scenarios": {"few": {"objects": {"count": 256}, "lighting": {"count": 8}}}}}, 413,
      "scenarios.few.objects.count", "drives the cost over the budget"),
     ("POST", "/v1/samples", {"scenario": "tiny", "count": 8, "overrides": {
-        "render": {"substeps": 256}, "scenarios": {"few": {"objects": {"count": 256}}}}}, 413,
-     "render.frames", "over this service's budget of 4 s"),
+        "render": {"substeps": 256, "shadow_rays": 64},
+        "scenarios": {"few": {"objects": {"count": 256}, "lighting": {"count": 8}}}}}, 413,
+     "render.width", "over this service's budget of 4 s"),  # the dearest term's first field leads
     # hostile bodies (factory.service.body): too deep, not Unicode text, not a finite number
     # (the test server takes bodies up to 4096 bytes: 2000 levels pass the parser's recursion limit)
     ("POST", "/v1/samples", b"[" * 2000 + b"]" * 2000, 400, "body", "nested deeper than 32 levels"),
@@ -410,7 +413,7 @@ def test_a_request_past_its_time_limit_frees_the_replica(app_server):
     the 504, under the same 1 s limit and on the same one-thread replica, is answered:
     had the heavy work run on, the light one would have waited seconds and got 504."""
     crowd = {"objects": {"count": 256}}
-    heavy = {"scenario": "tiny", "overrides": {"render": {"frames": 8, "substeps": 256},
+    heavy = {"scenario": "tiny", "overrides": {"render": {"frames": 16, "substeps": 256},
                                                 "scenarios": {"few": crowd, "one": crowd}}}
     stats = f"{app_server.url}/limited/healthz"
     before = requests.get(stats, timeout=30).json()["stopped"]
@@ -422,11 +425,12 @@ def test_a_request_past_its_time_limit_frees_the_replica(app_server):
 
 
 def test_a_light_request_does_not_wait_behind_a_heavy_one(app_server):
-    """A heavy sample (estimated ~3 s: 256 objects at 256 physics steps a frame) goes to
-    the replica's heavy lane; a light request sent while it runs is answered before it,
-    on the light lane (one lane would have made it wait for the heavy sample)."""
+    """A heavy sample (about 3 s here: 256 objects at 256 physics steps a frame for 16
+    frames) goes to the replica's heavy lane; a light request sent while it runs is
+    answered before it, on the light lane (one lane would have made it wait for the
+    heavy sample)."""
     crowd = {"objects": {"count": 256}}
-    heavy = {"scenario": "tiny", "overrides": {"render": {"frames": 4, "substeps": 256},
+    heavy = {"scenario": "tiny", "overrides": {"render": {"frames": 16, "substeps": 256},
                                                 "scenarios": {"few": crowd, "one": crowd}}}
     stats = f"{app_server.url}/healthz"
     before = requests.get(stats, timeout=30).json()["heavy"]

@@ -33,7 +33,7 @@ def test_the_fit_recovers_known_costs_and_never_goes_negative():
     got = calibrate_cost.fit(rows, seconds)
     assert got == pytest.approx(truth, rel=1e-6)
     # a term that only hurts the fit is dropped, not given a negative cost
-    noisy = calibrate_cost.fit(rows, [s * (1.3 if r["steps x objects^2"] > 1e5 else 1.0) for s, r in zip(seconds, rows)])
+    noisy = calibrate_cost.fit(rows, [s * (1.3 if r["steps x objects"] > 1e4 else 1.0) for s, r in zip(seconds, rows)])
     assert all(v >= 0 for v in noisy.values())
 
 
@@ -65,14 +65,14 @@ def test_every_driver_raises_the_cost(change):
 
 
 def test_the_drivers_are_the_fields_of_the_dearest_terms():
-    parts = {k: 0.0 for k in TERMS} | {"steps x objects^2": 9.0, "sample": 1.0}
+    parts = {k: 0.0 for k in TERMS} | {"steps x objects": 9.0, "sample": 1.0}
     assert drivers(parts, "a") == ["render.frames", "render.substeps", "scenarios.a.objects.count",
                                    "scenarios.a.furniture.count", "count"]
 
 
 def test_a_request_over_the_budget_is_a_413_naming_what_drives_it():
     catalogue = Catalogue(CONFIGS)
-    heavy = {"scenario": "tiny", "overrides": {"render": {"substeps": 256, "frames": 2},
+    heavy = {"scenario": "tiny", "count": 8, "overrides": {"render": {"substeps": 256, "frames": 2},
                                                 "scenarios": {"few": {"objects": {"count": 256}}}}}
     with pytest.raises(ApiError) as err:
         resolve(SampleRequest.model_validate(heavy), catalogue, Limits(max_cost_s=1.0))
