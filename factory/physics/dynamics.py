@@ -88,17 +88,25 @@ def _contacts(built, data, statics: set, prev_vel: np.ndarray, index_of: dict, f
     import mujoco
 
     model, owners = built.model, built.geom_owner
-    now: set = set()
+    if data.ncon == 0:
+        return set()
+    # Every contact's owners at once; Python only for pairs that were not touching.
+    contacts = data.contact
+    a_all, b_all = owners[contacts.geom1], owners[contacts.geom2]
+    lo, hi = np.minimum(a_all, b_all), np.maximum(a_all, b_all)
+    now = {(int(x), int(y)) for x, y in set(zip(lo.tolist(), hi.tolist())) if x != y}
+    new_pairs = now - before
+    if not new_pairs:
+        return now
     force = np.zeros(6)
+    seen: set = set()
     for c in range(data.ncon):
-        con = data.contact[c]
-        a, b = int(owners[con.geom1]), int(owners[con.geom2])
-        pair = (min(a, b), max(a, b))
-        if a == b or pair in now:
+        pair = (int(lo[c]), int(hi[c]))
+        if pair not in new_pairs or pair in seen:
             continue
-        now.add(pair)
-        if pair in before:
-            continue
+        seen.add(pair)
+        con = contacts[c]
+        a, b = int(a_all[c]), int(b_all[c])
         normal = np.array(con.frame[:3])  # from geom1 towards geom2
         # Closing speed before the contact began to push: the centres' velocities at the
         # previous record (the soft contact has already slowed them by now).
