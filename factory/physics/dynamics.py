@@ -21,18 +21,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from factory.physics.model import build, quat_wxyz
-from factory.scene.types import Scene, rot_z
+from factory.scene.types import Scene, quat_to_matrix
 
 EVENT_SPEED = 0.05  # m/s: slower new contacts are not recorded as collision events
-
-
-def quat_to_matrix(q: np.ndarray) -> np.ndarray:
-    """Rotation matrices (..., 3, 3) of unit quaternions (..., 4), (w, x, y, z)."""
-    w, x, y, z = np.moveaxis(q, -1, 0)
-    return np.stack([
-        np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
-        np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
-        np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1)], -2)
 
 
 @dataclass
@@ -76,7 +67,7 @@ def _initial(scene: Scene, data, built) -> None:
         if b < 0:
             continue
         adr = model.jnt_dofadr[model.body_jntadr[b]]
-        R = rot_z(o.yaw) @ o.base_rotation
+        R = o.rotation
         data.qvel[adr:adr + 3] = o.velocity
         data.qvel[adr + 3:adr + 6] = R.T @ (np.array([0.0, 0.0, o.spin]) + np.asarray(o.angular_velocity))
 
@@ -155,7 +146,7 @@ def simulate(scene: Scene, stop: Callable[[], None] | None = None) -> Motion:
     statics = {o.id for o in objs if o.static}
     for k, o in enumerate(objs):  # static objects keep their pose
         if o.static:
-            pos[:, k], quat[:, k] = o.position, quat_wxyz(rot_z(o.yaw) @ o.base_rotation)
+            pos[:, k], quat[:, k] = o.position, quat_wxyz(o.rotation)
     moving = np.array([k for k, b in enumerate(built.body_of) if b >= 0], dtype=np.intp)
     bodies = np.array([built.body_of[k] for k in moving], dtype=np.intp)
     dof = np.array([model.jnt_dofadr[model.body_jntadr[b]] for b in bodies], dtype=np.intp).reshape(-1, 1)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from factory.scene.types import ANALYTIC, Scene, rot_z
+from factory.scene.types import Scene
 
 MAX_STEP = 0.002  # seconds: the integrator's largest step
 TIMECONST = 0.02  # seconds: contact stiffness (MuJoCo's solref time constant)
@@ -68,7 +68,7 @@ class Built:
 def _geoms(body, o, density: float, solref, friction, mujoco, spec, name: str) -> None:
     """The geoms of object ``o`` on ``body`` (world body for static objects)."""
     common = {"density": density, "solref": solref, "friction": [friction, 0.005, 0.0001], "name": f"o{o.id}"}
-    R = rot_z(o.yaw) @ o.base_rotation
+    R = o.rotation
     at = {} if not o.static else {"pos": list(o.position), "quat": quat_wxyz(R)}
     G = mujoco.mjtGeom
     d = o.dims
@@ -127,7 +127,7 @@ def build(scene: Scene) -> Built:
             _geoms(world, o, density, solref, o.friction, mujoco, spec, f"mesh{k}")
             body_of.append(-1)
         else:
-            R = rot_z(o.yaw) @ o.base_rotation
+            R = o.rotation
             body = world.add_body(name=f"object{o.id}", pos=list(o.position), quat=quat_wxyz(R))
             body.add_freejoint()
             _geoms(body, o, density, solref, o.friction, mujoco, spec, f"mesh{k}")

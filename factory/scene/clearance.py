@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from factory.scene.types import Scene, camera_pose, rot_z
+from factory.scene.types import Scene, camera_pose
 
 CAMERA_MARGIN = 0.1  # metres between the eye and any object
 WALL_MARGIN = 0.05  # metres between the eye and a wall
@@ -41,7 +41,7 @@ def camera_clearance(scene: Scene) -> str | None:
         for o in scene.objects:
             rel = eye - np.asarray(o.position, np.float64)
             if o.static:  # a box standing still: test the eye in its own frame
-                local = (rot_z(o.yaw) @ o.base_rotation).T @ rel
+                local = o.rotation.T @ rel
                 if np.all(np.abs(local) < np.asarray(o.half_extents) + CAMERA_MARGIN):
                     return f"frame {t}: the camera is inside object {o.id} ({o.category})"
             elif t == 0 and np.linalg.norm(rel) < o.bounding_radius + CAMERA_MARGIN:

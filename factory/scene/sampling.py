@@ -16,7 +16,15 @@ import numpy as np
 
 from factory.scene.clearance import camera_clearance
 from factory.scene.config import Config, Scenario
-from factory.scene.types import Camera, Light, Material, Room, Scene, SceneObject
+from factory.scene.types import (
+    Camera,
+    Light,
+    Material,
+    Room,
+    Scene,
+    SceneObject,
+    quat_to_matrix,
+)
 
 # Stream ids of the per-sample generators; never renumber (it changes every dataset).
 # 0 is retired: scenarios are allocated, not drawn (factory.scene.allocation).
@@ -196,10 +204,8 @@ def _object(sc: Scenario, oid: int, rng) -> tuple[SceneObject, float, float, flo
 
 def _random_rotation(rng) -> np.ndarray:
     """A uniformly random rotation (3, 3): a normalised Gaussian quaternion."""
-    w, x, y, z = (q := rng.normal(size=4)) / np.linalg.norm(q)
-    return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
-                     [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
-                     [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)]])
+    q = rng.normal(size=4)
+    return quat_to_matrix(q / np.linalg.norm(q))
 
 
 def _lights(sc: Scenario, room: Room | None, rng, draw) -> tuple[float, float, list[Light]]:

@@ -78,6 +78,11 @@ class SceneObject:
     angular_velocity: tuple[float, float, float] = (0.0, 0.0, 0.0)  # rad/s, world, at t = 0, added to spin
 
     @property
+    def rotation(self) -> np.ndarray:
+        """Object-to-world rotation (3, 3) at t = 0: ``Rz(yaw) @ base_rotation``."""
+        return rot_z(self.yaw) @ self.base_rotation
+
+    @property
     def is_mesh(self) -> bool:
         return self.shape not in ANALYTIC
 
@@ -237,6 +242,15 @@ def look_at(eye: np.ndarray, target: np.ndarray) -> np.ndarray:
     M[:3, :3] = R
     M[:3, 3] = -R @ eye
     return M
+
+
+def quat_to_matrix(q: np.ndarray) -> np.ndarray:
+    """Rotation matrices (..., 3, 3) of unit quaternions (..., 4), (w, x, y, z)."""
+    w, x, y, z = np.moveaxis(q, -1, 0)
+    return np.stack([
+        np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
+        np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
+        np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1)], -2)
 
 
 def rot_z(angle: float) -> np.ndarray:

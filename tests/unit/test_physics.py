@@ -8,11 +8,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from factory.physics.dynamics import quat_to_matrix, simulate
+from factory.physics.dynamics import simulate
 from factory.physics.model import RESTITUTION_RANGE, build
 from factory.scene.config import parse_config
 from factory.scene.sampling import sample_scene
-from factory.scene.types import box_corners
+from factory.scene.types import box_corners, quat_to_matrix
 
 G = 9.81
 
