@@ -3,17 +3,19 @@
 * Dynamic objects are free bodies whose frame is the object frame (origin at the
   object's centre, see :class:`factory.scene.types.SceneObject`); MuJoCo's body
   position and orientation are the object's pose. Analytic shapes are MuJoCo
-  primitives (an ``ell`` is its two boxes); meshes collide as their convex hull, which
-  MuJoCo computes (a torus or a tube fills its hole for contacts; the renderer still
-  draws the hole). Mass comes from the scene (density x the shape's volume): each
-  geom's density is the object's mass over its volume, so the inertia is the shape's.
+  primitives (an ``ell`` is its two boxes) whose inertia MuJoCo computes from the
+  density (the object's mass over its volume). Meshes collide as convex hulls: the
+  mesh's own, or for a torus or a tube the pieces of a convex decomposition
+  (:mod:`factory.scene.decompose`), so a rod can pass through a ring; their mass,
+  centre of mass and inertia are the mesh's own (:meth:`MeshAsset.inertia`).
 * The floor (z = 0), the room's walls and the furniture are static geoms.
 * Contacts: friction from the materials (MuJoCo takes the larger of the two);
   restitution through contact softness, ``solref = (TIMECONST, dampratio)`` with the
   damping ratio calibrated on a dropped ball (:func:`damping_ratio`), averaged over
   the two surfaces.
-* Integration: RK4 at the largest step of at most :data:`MAX_STEP` that divides a
-  physics substep (``1 / (fps * substeps)``) evenly: exact in free fall.
+* Integration: at the largest step of at most :data:`MAX_STEP` that divides a
+  physics substep (``1 / (fps * substeps)``) evenly; RK4 while nothing touches,
+  semi-implicit Euler while anything does (:mod:`factory.physics.dynamics`).
 """
 
 from __future__ import annotations
@@ -25,23 +27,41 @@ import numpy as np
 
 from factory.scene.types import Scene
 
+_PRIMITIVES = ("sphere", "box", "cylinder", "capsule", "ell")  # MuJoCo's own shapes; the rest are meshes
 MAX_STEP = 0.002  # seconds: the integrator's largest step
 TIMECONST = 0.02  # seconds: contact stiffness (MuJoCo's solref time constant)
 WALL_HALF = 0.05  # metres: half-thickness of a wall slab, outside the room
 
-# Restitution (v_out / v_in of a 10 cm ball dropped 0.3-0.9 m, RK4 at 2 ms, TIMECONST
-# 0.02) against MuJoCo's contact damping ratio, measured on this version of MuJoCo:
-# monotone from 0.134 to 0.731 (below a damping ratio of 0.1 contacts gain energy).
-_RATIO = np.array([1.0, 0.8, 0.6, 0.5, 0.4, 0.3, 0.25, 0.2, 0.15, 0.1])
-_RESTITUTION = np.array([0.137, 0.183, 0.253, 0.304, 0.370, 0.459, 0.514, 0.581, 0.654, 0.742])
-RESTITUTION_RANGE = (float(_RESTITUTION[0]), float(_RESTITUTION[-1]))
+# Restitution (v_out / v_in at the floor's level, of a 5 cm ball dropped 0.3-0.9 m)
+# against MuJoCo's contact damping ratio (TIMECONST 0.02), measured on this version of
+# MuJoCo with contacts integrated by semi-implicit Euler, one row per integrator step in
+# _STEPS (benchmarks/calibrate_restitution.py). Above 0.8 the ball does not come back
+# up; below 0.12 the bounce turns erratic at 2 ms steps.
+_RATIO = np.array([0.8, 0.6, 0.5, 0.4, 0.3, 0.25, 0.2, 0.15, 0.12])
+_STEPS = np.array([0.001, 0.0015, 0.002])  # seconds
+_RESTITUTION = np.array([[0.062, 0.190, 0.254, 0.330, 0.426, 0.486, 0.553, 0.638, 0.689],
+                         [0.061, 0.184, 0.247, 0.323, 0.419, 0.478, 0.548, 0.632, 0.692],
+                         [0.054, 0.178, 0.241, 0.316, 0.411, 0.470, 0.538, 0.624, 0.677]])
 
 
-def damping_ratio(restitution: float) -> float:
-    """MuJoCo's contact damping ratio that bounces with ``restitution`` (clipped to
-    :data:`RESTITUTION_RANGE`, the range the calibration covers)."""
-    e = float(np.clip(restitution, *RESTITUTION_RANGE))
-    return float(np.interp(e, _RESTITUTION, _RATIO))
+def restitution_range(step: float) -> tuple[float, float]:
+    """The restitutions the calibration covers at integrator ``step`` seconds."""
+    row = _row(step)
+    return float(row[0]), float(row[-1])
+
+
+def _row(step: float) -> np.ndarray:
+    """The calibration's restitutions at ``step`` (interpolated between measured steps)."""
+    s = float(np.clip(step, _STEPS[0], _STEPS[-1]))
+    return np.array([np.interp(s, _STEPS, _RESTITUTION[:, j]) for j in range(len(_RATIO))])
+
+
+def damping_ratio(restitution: float, step: float) -> float:
+    """MuJoCo's contact damping ratio that bounces with ``restitution`` when contacts
+    are integrated at ``step`` seconds (clipped to :func:`restitution_range`)."""
+    row = _row(step)
+    e = float(np.clip(restitution, row[0], row[-1]))
+    return float(np.interp(e, row, _RATIO))
 
 
 def quat_wxyz(R: np.ndarray) -> list[float]:
@@ -88,12 +108,25 @@ def _geoms(body, o, density: float, solref, friction, mujoco, spec, name: str) -
     else:
         from factory.scene.assets import mesh_asset
 
-        a = mesh_asset(o.shape)
-        spec.add_mesh(name=name, uservert=a.scaled(d).ravel().tolist(), userface=a.faces.ravel().tolist())
-        # The convex hull collides, but the mass is the mesh's own (the hull's volume
-        # would add the hole of a torus or a tube).
-        body.add_geom(type=G.mjGEOM_MESH, meshname=name, mass=o.mass if np.isfinite(o.mass) else 1.0, **at,
-                      **{k: v for k, v in common.items() if k != "density"})
+        # Each convex piece collides as its hull (one piece, the mesh's own hull, for all
+        # but the strongly non-convex kinds); the body's inertia is the mesh's own
+        # (:func:`_mesh_inertia`), so the pieces' masses do not count.
+        for j, part in enumerate(mesh_asset(o.shape).parts):
+            spec.add_mesh(name=f"{name}_{j}", uservert=(part * np.asarray(d)).ravel().tolist())
+            body.add_geom(type=G.mjGEOM_MESH, meshname=f"{name}_{j}", **at,
+                          **{**common, "name": f"o{o.id}_{j}", "density": 0.0})
+
+
+def _mesh_inertia(body, o) -> None:
+    """The real mass, centre of mass and inertia of a mesh object's body, from the mesh
+    itself (a torus's hull would count its hole)."""
+    from factory.scene.assets import mesh_asset
+
+    com, inertia = mesh_asset(o.shape).inertia(o.dims, o.mass)
+    body.explicitinertial = True
+    body.mass = float(o.mass)
+    body.ipos = com.tolist()
+    body.fullinertia = [inertia[0, 0], inertia[1, 1], inertia[2, 2], inertia[0, 1], inertia[0, 2], inertia[1, 2]]
 
 
 def build(scene: Scene) -> Built:
@@ -106,7 +139,7 @@ def build(scene: Scene) -> Built:
     spec.option.timestep = substep / steps
     spec.option.integrator = mujoco.mjtIntegrator.mjINT_RK4
     world = spec.worldbody
-    floor_ref = [TIMECONST, damping_ratio(scene.floor_restitution)]
+    floor_ref = [TIMECONST, damping_ratio(scene.floor_restitution, spec.option.timestep)]
     world.add_geom(name="floor", type=mujoco.mjtGeom.mjGEOM_PLANE, size=[0, 0, 1], solref=floor_ref,
                    friction=[scene.floor_friction, 0.005, 0.0001])
     if scene.room is not None:
@@ -122,7 +155,7 @@ def build(scene: Scene) -> Built:
     body_of = []
     for k, o in enumerate(scene.objects):
         density = o.mass / o.volume() if math.isfinite(o.mass) else 1000.0
-        solref = [TIMECONST, damping_ratio(o.restitution)]
+        solref = [TIMECONST, damping_ratio(o.restitution, spec.option.timestep)]
         if o.static:
             _geoms(world, o, density, solref, o.friction, mujoco, spec, f"mesh{k}")
             body_of.append(-1)
@@ -131,6 +164,8 @@ def build(scene: Scene) -> Built:
             body = world.add_body(name=f"object{o.id}", pos=list(o.position), quat=quat_wxyz(R))
             body.add_freejoint()
             _geoms(body, o, density, solref, o.friction, mujoco, spec, f"mesh{k}")
+            if o.shape not in _PRIMITIVES:
+                _mesh_inertia(body, o)
             body_of.append(None)  # its id once compiled
     model = spec.compile()
     ids = iter(range(1, model.nbody))

@@ -31,17 +31,41 @@ MESH_KINDS = ("torus", "rock", "cone", "tube", "icosahedron")
 class MeshAsset:
     """A unit mesh: ``vertices`` (V, 3) float32 with max |coordinate| = 1, ``faces``
     (F, 3) int32 (counter-clockwise seen from outside), ``normals`` (V, 3) float32
-    unit vertex normals, and ``volume`` of the unit mesh (m^3 at dims (1, 1, 1))."""
+    unit vertex normals, and ``volume`` of the unit mesh (m^3 at dims (1, 1, 1)).
+
+    For the physics: ``centroid`` (3,) the unit mesh's centre of volume and ``moment``
+    (3, 3) its second moment of volume about the origin, the integral of x x^T dV
+    (m^5 at dims (1, 1, 1)), from which any axis-scaled copy's inertia follows
+    (:meth:`inertia`); ``parts`` the vertex sets (P_j, 3) float64 of convex pieces whose
+    hulls are what collides: the mesh's own hull, or for a strongly non-convex kind its
+    convex decomposition (:mod:`factory.scene.decompose`)."""
 
     kind: str
     vertices: np.ndarray
     faces: np.ndarray
     normals: np.ndarray
     volume: float
+    centroid: np.ndarray
+    moment: np.ndarray
+    parts: tuple
 
     def scaled(self, dims) -> np.ndarray:
         """Vertices (V, 3) float64 of an object with these axis scales."""
         return self.vertices.astype(np.float64) * np.asarray(dims, np.float64)
+
+    def inertia(self, dims, mass: float) -> tuple[np.ndarray, np.ndarray]:
+        """Centre of mass (3,) in the object frame and the inertia tensor (3, 3) about
+        it (kg m^2) of the asset scaled by ``dims`` with ``mass`` kg spread evenly.
+
+        Scaling by S = diag(dims) maps the second moment C to det(S) S C S and the
+        volume to det(S) V; the inertia about the origin is tr(C) I - C.
+        """
+        S = np.diag(np.asarray(dims, np.float64))
+        det = float(np.prod(np.diag(S)))
+        density = mass / (det * self.volume)
+        com = S @ self.centroid
+        C = density * det * (S @ self.moment @ S) - mass * np.outer(com, com)  # about the centre of mass
+        return com, np.trace(C) * np.eye(3) - C
 
 
 def _rock(trimesh):
@@ -88,6 +112,15 @@ def _split_sharp(v: np.ndarray, faces: np.ndarray, angle: float):
     return corners, np.arange(len(corners)).reshape(-1, 3), normals.reshape(-1, 3)
 
 
+def unit_mesh(kind: str, trimesh):
+    """The trimesh of ``kind`` normalised to max |coordinate| = 1 (watertight, shared
+    vertices: what the physics measures and decomposes)."""
+    m = _build(kind, trimesh)
+    lo, hi = m.bounds
+    v = (m.vertices - (lo + hi) / 2) / np.abs(hi - lo).max() * 2.0
+    return trimesh.Trimesh(v, m.faces, process=False)
+
+
 @functools.cache
 def mesh_asset(kind: str) -> MeshAsset:
     """The asset ``kind`` (one of :data:`MESH_KINDS`), built once per process.
@@ -99,10 +132,13 @@ def mesh_asset(kind: str) -> MeshAsset:
         raise ValueError(f"mesh kind {kind!r} is not one of {', '.join(MESH_KINDS)}")
     import trimesh  # the scene layer needs it only when a scene has meshes
 
-    m = _build(kind, trimesh)
-    lo, hi = m.bounds
-    v = (m.vertices - (lo + hi) / 2) / np.abs(hi - lo).max() * 2.0
-    m = trimesh.Trimesh(v, m.faces, process=False)
-    volume = float(abs(m.volume))
-    v, faces, normals = _split_sharp(v, np.asarray(m.faces), np.radians(30.0))
-    return MeshAsset(kind, v.astype(np.float32), faces.astype(np.int32), normals.astype(np.float32), volume)
+    from factory.scene.decompose import convex_parts
+
+    m = unit_mesh(kind, trimesh)
+    props = m.mass_properties  # density 1: mass = volume, inertia about the centre of mass
+    volume, centroid = float(props["volume"]), np.asarray(props["center_mass"], np.float64)
+    I = np.asarray(props["inertia"], np.float64)
+    moment = np.trace(I) / 2 * np.eye(3) - I + volume * np.outer(centroid, centroid)
+    v, faces, normals = _split_sharp(np.asarray(m.vertices), np.asarray(m.faces), np.radians(30.0))
+    return MeshAsset(kind, v.astype(np.float32), faces.astype(np.int32), normals.astype(np.float32), volume,
+                     centroid, moment, convex_parts(kind, m))
