@@ -28,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from factory.physics.dynamics import simulate  # noqa: E402
 from factory.physics.model import _RATIO, _STEPS, TIMECONST, build  # noqa: E402
+from factory.sample.scenes import sample_scene  # noqa: E402
 from factory.scene.config import parse_config  # noqa: E402
-from factory.scene.sampling import sample_scene  # noqa: E402
 
 G = 9.81
 HEIGHTS = (0.3, 0.6, 0.9)

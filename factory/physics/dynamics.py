@@ -53,6 +53,7 @@ class Motion:
     masses: np.ndarray  # (N,) kg (inf for static objects)
     inertia: np.ndarray  # (N, 3) kg m^2, principal moments (0 for static objects)
     inertia_frame: np.ndarray  # (N, 3, 3) principal axes in the object frame (columns)
+    centre_of_mass: np.ndarray  # (N, 3) metres, object frame (0 but for meshes like a cone)
 
     def state_at(self, time: float) -> tuple[np.ndarray, np.ndarray]:
         """Positions (N, 3) and rotations (N, 3, 3) at ``time`` seconds, interpolated
@@ -168,7 +169,9 @@ def model_step(built) -> float:
 
 def _rounded(event: dict) -> dict:
     """An event with its numbers rounded to 6 decimals (the metadata's precision)."""
-    r = (lambda v: [round(x, 6) for x in v] if isinstance(v, list) else round(v, 6) if isinstance(v, float) else v)
+    def r(v):
+        return [round(x, 6) for x in v] if isinstance(v, list) else round(v, 6) if isinstance(v, float) else v
+
     return {k: r(v) for k, v in event.items() if not k.startswith("_")}
 
 
@@ -253,5 +256,6 @@ def simulate(scene: Scene, stop: Callable[[], None] | None = None, built=None) -
     inertia = np.array([model.body_inertia[b] if b >= 0 else np.zeros(3) for b in built.body_of]).reshape(n, 3)
     frames = np.array([quat_to_matrix(np.asarray(model.body_iquat[b])) if b >= 0 else np.eye(3)
                        for b in built.body_of]).reshape(n, 3, 3)
+    com = np.array([model.body_ipos[b] if b >= 0 else np.zeros(3) for b in built.body_of]).reshape(n, 3)
     events = [_rounded(e) for e in contacts.events]
-    return Motion(np.arange(S) * dt, pos, quat, vel, ang, events, masses, inertia, frames)
+    return Motion(np.arange(S) * dt, pos, quat, vel, ang, events, masses, inertia, frames, com)

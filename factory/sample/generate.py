@@ -17,12 +17,14 @@ import numpy as np
 from factory import __version__
 from factory.errors import RenderError, Stopped
 from factory.physics.dynamics import simulate
+from factory.physics.model import effective_restitution
 from factory.render.device import get_device
 from factory.render.renderer import Clip, Quality, render_clips
+from factory.sample.scenes import sample_scene
 from factory.sample.types import Sample, sample_key
 from factory.scene.allocation import allocation_of
 from factory.scene.config import Config
-from factory.scene.sampling import rng_for, sample_scene
+from factory.scene.sampling import rng_for
 from factory.scene.types import CLASSES, Scene, box_corners
 from factory.timing import timed
 
@@ -48,8 +50,21 @@ def _project(K: np.ndarray, w2c: np.ndarray, points: np.ndarray) -> tuple[np.nda
     return np.stack([K[0, 0] * cam[:, 0] / zs + K[0, 2], K[1, 1] * cam[:, 1] / zs + K[1, 2]], 1), z
 
 
-REST_SPEED = 1e-3  # m/s: an object slower than this, and turning slower than REST_SPIN, is at rest
-REST_SPIN = 1e-2  # rad/s
+REST_SPEED = 5e-3  # m/s: an object moving slower than this, and turning slower than REST_SPIN, is at rest
+REST_SPIN = 5e-2  # rad/s
+
+
+def _at_rest(motion, k: int, s: int, substeps: int) -> bool:
+    """Whether object ``k`` is at rest at state ``s``: its mean speed and turn rate over
+    the frame either side are under REST_SPEED and REST_SPIN. Means over a frame, not
+    the state's velocity: a body resting on a soft contact chatters at the step's scale
+    (mm/s back and forth, a micrometre)."""
+    a, b = max(s - substeps, 0), min(s + substeps, len(motion.times) - 1)
+    span = motion.times[b] - motion.times[a]
+    q0, q1 = motion.quats[a, k], motion.quats[b, k]
+    turn = 2.0 * np.arccos(min(1.0, abs(float(q0 @ q1))))  # rad between the two orientations
+    return bool(np.linalg.norm(motion.positions[b, k] - motion.positions[a, k]) < REST_SPEED * span
+                and turn < REST_SPIN * span)
 
 
 def _metadata(config: Config, scenario: str, index: int, scene: Scene, motion, annotations, w2cs) -> dict:
@@ -69,8 +84,7 @@ def _metadata(config: Config, scenario: str, index: int, scene: Scene, motion, a
             per_frame["rotation"].append(_r(rot[k]))
             per_frame["velocity"].append(_r(motion.velocities[s, k]))
             per_frame["angular_velocity"].append(_r(motion.angular[s, k]))
-            per_frame["at_rest"].append(bool(np.linalg.norm(motion.velocities[s, k]) < REST_SPEED
-                                             and np.linalg.norm(motion.angular[s, k]) < REST_SPIN))
+            per_frame["at_rest"].append(_at_rest(motion, k, s, scene.substeps))
             per_frame["corners_2d"].append(_r(uv, 3))
             per_frame["corners_depth"].append(_r(z))
         for key in ("bbox_amodal", "bbox_visible", "amodal_pixels", "visible_pixels", "visible_fraction"):
@@ -81,7 +95,8 @@ def _metadata(config: Config, scenario: str, index: int, scene: Scene, motion, a
             "dims": _r(o.dims), "static": o.static, "mass": None if o.static else _r(motion.masses[k]),
             "inertia": None if o.static else _r(motion.inertia[k]),
             "inertia_axes": None if o.static else _r(motion.inertia_frame[k]),
-            "restitution": _r(o.restitution), "friction": _r(o.friction),
+            "centre_of_mass": None if o.static else _r(motion.centre_of_mass[k]),
+            "restitution": _r(effective_restitution(o.restitution, scene)), "friction": _r(o.friction),
             "material": {"color": _r(m.color), "color2": _r(m.color2), "texture": m.texture,
                          "texture_scale": _r(m.texture_scale), "roughness": _r(m.roughness),
                          "specular": _r(m.specular)},

@@ -68,27 +68,6 @@ class MeshAsset:
         return com, np.trace(C) * np.eye(3) - C
 
 
-def _rock(trimesh):
-    m = trimesh.creation.icosphere(subdivisions=3)
-    v = m.vertices
-    # Low-frequency bumps from fixed sinusoids of the direction: smooth, deterministic.
-    bump = 1.0 + 0.12 * np.sin(3.1 * v[:, 0] + 1.3) * np.sin(2.3 * v[:, 1] + 0.4) + 0.08 * np.sin(4.7 * v[:, 2])
-    return trimesh.Trimesh(v * bump[:, None], m.faces, process=False)
-
-
-def _build(kind: str, trimesh):
-    c = trimesh.creation
-    if kind == "torus":
-        return c.torus(major_radius=1.0, minor_radius=0.35, major_sections=48, minor_sections=24)
-    if kind == "rock":
-        return _rock(trimesh)
-    if kind == "cone":
-        return c.cone(radius=1.0, height=2.0, sections=64)
-    if kind == "tube":
-        return c.annulus(r_min=0.6, r_max=1.0, height=2.0, sections=64)
-    return c.icosahedron()
-
-
 def _split_sharp(v: np.ndarray, faces: np.ndarray, angle: float):
     """Vertices, faces and unit vertex normals with every face corner its own vertex
     and its normal the area-weighted mean of the faces around that corner's position
@@ -112,15 +91,6 @@ def _split_sharp(v: np.ndarray, faces: np.ndarray, angle: float):
     return corners, np.arange(len(corners)).reshape(-1, 3), normals.reshape(-1, 3)
 
 
-def unit_mesh(kind: str, trimesh):
-    """The trimesh of ``kind`` normalised to max |coordinate| = 1 (watertight, shared
-    vertices: what the physics measures and decomposes)."""
-    m = _build(kind, trimesh)
-    lo, hi = m.bounds
-    v = (m.vertices - (lo + hi) / 2) / np.abs(hi - lo).max() * 2.0
-    return trimesh.Trimesh(v, m.faces, process=False)
-
-
 @functools.cache
 def mesh_asset(kind: str) -> MeshAsset:
     """The asset ``kind`` (one of :data:`MESH_KINDS`), built once per process.
@@ -130,15 +100,14 @@ def mesh_asset(kind: str) -> MeshAsset:
     """
     if kind not in MESH_KINDS:
         raise ValueError(f"mesh kind {kind!r} is not one of {', '.join(MESH_KINDS)}")
-    import trimesh  # the scene layer needs it only when a scene has meshes
-
     from factory.scene.decompose import convex_parts
+    from factory.scene.unit_meshes import unit_mesh
 
-    m = unit_mesh(kind, trimesh)
+    m = unit_mesh(kind)
     props = m.mass_properties  # density 1: mass = volume, inertia about the centre of mass
     volume, centroid = float(props["volume"]), np.asarray(props["center_mass"], np.float64)
-    I = np.asarray(props["inertia"], np.float64)
-    moment = np.trace(I) / 2 * np.eye(3) - I + volume * np.outer(centroid, centroid)
+    inertia = np.asarray(props["inertia"], np.float64)  # about the centroid, density 1
+    moment = np.trace(inertia) / 2 * np.eye(3) - inertia + volume * np.outer(centroid, centroid)
     v, faces, normals = _split_sharp(np.asarray(m.vertices), np.asarray(m.faces), np.radians(30.0))
     return MeshAsset(kind, v.astype(np.float32), faces.astype(np.int32), normals.astype(np.float32), volume,
                      centroid, moment, convex_parts(kind, m))

@@ -6,7 +6,7 @@ object invisible (``configs/rooms.yaml``'s ``dim_storage`` did that to about one
 in ten). :func:`camera_clearance` names the first frame at which the eye is within
 :data:`CAMERA_MARGIN` of a static object's box or of a dynamic object's bounding
 sphere as it starts, outside the room's walls, or below the floor; the sampler then
-draws the scene again (see :func:`factory.scene.sampling.sample_scene`).
+draws the scene again (see :func:`factory.sample.scenes.sample_scene`).
 """
 
 from __future__ import annotations

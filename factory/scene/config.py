@@ -37,6 +37,7 @@ MESHES = ("torus", "rock", "cone", "tube", "icosahedron")  # factory.scene.asset
 TEXTURES = ("plain", "checker", "stripes", "noise")
 TRAJECTORIES = ("static", "orbit", "dolly", "handheld")
 LIGHT_KINDS = ("directional", "point")
+PLACEMENTS = ("scatter", "stack", "on_furniture", "roll")  # factory.scene.placement
 
 
 def _num(ge=None, le=None, gt=None, integer=False):
@@ -143,6 +144,8 @@ class ObjectSpec(Strict):
     texture: _cat(TEXTURES) = _const("plain")
     texture_scale: _num(gt=0.0, le=1000.0) = _const(8.0)  # pattern cycles per metre
     tumble: Fraction = _const(0.0)  # share of objects that start in a uniformly random 3D orientation
+    placement: _cat(PLACEMENTS) = _const("scatter")  # how objects start: see factory.scene.placement
+    stack_offset: _num(ge=0.0, le=2.0) = _const(0.3)  # stack: sideways shift, up to this x object size
 
 
 class FurnitureSpec(Strict):
@@ -218,6 +221,18 @@ class Scenario(Strict):
     floor: FloorSpec = FloorSpec()
     lighting: LightingSpec = LightingSpec()
     camera: CameraSpec = CameraSpec()
+
+    @model_validator(mode="after")
+    def _furniture_to_stand_on(self):
+        p = self.objects.placement
+        values = p.args[0] if p.kind == "choice" else p.args
+        if "on_furniture" in values and (self.room is None or self.furniture is None):
+            raise PydanticCustomError(
+                "placement", "objects.placement {value} puts objects on furniture, but this scenario has no "
+                "{missing} block; add room: and furniture:, or place them another way ({allowed})",
+                {"value": repr(p.to_yaml()), "missing": "room" if self.room is None else "furniture",
+                 "allowed": ", ".join(v for v in PLACEMENTS if v != "on_furniture")})
+        return self
 
 
 # Pillow decodes up to MAX_IMAGE_PIXELS silently, warns above it and raises above twice

@@ -33,6 +33,14 @@ def fingerprint(mesh) -> str:
     return h.hexdigest()[:32]
 
 
+def stored_hulls(kind: str) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The stored pieces of ``kind`` (one of DECOMPOSED) with their hulls' faces:
+    [(vertices (P_j, 3) float64, faces (Q_j, 3) int32)], for checking them."""
+    with np.load(PARTS_FILE) as stored:
+        return [(np.array(stored[f"{kind}_{j}"]), np.array(stored[f"{kind}_{j}_faces"]))
+                for j in range(int(stored[f"{kind}_count"]))]
+
+
 def convex_parts(kind: str, mesh) -> tuple:
     """The vertex sets (P_j, 3) float64 whose convex hulls collide for asset ``kind``,
     given its unit trimesh ``mesh``.
@@ -51,30 +59,30 @@ def convex_parts(kind: str, mesh) -> tuple:
         return tuple(np.array(stored[f"{kind}_{j}"]) for j in range(count))
 
 
-def decompose(mesh) -> list[np.ndarray]:
-    """CoACD's convex pieces of a trimesh, as vertex sets (P_j, 3) float64."""
+def decompose(mesh) -> list[tuple[np.ndarray, np.ndarray]]:
+    """CoACD's convex pieces of a trimesh: vertices (P_j, 3) float64 and faces (Q_j, 3)
+    int32 of each piece's hull."""
     import coacd  # the 'assets' extra: only this module's main needs it
 
     coacd.set_log_level("error")
     parts = coacd.run_coacd(coacd.Mesh(np.asarray(mesh.vertices), np.asarray(mesh.faces)), threshold=THRESHOLD,
                             seed=SEED)
-    return [np.asarray(v, np.float64) for v, _ in parts]
+    return [(np.asarray(v, np.float64), np.asarray(f, np.int32)) for v, f in parts]
 
 
 def main() -> None:
-    import trimesh
-
-    from factory.scene.assets import unit_mesh
+    from factory.scene.unit_meshes import unit_mesh
 
     out: dict[str, np.ndarray] = {}
     for kind in DECOMPOSED:
-        mesh = unit_mesh(kind, trimesh)
+        mesh = unit_mesh(kind)
         start = time.perf_counter()
         parts = decompose(mesh)
         print(f"{kind}: {len(parts)} convex pieces in {time.perf_counter() - start:.2f} s")
         out[f"{kind}_fingerprint"] = np.array(fingerprint(mesh))
         out[f"{kind}_count"] = np.array(len(parts))
-        out.update({f"{kind}_{j}": p for j, p in enumerate(parts)})
+        for j, (v, f) in enumerate(parts):
+            out[f"{kind}_{j}"], out[f"{kind}_{j}_faces"] = v, f
     np.savez_compressed(PARTS_FILE, **out)
     print(f"wrote {PARTS_FILE}")
 

@@ -14,7 +14,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from factory.scene.clearance import camera_clearance
+from factory.scene import placement
 from factory.scene.config import Config, Scenario
 from factory.scene.types import (
     Camera,
@@ -47,9 +47,6 @@ def _material(color, texture, scale, roughness, specular) -> Material:
     return Material(color, second, texture, float(scale), float(roughness), float(specular))
 
 
-_LIE = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])  # 90 deg about x
-
-
 def _dims(shape: str, size: float, aspect: float) -> tuple[float, float, float]:
     if shape == "sphere":
         return (size, size, size)
@@ -60,36 +57,13 @@ def _dims(shape: str, size: float, aspect: float) -> tuple[float, float, float]:
     return (size, size, size * aspect)
 
 
-MAX_RETRIES = 20  # scenes drawn again at most, before the sample fails
-
-
-def sample_scene(config: Config, scenario_name: str, index: int) -> Scene:
-    """Sample the scene of sample ``index`` from scenario ``scenario_name``.
+def draw_scene(config: Config, scenario_name: str, index: int, attempt: int = 0) -> Scene:
+    """One draw of the scene of sample ``index`` from scenario ``scenario_name``.
 
     Each part draws from its own stream (:func:`rng_for`); the drawn parameters are
-    recorded in ``Scene.params`` in the order they are drawn. A scene whose camera
-    comes within a margin of its geometry (:func:`factory.scene.clearance.camera_clearance`)
-    is drawn again from the same scenario with fresh streams (``attempt`` 1, 2, ...),
-    and ``Scene.retries`` says how many draws were thrown away.
-
-    Raises:
-        ValueError: no clear scene in ``MAX_RETRIES + 1`` draws (naming the scenario
-            and what the camera hit).
-    """
-    problem = None
-    for attempt in range(MAX_RETRIES + 1):
-        scene = _draw_scene(config, scenario_name, index, attempt)
-        problem = camera_clearance(scene)
-        if problem is None:
-            return replace(scene, retries=attempt)
-    raise ValueError(f"scenario {scenario_name!r}: no scene in {MAX_RETRIES + 1} draws keeps the camera clear of its "
-                     f"geometry (last: {problem}); give the camera more room (camera.distance, room size, "
-                     "furniture count)")
-
-
-def _draw_scene(config: Config, scenario_name: str, index: int, attempt: int) -> Scene:
-    """One draw of the scene (see :func:`sample_scene`); ``attempt`` > 0 uses streams
-    of their own, so the first draw is the same as it always was."""
+    recorded in ``Scene.params`` in the order they are drawn. ``attempt`` > 0 (a scene
+    drawn again, see :func:`factory.sample.scenes.sample_scene`) uses streams of its
+    own, so the first draw is the same as it always was."""
     sc: Scenario = config.scenarios[scenario_name]
     seed = config.seed
     params: dict = {}
@@ -139,26 +113,40 @@ def _floor(sc: Scenario, rng, draw) -> tuple[Material, float, float]:
 
 
 def _objects(sc: Scenario, room: Room | None, furniture: list[SceneObject], rng, draw) -> list[SceneObject]:
-    """The furniture followed by the dynamic objects, each dropped so that its bounding
-    sphere clears everything placed before it (ids in that order, from 1)."""
+    """The furniture followed by the dynamic objects, placed by ``objects.placement``
+    (:mod:`factory.scene.placement`; ids in that order, from 1)."""
     objects = list(furniture)
     count = draw(rng, "objects.count", sc.objects.count)
-    placed = [(np.asarray(o.position), o.bounding_radius) for o in objects]
+    mode = draw(rng, "objects.placement", sc.objects.placement)
+    if mode == "on_furniture" and not furniture:
+        mode = "scatter"  # no furniture in this room (none drawn, or none fitted)
+    placed = [(np.asarray(o.position), o.bounding_radius) for o in objects if mode != "on_furniture"]
+    column: list[SceneObject] = []
+    lean = 0.0
     for _ in range(count):
         obj, density, radius_xy, theta, drop = _object(sc, len(objects) + 1, rng)
         x, y = radius_xy * math.cos(theta), radius_xy * math.sin(theta)
         if room is not None:  # keep spawns inside the walls
             x = float(np.clip(x, -room.width / 2 + obj.bounding_radius, room.width / 2 - obj.bounding_radius))
             y = float(np.clip(y, -room.depth / 2 + obj.bounding_radius, room.depth / 2 - obj.bounding_radius))
-        z = obj.support_depth() + drop
-        # Raise the object until its bounding sphere clears everything placed so far.
-        r = obj.bounding_radius
-        for c, rc in placed:
-            dxy = math.hypot(x - c[0], y - c[1])
-            if dxy < r + rc:
-                z = max(z, c[2] + math.sqrt((r + rc) ** 2 - dxy**2) + 1e-3)
-        placed.append((np.array([x, y, z]), r))
-        objects.append(replace(obj, position=(x, y, z), mass=density * obj.volume()))
+        speed, heading = math.hypot(*obj.velocity[:2]), math.atan2(obj.velocity[1], obj.velocity[0]) % (2 * math.pi)
+        if mode == "stack":
+            offset = float(sc.objects.stack_offset.sample(rng)) * obj.dims[0] * float(rng.uniform())
+            lean = lean if column else theta  # the foot's spawn angle: the way the column leans
+            obj = replace(obj, position=placement.stacked(obj, column[-1] if column else None, (x, y), offset,
+                                                          lean, drop))
+            column.append(obj)
+        elif mode == "on_furniture":
+            piece = furniture[int(rng.integers(len(furniture)))]
+            obj = placement.on_furniture(obj, piece, room, float(rng.uniform()), float(rng.uniform()), speed,
+                                         heading, drop, placed)
+        elif mode == "roll":
+            x, y, _ = placement.scatter(obj, x, y, 0.0, placed)
+            obj = placement.rolling(replace(obj, position=(x, y, 0.0)), speed, heading)
+        else:
+            obj = replace(obj, position=placement.scatter(obj, x, y, drop, placed))
+        placed.append((np.array(obj.position), obj.bounding_radius))
+        objects.append(replace(obj, mass=density * obj.volume()))
     return objects
 
 
@@ -171,7 +159,7 @@ def _object(sc: Scenario, oid: int, rng) -> tuple[SceneObject, float, float, flo
     aspect = float(os_.aspect.sample(rng))
     dims = _dims(shape, size, aspect)
     lying = shape in ("cylinder", "capsule", "ell") and rng.uniform() < 0.5
-    base = _LIE.copy() if lying else np.eye(3)
+    base = placement.LIE.copy() if lying else np.eye(3)
     yaw = float(rng.uniform(0.0, 2.0 * math.pi))
     radius_xy = float(os_.spawn_radius.sample(rng)) * math.sqrt(rng.uniform())
     theta = float(rng.uniform(0.0, 2.0 * math.pi))

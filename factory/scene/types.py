@@ -131,6 +131,13 @@ class SceneObject:
         corners = box_corners(d)  # box and ell share the bounding box
         return float(-(corners @ R.T)[:, 2].min())
 
+    def top_height(self) -> float:
+        """Distance (m) from the centre up to the highest point of the shape (every
+        analytic shape is symmetric about its centre; a cone's apex is not)."""
+        if self.is_mesh:
+            return float((self._mesh_vertices() @ self.base_rotation.T)[:, 2].max())
+        return self.support_depth()
+
     def volume(self) -> float:
         """Volume in m^3 (used for the mass)."""
         d = self.dims

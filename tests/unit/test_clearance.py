@@ -8,8 +8,9 @@ import pytest
 from conftest import TESTS
 
 from factory.sample.generate import generate_sample, scenario_of
+from factory.sample.scenes import MAX_RETRIES, sample_scene
 from factory.scene.config import load_config, parse_config
-from factory.scene.sampling import MAX_RETRIES, _draw_scene, sample_scene
+from factory.scene.sampling import draw_scene
 from factory.scene.types import camera_pose
 
 ROOMS = load_config(TESTS.parent / "configs" / "rooms.yaml")
@@ -51,16 +52,16 @@ def test_no_rooms_camera_is_inside_furniture_or_outside_the_walls(rooms_scenes):
 def test_the_scenes_drawn_again_were_the_useless_ones(rooms_scenes):
     redrawn = [i for i, s in enumerate(rooms_scenes) if s.retries > 0]
     assert len(redrawn) >= 10  # dim_storage put the camera in a box about one sample in ten
-    first_draws = [_draw_scene(ROOMS, scenario_of(ROOMS, i, N), i, 0) for i in redrawn]
+    first_draws = [draw_scene(ROOMS, scenario_of(ROOMS, i, N), i, 0) for i in redrawn]
     assert sum(_inside_furniture(s) for s in first_draws) >= 10  # what the retries were for
     kept = [i for i, s in enumerate(rooms_scenes) if s.retries == 0]
     for i in kept[:20]:  # a scene that was fine is the very scene it always was
-        assert _draw_scene(ROOMS, scenario_of(ROOMS, i, N), i, 0).params == rooms_scenes[i].params
+        assert draw_scene(ROOMS, scenario_of(ROOMS, i, N), i, 0).params == rooms_scenes[i].params
 
 
 def test_a_redrawn_sample_sees_its_objects_and_records_its_retries(rooms_scenes):
     index = next(i for i, s in enumerate(rooms_scenes) if s.retries > 0 and _inside_furniture(
-        _draw_scene(ROOMS, scenario_of(ROOMS, i, N), i, 0)))
+        draw_scene(ROOMS, scenario_of(ROOMS, i, N), i, 0)))
     small = ROOMS.model_copy(update={"render": ROOMS.render.model_copy(update={"width": 48, "height": 36,
                                                                               "frames": 2})})
     sample = generate_sample(small, index, samples=N)
@@ -73,5 +74,6 @@ def test_a_scene_that_is_never_clear_fails_naming_the_scenario():
                            "scenarios": {"swallowed": {
                                "objects": {"count": 1, "shape": "sphere", "size": 6.0, "spawn_radius": 0.0},
                                "camera": {"distance": 2.0}}}})
-    with pytest.raises(ValueError, match=rf"scenario 'swallowed': no scene in {MAX_RETRIES + 1} draws .*inside object 1"):
+    with pytest.raises(ValueError,
+                       match=rf"scenario 'swallowed': no usable scene in {MAX_RETRIES + 1} draws .*inside object 1"):
         sample_scene(config, "swallowed", 0)

@@ -19,8 +19,9 @@ from factory.physics.dynamics import simulate
 from factory.render import Clip, render_clips
 from factory.render.device import DEVICES, cuda_available, get_device
 from factory.sample.generate import generate_sample, generate_samples
+from factory.sample.scenes import sample_scene
 from factory.scene.config import ConfigError, parse_config
-from factory.scene.sampling import rng_for, sample_scene
+from factory.scene.sampling import rng_for
 
 CONFIGS = TESTS.parent / "configs"
 SMALL = {"width": 64, "height": 48, "frames": 4, "fps": 24, "substeps": 4, "motion_blur_samples": 3}

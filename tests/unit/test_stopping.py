@@ -11,8 +11,8 @@ from factory.errors import Stopped
 from factory.physics.dynamics import simulate
 from factory.sample.encode import encode_sample
 from factory.sample.generate import generate_samples
+from factory.sample.scenes import sample_scene
 from factory.scene.config import load_config
-from factory.scene.sampling import sample_scene
 
 
 def stop_after(n: int):

@@ -1,0 +1,35 @@
+"""Whether a scene's objects start clear of each other and of the static geometry, as
+MuJoCo's own collision detection sees them (the shapes that will collide, not bounding
+spheres): a clip whose objects start inside each other explodes apart on its first
+step. The sampler draws such a scene again (:func:`factory.sample.scenes.sample_scene`).
+"""
+
+from __future__ import annotations
+
+from factory.scene.types import Scene
+
+SPAWN_TOLERANCE = 1e-3  # metres of overlap at t = 0 that are let pass (stacks start 1 mm apart)
+
+
+def spawn_overlap(scene: Scene) -> str | None:
+    """None if no two shapes overlap by more than ``SPAWN_TOLERANCE`` at t = 0, else
+    which two overlap first, and by how much."""
+    import mujoco
+
+    from factory.physics.model import build
+
+    if not any(not o.static for o in scene.objects):
+        return None
+    built = build(scene)
+    data = mujoco.MjData(built.model)
+    mujoco.mj_forward(built.model, data)
+    if data.ncon == 0:
+        return None
+    contacts = data.contact
+    deepest = int(contacts.dist.argmin())
+    depth = -float(contacts.dist[deepest])
+    if depth <= SPAWN_TOLERANCE:
+        return None
+    a, b = sorted(int(built.geom_owner[g]) for g in (contacts.geom1[deepest], contacts.geom2[deepest]))
+    what = "the floor or a wall" if a == 0 else f"object {a}"
+    return f"object {b} starts {1e3 * depth:.1f} mm inside {what}"

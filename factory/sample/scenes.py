@@ -1,0 +1,45 @@
+"""A usable scene for a sample: drawn by :func:`factory.scene.sampling.draw_scene`,
+checked, and drawn again while it cannot make a useful clip.
+
+Two checks, one per layer that can tell: the camera keeps clear of the geometry
+(:func:`factory.scene.clearance.camera_clearance`), and the objects start clear of each
+other and of the static geometry as MuJoCo's collision detection sees them
+(:func:`factory.physics.spawn.spawn_overlap`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from factory.physics.spawn import spawn_overlap
+from factory.scene.clearance import camera_clearance
+from factory.scene.config import Config
+from factory.scene.sampling import draw_scene
+from factory.scene.types import Scene
+
+MAX_RETRIES = 20  # scenes drawn again at most, before the sample fails
+
+
+def sample_scene(config: Config, scenario_name: str, index: int) -> Scene:
+    """Sample the scene of sample ``index`` from scenario ``scenario_name``.
+
+    The scene is :func:`~factory.scene.sampling.draw_scene`'s. A scene whose camera
+    comes within a margin of its geometry (:func:`factory.scene.clearance.camera_clearance`)
+    or whose objects start inside each other or the static geometry
+    (:func:`factory.physics.spawn.spawn_overlap`, MuJoCo's contacts) is drawn again
+    from the same scenario with fresh streams (``attempt`` 1, 2, ...), and
+    ``Scene.retries`` says how many draws were thrown away.
+
+    Raises:
+        ValueError: no usable scene in ``MAX_RETRIES + 1`` draws (naming the scenario
+            and what the last draw hit).
+    """
+    problem = None
+    for attempt in range(MAX_RETRIES + 1):
+        scene = draw_scene(config, scenario_name, index, attempt)
+        problem = camera_clearance(scene) or spawn_overlap(scene)
+        if problem is None:
+            return replace(scene, retries=attempt)
+    raise ValueError(f"scenario {scenario_name!r}: no usable scene in {MAX_RETRIES + 1} draws (last: {problem}); "
+                     "give the camera more room (camera.distance, room size, furniture count) or the objects "
+                     "(objects.spawn_radius, objects.count)")
