@@ -11,16 +11,15 @@ from factory.scene.types import Scene
 SPAWN_TOLERANCE = 1e-3  # metres of overlap at t = 0 that are let pass (stacks start 1 mm apart)
 
 
-def spawn_overlap(scene: Scene) -> str | None:
+def spawn_overlap(scene: Scene, built=None) -> str | None:
     """None if no two shapes overlap by more than ``SPAWN_TOLERANCE`` at t = 0, else
-    which two overlap first, and by how much."""
+    which two overlap first, and by how much. ``built``: the scene's model
+    (:func:`factory.physics.model.build`), made here when not given."""
     import mujoco
 
     from factory.physics.model import build
 
-    if not any(not o.static for o in scene.objects):
-        return None
-    built = build(scene)
+    built = build(scene) if built is None else built
     data = mujoco.MjData(built.model)
     mujoco.mj_forward(built.model, data)
     if data.ncon == 0:

@@ -20,7 +20,7 @@ from factory.physics.dynamics import simulate
 from factory.physics.model import effective_restitution
 from factory.render.device import get_device
 from factory.render.renderer import Clip, Quality, render_clips
-from factory.sample.scenes import sample_scene
+from factory.sample.scenes import scene_and_model
 from factory.sample.types import Sample, sample_key
 from factory.scene.allocation import allocation_of
 from factory.scene.config import Config
@@ -180,9 +180,9 @@ def generate_samples(config: Config, indices, timings: dict | None = None, *, sa
             if stop is not None:
                 stop()
             with timed(timings, "scene sampling"):
-                scene = sample_scene(config, scenario, index)
+                scene, built = scene_and_model(config, scenario, index)
             with timed(timings, "physics"):
-                motion = simulate(scene, stop)
+                motion = simulate(scene, stop, built)
             jobs.append((pos, scenario, scene, motion))
         except Stopped:
             raise

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from factory.physics.model import Built, build
 from factory.physics.spawn import spawn_overlap
 from factory.scene.clearance import camera_clearance
 from factory.scene.config import Config
@@ -21,6 +22,11 @@ MAX_RETRIES = 20  # scenes drawn again at most, before the sample fails
 
 
 def sample_scene(config: Config, scenario_name: str, index: int) -> Scene:
+    """The scene of :func:`scene_and_model`, without its model."""
+    return scene_and_model(config, scenario_name, index)[0]
+
+
+def scene_and_model(config: Config, scenario_name: str, index: int) -> tuple[Scene, Built]:
     """Sample the scene of sample ``index`` from scenario ``scenario_name``.
 
     The scene is :func:`~factory.scene.sampling.draw_scene`'s. A scene whose camera
@@ -28,7 +34,9 @@ def sample_scene(config: Config, scenario_name: str, index: int) -> Scene:
     or whose objects start inside each other or the static geometry
     (:func:`factory.physics.spawn.spawn_overlap`, MuJoCo's contacts) is drawn again
     from the same scenario with fresh streams (``attempt`` 1, 2, ...), and
-    ``Scene.retries`` says how many draws were thrown away.
+    ``Scene.retries`` says how many draws were thrown away. Returns the scene and its
+    MuJoCo model, which the check built (:func:`factory.physics.dynamics.simulate`
+    takes it, so a clip compiles its model once).
 
     Raises:
         ValueError: no usable scene in ``MAX_RETRIES + 1`` draws (naming the scenario
@@ -37,9 +45,12 @@ def sample_scene(config: Config, scenario_name: str, index: int) -> Scene:
     problem = None
     for attempt in range(MAX_RETRIES + 1):
         scene = draw_scene(config, scenario_name, index, attempt)
-        problem = camera_clearance(scene) or spawn_overlap(scene)
+        problem = camera_clearance(scene)
         if problem is None:
-            return replace(scene, retries=attempt)
+            built = build(scene)
+            problem = spawn_overlap(scene, built)
+            if problem is None:
+                return replace(scene, retries=attempt), built
     raise ValueError(f"scenario {scenario_name!r}: no usable scene in {MAX_RETRIES + 1} draws (last: {problem}); "
                      "give the camera more room (camera.distance, room size, furniture count) or the objects "
                      "(objects.spawn_radius, objects.count)")
