@@ -20,6 +20,7 @@ from factory.errors import FactoryError
 # Subcommand modules, in the order `factory --help` lists them.
 COMMANDS = (
     "factory.commands.render",
+    "factory.commands.rerun",
     "factory.commands.plan",
     "factory.commands.generate",
     "factory.commands.serve",

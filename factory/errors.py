@@ -18,8 +18,12 @@ The tree::
     │                                 and the byte offset
     ├── Stopped                       work given up between two of its steps: its request's
     │                                 time limit ran out or its client went away
-    └── ApiError                      an HTTP client's mistake or a limit reached: a 4xx
-                                      status and the problems, each naming the field
+    ├── ApiError                      an HTTP client's mistake or a limit reached: a 4xx
+    │                                 status and the problems, each naming the field (the
+    │                                 service raises it; factory.client raises it again
+    │                                 from the answer)
+    └── ServiceError                  the endpoint stayed unavailable (429, 5xx, dropped
+                                      connections) through factory.client's retries
 
 Foreign errors are translated at one border each: pydantic's in
 :func:`factory.scene.config.validation_problems`, fsspec's and the OS's in
@@ -158,3 +162,9 @@ def _jsonable(problem: dict, limit: int = 200) -> dict:
     if len(text) > limit:
         value = text[:limit] + "..."
     return {**problem, "value": value}
+
+
+class ServiceError(FactoryError):
+    """The endpoint could not be reached or kept failing (429, 5xx, connections cut)
+    through all of :class:`factory.client.Client`'s retries; says how often and the last
+    failure."""

@@ -1,4 +1,5 @@
-"""Shared fixtures: a real local Ray, a real S3-speaking server, free ports.
+"""Shared fixtures: a real local Ray, a real S3-speaking server, a real ``factory
+serve`` (session-wide: the serve and the client tests share it), free ports.
 
 Every test that uses Ray must be marked ``@pytest.mark.xdist_group("ray")``: ``make
 test`` runs ``pytest -n 2 --dist loadgroup``, which keeps that group in one worker
@@ -9,7 +10,11 @@ from __future__ import annotations
 
 import os
 import random
+import signal
 import socket
+import subprocess
+import sys
+import time
 import uuid
 from pathlib import Path
 from types import SimpleNamespace
@@ -18,6 +23,7 @@ import pytest
 
 TESTS = Path(__file__).resolve().parent
 CONFIGS = TESTS / "configs"
+SERVE_TOKEN = f"test-token-{uuid.uuid4().hex}"  # the cli_server's FACTORY_SERVE_TOKEN
 
 # AWS settings a developer's shell may carry; the S3 tests must not use them.
 _AWS_VARS = (
@@ -143,3 +149,47 @@ def write_dataset(config, url, samples: int, shard_size: int, prefix: str | None
                    mode="overwrite")
     shards = reference_shards(config, samples, shard_size, prefix)
     return plan.commit({s: plan.put_shard(s, data) for s, data in enumerate(shards.values())})
+
+
+def wait_healthy(url: str, seconds: float, proc: subprocess.Popen | None = None, log: Path | None = None):
+    """Wait until ``url``/healthz answers 200; fail with the server's log if it exits."""
+    import requests
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            pytest.fail(f"factory serve exited with {proc.returncode}:\n{log.read_text()[-4000:]}")
+        try:
+            if requests.get(f"{url}/healthz", timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    pytest.fail(f"{url} not healthy after {seconds} s" + (f":\n{log.read_text()[-4000:]}" if log else ""))
+
+
+@pytest.fixture(scope="session")
+def cli_server(tmp_path_factory):
+    """``factory serve`` in a subprocess (its own embedded Ray) with the shipped
+    ``k8s/base/serve.yaml``, one replica and ``FACTORY_SERVE_TOKEN`` = SERVE_TOKEN.
+    Tests that use it are in the "ray" xdist group, so one worker starts it once."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    env["FACTORY_SERVE_TOKEN"] = SERVE_TOKEN
+    started = time.time()
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([str(Path(sys.executable).parent / "factory"), "serve", "--port", str(port),
+                                 "--max-replicas", "1"], cwd=TESTS.parent, env=env, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, 240, proc, log)
+        yield SimpleNamespace(url=url, log=log, started=started, token=SERVE_TOKEN)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)

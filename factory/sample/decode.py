@@ -45,35 +45,55 @@ def decode_sample(members: dict[str, Any]) -> tuple[Frames, dict]:
     Raises:
         ValueError: a member is missing, or has a shape or dtype the encoder never writes.
     """
+    for name in _PNG_MEMBERS:
+        _member(members, name)  # every member, named when missing
+    arrays = decode_present(members)
+    meta = arrays.pop("meta")
+    return Frames(**arrays), meta
+
+
+def decode_present(members: dict[str, Any]) -> dict[str, Any]:
+    """The members a sample has, decoded: ``meta`` (the JSON member, required) and, for
+    each image member present, the :class:`Frames` fields it carries (``rgb``,
+    ``depth``, ``instance``, ``semantic``, ``normals``, ``flow`` with ``flow_valid``),
+    with the shapes, dtypes and units of :class:`Frames`. For samples asked for with
+    some modalities only (``factory.client``, the endpoint's ``modalities``).
+
+    Raises:
+        ValueError: no JSON member, or a member with a shape or dtype the encoder never
+            writes.
+    """
     meta = _json(_member(members, "json"))
     try:
         T, H, W = int(meta["frames"]), int(meta["height"]), int(meta["width"])
     except (KeyError, TypeError, ValueError) as e:
-        raise ValueError("json member: no integer 'frames', 'height', 'width'; not written by factory.sample.encode") from e
-    img = {name: _image(name, _member(members, name), T, H, W) for name in _PNG_MEMBERS}
-
-    depth_code = img["depth.png"].reshape(T, H, W)
-    depth = (depth_code / DEPTH_SCALE).astype(np.float32)
-
-    normals = (img["normals.png"].reshape(T, H, W, 3) / NORMAL_SCALE - 1.0).astype(np.float32)
-    normals[depth_code == 0] = 0.0  # sky: code 128 means 0 there, not 1/255
-
-    flow_code = img["flow.png"].reshape(T, H, 2, W)  # the du | dv halves of each row
-    du, dv = flow_code[:, :, 0], flow_code[:, :, 1]
-    flow_valid = (du != FLOW_INVALID) & (dv != FLOW_INVALID)
-    flow = ((np.stack([du, dv], axis=-1).astype(np.float32) - FLOW_ZERO) / FLOW_SCALE).astype(np.float32)
-    flow[~flow_valid] = 0.0
-
-    frames = Frames(
-        rgb=img["rgb.png"].reshape(T, H, W, 3),
-        depth=depth,
-        instance=img["instance.png"].reshape(T, H, W),
-        semantic=img["semantic.png"].reshape(T, H, W),
-        normals=normals,
-        flow=flow,
-        flow_valid=flow_valid,
-    )
-    return frames, meta
+        raise ValueError("json member: no integer 'frames', 'height', 'width'; "
+                         "not written by factory.sample.encode") from e
+    img = {name: _image(name, members[name], T, H, W) for name in _PNG_MEMBERS if name in members}
+    out: dict[str, Any] = {"meta": meta}
+    if "rgb.png" in img:
+        out["rgb"] = img["rgb.png"].reshape(T, H, W, 3)
+    if "depth.png" in img:
+        out["depth"] = (img["depth.png"].reshape(T, H, W) / DEPTH_SCALE).astype(np.float32)
+    if "instance.png" in img:
+        out["instance"] = img["instance.png"].reshape(T, H, W)
+    if "semantic.png" in img:
+        out["semantic"] = img["semantic.png"].reshape(T, H, W)
+    if "normals.png" in img:
+        normals = (img["normals.png"].reshape(T, H, W, 3) / NORMAL_SCALE - 1.0).astype(np.float32)
+        if "depth.png" in img:
+            normals[img["depth.png"].reshape(T, H, W) == 0] = 0.0  # sky: code 128 means 0 there, not 1/255
+        else:  # no depth to tell the sky by: the sky's code (128, 128, 128) is no unit normal
+            normals[(img["normals.png"].reshape(T, H, W, 3) == 128).all(axis=-1)] = 0.0
+        out["normals"] = normals
+    if "flow.png" in img:
+        flow_code = img["flow.png"].reshape(T, H, 2, W)  # the du | dv halves of each row
+        du, dv = flow_code[:, :, 0], flow_code[:, :, 1]
+        valid = (du != FLOW_INVALID) & (dv != FLOW_INVALID)
+        flow = ((np.stack([du, dv], axis=-1).astype(np.float32) - FLOW_ZERO) / FLOW_SCALE).astype(np.float32)
+        flow[~valid] = 0.0
+        out["flow"], out["flow_valid"] = flow, valid
+    return out
 
 
 def _member(members: dict[str, Any], name: str) -> Any:

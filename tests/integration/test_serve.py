@@ -2,7 +2,8 @@
 
 Two servers:
 
-* ``cli_server``: ``factory serve`` in a subprocess (its own embedded Ray) with the
+* ``cli_server`` (``tests/conftest.py``, shared with the client's tests): ``factory serve``
+  in a subprocess (its own embedded Ray) with the
   shipped ``k8s/base/serve.yaml``, one replica and ``FACTORY_SERVE_TOKEN`` set: auth,
   the batch-job equality, concurrency and client disconnects;
 * ``app_server``: ``build_app`` deployed with ``serve.run`` on the session's Ray, with
@@ -14,13 +15,9 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import signal
-import subprocess
 import sys
 import tarfile
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import SimpleNamespace
@@ -28,7 +25,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import requests
-from conftest import CONFIGS, free_port
+from conftest import CONFIGS, free_port, wait_healthy
+from conftest import SERVE_TOKEN as TOKEN
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -44,46 +42,8 @@ pytestmark = pytest.mark.xdist_group("ray")
 
 REPO = Path(__file__).resolve().parents[2]
 FACTORY = Path(sys.executable).parent / "factory"
-TOKEN = f"test-token-{uuid.uuid4().hex}"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 SMALL = {"render": {"width": 32, "height": 32, "frames": 1}}  # a quickstart sample in ~10 ms
-
-
-def _wait_healthy(url: str, seconds: float, proc: subprocess.Popen | None = None, log: Path | None = None):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            pytest.fail(f"factory serve exited with {proc.returncode}:\n{log.read_text()[-4000:]}")
-        try:
-            if requests.get(f"{url}/healthz", timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.5)
-    pytest.fail(f"{url} not healthy after {seconds} s" + (f":\n{log.read_text()[-4000:]}" if log else ""))
-
-
-@pytest.fixture(scope="module")
-def cli_server(tmp_path_factory):
-    port = free_port()
-    log = tmp_path_factory.mktemp("serve") / "serve.log"
-    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
-    env["FACTORY_SERVE_TOKEN"] = TOKEN
-    started = time.time()
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([str(FACTORY), "serve", "--port", str(port), "--max-replicas", "1"], cwd=REPO,
-                                env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, 240, proc, log)
-        yield SimpleNamespace(url=url, log=log, started=started)
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +61,7 @@ def app_server(ray_local):
                          "max_cost_s": 60.0, "light_cost_s": 1000.0}),  # one lane: what stopping frees
               name="limited", route_prefix="/limited")
     url = f"http://127.0.0.1:{port}"
-    _wait_healthy(url, 120)
+    wait_healthy(url, 120)
     try:
         yield SimpleNamespace(url=url)
     finally:
@@ -473,7 +433,7 @@ def test_a_service_with_a_device_renders_every_config_on_it(app_server):
               name="served-device", route_prefix="/served-device")
     url = f"{app_server.url}/served-device"
     try:
-        _wait_healthy(url, 120)
+        wait_healthy(url, 120)
         tiny = load_config(CONFIGS / "tiny.yaml")
         config = parse_config(merge(tiny.resolved(), {"render": {"device": "cpu", "batch_views": 3}}))
         (described,) = requests.get(f"{url}/v1/scenarios", timeout=30).json()["scenarios"]

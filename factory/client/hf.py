@@ -1,0 +1,32 @@
+"""Hugging Face ``datasets`` over factory shards, through its own ``webdataset`` builder:
+
+    import datasets
+    from factory.client.hf import features
+
+    ds = datasets.load_dataset("webdataset", data_files={"train": "out/demo/dataset/*.tar"},
+                               split="train", features=features())
+
+The builder infers a schema from a shard's first few samples, and the metadata's
+``collisions`` list is empty in some samples and not in others, so the inferred type
+breaks on the first sample that differs: ``features()`` gives the JSON member the
+``Json`` feature (any JSON, kept as the dict it is) and every PNG member ``Image``
+(decoded by Pillow, 16-bit kept). A row then decodes with
+:func:`factory.sample.decode.decode_sample` like any reader's.
+"""
+
+from __future__ import annotations
+
+from factory.sample.encode import IMAGE_MEMBERS
+
+
+def features(modalities: list[str] | None = None, mp4: bool = False):
+    """``datasets.Features`` of factory samples: ``json`` (Json), each image member of
+    ``modalities`` (None: all) as Image, ``mp4`` as raw bytes when asked for, and the
+    builder's ``__key__`` and ``__url__``."""
+    import datasets  # Hugging Face's, not a dependency of factory: pip install datasets
+
+    names = IMAGE_MEMBERS if modalities is None else tuple(f"{m}.png" for m in modalities)
+    spec = {"json": datasets.Json(), **{name: datasets.Image() for name in names}}
+    if mp4:
+        spec["mp4"] = datasets.Value("binary")
+    return datasets.Features({**spec, "__key__": datasets.Value("string"), "__url__": datasets.Value("string")})
