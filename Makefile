@@ -4,15 +4,18 @@
 #               it, report on it, point at pictures
 #   make test   create the environment with the test extra, run the whole test suite
 #               (make test-unit: the fast part, tests/unit, no Ray and no servers)
+#   make example  train a small depth network on samples streamed from an embedded
+#               factory serve for 3 minutes (examples/train_depth.py; the torch extra)
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 OUT ?= out/demo
 
-.PHONY: demo test test-unit env env-test bench serve clean
+.PHONY: demo test test-unit example env env-test env-torch bench serve clean
 
 env: $(VENV)/.runtime
 env-test: $(VENV)/.test
+env-torch: $(VENV)/.torch
 
 # The runtime dependencies only: what `make demo` and a user of the library need.
 $(VENV)/.runtime: pyproject.toml
@@ -25,6 +28,11 @@ $(VENV)/.runtime: pyproject.toml
 # renderer's meshes; moto, hypothesis, kubernetes-validate).
 $(VENV)/.test: $(VENV)/.runtime
 	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+# PyTorch (the CPU build on the project's machines) for the example and the datasets.
+$(VENV)/.torch: $(VENV)/.runtime
+	$(PY) -m pip install --quiet -e '.[torch]'
 	touch $@
 
 demo: env
@@ -40,6 +48,10 @@ demo: env
 	@echo "report:   $(OUT)/report/report.html and $(OUT)/report/DATASET_CARD.md"
 	@echo "pictures: $(OUT)/preview/*.contact.png and $(OUT)/preview/*.preview.gif (samples 0-3 of those shards,"
 	@echo "          and samples 0 and 2 of configs/shapes.yaml: triangle meshes, soft shadows)"
+
+example: env-torch
+	$(VENV)/bin/factory warmup
+	$(PY) examples/train_depth.py
 
 test: env-test
 	$(VENV)/bin/factory warmup
