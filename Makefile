@@ -63,7 +63,9 @@ test-unit: env-test
 
 bench: env-test
 	$(PY) benchmarks/render.py
+	$(PY) benchmarks/physics.py
 	$(PY) benchmarks/pipeline.py
+	$(PY) benchmarks/loader.py
 	$(PY) benchmarks/serve.py
 	$(PY) benchmarks/validate.py
 	$(PY) benchmarks/report.py
