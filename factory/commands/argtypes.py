@@ -132,6 +132,32 @@ def check_device(device: str, source: str, *, here: bool = True) -> None:
     get_device(device, source)
 
 
+def sample_config(args: argparse.Namespace, indices: list[int], command: str):
+    """The config of a command that renders samples ``indices`` here (``render``,
+    ``rerun``): the file with ``--device`` / ``--batch-views``, its device checked, and,
+    with ``--samples``, the allocation's minimums and every index inside the dataset,
+    all before the heavy imports, so mistakes are reported at once.
+
+    Raises:
+        ConfigError: naming the file or ``<command> arguments`` and what is allowed.
+    """
+    from factory.errors import ConfigError
+
+    overrides = render_overrides(args)
+    config = load_config_with(args.config, overrides)
+    check_device(config.render.device, source_of(args.config, overrides))
+    if args.samples is not None:
+        from factory.scene.allocation import allocate
+
+        allocate(config, args.samples)  # the minimums must fit
+        beyond = [i for i in indices if i >= args.samples]
+        if beyond:
+            raise ConfigError(f"{command} arguments", [
+                f"--index {beyond[0]}: outside a dataset of --samples {args.samples} "
+                f"(allowed: 0 to {args.samples - 1})"])
+    return config
+
+
 def renders_here() -> bool:
     """Whether a Ray command renders on this machine: it starts an embedded local Ray
     (RAY_ADDRESS unset) rather than joining a cluster (see :mod:`factory.onray.session`)."""

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from factory.commands.argtypes import add_render_options, int_at_least
-from factory.errors import ConfigError, StorageError
+from factory.errors import StorageError
 
 HELP = "render samples to local files with previews"
 
@@ -37,20 +37,9 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from factory.commands.argtypes import check_device, load_config_with, render_overrides, source_of
+    from factory.commands.argtypes import sample_config
 
-    # Check the arguments before the heavy imports, so mistakes are reported at once.
-    overrides = render_overrides(args)
-    config = load_config_with(args.config, overrides)
-    check_device(config.render.device, source_of(args.config, overrides))
-    if args.samples is not None:
-        from factory.scene.allocation import allocate
-
-        allocate(config, args.samples)  # the minimums must fit
-        beyond = [i for i in args.index if i >= args.samples]
-        if beyond:
-            raise ConfigError("render arguments", [
-                f"--index {beyond[0]}: outside a dataset of --samples {args.samples} (allowed: 0 to {args.samples - 1})"])
+    config = sample_config(args, args.index, "render")
     out: Path = args.out
     try:
         out.mkdir(parents=True, exist_ok=True)

@@ -37,20 +37,9 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from factory.commands.argtypes import check_device, load_config_with, render_overrides, source_of
+    from factory.commands.argtypes import sample_config
 
-    # Check the arguments before the heavy imports, so mistakes are reported at once.
-    overrides = render_overrides(args)
-    config = load_config_with(args.config, overrides)
-    check_device(config.render.device, source_of(args.config, overrides))
-    if args.samples is not None:
-        from factory.scene.allocation import allocate
-
-        allocate(config, args.samples)  # the minimums must fit
-        if args.index >= args.samples:
-            raise ConfigError("rerun arguments", [
-                f"--index {args.index}: outside a dataset of --samples {args.samples} "
-                f"(allowed: 0 to {args.samples - 1})"])
+    config = sample_config(args, [args.index], "rerun")
     out: Path = args.out
     if out.suffix != ".rrd":
         raise ConfigError("rerun arguments", [f"--out {str(out)!r}: must end in .rrd (a rerun recording)"])
