@@ -13,7 +13,7 @@ Arms, each on the same storage (``--where``: a temporary local folder, or memory
 
 * **copy** (the baseline): every shard of both inputs read with ``Location.read`` and
   written with ``Location.put_atomic``: the storage layer's own cost for these bytes.
-* **mix**: ``factory.trust.mix.mix`` of all of both inputs at ``--ratio``: pre-flight (the
+* **mix**: ``factory.dataset.mix.mix`` of all of both inputs at ``--ratio``: pre-flight (the
   real samples counted, which reads the real shards once more), parsing, a
   ``source.json`` per sample, new tar records, sha256, shards, records and manifest.
 * **parse**: reading both inputs and splitting them into samples with
@@ -138,7 +138,7 @@ def arm_rebuild(urls: list[str]) -> tuple[float, int]:
 
 
 def arm_mix(syn: str, real: str, out_url: str, ratio: str, samples: int, shard_size: int) -> tuple[float, int]:
-    from factory.trust.mix import mix
+    from factory.dataset.mix import mix
 
     t0 = time.perf_counter()
     summary = mix(syn, real, ratio=ratio, out=out_url, samples=samples, shard_size=shard_size,
@@ -158,7 +158,7 @@ def main(argv=None) -> int:
 
     from fractions import Fraction
 
-    from factory.trust.mix import default_samples, split_counts
+    from factory.dataset.mix import default_samples, split_counts
 
     with tempfile.TemporaryDirectory(prefix="factory-bench-mix-") as tmp:
         base = tmp if args.where == "file" else f"memory://bench-{uuid.uuid4().hex[:8]}"

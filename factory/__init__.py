@@ -6,9 +6,9 @@ The public entry points are importable from here (loaded on first use, so that
 
 The package is layered as folders, each importing only the ones above it in this list
 (README "Layout" has the table): ``scene`` (config, allocation, scene sampling),
-``physics``, ``render``, ``sample`` (generate, encode, decode, provenance), ``dataset``
-(storage, shards, manifest, the one writer, resume, reader), ``trust`` (validate,
-report, diversity, mix), then ``onray`` (every Ray Data use), ``service`` and
+``physics``, ``render``, ``sample`` (generate, encode, decode), ``dataset`` (storage,
+shards, manifest, provenance, the one writer, resume, reader, mix), ``trust`` (validate,
+report, diversity), ``client`` (HTTP client, PyTorch datasets, rerun export), then ``onray`` (every Ray Data use), ``service`` and
 ``commands``. Only ``factory.onray``, the Serve adapter ``factory.service.app`` and the
 ``serve`` command import Ray; ``tests/unit/test_house.py`` imports every other module
 with Ray made unimportable.

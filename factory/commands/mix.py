@@ -20,7 +20,7 @@ HELP = "mix a synthetic dataset with a real WebDataset"
 
 def _ratio(text: str):
     from factory.errors import ConfigError
-    from factory.trust.mix import parse_ratio
+    from factory.dataset.mix import parse_ratio
 
     try:
         return parse_ratio(text)
@@ -30,7 +30,7 @@ def _ratio(text: str):
 
 def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     from factory.dataset.shards import DEFAULT_SHARD_SIZE
-    from factory.trust.mix import DEFAULT_PREFIX
+    from factory.dataset.mix import DEFAULT_PREFIX
 
     p.add_argument("--synthetic", required=True, metavar="URL",
                    help="a complete factory dataset (with manifest.json): folder, s3://..., memory://...")
@@ -63,7 +63,7 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from factory.dataset.options import parse_options
-    from factory.trust.mix import mix
+    from factory.dataset.mix import mix
 
     summary = mix(
         args.synthetic, args.real, ratio=args.ratio, out=args.out, seed=args.seed, samples=args.samples,

@@ -1,7 +1,7 @@
 """``factory rerun CONFIG --index I [--samples N] --out FILE.rrd``: one sample as a rerun recording.
 
 It generates sample I of the config (as ``factory render`` does) and writes it to
-FILE.rrd with :func:`factory.sample.rerun_export.write_rerun`: the camera with its
+FILE.rrd with :func:`factory.client.rerun_export.write_rerun`: the camera with its
 pose, intrinsics, RGB, depth, semantic image and visible 2D boxes; the depth as
 coloured world points (at most --max-points a frame); every object's 3D box; the
 tracks of the moving objects; all on the timelines ``frame`` and ``time``. Open it
@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         raise StorageError(f"--out {str(out)!r}: cannot create the folder {str(out.parent)!r}: {e.strerror}") from None
 
     from factory.sample.generate import generate_members
-    from factory.sample.rerun_export import require_rerun, write_rerun
+    from factory.client.rerun_export import require_rerun, write_rerun
 
     require_rerun()  # the extra must be there before the sample is generated
     start = time.perf_counter()

@@ -9,10 +9,10 @@ Layout of a dataset folder::
 
 The **manifest** lists every shard (name, sample count, first and last key, bytes,
 sha256, the samples skipped under ``--max-failures``) and the resolved config, its
-hash, the seed, the generator (:func:`factory.sample.provenance.generator_info`: version, git
+hash, the seed, the generator (:func:`factory.dataset.provenance.generator_info`: version, git
 commit when known, Python and library versions), the creation time and the licence,
 and the scenario allocation (:func:`scenarios_block`). A mixed dataset's
-(:mod:`factory.trust.mix`) has ``kind: "mix"``, the interleave's seed and ratio, and its
+(:mod:`factory.dataset.mix`) has ``kind: "mix"``, the interleave's seed and ratio, and its
 sources and their licences instead of the config, its hash and the allocation
 (:class:`Mixed`); :func:`build` makes both. A dataset without a manifest is incomplete.
 
@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from factory.errors import StorageError
-from factory.sample.provenance import generator_info
+from factory.dataset.provenance import generator_info
 
 FORMAT = "factory-dataset/1"
 MIX = "mix"  # the manifest's ``kind`` of a mixed dataset; generated ones have none
@@ -123,7 +123,7 @@ def scenarios_block(config, samples: int, failures: Iterable[Mapping[str, Any]] 
 
 @dataclass(frozen=True)
 class Mixed:
-    """What the records of a mixed dataset (:mod:`factory.trust.mix`) hold instead of a
+    """What the records of a mixed dataset (:mod:`factory.dataset.mix`) hold instead of a
     config: the interleave's seed and ratio, one ``{role, url, name, licence, ...}`` per
     source, and the licence of the whole (every source's, in one line)."""
 

@@ -1,8 +1,8 @@
 """The trust layer: what a reviewer runs before a dataset is believed.
 
 ``validate`` (every check, one list), ``invariants`` (per-clip ground-truth rules),
-``report`` (HTML, plots, dataset card), ``diversity`` (near-duplicates, features,
-drift; ``factory compare``) and ``mix`` (a synthetic dataset interleaved with a real
-one). Work that goes shard by shard takes its engine as an argument (``map_shards``:
-:func:`factory.trust.engine.map_local` by default; the commands pass the Ray one).
+``report`` (HTML, plots, dataset card) and ``diversity`` (near-duplicates, features,
+drift; ``factory compare``). Work that goes shard by shard takes its engine as an
+argument (``map_shards``: :func:`factory.trust.engine.map_local` by default; the commands
+pass the Ray one).
 """

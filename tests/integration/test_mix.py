@@ -17,7 +17,7 @@ from mix_fixtures import LICENCE, data, folder_samples, tar_samples  # noqa: F40
 from factory.dataset import manifest as mf
 from factory.dataset.reader import open_dataset
 from factory.errors import DatasetConflictError
-from factory.trust.mix import mix
+from factory.dataset.mix import mix
 
 
 def test_real_on_s3_and_output_to_s3(data, s3, tmp_path):

@@ -24,7 +24,7 @@ from factory.cli import main
 from factory.dataset import manifest as mf
 from factory.dataset.reader import open_dataset
 from factory.errors import ConfigError, DatasetConflictError, StorageError
-from factory.trust.mix import default_samples, layout, mix, split_counts
+from factory.dataset.mix import default_samples, layout, mix, split_counts
 
 
 def dataset_samples(folder: Path) -> list[tuple[str, str, dict[str, bytes]]]:

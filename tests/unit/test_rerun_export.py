@@ -1,4 +1,4 @@
-"""factory.sample.rerun_export and ``factory rerun``: one real sample written as a rerun
+"""factory.client.rerun_export and ``factory rerun``: one real sample written as a rerun
 recording, then read back with rerun's own reader (``rerun.chunk.RrdReader``, chunk by
 chunk, as Arrow record batches) and checked against the sample's metadata and geometry:
 the world points are projected back through K and world_to_camera, independently of
@@ -16,7 +16,7 @@ from factory.cli import main
 from factory.errors import ConfigError, StorageError
 from factory.sample.decode import decode_present
 from factory.sample.generate import generate_members
-from factory.sample.rerun_export import quaternion_xyzw, subsample, write_rerun
+from factory.client.rerun_export import quaternion_xyzw, subsample, write_rerun
 from factory.scene.config import parse_config
 
 rr = pytest.importorskip("rerun")

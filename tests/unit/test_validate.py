@@ -354,7 +354,7 @@ def test_a_folder_of_tars_without_manifest(ds):
 def test_a_mixed_dataset(clean, tmp_path):
     import webdataset as wds
 
-    from factory.trust.mix import mix
+    from factory.dataset.mix import mix
 
     real = tmp_path / "real"
     real.mkdir()

@@ -6,7 +6,7 @@ else its ``License ::`` trove classifiers. For factory itself, when it is not in
 as a distribution, ``pyproject.toml`` next to the package is read instead.
 
 Versions are the ones the manifest recorded (``generator.libraries``, see
-:mod:`factory.sample.provenance`); a dataset made before factory recorded them gets the
+:mod:`factory.dataset.provenance`); a dataset made before factory recorded them gets the
 versions installed where the report runs, marked as such.
 """
 
@@ -17,7 +17,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 
-from factory.sample import provenance
+from factory.dataset import provenance
 
 # Libraries that touch the data only when it is read back.
 READERS = (("pillow", "PNG decoding by readers (webdataset, Ray Data, factory.sample.decode)"),)
@@ -66,7 +66,7 @@ def generator_licence() -> dict[str, str | None]:
 def library_licences(recorded: Mapping[str, str | None] | None) -> list[dict[str, str | None]]:
     """``{"name", "version", "recorded", "licence", "role"}`` for each library that made
     the data (the names in ``recorded``, the manifest's ``generator.libraries``, or
-    :data:`factory.sample.provenance.LIBRARIES` when it has none) and for the :data:`READERS`.
+    :data:`factory.dataset.provenance.LIBRARIES` when it has none) and for the :data:`READERS`.
     ``recorded`` is True when ``version`` comes from the manifest, False when it is the
     version installed here."""
     roles = dict(provenance.LIBRARIES + READERS)

@@ -5,7 +5,7 @@ check with their records and the workers' :class:`~factory.trust.validate.contex
 
 Three kinds of dataset are recognised: ``factory`` (a ``manifest.json`` with a
 ``config``), ``mix`` (``"kind": "mix"``: samples tagged with ``source.json``, see
-:mod:`factory.trust.mix`) and ``plain`` (no manifest: a real WebDataset, or a factory
+:mod:`factory.dataset.mix`) and ``plain`` (no manifest: a real WebDataset, or a factory
 dataset whose manifest is missing or unreadable; only tar integrity and key uniqueness
 apply).
 """

@@ -47,9 +47,9 @@ reading the inputs; the ``source.json`` tag), ``write`` (the output shards), ``r
 (:func:`mix` itself: checks, then writing through the one writer).
 """
 
-from factory.trust.mix.ratio import default_samples, layout, parse_ratio, split_counts
-from factory.trust.mix.run import DEFAULT_PREFIX, MixSummary, mix
-from factory.trust.mix.sources import KIND, ROLES, SOURCE_MEMBER, Source, open_sources, source_member
+from factory.dataset.mix.ratio import default_samples, layout, parse_ratio, split_counts
+from factory.dataset.mix.run import DEFAULT_PREFIX, MixSummary, mix
+from factory.dataset.mix.sources import KIND, ROLES, SOURCE_MEMBER, Source, open_sources, source_member
 
 __all__ = [
     "DEFAULT_PREFIX", "KIND", "ROLES", "SOURCE_MEMBER", "MixSummary", "Source", "default_samples", "layout",

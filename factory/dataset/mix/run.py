@@ -21,9 +21,9 @@ from factory.dataset.shards import DEFAULT_SHARD_SIZE, shard_pattern
 from factory.dataset.storage import Location, resolve
 from factory.dataset.writer import DatasetWriter, remove_temp_files
 from factory.errors import ConfigError, DatasetConflictError, StorageError
-from factory.trust.mix.ratio import ARGS, arg_error, default_samples, layout, parse_ratio, split_counts
-from factory.trust.mix.sources import Source, open_sources
-from factory.trust.mix.write import write_shards
+from factory.dataset.mix.ratio import ARGS, arg_error, default_samples, layout, parse_ratio, split_counts
+from factory.dataset.mix.sources import Source, open_sources
+from factory.dataset.mix.write import write_shards
 
 DEFAULT_PREFIX = "mix"
 

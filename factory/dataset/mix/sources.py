@@ -20,7 +20,7 @@ from factory.dataset.reader import Dataset, iter_tar, open_dataset
 from factory.dataset.shards import sha256_hex
 from factory.dataset.storage import Location, resolve
 from factory.errors import ShardFormatError, StorageError
-from factory.trust.mix.ratio import arg_error
+from factory.dataset.mix.ratio import arg_error
 
 KIND = mf.MIX
 SOURCE_MEMBER = "source.json"

@@ -18,7 +18,7 @@ from factory.dataset.shards import assemble, sample_segment, shard_count, shard_
 from factory.dataset.writer import DatasetWriter, record_of
 from factory.errors import StorageError
 from factory.sample.types import sample_key
-from factory.trust.mix.sources import SOURCE_MEMBER, Source, source_member
+from factory.dataset.mix.sources import SOURCE_MEMBER, Source, source_member
 
 LOG_EVERY_S = 10.0  # progress lines at most this often
 

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from factory.errors import ConfigError, StorageError
+from factory.sample.decode import decode_present
 
 
 def write_rerun(members: dict, path, *, max_points: int = 20000) -> Path:
@@ -57,8 +58,6 @@ def write_rerun(members: dict, path, *, max_points: int = 20000) -> Path:
     rr = require_rerun()
     if isinstance(max_points, bool) or not isinstance(max_points, (int, np.integer)) or max_points < 1:
         raise ValueError(f"max_points must be an integer >= 1, got {max_points!r}")
-    from factory.sample.decode import decode_present
-
     arrays = decode_present(members)
     meta = arrays["meta"]
     key = str(members.get("__key__") or meta.get("key") or "sample")
