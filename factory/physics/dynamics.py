@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -38,6 +39,37 @@ IMPACT_WINDOW = 0.05  # s: an event's impulse sums at most this long after it be
 
 
 @dataclass
+class CollisionEvent:
+    """A contact that starts (the two were not touching at the integrator step before)
+    while closing at ``EVENT_SPEED`` m/s or more; its fields, in this order, are the keys
+    of a sample's ``collisions`` entries (numbers rounded there, see docs/format.md).
+
+    ``impulse`` and ``duration`` grow while the event is open (see :class:`_Contacts`).
+    """
+
+    frame: int  # the frame whose interval [frame, frame+1) / fps holds the event
+    time: float  # s: the end of the integrator step that found it
+    kind: Literal["floor", "wall", "furniture", "object"]  # what b is (object: another moving one)
+    a: int  # instance id of a moving object
+    b: int  # instance id of the other (0: the floor and walls)
+    speed: float  # m/s: closing speed of the two centres along the normal, before that step
+    position: list[float]  # (3,) the contact point, world, metres
+    normal: list[float]  # (3,) unit contact normal, world (MuJoCo's: from its first geom to its second)
+    force: float  # N: the normal force at that step
+    impulse: float  # N s: the normal force integrated until the two part or IMPACT_WINDOW s pass
+    duration: float  # s: how long that integration ran (a bounce: the contact's length)
+
+
+@dataclass
+class _Open:
+    """An event still summing its impulse: when it began, and the last step counted."""
+
+    event: CollisionEvent
+    start: float  # s
+    last: float  # s: the end of the last step whose force was added (once a step, however many points)
+
+
+@dataclass
 class Motion:
     """Object states at every physics substep of a clip.
 
@@ -49,7 +81,7 @@ class Motion:
     quats: np.ndarray  # (S, N, 4) object-to-world, (w, x, y, z)
     velocities: np.ndarray  # (S, N, 3) m/s, world
     angular: np.ndarray  # (S, N, 3) rad/s, world
-    events: list  # collision events, dicts (see simulate)
+    events: list[CollisionEvent]  # in the order they began
     masses: np.ndarray  # (N,) kg (inf for static objects)
     inertia: np.ndarray  # (N, 3) kg m^2, principal moments (0 for static objects)
     inertia_frame: np.ndarray  # (N, 3, 3) principal axes in the object frame (columns)
@@ -98,8 +130,8 @@ class _Contacts:
         self.dof = {o.id: built.model.jnt_dofadr[built.model.body_jntadr[b]]
                     for o, b in zip(scene.objects, built.body_of) if b >= 0}
         self.touching: set = set()
-        self.open: dict = {}  # pair -> (event, start time)
-        self.events: list[dict] = []
+        self.open: dict[tuple[int, int], _Open] = {}
+        self.events: list[CollisionEvent] = []
         self.force = np.zeros(6)
 
     def _velocity(self, qvel: np.ndarray, owner: int) -> np.ndarray:
@@ -121,7 +153,7 @@ class _Contacts:
         now = {(int(x), int(y)) for x, y in set(zip(lo.tolist(), hi.tolist())) if x != y}
         new_pairs = now - self.touching
         self.touching = now
-        self.open = {p: v for p, v in self.open.items() if p in now and time - v[1] < IMPACT_WINDOW}
+        self.open = {p: v for p, v in self.open.items() if p in now and time - v.start < IMPACT_WINDOW}
         if not new_pairs and not self.open:
             return
         model, dt = self.built.model, model_step(self.built)
@@ -129,10 +161,10 @@ class _Contacts:
             pair = (int(lo[c]), int(hi[c]))
             if pair in self.open:
                 mujoco.mj_contactForce(model, data, c, self.force)
-                event = self.open[pair][0]
-                event["impulse"] += float(self.force[0]) * dt
-                if event["_last"] != time:  # once a step, however many contact points
-                    event["_last"], event["duration"] = time, event["duration"] + dt
+                opened = self.open[pair]
+                opened.event.impulse += float(self.force[0]) * dt
+                if opened.last != time:  # once a step, however many contact points
+                    opened.last, opened.event.duration = time, opened.event.duration + dt
             elif pair in new_pairs:
                 new_pairs.discard(pair)  # one event for the pair's first contact point
                 self._begin(model, data, c, pair, int(a_all[c]), int(b_all[c]), time, frame, qvel_before)
@@ -154,25 +186,17 @@ class _Contacts:
         else:
             kind = "furniture" if pair[0] in self.statics or pair[1] in self.statics else "object"
         first, second = (pair[1], pair[0]) if pair[0] == 0 or pair[0] in self.statics else pair
-        event = {"frame": frame, "time": time, "kind": kind, "a": first, "b": second, "speed": speed,
-                 "position": [float(x) for x in con.pos], "normal": [float(x) for x in normal],
-                 "force": float(self.force[0]), "impulse": float(self.force[0]) * model_step(self.built),
-                 "duration": model_step(self.built), "_last": time}
+        event = CollisionEvent(frame=frame, time=time, kind=kind, a=first, b=second, speed=speed,
+                               position=[float(x) for x in con.pos], normal=[float(x) for x in normal],
+                               force=float(self.force[0]), impulse=float(self.force[0]) * model_step(self.built),
+                               duration=model_step(self.built))
         self.events.append(event)
-        self.open[pair] = (event, time)
+        self.open[pair] = _Open(event, time, time)
 
 
 def model_step(built) -> float:
     """The integrator's step (s)."""
     return float(built.model.opt.timestep)
-
-
-def _rounded(event: dict) -> dict:
-    """An event with its numbers rounded to 6 decimals (the metadata's precision)."""
-    def r(v):
-        return [round(x, 6) for x in v] if isinstance(v, list) else round(v, 6) if isinstance(v, float) else v
-
-    return {k: r(v) for k, v in event.items() if not k.startswith("_")}
 
 
 def _step(model, data, saved: np.ndarray, quiet: int) -> int:
@@ -200,19 +224,8 @@ def simulate(scene: Scene, stop: Callable[[], None] | None = None, built=None) -
     """Simulate ``scene.frames`` frames of motion (``built``: the model of ``scene``,
     made here when not given).
 
-    Collision events are dicts ``{"frame", "time", "kind", "a", "b", "speed",
-    "position", "normal", "force", "impulse", "duration"}``: a contact that starts (the two were
-    not touching at the integrator step before) while closing at ``EVENT_SPEED`` m/s or
-    more. ``kind`` is ``floor``, ``wall``, ``furniture`` or ``object``; ``a``/``b`` are
-    instance ids (``a`` a moving object; ``b`` 0 for the floor and walls); ``time`` the
-    end of the step that found it (s); ``speed`` the closing speed of the two centres
-    along the contact normal before that step (m/s); ``position`` the contact point
-    (world, m); ``normal`` the unit contact normal (world); ``force`` the normal force
-    (N) at that step; ``impulse`` the normal force integrated over the impact (N s):
-    from that step until the two part or ``IMPACT_WINDOW`` s have passed, which is
-    ``duration`` (s; a bounce: the contact's length). The frame is
-    the one whose interval [frame, frame+1) / fps holds the event. ``stop``, when given,
-    is called every substep.
+    The motion's collision events are :class:`CollisionEvent` records, unrounded.
+    ``stop``, when given, is called every substep.
     """
     import mujoco
 
@@ -257,5 +270,4 @@ def simulate(scene: Scene, stop: Callable[[], None] | None = None, built=None) -
     frames = np.array([quat_to_matrix(np.asarray(model.body_iquat[b])) if b >= 0 else np.eye(3)
                        for b in built.body_of]).reshape(n, 3, 3)
     com = np.array([model.body_ipos[b] if b >= 0 else np.zeros(3) for b in built.body_of]).reshape(n, 3)
-    events = [_rounded(e) for e in contacts.events]
-    return Motion(np.arange(S) * dt, pos, quat, vel, ang, events, masses, inertia, frames, com)
+    return Motion(np.arange(S) * dt, pos, quat, vel, ang, contacts.events, masses, inertia, frames, com)

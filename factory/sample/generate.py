@@ -11,6 +11,7 @@ index, the scenario and the seed.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict
 
 import numpy as np
 
@@ -30,7 +31,11 @@ from factory.timing import timed
 
 
 def _r(x, nd: int = 6):
-    """Round floats (nested lists too) so the JSON is compact and platform-stable."""
+    """Round floats (in nested lists, tuples, arrays and dict values too) to ``nd``
+    decimals so the JSON is compact and platform-stable; NumPy integers become ints.
+    The metadata's one rounding rule."""
+    if isinstance(x, dict):
+        return {k: _r(v, nd) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
         return [_r(v, nd) for v in x]
     if isinstance(x, np.ndarray):
@@ -118,7 +123,7 @@ def _metadata(config: Config, scenario: str, index: int, scene: Scene, motion, a
         "room": None if scene.room is None else {"width": _r(scene.room.width), "depth": _r(scene.room.depth),
                                                   "height": _r(scene.room.height)},
         "objects": objects,
-        "collisions": motion.events,
+        "collisions": [_r(asdict(e)) for e in motion.events],
     }
 
 

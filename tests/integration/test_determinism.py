@@ -90,7 +90,7 @@ def test_warmup_fills_the_cache_once(tmp_path):
 
 
 _TRAJECTORIES = """
-import hashlib, json, sys
+import dataclasses, hashlib, json, sys
 import numpy as np
 from factory.physics.dynamics import simulate
 from factory.sample.generate import scenario_of
@@ -105,7 +105,7 @@ for case in sys.argv[1:]:
     h = hashlib.sha256()
     for a in (m.positions, m.quats, m.velocities, m.angular, m.masses, m.inertia):
         h.update(np.ascontiguousarray(a).tobytes())
-    h.update(json.dumps(m.events, sort_keys=True).encode())
+    h.update(json.dumps([dataclasses.asdict(e) for e in m.events], sort_keys=True).encode())
     out[case] = h.hexdigest()
 print(json.dumps(out))
 """

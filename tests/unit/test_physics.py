@@ -90,13 +90,13 @@ def test_a_dropped_ball_rebounds_with_its_restitution(e, fps, substeps):
 def test_a_bounce_records_the_impulse_that_turned_the_ball_round():
     m = simulate(_ball(0.5, 60, 8))
     v_in, v_out = _bounce(m)
-    (event,) = [ev for ev in m.events if ev["kind"] == "floor" and ev["time"] < 0.5]
+    (event,) = [ev for ev in m.events if ev.kind == "floor" and ev.time < 0.5]
     mass = float(m.masses[0])
-    assert event["speed"] == pytest.approx(v_in, rel=0.02)
-    assert event["normal"] == pytest.approx([0.0, 0.0, 1.0], abs=1e-9)
+    assert event.speed == pytest.approx(v_in, rel=0.02)
+    assert event.normal == pytest.approx([0.0, 0.0, 1.0], abs=1e-9)
     # The floor's push less the weight over the contact turns the momentum round.
-    assert event["impulse"] - mass * G * event["duration"] == pytest.approx(mass * (v_in + v_out), rel=0.02)
-    assert 0.0 < event["duration"] < 0.05
+    assert event.impulse - mass * G * event.duration == pytest.approx(mass * (v_in + v_out), rel=0.02)
+    assert 0.0 < event.duration < 0.05
 
 
 def test_a_box_spun_about_a_horizontal_axis_tumbles():
@@ -120,7 +120,7 @@ def test_a_frictionless_collision_in_flight_keeps_the_momentum():
     m = simulate(replace(scene, objects=(a, b)))
     mass = m.masses
     p = np.einsum("k,skj->sj", mass, m.velocities)[:, :2]  # horizontal: gravity cannot change it
-    assert any(e["kind"] == "object" for e in m.events)  # they did collide
+    assert any(e.kind == "object" for e in m.events)  # they did collide
     assert np.abs(p - p[0]).max() <= 1e-3 * np.abs(p[0]).max()
 
 
@@ -191,4 +191,4 @@ def test_a_rod_drops_through_the_hole_of_a_torus():
     top_of_torus = 2 * torus.support_depth()
     lowest = m.positions[:, 1, 2] - 0.3 * quat_to_matrix(m.quats[:, 1])[:, 2, 2]  # the rod's lower tip
     assert lowest.min() < 0.02 < top_of_torus - 0.1  # it reached the floor inside the ring
-    assert any(e["kind"] == "floor" and e["a"] == rod.id for e in m.events)
+    assert any(e.kind == "floor" and e.a == rod.id for e in m.events)

@@ -44,7 +44,7 @@ def test_leaning_stacks_fall():
         m = simulate(scene)
         top = m.positions[:, -1, 2]
         fell += top[-1] < top[0] - 0.1
-        assert any(e["kind"] == "object" for e in m.events)
+        assert any(e.kind == "object" for e in m.events)
     assert fell >= len(scenes) // 2
 
 
@@ -63,7 +63,7 @@ def test_rolled_cylinders_roll_without_slipping():
             def slip(s):
                 return np.linalg.norm(m.velocities[s, k] + np.cross(m.angular[s, k], [0.0, 0.0, -r]))
             assert slip(0) < 1e-9
-            first_hit = min([e["time"] for e in m.events if k + 1 in (e["a"], e["b"]) and e["kind"] != "floor"]
+            first_hit = min([e.time for e in m.events if k + 1 in (e.a, e.b) and e.kind != "floor"]
                             + [m.times[-1]])
             alone = m.times < first_hit
             assert max(slip(s) for s in np.flatnonzero(alone)) < 0.05 * np.linalg.norm(o.velocity)
