@@ -181,8 +181,7 @@ class _Contacts:
             return
         mujoco.mj_contactForce(model, data, c, self.force)
         if pair[0] == 0:
-            names = (model.geom(con.geom1).name, model.geom(con.geom2).name)
-            kind = "floor" if "floor" in names else "wall"
+            kind = "floor" if self.built.floor_geom in (con.geom1, con.geom2) else "wall"
         else:
             kind = "furniture" if pair[0] in self.statics or pair[1] in self.statics else "object"
         first, second = (pair[1], pair[0]) if pair[0] == 0 or pair[0] in self.statics else pair

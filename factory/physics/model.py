@@ -75,14 +75,15 @@ def quat_wxyz(R: np.ndarray) -> list[float]:
 
 @dataclass
 class Built:
-    """The compiled model, each object's body id (-1 for static objects), the object
-    id of each geom (0 for the floor and walls; geoms are named ``o<id>``, ``floor``,
-    ``wall<axis><side>``) and integrator steps per physics substep."""
+    """The compiled model and what the simulation needs to read it: ids are the compiled
+    model's, taken from the ``MjSpec`` elements as they were made (not from compile
+    order), and owners are recorded then (not parsed out of geom names)."""
 
-    model: object
-    body_of: list
-    geom_owner: np.ndarray
-    steps_per_substep: int
+    model: object  # mujoco.MjModel
+    body_of: list[int]  # per object of the scene: its body id, -1 for a static object
+    geom_owner: np.ndarray  # (ngeom,) int: per geom id, its object's instance id (0: the floor and walls)
+    floor_geom: int  # the floor plane's geom id
+    steps_per_substep: int  # integrator steps per physics substep
 
 
 def _geoms(body, o, density: float, solref, friction, mujoco, spec, name: str) -> None:
@@ -161,8 +162,8 @@ def build(scene: Scene) -> Built:
     spec.option.disableflags |= int(mujoco.mjtDisableBit.mjDSBL_MULTICCD)
     world = spec.worldbody
     floor_ref = [TIMECONST, damping_ratio(scene.floor_restitution, spec.option.timestep)]
-    world.add_geom(name="floor", type=mujoco.mjtGeom.mjGEOM_PLANE, size=[0, 0, 1], solref=floor_ref,
-                   friction=[scene.floor_friction, 0.005, 0.0001])
+    floor = world.add_geom(name="floor", type=mujoco.mjtGeom.mjGEOM_PLANE, size=[0, 0, 1], solref=floor_ref,
+                           friction=[scene.floor_friction, 0.005, 0.0001])
     if scene.room is not None:
         r = scene.room
         for axis, half, other in ((0, r.width / 2, r.depth / 2), (1, r.depth / 2, r.width / 2)):
@@ -173,24 +174,25 @@ def build(scene: Scene) -> Built:
                     [other + 2 * WALL_HALF, WALL_HALF, r.height / 2]
                 world.add_geom(name=f"wall{axis}{int(sign > 0)}", type=mujoco.mjtGeom.mjGEOM_BOX, size=size, pos=pos,
                                solref=floor_ref)
-    body_of = []
+    bodies, owned = [], []  # per object its MjsBody (None: static); (MjsGeom, instance id) of every object geom
     for k, o in enumerate(scene.objects):
         density = o.mass / o.volume() if math.isfinite(o.mass) else 1000.0
         solref = [TIMECONST, damping_ratio(o.restitution, spec.option.timestep)]
         if o.static:
-            _geoms(world, o, density, solref, o.friction, mujoco, spec, f"mesh{k}")
-            body_of.append(-1)
+            parent, body = world, None
         else:
             R = o.rotation
-            body = world.add_body(name=f"object{o.id}", pos=list(o.position), quat=quat_wxyz(R))
+            parent = body = world.add_body(name=f"object{o.id}", pos=list(o.position), quat=quat_wxyz(R))
             body.add_freejoint()
-            _geoms(body, o, density, solref, o.friction, mujoco, spec, f"mesh{k}")
-            if o.shape not in _PRIMITIVES:
-                _mesh_inertia(body, o)
-            body_of.append(None)  # its id once compiled
+        made = len(parent.geoms)
+        _geoms(parent, o, density, solref, o.friction, mujoco, spec, f"mesh{k}")
+        owned += [(g, o.id) for g in parent.geoms[made:]]  # a body's geoms are listed in the order made
+        if body is not None and o.shape not in _PRIMITIVES:
+            _mesh_inertia(body, o)
+        bodies.append(body)
     model = spec.compile()
-    ids = iter(range(1, model.nbody))
-    body_of = [b if b == -1 else next(ids) for b in body_of]
-    names = [model.geom(g).name for g in range(model.ngeom)]
-    owners = np.array([int(n[1:].split("_")[0]) if n.startswith("o") else 0 for n in names])
-    return Built(model, body_of, owners, steps)
+    owners = np.zeros(model.ngeom, np.int64)
+    for geom, owner in owned:
+        owners[model.bind(geom).id] = owner
+    body_of = [-1 if b is None else int(model.bind(b).id) for b in bodies]
+    return Built(model, body_of, owners, floor_geom=int(model.bind(floor).id), steps_per_substep=steps)

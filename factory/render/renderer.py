@@ -2,16 +2,11 @@
 
 ``render_clips(clips, device, batch_views)`` renders many clips in launches of up to
 ``batch_views`` views (frames and motion-blur sub-frames, of any clips) each, with the
-Warp kernels of :mod:`factory.render.kernels`. Per clip it returns the
-:class:`~factory.render.frames.Frames` (see there for every layer's shape, dtype and
-units), per-frame, per-object annotations and the T world-to-camera 4x4 matrices:
-
-* ``bbox_amodal``: [x0, y0, x1, y1] pixel-edge box of the object's full silhouette
-  (ignoring occluders) inside the image, x1/y1 exclusive; ``None`` if not in view.
-* ``bbox_visible``: the same for the pixels where the object is visible (the
-  instance segmentation), ``None`` if not visible.
-* ``amodal_pixels``, ``visible_pixels``, ``visible_fraction`` (= visible / amodal,
-  0 when the object is out of view).
+Warp kernels of :mod:`factory.render.kernels`. Per clip it returns a
+:class:`RenderedClip`: the :class:`~factory.render.frames.Frames` (see there for every
+layer's shape, dtype and units), per-frame, per-object :class:`ObjectAnnotation` and
+the T world-to-camera 4x4 matrices. A clip's motion is anything with the
+:class:`ClipMotion` protocol (:class:`factory.physics.dynamics.Motion` is one).
 
 The batch is a performance choice only: every pixel is computed from its own view and
 the poses of its frame's next one alone, so any batch size gives the same bytes.
@@ -21,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple, Protocol
 
 import numpy as np
 
@@ -37,16 +33,49 @@ _x = np.arange(_LUT_SIZE) / (_LUT_SIZE - 1)
 SRGB_LUT = np.round(255 * np.where(_x <= 0.0031308, 12.92 * _x, 1.055 * _x ** (1 / 2.4) - 0.055)).astype(np.uint8)
 
 
+class ClipMotion(Protocol):
+    """What the renderer needs from a clip's motion: the objects' poses at any time of
+    the clip (frames, motion-blur sub-frames). :class:`factory.physics.dynamics.Motion`
+    has it; a test may hand in any object that does."""
+
+    def state_at(self, time: float) -> tuple[np.ndarray, np.ndarray]:
+        """Object centres (N, 3) float64, metres, world, and object-to-world rotations
+        (N, 3, 3) float64 at ``time`` seconds; N: the scene's objects, in order."""
+        ...
+
+
 @dataclass
 class Clip:
-    """One clip to render: a scene, its simulated ``motion`` (see
-    :mod:`factory.physics.dynamics`), the motion-blur sub-frames per frame (used when the
-    camera's shutter > 0) and the generator of its sensor noise (None: no noise)."""
+    """One clip to render: a scene, its simulated ``motion``, the motion-blur sub-frames
+    per frame (used when the camera's shutter > 0) and the generator of its sensor noise
+    (None: no noise)."""
 
     scene: Scene
-    motion: object
+    motion: ClipMotion
     blur_samples: int = 1
     rng: np.random.Generator | None = None
+
+
+class ObjectAnnotation(NamedTuple):
+    """What the renderer measures of one object in one frame (its fields, in this order,
+    are the per-frame keys of a sample's ``objects`` entries; see docs/format.md)."""
+
+    bbox_amodal: list[int] | None  # [x0, y0, x1, y1] pixel-edge box of the full silhouette
+    # (ignoring occluders) inside the image, x1/y1 exclusive; None if not in view
+    bbox_visible: list[int] | None  # the same over the pixels where it is visible (the
+    # instance segmentation); None if not visible
+    amodal_pixels: int  # pixels of its full silhouette inside the image
+    visible_pixels: int  # pixels where it is visible
+    visible_fraction: float  # visible / amodal pixels, rounded to 6 decimals; 0 when out of view
+
+
+@dataclass(frozen=True)
+class RenderedClip:
+    """What :func:`render_clips` gives for one clip of T frames and N objects."""
+
+    frames: Frames  # every per-pixel layer (see Frames)
+    annotations: list[list[ObjectAnnotation]]  # [T][N]
+    world_to_camera: list[np.ndarray]  # T (4, 4) float64 world-to-camera matrices, one per frame
 
 
 @dataclass(frozen=True)
@@ -202,22 +231,20 @@ def _launch(device: Device, plan: _Launch, tables: list, quality: Quality, bufs:
                       bufs.lut, o["rgb"]])
 
 
-def _annotations(boxes: np.ndarray, n_obj: int) -> list[dict]:
-    """Per object: boxes and pixel counts (see the module docstring) from one frame's
-    (K, 2, 5) atomics."""
+def _annotations(boxes: np.ndarray, n_obj: int) -> list[ObjectAnnotation]:
+    """Per object: boxes and pixel counts from one frame's (K, 2, 5) atomics."""
     amodal, visible = _boxes(boxes[:n_obj, 0]), _boxes(boxes[:n_obj, 1])
     per = []
     for k in range(n_obj):
         n_am, n_vis = int(boxes[k, 0, 4]), int(boxes[k, 1, 4])
-        per.append({"bbox_amodal": amodal[k], "bbox_visible": visible[k], "amodal_pixels": n_am,
-                    "visible_pixels": n_vis, "visible_fraction": round(n_vis / n_am, 6) if n_am else 0.0})
+        per.append(ObjectAnnotation(amodal[k], visible[k], n_am, n_vis, round(n_vis / n_am, 6) if n_am else 0.0))
     return per
 
 
 def render_clips(clips: list[Clip], device: Device | None = None, batch_views: int = 0,
                  timings: dict | None = None, stop: Callable[[], None] | None = None,
-                 quality: Quality = Quality()) -> list[tuple[Frames, list, list]]:
-    """Render every clip (all of one image size); ``(frames, annotations, w2cs)`` each.
+                 quality: Quality = Quality()) -> list[RenderedClip]:
+    """Render every clip (all of one image size); a :class:`RenderedClip` each.
 
     ``device``: where the kernels run (default: the CPU). ``batch_views``: views per
     launch, 0 to size it from the memory at hand (see :meth:`Device.batch_views`).
@@ -254,7 +281,7 @@ def render_clips(clips: list[Clip], device: Device | None = None, batch_views: i
             _add_noise(clip, frames.rgb)
             n_obj = len(clip.scene.objects)
             ann = [_annotations(boxes[f], n_obj) for f in range(at.start, at.stop)]
-            results.append((frames, ann, [u.own[0] for u in units if u.clip == c]))
+            results.append(RenderedClip(frames, ann, [u.own[0] for u in units if u.clip == c]))
     return results
 
 
@@ -269,7 +296,7 @@ def _add_noise(clip: Clip, rgb: np.ndarray) -> None:
         rgb[t] = np.clip(np.round(rgb[t].astype(np.float64) + noise), 0, 255).astype(np.uint8)
 
 
-def render_clip(scene: Scene, motion, blur_samples: int = 1, rng: np.random.Generator | None = None,
-                device: Device | None = None, timings: dict | None = None, batch_views: int = 0):
+def render_clip(scene: Scene, motion: ClipMotion, blur_samples: int = 1, rng: np.random.Generator | None = None,
+                device: Device | None = None, timings: dict | None = None, batch_views: int = 0) -> RenderedClip:
     """One clip: :func:`render_clips` of ``[Clip(scene, motion, blur_samples, rng)]``."""
     return render_clips([Clip(scene, motion, blur_samples, rng)], device, batch_views, timings)[0]

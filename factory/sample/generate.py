@@ -17,10 +17,10 @@ import numpy as np
 
 from factory import __version__
 from factory.errors import RenderError, Stopped
-from factory.physics.dynamics import simulate
+from factory.physics.dynamics import Motion, simulate
 from factory.physics.model import effective_restitution
 from factory.render.device import get_device
-from factory.render.renderer import Clip, Quality, render_clips
+from factory.render.renderer import Clip, ObjectAnnotation, Quality, RenderedClip, render_clips
 from factory.sample.scenes import scene_and_model
 from factory.sample.types import Sample, sample_key
 from factory.scene.allocation import allocation_of
@@ -59,7 +59,7 @@ REST_SPEED = 5e-3  # m/s: an object moving slower than this, and turning slower 
 REST_SPIN = 5e-2  # rad/s
 
 
-def _at_rest(motion, k: int, s: int, substeps: int) -> bool:
+def _at_rest(motion: Motion, k: int, s: int, substeps: int) -> bool:
     """Whether object ``k`` is at rest at state ``s``: its mean speed and turn rate over
     the frame either side are under REST_SPEED and REST_SPIN. Means over a frame, not
     the state's velocity: a body resting on a soft contact chatters at the step's scale
@@ -72,8 +72,9 @@ def _at_rest(motion, k: int, s: int, substeps: int) -> bool:
                 and turn < REST_SPIN * span)
 
 
-def _metadata(config: Config, scenario: str, index: int, scene: Scene, motion, annotations, w2cs) -> dict:
+def _metadata(config: Config, scenario: str, index: int, scene: Scene, motion: Motion, rendered: RenderedClip) -> dict:
     T = scene.frames
+    annotations, w2cs = rendered.annotations, rendered.world_to_camera
     frame_steps = [t * scene.substeps for t in range(T)]
     states = [motion.state_at(t / scene.fps) for t in range(T)]  # poses of every object, per frame
     objects = []
@@ -92,8 +93,8 @@ def _metadata(config: Config, scenario: str, index: int, scene: Scene, motion, a
             per_frame["at_rest"].append(_at_rest(motion, k, s, scene.substeps))
             per_frame["corners_2d"].append(_r(uv, 3))
             per_frame["corners_depth"].append(_r(z))
-        for key in ("bbox_amodal", "bbox_visible", "amodal_pixels", "visible_pixels", "visible_fraction"):
-            per_frame[key] = [annotations[t][k][key] for t in range(T)]
+        for key in ObjectAnnotation._fields:
+            per_frame[key] = [getattr(annotations[t][k], key) for t in range(T)]
         m = o.material
         objects.append({
             "id": o.id, "shape": o.shape, "category": o.category, "class_id": CLASSES.index(o.category),
@@ -199,14 +200,13 @@ def generate_samples(config: Config, indices, timings: dict | None = None, *, sa
         if isinstance(result, RenderError):
             out[pos] = result
             continue
-        frames, annotations, w2cs = result
         try:
             with timed(timings, "metadata"):
-                meta = _metadata(config, scenario, index, scene, motion, annotations, w2cs)
+                meta = _metadata(config, scenario, index, scene, motion, result)
         except Exception as e:  # noqa: BLE001 - returned with what reproduces it
             out[pos] = _failed(config, index, scenario, e)
             continue
-        out[pos] = Sample(key=sample_key(index), index=index, scenario=scenario, frames=frames, meta=meta)
+        out[pos] = Sample(key=sample_key(index), index=index, scenario=scenario, frames=result.frames, meta=meta)
     return out
 
 

@@ -58,13 +58,13 @@ def config_scenario(config, index, samples):
 
 def _same(a, b):
     """Two render_clips results are identical, array for array and box for box."""
-    (fa, anna, wa), (fb, annb, wb) = a, b
     for field in ("rgb", "depth", "instance", "semantic", "normals", "flow", "flow_valid"):
-        x, y = getattr(fa, field), getattr(fb, field)
+        x, y = getattr(a.frames, field), getattr(b.frames, field)
         assert x.dtype == y.dtype and x.shape == y.shape, field
         assert np.array_equal(x, y), field
-    assert anna == annb
-    assert all(np.array_equal(p, q) for p, q in zip(wa, wb))
+    assert a.annotations == b.annotations
+    assert len(a.world_to_camera) == len(b.world_to_camera)
+    assert all(np.array_equal(p, q) for p, q in zip(a.world_to_camera, b.world_to_camera))
 
 
 @pytest.mark.parametrize("name", ["edge_cases", "rooms", "shapes"])
