@@ -11,7 +11,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 OUT ?= out/demo
 
-.PHONY: demo test test-unit example env env-test env-torch bench serve clean
+.PHONY: demo test test-unit example env env-test env-torch bench serve clean pictures
 
 env: $(VENV)/.runtime
 env-test: $(VENV)/.test
@@ -48,6 +48,12 @@ demo: env
 	@echo "report:   $(OUT)/report/report.html and $(OUT)/report/DATASET_CARD.md"
 	@echo "pictures: $(OUT)/preview/*.contact.png and $(OUT)/preview/*.preview.gif (samples 0-3 of those shards,"
 	@echo "          and samples 0 and 2 of configs/shapes.yaml: triangle meshes, soft shadows)"
+
+# The README's picture (docs/images/contact_sheet.png), made again from the samples it
+# shows; tests/unit/test_docs.py fails when the committed one is stale.
+pictures: env
+	$(VENV)/bin/factory warmup
+	$(PY) docs/make_pictures.py
 
 example: env-torch
 	$(VENV)/bin/factory warmup
