@@ -23,6 +23,7 @@ import numpy as np
 from factory.render.batch import ViewSpec, pack_scenes, pack_views, scene_tables
 from factory.render.device import Device, get_device, warp
 from factory.render.frames import Frames
+from factory.scene.config import RenderSettings
 from factory.scene.types import Scene, camera_pose
 from factory.timing import timed
 
@@ -76,17 +77,6 @@ class RenderedClip:
     frames: Frames  # every per-pixel layer (see Frames)
     annotations: list[list[ObjectAnnotation]]  # [T][N]
     world_to_camera: list[np.ndarray]  # T (4, 4) float64 world-to-camera matrices, one per frame
-
-
-@dataclass(frozen=True)
-class Quality:
-    """Shading options shared by a launch (``render`` in the config): ``shadow_rays``
-    per light and pixel (1: hard), ``ao_rays`` per pixel (0: no ambient occlusion)
-    counting occluders within ``ao_distance`` metres."""
-
-    shadow_rays: int = 1
-    ao_rays: int = 0
-    ao_distance: float = 0.5
 
 
 @dataclass
@@ -204,13 +194,14 @@ class _Buffers:
         return out, self.boxes.numpy()
 
 
-def _launch(device: Device, plan: _Launch, tables: list, quality: Quality, bufs: _Buffers, W: int, H: int,
+def _launch(device: Device, plan: _Launch, tables: list, settings: RenderSettings, bufs: _Buffers, W: int, H: int,
             packed: dict) -> None:
-    """Render one chunk into ``bufs``. ``packed`` keeps the scene tables already on the
-    device by the clips they hold: consecutive launches of one clip upload them once."""
+    """Render one chunk into ``bufs`` with the shading options of ``settings``.
+    ``packed`` keeps the scene tables already on the device by the clips they hold:
+    consecutive launches of one clip upload them once."""
     wp = warp()
     from factory.render import kernels
-    from factory.render.tables import Quality as QualityStruct
+    from factory.render.tables import Quality
 
     dev = device.warp_name
     key = tuple(plan.clips)
@@ -219,8 +210,8 @@ def _launch(device: Device, plan: _Launch, tables: list, quality: Quality, bufs:
         packed[key] = pack_scenes([tables[c] for c in plan.clips], device)
     scenes = packed[key]
     views = pack_views(plan.views, [tables[c].radius for c in plan.clips], W, H, device)
-    q = QualityStruct()
-    q.shadow_rays, q.ao_rays, q.ao_distance = quality.shadow_rays, quality.ao_rays, quality.ao_distance
+    q = Quality()
+    q.shadow_rays, q.ao_rays, q.ao_distance = settings.shadow_rays, settings.ao_rays, settings.ao_distance
     jobs = [wp.array(a, dtype=wp.int32, device=dev) for a in plan.jobs]
     o = bufs.out
     wp.launch(kernels.render_views, dim=(len(plan.jobs[0]), H, W), device=dev,
@@ -243,11 +234,14 @@ def _annotations(boxes: np.ndarray, n_obj: int) -> list[ObjectAnnotation]:
 
 def render_clips(clips: list[Clip], device: Device | None = None, batch_views: int = 0,
                  timings: dict | None = None, stop: Callable[[], None] | None = None,
-                 quality: Quality = Quality()) -> list[RenderedClip]:
+                 settings: RenderSettings = RenderSettings()) -> list[RenderedClip]:
     """Render every clip (all of one image size); a :class:`RenderedClip` each.
 
     ``device``: where the kernels run (default: the CPU). ``batch_views``: views per
     launch, 0 to size it from the memory at hand (see :meth:`Device.batch_views`).
+    ``settings``: the config's render settings, of which the shading options
+    (``shadow_rays``, ``ao_rays``, ``ao_distance``) are read here (default: hard
+    shadows, no ambient occlusion).
     ``timings``, when given, collects seconds per pass. ``stop``, when given, is called
     before each launch and raises :class:`~factory.errors.Stopped` to give the work up.
     """
@@ -262,7 +256,7 @@ def render_clips(clips: list[Clip], device: Device | None = None, batch_views: i
     first_frame = np.cumsum([0] + [c.scene.frames for c in clips]).tolist()
     units = [u for i, c in enumerate(clips) for u in _units(i, c)]
     lights = max(len(c.scene.lights) for c in clips)
-    rays = 2 + lights * quality.shadow_rays + quality.ao_rays  # camera, flow, shadows, occlusion
+    rays = settings.rays_per_pixel(lights)
     plans = [_Launch(chunk, clips, first_frame) for chunk in _chunks(units, device.batch_views(W, H, batch_views, rays))]
     with timed(timings, "render", device.synchronize if timings is not None else None):
         bufs = _Buffers(device, clips, W, H, max(len(p.jobs[0]) for p in plans))
@@ -271,7 +265,7 @@ def render_clips(clips: list[Clip], device: Device | None = None, batch_views: i
         if stop is not None:
             stop()
         with timed(timings, "render", device.synchronize if timings is not None else None):
-            _launch(device, plan, tables, quality, bufs, W, H, packed)
+            _launch(device, plan, tables, settings, bufs, W, H, packed)
     with timed(timings, "annotations"):
         out, boxes = bufs.host()
         results = []

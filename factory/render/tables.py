@@ -70,7 +70,10 @@ class Scenes:
 
 @wp.struct
 class Quality:
-    """Per-launch shading options (see ``render`` in the config)."""
+    """A launch's shading options as the kernels read them: the config's
+    ``render.shadow_rays``, ``ao_rays`` and ``ao_distance``
+    (:class:`factory.scene.config.RenderSettings` documents and checks them; the
+    renderer copies them in)."""
 
     shadow_rays: int  # rays per light per pixel (1: hard shadows from the centre)
     ao_rays: int  # ambient-occlusion rays per pixel (0: off)

@@ -20,7 +20,7 @@ from factory.errors import RenderError, Stopped
 from factory.physics.dynamics import Motion, simulate
 from factory.physics.model import effective_restitution
 from factory.render.device import get_device
-from factory.render.renderer import Clip, ObjectAnnotation, Quality, RenderedClip, render_clips
+from factory.render.renderer import Clip, ObjectAnnotation, RenderedClip, render_clips
 from factory.sample.scenes import scene_and_model
 from factory.sample.types import Sample, sample_key
 from factory.scene.allocation import allocation_of
@@ -220,11 +220,10 @@ def _render(config: Config, indices: list[int], jobs: list, device, timings, sto
     """Render the jobs' clips together; if that fails, each alone, so the error lands
     on the sample that caused it."""
     r = config.render
-    quality = Quality(r.shadow_rays, r.ao_rays, r.ao_distance)
     clips = [Clip(scene, motion, config.render.motion_blur_samples, rng_for(config.seed, indices[pos], "render"))
              for pos, _, scene, motion in jobs]
     try:
-        return render_clips(clips, device, r.batch_views, timings, stop, quality)
+        return render_clips(clips, device, r.batch_views, timings, stop, r)
     except Stopped:
         raise
     except Exception as e:  # noqa: BLE001 - retried one by one to name the sample
@@ -234,7 +233,7 @@ def _render(config: Config, indices: list[int], jobs: list, device, timings, sto
     for (pos, scenario, scene, motion), clip in zip(jobs, clips):
         clip.rng = rng_for(config.seed, indices[pos], "render")  # the failed attempt may have drawn from it
         try:
-            results.extend(render_clips([clip], device, r.batch_views, timings, stop, quality))
+            results.extend(render_clips([clip], device, r.batch_views, timings, stop, r))
         except Stopped:
             raise
         except Exception as e:  # noqa: BLE001 - returned with what reproduces it

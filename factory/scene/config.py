@@ -105,6 +105,12 @@ class RenderSettings(Strict):
         0, ge=0, le=4096, description="views (frames, blur sub-frames) per render launch; 0: sized from memory"
     )
 
+    def rays_per_pixel(self, lights: int) -> int:
+        """Rays one pixel of one view casts in a scene of ``lights`` lights: the camera's
+        and the flow's, ``shadow_rays`` per light and ``ao_rays``. It sizes a render
+        launch (factory.render.device) and prices a request (factory.service.cost)."""
+        return 2 + lights * self.shadow_rays + self.ao_rays
+
     @model_validator(mode="after")
     def _fits_one_member(self):
         pixels = self.frames * self.height * 2 * self.width

@@ -11,7 +11,7 @@ A sample's time is a sum of terms, each a product of what drives it (per sample)
     sample                             fixed work per sample
 
 with views = frames x motion_blur_samples, pixels = width x height, rays = the rays a
-pixel casts (2: the camera's and the flow's, + lights x shadow_rays + ao_rays),
+pixel casts (:meth:`~factory.scene.config.RenderSettings.rays_per_pixel`),
 objects = the most a scenario of the config can hold (dynamic objects and furniture),
 meshes = objects when its shape may be a mesh (else 0), lights = the most lights it
 can hold, steps = frames x substeps. A request costs ``count`` samples of its dearest
@@ -66,7 +66,7 @@ def scenario_terms(config: Config, name: str) -> dict[str, float]:
     pixels = r.width * r.height
     dynamic = upper_bound(sc.objects.count)
     objects = dynamic + (upper_bound(sc.furniture.count) if sc.furniture and sc.room else 0)
-    rays = 2 + upper_bound(sc.lighting.count) * r.shadow_rays + r.ao_rays
+    rays = r.rays_per_pixel(upper_bound(sc.lighting.count))
     shapes = sc.objects.shape.args[0] if sc.objects.shape.kind == "choice" else sc.objects.shape.args
     meshes = dynamic if any(s in MESHES for s in shapes) else 0
     return {"views x pixels": views * pixels, "views x pixels x rays x objects": views * pixels * rays * objects,
