@@ -1,6 +1,7 @@
 """PyTorch datasets of factory samples: from shards (local or any fsspec URL) or from
-the endpoint, as the same dict of tensors (:func:`to_tensors`). Imports torch (the
-``torch`` extra: ``pip install 'factory[torch]'``).
+the endpoint, as the same dict of tensors (:data:`TENSORS`, made by :func:`to_tensors`
+from the arrays that ``docs/format.md`` specifies). Imports torch (the ``torch`` extra:
+``pip install 'factory[torch]'``).
 
     from torch.utils.data import DataLoader
     from factory.client.torch_data import ShardDataset, EndpointDataset, collate
@@ -38,14 +39,15 @@ from torch.utils.data import IterableDataset, get_worker_info
 
 from factory.sample.decode import decode_present
 
-# What each tensor of a sample is (T frames, H x W pixels, N objects).
+# Each tensor of a sample (T frames, H x W pixels, N objects): the decoded arrays of
+# docs/format.md ("Decoded arrays", which says what they mean), channels first.
 TENSORS = {
-    "frames": "(T, 3, H, W) uint8, sRGB",
-    "depth": "(T, H, W) float32, metres along the optical axis; 0 = no surface",
-    "instance": "(T, H, W) int32, object id; 0 = floor, walls, sky",
-    "semantic": "(T, H, W) uint8, class id into meta['classes']",
-    "normals": "(T, 3, H, W) float32, unit normal in the camera frame; 0 on sky",
-    "flow": "(T, 2, H, W) float32, forward flow to frame t+1 in pixels (du, dv)",
+    "frames": "(T, 3, H, W) uint8, rgb",
+    "depth": "(T, H, W) float32, metres",
+    "instance": "(T, H, W) int32",
+    "semantic": "(T, H, W) uint8",
+    "normals": "(T, 3, H, W) float32",
+    "flow": "(T, 2, H, W) float32, pixels (du, dv)",
     "flow_valid": "(T, H, W) bool",
     "boxes": "(T, N, 4) float32, visible box [x0, y0, x1, y1] pixels per frame; NaN where not visible",
     "box_ids": "(N,) int64, the objects' ids (as in instance)",

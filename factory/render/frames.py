@@ -9,21 +9,14 @@ import numpy as np
 
 @dataclass
 class Frames:
-    """Per-frame ground truth for a clip of T frames at H x W pixels.
+    """Per-frame ground truth for a clip of T frames at H x W pixels: what the renderer
+    outputs and what :func:`factory.sample.decode.decode_sample` gives back.
 
-    ==============  =================  =======  ===========================================
-    field           shape              dtype    meaning
-    ==============  =================  =======  ===========================================
-    rgb             (T, H, W, 3)       uint8    sRGB colour
-    depth           (T, H, W)          float32  metres, z along the optical axis; 0 where
-                                                no surface (sky)
-    instance        (T, H, W)          uint16   object id, 0 = floor, walls and sky
-    semantic        (T, H, W)          uint8    class id, see ``scene.CLASSES``
-    normals         (T, H, W, 3)       float32  unit surface normal, camera frame; 0 on sky
-    flow            (T, H, W, 2)       float32  forward flow to frame t+1, pixels (du, dv)
-    flow_valid      (T, H, W)          bool     flow is defined: visible in t+1, in frame
-                                                (always False in the last frame)
-    ==============  =================  =======  ===========================================
+    Fields and their shapes and dtypes: ``rgb`` (T, H, W, 3) uint8, ``depth`` (T, H, W)
+    float32 metres, ``instance`` (T, H, W) uint16, ``semantic`` (T, H, W) uint8,
+    ``normals`` (T, H, W, 3) float32, ``flow`` (T, H, W, 2) float32 pixels,
+    ``flow_valid`` (T, H, W) bool. Their units, frames and meaning are specified once,
+    in ``docs/format.md`` ("Decoded arrays").
     """
 
     rgb: np.ndarray

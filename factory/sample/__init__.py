@@ -1,7 +1,7 @@
 """The sample layer: one clip made, encoded and decoded.
 
 ``generate`` (the function every path calls: (config, N, index) -> Sample), ``types``
-(Sample, sample keys), ``encode`` / ``decode`` (Sample <-> WebDataset members; the
-README's table is the format) and ``preview`` (contact sheets and GIFs). Imports scene,
+(Sample, sample keys), ``encode`` / ``decode`` (Sample <-> WebDataset members, as
+``docs/format.md`` specifies) and ``preview`` (contact sheets and GIFs). Imports scene,
 physics, render.
 """

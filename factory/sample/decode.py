@@ -9,7 +9,7 @@
 
 Decoded PNGs must keep their bit depth: webdataset's ``"rgb8"`` / ``"l8"`` image specs
 convert 16-bit members (depth, instance, flow) to 8 bits, which this module detects and
-refuses. See :mod:`factory.sample.encode` for the member table and error bounds.
+refuses. The members and their error bounds: ``docs/format.md``.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def decode_sample(members: dict[str, Any]) -> tuple[Frames, dict]:
 
     ``meta`` is the JSON member as stored (with the ``frames``, ``height`` and
     ``width`` that cut the filmstrips into frames). Decoded values are within the
-    error bounds of :mod:`factory.sample.encode`; ``flow`` is 0 where ``flow_valid`` is False
+    error bounds of ``docs/format.md``; ``flow`` is 0 where ``flow_valid`` is False
     and ``normals`` are exactly 0 where ``depth`` is 0.
 
     Raises:

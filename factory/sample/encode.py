@@ -2,55 +2,22 @@
 
 :func:`encode_sample` returns ``{"__key__": key, "<member>": bytes, ...}``, the dict
 that ``webdataset.TarWriter.write`` takes; :func:`factory.sample.decode.decode_sample` inverts
-it. Each modality of the whole clip is ONE member: its T frames are stacked vertically
-into a "filmstrip" (frame t is rows ``[t*H, (t+1)*H)``), so a clip keeps its temporal
-consistency inside one sample, and every member is an ordinary PNG / JSON / MP4 that
-``webdataset`` and ``ray.data.read_webdataset`` decode with their default handlers (Pillow
-for PNG: ``np.asarray(PIL.Image.open(...))``).
+it. The members, their shapes, dtypes, units, encodings and error bounds are specified
+once, in ``docs/format.md``; this module holds the constants that implement it
+(:data:`DEPTH_SCALE`, :data:`FLOW_SCALE`, :data:`FLOW_ZERO`, :data:`FLOW_INVALID`,
+:data:`NORMAL_SCALE`, :data:`IMAGE_MEMBERS`). In short: each modality of the whole clip
+is ONE member, its T frames stacked vertically into a "filmstrip" (frame t is rows
+``[t*H, (t+1)*H)``), and every member is an ordinary PNG / JSON / MP4 that
+``webdataset`` and ``ray.data.read_webdataset`` decode with their default handlers.
 
-Members (T frames of H x W; shapes are the arrays a PNG decoder returns):
-
-================  ==================  ======  ================================================
-member            shape               dtype   content and encoding
-================  ==================  ======  ================================================
-``json``          --                  --      the metadata, canonical JSON (sorted keys, no
-                                              NaN); always holds ``frames``, ``height`` and
-                                              ``width`` (T, H, W), added if absent
-``rgb.png``       (T*H, W, 3)         uint8   sRGB colour, RGB channel order; lossless
-``depth.png``     (T*H, W)            uint16  depth along the optical axis (camera z) in
-                                              millimetres: ``round(depth_m * 1000)``; 0 = no
-                                              surface (sky); error <= 0.5 mm; saturates at
-                                              65535 (= 65.535 m: surfaces at >= 65.5345 m);
-                                              a surface nearer than 0.5 mm is written as 1
-                                              so 0 always means "no surface"
-``instance.png``  (T*H, W)            uint16  object id, 0 = floor, walls and sky; lossless
-``semantic.png``  (T*H, W)            uint8   class id, ``factory.scene.types.CLASSES``; lossless
-``normals.png``   (T*H, W, 3)         uint8   unit normal in the camera frame (x right, y
-                                              down, z forward): ``round((n + 1) * 127.5)``;
-                                              error <= 1/255 per component; sky (n = 0) is
-                                              128, decoded back to exactly 0 where depth = 0
-``flow.png``      (T*H, 2*W)          uint16  forward optical flow t -> t+1 in pixels:
-                                              columns [0, W) are du, [W, 2W) are dv;
-                                              ``clip(round(flow * 64) + 32768, 1, 65535)``
-                                              where valid, 0 in both halves where not (last
-                                              frame: never valid); error <= 1/128 px; range
-                                              +-511.98 px (larger values saturate)
-``mp4``           --                  --      the RGB clip, MPEG-4 Part 2 (``mp4v``) in an MP4
-                                              container at ``meta["fps"]`` (12 if absent);
-                                              lossy, for viewing only; optional
-================  ==================  ======  ================================================
-
-Why these choices: Pillow (what both readers use) reads 16-bit *single-channel* PNGs
-losslessly but not 16-bit RGB, so flow's two components sit side by side in one
-16-bit grey image rather than in channels. A flow code of 0 is reserved for "invalid"
-so validity needs no extra member. Pillow refuses images above
-``2 * PIL.Image.MAX_IMAGE_PIXELS`` pixels as decompression bombs, so a clip whose
-widest member (flow, ``T*H x 2*W``) exceeds :data:`MAX_MEMBER_PIXELS` is rejected here
-rather than written undecodable.
+A clip whose widest member (flow, ``T*H x 2*W`` pixels) exceeds
+:data:`MAX_MEMBER_PIXELS` (Pillow's decompression-bomb limit) is rejected here rather
+than written undecodable.
 
 Bytes are deterministic: PNGs are written by OpenCV's bundled libpng/zlib at fixed
-settings (:data:`PNG_LEVEL`, Z_RLE for :data:`ID_MEMBERS`), the JSON is canonical, and the MP4 muxer writes creation and
-modification times of 0, so the same sample gives the same bytes with the same wheels.
+settings (:data:`PNG_LEVEL`, Z_RLE for :data:`ID_MEMBERS`), the JSON is canonical, and
+the MP4 muxer writes creation and modification times of 0, so the same sample gives
+the same bytes with the same wheels.
 """
 
 from __future__ import annotations
