@@ -8,6 +8,7 @@ origins and rotations are computed once per view here, not per pixel.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -22,6 +23,32 @@ LIGHT_KINDS = {"directional": 1, "point": 2}
 CONVEX = frozenset({"sphere", "box", "cylinder", "capsule"})
 
 
+class SurfaceRow(NamedTuple):
+    """How one surface shades: a row of the per-surface arrays of
+    :class:`~factory.render.tables.Scenes`. Its place is its surface code (sky, floor,
+    wall, then object k at ``FIRST_OBJECT + k``)."""
+
+    color: tuple  # (3,) float, linear RGB in [0, 1]
+    color2: tuple  # (3,) float, the pattern's second colour
+    texture: int  # texture code (tables.PLAIN, CHECKER, STRIPES, NOISE)
+    texture_scale: float  # pattern cycles per metre
+    shininess: int  # Blinn-Phong exponent (an integer: no pow in the kernels)
+    specular: float  # specular weight in [0, 1]
+    instance: int  # the object's instance id; 0 for sky, floor and walls
+    semantic: int  # class id (factory.scene CLASSES)
+
+
+class LightRow(NamedTuple):
+    """One light as the kernels read it: a row of the per-light arrays of
+    :class:`~factory.render.tables.Scenes`."""
+
+    kind: int  # light code (tables.DIRECTIONAL, POINT)
+    vec: tuple  # (3,) float: unit direction towards a directional light, or a point light's position, metres
+    intensity: float  # relative radiance (1: the default light)
+    ref: float  # metres: the length of ``vec`` (a point light's distance from the origin)
+    spread: float  # area half-width: metres (point), the tangent of the half-angle (directional)
+
+
 @dataclass
 class SceneTables:
     """What every view of one scene shares (N objects, L lights, 3 + N surfaces)."""
@@ -31,9 +58,8 @@ class SceneTables:
     dims: np.ndarray  # (N, 3) half-extents or axis scales, metres
     radius: np.ndarray  # (N,) bounding radius, metres
     convex: np.ndarray  # (N,) int32
-    surfaces: dict  # per surface code: color, color2 (S, 3); texture, shininess, instance, semantic (S,) int;
-    # texture_scale, specular (S,)
-    lights: dict  # kind (L,) int; vec (L, 3); intensity, ref, spread (L,)
+    surfaces: list[SurfaceRow]  # (3 + N,) by surface code
+    lights: list[LightRow]  # (L,)
     ambient: float
     sky: tuple
     room: np.ndarray  # (4,) has_room, half width, half depth, height
@@ -44,19 +70,29 @@ def _shininess(roughness: float) -> int:
     return int(round(1.0 + 256.0 * (1.0 - roughness) ** 2))
 
 
+def _surface(color, color2, texture: str, texture_scale: float, roughness: float, specular: float, instance: int,
+             category: str) -> SurfaceRow:
+    """The row of a surface with these material terms (texture and class by name)."""
+    return SurfaceRow(tuple(color), tuple(color2), TEXTURES[texture], float(texture_scale), _shininess(roughness),
+                      float(specular), instance, CLASS_ID[category])
+
+
 def scene_tables(scene: Scene) -> SceneTables:
     """The per-scene tables of ``scene``."""
     objs = scene.objects
     wall = scene.room.wall_color if scene.room else (0.8, 0.8, 0.8)
-    rows = [(scene.sky_color, scene.sky_color, "plain", 1.0, 1.0, 0.0),
-            (scene.floor.color, scene.floor.color2, scene.floor.texture, scene.floor.texture_scale,
-             scene.floor.roughness, scene.floor.specular),
-            (wall, tuple(0.85 * c for c in wall), "plain", 1.0, 0.9, 0.05)]
-    rows += [(o.material.color, o.material.color2, o.material.texture, o.material.texture_scale,
-              o.material.roughness, o.material.specular) for o in objs]
+    f = scene.floor
+    surfaces = [_surface(scene.sky_color, scene.sky_color, "plain", 1.0, 1.0, 0.0, 0, "background"),
+                _surface(f.color, f.color2, f.texture, f.texture_scale, f.roughness, f.specular, 0, "floor"),
+                _surface(wall, tuple(0.85 * c for c in wall), "plain", 1.0, 0.9, 0.05, 0, "wall")]
+    surfaces += [_surface(o.material.color, o.material.color2, o.material.texture, o.material.texture_scale,
+                          o.material.roughness, o.material.specular, o.id, o.category) for o in objs]
     vectors = np.array([li.vector for li in scene.lights], np.float64).reshape(-1, 3)
-    ref = np.linalg.norm(vectors, axis=1)
-    kinds = np.array([LIGHT_KINDS[li.kind] for li in scene.lights], np.int32)
+    # A directional light's emitter is taken as seen from 4 m (the point lights'
+    # default distance): its spread is the tangent of the half-angle.
+    lights = [LightRow(LIGHT_KINDS[li.kind], tuple(v), li.intensity, float(ref),
+                       li.size / 4.0 if li.kind == "directional" else li.size)
+              for li, v, ref in zip(scene.lights, vectors.tolist(), np.linalg.norm(vectors, axis=1))]
     room = scene.room
     return SceneTables(
         shape=np.array([SHAPE_CODES.index("mesh" if o.shape in MESH_KINDS else o.shape) for o in objs], np.int32),
@@ -64,20 +100,7 @@ def scene_tables(scene: Scene) -> SceneTables:
         dims=np.array([o.dims for o in objs], np.float64).reshape(-1, 3),
         radius=np.array([o.bounding_radius for o in objs], np.float64),
         convex=np.array([o.shape in CONVEX for o in objs], np.int32),
-        surfaces={
-            "color": np.array([r[0] for r in rows], np.float64), "color2": np.array([r[1] for r in rows], np.float64),
-            "texture": np.array([TEXTURES[r[2]] for r in rows], np.int32),
-            "texture_scale": np.array([r[3] for r in rows], np.float64),
-            "shininess": np.array([_shininess(r[4]) for r in rows], np.int32),
-            "specular": np.array([r[5] for r in rows], np.float64),
-            "instance": np.array([0, 0, 0] + [o.id for o in objs], np.int32),
-            "semantic": np.array([CLASS_ID["background"], CLASS_ID["floor"], CLASS_ID["wall"]]
-                                 + [CLASS_ID[o.category] for o in objs], np.int32)},
-        # A directional light's emitter is taken as seen from 4 m (the point lights'
-        # default distance): its spread is the tangent of the half-angle.
-        lights={"kind": kinds, "vec": vectors, "intensity": np.array([li.intensity for li in scene.lights]),
-                "ref": ref, "spread": np.array([li.size / 4.0 if li.kind == "directional" else li.size
-                                                for li in scene.lights])},
+        surfaces=surfaces, lights=lights,
         ambient=float(scene.ambient), sky=tuple(scene.sky_color),
         room=np.array([0, 0, 0, 0] if room is None else [1, room.width / 2, room.depth / 2, room.height], np.float64),
     )
@@ -112,7 +135,11 @@ def pack_scenes(tables: list[SceneTables], device: Device):
         return wp.array(np.ascontiguousarray(a), dtype=dtype, device=dev)
 
     def cat(name, part, dtype, width=0):
-        parts = [getattr(t, part)[name] if part else getattr(t, name) for t in tables]
+        """Column ``name`` over every scene: of SceneTables itself, or of its ``part``
+        rows (surfaces, lights); one zero row when it is empty (Warp wants an array)."""
+        shape = (-1, width) if width else (-1,)
+        parts = [np.array([getattr(r, name) for r in getattr(t, part)], np.float64).reshape(shape) if part
+                 else getattr(t, name) for t in tables]
         a = np.concatenate(parts) if any(len(p) for p in parts) else np.zeros((1, width) if width else 1)
         return arr(a.astype(np.float32) if dtype in (wp.vec3, wp.float32) else a.astype(np.int32), dtype)
 
@@ -125,15 +152,15 @@ def pack_scenes(tables: list[SceneTables], device: Device):
     s.mesh = arr(np.array([lib.ids[k] if k else 0 for k in kinds], np.uint64), wp.uint64)
     s.normal_start = arr(np.array([lib.normal_start[k] if k else 0 for k in kinds], np.int32), wp.int32)
     s.normals = lib.normals
-    s.surf_start = arr(_starts([len(t.surfaces["texture"]) for t in tables]), wp.int32)
+    s.surf_start = arr(_starts([len(t.surfaces) for t in tables]), wp.int32)
     for name in ("color", "color2"):
         setattr(s, name, cat(name, "surfaces", wp.vec3, 3))
     for name in ("texture", "shininess", "instance", "semantic"):
         setattr(s, name, cat(name, "surfaces", wp.int32))
     for name in ("texture_scale", "specular"):
         setattr(s, name, cat(name, "surfaces", wp.float32))
-    s.light_start = arr(_starts([len(t.lights["kind"]) for t in tables]), wp.int32)
-    s.light_count = arr(np.array([len(t.lights["kind"]) for t in tables], np.int32), wp.int32)
+    s.light_start = arr(_starts([len(t.lights) for t in tables]), wp.int32)
+    s.light_count = arr(np.array([len(t.lights) for t in tables], np.int32), wp.int32)
     s.light_kind, s.light_vec = cat("kind", "lights", wp.int32), cat("vec", "lights", wp.vec3, 3)
     for name in ("intensity", "ref", "spread"):
         setattr(s, "light_" + name, cat(name, "lights", wp.float32))
