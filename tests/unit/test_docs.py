@@ -40,7 +40,7 @@ INLINE_CODE = re.compile(r"`([^`]+)`")
 # A path rooted at a top-level entry of the repository, not inside a longer path or URL
 # (``~/factory/...``, ``s3://bucket/...``, ``.factory/intent.json`` are not ours).
 ROOTS = ("factory", "configs", "docs", "examples", "jobs", "cluster", "k8s", "benchmarks", "tests")
-REPO_PATH = re.compile(r"(?<![\w./~:$-])((?:%s)/[\w.*/-]*)" % "|".join(ROOTS))
+REPO_PATH = re.compile(r"(?<![\w./~:$-])((?:" + "|".join(ROOTS) + r")/[\w.*/-]*)")
 TOP_FILES = re.compile(r"(?<![\w./-])(pyproject\.toml|Makefile)(?![\w.-])")
 DOTTED = re.compile(r"(?<![\w./-])factory(?:\.[A-Za-z_]\w*)+")
 COMMAND = re.compile(r"(?<![\w.<-])factory[ \t]+([a-z][\w-]*)|python -m jobs\.([a-z]\w*)")
@@ -226,12 +226,13 @@ def _example() -> str:
     return body
 
 
-def test_the_readme_example_runs_and_prints_what_it_says(monkeypatch, capsys):
-    """As a user would run it, from the repository root (it reads configs/quickstart.yaml)."""
-    code = _example()
+def test_the_readme_example_runs_and_prints_what_it_says(monkeypatch, capsys, tmp_path):
+    """As a user would run it: saved as a script, run from the repository root (it reads
+    configs/quickstart.yaml)."""
+    script = tmp_path / "readme_example.py"
+    script.write_text(_example())
     monkeypatch.chdir(REPO)
-    namespace: dict = {}
-    exec(compile(code, "README.md example", "exec"), namespace)
+    namespace = runpy.run_path(str(script), run_name="__main__")
     printed = capsys.readouterr().out.splitlines()
     assert printed[:4] == ["0000000003 nominal", "(8, 128, 128, 3) uint8", "(8, 128, 128) float32",
                            "uint16 (8, 128, 128, 2)"]  # as the comments say
