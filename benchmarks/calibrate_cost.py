@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from factory.sample.generate import generate_members  # noqa: E402
 from factory.scene.config import parse_config  # noqa: E402
+from factory.scene.shapes import ANALYTIC  # noqa: E402
 from factory.service.cost import MODEL_FILE, TERMS, scenario_terms  # noqa: E402
 
 # (width, height, frames, motion_blur_samples, substeps, objects, lights, shadow_rays,
@@ -53,7 +54,7 @@ POINT_FIELDS = ("width", "height", "frames", "motion_blur_samples", "substeps", 
 def config_of(point: tuple) -> object:
     w, h, frames, blur, substeps, objects, lights, shadow_rays, ao_rays, meshes = point
     shape = {"dist": "choice", "values": ["torus", "rock"]} if meshes else {
-        "dist": "choice", "values": ["sphere", "box", "cylinder", "capsule", "ell"]}
+        "dist": "choice", "values": list(ANALYTIC)}
     return parse_config({
         "name": "calibration", "seed": 1, "licence": "CC0-1.0",
         "render": {"width": w, "height": h, "frames": frames, "fps": 12, "substeps": substeps,

@@ -2,9 +2,10 @@
 
 * Dynamic objects are free bodies whose frame is the object frame (origin at the
   object's centre, see :class:`factory.scene.types.SceneObject`); MuJoCo's body
-  position and orientation are the object's pose. Analytic shapes are MuJoCo
-  primitives (an ``ell`` is its two boxes) whose inertia MuJoCo computes from the
-  density (the object's mass over its volume). Meshes collide as convex hulls: the
+  position and orientation are the object's pose. Analytic shapes are their parts in
+  :mod:`factory.scene.shapes`, each a MuJoCo primitive (an ``ell`` is two boxes),
+  whose inertia MuJoCo computes from the density (the object's mass over its
+  volume). Meshes collide as convex hulls: the
   mesh's own, or for a torus or a tube the pieces of a convex decomposition
   (:mod:`factory.scene.decompose`), so a rod can pass through a ring; their mass,
   centre of mass and inertia are the mesh's own (:meth:`MeshAsset.inertia`).
@@ -27,7 +28,16 @@ import numpy as np
 
 from factory.scene.types import Scene
 
-_PRIMITIVES = ("sphere", "box", "cylinder", "capsule", "ell")  # MuJoCo's own shapes; the rest are meshes
+# MuJoCo's geom type of each primitive a shape's parts are made of
+# (:class:`factory.scene.shapes.Part`) and its size from the part's half-extents:
+# MuJoCo sizes a cylinder by radius and half-length, a capsule by radius and the
+# half-length of its core segment.
+_PRIMITIVE = {
+    "sphere": ("mjGEOM_SPHERE", lambda h: [h[0], 0, 0]),
+    "box": ("mjGEOM_BOX", lambda h: list(h)),
+    "cylinder": ("mjGEOM_CYLINDER", lambda h: [h[0], h[2], 0]),
+    "capsule": ("mjGEOM_CAPSULE", lambda h: [h[0], h[2] - h[0], 0]),
+}
 MAX_STEP = 0.002  # seconds: the integrator's largest step
 TIMECONST = 0.02  # seconds: contact stiffness (MuJoCo's solref time constant)
 WALL_HALF = 0.05  # metres: half-thickness of a wall slab, outside the room
@@ -93,19 +103,15 @@ def _geoms(body, o, density: float, solref, friction, mujoco, spec, name: str) -
     at = {} if not o.static else {"pos": list(o.position), "quat": quat_wxyz(R)}
     G = mujoco.mjtGeom
     d = o.dims
-    if o.shape == "sphere":
-        body.add_geom(type=G.mjGEOM_SPHERE, size=[d[0], 0, 0], **at, **common)
-    elif o.shape == "box":
-        body.add_geom(type=G.mjGEOM_BOX, size=list(d), **at, **common)
-    elif o.shape == "cylinder":
-        body.add_geom(type=G.mjGEOM_CYLINDER, size=[d[0], d[2], 0], **at, **common)
-    elif o.shape == "capsule":
-        body.add_geom(type=G.mjGEOM_CAPSULE, size=[d[0], d[2] - d[0], 0], **at, **common)
-    elif o.shape == "ell":
-        hx, hy, hz = d
-        for j, (size, centre) in enumerate((([hx, hy, hz / 2], [0, 0, -hz / 2]),
-                                            ([hx / 2, hy, hz / 2], [-hx / 2, 0, hz / 2]))):
-            body.add_geom(type=G.mjGEOM_BOX, size=size, pos=centre, **{**common, "name": f"o{o.id}_{j}"})
+    if not o.is_mesh:  # its registry parts, each a MuJoCo primitive
+        parts = o.kind.parts
+        for j, part in enumerate(parts):
+            centre, half = part.placed(d)
+            geom_type, size = _PRIMITIVE[part.primitive]
+            where = {"pos": centre} if not o.static else \
+                {"pos": (np.asarray(o.position) + R @ centre).tolist(), "quat": quat_wxyz(R)}
+            named = common if len(parts) == 1 else {**common, "name": f"o{o.id}_{j}"}
+            body.add_geom(type=getattr(G, geom_type), size=size(half), **where, **named)
     else:
         from factory.scene.assets import mesh_asset
 
@@ -187,7 +193,7 @@ def build(scene: Scene) -> Built:
         made = len(parent.geoms)
         _geoms(parent, o, density, solref, o.friction, mujoco, spec, f"mesh{k}")
         owned += [(g, o.id) for g in parent.geoms[made:]]  # a body's geoms are listed in the order made
-        if body is not None and o.shape not in _PRIMITIVES:
+        if body is not None and o.is_mesh:
             _mesh_inertia(body, o)
         bodies.append(body)
     model = spec.compile()

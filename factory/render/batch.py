@@ -13,14 +13,10 @@ from typing import NamedTuple
 import numpy as np
 
 from factory.render.device import Device, warp
-from factory.render.geometry import SHAPE_CODES
 from factory.render.meshes import mesh_library
-from factory.scene.assets import MESH_KINDS
-from factory.scene.types import CLASS_ID, Scene
-
-TEXTURES = {"plain": 0, "checker": 1, "stripes": 2, "noise": 3}
-LIGHT_KINDS = {"directional": 1, "point": 2}
-CONVEX = frozenset({"sphere", "box", "cylinder", "capsule"})
+from factory.render.tables import LIGHT_CODE, TEXTURE_CODE
+from factory.scene.shapes import CLASS_ID
+from factory.scene.types import Scene
 
 
 class SurfaceRow(NamedTuple):
@@ -53,11 +49,11 @@ class LightRow(NamedTuple):
 class SceneTables:
     """What every view of one scene shares (N objects, L lights, 3 + N surfaces)."""
 
-    shape: np.ndarray  # (N,) int32 code of SHAPE_CODES
+    shape: np.ndarray  # (N,) int32 shape code (factory.scene.shapes.ShapeKind.code)
     mesh_kind: list  # (N,) the asset kind of a mesh object, else None
     dims: np.ndarray  # (N, 3) half-extents or axis scales, metres
     radius: np.ndarray  # (N,) bounding radius, metres
-    convex: np.ndarray  # (N,) int32
+    convex: np.ndarray  # (N,) int32 1: a convex kind (cannot shadow itself)
     surfaces: list[SurfaceRow]  # (3 + N,) by surface code
     lights: list[LightRow]  # (L,)
     ambient: float
@@ -73,7 +69,7 @@ def _shininess(roughness: float) -> int:
 def _surface(color, color2, texture: str, texture_scale: float, roughness: float, specular: float, instance: int,
              category: str) -> SurfaceRow:
     """The row of a surface with these material terms (texture and class by name)."""
-    return SurfaceRow(tuple(color), tuple(color2), TEXTURES[texture], float(texture_scale), _shininess(roughness),
+    return SurfaceRow(tuple(color), tuple(color2), TEXTURE_CODE[texture], float(texture_scale), _shininess(roughness),
                       float(specular), instance, CLASS_ID[category])
 
 
@@ -90,16 +86,16 @@ def scene_tables(scene: Scene) -> SceneTables:
     vectors = np.array([li.vector for li in scene.lights], np.float64).reshape(-1, 3)
     # A directional light's emitter is taken as seen from 4 m (the point lights'
     # default distance): its spread is the tangent of the half-angle.
-    lights = [LightRow(LIGHT_KINDS[li.kind], tuple(v), li.intensity, float(ref),
+    lights = [LightRow(LIGHT_CODE[li.kind], tuple(v), li.intensity, float(ref),
                        li.size / 4.0 if li.kind == "directional" else li.size)
               for li, v, ref in zip(scene.lights, vectors.tolist(), np.linalg.norm(vectors, axis=1))]
     room = scene.room
     return SceneTables(
-        shape=np.array([SHAPE_CODES.index("mesh" if o.shape in MESH_KINDS else o.shape) for o in objs], np.int32),
-        mesh_kind=[o.shape if o.shape in MESH_KINDS else None for o in objs],
+        shape=np.array([o.kind.code for o in objs], np.int32),
+        mesh_kind=[o.shape if o.is_mesh else None for o in objs],
         dims=np.array([o.dims for o in objs], np.float64).reshape(-1, 3),
         radius=np.array([o.bounding_radius for o in objs], np.float64),
-        convex=np.array([o.shape in CONVEX for o in objs], np.int32),
+        convex=np.array([o.kind.convex for o in objs], np.int32),
         surfaces=surfaces, lights=lights,
         ambient=float(scene.ambient), sky=tuple(scene.sky_color),
         room=np.array([0, 0, 0, 0] if room is None else [1, room.width / 2, room.depth / 2, room.height], np.float64),

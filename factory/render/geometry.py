@@ -7,21 +7,37 @@ outward unit normal at the hit, in the object frame. Shapes are centred on the o
 with the half-extents ``dims`` documented in :class:`factory.scene.types.SceneObject`.
 
 Only ``+ - * /``, ``sqrt``, ``floor`` and comparisons are used (no libm calls, no
-fused multiply-adds: see :mod:`factory.render.device`), so a CPU build gives the same
-bits on any CPU model.
+fused multiply-adds: the module options in :mod:`factory.render.warp_setup` turn
+contraction off), so a CPU build gives the same bits on any CPU model.
+
+Shape codes and an ``ell``'s parts come from the shape registry
+(:mod:`factory.scene.shapes`); a new analytic kind adds its function here and its
+branch in :func:`analytic`.
 """
 
 from __future__ import annotations
 
 from factory.render.warp_setup import wp
+from factory.scene.shapes import KINDS, MESH_CODE
 
 MISS = wp.constant(1.0e30)
 TINY = wp.constant(1.0e-12)
 
-# Shape codes of the per-object tables; every mesh asset shares MESH (its BVH is a
-# per-object handle).
-SHAPE_CODES = ("sphere", "box", "cylinder", "capsule", "ell", "mesh")
-SPHERE, BOX, CYLINDER, CAPSULE, ELL, MESH = (wp.constant(i) for i in range(6))
+# Shape codes of the per-object tables (ShapeKind.code); every mesh kind shares MESH
+# (its BVH is a per-object handle).
+SPHERE = wp.constant(KINDS["sphere"].code)
+BOX = wp.constant(KINDS["box"].code)
+CYLINDER = wp.constant(KINDS["cylinder"].code)
+CAPSULE = wp.constant(KINDS["capsule"].code)
+ELL = wp.constant(KINDS["ell"].code)
+MESH = wp.constant(MESH_CODE)
+
+# The ell's two boxes (ShapeKind.parts): centre and half-extents as multiples of dims.
+_ELL_LOW, _ELL_HIGH = KINDS["ell"].parts
+ELL_LOW_CENTRE = wp.constant(wp.vec3(*_ELL_LOW.centre))
+ELL_LOW_HALF = wp.constant(wp.vec3(*_ELL_LOW.half))
+ELL_HIGH_CENTRE = wp.constant(wp.vec3(*_ELL_HIGH.centre))
+ELL_HIGH_HALF = wp.constant(wp.vec3(*_ELL_HIGH.half))
 
 
 @wp.func
@@ -185,12 +201,9 @@ def capsule(o: wp.vec3, d: wp.vec3, dims: wp.vec3, t_min: float):
 @wp.func
 def ell(o: wp.vec3, d: wp.vec3, dims: wp.vec3, t_min: float):
     """An L profile: the block [-hx, hx] x [-hy, hy] x [-hz, 0] united with
-    [-hx, 0] x [-hy, hy] x [0, hz]."""
-    hx = dims[0]
-    hy = dims[1]
-    hz = dims[2]
-    ta, na = box(o - wp.vec3(0.0, 0.0, -0.5 * hz), d, wp.vec3(hx, hy, 0.5 * hz), t_min)
-    tb, nb = box(o - wp.vec3(-0.5 * hx, 0.0, 0.5 * hz), d, wp.vec3(0.5 * hx, hy, 0.5 * hz), t_min)
+    [-hx, 0] x [-hy, hy] x [0, hz] (the registry's two parts)."""
+    ta, na = box(o - wp.cw_mul(ELL_LOW_CENTRE, dims), d, wp.cw_mul(ELL_LOW_HALF, dims), t_min)
+    tb, nb = box(o - wp.cw_mul(ELL_HIGH_CENTRE, dims), d, wp.cw_mul(ELL_HIGH_HALF, dims), t_min)
     if ta <= tb:
         return ta, na
     return tb, nb
@@ -198,7 +211,7 @@ def ell(o: wp.vec3, d: wp.vec3, dims: wp.vec3, t_min: float):
 
 @wp.func
 def analytic(shape: int, o: wp.vec3, d: wp.vec3, dims: wp.vec3, t_min: float):
-    """Nearest hit of analytic shape ``shape`` (a code of SHAPE_CODES below MESH)."""
+    """Nearest hit of analytic shape ``shape`` (an analytic kind's code)."""
     if shape == SPHERE:
         return sphere(o, d, dims, t_min)
     if shape == BOX:

@@ -8,8 +8,9 @@ from __future__ import annotations
 import numpy as np
 
 from factory.render.device import get_device, warp
-from factory.render.geometry import MISS, SHAPE_CODES, analytic
+from factory.render.geometry import MISS, analytic
 from factory.render.warp_setup import KERNEL_OPTIONS, wp
+from factory.scene.shapes import shape_kind
 
 wp.set_module_options(KERNEL_OPTIONS)
 
@@ -26,7 +27,14 @@ def _intersect(shape: int, o: wp.array(dtype=wp.vec3), d: wp.array(dtype=wp.vec3
 def intersect(shape: str, o, d, dims, t_min: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Nearest hits of rays ``o + t d`` (object frame; ``o`` (M, 3) or (1, 3), ``d``
     (M, 3)) with analytic ``shape`` of half-extents ``dims`` ((3,) or (M, 3)): ``t``
-    (M,) float32, ``inf`` on a miss, and the outward unit normal (M, 3) float32."""
+    (M,) float32, ``inf`` on a miss, and the outward unit normal (M, 3) float32.
+
+    Raises:
+        ValueError: ``shape`` is not an analytic kind.
+    """
+    kind = shape_kind(shape)
+    if kind.is_mesh:
+        raise ValueError(f"{shape!r} is a mesh kind; intersect casts rays at analytic kinds only")
     wp_ = warp()
     d = np.asarray(d, np.float32).reshape(-1, 3)
     m = len(d)
@@ -37,7 +45,7 @@ def intersect(shape: str, o, d, dims, t_min: float = 0.0) -> tuple[np.ndarray, n
     n = wp_.empty(m, dtype=wp.vec3, device=dev)
     arrays = [wp_.array(np.ascontiguousarray(a), dtype=wp.vec3, device=dev) for a in (o, d, dims)]
     wp_.launch(_intersect, dim=m, device=dev,
-               inputs=[SHAPE_CODES.index(shape), *arrays, float(t_min), t, n])
+               inputs=[kind.code, *arrays, float(t_min), t, n])
     t_host = t.numpy().copy()
     t_host[t_host >= float(MISS)] = np.inf
     return t_host, n.numpy().copy()

@@ -15,7 +15,19 @@ the square-to-disk map uses only sqrt), so CPU bits do not depend on the CPU mod
 
 from __future__ import annotations
 
-from factory.render.tables import FIRST_OBJECT, FLOOR, WALL, Quality, Scenes, Views
+from factory.render.tables import (
+    CHECKER,
+    DIRECTIONAL,
+    FIRST_OBJECT,
+    FLOOR,
+    NOISE,
+    POINT,
+    STRIPES,
+    WALL,
+    Quality,
+    Scenes,
+    Views,
+)
 from factory.render.trace import occluded
 from factory.render.warp_setup import wp
 
@@ -24,15 +36,16 @@ GOLDEN = wp.constant(0.6180339887498949)
 
 @wp.func
 def pattern(coords: wp.vec3, tex: int):
-    """Pattern weight in [0, 1] of texture ``tex`` at scaled coordinates."""
+    """Pattern weight in [0, 1] of texture ``tex`` (a texture code of
+    :mod:`factory.render.tables`; PLAIN is 0 everywhere) at scaled coordinates."""
     cx = wp.int64(wp.floor(coords[0]))
     cy = wp.int64(wp.floor(coords[1]))
     cz = wp.int64(wp.floor(coords[2]))
-    if tex == 1:
+    if tex == CHECKER:
         return float(((cx + cy + cz) % wp.int64(2) + wp.int64(2)) % wp.int64(2))
-    if tex == 2:
+    if tex == STRIPES:
         return float((cx % wp.int64(2) + wp.int64(2)) % wp.int64(2))
-    if tex == 3:  # cell noise: an integer hash of the lattice cell
+    if tex == NOISE:  # cell noise: an integer hash of the lattice cell
         h = (cx * wp.int64(73856093)) ^ (cy * wp.int64(19349663)) ^ (cz * wp.int64(83492791))
         h = (h ^ (h >> wp.int64(13))) * wp.int64(1274126177)
         return float((h >> wp.int64(16)) & wp.int64(1023)) / 1023.0
@@ -100,7 +113,7 @@ def light_fraction(views: Views, scenes: Scenes, v: int, lt: int, p: wp.vec3, L:
     for s in range(rays):
         q = lattice(s, rays, shift)
         off = (2.0 * q[0] - 1.0) * e1 + (2.0 * q[1] - 1.0) * e2
-        if scenes.light_kind[lt] == 1:  # directional: a cone of half-width atan(spread)
+        if scenes.light_kind[lt] == DIRECTIONAL:  # directional: a cone of half-width atan(spread)
             d = wp.normalize(L + spread * off)
             tm = t_max
         else:  # point: a square emitter of half-width spread facing p
@@ -154,7 +167,7 @@ def shade(views: Views, scenes: Scenes, q: Quality, v: int, code: int, p: wp.vec
         L = vec
         t_max = float(1.0e30)
         falloff = float(1.0)
-        if scenes.light_kind[lt] == 2:
+        if scenes.light_kind[lt] == POINT:
             to = vec - p
             dist = wp.length(to)
             ratio = scenes.light_ref[lt] / wp.max(dist, 1.0e-3)

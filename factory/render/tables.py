@@ -6,14 +6,33 @@ sub-frame, or the next frame whose poses the flow of a frame needs. Objects, sur
 and lights are flat arrays indexed through per-scene starts, so scenes of any size
 share one launch and no table is padded.
 
-Surface codes: 0 sky, 1 floor, 2 wall, 3 + k object k of the scene.
+The kernels' enumerations are named constants here, each beside the Python table
+that fills it: surface codes, texture kinds and light kinds (shape codes come from
+:mod:`factory.scene.shapes` through :mod:`factory.render.geometry`).
 """
 
 from __future__ import annotations
 
 from factory.render.warp_setup import wp
+from factory.scene.config import LIGHT_KINDS, TEXTURES
 
-SKY, FLOOR, WALL, FIRST_OBJECT = 0, 1, 2, 3
+# Surface codes: 0 sky, 1 floor, 2 wall, 3 + k object k of the scene.
+SKY = wp.constant(0)
+FLOOR = wp.constant(1)
+WALL = wp.constant(2)
+FIRST_OBJECT = wp.constant(3)
+
+# Texture kinds of Scenes.texture: a config's ``texture`` name -> its code.
+TEXTURE_CODE = {name: code for code, name in enumerate(TEXTURES)}
+PLAIN = wp.constant(TEXTURE_CODE["plain"])
+CHECKER = wp.constant(TEXTURE_CODE["checker"])
+STRIPES = wp.constant(TEXTURE_CODE["stripes"])
+NOISE = wp.constant(TEXTURE_CODE["noise"])
+
+# Light kinds of Scenes.light_kind: a config's ``lighting.kind`` name -> its code.
+LIGHT_CODE = {name: code for code, name in enumerate(LIGHT_KINDS, start=1)}
+DIRECTIONAL = wp.constant(LIGHT_CODE["directional"])
+POINT = wp.constant(LIGHT_CODE["point"])
 
 
 @wp.struct
@@ -40,7 +59,7 @@ class Scenes:
 
     obj_start: wp.array(dtype=wp.int32)  # (S,)
     obj_count: wp.array(dtype=wp.int32)  # (S,)
-    shape: wp.array(dtype=wp.int32)  # (O,) code of geometry.SHAPE_CODES
+    shape: wp.array(dtype=wp.int32)  # (O,) shape code (geometry.SPHERE ... MESH)
     dims: wp.array(dtype=wp.vec3)  # (O,) half-extents (analytic) or axis scales (mesh)
     radius: wp.array(dtype=wp.float32)  # (O,) bounding radius about the centre
     convex: wp.array(dtype=wp.int32)  # (O,) 1: cannot shadow itself
@@ -50,7 +69,7 @@ class Scenes:
     surf_start: wp.array(dtype=wp.int32)  # (S,)
     color: wp.array(dtype=wp.vec3)  # (N,) linear RGB
     color2: wp.array(dtype=wp.vec3)  # (N,) the pattern's second colour
-    texture: wp.array(dtype=wp.int32)  # (N,) 0 plain, 1 checker, 2 stripes, 3 noise
+    texture: wp.array(dtype=wp.int32)  # (N,) PLAIN, CHECKER, STRIPES or NOISE
     texture_scale: wp.array(dtype=wp.float32)  # (N,) cycles per metre
     shininess: wp.array(dtype=wp.int32)  # (N,) Blinn-Phong exponent (an integer: no pow)
     specular: wp.array(dtype=wp.float32)  # (N,)
@@ -58,7 +77,7 @@ class Scenes:
     semantic: wp.array(dtype=wp.int32)  # (N,) class id
     light_start: wp.array(dtype=wp.int32)  # (S,)
     light_count: wp.array(dtype=wp.int32)  # (S,)
-    light_kind: wp.array(dtype=wp.int32)  # (L,) 1 directional, 2 point
+    light_kind: wp.array(dtype=wp.int32)  # (L,) DIRECTIONAL or POINT
     light_vec: wp.array(dtype=wp.vec3)  # (L,) unit direction to it, or its position
     light_intensity: wp.array(dtype=wp.float32)  # (L,)
     light_ref: wp.array(dtype=wp.float32)  # (L,) a point light's distance from the origin

@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 
 from factory.render.frames import Frames
-from factory.scene.types import CLASSES
+from factory.scene.shapes import CLASSES
 
 PANELS = ("rgb", "boxes", "depth", "normals", "instance", "semantic", "flow", "flow valid")
 COLUMNS = 4

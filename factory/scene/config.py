@@ -31,9 +31,8 @@ from pydantic_core import PydanticCustomError
 
 from factory.errors import ConfigError, ParamError
 from factory.scene.distributions import Param, parse_choice, parse_number
+from factory.scene.shapes import ANALYTIC, KINDS
 
-SHAPES = ("sphere", "box", "cylinder", "capsule", "ell")  # the default mix: the analytic shapes
-MESHES = ("torus", "rock", "cone", "tube", "icosahedron")  # factory.scene.assets.MESH_KINDS
 TEXTURES = ("plain", "checker", "stripes", "noise")
 TRAJECTORIES = ("static", "orbit", "dolly", "handheld")
 LIGHT_KINDS = ("directional", "point")
@@ -130,7 +129,7 @@ class OutputSettings(Strict):
 
 class ObjectSpec(Strict):
     count: _num(ge=0, le=256, integer=True) = _const(5)
-    shape: _cat(SHAPES + MESHES) = Param("choice", (SHAPES, tuple([1 / len(SHAPES)] * len(SHAPES))))
+    shape: _cat(tuple(KINDS)) = Param("choice", (ANALYTIC, tuple([1 / len(ANALYTIC)] * len(ANALYTIC))))
     size: _num(gt=0.0, le=20.0) = _const(0.25)  # metres: radius / half-extent
     aspect: _num(gt=0.0, le=10.0) = _const(1.0)  # height over width for non-spheres
     spawn_radius: NonNegative = _const(1.5)  # metres, xy placement disc around the origin
@@ -231,8 +230,7 @@ class Scenario(Strict):
     @model_validator(mode="after")
     def _furniture_to_stand_on(self):
         p = self.objects.placement
-        values = p.args[0] if p.kind == "choice" else p.args
-        if "on_furniture" in values and (self.room is None or self.furniture is None):
+        if "on_furniture" in p.values() and (self.room is None or self.furniture is None):
             raise PydanticCustomError(
                 "placement", "objects.placement {value} puts objects on furniture, but this scenario has no "
                 "{missing} block; add room: and furniture:, or place them another way ({allowed})",

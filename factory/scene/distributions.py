@@ -54,6 +54,30 @@ class Param:
         values, weights = a
         return values[int(rng.choice(len(values), p=weights))]
 
+    def values(self) -> tuple:
+        """Every value a constant or a ``choice`` can take, in order.
+
+        Raises:
+            ValueError: for a numeric distribution (its values are a range: see
+                :meth:`upper`).
+        """
+        if self.kind == "constant":
+            return (self.args[0],)
+        if self.kind == "choice":
+            return tuple(self.args[0])
+        raise ValueError(f"a {self.kind} distribution takes a range of values, not a list")
+
+    def upper(self) -> Any:
+        """The largest value the parameter can take (a constant's own value)."""
+        k, a = self.kind, self.args
+        if k == "constant":
+            return a[0]
+        if k == "choice":
+            return max(a[0])
+        if k == "normal":
+            return a[3]
+        return a[1]  # uniform, loguniform, randint: high
+
     def to_yaml(self) -> Any:
         """The canonical YAML/JSON form (used for the resolved config and its hash)."""
         k, a = self.kind, self.args

@@ -85,11 +85,11 @@ def on_furniture(obj: SceneObject, piece: SceneObject, room: Room, along: float,
 
 
 def rolling(obj: SceneObject, speed: float, heading: float) -> SceneObject:
-    """``obj`` resting on the floor and rolling without slipping at ``speed`` m/s:
-    cylinders and capsules laid on their side and sent across their axis (the side of
-    it ``heading`` points to), with angular velocity z x v / r (world, rad/s, r the
-    height of the centre)."""
-    base = LIE.copy() if obj.shape in ("cylinder", "capsule") else obj.base_rotation
+    """``obj`` resting on the floor and rolling without slipping at ``speed`` m/s: a
+    kind that rolls (``ShapeKind.rolls``: cylinders, capsules) laid on its side and sent
+    across its axis (the side of it ``heading`` points to), with angular velocity
+    z x v / r (world, rad/s, r the height of the centre)."""
+    base = LIE.copy() if obj.kind.rolls else obj.base_rotation
     o = replace(obj, base_rotation=base, spin=0.0)
     axis = o.rotation[:, 2]  # the object's z axis in the world (horizontal when lying)
     across = np.array([-axis[1], axis[0], 0.0])

@@ -16,6 +16,7 @@ import numpy as np
 
 from factory.scene import placement
 from factory.scene.config import Config, Scenario
+from factory.scene.shapes import shape_kind
 from factory.scene.types import (
     Camera,
     Light,
@@ -45,16 +46,6 @@ def _material(color, texture, scale, roughness, specular) -> Material:
     # The pattern's second colour: the same hue, darker, so textures read in every light.
     second = tuple(0.45 * c for c in color)
     return Material(color, second, texture, float(scale), float(roughness), float(specular))
-
-
-def _dims(shape: str, size: float, aspect: float) -> tuple[float, float, float]:
-    if shape == "sphere":
-        return (size, size, size)
-    if shape == "capsule":
-        return (size, size, size * (1.0 + aspect))
-    if shape == "ell":
-        return (size, 0.6 * size, size * aspect)
-    return (size, size, size * aspect)
 
 
 def draw_scene(config: Config, scenario_name: str, index: int, attempt: int = 0) -> Scene:
@@ -157,8 +148,9 @@ def _object(sc: Scenario, oid: int, rng) -> tuple[SceneObject, float, float, flo
     shape = os_.shape.sample(rng)
     size = float(os_.size.sample(rng))
     aspect = float(os_.aspect.sample(rng))
-    dims = _dims(shape, size, aspect)
-    lying = shape in ("cylinder", "capsule", "ell") and rng.uniform() < 0.5
+    kind = shape_kind(shape)
+    dims = kind.dims_of(size, aspect)
+    lying = kind.lies and rng.uniform() < 0.5
     base = placement.LIE.copy() if lying else np.eye(3)
     yaw = float(rng.uniform(0.0, 2.0 * math.pi))
     radius_xy = float(os_.spawn_radius.sample(rng)) * math.sqrt(rng.uniform())

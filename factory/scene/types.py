@@ -21,12 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-# Semantic classes: the value written into the semantic segmentation.
-# Appended, never reordered: a class's id is part of every dataset written.
-CLASSES = ("background", "floor", "wall", "sphere", "box", "cylinder", "capsule", "ell", "furniture",
-           "torus", "rock", "cone", "tube", "icosahedron")
-CLASS_ID = {name: i for i, name in enumerate(CLASSES)}
-ANALYTIC = ("sphere", "box", "cylinder", "capsule", "ell")  # exact shapes; the rest are mesh assets
+from factory.scene.shapes import ShapeKind, shape_kind
 
 
 @dataclass(frozen=True)
@@ -43,7 +38,8 @@ class Material:
 
 @dataclass(frozen=True)
 class SceneObject:
-    """One rigid object.
+    """One rigid object. Its facts (radius, depths, volume) are its kind's in
+    :mod:`factory.scene.shapes`.
 
     ``dims`` are half-extents in the object frame, metres:
 
@@ -57,13 +53,15 @@ class SceneObject:
     * a mesh kind of :data:`factory.scene.assets.MESH_KINDS` (torus, rock, ...):
       (sx, sy, sz), the axis scales of its unit asset (whose largest half-extent is 1)
 
-    ``base_rotation`` (3x3) orients the shape; the simulated motion adds a yaw about
-    world z on top: ``R(t) = Rz(yaw(t)) @ base_rotation``.
+    ``base_rotation`` (3x3) orients the shape and ``yaw`` turns it about world z: the
+    pose at t = 0 is ``Rz(yaw) @ base_rotation`` at ``position``. From there the motion
+    is MuJoCo's, full 6-DoF (:mod:`factory.physics`), started with ``velocity`` and
+    ``spin`` about world z plus ``angular_velocity``.
     """
 
     id: int  # instance id, >= 1, stable over the clip
     shape: str
-    category: str  # semantic class name, see CLASSES
+    category: str  # semantic class name, see factory.scene.shapes.CLASSES
     dims: tuple[float, float, float]
     base_rotation: np.ndarray  # (3, 3) float64
     position: tuple[float, float, float]  # metres, world, at t = 0
@@ -83,86 +81,36 @@ class SceneObject:
         return rot_z(self.yaw) @ self.base_rotation
 
     @property
+    def kind(self) -> ShapeKind:
+        """The registry entry of its shape."""
+        return shape_kind(self.shape)
+
+    @property
     def is_mesh(self) -> bool:
-        return self.shape not in ANALYTIC
-
-    def _mesh_vertices(self) -> np.ndarray:
-        from factory.scene.assets import mesh_asset
-
-        return mesh_asset(self.shape).scaled(self.dims)
+        return self.kind.is_mesh
 
     @property
     def half_extents(self) -> tuple[float, float, float]:
         """Half-extents (m) of the shape's bounding box in the object frame."""
-        if self.is_mesh:
-            return tuple(float(x) for x in np.abs(self._mesh_vertices()).max(0))
-        return tuple(self.dims)
+        return self.kind.half_extents(self.dims)
 
     @property
     def bounding_radius(self) -> float:
         """Radius (m) of a sphere about the centre that contains the shape."""
-        d = self.dims
-        if self.is_mesh:
-            return float(np.linalg.norm(self._mesh_vertices(), axis=1).max())
-        if self.shape == "sphere":
-            return d[0]
-        if self.shape == "cylinder":
-            return math.hypot(d[0], d[2])
-        if self.shape == "capsule":
-            return d[2]
-        return math.sqrt(d[0] ** 2 + d[1] ** 2 + d[2] ** 2)
+        return self.kind.bounding_radius(self.dims)
 
     def support_depth(self) -> float:
-        """Distance (m) from the centre down to the lowest point of the shape.
-
-        Invariant under yaw about world z, so it is fixed for the whole clip.
-        """
-        R = self.base_rotation
-        d = self.dims
-        if self.is_mesh:
-            return float(-(self._mesh_vertices() @ R.T)[:, 2].min())
-        axis_z = abs(float(R[2, 2]))  # |world z of the object's z axis|
-        if self.shape == "sphere":
-            return d[0]
-        if self.shape == "cylinder":
-            return d[2] * axis_z + d[0] * math.sqrt(max(0.0, 1.0 - axis_z**2))
-        if self.shape == "capsule":
-            return (d[2] - d[0]) * axis_z + d[0]
-        corners = box_corners(d)  # box and ell share the bounding box
-        return float(-(corners @ R.T)[:, 2].min())
+        """Distance (m) from the centre down to the lowest point of the shape at t = 0
+        (invariant under ``yaw``, so taken at ``base_rotation``)."""
+        return self.kind.support_depth(self.dims, self.base_rotation)
 
     def top_height(self) -> float:
-        """Distance (m) from the centre up to the highest point of the shape (every
-        analytic shape is symmetric about its centre; a cone's apex is not)."""
-        if self.is_mesh:
-            return float((self._mesh_vertices() @ self.base_rotation.T)[:, 2].max())
-        return self.support_depth()
+        """Distance (m) from the centre up to the highest point of the shape at t = 0."""
+        return self.kind.top_height(self.dims, self.base_rotation)
 
     def volume(self) -> float:
         """Volume in m^3 (used for the mass)."""
-        d = self.dims
-        if self.is_mesh:
-            from factory.scene.assets import mesh_asset
-
-            return mesh_asset(self.shape).volume * d[0] * d[1] * d[2]
-        if self.shape == "sphere":
-            return 4.0 / 3.0 * math.pi * d[0] ** 3
-        if self.shape == "box":
-            return 8.0 * d[0] * d[1] * d[2]
-        if self.shape == "cylinder":
-            return math.pi * d[0] ** 2 * 2.0 * d[2]
-        if self.shape == "capsule":
-            return math.pi * d[0] ** 2 * 2.0 * (d[2] - d[0]) + 4.0 / 3.0 * math.pi * d[0] ** 3
-        return 8.0 * d[0] * d[1] * d[2] * 0.75  # ell: three of four quarter blocks
-
-
-def box_corners(dims) -> np.ndarray:
-    """The 8 corners (8, 3) of the box [-dims, dims], in a fixed order (x fastest)."""
-    hx, hy, hz = dims
-    return np.array(
-        [[sx * hx, sy * hy, sz * hz] for sz in (-1, 1) for sy in (-1, 1) for sx in (-1, 1)],
-        dtype=np.float64,
-    )
+        return self.kind.volume(self.dims)
 
 
 @dataclass(frozen=True)

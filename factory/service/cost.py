@@ -27,8 +27,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from factory.scene.config import MESHES, Config
-from factory.scene.distributions import Param
+from factory.scene.config import Config
+from factory.scene.shapes import KINDS
 
 MODEL_FILE = Path(__file__).with_name("cost_model.json")
 
@@ -47,28 +47,15 @@ TERMS = {
 }
 
 
-def upper_bound(param: Param) -> float:
-    """The largest value a parameter can take (a constant's own value)."""
-    k, a = param.kind, param.args
-    if k == "constant":
-        return a[0]
-    if k == "choice":
-        return max(a[0])
-    if k == "normal":
-        return a[3]
-    return a[1]  # uniform, loguniform, randint: high
-
-
 def scenario_terms(config: Config, name: str) -> dict[str, float]:
     """Each term's size for one sample of scenario ``name`` (see the module docstring)."""
     r, sc = config.render, config.scenarios[name]
     views = r.frames * max(1, r.motion_blur_samples)
     pixels = r.width * r.height
-    dynamic = upper_bound(sc.objects.count)
-    objects = dynamic + (upper_bound(sc.furniture.count) if sc.furniture and sc.room else 0)
-    rays = r.rays_per_pixel(upper_bound(sc.lighting.count))
-    shapes = sc.objects.shape.args[0] if sc.objects.shape.kind == "choice" else sc.objects.shape.args
-    meshes = dynamic if any(s in MESHES for s in shapes) else 0
+    dynamic = sc.objects.count.upper()
+    objects = dynamic + (sc.furniture.count.upper() if sc.furniture and sc.room else 0)
+    rays = r.rays_per_pixel(sc.lighting.count.upper())
+    meshes = dynamic if any(KINDS[s].is_mesh for s in sc.objects.shape.values()) else 0
     return {"views x pixels": views * pixels, "views x pixels x rays x objects": views * pixels * rays * objects,
             "views x pixels x rays x meshes": views * pixels * rays * meshes,
             "frames x pixels": r.frames * pixels, "steps x objects": r.frames * r.substeps * objects,

@@ -117,7 +117,7 @@ def _first(mask: np.ndarray) -> str:
 
 
 def _class_id(meta: dict, name: str) -> int:
-    from factory.scene.types import CLASS_ID
+    from factory.scene.shapes import CLASS_ID
 
     classes = meta.get("classes")
     if isinstance(classes, list) and name in classes:

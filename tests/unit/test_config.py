@@ -102,6 +102,13 @@ def test_distributions_stay_in_their_support():
     assert set(rs) == {3, 4, 5}
     assert 0.7 < cs.count("a") / len(cs) < 0.8
     assert parse_number(4).sample(rng) == 4
+    # The accessors readers use: no one reaches into Param.args.
+    assert [u.upper(), n.upper(), lu.upper(), ri.upper(), parse_number(4).upper()] == [3, 1, 10, 5, 4]
+    assert parse_number({"dist": "choice", "values": [2, 7, 5]}).upper() == 7
+    assert ch.values() == ("a", "b") and parse_choice("c", ["c"]).values() == ("c",)
+    assert all(max(draws) <= p.upper() for p, draws in ((u, us), (n, ns), (lu, ls), (ri, rs)))
+    with pytest.raises(ValueError, match="range"):
+        u.values()
 
 
 def test_resolved_config_round_trips_and_hash_is_stable():

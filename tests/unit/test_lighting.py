@@ -11,8 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from factory.render import tables
 from factory.sample.generate import generate_sample
-from factory.scene.config import parse_config
+from factory.scene.config import LIGHT_KINDS, TEXTURES, parse_config
 
 
 def _config(light_size: float = 0.0, **render) -> object:
@@ -112,3 +113,12 @@ def test_ambient_occlusion_darkens_only_what_has_an_occluder_near(renders):
     assert np.array_equal(a[far], h[far])  # every ambient ray free: the very same bytes
     darker = a[near].astype(int).sum(1) < h[near].astype(int).sum(1)
     assert darker.mean() > 0.9
+
+
+def test_every_light_and_texture_kind_the_config_allows_has_a_named_kernel_code():
+    """The kernels compare with named constants; each kind a config may name has its own."""
+    assert set(tables.TEXTURE_CODE) == set(TEXTURES) and set(tables.LIGHT_CODE) == set(LIGHT_KINDS)
+    assert sorted([tables.PLAIN, tables.CHECKER, tables.STRIPES, tables.NOISE]) == sorted(tables.TEXTURE_CODE.values())
+    assert sorted([tables.DIRECTIONAL, tables.POINT]) == sorted(tables.LIGHT_CODE.values())
+    surfaces = [tables.SKY, tables.FLOOR, tables.WALL]
+    assert len(set(surfaces)) == 3 and tables.FIRST_OBJECT > max(surfaces)

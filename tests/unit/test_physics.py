@@ -12,7 +12,8 @@ from factory.physics.dynamics import simulate
 from factory.physics.model import build, restitution_range
 from factory.sample.scenes import sample_scene
 from factory.scene.config import parse_config
-from factory.scene.types import box_corners, quat_to_matrix
+from factory.scene.shapes import box_corners
+from factory.scene.types import quat_to_matrix
 
 G = 9.81
 
