@@ -42,8 +42,9 @@ import requests
 import urllib3
 
 from factory.errors import ApiError, ServiceError
+from factory.sample.types import sample_key
 
-TOKEN_ENV = "FACTORY_SERVE_TOKEN"
+TOKEN_ENV = "FACTORY_SERVE_TOKEN"  # the bearer token's variable: the client sends it, the endpoint (service.app) wants it
 RETRY_STATUS = (429, 500, 502, 503, 504)
 # What a dropped or cut connection raises: while connecting (requests), and while the
 # tar is read straight from the socket (urllib3, tarfile).
@@ -209,7 +210,7 @@ def _read_tar(r: requests.Response, first: int, end: int) -> Iterator[Sample]:
             if key is not None and name_key != key:
                 yield Sample(index, key, members)
                 index, members = index + 1, {}
-            if name_key != f"{index:010d}" or index >= end:
+            if name_key != sample_key(index) or index >= end:
                 raise ServiceError(f"expected the sample of index {index}, got member {info.name!r}")
             key = name_key
             members[ext] = tar.extractfile(info).read()

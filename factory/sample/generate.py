@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict
+from typing import TypeVar
 
 import numpy as np
 
@@ -26,9 +27,12 @@ from factory.sample.types import Sample, sample_key
 from factory.scene.allocation import allocation_of
 from factory.scene.config import Config
 from factory.scene.sampling import rng_for
-from factory.scene.shapes import CLASSES, box_corners
-from factory.scene.types import Scene
+from factory.scene.types import CLASSES, Scene, box_corners
 from factory.timing import timed
+
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
 
 
 def _r(x, nd: int = 6):
@@ -217,29 +221,43 @@ def _failed(config: Config, index: int, scenario: str, err: Exception) -> Render
     return rerr
 
 
-def _render(config: Config, indices: list[int], jobs: list, device, timings, stop=None) -> list:
-    """Render the jobs' clips together; if that fails, each alone, so the error lands
-    on the sample that caused it."""
-    r = config.render
-    clips = [Clip(scene, motion, config.render.motion_blur_samples, rng_for(config.seed, indices[pos], "render"))
-             for pos, _, scene, motion in jobs]
+def batch_or_each(run: Callable[[list[Item]], list[Result]], items: list[Item],
+                  failed: Callable[[Item, Exception], Result]) -> list[Result]:
+    """``run(items)``: one result per item, in order. If that raises, each item is run
+    alone, so an error lands on the item that caused it (``failed(item, error)`` in its
+    place) and the rest still come back. :class:`~factory.errors.Stopped` is never
+    caught: it gives all of the work up. Batching here and in the endpoint
+    (:func:`factory.service.payload.make_batch`) goes through this one rule."""
     try:
-        return render_clips(clips, device, r.batch_views, timings, stop, r)
+        return run(items)
     except Stopped:
         raise
-    except Exception as e:  # noqa: BLE001 - retried one by one to name the sample
-        if len(clips) == 1:
-            return [_failed(config, indices[jobs[0][0]], jobs[0][1], e)]
-    results = []
-    for (pos, scenario, scene, motion), clip in zip(jobs, clips):
-        clip.rng = rng_for(config.seed, indices[pos], "render")  # the failed attempt may have drawn from it
+    except Exception as e:  # noqa: BLE001 - retried one by one to find whose it is
+        if len(items) == 1:
+            return [failed(items[0], e)]
+    out: list[Result] = []
+    for item in items:
         try:
-            results.extend(render_clips([clip], device, r.batch_views, timings, stop, r))
+            out.extend(run([item]))
         except Stopped:
             raise
-        except Exception as e:  # noqa: BLE001 - returned with what reproduces it
-            results.append(_failed(config, indices[pos], scenario, e))
-    return results
+        except Exception as e:  # noqa: BLE001 - handed back in the item's place
+            out.append(failed(item, e))
+    return out
+
+
+def _render(config: Config, indices: list[int], jobs: list, device, timings, stop=None) -> list:
+    """Render the jobs' clips together; if that fails, each alone, so the error lands
+    on the sample that caused it (:func:`batch_or_each`)."""
+    r = config.render
+
+    def render(batch: list) -> list:
+        # Clips made anew for every try: a failed one may have drawn from a clip's noise generator.
+        clips = [Clip(scene, motion, r.motion_blur_samples, rng_for(config.seed, indices[pos], "render"))
+                 for pos, _, scene, motion in batch]
+        return render_clips(clips, device, r.batch_views, timings, stop, r)
+
+    return batch_or_each(render, jobs, lambda job, e: _failed(config, indices[job[0]], job[1], e))
 
 
 def generate_members(config: Config, index: int, *, samples: int | None = None, mp4: bool | None = None,

@@ -7,15 +7,17 @@ turns one into WebDataset members.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from factory.render.frames import Frames
+if TYPE_CHECKING:  # for the annotation only: sample_key's users (the HTTP client) need not import the renderer
+    from factory.render.frames import Frames
 
 
 @dataclass
 class Sample:
     """One generated clip: its key, its frames and its JSON-able metadata."""
 
-    key: str  # WebDataset key, no dots: f"{index:010d}"
+    key: str  # WebDataset key, no dots: sample_key(index)
     index: int
     scenario: str
     frames: Frames

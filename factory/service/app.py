@@ -50,6 +50,7 @@ from ray import serve
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from factory import __version__
+from factory.client.http import TOKEN_ENV
 from factory.errors import ApiError, ConfigError, RenderError, Stopped
 from factory.scene.config import validation_problems
 from factory.service.body import parse_json
@@ -67,7 +68,6 @@ from factory.service.payload import (
 from factory.service.request import SampleRequest, request_error, resolve
 from factory.service.settings import Settings
 
-TOKEN_ENV = "FACTORY_SERVE_TOKEN"
 DEPLOYMENT = "SampleService"
 api = FastAPI(
     title="factory",

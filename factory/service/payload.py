@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from factory.dataset.shards import end_of_archive, sample_segment
 from factory.errors import Stopped
-from factory.sample.generate import generate_sample, generate_samples
+from factory.sample.generate import batch_or_each, generate_sample, generate_samples
 from factory.scene.config import Config
 
 TAR_TYPE = "application/x-tar"
@@ -98,23 +98,9 @@ def stopper(works: list[Work]) -> Callable[[], None]:
 
 def _samples(config: Config, indices: list, samples: int | None, stop: Callable[[], None]) -> list:
     """``generate_samples``, with an error raised by the whole call given to each index
-    it concerns: the indices are then made one by one."""
-    try:
-        return generate_samples(config, indices, samples=samples, stop=stop)
-    except Stopped:
-        raise
-    except Exception as e:  # noqa: BLE001 - attributed below
-        if len(indices) == 1:
-            return [e]
-    out = []
-    for index in indices:
-        try:
-            out.extend(generate_samples(config, [index], samples=samples, stop=stop))
-        except Stopped:
-            raise
-        except Exception as e:  # noqa: BLE001 - handed back to the requests for this index
-            out.append(e)
-    return out
+    it concerns: the indices are then made one by one (:func:`batch_or_each`)."""
+    return batch_or_each(lambda batch: generate_samples(config, batch, samples=samples, stop=stop), indices,
+                         lambda index, e: e)
 
 
 class TarStream:

@@ -208,3 +208,28 @@ def test_batch_size_follows_the_limit_or_the_memory():
     assert be.batch_views(256, 256, 5) == 5
     auto_small, auto_large = be.batch_views(32, 32), be.batch_views(512, 512)
     assert auto_small > auto_large >= 1
+
+
+def test_a_failed_batch_is_retried_item_by_item_and_the_error_lands_on_its_item():
+    from factory.errors import Stopped
+    from factory.sample.generate import batch_or_each
+
+    calls = []
+
+    def run(batch):
+        calls.append(list(batch))
+        if 3 in batch:
+            raise ValueError(f"3 is bad (in {batch})")
+        return [x * 10 for x in batch]
+
+    got = batch_or_each(run, [1, 3, 5], lambda item, e: (item, str(e)))
+    assert got == [10, (3, "3 is bad (in [3])"), 50]
+    assert calls == [[1, 3, 5], [1], [3], [5]]
+    assert batch_or_each(run, [3], lambda item, e: "failed") == ["failed"]  # one item: not tried twice
+    assert calls[-1] == [3] and calls[-2] == [5]
+
+    def stopped(batch):
+        raise Stopped("no longer wanted")
+
+    with pytest.raises(Stopped):  # giving up is never taken for one item's failure
+        batch_or_each(stopped, [1, 2], lambda item, e: None)
