@@ -15,14 +15,25 @@ kind :data:`KINDS` gives:
   (and the rotation), its semantic class (a name in :data:`CLASSES`), and how the
   sampler turns a drawn ``size`` and ``aspect`` into ``dims``.
 
-``dims`` are half-extents in the object frame, metres (see
-:class:`factory.scene.types.SceneObject` for each kind's meaning); a mesh kind's are
-the axis scales of its unit asset.
+An object's ``dims`` (:class:`factory.scene.types.SceneObject`), in the object frame,
+metres:
 
-Adding an analytic kind: a :class:`ShapeKind` here (its class appended to
-:data:`CLASSES`), its ``@wp.func`` intersection and branch in
-:mod:`factory.render.geometry`; the physics needs nothing new while its parts are
-primitives MuJoCo has (:data:`factory.physics.model` maps each primitive).
+* sphere: (r, r, r)
+* box: (hx, hy, hz), half-extents
+* cylinder: (r, r, hz), axis along object z
+* capsule: (r, r, hz), axis along object z, total half-length hz (segment hz - r)
+* ell: (hx, hy, hz), an L profile in x-z extruded along y: the block
+  [-hx, hx] x [-hy, hy] x [-hz, 0] united with [-hx, 0] x [-hy, hy] x [0, hz]
+  (non-convex)
+* a mesh kind (torus, rock, ...): (sx, sy, sz), the axis scales of its unit asset
+  (whose largest half-extent is 1)
+
+Adding an analytic kind touches two files: this one (a :class:`ShapeKind`, its class
+appended to :data:`CLASSES`, its dims above) and :mod:`factory.render.geometry` (its
+``@wp.func`` intersection, its named code and its branch in ``analytic``). The physics
+needs nothing new while its parts are primitives MuJoCo has (``_PRIMITIVE`` in
+:mod:`factory.physics.model` maps each to a MuJoCo geom); ``tests/unit/test_shapes.py``
+asks for an independent signed distance function of it.
 """
 
 from __future__ import annotations
@@ -174,9 +185,7 @@ _ANALYTIC = (
         radius_of=lambda d: d[2],
         depth_of=lambda d, R: (d[2] - d[0]) * _axis_z(R) + d[0],
         volume_of=lambda d: math.pi * d[0] ** 2 * 2.0 * (d[2] - d[0]) + 4.0 / 3.0 * math.pi * d[0] ** 3),
-    ShapeKind(
-        # An L profile in x-z extruded along y: the block [-hx, hx] x [-hy, hy] x [-hz, 0]
-        # united with [-hx, 0] x [-hy, hy] x [0, hz].
+    ShapeKind(  # the L profile of the module docstring: its two boxes
         "ell", "analytic", 4, False, "ell",
         (Part("box", (0.0, 0.0, -0.5), (1.0, 1.0, 0.5)), Part("box", (-0.5, 0.0, 0.5), (0.5, 1.0, 0.5))),
         lies=True,

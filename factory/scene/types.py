@@ -38,20 +38,9 @@ class Material:
 
 @dataclass(frozen=True)
 class SceneObject:
-    """One rigid object. Its facts (radius, depths, volume) are its kind's in
-    :mod:`factory.scene.shapes`.
-
-    ``dims`` are half-extents in the object frame, metres:
-
-    * sphere: (r, r, r)
-    * box: (hx, hy, hz)
-    * cylinder: (r, r, hz), axis along object z
-    * capsule: (r, r, hz), axis along object z, total half-length hz (segment hz - r)
-    * ell: (hx, hy, hz), an L profile in x-z extruded along y: the block
-      [-hx, hx] x [-hy, hy] x [-hz, 0] united with [-hx, 0] x [-hy, hy] x [0, hz]
-      (non-convex)
-    * a mesh kind of :data:`factory.scene.assets.MESH_KINDS` (torus, rock, ...):
-      (sx, sy, sz), the axis scales of its unit asset (whose largest half-extent is 1)
+    """One rigid object of shape kind ``shape``, whose facts (radius, depths, volume)
+    and ``dims`` convention (half-extents in the object frame, metres; a mesh's axis
+    scales) are its kind's in :mod:`factory.scene.shapes`.
 
     ``base_rotation`` (3x3) orients the shape and ``yaw`` turns it about world z: the
     pose at t = 0 is ``Rz(yaw) @ base_rotation`` at ``position``. From there the motion
