@@ -27,7 +27,8 @@ from factory.sample.types import Sample, sample_key
 from factory.scene.allocation import allocation_of
 from factory.scene.config import Config
 from factory.scene.sampling import rng_for
-from factory.scene.types import CLASSES, Scene, box_corners
+from factory.scene.shapes import CLASSES, box_corners
+from factory.scene.types import Scene
 from factory.timing import timed
 
 
