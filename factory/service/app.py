@@ -51,6 +51,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from factory import __version__
 from factory.client.http import TOKEN_ENV
+from factory.sample.types import sample_key
 from factory.errors import ApiError, ConfigError, RenderError, Stopped
 from factory.scene.config import validation_problems
 from factory.service.body import parse_json
@@ -173,7 +174,7 @@ class SampleService:
         # time limit can still be answered with a status code and a JSON body.
         first = await self._make(works[0], deadline)
         stream = TarStream() if job.format == "tar" else JsonStream()
-        filename = f"{job.config.name}-{job.indices.start:010d}-{len(job.indices)}.{job.format}"
+        filename = f"{job.config.name}-{sample_key(job.indices.start)}-{len(job.indices)}.{job.format}"
         headers = {
             "X-Factory-Count": str(len(job.indices)),
             "X-Factory-Config-Hash": job.config_hash,
