@@ -1,11 +1,20 @@
-"""``generate_sample(config, index)``: the one function every path calls.
+"""``generate_samples(config, indices, samples=N)`` and its one-sample form
+``generate_sample``: what every path calls (the pipeline, the endpoint, the previews,
+the tests).
 
-allocate -> sample_scene -> simulate -> render_clip -> metadata. It depends only on
-the config (with its seed), the index and, through the scenario allocation, the
-dataset's size (``samples``; None for the open-ended stream, see
-:mod:`factory.scene.allocation`), so the same sample is the same bytes on any worker, in any
-order. Failures come out as :class:`~factory.errors.RenderError` naming the
-index, the scenario and the seed.
+Per sample: its scenario from the allocation (:func:`scenario_of`) -> a usable scene
+and its MuJoCo model (:func:`factory.sample.scenes.scene_and_model`: drawn, checked for
+camera clearance and spawn overlaps, drawn again) -> its motion
+(:func:`factory.physics.dynamics.simulate`) -> then all the call's clips rendered
+together (:func:`factory.render.renderer.render_clips`, in launches of
+``render.batch_views`` views) -> the metadata. A sample depends only on the config
+(with its seed), the index and, through the scenario allocation, the dataset's size
+(``samples``; None for the open-ended stream, see :mod:`factory.scene.allocation`), so
+the same sample is the same bytes on any worker, in any order and in any batch. A
+sample that fails is a :class:`~factory.errors.RenderError` naming the index, the
+scenario and the seed: returned in its place by :func:`generate_samples`, raised by
+:func:`generate_sample`. :func:`generate_members` encodes one sample as a shard holds
+it. What a sample holds: ``docs/format.md``.
 """
 
 from __future__ import annotations

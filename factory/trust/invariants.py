@@ -3,7 +3,7 @@
 :func:`check_clip` takes the :class:`~factory.render.frames.Frames` that
 :func:`factory.sample.decode.decode_sample` returns, the raw ``flow.png`` codes and the
 metadata, and reports each broken invariant through ``add(check, message)``. What
-holds, and why (see ``factory/render/`` and the sample-format table of the README):
+holds, and why (see ``factory/render/`` and the sample format, ``docs/format.md``):
 
 * **depth** is finite and >= 0; it is 0 (sky) exactly where no surface is hit, so an
   object pixel (instance > 0) has depth > 0.

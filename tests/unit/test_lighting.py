@@ -58,8 +58,9 @@ def _blocked(points: np.ndarray, dirs: np.ndarray, centre: np.ndarray, radius: f
 
 def _emitter_dirs(L: np.ndarray, spread: float, n: int = 24) -> np.ndarray:
     """Unit directions (n*n, 3) over a directional light's square emitter: L plus
-    ``spread`` (the tangent of the half-angle) times [-1, 1]^2 in the frame the README
-    defines (e1 = unit(z x L), or x x L when L is near vertical; e2 = L x e1)."""
+    ``spread`` (the tangent of the half-angle) times [-1, 1]^2 in the frame that
+    ``factory.render.shade.basis`` builds (e1 = unit(z x L), or x x L when L is near
+    vertical; e2 = L x e1)."""
     a = np.array([1.0, 0, 0]) if abs(L[2]) > 0.9 else np.array([0, 0, 1.0])
     e1 = np.cross(a, L)
     e1 /= np.linalg.norm(e1)
