@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import yaml
@@ -208,6 +210,27 @@ def test_batch_size_follows_the_limit_or_the_memory():
     assert be.batch_views(256, 256, 5) == 5
     auto_small, auto_large = be.batch_views(32, 32), be.batch_views(512, 512)
     assert auto_small > auto_large >= 1
+
+
+def test_the_renderer_reads_a_clips_motion_only_through_its_poses():
+    """Any ClipMotion will do: a motion frozen at t = 0 renders every frame as the
+    simulated clip's first frame (colour, depth, ids), and its boxes with it."""
+    config = _config("shapes")
+    (clip,) = _clips(config, [0], 4)
+    scene = replace(clip.scene, camera=replace(clip.scene.camera, trajectory="static"))
+    simulated = clip.motion
+
+    class Frozen:
+        def state_at(self, time):
+            return simulated.state_at(0.0)
+
+    moving = render_clips([Clip(scene, simulated, 1, None)], batch_views=64)[0]
+    frozen = render_clips([Clip(scene, Frozen(), 1, None)], batch_views=64)[0]
+    for t in range(scene.frames):
+        for field in ("rgb", "depth", "instance"):
+            assert np.array_equal(getattr(frozen.frames, field)[t], getattr(moving.frames, field)[0]), (field, t)
+        assert frozen.annotations[t] == moving.annotations[0]
+    assert not np.array_equal(moving.frames.depth[-1], moving.frames.depth[0])  # the simulated clip does move
 
 
 def test_a_failed_batch_is_retried_item_by_item_and_the_error_lands_on_its_item():
