@@ -181,6 +181,34 @@ def test_no_shipped_stack_or_pile_gains_energy(path, scenario):
         assert len(m.events) > 0
 
 
+def test_model_ids_are_the_specs_own_and_owners_are_recorded_not_parsed():
+    """Body and geom ids come from the MjSpec elements (not compile order), each geom's
+    owner is recorded as it is made (not read back from its name): MuJoCo's own geom ->
+    body table agrees, for an ell's two boxes, a torus's convex pieces and furniture."""
+    import mujoco
+
+    config = parse_config({"seed": 5, "render": {"width": 32, "height": 32, "frames": 2},
+                           "scenarios": {"s": {"room": {"width": 5.0, "depth": 4.0, "height": 2.5},
+                                               "furniture": {"count": 3}, "camera": {"distance": 3.0},
+                                               "objects": {"count": 6, "size": 0.15, "shape": {
+                                                   "dist": "choice", "values": ["ell", "torus", "box"]}}}}})
+    scene = next(s for s in (sample_scene(config, "s", i) for i in range(20))
+                 if {"ell", "torus"} <= {o.shape for o in s.objects} and any(o.static for o in s.objects))
+    built = build(scene)
+    m = built.model
+    for k, o in enumerate(scene.objects):
+        geoms = np.flatnonzero(built.geom_owner == o.id)
+        assert len(geoms) >= (2 if o.shape in ("ell", "torus") else 1), o.shape
+        assert (built.body_of[k] == -1) == o.static
+        body = 0 if o.static else built.body_of[k]  # static objects are geoms of the world body
+        assert set(m.geom_bodyid[geoms].tolist()) == {body}
+        if not o.static:
+            assert m.body(body).name == f"object{o.id}"
+    background = np.flatnonzero(built.geom_owner == 0)
+    assert len(background) == 5 and set(m.geom_bodyid[background].tolist()) == {0}  # the floor and four walls
+    assert m.geom_type[built.floor_geom] == mujoco.mjtGeom.mjGEOM_PLANE
+
+
 def test_a_rod_drops_through_the_hole_of_a_torus():
     # A torus collides as its convex pieces, not its hull (which would be a solid disc).
     scene = _scene({"count": 2, "shape": "torus", "size": 0.4, "spawn_radius": 0.0, "speed": 0.0}, frames=24)
