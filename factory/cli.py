@@ -3,7 +3,7 @@
 Each subcommand is a module in :mod:`factory.commands` (see its docstring for the
 two functions it exposes); adding one is one line in :data:`COMMANDS`. Errors that
 factory raises on purpose (:class:`~factory.errors.FactoryError`) print their message
-to stderr and exit with status 2, without a traceback; argparse's own usage errors
+to stderr as one line and exit with status 2, without a traceback; argparse's own usage errors
 also exit with 2.
 """
 
@@ -14,7 +14,7 @@ import importlib
 import sys
 
 from factory import __version__
-from factory.commands import description
+from factory.commands import description, error_line
 from factory.errors import FactoryError
 
 # Subcommand modules, in the order `factory --help` lists them.
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.run(args)
     except FactoryError as e:
-        print(f"factory {args.command}: error: {e}", file=sys.stderr)
+        print(error_line(f"factory {args.command}", e), file=sys.stderr)
         return 2
 
 

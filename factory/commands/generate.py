@@ -16,13 +16,8 @@ from __future__ import annotations
 
 import argparse
 
-from factory.commands.argtypes import (
-    add_render_options,
-    add_storage_option,
-    float_at_least,
-    int_at_least,
-    job_main,
-)
+from factory.commands.argtypes import add_render_options, add_storage_option, float_at_least, int_at_least
+from factory.commands.jobmain import job_main
 
 HELP = "generate a sharded dataset on Ray Data"
 
@@ -64,28 +59,13 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return p
 
 
-
 def run(args: argparse.Namespace) -> int:
-    from factory.commands.argtypes import (
-        check_device,
-        load_config_with,
-        render_overrides,
-        renders_here,
-        source_of,
-    )
-    from factory.dataset.options import parse_options
-    from factory.dataset.storage import resolve
+    from factory.commands import preflight
 
-    # Fail fast on a bad config, before Ray. The device is checked here only when this
-    # machine renders (an embedded Ray): a cluster's GPU nodes may have what it lacks.
-    overrides = render_overrides(args)
-    config = load_config_with(args.config, overrides)
-    check_device(config.render.device, source_of(args.config, overrides), here=renders_here())
-    location = resolve(args.out, parse_options(args.storage_option))
+    config, location, mode = preflight.generate(args)  # every refusal, before Ray is imported
 
     from factory.onray.pipeline import generate_dataset
 
-    mode = "overwrite" if args.overwrite else "resume" if args.resume else "auto"
     print(f"factory generate: {args.samples} samples of {args.config} -> {location.describe()}", flush=True)
     summary = generate_dataset(
         config, location, samples=args.samples, shard_size=args.shard_size, prefix=args.prefix,

@@ -91,8 +91,8 @@ def lines(doc: dict) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from factory.scene.config import load_config
+    from factory.commands.preflight import plan_config
 
-    doc = plan(load_config(args.config), args.samples, args.shard_size)
+    doc = plan(plan_config(args.config, args.samples), args.samples, args.shard_size)
     print(json.dumps(doc, indent=2) if args.json else "\n".join(lines(doc)))
     return 0

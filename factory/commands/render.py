@@ -37,7 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from factory.commands.argtypes import sample_config
+    from factory.commands.preflight import sample_config
 
     config = sample_config(args, args.index, "render")
     out: Path = args.out

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import argparse
 
-from factory.commands.argtypes import add_storage_option, int_at_least, job_main
+from factory.commands.argtypes import add_storage_option, int_at_least
 from factory.commands.engines import ENGINES, map_shards_for
+from factory.commands.jobmain import job_main
 
 HELP = "write an HTML report, dataset card and stats for a dataset"
 
@@ -43,9 +44,11 @@ def add_arguments(p: argparse.ArgumentParser, engine: str = "local") -> argparse
 
 
 def run(args: argparse.Namespace) -> int:
+    from factory.commands import preflight
     from factory.dataset.options import parse_options
     from factory.trust.report.build import make_report
 
+    preflight.report(args)  # every refusal, before Ray is imported
     report = make_report(
         args.url, args.out, options=parse_options(args.storage_option), reference=args.reference,
         max_samples=args.max_samples, previews=args.previews, log=lambda s: print(f"  {s}", flush=True),

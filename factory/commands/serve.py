@@ -49,52 +49,29 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
 def load_serve_config(path: Path, host: str | None = None, port: int | None = None,
                       min_replicas: int | None = None, max_replicas: int | None = None,
                       gpus_per_replica: float | None = None, render: dict | None = None):
-    """The Serve config file as Serve's own ``ServeDeploySchema``, with overrides applied.
-
-    ``render``: ``{"device": ..., "batch_views": ...}`` (those given) for the args of
-    every factory application (``...:build_app``). With ``device`` cuda and no
-    ``gpus_per_replica``, a replica that the file gives no GPU gets 1.
+    """The Serve config file as Serve's own ``ServeDeploySchema``, with overrides applied
+    (:func:`factory.commands.preflight.serve_file` says which).
 
     Raises:
         ConfigError: the file is unreadable, not YAML, or not a valid Serve config.
     """
+    from factory.commands.preflight import serve_file  # as in run: not for --help
+
+    return serve_schema(path, serve_file(path, host, port, min_replicas, max_replicas, gpus_per_replica, render))
+
+
+def serve_schema(path: Path, data: dict):
+    """``data`` (a Serve config file as read) validated by Serve's ``ServeDeploySchema``,
+    which imports Ray (it starts nothing).
+
+    Raises:
+        ConfigError: naming ``path`` and each field Serve refuses.
+    """
     from pydantic import ValidationError
     from ray.serve.schema import ServeDeploySchema
 
-    from factory.scene.config import read_yaml, validation_problems
-    from factory.service.app import DEPLOYMENT
+    from factory.scene.config import validation_problems
 
-    data = read_yaml(path, "the Serve config")
-    if not isinstance(data, dict):
-        raise ConfigError(str(path), ["<top level>: must be a mapping (a Serve config file)"])
-    http = data.setdefault("http_options", {})
-    if host is not None:
-        http["host"] = host
-    if port is not None:
-        http["port"] = port
-    render = render or {}
-    for app in data.get("applications") or []:
-        if (render and isinstance(app, dict) and str(app.get("import_path", "")).endswith(":build_app")
-                and isinstance(app.get("args") or {}, dict)):
-            app["args"] = {**(app.get("args") or {}), **render}
-        for dep in app.get("deployments") or []:
-            if dep.get("name") != DEPLOYMENT:
-                continue
-            scaling = dep.setdefault("autoscaling_config", {})
-            if min_replicas is not None:
-                scaling["min_replicas"] = min_replicas
-            if max_replicas is not None:
-                scaling["max_replicas"] = max_replicas
-            if scaling.get("min_replicas", 1) > scaling.get("max_replicas", scaling.get("min_replicas", 1)):
-                raise ConfigError(str(path), [
-                    f"autoscaling_config: min_replicas {scaling['min_replicas']} > max_replicas "
-                    f"{scaling['max_replicas']}"])
-            if gpus_per_replica is not None:
-                dep.setdefault("ray_actor_options", {})["num_gpus"] = gpus_per_replica
-            elif render.get("device") == "cuda" and isinstance(dep.get("ray_actor_options"), dict):
-                # (without ray_actor_options here, build_app's own default holds: 1 GPU for cuda)
-                if not dep["ray_actor_options"].get("num_gpus"):
-                    dep["ray_actor_options"]["num_gpus"] = 1
     try:
         return ServeDeploySchema.model_validate(data)
     except ValidationError as e:
@@ -102,18 +79,10 @@ def load_serve_config(path: Path, host: str | None = None, port: int | None = No
 
 
 def run(args: argparse.Namespace) -> int:
-    from factory.commands.argtypes import render_overrides, renders_here
+    from factory.commands import preflight
 
-    config = load_serve_config(args.config, args.host, args.port, args.min_replicas, args.max_replicas,
-                               args.gpus_per_replica, render_overrides(args))
-    from factory.service.app import build_app
-    from factory.service.settings import Settings
-
-    for app in config.applications:  # check each application's args before starting Ray
-        if app.import_path.endswith(":build_app"):
-            build_app(app.args)
-            if renders_here():  # replicas on this machine: can they use the device?
-                Settings.model_validate(app.args).check_device()
+    data = preflight.serve(args)  # factory's own refusals, before Ray is imported
+    config = serve_schema(args.config, data)
 
     import ray
     from ray import serve

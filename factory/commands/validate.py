@@ -16,7 +16,8 @@ import argparse
 import sys
 import time
 
-from factory.commands.argtypes import add_storage_option, int_at_least, job_main
+from factory.commands.argtypes import add_storage_option, int_at_least
+from factory.commands.jobmain import job_main
 
 DEFAULT_RESULT = "validation.json"
 
@@ -48,7 +49,6 @@ def add_arguments(p: argparse.ArgumentParser, engine: str = "local") -> argparse
     return p
 
 
-
 class _Progress:
     """``checked k/n shards`` on stderr, at most every 2 s and at the end."""
 
@@ -63,13 +63,12 @@ class _Progress:
 
 
 def run(args: argparse.Namespace) -> int:
+    from factory.commands import preflight
     from factory.commands.engines import map_shards_for
-    from factory.dataset.options import parse_options
-    from factory.dataset.storage import resolve
     from factory.errors import StorageError
     from factory.trust.validate import validate_dataset
 
-    location = resolve(args.url, parse_options(args.storage_option))
+    location = preflight.validate(args)  # every refusal, before Ray is imported
     out = sys.stderr if args.result == "-" else sys.stdout
     print(f"factory validate: {location.describe()} ({args.engine} engine)", file=out, flush=True)
     result = validate_dataset(

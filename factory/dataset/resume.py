@@ -34,6 +34,7 @@ from factory.dataset.shards import sha256_hex, shard_count, shard_indices, shard
 from factory.dataset.storage import Location
 from factory.dataset.writer import DatasetWriter, record_of, remove_temp_files
 from factory.errors import ConfigError, DatasetConflictError, StorageError
+from factory.scene.allocation import allocate
 
 MODES = ("auto", "resume", "overwrite")
 PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,100}$")
@@ -114,6 +115,65 @@ def validate_args(samples: int, shard_size: int, prefix: str, max_failures: int,
         raise ConfigError("generate arguments", problems)
 
 
+def check_target(
+    location: Location, config, *, samples: int, shard_size: int, prefix: str | None = None,
+    mode: str = "auto", max_failures: int = 0,
+) -> None:
+    """Everything :func:`prepare` refuses, checked without writing anything but a probe
+    object (deleted at once): what a command runs before Ray starts.
+
+    Raises:
+        ConfigError: bad arguments, or scenario minimums that do not fit ``samples``.
+        DatasetConflictError: the location holds a different dataset and ``mode`` is not
+            overwrite; StorageError: it cannot be read or written, or ``mode`` is resume
+            and there is nothing to resume.
+    """
+    _survey(location, config, samples, shard_size, prefix or config.name, max_failures, mode)
+
+
+def _survey(location: Location, config, samples: int, shard_size: int, prefix: str, max_failures: int,
+            mode: str) -> tuple[dict, dict | None, dict[str, int]]:
+    """``(the new intent, the existing one or None, the listing)``, once the arguments,
+    the allocation, what the location holds (read first, so a refusal leaves nothing
+    behind) and a write probe have passed (see :func:`check_target`)."""
+    validate_args(samples, shard_size, prefix, max_failures, mode)
+    # Minimums over the sample count are refused here, before any worker asks which
+    # scenario its sample belongs to (there the question has no answer).
+    allocate(config, samples)
+    new = mf.intent(config, samples=samples, shard_size=shard_size, prefix=prefix)
+    old = _existing_intent(location)
+    listing = location.list()
+    if mode != "overwrite":
+        _refuse_to_replace(location, old, new, listing, shard_pattern(prefix), mode)
+    location.check_writable()
+    return new, old, listing
+
+
+def _refuse_to_replace(location: Location, old: dict | None, new: dict, listing: dict[str, int],
+                       ours: re.Pattern, mode: str) -> None:
+    """DatasetConflictError for another dataset or unrecorded files a run would replace;
+    StorageError for ``--resume`` where there is nothing to resume."""
+    if old is not None:
+        diffs = mf.intent_differences(old, new)
+        if diffs:
+            raise DatasetConflictError(
+                f"{location.url} already holds a different dataset ({'; '.join(diffs)}); "
+                "pass --overwrite to replace it, or choose another --out"
+            )
+        return
+    clash = sorted(n for n in listing if n == mf.MANIFEST or ours.match(n))
+    if clash:
+        shown = ", ".join(clash[:3]) + (f" and {len(clash) - 3} more" if len(clash) > 3 else "")
+        raise DatasetConflictError(
+            f"{location.url} holds files that a run would replace but no factory dataset record "
+            f"({shown}); pass --overwrite to replace them, or choose another --out"
+        )
+    if mode == "resume":
+        raise StorageError(
+            f"{location.url}: --resume given but there is no dataset here to resume; run without --resume"
+        )
+
+
 def prepare(
     location: Location, config, *, samples: int, shard_size: int, prefix: str | None = None,
     mode: str = "auto", max_failures: int = 0, log: Callable[[str], None] = lambda s: None,
@@ -121,43 +181,18 @@ def prepare(
     """Check the location, compare with what it holds, and plan the run (module docs).
 
     Raises:
-        StorageError: the location cannot be written (checked first, with a probe).
+        StorageError: the location cannot be read or written (a probe), or ``mode`` is
+            resume and there is nothing to resume.
         DatasetConflictError: it holds a different dataset and ``mode`` is not overwrite.
-        ConfigError: bad arguments.
+        ConfigError: bad arguments, or scenario minimums that do not fit ``samples``.
     """
     prefix = prefix or config.name
-    validate_args(samples, shard_size, prefix, max_failures, mode)
-    location.check_writable()
-
-    new = mf.intent(config, samples=samples, shard_size=shard_size, prefix=prefix)
-    old = _existing_intent(location)
-    listing = location.list()
-    ours = shard_pattern(prefix)
-
+    new, old, listing = _survey(location, config, samples, shard_size, prefix, max_failures, mode)
     if mode == "overwrite":
-        removed = remove_dataset(location, old, listing, ours)
+        removed = remove_dataset(location, old, listing, shard_pattern(prefix))
         if removed:
             log(f"--overwrite: removed {removed} files of the previous dataset at {location.url}")
         old, listing = None, location.list()
-    elif old is not None:
-        diffs = mf.intent_differences(old, new)
-        if diffs:
-            raise DatasetConflictError(
-                f"{location.url} already holds a different dataset ({'; '.join(diffs)}); "
-                "pass --overwrite to replace it, or choose another --out"
-            )
-    else:
-        clash = sorted(n for n in listing if n == mf.MANIFEST or ours.match(n))
-        if clash:
-            shown = ", ".join(clash[:3]) + (f" and {len(clash) - 3} more" if len(clash) > 3 else "")
-            raise DatasetConflictError(
-                f"{location.url} holds files that a run would replace but no factory dataset record "
-                f"({shown}); pass --overwrite to replace them, or choose another --out"
-            )
-        if mode == "resume":
-            raise StorageError(
-                f"{location.url}: --resume given but there is no dataset here to resume; run without --resume"
-            )
 
     plan = Plan(location, config, samples, shard_size, prefix, max_failures, todo=[])
     plan.writer.start(new)  # a new dataset, or one known from its manifest only

@@ -242,7 +242,8 @@ class Location:
                 raise storage_error(self, "cannot create the folder", e) from e
 
     def check_writable(self) -> None:
-        """Pre-flight: create the folder if local, then put and delete a probe object.
+        """Pre-flight: create the folder if local, then put and delete a probe object
+        (on a local disk its folder too, when empty: a report's folder keeps no trace).
 
         Raises:
             StorageError: with the cause in words (missing bucket, no permission or bad
@@ -252,6 +253,11 @@ class Location:
         probe = f"{_PROBE_DIR}/probe-{uuid.uuid4().hex}"
         self.put_atomic(probe, b"factory write probe\n")
         self.delete([probe])
+        if self.is_local:
+            try:
+                os.rmdir(self.full(_PROBE_DIR))
+            except OSError:  # not empty: a dataset's records are there
+                pass
 
 
 def storage_error(loc: Location, action: str, err: BaseException) -> StorageError:

@@ -19,8 +19,7 @@ import sys
 from dataclasses import dataclass
 
 from factory.errors import ConfigError
-
-DEVICES = ("cpu", "cuda")
+from factory.scene.config import DEVICES, MAX_BATCH_VIEWS
 
 # Bytes of device memory per pixel of one view in a launch: the job's linear RGB
 # (12), the frame's outputs (depth 4, ids 3, normals 12, flow 8 + 1, sRGB 3) and room
@@ -33,7 +32,6 @@ BYTES_PER_PIXEL_VIEW = 96
 # fewer views where soft shadows or occlusion cast more. (2^19 cost 7% more time per
 # frame in launch overhead, 2^21 saved 6%.)
 CPU_BATCH_RAYS = 2 ** 20
-MAX_BATCH_VIEWS = 4096
 
 
 @functools.cache

@@ -37,6 +37,12 @@ TEXTURES = ("plain", "checker", "stripes", "noise")
 TRAJECTORIES = ("static", "orbit", "dolly", "handheld")
 LIGHT_KINDS = ("directional", "point")
 PLACEMENTS = ("scatter", "stack", "on_furniture", "roll")  # factory.scene.placement
+# Where the renderer's kernels run (factory.render.device), and the most views (frames,
+# blur sub-frames) one render launch holds, however render.batch_views or the device's
+# memory would size it. The one place for both: RenderSettings, the Serve settings, the
+# renderer and the commands' --device / --batch-views read them from here.
+DEVICES = ("cpu", "cuda")
+MAX_BATCH_VIEWS = 4096
 
 
 def _num(ge=None, le=None, gt=None, integer=False):
@@ -92,7 +98,7 @@ class RenderSettings(Strict):
     motion_blur_samples: int = Field(
         5, ge=1, le=64, description="sub-frame renders averaged when a scenario's shutter > 0"
     )
-    device: Literal["cpu", "cuda"] = Field(
+    device: Literal[DEVICES] = Field(
         "cpu", description="where the renderer's Warp kernels run: cpu or cuda"
     )
     shadow_rays: int = Field(
@@ -101,7 +107,7 @@ class RenderSettings(Strict):
     ao_rays: int = Field(0, ge=0, le=64, description="ambient-occlusion rays per pixel; 0 turns it off")
     ao_distance: float = Field(0.5, gt=0, le=100.0, description="metres within which an occluder darkens ambient")
     batch_views: int = Field(
-        0, ge=0, le=4096, description="views (frames, blur sub-frames) per render launch; 0: sized from memory"
+        0, ge=0, le=MAX_BATCH_VIEWS, description="views (frames, blur sub-frames) per render launch; 0: sized from memory"
     )
 
     def rays_per_pixel(self, lights: int) -> int:

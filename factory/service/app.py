@@ -52,8 +52,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from factory import __version__
 from factory.client.http import TOKEN_ENV
 from factory.sample.types import sample_key
-from factory.errors import ApiError, ConfigError, RenderError, Stopped
-from factory.scene.config import validation_problems
+from factory.errors import ApiError, RenderError, Stopped
 from factory.service.body import parse_json
 from factory.service.catalogue import Catalogue
 from factory.service.payload import (
@@ -67,9 +66,8 @@ from factory.service.payload import (
     stopper,
 )
 from factory.service.request import SampleRequest, request_error, resolve
-from factory.service.settings import Settings
+from factory.service.settings import DEPLOYMENT, Settings, app_settings
 
-DEPLOYMENT = "SampleService"
 api = FastAPI(
     title="factory",
     version=__version__,
@@ -315,13 +313,9 @@ def build_app(args: dict[str, Any] | None = None) -> serve.Application:
     Raises:
         ConfigError: an unknown argument or a bad value, naming it.
     """
-    try:
-        settings = Settings.model_validate(args or {})
-    except ValidationError as e:
-        raise ConfigError.of("serve application args", validation_problems(e.errors(), Settings)) from None
     # A bad configs_dir fails here, not in every replica. The device is not checked: this
     # may run where no replica will (a head node without the replicas' GPUs).
-    Catalogue(settings.configs_dir, settings.render)
+    settings = app_settings(args)
     deployment = SampleService.options(
         autoscaling_config={
             "min_replicas": settings.min_replicas,

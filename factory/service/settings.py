@@ -6,11 +6,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from factory.errors import ConfigError
 from factory.render.device import get_device
+from factory.scene.config import DEVICES, MAX_BATCH_VIEWS, validation_problems
+from factory.service.catalogue import Catalogue
 from factory.service.request import Limits
 
+DEPLOYMENT = "SampleService"  # the deployment's name in a Serve config file
 GPU_MAX_BATCH_SIZE = 16  # max_batch_size when device is cuda and the setting is not given
 
 
@@ -31,11 +35,11 @@ class Settings(BaseModel):
                                                        "is heavy: its samples are made one at a time on the "
                                                        "replica's heavy lane, never ahead of light ones")
     time_limit_s: float = Field(120.0, gt=0, description="seconds one request may take")
-    device: Literal["cpu", "cuda"] | None = Field(
+    device: Literal[DEVICES] | None = Field(
         None, description="render.device of every config served, shipped or in a request "
                           "(None: each config's own)")
     batch_views: int | None = Field(
-        None, ge=0, le=4096, description="render.batch_views of every config served: views per render launch, "
+        None, ge=0, le=MAX_BATCH_VIEWS, description="render.batch_views of every config served: views per render launch, "
                                          "0 sized from memory (None: each config's own)")
     max_batch_size: int | None = Field(
         None, ge=1, le=256, description=f"single-sample requests made in one call (default: 1, "
@@ -77,3 +81,21 @@ class Settings(BaseModel):
         if self.device is None:
             return
         get_device(self.device, "serve application args")
+
+
+def app_settings(args: dict | None) -> Settings:
+    """``build_app``'s arguments checked as ``build_app`` checks them, without Ray: the
+    settings, and the configs they serve (every one loads, with ``device`` and
+    ``batch_views`` merged in). The device is not checked here: replicas may run where
+    this does not (:meth:`Settings.check_device` is for when they run here).
+
+    Raises:
+        ConfigError: an unknown argument or a bad value, naming it; a config that does
+            not load.
+    """
+    try:
+        settings = Settings.model_validate(args or {})
+    except ValidationError as e:
+        raise ConfigError.of("serve application args", validation_problems(e.errors(), Settings)) from None
+    Catalogue(settings.configs_dir, settings.render)
+    return settings

@@ -97,7 +97,7 @@ TINY = Path(__file__).resolve().parents[1] / "configs" / "tiny.yaml"
 def rendered_as(tmp_path, device: str, batch_views: int) -> tuple[dict, dict]:
     """``factory render TINY --index 0`` on ``device`` in launches of ``batch_views``
     views: the members it wrote, and those generate_members makes of the same config."""
-    from factory.commands.argtypes import load_config_with
+    from factory.commands.preflight import load_config_with
     from factory.sample.generate import generate_members
 
     out = tmp_path / "out"

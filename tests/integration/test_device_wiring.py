@@ -13,18 +13,17 @@ from __future__ import annotations
 import json
 import math
 import pickle
-import typing
 
 import pyarrow as pa
 import pytest
 
-from factory.commands import argtypes
+from factory.commands import preflight
 from factory.errors import ConfigError, RenderError
 from factory.onray.pipeline import GPU_BATCH_VIEWS, MAX_INPUT_BLOCKS, RenderStage, block_size
-from factory.render.device import DEVICES, MAX_BATCH_VIEWS, cuda_available
+from factory.render.device import cuda_available
 from factory.sample.encode import encode_sample
 from factory.sample.generate import generate_sample, scenario_of
-from factory.scene.config import Config, RenderSettings, parse_config
+from factory.scene.config import Config, parse_config
 from factory.scene.distributions import Param
 
 
@@ -50,19 +49,13 @@ def rendered(table: pa.Table) -> list[tuple[int, dict | None, bytes]]:
             zip(*(table[c].to_pylist() for c in ("index", "error", "sample")))]
 
 
-def test_the_cli_spells_the_renderers_devices_and_limits():
-    assert argtypes.DEVICES == DEVICES == typing.get_args(RenderSettings.model_fields["device"].annotation)
-    le = [m.le for m in RenderSettings.model_fields["batch_views"].metadata if hasattr(m, "le")]
-    assert argtypes.MAX_BATCH_VIEWS == MAX_BATCH_VIEWS == le[0]
-
-
 def test_the_config_of_a_command_carries_its_render_flags(tmp_path, tiny_config):
     from conftest import CONFIGS
 
     path = CONFIGS / "tiny.yaml"
-    assert argtypes.load_config_with(path, {}) == tiny_config
+    assert preflight.load_config_with(path, {}) == tiny_config
     # (parsing only: a cuda config is valid on any machine; rendering it needs CUDA)
-    config = argtypes.load_config_with(path, {"device": "cuda", "batch_views": 7})
+    config = preflight.load_config_with(path, {"device": "cuda", "batch_views": 7})
     assert (config.render.device, config.render.batch_views) == ("cuda", 7)
     assert config == on(tiny_config, device="cuda", batch_views=7)
     assert config.config_hash() != tiny_config.config_hash()  # the device is part of the config
@@ -72,12 +65,12 @@ def test_the_config_of_a_command_carries_its_render_flags(tmp_path, tiny_config)
 @pytest.mark.skipif(cuda_available(), reason="this machine has CUDA")
 def test_check_device_refuses_cuda_here_naming_render_device_and_trusts_a_cluster():
     with pytest.raises(ConfigError) as info:
-        argtypes.check_device("cuda", "x.yaml with --device cuda")
+        preflight.check_device("cuda", "x.yaml with --device cuda")
     assert "x.yaml with --device cuda" in str(info.value) and "render.device: 'cuda'" in str(info.value)
-    argtypes.check_device("cuda", "x.yaml", here=False)  # rendering happens on the cluster's nodes
-    argtypes.check_device("cpu", "x.yaml")
+    preflight.check_device("cuda", "x.yaml", here=False)  # rendering happens on the cluster's nodes
+    preflight.check_device("cpu", "x.yaml")
     with pytest.raises(ConfigError, match="render.device: 'gpu' is not one of cpu, cuda"):
-        argtypes.check_device("gpu", "x.yaml")  # the old PyTorch device name is no device now
+        preflight.check_device("gpu", "x.yaml")  # the old PyTorch device name is no device now
 
 
 ON_CUDA = pytest.mark.skipif(not cuda_available(), reason="no CUDA device here")
@@ -172,7 +165,7 @@ def test_generate_dataset_refuses_cuda_before_starting_a_local_ray(tmp_path):
 
     code = f"""
 import ray
-from factory.commands.argtypes import load_config_with
+from factory.commands.preflight import load_config_with
 from factory.errors import ConfigError
 from factory.onray.pipeline import generate_dataset
 config = load_config_with({str(CONFIGS / 'tiny.yaml')!r}, {{"device": "cuda"}})

@@ -118,7 +118,7 @@ def test_memory_location_round_trip():
 def test_check_writable_local_ok_and_under_a_file_fails(tmp_path):
     loc = storage.resolve(str(tmp_path / "new/ds"))
     loc.check_writable()
-    assert (tmp_path / "new/ds").is_dir() and not list((tmp_path / "new/ds/.factory").iterdir())
+    assert (tmp_path / "new/ds").is_dir() and list((tmp_path / "new/ds").iterdir()) == []  # no trace of the probe
     (tmp_path / "file").write_text("x")
     with pytest.raises(StorageError, match="file"):
         storage.resolve(str(tmp_path / "file/ds")).check_writable()

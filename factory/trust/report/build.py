@@ -67,7 +67,7 @@ def make_report(
     from factory.dataset.storage import resolve
     from factory.errors import ShardFormatError
 
-    _check_arguments(map_shards, max_samples, workers)
+    check_arguments(map_shards, max_samples, workers)
     location = resolve(out, options)  # a bad --out fails before any reading
     dataset = open_dataset(url, options)
     if reference is not None:
@@ -94,7 +94,7 @@ def make_report(
     return Report(location.url_of(), {k: len(v) for k, v in files.items()}, stats)
 
 
-def _check_arguments(map_shards: MapShards, max_samples: int | None, workers: int | None) -> None:
+def check_arguments(map_shards: MapShards, max_samples: int | None, workers: int | None) -> None:
     """ConfigError naming every bad argument of :func:`make_report`."""
     problems = []
     if max_samples is not None and map_shards.name != "local":
