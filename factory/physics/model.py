@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from factory.scene.assets import mesh_asset
 from factory.scene.types import Scene
 
 # MuJoCo's geom type of each primitive a shape's parts are made of
@@ -113,8 +114,6 @@ def _geoms(body, o, density: float, solref, friction, mujoco, spec, name: str) -
             named = common if len(parts) == 1 else {**common, "name": f"o{o.id}_{j}"}
             body.add_geom(type=getattr(G, geom_type), size=size(half), **where, **named)
     else:
-        from factory.scene.assets import mesh_asset
-
         # Each convex piece collides as its hull (one piece, the mesh's own hull, for all
         # but the strongly non-convex kinds); the body's inertia is the mesh's own
         # (:func:`_mesh_inertia`), so the pieces' masses do not count.
@@ -127,8 +126,6 @@ def _geoms(body, o, density: float, solref, friction, mujoco, spec, name: str) -
 def _mesh_inertia(body, o) -> None:
     """The real mass, centre of mass and inertia of a mesh object's body, from the mesh
     itself (a torus's hull would count its hole)."""
-    from factory.scene.assets import mesh_asset
-
     com, inertia = mesh_asset(o.shape).inertia(o.dims, o.mass)
     body.explicitinertial = True
     body.mass = float(o.mass)
