@@ -1,6 +1,8 @@
 """Calibrate the endpoint's cost model on this machine: time ``generate_members`` over a
 grid of configs that vary one driver at a time, fit the seconds each term of
-:mod:`factory.service.cost` costs (non-negative least squares), write the model.
+:mod:`factory.service.cost` costs (non-negative least squares), write the model. The
+grid and the fit live in :mod:`factory.service.calibration` (the tests check the
+shipped model against them); the timing is here.
 
     .venv/bin/python benchmarks/calibrate_cost.py            # writes factory/service/cost_model.json
     .venv/bin/python benchmarks/calibrate_cost.py --out /tmp/model.json --repeats 1
@@ -27,43 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from factory.sample.generate import generate_members  # noqa: E402
-from factory.scene.config import parse_config  # noqa: E402
-from factory.scene.shapes import ANALYTIC  # noqa: E402
+from factory.service.calibration import GRID, POINT_FIELDS, config_of, fit  # noqa: E402
 from factory.service.cost import MODEL_FILE, TERMS, scenario_terms  # noqa: E402
-
-# (width, height, frames, motion_blur_samples, substeps, objects, lights, shadow_rays,
-# ao_rays, meshes): the base and one driver moved at a time, then a few together, so
-# every term is seen apart. meshes 1: the objects are tori and rocks, else analytic.
-GRID = [
-    (32, 32, 2, 1, 2, 1, 1, 1, 0, 0), (64, 64, 2, 1, 2, 1, 1, 1, 0, 0), (128, 128, 2, 1, 2, 1, 1, 1, 0, 0),
-    (64, 64, 6, 1, 2, 1, 1, 1, 0, 0), (64, 64, 2, 4, 2, 1, 1, 1, 0, 0), (64, 64, 2, 1, 2, 12, 1, 1, 0, 0),
-    (64, 64, 2, 1, 2, 24, 1, 1, 0, 0), (64, 64, 2, 1, 2, 12, 4, 1, 0, 0), (64, 64, 2, 1, 2, 24, 4, 1, 0, 0),
-    (32, 32, 8, 1, 32, 24, 1, 1, 0, 0), (32, 32, 8, 1, 64, 48, 1, 1, 0, 0), (96, 96, 4, 2, 4, 8, 2, 1, 0, 0),
-    (32, 32, 1, 1, 1, 0, 1, 1, 0, 0), (128, 128, 4, 1, 2, 8, 1, 1, 0, 0),
-    (64, 64, 2, 1, 2, 12, 1, 16, 0, 0), (64, 64, 2, 1, 2, 12, 2, 8, 16, 0), (64, 64, 2, 1, 2, 12, 1, 1, 32, 0),
-    (64, 64, 2, 1, 2, 12, 1, 1, 0, 1), (64, 64, 2, 1, 2, 24, 2, 8, 8, 1), (128, 128, 2, 1, 2, 6, 1, 1, 0, 1),
-    # heavier points, so that the fit holds where budgets bite
-    (64, 64, 4, 8, 2, 4, 1, 1, 0, 0), (64, 64, 2, 1, 2, 64, 1, 1, 0, 0), (64, 64, 2, 1, 2, 64, 8, 1, 0, 0),
-    (32, 32, 4, 1, 128, 96, 1, 1, 0, 0), (128, 128, 8, 4, 8, 16, 2, 1, 0, 0), (256, 256, 2, 1, 2, 4, 1, 1, 0, 0),
-    (192, 192, 6, 2, 8, 32, 4, 4, 4, 1),
-]
-POINT_FIELDS = ("width", "height", "frames", "motion_blur_samples", "substeps", "objects", "lights", "shadow_rays",
-                "ao_rays", "meshes")
-
-
-def config_of(point: tuple) -> object:
-    w, h, frames, blur, substeps, objects, lights, shadow_rays, ao_rays, meshes = point
-    shape = {"dist": "choice", "values": ["torus", "rock"]} if meshes else {
-        "dist": "choice", "values": list(ANALYTIC)}
-    return parse_config({
-        "name": "calibration", "seed": 1, "licence": "CC0-1.0",
-        "render": {"width": w, "height": h, "frames": frames, "fps": 12, "substeps": substeps,
-                   "motion_blur_samples": blur, "shadow_rays": shadow_rays, "ao_rays": ao_rays},
-        "output": {"mp4": False},
-        "scenarios": {"only": {"objects": {"count": objects, "shape": shape},
-                               "lighting": {"count": lights, "size": 0.3}}},
-    }, "calibration grid")
-
 
 def measure(point: tuple, repeats: int) -> float:
     """Best-of-``repeats`` seconds for one sample (two indices, averaged)."""
@@ -75,27 +42,6 @@ def measure(point: tuple, repeats: int) -> float:
             generate_members(config, index, samples=2)
         best = min(best, (time.perf_counter() - t0) / 2)
     return best
-
-
-def fit(rows: list[dict[str, float]], seconds: list[float]) -> dict[str, float]:
-    """Non-negative least squares of ``seconds`` on the terms (Lawson-Hanson's active
-    set, on relative errors so that small configs count as much as big ones)."""
-    names = list(TERMS)
-    y = np.asarray(seconds)
-    a = np.array([[r[k] for k in names] for r in rows], dtype=float) / y[:, None]
-    scale = np.linalg.norm(a, axis=0)
-    scale[scale == 0] = 1.0
-    a /= scale
-    b = np.ones(len(y))
-    active = list(range(len(names)))
-    while True:
-        x = np.zeros(len(names))
-        x[active] = np.linalg.lstsq(a[:, active], b, rcond=None)[0]
-        negative = [i for i in active if x[i] < 0]
-        if not negative:
-            break
-        active.remove(min(negative, key=lambda i: x[i]))
-    return {k: float(x[i] / scale[i]) for i, k in enumerate(names)}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,195 +1,79 @@
-"""Shared fixtures: a real local Ray, a real S3-speaking server, a real ``factory
-serve`` (session-wide: the serve and the client tests share it), free ports.
+"""The suite's set-up: the shared helpers of ``tests/helpers`` loaded as plugins (a test
+asks for their fixtures by name and imports their plain helpers from
+``tests.helpers.<module>``), and the markers set from where a test lives and what it
+asks for. The markers are declared in pyproject.toml (``--strict-markers``):
 
-Every test that uses Ray must be marked ``@pytest.mark.xdist_group("ray")``: ``make
-test`` runs ``pytest -n 2 --dist loadgroup``, which keeps that group in one worker
-process, so the session's Ray is started once and never twice at the same time.
+* ``integration``: every test under ``tests/integration`` (set here);
+* ``ray``: the test uses Ray. Set here on a test that asks for ``ray_local`` or
+  ``cli_server``; a test that starts Ray another way (a subprocess, a local cluster)
+  carries it itself. ``make test`` runs ``pytest -n 2 --dist loadgroup``: every ``ray``
+  test is put in the xdist group "ray" here, so one worker runs them all and the
+  session's Ray is started once and never twice at the same time;
+* ``s3``: the test uses moto's S3 server (asks for ``s3`` or ``s3_server``; set here);
+* ``cuda``: the test needs a CUDA device; skipped here where Warp sees none;
+* ``slow``: a minute or more (kernels compiled from scratch, a local multi-node
+  cluster, training); ``-m "not slow"`` leaves them out.
+
+``tests/unit`` holds no Ray and no servers: a unit test that asks for a server fixture
+or is marked ``ray`` stops the collection with the test's name.
 """
 
 from __future__ import annotations
 
-import os
-import random
-import signal
-import socket
-import subprocess
-import sys
-import time
-import uuid
-from pathlib import Path
-from types import SimpleNamespace
-
 import pytest
 
-TESTS = Path(__file__).resolve().parent
-CONFIGS = TESTS / "configs"
-SERVE_TOKEN = f"test-token-{uuid.uuid4().hex}"  # the cli_server's FACTORY_SERVE_TOKEN
+from tests.helpers import TESTS
 
-# AWS settings a developer's shell may carry; the S3 tests must not use them.
-_AWS_VARS = (
-    "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-    "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_REGION", "AWS_DEFAULT_REGION",
-)
+pytest_plugins = [
+    "tests.helpers.servers",
+    "tests.helpers.datasets",
+    "tests.helpers.encode",
+    "tests.helpers.diversity",
+    "tests.helpers.mix",
+    "tests.helpers.report",
+    "tests.helpers.validate",
+]
 
-
-# Ports the tests hand out: below the kernel's ephemeral range (32768-60999 on Linux),
-# where Ray's own services and every other ``bind(0)`` land, and above Ray's worker
-# ports (10002-19999). A port from ``bind(0)`` could be taken by one of Ray's
-# random-port services before the server we meant it for binds it (CI saw that).
-_TEST_PORTS = range(20000, 32768)
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now, outside the ranges the
-    kernel and Ray pick ports from by themselves."""
-    rng = random.Random()  # not the global one: a test that seeds it must not fix our ports
-    for _ in range(200):
-        port = rng.choice(_TEST_PORTS)
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError(f"no free port in {_TEST_PORTS}")
+UNIT, INTEGRATION = TESTS / "unit", TESTS / "integration"
+# The fixtures of tests/helpers/servers.py that start Ray or a server, and the marker each
+# gives the tests that ask for it.
+SERVER_FIXTURES = {"ray_local": "ray", "cli_server": "ray", "s3_server": "s3", "s3": "s3"}
 
 
-@pytest.fixture(scope="session")
-def ray_local():
-    """A local Ray with 2 CPUs for the whole session (embedded, no dashboard)."""
-    ray = pytest.importorskip("ray")
-    started = False
-    if not ray.is_initialized():
-        os.environ.pop("RAY_ADDRESS", None)
-        ray.init(address="local", num_cpus=2, include_dashboard=False)
-        started = True
-    yield ray
-    if started:
-        ray.shutdown()
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups off the markers
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    misplaced = []
+    for item in items:
+        if INTEGRATION in item.path.parents:
+            item.add_marker(pytest.mark.integration)
+        servers = sorted(set(getattr(item, "fixturenames", ())) & SERVER_FIXTURES.keys())
+        for name in servers:
+            item.add_marker(SERVER_FIXTURES[name])
+        if item.get_closest_marker("ray") is not None:
+            _in_xdist_group(item, "ray")
+        if UNIT in item.path.parents and (servers or item.get_closest_marker("ray") is not None):
+            misplaced.append(f"{item.nodeid} ({', '.join(servers) or 'marked ray'})")
+    if misplaced:
+        raise pytest.UsageError("tests/unit holds no Ray and no servers; move these to tests/integration:\n  "
+                                + "\n  ".join(misplaced))
 
 
-@pytest.fixture(scope="session")
-def s3_server():
-    """moto's S3 server on 127.0.0.1 (a free port) for the session; yields its endpoint URL."""
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+def _in_xdist_group(item: pytest.Item, group: str) -> None:
+    """Put ``item`` in the xdist group ``group``: ``--dist loadgroup`` runs a group's tests
+    in one worker. pytest-xdist 3.8 marks a test's group by appending ``@group`` to
+    ``item._nodeid``, which pytest 9 no longer reads (the id is ``item._id``): without
+    the line below the group was spread over both workers (8 grouped tests ran 4 on gw0
+    and 4 on gw1). The id is set as the controller reads it, with the suffix."""
+    item.add_marker(pytest.mark.xdist_group(group))
+    loadgroup = item.config.getoption("loadgroup", default=False)  # set in an xdist worker only
+    if loadgroup and hasattr(item, "_id") and "@" not in item.nodeid:
+        item._id = type(item._id).parse(f"{item.nodeid}@{group}")
 
 
-@pytest.fixture
-def s3(s3_server, monkeypatch, tmp_path):
-    """A fresh bucket on the moto server, with the standard AWS variables pointing at it
-    (fake credentials, AWS_ENDPOINT_URL), exactly as a user would configure MinIO."""
-    import boto3
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("cuda") is not None:
+        # Imported here, for CUDA tests only: it loads Warp.
+        from factory.render.device import cuda_available
 
-    for var in _AWS_VARS:
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-    env = {
-        "AWS_ACCESS_KEY_ID": "factory-test-key",
-        "AWS_SECRET_ACCESS_KEY": "factory-test-secret",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL": s3_server,
-    }
-    for k, v in env.items():
-        monkeypatch.setenv(k, v)
-    bucket = f"factory-{uuid.uuid4().hex[:12]}"
-    client = boto3.client(
-        "s3", endpoint_url=s3_server, region_name="us-east-1",
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-    )
-    client.create_bucket(Bucket=bucket)
-    return SimpleNamespace(endpoint=s3_server, bucket=bucket, client=client, env=env,
-                           url=f"s3://{bucket}/datasets/tiny")
-
-
-@pytest.fixture(scope="session")
-def tiny_config():
-    """The tiny test config (32 x 32 px, 2 frames, 1-3 objects, no MP4)."""
-    from factory.scene.config import load_config
-
-    return load_config(CONFIGS / "tiny.yaml")
-
-
-_REFERENCE: dict = {}
-
-
-def reference_shards(config, samples: int, shard_size: int, prefix: str | None = None) -> dict[str, bytes]:
-    """The shards a dataset must hold, built here without Ray: ``generate_members`` for
-    every index, assembled by the reference tar writer. Name -> bytes (cached)."""
-    from factory.dataset.shards import build_shard, shard_count, shard_indices, shard_name
-    from factory.sample.generate import generate_members
-
-    key = (config.config_hash(), samples, shard_size, prefix)
-    if key not in _REFERENCE:
-        out = {}
-        for s in range(shard_count(samples, shard_size)):
-            members = [generate_members(config, i, samples=samples) for i in shard_indices(s, samples, shard_size)]
-            out[shard_name(prefix or config.name, s)] = build_shard([(m["__key__"], m) for m in members])
-        _REFERENCE[key] = out
-    return _REFERENCE[key]
-
-
-def write_dataset(config, url, samples: int, shard_size: int, prefix: str | None = None) -> dict:
-    """Write a complete dataset (intent, shards, records, manifest) to ``url`` without Ray,
-    through the one dataset writer (the plan's), from :func:`reference_shards`; returns
-    the manifest. For tests of what reads datasets (validate, report, mix) that need no
-    pipeline."""
-    from factory.dataset.resume import prepare
-    from factory.dataset.storage import resolve
-
-    plan = prepare(resolve(str(url)), config, samples=samples, shard_size=shard_size, prefix=prefix,
-                   mode="overwrite")
-    shards = reference_shards(config, samples, shard_size, prefix)
-    return plan.commit({s: plan.put_shard(s, data) for s, data in enumerate(shards.values())})
-
-
-def wait_healthy(url: str, seconds: float, proc: subprocess.Popen | None = None, log: Path | None = None):
-    """Wait until ``url``/healthz answers 200; fail with the server's log if it exits."""
-    import requests
-
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            pytest.fail(f"factory serve exited with {proc.returncode}:\n{log.read_text()[-4000:]}")
-        try:
-            if requests.get(f"{url}/healthz", timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.5)
-    pytest.fail(f"{url} not healthy after {seconds} s" + (f":\n{log.read_text()[-4000:]}" if log else ""))
-
-
-@pytest.fixture(scope="session")
-def cli_server(tmp_path_factory):
-    """``factory serve`` in a subprocess (its own embedded Ray) with the shipped
-    ``k8s/base/serve.yaml``, one replica and ``FACTORY_SERVE_TOKEN`` = SERVE_TOKEN.
-    Tests that use it are in the "ray" xdist group, so one worker starts it once."""
-    port = free_port()
-    log = tmp_path_factory.mktemp("serve") / "serve.log"
-    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
-    env["FACTORY_SERVE_TOKEN"] = SERVE_TOKEN
-    started = time.time()
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([str(Path(sys.executable).parent / "factory"), "serve", "--port", str(port),
-                                 "--max-replicas", "1"], cwd=TESTS.parent, env=env, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(url, 240, proc, log)
-        yield SimpleNamespace(url=url, log=log, started=started, token=SERVE_TOKEN)
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
+        if not cuda_available():
+            pytest.skip("no CUDA device here")

@@ -34,7 +34,7 @@ import os
 import random
 import tarfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,7 +73,9 @@ class Client:
     ``token``: the bearer token (None: ``$FACTORY_SERVE_TOKEN``, if set). ``timeout``:
     seconds to connect and between bytes of an answer. ``retries``: failures in a row
     before giving up; ``backoff``: the first wait (s), doubled each time, at most
-    ``max_wait``. ``per_request``: samples per request.
+    ``max_wait``. ``per_request``: samples per request. ``session``: the
+    ``requests.Session`` every request goes through (a test mounts a fake transport on
+    it); ``sleep``: how a wait between tries is spent, given seconds (a test records them).
     """
 
     url: str = "http://127.0.0.1:8000"
@@ -84,6 +86,7 @@ class Client:
     max_wait: float = 20.0
     per_request: int = 16
     session: requests.Session = field(default_factory=requests.Session, repr=False)
+    sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
     stats: dict[str, int] = field(default_factory=lambda: {"requests": 0, "retries": 0, "samples": 0})
 
     def __post_init__(self):
@@ -184,7 +187,7 @@ class Client:
         after = response.headers.get("Retry-After") if response is not None else None
         if after is not None and after.isdigit():
             wait = min(self.max_wait, float(after))
-        time.sleep(wait)
+        self.sleep(wait)
         return failures
 
 

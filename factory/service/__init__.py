@@ -11,7 +11,8 @@ The pure part, which imports no Ray and no web framework:
   are no longer wanted) and turning them into the bytes of a tar stream or a JSON answer;
 * :mod:`factory.service.body`: the JSON body read so that no input ends in a 5xx;
 * :mod:`factory.service.cost`: a request's estimated seconds of work, calibrated by
-  ``benchmarks/calibrate_cost.py``;
+  ``benchmarks/calibrate_cost.py`` over the grid and with the fit of
+  :mod:`factory.service.calibration`;
 * :mod:`factory.service.settings`: ``build_app``'s arguments (a Serve config's ``args``).
 
 The Ray Serve adapter, :mod:`factory.service.app` (FastAPI ingress, batching,

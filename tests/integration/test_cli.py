@@ -118,7 +118,7 @@ def test_render_in_launches_of_batch_views_writes_the_configs_sample(tmp_path):
     assert json.loads(want["json"])["config_hash"] == load_config(TINY).config_hash()
 
 
-@pytest.mark.skipif(not cuda_available(), reason="no CUDA device here")
+@pytest.mark.cuda
 def test_render_on_cuda_writes_that_devices_sample(tmp_path):
     got, want = rendered_as(tmp_path, "cuda", 3)
     assert got == want

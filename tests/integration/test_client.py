@@ -1,6 +1,8 @@
 """factory.client and the endpoint dataset against a real ``factory serve`` on
 127.0.0.1 (the session's ``cli_server``), with a real TCP proxy in between where the
-connection must fail: a stream cut mid-sample, a 503, nothing listening.
+connection must fail: a stream cut mid-sample, a 503, nothing listening. Each retry
+rule on its own, with a fake transport under the real client and no server:
+tests/unit/test_client.py.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ import threading
 import numpy as np
 import pytest
 import torch
-from conftest import CONFIGS, free_port, write_dataset
 from torch.utils.data import DataLoader
 
 from factory.client import Client
@@ -20,8 +21,11 @@ from factory.errors import ApiError, ServiceError
 from factory.sample.decode import decode_sample
 from factory.sample.generate import generate_members
 from factory.scene.config import load_config, parse_config
+from tests.helpers import CONFIGS
+from tests.helpers.datasets import write_dataset
+from tests.helpers.servers import free_port
 
-pytestmark = pytest.mark.xdist_group("ray")
+pytestmark = pytest.mark.ray
 
 TINY = load_config(CONFIGS / "tiny.yaml").resolved()
 N = 8  # the dataset size the indices belong to

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import reference_shards
 
 from factory.cli import main as factory_main
 from factory.dataset import manifest as mf
+from tests.helpers.datasets import reference_shards
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -183,7 +183,8 @@ def _ray(*args, env, timeout=120) -> subprocess.CompletedProcess:
                           cwd=REPO, timeout=timeout)
 
 
-@pytest.mark.xdist_group("ray")
+@pytest.mark.ray
+@pytest.mark.slow
 def test_local_cluster_runs_a_job_on_its_worker_nodes(tmp_path, tiny_config):
     """``cluster/local.py up`` (what ``make cluster-up`` runs): a head with 0 CPUs and
     two 1-CPU worker nodes; ``ray job submit --working-dir .`` of ``jobs.generate`` gives

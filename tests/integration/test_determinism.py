@@ -1,4 +1,8 @@
-"""Same config and index -> same bytes, in any process and any order."""
+"""Same config and index -> same bytes, in any process and any order: digests from fresh
+processes, kernels built for this CPU and for the generic target, the kernel cache
+filled once, MuJoCo trajectories across processes (subprocesses and kernel builds from
+scratch: no Ray, but too slow for tests/unit). In-process stream independence:
+tests/unit/test_determinism.py."""
 
 from __future__ import annotations
 
@@ -65,6 +69,7 @@ def _digests_in_subprocess(config: Path, indices, env: dict) -> dict:
     return {int(k): v for k, v in json.loads(proc.stdout).items()}
 
 
+@pytest.mark.slow
 def test_bytes_do_not_depend_on_how_the_cpu_kernels_were_built(tmp_path):
     """The kernels built for this CPU's own instruction set (-march=native, with the
     vector units and FMA of this model) give the bytes of the generic build that
@@ -77,6 +82,7 @@ def test_bytes_do_not_depend_on_how_the_cpu_kernels_were_built(tmp_path):
     assert any((tmp_path / "native").rglob("*.o")) and any((tmp_path / "generic").rglob("*.o"))
 
 
+@pytest.mark.slow
 def test_warmup_fills_the_cache_once(tmp_path):
     env = {"FACTORY_KERNEL_CACHE": str(tmp_path / "cache")}
     factory = [sys.executable, "-m", "factory.cli", "warmup", "--device", "cpu"]

@@ -50,7 +50,7 @@ def rendered(table: pa.Table) -> list[tuple[int, dict | None, bytes]]:
 
 
 def test_the_config_of_a_command_carries_its_render_flags(tmp_path, tiny_config):
-    from conftest import CONFIGS
+    from tests.helpers import CONFIGS
 
     path = CONFIGS / "tiny.yaml"
     assert preflight.load_config_with(path, {}) == tiny_config
@@ -73,7 +73,7 @@ def test_check_device_refuses_cuda_here_naming_render_device_and_trusts_a_cluste
         preflight.check_device("gpu", "x.yaml")  # the old PyTorch device name is no device now
 
 
-ON_CUDA = pytest.mark.skipif(not cuda_available(), reason="no CUDA device here")
+ON_CUDA = pytest.mark.cuda
 
 
 # batch_views 3: launches of 3 views cut across the block's clips of 2 frames each
@@ -161,7 +161,7 @@ def test_generate_dataset_refuses_cuda_before_starting_a_local_ray(tmp_path):
     import subprocess
     import sys
 
-    from conftest import CONFIGS
+    from tests.helpers import CONFIGS
 
     code = f"""
 import ray

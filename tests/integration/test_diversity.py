@@ -4,10 +4,9 @@ The rest of diversity and drift is tested without servers in tests/unit/test_div
 
 from __future__ import annotations
 
-from conftest import write_dataset
-from diversity_fixtures import TINY_SAMPLES, TINY_SHARD, tiny_ds  # noqa: F401  (pytest finds the fixtures by name)
-
 from factory.cli import main
+from tests.helpers.datasets import write_dataset
+from tests.helpers.diversity import TINY_SAMPLES, TINY_SHARD
 
 
 def test_compare_command_reads_s3_with_storage_options(s3, tiny_config, tiny_ds, capsys, monkeypatch):

@@ -17,10 +17,12 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import CONFIGS, free_port, reference_shards
 
 from factory.cli import main
 from factory.dataset import manifest as mf
+from tests.helpers import CONFIGS
+from tests.helpers.datasets import reference_shards
+from tests.helpers.servers import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -39,7 +41,7 @@ def job(*args, timeout=300):
                           cwd=REPO, timeout=timeout)
 
 
-@pytest.mark.xdist_group("ray")
+@pytest.mark.ray
 def test_factory_generate_writes_a_dataset_and_prints_a_summary(tmp_path, ray_local, tiny_config, capsys):
     out = tmp_path / "ds"
     assert main(["generate", str(TINY), "--out", str(out), "--samples", "6", "--shard-size", "4",
@@ -100,7 +102,7 @@ def _wait_http(url: str, seconds: float) -> None:
             time.sleep(0.5)
 
 
-@pytest.mark.xdist_group("ray")
+@pytest.mark.ray
 def test_ray_job_submit_against_a_local_head(tmp_path, tiny_config):
     """``ray start --head`` on free ports, ``ray job submit --working-dir . -- python -m
     jobs.generate ...``, and the shards are exactly the reference ones."""

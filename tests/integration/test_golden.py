@@ -6,11 +6,12 @@ recorded (the samples of every shipped config: ``tests/unit/test_golden.py``).
 from __future__ import annotations
 
 import pytest
-from golden import record  # tests/golden/record.py: the recorder and its choices
+
+from tests.golden import record  # tests/golden/record.py: the recorder and its choices
 
 GOLDEN = record.golden()
 
 
-@pytest.mark.xdist_group("ray")
+@pytest.mark.ray
 def test_generated_dataset_shards_match_the_golden_hashes(tmp_path):
     assert record.dataset_hashes(tmp_path / "golden") == GOLDEN["dataset"]["shards"]

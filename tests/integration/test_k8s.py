@@ -12,12 +12,8 @@ import tomllib
 
 import pytest
 import yaml
-from k8s_fixtures import KUSTOMIZATIONS, dockerfile_args, ray_containers  # noqa: F401  (pytest finds the fixtures by name)
-from k8s_manifests import (
-    REPO,
-    cluster_specs,
-    render,
-)
+
+from tests.helpers.k8s_manifests import KUSTOMIZATIONS, REPO, cluster_specs, dockerfile_args, ray_containers, render
 
 
 @pytest.mark.parametrize("name", KUSTOMIZATIONS)

@@ -47,10 +47,12 @@ from types import SimpleNamespace
 import pytest
 import requests
 import yaml
-from conftest import free_port, reference_shards
-from k8s_manifests import REPO, cluster_specs, cpu_groups, one, quantity, render
 
-pytestmark = pytest.mark.xdist_group("ray")
+from tests.helpers.datasets import reference_shards
+from tests.helpers.k8s_manifests import REPO, cluster_specs, cpu_groups, one, quantity, render
+from tests.helpers.servers import free_port
+
+pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
 BIN = Path(sys.executable).parent
 OVERLAY = "overlays/cpu"  # the overlay whose pods fit this machine (no GPUs)

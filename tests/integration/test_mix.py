@@ -1,4 +1,5 @@
-"""``factory mix``: synthetic + real WebDatasets into one tagged, deterministic dataset.
+"""``factory mix`` with a real dataset and the output on S3 (the moto server). Everything
+else about mix is tested on local folders in tests/unit/test_mix.py.
 
 The real datasets are built here with ``webdataset.TarWriter`` (jpg + cls and png +
 json flavours); the synthetic one with ``write_dataset``. Every check reads the tars
@@ -12,12 +13,12 @@ import hashlib
 import json
 
 import pytest
-from mix_fixtures import LICENCE, data, folder_samples, tar_samples  # noqa: F401  (pytest finds the fixtures by name)
 
 from factory.dataset import manifest as mf
 from factory.dataset.reader import open_dataset
 from factory.errors import DatasetConflictError
 from factory.dataset.mix import mix
+from tests.helpers.mix import LICENCE, folder_samples, tar_samples
 
 
 def test_real_on_s3_and_output_to_s3(data, s3, tmp_path):

@@ -1,7 +1,7 @@
 """The Ray Data job end to end, on a real local Ray (2 CPUs) and a real S3 server.
 
 Every dataset written here is compared byte for byte with shards built without Ray
-(``conftest.reference_shards``: ``generate_members`` + the reference tar writer), and
+(``tests.helpers.datasets.reference_shards``: ``generate_members`` + the reference tar writer), and
 read back with the ``webdataset`` package and with ``ray.data.read_webdataset``.
 """
 
@@ -17,19 +17,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 import webdataset as wds
-from conftest import reference_shards
 
 from factory.dataset import manifest as mf
 from factory.dataset.shards import build_shard, sha256_hex
 from factory.dataset.storage import resolve
 from factory.errors import DatasetConflictError, FailureBudgetError, RenderError, StorageError
 from factory.onray.pipeline import generate_dataset
-from factory.render.device import cuda_available
 from factory.sample.decode import decode_sample
 from factory.sample.generate import generate_members, generate_sample, scenario_of
 from factory.scene.config import parse_config
+from tests.helpers.datasets import reference_shards
 
-ray_group = pytest.mark.xdist_group("ray")
+ray_group = pytest.mark.ray
 
 
 def run(config, out, samples, shard_size, **kw):
@@ -390,8 +389,7 @@ def _on(config, **render):
 
 
 @ray_group
-@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
-    not cuda_available(), reason="no CUDA device here"))])
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)])
 def test_a_dataset_in_launches_of_batch_views_validates_and_holds_that_devices_samples(
         tmp_path, ray_local, tiny_config, device):
     """The render settings travel in the config to the render actors: ``batch_views`` 3

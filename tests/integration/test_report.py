@@ -1,4 +1,6 @@
-"""``factory report``: the numbers it shows, checked against the shards read by hand.
+"""``factory report`` with real services: the Ray engine writes the same files as the
+local one, and a dataset on S3 (the moto server). The numbers it shows, checked against
+the shards read by hand: tests/unit/test_report.py.
 
 Every expected value is computed here from the tar files with ``tarfile``, ``json``,
 Pillow and numpy, not through factory's reader, decoder or the report's own code.
@@ -11,13 +13,13 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import write_dataset
-from report_fixtures import SAMPLES, dataset, report  # noqa: F401  (pytest finds the fixtures by name)
 
 from factory.cli import main
+from tests.helpers.datasets import write_dataset
+from tests.helpers.report import SAMPLES, report
 
 
-@pytest.mark.xdist_group("ray")
+@pytest.mark.ray
 def test_the_ray_engine_writes_the_same_files(dataset, ray_local, tmp_path, capsys):
     """One Ray Data task per shard, merged in dataset order: every file is the local
     engine's, byte for byte; five previews span the first two shards of four samples."""

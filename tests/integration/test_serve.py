@@ -2,7 +2,7 @@
 
 Two servers:
 
-* ``cli_server`` (``tests/conftest.py``, shared with the client's tests): ``factory serve``
+* ``cli_server`` (``tests/helpers/servers.py``, shared with the client's tests): ``factory serve``
   in a subprocess (its own embedded Ray) with the
   shipped ``k8s/base/serve.yaml``, one replica and ``FACTORY_SERVE_TOKEN`` set: auth,
   the batch-job equality, concurrency and client disconnects;
@@ -25,8 +25,6 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import requests
-from conftest import CONFIGS, free_port, wait_healthy
-from conftest import SERVE_TOKEN as TOKEN
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -37,8 +35,11 @@ from factory.sample.preview import contact_sheet
 from factory.scene.config import load_config, parse_config
 from factory.service.catalogue import Catalogue
 from factory.service.request import MODALITIES, merge
+from tests.helpers import CONFIGS
+from tests.helpers.servers import SERVE_TOKEN as TOKEN
+from tests.helpers.servers import free_port, wait_healthy
 
-pytestmark = pytest.mark.xdist_group("ray")
+pytestmark = pytest.mark.ray
 
 REPO = Path(__file__).resolve().parents[2]
 FACTORY = Path(sys.executable).parent / "factory"

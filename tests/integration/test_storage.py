@@ -1,4 +1,5 @@
-"""Storage URLs, options, atomic puts and the pre-flight check (no Ray here)."""
+"""The storage pre-flight check against S3 (the moto server): a writable bucket, a missing
+one, bad and no credentials. URLs, options and atomic puts: tests/unit/test_storage.py."""
 
 from __future__ import annotations
 

@@ -9,14 +9,14 @@ import json
 import shutil
 
 import pytest
-from conftest import write_dataset
-from validate_fixtures import clean, ds, edit_json, found, shard  # noqa: F401  (pytest finds the fixtures by name)
 
 from factory.cli import main
 from factory.trust.validate import validate_dataset
+from tests.helpers.datasets import write_dataset
+from tests.helpers.validate import edit_json, found, shard
 
 
-@pytest.mark.xdist_group("ray")
+@pytest.mark.ray
 def test_the_ray_engine_finds_what_the_local_engine_finds(ds, ray_local, tiny_config):
     from factory.onray.map import map_in_order
 

@@ -14,7 +14,6 @@ import random
 from fractions import Fraction
 
 import pytest
-from conftest import write_dataset
 
 from factory.cli import main
 from factory.dataset.reader import open_dataset
@@ -22,6 +21,7 @@ from factory.errors import ConfigError
 from factory.sample.generate import generate_sample, scenario_of
 from factory.scene.allocation import allocate
 from factory.scene.config import parse_config
+from tests.helpers.datasets import memory_url, write_dataset
 
 
 def config_of(weights, minimums=None):
@@ -138,17 +138,18 @@ def test_minimums_over_the_sample_count_and_indices_outside_the_dataset_are_refu
     assert "scenarios.a.min_count" in str(err.value)
 
 
-def test_a_dataset_with_binding_minimums_holds_what_the_manifest_says(tmp_path, tiny_config):
+def test_a_dataset_with_binding_minimums_holds_what_the_manifest_says(tiny_config):
     cfg = parse_config({**tiny_config.resolved(), "scenarios": {
         "few": {**tiny_config.resolved()["scenarios"]["few"], "weight": 0.95},
         "one": {**tiny_config.resolved()["scenarios"]["one"], "weight": 0.05, "min_count": 3}}})
-    manifest = write_dataset(cfg, tmp_path / "ds", 8, 4)
+    url = memory_url("allocation")
+    manifest = write_dataset(cfg, url, 8, 4)
     block = manifest["scenarios"]
     assert block["method"] == "largest-remainder"
     assert block["requested"] == block["achieved"] == {"few": 5, "one": 3}
     assert block["minimums"] == {"few": 0, "one": 3} and block["weights"] == {"few": 0.95, "one": 0.05}
     # each sample records its scenario and the parameters drawn for it
-    metas = [json.loads(m["json"]) for _, _, m in open_dataset(str(tmp_path / "ds")).samples()]
+    metas = [json.loads(m["json"]) for _, _, m in open_dataset(url).samples()]
     assert [m["scenario"] for m in metas] == allocate(cfg, 8).scenarios(0, 8)
     assert sum(m["scenario"] == "one" for m in metas) == 3
     assert all(m["params"]["objects.count"] == 1 for m in metas if m["scenario"] == "one")

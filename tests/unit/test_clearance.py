@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import TESTS
 
 from factory.sample.generate import generate_sample, scenario_of
 from factory.sample.scenes import MAX_RETRIES, sample_scene
 from factory.scene.config import load_config, parse_config
 from factory.scene.sampling import draw_scene
 from factory.scene.types import camera_pose
+from tests.helpers import TESTS
 
 ROOMS = load_config(TESTS.parent / "configs" / "rooms.yaml")
 N = 300

@@ -1,4 +1,7 @@
-"""Same config and index -> same bytes, in any process and any order."""
+"""Same config and index -> same bytes: here, in this process, what a sample draws does
+not move when another parameter is added. Across processes and orders, and with the
+kernels built two ways (subprocesses and fresh kernel caches, so slow):
+tests/integration/test_determinism.py."""
 
 from __future__ import annotations
 

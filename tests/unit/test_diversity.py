@@ -5,7 +5,8 @@ a dark variant of it), real-style ones by ``webdataset.TarWriter``. The checks a
 independent of the code under test: hashes against a perceptual hash written here with
 a matrix DCT and block means, pictures decoded here with tarfile + PIL + json, features
 against hand-computed values on constructed images, near-duplicates against a Python
-double loop, distances against closed forms.
+double loop, distances against closed forms. ``factory compare`` on S3 (the moto server):
+tests/integration/test_diversity.py.
 """
 
 from __future__ import annotations
@@ -20,8 +21,6 @@ import cv2
 import numpy as np
 import pytest
 import webdataset as wds
-from conftest import write_dataset
-from diversity_fixtures import TINY_SAMPLES, TINY_SHARD, tiny_ds  # noqa: F401  (pytest finds the fixtures by name)
 from PIL import Image
 
 from factory.cli import main
@@ -43,6 +42,8 @@ from factory.trust.diversity import (
     profile_dataset,
     wasserstein_1d,
 )
+from tests.helpers.datasets import memory_url, write_dataset
+from tests.helpers.diversity import TINY_SAMPLES, TINY_SHARD
 
 F = {name: k for k, name in enumerate(FEATURES)}
 
@@ -131,15 +132,16 @@ def smooth_image(rng, size=128, cells=6) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def dark_ds(tiny_config, tmp_path_factory) -> Path:
-    """The tiny config with the lights nearly off and a black sky."""
+def dark_ds(tiny_config) -> str:
+    """The tiny config with the lights nearly off and a black sky (in memory: only the
+    code under test reads it)."""
     doc = tiny_config.resolved()
     doc["name"] = "tiny_dark"
     for scenario in doc["scenarios"].values():
         scenario["lighting"].update(intensity=0.08, ambient=0.02, sky_value=0.03)
-    folder = tmp_path_factory.mktemp("dark") / "ds"
-    write_dataset(parse_config(doc, "dark"), str(folder), TINY_SAMPLES, TINY_SHARD)
-    return folder
+    url = memory_url("dark")
+    write_dataset(parse_config(doc, "dark"), url, TINY_SAMPLES, TINY_SHARD)
+    return url
 
 
 def write_real(folder: Path, shards: list[list[dict]]) -> Path:
@@ -520,7 +522,7 @@ def test_compare_is_the_1d_frechet_when_one_feature_varies():
     assert "entropy" in c.verdict()[0] and "higher in B" in c.verdict()[0]
 
 
-def test_compare_a_dataset_with_itself_and_with_a_dark_one(tiny_ds, dark_ds, tiny_config, tmp_path):
+def test_compare_a_dataset_with_itself_and_with_a_dark_one(tiny_ds, dark_ds, tiny_config):
     a = profile_dataset(str(tiny_ds))
     same = compare(a, profile_dataset(str(tiny_ds)))
     assert same.frechet == pytest.approx(0, abs=1e-9)
@@ -528,9 +530,9 @@ def test_compare_a_dataset_with_itself_and_with_a_dark_one(tiny_ds, dark_ds, tin
     assert same.cross_duplicates == 1.0 and "no feature drifts" in same.verdict()[0]
     # Another 12 samples of the same config: the same distribution, a smaller distance
     # than to the dark variant, whose brightness drifts most.
-    other = tmp_path / "other"
-    write_dataset(tiny_config, str(other), 24, 12)
-    later = profile_dataset(str(other))
+    other = memory_url("other")
+    write_dataset(tiny_config, other, 24, 12)
+    later = profile_dataset(other)
     later = made_profile("later", later.features[12:], later.hashes[12:])
     dark = profile_dataset(str(dark_ds))
     drift, baseline = compare(a, dark), compare(a, later)

@@ -1,5 +1,6 @@
 """Encoding: every modality round-trips within its documented bound, bytes are
-deterministic, and both WebDataset readers decode the members with no custom code."""
+deterministic, and webdataset decodes the members with no custom code. Ray Data's
+reader on the same shard: tests/integration/test_encode.py."""
 
 from __future__ import annotations
 
@@ -12,8 +13,6 @@ import cv2
 import numpy as np
 import pytest
 import webdataset as wds
-from clips import synthetic_sample
-from encode_fixtures import DEPTH_MAX, FLOW_MAX, assert_frames_within_bounds, samples, shard  # noqa: F401  (pytest finds the fixtures by name)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -21,6 +20,8 @@ from factory.render.frames import Frames
 from factory.sample.decode import decode_sample
 from factory.sample.encode import encode_sample
 from factory.sample.types import Sample
+from tests.helpers.clips import synthetic_sample
+from tests.helpers.encode import DEPTH_MAX, FLOW_MAX, assert_frames_within_bounds
 
 PNG_MEMBERS = {"rgb.png", "depth.png", "instance.png", "semantic.png", "normals.png", "flow.png"}
 

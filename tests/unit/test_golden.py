@@ -11,7 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from golden import record  # tests/golden/record.py: the recorder and its choices
+
+from tests.golden import record  # tests/golden/record.py: the recorder and its choices
 
 GOLDEN = record.golden()
 

@@ -5,11 +5,11 @@ one-liner)."""
 from __future__ import annotations
 
 import numpy as np
-from conftest import write_dataset
 
 from factory.client.hf import features
 from factory.dataset.reader import open_dataset
 from factory.sample.decode import decode_sample
+from tests.helpers.datasets import write_dataset
 
 
 def _assert_same_json(got, want, path="meta"):

@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 import trimesh
 import yaml
-from conftest import TESTS
 
 from factory.physics.dynamics import simulate
 from factory.sample.generate import scenario_of
@@ -22,6 +21,7 @@ from factory.sample.scenes import sample_scene
 from factory.scene.config import parse_config
 from factory.scene.types import quat_to_matrix
 from factory.scene.unit_meshes import unit_mesh
+from tests.helpers import TESTS
 
 IMPACT_DEPTH = 0.025  # metres, at any frame (impacts at up to ~5 m/s; measured: up to 17 mm)
 REST_DEPTH = 0.001  # metres, between objects at rest (measured: up to 0.13 mm)

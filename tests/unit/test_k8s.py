@@ -1,16 +1,17 @@
 """k8s/: what an operator applies, checked without a cluster.
 
 * Every kustomization renders, with ``kubectl kustomize`` where kubectl is installed and
-  with tests/kustomize_lite.py otherwise; where both exist they must agree.
+  with tests/helpers/kustomize_lite.py otherwise; where both exist they must agree.
 * Every rendered object validates against the KubeRay v1.7.0 CRDs and the Kubernetes
-  schemas, made strict (tests/k8s_validate.py), and each kind of check is shown to catch
+  schemas, made strict (tests/helpers/k8s_validate.py), and each kind of check is shown to catch
   a mistake planted in a rendered object.
 * The rendered objects have the properties the design asks for (head does no work, GPU
   group from zero, autoscaler, job clean-up, the one Serve config, Secrets only by
   reference, requests and limits everywhere) and pass KubeRay's own spec checks.
-* The Ray version is pinned once: pyproject.toml, the installed Ray, rayVersion, the image
-  tags and the Dockerfile agree; the Dockerfile copies what exists.
+* The Dockerfile builds from the pinned Ray image and copies what exists.
 
+The checks that need Ray's own code (the Serve adapter's token variable, the installed
+Ray's version against the pins): tests/integration/test_k8s.py.
 tests/integration/test_k8s_run.py runs what the manifests describe on a local Ray.
 """
 
@@ -21,22 +22,27 @@ import shlex
 import tomllib
 from argparse import ArgumentParser
 
-import k8s_validate as kv
-import kustomize_lite
 import pytest
 import yaml
-from k8s_fixtures import DOCKERFILE, KUSTOMIZATIONS, RAY_KINDS, dockerfile_args, ray_containers  # noqa: F401  (pytest finds the fixtures by name)
-from k8s_manifests import (
+
+from tests.helpers import k8s_validate as kv
+from tests.helpers import kustomize_lite
+from tests.helpers.k8s_manifests import (
+    DOCKERFILE,
     K8S,
     KUBECTL,
+    KUSTOMIZATIONS,
+    RAY_KINDS,
     REPO,
     cluster_specs,
     cpu_groups,
+    dockerfile_args,
     gpu_groups,
     kubectl_kustomize,
     limits,
     one,
     quantity,
+    ray_containers,
     render,
 )
 

@@ -1,4 +1,5 @@
-"""``factory mix``: synthetic + real WebDatasets into one tagged, deterministic dataset.
+"""``factory mix``: synthetic + real WebDatasets into one tagged, deterministic dataset
+(local folders; inputs and output on S3: tests/integration/test_mix.py).
 
 The real datasets are built here with ``webdataset.TarWriter`` (jpg + cls and png +
 json flavours); the synthetic one with ``write_dataset``. Every check reads the tars
@@ -17,14 +18,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import webdataset as wds
-from conftest import write_dataset
-from mix_fixtures import LICENCE, data, folder_samples, tar_samples, write_real  # noqa: F401  (pytest finds the fixtures by name)
 
 from factory.cli import main
 from factory.dataset import manifest as mf
 from factory.dataset.reader import open_dataset
 from factory.errors import ConfigError, DatasetConflictError, StorageError
 from factory.dataset.mix import default_samples, layout, mix, split_counts
+from tests.helpers.datasets import write_dataset
+from tests.helpers.mix import LICENCE, folder_samples, tar_samples, write_real
 
 
 def dataset_samples(folder: Path) -> list[tuple[str, str, dict[str, bytes]]]:

@@ -167,10 +167,9 @@ def _energy(m) -> np.ndarray:
 def test_no_shipped_stack_or_pile_gains_energy(path, scenario):
     # Contacts and friction only take energy out: a gain is a solver or collision fault
     # (an object shot out of a stack), whatever MuJoCo's own bookkeeping says.
-    from conftest import TESTS
-
     from factory.sample.generate import scenario_of
     from factory.scene.config import load_config
+    from tests.helpers import TESTS
 
     config = load_config(TESTS.parent / "configs" / f"{path}.yaml")
     n = 400

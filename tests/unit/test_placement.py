@@ -8,7 +8,6 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from conftest import TESTS
 
 from factory.errors import ConfigError
 from factory.physics.dynamics import simulate
@@ -17,6 +16,7 @@ from factory.sample.generate import scenario_of
 from factory.sample.scenes import sample_scene
 from factory.scene.config import load_config, parse_config
 from factory.scene.types import quat_to_matrix
+from tests.helpers import TESTS
 
 
 def _shipped(path: str, scenario: str, count: int, n: int = 400) -> list:

@@ -7,10 +7,10 @@ import io
 
 import numpy as np
 import pytest
-from clips import synthetic_frames, synthetic_meta
 from PIL import Image
 
 from factory.sample.preview import animated_preview, contact_sheet, id_colours, sheet_layout
+from tests.helpers.clips import synthetic_frames, synthetic_meta
 
 GREY = 100
 

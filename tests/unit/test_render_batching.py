@@ -15,7 +15,6 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import yaml
-from conftest import TESTS
 
 from factory.physics.dynamics import simulate
 from factory.render import Clip, render_clips
@@ -24,6 +23,7 @@ from factory.sample.generate import generate_sample, generate_samples
 from factory.sample.scenes import sample_scene
 from factory.scene.config import ConfigError, parse_config
 from factory.scene.sampling import rng_for
+from tests.helpers import TESTS
 
 CONFIGS = TESTS.parent / "configs"
 SMALL = {"width": 64, "height": 48, "frames": 4, "fps": 24, "substeps": 4, "motion_blur_samples": 3}
@@ -166,12 +166,12 @@ def _assert_boxes_close(a: dict, b: dict) -> None:
                     assert max(abs(x - y) for x, y in zip(ba, bb)) <= 1, (key, t, ba, bb)
 
 
-@pytest.mark.skipif(not cuda_available(), reason="no CUDA device here")
+@pytest.mark.cuda
 def test_cuda_agrees_with_the_cpu():
     _assert_parity("cuda")
 
 
-@pytest.mark.skipif(not cuda_available(), reason="no CUDA device here")
+@pytest.mark.cuda
 def test_cuda_batching_never_changes_a_byte():
     config = _with_device(_config("edge_cases"), "cuda")
     one = [generate_samples(config.model_copy(update={"render": config.render.model_copy(update={"batch_views": 1})}),

@@ -1,4 +1,5 @@
-"""``factory report``: the numbers it shows, checked against the shards read by hand.
+"""``factory report``: the numbers it shows, checked against the shards read by hand
+(local datasets, the local engine; the Ray engine and S3: tests/integration/test_report.py).
 
 Every expected value is computed here from the tar files with ``tarfile``, ``json``,
 Pillow and numpy, not through factory's reader, decoder or the report's own code.
@@ -25,10 +26,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from report_fixtures import SAMPLES, dataset, report  # noqa: F401  (pytest finds the fixtures by name)
 
 from factory.cli import main
 from factory.trust.report.distribution import Distribution
+from tests.helpers.report import SAMPLES, report
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -6,7 +6,6 @@ import json
 import uuid
 
 import pytest
-from conftest import reference_shards
 
 from factory.dataset import manifest as mf
 from factory.dataset.resume import prepare
@@ -14,6 +13,7 @@ from factory.dataset.storage import resolve
 from factory.dataset.writer import DatasetWriter, record_of
 from factory.errors import DatasetConflictError, StorageError
 from factory.scene.config import parse_config
+from tests.helpers.datasets import reference_shards
 
 N, S = 10, 4  # three shards: 4 + 4 + 2
 

@@ -1,49 +1,46 @@
 """The endpoint's cost model (factory.service.cost): the calibration's fit recovers
-known costs, the shipped model is what the calibration script wrote for these terms,
-every driver raises a request's cost, and a request over the budget is a 413 naming
-the fields that drive it."""
+known costs, the shipped model is what the calibration script wrote for these terms
+(benchmarks/calibrate_cost.py, over the grid and with the fit of
+factory.service.calibration), every driver raises a request's cost, and a request over
+the budget is a 413 naming the fields that drive it."""
 
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import CONFIGS
 
 from factory.errors import ApiError
 from factory.scene.config import load_config
+from factory.service import calibration
 from factory.service.catalogue import Catalogue
 from factory.service.cost import MODEL_FILE, TERMS, CostModel, drivers, scenario_terms
 from factory.service.request import Limits, SampleRequest, resolve
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-import calibrate_cost  # noqa: E402  (benchmarks/calibrate_cost.py: the grid and the fit)
+from tests.helpers import CONFIGS
 
 MODEL = CostModel.load()
 
 
 def test_the_fit_recovers_known_costs_and_never_goes_negative():
-    rows = [scenario_terms(calibrate_cost.config_of(p), "only") for p in calibrate_cost.GRID]
+    rows = [scenario_terms(calibration.config_of(p), "only") for p in calibration.GRID]
     rng = np.random.default_rng(0)
     truth = {k: float(rng.uniform(0.5, 2.0)) * 10.0 ** -e for k, e in zip(TERMS, (8, 10, 10, 7, 8, 3))}
     seconds = [sum(truth[k] * r[k] for k in TERMS) for r in rows]
-    got = calibrate_cost.fit(rows, seconds)
+    got = calibration.fit(rows, seconds)
     assert got == pytest.approx(truth, rel=1e-6)
     # a term that only hurts the fit is dropped, not given a negative cost
-    noisy = calibrate_cost.fit(rows, [s * (1.3 if r["steps x objects"] > 1e4 else 1.0) for s, r in zip(seconds, rows)])
+    noisy = calibration.fit(rows, [s * (1.3 if r["steps x objects"] > 1e4 else 1.0) for s, r in zip(seconds, rows)])
     assert all(v >= 0 for v in noisy.values())
 
 
 def test_the_shipped_model_is_the_calibration_of_these_terms():
     doc = json.loads(MODEL_FILE.read_text())
     assert set(doc["seconds_per_unit"]) == set(TERMS) and all(v >= 0 for v in doc["seconds_per_unit"].values())
-    assert len(doc["grid"]) == len(calibrate_cost.GRID)
-    for entry, point in zip(doc["grid"], calibrate_cost.GRID):
+    assert len(doc["grid"]) == len(calibration.GRID)
+    for entry, point in zip(doc["grid"], calibration.GRID):
         assert tuple(entry["point"].values()) == point
-        terms = scenario_terms(calibrate_cost.config_of(point), "only")
+        terms = scenario_terms(calibration.config_of(point), "only")
         assert sum(MODEL.per_sample(terms).values()) == pytest.approx(entry["predicted"], rel=1e-3, abs=1e-5)
     assert doc["fit"]["median_relative_error"] < 0.5  # the budget is an estimate; the file says how good
 

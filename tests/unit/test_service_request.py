@@ -8,7 +8,6 @@ import json
 import tarfile
 
 import pytest
-from conftest import CONFIGS
 from pydantic import ValidationError
 
 from factory.dataset.shards import build_shard
@@ -18,6 +17,7 @@ from factory.scene.config import load_config, parse_config
 from factory.service.catalogue import Catalogue
 from factory.service.payload import JsonStream, TarStream, Work, make_batch
 from factory.service.request import Limits, SampleRequest, merge, request_error, resolve
+from tests.helpers import CONFIGS
 
 LIMITS = Limits(max_count=8, max_pixel_frames=32 * 32 * 2 * 8)
 

@@ -5,7 +5,6 @@ sample's RenderError, and a ``stop`` that never raises changes no byte."""
 from __future__ import annotations
 
 import pytest
-from conftest import CONFIGS
 
 from factory.errors import Stopped
 from factory.physics.dynamics import simulate
@@ -13,6 +12,7 @@ from factory.sample.encode import encode_sample
 from factory.sample.generate import generate_samples
 from factory.sample.scenes import sample_scene
 from factory.scene.config import load_config
+from tests.helpers import CONFIGS
 
 
 def stop_after(n: int):

@@ -1,4 +1,6 @@
-"""Storage URLs, options, atomic puts and the pre-flight check (no Ray here)."""
+"""Storage URLs, options, atomic puts and the pre-flight check, on local and ``memory://``
+locations. The check against S3 (the moto server: a missing bucket, bad or no
+credentials): tests/integration/test_storage.py."""
 
 from __future__ import annotations
 

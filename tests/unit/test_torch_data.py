@@ -1,18 +1,18 @@
 """The PyTorch datasets over shards: every sample exactly once per epoch across
-DataLoader workers and ranks, tensors equal to decode_sample's arrays, local and s3://
-(moto's real S3 server through the production s3fs path)."""
+DataLoader workers and ranks, tensors equal to decode_sample's arrays (local shards).
+A dataset on S3 (moto's server): tests/integration/test_torch_data.py."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
-from conftest import write_dataset
 from torch.utils.data import DataLoader
 
 from factory.client.torch_data import ShardDataset, collate, to_tensors
 from factory.dataset.reader import open_dataset
 from factory.sample.decode import decode_sample
+from tests.helpers.datasets import write_dataset
 
 SAMPLES = 11
 
@@ -85,12 +85,6 @@ def test_collate_pads_boxes_to_the_batchs_most_objects(shards):
     few = counts.index(min(counts))
     assert (batch["box_ids"][few, min(counts):] == -1).all()
     assert torch.isnan(batch["boxes"][few, :, min(counts):]).all()
-
-
-def test_a_dataset_on_s3(s3, tiny_config):
-    write_dataset(tiny_config, s3.url, 5, 2)
-    seen = _indices(s3.url, 0, 1, 2)
-    assert sorted(seen) == list(range(5))
 
 
 def test_to_tensors_without_images_keeps_boxes_and_meta(shards):

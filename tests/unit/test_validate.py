@@ -1,7 +1,7 @@
 """``factory validate``: a clean dataset passes with the right counts; each kind of
 planted damage is caught and named (check, shard, key), with exit status 1 from the
-real CLI; the Ray engine finds exactly what the local one does; S3 through the moto
-server; bad arguments exit 2.
+real CLI; local worker processes find what one process finds; bad arguments exit 2. The
+Ray engine and a dataset on S3: tests/integration/test_validate.py.
 
 The damage is planted with ``tarfile``, ``PIL`` and ``json`` directly, and where the
 test wants only the per-sample checks to see it, the manifest's sha256 and bytes are
@@ -23,11 +23,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from validate_fixtures import (  # noqa: F401  (pytest finds the fixtures by name)
+
+from factory.cli import main
+from factory.commands.engines import map_shards_for
+from factory.errors import ConfigError, StorageError
+from factory.trust.validate import validate_dataset
+from tests.helpers.validate import (
     SAMPLES,
     SHARD,
-    clean,
-    ds,
     edit_json,
     found,
     key,
@@ -37,11 +40,6 @@ from validate_fixtures import (  # noqa: F401  (pytest finds the fixtures by nam
     save_manifest,
     shard,
 )
-
-from factory.cli import main
-from factory.commands.engines import map_shards_for
-from factory.errors import ConfigError, StorageError
-from factory.trust.validate import validate_dataset
 
 REPO = Path(__file__).resolve().parents[2]
 

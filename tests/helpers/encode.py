@@ -1,15 +1,21 @@
-"""Fixtures and helpers shared by tests/unit/test_encode.py and tests/integration/test_encode.py."""
+"""What tests/unit/test_encode.py and tests/integration/test_encode.py share: the
+documented round-trip bounds and a small shard of synthetic samples (fixtures
+``samples`` and ``shard``).
+
+webdataset and factory are imported inside the fixtures: every pytest run loads this
+plugin, and importing webdataset alone takes seconds.
+"""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pytest
-import webdataset as wds
-from clips import synthetic_sample
 
-from factory.render.frames import Frames
-from factory.sample.encode import encode_sample
-from factory.sample.types import Sample
+if TYPE_CHECKING:
+    from factory.render.frames import Frames
+    from factory.sample.types import Sample
 
 DEPTH_MAX = 65.535  # metres, the saturated code
 
@@ -47,12 +53,18 @@ def assert_frames_within_bounds(got: Frames, want: Frames) -> None:
 
 @pytest.fixture(scope="module")
 def samples() -> list[Sample]:
+    from tests.helpers.clips import synthetic_sample
+
     # Different sizes of metadata (object counts, null boxes) across samples, as in a shard.
     return [synthetic_sample(i, frames=3, height=16, width=20, spheres=1 + 2 * i, seed=i) for i in range(3)]
 
 
 @pytest.fixture(scope="module")
 def shard(samples, tmp_path_factory) -> str:
+    import webdataset as wds
+
+    from factory.sample.encode import encode_sample
+
     path = str(tmp_path_factory.mktemp("shard") / "shard-000000.tar")
     with wds.TarWriter(path, mtime=0) as sink:
         for s in samples:

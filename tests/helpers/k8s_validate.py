@@ -30,7 +30,7 @@ import jsonschema
 import yaml
 from referencing import Registry, Resource
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.helpers import REPO
 KUBERAY_VERSION = "1.7.0"
 # A gzipped copy ships with the tests, so a clean clone validates offline; the shared
 # folder it was taken from (``../shared``) is compared with it when present.

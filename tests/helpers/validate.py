@@ -1,4 +1,6 @@
-"""Fixtures and helpers shared by tests/unit/test_validate.py and tests/integration/test_validate.py."""
+"""What tests/unit/test_validate.py and tests/integration/test_validate.py share: a clean
+local dataset (fixture ``clean``), a copy of it to damage (fixture ``ds``) and the
+helpers that damage it by hand (tarfile, json) and keep the manifest in step."""
 
 from __future__ import annotations
 
@@ -9,15 +11,16 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from conftest import write_dataset
 
 from factory.dataset.shards import build_shard
+from tests.helpers.datasets import write_dataset
 
 SAMPLES, SHARD = 12, 5  # shards of 5, 5 and 2 samples
 
 
 @pytest.fixture(scope="module")
 def clean(tmp_path_factory, tiny_config):
+    """SAMPLES samples of the tiny config in shards of SHARD (not to be changed)."""
     folder = tmp_path_factory.mktemp("validate") / "clean"
     write_dataset(tiny_config, folder, SAMPLES, SHARD)
     return folder

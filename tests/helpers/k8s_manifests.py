@@ -1,8 +1,8 @@
 """The rendered ``k8s/`` manifests, and small readers of them, for tests/*/test_k8s*.py.
 
 :func:`render` prints a kustomization with ``kubectl kustomize`` where kubectl is
-installed and with tests/kustomize_lite.py otherwise (tests/unit/test_k8s.py proves the two
-equal wherever both exist).
+installed and with tests/helpers/kustomize_lite.py otherwise (tests/unit/test_k8s.py
+proves the two equal wherever both exist).
 """
 
 from __future__ import annotations
@@ -14,12 +14,16 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import kustomize_lite
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.helpers import REPO, kustomize_lite
+from tests.helpers import k8s_validate as kv
+
 K8S = REPO / "k8s"
 KUBECTL = shutil.which("kubectl")
+KUSTOMIZATIONS = ("base", "overlays/cpu", "overlays/gpu")
+DOCKERFILE = K8S / "image" / "Dockerfile"
+RAY_KINDS = ("RayCluster", "RayJob", "RayService")
 
 
 @functools.cache
@@ -77,3 +81,16 @@ def quantity(value: str | int) -> float:
     """A Kubernetes quantity ("500m", "2Gi", 4) as a number."""
     number, unit = re.fullmatch(r"([0-9.]+)([a-zA-Z]*)", str(value)).groups()
     return float(number) * _UNITS[unit]
+
+
+def ray_containers(objects: list[dict]):
+    """``(where, container)`` of every container in the KubeRay objects."""
+    for obj in objects:
+        if obj["kind"] in RAY_KINDS:
+            for path, container in kv.containers(obj):
+                yield f"{obj['kind']} {path}", container
+
+
+def dockerfile_args() -> dict[str, str]:
+    """The image Dockerfile's ``ARG`` defaults, by name."""
+    return dict(re.findall(r'^ARG (\w+)="?([^"\n]*)"?$', DOCKERFILE.read_text(), re.MULTILINE))

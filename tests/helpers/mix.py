@@ -1,4 +1,10 @@
-"""Fixtures and helpers shared by tests/unit/test_mix.py and tests/integration/test_mix.py."""
+"""What tests/unit/test_mix.py and tests/integration/test_mix.py share: real-style
+WebDatasets (jpg + cls, png + json), tars read back by hand, and the mix inputs
+(fixture ``data``: a synthetic dataset and two real ones in one folder).
+
+webdataset is imported inside :func:`write_real`: every pytest run loads this plugin,
+and importing webdataset alone takes seconds.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import webdataset as wds
-from conftest import write_dataset
 from PIL import Image
+
+from tests.helpers.datasets import write_dataset
 
 SYN_SAMPLES, SYN_SHARD = 12, 5  # shards of 5, 5, 2
 
@@ -52,6 +58,8 @@ def _png(rng) -> bytes:
 
 def write_real(folder: Path, flavour: str, shards: list[int], extra: dict | None = None) -> Path:
     """A real-style WebDataset: ``shards[i]`` samples in ``<flavour>-00000i.tar``."""
+    import webdataset as wds
+
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(len(flavour))
     k = 0
@@ -71,6 +79,8 @@ def write_real(folder: Path, flavour: str, shards: list[int], extra: dict | None
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory, tiny_config):
+    """A folder holding ``syn`` (the tiny config, SYN_SAMPLES in shards of SYN_SHARD),
+    ``jpgcls`` (4 + 4 + 4 samples) and ``pngjson`` (5 + 5)."""
     root = tmp_path_factory.mktemp("mix-inputs")
     write_dataset(tiny_config, root / "syn", SYN_SAMPLES, SYN_SHARD)
     write_real(root / "jpgcls", "jpgcls", [4, 4, 4])
