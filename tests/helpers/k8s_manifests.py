@@ -12,7 +12,6 @@ import functools
 import re
 import shutil
 import subprocess
-from pathlib import Path
 
 import yaml
 

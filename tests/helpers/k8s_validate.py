@@ -31,6 +31,7 @@ import yaml
 from referencing import Registry, Resource
 
 from tests.helpers import REPO
+
 KUBERAY_VERSION = "1.7.0"
 # A gzipped copy ships with the tests, so a clean clone validates offline; the shared
 # folder it was taken from (``../shared``) is compared with it when present.

@@ -118,7 +118,7 @@ def test_without_retry_after_the_waits_back_off_and_then_the_client_gives_up():
         list(client.samples(0, 1, decode=False))
     assert len(endpoint.requests) == 4 and len(waits) == 3
     # backoff doubled each time, capped at max_wait, times a jitter in [0.5, 1]
-    for wait, full in zip(waits, (0.5, 1.0, 1.5)):
+    for wait, full in zip(waits, (0.5, 1.0, 1.5), strict=True):
         assert 0.5 * full <= wait <= full
 
 
