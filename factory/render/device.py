@@ -5,8 +5,8 @@ worker per core is how a CPU node scales) and ``cuda`` (the current CUDA device)
 kernel source serves both (:mod:`factory.render.kernels`).
 
 Compiled kernels are cached on disk (see :mod:`factory.render.warp_setup`); a cold
-compile of the render module costs seconds on one core (see README "Kernels and their
-cache"), a warm load milliseconds. :func:`warmup` fills the cache.
+compile of the render module costs seconds on one core (see ``docs/renderer.md``,
+"Kernels and their cache"), a warm load milliseconds. :func:`warmup` fills the cache.
 """
 
 from __future__ import annotations

@@ -281,7 +281,7 @@ def hash_resolved(resolved: dict) -> str:
 
 # Render settings that change how fast samples are made, never their bytes: left out of
 # the config hash, so a dataset resumes under any batch size. (``render.device`` is
-# in: devices agree only within tolerances, see README "The renderer".)
+# in: devices agree only within tolerances, see docs/format.md "Tolerances".)
 EXECUTION_ONLY = frozenset({"batch_views"})
 
 

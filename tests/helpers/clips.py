@@ -13,7 +13,7 @@ import numpy as np
 
 from factory.render.frames import Frames
 from factory.sample.types import Sample, sample_key
-from factory.scene.types import CLASS_ID
+from factory.scene.shapes import CLASS_ID
 
 
 def synthetic_frames(frames: int = 4, height: int = 32, width: int = 40, *, spheres: int = 3, seed: int = 0) -> Frames:

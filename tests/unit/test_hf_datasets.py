@@ -1,6 +1,6 @@
 """Hugging Face ``datasets`` loads factory shards with its ``webdataset`` builder, and
-factory's decoder turns its rows into the very arrays of the tar's bytes (the README's
-one-liner)."""
+factory's decoder turns its rows into the very arrays of the tar's bytes (the example
+in ``docs/training.md``)."""
 
 from __future__ import annotations
 

@@ -338,9 +338,8 @@ def test_the_dockerfile_builds_from_the_pinned_ray_image_and_copies_what_exists(
         assert dirs == {workdir}
 
 
-def test_the_readme_creates_the_secrets_the_manifests_reference():
-    text = (REPO / "README.md").read_text()
-    section = text[text.index("## Run on Kubernetes"):text.index("## Previews")]
+def test_the_docs_create_the_secrets_the_manifests_reference():
+    section = (REPO / "docs" / "kubernetes.md").read_text()
     created = dict(re.findall(r"kubectl create secret generic (\S+) .*?--from-literal=(\w+)=", section, re.DOTALL))
     assert created.get("factory-serve") == "token" and created.get("factory-ray-auth") == "auth_token"
     assert "factory-s3" in created and "AWS_SECRET_ACCESS_KEY" in section

@@ -2,9 +2,9 @@
 
 * Batching is a performance choice only: any number of views per launch, and any
   mix of clips in one launch, gives the same bytes as one clip rendered alone.
-* CUDA (where a GPU is at hand) agrees with the CPU within the tolerances the README
-  states, on every modality, over scenes with rooms, point lights, motion blur,
-  sensor noise, clutter, tiny objects and meshes.
+* CUDA (where a GPU is at hand) agrees with the CPU within the tolerances that
+  docs/format.md states, on every modality, over scenes with rooms, point lights,
+  motion blur, sensor noise, clutter, tiny objects and meshes.
 * A device that cannot be used is refused with the field, the value and the choices.
 """
 
@@ -28,7 +28,7 @@ from tests.helpers import TESTS
 CONFIGS = TESTS.parent / "configs"
 SMALL = {"width": 64, "height": 48, "frames": 4, "fps": 24, "substeps": 4, "motion_blur_samples": 3}
 
-# The stated tolerances (README, "GPU rendering"): the share of pixels that must agree
+# The stated tolerances (docs/format.md, "Tolerances"): the share of pixels that must agree
 # exactly or within the bound, per modality.
 SEGMENTATION_SHARE = 0.999  # instance and semantic identical
 RGB_SHARE = 0.999  # within 1 level of 255
