@@ -23,6 +23,23 @@ def tiny_config():
     return load_config(CONFIGS / "tiny.yaml")
 
 
+# What a sample of a scenario changed past validation to draw a shape no one knows
+# fails with (see :func:`with_unknown_shape`): the registry's own message.
+UNKNOWN_SHAPE_ERROR = ("ValueError: shape kind 'blob' is not one of sphere, box, cylinder, capsule, ell, torus, "
+                       "rock, cone, tube, icosahedron")
+
+
+def with_unknown_shape(config, scenario: str = "one"):
+    """``config`` with ``scenario`` asking for the shape ``blob``, changed past validation
+    (as a config written by a newer factory would read): its samples fail when their
+    scene is drawn, inside ``generate_samples``' batched block; the other scenarios' do not."""
+    from factory.scene.distributions import Param
+
+    sc = config.scenarios[scenario]
+    bad = sc.model_copy(update={"objects": sc.objects.model_copy(update={"shape": Param("constant", ("blob",))})})
+    return config.model_copy(update={"scenarios": {**config.scenarios, scenario: bad}})
+
+
 def memory_url(name: str) -> str:
     """A fresh ``memory://`` dataset URL (fsspec's in-process filesystem): for a test of
     logic that reads or writes a dataset through storage, where local files add nothing."""

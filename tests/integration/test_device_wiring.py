@@ -24,19 +24,13 @@ from factory.render.device import cuda_available
 from factory.sample.encode import encode_sample
 from factory.sample.generate import generate_sample, scenario_of
 from factory.scene.config import Config, parse_config
-from factory.scene.distributions import Param
+from tests.helpers.datasets import UNKNOWN_SHAPE_ERROR, with_unknown_shape
 
 
 def on(config: Config, **render) -> Config:
     data = config.resolved()
     data["render"].update(render)
     return parse_config(data)
-
-
-def with_unknown_shape(config: Config, scenario: str = "one") -> Config:
-    sc = config.scenarios[scenario]
-    bad = sc.model_copy(update={"objects": sc.objects.model_copy(update={"shape": Param("constant", ("blob",))})})
-    return config.model_copy(update={"scenarios": {**config.scenarios, scenario: bad}})
 
 
 def block(indices) -> pa.Table:
@@ -100,7 +94,7 @@ def test_a_sample_failing_inside_a_batched_block_is_reported_with_its_own_index(
     for index, error, payload in rows:
         if index in bad:
             assert error == {"index": index, "scenario": "one", "seed": tiny_config.seed,
-                             "error": "ValueError: mesh kind 'blob' is not one of torus, rock, cone, tube, icosahedron"} and payload == b""
+                             "error": UNKNOWN_SHAPE_ERROR} and payload == b""
         else:  # its neighbours in the block are made as if alone
             want = generate_sample(config, index, samples=6)
             assert encode_sample(pickle.loads(payload), mp4=False) == encode_sample(want, mp4=False)

@@ -26,7 +26,7 @@ from factory.onray.pipeline import generate_dataset
 from factory.sample.decode import decode_sample
 from factory.sample.generate import generate_members, generate_sample, scenario_of
 from factory.scene.config import parse_config
-from tests.helpers.datasets import reference_shards
+from tests.helpers.datasets import UNKNOWN_SHAPE_ERROR, reference_shards, with_unknown_shape
 
 ray_group = pytest.mark.ray
 
@@ -417,18 +417,16 @@ def test_a_sample_failing_inside_a_batched_render_is_skipped_under_its_own_index
     past validation, as a newer factory might write one): its samples fail inside
     generate_samples' batched block (when their scene is sampled: no mesh asset has that
     name), their neighbours in the block do not."""
-    from integration.test_device_wiring import with_unknown_shape
-
     config = with_unknown_shape(tiny_config)
     bad = [i for i in range(8) if scenario_of(config, i, 8) == "one"]
     assert 0 < len(bad) < 4
     out = tmp_path / "ds"
     summary = run(config, str(out), 8, 4, min_workers=1, max_workers=1, max_failures=len(bad))
     assert [(f["index"], f["scenario"], f["seed"], f["error"]) for f in summary.manifest["failures"]] == [
-        (i, "one", 3, "ValueError: mesh kind 'blob' is not one of torus, rock, cone, tube, icosahedron") for i in bad]
+        (i, "one", 3, UNKNOWN_SHAPE_ERROR) for i in bad]
     assert local_files(out) == {
         f"tiny-{s:06d}.tar": build_shard([(f"{i:010d}", generate_members(config, i, samples=8))
                                           for i in range(4 * s, 4 * s + 4) if i not in bad]) for s in (0, 1)}
     with pytest.raises(RenderError) as err:
         run(config, str(tmp_path / "strict"), 8, 4, min_workers=1, max_workers=1)
-    assert err.value.index in bad and err.value.scenario == "one" and "mesh kind 'blob'" in str(err.value)
+    assert err.value.index in bad and err.value.scenario == "one" and "shape kind 'blob'" in str(err.value)
