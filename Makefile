@@ -3,7 +3,8 @@
 #               renderer's kernels once (factory warmup), render a small dataset, validate
 #               it, report on it, point at pictures
 #   make test   create the environment with the test extra, run the whole test suite
-#               (make test-unit: the fast part, tests/unit, no Ray and no servers)
+#               (make test-unit: the fast part, tests/unit, no Ray and no servers;
+#               make lint: ruff's linter and format check, which CI runs first)
 #   make example  train a small depth network on samples streamed from an embedded
 #               factory serve for 3 minutes (examples/train_depth.py; the torch extra)
 PYTHON ?= python3
@@ -11,7 +12,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 OUT ?= out/demo
 
-.PHONY: demo test test-unit example env env-test env-torch bench serve clean pictures
+.PHONY: demo test test-unit lint format example env env-test env-torch bench serve clean pictures
 
 env: $(VENV)/.runtime
 env-test: $(VENV)/.test
@@ -62,6 +63,16 @@ example: env-torch
 test: env-test
 	$(VENV)/bin/factory warmup
 	$(PY) -m pytest -q -n 2 --dist loadgroup tests/unit tests/integration
+
+# ruff (pinned in the test extra; the rules in pyproject.toml): the linter and the format
+# check, as CI runs them. make format rewrites the files the check would refuse.
+lint: env-test
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: env-test
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
 
 test-unit: env-test
 	$(VENV)/bin/factory warmup

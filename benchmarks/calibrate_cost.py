@@ -32,6 +32,7 @@ from factory.sample.generate import generate_members  # noqa: E402
 from factory.service.calibration import GRID, POINT_FIELDS, config_of, fit  # noqa: E402
 from factory.service.cost import MODEL_FILE, TERMS, scenario_terms  # noqa: E402
 
+
 def measure(point: tuple, repeats: int) -> float:
     """Best-of-``repeats`` seconds for one sample (two indices, averaged)."""
     config = config_of(point)
@@ -62,12 +63,18 @@ def main(argv: list[str] | None = None) -> int:
         "format": "factory.cost_model/1",
         "command": "benchmarks/calibrate_cost.py" + (f" --repeats {args.repeats}" if args.repeats != 2 else ""),
         "date": datetime.date.today().isoformat(),
-        "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-                    "cpus": os.cpu_count(), "python": platform.python_version()},
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine(),
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+        },
         "seconds_per_unit": model,
         "fit": {"median_relative_error": float(np.median(errors)), "max_relative_error": float(max(errors))},
-        "grid": [{"point": dict(zip(POINT_FIELDS, pt)), "seconds": round(s, 5), "predicted": round(pr, 5)}
-                 for pt, s, pr in zip(GRID, seconds, predicted)],
+        "grid": [
+            {"point": dict(zip(POINT_FIELDS, pt)), "seconds": round(s, 5), "predicted": round(pr, 5)}
+            for pt, s, pr in zip(GRID, seconds, predicted)
+        ],
     }
     args.out.write_text(json.dumps(doc, indent=1) + "\n")
     print(json.dumps({"seconds_per_unit": model, "fit": doc["fit"]}, indent=1))

@@ -40,11 +40,25 @@ def bounce(step: float, ratio: float, height: float, timeconst: float) -> tuple[
     """v_out / v_in of the ball dropped ``height`` m, integrated at ``step`` seconds,
     and the deepest its lowest point went below the floor (m)."""
     fps = 1.0 / (10 * step)  # 10 substeps of one integrator step each: every step recorded
-    config = parse_config({"seed": 1, "render": {"width": 8, "height": 8, "frames": int(1.5 * fps), "fps": fps,
-                                                 "substeps": 10},
-                           "scenarios": {"s": {"objects": {"count": 1, "shape": "sphere", "size": RADIUS,
-                                                           "spawn_radius": 0.0, "drop_height": height, "speed": 0.0},
-                                               "camera": {"distance": 8.0}}}})
+    config = parse_config(
+        {
+            "seed": 1,
+            "render": {"width": 8, "height": 8, "frames": int(1.5 * fps), "fps": fps, "substeps": 10},
+            "scenarios": {
+                "s": {
+                    "objects": {
+                        "count": 1,
+                        "shape": "sphere",
+                        "size": RADIUS,
+                        "spawn_radius": 0.0,
+                        "drop_height": height,
+                        "speed": 0.0,
+                    },
+                    "camera": {"distance": 8.0},
+                }
+            },
+        }
+    )
     scene = sample_scene(config, "s", 0)
     built = build(scene)
     assert abs(built.model.opt.timestep - step) < 1e-12
@@ -69,10 +83,16 @@ def main() -> None:
         row = [float(np.mean([e for e, _ in run])) for run in runs]
         depth = max(d for run in runs for _, d in run)
         rows.append(row)
-        print(f"step {1e3 * step:.2f} ms: restitution", ", ".join(f"{e:.3f}" for e in row),
-              f"(deepest {1e3 * depth:.1f} mm)")
-    print("_RESTITUTION = np.array([" + ",\n    ".join("[" + ", ".join(f"{e:.3f}" for e in row) + "]"
-                                                       for row in rows) + "])")
+        print(
+            f"step {1e3 * step:.2f} ms: restitution",
+            ", ".join(f"{e:.3f}" for e in row),
+            f"(deepest {1e3 * depth:.1f} mm)",
+        )
+    print(
+        "_RESTITUTION = np.array(["
+        + ",\n    ".join("[" + ", ".join(f"{e:.3f}" for e in row) + "]" for row in rows)
+        + "])"
+    )
 
 
 if __name__ == "__main__":

@@ -45,8 +45,10 @@ def _shard(job: tuple[str, str, int, int]) -> str:
 
 def make_dataset(config_path: str, folder: str, samples: int, shard_size: int) -> None:
     """``samples`` clips as a plain folder of shards (no manifest), one process per core."""
-    jobs = [(config_path, f"{folder}/bench-{s:06d}.tar", start, min(samples, start + shard_size))
-            for s, start in enumerate(range(0, samples, shard_size))]
+    jobs = [
+        (config_path, f"{folder}/bench-{s:06d}.tar", start, min(samples, start + shard_size))
+        for s, start in enumerate(range(0, samples, shard_size))
+    ]
     with ProcessPoolExecutor(os.cpu_count()) as pool:
         list(pool.map(_shard, jobs))
 
@@ -81,13 +83,18 @@ def bench_profile(url: str, repeat: int) -> None:
     assert profile.size == n
     print(f"profile of {n} samples ({url})")
     print(f"  read + decode picture  : {base_s:7.2f} s  {n / base_s:8.1f} samples/s")
-    print(f"  profile_dataset        : {prof_s:7.2f} s  {n / prof_s:8.1f} samples/s  "
-          f"(ratio to read + decode {base_s / prof_s:.2f})")
+    print(
+        f"  profile_dataset        : {prof_s:7.2f} s  {n / prof_s:8.1f} samples/s  "
+        f"(ratio to read + decode {base_s / prof_s:.2f})"
+    )
     # Where the time goes, per sample, on the first 50 samples held in memory.
     held = [m for _, (_, _, m) in zip(range(50), open_dataset(url).samples())]
     pics = [picture(m) for m in held]
-    for name, fn, items in (("picture (decode, cut)", picture, held), ("phash", phash, pics),
-                            ("image_features", image_features, pics)):
+    for name, fn, items in (
+        ("picture (decode, cut)", picture, held),
+        ("phash", phash, pics),
+        ("image_features", image_features, pics),
+    ):
         t0 = time.perf_counter()
         for item in items:
             fn(item)
@@ -124,11 +131,15 @@ def bench_near_duplicates(n: int, subset: int) -> None:
     loop_s, loop_count = best_of(1, lambda: python_pairs(sub, NEAR_DUPLICATE_BITS))
     assert loop_count == near_duplicates(h[:subset]).pair_count
     scale = (n * (n - 1) / 2) / (subset * (subset - 1) / 2)
-    print(f"near_duplicates of {n} hashes ({n * (n - 1) // 2:,} pairs, within {NEAR_DUPLICATE_BITS} bits): "
-          f"{nd.pair_count} pairs, rate {nd.rate:.2%}, {nd.groups} groups")
+    print(
+        f"near_duplicates of {n} hashes ({n * (n - 1) // 2:,} pairs, within {NEAR_DUPLICATE_BITS} bits): "
+        f"{nd.pair_count} pairs, rate {nd.rate:.2%}, {nd.groups} groups"
+    )
     print(f"  numpy XOR + bitwise_count, blocked : {nd_s:7.2f} s")
-    print(f"  Python double loop on {subset} hashes : {loop_s:7.2f} s -> {loop_s * scale:8.1f} s extrapolated "
-          f"to {n} (x{scale:.0f} pairs)")
+    print(
+        f"  Python double loop on {subset} hashes : {loop_s:7.2f} s -> {loop_s * scale:8.1f} s extrapolated "
+        f"to {n} (x{scale:.0f} pairs)"
+    )
     print(f"  ratio loop / numpy                 : {loop_s * scale / nd_s:8.0f}")
     b = planted_hashes(n, seed=1)
     cross_s, _ = best_of(3, lambda: nearest(h, b))

@@ -54,9 +54,14 @@ def start_serve(port: int) -> subprocess.Popen:
     from factory.client import Client
 
     env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "FACTORY_SERVE_TOKEN")}
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "factory"), "serve", "--port", str(port),
-                             "--max-replicas", "1"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "factory"), "serve", "--port", str(port), "--max-replicas", "1"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     for _ in range(300):
         try:
             Client(f"http://127.0.0.1:{port}", retries=0, timeout=2).health()
@@ -88,30 +93,46 @@ def main() -> None:
     out = os.path.join(tmp.name, "dataset")
     os.environ.pop("RAY_ADDRESS", None)
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
-    manifest = generate_dataset(config, out, samples=args.samples, shard_size=args.shard_size, progress=False,
-                                log=lambda s: None).manifest
+    manifest = generate_dataset(
+        config, out, samples=args.samples, shard_size=args.shard_size, progress=False, log=lambda s: None
+    ).manifest
     ray.shutdown()
     urls = [os.path.join(out, r["name"]) for r in manifest["shards"]]
-    print(f"{args.samples} samples of {Path(args.config).name} ({config.render.width}x{config.render.height}, "
-          f"{config.render.frames} frames) in {len(urls)} shards, {manifest['bytes'] / 1e6:.1f} MB; "
-          f"1 process + DataLoader workers (cores on machine: {os.cpu_count()})")
+    print(
+        f"{args.samples} samples of {Path(args.config).name} ({config.render.width}x{config.render.height}, "
+        f"{config.render.frames} frames) in {len(urls)} shards, {manifest['bytes'] / 1e6:.1f} MB; "
+        f"1 process + DataLoader workers (cores on machine: {os.cpu_count()})"
+    )
     n = args.samples
     timed("webdataset, raw", lambda: sum(1 for _ in wds.WebDataset(urls, shardshuffle=False)), n, None)
-    base = timed("webdataset + decode", lambda: sum(1 for s in wds.WebDataset(urls, shardshuffle=False)
-                                                    if decode_sample(s)), n, None)
+    base = timed(
+        "webdataset + decode",
+        lambda: sum(1 for s in wds.WebDataset(urls, shardshuffle=False) if decode_sample(s)),
+        n,
+        None,
+    )
     timed("ShardDataset, 0 workers", lambda: count_loader(ShardDataset(out, rank=0, world_size=1), 0), n, base)
     timed("ShardDataset, 2 workers", lambda: count_loader(ShardDataset(out, rank=0, world_size=1), 2), n, base)
-    timed("ShardDataset rgb+depth, 2 workers", lambda: count_loader(
-        ShardDataset(out, modalities=["rgb", "depth"], rank=0, world_size=1), 2), n, base)
+    timed(
+        "ShardDataset rgb+depth, 2 workers",
+        lambda: count_loader(ShardDataset(out, modalities=["rgb", "depth"], rank=0, world_size=1), 2),
+        n,
+        base,
+    )
     if not args.no_endpoint:
         proc = start_serve(args.port)
         try:
             url = f"http://127.0.0.1:{args.port}"
             samples = manifest["samples_written"]
             count_loader(EndpointDataset(url, count=2, config=config.resolved(), samples=samples), 0)  # warm
-            timed("EndpointDataset, 2 workers", lambda: count_loader(
-                EndpointDataset(url, count=n, config=config.resolved(), samples=samples, rank=0, world_size=1), 2),
-                n, base)
+            timed(
+                "EndpointDataset, 2 workers",
+                lambda: count_loader(
+                    EndpointDataset(url, count=n, config=config.resolved(), samples=samples, rank=0, world_size=1), 2
+                ),
+                n,
+                base,
+            )
         finally:
             proc.send_signal(signal.SIGINT)
             proc.wait(60)

@@ -54,8 +54,7 @@ def build_synthetic(url: str, samples: int, shard_size: int, distinct: int) -> N
 
     config = load_config(ROOT / "configs/quickstart.yaml")
     clips = [{k: v for k, v in generate_members(config, i).items() if k != "__key__"} for i in range(distinct)]
-    plan = prepare(resolve(url), config, samples=samples, shard_size=shard_size, prefix="quickstart",
-                   mode="overwrite")
+    plan = prepare(resolve(url), config, samples=samples, shard_size=shard_size, prefix="quickstart", mode="overwrite")
     records = {}
     for s in range(plan.num_shards):  # through the plan's dataset writer: shard, then its record
         data = assemble(sample_segment(sample_key(i), clips[i % distinct]) for i in plan.indices(s))
@@ -83,8 +82,9 @@ def build_real(url: str, samples: int, shard_size: int) -> None:
         buf = io.BytesIO()
         with wds.TarWriter(buf) as w:
             for i in range(s * shard_size, min((s + 1) * shard_size, samples)):
-                w.write({"__key__": f"n{i % 1000:08d}_{i}", "jpg": images[i % len(images)],
-                         "cls": str(i % 1000).encode()})
+                w.write(
+                    {"__key__": f"n{i % 1000:08d}_{i}", "jpg": images[i % len(images)], "cls": str(i % 1000).encode()}
+                )
         location.put_atomic(f"imagenet-like-{s:06d}.tar", buf.getvalue())
 
 
@@ -141,8 +141,16 @@ def arm_mix(syn: str, real: str, out_url: str, ratio: str, samples: int, shard_s
     from factory.dataset.mix import mix
 
     t0 = time.perf_counter()
-    summary = mix(syn, real, ratio=ratio, out=out_url, samples=samples, shard_size=shard_size,
-                  real_licence="CC-BY-4.0", overwrite=True)
+    summary = mix(
+        syn,
+        real,
+        ratio=ratio,
+        out=out_url,
+        samples=samples,
+        shard_size=shard_size,
+        real_licence="CC-BY-4.0",
+        overwrite=True,
+    )
     return time.perf_counter() - t0, summary.manifest["bytes"]
 
 
@@ -167,27 +175,41 @@ def main(argv=None) -> int:
         build_real(real, args.samples, args.shard_size)
         n = default_samples(Fraction(args.ratio), args.samples, args.samples)
         n_real, n_syn = split_counts(args.ratio, n)
-        print(f"workload: mix {n} samples ({n_real} real JPEG+cls, {n_syn} synthetic quickstart clips) at ratio "
-              f"{args.ratio}, shards of {args.shard_size}, storage {args.where}, best of {args.repeats}, "
-              f"{os.cpu_count()} cores")
+        print(
+            f"workload: mix {n} samples ({n_real} real JPEG+cls, {n_syn} synthetic quickstart clips) at ratio "
+            f"{args.ratio}, shards of {args.shard_size}, storage {args.where}, best of {args.repeats}, "
+            f"{os.cpu_count()} cores"
+        )
         arm_parse([syn, real])  # warm the page cache and the imports
 
         runs = []  # the arms take turns, so a busy spell on a shared machine hits all of them
         for r in range(args.repeats):
-            runs.append((arm_copy([syn, real], f"{base}/copy-{r}"), arm_parse([syn, real]), arm_rebuild([syn, real]),
-                         arm_mix(syn, real, f"{base}/mix", args.ratio, n, args.shard_size)))
+            runs.append(
+                (
+                    arm_copy([syn, real], f"{base}/copy-{r}"),
+                    arm_parse([syn, real]),
+                    arm_rebuild([syn, real]),
+                    arm_mix(syn, real, f"{base}/mix", args.ratio, n, args.shard_size),
+                )
+            )
         copy, parse, rebuild, mixed = (min(arm) for arm in zip(*runs))
 
     copy_samples = 2 * args.samples
-    rows = [("copy", copy, copy_samples, copy[1]), ("parse", parse, parse[1], None),
-            ("rebuild", rebuild, rebuild[1], None), ("mix", mixed, n, mixed[1])]
+    rows = [
+        ("copy", copy, copy_samples, copy[1]),
+        ("parse", parse, parse[1], None),
+        ("rebuild", rebuild, rebuild[1], None),
+        ("mix", mixed, n, mixed[1]),
+    ]
     for label, (wall, _), count, nbytes in rows:
         mbs = f"{nbytes / 1e6 / wall:8.1f} MB/s written" if nbytes else " " * 22
         print(f"{label:8s}{wall:7.2f} s  {count / wall:9.0f} samples/s  {mbs}")
-    print(f"ratio     mix / copy: {(n / mixed[0]) / (copy_samples / copy[0]):.2f} in samples/s, "
-          f"{(mixed[1] / mixed[0]) / (copy[1] / copy[0]):.2f} in MB/s; in samples/s, parse / copy "
-          f"{(parse[1] / parse[0]) / (copy_samples / copy[0]):.2f}, rebuild / copy "
-          f"{(rebuild[1] / rebuild[0]) / (copy_samples / copy[0]):.2f}")
+    print(
+        f"ratio     mix / copy: {(n / mixed[0]) / (copy_samples / copy[0]):.2f} in samples/s, "
+        f"{(mixed[1] / mixed[0]) / (copy[1] / copy[0]):.2f} in MB/s; in samples/s, parse / copy "
+        f"{(parse[1] / parse[0]) / (copy_samples / copy[0]):.2f}, rebuild / copy "
+        f"{(rebuild[1] / rebuild[0]) / (copy_samples / copy[0]):.2f}"
+    )
     return 0
 
 

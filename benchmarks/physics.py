@@ -29,8 +29,12 @@ from factory.scene.config import parse_config  # noqa: E402
 def clutter() -> dict:
     data = workload("analytic", 256, 24)
     objects = data["scenarios"]["standard"]["objects"]
-    objects.update(count=40, spawn_radius=1.0, size={"dist": "uniform", "low": 0.08, "high": 0.18},
-                   drop_height={"dist": "uniform", "low": 0.0, "high": 1.0})
+    objects.update(
+        count=40,
+        spawn_radius=1.0,
+        size={"dist": "uniform", "low": 0.08, "high": 0.18},
+        drop_height={"dist": "uniform", "low": 0.0, "high": 1.0},
+    )
     return data
 
 
@@ -46,8 +50,10 @@ def main() -> None:
         generate_samples(cfg, range(args.samples), timings)
         physics = (timings["physics"] + timings["scene sampling"]) / args.samples
         render = timings["render"] / args.samples
-        print(f"{name:24s} physics {1e3 * physics:7.1f} ms/clip, render {1e3 * render:7.1f} ms/clip, "
-              f"physics / render {physics / render:6.1%}")
+        print(
+            f"{name:24s} physics {1e3 * physics:7.1f} ms/clip, render {1e3 * render:7.1f} ms/clip, "
+            f"physics / render {physics / render:6.1%}"
+        )
 
 
 if __name__ == "__main__":

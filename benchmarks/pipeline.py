@@ -94,16 +94,27 @@ def pipeline(config_path: str, samples: int, shard_size: int, workers: int) -> d
         with tempfile.TemporaryDirectory(prefix="factory-bench-") as tmp:
             os.mkdir(f"{tmp}/times")
             t0 = time.time()
-            summary = generate_dataset(config, f"{tmp}/ds", samples=samples, shard_size=shard_size,
-                                       min_workers=workers, max_workers=workers, progress=False,
-                                       generate_fn=_Timed(f"{tmp}/times"), log=lambda s: None)
+            summary = generate_dataset(
+                config,
+                f"{tmp}/ds",
+                samples=samples,
+                shard_size=shard_size,
+                min_workers=workers,
+                max_workers=workers,
+                progress=False,
+                generate_fn=_Timed(f"{tmp}/times"),
+                log=lambda s: None,
+            )
             wall = time.time() - t0
             done = sorted(float(t) for p in Path(f"{tmp}/times").iterdir() for t in p.read_text().split())
     finally:
         ray.shutdown()
     lo, hi = done[len(done) // 10], done[(len(done) * 9) // 10]
     return {
-        "wall": wall, "bytes": summary.dataset_bytes, "first": done[0] - t0, "tail": wall - (done[-1] - t0),
+        "wall": wall,
+        "bytes": summary.dataset_bytes,
+        "first": done[0] - t0,
+        "tail": wall - (done[-1] - t0),
         "steady": ((len(done) * 9) // 10 - len(done) // 10) / (hi - lo),
     }
 
@@ -124,13 +135,19 @@ def main(argv=None) -> int:
 
     p = pipeline(args.config, args.samples, args.shard_size, args.workers)
     p_rate = args.samples / p["wall"]
-    print(f"pipeline  {args.workers} render actors: {p['wall']:6.1f} s  {p_rate:6.2f} samples/s  "
-          f"{p['bytes'] / 1e6 / p['wall']:6.2f} MB/s (tar bytes, shards written and committed)")
-    print(f"          first sample generated after {p['first']:.1f} s (actor processes starting), "
-          f"steady {p['steady']:.2f} samples/s (10% to 90% of the samples), "
-          f"{p['tail']:.1f} s from the last sample generated to the manifest")
-    print(f"ratio     pipeline / bare throughput = {p_rate / b_rate:.3f} end to end, "
-          f"{p['steady'] / b_rate:.3f} in steady state")
+    print(
+        f"pipeline  {args.workers} render actors: {p['wall']:6.1f} s  {p_rate:6.2f} samples/s  "
+        f"{p['bytes'] / 1e6 / p['wall']:6.2f} MB/s (tar bytes, shards written and committed)"
+    )
+    print(
+        f"          first sample generated after {p['first']:.1f} s (actor processes starting), "
+        f"steady {p['steady']:.2f} samples/s (10% to 90% of the samples), "
+        f"{p['tail']:.1f} s from the last sample generated to the manifest"
+    )
+    print(
+        f"ratio     pipeline / bare throughput = {p_rate / b_rate:.3f} end to end, "
+        f"{p['steady'] / b_rate:.3f} in steady state"
+    )
     return 0
 
 

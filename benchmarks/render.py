@@ -37,7 +37,6 @@ import json  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
-import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,18 +45,31 @@ BASELINE_COMMIT = "e816e31"  # the last commit of the NumPy/PyTorch renderer
 
 def workload(kind: str, size: int, frames: int, device: str = "cpu", batch_views: int = 0) -> dict:
     """The config data of a workload (see the module docstring)."""
-    objects = {"count": 10, "size": {"dist": "uniform", "low": 0.15, "high": 0.35},
-               "texture": {"dist": "choice", "values": ["plain", "checker", "stripes", "noise"]},
-               "speed": {"dist": "uniform", "low": 0.0, "high": 1.5}, "spin": {"dist": "uniform", "low": -2, "high": 2}}
+    objects = {
+        "count": 10,
+        "size": {"dist": "uniform", "low": 0.15, "high": 0.35},
+        "texture": {"dist": "choice", "values": ["plain", "checker", "stripes", "noise"]},
+        "speed": {"dist": "uniform", "low": 0.0, "high": 1.5},
+        "spin": {"dist": "uniform", "low": -2, "high": 2},
+    }
     if kind == "mesh":
-        objects.update(shape={"dist": "choice", "values": ["torus", "rock", "tube"], "weights": [2, 2, 1]},
-                       tumble=1.0)
+        objects.update(shape={"dist": "choice", "values": ["torus", "rock", "tube"], "weights": [2, 2, 1]}, tumble=1.0)
     render = {"width": size, "height": size, "frames": frames, "fps": 24, "substeps": 4}
     if device != "cpu" or batch_views:  # the baseline's config knows neither field's new values
         render.update(device=device, batch_views=batch_views)
-    return {"name": "bench", "seed": 1, "render": render, "output": {"mp4": False},
-            "scenarios": {"standard": {"objects": objects, "lighting": {"count": 1},
-                                       "camera": {"trajectory": "orbit", "distance": 4.5}}}}
+    return {
+        "name": "bench",
+        "seed": 1,
+        "render": render,
+        "output": {"mp4": False},
+        "scenarios": {
+            "standard": {
+                "objects": objects,
+                "lighting": {"count": 1},
+                "camera": {"trajectory": "orbit", "distance": 4.5},
+            }
+        },
+    }
 
 
 # Run in a process of its own, in whichever checkout is on sys.path: the same timing
@@ -100,8 +112,13 @@ def measure(data: dict, samples: int, checkout: Path, without: str = "") -> dict
     running the ``factory`` package of ``checkout``; ``without`` ("flow", "shading",
     both comma-separated) drops that part of the kernel's work (this checkout only)."""
     env = {**os.environ, "PYTHONPATH": str(checkout)}
-    proc = subprocess.run([sys.executable, "-c", _MEASURE, json.dumps(data), str(samples), *([without] if without else [])],
-                          cwd=checkout, env=env, capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", _MEASURE, json.dumps(data), str(samples), *([without] if without else [])],
+        cwd=checkout,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     if proc.returncode:
         raise RuntimeError(f"measuring in {checkout} failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -109,8 +126,9 @@ def measure(data: dict, samples: int, checkout: Path, without: str = "") -> dict
 
 def baseline_checkout(commit: str, where: Path) -> Path:
     """A scratch worktree of ``commit`` (removed by the caller's temporary folder)."""
-    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(where), commit], check=True,
-                   capture_output=True)
+    subprocess.run(
+        ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(where), commit], check=True, capture_output=True
+    )
     return where
 
 
@@ -132,8 +150,10 @@ def report(kind: str, size: int, frames: int, samples: int, got: dict, base: dic
     both = n / (got["render"] + got["encode"])
     print(f"\n{kind} workload, {size}x{size} ({samples} clips of {frames} frames):")
     print(f"  render           : {fps:8.1f} frames/s")
-    print(f"  render + encode  : {both:8.1f} frames/s   (encode alone {n / got['encode']:.1f} frames/s, "
-          f"{got['bytes'] / samples / 1e6:.2f} MB per clip)")
+    print(
+        f"  render + encode  : {both:8.1f} frames/s   (encode alone {n / got['encode']:.1f} frames/s, "
+        f"{got['bytes'] / samples / 1e6:.2f} MB per clip)"
+    )
     if base is not None:
         bn = base["samples"] * frames
         b_fps, b_both = bn / base["render"], bn / (base["render"] + base["encode"])
@@ -175,8 +195,7 @@ def main() -> None:
                         kernel_passes(data, args.samples, args.frames, got["timings"]["render"])
         finally:
             if old is not None:
-                subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(old)],
-                               capture_output=True)
+                subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(old)], capture_output=True)
 
 
 if __name__ == "__main__":

@@ -107,22 +107,30 @@ def main() -> None:
             report(url, None, engine="ray")
             engines = {e: min(report(url, None, engine=e) for _ in range(args.repeat)) for e in ("local", "ray")}
 
-    print(f"workload: first {n} samples of {url}; 1 process (cores on machine: {os.cpu_count()}); "
-          f"best of {args.repeat}")
+    print(
+        f"workload: first {n} samples of {url}; 1 process (cores on machine: {os.cpu_count()}); best of {args.repeat}"
+    )
     print(f"baseline: read + decode_sample : {base / n * 1e3:8.2f} ms/sample  ({base:.2f} s)")
     print(f"factory report                 : {rep / n * 1e3:8.2f} ms/sample  ({rep:.2f} s)")
     print(f"ratio report / baseline        : {rep / base:8.2f}")
-    fixed = sum(v for k, v in timings.items() if k in ("plots and preview grid", "card, HTML, JSON",
-                                                        "writing files", "contact sheet (first sample)"))
-    print(f"  per-sample part of the report: {(rep - fixed) / n * 1e3:8.2f} ms/sample "
-          f"(ratio {(rep - fixed) / base:.2f}); once per report: {fixed:.2f} s")
+    fixed = sum(
+        v
+        for k, v in timings.items()
+        if k in ("plots and preview grid", "card, HTML, JSON", "writing files", "contact sheet (first sample)")
+    )
+    print(
+        f"  per-sample part of the report: {(rep - fixed) / n * 1e3:8.2f} ms/sample "
+        f"(ratio {(rep - fixed) / base:.2f}); once per report: {fixed:.2f} s"
+    )
     print("where the report's time goes:")
     for name, secs in sorted(timings.items(), key=lambda kv: -kv[1]):
         print(f"  {name:<42} {secs:7.3f} s  {secs / rep:6.1%}")
     if args.ray:
         print(f"whole dataset, local engine        : {engines['local']:7.2f} s")
-        print(f"whole dataset, ray engine ({os.cpu_count()} CPUs) : {engines['ray']:7.2f} s  "
-              f"(speedup {engines['local'] / engines['ray']:.2f}x)")
+        print(
+            f"whole dataset, ray engine ({os.cpu_count()} CPUs) : {engines['ray']:7.2f} s  "
+            f"(speedup {engines['local'] / engines['ray']:.2f}x)"
+        )
 
 
 if __name__ == "__main__":

@@ -80,8 +80,13 @@ def over_http(url: str, overrides: dict, indices: list[int], clients: int) -> tu
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--hostile", type=float, default=None, metavar="SECONDS",
-                        help="run the hostile-load comparison instead, each phase this long")
+    parser.add_argument(
+        "--hostile",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="run the hostile-load comparison instead, each phase this long",
+    )
     parser.add_argument("--replicas", type=int, default=1)
     parser.add_argument("--max-batch-size", type=int, default=1)
     parser.add_argument("--max-ongoing-requests", type=int, default=64)
@@ -102,13 +107,25 @@ def main() -> None:
     os.environ.pop("RAY_ADDRESS", None)
     ray.init(address="local", include_dashboard=False, log_to_driver=False)
     serve.start(http_options={"host": "127.0.0.1", "port": args.port})
-    serve.run(build_app({"min_replicas": args.replicas, "max_replicas": args.replicas,
-                         "max_batch_size": args.max_batch_size, "max_count": 64,
-                         "max_ongoing_requests": args.max_ongoing_requests}), name="bench", route_prefix="/")
+    serve.run(
+        build_app(
+            {
+                "min_replicas": args.replicas,
+                "max_replicas": args.replicas,
+                "max_batch_size": args.max_batch_size,
+                "max_count": 64,
+                "max_ongoing_requests": args.max_ongoing_requests,
+            }
+        ),
+        name="bench",
+        route_prefix="/",
+    )
     url = f"http://127.0.0.1:{args.port}"
-    print(f"Serve: {args.replicas} replica(s) x 1 CPU, max_batch_size {args.max_batch_size}, "
-          f"max_ongoing_requests {args.max_ongoing_requests}; "
-          f"{os.cpu_count()} cores on this machine")
+    print(
+        f"Serve: {args.replicas} replica(s) x 1 CPU, max_batch_size {args.max_batch_size}, "
+        f"max_ongoing_requests {args.max_ongoing_requests}; "
+        f"{os.cpu_count()} cores on this machine"
+    )
     next_index = 10_000  # every request below asks for a sample nobody asked for before
     for name in args.workloads:
         overrides, counts = WORKLOADS[name]
@@ -118,17 +135,23 @@ def main() -> None:
         base = in_process(config, list(range(next_index, next_index + counts[1])))
         next_index += counts[1]
         base_p50, base_rate = statistics.median(base), len(base) / sum(base)
-        print(f"\n{name} sample (128x128, {config.render.frames} frames, MP4): in process p50 "
-              f"{base_p50 * 1000:.1f} ms, p99 {percentile(base, 99) * 1000:.1f} ms, {base_rate:.2f} samples/s")
-        print(f"  {'clients':>7}  {'p50 ms':>8}  {'p99 ms':>8}  {'samples/s':>9}  {'p50 / in-proc':>13}  "
-              f"{'rate / in-proc':>14}")
+        print(
+            f"\n{name} sample (128x128, {config.render.frames} frames, MP4): in process p50 "
+            f"{base_p50 * 1000:.1f} ms, p99 {percentile(base, 99) * 1000:.1f} ms, {base_rate:.2f} samples/s"
+        )
+        print(
+            f"  {'clients':>7}  {'p50 ms':>8}  {'p99 ms':>8}  {'samples/s':>9}  {'p50 / in-proc':>13}  "
+            f"{'rate / in-proc':>14}"
+        )
         for clients in CLIENTS:
             n = counts[clients]
             times, wall = over_http(url, overrides, list(range(next_index, next_index + n)), clients)
             next_index += n
             p50, p99, rate = statistics.median(times), percentile(times, 99), n / wall
-            print(f"  {clients:>7}  {p50 * 1000:>8.1f}  {p99 * 1000:>8.1f}  {rate:>9.2f}  {p50 / base_p50:>13.2f}  "
-                  f"{rate / base_rate:>14.2f}")
+            print(
+                f"  {clients:>7}  {p50 * 1000:>8.1f}  {p99 * 1000:>8.1f}  {rate:>9.2f}  {p50 / base_p50:>13.2f}  "
+                f"{rate / base_rate:>14.2f}"
+            )
     serve.shutdown()
     ray.shutdown()
 

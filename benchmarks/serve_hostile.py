@@ -44,8 +44,10 @@ def heavy_request(budget_s: float) -> dict:
     best = None
     for frames in range(2, 65, 2):
         for substeps in (64, 128, 256):
-            body = {"render": {"frames": frames, "width": 32, "height": 32, "substeps": substeps},
-                    "scenarios": {k: crowd for k in base["scenarios"]}}
+            body = {
+                "render": {"frames": frames, "width": 32, "height": 32, "substeps": substeps},
+                "scenarios": dict.fromkeys(base["scenarios"], crowd),
+            }
             seconds = model.request(parse_config(merge(base, body)), 1)[0]
             if seconds <= 0.95 * budget_s and (best is None or seconds > best[1]):
                 best = (body, seconds)
@@ -69,6 +71,7 @@ def _clients(url: str, body: dict, n: int, until: float, out: dict, start: int) 
                 if r.status_code == 200:
                     out["times"].append(time.perf_counter() - t0)
             i += 1
+
     threads = [threading.Thread(target=loop, args=(k,), daemon=True) for k in range(n)]
     for th in threads:
         th.start()
@@ -92,7 +95,9 @@ def _freeing_bound(url: str, heavy: dict, repeats: int = 5) -> tuple[float, list
     idle = []
     for i in range(repeats):
         t0 = time.perf_counter()
-        session.post(f"{url}/limited/v1/samples", data=json.dumps({**LIGHT, "start": 900 + i}), timeout=60).raise_for_status()
+        session.post(
+            f"{url}/limited/v1/samples", data=json.dumps({**LIGHT, "start": 900 + i}), timeout=60
+        ).raise_for_status()
         idle.append(time.perf_counter() - t0)
     held = []
     body = {k: v for k, v in heavy.items() if k != "_cost"}
@@ -117,36 +122,53 @@ def run_hostile(seconds: float, port: int) -> None:
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     one = {"min_replicas": 1, "max_replicas": 1, "max_count": 64, "max_ongoing_requests": 64}
     serve.run(build_app({**one, **BUDGET}), name="main", route_prefix="/")
-    serve.run(build_app({**one, **BUDGET, "time_limit_s": 1.0, "light_cost_s": 1000.0}), name="limited",
-              route_prefix="/limited")
+    serve.run(
+        build_app({**one, **BUDGET, "time_limit_s": 1.0, "light_cost_s": 1000.0}),
+        name="limited",
+        route_prefix="/limited",
+    )
     url = f"http://127.0.0.1:{port}"
     heavy = heavy_request(BUDGET["max_cost_s"])
-    print(f"one replica x 1 CPU ({os.cpu_count()} cores here); budget {BUDGET}; heavy request: "
-          f"{heavy['overrides']['render']} with 256 objects, estimated {heavy['_cost']:.1f} s; light: {LIGHT}")
+    print(
+        f"one replica x 1 CPU ({os.cpu_count()} cores here); budget {BUDGET}; heavy request: "
+        f"{heavy['overrides']['render']} with 256 objects, estimated {heavy['_cost']:.1f} s; light: {LIGHT}"
+    )
     _phase(url, 3, None)  # warm
     alone, _ = _phase(url, seconds, None)
     mixed, heavy_out = _phase(url, seconds, heavy)
     print(f"\n{'phase':<24} {'light p50 ms':>12} {'light p99 ms':>12} {'light req/s':>11} {'5xx':>5}")
     for name, out in (("light alone", alone), ("light + 8 heavy clients", mixed)):
         t = out["times"]
-        print(f"{name:<24} {statistics.median(t) * 1000:>12.1f} {_percentile(t, 99) * 1000:>12.1f} "
-              f"{len(t) / seconds:>11.2f} {sum(c >= 500 for c in out['codes']):>5}")
+        print(
+            f"{name:<24} {statistics.median(t) * 1000:>12.1f} {_percentile(t, 99) * 1000:>12.1f} "
+            f"{len(t) / seconds:>11.2f} {sum(c >= 500 for c in out['codes']):>5}"
+        )
     codes = heavy_out["codes"]
-    print(f"heavy clients: {len(codes)} answers ({', '.join(f'{c}: {codes.count(c)}' for c in sorted(set(codes)))}), "
-          f"5xx {sum(c >= 500 and c != 504 for c in codes)} (504 is the time limit, a client's answer)")
+    print(
+        f"heavy clients: {len(codes)} answers ({', '.join(f'{c}: {codes.count(c)}' for c in sorted(set(codes)))}), "
+        f"5xx {sum(c >= 500 and c != 504 for c in codes)} (504 is the time limit, a client's answer)"
+    )
     a, m = alone["times"], mixed["times"]
-    print(f"ratios under heavy load: p50 x{statistics.median(m) / statistics.median(a):.2f}, "
-          f"throughput x{len(m) / max(1, len(a)):.2f}")
+    print(
+        f"ratios under heavy load: p50 x{statistics.median(m) / statistics.median(a):.2f}, "
+        f"throughput x{len(m) / max(1, len(a)):.2f}"
+    )
     # Soft shadows make every launch heavy (the Warp renderer draws plain 256 x 256 x 48
     # clips inside the 1 s limit): CPU launches shrink to keep their rays, and the
     # sample runs into the limit between two of them.
-    render_heavy = {"scenario": "quickstart", "overrides": {
-        "render": {"width": 256, "height": 256, "frames": 48, "shadow_rays": 16},
-        "scenarios": {"nominal": {"lighting": {"size": 0.5}}}}}
+    render_heavy = {
+        "scenario": "quickstart",
+        "overrides": {
+            "render": {"width": 256, "height": 256, "frames": 48, "shadow_rays": 16},
+            "scenarios": {"nominal": {"lighting": {"size": 0.5}}},
+        },
+    }
     for name, body in (("physics-heavy", heavy), ("render-heavy (256 x 256 x 48, 16 shadow rays)", render_heavy)):
         idle, held = _freeing_bound(url, body)
-        print(f"\nfreeing bound, {name}, 1 s limit: a light request right after the heavy one's 504 took "
-              f"{', '.join(f'{h * 1000:.0f}' for h in held)} ms; on an idle replica {idle * 1000:.0f} ms; "
-              f"held past the 504 at most {max(held) - idle:.3f} s")
+        print(
+            f"\nfreeing bound, {name}, 1 s limit: a light request right after the heavy one's 504 took "
+            f"{', '.join(f'{h * 1000:.0f}' for h in held)} ms; on an idle replica {idle * 1000:.0f} ms; "
+            f"held past the 504 at most {max(held) - idle:.3f} s"
+        )
     serve.shutdown()
     ray.shutdown()

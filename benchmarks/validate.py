@@ -88,12 +88,20 @@ def main(argv=None) -> int:
     ray.init(address="local", num_cpus=args.cpus, include_dashboard=False, log_to_driver=False)
     try:
         t0 = time.perf_counter()
-        summary = generate_dataset(load_config(args.config), out, samples=args.samples, shard_size=args.shard_size,
-                                   progress=False, log=lambda s: None)
+        summary = generate_dataset(
+            load_config(args.config),
+            out,
+            samples=args.samples,
+            shard_size=args.shard_size,
+            progress=False,
+            log=lambda s: None,
+        )
         manifest = summary.manifest
-        print(f"dataset: {args.samples} samples of {args.config} in {len(manifest['shards'])} shards of "
-              f"{args.shard_size}, {manifest['bytes'] / 1e6:.1f} MB ({out}; ready in "
-              f"{time.perf_counter() - t0:.0f} s)")
+        print(
+            f"dataset: {args.samples} samples of {args.config} in {len(manifest['shards'])} shards of "
+            f"{args.shard_size}, {manifest['bytes'] / 1e6:.1f} MB ({out}; ready in "
+            f"{time.perf_counter() - t0:.0f} s)"
+        )
         location = resolve(out)
         names = [r["name"] for r in manifest["shards"]]
         samples, nbytes = manifest["samples_written"], manifest["bytes"]

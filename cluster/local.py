@@ -147,16 +147,20 @@ def _wait(what: str, check, seconds: float, procs: dict[str, subprocess.Popen], 
     while True:
         for name, proc in procs.items():
             if proc.poll() is not None:
-                raise ClusterError(f"{name} exited with status {proc.returncode} while waiting for {what}; "
-                                   f"see {logs / (name + '.log')}")
+                raise ClusterError(
+                    f"{name} exited with status {proc.returncode} while waiting for {what}; "
+                    f"see {logs / (name + '.log')}"
+                )
         try:
             if check():
                 return
         except OSError:
             pass
         if time.monotonic() > deadline:
-            raise ClusterError(f"timed out after {seconds:.0f} s waiting for {what}; see the logs in {logs} "
-                               "and the nodes' session_latest/logs")
+            raise ClusterError(
+                f"timed out after {seconds:.0f} s waiting for {what}; see the logs in {logs} "
+                "and the nodes' session_latest/logs"
+            )
         time.sleep(0.5)
 
 
@@ -190,10 +194,14 @@ def node_ports(agent_port: int | None = None) -> list[str]:
     """Per-node ports that default to fixed numbers (or collide when two nodes share a
     machine): all free ones. Worker processes get OS-chosen ports (0/0)."""
     return [
-        f"--node-manager-port={free_port()}", f"--object-manager-port={free_port()}",
-        f"--dashboard-agent-listen-port={agent_port or free_port()}", f"--dashboard-agent-grpc-port={free_port()}",
-        f"--runtime-env-agent-port={free_port()}", f"--metrics-export-port={free_port()}",
-        "--min-worker-port=0", "--max-worker-port=0",
+        f"--node-manager-port={free_port()}",
+        f"--object-manager-port={free_port()}",
+        f"--dashboard-agent-listen-port={agent_port or free_port()}",
+        f"--dashboard-agent-grpc-port={free_port()}",
+        f"--runtime-env-agent-port={free_port()}",
+        f"--metrics-export-port={free_port()}",
+        "--min-worker-port=0",
+        "--max-worker-port=0",
     ]
 
 
@@ -206,8 +214,10 @@ def up(args: argparse.Namespace) -> int:
             print(f"a local Ray cluster is already up (state in {state}):")
             _print_usage(existing, state)
             return 0
-        raise ClusterError(f"{state} holds a cluster that is not fully running; run `python cluster/local.py down "
-                           f"--state {args.state}` (make cluster-down) first")
+        raise ClusterError(
+            f"{state} holds a cluster that is not fully running; run `python cluster/local.py down "
+            f"--state {args.state}` (make cluster-down) first"
+        )
     state.mkdir(parents=True, exist_ok=True)
     ray = ray_command()
     token_path = state / "auth_token"
@@ -222,8 +232,13 @@ def up(args: argparse.Namespace) -> int:
     dashboard = f"http://{HOST}:{dashboard_port}"
     object_store = str(args.object_store_mb * 1024 * 1024)
     info = {
-        "state": str(state), "temp_dir": temp_dir, "gcs_address": f"{HOST}:{gcs_port}",
-        "dashboard": dashboard, "token_path": str(token_path), "head": {}, "workers": [],
+        "state": str(state),
+        "temp_dir": temp_dir,
+        "gcs_address": f"{HOST}:{gcs_port}",
+        "dashboard": dashboard,
+        "token_path": str(token_path),
+        "head": {},
+        "workers": [],
     }
     procs: dict[str, subprocess.Popen] = {}
 
@@ -231,10 +246,19 @@ def up(args: argparse.Namespace) -> int:
         node_temp = os.path.join(temp_dir, short)
         with open(state / f"{name}.log", "wb") as log:
             proc = subprocess.Popen(
-                [ray, "start", *command, f"--temp-dir={node_temp}",
-                 f"--object-store-memory={object_store}", "--disable-usage-stats", "--block"],
+                [
+                    ray,
+                    "start",
+                    *command,
+                    f"--temp-dir={node_temp}",
+                    f"--object-store-memory={object_store}",
+                    "--disable-usage-stats",
+                    "--block",
+                ],
                 env={**env, MARK: temp_dir, **(extra_env or {})},
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,  # leads its own process group; a Ctrl-C in this shell does not reach it
             )
         (state / f"{name}.pid").write_text(f"{proc.pid}\n")
@@ -243,33 +267,63 @@ def up(args: argparse.Namespace) -> int:
 
     try:
         agent_port = free_port()
-        head = start("head", "h", [
-            "--head", f"--port={gcs_port}", "--num-cpus=0", "--num-gpus=0",
-            "--include-dashboard=true", f"--dashboard-host={HOST}", f"--dashboard-port={dashboard_port}",
-            f"--ray-client-server-port={args.client_port or free_port()}", *node_ports(agent_port),
-        ], {"RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0"})  # the head never finishes draining: SIGTERM waited 30 s
+        head = start(
+            "head",
+            "h",
+            [
+                "--head",
+                f"--port={gcs_port}",
+                "--num-cpus=0",
+                "--num-gpus=0",
+                "--include-dashboard=true",
+                f"--dashboard-host={HOST}",
+                f"--dashboard-port={dashboard_port}",
+                f"--ray-client-server-port={args.client_port or free_port()}",
+                *node_ports(agent_port),
+            ],
+            {"RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0"},
+        )  # the head never finishes draining: SIGTERM waited 30 s
         info["head"] = {"pid": head.pid, "temp_dir": os.path.join(temp_dir, "h"), "log": str(state / "head.log")}
         _save(state, info)
-        _wait("the head's dashboard", lambda: _http(f"{dashboard}/api/version", None)[0] in (200, 401, 403),
-              args.timeout, procs, state)
+        _wait(
+            "the head's dashboard",
+            lambda: _http(f"{dashboard}/api/version", None)[0] in (200, 401, 403),
+            args.timeout,
+            procs,
+            state,
+        )
         for i in range(1, args.workers + 1):
             resources = ["--num-cpus", str(args.cpus_per_worker), "--num-gpus", str(args.gpus_per_worker)]
             worker = start(f"worker-{i}", f"w{i}", [f"--address={HOST}:{gcs_port}", *resources, *node_ports()])
-            info["workers"].append({"pid": worker.pid, "temp_dir": os.path.join(temp_dir, f"w{i}"),
-                                    "log": str(state / f"worker-{i}.log")})
+            info["workers"].append(
+                {"pid": worker.pid, "temp_dir": os.path.join(temp_dir, f"w{i}"), "log": str(state / f"worker-{i}.log")}
+            )
             _save(state, info)
-        _wait(f"{args.workers + 1} nodes to be alive", lambda: len(alive_nodes(dashboard, token)) == args.workers + 1,
-              args.timeout, procs, state)
+        _wait(
+            f"{args.workers + 1} nodes to be alive",
+            lambda: len(alive_nodes(dashboard, token)) == args.workers + 1,
+            args.timeout,
+            procs,
+            state,
+        )
         # `ray job submit` goes to the head's job agent, which registers a little after the node
-        _wait("the head's job agent", lambda: _http(f"http://{HOST}:{agent_port}/api/jobs/", token)[0] < 500,
-              args.timeout, procs, state)
+        _wait(
+            "the head's job agent",
+            lambda: _http(f"http://{HOST}:{agent_port}/api/jobs/", token)[0] < 500,
+            args.timeout,
+            procs,
+            state,
+        )
     except BaseException:
         _stop(state, info, quiet=True, keep_temp=True)  # Ray's own logs stay, to see what went wrong
         raise
     (state / "env").write_text(
-        f"export RAY_ADDRESS={dashboard}\nexport RAY_AUTH_MODE=token\nexport RAY_AUTH_TOKEN_PATH={token_path}\n")
-    print(f"local Ray cluster up: a head (0 CPUs) and {args.workers} worker node(s) "
-          f"({args.cpus_per_worker} CPU, {args.gpus_per_worker} GPU each)")
+        f"export RAY_ADDRESS={dashboard}\nexport RAY_AUTH_MODE=token\nexport RAY_AUTH_TOKEN_PATH={token_path}\n"
+    )
+    print(
+        f"local Ray cluster up: a head (0 CPUs) and {args.workers} worker node(s) "
+        f"({args.cpus_per_worker} CPU, {args.gpus_per_worker} GPU each)"
+    )
     _print_usage(info, state)
     return 0
 
@@ -393,8 +447,12 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--state", default=DEFAULT_STATE, help=f"state dir (default {DEFAULT_STATE})")
     p_up.add_argument("--workers", type=int, default=2, help="worker nodes (default 2)")
     p_up.add_argument("--cpus-per-worker", type=int, default=1, help="logical CPUs of each worker node (default 1)")
-    p_up.add_argument("--gpus-per-worker", type=int, default=0,
-                      help="logical GPUs of each worker node, to try --gpus-per-worker scheduling (default 0)")
+    p_up.add_argument(
+        "--gpus-per-worker",
+        type=int,
+        default=0,
+        help="logical GPUs of each worker node, to try --gpus-per-worker scheduling (default 0)",
+    )
     p_up.add_argument("--object-store-mb", type=int, default=512, help="object store per node, MiB (default 512)")
     p_up.add_argument("--port", type=int, default=0, help="the head's GCS port (default: a free one)")
     p_up.add_argument("--dashboard-port", type=int, default=0, help="dashboard port (default: a free one)")

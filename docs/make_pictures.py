@@ -26,11 +26,7 @@ from factory.sample.preview import BACKGROUND, contact_sheet, png_bytes
 REPO = Path(__file__).resolve().parent.parent
 PICTURE = REPO / "docs" / "images" / "contact_sheet.png"
 # (config, dataset size, index): the samples shown, top to bottom
-SAMPLES = (
-    ("configs/quickstart.yaml", 16, 3),
-    ("configs/shapes.yaml", 10, 2),
-    ("configs/rooms.yaml", 10, 0),
-)
+SAMPLES = (("configs/quickstart.yaml", 16, 3), ("configs/shapes.yaml", 10, 2), ("configs/rooms.yaml", 10, 0))
 GAP = 8  # pixels of background between two sheets
 
 
@@ -53,7 +49,7 @@ def picture_png() -> bytes:
     canvas[:] = BACKGROUND
     row = 0
     for s in parts:
-        canvas[row:row + s.shape[0], :s.shape[1]] = s
+        canvas[row : row + s.shape[0], : s.shape[1]] = s
         row += s.shape[0] + GAP
     return png_bytes(canvas)
 

@@ -49,8 +49,14 @@ class DepthNet(nn.Module):
 
     def __init__(self, width: int = 32):
         super().__init__()
-        self.encode = nn.Sequential(nn.Conv2d(3, width, 3, 2, 1), nn.ReLU(), nn.Conv2d(width, width, 3, 2, 1),
-                                    nn.ReLU(), nn.Conv2d(width, width, 3, 1, 1), nn.ReLU())
+        self.encode = nn.Sequential(
+            nn.Conv2d(3, width, 3, 2, 1),
+            nn.ReLU(),
+            nn.Conv2d(width, width, 3, 2, 1),
+            nn.ReLU(),
+            nn.Conv2d(width, width, 3, 1, 1),
+            nn.ReLU(),
+        )
         self.upsample = nn.Upsample(scale_factor=4, mode="bilinear")
         self.decode = nn.Sequential(nn.Conv2d(width + 3, width, 3, 1, 1), nn.ReLU(), nn.Conv2d(width, 1, 3, 1, 1))
 
@@ -86,9 +92,14 @@ def serve(token: str | None) -> tuple[subprocess.Popen, str]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, **({"FACTORY_SERVE_TOKEN": token} if token else {})}
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "factory"), "serve", "--port", str(port),
-                             "--max-replicas", "1"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "factory"), "serve", "--port", str(port), "--max-replicas", "1"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     from factory.client import Client
 
@@ -117,8 +128,15 @@ def train(args) -> tuple[float, float]:
         from factory.service.request import merge  # what the endpoint does to a request's config
 
         config = parse_config(merge(load_config(ROOT / "configs" / "quickstart.yaml").resolved(), overrides(args.size)))
-        data = EndpointDataset(args.url, count=1_000_000, token=args.token, scenario="quickstart",
-                               overrides=overrides(args.size), modalities=["rgb", "depth"], per_request=4)
+        data = EndpointDataset(
+            args.url,
+            count=1_000_000,
+            token=args.token,
+            scenario="quickstart",
+            overrides=overrides(args.size),
+            modalities=["rgb", "depth"],
+            per_request=4,
+        )
     test_rgb, test_depth = held_out(config)
     net = DepthNet()
     opt = torch.optim.Adam(net.parameters(), lr=2e-3)
@@ -126,8 +144,11 @@ def train(args) -> tuple[float, float]:
         start = float(loss_of(net, test_rgb, test_depth))
         log_depth = torch.log(test_depth[test_depth > 0])
         constant = float((log_depth - log_depth.median()).abs().mean())
-    print(f"held-out loss at the start: {start:.4f} (mean |log-depth error|, {len(test_rgb)} images; "
-          f"the best constant guess scores {constant:.4f})", flush=True)
+    print(
+        f"held-out loss at the start: {start:.4f} (mean |log-depth error|, {len(test_rgb)} images; "
+        f"the best constant guess scores {constant:.4f})",
+        flush=True,
+    )
     t0, step, epoch = time.monotonic(), 0, 0
     while step < args.steps and time.monotonic() - t0 < 60 * args.minutes:
         if args.shards:
@@ -146,8 +167,11 @@ def train(args) -> tuple[float, float]:
         epoch += 1
     with torch.no_grad():
         end = float(loss_of(net, test_rgb, test_depth))
-    print(f"held-out loss at the end:   {end:.4f} after {step} steps ({step * args.batch} clips) in "
-          f"{time.monotonic() - t0:.0f} s", flush=True)
+    print(
+        f"held-out loss at the end:   {end:.4f} after {step} steps ({step * args.batch} clips) in "
+        f"{time.monotonic() - t0:.0f} s",
+        flush=True,
+    )
     return start, end
 
 

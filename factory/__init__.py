@@ -29,7 +29,7 @@ _PUBLIC = {
     "decode_sample": "factory.sample.decode",
 }
 
-__all__ = ["__version__", *_PUBLIC]
+__all__ = ["__version__", *_PUBLIC]  # noqa: PLE0604 (the keys are str; ruff cannot see into the dict)
 
 
 def __getattr__(name: str):

@@ -33,15 +33,12 @@ COMMANDS = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="factory", description="Synthetic clips with exact ground truth, on Ray."
-    )
+    parser = argparse.ArgumentParser(prog="factory", description="Synthetic clips with exact ground truth, on Ray.")
     parser.add_argument("--version", action="version", version=f"factory {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         module = importlib.import_module(name)
-        sub = subparsers.add_parser(name.rpartition(".")[2], help=module.HELP,
-                                    description=description(module.__doc__))
+        sub = subparsers.add_parser(name.rpartition(".")[2], help=module.HELP, description=description(module.__doc__))
         module.add_arguments(sub).set_defaults(run=module.run)
     return parser
 

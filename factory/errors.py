@@ -83,9 +83,7 @@ class RenderError(FactoryError):
 
     def __init__(self, index: int, scenario: str, seed: int, cause: BaseException):
         self.index, self.scenario, self.seed = index, scenario, seed
-        super().__init__(
-            f"sample {index} (scenario {scenario!r}, seed {seed}) failed: {type(cause).__name__}: {cause}"
-        )
+        super().__init__(f"sample {index} (scenario {scenario!r}, seed {seed}) failed: {type(cause).__name__}: {cause}")
 
 
 class FailureBudgetError(RenderError):
@@ -101,9 +99,7 @@ class FailureBudgetError(RenderError):
         shown = "; ".join(
             f"sample {f['index']} (scenario {f['scenario']!r}, seed {f['seed']}): {f['error']}" for f in self.failures
         )
-        FactoryError.__init__(
-            self, f"{count} samples failed, more than --max-failures {budget} allows; first: {shown}"
-        )
+        FactoryError.__init__(self, f"{count} samples failed, more than --max-failures {budget} allows; first: {shown}")
 
 
 class StorageError(FactoryError, OSError):

@@ -54,8 +54,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if UNIT in item.path.parents and (servers or item.get_closest_marker("ray") is not None):
             misplaced.append(f"{item.nodeid} ({', '.join(servers) or 'marked ray'})")
     if misplaced:
-        raise pytest.UsageError("tests/unit holds no Ray and no servers; move these to tests/integration:\n  "
-                                + "\n  ".join(misplaced))
+        raise pytest.UsageError(
+            "tests/unit holds no Ray and no servers; move these to tests/integration:\n  " + "\n  ".join(misplaced)
+        )
 
 
 def _in_xdist_group(item: pytest.Item, group: str) -> None:

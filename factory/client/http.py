@@ -44,12 +44,21 @@ import urllib3
 from factory.errors import ApiError, ServiceError
 from factory.sample.types import sample_key
 
-TOKEN_ENV = "FACTORY_SERVE_TOKEN"  # the bearer token's variable: the client sends it, the endpoint (service.app) wants it
+TOKEN_ENV = (
+    "FACTORY_SERVE_TOKEN"  # the bearer token's variable: the client sends it, the endpoint (service.app) wants it
+)
 RETRY_STATUS = (429, 500, 502, 503, 504)
 # What a dropped or cut connection raises: while connecting (requests), and while the
 # tar is read straight from the socket (urllib3, tarfile).
-_CUT = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
-        urllib3.exceptions.HTTPError, tarfile.ReadError, EOFError, OSError)
+_CUT = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    urllib3.exceptions.HTTPError,
+    tarfile.ReadError,
+    EOFError,
+    OSError,
+)
 
 
 @dataclass
@@ -106,9 +115,19 @@ class Client:
         """``GET /v1/scenarios``: the shipped configs the service offers."""
         return self._get("/v1/scenarios")["scenarios"]
 
-    def samples(self, start: int = 0, count: int = 1, *, scenario: str | None = None, config: dict | None = None,
-                overrides: dict | None = None, seed: int | None = None, samples: int | None = None,
-                modalities: list[str] | None = None, decode: bool = True) -> Iterator[Sample]:
+    def samples(
+        self,
+        start: int = 0,
+        count: int = 1,
+        *,
+        scenario: str | None = None,
+        config: dict | None = None,
+        overrides: dict | None = None,
+        seed: int | None = None,
+        samples: int | None = None,
+        modalities: list[str] | None = None,
+        decode: bool = True,
+    ) -> Iterator[Sample]:
         """Samples ``start .. start+count-1`` in order, each once (see the module docstring).
 
         ``scenario`` names a shipped config, or ``config`` is a whole one (a dict as its
@@ -123,8 +142,18 @@ class Client:
         """
         if start < 0 or count < 0:
             raise ValueError(f"start {start}, count {count}: both must be >= 0")
-        body = {k: v for k, v in {"scenario": scenario, "config": config, "overrides": overrides, "seed": seed,
-                                  "samples": samples, "modalities": modalities}.items() if v is not None}
+        body = {
+            k: v
+            for k, v in {
+                "scenario": scenario,
+                "config": config,
+                "overrides": overrides,
+                "seed": seed,
+                "samples": samples,
+                "modalities": modalities,
+            }.items()
+            if v is not None
+        }
         end = start + count
         for first in range(start, end, self.per_request):
             yield from self._range(body, first, min(first + self.per_request, end), decode)
@@ -153,9 +182,13 @@ class Client:
         nxt, failures = first, 0
         while nxt < end:
             try:
-                r = self.session.post(self.url + "/v1/samples", json={**body, "start": nxt, "count": end - nxt},
-                                      headers={**self._headers(), "Accept": "application/x-tar"},
-                                      timeout=self.timeout, stream=True)
+                r = self.session.post(
+                    self.url + "/v1/samples",
+                    json={**body, "start": nxt, "count": end - nxt},
+                    headers={**self._headers(), "Accept": "application/x-tar"},
+                    timeout=self.timeout,
+                    stream=True,
+                )
                 self.stats["requests"] += 1
             except _CUT as e:
                 failures = self._wait(failures, None, e)

@@ -107,8 +107,9 @@ def require_rerun():
     try:
         import rerun
     except ImportError:
-        raise ConfigError("factory[rerun]", [
-            "rerun-sdk: not installed; the rerun export needs it: pip install 'factory[rerun]'"]) from None
+        raise ConfigError(
+            "factory[rerun]", ["rerun-sdk: not installed; the rerun export needs it: pip install 'factory[rerun]'"]
+        ) from None
     return rerun
 
 
@@ -117,9 +118,15 @@ def _log_static(rr, rec, meta: dict) -> None:
     rec.log("world", rr.ViewCoordinates.RIGHT_HAND_Z_UP, static=True)
     classes = [rr.AnnotationInfo(id=i, label=name) for i, name in enumerate(meta.get("classes", []))]
     rec.log("world", rr.AnnotationContext(classes), static=True)
-    rec.log("world/camera", rr.Pinhole(image_from_camera=np.asarray(meta["camera"]["K"], np.float32),
-                                       resolution=[int(meta["width"]), int(meta["height"])],
-                                       camera_xyz=rr.ViewCoordinates.RDF), static=True)
+    rec.log(
+        "world/camera",
+        rr.Pinhole(
+            image_from_camera=np.asarray(meta["camera"]["K"], np.float32),
+            resolution=[int(meta["width"]), int(meta["height"])],
+            camera_xyz=rr.ViewCoordinates.RDF,
+        ),
+        static=True,
+    )
 
 
 def _log_frame(rr, rec, arrays: dict[str, Any], t: int, max_points: int) -> None:
@@ -139,20 +146,33 @@ def _log_frame(rr, rec, arrays: dict[str, Any], t: int, max_points: int) -> None
         rec.log("world/camera/semantic", rr.SegmentationImage(arrays["semantic"][t]))
     objects = meta["objects"]
     seen = [o for o in objects if o["bbox_visible"][t] is not None]
-    rec.log("world/camera/boxes", rr.Boxes2D(
-        array=np.asarray([o["bbox_visible"][t] for o in seen], np.float32).reshape(-1, 4),
-        array_format=rr.Box2DFormat.XYXY, labels=[_label(o) for o in seen],
-        class_ids=[_class_id(o, meta) for o in seen]))
-    rec.log("world/objects", rr.Boxes3D(
-        centers=np.asarray([o["position"][t] for o in objects], np.float32).reshape(-1, 3),
-        half_sizes=np.asarray([o["dims"] for o in objects], np.float32).reshape(-1, 3),
-        quaternions=np.asarray([quaternion_xyzw(o["rotation"][t]) for o in objects], np.float32).reshape(-1, 4),
-        labels=[_label(o) for o in objects], class_ids=[_class_id(o, meta) for o in objects]))
+    rec.log(
+        "world/camera/boxes",
+        rr.Boxes2D(
+            array=np.asarray([o["bbox_visible"][t] for o in seen], np.float32).reshape(-1, 4),
+            array_format=rr.Box2DFormat.XYXY,
+            labels=[_label(o) for o in seen],
+            class_ids=[_class_id(o, meta) for o in seen],
+        ),
+    )
+    rec.log(
+        "world/objects",
+        rr.Boxes3D(
+            centers=np.asarray([o["position"][t] for o in objects], np.float32).reshape(-1, 3),
+            half_sizes=np.asarray([o["dims"] for o in objects], np.float32).reshape(-1, 3),
+            quaternions=np.asarray([quaternion_xyzw(o["rotation"][t]) for o in objects], np.float32).reshape(-1, 4),
+            labels=[_label(o) for o in objects],
+            class_ids=[_class_id(o, meta) for o in objects],
+        ),
+    )
     for o in objects:
         if not o["static"]:
-            rec.log(f"world/tracks/{o['id']}", rr.LineStrips3D(
-                [np.asarray(o["position"][: t + 1], np.float32)], labels=[_label(o)],
-                class_ids=[_class_id(o, meta)]))
+            rec.log(
+                f"world/tracks/{o['id']}",
+                rr.LineStrips3D(
+                    [np.asarray(o["position"][: t + 1], np.float32)], labels=[_label(o)], class_ids=[_class_id(o, meta)]
+                ),
+            )
 
 
 def _label(obj: dict) -> str:
@@ -175,8 +195,9 @@ def camera_to_world(world_to_camera) -> np.ndarray:
     return out
 
 
-def world_points(depth: np.ndarray, rgb: np.ndarray | None, K: np.ndarray, c2w: np.ndarray,
-                 max_points: int) -> tuple[np.ndarray, np.ndarray | None]:
+def world_points(
+    depth: np.ndarray, rgb: np.ndarray | None, K: np.ndarray, c2w: np.ndarray, max_points: int
+) -> tuple[np.ndarray, np.ndarray | None]:
     """The surface points of one frame, in the world.
 
     ``depth`` (H, W) metres along the optical axis (0: no surface); ``rgb`` (H, W, 3)

@@ -90,8 +90,11 @@ def collate(batch: list[dict[str, Any]]) -> dict[str, Any]:
     """A batch: tensors stacked on a new first axis; boxes padded to the batch's most
     objects (NaN boxes, id and class -1); ``meta`` and ``key`` as lists, ``index`` a
     tensor. Samples of one batch must share T, H, W and modalities."""
-    out: dict[str, Any] = {"key": [b["key"] for b in batch], "meta": [b["meta"] for b in batch],
-                           "index": torch.tensor([b["index"] for b in batch], dtype=torch.int64)}
+    out: dict[str, Any] = {
+        "key": [b["key"] for b in batch],
+        "meta": [b["meta"] for b in batch],
+        "index": torch.tensor([b["index"] for b in batch], dtype=torch.int64),
+    }
     n = max(b["box_ids"].shape[0] for b in batch)
     for b in batch:
         pad = n - b["box_ids"].shape[0]
@@ -130,9 +133,17 @@ class ShardDataset(IterableDataset):
     "depth"]`` skips decoding the rest). See the module docstring for splitting and order.
     """
 
-    def __init__(self, url: str, *, modalities: list[str] | None = None, rank: int | None = None,
-                 world_size: int | None = None, shuffle: bool = False, seed: int = 0,
-                 options: dict | None = None):
+    def __init__(
+        self,
+        url: str,
+        *,
+        modalities: list[str] | None = None,
+        rank: int | None = None,
+        world_size: int | None = None,
+        shuffle: bool = False,
+        seed: int = 0,
+        options: dict | None = None,
+    ):
         from factory.dataset.reader import open_dataset
 
         super().__init__()
@@ -166,8 +177,11 @@ class ShardDataset(IterableDataset):
             yield self._tensors(sample)
 
     def _tensors(self, sample: dict) -> dict[str, Any]:
-        members = {k: v for k, v in sample.items() if not k.startswith("__")
-                   and (self.modalities is None or k == "json" or k in self.modalities)}
+        members = {
+            k: v
+            for k, v in sample.items()
+            if not k.startswith("__") and (self.modalities is None or k == "json" or k in self.modalities)
+        }
         arrays = decode_present(members)
         return to_tensors(arrays, arrays.pop("meta"), sample["__key__"])
 
@@ -187,8 +201,19 @@ class EndpointDataset(IterableDataset):
     ``samples``, ``modalities``); ``token``, ``retries``, ``per_request`` go to the client.
     """
 
-    def __init__(self, url: str, *, start: int = 0, count: int, token: str | None = None, retries: int = 6,
-                 per_request: int = 8, rank: int | None = None, world_size: int | None = None, **request):
+    def __init__(
+        self,
+        url: str,
+        *,
+        start: int = 0,
+        count: int,
+        token: str | None = None,
+        retries: int = 6,
+        per_request: int = 8,
+        rank: int | None = None,
+        world_size: int | None = None,
+        **request,
+    ):
         super().__init__()
         self.url, self.start, self.count, self.token, self.retries = url, start, count, token, retries
         self.per_request, self.rank, self.world_size, self.request = per_request, rank, world_size, request

@@ -46,11 +46,15 @@ def add_storage_option(p: argparse.ArgumentParser, applies_to: str = "") -> None
     """``--storage-option KEY=VALUE``, repeatable (read with :func:`factory.dataset.options.parse_options`);
     ``applies_to`` says which URLs it is for when a command has several."""
     where = f" for {applies_to}" if applies_to else ""
-    p.add_argument("--storage-option", action="append", default=[], metavar="KEY=VALUE",
-                   help=f"fsspec storage option{where}, repeatable: endpoint_url=http://host:9000, "
-                        "region=eu-west-1, profile=NAME, anon=true, ... (S3 settings also come from the AWS_* "
-                        "variables)")
-
+    p.add_argument(
+        "--storage-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=f"fsspec storage option{where}, repeatable: endpoint_url=http://host:9000, "
+        "region=eu-west-1, profile=NAME, anon=true, ... (S3 settings also come from the AWS_* "
+        "variables)",
+    )
 
 
 def int_between(low: int, high: int):
@@ -69,12 +73,21 @@ def int_between(low: int, high: int):
 def add_render_options(p: argparse.ArgumentParser, what: str = "the config") -> None:
     """``--device`` and ``--batch-views``, overriding ``render.device`` and
     ``render.batch_views`` of ``what`` (read back with :func:`render_overrides`)."""
-    p.add_argument("--device", choices=DEVICES, default=None,
-                   help=f"where the renderer runs, replacing render.device of {what}: cpu or cuda "
-                        "(Warp kernels); default: the config's")
-    p.add_argument("--batch-views", type=int_between(0, MAX_BATCH_VIEWS), default=None, metavar="N",
-                   help=f"views (frames) per render launch, replacing render.batch_views of {what} "
-                        f"(0: sized from the device's memory, at most {MAX_BATCH_VIEWS}); default: the config's")
+    p.add_argument(
+        "--device",
+        choices=DEVICES,
+        default=None,
+        help=f"where the renderer runs, replacing render.device of {what}: cpu or cuda "
+        "(Warp kernels); default: the config's",
+    )
+    p.add_argument(
+        "--batch-views",
+        type=int_between(0, MAX_BATCH_VIEWS),
+        default=None,
+        metavar="N",
+        help=f"views (frames) per render launch, replacing render.batch_views of {what} "
+        f"(0: sized from the device's memory, at most {MAX_BATCH_VIEWS}); default: the config's",
+    )
 
 
 def render_overrides(args: argparse.Namespace) -> dict:

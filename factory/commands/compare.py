@@ -29,13 +29,28 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
     p.add_argument("url_a", metavar="URL_A", help="reference dataset (e.g. the real set, or the old version)")
     p.add_argument("url_b", metavar="URL_B", help="dataset compared with it")
-    p.add_argument("--max-samples", type=int_at_least(1), default=None, metavar="N",
-                   help="read only the first N samples of each dataset, in dataset order (default: all)")
-    p.add_argument("--json", type=Path, default=None, metavar="FILE",
-                   help="also write every figure (both profiles' per-feature summaries included) as JSON to FILE")
-    p.add_argument("--near-duplicate-bits", type=_bits(HASH_BITS), default=NEAR_DUPLICATE_BITS, metavar="B",
-                   help=f"largest Hamming distance of {HASH_BITS} hash bits counted as a near-duplicate "
-                        f"(default {NEAR_DUPLICATE_BITS})")
+    p.add_argument(
+        "--max-samples",
+        type=int_at_least(1),
+        default=None,
+        metavar="N",
+        help="read only the first N samples of each dataset, in dataset order (default: all)",
+    )
+    p.add_argument(
+        "--json",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="also write every figure (both profiles' per-feature summaries included) as JSON to FILE",
+    )
+    p.add_argument(
+        "--near-duplicate-bits",
+        type=_bits(HASH_BITS),
+        default=NEAR_DUPLICATE_BITS,
+        metavar="B",
+        help=f"largest Hamming distance of {HASH_BITS} hash bits counted as a near-duplicate "
+        f"(default {NEAR_DUPLICATE_BITS})",
+    )
     add_storage_option(p, "both URLs")
     return p
 
@@ -46,6 +61,7 @@ def _bits(high: int):
         if value > high:
             raise argparse.ArgumentTypeError(f"must be <= {high}, got {value}")
         return value
+
     return parse
 
 
@@ -65,8 +81,11 @@ def run(args: argparse.Namespace) -> int:
     profiles = []
     for tag, url in (("A", args.url_a), ("B", args.url_b)):
         print(f"factory compare: reading {tag} = {url}", file=sys.stderr, flush=True)
-        profiles.append(profile_dataset(url, options=options, max_samples=args.max_samples, log=log,
-                                        max_distance=args.near_duplicate_bits))
+        profiles.append(
+            profile_dataset(
+                url, options=options, max_samples=args.max_samples, log=log, max_distance=args.near_duplicate_bits
+            )
+        )
     result = compare(*profiles, max_distance=args.near_duplicate_bits)
     print("\n".join(result.lines()), flush=True)
     if args.json is not None:

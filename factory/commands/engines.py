@@ -18,8 +18,14 @@ from factory.trust.engine import Item, MapShards, Progress, map_local
 ENGINES = ("local", "ray")
 
 
-def map_on_ray(items: list[Item], fn: Callable[[Item], Any], *, workers: int | None = None,
-               progress: Progress | None = None, log: Callable[[str], None] = print) -> list:
+def map_on_ray(
+    items: list[Item],
+    fn: Callable[[Item], Any],
+    *,
+    workers: int | None = None,
+    progress: Progress | None = None,
+    log: Callable[[str], None] = print,
+) -> list:
     """:func:`factory.onray.map.map_in_order`, imported on the first call."""
     from factory.onray.map import map_in_order  # imports Ray: only once there are shards to map
 

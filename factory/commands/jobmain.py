@@ -12,8 +12,13 @@ from factory.commands import description, error_line
 from factory.errors import FactoryError
 
 
-def job_main(prog: str, doc: str, add_arguments: Callable[[argparse.ArgumentParser], argparse.ArgumentParser],
-             run: Callable[[argparse.Namespace], int], argv: list[str] | None = None) -> int:
+def job_main(
+    prog: str,
+    doc: str,
+    add_arguments: Callable[[argparse.ArgumentParser], argparse.ArgumentParser],
+    run: Callable[[argparse.Namespace], int],
+    argv: list[str] | None = None,
+) -> int:
     """A command as a Ray job entrypoint (``python -m jobs.NAME``): its arguments (from
     ``add_arguments``, with the description of the command's ``doc``), its ``run``, and
     exit status 2 with one ``PROG: error: ...`` line on stderr for a FactoryError (the

@@ -23,8 +23,13 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
     p.add_argument("config", metavar="CONFIG", help="scenario YAML file, e.g. configs/edge_cases.yaml")
     p.add_argument("--samples", required=True, type=int_at_least(1), metavar="N", help="number of samples")
-    p.add_argument("--shard-size", type=int_at_least(1), default=DEFAULT_SHARD_SIZE, metavar="S",
-                   help=f"samples per shard, for the spread over shards (default {DEFAULT_SHARD_SIZE})")
+    p.add_argument(
+        "--shard-size",
+        type=int_at_least(1),
+        default=DEFAULT_SHARD_SIZE,
+        metavar="S",
+        help=f"samples per shard, for the spread over shards (default {DEFAULT_SHARD_SIZE})",
+    )
     p.add_argument("--json", action="store_true", help="print the plan as JSON")
     return p
 
@@ -43,8 +48,16 @@ def plan(config, samples: int, shard_size: int) -> dict:
     alloc = allocate(config, samples)
     block = alloc.record()
     quotas = alloc.quotas()
-    doc = {"name": config.name, "config_hash": config.config_hash(), "seed": config.seed, "samples": samples,
-           "shard_size": shard_size, "shards": shard_count(samples, shard_size), **block, "scenario_table": []}
+    doc = {
+        "name": config.name,
+        "config_hash": config.config_hash(),
+        "seed": config.seed,
+        "samples": samples,
+        "shard_size": shard_size,
+        "shards": shard_count(samples, shard_size),
+        **block,
+        "scenario_table": [],
+    }
     spread = samples <= MAX_SPREAD_SAMPLES
     per_shard: dict[str, list[int]] = {n: [] for n in alloc.names}
     first: dict[str, list[int]] = {n: [] for n in alloc.names}
@@ -57,8 +70,14 @@ def plan(config, samples: int, shard_size: int) -> dict:
                 if len(first[n]) < FIRST_INDICES:
                     first[n].append(start + offset)
     for n, w, m in zip(alloc.names, alloc.weights, alloc.minimums):
-        row = {"scenario": n, "weight": w, "share": w / sum(alloc.weights), "quota": quotas[n], "min_count": m,
-               "samples": alloc.counts[n]}
+        row = {
+            "scenario": n,
+            "weight": w,
+            "share": w / sum(alloc.weights),
+            "quota": quotas[n],
+            "min_count": m,
+            "samples": alloc.counts[n],
+        }
         if spread:
             row.update(first_indices=first[n], per_shard_min=min(per_shard[n]), per_shard_max=max(per_shard[n]))
         doc["scenario_table"].append(row)
@@ -67,20 +86,28 @@ def plan(config, samples: int, shard_size: int) -> dict:
 
 def lines(doc: dict) -> list[str]:
     """The plan as text."""
-    bound = [r["scenario"] for r in doc["scenario_table"] if r["min_count"] and r["samples"] == r["min_count"]
-             and r["quota"] < r["min_count"]]
-    out = [f"{doc['name']}: {doc['samples']} samples in {doc['shards']} shards of {doc['shard_size']}, "
-           f"seed {doc['seed']}, config {doc['config_hash'][:12]}",
-           f"allocation: {doc['method']}, each scenario's samples spread evenly over the indices"
-           + (f"; held at min_count: {', '.join(bound)}" if bound else ""), ""]
+    bound = [
+        r["scenario"]
+        for r in doc["scenario_table"]
+        if r["min_count"] and r["samples"] == r["min_count"] and r["quota"] < r["min_count"]
+    ]
+    out = [
+        f"{doc['name']}: {doc['samples']} samples in {doc['shards']} shards of {doc['shard_size']}, "
+        f"seed {doc['seed']}, config {doc['config_hash'][:12]}",
+        f"allocation: {doc['method']}, each scenario's samples spread evenly over the indices"
+        + (f"; held at min_count: {', '.join(bound)}" if bound else ""),
+        "",
+    ]
     head = f"{'scenario':<20} {'weight':>8} {'share':>7} {'quota':>11} {'min':>6} {'samples':>9}"
     spread = "per_shard_min" in doc["scenario_table"][0]
     if spread:
         head += f" {'per shard':>11}  first indices"
     out.append(head)
     for r in doc["scenario_table"]:
-        line = (f"{r['scenario']:<20} {r['weight']:>8g} {100 * r['share']:>6.2f}% {r['quota']:>11.2f} "
-                f"{r['min_count']:>6} {r['samples']:>9}")
+        line = (
+            f"{r['scenario']:<20} {r['weight']:>8g} {100 * r['share']:>6.2f}% {r['quota']:>11.2f} "
+            f"{r['min_count']:>6} {r['samples']:>9}"
+        )
         if spread:
             line += f" {r['per_shard_min']:>5} - {r['per_shard_max']:<3}  {', '.join(map(str, r['first_indices']))}"
         out.append(line)

@@ -109,9 +109,10 @@ def sample_config(args: argparse.Namespace, indices: list[int], command: str) ->
     check_device(config.render.device, source_of(args.config, overrides))
     beyond = [i for i in indices if args.samples is not None and i >= args.samples]
     if beyond:
-        raise ConfigError(f"{command} arguments", [
-            f"--index {beyond[0]}: outside a dataset of --samples {args.samples} "
-            f"(allowed: 0 to {args.samples - 1})"])
+        raise ConfigError(
+            f"{command} arguments",
+            [f"--index {beyond[0]}: outside a dataset of --samples {args.samples} (allowed: 0 to {args.samples - 1})"],
+        )
     return config
 
 
@@ -138,24 +139,41 @@ def generate(args: argparse.Namespace) -> GenerateRun:
     config = plan_config(args.config, args.samples, overrides)
     check_device(config.render.device, source_of(args.config, overrides), here=renders_here())
     if args.max_workers is not None and args.max_workers < args.min_workers:
-        raise ConfigError("generate arguments", [
-            f"--max-workers {args.max_workers}: must be >= --min-workers {args.min_workers}"])
+        raise ConfigError(
+            "generate arguments", [f"--max-workers {args.max_workers}: must be >= --min-workers {args.min_workers}"]
+        )
     mode = "overwrite" if args.overwrite else "resume" if args.resume else "auto"
     location = resolve(args.out, parse_options(args.storage_option))
-    check_target(location, config, samples=args.samples, shard_size=args.shard_size, prefix=args.prefix,
-                 mode=mode, max_failures=args.max_failures)
+    check_target(
+        location,
+        config,
+        samples=args.samples,
+        shard_size=args.shard_size,
+        prefix=args.prefix,
+        mode=mode,
+        max_failures=args.max_failures,
+    )
     return GenerateRun(config, location, mode)
 
 
 def _factory_apps(data: dict) -> list[dict]:
     """The applications of a Serve config (as read) that run factory's ``build_app``."""
-    return [app for app in data.get("applications") or []
-            if isinstance(app, dict) and str(app.get("import_path", "")).endswith(":build_app")]
+    return [
+        app
+        for app in data.get("applications") or []
+        if isinstance(app, dict) and str(app.get("import_path", "")).endswith(":build_app")
+    ]
 
 
-def serve_file(path: Path, host: str | None = None, port: int | None = None, min_replicas: int | None = None,
-               max_replicas: int | None = None, gpus_per_replica: float | None = None,
-               render: dict | None = None) -> dict:
+def serve_file(
+    path: Path,
+    host: str | None = None,
+    port: int | None = None,
+    min_replicas: int | None = None,
+    max_replicas: int | None = None,
+    gpus_per_replica: float | None = None,
+    render: dict | None = None,
+) -> dict:
     """The Serve config file at ``path`` as read, with the command line's overrides
     applied (Serve's own schema checks the rest: :func:`factory.commands.serve.load_serve_config`).
 
@@ -191,9 +209,13 @@ def serve_file(path: Path, host: str | None = None, port: int | None = None, min
             if max_replicas is not None:
                 scaling["max_replicas"] = max_replicas
             if scaling.get("min_replicas", 1) > scaling.get("max_replicas", scaling.get("min_replicas", 1)):
-                raise ConfigError(str(path), [
-                    f"autoscaling_config: min_replicas {scaling['min_replicas']} > max_replicas "
-                    f"{scaling['max_replicas']}"])
+                raise ConfigError(
+                    str(path),
+                    [
+                        f"autoscaling_config: min_replicas {scaling['min_replicas']} > max_replicas "
+                        f"{scaling['max_replicas']}"
+                    ],
+                )
             if gpus_per_replica is not None:
                 dep.setdefault("ray_actor_options", {})["num_gpus"] = gpus_per_replica
             elif render.get("device") == "cuda" and isinstance(dep.get("ray_actor_options"), dict):
@@ -215,8 +237,15 @@ def serve(args: argparse.Namespace) -> dict:
     """
     from factory.service.settings import app_settings  # the service layer: Warp (module docstring)
 
-    data = serve_file(args.config, args.host, args.port, args.min_replicas, args.max_replicas,
-                      args.gpus_per_replica, render_overrides(args))
+    data = serve_file(
+        args.config,
+        args.host,
+        args.port,
+        args.min_replicas,
+        args.max_replicas,
+        args.gpus_per_replica,
+        render_overrides(args),
+    )
     for app in _factory_apps(data):
         settings = app_settings(app.get("args"))
         if renders_here():  # replicas on this machine: can they use the device?

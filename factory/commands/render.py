@@ -25,12 +25,21 @@ HELP = "render samples to local files with previews"
 def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("config", metavar="CONFIG", help="scenario YAML file, e.g. configs/quickstart.yaml")
     p.add_argument(
-        "--index", type=int_at_least(0), action="append", required=True, metavar="I",
+        "--index",
+        type=int_at_least(0),
+        action="append",
+        required=True,
+        metavar="I",
         help="sample index (>= 0); repeat for several samples",
     )
-    p.add_argument("--samples", type=int_at_least(1), default=None, metavar="N",
-                   help="the size of the dataset the indices belong to, which fixes each index's scenario "
-                        "(factory generate --samples N); default: the open-ended stream of factory serve")
+    p.add_argument(
+        "--samples",
+        type=int_at_least(1),
+        default=None,
+        metavar="N",
+        help="the size of the dataset the indices belong to, which fixes each index's scenario "
+        "(factory generate --samples N); default: the open-ended stream of factory serve",
+    )
     p.add_argument("--out", required=True, type=Path, metavar="DIR", help="output folder (created if missing)")
     add_render_options(p)
     return p

@@ -25,20 +25,47 @@ def add_arguments(p: argparse.ArgumentParser, engine: str = "local") -> argparse
     """The arguments of ``factory report`` and ``python -m jobs.report`` (the same; only
     the default ``--engine`` differs)."""
     p.add_argument("url", metavar="URL", help="dataset: a folder, file://, s3://bucket/prefix, memory://, or a .tar")
-    p.add_argument("--out", required=True, metavar="DIR",
-                   help="folder (or storage URL) for report.html, DATASET_CARD.md, stats.json and the PNGs")
-    p.add_argument("--max-samples", type=int_at_least(1), default=None, metavar="N",
-                   help="read only the first N samples, in dataset order (default: all; local engine only)")
-    p.add_argument("--previews", type=int_at_least(0), default=16, metavar="K",
-                   help="samples shown in the preview grid (default 16)")
-    p.add_argument("--reference", default=None, metavar="URL",
-                   help="a reference dataset (e.g. real data) to compare colour and edge statistics against")
-    p.add_argument("--engine", choices=ENGINES, default=engine,
-                   help="local: this process (or --workers processes); ray: one Ray Data task per shard, on "
-                        f"RAY_ADDRESS's cluster or an embedded local Ray; the same files (default {engine})")
-    p.add_argument("--workers", type=int_at_least(1), default=None, metavar="N",
-                   help="shards read at once: local worker processes (default 1), or Ray tasks (default: as "
-                        "many as the cluster's CPUs)")
+    p.add_argument(
+        "--out",
+        required=True,
+        metavar="DIR",
+        help="folder (or storage URL) for report.html, DATASET_CARD.md, stats.json and the PNGs",
+    )
+    p.add_argument(
+        "--max-samples",
+        type=int_at_least(1),
+        default=None,
+        metavar="N",
+        help="read only the first N samples, in dataset order (default: all; local engine only)",
+    )
+    p.add_argument(
+        "--previews",
+        type=int_at_least(0),
+        default=16,
+        metavar="K",
+        help="samples shown in the preview grid (default 16)",
+    )
+    p.add_argument(
+        "--reference",
+        default=None,
+        metavar="URL",
+        help="a reference dataset (e.g. real data) to compare colour and edge statistics against",
+    )
+    p.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default=engine,
+        help="local: this process (or --workers processes); ray: one Ray Data task per shard, on "
+        f"RAY_ADDRESS's cluster or an embedded local Ray; the same files (default {engine})",
+    )
+    p.add_argument(
+        "--workers",
+        type=int_at_least(1),
+        default=None,
+        metavar="N",
+        help="shards read at once: local worker processes (default 1), or Ray tasks (default: as "
+        "many as the cluster's CPUs)",
+    )
     add_storage_option(p, "every URL")
     return p
 
@@ -50,9 +77,15 @@ def run(args: argparse.Namespace) -> int:
 
     preflight.report(args)  # every refusal, before Ray is imported
     report = make_report(
-        args.url, args.out, options=parse_options(args.storage_option), reference=args.reference,
-        max_samples=args.max_samples, previews=args.previews, log=lambda s: print(f"  {s}", flush=True),
-        map_shards=map_shards_for(args.engine), workers=args.workers,
+        args.url,
+        args.out,
+        options=parse_options(args.storage_option),
+        reference=args.reference,
+        max_samples=args.max_samples,
+        previews=args.previews,
+        log=lambda s: print(f"  {s}", flush=True),
+        map_shards=map_shards_for(args.engine),
+        workers=args.workers,
     )
     print("\n".join(report.lines()), flush=True)
     return 0

@@ -31,24 +31,49 @@ HELP = "serve samples over HTTP (Ray Serve)"
 def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     from factory.commands.argtypes import add_render_options, float_at_least, int_at_least
 
-    p.add_argument("--config", type=Path, default=DEFAULT_CONFIG, metavar="FILE",
-                   help="Serve config file (default: k8s/base/serve.yaml)")
+    p.add_argument(
+        "--config",
+        type=Path,
+        default=DEFAULT_CONFIG,
+        metavar="FILE",
+        help="Serve config file (default: k8s/base/serve.yaml)",
+    )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0 for all)")
     p.add_argument("--port", type=int_at_least(1), default=None, help="port (default: the file's, 8000)")
-    p.add_argument("--min-replicas", type=int_at_least(0), default=None, metavar="N",
-                   help="autoscaling lower bound (default: the file's)")
-    p.add_argument("--max-replicas", type=int_at_least(1), default=None, metavar="N",
-                   help="autoscaling upper bound (default: the file's)")
-    p.add_argument("--gpus-per-replica", type=float_at_least(0.0), default=None, metavar="G",
-                   help="GPUs each replica reserves (default: the file's, 0; 1 with --device cuda if the file "
-                        "says 0)")
+    p.add_argument(
+        "--min-replicas",
+        type=int_at_least(0),
+        default=None,
+        metavar="N",
+        help="autoscaling lower bound (default: the file's)",
+    )
+    p.add_argument(
+        "--max-replicas",
+        type=int_at_least(1),
+        default=None,
+        metavar="N",
+        help="autoscaling upper bound (default: the file's)",
+    )
+    p.add_argument(
+        "--gpus-per-replica",
+        type=float_at_least(0.0),
+        default=None,
+        metavar="G",
+        help="GPUs each replica reserves (default: the file's, 0; 1 with --device cuda if the file says 0)",
+    )
     add_render_options(p, "every config served")
     return p
 
 
-def load_serve_config(path: Path, host: str | None = None, port: int | None = None,
-                      min_replicas: int | None = None, max_replicas: int | None = None,
-                      gpus_per_replica: float | None = None, render: dict | None = None):
+def load_serve_config(
+    path: Path,
+    host: str | None = None,
+    port: int | None = None,
+    min_replicas: int | None = None,
+    max_replicas: int | None = None,
+    gpus_per_replica: float | None = None,
+    render: dict | None = None,
+):
     """The Serve config file as Serve's own ``ServeDeploySchema``, with overrides applied
     (:func:`factory.commands.preflight.serve_file` says which).
 
@@ -95,15 +120,19 @@ def run(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     try:
-        client = serve_api.serve_start(http_options=config.http_options.model_dump(),
-                                       proxy_location=config.proxy_location)
+        client = serve_api.serve_start(
+            http_options=config.http_options.model_dump(), proxy_location=config.proxy_location
+        )
         client.deploy_apps(config, _blocking=False)
         _wait_running([a.name for a in config.applications], stop)
         http = config.http_options
         base = f"http://{'127.0.0.1' if http.host in ('0.0.0.0', '::') else http.host}:{http.port}"
         for app in config.applications:
-            print(f"serving {app.name!r} at {base}{app.route_prefix.rstrip('/')}/  "
-                  f"(docs: {base}{app.route_prefix.rstrip('/')}/docs)", flush=True)
+            print(
+                f"serving {app.name!r} at {base}{app.route_prefix.rstrip('/')}/  "
+                f"(docs: {base}{app.route_prefix.rstrip('/')}/docs)",
+                flush=True,
+            )
         print("press Ctrl-C to stop", flush=True)
         stop.wait()
     finally:
@@ -124,8 +153,9 @@ def _wait_running(names: list[str], stop: threading.Event) -> None:
         states = {n: apps[n].status if n in apps else "NOT_STARTED" for n in names}
         failed = {n: apps[n].message for n, s in states.items() if s in ("DEPLOY_FAILED", "UNHEALTHY")}
         if failed:
-            raise FactoryError("Serve application failed to deploy: " + "; ".join(
-                f"{n}: {m}" for n, m in failed.items()))
+            raise FactoryError(
+                "Serve application failed to deploy: " + "; ".join(f"{n}: {m}" for n, m in failed.items())
+            )
         if all(s == "RUNNING" for s in states.values()):
             return
         if time.monotonic() > deadline:

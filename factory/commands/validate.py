@@ -30,20 +30,41 @@ def add_arguments(p: argparse.ArgumentParser, engine: str = "local") -> argparse
     from factory.commands.engines import ENGINES
     from factory.trust.validate import DEFAULT_MAX_LISTED
 
-    p.add_argument("url", metavar="URL", help="dataset location: a folder, file://..., s3://bucket/prefix, "
-                                              "memory://... (a folder of .tar files without a manifest is "
-                                              "checked for tar integrity and unique keys, and fails)")
-    p.add_argument("--result", default=DEFAULT_RESULT, metavar="FILE",
-                   help=f"where to write the machine-readable result (JSON; default {DEFAULT_RESULT} in the "
-                        "current folder; '-' for stdout, the human summary then goes to stderr)")
-    p.add_argument("--engine", choices=ENGINES, default=engine,
-                   help=f"local: this machine (--workers processes); ray: one Ray Data task per shard, on "
-                        f"RAY_ADDRESS's cluster or an embedded local Ray (default {engine})")
-    p.add_argument("--workers", type=int_at_least(1), default=None, metavar="N",
-                   help="shards checked at once (default: local 1, ray as many as the cluster's CPUs)")
-    p.add_argument("--max-listed", type=int_at_least(0), default=DEFAULT_MAX_LISTED, metavar="N",
-                   help=f"failures listed in the output and the result (default {DEFAULT_MAX_LISTED}); "
-                        "all are counted")
+    p.add_argument(
+        "url",
+        metavar="URL",
+        help="dataset location: a folder, file://..., s3://bucket/prefix, "
+        "memory://... (a folder of .tar files without a manifest is "
+        "checked for tar integrity and unique keys, and fails)",
+    )
+    p.add_argument(
+        "--result",
+        default=DEFAULT_RESULT,
+        metavar="FILE",
+        help=f"where to write the machine-readable result (JSON; default {DEFAULT_RESULT} in the "
+        "current folder; '-' for stdout, the human summary then goes to stderr)",
+    )
+    p.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default=engine,
+        help=f"local: this machine (--workers processes); ray: one Ray Data task per shard, on "
+        f"RAY_ADDRESS's cluster or an embedded local Ray (default {engine})",
+    )
+    p.add_argument(
+        "--workers",
+        type=int_at_least(1),
+        default=None,
+        metavar="N",
+        help="shards checked at once (default: local 1, ray as many as the cluster's CPUs)",
+    )
+    p.add_argument(
+        "--max-listed",
+        type=int_at_least(0),
+        default=DEFAULT_MAX_LISTED,
+        metavar="N",
+        help=f"failures listed in the output and the result (default {DEFAULT_MAX_LISTED}); all are counted",
+    )
     add_storage_option(p)
     p.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
     return p
@@ -72,9 +93,12 @@ def run(args: argparse.Namespace) -> int:
     out = sys.stderr if args.result == "-" else sys.stdout
     print(f"factory validate: {location.describe()} ({args.engine} engine)", file=out, flush=True)
     result = validate_dataset(
-        location, map_shards=map_shards_for(args.engine), workers=args.workers,
+        location,
+        map_shards=map_shards_for(args.engine),
+        workers=args.workers,
         max_failures_listed=args.max_listed,
-        progress=None if args.no_progress else _Progress(), log=lambda s: print(s, file=sys.stderr, flush=True),
+        progress=None if args.no_progress else _Progress(),
+        log=lambda s: print(s, file=sys.stderr, flush=True),
     )
     print("\n".join(result.lines()), file=out, flush=True)
     if args.result == "-":

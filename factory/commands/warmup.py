@@ -17,11 +17,22 @@ HELP = "compile the renderer's kernels into this machine's kernel cache"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    p.add_argument("--device", action="append", choices=("cpu", "cuda"), default=None,
-                   help="a device to build for (repeatable; default: cpu, and cuda where present)")
-    p.add_argument("--cuda-arch", action="append", type=int, default=[], metavar="SM",
-                   help="also compile the CUDA kernels ahead of time for this compute capability (repeatable; "
-                        "e.g. 90 for H100/H200, 80 for A100); needs no GPU, so an image build can run it")
+    p.add_argument(
+        "--device",
+        action="append",
+        choices=("cpu", "cuda"),
+        default=None,
+        help="a device to build for (repeatable; default: cpu, and cuda where present)",
+    )
+    p.add_argument(
+        "--cuda-arch",
+        action="append",
+        type=int,
+        default=[],
+        metavar="SM",
+        help="also compile the CUDA kernels ahead of time for this compute capability (repeatable; "
+        "e.g. 90 for H100/H200, 80 for A100); needs no GPU, so an image build can run it",
+    )
     return p
 
 

@@ -38,8 +38,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from factory.errors import StorageError
 from factory.dataset.provenance import generator_info
+from factory.errors import StorageError
 
 FORMAT = "factory-dataset/1"
 MIX = "mix"  # the manifest's ``kind`` of a mixed dataset; generated ones have none
@@ -72,7 +72,7 @@ def loads(data: bytes, what: str) -> dict:
 
 def created_now() -> str:
     """The current UTC time as the manifest writes it: ISO 8601 to the second, ``Z``."""
-    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def intent_differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
@@ -85,8 +85,14 @@ def intent_differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[s
 
 
 def shard_record(
-    *, shard: int, name: str, indices: Iterable[int], written: int, failures: Iterable[Mapping[str, Any]],
-    nbytes: int, sha256: str,
+    *,
+    shard: int,
+    name: str,
+    indices: Iterable[int],
+    written: int,
+    failures: Iterable[Mapping[str, Any]],
+    nbytes: int,
+    sha256: str,
 ) -> dict[str, Any]:
     """The record of one shard. ``indices`` are the samples the shard is for, ``written``
     how many it holds, ``failures`` the ``{index, scenario, seed, error}`` of each sample
@@ -133,9 +139,7 @@ class Mixed:
     licence: str
 
 
-def intent(
-    config=None, *, samples: int, shard_size: int, prefix: str, mixed: Mixed | None = None,
-) -> dict[str, Any]:
+def intent(config=None, *, samples: int, shard_size: int, prefix: str, mixed: Mixed | None = None) -> dict[str, Any]:
     """The intent record of a run (see the module docstring): of a generated dataset
     (``config``), or of a mixed one (``mixed``, no config; ``kind: "mix"``)."""
     if mixed is None:
@@ -148,8 +152,15 @@ def intent(
 
 
 def build(
-    config=None, *, samples: int, shard_size: int, prefix: str, shards: Iterable[Mapping[str, Any]],
-    max_failures: int, created: str | None = None, mixed: Mixed | None = None,
+    config=None,
+    *,
+    samples: int,
+    shard_size: int,
+    prefix: str,
+    shards: Iterable[Mapping[str, Any]],
+    max_failures: int,
+    created: str | None = None,
+    mixed: Mixed | None = None,
 ) -> dict[str, Any]:
     """The manifest document from the shard records (any order): of a generated dataset
     (``config``), or of a mixed one (``mixed``, no config: ``kind: "mix"``, no scenario
@@ -159,16 +170,33 @@ def build(
     failures = [dict(f) for r in shards for f in r.get("failures", [])]
     created = created or created_now()
     if mixed is None:
-        head = {"name": config.name, "created": created, "licence": config.licence,
-                "generator": generator_info(), "seed": config.seed,
-                "config_hash": config.config_hash()}
+        head = {
+            "name": config.name,
+            "created": created,
+            "licence": config.licence,
+            "generator": generator_info(),
+            "seed": config.seed,
+            "config_hash": config.config_hash(),
+        }
     else:
-        head = {"kind": MIX, "name": prefix, "created": created, "generator": generator_info(),
-                "seed": mixed.seed, "ratio": mixed.ratio}
+        head = {
+            "kind": MIX,
+            "name": prefix,
+            "created": created,
+            "generator": generator_info(),
+            "seed": mixed.seed,
+            "ratio": mixed.ratio,
+        }
     doc = {
-        "format": FORMAT, **head, "samples": samples, "samples_written": sum(r["samples"] for r in shards),
-        "shard_size": shard_size, "prefix": prefix, "bytes": sum(r["bytes"] for r in shards),
-        "max_failures": max_failures, "failures": failures,
+        "format": FORMAT,
+        **head,
+        "samples": samples,
+        "samples_written": sum(r["samples"] for r in shards),
+        "shard_size": shard_size,
+        "prefix": prefix,
+        "bytes": sum(r["bytes"] for r in shards),
+        "max_failures": max_failures,
+        "failures": failures,
     }
     if mixed is None:
         doc["scenarios"] = scenarios_block(config, samples, failures)

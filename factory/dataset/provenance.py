@@ -76,7 +76,10 @@ def generator_info() -> dict[str, Any]:
         out = _git("diff", "--quiet", "HEAD", "--")
         dirty = None if out is None or out.returncode not in (0, 1) else out.returncode == 1
     return {
-        "name": "factory", "version": factory.__version__, "git_commit": commit, "git_dirty": dirty,
+        "name": "factory",
+        "version": factory.__version__,
+        "git_commit": commit,
+        "git_dirty": dirty,
         "python": platform.python_version(),
         "libraries": {name: installed_version(name) for name, _ in LIBRARIES},
     }

@@ -116,29 +116,40 @@ def iter_tar(data: bytes, shard: str = "<tar>") -> Iterator[tuple[str, dict[str,
                 continue
             end = info.offset_data + info.size
             if end > len(data):
-                raise ShardFormatError(shard, info.offset, f"member {info.name!r} is cut short: "
-                                       f"{info.size} bytes declared, {max(0, len(data) - info.offset_data)} present")
+                raise ShardFormatError(
+                    shard,
+                    info.offset,
+                    f"member {info.name!r} is cut short: "
+                    f"{info.size} bytes declared, {max(0, len(data) - info.offset_data)} present",
+                )
             k, ext = split_name(info.name)
             if not ext:
-                raise ShardFormatError(shard, info.offset, f"member {info.name!r} has no extension; "
-                                       "WebDataset members are named <key>.<member>")
+                raise ShardFormatError(
+                    shard,
+                    info.offset,
+                    f"member {info.name!r} has no extension; WebDataset members are named <key>.<member>",
+                )
             if k != key:
                 if key is not None:
                     yield key, members
                 key, members = k, {}
             if ext in members:
                 raise ShardFormatError(shard, info.offset, f"member {info.name!r} appears twice in sample {k!r}")
-            members[ext] = data[info.offset_data:end]
+            members[ext] = data[info.offset_data : end]
         # tarfile stops quietly at a header it cannot parse after the first one; a tar
         # that ended properly has nothing but zero blocks after its last member.
         stopped = max(tar.offset, end)
     tail = data[stopped:]
     if len(tail) < 2 * tarfile.BLOCKSIZE:
-        raise ShardFormatError(shard, stopped, f"truncated: the tar ends after {len(data)} bytes without its "
-                               "end-of-archive marker")
+        raise ShardFormatError(
+            shard, stopped, f"truncated: the tar ends after {len(data)} bytes without its end-of-archive marker"
+        )
     if tail.strip(b"\0"):
         first = stopped + (len(tail) - len(tail.lstrip(b"\0")))
-        raise ShardFormatError(shard, first, "unreadable data where a tar header should be (corrupt header, "
-                               "or bytes after the end of the archive)")
+        raise ShardFormatError(
+            shard,
+            first,
+            "unreadable data where a tar header should be (corrupt header, or bytes after the end of the archive)",
+        )
     if key is not None:
         yield key, members

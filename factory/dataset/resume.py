@@ -91,10 +91,16 @@ class Plan:
         failures = sum(len(r.get("failures", [])) for r in records.values())
         if failures > self.max_failures:
             return None
-        return self.writer.commit(mf.build(
-            self.config, samples=self.samples, shard_size=self.shard_size, prefix=self.prefix,
-            shards=records.values(), max_failures=self.max_failures,
-        ))
+        return self.writer.commit(
+            mf.build(
+                self.config,
+                samples=self.samples,
+                shard_size=self.shard_size,
+                prefix=self.prefix,
+                shards=records.values(),
+                max_failures=self.max_failures,
+            )
+        )
 
 
 def validate_args(samples: int, shard_size: int, prefix: str, max_failures: int, mode: str) -> None:
@@ -116,8 +122,14 @@ def validate_args(samples: int, shard_size: int, prefix: str, max_failures: int,
 
 
 def check_target(
-    location: Location, config, *, samples: int, shard_size: int, prefix: str | None = None,
-    mode: str = "auto", max_failures: int = 0,
+    location: Location,
+    config,
+    *,
+    samples: int,
+    shard_size: int,
+    prefix: str | None = None,
+    mode: str = "auto",
+    max_failures: int = 0,
 ) -> None:
     """Everything :func:`prepare` refuses, checked without writing anything but a probe
     object (deleted at once): what a command runs before Ray starts.
@@ -131,8 +143,9 @@ def check_target(
     _survey(location, config, samples, shard_size, prefix or config.name, max_failures, mode)
 
 
-def _survey(location: Location, config, samples: int, shard_size: int, prefix: str, max_failures: int,
-            mode: str) -> tuple[dict, dict | None, dict[str, int]]:
+def _survey(
+    location: Location, config, samples: int, shard_size: int, prefix: str, max_failures: int, mode: str
+) -> tuple[dict, dict | None, dict[str, int]]:
     """``(the new intent, the existing one or None, the listing)``, once the arguments,
     the allocation, what the location holds (read first, so a refusal leaves nothing
     behind) and a write probe have passed (see :func:`check_target`)."""
@@ -149,8 +162,9 @@ def _survey(location: Location, config, samples: int, shard_size: int, prefix: s
     return new, old, listing
 
 
-def _refuse_to_replace(location: Location, old: dict | None, new: dict, listing: dict[str, int],
-                       ours: re.Pattern, mode: str) -> None:
+def _refuse_to_replace(
+    location: Location, old: dict | None, new: dict, listing: dict[str, int], ours: re.Pattern, mode: str
+) -> None:
     """DatasetConflictError for another dataset or unrecorded files a run would replace;
     StorageError for ``--resume`` where there is nothing to resume."""
     if old is not None:
@@ -175,8 +189,15 @@ def _refuse_to_replace(location: Location, old: dict | None, new: dict, listing:
 
 
 def prepare(
-    location: Location, config, *, samples: int, shard_size: int, prefix: str | None = None,
-    mode: str = "auto", max_failures: int = 0, log: Callable[[str], None] = lambda s: None,
+    location: Location,
+    config,
+    *,
+    samples: int,
+    shard_size: int,
+    prefix: str | None = None,
+    mode: str = "auto",
+    max_failures: int = 0,
+    log: Callable[[str], None] = lambda s: None,
 ) -> Plan:
     """Check the location, compare with what it holds, and plan the run (module docs).
 

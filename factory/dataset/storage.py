@@ -218,7 +218,7 @@ class Location:
             if entry.get("type") != "file":
                 continue
             name = entry["name"].lstrip("/")
-            rel = name[len(prefix):] if name.startswith(prefix) else name.rsplit("/", 1)[-1]
+            rel = name[len(prefix) :] if name.startswith(prefix) else name.rsplit("/", 1)[-1]
             out[f"{folder}/{rel}" if folder else rel] = int(entry.get("size") or 0)
         return out
 

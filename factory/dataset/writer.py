@@ -28,13 +28,20 @@ from factory.errors import StorageError
 
 
 def record_of(
-    shard: int, name: str, indices: range, data: bytes, failures: Iterable[Mapping[str, Any]] = (),
+    shard: int, name: str, indices: range, data: bytes, failures: Iterable[Mapping[str, Any]] = ()
 ) -> dict[str, Any]:
     """The record of shard ``shard`` whose tar is ``data``: it is for the samples
     ``indices`` and holds all of them but ``failures`` (those skipped under the budget)."""
     failures = list(failures)
-    return mf.shard_record(shard=shard, name=name, indices=indices, written=len(indices) - len(failures),
-                           failures=failures, nbytes=len(data), sha256=sha256_hex(data))
+    return mf.shard_record(
+        shard=shard,
+        name=name,
+        indices=indices,
+        written=len(indices) - len(failures),
+        failures=failures,
+        nbytes=len(data),
+        sha256=sha256_hex(data),
+    )
 
 
 def remove_temp_files(location: Location, listing: Iterable[str]) -> None:

@@ -17,9 +17,14 @@ from ray.data import DataContext
 from factory.onray.session import ensure_ray
 
 
-def map_in_order(items: list[dict[str, Any]], fn: Callable[[dict[str, Any]], str | bytes], *,
-                 workers: int | None = None, progress: Callable[[int, int, int], None] | None = None,
-                 log: Callable[[str], None] = print) -> list[str | bytes]:
+def map_in_order(
+    items: list[dict[str, Any]],
+    fn: Callable[[dict[str, Any]], str | bytes],
+    *,
+    workers: int | None = None,
+    progress: Callable[[int, int, int], None] | None = None,
+    log: Callable[[str], None] = print,
+) -> list[str | bytes]:
     """``[fn(item) for item in items]``, one Ray Data task per item, at most ``workers``
     at once (None: as many as the cluster's CPUs allow). ``progress(done, total,
     position)`` is called as each result arrives. An exception in ``fn`` is raised here
@@ -56,5 +61,6 @@ def map_in_order(items: list[dict[str, Any]], fn: Callable[[dict[str, Any]], str
         ctx.enable_progress_bars, ctx.raise_original_map_exception = saved
         if started:
             ray.shutdown()
+
 
 map_in_order.name = "ray"  # type: ignore[attr-defined]  (see factory.trust.engine)

@@ -112,8 +112,8 @@ def _initial(scene: Scene, data, built) -> None:
             continue
         adr = model.jnt_dofadr[model.body_jntadr[b]]
         R = o.rotation
-        data.qvel[adr:adr + 3] = o.velocity
-        data.qvel[adr + 3:adr + 6] = R.T @ (np.array([0.0, 0.0, o.spin]) + np.asarray(o.angular_velocity))
+        data.qvel[adr : adr + 3] = o.velocity
+        data.qvel[adr + 3 : adr + 6] = R.T @ (np.array([0.0, 0.0, o.spin]) + np.asarray(o.angular_velocity))
 
 
 class _Contacts:
@@ -127,8 +127,11 @@ class _Contacts:
     def __init__(self, built, scene: Scene):
         self.built, self.owners = built, built.geom_owner
         self.statics = {o.id for o in scene.objects if o.static}
-        self.dof = {o.id: built.model.jnt_dofadr[built.model.body_jntadr[b]]
-                    for o, b in zip(scene.objects, built.body_of) if b >= 0}
+        self.dof = {
+            o.id: built.model.jnt_dofadr[built.model.body_jntadr[b]]
+            for o, b in zip(scene.objects, built.body_of)
+            if b >= 0
+        }
         self.touching: set = set()
         self.open: dict[tuple[int, int], _Open] = {}
         self.events: list[CollisionEvent] = []
@@ -137,7 +140,7 @@ class _Contacts:
     def _velocity(self, qvel: np.ndarray, owner: int) -> np.ndarray:
         """An owner's centre velocity (3,) m/s (0 for the floor, walls and furniture)."""
         adr = self.dof.get(owner)
-        return np.zeros(3) if adr is None else qvel[adr:adr + 3]
+        return np.zeros(3) if adr is None else qvel[adr : adr + 3]
 
     def step(self, data, time: float, frame: int, qvel_before: np.ndarray) -> None:
         """Update after an integrator step that ended at ``time`` s in ``frame``;
@@ -185,10 +188,19 @@ class _Contacts:
         else:
             kind = "furniture" if pair[0] in self.statics or pair[1] in self.statics else "object"
         first, second = (pair[1], pair[0]) if pair[0] == 0 or pair[0] in self.statics else pair
-        event = CollisionEvent(frame=frame, time=time, kind=kind, a=first, b=second, speed=speed,
-                               position=[float(x) for x in con.pos], normal=[float(x) for x in normal],
-                               force=float(self.force[0]), impulse=float(self.force[0]) * model_step(self.built),
-                               duration=model_step(self.built))
+        event = CollisionEvent(
+            frame=frame,
+            time=time,
+            kind=kind,
+            a=first,
+            b=second,
+            speed=speed,
+            position=[float(x) for x in con.pos],
+            normal=[float(x) for x in normal],
+            force=float(self.force[0]),
+            impulse=float(self.force[0]) * model_step(self.built),
+            duration=model_step(self.built),
+        )
         self.events.append(event)
         self.open[pair] = _Open(event, time, time)
 
@@ -266,7 +278,8 @@ def simulate(scene: Scene, stop: Callable[[], None] | None = None, built=None) -
             ang[step, moving] = np.einsum("nij,nj->ni", data.xmat[bodies].reshape(-1, 3, 3), data.qvel[angular])
     masses = np.array([model.body_mass[b] if b >= 0 else np.inf for b in built.body_of])
     inertia = np.array([model.body_inertia[b] if b >= 0 else np.zeros(3) for b in built.body_of]).reshape(n, 3)
-    frames = np.array([quat_to_matrix(np.asarray(model.body_iquat[b])) if b >= 0 else np.eye(3)
-                       for b in built.body_of]).reshape(n, 3, 3)
+    frames = np.array(
+        [quat_to_matrix(np.asarray(model.body_iquat[b])) if b >= 0 else np.eye(3) for b in built.body_of]
+    ).reshape(n, 3, 3)
     com = np.array([model.body_ipos[b] if b >= 0 else np.zeros(3) for b in built.body_of]).reshape(n, 3)
     return Motion(np.arange(S) * dt, pos, quat, vel, ang, contacts.events, masses, inertia, frames, com)

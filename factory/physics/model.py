@@ -50,9 +50,13 @@ WALL_HALF = 0.05  # metres: half-thickness of a wall slab, outside the room
 # up; below 0.12 the bounce turns erratic at 2 ms steps.
 _RATIO = np.array([0.8, 0.6, 0.5, 0.4, 0.3, 0.25, 0.2, 0.15, 0.12])
 _STEPS = np.array([0.001, 0.0015, 0.002])  # seconds
-_RESTITUTION = np.array([[0.062, 0.190, 0.254, 0.330, 0.426, 0.486, 0.553, 0.638, 0.689],
-                         [0.061, 0.184, 0.247, 0.323, 0.419, 0.478, 0.548, 0.632, 0.692],
-                         [0.054, 0.178, 0.241, 0.316, 0.411, 0.470, 0.538, 0.624, 0.677]])
+_RESTITUTION = np.array(
+    [
+        [0.062, 0.190, 0.254, 0.330, 0.426, 0.486, 0.553, 0.638, 0.689],
+        [0.061, 0.184, 0.247, 0.323, 0.419, 0.478, 0.548, 0.632, 0.692],
+        [0.054, 0.178, 0.241, 0.316, 0.411, 0.470, 0.538, 0.624, 0.677],
+    ]
+)
 
 
 def restitution_range(step: float) -> tuple[float, float]:
@@ -109,8 +113,11 @@ def _geoms(body, o, density: float, solref, friction, mujoco, spec, name: str) -
         for j, part in enumerate(parts):
             centre, half = part.placed(d)
             geom_type, size = _PRIMITIVE[part.primitive]
-            where = {"pos": centre} if not o.static else \
-                {"pos": (np.asarray(o.position) + R @ centre).tolist(), "quat": quat_wxyz(R)}
+            where = (
+                {"pos": centre}
+                if not o.static
+                else {"pos": (np.asarray(o.position) + R @ centre).tolist(), "quat": quat_wxyz(R)}
+            )
             named = common if len(parts) == 1 else {**common, "name": f"o{o.id}_{j}"}
             body.add_geom(type=getattr(G, geom_type), size=size(half), **where, **named)
     else:
@@ -119,8 +126,9 @@ def _geoms(body, o, density: float, solref, friction, mujoco, spec, name: str) -
         # (:func:`_mesh_inertia`), so the pieces' masses do not count.
         for j, part in enumerate(mesh_asset(o.shape).parts):
             spec.add_mesh(name=f"{name}_{j}", uservert=(part * np.asarray(d)).ravel().tolist())
-            body.add_geom(type=G.mjGEOM_MESH, meshname=f"{name}_{j}", **at,
-                          **{**common, "name": f"o{o.id}_{j}", "density": 0.0})
+            body.add_geom(
+                type=G.mjGEOM_MESH, meshname=f"{name}_{j}", **at, **{**common, "name": f"o{o.id}_{j}", "density": 0.0}
+            )
 
 
 def _mesh_inertia(body, o) -> None:
@@ -165,18 +173,31 @@ def build(scene: Scene) -> Built:
     spec.option.disableflags |= int(mujoco.mjtDisableBit.mjDSBL_MULTICCD)
     world = spec.worldbody
     floor_ref = [TIMECONST, damping_ratio(scene.floor_restitution, spec.option.timestep)]
-    floor = world.add_geom(name="floor", type=mujoco.mjtGeom.mjGEOM_PLANE, size=[0, 0, 1], solref=floor_ref,
-                           friction=[scene.floor_friction, 0.005, 0.0001])
+    floor = world.add_geom(
+        name="floor",
+        type=mujoco.mjtGeom.mjGEOM_PLANE,
+        size=[0, 0, 1],
+        solref=floor_ref,
+        friction=[scene.floor_friction, 0.005, 0.0001],
+    )
     if scene.room is not None:
         r = scene.room
         for axis, half, other in ((0, r.width / 2, r.depth / 2), (1, r.depth / 2, r.width / 2)):
             for sign in (-1.0, 1.0):
                 pos = [0.0, 0.0, r.height / 2]
                 pos[axis] = sign * (half + WALL_HALF)
-                size = [WALL_HALF, other + 2 * WALL_HALF, r.height / 2] if axis == 0 else \
-                    [other + 2 * WALL_HALF, WALL_HALF, r.height / 2]
-                world.add_geom(name=f"wall{axis}{int(sign > 0)}", type=mujoco.mjtGeom.mjGEOM_BOX, size=size, pos=pos,
-                               solref=floor_ref)
+                size = (
+                    [WALL_HALF, other + 2 * WALL_HALF, r.height / 2]
+                    if axis == 0
+                    else [other + 2 * WALL_HALF, WALL_HALF, r.height / 2]
+                )
+                world.add_geom(
+                    name=f"wall{axis}{int(sign > 0)}",
+                    type=mujoco.mjtGeom.mjGEOM_BOX,
+                    size=size,
+                    pos=pos,
+                    solref=floor_ref,
+                )
     bodies, owned = [], []  # per object its MjsBody (None: static); (MjsGeom, instance id) of every object geom
     for k, o in enumerate(scene.objects):
         density = o.mass / o.volume() if math.isfinite(o.mass) else 1000.0

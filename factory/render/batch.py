@@ -66,11 +66,20 @@ def _shininess(roughness: float) -> int:
     return int(round(1.0 + 256.0 * (1.0 - roughness) ** 2))
 
 
-def _surface(color, color2, texture: str, texture_scale: float, roughness: float, specular: float, instance: int,
-             category: str) -> SurfaceRow:
+def _surface(
+    color, color2, texture: str, texture_scale: float, roughness: float, specular: float, instance: int, category: str
+) -> SurfaceRow:
     """The row of a surface with these material terms (texture and class by name)."""
-    return SurfaceRow(tuple(color), tuple(color2), TEXTURE_CODE[texture], float(texture_scale), _shininess(roughness),
-                      float(specular), instance, CLASS_ID[category])
+    return SurfaceRow(
+        tuple(color),
+        tuple(color2),
+        TEXTURE_CODE[texture],
+        float(texture_scale),
+        _shininess(roughness),
+        float(specular),
+        instance,
+        CLASS_ID[category],
+    )
 
 
 def scene_tables(scene: Scene) -> SceneTables:
@@ -78,17 +87,37 @@ def scene_tables(scene: Scene) -> SceneTables:
     objs = scene.objects
     wall = scene.room.wall_color if scene.room else (0.8, 0.8, 0.8)
     f = scene.floor
-    surfaces = [_surface(scene.sky_color, scene.sky_color, "plain", 1.0, 1.0, 0.0, 0, "background"),
-                _surface(f.color, f.color2, f.texture, f.texture_scale, f.roughness, f.specular, 0, "floor"),
-                _surface(wall, tuple(0.85 * c for c in wall), "plain", 1.0, 0.9, 0.05, 0, "wall")]
-    surfaces += [_surface(o.material.color, o.material.color2, o.material.texture, o.material.texture_scale,
-                          o.material.roughness, o.material.specular, o.id, o.category) for o in objs]
+    surfaces = [
+        _surface(scene.sky_color, scene.sky_color, "plain", 1.0, 1.0, 0.0, 0, "background"),
+        _surface(f.color, f.color2, f.texture, f.texture_scale, f.roughness, f.specular, 0, "floor"),
+        _surface(wall, tuple(0.85 * c for c in wall), "plain", 1.0, 0.9, 0.05, 0, "wall"),
+    ]
+    surfaces += [
+        _surface(
+            o.material.color,
+            o.material.color2,
+            o.material.texture,
+            o.material.texture_scale,
+            o.material.roughness,
+            o.material.specular,
+            o.id,
+            o.category,
+        )
+        for o in objs
+    ]
     vectors = np.array([li.vector for li in scene.lights], np.float64).reshape(-1, 3)
     # A directional light's emitter is taken as seen from 4 m (the point lights'
     # default distance): its spread is the tangent of the half-angle.
-    lights = [LightRow(LIGHT_CODE[li.kind], tuple(v), li.intensity, float(ref),
-                       li.size / 4.0 if li.kind == "directional" else li.size)
-              for li, v, ref in zip(scene.lights, vectors.tolist(), np.linalg.norm(vectors, axis=1))]
+    lights = [
+        LightRow(
+            LIGHT_CODE[li.kind],
+            tuple(v),
+            li.intensity,
+            float(ref),
+            li.size / 4.0 if li.kind == "directional" else li.size,
+        )
+        for li, v, ref in zip(scene.lights, vectors.tolist(), np.linalg.norm(vectors, axis=1))
+    ]
     room = scene.room
     return SceneTables(
         shape=np.array([o.kind.code for o in objs], np.int32),
@@ -96,8 +125,10 @@ def scene_tables(scene: Scene) -> SceneTables:
         dims=np.array([o.dims for o in objs], np.float64).reshape(-1, 3),
         radius=np.array([o.bounding_radius for o in objs], np.float64),
         convex=np.array([o.kind.convex for o in objs], np.int32),
-        surfaces=surfaces, lights=lights,
-        ambient=float(scene.ambient), sky=tuple(scene.sky_color),
+        surfaces=surfaces,
+        lights=lights,
+        ambient=float(scene.ambient),
+        sky=tuple(scene.sky_color),
         room=np.array([0, 0, 0, 0] if room is None else [1, room.width / 2, room.depth / 2, room.height], np.float64),
     )
 
@@ -134,14 +165,20 @@ def pack_scenes(tables: list[SceneTables], device: Device):
         """Column ``name`` over every scene: of SceneTables itself, or of its ``part``
         rows (surfaces, lights); one zero row when it is empty (Warp wants an array)."""
         shape = (-1, width) if width else (-1,)
-        parts = [np.array([getattr(r, name) for r in getattr(t, part)], np.float64).reshape(shape) if part
-                 else getattr(t, name) for t in tables]
+        parts = [
+            np.array([getattr(r, name) for r in getattr(t, part)], np.float64).reshape(shape)
+            if part
+            else getattr(t, name)
+            for t in tables
+        ]
         a = np.concatenate(parts) if any(len(p) for p in parts) else np.zeros((1, width) if width else 1)
         return arr(a.astype(np.float32) if dtype in (wp.vec3, wp.float32) else a.astype(np.int32), dtype)
 
     s = Scenes()
-    s.obj_start, s.obj_count = arr(_starts([len(t.shape) for t in tables]), wp.int32), arr(
-        np.array([len(t.shape) for t in tables], np.int32), wp.int32)
+    s.obj_start, s.obj_count = (
+        arr(_starts([len(t.shape) for t in tables]), wp.int32),
+        arr(np.array([len(t.shape) for t in tables], np.int32), wp.int32),
+    )
     s.shape, s.convex = cat("shape", None, wp.int32), cat("convex", None, wp.int32)
     s.dims, s.radius = cat("dims", None, wp.vec3, 3), cat("radius", None, wp.float32)
     kinds = [k for t in tables for k in t.mesh_kind] or [None]
@@ -177,10 +214,12 @@ def _extent(a, z, radius, f, c0, size: int) -> tuple[np.ndarray, np.ndarray]:
     half = np.arcsin(np.clip(radius / np.maximum(dist, 1e-12), 0.0, 1.0))
     lo_ang, hi_ang = centre - half, centre + half
     with np.errstate(invalid="ignore", over="ignore"):
-        lo = np.where(lo_ang <= -np.pi / 2 + 1e-6, 0,
-                      np.maximum(0, np.floor(f * np.tan(np.clip(lo_ang, -1.5, 1.5)) + c0) - 1))
-        hi = np.where(hi_ang >= np.pi / 2 - 1e-6, size,
-                      np.minimum(size, np.ceil(f * np.tan(np.clip(hi_ang, -1.5, 1.5)) + c0) + 1))
+        lo = np.where(
+            lo_ang <= -np.pi / 2 + 1e-6, 0, np.maximum(0, np.floor(f * np.tan(np.clip(lo_ang, -1.5, 1.5)) + c0) - 1)
+        )
+        hi = np.where(
+            hi_ang >= np.pi / 2 - 1e-6, size, np.minimum(size, np.ceil(f * np.tan(np.clip(hi_ang, -1.5, 1.5)) + c0) + 1)
+        )
     return np.where(inside, 0, lo).astype(np.int32), np.where(inside, size, hi).astype(np.int32)
 
 
@@ -211,8 +250,7 @@ def pack_views(views: list[ViewSpec], radius: list[np.ndarray], width: int, heig
     rot = np.concatenate([np.asarray(v.rotations, np.float64).reshape(-1, 3, 3) for v in views] + [np.eye(3)[None]])
 
     def arr(a, dtype):
-        return wp.array(np.ascontiguousarray(a, np.float32 if dtype != wp.int32 else np.int32), dtype=dtype,
-                        device=dev)
+        return wp.array(np.ascontiguousarray(a, np.float32 if dtype != wp.int32 else np.int32), dtype=dtype, device=dev)
 
     out = Views()
     out.origin = arr(-np.einsum("bji,bj->bi", R, tr), wp.vec3)

@@ -31,7 +31,7 @@ BYTES_PER_PIXEL_VIEW = 96
 # default three rays a pixel (camera, flow, one shadow ray), about 70 ms on one core;
 # fewer views where soft shadows or occlusion cast more. (2^19 cost 7% more time per
 # frame in launch overhead, 2^21 saved 6%.)
-CPU_BATCH_RAYS = 2 ** 20
+CPU_BATCH_RAYS = 2**20
 
 
 @functools.cache
@@ -106,8 +106,13 @@ def get_device(name: str = "cpu", source: str = "render settings") -> Device:
         raise ConfigError(source, [f"render.device: {name!r} is not one of {', '.join(DEVICES)}"])
     if name == "cuda":
         if not cuda_available():
-            raise ConfigError(source, ["render.device: 'cuda' needs a CUDA device and Warp sees none "
-                                      "(check nvidia-smi and the driver); use 'cpu'"])
+            raise ConfigError(
+                source,
+                [
+                    "render.device: 'cuda' needs a CUDA device and Warp sees none "
+                    "(check nvidia-smi and the driver); use 'cpu'"
+                ],
+            )
         return Device("cuda", str(warp().get_cuda_device()))
     return Device("cpu", "cpu")
 
@@ -148,8 +153,14 @@ def warmup(names: tuple[str, ...] | None = None, cuda_archs: tuple[int, ...] = (
             before = _cache_entries(cache_dir())
             start = time.perf_counter()
             wp.load_module(module, device=device.warp_name)
-            out.append({"device": name, "module": module, "seconds": time.perf_counter() - start,
-                        "compiled": _cache_entries(cache_dir()) != before})
+            out.append(
+                {
+                    "device": name,
+                    "module": module,
+                    "seconds": time.perf_counter() - start,
+                    "compiled": _cache_entries(cache_dir()) != before,
+                }
+            )
     for arch in cuda_archs:
         for module in KERNEL_MODULES:
             importlib.import_module(module)
@@ -157,8 +168,14 @@ def warmup(names: tuple[str, ...] | None = None, cuda_archs: tuple[int, ...] = (
             start = time.perf_counter()
             wp.compile_aot_module(module, arch=arch)
             after = {p.name for p in cache_dir().rglob("*.cubin")}
-            out.append({"device": f"sm_{arch}", "module": module, "seconds": time.perf_counter() - start,
-                        "compiled": after != before})
+            out.append(
+                {
+                    "device": f"sm_{arch}",
+                    "module": module,
+                    "seconds": time.perf_counter() - start,
+                    "compiled": after != before,
+                }
+            )
     return out
 
 

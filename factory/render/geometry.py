@@ -224,8 +224,9 @@ def analytic(shape: int, o: wp.vec3, d: wp.vec3, dims: wp.vec3, t_min: float):
 
 
 @wp.func
-def mesh_hit(mesh: wp.uint64, normals: wp.array(dtype=wp.vec3), first_normal: int,
-             o: wp.vec3, d: wp.vec3, t_max: float):
+def mesh_hit(
+    mesh: wp.uint64, normals: wp.array(dtype=wp.vec3), first_normal: int, o: wp.vec3, d: wp.vec3, t_max: float
+):
     """Nearest hit of a mesh asset's triangles (its unit frame) before t_max: t (MISS if
     none), the smooth normal (vertex normals interpolated at the hit) and the
     geometric (face) normal, both unit, in the unit frame; the face normal points
@@ -238,8 +239,11 @@ def mesh_hit(mesh: wp.uint64, normals: wp.array(dtype=wp.vec3), first_normal: in
     i1 = wp.mesh_get_index(mesh, q.face * 3 + 1)
     i2 = wp.mesh_get_index(mesh, q.face * 3 + 2)
     # Warp's barycentrics: hit = u p0 + v p1 + (1 - u - v) p2.
-    smooth = (q.u * normals[first_normal + i0] + q.v * normals[first_normal + i1]
-              + (1.0 - q.u - q.v) * normals[first_normal + i2])
+    smooth = (
+        q.u * normals[first_normal + i0]
+        + q.v * normals[first_normal + i1]
+        + (1.0 - q.u - q.v) * normals[first_normal + i2]
+    )
     geo = unit(q.normal)
     if wp.dot(geo, d) > 0.0:
         geo = -geo

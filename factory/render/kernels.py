@@ -38,8 +38,19 @@ def camera_ray(views: Views, v: int, u: float, w: float):
 
 
 @wp.func
-def flow_at(views: Views, scenes: Scenes, boxes: wp.array4d(dtype=wp.int32), nv: int, code: int, p: wp.vec3,
-            local: wp.vec3, i: int, j: int, width: int, height: int):
+def flow_at(
+    views: Views,
+    scenes: Scenes,
+    boxes: wp.array4d(dtype=wp.int32),
+    nv: int,
+    code: int,
+    p: wp.vec3,
+    local: wp.vec3,
+    i: int,
+    j: int,
+    width: int,
+    height: int,
+):
     """Forward flow (du, dv) of a pixel whose hit is p (world) / local, and validity."""
     moved = p
     if code >= FIRST_OBJECT:
@@ -74,13 +85,23 @@ def flow_at(views: Views, scenes: Scenes, boxes: wp.array4d(dtype=wp.int32), nv:
 
 
 @wp.kernel
-def render_views(views: Views, scenes: Scenes, quality: Quality, job_view: wp.array(dtype=wp.int32),
-                 job_next: wp.array(dtype=wp.int32), job_gt: wp.array(dtype=wp.int32),
-                 job_shade: wp.array(dtype=wp.int32), rgb: wp.array3d(dtype=wp.vec3),
-                 depth: wp.array3d(dtype=wp.float32), instance: wp.array3d(dtype=wp.uint16),
-                 semantic: wp.array3d(dtype=wp.uint8), normals: wp.array3d(dtype=wp.vec3),
-                 flow: wp.array3d(dtype=wp.vec2), flow_valid: wp.array3d(dtype=wp.uint8),
-                 boxes: wp.array4d(dtype=wp.int32)):
+def render_views(
+    views: Views,
+    scenes: Scenes,
+    quality: Quality,
+    job_view: wp.array(dtype=wp.int32),
+    job_next: wp.array(dtype=wp.int32),
+    job_gt: wp.array(dtype=wp.int32),
+    job_shade: wp.array(dtype=wp.int32),
+    rgb: wp.array3d(dtype=wp.vec3),
+    depth: wp.array3d(dtype=wp.float32),
+    instance: wp.array3d(dtype=wp.uint16),
+    semantic: wp.array3d(dtype=wp.uint8),
+    normals: wp.array3d(dtype=wp.vec3),
+    flow: wp.array3d(dtype=wp.vec2),
+    flow_valid: wp.array3d(dtype=wp.uint8),
+    boxes: wp.array4d(dtype=wp.int32),
+):
     r, i, j = wp.tid()
     height = rgb.shape[1]
     width = rgb.shape[2]
@@ -129,8 +150,14 @@ def render_views(views: Views, scenes: Scenes, quality: Quality, job_view: wp.ar
 
 
 @wp.kernel
-def resolve(rgb: wp.array3d(dtype=wp.vec3), first: wp.array(dtype=wp.int32), count: wp.array(dtype=wp.int32),
-            slot: wp.array(dtype=wp.int32), lut: wp.array(dtype=wp.uint8), out: wp.array4d(dtype=wp.uint8)):
+def resolve(
+    rgb: wp.array3d(dtype=wp.vec3),
+    first: wp.array(dtype=wp.int32),
+    count: wp.array(dtype=wp.int32),
+    slot: wp.array(dtype=wp.int32),
+    lut: wp.array(dtype=wp.uint8),
+    out: wp.array4d(dtype=wp.uint8),
+):
     u, i, j = wp.tid()
     g = slot[u]
     total = wp.vec3(0.0, 0.0, 0.0)
@@ -141,4 +168,3 @@ def resolve(rgb: wp.array3d(dtype=wp.vec3), first: wp.array(dtype=wp.int32), cou
     for c in range(3):
         x = wp.clamp(mean[c], 0.0, 1.0)
         out[g, i, j, c] = lut[int(wp.floor(x * top + 0.5))]
-

@@ -36,8 +36,10 @@ def mesh_library(device: Device) -> MeshLibrary:
     row = 0
     for kind in MESH_KINDS:
         a = mesh_asset(kind)
-        m = wp.Mesh(points=wp.array(a.vertices, dtype=wp.vec3, device=device.warp_name),
-                    indices=wp.array(a.faces.ravel(), dtype=wp.int32, device=device.warp_name))
+        m = wp.Mesh(
+            points=wp.array(a.vertices, dtype=wp.vec3, device=device.warp_name),
+            indices=wp.array(a.faces.ravel(), dtype=wp.int32, device=device.warp_name),
+        )
         meshes.append(m)
         ids[kind], starts[kind] = int(m.id), row
         normals.append(a.normals)

@@ -16,8 +16,15 @@ wp.set_module_options(KERNEL_OPTIONS)
 
 
 @wp.kernel
-def _intersect(shape: int, o: wp.array(dtype=wp.vec3), d: wp.array(dtype=wp.vec3), dims: wp.array(dtype=wp.vec3),
-               t_min: float, t_out: wp.array(dtype=wp.float32), n_out: wp.array(dtype=wp.vec3)):
+def _intersect(
+    shape: int,
+    o: wp.array(dtype=wp.vec3),
+    d: wp.array(dtype=wp.vec3),
+    dims: wp.array(dtype=wp.vec3),
+    t_min: float,
+    t_out: wp.array(dtype=wp.float32),
+    n_out: wp.array(dtype=wp.vec3),
+):
     i = wp.tid()
     t, n = analytic(shape, o[i], d[i], dims[i], t_min)
     t_out[i] = t
@@ -44,8 +51,7 @@ def intersect(shape: str, o, d, dims, t_min: float = 0.0) -> tuple[np.ndarray, n
     t = wp_.empty(m, dtype=wp.float32, device=dev)
     n = wp_.empty(m, dtype=wp.vec3, device=dev)
     arrays = [wp_.array(np.ascontiguousarray(a), dtype=wp.vec3, device=dev) for a in (o, d, dims)]
-    wp_.launch(_intersect, dim=m, device=dev,
-               inputs=[kind.code, *arrays, float(t_min), t, n])
+    wp_.launch(_intersect, dim=m, device=dev, inputs=[kind.code, *arrays, float(t_min), t, n])
     t_host = t.numpy().copy()
     t_host[t_host >= float(MISS)] = np.inf
     return t_host, n.numpy().copy()

@@ -33,6 +33,8 @@ _LUT_SIZE = 4096
 _x = np.arange(_LUT_SIZE) / (_LUT_SIZE - 1)
 SRGB_LUT = np.round(255 * np.where(_x <= 0.0031308, 12.92 * _x, 1.055 * _x ** (1 / 2.4) - 0.055)).astype(np.uint8)
 
+DEFAULT_SETTINGS = RenderSettings()  # render_clips' shading when none is given (the config's defaults)
+
 
 class ClipMotion(Protocol):
     """What the renderer needs from a clip's motion: the objects' poses at any time of
@@ -194,8 +196,9 @@ class _Buffers:
         return out, self.boxes.numpy()
 
 
-def _launch(device: Device, plan: _Launch, tables: list, settings: RenderSettings, bufs: _Buffers, W: int, H: int,
-            packed: dict) -> None:
+def _launch(
+    device: Device, plan: _Launch, tables: list, settings: RenderSettings, bufs: _Buffers, W: int, H: int, packed: dict
+) -> None:
     """Render one chunk into ``bufs`` with the shading options of ``settings``.
     ``packed`` keeps the scene tables already on the device by the clips they hold:
     consecutive launches of one clip upload them once."""
@@ -214,12 +217,36 @@ def _launch(device: Device, plan: _Launch, tables: list, settings: RenderSetting
     q.shadow_rays, q.ao_rays, q.ao_distance = settings.shadow_rays, settings.ao_rays, settings.ao_distance
     jobs = [wp.array(a, dtype=wp.int32, device=dev) for a in plan.jobs]
     o = bufs.out
-    wp.launch(kernels.render_views, dim=(len(plan.jobs[0]), H, W), device=dev,
-              inputs=[views, scenes, q, *jobs, bufs.linear, o["depth"], o["instance"], o["semantic"], o["normals"],
-                      o["flow"], o["flow_valid"], bufs.boxes])
-    wp.launch(kernels.resolve, dim=(len(plan.slot), H, W), device=dev,
-              inputs=[bufs.linear, *(wp.array(a, dtype=wp.int32, device=dev) for a in (plan.first, plan.count, plan.slot)),
-                      bufs.lut, o["rgb"]])
+    wp.launch(
+        kernels.render_views,
+        dim=(len(plan.jobs[0]), H, W),
+        device=dev,
+        inputs=[
+            views,
+            scenes,
+            q,
+            *jobs,
+            bufs.linear,
+            o["depth"],
+            o["instance"],
+            o["semantic"],
+            o["normals"],
+            o["flow"],
+            o["flow_valid"],
+            bufs.boxes,
+        ],
+    )
+    wp.launch(
+        kernels.resolve,
+        dim=(len(plan.slot), H, W),
+        device=dev,
+        inputs=[
+            bufs.linear,
+            *(wp.array(a, dtype=wp.int32, device=dev) for a in (plan.first, plan.count, plan.slot)),
+            bufs.lut,
+            o["rgb"],
+        ],
+    )
 
 
 def _annotations(boxes: np.ndarray, n_obj: int) -> list[ObjectAnnotation]:
@@ -232,9 +259,14 @@ def _annotations(boxes: np.ndarray, n_obj: int) -> list[ObjectAnnotation]:
     return per
 
 
-def render_clips(clips: list[Clip], device: Device | None = None, batch_views: int = 0,
-                 timings: dict | None = None, stop: Callable[[], None] | None = None,
-                 settings: RenderSettings = RenderSettings()) -> list[RenderedClip]:
+def render_clips(
+    clips: list[Clip],
+    device: Device | None = None,
+    batch_views: int = 0,
+    timings: dict | None = None,
+    stop: Callable[[], None] | None = None,
+    settings: RenderSettings = DEFAULT_SETTINGS,
+) -> list[RenderedClip]:
     """Render every clip (all of one image size); a :class:`RenderedClip` each.
 
     ``device``: where the kernels run (default: the CPU). ``batch_views``: views per
@@ -251,13 +283,15 @@ def render_clips(clips: list[Clip], device: Device | None = None, batch_views: i
     sizes = {(c.scene.camera.width, c.scene.camera.height) for c in clips}
     if len(sizes) != 1:
         raise ValueError(f"render_clips: every clip must have one image size, got {sorted(sizes)}")
-    (W, H), = sizes
+    ((W, H),) = sizes
     tables = [scene_tables(c.scene) for c in clips]
     first_frame = np.cumsum([0] + [c.scene.frames for c in clips]).tolist()
     units = [u for i, c in enumerate(clips) for u in _units(i, c)]
     lights = max(len(c.scene.lights) for c in clips)
     rays = settings.rays_per_pixel(lights)
-    plans = [_Launch(chunk, clips, first_frame) for chunk in _chunks(units, device.batch_views(W, H, batch_views, rays))]
+    plans = [
+        _Launch(chunk, clips, first_frame) for chunk in _chunks(units, device.batch_views(W, H, batch_views, rays))
+    ]
     with timed(timings, "render", device.synchronize if timings is not None else None):
         bufs = _Buffers(device, clips, W, H, max(len(p.jobs[0]) for p in plans))
     packed: dict = {}
@@ -290,7 +324,14 @@ def _add_noise(clip: Clip, rgb: np.ndarray) -> None:
         rgb[t] = np.clip(np.round(rgb[t].astype(np.float64) + noise), 0, 255).astype(np.uint8)
 
 
-def render_clip(scene: Scene, motion: ClipMotion, blur_samples: int = 1, rng: np.random.Generator | None = None,
-                device: Device | None = None, timings: dict | None = None, batch_views: int = 0) -> RenderedClip:
+def render_clip(
+    scene: Scene,
+    motion: ClipMotion,
+    blur_samples: int = 1,
+    rng: np.random.Generator | None = None,
+    device: Device | None = None,
+    timings: dict | None = None,
+    batch_views: int = 0,
+) -> RenderedClip:
     """One clip: :func:`render_clips` of ``[Clip(scene, motion, blur_samples, rng)]``."""
     return render_clips([Clip(scene, motion, blur_samples, rng)], device, batch_views, timings)[0]

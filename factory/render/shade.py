@@ -100,8 +100,18 @@ def lattice(s: int, count: int, shift: wp.vec2):
 
 
 @wp.func
-def light_fraction(views: Views, scenes: Scenes, v: int, lt: int, p: wp.vec3, L: wp.vec3, t_max: float,
-                   skip: int, rays: int, shift: wp.vec2):
+def light_fraction(
+    views: Views,
+    scenes: Scenes,
+    v: int,
+    lt: int,
+    p: wp.vec3,
+    L: wp.vec3,
+    t_max: float,
+    skip: int,
+    rays: int,
+    shift: wp.vec2,
+):
     """Fraction of light ``lt`` that reaches p (L: unit direction to its centre)."""
     spread = scenes.light_spread[lt]
     if rays <= 1 or spread <= 0.0:
@@ -148,8 +158,19 @@ def ambient_fraction(views: Views, scenes: Scenes, v: int, p: wp.vec3, n: wp.vec
 
 
 @wp.func
-def shade(views: Views, scenes: Scenes, q: Quality, v: int, code: int, p: wp.vec3, d: wp.vec3, n: wp.vec3,
-          ng: wp.vec3, local: wp.vec3, seed: int):
+def shade(
+    views: Views,
+    scenes: Scenes,
+    q: Quality,
+    v: int,
+    code: int,
+    p: wp.vec3,
+    d: wp.vec3,
+    n: wp.vec3,
+    ng: wp.vec3,
+    local: wp.vec3,
+    seed: int,
+):
     """Linear RGB of surface ``code`` seen along d at world point p (shading normal n,
     geometric normal ng facing the viewer). ``seed`` picks the pixel's sample shift."""
     s = views.scene[v]

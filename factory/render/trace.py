@@ -93,8 +93,7 @@ def static_hit(scenes: Scenes, s: int, o: wp.vec3, d: wp.vec3):
 
 
 @wp.func
-def occluded(views: Views, scenes: Scenes, v: int, p: wp.vec3, d: wp.vec3, t_max: float, skip: int,
-             with_static: bool):
+def occluded(views: Views, scenes: Scenes, v: int, p: wp.vec3, d: wp.vec3, t_max: float, skip: int, with_static: bool):
     """Whether anything blocks the segment p + t d, 0 < t < t_max: any object but
     ``skip`` (a surface code; a convex object cannot shadow its own lit side) and,
     when ``with_static``, the floor and walls."""
@@ -117,8 +116,17 @@ def occluded(views: Views, scenes: Scenes, v: int, p: wp.vec3, d: wp.vec3, t_max
 
 
 @wp.func
-def trace(views: Views, scenes: Scenes, v: int, o: wp.vec3, d: wp.vec3, boxes: wp.array4d(dtype=wp.int32),
-          g: int, i: int, j: int):
+def trace(
+    views: Views,
+    scenes: Scenes,
+    v: int,
+    o: wp.vec3,
+    d: wp.vec3,
+    boxes: wp.array4d(dtype=wp.int32),
+    g: int,
+    i: int,
+    j: int,
+):
     """The nearest surface along o + t d in view v: t (MISS: sky), surface code,
     shading and geometric normals (world) and the hit point in the surface's own frame
     (object frame for objects, world for floor and walls). With g >= 0, every object

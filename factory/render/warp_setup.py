@@ -35,8 +35,10 @@ wp.config.log_level = wp.LOG_WARNING  # no banner or per-module load lines in ev
 # into every call that is not inlined, and a frame took twice as long.
 # FACTORY_WARP_CPU_FLAGS replaces the CPU flags (the determinism test builds the
 # kernels a second way with it; nothing else needs it).
-CPU_FLAGS = ("-ffp-contract=off -mllvm=-inline-threshold=9000 -mllvm=-inline-cold-callsite-threshold=3000"
-             " -mllvm=-slp-recursion-max-depth=4")
+CPU_FLAGS = (
+    "-ffp-contract=off -mllvm=-inline-threshold=9000 -mllvm=-inline-cold-callsite-threshold=3000"
+    " -mllvm=-slp-recursion-max-depth=4"
+)
 KERNEL_OPTIONS = {
     "enable_backward": False,
     "fuse_fp": False,

@@ -67,8 +67,9 @@ def decode_present(members: dict[str, Any]) -> dict[str, Any]:
     try:
         T, H, W = int(meta["frames"]), int(meta["height"]), int(meta["width"])
     except (KeyError, TypeError, ValueError) as e:
-        raise ValueError("json member: no integer 'frames', 'height', 'width'; "
-                         "not written by factory.sample.encode") from e
+        raise ValueError(
+            "json member: no integer 'frames', 'height', 'width'; not written by factory.sample.encode"
+        ) from e
     img = {name: _image(name, members[name], T, H, W) for name in _PNG_MEMBERS if name in members}
     out: dict[str, Any] = {"meta": meta}
     if "rgb.png" in img:

@@ -180,9 +180,7 @@ def _check_frames(f: Frames) -> tuple[int, int, int]:
     for name, (tail, dtype) in _EXPECTED.items():
         a = getattr(f, name)
         if a.shape != (T, H, W, *tail) or a.dtype != dtype:
-            raise ValueError(
-                f"frames.{name}: {a.shape} {a.dtype}, expected {(T, H, W, *tail)} {np.dtype(dtype)}"
-            )
+            raise ValueError(f"frames.{name}: {a.shape} {a.dtype}, expected {(T, H, W, *tail)} {np.dtype(dtype)}")
     for name in ("depth", "normals", "flow"):
         if not np.isfinite(getattr(f, name)).all():
             raise ValueError(f"frames.{name}: contains NaN or inf; the encoding has no code for them")

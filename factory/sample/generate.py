@@ -40,7 +40,6 @@ from factory.scene.shapes import CLASSES, box_corners
 from factory.scene.types import Scene
 from factory.timing import timed
 
-
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 
@@ -83,61 +82,105 @@ def _at_rest(motion: Motion, k: int, s: int, substeps: int) -> bool:
     span = motion.times[b] - motion.times[a]
     q0, q1 = motion.quats[a, k], motion.quats[b, k]
     turn = 2.0 * np.arccos(min(1.0, abs(float(q0 @ q1))))  # rad between the two orientations
-    return bool(np.linalg.norm(motion.positions[b, k] - motion.positions[a, k]) < REST_SPEED * span
-                and turn < REST_SPIN * span)
+    return bool(
+        np.linalg.norm(motion.positions[b, k] - motion.positions[a, k]) < REST_SPEED * span and turn < REST_SPIN * span
+    )
+
+
+def _object_metadata(k: int, scene: Scene, motion: Motion, rendered: RenderedClip, states: list) -> dict:
+    """The JSON of object ``k``: what it is, then its per-frame pose, motion, boxes and
+    the renderer's annotations (``states``: (positions, rotations) per frame)."""
+    o = scene.objects[k]
+    T = scene.frames
+    corners_local = box_corners(o.half_extents)
+    per_frame = {
+        "position": [],
+        "rotation": [],
+        "velocity": [],
+        "angular_velocity": [],
+        "at_rest": [],
+        "corners_2d": [],
+        "corners_depth": [],
+    }
+    for t in range(T):
+        s = t * scene.substeps  # the frame's physics step
+        pos, rot = states[t]
+        world = corners_local @ rot[k].T + pos[k]
+        uv, z = _project(scene.camera.K, rendered.world_to_camera[t], world)
+        per_frame["position"].append(_r(pos[k]))
+        per_frame["rotation"].append(_r(rot[k]))
+        per_frame["velocity"].append(_r(motion.velocities[s, k]))
+        per_frame["angular_velocity"].append(_r(motion.angular[s, k]))
+        per_frame["at_rest"].append(_at_rest(motion, k, s, scene.substeps))
+        per_frame["corners_2d"].append(_r(uv, 3))
+        per_frame["corners_depth"].append(_r(z))
+    for key in ObjectAnnotation._fields:
+        per_frame[key] = [getattr(rendered.annotations[t][k], key) for t in range(T)]
+    m = o.material
+    return {
+        "id": o.id,
+        "shape": o.shape,
+        "category": o.category,
+        "class_id": CLASSES.index(o.category),
+        "dims": _r(o.dims),
+        "static": o.static,
+        "mass": None if o.static else _r(motion.masses[k]),
+        "inertia": None if o.static else _r(motion.inertia[k]),
+        "inertia_axes": None if o.static else _r(motion.inertia_frame[k]),
+        "centre_of_mass": None if o.static else _r(motion.centre_of_mass[k]),
+        "restitution": _r(effective_restitution(o.restitution, scene)),
+        "friction": _r(o.friction),
+        "material": {
+            "color": _r(m.color),
+            "color2": _r(m.color2),
+            "texture": m.texture,
+            "texture_scale": _r(m.texture_scale),
+            "roughness": _r(m.roughness),
+            "specular": _r(m.specular),
+        },
+        **per_frame,
+    }
 
 
 def _metadata(config: Config, scenario: str, index: int, scene: Scene, motion: Motion, rendered: RenderedClip) -> dict:
     T = scene.frames
-    annotations, w2cs = rendered.annotations, rendered.world_to_camera
-    frame_steps = [t * scene.substeps for t in range(T)]
+    w2cs = rendered.world_to_camera
     states = [motion.state_at(t / scene.fps) for t in range(T)]  # poses of every object, per frame
-    objects = []
-    for k, o in enumerate(scene.objects):
-        corners_local = box_corners(o.half_extents)
-        per_frame = {"position": [], "rotation": [], "velocity": [], "angular_velocity": [], "at_rest": [],
-                     "corners_2d": [], "corners_depth": []}
-        for t, s in enumerate(frame_steps):
-            pos, rot = states[t]
-            world = corners_local @ rot[k].T + pos[k]
-            uv, z = _project(scene.camera.K, w2cs[t], world)
-            per_frame["position"].append(_r(pos[k]))
-            per_frame["rotation"].append(_r(rot[k]))
-            per_frame["velocity"].append(_r(motion.velocities[s, k]))
-            per_frame["angular_velocity"].append(_r(motion.angular[s, k]))
-            per_frame["at_rest"].append(_at_rest(motion, k, s, scene.substeps))
-            per_frame["corners_2d"].append(_r(uv, 3))
-            per_frame["corners_depth"].append(_r(z))
-        for key in ObjectAnnotation._fields:
-            per_frame[key] = [getattr(annotations[t][k], key) for t in range(T)]
-        m = o.material
-        objects.append({
-            "id": o.id, "shape": o.shape, "category": o.category, "class_id": CLASSES.index(o.category),
-            "dims": _r(o.dims), "static": o.static, "mass": None if o.static else _r(motion.masses[k]),
-            "inertia": None if o.static else _r(motion.inertia[k]),
-            "inertia_axes": None if o.static else _r(motion.inertia_frame[k]),
-            "centre_of_mass": None if o.static else _r(motion.centre_of_mass[k]),
-            "restitution": _r(effective_restitution(o.restitution, scene)), "friction": _r(o.friction),
-            "material": {"color": _r(m.color), "color2": _r(m.color2), "texture": m.texture,
-                         "texture_scale": _r(m.texture_scale), "roughness": _r(m.roughness),
-                         "specular": _r(m.specular)},
-            **per_frame,
-        })
+    objects = [_object_metadata(k, scene, motion, rendered, states) for k in range(len(scene.objects))]
     cam = scene.camera
     params = {k: _r(v) for k, v in scene.params.items()}
     return {
-        "key": sample_key(index), "index": index, "seed": config.seed, "scenario": scenario,
-        "dataset": config.name, "config_hash": config.config_hash(), "generator": "factory",
-        "generator_version": __version__, "licence": config.licence,
-        "frames": T, "fps": scene.fps, "width": cam.width, "height": cam.height,
-        "params": params, "retries": scene.retries, "classes": list(CLASSES),
-        "camera": {"K": _r(cam.K), "world_to_camera": [_r(m, 9) for m in w2cs], "trajectory": cam.trajectory,
-                   "shutter": _r(cam.shutter), "noise_std": _r(cam.noise_std)},
-        "lights": [{"kind": li.kind, "vector": _r(li.vector), "intensity": _r(li.intensity), "size": _r(li.size)}
-                   for li in scene.lights],
+        "key": sample_key(index),
+        "index": index,
+        "seed": config.seed,
+        "scenario": scenario,
+        "dataset": config.name,
+        "config_hash": config.config_hash(),
+        "generator": "factory",
+        "generator_version": __version__,
+        "licence": config.licence,
+        "frames": T,
+        "fps": scene.fps,
+        "width": cam.width,
+        "height": cam.height,
+        "params": params,
+        "retries": scene.retries,
+        "classes": list(CLASSES),
+        "camera": {
+            "K": _r(cam.K),
+            "world_to_camera": [_r(m, 9) for m in w2cs],
+            "trajectory": cam.trajectory,
+            "shutter": _r(cam.shutter),
+            "noise_std": _r(cam.noise_std),
+        },
+        "lights": [
+            {"kind": li.kind, "vector": _r(li.vector), "intensity": _r(li.intensity), "size": _r(li.size)}
+            for li in scene.lights
+        ],
         "ambient": _r(scene.ambient),
-        "room": None if scene.room is None else {"width": _r(scene.room.width), "depth": _r(scene.room.depth),
-                                                  "height": _r(scene.room.height)},
+        "room": None
+        if scene.room is None
+        else {"width": _r(scene.room.width), "depth": _r(scene.room.depth), "height": _r(scene.room.height)},
         "objects": objects,
         "collisions": [_r(asdict(e)) for e in motion.events],
     }
@@ -156,8 +199,14 @@ def _check_index(index, samples: int | None) -> int:
     return int(index)
 
 
-def generate_sample(config: Config, index: int, timings: dict | None = None, *, samples: int | None = None,
-                    stop: Callable[[], None] | None = None) -> Sample:
+def generate_sample(
+    config: Config,
+    index: int,
+    timings: dict | None = None,
+    *,
+    samples: int | None = None,
+    stop: Callable[[], None] | None = None,
+) -> Sample:
     """Generate sample ``index`` (>= 0) of the dataset of ``samples`` samples described
     by ``config`` (``samples`` None: the open-ended stream, see :mod:`factory.scene.allocation`).
 
@@ -175,8 +224,14 @@ def generate_sample(config: Config, index: int, timings: dict | None = None, *, 
     return result
 
 
-def generate_samples(config: Config, indices, timings: dict | None = None, *, samples: int | None = None,
-                     stop: Callable[[], None] | None = None) -> list[Sample | RenderError]:
+def generate_samples(
+    config: Config,
+    indices,
+    timings: dict | None = None,
+    *,
+    samples: int | None = None,
+    stop: Callable[[], None] | None = None,
+) -> list[Sample | RenderError]:
     """Samples ``indices`` of the dataset (see :func:`generate_sample`), rendered
     together in launches of ``config.render.batch_views`` views on
     ``config.render.device`` (see :mod:`factory.render.device`).
@@ -231,8 +286,9 @@ def _failed(config: Config, index: int, scenario: str, err: Exception) -> Render
     return rerr
 
 
-def batch_or_each(run: Callable[[list[Item]], list[Result]], items: list[Item],
-                  failed: Callable[[Item, Exception], Result]) -> list[Result]:
+def batch_or_each(
+    run: Callable[[list[Item]], list[Result]], items: list[Item], failed: Callable[[Item, Exception], Result]
+) -> list[Result]:
     """``run(items)``: one result per item, in order. If that raises, each item is run
     alone, so an error lands on the item that caused it (``failed(item, error)`` in its
     place) and the rest still come back. :class:`~factory.errors.Stopped` is never
@@ -263,15 +319,23 @@ def _render(config: Config, indices: list[int], jobs: list, device, timings, sto
 
     def render(batch: list) -> list:
         # Clips made anew for every try: a failed one may have drawn from a clip's noise generator.
-        clips = [Clip(scene, motion, r.motion_blur_samples, rng_for(config.seed, indices[pos], "render"))
-                 for pos, _, scene, motion in batch]
+        clips = [
+            Clip(scene, motion, r.motion_blur_samples, rng_for(config.seed, indices[pos], "render"))
+            for pos, _, scene, motion in batch
+        ]
         return render_clips(clips, device, r.batch_views, timings, stop, r)
 
     return batch_or_each(render, jobs, lambda job, e: _failed(config, indices[job[0]], job[1], e))
 
 
-def generate_members(config: Config, index: int, *, samples: int | None = None, mp4: bool | None = None,
-                     only: tuple[str, ...] | None = None) -> dict:
+def generate_members(
+    config: Config,
+    index: int,
+    *,
+    samples: int | None = None,
+    mp4: bool | None = None,
+    only: tuple[str, ...] | None = None,
+) -> dict:
     """Sample ``index`` of a dataset of ``samples`` (see :func:`generate_sample`) encoded
     as one WebDataset sample ``{"__key__": ..., ext: bytes}``.
 
@@ -280,4 +344,6 @@ def generate_members(config: Config, index: int, *, samples: int | None = None, 
     """
     from factory.sample.encode import encode_sample
 
-    return encode_sample(generate_sample(config, index, samples=samples), mp4=config.output.mp4 if mp4 is None else mp4, only=only)
+    return encode_sample(
+        generate_sample(config, index, samples=samples), mp4=config.output.mp4 if mp4 is None else mp4, only=only
+    )

@@ -55,9 +55,7 @@ def sheet_layout(height: int, width: int) -> tuple[tuple[int, int], dict[str, tu
     """``((sheet_h, sheet_w), {panel: (row, col) of its image's top-left pixel})``."""
     rows = -(-len(PANELS) // COLUMNS)
     cell_h, cell_w = LABEL_H + height + GAP, width + GAP
-    origins = {
-        name: ((i // COLUMNS) * cell_h + LABEL_H, (i % COLUMNS) * cell_w) for i, name in enumerate(PANELS)
-    }
+    origins = {name: ((i // COLUMNS) * cell_h + LABEL_H, (i % COLUMNS) * cell_w) for i, name in enumerate(PANELS)}
     return (rows * cell_h - GAP, COLUMNS * cell_w - GAP), origins
 
 
@@ -87,9 +85,7 @@ def animated_preview(frames: Frames, meta: dict) -> bytes:
     images = [im.quantize(palette=palette, dither=Image.Dither.NONE) for im in sheets]
     fps = float(meta.get("fps", 12.0)) if isinstance(meta, dict) else 12.0
     buf = io.BytesIO()
-    images[0].save(
-        buf, format="GIF", save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0
-    )
+    images[0].save(buf, format="GIF", save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0)
     return buf.getvalue()
 
 

@@ -51,6 +51,8 @@ def scene_and_model(config: Config, scenario_name: str, index: int) -> tuple[Sce
             problem = spawn_overlap(scene, built)
             if problem is None:
                 return replace(scene, retries=attempt), built
-    raise ValueError(f"scenario {scenario_name!r}: no usable scene in {MAX_RETRIES + 1} draws (last: {problem}); "
-                     "give the camera more room (camera.distance, room size, furniture count) or the objects "
-                     "(objects.spawn_radius, objects.count)")
+    raise ValueError(
+        f"scenario {scenario_name!r}: no usable scene in {MAX_RETRIES + 1} draws (last: {problem}); "
+        "give the camera more room (camera.distance, room size, furniture count) or the objects "
+        "(objects.spawn_radius, objects.count)"
+    )

@@ -112,8 +112,9 @@ class _Order:
                 if r == 0 or (caps is not None and nxt[s] >= caps[s]):
                     continue
                 # compare positions by cross-multiplication; ties keep the first s
-                if best is None or (self._numerator(s, nxt[s]) * self.rates[best]
-                                    < self._numerator(best, nxt[best]) * r):
+                if best is None or (
+                    self._numerator(s, nxt[s]) * self.rates[best] < self._numerator(best, nxt[best]) * r
+                ):
                     best = s
             nxt[best] += 1
             yield best
@@ -175,7 +176,7 @@ def largest_remainder(weights: list[Fraction], seats: int) -> list[int]:
     quotas = [seats * w / total for w in weights]
     counts = [math.floor(q) for q in quotas]
     by_remainder = sorted(range(len(weights)), key=lambda s: (-(quotas[s] - counts[s]), -weights[s], s))
-    for s in by_remainder[:seats - sum(counts)]:
+    for s in by_remainder[: seats - sum(counts)]:
         counts[s] += 1
     return counts
 
@@ -195,9 +196,13 @@ def allocate(config, samples: int | None = None) -> Allocation:
         return Allocation(names, weights, minimums, None, None, _Order(_integer_rates(exact)))
     if sum(minimums) > samples:
         asked = ", ".join(f"scenarios.{n}.min_count = {m}" for n, m in zip(names, minimums) if m)
-        raise ConfigError(f"{config.name} for {samples} samples", [
-            f"scenarios.*.min_count: the minimums add up to {sum(minimums)}, more than the {samples} samples "
-            f"asked for ({asked}); lower them or ask for more samples"])
+        raise ConfigError(
+            f"{config.name} for {samples} samples",
+            [
+                f"scenarios.*.min_count: the minimums add up to {sum(minimums)}, more than the {samples} samples "
+                f"asked for ({asked}); lower them or ask for more samples"
+            ],
+        )
     bound: set[int] = set()  # scenarios held at their minimum
     while True:
         free = [s for s in range(len(names)) if s not in bound]

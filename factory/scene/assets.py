@@ -109,5 +109,13 @@ def mesh_asset(kind: str) -> MeshAsset:
     inertia = np.asarray(props["inertia"], np.float64)  # about the centroid, density 1
     moment = np.trace(inertia) / 2 * np.eye(3) - inertia + volume * np.outer(centroid, centroid)
     v, faces, normals = _split_sharp(np.asarray(m.vertices), np.asarray(m.faces), np.radians(30.0))
-    return MeshAsset(kind, v.astype(np.float32), faces.astype(np.int32), normals.astype(np.float32), volume,
-                     centroid, moment, convex_parts(kind, m))
+    return MeshAsset(
+        kind,
+        v.astype(np.float32),
+        faces.astype(np.int32),
+        normals.astype(np.float32),
+        volume,
+        centroid,
+        moment,
+        convex_parts(kind, m),
+    )

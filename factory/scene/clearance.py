@@ -35,8 +35,9 @@ def camera_clearance(scene: Scene) -> str | None:
         if eye[2] < FLOOR_MARGIN:
             return f"frame {t}: the camera is {eye[2]:.3f} m above the floor"
         room = scene.room
-        if room is not None and (abs(eye[0]) > room.width / 2 - WALL_MARGIN
-                                 or abs(eye[1]) > room.depth / 2 - WALL_MARGIN):
+        if room is not None and (
+            abs(eye[0]) > room.width / 2 - WALL_MARGIN or abs(eye[1]) > room.depth / 2 - WALL_MARGIN
+        ):
             return f"frame {t}: the camera is outside the room's walls"
         for o in scene.objects:
             rel = eye - np.asarray(o.position, np.float64)

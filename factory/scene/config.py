@@ -98,16 +98,17 @@ class RenderSettings(Strict):
     motion_blur_samples: int = Field(
         5, ge=1, le=64, description="sub-frame renders averaged when a scenario's shutter > 0"
     )
-    device: Literal[DEVICES] = Field(
-        "cpu", description="where the renderer's Warp kernels run: cpu or cuda"
-    )
+    device: Literal[DEVICES] = Field("cpu", description="where the renderer's Warp kernels run: cpu or cuda")
     shadow_rays: int = Field(
         1, ge=1, le=64, description="shadow rays per light and pixel; > 1 gives soft shadows from lights of size > 0"
     )
     ao_rays: int = Field(0, ge=0, le=64, description="ambient-occlusion rays per pixel; 0 turns it off")
     ao_distance: float = Field(0.5, gt=0, le=100.0, description="metres within which an occluder darkens ambient")
     batch_views: int = Field(
-        0, ge=0, le=MAX_BATCH_VIEWS, description="views (frames, blur sub-frames) per render launch; 0: sized from memory"
+        0,
+        ge=0,
+        le=MAX_BATCH_VIEWS,
+        description="views (frames, blur sub-frames) per render launch; 0: sized from memory",
     )
 
     def rays_per_pixel(self, lights: int) -> int:
@@ -223,7 +224,9 @@ class CameraSpec(Strict):
 class Scenario(Strict):
     weight: float = Field(1.0, gt=0, le=1e6, description="relative share of the dataset")
     min_count: int = Field(
-        0, ge=0, le=10**9,
+        0,
+        ge=0,
+        le=10**9,
         description="at least this many samples of this scenario in a dataset (see factory.scene.allocation)",
     )
     objects: ObjectSpec = ObjectSpec()
@@ -238,10 +241,15 @@ class Scenario(Strict):
         p = self.objects.placement
         if "on_furniture" in p.values() and (self.room is None or self.furniture is None):
             raise PydanticCustomError(
-                "placement", "objects.placement {value} puts objects on furniture, but this scenario has no "
+                "placement",
+                "objects.placement {value} puts objects on furniture, but this scenario has no "
                 "{missing} block; add room: and furniture:, or place them another way ({allowed})",
-                {"value": repr(p.to_yaml()), "missing": "room" if self.room is None else "furniture",
-                 "allowed": ", ".join(v for v in PLACEMENTS if v != "on_furniture")})
+                {
+                    "value": repr(p.to_yaml()),
+                    "missing": "room" if self.room is None else "furniture",
+                    "allowed": ", ".join(v for v in PLACEMENTS if v != "on_furniture"),
+                },
+            )
         return self
 
 
@@ -274,8 +282,9 @@ def hash_resolved(resolved: dict) -> str:
     """The config hash of a resolved config's data (:meth:`Config.config_hash`): sha256
     of its canonical JSON (sorted keys, no spaces), hex."""
     render = {k: v for k, v in resolved.get("render", {}).items() if k not in EXECUTION_ONLY}
-    text = json.dumps({**resolved, "render": render} if "render" in resolved else resolved,
-                      sort_keys=True, separators=(",", ":"))
+    text = json.dumps(
+        {**resolved, "render": render} if "render" in resolved else resolved, sort_keys=True, separators=(",", ":")
+    )
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -342,14 +351,25 @@ def parse_config(data: Any, source: str = "<config>") -> Config:
         ConfigError: listing every bad field as ``path: message (got value)``.
     """
     if not isinstance(data, dict):
-        raise ConfigError.of(source, [{"field": "<top level>", "message": f"must be a mapping of keys, got {type(data).__name__}"}])
+        raise ConfigError.of(
+            source, [{"field": "<top level>", "message": f"must be a mapping of keys, got {type(data).__name__}"}]
+        )
     scenarios = data.get("scenarios")
-    bad_names = [n for n in scenarios if not (isinstance(n, str) and _NAME.match(n))] if isinstance(scenarios, dict) else []
+    bad_names = (
+        [n for n in scenarios if not (isinstance(n, str) and _NAME.match(n))] if isinstance(scenarios, dict) else []
+    )
     if bad_names:
-        raise ConfigError.of(source, [
-            {"field": f"scenarios.{n}", "message": "bad scenario name; allowed: lower-case letters, digits, '_'",
-             "value": n} for n in bad_names
-        ])
+        raise ConfigError.of(
+            source,
+            [
+                {
+                    "field": f"scenarios.{n}",
+                    "message": "bad scenario name; allowed: lower-case letters, digits, '_'",
+                    "value": n,
+                }
+                for n in bad_names
+            ],
+        )
     try:
         return Config.model_validate(data)
     except ValidationError as e:

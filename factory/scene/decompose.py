@@ -37,8 +37,10 @@ def stored_hulls(kind: str) -> list[tuple[np.ndarray, np.ndarray]]:
     """The stored pieces of ``kind`` (one of DECOMPOSED) with their hulls' faces:
     [(vertices (P_j, 3) float64, faces (Q_j, 3) int32)], for checking them."""
     with np.load(PARTS_FILE) as stored:
-        return [(np.array(stored[f"{kind}_{j}"]), np.array(stored[f"{kind}_{j}_faces"]))
-                for j in range(int(stored[f"{kind}_count"]))]
+        return [
+            (np.array(stored[f"{kind}_{j}"]), np.array(stored[f"{kind}_{j}_faces"]))
+            for j in range(int(stored[f"{kind}_count"]))
+        ]
 
 
 def convex_parts(kind: str, mesh) -> tuple:
@@ -53,8 +55,10 @@ def convex_parts(kind: str, mesh) -> tuple:
         return (np.asarray(mesh.vertices, np.float64),)
     with np.load(PARTS_FILE) as stored:
         if str(stored[f"{kind}_fingerprint"]) != fingerprint(mesh):
-            raise RuntimeError(f"{PARTS_FILE.name}: the convex pieces of {kind!r} were made from another mesh; "
-                               "run `python -m factory.scene.decompose` (needs the 'assets' extra)")
+            raise RuntimeError(
+                f"{PARTS_FILE.name}: the convex pieces of {kind!r} were made from another mesh; "
+                "run `python -m factory.scene.decompose` (needs the 'assets' extra)"
+            )
         count = int(stored[f"{kind}_count"])
         return tuple(np.array(stored[f"{kind}_{j}"]) for j in range(count))
 
@@ -65,8 +69,9 @@ def decompose(mesh) -> list[tuple[np.ndarray, np.ndarray]]:
     import coacd  # the 'assets' extra: only this module's main needs it
 
     coacd.set_log_level("error")
-    parts = coacd.run_coacd(coacd.Mesh(np.asarray(mesh.vertices), np.asarray(mesh.faces)), threshold=THRESHOLD,
-                            seed=SEED)
+    parts = coacd.run_coacd(
+        coacd.Mesh(np.asarray(mesh.vertices), np.asarray(mesh.faces)), threshold=THRESHOLD, seed=SEED
+    )
     return [(np.asarray(v, np.float64), np.asarray(f, np.int32)) for v, f in parts]
 
 

@@ -19,8 +19,9 @@ config is loaded, so a bad range fails before any rendering starts. A normal wit
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -123,12 +124,7 @@ def _keys(value: dict, required: Sequence[str], optional: Sequence[str] = ()) ->
 
 
 def parse_number(
-    value: Any,
-    *,
-    ge: float | None = None,
-    le: float | None = None,
-    gt: float | None = None,
-    integer: bool = False,
+    value: Any, *, ge: float | None = None, le: float | None = None, gt: float | None = None, integer: bool = False
 ) -> Param:
     """Parse a numeric parameter and check its whole support lies in the allowed range.
 

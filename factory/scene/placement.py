@@ -31,8 +31,9 @@ STACK_GAP = 1e-3  # metres between stacked objects: they settle onto each other 
 ON_TOP_GAP = 1e-3  # metres between an object and the furniture top it starts on
 
 
-def scatter(obj: SceneObject, x: float, y: float, drop: float, placed: list,
-            ground: float = 0.0) -> tuple[float, float, float]:
+def scatter(
+    obj: SceneObject, x: float, y: float, drop: float, placed: list, ground: float = 0.0
+) -> tuple[float, float, float]:
     """The start (x, y, z) of a dropped object: its lowest point ``drop`` m above
     ``ground`` (m), raised until its bounding sphere clears each ``(centre, radius)``
     in ``placed``."""
@@ -45,8 +46,9 @@ def scatter(obj: SceneObject, x: float, y: float, drop: float, placed: list,
     return x, y, z
 
 
-def stacked(obj: SceneObject, below: SceneObject | None, foot_xy, offset: float, lean: float,
-            drop: float) -> tuple[float, float, float]:
+def stacked(
+    obj: SceneObject, below: SceneObject | None, foot_xy, offset: float, lean: float, drop: float
+) -> tuple[float, float, float]:
     """The start of an object on top of ``below`` (None: the column's foot, its lowest
     point ``drop`` m up at ``foot_xy``), shifted ``offset`` m from the centre of
     ``below`` towards angle ``lean`` (rad): the column leans one way."""
@@ -58,8 +60,17 @@ def stacked(obj: SceneObject, below: SceneObject | None, foot_xy, offset: float,
     return x, y, z
 
 
-def on_furniture(obj: SceneObject, piece: SceneObject, room: Room, along: float, across: float,
-                 speed: float, heading: float, drop: float, placed: list) -> SceneObject:
+def on_furniture(
+    obj: SceneObject,
+    piece: SceneObject,
+    room: Room,
+    along: float,
+    across: float,
+    speed: float,
+    heading: float,
+    drop: float,
+    placed: list,
+) -> SceneObject:
     """``obj`` on the top of ``piece`` (a static box against a wall): ``along`` in [0, 1]
     along the wall, ``across`` in [0, 1] from the middle of the top to its room-side
     edge; pushed towards the room at ``speed`` m/s, ``heading`` (rad) turning the push
@@ -75,8 +86,7 @@ def on_furniture(obj: SceneObject, piece: SceneObject, room: Room, along: float,
         normal, half_along, half_across = np.array([0.0, -math.copysign(1.0, py)]), hx, hy
     tangent = np.array([-normal[1], normal[0]])
     r = min(obj.bounding_radius, 0.9 * half_along)
-    xy = (np.array([px, py]) + tangent * (2 * along - 1) * (half_along - r)
-          + normal * (0.2 + 0.6 * across) * half_across)
+    xy = np.array([px, py]) + tangent * (2 * along - 1) * (half_along - r) + normal * (0.2 + 0.6 * across) * half_across
     position = scatter(obj, float(xy[0]), float(xy[1]), drop, placed, ground=pz + hz + ON_TOP_GAP)
     turn = (heading / (2 * math.pi) - 0.5) * math.radians(60.0)
     c, s = math.cos(turn), math.sin(turn)
@@ -101,5 +111,9 @@ def rolling(obj: SceneObject, speed: float, heading: float) -> SceneObject:
     r = o.support_depth()
     v = speed * across
     w = np.cross([0.0, 0.0, 1.0], v) / r
-    return replace(o, position=(o.position[0], o.position[1], r), velocity=(float(v[0]), float(v[1]), 0.0),
-                   angular_velocity=tuple(float(a) for a in w))
+    return replace(
+        o,
+        position=(o.position[0], o.position[1], r),
+        velocity=(float(v[0]), float(v[1]), 0.0),
+        angular_velocity=tuple(float(a) for a in w),
+    )

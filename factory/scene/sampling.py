@@ -17,15 +17,7 @@ import numpy as np
 from factory.scene import placement
 from factory.scene.config import Config, Scenario
 from factory.scene.shapes import shape_kind
-from factory.scene.types import (
-    Camera,
-    Light,
-    Material,
-    Room,
-    Scene,
-    SceneObject,
-    quat_to_matrix,
-)
+from factory.scene.types import Camera, Light, Material, Room, Scene, SceneObject, quat_to_matrix
 
 # Stream ids of the per-sample generators; never renumber (it changes every dataset).
 # 0 is retired: scenarios are allocated, not drawn (factory.scene.allocation).
@@ -71,10 +63,19 @@ def draw_scene(config: Config, scenario_name: str, index: int, attempt: int = 0)
     camera = _camera(config, sc, room, rng_for(seed, index, "camera", attempt), draw)
     r = config.render
     return Scene(
-        objects=tuple(objects), camera=camera, lights=tuple(lights), ambient=float(ambient),
-        sky_color=(0.55 * sky, 0.7 * sky, 1.0 * sky), floor=floor,
-        floor_restitution=floor_restitution, floor_friction=floor_friction,
-        room=room, frames=r.frames, fps=r.fps, substeps=r.substeps, params=params,
+        objects=tuple(objects),
+        camera=camera,
+        lights=tuple(lights),
+        ambient=float(ambient),
+        sky_color=(0.55 * sky, 0.7 * sky, 1.0 * sky),
+        floor=floor,
+        floor_restitution=floor_restitution,
+        floor_friction=floor_friction,
+        room=room,
+        frames=r.frames,
+        fps=r.fps,
+        substeps=r.substeps,
+        params=params,
     )
 
 
@@ -87,8 +88,11 @@ def _room(sc: Scenario, rng, draw) -> tuple[Room | None, list[SceneObject]]:
         width=draw(rng, "room.width", rs.width),
         depth=draw(rng, "room.depth", rs.depth),
         height=draw(rng, "room.height", rs.height),
-        wall_color=_rgb(draw(rng, "room.wall_hue", rs.wall_hue), draw(rng, "room.wall_saturation", rs.wall_saturation),
-                        draw(rng, "room.wall_value", rs.wall_value)),
+        wall_color=_rgb(
+            draw(rng, "room.wall_hue", rs.wall_hue),
+            draw(rng, "room.wall_saturation", rs.wall_saturation),
+            draw(rng, "room.wall_value", rs.wall_value),
+        ),
     )
     return room, (_furniture(sc, room, rng, draw) if sc.furniture is not None else [])
 
@@ -96,10 +100,12 @@ def _room(sc: Scenario, rng, draw) -> tuple[Room | None, list[SceneObject]]:
 def _floor(sc: Scenario, rng, draw) -> tuple[Material, float, float]:
     """The floor's material, restitution and friction."""
     fs = sc.floor
-    color = _rgb(draw(rng, "floor.hue", fs.hue), draw(rng, "floor.saturation", fs.saturation),
-                 draw(rng, "floor.value", fs.value))
-    material = _material(color, draw(rng, "floor.texture", fs.texture),
-                         draw(rng, "floor.texture_scale", fs.texture_scale), 0.9, 0.05)
+    color = _rgb(
+        draw(rng, "floor.hue", fs.hue), draw(rng, "floor.saturation", fs.saturation), draw(rng, "floor.value", fs.value)
+    )
+    material = _material(
+        color, draw(rng, "floor.texture", fs.texture), draw(rng, "floor.texture_scale", fs.texture_scale), 0.9, 0.05
+    )
     return material, float(fs.restitution.sample(rng)), float(fs.friction.sample(rng))
 
 
@@ -124,13 +130,15 @@ def _objects(sc: Scenario, room: Room | None, furniture: list[SceneObject], rng,
         if mode == "stack":
             offset = float(sc.objects.stack_offset.sample(rng)) * obj.dims[0] * float(rng.uniform())
             lean = lean if column else theta  # the foot's spawn angle: the way the column leans
-            obj = replace(obj, position=placement.stacked(obj, column[-1] if column else None, (x, y), offset,
-                                                          lean, drop))
+            obj = replace(
+                obj, position=placement.stacked(obj, column[-1] if column else None, (x, y), offset, lean, drop)
+            )
             column.append(obj)
         elif mode == "on_furniture":
             piece = furniture[int(rng.integers(len(furniture)))]
-            obj = placement.on_furniture(obj, piece, room, float(rng.uniform()), float(rng.uniform()), speed,
-                                         heading, drop, placed)
+            obj = placement.on_furniture(
+                obj, piece, room, float(rng.uniform()), float(rng.uniform()), speed, heading, drop, placed
+            )
         elif mode == "roll":
             x, y, _ = placement.scatter(obj, x, y, 0.0, placed)
             obj = placement.rolling(replace(obj, position=(x, y, 0.0)), speed, heading)
@@ -162,8 +170,13 @@ def _object(sc: Scenario, oid: int, rng) -> tuple[SceneObject, float, float, flo
     spin = float(os_.spin.sample(rng))
     density = float(os_.density.sample(rng))
     color = _rgb(os_.hue.sample(rng), os_.saturation.sample(rng), os_.value.sample(rng))
-    material = _material(color, os_.texture.sample(rng), os_.texture_scale.sample(rng),
-                         os_.roughness.sample(rng), os_.specular.sample(rng))
+    material = _material(
+        color,
+        os_.texture.sample(rng),
+        os_.texture_scale.sample(rng),
+        os_.roughness.sample(rng),
+        os_.specular.sample(rng),
+    )
     restitution, friction = float(os_.restitution.sample(rng)), float(os_.friction.sample(rng))
     tumble = float(os_.tumble.sample(rng))
     if tumble > 0 and rng.uniform() < tumble:  # drawn last: scenarios without tumbling keep their stream
@@ -174,9 +187,19 @@ def _object(sc: Scenario, oid: int, rng) -> tuple[SceneObject, float, float, flo
         axis = rng.normal(size=3)
         angular = tuple(float(x) for x in speed_w * axis / np.linalg.norm(axis))
     obj = SceneObject(
-        id=oid, shape=shape, category=shape, dims=dims, base_rotation=base,
-        position=(0.0, 0.0, 0.0), yaw=yaw, velocity=(speed * math.cos(heading), speed * math.sin(heading), vz),
-        spin=spin, mass=1.0, restitution=restitution, friction=friction, material=material,
+        id=oid,
+        shape=shape,
+        category=shape,
+        dims=dims,
+        base_rotation=base,
+        position=(0.0, 0.0, 0.0),
+        yaw=yaw,
+        velocity=(speed * math.cos(heading), speed * math.sin(heading), vz),
+        spin=spin,
+        mass=1.0,
+        restitution=restitution,
+        friction=friction,
+        material=material,
         angular_velocity=angular,
     )
     return obj, density, radius_xy, theta, drop
@@ -205,8 +228,11 @@ def _lights(sc: Scenario, room: Room | None, rng, draw) -> tuple[float, float, l
         if kind == "point":
             pos = np.array(direction) * dist
             if room is not None:  # inside the room, under the (open) ceiling line
-                pos = np.clip(pos, [-room.width / 2 + 0.1, -room.depth / 2 + 0.1, 0.2],
-                              [room.width / 2 - 0.1, room.depth / 2 - 0.1, room.height - 0.1])
+                pos = np.clip(
+                    pos,
+                    [-room.width / 2 + 0.1, -room.depth / 2 + 0.1, 0.2],
+                    [room.width / 2 - 0.1, room.depth / 2 - 0.1, room.height - 0.1],
+                )
             lights.append(Light("point", tuple(float(v) for v in pos), intensity, size))
         else:
             lights.append(Light("directional", direction, intensity, size))
@@ -244,10 +270,20 @@ def _furniture(sc: Scenario, room: Room, rng, draw) -> list[SceneObject]:
         footprints.append(box)
         out.append(
             SceneObject(
-                id=len(out) + 1, shape="box", category="furniture", dims=(hx, hy, h / 2),
-                base_rotation=np.eye(3), position=(x, y, h / 2), yaw=0.0, velocity=(0.0, 0.0, 0.0),
-                spin=0.0, mass=math.inf, restitution=0.3, friction=0.6,
-                material=_material(color, texture, 4.0, 0.7, 0.1), static=True,
+                id=len(out) + 1,
+                shape="box",
+                category="furniture",
+                dims=(hx, hy, h / 2),
+                base_rotation=np.eye(3),
+                position=(x, y, h / 2),
+                yaw=0.0,
+                velocity=(0.0, 0.0, 0.0),
+                spin=0.0,
+                mass=math.inf,
+                restitution=0.3,
+                friction=0.6,
+                material=_material(color, texture, 4.0, 0.7, 0.1),
+                static=True,
             )
         )
     return out
@@ -285,7 +321,19 @@ def _camera(config: Config, sc: Scenario, room: Room | None, rng, draw) -> Camer
             limits.append((room.height - 0.1 - target_h) / math.sin(el))
         dist = max(0.3, min([dist, *limits]))
     return Camera(
-        width=r.width, height=r.height, K=K, trajectory=trajectory, target=(0.0, 0.0, target_h),
-        distance=dist, elevation=el, azimuth=az, orbit_speed=orbit, dolly_speed=dolly,
-        jitter_m=jitter_m, jitter_rad=jitter_rad, jitter_phase=phase, noise_std=noise, shutter=shutter,
+        width=r.width,
+        height=r.height,
+        K=K,
+        trajectory=trajectory,
+        target=(0.0, 0.0, target_h),
+        distance=dist,
+        elevation=el,
+        azimuth=az,
+        orbit_speed=orbit,
+        dolly_speed=dolly,
+        jitter_m=jitter_m,
+        jitter_rad=jitter_rad,
+        jitter_phase=phase,
+        noise_std=noise,
+        shutter=shutter,
     )

@@ -48,8 +48,22 @@ from factory.scene.assets import MESH_KINDS, mesh_asset
 
 # Semantic classes: the value written into the semantic segmentation.
 # Appended, never reordered: a class's id is part of every dataset written.
-CLASSES = ("background", "floor", "wall", "sphere", "box", "cylinder", "capsule", "ell", "furniture",
-           "torus", "rock", "cone", "tube", "icosahedron")
+CLASSES = (
+    "background",
+    "floor",
+    "wall",
+    "sphere",
+    "box",
+    "cylinder",
+    "capsule",
+    "ell",
+    "furniture",
+    "torus",
+    "rock",
+    "cone",
+    "tube",
+    "icosahedron",
+)
 CLASS_ID = {name: i for i, name in enumerate(CLASSES)}
 
 MESH_CODE = 5  # the renderer's shape code of every mesh kind
@@ -59,8 +73,7 @@ def box_corners(dims) -> np.ndarray:
     """The 8 corners (8, 3) of the box [-dims, dims], in a fixed order (x fastest)."""
     hx, hy, hz = dims
     return np.array(
-        [[sx * hx, sy * hy, sz * hz] for sz in (-1, 1) for sy in (-1, 1) for sx in (-1, 1)],
-        dtype=np.float64,
+        [[sx * hx, sy * hy, sz * hz] for sz in (-1, 1) for sy in (-1, 1) for sx in (-1, 1)], dtype=np.float64
     )
 
 
@@ -164,35 +177,68 @@ class ShapeKind:
 
 _ANALYTIC = (
     ShapeKind(
-        "sphere", "analytic", 0, True, "sphere", (Part("sphere"),),
+        "sphere",
+        "analytic",
+        0,
+        True,
+        "sphere",
+        (Part("sphere"),),
         dims_of=lambda s, a: (s, s, s),
         radius_of=lambda d: d[0],
         depth_of=lambda d, R: d[0],
-        volume_of=lambda d: 4.0 / 3.0 * math.pi * d[0] ** 3),
+        volume_of=lambda d: 4.0 / 3.0 * math.pi * d[0] ** 3,
+    ),
     ShapeKind(
-        "box", "analytic", 1, True, "box", (Part("box"),),
+        "box",
+        "analytic",
+        1,
+        True,
+        "box",
+        (Part("box"),),
         radius_of=lambda d: math.sqrt(d[0] ** 2 + d[1] ** 2 + d[2] ** 2),
         depth_of=_box_depth,
-        volume_of=lambda d: 8.0 * d[0] * d[1] * d[2]),
+        volume_of=lambda d: 8.0 * d[0] * d[1] * d[2],
+    ),
     ShapeKind(
-        "cylinder", "analytic", 2, True, "cylinder", (Part("cylinder"),), lies=True, rolls=True,
+        "cylinder",
+        "analytic",
+        2,
+        True,
+        "cylinder",
+        (Part("cylinder"),),
+        lies=True,
+        rolls=True,
         radius_of=lambda d: math.hypot(d[0], d[2]),
         depth_of=_cylinder_depth,
-        volume_of=lambda d: math.pi * d[0] ** 2 * 2.0 * d[2]),
+        volume_of=lambda d: math.pi * d[0] ** 2 * 2.0 * d[2],
+    ),
     ShapeKind(
-        "capsule", "analytic", 3, True, "capsule", (Part("capsule"),), lies=True, rolls=True,
+        "capsule",
+        "analytic",
+        3,
+        True,
+        "capsule",
+        (Part("capsule"),),
+        lies=True,
+        rolls=True,
         dims_of=lambda s, a: (s, s, s * (1.0 + a)),  # aspect: the core segment's half-length over r
         radius_of=lambda d: d[2],
         depth_of=lambda d, R: (d[2] - d[0]) * _axis_z(R) + d[0],
-        volume_of=lambda d: math.pi * d[0] ** 2 * 2.0 * (d[2] - d[0]) + 4.0 / 3.0 * math.pi * d[0] ** 3),
+        volume_of=lambda d: math.pi * d[0] ** 2 * 2.0 * (d[2] - d[0]) + 4.0 / 3.0 * math.pi * d[0] ** 3,
+    ),
     ShapeKind(  # the L profile of the module docstring: its two boxes
-        "ell", "analytic", 4, False, "ell",
+        "ell",
+        "analytic",
+        4,
+        False,
+        "ell",
         (Part("box", (0.0, 0.0, -0.5), (1.0, 1.0, 0.5)), Part("box", (-0.5, 0.0, 0.5), (0.5, 1.0, 0.5))),
         lies=True,
         dims_of=lambda s, a: (s, 0.6 * s, s * a),
         radius_of=lambda d: math.sqrt(d[0] ** 2 + d[1] ** 2 + d[2] ** 2),
         depth_of=_box_depth,  # its bounding box's
-        volume_of=lambda d: 8.0 * d[0] * d[1] * d[2] * 0.75),  # three of four quarter blocks
+        volume_of=lambda d: 8.0 * d[0] * d[1] * d[2] * 0.75,
+    ),  # three of four quarter blocks
 )
 
 # Mesh kinds: facts from the asset. Not marked convex even where the solid is (a cone,

@@ -32,7 +32,6 @@ route wants ``Authorization: Bearer <token>``; ``/healthz``, ``/docs`` and
 ``/openapi.json`` stay open for probes and people. The token is never logged.
 """
 
-
 import asyncio
 import hmac
 import json
@@ -51,20 +50,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from factory import __version__
 from factory.client.http import TOKEN_ENV
-from factory.sample.types import sample_key
 from factory.errors import ApiError, RenderError, Stopped
+from factory.sample.types import sample_key
 from factory.service.body import parse_json
 from factory.service.catalogue import Catalogue
-from factory.service.payload import (
-    JSON_TYPE,
-    TAR_TYPE,
-    JsonStream,
-    TarStream,
-    Work,
-    make_batch,
-    preview_png,
-    stopper,
-)
+from factory.service.payload import JSON_TYPE, TAR_TYPE, JsonStream, TarStream, Work, make_batch, preview_png, stopper
 from factory.service.request import SampleRequest, request_error, resolve
 from factory.service.settings import DEPLOYMENT, Settings, app_settings
 
@@ -72,7 +62,7 @@ api = FastAPI(
     title="factory",
     version=__version__,
     description="Synthetic clips with exact ground truth, on demand. Every sample is the same bytes "
-                "as sample `index` of a batch dataset with the same config and seed.",
+    "as sample `index` of a batch dataset with the same config and seed.",
 )
 
 
@@ -122,10 +112,7 @@ def _check_token(request: Request) -> None:
 
 
 _SAMPLES_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {"application/json": {"schema": SampleRequest.model_json_schema()}},
-    },
+    "requestBody": {"required": True, "content": {"application/json": {"schema": SampleRequest.model_json_schema()}}},
     "responses": {"200": {"description": "the samples", "content": {TAR_TYPE: {}, JSON_TYPE: {}}}},
 }
 
@@ -150,8 +137,14 @@ class SampleService:
     @api.get("/healthz")
     async def healthz(self) -> dict:
         """Liveness, and this replica's counters."""
-        return {"status": "ok", "version": __version__, **{k: self.stats[k] for k in (
-            "requests", "samples", "batches", "heavy", "cancelled", "timed_out", "failed", "stopped")}}
+        return {
+            "status": "ok",
+            "version": __version__,
+            **{
+                k: self.stats[k]
+                for k in ("requests", "samples", "batches", "heavy", "cancelled", "timed_out", "failed", "stopped")
+            },
+        }
 
     @api.get("/v1/scenarios")
     async def scenarios(self, request: Request) -> dict:
@@ -166,8 +159,10 @@ class SampleService:
         job = resolve(await self._body(request), self.catalogue, self.limits, self.render)
         self.stats["requests"] += 1
         deadline = asyncio.get_running_loop().time() + self.settings.time_limit_s
-        works = [Work(job.config, job.config_hash, i, job.only, job.mp4, job.samples, heavy=self._heavy(job))
-                 for i in job.indices]
+        works = [
+            Work(job.config, job.config_hash, i, job.only, job.mp4, job.samples, heavy=self._heavy(job))
+            for i in job.indices
+        ]
         # The first sample is made before the answer starts, so that a failure or the
         # time limit can still be answered with a status code and a JSON body.
         first = await self._make(works[0], deadline)
@@ -181,19 +176,25 @@ class SampleService:
         media_type = TAR_TYPE if job.format == "tar" else JSON_TYPE
         if len(works) == 1:  # nothing to stream: one message through Serve's proxy, with a Content-Length
             return Response(stream.sample(first) + stream.end(), media_type=media_type, headers=headers)
-        return StreamingResponse(self._stream(stream, first, works[1:], deadline), media_type=media_type,
-                                 headers=headers)
+        return StreamingResponse(
+            self._stream(stream, first, works[1:], deadline), media_type=media_type, headers=headers
+        )
 
-    @api.get("/v1/samples/{index}/preview.png", response_class=Response,
-             responses={200: {"content": {"image/png": {}}, "description": "the contact sheet"}})
+    @api.get(
+        "/v1/samples/{index}/preview.png",
+        response_class=Response,
+        responses={200: {"content": {"image/png": {}}, "description": "the contact sheet"}},
+    )
     async def preview(
-        self, request: Request,
+        self,
+        request: Request,
         index: int = PathParam(ge=0, lt=10**10, description="sample index"),
         scenario: str | None = Query(None, description="a shipped config (default quickstart)"),
         seed: int | None = Query(None, ge=0, lt=2**63, description="replaces the config's seed"),
         frame: int | None = Query(None, ge=0, description="which frame (default: the middle one)"),
-        samples: int | None = Query(None, ge=1, description="size of the dataset the index belongs to "
-                                                             "(default: the open-ended stream)"),
+        samples: int | None = Query(
+            None, ge=1, description="size of the dataset the index belongs to (default: the open-ended stream)"
+        ),
         overrides: str | None = Query(None, description="JSON object merged into the config"),
     ) -> Response:
         """A contact sheet of one frame of sample ``index``: every modality side by side."""
@@ -201,22 +202,25 @@ class SampleService:
         extra = parse_json(overrides, "overrides") if overrides is not None else {}
         try:
             req = SampleRequest.model_validate(
-                {"scenario": scenario, "seed": seed, "start": index, "count": 1, "overrides": extra,
-                 "samples": samples})
+                {"scenario": scenario, "seed": seed, "start": index, "count": 1, "overrides": extra, "samples": samples}
+            )
         except ValidationError as e:
             raise request_error(e.errors()) from None
         job = resolve(req, self.catalogue, self.limits, self.render)
         frames = job.config.render.frames
         if frame is not None and frame >= frames:
-            raise ApiError(422, [{"field": "frame", "value": frame,
-                                  "message": f"must be < {frames}, the clip's frame count"}])
+            raise ApiError(
+                422, [{"field": "frame", "value": frame, "message": f"must be < {frames}, the clip's frame count"}]
+            )
         self.stats["requests"] += 1
         loop = asyncio.get_running_loop()
         work = Work(job.config, job.config_hash, index, None, False, job.samples, heavy=self._heavy(job))
         lane = self.heavy_pool if work.heavy else self.pool
-        png = await self._limited(loop.run_in_executor(lane, preview_png, job.config, index, frame, job.samples,
-                                                       stopper([work])),
-                                  loop.time() + self.settings.time_limit_s, work)
+        png = await self._limited(
+            loop.run_in_executor(lane, preview_png, job.config, index, frame, job.samples, stopper([work])),
+            loop.time() + self.settings.time_limit_s,
+            work,
+        )
         return Response(png, media_type="image/png")
 
     # -- internals ----------------------------------------------------------------
@@ -226,16 +230,39 @@ class SampleService:
         Unicode text, not finite: :mod:`factory.service.body`), 422 not a valid request."""
         size = request.headers.get("content-length")
         if size is not None and size.isdigit() and int(size) > self.limits.max_body_bytes:
-            raise ApiError(413, [{"field": "body", "value": int(size),
-                                  "message": f"{size} bytes, over the limit of {self.limits.max_body_bytes}"}])
+            raise ApiError(
+                413,
+                [
+                    {
+                        "field": "body",
+                        "value": int(size),
+                        "message": f"{size} bytes, over the limit of {self.limits.max_body_bytes}",
+                    }
+                ],
+            )
         raw = await request.body()
         if len(raw) > self.limits.max_body_bytes:
-            raise ApiError(413, [{"field": "body", "value": len(raw),
-                                  "message": f"over the limit of {self.limits.max_body_bytes} bytes"}])
+            raise ApiError(
+                413,
+                [
+                    {
+                        "field": "body",
+                        "value": len(raw),
+                        "message": f"over the limit of {self.limits.max_body_bytes} bytes",
+                    }
+                ],
+            )
         data = parse_json(raw, "body")  # 400 for what is not JSON, too deep, not text, not finite
         if data is None:
-            raise ApiError(422, [{"field": "body", "message": 'required: a JSON object such as {"scenario": '
-                                                               '"quickstart", "count": 1}'}])
+            raise ApiError(
+                422,
+                [
+                    {
+                        "field": "body",
+                        "message": 'required: a JSON object such as {"scenario": "quickstart", "count": 1}',
+                    }
+                ],
+            )
         try:
             return SampleRequest.model_validate(data)
         except ValidationError as e:
@@ -273,9 +300,19 @@ class SampleService:
         except TimeoutError:
             work.cancel.set()
             self.stats["timed_out"] += 1
-            raise ApiError(504, [{"field": "count", "value": work.index, "message": (
-                f"the time limit of {self.settings.time_limit_s} s ran out at sample {work.index}; "
-                "ask for fewer or smaller samples")}]) from None
+            raise ApiError(
+                504,
+                [
+                    {
+                        "field": "count",
+                        "value": work.index,
+                        "message": (
+                            f"the time limit of {self.settings.time_limit_s} s ran out at sample {work.index}; "
+                            "ask for fewer or smaller samples"
+                        ),
+                    }
+                ],
+            ) from None
         except BaseException:  # the client went away (the handler is cancelled)
             work.cancel.set()
             raise

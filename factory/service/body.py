@@ -63,7 +63,7 @@ def check_tree(data: Any, field: str, max_depth: int = MAX_DEPTH) -> None:
         elif isinstance(value, (dict, list)):
             if depth >= max_depth:
                 raise _too_deep(path, max_depth)
-            for key, item in (value.items() if isinstance(value, dict) else enumerate(value)):
+            for key, item in value.items() if isinstance(value, dict) else enumerate(value):
                 child = str(key) if path == "body" else f"{path}.{key}"
                 if isinstance(key, str):
                     _check_text(key, child, "its key holds")
@@ -74,10 +74,19 @@ def _check_text(text: str, path: str, what: str) -> None:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as e:
-        bad = text[e.start:e.end].encode("unicode_escape").decode("ascii")
-        raise ApiError(400, [{"field": _printable(path), "message": (
-            f"{what} {bad} at character {e.start}, which is not Unicode text (a lone UTF-16 surrogate); "
-            "send UTF-8 text")}]) from None
+        bad = text[e.start : e.end].encode("unicode_escape").decode("ascii")
+        raise ApiError(
+            400,
+            [
+                {
+                    "field": _printable(path),
+                    "message": (
+                        f"{what} {bad} at character {e.start}, which is not Unicode text (a lone UTF-16 surrogate); "
+                        "send UTF-8 text"
+                    ),
+                }
+            ],
+        ) from None
 
 
 def _printable(path: str) -> str:
@@ -86,8 +95,15 @@ def _printable(path: str) -> str:
 
 
 def _too_deep(field: str, max_depth: int) -> ApiError:
-    return ApiError(400, [{"field": _printable(field), "message": (
-        f"nested deeper than {max_depth} levels of objects and arrays; a request needs far fewer")}])
+    return ApiError(
+        400,
+        [
+            {
+                "field": _printable(field),
+                "message": (f"nested deeper than {max_depth} levels of objects and arrays; a request needs far fewer"),
+            }
+        ],
+    )
 
 
 def _no_constant(name: str):

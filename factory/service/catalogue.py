@@ -44,10 +44,13 @@ class Catalogue:
     def __init__(self, folder: str | Path | None = None, render: dict | None = None):
         self.folder = Path(folder) if folder else default_configs_dir()
         if not self.folder.is_dir():
-            raise ConfigError("service settings", [
-                f"configs_dir: {str(self.folder)!r} is not a folder; set it (or ${CONFIGS_ENV}) "
-                "to the folder of scenario YAML files"
-            ])
+            raise ConfigError(
+                "service settings",
+                [
+                    f"configs_dir: {str(self.folder)!r} is not a folder; set it (or ${CONFIGS_ENV}) "
+                    "to the folder of scenario YAML files"
+                ],
+            )
         self.entries: dict[str, Entry] = {}
         for path in sorted(self.folder.glob("*.yaml")):
             data = read_yaml(path)
@@ -69,13 +72,15 @@ class Catalogue:
         out = []
         for e in self.entries.values():
             resolved = e.config.resolved()
-            out.append({
-                "name": e.name,
-                "dataset": e.config.name,
-                "seed": e.config.seed,
-                "config_hash": e.config.config_hash(),
-                "render": resolved["render"],
-                "scenarios": {n: s.weight for n, s in e.config.scenarios.items()},
-                "config": resolved,
-            })
+            out.append(
+                {
+                    "name": e.name,
+                    "dataset": e.config.name,
+                    "seed": e.config.seed,
+                    "config_hash": e.config.config_hash(),
+                    "render": resolved["render"],
+                    "scenarios": {n: s.weight for n, s in e.config.scenarios.items()},
+                    "config": resolved,
+                }
+            )
         return out

@@ -35,12 +35,28 @@ MODEL_FILE = Path(__file__).with_name("cost_model.json")
 # term -> the config fields (under render., or under each scenario) that drive it
 TERMS = {
     "views x pixels": ("render.width", "render.height", "render.frames", "render.motion_blur_samples"),
-    "views x pixels x rays x objects": ("render.width", "render.height", "render.frames",
-                                        "render.motion_blur_samples", "lighting.count", "render.shadow_rays",
-                                        "render.ao_rays", "objects.count", "furniture.count"),
-    "views x pixels x rays x meshes": ("render.width", "render.height", "render.frames", "render.motion_blur_samples",
-                                       "lighting.count", "render.shadow_rays", "render.ao_rays", "objects.count",
-                                       "objects.shape"),
+    "views x pixels x rays x objects": (
+        "render.width",
+        "render.height",
+        "render.frames",
+        "render.motion_blur_samples",
+        "lighting.count",
+        "render.shadow_rays",
+        "render.ao_rays",
+        "objects.count",
+        "furniture.count",
+    ),
+    "views x pixels x rays x meshes": (
+        "render.width",
+        "render.height",
+        "render.frames",
+        "render.motion_blur_samples",
+        "lighting.count",
+        "render.shadow_rays",
+        "render.ao_rays",
+        "objects.count",
+        "objects.shape",
+    ),
     "frames x pixels": ("render.width", "render.height", "render.frames"),
     "steps x objects": ("render.frames", "render.substeps", "objects.count", "furniture.count"),
     "sample": (),
@@ -56,10 +72,14 @@ def scenario_terms(config: Config, name: str) -> dict[str, float]:
     objects = dynamic + (sc.furniture.count.upper() if sc.furniture and sc.room else 0)
     rays = r.rays_per_pixel(sc.lighting.count.upper())
     meshes = dynamic if any(KINDS[s].is_mesh for s in sc.objects.shape.values()) else 0
-    return {"views x pixels": views * pixels, "views x pixels x rays x objects": views * pixels * rays * objects,
-            "views x pixels x rays x meshes": views * pixels * rays * meshes,
-            "frames x pixels": r.frames * pixels, "steps x objects": r.frames * r.substeps * objects,
-            "sample": 1.0}
+    return {
+        "views x pixels": views * pixels,
+        "views x pixels x rays x objects": views * pixels * rays * objects,
+        "views x pixels x rays x meshes": views * pixels * rays * meshes,
+        "frames x pixels": r.frames * pixels,
+        "steps x objects": r.frames * r.substeps * objects,
+        "sample": 1.0,
+    }
 
 
 @dataclass(frozen=True)

@@ -67,7 +67,7 @@ def make_batch(works: list[Work]) -> list[dict | BaseException]:
 
     stop = stopper(works)
     groups: dict[tuple, list[Work]] = {}
-    for w in dict((w.key, w) for w in works).values():
+    for w in {w.key: w for w in works}.values():
         groups.setdefault((w.config_hash, w.samples), []).append(w)
     done: dict[tuple, dict | BaseException] = {}
     for group in groups.values():
@@ -90,17 +90,20 @@ def make_batch(works: list[Work]) -> list[dict | BaseException]:
 def stopper(works: list[Work]) -> Callable[[], None]:
     """A ``stop`` for :func:`~factory.sample.generate.generate_samples`: raises Stopped
     once every one of ``works`` is cancelled (a batch goes on while anyone wants it)."""
+
     def stop() -> None:
         if all(w.cancel.is_set() for w in works):
             raise Stopped(f"{len(works)} sample(s) no longer wanted: the time limit ran out or the client left")
+
     return stop
 
 
 def _samples(config: Config, indices: list, samples: int | None, stop: Callable[[], None]) -> list:
     """``generate_samples``, with an error raised by the whole call given to each index
     it concerns: the indices are then made one by one (:func:`batch_or_each`)."""
-    return batch_or_each(lambda batch: generate_samples(config, batch, samples=samples, stop=stop), indices,
-                         lambda index, e: e)
+    return batch_or_each(
+        lambda batch: generate_samples(config, batch, samples=samples, stop=stop), indices, lambda index, e: e
+    )
 
 
 class TarStream:
@@ -129,8 +132,9 @@ class JsonStream:
         item = {
             "key": members["__key__"],
             "meta": json.loads(members["json"]),
-            "members": {ext: base64.b64encode(data).decode() for ext, data in members.items()
-                        if ext not in ("__key__", "json")},
+            "members": {
+                ext: base64.b64encode(data).decode() for ext, data in members.items() if ext not in ("__key__", "json")
+            },
         }
         head = b'{"samples":[' if self.count == 0 else b","
         self.count += 1
@@ -141,8 +145,9 @@ class JsonStream:
         return head + f'],"count":{self.count}}}'.encode()
 
 
-def preview_png(config: Config, index: int, frame: int | None, samples: int | None = None,
-                stop: Callable[[], None] | None = None) -> bytes:
+def preview_png(
+    config: Config, index: int, frame: int | None, samples: int | None = None, stop: Callable[[], None] | None = None
+) -> bytes:
     """The contact sheet (PNG bytes) of frame ``frame`` (default: the middle one) of
     sample ``index`` (of a dataset of ``samples``; None: the open-ended stream).
 

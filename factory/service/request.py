@@ -56,24 +56,36 @@ class SampleRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     scenario: str | None = Field(
-        None, description=f"name of a shipped config (see GET /v1/scenarios); {DEFAULT_SCENARIO!r} "
-                          "when neither scenario nor config is given", examples=["quickstart"])
+        None,
+        description=f"name of a shipped config (see GET /v1/scenarios); {DEFAULT_SCENARIO!r} "
+        "when neither scenario nor config is given",
+        examples=["quickstart"],
+    )
     config: dict[str, Any] | None = Field(
-        None, description="a whole scenario config, as its YAML file would parse, instead of scenario")
+        None, description="a whole scenario config, as its YAML file would parse, instead of scenario"
+    )
     overrides: dict[str, Any] = Field(
-        default_factory=dict, description="merged into the config key by key: nested mappings merge, "
-                                          "anything else replaces", examples=[{"render": {"frames": 1}}])
+        default_factory=dict,
+        description="merged into the config key by key: nested mappings merge, anything else replaces",
+        examples=[{"render": {"frames": 1}}],
+    )
     seed: int | None = Field(None, ge=0, lt=2**63, description="replaces the config's seed")
     start: int = Field(0, ge=0, lt=MAX_START, description="index of the first sample")
     samples: int | None = Field(
-        None, ge=1, le=MAX_START, description="size of the dataset the indices belong to (factory generate "
+        None,
+        ge=1,
+        le=MAX_START,
+        description="size of the dataset the indices belong to (factory generate "
         "--samples), which fixes each index's scenario; default: the open-ended stream, whose scenario "
-        "shares follow the weights in every prefix")
+        "shares follow the weights in every prefix",
+    )
     count: int = Field(1, ge=1, description="how many consecutive samples (at most the service's max_count)")
     modalities: list[Modality] | None = Field(
-        None, description="members to return besides json; default: every member the batch job writes")
+        None, description="members to return besides json; default: every member the batch job writes"
+    )
     format: Literal["tar", "json"] = Field(
-        "tar", description="tar: a WebDataset tar stream; json: metadata and base64 members")
+        "tar", description="tar: a WebDataset tar stream; json: metadata and base64 members"
+    )
 
 
 @dataclass(frozen=True)
@@ -132,16 +144,25 @@ def resolve(req: SampleRequest, catalogue, limits: Limits, render: dict | None =
         ApiError: 422 for a bad field, 413 for a request over the pixel-frame budget.
     """
     if req.scenario is not None and req.config is not None:
-        raise ApiError(422, [{"field": "config", "message": "give either scenario or config, not both",
-                              "value": "<config>"}])
+        raise ApiError(
+            422, [{"field": "config", "message": "give either scenario or config, not both", "value": "<config>"}]
+        )
     if req.config is not None:
         source, base, prefix = "inline", req.config, "config"
     else:
         source = req.scenario or DEFAULT_SCENARIO
         entry = catalogue.get(source)
         if entry is None:
-            raise ApiError(422, [{"field": "scenario", "value": source,
-                                  "message": f"unknown scenario; allowed: {', '.join(catalogue.names())}"}])
+            raise ApiError(
+                422,
+                [
+                    {
+                        "field": "scenario",
+                        "value": source,
+                        "message": f"unknown scenario; allowed: {', '.join(catalogue.names())}",
+                    }
+                ],
+            )
         base, prefix = entry.data, None
     data = merge(base, req.overrides)
     if req.seed is not None and isinstance(data, dict):
@@ -154,16 +175,32 @@ def resolve(req: SampleRequest, catalogue, limits: Limits, render: dict | None =
         raise ApiError(422, [_locate(p, req, prefix) for p in e.fields]) from None
 
     if req.count > limits.max_count:
-        raise ApiError(422, [{"field": "count", "value": req.count,
-                              "message": f"must be <= {limits.max_count} (this service's max_count)"}])
+        raise ApiError(
+            422,
+            [
+                {
+                    "field": "count",
+                    "value": req.count,
+                    "message": f"must be <= {limits.max_count} (this service's max_count)",
+                }
+            ],
+        )
     if req.samples is not None:
         _check_samples(req, config)
     only = mp4 = None
     if req.modalities is not None:
         only = tuple(m + ".png" for m in dict.fromkeys(req.modalities) if m != "mp4")
         mp4 = "mp4" in req.modalities
-    job = Job(config, config.config_hash(), source, range(req.start, req.start + req.count), req.samples, only,
-              config.output.mp4 if mp4 is None else mp4, req.format)
+    job = Job(
+        config,
+        config.config_hash(),
+        source,
+        range(req.start, req.start + req.count),
+        req.samples,
+        only,
+        config.output.mp4 if mp4 is None else mp4,
+        req.format,
+    )
     return replace(job, cost_s=check_budget(job, limits) / len(job.indices))
 
 
@@ -172,9 +209,17 @@ def _check_samples(req: SampleRequest, config: Config) -> None:
     from factory.scene.allocation import allocation_of
 
     if req.start + req.count > req.samples:
-        raise ApiError(422, [{"field": "samples", "value": req.samples,
-                              "message": f"samples {req.start} to {req.start + req.count - 1} are outside a "
-                                         f"dataset of {req.samples} (indices 0 to {req.samples - 1})"}])
+        raise ApiError(
+            422,
+            [
+                {
+                    "field": "samples",
+                    "value": req.samples,
+                    "message": f"samples {req.start} to {req.start + req.count - 1} are outside a "
+                    f"dataset of {req.samples} (indices 0 to {req.samples - 1})",
+                }
+            ],
+        )
     try:
         allocation_of(config, req.samples)
     except ConfigError as e:
@@ -190,12 +235,19 @@ def check_budget(job: Job, limits: Limits, model: CostModel | None = None) -> fl
     seconds, scenario, parts = (model or _default_model()).request(job.config, len(job.indices))
     if seconds > limits.max_cost_s:
         fields = drivers(parts, scenario)
-        raise ApiError(413, [{
-            "field": fields[0], "value": round(seconds, 3),
-            "message": f"this request would cost about {seconds:.1f} s of rendering and physics (scenario "
-                       f"{scenario!r}, {len(job.indices)} samples), over this service's budget of "
-                       f"{limits.max_cost_s:g} s; it is driven by {', '.join(fields)}: lower those",
-        }, *({"field": f, "message": "drives the cost over the budget"} for f in fields[1:])])
+        raise ApiError(
+            413,
+            [
+                {
+                    "field": fields[0],
+                    "value": round(seconds, 3),
+                    "message": f"this request would cost about {seconds:.1f} s of rendering and physics (scenario "
+                    f"{scenario!r}, {len(job.indices)} samples), over this service's budget of "
+                    f"{limits.max_cost_s:g} s; it is driven by {', '.join(fields)}: lower those",
+                },
+                *({"field": f, "message": "drives the cost over the budget"} for f in fields[1:]),
+            ],
+        )
     return seconds
 
 
@@ -207,12 +259,18 @@ def _default_model() -> CostModel:
 def _check_pixel_frames(job: Job, limits: Limits) -> None:
     if job.pixel_frames > limits.max_pixel_frames:
         r = job.config.render
-        raise ApiError(413, [{
-            "field": "count", "value": len(job.indices),
-            "message": f"{r.width} x {r.height} pixels x {r.frames} frames x {len(job.indices)} samples = "
-                       f"{job.pixel_frames} pixel-frames, over this service's budget of {limits.max_pixel_frames}; "
-                       "ask for fewer samples, frames or pixels",
-        }])
+        raise ApiError(
+            413,
+            [
+                {
+                    "field": "count",
+                    "value": len(job.indices),
+                    "message": f"{r.width} x {r.height} pixels x {r.frames} frames x {len(job.indices)} samples = "
+                    f"{job.pixel_frames} pixel-frames, over this service's budget of {limits.max_pixel_frames}; "
+                    "ask for fewer samples, frames or pixels",
+                }
+            ],
+        )
 
 
 def merge(base: Any, overrides: dict) -> Any:

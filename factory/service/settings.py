@@ -29,29 +29,40 @@ class Settings(BaseModel):
     max_count: int = Field(Limits.max_count, ge=1, le=100_000, description="samples per request")
     max_pixel_frames: int = Field(Limits.max_pixel_frames, ge=1, description="width x height x frames x count")
     max_body_bytes: int = Field(Limits.max_body_bytes, ge=1024, description="bytes of a request body")
-    max_cost_s: float = Field(Limits.max_cost_s, gt=0, description="estimated seconds of work a request may cost "
-                                                                 "(factory.service.cost)")
-    light_cost_s: float = Field(0.5, gt=0, description="a request whose samples each cost more estimated seconds "
-                                                       "is heavy: its samples are made one at a time on the "
-                                                       "replica's heavy lane, never ahead of light ones")
+    max_cost_s: float = Field(
+        Limits.max_cost_s, gt=0, description="estimated seconds of work a request may cost (factory.service.cost)"
+    )
+    light_cost_s: float = Field(
+        0.5,
+        gt=0,
+        description="a request whose samples each cost more estimated seconds "
+        "is heavy: its samples are made one at a time on the "
+        "replica's heavy lane, never ahead of light ones",
+    )
     time_limit_s: float = Field(120.0, gt=0, description="seconds one request may take")
     device: Literal[DEVICES] | None = Field(
-        None, description="render.device of every config served, shipped or in a request "
-                          "(None: each config's own)")
+        None, description="render.device of every config served, shipped or in a request (None: each config's own)"
+    )
     batch_views: int | None = Field(
-        None, ge=0, le=MAX_BATCH_VIEWS, description="render.batch_views of every config served: views per render launch, "
-                                         "0 sized from memory (None: each config's own)")
+        None,
+        ge=0,
+        le=MAX_BATCH_VIEWS,
+        description="render.batch_views of every config served: views per render launch, "
+        "0 sized from memory (None: each config's own)",
+    )
     max_batch_size: int | None = Field(
-        None, ge=1, le=256, description=f"single-sample requests made in one call (default: 1, "
-                                        f"{GPU_MAX_BATCH_SIZE} when device is cuda)")
+        None,
+        ge=1,
+        le=256,
+        description=f"single-sample requests made in one call (default: 1, {GPU_MAX_BATCH_SIZE} when device is cuda)",
+    )
     batch_wait_timeout_s: float = Field(0.005, ge=0, description="how long a batch waits to fill")
     min_replicas: int = Field(1, ge=0)
     max_replicas: int = Field(4, ge=1)
     target_ongoing_requests: float = Field(2.0, gt=0)
     max_ongoing_requests: int = Field(64, ge=1)
     num_cpus: float = Field(1.0, ge=0, description="CPUs per replica")
-    num_gpus: float | None = Field(None, ge=0, description="GPUs per replica (default: 1 when device is cuda, "
-                                                            "else 0)")
+    num_gpus: float | None = Field(None, ge=0, description="GPUs per replica (default: 1 when device is cuda, else 0)")
 
     @property
     def limits(self) -> Limits:

@@ -38,12 +38,25 @@ class MapShards(Protocol):
 
     name: str
 
-    def __call__(self, items: list[Item], fn: Callable[[Item], Any], *, workers: int | None = None,
-                 progress: Progress | None = None, log: Callable[[str], None] = print) -> list: ...
+    def __call__(
+        self,
+        items: list[Item],
+        fn: Callable[[Item], Any],
+        *,
+        workers: int | None = None,
+        progress: Progress | None = None,
+        log: Callable[[str], None] = print,
+    ) -> list: ...
 
 
-def map_local(items: list[Item], fn: Callable[[Item], Any], *, workers: int | None = None,
-              progress: Progress | None = None, log: Callable[[str], None] = print) -> list:
+def map_local(
+    items: list[Item],
+    fn: Callable[[Item], Any],
+    *,
+    workers: int | None = None,
+    progress: Progress | None = None,
+    log: Callable[[str], None] = print,
+) -> list:
     """``[fn(item) for item in items]`` in this process, or in ``workers`` spawned
     processes when ``workers`` > 1 (``fn`` must then pickle). ``log`` is unused: a local
     run has nothing to start."""

@@ -103,10 +103,21 @@ def _objects(add: Add, meta: dict, T: int) -> list[_Object] | None:
             add("meta.objects", f"objects[{n}] {problem}")
             return None
         ids.add(o["id"])
-        per_frame = {k: o.get(k) if isinstance(o.get(k), list) and len(o[k]) == T else None
-                     for k in ("bbox_amodal", "amodal_pixels", "visible_fraction")}
-        out.append(_Object(o["id"], o["class_id"], o["bbox_visible"], o["visible_pixels"],
-                           per_frame["bbox_amodal"], per_frame["amodal_pixels"], per_frame["visible_fraction"]))
+        per_frame = {
+            k: o.get(k) if isinstance(o.get(k), list) and len(o[k]) == T else None
+            for k in ("bbox_amodal", "amodal_pixels", "visible_fraction")
+        }
+        out.append(
+            _Object(
+                o["id"],
+                o["class_id"],
+                o["bbox_visible"],
+                o["visible_pixels"],
+                per_frame["bbox_amodal"],
+                per_frame["amodal_pixels"],
+                per_frame["visible_fraction"],
+            )
+        )
     return out
 
 
@@ -150,8 +161,7 @@ def _check_frames(add: Add, f, flow_code: np.ndarray, meta: dict, objects: list[
         add("semantic.class", f"not background ({bg}) on sky: {_first(bad)}")
     bad = surface & ~obj & (sem != floor) & (sem != wall)
     if bad.any():
-        add("semantic.class", f"instance 0 on a surface but class not floor ({floor}) or wall ({wall}): "
-                              f"{_first(bad)}")
+        add("semantic.class", f"instance 0 on a surface but class not floor ({floor}) or wall ({wall}): {_first(bad)}")
     if objects is not None:
         lut = np.full(65536, -1, dtype=np.int16)
         for o in objects:
@@ -160,13 +170,18 @@ def _check_frames(add: Add, f, flow_code: np.ndarray, meta: dict, objects: list[
         unknown = obj & (cls < 0)
         if unknown.any():
             ids = np.unique(inst[unknown])
-            add("instance.ids", f"ids {ids[:10].tolist()} are not in meta objects "
-                                f"{sorted(o.id for o in objects)}: {_first(unknown)}")
+            add(
+                "instance.ids",
+                f"ids {ids[:10].tolist()} are not in meta objects {sorted(o.id for o in objects)}: {_first(unknown)}",
+            )
         bad = obj & (cls >= 0) & (sem != cls)
         if bad.any():
             t, v, u = np.unravel_index(int(np.argmax(bad)), bad.shape)
-            add("semantic.class", f"not the object's class_id: {_first(bad)} (object {inst[t, v, u]}, "
-                                  f"class_id {cls[t, v, u]}, semantic {sem[t, v, u]})")
+            add(
+                "semantic.class",
+                f"not the object's class_id: {_first(bad)} (object {inst[t, v, u]}, "
+                f"class_id {cls[t, v, u]}, semantic {sem[t, v, u]})",
+            )
         _check_boxes(add, inst, objects, H, W)
 
     _check_flow(add, f, flow_code, surface)
@@ -192,8 +207,13 @@ def _mask_boxes(inst: np.ndarray) -> dict[tuple[int, int], tuple[list[int], int]
 
 
 def _valid_box(box, H: int, W: int) -> bool:
-    return (isinstance(box, list) and len(box) == 4 and all(is_int(c) for c in box)
-            and 0 <= box[0] < box[2] <= W and 0 <= box[1] < box[3] <= H)
+    return (
+        isinstance(box, list)
+        and len(box) == 4
+        and all(is_int(c) for c in box)
+        and 0 <= box[0] < box[2] <= W
+        and 0 <= box[1] < box[3] <= H
+    )
 
 
 def _check_boxes(add: Add, inst: np.ndarray, objects: list[_Object], H: int, W: int) -> None:
@@ -204,31 +224,27 @@ def _check_boxes(add: Add, inst: np.ndarray, objects: list[_Object], H: int, W: 
             box = o.visible[t]
             want, pixels = masks.get((t, o.id), (None, 0))
             if box is not None and not _valid_box(box, H, W):
-                add("bbox.inside", f"{where}: bbox_visible {box} is not a non-empty integer box in "
-                                   f"[0, {W}] x [0, {H}]")
+                add("bbox.inside", f"{where}: bbox_visible {box} is not a non-empty integer box in [0, {W}] x [0, {H}]")
             elif box != want:
-                add("bbox.segmentation", f"{where}: bbox_visible {box}, but its pixels in instance.png "
-                                         f"span {want}")
+                add("bbox.segmentation", f"{where}: bbox_visible {box}, but its pixels in instance.png span {want}")
             if o.visible_pixels[t] != pixels:
-                add("bbox.pixels", f"{where}: visible_pixels {o.visible_pixels[t]}, instance.png has "
-                                   f"{pixels}")
+                add("bbox.pixels", f"{where}: visible_pixels {o.visible_pixels[t]}, instance.png has {pixels}")
             if o.amodal is None:
                 continue
             am = o.amodal[t]
             if am is not None and not _valid_box(am, H, W):
-                add("bbox.inside", f"{where}: bbox_amodal {am} is not a non-empty integer box in "
-                                   f"[0, {W}] x [0, {H}]")
+                add("bbox.inside", f"{where}: bbox_amodal {am} is not a non-empty integer box in [0, {W}] x [0, {H}]")
                 continue
-            if _valid_box(box, H, W) and (am is None or not (am[0] <= box[0] and am[1] <= box[1]
-                                                             and box[2] <= am[2] and box[3] <= am[3])):
+            if _valid_box(box, H, W) and (
+                am is None or not (am[0] <= box[0] and am[1] <= box[1] and box[2] <= am[2] and box[3] <= am[3])
+            ):
                 add("bbox.amodal", f"{where}: bbox_amodal {am} does not hold bbox_visible {box}")
             if o.amodal_pixels is not None and o.fraction is not None:
                 n_am, n_vis, frac = o.amodal_pixels[t], o.visible_pixels[t], o.fraction[t]
                 if not (is_int(n_am) and is_int(n_vis)) or n_vis > n_am:
                     add("bbox.amodal", f"{where}: visible_pixels {n_vis} > amodal_pixels {n_am}")
                 elif not isinstance(frac, (int, float)) or abs(frac - (n_vis / n_am if n_am else 0.0)) > 1e-6:
-                    add("bbox.amodal", f"{where}: visible_fraction {frac}, visible / amodal pixels is "
-                                       f"{n_vis}/{n_am}")
+                    add("bbox.amodal", f"{where}: visible_fraction {frac}, visible / amodal pixels is {n_vis}/{n_am}")
 
 
 def _check_flow(add: Add, f, flow_code: np.ndarray, surface: np.ndarray) -> None:
@@ -239,8 +255,7 @@ def _check_flow(add: Add, f, flow_code: np.ndarray, surface: np.ndarray) -> None
         add("flow.encoding", f"one half of flow.png is 0 (invalid) and the other not: {_first(half)}")
     valid = f.flow_valid
     if valid[-1].any():
-        add("flow.last_frame", f"flow_valid in the last frame ({int(valid[-1].sum())} pixels); "
-                               "there is no frame t+1")
+        add("flow.last_frame", f"flow_valid in the last frame ({int(valid[-1].sum())} pixels); there is no frame t+1")
     bad = valid & ~surface
     if bad.any():
         add("flow.sky", f"flow_valid where depth is 0 (sky): {_first(bad)}")
@@ -258,8 +273,11 @@ def _check_flow(add: Add, f, flow_code: np.ndarray, surface: np.ndarray) -> None
     outside = check & ((u < -s) | (u >= W + s) | (v < -s) | (v >= H + s))
     if outside.any():
         t, i, j = np.unravel_index(int(np.argmax(outside)), outside.shape)
-        add("flow.target", f"(u + du, v + dv) outside the {W}x{H} image by more than {s:.4f} px: "
-                           f"{_first(outside)} -> ({u[t, i, j]:.3f}, {v[t, i, j]:.3f})")
+        add(
+            "flow.target",
+            f"(u + du, v + dv) outside the {W}x{H} image by more than {s:.4f} px: "
+            f"{_first(outside)} -> ({u[t, i, j]:.3f}, {v[t, i, j]:.3f})",
+        )
         check &= ~outside
     # The landing pixel, then (for the few that land on sky) its neighbours within the slack.
     frame_base = (np.arange(T - 1) * (H * W))[:, None, None]
@@ -275,8 +293,11 @@ def _check_flow(add: Add, f, flow_code: np.ndarray, surface: np.ndarray) -> None
                 near |= nxt[t * (H * W) + _pixel(mv + ov, H) * W + _pixel(mu + ou, W)]
         if not near.all():
             k = int(np.argmin(near))
-            add("flow.landing", f"{int((~near).sum())} valid pixels land on sky in frame t+1, first in frame "
-                                f"{t[k]} at (u={j[k]}, v={i[k]}) -> ({mu[k]:.3f}, {mv[k]:.3f})")
+            add(
+                "flow.landing",
+                f"{int((~near).sum())} valid pixels land on sky in frame t+1, first in frame "
+                f"{t[k]} at (u={j[k]}, v={i[k]}) -> ({mu[k]:.3f}, {mv[k]:.3f})",
+            )
 
 
 def _pixel(x: np.ndarray, n: int) -> np.ndarray:

@@ -53,8 +53,20 @@ def sample_hashes(config, index: int, samples: int = SAMPLES) -> dict[str, str]:
 
 def dataset_hashes(out: Path) -> dict[str, str]:
     """Generate the golden dataset with the real CLI on embedded Ray; shard -> sha256."""
-    cmd = [sys.executable, "-m", "factory.cli", "generate", str(ROOT / DATASET["config"]), "--out", str(out),
-           "--samples", str(DATASET["samples"]), "--shard-size", str(DATASET["shard_size"]), "--no-progress"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "factory.cli",
+        "generate",
+        str(ROOT / DATASET["config"]),
+        "--out",
+        str(out),
+        "--samples",
+        str(DATASET["samples"]),
+        "--shard-size",
+        str(DATASET["shard_size"]),
+        "--no-progress",
+    ]
     subprocess.run(cmd, check=True, cwd=ROOT)
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(out.glob("*.tar"))}
 

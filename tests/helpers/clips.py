@@ -91,7 +91,9 @@ def synthetic_meta(frames: Frames) -> dict:
         visible = []
         for t in range(T):
             ys, xs = np.nonzero(frames.instance[t] == oid)
-            visible.append(None if xs.size == 0 else [int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1])
+            visible.append(
+                None if xs.size == 0 else [int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1]
+            )
         objects.append({"id": int(oid), "category": "sphere", "bbox_visible": visible, "bbox_amodal": visible})
     K = [[0.9 * W, 0.0, W / 2], [0.0, 0.9 * W, H / 2], [0.0, 0.0, 1.0]]
     eye = np.eye(4).tolist()

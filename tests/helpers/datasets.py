@@ -25,8 +25,10 @@ def tiny_config():
 
 # What a sample of a scenario changed past validation to draw a shape no one knows
 # fails with (see :func:`with_unknown_shape`): the registry's own message.
-UNKNOWN_SHAPE_ERROR = ("ValueError: shape kind 'blob' is not one of sphere, box, cylinder, capsule, ell, torus, "
-                       "rock, cone, tube, icosahedron")
+UNKNOWN_SHAPE_ERROR = (
+    "ValueError: shape kind 'blob' is not one of sphere, box, cylinder, capsule, ell, torus, "
+    "rock, cone, tube, icosahedron"
+)
 
 
 def with_unknown_shape(config, scenario: str = "one"):
@@ -73,7 +75,6 @@ def write_dataset(config, url, samples: int, shard_size: int, prefix: str | None
     from factory.dataset.resume import prepare
     from factory.dataset.storage import resolve
 
-    plan = prepare(resolve(str(url)), config, samples=samples, shard_size=shard_size, prefix=prefix,
-                   mode="overwrite")
+    plan = prepare(resolve(str(url)), config, samples=samples, shard_size=shard_size, prefix=prefix, mode="overwrite")
     shards = reference_shards(config, samples, shard_size, prefix)
     return plan.commit({s: plan.put_shard(s, data) for s, data in enumerate(shards.values())})

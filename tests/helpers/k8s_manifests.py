@@ -52,9 +52,11 @@ def one(objects: list[dict], kind: str) -> dict:
 
 def cluster_specs(objects: list[dict]) -> dict[str, dict]:
     """The Ray cluster spec inside each KubeRay object, by kind."""
-    return {"RayCluster": one(objects, "RayCluster")["spec"],
-            "RayJob": one(objects, "RayJob")["spec"]["rayClusterSpec"],
-            "RayService": one(objects, "RayService")["spec"]["rayClusterConfig"]}
+    return {
+        "RayCluster": one(objects, "RayCluster")["spec"],
+        "RayJob": one(objects, "RayJob")["spec"]["rayClusterSpec"],
+        "RayService": one(objects, "RayService")["spec"]["rayClusterConfig"],
+    }
 
 
 def limits(container: dict, resource: str) -> str | int | None:
@@ -63,8 +65,11 @@ def limits(container: dict, resource: str) -> str | int | None:
 
 def gpu_groups(spec: dict) -> list[dict]:
     """The worker groups of a Ray cluster spec whose Ray container has a GPU limit."""
-    return [g for g in spec.get("workerGroupSpecs", [])
-            if limits(g["template"]["spec"]["containers"][0], "nvidia.com/gpu") is not None]
+    return [
+        g
+        for g in spec.get("workerGroupSpecs", [])
+        if limits(g["template"]["spec"]["containers"][0], "nvidia.com/gpu") is not None
+    ]
 
 
 def cpu_groups(spec: dict) -> list[dict]:
@@ -72,8 +77,7 @@ def cpu_groups(spec: dict) -> list[dict]:
     return [g for g in spec.get("workerGroupSpecs", []) if g not in gpu_groups(spec)]
 
 
-_UNITS = {"": 1, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30,
-          "Ti": 2**40}
+_UNITS = {"": 1, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
 
 
 def quantity(value: str | int) -> float:

@@ -37,10 +37,13 @@ KUBERAY_VERSION = "1.7.0"
 # folder it was taken from (``../shared``) is compared with it when present.
 CRDS = Path(os.environ.get("FACTORY_KUBERAY_CRDS", REPO / "tests" / "data" / f"kuberay-crds-v{KUBERAY_VERSION}"))
 SHARED_CRDS = REPO.parent / "shared" / f"kuberay-crds-v{KUBERAY_VERSION}"
-CRD_FILES = {"RayCluster": "ray.io_rayclusters.yaml", "RayJob": "ray.io_rayjobs.yaml",
-             "RayService": "ray.io_rayservices.yaml"}
+CRD_FILES = {
+    "RayCluster": "ray.io_rayclusters.yaml",
+    "RayJob": "ray.io_rayjobs.yaml",
+    "RayService": "ray.io_rayservices.yaml",
+}
 K8S_VERSION = "1.32.0"  # the Kubernetes API the core objects are checked against
-_INT_RANGE = {"int32": (-2**31, 2**31 - 1), "int64": (-2**63, 2**63 - 1)}
+_INT_RANGE = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
 
 
 def _where(error: jsonschema.ValidationError, prefix: str) -> str:
@@ -49,6 +52,7 @@ def _where(error: jsonschema.ValidationError, prefix: str) -> str:
 
 
 # --- the validator class: draft 2020-12 plus the Kubernetes extensions that matter offline --------------------
+
 
 def _list_map_keys(validator, keys, instance, schema):
     if schema.get("x-kubernetes-list-type") != "map" or not isinstance(instance, list):
@@ -69,12 +73,12 @@ def _cel(validator, rules, instance, schema):
 
 
 Validator = jsonschema.validators.extend(
-    jsonschema.Draft202012Validator,
-    {"x-kubernetes-list-map-keys": _list_map_keys, "x-kubernetes-validations": _cel},
+    jsonschema.Draft202012Validator, {"x-kubernetes-list-map-keys": _list_map_keys, "x-kubernetes-validations": _cel}
 )
 
 
 # --- KubeRay CRDs ---------------------------------------------------------------------------------------------
+
 
 def crd_text(kind: str, folder: Path | None = None) -> str:
     """The CRD YAML of ``kind`` from ``folder`` (default :data:`CRDS`), gzipped or not."""
@@ -96,8 +100,11 @@ def strict(schema: Any) -> Any:
         return [strict(s) for s in schema]
     if not isinstance(schema, dict):
         return schema
-    out = {k: strict(v) if k in ("items", "additionalProperties", "anyOf", "allOf", "oneOf", "not") else v
-           for k, v in schema.items() if k != "properties"}
+    out = {
+        k: strict(v) if k in ("items", "additionalProperties", "anyOf", "allOf", "oneOf", "not") else v
+        for k, v in schema.items()
+        if k != "properties"
+    }
     if "properties" in schema:
         out["properties"] = {name: strict(s) for name, s in schema["properties"].items()}
     if schema.get("x-kubernetes-int-or-string"):
@@ -111,8 +118,11 @@ def strict(schema: Any) -> Any:
         out.setdefault("maximum", high)
     if schema.get("x-kubernetes-list-type") == "set":
         out["uniqueItems"] = True
-    if schema.get("type") == "object" and not schema.get("x-kubernetes-preserve-unknown-fields") \
-            and "additionalProperties" not in schema:
+    if (
+        schema.get("type") == "object"
+        and not schema.get("x-kubernetes-preserve-unknown-fields")
+        and "additionalProperties" not in schema
+    ):
         out["additionalProperties"] = False  # no properties at all: nothing may be set (fields would be pruned)
     return out
 
@@ -156,6 +166,7 @@ def cel_guarded(obj: dict) -> list[str]:
 
 # --- core Kubernetes schemas (kubernetes-validate) ------------------------------------------------------------
 
+
 def _schema_file(name: str) -> dict:
     from kubernetes_validate.utils import schema_contents
 
@@ -190,8 +201,11 @@ def pod_template_errors(template: dict, where: str = "template") -> list[str]:
 def pod_templates(obj: dict) -> Iterator[tuple[str, dict]]:
     """``(path, template)`` of every pod template inside a KubeRay object."""
     spec = obj.get("spec") or {}
-    clusters = {"RayCluster": ("spec", spec), "RayJob": ("spec.rayClusterSpec", spec.get("rayClusterSpec")),
-                "RayService": ("spec.rayClusterConfig", spec.get("rayClusterConfig"))}
+    clusters = {
+        "RayCluster": ("spec", spec),
+        "RayJob": ("spec.rayClusterSpec", spec.get("rayClusterSpec")),
+        "RayService": ("spec.rayClusterConfig", spec.get("rayClusterConfig")),
+    }
     prefix, cluster = clusters.get(obj.get("kind"), ("", None))
     if isinstance(cluster, dict):
         head = cluster.get("headGroupSpec") or {}
@@ -220,8 +234,7 @@ def errors(obj: dict) -> list[str]:
         if obj.get("kind") not in CRD_FILES:
             return [f"{where}: no KubeRay CRD for kind {obj.get('kind')!r}"]
         out = [_where(e, where) for e in _crd_validator(obj["kind"]).iter_errors(obj)]
-        out += _core_errors(obj.get("metadata"), "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta",
-                            f"{where} metadata")
+        out += _core_errors(obj.get("metadata"), "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta", f"{where} metadata")
         for path, template in pod_templates(obj):
             out += pod_template_errors(template, f"{where} {path}")
         return out

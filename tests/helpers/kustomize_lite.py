@@ -32,10 +32,29 @@ from typing import Any
 import yaml
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
-_CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition",
-                   "PersistentVolume", "StorageClass", "PriorityClass", "RuntimeClass"}
-_KNOWN_FIELDS = {"apiVersion", "kind", "resources", "components", "namespace", "labels", "configMapGenerator",
-                 "generatorOptions", "patches", "images", "replacements"}
+_CLUSTER_SCOPED = {
+    "Namespace",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "CustomResourceDefinition",
+    "PersistentVolume",
+    "StorageClass",
+    "PriorityClass",
+    "RuntimeClass",
+}
+_KNOWN_FIELDS = {
+    "apiVersion",
+    "kind",
+    "resources",
+    "components",
+    "namespace",
+    "labels",
+    "configMapGenerator",
+    "generatorOptions",
+    "patches",
+    "images",
+    "replacements",
+}
 
 
 class Unsupported(NotImplementedError):
@@ -110,8 +129,11 @@ def _build(folder: Path, objects: list[dict], component: bool) -> list[dict]:
             if obj.get("kind") not in _CLUSTER_SCOPED:
                 obj.setdefault("metadata", {})["namespace"] = k["namespace"]
     for entry in k.get("labels") or []:
-        if entry.get("includeSelectors") or entry.get("includeTemplates") or set(entry) - {"pairs", "includeSelectors",
-                                                                                           "includeTemplates"}:
+        if (
+            entry.get("includeSelectors")
+            or entry.get("includeTemplates")
+            or set(entry) - {"pairs", "includeSelectors", "includeTemplates"}
+        ):
             raise Unsupported(f"{folder}: labels other than on object metadata: {entry}")
         for obj in objects:
             obj.setdefault("metadata", {}).setdefault("labels", {}).update(entry["pairs"])
@@ -135,8 +157,10 @@ def _config_maps(folder: Path, k: dict) -> list[dict]:
         options = {**defaults, **(gen.get("options") or {})}
         extra = set(gen) - {"name", "namespace", "files", "literals", "options"}
         if extra or set(options) - {"disableNameSuffixHash"} or not options.get("disableNameSuffixHash"):
-            raise Unsupported(f"{folder}: configMapGenerator {gen.get('name')!r}: only files and literals with "
-                              "disableNameSuffixHash: true are emulated")
+            raise Unsupported(
+                f"{folder}: configMapGenerator {gen.get('name')!r}: only files and literals with "
+                "disableNameSuffixHash: true are emulated"
+            )
         data = {}
         for entry in gen.get("files") or []:
             key, _, rel = entry.partition("=") if "=" in entry else (Path(entry).name, "", entry)
@@ -156,8 +180,13 @@ def _selected(obj: dict, select: dict, where: str) -> bool:
     if unknown:
         raise Unsupported(f"{where}: selectors {sorted(unknown)}")
     group, _, version = obj.get("apiVersion", "").rpartition("/")
-    have = {"group": group, "version": version, "kind": obj.get("kind", ""),
-            "name": obj.get("metadata", {}).get("name", ""), "namespace": obj.get("metadata", {}).get("namespace", "")}
+    have = {
+        "group": group,
+        "version": version,
+        "kind": obj.get("kind", ""),
+        "name": obj.get("metadata", {}).get("name", ""),
+        "namespace": obj.get("metadata", {}).get("namespace", ""),
+    }
     return all(re.fullmatch(str(pattern), have[field]) for field, pattern in select.items())
 
 
@@ -230,7 +259,7 @@ def _new_image(current: str, image: dict) -> str:
     name = image["name"]
     if current != name and not current.startswith((name + ":", name + "@")):
         return current
-    rest = current[len(name):]
+    rest = current[len(name) :]
     new = image.get("newName", name)
     if image.get("digest"):
         return f"{new}@{image['digest']}"
@@ -259,8 +288,11 @@ def _step(node: Any, part: str, create: bool, where: str) -> Any:
     selector = re.fullmatch(r"\[([^=\]]+)=([^\]]*)\]", part)
     if selector:
         key, value = selector.groups()
-        matches = [item for item in node if isinstance(item, dict) and str(item.get(key)) == value] \
-            if isinstance(node, list) else []
+        matches = (
+            [item for item in node if isinstance(item, dict) and str(item.get(key)) == value]
+            if isinstance(node, list)
+            else []
+        )
         if len(matches) != 1:
             raise KustomizeError(f"{where}: {part} selects {len(matches)} list items")
         return matches[0]
@@ -276,8 +308,10 @@ def _step(node: Any, part: str, create: bool, where: str) -> Any:
 
 def _replace(objects: list[dict], replacement: dict) -> None:
     source = replacement["source"]
-    if set(source) - {"group", "version", "kind", "name", "namespace", "fieldPath"} or \
-            set(replacement) - {"source", "targets"}:
+    if set(source) - {"group", "version", "kind", "name", "namespace", "fieldPath"} or set(replacement) - {
+        "source",
+        "targets",
+    }:
         raise Unsupported(f"replacement {replacement}")
     select = {k: v for k, v in source.items() if k != "fieldPath"}
     found = [obj for obj in objects if _selected(obj, select, "replacement source")]

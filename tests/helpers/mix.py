@@ -69,8 +69,11 @@ def write_real(folder: Path, flavour: str, shards: list[int], extra: dict | None
                 if flavour == "jpgcls":
                     sample = {"__key__": f"img_{k:05d}", "jpg": _jpeg(rng), "cls": str(k % 7).encode()}
                 else:
-                    sample = {"__key__": f"n0144_{1000 + 3 * k}", "png": _png(rng),
-                              "json": json.dumps({"label": k, "caption": f"thing {k}"}).encode()}
+                    sample = {
+                        "__key__": f"n0144_{1000 + 3 * k}",
+                        "png": _png(rng),
+                        "json": json.dumps({"label": k, "caption": f"thing {k}"}).encode(),
+                    }
                 sample.update(extra or {})
                 w.write(sample)
                 k += 1

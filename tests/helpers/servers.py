@@ -29,8 +29,15 @@ SERVE_TOKEN = f"test-token-{uuid.uuid4().hex}"  # the cli_server's FACTORY_SERVE
 
 # AWS settings a developer's shell may carry; the S3 tests must not use them.
 _AWS_VARS = (
-    "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-    "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_REGION", "AWS_DEFAULT_REGION",
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
 )
 
 
@@ -104,12 +111,16 @@ def s3(s3_server, monkeypatch, tmp_path):
         monkeypatch.setenv(k, v)
     bucket = f"factory-{uuid.uuid4().hex[:12]}"
     client = boto3.client(
-        "s3", endpoint_url=s3_server, region_name="us-east-1",
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        "s3",
+        endpoint_url=s3_server,
+        region_name="us-east-1",
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
     )
     client.create_bucket(Bucket=bucket)
-    return SimpleNamespace(endpoint=s3_server, bucket=bucket, client=client, env=env,
-                           url=f"s3://{bucket}/datasets/tiny")
+    return SimpleNamespace(
+        endpoint=s3_server, bucket=bucket, client=client, env=env, url=f"s3://{bucket}/datasets/tiny"
+    )
 
 
 def wait_healthy(url: str, seconds: float, proc: subprocess.Popen | None = None, log: Path | None = None):
@@ -140,9 +151,14 @@ def cli_server(tmp_path_factory):
     env["FACTORY_SERVE_TOKEN"] = SERVE_TOKEN
     started = time.time()
     with open(log, "wb") as out:
-        proc = subprocess.Popen([str(Path(sys.executable).parent / "factory"), "serve", "--port", str(port),
-                                 "--max-replicas", "1"], cwd=REPO, env=env, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [str(Path(sys.executable).parent / "factory"), "serve", "--port", str(port), "--max-replicas", "1"],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(url, 240, proc, log)

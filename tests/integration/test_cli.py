@@ -74,16 +74,26 @@ def test_bad_arguments(tmp_path):
 @pytest.mark.skipif(not HAS_GENERATE, reason="factory.sample.generate has not landed yet")
 def test_render_writes_members_and_previews(tmp_path):
     config = write_config(
-        tmp_path,
-        "name: cli_test\nseed: 3\nrender: {width: 32, height: 24, frames: 3}\nscenarios: {a: {}}\n",
+        tmp_path, "name: cli_test\nseed: 3\nrender: {width: 32, height: 24, frames: 3}\nscenarios: {a: {}}\n"
     )
     out = tmp_path / "out"
     result = factory_cli("render", config, "--index", 0, "--index", 5, "--out", out)
     assert result.returncode == 0, result.stderr
     for key in ("0000000000", "0000000005"):
         names = {p.name for p in out.glob(f"{key}.*")}
-        members = {f"{key}.{ext}" for ext in ("json", "rgb.png", "depth.png", "instance.png", "semantic.png",
-                                               "normals.png", "flow.png", "mp4")}
+        members = {
+            f"{key}.{ext}"
+            for ext in (
+                "json",
+                "rgb.png",
+                "depth.png",
+                "instance.png",
+                "semantic.png",
+                "normals.png",
+                "flow.png",
+                "mp4",
+            )
+        }
         assert names == members | {f"{key}.contact.png", f"{key}.preview.gif"}
         frames, meta = decode_sample({n.split(".", 1)[1]: (out / n).read_bytes() for n in members})
         assert frames.rgb.shape == (3, 24, 32, 3)
@@ -101,8 +111,9 @@ def rendered_as(tmp_path, device: str, batch_views: int) -> tuple[dict, dict]:
     from factory.sample.generate import generate_members
 
     out = tmp_path / "out"
-    result = factory_cli("render", TINY, "--device", device, "--batch-views", batch_views, "--samples", 2,
-                         "--index", 0, "--out", out)
+    result = factory_cli(
+        "render", TINY, "--device", device, "--batch-views", batch_views, "--samples", 2, "--index", 0, "--out", out
+    )
     assert result.returncode == 0, result.stderr
     want = generate_members(load_config_with(TINY, {"device": device}), 0, samples=2)
     key = want.pop("__key__")
@@ -131,25 +142,34 @@ def test_device_cuda_without_cuda_exits_2_before_anything_renders(tmp_path, comm
     out = tmp_path / "out"
     args = ["--index", 0] if command == "render" else ["--samples", 2]
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
-    result = subprocess.run([*COMMAND, command, str(TINY), *map(str, args), "--out", str(out), "--device", "cuda"],
-                            capture_output=True, text=True, timeout=600, env=env)
+    result = subprocess.run(
+        [*COMMAND, command, str(TINY), *map(str, args), "--out", str(out), "--device", "cuda"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     assert result.stderr.startswith(f"factory {command}: error: invalid config {TINY} with --device cuda")
     assert "render.device: 'cuda' needs a CUDA device" in result.stderr
     assert "Ray" not in result.stdout and not out.exists()  # before Ray started, nothing written
 
 
-@pytest.mark.parametrize("args, words", [
-    (["--device", "bogus"], ["argument --device: invalid choice: 'bogus'", "'cpu', 'cuda'"]),
-    (["--device", "gpu"], ["argument --device: invalid choice: 'gpu'", "'cpu', 'cuda'"]),
-    (["--batch-views", "-1"], ["argument --batch-views: must be >= 0, got -1"]),
-    (["--batch-views", "4097"], ["argument --batch-views: must be <= 4096, got 4097"]),
-    (["--batch-views", "many"], ["argument --batch-views: not an integer: 'many'"]),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--device", "bogus"], ["argument --device: invalid choice: 'bogus'", "'cpu', 'cuda'"]),
+        (["--device", "gpu"], ["argument --device: invalid choice: 'gpu'", "'cpu', 'cuda'"]),
+        (["--batch-views", "-1"], ["argument --batch-views: must be >= 0, got -1"]),
+        (["--batch-views", "4097"], ["argument --batch-views: must be <= 4096, got 4097"]),
+        (["--batch-views", "many"], ["argument --batch-views: not an integer: 'many'"]),
+    ],
+)
 @pytest.mark.parametrize("command", ["render", "generate"])
 def test_bad_render_options_are_argument_errors(tmp_path, command, args, words):
-    result = factory_cli(command, TINY, "--index" if command == "render" else "--samples", 1, "--out",
-                         tmp_path / "out", *args)
+    result = factory_cli(
+        command, TINY, "--index" if command == "render" else "--samples", 1, "--out", tmp_path / "out", *args
+    )
     assert result.returncode == 2 and "Traceback" not in result.stderr
     for w in words:
         assert w in result.stderr

@@ -54,8 +54,9 @@ class Proxy:
     def _serve(self, conn: socket.socket, n: int):
         if n < self.fail:
             conn.recv(65536)
-            conn.sendall(b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 0\r\nContent-Length: 0\r\n"
-                         b"Connection: close\r\n\r\n")
+            conn.sendall(
+                b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 0\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            )
             conn.close()
             return
         up = socket.create_connection(("127.0.0.1", self.port))
@@ -169,8 +170,16 @@ def test_endpoint_workers_and_ranks_see_every_index_once_with_the_shards_tensors
     from_shards = {s["index"]: s for s in ShardDataset(str(tmp_path / "ds"), rank=0, world_size=1)}
     seen = []
     for rank in (0, 1):
-        ds = EndpointDataset(cli_server.url, count=N, token=cli_server.token, per_request=2, rank=rank,
-                             world_size=2, config=TINY, samples=N)
+        ds = EndpointDataset(
+            cli_server.url,
+            count=N,
+            token=cli_server.token,
+            per_request=2,
+            rank=rank,
+            world_size=2,
+            config=TINY,
+            samples=N,
+        )
         for batch in DataLoader(ds, batch_size=2, num_workers=2, collate_fn=collate):
             seen += batch["index"].tolist()
             for b, i in enumerate(batch["index"].tolist()):

@@ -32,6 +32,7 @@ ray = pytest.importorskip("ray")
 
 # --- cluster/aws.yaml -------------------------------------------------------------------
 
+
 def prepared(config: dict) -> dict:
     """What ``ray up`` does to a config before it talks to the cloud
     (``ray.autoscaler._private.commands._bootstrap_config``): fill in the provider's
@@ -90,15 +91,18 @@ def _node_type_without_resources(c):
     del c["available_node_types"]["cpu_worker"]["resources"]
 
 
-@pytest.mark.parametrize("plant, words", [
-    (_typo, "'max_worker' was unexpected"),
-    (_negative_max_workers, "-1 is less than the minimum of 0"),
-    (_unknown_head_type, "`head_node_type` must be one of `available_node_types`"),
-    (_too_many_min_workers, "smaller than the sum of `min_workers`"),
-    (_fractional_gpu_resource, "0.5 is not of type 'integer'"),
-    (_unknown_docker_key, "'image' was unexpected"),
-    (_node_type_without_resources, "'resources' is a required property"),
-])
+@pytest.mark.parametrize(
+    "plant, words",
+    [
+        (_typo, "'max_worker' was unexpected"),
+        (_negative_max_workers, "-1 is less than the minimum of 0"),
+        (_unknown_head_type, "`head_node_type` must be one of `available_node_types`"),
+        (_too_many_min_workers, "smaller than the sum of `min_workers`"),
+        (_fractional_gpu_resource, "0.5 is not of type 'integer'"),
+        (_unknown_docker_key, "'image' was unexpected"),
+        (_node_type_without_resources, "'resources' is a required property"),
+    ],
+)
 def test_the_validation_catches_a_planted_error(aws, plant, words):
     import jsonschema
 
@@ -150,6 +154,7 @@ def test_image_tags_match_the_installed_ray(aws):
 
 # --- the local dev cluster --------------------------------------------------------------
 
+
 def _local_module():
     spec = importlib.util.spec_from_file_location("cluster_local", LOCAL)
     module = importlib.util.module_from_spec(spec)
@@ -161,16 +166,21 @@ def test_make_targets_call_the_local_cluster_script(tmp_path):
     if not shutil.which("make"):
         pytest.skip("make is not installed")
     for target, words in (("cluster-up", "up"), ("cluster-down", "down")):
-        result = subprocess.run(["make", "-n", target, f"CLUSTER_STATE={tmp_path}"], cwd=REPO,
-                                capture_output=True, text=True, timeout=60)
+        result = subprocess.run(
+            ["make", "-n", target, f"CLUSTER_STATE={tmp_path}"], cwd=REPO, capture_output=True, text=True, timeout=60
+        )
         assert result.returncode == 0, result.stderr
         line = [x for x in result.stdout.splitlines() if "cluster/local.py" in x]
         assert line and f" {words} " in f"{line[-1]} " and f"--state {tmp_path}" in line[-1], result.stdout
 
 
 def test_cluster_down_without_a_cluster_is_a_no_op(tmp_path):
-    result = subprocess.run([sys.executable, str(LOCAL), "down", "--state", str(tmp_path / "none")],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, str(LOCAL), "down", "--state", str(tmp_path / "none")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0 and "nothing to stop" in result.stdout
 
 
@@ -179,8 +189,9 @@ def _env_file(path: Path) -> dict[str, str]:
 
 
 def _ray(*args, env, timeout=120) -> subprocess.CompletedProcess:
-    return subprocess.run([str(BIN / "ray"), *map(str, args)], capture_output=True, text=True, env=env,
-                          cwd=REPO, timeout=timeout)
+    return subprocess.run(
+        [str(BIN / "ray"), *map(str, args)], capture_output=True, text=True, env=env, cwd=REPO, timeout=timeout
+    )
 
 
 @pytest.mark.ray
@@ -197,9 +208,25 @@ def test_local_cluster_runs_a_job_on_its_worker_nodes(tmp_path, tiny_config):
     out = tmp_path / "ds"
     started = time.monotonic()
     try:
-        up = subprocess.run([sys.executable, str(LOCAL), "up", "--state", str(state), "--workers", "2",
-                             "--cpus-per-worker", "1", "--timeout", "150"],
-                            capture_output=True, text=True, cwd=REPO, timeout=300)
+        up = subprocess.run(
+            [
+                sys.executable,
+                str(LOCAL),
+                "up",
+                "--state",
+                str(state),
+                "--workers",
+                "2",
+                "--cpus-per-worker",
+                "1",
+                "--timeout",
+                "150",
+            ],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            timeout=300,
+        )
         assert up.returncode == 0, up.stdout + up.stderr
         info = json.loads((state / "cluster.json").read_text())
         up_s = time.monotonic() - started
@@ -220,9 +247,25 @@ def test_local_cluster_runs_a_job_on_its_worker_nodes(tmp_path, tiny_config):
         assert len(heads) == 1 and heads[0]["resources_total"].get("CPU", 0) == 0
         assert [n["resources_total"]["CPU"] for n in workers] == [1, 1]
 
-        submit = [str(BIN / "ray"), "job", "submit", "--working-dir", ".", "--", "python", "-m",
-                  "jobs.generate", "tests/configs/tiny.yaml", "--out", str(out), "--samples", "6",
-                  "--shard-size", "3", "--no-progress"]
+        submit = [
+            str(BIN / "ray"),
+            "job",
+            "submit",
+            "--working-dir",
+            ".",
+            "--",
+            "python",
+            "-m",
+            "jobs.generate",
+            "tests/configs/tiny.yaml",
+            "--out",
+            str(out),
+            "--samples",
+            "6",
+            "--shard-size",
+            "3",
+            "--no-progress",
+        ]
         job_started = time.monotonic()
         while True:  # `up` waits for the head's job agent; a retry only in case it is slow to register
             result = subprocess.run(submit, capture_output=True, text=True, env=env, cwd=REPO, timeout=600)
@@ -238,8 +281,7 @@ def test_local_cluster_runs_a_job_on_its_worker_nodes(tmp_path, tiny_config):
         # where the work ran: every pipeline actor on a worker node, both workers used, none
         # on the head (which has no CPU to give them). Actors whose node the state API did
         # not record (node_id None, seen for short-lived ones) are left out.
-        actors = json.loads(_ray("list", "actors", "--format", "json", "--detail", "--limit", "1000",
-                                 env=env).stdout)
+        actors = json.loads(_ray("list", "actors", "--format", "json", "--detail", "--limit", "1000", env=env).stdout)
         stages = [a for a in actors if a["class_name"].startswith("MapWorker(") and a["node_id"]]
         render = [a for a in stages if "RenderStage" in a["class_name"]]
         assert render, sorted({a["class_name"] for a in actors})
@@ -249,19 +291,56 @@ def test_local_cluster_runs_a_job_on_its_worker_nodes(tmp_path, tiny_config):
 
         # `python -m jobs.validate` on the same cluster: Ray Data checks each shard on a
         # worker; the intact dataset passes, then a flipped byte fails the job, named.
-        validate = [str(BIN / "ray"), "job", "submit", "--working-dir", ".", "--", "python", "-m",
-                    "jobs.validate", str(out), "--result", "-", "--no-progress"]
+        validate = [
+            str(BIN / "ray"),
+            "job",
+            "submit",
+            "--working-dir",
+            ".",
+            "--",
+            "python",
+            "-m",
+            "jobs.validate",
+            str(out),
+            "--result",
+            "-",
+            "--no-progress",
+        ]
         result = subprocess.run(validate, capture_output=True, text=True, env=env, cwd=REPO, timeout=600)
         assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
         assert "OK: no failures" in result.stdout and '"engine": "ray"' in result.stdout
-        tasks = json.loads(_ray("list", "tasks", "--format", "json", "--detail", "--limit", "1000",
-                                "--filter", "state=FINISHED", env=env).stdout)
+        tasks = json.loads(
+            _ray(
+                "list",
+                "tasks",
+                "--format",
+                "json",
+                "--detail",
+                "--limit",
+                "1000",
+                "--filter",
+                "state=FINISHED",
+                env=env,
+            ).stdout
+        )
         checks = [t for t in tasks if "check" in t["name"] and t.get("node_id")]
         assert checks and {t["node_id"] for t in checks} <= worker_ids, sorted({t["name"] for t in tasks})
         # `python -m jobs.report`: the shards read by tasks on the workers, the files the
         # same as the local engine's.
-        report = [str(BIN / "ray"), "job", "submit", "--working-dir", ".", "--", "python", "-m",
-                  "jobs.report", str(out), "--out", str(tmp_path / "report")]
+        report = [
+            str(BIN / "ray"),
+            "job",
+            "submit",
+            "--working-dir",
+            ".",
+            "--",
+            "python",
+            "-m",
+            "jobs.report",
+            str(out),
+            "--out",
+            str(tmp_path / "report"),
+        ]
         result = subprocess.run(report, capture_output=True, text=True, env=env, cwd=REPO, timeout=600)
         assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
         assert "read 2/2 shards" in result.stdout
@@ -280,8 +359,9 @@ def test_local_cluster_runs_a_job_on_its_worker_nodes(tmp_path, tiny_config):
         path = state / "cluster.json"
         info = json.loads(path.read_text()) if path.exists() else {}  # read before `down` removes it
         down_started = time.monotonic()
-        down = subprocess.run([sys.executable, str(LOCAL), "down", "--state", str(state)],
-                              capture_output=True, text=True, timeout=180)
+        down = subprocess.run(
+            [sys.executable, str(LOCAL), "down", "--state", str(state)], capture_output=True, text=True, timeout=180
+        )
         down_s = time.monotonic() - down_started
         left = local.processes_of(info) if info else []
         for pid in left:  # never leave a cluster behind, even when the test failed

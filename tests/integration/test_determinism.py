@@ -43,15 +43,22 @@ print(json.dumps(out))
 
 def _digests(indices, config: Path = CONFIG) -> dict:
     cfg = load_config(config)
-    return {i: {k: hashlib.sha256(v).hexdigest() for k, v in generate_members(cfg, i).items() if k != "__key__"}
-            for i in indices}
+    return {
+        i: {k: hashlib.sha256(v).hexdigest() for k, v in generate_members(cfg, i).items() if k != "__key__"}
+        for i in indices
+    }
 
 
 @pytest.mark.parametrize("config", [CONFIG, ROOT / "configs" / "shapes.yaml"], ids=["edge_cases", "shapes"])
 def test_sample_bytes_identical_across_processes_and_order(config):
     here = _digests(list(reversed(INDICES)), config)  # reverse order, this process
-    proc = subprocess.run([sys.executable, "-c", _DIGESTS, str(config), *map(str, INDICES)],
-                          capture_output=True, text=True, check=True, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-c", _DIGESTS, str(config), *map(str, INDICES)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
     there = {int(k): v for k, v in json.loads(proc.stdout).items()}
     assert there == here
     # Different indices really are different samples.
@@ -64,8 +71,14 @@ SHAPES = ROOT / "configs" / "shapes.yaml"  # meshes, soft shadows, ambient occlu
 def _digests_in_subprocess(config: Path, indices, env: dict) -> dict:
     import os
 
-    proc = subprocess.run([sys.executable, "-c", _DIGESTS, str(config), *map(str, indices)], capture_output=True,
-                          text=True, check=True, cwd=ROOT, env={**os.environ, **env})
+    proc = subprocess.run(
+        [sys.executable, "-c", _DIGESTS, str(config), *map(str, indices)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        env={**os.environ, **env},
+    )
     return {int(k): v for k, v in json.loads(proc.stdout).items()}
 
 
@@ -75,8 +88,11 @@ def test_bytes_do_not_depend_on_how_the_cpu_kernels_were_built(tmp_path):
     vector units and FMA of this model) give the bytes of the generic build that
     factory ships: the CPU model a worker runs on cannot change a sample. Both builds
     compile from scratch into an empty cache."""
-    native = _digests_in_subprocess(SHAPES, [0, 3], {"FACTORY_KERNEL_CACHE": str(tmp_path / "native"),
-                                                     "FACTORY_WARP_CPU_FLAGS": "-march=native " + CPU_FLAGS})
+    native = _digests_in_subprocess(
+        SHAPES,
+        [0, 3],
+        {"FACTORY_KERNEL_CACHE": str(tmp_path / "native"), "FACTORY_WARP_CPU_FLAGS": "-march=native " + CPU_FLAGS},
+    )
     generic = _digests_in_subprocess(SHAPES, [0, 3], {"FACTORY_KERNEL_CACHE": str(tmp_path / "generic")})
     assert native == generic
     assert any((tmp_path / "native").rglob("*.o")) and any((tmp_path / "generic").rglob("*.o"))
@@ -120,11 +136,23 @@ print(json.dumps(out))
 def test_trajectories_are_bitwise_equal_across_processes_and_order():
     # Stacks that fall, objects pushed off furniture, rolling, and tori and tubes in a pile
     # (convex pieces), in two fresh processes, one in reverse order.
-    cases = [f"{ROOT / 'configs' / c}.yaml:{s}" for c, s in (
-        ("edge_cases", "falling_stack"), ("edge_cases", "rolling"), ("edge_cases", "pile_up"),
-        ("rooms", "shelf_spill"), ("shapes", "pile"))]
-    runs = [json.loads(subprocess.run([sys.executable, "-c", _TRAJECTORIES, *order], capture_output=True,
-                                      text=True, check=True, cwd=ROOT).stdout)
-            for order in (cases, list(reversed(cases)))]
+    cases = [
+        f"{ROOT / 'configs' / c}.yaml:{s}"
+        for c, s in (
+            ("edge_cases", "falling_stack"),
+            ("edge_cases", "rolling"),
+            ("edge_cases", "pile_up"),
+            ("rooms", "shelf_spill"),
+            ("shapes", "pile"),
+        )
+    ]
+    runs = [
+        json.loads(
+            subprocess.run(
+                [sys.executable, "-c", _TRAJECTORIES, *order], capture_output=True, text=True, check=True, cwd=ROOT
+            ).stdout
+        )
+        for order in (cases, list(reversed(cases)))
+    ]
     assert runs[0] == runs[1]
     assert len(set(runs[0].values())) == len(cases)

@@ -39,8 +39,10 @@ def block(indices) -> pa.Table:
 
 def rendered(table: pa.Table) -> list[tuple[int, dict | None, bytes]]:
     """(index, failure row or None, pickled sample) of each row of a render stage's output."""
-    return [(i, json.loads(e) if e else None, p) for i, e, p in
-            zip(*(table[c].to_pylist() for c in ("index", "error", "sample")))]
+    return [
+        (i, json.loads(e) if e else None, p)
+        for i, e, p in zip(*(table[c].to_pylist() for c in ("index", "error", "sample")))
+    ]
 
 
 def test_the_config_of_a_command_carries_its_render_flags(tmp_path, tiny_config):
@@ -93,8 +95,10 @@ def test_a_sample_failing_inside_a_batched_block_is_reported_with_its_own_index(
     assert [i for i, error, _ in rows if error] == bad
     for index, error, payload in rows:
         if index in bad:
-            assert error == {"index": index, "scenario": "one", "seed": tiny_config.seed,
-                             "error": UNKNOWN_SHAPE_ERROR} and payload == b""
+            assert (
+                error == {"index": index, "scenario": "one", "seed": tiny_config.seed, "error": UNKNOWN_SHAPE_ERROR}
+                and payload == b""
+            )
         else:  # its neighbours in the block are made as if alone
             want = generate_sample(config, index, samples=6)
             assert encode_sample(pickle.loads(payload), mp4=False) == encode_sample(want, mp4=False)
@@ -162,9 +166,9 @@ import ray
 from factory.commands.preflight import load_config_with
 from factory.errors import ConfigError
 from factory.onray.pipeline import generate_dataset
-config = load_config_with({str(CONFIGS / 'tiny.yaml')!r}, {{"device": "cuda"}})
+config = load_config_with({str(CONFIGS / "tiny.yaml")!r}, {{"device": "cuda"}})
 try:
-    generate_dataset(config, {str(tmp_path / 'ds')!r}, samples=2, shard_size=2, log=print)
+    generate_dataset(config, {str(tmp_path / "ds")!r}, samples=2, shard_size=2, log=print)
 except ConfigError as e:
     print("refused:", e, "| ray started:", ray.is_initialized())
 """
@@ -183,8 +187,9 @@ def test_the_manifest_records_the_libraries_that_render_on_every_device(tiny_con
     from factory.dataset import manifest
 
     def libraries(config):
-        return manifest.build(config, samples=0, shard_size=1, prefix="p", shards=[], max_failures=0)[
-            "generator"]["libraries"]
+        return manifest.build(config, samples=0, shard_size=1, prefix="p", shards=[], max_failures=0)["generator"][
+            "libraries"
+        ]
 
     on_cpu = libraries(tiny_config)
     for name in ("warp-lang", "trimesh", "numpy", "mujoco-core"):

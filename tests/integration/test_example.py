@@ -17,8 +17,7 @@ def test_the_example_learns_depth_from_the_endpoint(cli_server, capsys):
     spec = importlib.util.spec_from_file_location("train_depth", EXAMPLE)
     example = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(example)
-    start, end = example.main(["--url", cli_server.url, "--token", cli_server.token, "--steps", "40",
-                               "--size", "48"])
+    start, end = example.main(["--url", cli_server.url, "--token", cli_server.token, "--steps", "40", "--size", "48"])
     out = capsys.readouterr().out
     assert "held-out loss at the start" in out and "after 40 steps" in out
     assert end < 0.5 * start  # from an untrained network's guesses to the scenes' depth range

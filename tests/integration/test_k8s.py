@@ -31,8 +31,12 @@ def test_credentials_only_come_from_secrets_by_reference(name):
             assert set(source) == {"secretRef"} and source["secretRef"]["optional"] is True, where
         tokens = [e for e in container.get("env", []) if e["name"] == TOKEN_ENV]
         if "ray-job-submitter" != container["name"]:  # every Ray container: Serve replicas run on the workers
-            assert tokens == [{"name": TOKEN_ENV, "valueFrom": {"secretKeyRef": {
-                "name": "factory-serve", "key": "token", "optional": True}}}], where
+            assert tokens == [
+                {
+                    "name": TOKEN_ENV,
+                    "valueFrom": {"secretKeyRef": {"name": "factory-serve", "key": "token", "optional": True}},
+                }
+            ], where
     for spec in cluster_specs(objects).values():
         head = spec["headGroupSpec"]["template"]["spec"]["containers"][0]
         assert head["envFrom"] == [{"secretRef": {"name": "factory-s3", "optional": True}}]

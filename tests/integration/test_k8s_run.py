@@ -56,8 +56,11 @@ pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
 BIN = Path(sys.executable).parent
 OVERLAY = "overlays/cpu"  # the overlay whose pods fit this machine (no GPUs)
-S3_ENV = {"AWS_ACCESS_KEY_ID": "factory-test-key", "AWS_SECRET_ACCESS_KEY": "factory-test-secret",
-          "AWS_DEFAULT_REGION": "us-east-1"}
+S3_ENV = {
+    "AWS_ACCESS_KEY_ID": "factory-test-key",
+    "AWS_SECRET_ACCESS_KEY": "factory-test-secret",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
 SAMPLES, SHARD_SIZE = 8, 4
 
 
@@ -148,32 +151,61 @@ def cluster(s3_server, tmp_path_factory):
     serve_token = secrets.token_hex(16)
     values = {"factory-serve": {"token": serve_token}, "factory-s3": {**S3_ENV, "AWS_ENDPOINT_URL": s3_server}}
     no_aws = tmp_path_factory.mktemp("aws")
-    auth = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token),
-            "AWS_CONFIG_FILE": str(no_aws / "config"), "AWS_SHARED_CREDENTIALS_FILE": str(no_aws / "credentials")}
+    auth = {
+        "RAY_AUTH_MODE": "token",
+        "RAY_AUTH_TOKEN_PATH": str(token),
+        "AWS_CONFIG_FILE": str(no_aws / "config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(no_aws / "credentials"),
+    }
     # Stop at once when terminated: a node drains for up to 30 s first (Ray's graceful
     # shutdown, for Serve during a RayService upgrade), which only slows a test down.
     nodes_only = {"RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0"}
     gcs, dashboard = free_port(), free_port()
     local = {  # what a local test must change: free ports, a short temp dir, 127.0.0.1
-        "port": gcs, "dashboard-host": "127.0.0.1", "dashboard-port": dashboard, "temp-dir": temp_dir,
-        "dashboard-agent-listen-port": free_port(), "dashboard-agent-grpc-port": free_port(),
-        "ray-client-server-port": free_port(), "metrics-export-port": free_port(),
+        "port": gcs,
+        "dashboard-host": "127.0.0.1",
+        "dashboard-port": dashboard,
+        "temp-dir": temp_dir,
+        "dashboard-agent-listen-port": free_port(),
+        "dashboard-agent-grpc-port": free_port(),
+        "ray-client-server-port": free_port(),
+        "metrics-export-port": free_port(),
     }
     head_env = {**node_env(head_group["template"]["spec"]["containers"][0], values), **auth, **nodes_only}
     worker_env = {**node_env(cpu_group["template"]["spec"]["containers"][0], values), **auth, **nodes_only}
     assert "AWS_SECRET_ACCESS_KEY" in head_env and "AWS_SECRET_ACCESS_KEY" not in worker_env
     procs = []
     try:
-        procs.append(subprocess.Popen(
-            [str(ray_bin), "start", "--head", *flags({**start_params(head_group), **local}),
-             "--include-dashboard=true", "--disable-usage-stats", "--block"],
-            cwd=REPO, env=head_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
+        procs.append(
+            subprocess.Popen(
+                [
+                    str(ray_bin),
+                    "start",
+                    "--head",
+                    *flags({**start_params(head_group), **local}),
+                    "--include-dashboard=true",
+                    "--disable-usage-stats",
+                    "--block",
+                ],
+                cwd=REPO,
+                env=head_env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        )
         address = f"http://127.0.0.1:{dashboard}"
         _wait(lambda: requests.get(f"{address}/api/version", timeout=2).status_code in (200, 401), 120, "dashboard")
         client_env = {**{k: v for k, v in os.environ.items() if not k.startswith(("RAY_", "AWS_"))}, **auth}
         procs.append(_start_worker(ray_bin, cpu_group, gcs, worker_env, client_env))
-        yield SimpleNamespace(objects=objects, address=address, env=client_env, serve_token=serve_token,
-                              s3_endpoint=s3_server, temp_dir=temp_dir)
+        yield SimpleNamespace(
+            objects=objects,
+            address=address,
+            env=client_env,
+            serve_token=serve_token,
+            s3_endpoint=s3_server,
+            temp_dir=temp_dir,
+        )
     finally:
         for proc in reversed(procs):
             _stop(proc)
@@ -181,23 +213,38 @@ def cluster(s3_server, tmp_path_factory):
         shutil.rmtree(temp_dir, ignore_errors=True)
 
 
-def _start_worker(ray_bin: Path, group: dict, gcs: int, env: dict, client_env: dict,
-                  tries: int = 3) -> subprocess.Popen:
+def _start_worker(
+    ray_bin: Path, group: dict, gcs: int, env: dict, client_env: dict, tries: int = 3
+) -> subprocess.Popen:
     """Start the CPU group's worker node and wait until its CPUs are in the cluster. A
     node that exits, or has not joined in 90 s (its free ports taken meanwhile, a loaded
     machine), is started again on fresh ports: the jobs below would otherwise wait for
     CPUs that never come."""
     cpus = start_params(group)["num-cpus"]
     for _ in range(tries):
-        ports = {"address": f"127.0.0.1:{gcs}", "dashboard-agent-listen-port": free_port(),
-                 "dashboard-agent-grpc-port": free_port(), "metrics-export-port": free_port()}
+        ports = {
+            "address": f"127.0.0.1:{gcs}",
+            "dashboard-agent-listen-port": free_port(),
+            "dashboard-agent-grpc-port": free_port(),
+            "metrics-export-port": free_port(),
+        }
         proc = subprocess.Popen(
             [str(ray_bin), "start", *flags({**start_params(group), **ports}), "--disable-usage-stats", "--block"],
-            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + 90
         while proc.poll() is None and time.monotonic() < deadline:
-            status = subprocess.run([str(ray_bin), "status", "--address", f"127.0.0.1:{gcs}"], capture_output=True,
-                                    text=True, env=client_env, timeout=60)
+            status = subprocess.run(
+                [str(ray_bin), "status", "--address", f"127.0.0.1:{gcs}"],
+                capture_output=True,
+                text=True,
+                env=client_env,
+                timeout=60,
+            )
             if f"/{float(cpus)} CPU" in status.stdout:
                 return proc
             time.sleep(2)
@@ -206,8 +253,14 @@ def _start_worker(ray_bin: Path, group: dict, gcs: int, env: dict, client_env: d
 
 
 def _cli(cluster, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([str(BIN / args[0]), *args[1:]], capture_output=True, text=True, env=cluster.env,
-                          cwd=cluster.temp_dir, timeout=timeout)  # not the repository: nothing local helps
+    return subprocess.run(
+        [str(BIN / args[0]), *args[1:]],
+        capture_output=True,
+        text=True,
+        env=cluster.env,
+        cwd=cluster.temp_dir,
+        timeout=timeout,
+    )  # not the repository: nothing local helps
 
 
 def test_the_rayjob_entrypoint_writes_the_dataset_on_the_cluster(cluster):
@@ -218,20 +271,35 @@ def test_the_rayjob_entrypoint_writes_the_dataset_on_the_cluster(cluster):
     job = one(cluster.objects, "RayJob")["spec"]
     words = shlex.split(job["entrypoint"])
     bucket = f"k8s-{secrets.token_hex(6)}"
-    changes = {"--out": f"s3://{bucket}/datasets/quickstart", "--samples": str(SAMPLES),
-               "--shard-size": str(SHARD_SIZE)}
+    changes = {
+        "--out": f"s3://{bucket}/datasets/quickstart",
+        "--samples": str(SAMPLES),
+        "--shard-size": str(SHARD_SIZE),
+    }
     for i, word in enumerate(words[:-1]):
         if word in changes:
             words[i + 1] = changes.pop(word)
     assert not changes, f"the entrypoint has no {sorted(changes)}"
     runtime_env = yaml.safe_load(job.get("runtimeEnvYAML") or "{}") or {}
-    s3 = boto3.client("s3", endpoint_url=cluster.s3_endpoint, region_name=S3_ENV["AWS_DEFAULT_REGION"],
-                      aws_access_key_id=S3_ENV["AWS_ACCESS_KEY_ID"],
-                      aws_secret_access_key=S3_ENV["AWS_SECRET_ACCESS_KEY"])
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=cluster.s3_endpoint,
+        region_name=S3_ENV["AWS_DEFAULT_REGION"],
+        aws_access_key_id=S3_ENV["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=S3_ENV["AWS_SECRET_ACCESS_KEY"],
+    )
     s3.create_bucket(Bucket=bucket)
 
-    submit = ["ray", "job", "submit", "--address", cluster.address,
-              *(["--runtime-env-json", json.dumps(runtime_env)] if runtime_env else []), "--", *words]
+    submit = [
+        "ray",
+        "job",
+        "submit",
+        "--address",
+        cluster.address,
+        *(["--runtime-env-json", json.dumps(runtime_env)] if runtime_env else []),
+        "--",
+        *words,
+    ]
     deadline = time.monotonic() + 120
     while True:  # the worker joins, and the head's job agent comes up, a little after the dashboard
         result = _cli(cluster, *submit)
@@ -266,13 +334,15 @@ def test_the_rayservice_serve_config_deploys_and_answers(cluster, tmp_path):
 
 def _check_the_endpoint(cluster, port: int) -> None:
     url = f"http://127.0.0.1:{port}"
-    health = _wait(lambda: (r := requests.get(f"{url}/healthz", timeout=5)).status_code == 200 and r, 150,
-                   "the Serve application")
+    health = _wait(
+        lambda: (r := requests.get(f"{url}/healthz", timeout=5)).status_code == 200 and r, 150, "the Serve application"
+    )
     assert health.status_code == 200
     body = {"overrides": {"render": {"width": 32, "height": 32, "frames": 1}}}
     assert requests.post(f"{url}/v1/samples", json=body, timeout=60).status_code == 401  # FACTORY_SERVE_TOKEN is set
-    answer = requests.post(f"{url}/v1/samples", json=body, timeout=120,
-                           headers={"Authorization": f"Bearer {cluster.serve_token}"})
+    answer = requests.post(
+        f"{url}/v1/samples", json=body, timeout=120, headers={"Authorization": f"Bearer {cluster.serve_token}"}
+    )
     assert answer.status_code == 200, answer.text[:2000]
     assert answer.headers["X-Factory-Count"] == "1"
     with tarfile.open(fileobj=io.BytesIO(answer.content)) as tar:

@@ -15,9 +15,9 @@ import json
 import pytest
 
 from factory.dataset import manifest as mf
+from factory.dataset.mix import mix
 from factory.dataset.reader import open_dataset
 from factory.errors import DatasetConflictError
-from factory.dataset.mix import mix
 from tests.helpers.mix import LICENCE, folder_samples, tar_samples
 
 
@@ -27,11 +27,11 @@ def test_real_on_s3_and_output_to_s3(data, s3, tmp_path):
     real_url = f"s3://{s3.bucket}/real/jpgcls"
     for p in sorted((data / "jpgcls").glob("*.tar")):
         s3.client.put_object(Bucket=s3.bucket, Key=f"real/jpgcls/{p.name}", Body=p.read_bytes())
-    summary = mix(str(data / "syn"), real_url, ratio="1/3", out=s3.url, samples=9, shard_size=4,
-                  real_licence=LICENCE)
+    summary = mix(str(data / "syn"), real_url, ratio="1/3", out=s3.url, samples=9, shard_size=4, real_licence=LICENCE)
     assert summary.manifest["samples"] == 9
-    fs = s3fs.S3FileSystem(key=s3.env["AWS_ACCESS_KEY_ID"], secret=s3.env["AWS_SECRET_ACCESS_KEY"],
-                           endpoint_url=s3.endpoint)
+    fs = s3fs.S3FileSystem(
+        key=s3.env["AWS_ACCESS_KEY_ID"], secret=s3.env["AWS_SECRET_ACCESS_KEY"], endpoint_url=s3.endpoint
+    )
     prefix = s3.url.removeprefix("s3://")
     doc = json.loads(fs.cat_file(f"{prefix}/manifest.json"))
     assert [r["name"] for r in doc["shards"]] == ["mix-000000.tar", "mix-000001.tar", "mix-000002.tar"]

@@ -75,8 +75,9 @@ def test_local_dataset_is_exact_for_any_number_of_workers(tmp_path, ray_local, t
     got = list(wds.WebDataset([str(out / r["name"]) for r in manifest["shards"]], shardshuffle=False))
     assert [g["__key__"] for g in got] == [f"{i:010d}" for i in range(10)]
     for g in got:
-        assert members_without_key(g) == members_without_key(generate_members(tiny_config, int(g["__key__"]),
-                                                                              samples=10))
+        assert members_without_key(g) == members_without_key(
+            generate_members(tiny_config, int(g["__key__"]), samples=10)
+        )
 
     # and with Ray Data's reader, decoded, against generate_sample
     import ray.data
@@ -102,8 +103,10 @@ def test_s3_dataset_read_back_with_webdataset_and_ray_data(ray_local, s3, tiny_c
     summary = run(tiny_config, s3.url, 9, 4, log=print)
     prefix = s3.url.split("/", 3)[3]
     expected = reference_shards(tiny_config, 9, 4)
-    stored = {k["Key"].rsplit("/", 1)[1]: k["Key"] for k in
-              s3.client.list_objects_v2(Bucket=s3.bucket, Prefix=prefix + "/")["Contents"]}
+    stored = {
+        k["Key"].rsplit("/", 1)[1]: k["Key"]
+        for k in s3.client.list_objects_v2(Bucket=s3.bucket, Prefix=prefix + "/")["Contents"]
+    }
     assert {n: s3.client.get_object(Bucket=s3.bucket, Key=stored[n])["Body"].read() for n in expected} == expected
     manifest_text = s3.client.get_object(Bucket=s3.bucket, Key=f"{prefix}/{mf.MANIFEST}")["Body"].read().decode()
     manifest = json.loads(manifest_text)
@@ -113,22 +116,31 @@ def test_s3_dataset_read_back_with_webdataset_and_ray_data(ray_local, s3, tiny_c
         assert secret not in manifest_text and secret not in printed.out + printed.err
 
     # webdataset over HTTP from the S3 endpoint (its curl handler), with presigned URLs
-    urls = [s3.client.generate_presigned_url("get_object", Params={"Bucket": s3.bucket, "Key": f"{prefix}/{r['name']}"})
-            for r in manifest["shards"]]
+    urls = [
+        s3.client.generate_presigned_url("get_object", Params={"Bucket": s3.bucket, "Key": f"{prefix}/{r['name']}"})
+        for r in manifest["shards"]
+    ]
     got = list(wds.WebDataset(urls, shardshuffle=False))
     assert [g["__key__"] for g in got] == [f"{i:010d}" for i in range(9)]
     for g in got:
-        assert members_without_key(g) == members_without_key(generate_members(tiny_config, int(g["__key__"]),
-                                                                              samples=9))
+        assert members_without_key(g) == members_without_key(
+            generate_members(tiny_config, int(g["__key__"]), samples=9)
+        )
 
     # Ray Data reading s3:// through pyarrow's own S3 client
     import pyarrow.fs
     import ray.data
 
-    fs = pyarrow.fs.S3FileSystem(access_key=s3.env["AWS_ACCESS_KEY_ID"], secret_key=s3.env["AWS_SECRET_ACCESS_KEY"],
-                                 endpoint_override=s3.endpoint, region="us-east-1", scheme="http")
-    rows = ray.data.read_webdataset([f"{s3.bucket}/{prefix}/{r['name']}" for r in manifest["shards"]],
-                                    filesystem=fs).take_all()
+    fs = pyarrow.fs.S3FileSystem(
+        access_key=s3.env["AWS_ACCESS_KEY_ID"],
+        secret_key=s3.env["AWS_SECRET_ACCESS_KEY"],
+        endpoint_override=s3.endpoint,
+        region="us-east-1",
+        scheme="http",
+    )
+    rows = ray.data.read_webdataset(
+        [f"{s3.bucket}/{prefix}/{r['name']}" for r in manifest["shards"]], filesystem=fs
+    ).take_all()
     assert sorted(r["__key__"] for r in rows) == [f"{i:010d}" for i in range(9)]
     check_against_generate_sample(rows, tiny_config, 9)
 
@@ -212,7 +224,8 @@ def test_max_failures_skips_and_records_or_stops_when_exceeded(tmp_path, ray_loc
     manifest = summary.manifest
     assert manifest["max_failures"] == 2 and manifest["samples_written"] == 8
     assert [(f["index"], f["scenario"], f["seed"], f["error"]) for f in manifest["failures"]] == [
-        (i, scenario_of(tiny_config, i, 10), 3, f"ValueError: bad index {i}") for i in sorted(bad)]
+        (i, scenario_of(tiny_config, i, 10), 3, f"ValueError: bad index {i}") for i in sorted(bad)
+    ]
     # the scenario counts: requested by the allocation, achieved = what the shards hold
     block = manifest["scenarios"]
     assert sum(block["requested"].values()) == 10
@@ -220,8 +233,12 @@ def test_max_failures_skips_and_records_or_stops_when_exceeded(tmp_path, ray_loc
     assert block["achieved"] == {s: n - lost[s] for s, n in block["requested"].items()}
     assert json.loads((out / mf.MANIFEST).read_text()) == manifest
     expected = {
-        "tiny-000000.tar": build_shard([(f"{i:010d}", generate_members(tiny_config, i, samples=10)) for i in (0, 1, 3)]),
-        "tiny-000001.tar": build_shard([(f"{i:010d}", generate_members(tiny_config, i, samples=10)) for i in (4, 5, 6)]),
+        "tiny-000000.tar": build_shard(
+            [(f"{i:010d}", generate_members(tiny_config, i, samples=10)) for i in (0, 1, 3)]
+        ),
+        "tiny-000001.tar": build_shard(
+            [(f"{i:010d}", generate_members(tiny_config, i, samples=10)) for i in (4, 5, 6)]
+        ),
         "tiny-000002.tar": reference_shards(tiny_config, 10, 4)["tiny-000002.tar"],
     }
     assert local_files(out) == expected
@@ -281,11 +298,10 @@ def test_a_different_config_is_refused_unless_overwrite(tmp_path, ray_local, tin
     assert json.loads((out / mf.MANIFEST).read_text())["seed"] == 11
 
 
-@pytest.mark.parametrize("url, words", [
-    ("nosuchproto://x/y", ["unknown protocol"]),
-    ("s3://", ["no bucket"]),
-    ("{tmp}/a-file/ds", ["a-file"]),
-])
+@pytest.mark.parametrize(
+    "url, words",
+    [("nosuchproto://x/y", ["unknown protocol"]), ("s3://", ["no bucket"]), ("{tmp}/a-file/ds", ["a-file"])],
+)
 def test_bad_locations_fail_before_anything_renders(tmp_path, tiny_config, url, words):
     (tmp_path / "a-file").write_text("not a folder")
     marker = tmp_path / "rendered"
@@ -327,7 +343,7 @@ def _descendants_titled(title: str) -> list[int]:
                 titles[int(entry)] = f.read().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        parents[int(entry)] = int(stat[stat.rindex(")") + 2:].split()[1])
+        parents[int(entry)] = int(stat[stat.rindex(")") + 2 :].split()[1])
     me, out = os.getpid(), []
     for pid, cmd in titles.items():
         if not cmd.startswith(title):
@@ -391,7 +407,8 @@ def _on(config, **render):
 @ray_group
 @pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)])
 def test_a_dataset_in_launches_of_batch_views_validates_and_holds_that_devices_samples(
-        tmp_path, ray_local, tiny_config, device):
+    tmp_path, ray_local, tiny_config, device
+):
     """The render settings travel in the config to the render actors: ``batch_views`` 3
     cuts launches across the 2-frame clips of a block and changes no byte (the batch is
     not in the config hash, so the reference is the config's own default batch); the
@@ -423,10 +440,14 @@ def test_a_sample_failing_inside_a_batched_render_is_skipped_under_its_own_index
     out = tmp_path / "ds"
     summary = run(config, str(out), 8, 4, min_workers=1, max_workers=1, max_failures=len(bad))
     assert [(f["index"], f["scenario"], f["seed"], f["error"]) for f in summary.manifest["failures"]] == [
-        (i, "one", 3, UNKNOWN_SHAPE_ERROR) for i in bad]
+        (i, "one", 3, UNKNOWN_SHAPE_ERROR) for i in bad
+    ]
     assert local_files(out) == {
-        f"tiny-{s:06d}.tar": build_shard([(f"{i:010d}", generate_members(config, i, samples=8))
-                                          for i in range(4 * s, 4 * s + 4) if i not in bad]) for s in (0, 1)}
+        f"tiny-{s:06d}.tar": build_shard(
+            [(f"{i:010d}", generate_members(config, i, samples=8)) for i in range(4 * s, 4 * s + 4) if i not in bad]
+        )
+        for s in (0, 1)
+    }
     with pytest.raises(RenderError) as err:
         run(config, str(tmp_path / "strict"), 8, 4, min_workers=1, max_workers=1)
     assert err.value.index in bad and err.value.scenario == "one" and "shape kind 'blob'" in str(err.value)

@@ -51,13 +51,12 @@ def refused(env: dict, prog: str, *args) -> str:
         command, shown = [sys.executable, "-m", prog], f"python -m {prog}"
     else:
         command, shown = [*FACTORY, prog], f"factory {prog}"
-    result = subprocess.run([*command, *map(str, args)], capture_output=True, text=True, cwd=REPO, env=env,
-                            timeout=300)
+    result = subprocess.run([*command, *map(str, args)], capture_output=True, text=True, cwd=REPO, env=env, timeout=300)
     assert result.returncode == 2, result.stderr
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"{shown}: error: "), result.stderr
     assert "Traceback" not in result.stderr and result.stdout == ""
-    return lines[0][len(f"{shown}: error: "):]
+    return lines[0][len(f"{shown}: error: ") :]
 
 
 def test_plan_and_generate_refuse_the_same_allocation_at_once(no_ray, tmp_path):
@@ -74,11 +73,14 @@ def test_plan_and_generate_refuse_the_same_allocation_at_once(no_ray, tmp_path):
 
 def test_generate_refuses_its_arguments_and_storage_before_ray(no_ray, tmp_path):
     out = tmp_path / "ds"
-    assert refused(no_ray, "generate", TINY, "--samples", 2, "--out", out, "--min-workers", 3, "--max-workers", 2) \
+    assert (
+        refused(no_ray, "generate", TINY, "--samples", 2, "--out", out, "--min-workers", 3, "--max-workers", 2)
         == "invalid config generate arguments: --max-workers 2: must be >= --min-workers 3"
+    )
     assert "'a' is not a valid bucket name" in refused(no_ray, "generate", TINY, "--samples", 2, "--out", "s3://a/x")
     assert "--resume given but there is no dataset here to resume" in refused(
-        no_ray, "jobs.generate", TINY, "--samples", 2, "--out", out, "--resume")
+        no_ray, "jobs.generate", TINY, "--samples", 2, "--out", out, "--resume"
+    )
     assert not out.exists()  # what it holds is read before the write probe: nothing made
 
     other = tmp_path / "other"
@@ -101,13 +103,15 @@ def test_generate_refuses_a_device_it_cannot_render_on_here(no_ray, tmp_path):
 
 def test_serve_refuses_its_file_and_application_args_before_ray(no_ray, tmp_path):
     assert refused(no_ray, "serve", "--min-replicas", 5, "--max-replicas", 2).endswith(
-        "autoscaling_config: min_replicas 5 > max_replicas 2")
+        "autoscaling_config: min_replicas 5 > max_replicas 2"
+    )
     data = yaml.safe_load(SERVE.read_text())
     data["applications"][0]["args"].update(max_count=0)
     bad = tmp_path / "serve.yaml"
     bad.write_text(yaml.safe_dump(data))
     assert refused(no_ray, "serve", "--config", bad) == (
-        "invalid config serve application args: max_count: Input should be greater than or equal to 1 (got 0)")
+        "invalid config serve application args: max_count: Input should be greater than or equal to 1 (got 0)"
+    )
     data["applications"][0]["args"].update(max_count=1, configs_dir=str(tmp_path / "none"))
     bad.write_text(yaml.safe_dump(data))
     assert "configs_dir: " in refused(no_ray, "serve", "--config", bad)
@@ -122,7 +126,8 @@ def test_validate_refuses_a_missing_dataset_and_an_unwritable_result_before_ray(
     (shards / "a-000000.tar").write_bytes(b"")  # a dataset to the URL check; the shards are read later
     result = tmp_path / "no" / "result.json"
     assert refused(no_ray, "validate", shards, "--result", result, "--engine", "ray") == (
-        f"--result {str(result)!r}: no folder {str(result.parent)!r}; create it first")
+        f"--result {str(result)!r}: no folder {str(result.parent)!r}; create it first"
+    )
     assert not result.parent.exists()
 
 
@@ -134,8 +139,9 @@ def test_report_refuses_its_arguments_and_datasets_before_ray(no_ray, tmp_path):
     shards = tmp_path / "shards"
     shards.mkdir()
     (shards / "a-000000.tar").write_bytes(b"")
-    assert "use it with engine 'local'" in refused(no_ray, "report", shards, "--out", out, "--engine", "ray",
-                                                   "--max-samples", 3)
+    assert "use it with engine 'local'" in refused(
+        no_ray, "report", shards, "--out", out, "--engine", "ray", "--max-samples", 3
+    )
     assert str(tmp_path / "ref") in refused(no_ray, "report", shards, "--out", out, "--reference", tmp_path / "ref")
     assert not out.exists()
 

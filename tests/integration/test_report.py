@@ -47,8 +47,9 @@ def test_the_ray_engine_writes_the_same_files(dataset, ray_local, tmp_path, caps
 
 
 def test_max_samples_is_refused_with_the_ray_engine(dataset, tmp_path, capsys):
-    assert main(["report", str(dataset[0]), "--out", str(tmp_path / "out"), "--engine", "ray",
-                 "--max-samples", "3"]) == 2
+    assert (
+        main(["report", str(dataset[0]), "--out", str(tmp_path / "out"), "--engine", "ray", "--max-samples", "3"]) == 2
+    )
     err = capsys.readouterr().err
     assert "max_samples: 3 reads the first samples in order" in err and "engine 'local'" in err
     assert not (tmp_path / "out").exists()

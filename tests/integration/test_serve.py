@@ -55,12 +55,31 @@ def app_server(ray_local):
 
     port = free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port})
-    common = {"configs_dir": str(CONFIGS), "min_replicas": 1, "max_replicas": 1, "num_cpus": 0.5,
-              "max_count": 8, "max_pixel_frames": 32 * 32 * 2 * 8, "max_body_bytes": 4096, "max_cost_s": 4.0}
+    common = {
+        "configs_dir": str(CONFIGS),
+        "min_replicas": 1,
+        "max_replicas": 1,
+        "num_cpus": 0.5,
+        "max_count": 8,
+        "max_pixel_frames": 32 * 32 * 2 * 8,
+        "max_body_bytes": 4096,
+        "max_cost_s": 4.0,
+    }
     serve.run(build_app(common), name="main", route_prefix="/")
-    serve.run(build_app({**common, "time_limit_s": 1.0, "max_pixel_frames": 10**8, "max_count": 64,
-                         "max_cost_s": 60.0, "light_cost_s": 1000.0}),  # one lane: what stopping frees
-              name="limited", route_prefix="/limited")
+    serve.run(
+        build_app(
+            {
+                **common,
+                "time_limit_s": 1.0,
+                "max_pixel_frames": 10**8,
+                "max_count": 64,
+                "max_cost_s": 60.0,
+                "light_cost_s": 1000.0,
+            }
+        ),  # one lane: what stopping frees
+        name="limited",
+        route_prefix="/limited",
+    )
     url = f"http://127.0.0.1:{port}"
     wait_healthy(url, 120)
     try:
@@ -71,8 +90,13 @@ def app_server(ray_local):
 
 def _post(url: str, body, headers=None, **kw) -> requests.Response:
     data = body if isinstance(body, (bytes, str)) else json.dumps(body)
-    return requests.post(f"{url}/v1/samples", data=data, headers={"Content-Type": "application/json",
-                                                                   **(headers or {})}, timeout=120, **kw)
+    return requests.post(
+        f"{url}/v1/samples",
+        data=data,
+        headers={"Content-Type": "application/json", **(headers or {})},
+        timeout=120,
+        **kw,
+    )
 
 
 def _members(tar_bytes: bytes) -> dict[str, dict[str, bytes]]:
@@ -120,8 +144,7 @@ def test_the_tar_answer_is_the_batch_jobs_shard(cli_server, ray_local, tmp_path)
 
     data = {**load_config(CONFIGS / "tiny.yaml").resolved(), "seed": 11}
     config = parse_config(data)
-    generate_dataset(config, str(tmp_path / "ds"), samples=8, shard_size=4, progress=False,
-                     log=lambda s: None)
+    generate_dataset(config, str(tmp_path / "ds"), samples=8, shard_size=4, progress=False, log=lambda s: None)
     shard = (tmp_path / "ds" / "tiny-000001.tar").read_bytes()
     tiny = load_config(CONFIGS / "tiny.yaml").resolved()
     r = _post(cli_server.url, {"config": tiny, "seed": 11, "start": 4, "count": 4, "samples": 8}, AUTH)
@@ -141,7 +164,8 @@ def test_json_answer_carries_the_same_members(cli_server):
 
         assert json.loads(want[s["key"]]["json"]) == s["meta"]
         assert {k: base64.b64decode(v) for k, v in s["members"].items()} == {
-            k: v for k, v in want[s["key"]].items() if k != "json"}
+            k: v for k, v in want[s["key"]].items() if k != "json"
+        }
         assert set(s["members"]) == {"depth.png", "flow.png"}
 
 
@@ -196,36 +220,100 @@ BAD = [  # (method, path, body, status, field, words in the message)
     ("POST", "/v1/samples", {"scenario": "tiny", "seed": 2**64}, 422, "seed", "less than"),
     ("POST", "/v1/samples", {"scenario": "tiny", "format": "xml"}, 422, "format", "'tar' or 'json'"),
     ("POST", "/v1/samples", {"scenario": "tiny", "modalities": ["heat"]}, 422, "modalities.0", "'rgb'"),
-    ("POST", "/v1/samples", {"scenario": "tiny", "overrides": {"render": {"fps": 0}}}, 422,
-     "overrides.render.fps", "greater than 0"),
-    ("POST", "/v1/samples", {"scenario": "tiny", "overrides": {"render": {"width": 256, "height": 256}}}, 413,
-     "count", "pixel-frames"),
+    (
+        "POST",
+        "/v1/samples",
+        {"scenario": "tiny", "overrides": {"render": {"fps": 0}}},
+        422,
+        "overrides.render.fps",
+        "greater than 0",
+    ),
+    (
+        "POST",
+        "/v1/samples",
+        {"scenario": "tiny", "overrides": {"render": {"width": 256, "height": 256}}},
+        413,
+        "count",
+        "pixel-frames",
+    ),
     ("POST", "/v1/samples", {"scenario": "tiny", "overrides": {"x": "y" * 5000}}, 413, "body", "over the limit"),
     # within the pixel-frame budget, but 256 objects, 256 physics steps a frame and 8 lights
     # of 64 shadow rays cost ~1.3 s a sample, 8 of them ~11 s
-    ("POST", "/v1/samples", {"scenario": "tiny", "count": 8, "overrides": {
-        "render": {"substeps": 256, "shadow_rays": 64},
-        "scenarios": {"few": {"objects": {"count": 256}, "lighting": {"count": 8}}}}}, 413,
-     "scenarios.few.objects.count", "drives the cost over the budget"),
-    ("POST", "/v1/samples", {"scenario": "tiny", "count": 8, "overrides": {
-        "render": {"substeps": 256, "shadow_rays": 64},
-        "scenarios": {"few": {"objects": {"count": 256}, "lighting": {"count": 8}}}}}, 413,
-     "render.width", "over this service's budget of 4 s"),  # the dearest term's first field leads
+    (
+        "POST",
+        "/v1/samples",
+        {
+            "scenario": "tiny",
+            "count": 8,
+            "overrides": {
+                "render": {"substeps": 256, "shadow_rays": 64},
+                "scenarios": {"few": {"objects": {"count": 256}, "lighting": {"count": 8}}},
+            },
+        },
+        413,
+        "scenarios.few.objects.count",
+        "drives the cost over the budget",
+    ),
+    (
+        "POST",
+        "/v1/samples",
+        {
+            "scenario": "tiny",
+            "count": 8,
+            "overrides": {
+                "render": {"substeps": 256, "shadow_rays": 64},
+                "scenarios": {"few": {"objects": {"count": 256}, "lighting": {"count": 8}}},
+            },
+        },
+        413,
+        "render.width",
+        "over this service's budget of 4 s",
+    ),  # the dearest term's first field leads
     # hostile bodies (factory.service.body): too deep, not Unicode text, not a finite number
     # (the test server takes bodies up to 4096 bytes: 2000 levels pass the parser's recursion limit)
     ("POST", "/v1/samples", b"[" * 2000 + b"]" * 2000, 400, "body", "nested deeper than 32 levels"),
-    ("POST", "/v1/samples", b'{"scenario": "tiny", "overrides": {"a": ' + b"[" * 1800 + b"]" * 1800 + b"}}", 400,
-     "body", "nested deeper than 32 levels"),
-    ("POST", "/v1/samples", b'{"scenario": "tiny", "overrides": {"render": ' + b"[" * 40 + b"]" * 40 + b"}}", 400,
-     "overrides.render." + ".".join(["0"] * 30), "nested deeper than 32 levels"),
+    (
+        "POST",
+        "/v1/samples",
+        b'{"scenario": "tiny", "overrides": {"a": ' + b"[" * 1800 + b"]" * 1800 + b"}}",
+        400,
+        "body",
+        "nested deeper than 32 levels",
+    ),
+    (
+        "POST",
+        "/v1/samples",
+        b'{"scenario": "tiny", "overrides": {"render": ' + b"[" * 40 + b"]" * 40 + b"}}",
+        400,
+        "overrides.render." + ".".join(["0"] * 30),
+        "nested deeper than 32 levels",
+    ),
     ("POST", "/v1/samples", b'{"scenario": "\\ud800"}', 400, "scenario", "not Unicode text"),
-    ("POST", "/v1/samples", b'{"scenario": "tiny", "overrides": {"name": "x\\udfff"}}', 400, "overrides.name",
-     "not Unicode text"),
+    (
+        "POST",
+        "/v1/samples",
+        b'{"scenario": "tiny", "overrides": {"name": "x\\udfff"}}',
+        400,
+        "overrides.name",
+        "not Unicode text",
+    ),
     ("POST", "/v1/samples", b'{"scenario": "tiny", "seed": 1e999}', 400, "body", "not a finite number"),
-    ("POST", "/v1/samples", b'{"scenario": "tiny", "overrides": {"render": {"fps": -1e400}}}', 400, "body",
-     "not a finite number"),
-    ("GET", "/v1/samples/0/preview.png?scenario=tiny&overrides=" + "%5B" * 100 + "%5D" * 100, None, 400,
-     "overrides." + ".".join(["0"] * 32), "nested deeper than 32 levels"),
+    (
+        "POST",
+        "/v1/samples",
+        b'{"scenario": "tiny", "overrides": {"render": {"fps": -1e400}}}',
+        400,
+        "body",
+        "not a finite number",
+    ),
+    (
+        "GET",
+        "/v1/samples/0/preview.png?scenario=tiny&overrides=" + "%5B" * 100 + "%5D" * 100,
+        None,
+        400,
+        "overrides." + ".".join(["0"] * 32),
+        "nested deeper than 32 levels",
+    ),
     ("GET", "/v1/samples/-1/preview.png?scenario=tiny", None, 422, "index", "greater than or equal to 0"),
     ("GET", "/v1/samples/0/preview.png?scenario=tiny&frame=2", None, 422, "frame", "< 2"),
     ("GET", "/v1/samples/0/preview.png?scenario=tiny&overrides=%7B", None, 400, "overrides", "not valid JSON"),
@@ -248,44 +336,60 @@ def test_bad_input_gets_a_4xx_naming_the_field(app_server, method, path, body, s
 
 
 _json = st.recursive(
-    st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats(allow_nan=False) | st.text(max_size=12),
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False) | st.text(max_size=12),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
     max_leaves=6,
 )
-_render = st.fixed_dictionaries({}, optional={
-    k: st.integers(-4, 40) | _json for k in ("width", "height", "frames", "substeps", "motion_blur_samples")
-})
-_body = st.fixed_dictionaries({}, optional={
-    "scenario": st.sampled_from(["tiny", "quickstart", ""]) | _json,
-    "overrides": st.fixed_dictionaries({}, optional={"render": _render, "seed": _json, "scenarios": _json}) | _json,
-    "config": _json,
-    "seed": st.integers(-2, 2**64) | _json,
-    "start": st.integers(-2, 10**11) | _json,
-    "count": st.integers(-1, 10) | _json,
-    "modalities": st.lists(st.sampled_from(MODALITIES + ("heat",)), max_size=3) | _json,
-    "format": st.sampled_from(["tar", "json", "xml"]) | _json,
-})
+_render = st.fixed_dictionaries(
+    {},
+    optional={k: st.integers(-4, 40) | _json for k in ("width", "height", "frames", "substeps", "motion_blur_samples")},
+)
+_body = st.fixed_dictionaries(
+    {},
+    optional={
+        "scenario": st.sampled_from(["tiny", "quickstart", ""]) | _json,
+        "overrides": st.fixed_dictionaries({}, optional={"render": _render, "seed": _json, "scenarios": _json}) | _json,
+        "config": _json,
+        "seed": st.integers(-2, 2**64) | _json,
+        "start": st.integers(-2, 10**11) | _json,
+        "count": st.integers(-1, 10) | _json,
+        "modalities": st.lists(st.sampled_from(MODALITIES + ("heat",)), max_size=3) | _json,
+        "format": st.sampled_from(["tar", "json", "xml"]) | _json,
+    },
+)
 _extra = st.dictionaries(st.text(min_size=1, max_size=8), _json, max_size=2)  # unknown keys
 
 
 # Hostile JSON tokens: deep nesting, text that is not Unicode (json.dumps spells a lone
 # surrogate as an escape), numbers nothing downstream can use.
 _deep = st.integers(1, 3000).map(lambda n: "[" * n + "]" * n) | st.integers(1, 60).map(
-    lambda n: '{"a":' * n + "1" + "}" * n)
+    lambda n: '{"a":' * n + "1" + "}" * n
+)
 _odd_text = st.text(st.characters(categories=["Cs", "Co", "Cc", "Cf", "Zs", "So", "Mn"]), max_size=8).map(json.dumps)
 _huge = st.sampled_from(["1e999", "-1e999", "1e-999", "9" * 4400, "-" + "9" * 300, "1234567890123456789012345.5"])
 _hostile = st.tuples(
     st.sampled_from(["scenario", "seed", "start", "count", "overrides", "config", "modalities", "format", "x"]),
-    _deep | _odd_text | _huge, st.sampled_from(["top", "render", "key"]),
-).map(lambda t: ({"top": '{"scenario": "tiny", "%s": %s}' % (t[0], t[1]),
-                  "render": '{"scenario": "tiny", "overrides": {"render": {"width": %s}}}' % t[1],
-                  "key": '{"scenario": "tiny", "overrides": {%s: 1}}' % (t[1] if t[1].startswith('"') else '"k"')}
-                 )[t[2]].encode())
+    _deep | _odd_text | _huge,
+    st.sampled_from(["top", "render", "key"]),
+).map(
+    lambda t: (
+        {
+            "top": '{"scenario": "tiny", "%s": %s}' % (t[0], t[1]),  # noqa: UP031 (JSON text: its braces)
+            "render": '{"scenario": "tiny", "overrides": {"render": {"width": %s}}}' % t[1],  # noqa: UP031
+            "key": '{"scenario": "tiny", "overrides": {%s: 1}}' % (t[1] if t[1].startswith('"') else '"k"'),
+        }
+    )[t[2]].encode()
+)
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
-@given(body=st.one_of(st.tuples(_extra, _body).map(lambda kb: json.dumps({**kb[0], **kb[1]}).encode()),
-                      st.binary(max_size=64), _hostile))
+@given(
+    body=st.one_of(
+        st.tuples(_extra, _body).map(lambda kb: json.dumps({**kb[0], **kb[1]}).encode()),
+        st.binary(max_size=64),
+        _hostile,
+    )
+)
 def test_no_input_produces_a_500(app_server, body):
     r = requests.post(f"{app_server.url}/v1/samples", data=body, timeout=120)
     assert r.status_code < 500, r.text
@@ -299,14 +403,33 @@ def test_no_input_produces_a_500(app_server, body):
 # Overrides at the cost limits: the most objects, lights, physics steps and blur samples a
 # config allows, against the 1 s application: each is a 413 over the budget, or is
 # admitted and then stopped by the time limit (504, or a stream cut off), never a 5xx.
-_at_limits = st.fixed_dictionaries({}, optional={
-    "render": st.fixed_dictionaries({}, optional={
-        "substeps": st.sampled_from([1, 128, 256]), "motion_blur_samples": st.sampled_from([1, 16, 64]),
-        "frames": st.sampled_from([1, 8, 64]), "width": st.sampled_from([8, 64, 256])}),
-    "scenarios": st.fixed_dictionaries({}, optional={name: st.fixed_dictionaries({}, optional={
-        "objects": st.fixed_dictionaries({"count": st.sampled_from([0, 64, 256])}),
-        "lighting": st.fixed_dictionaries({"count": st.sampled_from([1, 8])})}) for name in ("few", "one")}),
-})
+_at_limits = st.fixed_dictionaries(
+    {},
+    optional={
+        "render": st.fixed_dictionaries(
+            {},
+            optional={
+                "substeps": st.sampled_from([1, 128, 256]),
+                "motion_blur_samples": st.sampled_from([1, 16, 64]),
+                "frames": st.sampled_from([1, 8, 64]),
+                "width": st.sampled_from([8, 64, 256]),
+            },
+        ),
+        "scenarios": st.fixed_dictionaries(
+            {},
+            optional={
+                name: st.fixed_dictionaries(
+                    {},
+                    optional={
+                        "objects": st.fixed_dictionaries({"count": st.sampled_from([0, 64, 256])}),
+                        "lighting": st.fixed_dictionaries({"count": st.sampled_from([1, 8])}),
+                    },
+                )
+                for name in ("few", "one")
+            },
+        ),
+    },
+)
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
@@ -322,16 +445,21 @@ def test_no_request_at_the_cost_limits_produces_a_500(app_server, overrides, cou
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
-@given(index=st.integers(-3, 2**64) | st.text(max_size=6), query=st.dictionaries(
-    st.sampled_from(["scenario", "seed", "frame", "overrides", "bogus"]), st.text(max_size=10), max_size=3))
+@given(
+    index=st.integers(-3, 2**64) | st.text(max_size=6),
+    query=st.dictionaries(
+        st.sampled_from(["scenario", "seed", "frame", "overrides", "bogus"]), st.text(max_size=10), max_size=3
+    ),
+)
 def test_no_preview_query_produces_a_500(app_server, index, query):
     r = requests.get(f"{app_server.url}/v1/samples/{index}/preview.png", params=query, timeout=120)
     assert r.status_code < 500, r.text
 
 
 def test_preview_is_the_contact_sheet_of_that_frame(app_server):
-    r = requests.get(f"{app_server.url}/v1/samples/3/preview.png",
-                     params={"scenario": "tiny", "seed": 5, "frame": 1}, timeout=60)
+    r = requests.get(
+        f"{app_server.url}/v1/samples/3/preview.png", params={"scenario": "tiny", "seed": 5, "frame": 1}, timeout=60
+    )
     assert r.status_code == 200 and r.headers["Content-Type"] == "image/png"
     config = parse_config({**load_config(CONFIGS / "tiny.yaml").resolved(), "seed": 5})
     sample = generate_sample(config, 3)
@@ -346,7 +474,8 @@ def test_scenarios_and_schema_describe_the_service(app_server):
     schema = requests.get(f"{app_server.url}/openapi.json", timeout=30).json()
     body = schema["paths"]["/v1/samples"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert {"scenario", "config", "overrides", "seed", "start", "samples", "count", "modalities", "format"} == set(
-        body["properties"])
+        body["properties"]
+    )
     assert "/v1/samples/{index}/preview.png" in schema["paths"] and "/v1/scenarios" in schema["paths"]
     assert "swagger" in requests.get(f"{app_server.url}/docs", timeout=30).text.lower()
 
@@ -374,8 +503,10 @@ def test_a_request_past_its_time_limit_frees_the_replica(app_server):
     the 504, under the same 1 s limit and on the same one-thread replica, is answered:
     had the heavy work run on, the light one would have waited seconds and got 504."""
     crowd = {"objects": {"count": 256}}
-    heavy = {"scenario": "tiny", "overrides": {"render": {"frames": 16, "substeps": 256},
-                                                "scenarios": {"few": crowd, "one": crowd}}}
+    heavy = {
+        "scenario": "tiny",
+        "overrides": {"render": {"frames": 16, "substeps": 256}, "scenarios": {"few": crowd, "one": crowd}},
+    }
     stats = f"{app_server.url}/limited/healthz"
     before = requests.get(stats, timeout=30).json()["stopped"]
     r = _post(f"{app_server.url}/limited", heavy)
@@ -391,8 +522,10 @@ def test_a_light_request_does_not_wait_behind_a_heavy_one(app_server):
     answered before it, on the light lane (one lane would have made it wait for the
     heavy sample)."""
     crowd = {"objects": {"count": 256}}
-    heavy = {"scenario": "tiny", "overrides": {"render": {"frames": 16, "substeps": 256},
-                                                "scenarios": {"few": crowd, "one": crowd}}}
+    heavy = {
+        "scenario": "tiny",
+        "overrides": {"render": {"frames": 16, "substeps": 256}, "scenarios": {"few": crowd, "one": crowd}},
+    }
     stats = f"{app_server.url}/healthz"
     before = requests.get(stats, timeout=30).json()["heavy"]
     with ThreadPoolExecutor(1) as pool:
@@ -429,9 +562,22 @@ def test_a_service_with_a_device_renders_every_config_on_it(app_server):
 
     from factory.service.app import build_app
 
-    serve.run(build_app({"configs_dir": str(CONFIGS), "min_replicas": 1, "max_replicas": 1, "num_cpus": 0.5,
-                         "device": "cpu", "batch_views": 3, "max_batch_size": 4, "batch_wait_timeout_s": 0.05}),
-              name="served-device", route_prefix="/served-device")
+    serve.run(
+        build_app(
+            {
+                "configs_dir": str(CONFIGS),
+                "min_replicas": 1,
+                "max_replicas": 1,
+                "num_cpus": 0.5,
+                "device": "cpu",
+                "batch_views": 3,
+                "max_batch_size": 4,
+                "batch_wait_timeout_s": 0.05,
+            }
+        ),
+        name="served-device",
+        route_prefix="/served-device",
+    )
     url = f"{app_server.url}/served-device"
     try:
         wait_healthy(url, 120)
@@ -443,7 +589,8 @@ def test_a_service_with_a_device_renders_every_config_on_it(app_server):
         asks_cuda = {"render": {"device": "cuda", "batch_views": 1}}
         bodies = [{"scenario": "tiny", "start": i} for i in range(3)] + [
             {"config": merge(tiny.resolved(), asks_cuda), "start": 3},
-            {"scenario": "tiny", "start": 4, "overrides": asks_cuda}]
+            {"scenario": "tiny", "start": 4, "overrides": asks_cuda},
+        ]
 
         def ask(body: dict) -> requests.Response:
             return _post(url, body)

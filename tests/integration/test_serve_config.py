@@ -35,20 +35,26 @@ def test_the_shipped_serve_config_is_valid_for_serve_and_for_build_app():
 
 
 def test_command_line_overrides_reach_the_deployment():
-    config = load_serve_config(DEFAULT_CONFIG, host="127.0.0.1", port=9123, min_replicas=2, max_replicas=3,
-                               gpus_per_replica=1)
+    config = load_serve_config(
+        DEFAULT_CONFIG, host="127.0.0.1", port=9123, min_replicas=2, max_replicas=3, gpus_per_replica=1
+    )
     assert (config.http_options.host, config.http_options.port) == ("127.0.0.1", 9123)
     (dep,) = config.applications[0].deployments
     assert dep.autoscaling_config["min_replicas"] == 2 and dep.autoscaling_config["max_replicas"] == 3
     assert dep.ray_actor_options.num_gpus == 1
 
 
-@pytest.mark.parametrize("edit, words", [
-    (lambda d: d["applications"][0].update(import_path="nocolon"), "applications.0.import_path"),
-    (lambda d: d["http_options"].update(port="http"), "http_options.port"),
-    (lambda d: d["applications"][0]["deployments"][0]["autoscaling_config"].update(min_replicas=9),
-     "min_replicas 9 > max_replicas 4"),
-])
+@pytest.mark.parametrize(
+    "edit, words",
+    [
+        (lambda d: d["applications"][0].update(import_path="nocolon"), "applications.0.import_path"),
+        (lambda d: d["http_options"].update(port="http"), "http_options.port"),
+        (
+            lambda d: d["applications"][0]["deployments"][0]["autoscaling_config"].update(min_replicas=9),
+            "min_replicas 9 > max_replicas 4",
+        ),
+    ],
+)
 def test_a_bad_serve_config_names_the_field(tmp_path, edit, words):
     data = yaml.safe_load(DEFAULT_CONFIG.read_text())
     edit(data)
@@ -64,12 +70,12 @@ def test_bad_app_args_fail_before_ray_starts(tmp_path):
     data["applications"][0]["args"]["max_count"] = 0
     path = tmp_path / "serve.yaml"
     path.write_text(yaml.safe_dump(data))
-    result = subprocess.run([str(FACTORY), "serve", "--config", str(path)], capture_output=True, text=True,
-                            timeout=120)
+    result = subprocess.run([str(FACTORY), "serve", "--config", str(path)], capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "max_count: Input should be greater than or equal to 1" in result.stderr
-    missing = subprocess.run([str(FACTORY), "serve", "--config", str(tmp_path / "none.yaml")],
-                             capture_output=True, text=True, timeout=120)
+    missing = subprocess.run(
+        [str(FACTORY), "serve", "--config", str(tmp_path / "none.yaml")], capture_output=True, text=True, timeout=120
+    )
     assert missing.returncode == 2 and "cannot read the Serve config" in missing.stderr
 
 
@@ -82,15 +88,19 @@ def test_the_device_setting_defaults_to_each_configs_own_and_sizes_batches_and_g
     gpu = Settings(device="cuda", batch_views=64)
     assert gpu.render == {"device": "cuda", "batch_views": 64}
     assert (gpu.batch_size, gpu.gpus) == (GPU_MAX_BATCH_SIZE, 1.0) and GPU_MAX_BATCH_SIZE > 1
-    assert (Settings(device="cuda", max_batch_size=2, num_gpus=0.5).batch_size,
-            Settings(device="cuda", max_batch_size=2, num_gpus=0.5).gpus) == (2, 0.5)  # given values win
+    assert (
+        Settings(device="cuda", max_batch_size=2, num_gpus=0.5).batch_size,
+        Settings(device="cuda", max_batch_size=2, num_gpus=0.5).gpus,
+    ) == (2, 0.5)  # given values win
     cpu = Settings(device="cpu", batch_views=8)  # a device set to cpu: replaces each config's, no GPU
     assert cpu.render == {"device": "cpu", "batch_views": 8} and (cpu.batch_size, cpu.gpus) == (1, 0.0)
     app = build_app({"device": "cuda"})  # builds without a GPU here: the replicas check their own device
     assert app._bound_deployment.ray_actor_options["num_gpus"] == 1.0
-    for args, words in (({"device": "tpu"}, "device: Input should be 'cpu' or 'cuda'"),
-                        ({"device": "gpu"}, "device: Input should be 'cpu' or 'cuda'"),
-                        ({"batch_views": -1}, "batch_views: Input should be greater than or equal to 0")):
+    for args, words in (
+        ({"device": "tpu"}, "device: Input should be 'cpu' or 'cuda'"),
+        ({"device": "gpu"}, "device: Input should be 'cpu' or 'cuda'"),
+        ({"batch_views": -1}, "batch_views: Input should be greater than or equal to 0"),
+    ):
         with pytest.raises(ConfigError) as info:
             build_app(args)
         assert words in str(info.value)
@@ -117,8 +127,14 @@ def test_serve_refuses_a_device_it_cannot_use_before_ray_starts(tmp_path):
     if cuda_available():
         return
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
-    result = subprocess.run([str(FACTORY), "serve", "--device", "cuda", "--port", "1"], capture_output=True,
-                            text=True, timeout=120, env=env, cwd=tmp_path)
+    result = subprocess.run(
+        [str(FACTORY), "serve", "--device", "cuda", "--port", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=tmp_path,
+    )
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     assert "render.device: 'cuda' needs a CUDA device" in result.stderr
     assert "starting an embedded local Ray" not in result.stdout + result.stderr

@@ -26,20 +26,27 @@ from tests.helpers.datasets import memory_url, write_dataset
 
 def config_of(weights, minimums=None):
     minimums = minimums or {}
-    return parse_config({"name": "alloc", "scenarios": {
-        n: {"weight": w, "min_count": minimums.get(n, 0)} for n, w in weights.items()}})
+    return parse_config(
+        {"name": "alloc", "scenarios": {n: {"weight": w, "min_count": minimums.get(n, 0)} for n, w in weights.items()}}
+    )
 
 
 def random_weights(rng: random.Random) -> dict[str, float]:
-    return {f"s{i}": rng.choice([0.05, 0.1, 0.15, 0.2, 0.25, 1.0, 2.0, 3.0, 0.7, 1.3]) for i in range(rng.randint(1, 6))}
+    return {
+        f"s{i}": rng.choice([0.05, 0.1, 0.15, 0.2, 0.25, 1.0, 2.0, 3.0, 0.7, 1.3]) for i in range(rng.randint(1, 6))
+    }
 
 
 def sorted_positions(rates: dict[str, Fraction], counts: dict[str, int]) -> list[str]:
     """The documented order, by sorting: (s, k) at (k + (2i+1)/2S) / rate_s."""
     names = list(rates)
     S = len(names)
-    pos = sorted(((k + Fraction(2 * i + 1, 2 * S)) / rates[s], i, s)
-                 for i, s in enumerate(names) if rates[s] for k in range(counts[s]))
+    pos = sorted(
+        ((k + Fraction(2 * i + 1, 2 * S)) / rates[s], i, s)
+        for i, s in enumerate(names)
+        if rates[s]
+        for k in range(counts[s])
+    )
     return [s for _, _, s in pos]
 
 
@@ -63,7 +70,10 @@ def test_counts_are_each_scenarios_quota_rounded_by_largest_remainder():
     cfg = config_of({"nominal": 0.5, **{f"edge{i}": 0.1 for i in range(5)}})
     assert allocate(cfg, 24).counts["nominal"] == 12  # an exact quota is met exactly
     assert allocate(config_of({"nominal": 0.7, "night": 0.2, "fog": 0.1}), 1000).counts == {
-        "nominal": 700, "night": 200, "fog": 100}
+        "nominal": 700,
+        "night": 200,
+        "fog": 100,
+    }
 
 
 def test_minimum_counts_hold_and_the_others_share_what_is_left_by_weight():
@@ -106,12 +116,12 @@ def test_rare_scenarios_are_spread_over_the_dataset_not_bunched():
     alloc = allocate(cfg, 100)
     assert alloc.counts == {"nominal": 90, "rare": 10}
     names = alloc.scenarios(0, 100)
-    assert all(names[i:i + 10].count("rare") == 1 for i in range(0, 100, 10))  # one in every shard of 10
+    assert all(names[i : i + 10].count("rare") == 1 for i in range(0, 100, 10))  # one in every shard of 10
     # five edge cases of equal weight interleave instead of sitting next to each other
     edge = allocate(config_of({"nominal": 0.5, **{f"e{i}": 0.1 for i in range(5)}}), 100).scenarios(0, 100)
     runs = [edge[i] for i in range(1, 100) if edge[i] != "nominal" and edge[i - 1] != "nominal"]
     assert len(runs) <= 10
-    assert all(edge[i:i + 10].count("nominal") == 5 for i in range(0, 100, 10))
+    assert all(edge[i : i + 10].count("nominal") == 5 for i in range(0, 100, 10))
 
 
 def test_one_index_of_a_huge_dataset_is_found_without_listing_the_others():
@@ -139,9 +149,15 @@ def test_minimums_over_the_sample_count_and_indices_outside_the_dataset_are_refu
 
 
 def test_a_dataset_with_binding_minimums_holds_what_the_manifest_says(tiny_config):
-    cfg = parse_config({**tiny_config.resolved(), "scenarios": {
-        "few": {**tiny_config.resolved()["scenarios"]["few"], "weight": 0.95},
-        "one": {**tiny_config.resolved()["scenarios"]["one"], "weight": 0.05, "min_count": 3}}})
+    cfg = parse_config(
+        {
+            **tiny_config.resolved(),
+            "scenarios": {
+                "few": {**tiny_config.resolved()["scenarios"]["few"], "weight": 0.95},
+                "one": {**tiny_config.resolved()["scenarios"]["one"], "weight": 0.05, "min_count": 3},
+            },
+        }
+    )
     url = memory_url("allocation")
     manifest = write_dataset(cfg, url, 8, 4)
     block = manifest["scenarios"]
@@ -159,8 +175,18 @@ def test_a_dataset_with_binding_minimums_holds_what_the_manifest_says(tiny_confi
 
 def test_factory_plan_prints_the_allocation(capsys, tmp_path):
     path = tmp_path / "c.yaml"
-    path.write_text(json.dumps({"name": "p", "scenarios": {
-        "nominal": {"weight": 0.7}, "night": {"weight": 0.2}, "fog": {"weight": 0.1, "min_count": 30}}}))
+    path.write_text(
+        json.dumps(
+            {
+                "name": "p",
+                "scenarios": {
+                    "nominal": {"weight": 0.7},
+                    "night": {"weight": 0.2},
+                    "fog": {"weight": 0.1, "min_count": 30},
+                },
+            }
+        )
+    )
     assert main(["plan", str(path), "--samples", "200", "--shard-size", "50", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     alloc = allocate(config_of({"nominal": 0.7, "night": 0.2, "fog": 0.1}, {"fog": 30}), 200)
@@ -168,7 +194,7 @@ def test_factory_plan_prints_the_allocation(capsys, tmp_path):
     rows = {r["scenario"]: r for r in doc["scenario_table"]}
     names = alloc.scenarios(0, 200)
     for s in rows:
-        per_shard = [names[i:i + 50].count(s) for i in range(0, 200, 50)]
+        per_shard = [names[i : i + 50].count(s) for i in range(0, 200, 50)]
         assert (rows[s]["per_shard_min"], rows[s]["per_shard_max"]) == (min(per_shard), max(per_shard))
         assert rows[s]["first_indices"] == [i for i, n in enumerate(names) if n == s][:5]
     assert rows["fog"]["quota"] == pytest.approx(20.0)

@@ -60,20 +60,33 @@ def test_the_scenes_drawn_again_were_the_useless_ones(rooms_scenes):
 
 
 def test_a_redrawn_sample_sees_its_objects_and_records_its_retries(rooms_scenes):
-    index = next(i for i, s in enumerate(rooms_scenes) if s.retries > 0 and _inside_furniture(
-        draw_scene(ROOMS, scenario_of(ROOMS, i, N), i, 0)))
-    small = ROOMS.model_copy(update={"render": ROOMS.render.model_copy(update={"width": 48, "height": 36,
-                                                                              "frames": 2})})
+    index = next(
+        i
+        for i, s in enumerate(rooms_scenes)
+        if s.retries > 0 and _inside_furniture(draw_scene(ROOMS, scenario_of(ROOMS, i, N), i, 0))
+    )
+    small = ROOMS.model_copy(
+        update={"render": ROOMS.render.model_copy(update={"width": 48, "height": 36, "frames": 2})}
+    )
     sample = generate_sample(small, index, samples=N)
     assert sample.meta["retries"] == rooms_scenes[index].retries >= 1
     assert len(np.unique(sample.frames.instance[0])) >= 3  # floor/walls and at least two objects in view
 
 
 def test_a_scene_that_is_never_clear_fails_naming_the_scenario():
-    config = parse_config({"seed": 1, "render": {"width": 32, "height": 32, "frames": 2},
-                           "scenarios": {"swallowed": {
-                               "objects": {"count": 1, "shape": "sphere", "size": 6.0, "spawn_radius": 0.0},
-                               "camera": {"distance": 2.0}}}})
-    with pytest.raises(ValueError,
-                       match=rf"scenario 'swallowed': no usable scene in {MAX_RETRIES + 1} draws .*inside object 1"):
+    config = parse_config(
+        {
+            "seed": 1,
+            "render": {"width": 32, "height": 32, "frames": 2},
+            "scenarios": {
+                "swallowed": {
+                    "objects": {"count": 1, "shape": "sphere", "size": 6.0, "spawn_radius": 0.0},
+                    "camera": {"distance": 2.0},
+                }
+            },
+        }
+    )
+    with pytest.raises(
+        ValueError, match=rf"scenario 'swallowed': no usable scene in {MAX_RETRIES + 1} draws .*inside object 1"
+    ):
         sample_scene(config, "swallowed", 0)

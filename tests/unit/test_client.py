@@ -96,8 +96,11 @@ def starts(endpoint: FakeEndpoint) -> list[tuple[int, int]]:
     return [(body["start"], body["count"]) for _, _, body, _ in endpoint.requests]
 
 
-@pytest.mark.parametrize(("retry_after", "waited"), [("7", 7.0), ("0", 0.0), ("120", 20.0)],
-                         ids=["waits what the server says", "at once", "at most max_wait"])
+@pytest.mark.parametrize(
+    ("retry_after", "waited"),
+    [("7", 7.0), ("0", 0.0), ("120", 20.0)],
+    ids=["waits what the server says", "at once", "at most max_wait"],
+)
 def test_a_503_with_retry_after_waits_that_long_and_asks_again(retry_after, waited):
     endpoint = FakeEndpoint(lambda body: (503, {"Retry-After": retry_after}, b""), ok)
     client, waits = client_on(endpoint, max_wait=20.0)
@@ -144,12 +147,16 @@ def test_an_answer_that_stops_short_is_asked_for_the_rest():
     assert starts(endpoint) == [(10, 5), (12, 3)]
 
 
-@pytest.mark.parametrize(("indices", "handed", "message"), [
-    ([0, 1, 3], [0, 1], "expected the sample of index 2, got member '0000000003.json'"),
-    ([0, 2], [0], "expected the sample of index 1, got member '0000000002.json'"),
-    ([1, 2], [], "expected the sample of index 0, got member '0000000001.json'"),
-    ([0, 1, 2, 3], [0, 1, 2], "expected the sample of index 3, got member '0000000003.json'"),
-], ids=["a gap", "a skip", "not the first asked for", "past the end"])
+@pytest.mark.parametrize(
+    ("indices", "handed", "message"),
+    [
+        ([0, 1, 3], [0, 1], "expected the sample of index 2, got member '0000000003.json'"),
+        ([0, 2], [0], "expected the sample of index 1, got member '0000000002.json'"),
+        ([1, 2], [], "expected the sample of index 0, got member '0000000001.json'"),
+        ([0, 1, 2, 3], [0, 1, 2], "expected the sample of index 3, got member '0000000003.json'"),
+    ],
+    ids=["a gap", "a skip", "not the first asked for", "past the end"],
+)
 def test_a_key_out_of_sequence_is_detected_not_retried(indices, handed, message):
     """The client asks for 0, 1, 2; the answer holds ``indices``. What came before the
     fault is handed over, in order; then a ServiceError, and no second request."""
@@ -166,8 +173,13 @@ def test_a_key_out_of_sequence_is_detected_not_retried(indices, handed, message)
 @pytest.mark.parametrize("status", [400, 401, 413, 422])
 def test_a_4xx_is_not_retried_and_carries_the_servers_problems(status):
     problems = [{"field": "scenario", "message": "unknown scenario; one of: quickstart", "value": "nope"}]
-    endpoint = FakeEndpoint(lambda body: (status, {"Content-Type": "application/json"},
-                                          json.dumps({"error": "bad request", "problems": problems}).encode()))
+    endpoint = FakeEndpoint(
+        lambda body: (
+            status,
+            {"Content-Type": "application/json"},
+            json.dumps({"error": "bad request", "problems": problems}).encode(),
+        )
+    )
     client, waits = client_on(endpoint)
     with pytest.raises(ApiError) as e:
         list(client.samples(0, 1, scenario="nope"))
@@ -186,7 +198,8 @@ def test_a_4xx_without_a_json_body_still_names_the_status():
 
 
 def test_the_get_routes_retry_too():
-    endpoint = FakeEndpoint(lambda body: (429, {"Retry-After": "3"}, b""),
-                            lambda body: (200, {}, json.dumps({"status": "ok"}).encode()))
+    endpoint = FakeEndpoint(
+        lambda body: (429, {"Retry-After": "3"}, b""), lambda body: (200, {}, json.dumps({"status": "ok"}).encode())
+    )
     client, waits = client_on(endpoint)
     assert client.health() == {"status": "ok"} and waits == [3.0] and len(endpoint.requests) == 2

@@ -26,17 +26,27 @@ BAD = [
     (_s(lighting={"intensty": 1}), "scenarios.night.lighting.intensty", "allowed keys: count, kind, intensity"),
     (_s(objects={"count": {"dist": "uniform", "low": 1, "high": 3}}), "scenarios.night.objects.count", "randint"),
     (_s(objects={"count": 2.5}), "scenarios.night.objects.count", "integer"),
-    (_s(objects={"shape": "teapot"}), "scenarios.night.objects.shape", "sphere, box, cylinder, capsule, ell, torus, rock"),
+    (
+        _s(objects={"shape": "teapot"}),
+        "scenarios.night.objects.shape",
+        "sphere, box, cylinder, capsule, ell, torus, rock",
+    ),
     (_s(objects={"shape": {"dist": "choice", "values": ["box", "cube"]}}), "scenarios.night.objects.shape", "'cube'"),
     (_s(objects={"size": {"dist": "normal", "mean": 1, "std": 1}}), "scenarios.night.objects.size", "> 0.0"),
     (_s(objects={"size": {"dist": "uniform", "low": 0.5, "high": 0.1}}), "scenarios.night.objects.size", "above high"),
     (_s(objects={"size": {"dist": "loguniform", "low": 0, "high": 1}}), "scenarios.night.objects.size", "> 0"),
-    (_s(objects={"restitution": {"dist": "uniform", "low": 0.5, "high": 1.5}}), "scenarios.night.objects.restitution",
-     "<= 1.0"),
+    (
+        _s(objects={"restitution": {"dist": "uniform", "low": 0.5, "high": 1.5}}),
+        "scenarios.night.objects.restitution",
+        "<= 1.0",
+    ),
     (_s(objects={"speed": {"dist": "gamma", "k": 1}}), "scenarios.night.objects.speed", "uniform, normal, loguniform"),
     (_s(objects={"speed": {"dist": "uniform", "low": 0}}), "scenarios.night.objects.speed", "needs 'high'"),
-    (_s(objects={"texture": {"dist": "choice", "values": ["plain"], "weights": [1, 2]}}),
-     "scenarios.night.objects.texture", "weights"),
+    (
+        _s(objects={"texture": {"dist": "choice", "values": ["plain"], "weights": [1, 2]}}),
+        "scenarios.night.objects.texture",
+        "weights",
+    ),
     (_s(camera={"fov_deg": 170}), "scenarios.night.camera.fov_deg", "<= 150.0"),
     (_s(camera={"trajectory": "spiral"}), "scenarios.night.camera.trajectory", "static, orbit, dolly, handheld"),
     (_s(room={"widht": 4}), "scenarios.night.room.widht", "allowed keys: width, depth, height"),
@@ -65,8 +75,11 @@ def test_config_errors_list_every_problem():
     with pytest.raises(ConfigError) as info:
         parse_config(_s(lighting={"intensity": -1, "ambient": 2}, camera={"fov_deg": 1}))
     paths = sorted(p.split(":")[0] for p in info.value.problems)
-    assert paths == ["scenarios.night.camera.fov_deg", "scenarios.night.lighting.ambient",
-                     "scenarios.night.lighting.intensity"]
+    assert paths == [
+        "scenarios.night.camera.fov_deg",
+        "scenarios.night.lighting.ambient",
+        "scenarios.night.lighting.intensity",
+    ]
 
 
 def test_load_config_reports_bad_yaml_and_missing_file(tmp_path):

@@ -166,8 +166,9 @@ def real_ds(real_pictures, tmp_path_factory) -> Path:
     and two re-encoded copies of picture 0 (near-duplicates)."""
     pics = real_pictures
     first = [{"__key__": f"s{k:03d}", "jpg": jpeg(pics[k]), "cls": str(k % 3).encode()} for k in range(5)]
-    second = [{"__key__": f"t{k:03d}", "png": png(pics[k]), "json": json.dumps({"k": k}).encode()}
-              for k in range(5, 10)]
+    second = [
+        {"__key__": f"t{k:03d}", "png": png(pics[k]), "json": json.dumps({"k": k}).encode()} for k in range(5, 10)
+    ]
     second.append({"__key__": "t100", "cls": b"1"})  # no picture
     second.append({"__key__": "t101", "jpg": jpeg(pics[0], quality=70), "cls": b"0"})
     second.append({"__key__": "t102", "png": png(pics[0]), "json": b"{}"})
@@ -204,7 +205,7 @@ def test_phash_is_stable_under_small_changes_and_far_for_other_pictures():
     rng = np.random.default_rng(5)
     others = [phash(smooth_image(rng)) for _ in range(40)]
     assert 20 <= hamming(h, others[0]) <= 44
-    distances = [hamming(a, b) for k, a in enumerate(others) for b in others[k + 1:]]
+    distances = [hamming(a, b) for k, a in enumerate(others) for b in others[k + 1 :]]
     assert 28 <= np.mean(distances) <= 35 and min(distances) > NEAR_DUPLICATE_BITS
 
 
@@ -288,8 +289,18 @@ def test_features_of_a_solid_colour():
     rgb[...] = (200, 100, 50)
     f = dict(zip(FEATURES, image_features(rgb)))
     assert (f["r_mean"], f["g_mean"], f["b_mean"]) == pytest.approx((200, 100, 50))
-    for name in ("r_std", "g_std", "b_std", "luma_std", "edge_density", "gradient_mean", "sharpness", "entropy",
-                 "dark_fraction", "bright_fraction"):
+    for name in (
+        "r_std",
+        "g_std",
+        "b_std",
+        "luma_std",
+        "edge_density",
+        "gradient_mean",
+        "sharpness",
+        "entropy",
+        "dark_fraction",
+        "bright_fraction",
+    ):
         assert f[name] == pytest.approx(0, abs=1e-9), name
     assert f["luma_mean"] == pytest.approx(0.299 * 200 + 0.587 * 100 + 0.114 * 50, abs=1e-3)
     assert f["saturation_mean"] == pytest.approx(150 / 200)
@@ -330,7 +341,7 @@ def test_features_do_not_depend_on_memory_layout():
     want = image_features(pic)
     store = np.zeros(pic.size + 64, np.uint8)
     for offset in range(0, 64, 3):
-        moved = store[offset:offset + pic.size].reshape(pic.shape)
+        moved = store[offset : offset + pic.size].reshape(pic.shape)
         moved[...] = pic
         assert np.array_equal(image_features(moved), want), offset
     assert np.array_equal(image_features(np.concatenate([pic, pic])[:96]), want)
@@ -368,10 +379,18 @@ def test_features_of_a_checkerboard_and_of_random_pictures():
         mx, mn = x64.max(axis=2), x64.min(axis=2)
         sat = np.where(mx > 0, (mx - mn) / np.where(mx > 0, mx, 1), 0)
         want = {
-            "r_mean": r.mean(), "g_mean": g.mean(), "b_mean": b.mean(), "r_std": r.std(), "g_std": g.std(),
-            "b_std": b.std(), "luma_mean": luma.mean(), "luma_std": luma.std(), "saturation_mean": sat.mean(),
+            "r_mean": r.mean(),
+            "g_mean": g.mean(),
+            "b_mean": b.mean(),
+            "r_std": r.std(),
+            "g_std": g.std(),
+            "b_std": b.std(),
+            "luma_mean": luma.mean(),
+            "luma_std": luma.std(),
+            "saturation_mean": sat.mean(),
             "colourfulness": math.hypot(rg.std(), yb.std()) + 0.3 * math.hypot(rg.mean(), yb.mean()),
-            "gradient_mean": sobel_mean(luma), "dark_fraction": (luma <= 10).mean(),
+            "gradient_mean": sobel_mean(luma),
+            "dark_fraction": (luma <= 10).mean(),
             "bright_fraction": (luma >= 245).mean(),
         }
         got = dict(zip(FEATURES, image_features(pic)))
@@ -451,8 +470,9 @@ def test_profile_of_a_real_style_dataset_shows_its_duplicates(real_ds, real_pict
 
 
 def test_profile_counts_undecodable_pictures_and_names_corrupt_shards(tmp_path, real_pictures):
-    folder = write_real(tmp_path / "bad", [[{"__key__": "a", "jpg": jpeg(real_pictures[0])},
-                                            {"__key__": "b", "jpg": b"garbage"}]])
+    folder = write_real(
+        tmp_path / "bad", [[{"__key__": "a", "jpg": jpeg(real_pictures[0])}, {"__key__": "b", "jpg": b"garbage"}]]
+    )
     p = profile_dataset(str(folder))
     assert p.size == 1 and p.unreadable == 1 and "real-000000.tar/b" in p.problems[0]
     data = (folder / "real-000000.tar").read_bytes()
@@ -499,8 +519,14 @@ def test_wasserstein_1d_is_exact():
 
 def made_profile(url: str, features: np.ndarray, hashes) -> Profile:
     hashes = np.array(hashes, dtype=np.uint64)
-    return Profile(url=url, keys=[f"{url}/{k}" for k in range(len(features))], hashes=hashes, features=features,
-                   near_duplicates=near_duplicates(hashes), samples_read=len(features))
+    return Profile(
+        url=url,
+        keys=[f"{url}/{k}" for k in range(len(features))],
+        hashes=hashes,
+        features=features,
+        near_duplicates=near_duplicates(hashes),
+        samples_read=len(features),
+    )
 
 
 def test_compare_is_the_1d_frechet_when_one_feature_varies():

@@ -108,8 +108,9 @@ def _paths(text: str) -> set[str]:
 
 @pytest.mark.parametrize("page", PAGES, ids=_rel)
 def test_named_repository_paths_exist(page):
-    missing = sorted(p for p in _paths(page.read_text())
-                     if not (any(REPO.glob(p)) if "*" in p else (REPO / p).exists()))
+    missing = sorted(
+        p for p in _paths(page.read_text()) if not (any(REPO.glob(p)) if "*" in p else (REPO / p).exists())
+    )
     assert not missing, f"{_rel(page)} names paths this checkout does not have: {missing}"
 
 
@@ -150,8 +151,7 @@ def _resolves(dotted: str) -> bool:
     node = names.get(rest[0])
     if len(rest) > 1 and isinstance(node, ast.ClassDef):
         body = {n.name for n in node.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
-        body |= {t.id for n in node.body if isinstance(n, ast.AnnAssign) for t in [n.target]
-                 if isinstance(t, ast.Name)}
+        body |= {t.id for n in node.body if isinstance(n, ast.AnnAssign) for t in [n.target] if isinstance(t, ast.Name)}
         return rest[1] in body
     return True
 
@@ -167,8 +167,10 @@ def _options() -> dict[str, frozenset[str]]:
     """Each subcommand's option strings, from the parser ``factory`` itself builds."""
     parser = build_parser()
     (subparsers,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-    return {name: frozenset(s for action in sub._actions for s in action.option_strings)
-            for name, sub in subparsers.choices.items()}
+    return {
+        name: frozenset(s for action in sub._actions for s in action.option_strings)
+        for name, sub in subparsers.choices.items()
+    }
 
 
 def _command_lines(text: str) -> list[str]:
@@ -198,7 +200,7 @@ def test_shown_commands_and_flags_exist(page):
                 wrong.append(f"{line.strip()!r}: no subcommand {name!r}")
                 continue
             end = matches[i + 1].start() if i + 1 < len(matches) else len(line)
-            unknown = sorted(set(FLAG.findall(line[m.end():end])) - options[name])
+            unknown = sorted(set(FLAG.findall(line[m.end() : end])) - options[name])
             if unknown:
                 wrong.append(f"{line.strip()!r}: factory {name} has no {', '.join(unknown)}")
     assert not wrong, f"{_rel(page)}: " + "; ".join(wrong)
@@ -221,7 +223,7 @@ def test_python_blocks_parse(page):
 def _example() -> str:
     text = README.read_text()
     assert text.count(EXAMPLE_MARK) == 1, f"README.md marks its Python example with {EXAMPLE_MARK!r}"
-    (info, body), *_ = _blocks(text[text.index(EXAMPLE_MARK):])
+    (info, body), *_ = _blocks(text[text.index(EXAMPLE_MARK) :])
     assert info == "python"
     return body
 
@@ -234,8 +236,12 @@ def test_the_readme_example_runs_and_prints_what_it_says(monkeypatch, capsys, tm
     monkeypatch.chdir(REPO)
     namespace = runpy.run_path(str(script), run_name="__main__")
     printed = capsys.readouterr().out.splitlines()
-    assert printed[:4] == ["0000000003 nominal", "(8, 128, 128, 3) uint8", "(8, 128, 128) float32",
-                           "uint16 (8, 128, 128, 2)"]  # as the comments say
+    assert printed[:4] == [
+        "0000000003 nominal",
+        "(8, 128, 128, 3) uint8",
+        "(8, 128, 128) float32",
+        "uint16 (8, 128, 128, 2)",
+    ]  # as the comments say
     assert len(printed) == 5 and printed[4].startswith("sphere [")
     frames, meta = namespace["frames"], namespace["meta"]
     assert frames.rgb.shape == (8, 128, 128, 3) and frames.depth.dtype.name == "float32"

@@ -29,14 +29,11 @@ PNG_MEMBERS = {"rgb.png", "depth.png", "instance.png", "semantic.png", "normals.
 def edge_frames() -> Frames:
     """Two 3 x 8 frames holding the edge values of every encoding."""
     T, H, W = 2, 3, 8
-    depth = np.array(
-        [0.0, 1e-5, 0.0004, 0.0005, 1.2345, 65.534, 65.5349, 65.535, 65.6, 1e6, 3.0, 0.25], np.float32
-    )
+    depth = np.array([0.0, 1e-5, 0.0004, 0.0005, 1.2345, 65.534, 65.5349, 65.535, 65.6, 1e6, 3.0, 0.25], np.float32)
     depth = np.resize(depth, (T, H, W)).astype(np.float32)
     depth[0, 0, 0] = 0.0
     flow_values = np.array(
-        [0.0, 1 / 128, -1 / 128, 0.3, -0.3, 511.98, -511.98, 511.984375, -511.984375, 600.0, -1e5, 123.456],
-        np.float32,
+        [0.0, 1 / 128, -1 / 128, 0.3, -0.3, 511.98, -511.98, 511.984375, -511.984375, 600.0, -1e5, 123.456], np.float32
     )
     flow = np.stack([np.resize(flow_values, (T, H, W)), np.resize(flow_values[::-1], (T, H, W))], -1)
     flow_valid = np.ones((T, H, W), bool)
@@ -110,7 +107,9 @@ def test_bytes_are_deterministic():
     # Same values in fresh, differently laid-out arrays (Fortran order) and a fresh meta.
     f = sample.frames
     again = Sample(
-        sample.key, sample.index, sample.scenario,
+        sample.key,
+        sample.index,
+        sample.scenario,
         Frames(*(np.asfortranarray(getattr(f, k)) for k in f.__dataclass_fields__)),
         json.loads(json.dumps(sample.meta)),
     )

@@ -16,8 +16,14 @@ from factory.scene.config import parse_config
 def _config(objects: dict, camera: dict | None = None, **render) -> object:
     r = {"width": 96, "height": 72, "frames": 4, "fps": 12, "substeps": 4}
     r.update(render)
-    return parse_config({"seed": 3, "render": r, "output": {"mp4": False},
-                         "scenarios": {"s": {"objects": objects, "camera": camera or {}}}})
+    return parse_config(
+        {
+            "seed": 3,
+            "render": r,
+            "output": {"mp4": False},
+            "scenarios": {"s": {"objects": objects, "camera": camera or {}}},
+        }
+    )
 
 
 def _ray(meta: dict, t: int, i: int, j: int) -> tuple[np.ndarray, np.ndarray]:
@@ -37,8 +43,10 @@ def _project(meta: dict, t: int, X: np.ndarray) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def sphere_sample():
-    cfg = _config({"count": 1, "shape": "sphere", "size": 0.4, "spawn_radius": 0.0, "drop_height": 0.0,
-                   "speed": 0.0}, {"distance": 3.0, "elevation_deg": 20.0, "target_height": 0.4})
+    cfg = _config(
+        {"count": 1, "shape": "sphere", "size": 0.4, "spawn_radius": 0.0, "drop_height": 0.0, "speed": 0.0},
+        {"distance": 3.0, "elevation_deg": 20.0, "target_height": 0.4},
+    )
     return generate_sample(cfg, 0)
 
 
@@ -76,9 +84,19 @@ def test_floor_depth_matches_plane(sphere_sample):
 
 @pytest.fixture(scope="module")
 def box_clip():
-    cfg = _config({"count": 6, "shape": "box", "size": {"dist": "uniform", "low": 0.15, "high": 0.3},
-                   "aspect": {"dist": "uniform", "low": 0.5, "high": 2.0}, "spawn_radius": 1.2,
-                   "speed": 1.0, "spin": 2.0}, {"distance": 4.0, "trajectory": "orbit"}, frames=6)
+    cfg = _config(
+        {
+            "count": 6,
+            "shape": "box",
+            "size": {"dist": "uniform", "low": 0.15, "high": 0.3},
+            "aspect": {"dist": "uniform", "low": 0.5, "high": 2.0},
+            "spawn_radius": 1.2,
+            "speed": 1.0,
+            "spin": 2.0,
+        },
+        {"distance": 4.0, "trajectory": "orbit"},
+        frames=6,
+    )
     return generate_sample(cfg, 1)
 
 
@@ -125,10 +143,17 @@ def test_visible_box_inside_amodal_and_matches_segmentation(box_clip):
 
 @pytest.mark.parametrize("index", [0, 1, 2])
 def test_flow_lands_on_same_instance(index):
-    cfg = _config({"count": 6, "size": {"dist": "uniform", "low": 0.15, "high": 0.35}, "speed": 1.5,
-                   "spin": 3.0, "spawn_radius": 1.0},
-                  {"trajectory": {"dist": "choice", "values": ["orbit", "dolly", "handheld"]}, "distance": 3.5},
-                  frames=6)
+    cfg = _config(
+        {
+            "count": 6,
+            "size": {"dist": "uniform", "low": 0.15, "high": 0.35},
+            "speed": 1.5,
+            "spin": 3.0,
+            "spawn_radius": 1.0,
+        },
+        {"trajectory": {"dist": "choice", "values": ["orbit", "dolly", "handheld"]}, "distance": 3.5},
+        frames=6,
+    )
     f = generate_sample(cfg, index).frames
     T, H, W = f.instance.shape
     total = same = 0
@@ -177,9 +202,21 @@ PENETRATION = 1e-2  # metres: the most a contact may press in, at any frame (a 5
 
 
 def test_spheres_come_to_rest_without_interpenetrating():
-    cfg = _config({"count": 12, "shape": "sphere", "size": {"dist": "uniform", "low": 0.1, "high": 0.2},
-                   "spawn_radius": 0.4, "drop_height": {"dist": "uniform", "low": 0.0, "high": 0.8},
-                   "restitution": 0.3}, frames=30, fps=10, substeps=10, width=16, height=16)
+    cfg = _config(
+        {
+            "count": 12,
+            "shape": "sphere",
+            "size": {"dist": "uniform", "low": 0.1, "high": 0.2},
+            "spawn_radius": 0.4,
+            "drop_height": {"dist": "uniform", "low": 0.0, "high": 0.8},
+            "restitution": 0.3,
+        },
+        frames=30,
+        fps=10,
+        substeps=10,
+        width=16,
+        height=16,
+    )
     s = generate_sample(cfg, 0)
     objs = s.meta["objects"]
     for t in range(s.meta["frames"]):

@@ -12,11 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from factory import load_config
 from tests.golden import record  # tests/golden/record.py: the recorder and its choices
 
 GOLDEN = record.golden()
-
-from factory import load_config
 
 CASES = [(cfg, int(i)) for cfg, samples in sorted(GOLDEN["configs"].items()) for i in samples]
 

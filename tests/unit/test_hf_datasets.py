@@ -34,8 +34,13 @@ def test_hugging_face_datasets_loads_factory_shards(tmp_path, tiny_config):
 
     write_dataset(tiny_config, tmp_path / "ds", 7, 3)
     shards = sorted(str(p) for p in (tmp_path / "ds").glob("*.tar"))
-    ds = datasets.load_dataset("webdataset", data_files={"train": shards}, split="train", features=features(),
-                               cache_dir=str(tmp_path / "hf-cache"))
+    ds = datasets.load_dataset(
+        "webdataset",
+        data_files={"train": shards},
+        split="train",
+        features=features(),
+        cache_dir=str(tmp_path / "hf-cache"),
+    )
     assert ds.num_rows == 7
     want = {key: decode_sample(members) for _, key, members in open_dataset(str(tmp_path / "ds")).samples()}
     for row in ds:
@@ -44,4 +49,3 @@ def test_hugging_face_datasets_loads_factory_shards(tmp_path, tiny_config):
         _assert_same_json(meta, ref_meta)
         for name in ("rgb", "depth", "instance", "semantic", "normals", "flow", "flow_valid"):
             assert np.array_equal(getattr(frames, name), getattr(ref_frames, name)), name
-

@@ -20,8 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "factory"
 
 # Layers from the bottom up: a module may import its own layer and those before it.
-LAYERS = ("base", "scene", "physics", "render", "sample", "dataset", "trust", "client", "onray", "service",
-          "commands")
+LAYERS = ("base", "scene", "physics", "render", "sample", "dataset", "trust", "client", "onray", "service", "commands")
 # Where Ray may be imported: every Ray Data use, the Serve adapter and the command that serves it.
 RAY_ALLOWED = ("factory.onray", "factory.service.app", "factory.commands.serve")
 MAX_MODULE_LINES = 400
@@ -77,15 +76,19 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
         if root in index:
             continue
         work = [(root, iter(sorted(graph[root])))]
-        index[root] = low[root] = counter[0]; counter[0] += 1
-        stack.append(root); on.add(root)
+        index[root] = low[root] = counter[0]
+        counter[0] += 1
+        stack.append(root)
+        on.add(root)
         while work:
             v, it = work[-1]
             w = next(it, None)
             if w is not None:
                 if w not in index:
-                    index[w] = low[w] = counter[0]; counter[0] += 1
-                    stack.append(w); on.add(w)
+                    index[w] = low[w] = counter[0]
+                    counter[0] += 1
+                    stack.append(w)
+                    on.add(w)
                     work.append((w, iter(sorted(graph[w]))))
                 elif w in on:
                     low[v] = min(low[v], index[w])
@@ -96,7 +99,9 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
             if low[v] == index[v]:
                 comp = []
                 while True:
-                    w = stack.pop(); on.discard(w); comp.append(w)
+                    w = stack.pop()
+                    on.discard(w)
+                    comp.append(w)
                     if w == v:
                         break
                 if len(comp) > 1:
@@ -116,8 +121,9 @@ def test_no_import_cycle_in_the_package():
 
 def test_layers_import_only_downwards():
     rank = {layer: n for n, layer in enumerate(LAYERS)}
-    upward = sorted(f"{a} -> {b}" for a, bs in GRAPH.items() for b in bs
-                    if not _related(a, b) and rank[_layer(b)] > rank[_layer(a)])
+    upward = sorted(
+        f"{a} -> {b}" for a, bs in GRAPH.items() for b in bs if not _related(a, b) and rank[_layer(b)] > rank[_layer(a)]
+    )
     assert upward == []
 
 
@@ -175,8 +181,9 @@ NOT_IN_UNIT_TESTS = ("ray", "moto", *RAY_ALLOWED)
 def test_unit_tests_import_no_ray_and_no_server():
     found = {}
     for path in sorted((ROOT / "tests" / "unit").glob("*.py")):
-        bad = sorted(m for m in _imports("tests.unit.x", path)
-                     if any(m == b or m.startswith(b + ".") for b in NOT_IN_UNIT_TESTS))
+        bad = sorted(
+            m for m in _imports("tests.unit.x", path) if any(m == b or m.startswith(b + ".") for b in NOT_IN_UNIT_TESTS)
+        )
         if bad:
             found[path.name] = bad
     assert found == {}, "move these tests to tests/integration"
@@ -184,8 +191,11 @@ def test_unit_tests_import_no_ray_and_no_server():
 
 
 def test_modules_and_functions_are_small():
-    long_modules = {str(p.relative_to(ROOT)): n for p in MODULES.values()
-                    if (n := len(p.read_text().splitlines())) > MAX_MODULE_LINES}
+    long_modules = {
+        str(p.relative_to(ROOT)): n
+        for p in MODULES.values()
+        if (n := len(p.read_text().splitlines())) > MAX_MODULE_LINES
+    }
     long_functions = {}
     for path in MODULES.values():
         for node in ast.walk(ast.parse(path.read_text())):

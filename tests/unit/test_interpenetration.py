@@ -91,8 +91,9 @@ def _frame_depths(scene, motion, t: int) -> tuple[float, float]:
     posed = [_posed(_shape(o), quat_to_matrix(motion.quats[s, k]), motion.positions[s, k]) for k, o in enumerate(objs)]
     points = [_points(p) for p in posed]
     a, b = max(s - scene.substeps, 0), min(s + scene.substeps, len(motion.times) - 1)
-    resting = [o.static or np.linalg.norm(motion.positions[b, k] - motion.positions[a, k]) < 1e-3
-               for k, o in enumerate(objs)]
+    resting = [
+        o.static or np.linalg.norm(motion.positions[b, k] - motion.positions[a, k]) < 1e-3 for k, o in enumerate(objs)
+    ]
     worst = worst_rest = 0.0
     for i in range(len(objs)):
         floor = max(0.0, -float(points[i][:, 2].min()))
@@ -113,8 +114,12 @@ def _frame_depths(scene, motion, t: int) -> tuple[float, float]:
 
 
 # (config, scenario, whether its objects settle within 2 s: shelf_spill's still roll)
-CASES = [("edge_cases", "pile_up", True), ("edge_cases", "falling_stack", True), ("shapes", "pile", True),
-         ("rooms", "shelf_spill", False)]
+CASES = [
+    ("edge_cases", "pile_up", True),
+    ("edge_cases", "falling_stack", True),
+    ("shapes", "pile", True),
+    ("rooms", "shelf_spill", False),
+]
 
 
 @pytest.mark.parametrize("path,scenario,settles", CASES)

@@ -52,8 +52,9 @@ OVERLAYS = ("overlays/cpu", "overlays/gpu")
 SERVE_YAML = K8S / "base" / "serve.yaml"
 
 
-needs_crds = pytest.mark.skipif(not kv.crds_available(), reason=f"KubeRay CRDs not found at {kv.CRDS} "
-                                "(set FACTORY_KUBERAY_CRDS)")
+needs_crds = pytest.mark.skipif(
+    not kv.crds_available(), reason=f"KubeRay CRDs not found at {kv.CRDS} (set FACTORY_KUBERAY_CRDS)"
+)
 
 
 def job_arguments(entrypoint: str):
@@ -97,7 +98,8 @@ def test_the_python_renderer_refuses_what_it_does_not_emulate(tmp_path):
     with pytest.raises(kustomize_lite.Unsupported, match="namePrefix"):
         kustomize_lite.build(tmp_path)
     (tmp_path / "kustomization.yaml").write_text(
-        "resources: [cm.yaml]\nconfigMapGenerator: [{name: b, literals: [a=1]}]\n")
+        "resources: [cm.yaml]\nconfigMapGenerator: [{name: b, literals: [a=1]}]\n"
+    )
     with pytest.raises(kustomize_lite.Unsupported, match="disableNameSuffixHash"):
         kustomize_lite.build(tmp_path)
     (tmp_path / "kustomization.yaml").write_text("resources: [../cm.yaml]\n")
@@ -133,11 +135,19 @@ PLANTED = [  # (kind, dotted path in the rendered gpu overlay, value or DELETE, 
     ("RayCluster", "spec.enableInTreeAutoscalng", True, "'enableInTreeAutoscalng' was unexpected"),
     ("RayCluster", f"{GPU_WORKERS}.replicas", "two", "'two' is not of type 'integer'"),
     ("RayCluster", f"{GPU_WORKERS}.maxReplicas", 2**31, "greater than the maximum of 2147483647"),
-    ("RayCluster", f"{GPU_WORKERS}.template.spec.containers.0.imagePullPolize", "Always",
-     "'imagePullPolize' was unexpected"),
+    (
+        "RayCluster",
+        f"{GPU_WORKERS}.template.spec.containers.0.imagePullPolize",
+        "Always",
+        "'imagePullPolize' was unexpected",
+    ),
     ("RayCluster", f"{GPU_WORKERS}.template.spec.containers.0.resources.limits.cpu", "four", "does not match"),
-    ("RayCluster", f"{GPU_WORKERS}.template.spec.containers.0.resources.limits.memory", True,  # int-or-string
-     "is not valid under any of the given schemas"),
+    (
+        "RayCluster",
+        f"{GPU_WORKERS}.template.spec.containers.0.resources.limits.memory",
+        True,  # int-or-string
+        "is not valid under any of the given schemas",
+    ),
     ("RayCluster", f"{GPU_WORKERS}.groupName", "DELETE", "'groupName' is a required property"),
     ("RayCluster", "spec.headGroupSpec.template.spec.containers.0.name", "DELETE", "'name' is a required property"),
     ("RayCluster", "spec.autoscalerOptions.upscalingMode", "Fast", "is not one of"),
@@ -178,8 +188,11 @@ def test_the_core_pod_schema_checks_the_pod_templates_inside_the_ray_objects():
     # the same templates are found inside the RayJob (and its submitter) and the RayService
     job = one(render("overlays/gpu"), "RayJob")
     assert [p for p, _ in kv.pod_templates(job)] == [
-        "spec.rayClusterSpec.headGroupSpec.template", "spec.rayClusterSpec.workerGroupSpecs[0].template",
-        "spec.rayClusterSpec.workerGroupSpecs[1].template", "spec.submitterPodTemplate"]
+        "spec.rayClusterSpec.headGroupSpec.template",
+        "spec.rayClusterSpec.workerGroupSpecs[0].template",
+        "spec.rayClusterSpec.workerGroupSpecs[1].template",
+        "spec.submitterPodTemplate",
+    ]
     job["spec"]["submitterPodTemplate"]["spec"]["containers"][0]["imagee"] = "x"
     assert any("'imagee' was unexpected" in e for e in kv.pod_template_errors(job["spec"]["submitterPodTemplate"]))
     if kv.crds_available():
@@ -243,12 +256,15 @@ def test_the_rayjob_cleans_up_retries_and_runs_a_valid_generate_command(name):
     assert args.no_progress  # no progress bars in pod logs
     spec = cluster_specs(objects)["RayJob"]
     if args.gpus_per_worker:  # one render actor per GPU: as many as the GPU group can hold
-        gpus = sum(g["maxReplicas"] * int(limits(g["template"]["spec"]["containers"][0], "nvidia.com/gpu"))
-                   for g in gpu_groups(spec))
+        gpus = sum(
+            g["maxReplicas"] * int(limits(g["template"]["spec"]["containers"][0], "nvidia.com/gpu"))
+            for g in gpu_groups(spec)
+        )
         assert args.max_workers == gpus / args.gpus_per_worker
     else:  # render actors hold 0.95 CPU (factory.onray.pipeline.resources): they must fit in the CPU group at its largest
-        cpus = sum(g["maxReplicas"] * quantity(limits(g["template"]["spec"]["containers"][0], "cpu"))
-                   for g in cpu_groups(spec))
+        cpus = sum(
+            g["maxReplicas"] * quantity(limits(g["template"]["spec"]["containers"][0], "cpu")) for g in cpu_groups(spec)
+        )
         assert args.max_workers * 0.95 <= cpus
     assert bool(args.gpus_per_worker) == (name == "overlays/gpu")
 
@@ -269,12 +285,15 @@ def test_every_container_has_requests_and_limits_and_requests_fit_the_limits(nam
     found = list(ray_containers(objects))
     # 3 clusters x (head + worker groups: cpu, and gpu in the gpu overlay) + the job submitter
     assert len(found) == {"base": 7, "overlays/cpu": 7, "overlays/gpu": 10}[name]
-    autoscalers = [(f"{kind} autoscaler", {"resources": spec["autoscalerOptions"]["resources"]})
-                   for kind, spec in cluster_specs(objects).items()]
+    autoscalers = [
+        (f"{kind} autoscaler", {"resources": spec["autoscalerOptions"]["resources"]})
+        for kind, spec in cluster_specs(objects).items()
+    ]
     for where, container in found + autoscalers:
         resources = container.get("resources") or {}
-        assert {"cpu", "memory"} <= set(resources.get("requests", {})) and \
-            {"cpu", "memory"} <= set(resources.get("limits", {})), where
+        assert {"cpu", "memory"} <= set(resources.get("requests", {})) and {"cpu", "memory"} <= set(
+            resources.get("limits", {})
+        ), where
         for resource, request in resources["requests"].items():
             assert quantity(request) <= quantity(resources["limits"][resource]), (where, resource)
 
@@ -284,8 +303,9 @@ def test_the_example_secrets_are_placeholders_that_no_kustomization_includes():
     secrets = list(yaml.safe_load_all(example.read_text()))
     assert {s["metadata"]["name"] for s in secrets} == {"factory-s3", "factory-serve", "factory-ray-auth"}
     for secret in secrets:
-        assert secret["kind"] == "Secret" and all("REPLACE" in v or v.startswith("http")
-                                                  for v in secret["stringData"].values())
+        assert secret["kind"] == "Secret" and all(
+            "REPLACE" in v or v.startswith("http") for v in secret["stringData"].values()
+        )
     for path in K8S.rglob("kustomization.yaml"):
         assert "secrets.example" not in path.read_text(), path
 
@@ -305,8 +325,10 @@ def test_kuberays_own_spec_checks_pass(name):
         for group in groups:
             assert group["template"]["spec"]["containers"], "a group without containers"
             assert "labels" not in group["rayStartParams"]
-            assert not (group.get("resources") and {"num-cpus", "num-gpus", "memory", "resources"} &
-                        set(group["rayStartParams"])), "resources in both rayStartParams and resources"
+            assert not (
+                group.get("resources")
+                and {"num-cpus", "num-gpus", "memory", "resources"} & set(group["rayStartParams"])
+            ), "resources in both rayStartParams and resources"
             assert group["template"]["spec"].get("restartPolicy", "Never") == "Never"  # autoscaler v2
         assert len({g["groupName"] for g in spec["workerGroupSpecs"]}) == len(spec["workerGroupSpecs"])
         assert tuple(map(int, spec["rayVersion"].split("."))) >= (2, 52)  # token authentication
@@ -325,11 +347,14 @@ def test_the_dockerfile_builds_from_the_pinned_ray_image_and_copies_what_exists(
     assert base == "rayproject/ray:${RAY_VERSION}-py311${RAY_VARIANT}" and args["RAY_VARIANT"] == ""
     requires = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["requires-python"]
     assert requires == ">=3.11"  # the image's Python (py311) satisfies it
-    assert "--constraint" in text and 'ray==${RAY_VERSION}' in text  # pip may not replace the image's Ray
+    assert "--constraint" in text and "ray==${RAY_VERSION}" in text  # pip may not replace the image's Ray
     sources = [s for line in re.findall(r"^COPY (?:--\S+ )*(.+) \S+$", text, re.MULTILINE) for s in line.split()]
     assert sources and all((REPO / s).exists() for s in sources), sources
-    ignore = [line for line in (K8S / "image" / "Dockerfile.dockerignore").read_text().splitlines()
-              if line and not line.startswith("#")]
+    ignore = [
+        line
+        for line in (K8S / "image" / "Dockerfile.dockerignore").read_text().splitlines()
+        if line and not line.startswith("#")
+    ]
     assert ignore[0] == "*" and {f"!{s}" for s in sources} <= set(ignore)
     (workdir,) = re.findall(r"^WORKDIR (\S+)", text, re.MULTILINE)
     assert "-e ." in text  # installed in place: configs/ and k8s/base/serve.yaml are found next to the package

@@ -18,14 +18,28 @@ from factory.scene.config import LIGHT_KINDS, TEXTURES, parse_config
 
 def _config(light_size: float = 0.0, **render) -> object:
     r = {"width": 96, "height": 72, "frames": 1, "fps": 12, "substeps": 2, **render}
-    return parse_config({
-        "seed": 2, "render": r, "output": {"mp4": False},
-        "scenarios": {"s": {
-            "objects": {"count": 1, "shape": "sphere", "size": 0.35, "spawn_radius": 0.0, "drop_height": 0.0,
-                        "speed": 0.0},
-            "floor": {"texture": "plain"},
-            "lighting": {"size": light_size, "elevation_deg": 45.0, "azimuth_deg": 200.0},
-            "camera": {"distance": 3.0, "elevation_deg": 35.0, "azimuth_deg": 0.0, "target_height": 0.0}}}})
+    return parse_config(
+        {
+            "seed": 2,
+            "render": r,
+            "output": {"mp4": False},
+            "scenarios": {
+                "s": {
+                    "objects": {
+                        "count": 1,
+                        "shape": "sphere",
+                        "size": 0.35,
+                        "spawn_radius": 0.0,
+                        "drop_height": 0.0,
+                        "speed": 0.0,
+                    },
+                    "floor": {"texture": "plain"},
+                    "lighting": {"size": light_size, "elevation_deg": 45.0, "azimuth_deg": 200.0},
+                    "camera": {"distance": 3.0, "elevation_deg": 35.0, "azimuth_deg": 0.0, "target_height": 0.0},
+                }
+            },
+        }
+    )
 
 
 def _scene_of(sample) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
@@ -51,7 +65,7 @@ def _blocked(points: np.ndarray, dirs: np.ndarray, centre: np.ndarray, radius: f
     """Whether rays from points (M, 3) along unit dirs (M, S, 3) meet the sphere."""
     oc = points[:, None, :] - centre
     b = np.einsum("msk,msk->ms", oc, dirs)
-    c = np.einsum("msk,msk->ms", oc, oc) - radius ** 2
+    c = np.einsum("msk,msk->ms", oc, oc) - radius**2
     disc = b * b - c
     return (disc > 0) & (-b + np.sqrt(np.maximum(disc, 0)) > 0)
 
@@ -73,9 +87,15 @@ def _emitter_dirs(L: np.ndarray, spread: float, n: int = 24) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def renders():
-    return {name: generate_sample(_config(**r), 0) for name, r in {
-        "hard": {}, "soft": {"light_size": 0.8, "shadow_rays": 16},
-        "point_many_rays": {"shadow_rays": 16}, "ao": {"ao_rays": 16, "ao_distance": 0.5}}.items()}
+    return {
+        name: generate_sample(_config(**r), 0)
+        for name, r in {
+            "hard": {},
+            "soft": {"light_size": 0.8, "shadow_rays": 16},
+            "point_many_rays": {"shadow_rays": 16},
+            "ao": {"ao_rays": 16, "ao_distance": 0.5},
+        }.items()
+    }
 
 
 def test_more_shadow_rays_from_a_point_light_change_nothing(renders):

@@ -38,8 +38,12 @@ def test_the_convex_pieces_are_convex_and_cover_the_mesh(kind):
         outside &= ~h.contains(pts)
     for p in pts[outside]:
         # Distance to the nearest piece: to its nearest triangle.
-        d = min(np.linalg.norm(trimesh.triangles.closest_point(h.triangles, np.repeat(p[None], len(h.faces), 0))
-                               - p, axis=1).min() for h in hulls)
+        d = min(
+            np.linalg.norm(
+                trimesh.triangles.closest_point(h.triangles, np.repeat(p[None], len(h.faces), 0)) - p, axis=1
+            ).min()
+            for h in hulls
+        )
         assert d < 0.02
     # And the hole stays open: the ring's centre is in no piece.
     assert not any(h.contains([[0.0, 0.0, 0.0]])[0] for h in hulls)
@@ -47,9 +51,18 @@ def test_the_convex_pieces_are_convex_and_cover_the_mesh(kind):
 
 @pytest.mark.parametrize("kind", MESH_KINDS)
 def test_a_mesh_body_has_the_posed_meshs_mass_centre_and_inertia(kind):
-    config = parse_config({"seed": 2, "render": {"width": 16, "height": 16, "frames": 2},
-                           "scenarios": {"s": {"objects": {"count": 1, "shape": kind, "tumble": 1.0,
-                                                           "density": 700.0}, "camera": {"distance": 8.0}}}})
+    config = parse_config(
+        {
+            "seed": 2,
+            "render": {"width": 16, "height": 16, "frames": 2},
+            "scenarios": {
+                "s": {
+                    "objects": {"count": 1, "shape": kind, "tumble": 1.0, "density": 700.0},
+                    "camera": {"distance": 8.0},
+                }
+            },
+        }
+    )
     scene = sample_scene(config, "s", 0)
     o = replace(scene.objects[0], dims=(0.3, 0.2, 0.12))
     o = replace(o, mass=700.0 * o.volume())
@@ -61,6 +74,10 @@ def test_a_mesh_body_has_the_posed_meshs_mass_centre_and_inertia(kind):
     assert np.allclose(m.body_ipos[b], ref.center_mass, atol=1e-9)
     # MuJoCo keeps the principal moments and the rotation to their axes.
     axes = quat_to_matrix(np.asarray(m.body_iquat[b]))
-    assert np.allclose(axes @ np.diag(m.body_inertia[b]) @ axes.T, ref.moment_inertia, rtol=1e-6,
-                       atol=1e-9 * np.abs(ref.moment_inertia).max())
+    assert np.allclose(
+        axes @ np.diag(m.body_inertia[b]) @ axes.T,
+        ref.moment_inertia,
+        rtol=1e-6,
+        atol=1e-9 * np.abs(ref.moment_inertia).max(),
+    )
     assert mesh_asset(kind).volume == pytest.approx(unit_mesh(kind).volume, rel=1e-12)

@@ -20,15 +20,28 @@ from factory.scene.config import parse_config
 
 
 def _config(count: int = 6) -> object:
-    return parse_config({
-        "seed": 5, "render": {"width": 96, "height": 72, "frames": 3, "fps": 12, "substeps": 4},
-        "output": {"mp4": False},
-        "scenarios": {"m": {
-            "objects": {"count": count, "shape": {"dist": "choice", "values": list(MESH_KINDS)},
+    return parse_config(
+        {
+            "seed": 5,
+            "render": {"width": 96, "height": 72, "frames": 3, "fps": 12, "substeps": 4},
+            "output": {"mp4": False},
+            "scenarios": {
+                "m": {
+                    "objects": {
+                        "count": count,
+                        "shape": {"dist": "choice", "values": list(MESH_KINDS)},
                         "size": {"dist": "uniform", "low": 0.25, "high": 0.45},
-                        "aspect": {"dist": "uniform", "low": 0.6, "high": 1.5}, "tumble": 1.0,
-                        "spawn_radius": 1.0, "speed": 0.8, "spin": 2.0},
-            "camera": {"distance": 3.2, "trajectory": "orbit"}}}})
+                        "aspect": {"dist": "uniform", "low": 0.6, "high": 1.5},
+                        "tumble": 1.0,
+                        "spawn_radius": 1.0,
+                        "speed": 0.8,
+                        "spin": 2.0,
+                    },
+                    "camera": {"distance": 3.2, "trajectory": "orbit"},
+                }
+            },
+        }
+    )
 
 
 def _posed(meta: dict, t: int):
@@ -74,12 +87,14 @@ def test_depth_ids_and_normals_agree_with_trimesh(mesh_sample, t):
     origin, dirs = _rays(meta, t, pixels)
     mesh, owner, vnormals = _posed(meta, t)
     locs, ray_idx, tri = RayMeshIntersector(mesh).intersects_location(
-        np.repeat(origin[None], len(dirs), 0), dirs, multiple_hits=False)
+        np.repeat(origin[None], len(dirs), 0), dirs, multiple_hits=False
+    )
     expect_id = np.zeros(len(pixels), np.int64)
     expect_depth = np.zeros(len(pixels))
     # Directions have camera z = 1, so the ray parameter of a hit is its depth.
     expect_depth[ray_idx] = np.einsum("ij,ij->i", locs - origin, dirs[ray_idx]) / np.einsum(
-        "ij,ij->i", dirs[ray_idx], dirs[ray_idx])
+        "ij,ij->i", dirs[ray_idx], dirs[ray_idx]
+    )
     expect_id[ray_idx] = owner[tri]
     # The floor (z = 0) where it is nearer than any mesh or nothing was hit.
     t_floor = np.where(dirs[:, 2] < 0, -origin[2] / np.where(dirs[:, 2] < 0, dirs[:, 2], -1), np.inf)

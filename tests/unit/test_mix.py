@@ -21,9 +21,9 @@ import webdataset as wds
 
 from factory.cli import main
 from factory.dataset import manifest as mf
+from factory.dataset.mix import default_samples, layout, mix, split_counts
 from factory.dataset.reader import open_dataset
 from factory.errors import ConfigError, DatasetConflictError, StorageError
-from factory.dataset.mix import default_samples, layout, mix, split_counts
 from tests.helpers.datasets import write_dataset
 from tests.helpers.mix import LICENCE, folder_samples, tar_samples, write_real
 
@@ -39,18 +39,29 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 
 
 def run_mix(data, out, *args, real="jpgcls"):
-    return main(["mix", "--synthetic", str(data / "syn"), "--real", str(data / real), "--out", str(out),
-                 *map(str, args)])
+    return main(
+        ["mix", "--synthetic", str(data / "syn"), "--real", str(data / real), "--out", str(out), *map(str, args)]
+    )
 
 
 def sources_of(out: Path) -> list[dict]:
     return [json.loads(m["source.json"]) for _, _, m in dataset_samples(out)]
 
 
-@pytest.mark.parametrize("ratio, n, real", [
-    (0.25, 16, 4), ("1/3", 10, 3), (0.29, 100, 29), (0.5, 5, 2), (0.5, 7, 4), (0.125, 12, 2), (0.7, 3, 2),
-    (Fraction(1, 8), 20, 2), ("0.9", 15, 14),
-])
+@pytest.mark.parametrize(
+    "ratio, n, real",
+    [
+        (0.25, 16, 4),
+        ("1/3", 10, 3),
+        (0.29, 100, 29),
+        (0.5, 5, 2),
+        (0.5, 7, 4),
+        (0.125, 12, 2),
+        (0.7, 3, 2),
+        (Fraction(1, 8), 20, 2),
+        ("0.9", 15, 14),
+    ],
+)
 def test_real_count_is_round_half_even_of_the_exact_ratio(ratio, n, real):
     # 0.29 * 100 is 28.999999999999996 in floats: the rule must see 29 exactly.
     # 0.5 * 5 = 2.5 -> 2, 0.5 * 7 = 3.5 -> 4, 1/8 * 20 = 2.5 -> 2 (halves to even).
@@ -111,11 +122,23 @@ def test_counts_provenance_and_members_are_exact(data, mixed):
         assert {k: v for k, v in members.items() if k != "source.json"} == original
         assert tag["key"] == key and tag["shard"] == shard
         if tag["source"] == "real":
-            assert tag == {"source": "real", "dataset": "jpgcls", "url": str(data / "jpgcls"), "shard": shard,
-                           "key": key, "licence": LICENCE}
+            assert tag == {
+                "source": "real",
+                "dataset": "jpgcls",
+                "url": str(data / "jpgcls"),
+                "shard": shard,
+                "key": key,
+                "licence": LICENCE,
+            }
         else:
-            assert tag == {"source": "synthetic", "dataset": "tiny", "url": str(data / "syn"), "shard": shard,
-                           "key": key, "licence": "CC-BY-4.0"}
+            assert tag == {
+                "source": "synthetic",
+                "dataset": "tiny",
+                "url": str(data / "syn"),
+                "shard": shard,
+                "key": key,
+                "licence": "CC-BY-4.0",
+            }
     # canonical JSON: sorted keys, compact
     raw = got[0][2]["source.json"]
     assert raw == json.dumps(json.loads(raw), sort_keys=True, separators=(",", ":")).encode()
@@ -144,8 +167,14 @@ def test_manifest_matches_the_files_and_passes_factory_checks(data, mixed):
     assert doc["bytes"] == sum((mixed / n).stat().st_size for n in tars)
     syn_manifest = json.loads((data / "syn" / "manifest.json").read_text())
     assert doc["sources"] == [
-        {"role": "synthetic", "url": str(data / "syn"), "name": "tiny", "licence": "CC-BY-4.0",
-         "config_hash": syn_manifest["config_hash"], "samples_used": 12},
+        {
+            "role": "synthetic",
+            "url": str(data / "syn"),
+            "name": "tiny",
+            "licence": "CC-BY-4.0",
+            "config_hash": syn_manifest["config_hash"],
+            "samples_used": 12,
+        },
         {"role": "real", "url": str(data / "jpgcls"), "name": "jpgcls", "licence": LICENCE, "samples_used": 4},
     ]
     assert "CC-BY-4.0" in doc["licence"] and LICENCE in doc["licence"] and "\n" not in doc["licence"]
@@ -186,8 +215,24 @@ def test_png_json_flavour_default_samples_and_one_tar_url(data, tmp_path, capsys
     # R = 1/2 with 10 real and 12 synthetic: N = 21 gives round(10.5) = 10 real (halves
     # to even) and 11 synthetic; N = 22 would need 11 real.
     out = tmp_path / "out"
-    assert run_mix(data, out, "--ratio", "0.5", "--real-licence", "CC-BY-SA-4.0", "--real-name", "toys",
-                   "--prefix", "toy-mix", "--seed", 3, real="pngjson") == 0
+    assert (
+        run_mix(
+            data,
+            out,
+            "--ratio",
+            "0.5",
+            "--real-licence",
+            "CC-BY-SA-4.0",
+            "--real-name",
+            "toys",
+            "--prefix",
+            "toy-mix",
+            "--seed",
+            3,
+            real="pngjson",
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "10 real" in printed and "11 synthetic" in printed and str(out) in printed
     tags = sources_of(out)
@@ -203,8 +248,26 @@ def test_png_json_flavour_default_samples_and_one_tar_url(data, tmp_path, capsys
     # one .tar as the real dataset: its samples only, named after the file
     single = data / "pngjson" / "pngjson-000001.tar"
     out2 = tmp_path / "single"
-    assert main(["mix", "--synthetic", str(data / "syn"), "--real", str(single), "--out", str(out2),
-                 "--ratio", "0.25", "--samples", "8", "--real-licence", LICENCE]) == 0
+    assert (
+        main(
+            [
+                "mix",
+                "--synthetic",
+                str(data / "syn"),
+                "--real",
+                str(single),
+                "--out",
+                str(out2),
+                "--ratio",
+                "0.25",
+                "--samples",
+                "8",
+                "--real-licence",
+                LICENCE,
+            ]
+        )
+        == 0
+    )
     tags = sources_of(out2)
     real_tags = [t for t in tags if t["source"] == "real"]
     assert [t["key"] for t in real_tags] == [k for k, _ in tar_samples(single)][:2]
@@ -219,8 +282,13 @@ def test_licence_comes_from_a_real_factory_manifest(data, tmp_path, tiny_config)
     out = tmp_path / "out"
     mix(str(data / "syn"), str(other), ratio=0.5, out=str(out), samples=6)
     doc = json.loads((out / "manifest.json").read_text())
-    assert doc["sources"][1] == {"role": "real", "url": str(other), "name": "other", "licence": "CC-BY-4.0",
-                                 "samples_used": 3}
+    assert doc["sources"][1] == {
+        "role": "real",
+        "url": str(other),
+        "name": "other",
+        "licence": "CC-BY-4.0",
+        "samples_used": 3,
+    }
     real_keys = [t["key"] for t in sources_of(out) if t["source"] == "real"]
     assert real_keys == [k for _, k, _ in dataset_samples(other)][:3]
 
@@ -238,8 +306,7 @@ def test_ratio_out_of_range_is_refused_by_the_cli(data, tmp_path, capsys, ratio)
 def test_ratio_out_of_range_is_refused_by_the_library(data, tmp_path):
     for ratio in (0.0, 1.0, 2, float("inf")):
         with pytest.raises(ConfigError, match="--ratio"):
-            mix(str(data / "syn"), str(data / "jpgcls"), ratio=ratio, out=str(tmp_path / "out"),
-                real_licence=LICENCE)
+            mix(str(data / "syn"), str(data / "jpgcls"), ratio=ratio, out=str(tmp_path / "out"), real_licence=LICENCE)
     assert not (tmp_path / "out").exists()
 
 
@@ -270,8 +337,13 @@ def test_out_equal_to_an_input_is_refused_and_the_input_untouched(data, which, c
     assert "--out" in capsys.readouterr().err
     assert snapshot(data / which) == before
     with pytest.raises(DatasetConflictError):
-        mix(str(data / "syn"), str(data / "jpgcls" / "jpgcls-000000.tar"), ratio=0.25,
-            out=str(data / "jpgcls"), real_licence=LICENCE)
+        mix(
+            str(data / "syn"),
+            str(data / "jpgcls" / "jpgcls-000000.tar"),
+            ratio=0.25,
+            out=str(data / "jpgcls"),
+            real_licence=LICENCE,
+        )
     assert snapshot(data / which) == before
 
 
@@ -293,7 +365,9 @@ def test_existing_output_is_refused_unchanged_then_replaced_with_overwrite(data,
     assert after["notes.txt"] == b"keep me"
     assert sorted(n for n in after if n.endswith(".tar")) == ["mix-000000.tar", "mix-000001.tar"]
     assert sorted(n for n in after if n.startswith(".factory/shards/")) == [
-        ".factory/shards/mix-000000.json", ".factory/shards/mix-000001.json"]
+        ".factory/shards/mix-000000.json",
+        ".factory/shards/mix-000001.json",
+    ]
     assert json.loads(after["manifest.json"])["samples"] == 8
 
 
@@ -307,8 +381,24 @@ def test_a_source_sample_with_a_source_member_is_refused(data, tmp_path, capsys)
     # a mix as a source is refused outright
     first = tmp_path / "first"
     assert run_mix(data, first, "--ratio", "0.25", "--samples", 4, "--real-licence", LICENCE) == 0
-    assert main(["mix", "--synthetic", str(first), "--real", str(data / "jpgcls"), "--out", str(out),
-                 "--ratio", "0.25", "--real-licence", LICENCE]) == 2
+    assert (
+        main(
+            [
+                "mix",
+                "--synthetic",
+                str(first),
+                "--real",
+                str(data / "jpgcls"),
+                "--out",
+                str(out),
+                "--ratio",
+                "0.25",
+                "--real-licence",
+                LICENCE,
+            ]
+        )
+        == 2
+    )
     assert "is itself a mix" in capsys.readouterr().err
     assert not out.exists()
 
@@ -323,8 +413,25 @@ def test_a_failure_while_writing_leaves_no_shard_record_or_manifest(data, tmp_pa
     blob[600] ^= 0xFF
     last.write_bytes(bytes(blob))
     out = tmp_path / "out"
-    rc = main(["mix", "--synthetic", str(syn), "--real", str(data / "jpgcls"), "--out", str(out),
-               "--ratio", "0.25", "--samples", "16", "--shard-size", "2", "--real-licence", LICENCE])
+    rc = main(
+        [
+            "mix",
+            "--synthetic",
+            str(syn),
+            "--real",
+            str(data / "jpgcls"),
+            "--out",
+            str(out),
+            "--ratio",
+            "0.25",
+            "--samples",
+            "16",
+            "--shard-size",
+            "2",
+            "--real-licence",
+            LICENCE,
+        ]
+    )
     assert rc == 2
     err = capsys.readouterr().err
     assert "tiny-000002.tar" in err and "manifest" in err
@@ -334,5 +441,10 @@ def test_a_failure_while_writing_leaves_no_shard_record_or_manifest(data, tmp_pa
 
 def test_unreadable_real_url_is_a_storage_error_naming_it(data, tmp_path):
     with pytest.raises(StorageError, match="--real"):
-        mix(str(data / "syn"), str(tmp_path / "nothing-here"), ratio=0.5, out=str(tmp_path / "out"),
-            real_licence=LICENCE)
+        mix(
+            str(data / "syn"),
+            str(tmp_path / "nothing-here"),
+            ratio=0.5,
+            out=str(tmp_path / "out"),
+            real_licence=LICENCE,
+        )

@@ -19,29 +19,53 @@ G = 9.81
 
 
 def _scene(objects: dict, frames: int = 24, fps: float = 24, substeps: int = 8, floor: dict | None = None):
-    config = parse_config({"seed": 4, "render": {"width": 32, "height": 32, "frames": frames, "fps": fps,
-                                                 "substeps": substeps},
-                           "scenarios": {"s": {"objects": objects, "floor": floor or {},
-                                               "camera": {"distance": 8.0}}}})
+    config = parse_config(
+        {
+            "seed": 4,
+            "render": {"width": 32, "height": 32, "frames": frames, "fps": fps, "substeps": substeps},
+            "scenarios": {"s": {"objects": objects, "floor": floor or {}, "camera": {"distance": 8.0}}},
+        }
+    )
     return sample_scene(config, "s", 0)
 
 
 def test_free_flight_is_ballistic_to_a_micrometre():
-    scene = _scene({"count": 1, "shape": "box", "size": 0.2, "spawn_radius": 0.0, "drop_height": 3.0,
-                    "speed": 1.5, "vertical_speed": 2.0, "angular_speed": 3.0})
+    scene = _scene(
+        {
+            "count": 1,
+            "shape": "box",
+            "size": 0.2,
+            "spawn_radius": 0.0,
+            "drop_height": 3.0,
+            "speed": 1.5,
+            "vertical_speed": 2.0,
+            "angular_speed": 3.0,
+        }
+    )
     m = simulate(scene)
     o = scene.objects[0]
     p0, v0 = np.array(o.position), np.array(o.velocity)
-    lowest = (m.positions[:, 0, 2] - o.bounding_radius)
+    lowest = m.positions[:, 0, 2] - o.bounding_radius
     flight = m.times[lowest > 0.01]  # every state before anything can touch the floor
     assert len(flight) > 50
-    expect = p0 + v0 * flight[:, None] + np.outer(flight ** 2, [0.0, 0.0, -G / 2])
-    assert np.abs(m.positions[:len(flight), 0] - expect).max() < 1e-6
+    expect = p0 + v0 * flight[:, None] + np.outer(flight**2, [0.0, 0.0, -G / 2])
+    assert np.abs(m.positions[: len(flight), 0] - expect).max() < 1e-6
 
 
 def test_a_resting_box_touches_the_floor_within_a_millimetre():
-    scene = _scene({"count": 1, "shape": "box", "size": 0.25, "aspect": 0.6, "spawn_radius": 0.0,
-                    "drop_height": 0.3, "speed": 0.0, "tumble": 1.0}, frames=48)
+    scene = _scene(
+        {
+            "count": 1,
+            "shape": "box",
+            "size": 0.25,
+            "aspect": 0.6,
+            "spawn_radius": 0.0,
+            "drop_height": 0.3,
+            "speed": 0.0,
+            "tumble": 1.0,
+        },
+        frames=48,
+    )
     m = simulate(scene)
     o = scene.objects[0]
     R = quat_to_matrix(m.quats[-1, 0])
@@ -72,9 +96,21 @@ def _bounce(m) -> tuple[float, float]:
 
 
 def _ball(e: float, fps: float, substeps: int):
-    return _scene({"count": 1, "shape": "sphere", "size": 0.1, "spawn_radius": 0.0, "drop_height": 0.8,
-                   "speed": 0.0, "restitution": e}, floor={"restitution": e}, fps=fps, substeps=substeps,
-                  frames=int(1.2 * fps))
+    return _scene(
+        {
+            "count": 1,
+            "shape": "sphere",
+            "size": 0.1,
+            "spawn_radius": 0.0,
+            "drop_height": 0.8,
+            "speed": 0.0,
+            "restitution": e,
+        },
+        floor={"restitution": e},
+        fps=fps,
+        substeps=substeps,
+        frames=int(1.2 * fps),
+    )
 
 
 @pytest.mark.parametrize("e,fps,substeps", [(0.2, 60, 8), (0.3, 60, 4), (0.5, 24, 24), (0.65, 30, 20)])
@@ -101,8 +137,10 @@ def test_a_bounce_records_the_impulse_that_turned_the_ball_round():
 
 
 def test_a_box_spun_about_a_horizontal_axis_tumbles():
-    scene = _scene({"count": 1, "shape": "box", "size": 0.2, "spawn_radius": 0.0, "drop_height": 2.0,
-                    "speed": 0.0, "spin": 0.0}, frames=12)
+    scene = _scene(
+        {"count": 1, "shape": "box", "size": 0.2, "spawn_radius": 0.0, "drop_height": 2.0, "speed": 0.0, "spin": 0.0},
+        frames=12,
+    )
     o = scene.objects[0]
     scene = replace(scene, objects=(replace(o, angular_velocity=(6.0, 0.0, 0.0)),))
     m = simulate(scene)
@@ -112,8 +150,18 @@ def test_a_box_spun_about_a_horizontal_axis_tumbles():
 
 
 def test_a_frictionless_collision_in_flight_keeps_the_momentum():
-    scene = _scene({"count": 2, "shape": "sphere", "size": 0.15, "spawn_radius": 0.0, "drop_height": 5.0,
-                    "friction": 0.0, "restitution": 0.5}, frames=12)
+    scene = _scene(
+        {
+            "count": 2,
+            "shape": "sphere",
+            "size": 0.15,
+            "spawn_radius": 0.0,
+            "drop_height": 5.0,
+            "friction": 0.0,
+            "restitution": 0.5,
+        },
+        frames=12,
+    )
     a, b = scene.objects
     z = 6.0
     a = replace(a, position=(-0.6, 0.02, z), velocity=(3.0, 0.0, 0.0), spin=0.0)
@@ -128,8 +176,9 @@ def test_a_frictionless_collision_in_flight_keeps_the_momentum():
 def test_the_floor_carries_a_resting_objects_weight():
     import mujoco
 
-    scene = _scene({"count": 1, "shape": "cylinder", "size": 0.2, "spawn_radius": 0.0, "drop_height": 0.0,
-                    "speed": 0.0}, frames=24)
+    scene = _scene(
+        {"count": 1, "shape": "cylinder", "size": 0.2, "spawn_radius": 0.0, "drop_height": 0.0, "speed": 0.0}, frames=24
+    )
     built = build(scene)
     built.model.opt.integrator = mujoco.mjtIntegrator.mjINT_EULER  # what simulate uses in contact
     data = mujoco.MjData(built.model)
@@ -162,8 +211,10 @@ def _energy(m) -> np.ndarray:
     return (0.5 * mass * (v**2).sum(-1) + 0.5 * (m.inertia[dyn][None] * w**2).sum(-1) + mass * G * z).sum(-1)
 
 
-@pytest.mark.parametrize("path,scenario", [("edge_cases", "falling_stack"), ("edge_cases", "pile_up"),
-                                           ("rooms", "shelf_spill"), ("shapes", "pile")])
+@pytest.mark.parametrize(
+    "path,scenario",
+    [("edge_cases", "falling_stack"), ("edge_cases", "pile_up"), ("rooms", "shelf_spill"), ("shapes", "pile")],
+)
 def test_no_shipped_stack_or_pile_gains_energy(path, scenario):
     # Contacts and friction only take energy out: a gain is a solver or collision fault
     # (an object shot out of a stack), whatever MuJoCo's own bookkeeping says.
@@ -186,13 +237,29 @@ def test_model_ids_are_the_specs_own_and_owners_are_recorded_not_parsed():
     body table agrees, for an ell's two boxes, a torus's convex pieces and furniture."""
     import mujoco
 
-    config = parse_config({"seed": 5, "render": {"width": 32, "height": 32, "frames": 2},
-                           "scenarios": {"s": {"room": {"width": 5.0, "depth": 4.0, "height": 2.5},
-                                               "furniture": {"count": 3}, "camera": {"distance": 3.0},
-                                               "objects": {"count": 6, "size": 0.15, "shape": {
-                                                   "dist": "choice", "values": ["ell", "torus", "box"]}}}}})
-    scene = next(s for s in (sample_scene(config, "s", i) for i in range(20))
-                 if {"ell", "torus"} <= {o.shape for o in s.objects} and any(o.static for o in s.objects))
+    config = parse_config(
+        {
+            "seed": 5,
+            "render": {"width": 32, "height": 32, "frames": 2},
+            "scenarios": {
+                "s": {
+                    "room": {"width": 5.0, "depth": 4.0, "height": 2.5},
+                    "furniture": {"count": 3},
+                    "camera": {"distance": 3.0},
+                    "objects": {
+                        "count": 6,
+                        "size": 0.15,
+                        "shape": {"dist": "choice", "values": ["ell", "torus", "box"]},
+                    },
+                }
+            },
+        }
+    )
+    scene = next(
+        s
+        for s in (sample_scene(config, "s", i) for i in range(20))
+        if {"ell", "torus"} <= {o.shape for o in s.objects} and any(o.static for o in s.objects)
+    )
     built = build(scene)
     m = built.model
     for k, o in enumerate(scene.objects):
@@ -213,8 +280,18 @@ def test_a_rod_drops_through_the_hole_of_a_torus():
     scene = _scene({"count": 2, "shape": "torus", "size": 0.4, "spawn_radius": 0.0, "speed": 0.0}, frames=24)
     torus, rod = scene.objects
     torus = replace(torus, position=(0.0, 0.0, torus.support_depth()), base_rotation=np.eye(3), yaw=0.0, spin=0.0)
-    rod = replace(rod, shape="capsule", category="capsule", dims=(0.03, 0.03, 0.3), position=(0.0, 0.0, 0.9),
-                  base_rotation=np.eye(3), yaw=0.0, spin=0.0, mass=1.0, velocity=(0.0, 0.0, 0.0))
+    rod = replace(
+        rod,
+        shape="capsule",
+        category="capsule",
+        dims=(0.03, 0.03, 0.3),
+        position=(0.0, 0.0, 0.9),
+        base_rotation=np.eye(3),
+        yaw=0.0,
+        spin=0.0,
+        mass=1.0,
+        velocity=(0.0, 0.0, 0.0),
+    )
     m = simulate(replace(scene, objects=(torus, rod)))
     top_of_torus = 2 * torus.support_depth()
     lowest = m.positions[:, 1, 2] - 0.3 * quat_to_matrix(m.quats[:, 1])[:, 2, 2]  # the rod's lower tip

@@ -58,13 +58,14 @@ def test_rolled_cylinders_roll_without_slipping():
                 axis = o.rotation[:, 2]
                 assert abs(axis[2]) < 1e-9  # lying on its side
                 assert abs(np.dot(axis, o.velocity)) < 1e-9  # sent across its axis
+
             # The contact point's velocity, v + w x (-r z), is zero: at the start, exactly,
             # and while it rolls on alone before anything hits it.
-            def slip(s):
+            def slip(s, m=m, k=k, r=r):
                 return np.linalg.norm(m.velocities[s, k] + np.cross(m.angular[s, k], [0.0, 0.0, -r]))
+
             assert slip(0) < 1e-9
-            first_hit = min([e.time for e in m.events if k + 1 in (e.a, e.b) and e.kind != "floor"]
-                            + [m.times[-1]])
+            first_hit = min([e.time for e in m.events if k + 1 in (e.a, e.b) and e.kind != "floor"] + [m.times[-1]])
             alone = m.times < first_hit
             assert max(slip(s) for s in np.flatnonzero(alone)) < 0.05 * np.linalg.norm(o.velocity)
             up = quat_to_matrix(m.quats[np.flatnonzero(alone)[-1], k])[:, 2]
@@ -82,12 +83,19 @@ def test_objects_pushed_off_furniture_start_on_it_and_end_below_it():
             if o.static:
                 continue
             bottom = o.position[2] - o.support_depth()
-            under = [f for f in furniture if abs(o.position[0] - f.position[0]) <= f.dims[0]
-                     and abs(o.position[1] - f.position[1]) <= f.dims[1]]
+            under = [
+                f
+                for f in furniture
+                if abs(o.position[0] - f.position[0]) <= f.dims[0] and abs(o.position[1] - f.position[1]) <= f.dims[1]
+            ]
             heights = [bottom - 2 * f.dims[2] for f in under]  # above each top under it
-            others = [p for p in scene.objects[:k] if not p.static
-                      and np.hypot(o.position[0] - p.position[0], o.position[1] - p.position[1])
-                      < o.bounding_radius + p.bounding_radius]
+            others = [
+                p
+                for p in scene.objects[:k]
+                if not p.static
+                and np.hypot(o.position[0] - p.position[0], o.position[1] - p.position[1])
+                < o.bounding_radius + p.bounding_radius
+            ]
             # On a top (1 mm up), or raised over objects placed there before it.
             assert any(0.0 < h <= 2e-3 or (h > 0 and others) for h in heights)
             total += 1
@@ -99,8 +107,17 @@ def test_on_furniture_without_furniture_is_a_config_error():
     with pytest.raises(ConfigError, match=r"objects.placement 'on_furniture'.*no room block"):
         parse_config({"seed": 1, "scenarios": {"a": {"objects": {"placement": "on_furniture"}}}})
     with pytest.raises(ConfigError, match=r"no furniture block"):
-        parse_config({"seed": 1, "scenarios": {"a": {"room": {}, "objects": {
-            "placement": {"dist": "choice", "values": ["scatter", "on_furniture"]}}}}})
+        parse_config(
+            {
+                "seed": 1,
+                "scenarios": {
+                    "a": {
+                        "room": {},
+                        "objects": {"placement": {"dist": "choice", "values": ["scatter", "on_furniture"]}},
+                    }
+                },
+            }
+        )
 
 
 def test_mujoco_finds_objects_that_start_inside_each_other():

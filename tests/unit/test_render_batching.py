@@ -89,8 +89,10 @@ def test_motion_blur_and_noise_are_exercised():
     scenes = [sample_scene(config, config_scenario(config, i, 12), i) for i in range(12)]
     assert any(s.camera.shutter > 0 for s in scenes)
     assert any(s.camera.noise_std > 0 for s in scenes)
-    assert any(s.room is not None for s in
-               (sample_scene(_config("rooms"), config_scenario(_config("rooms"), i, 4), i) for i in range(4)))
+    assert any(
+        s.room is not None
+        for s in (sample_scene(_config("rooms"), config_scenario(_config("rooms"), i, 4), i) for i in range(4))
+    )
 
 
 def test_generate_samples_equals_generate_sample(tiny_config):
@@ -117,7 +119,8 @@ def _compare(ref, other):
     both_valid = a.flow_valid & b.flow_valid
     flow_err = np.abs(a.flow[both_valid] - b.flow[both_valid]).max(axis=-1)
     return {
-        "segmentation": seg.mean(), "rgb": rgb_ok.mean(),
+        "segmentation": seg.mean(),
+        "rgb": rgb_ok.mean(),
         "depth": float(depth_rel.max()) if depth_rel.size else 0.0,
         "normals_share": (normal_err <= NORMAL_ABS).mean() if normal_err.size else 1.0,
         "flow_share": (flow_err <= FLOW_PX).mean() if flow_err.size else 1.0,
@@ -174,8 +177,12 @@ def test_cuda_agrees_with_the_cpu():
 @pytest.mark.cuda
 def test_cuda_batching_never_changes_a_byte():
     config = _with_device(_config("edge_cases"), "cuda")
-    one = [generate_samples(config.model_copy(update={"render": config.render.model_copy(update={"batch_views": 1})}),
-                            [i], samples=8)[0] for i in range(4)]
+    one = [
+        generate_samples(
+            config.model_copy(update={"render": config.render.model_copy(update={"batch_views": 1})}), [i], samples=8
+        )[0]
+        for i in range(4)
+    ]
     many = generate_samples(config, range(4), samples=8)
     for a, b in zip(one, many):
         assert np.array_equal(a.frames.rgb, b.frames.rgb) and np.array_equal(a.frames.depth, b.frames.depth)

@@ -118,8 +118,14 @@ def reported(dataset, tmp_path_factory):
     stats = report(folder, out)
     html = (out / "report.html").read_text()
     shards = [r["name"] for r in manifest["shards"]]
-    return {"out": out, "stats": stats, "html": html, "tables": Tables(html).tables,
-            "expected": expected_figures(read_samples(folder, shards)), "manifest": manifest}
+    return {
+        "out": out,
+        "stats": stats,
+        "html": html,
+        "tables": Tables(html).tables,
+        "expected": expected_figures(read_samples(folder, shards)),
+        "manifest": manifest,
+    }
 
 
 def test_scenario_counts_requested_and_achieved(reported):
@@ -210,8 +216,8 @@ def test_previews_show_the_first_samples_first_frames(dataset, reported):
     rgb = np.asarray(Image.open(io.BytesIO(first["rgb.png"])).convert("RGB"))
     H, W = json.loads(first["json"])["height"], json.loads(first["json"])["width"]
     # The first tile is the first frame enlarged 4x (32 px -> 128 px), under a 16 px label.
-    tile = grid[16:16 + 128, 0:128]
-    assert np.array_equal(tile[::128 // H, ::128 // W], rgb[:H])
+    tile = grid[16 : 16 + 128, 0:128]
+    assert np.array_equal(tile[:: 128 // H, :: 128 // W], rgb[:H])
 
 
 def test_card_names_provenance_and_licences(dataset, reported):
@@ -435,13 +441,32 @@ def test_mixed_dataset_card_names_every_source_licence(dataset, tmp_path):
         shutil.copy(folder / r["name"], mixed / r["name"])
     sources = [
         {"role": "synthetic", "url": str(folder), "name": "tiny", "licence": "CC-BY-4.0", "samples_used": 9},
-        {"role": "real", "url": "s3://bucket/photos", "name": "photos", "licence": "CC-BY-NC-2.0",
-         "samples_used": 3},
+        {"role": "real", "url": "s3://bucket/photos", "name": "photos", "licence": "CC-BY-NC-2.0", "samples_used": 3},
     ]
-    doc = {k: manifest[k] for k in ("format", "created", "generator", "samples", "samples_written", "shard_size",
-                                    "bytes", "max_failures", "failures", "shards")}
-    doc.update(kind="mix", name="mix", prefix="tiny", seed=0, ratio=0.25, sources=sources,
-               licence="synthetic: CC-BY-4.0; real: CC-BY-NC-2.0")
+    doc = {
+        k: manifest[k]
+        for k in (
+            "format",
+            "created",
+            "generator",
+            "samples",
+            "samples_written",
+            "shard_size",
+            "bytes",
+            "max_failures",
+            "failures",
+            "shards",
+        )
+    }
+    doc.update(
+        kind="mix",
+        name="mix",
+        prefix="tiny",
+        seed=0,
+        ratio=0.25,
+        sources=sources,
+        licence="synthetic: CC-BY-4.0; real: CC-BY-NC-2.0",
+    )
     (mixed / "manifest.json").write_text(json.dumps(doc))
     stats = report(mixed, tmp_path / "out")
     assert stats["dataset"]["kind"] == "mix"

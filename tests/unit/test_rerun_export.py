@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 from factory.cli import main
+from factory.client.rerun_export import quaternion_xyzw, subsample, write_rerun
 from factory.errors import ConfigError, StorageError
 from factory.sample.decode import decode_present
 from factory.sample.generate import generate_members
-from factory.client.rerun_export import quaternion_xyzw, subsample, write_rerun
 from factory.scene.config import parse_config
 
 rr = pytest.importorskip("rerun")
@@ -24,13 +24,18 @@ rr = pytest.importorskip("rerun")
 TINY = Path(__file__).resolve().parents[1] / "configs" / "tiny.yaml"
 MAX_POINTS = 700  # below the 48 x 40 = 1920 pixels, so the subsample is exercised
 CONFIG = {
-    "name": "rerun_test", "seed": 11, "output": {"mp4": False},
+    "name": "rerun_test",
+    "seed": 11,
+    "output": {"mp4": False},
     "render": {"width": 48, "height": 40, "frames": 3, "fps": 12, "substeps": 2, "motion_blur_samples": 1},
-    "scenarios": {"s": {
-        "objects": {"count": 3, "speed": 1.0, "size": 0.3, "tumble": 1.0, "angular_speed": 2.0},
-        "room": {}, "furniture": {"count": 1},  # a static object: a box, no track
-        "camera": {"trajectory": "orbit", "orbit_speed_deg_s": 60.0, "distance": 3.0},
-    }},
+    "scenarios": {
+        "s": {
+            "objects": {"count": 3, "speed": 1.0, "size": 0.3, "tumble": 1.0, "angular_speed": 2.0},
+            "room": {},
+            "furniture": {"count": 1},  # a static object: a box, no track
+            "camera": {"trajectory": "orbit", "orbit_speed_deg_s": 60.0, "distance": 3.0},
+        }
+    },
 }
 
 
@@ -63,9 +68,13 @@ def _mat3(flat) -> np.ndarray:
 def _rotation(q) -> np.ndarray:
     """The rotation matrix of a unit quaternion (x, y, z, w), the textbook formula."""
     x, y, z, w = np.asarray(q, np.float64) / np.linalg.norm(q)
-    return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-                     [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-                     [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
+    return np.array(
+        [
+            [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+            [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+            [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+        ]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -86,8 +95,16 @@ def test_the_recording_holds_every_entity(sample, recording):
     meta = arrays["meta"]
     moving = [o["id"] for o in meta["objects"] if not o["static"]]
     assert moving and any(o["static"] for o in meta["objects"])  # the config has both kinds
-    expected = {"/world", "/world/camera", "/world/camera/rgb", "/world/camera/depth", "/world/camera/semantic",
-                "/world/camera/boxes", "/world/points", "/world/objects"} | {f"/world/tracks/{i}" for i in moving}
+    expected = {
+        "/world",
+        "/world/camera",
+        "/world/camera/rgb",
+        "/world/camera/depth",
+        "/world/camera/semantic",
+        "/world/camera/boxes",
+        "/world/points",
+        "/world/objects",
+    } | {f"/world/tracks/{i}" for i in moving}
     assert expected <= set(rec)
     assert not any(p.startswith("/world/tracks/") for p in set(rec) - expected)  # no track for furniture
     [store] = rr.chunk.RrdReader(path).recordings()
@@ -130,15 +147,17 @@ def test_the_images_are_the_decoded_frames(sample, recording):
     arrays, rec = sample[1], recording[1]
     for t in range(arrays["meta"]["frames"]):
         rgb = rec["/world/camera/rgb"]["frames"][t]
-        assert np.array_equal(np.asarray(rgb["Image:buffer"][0], np.uint8).reshape(arrays["rgb"][t].shape),
-                              arrays["rgb"][t])
+        assert np.array_equal(
+            np.asarray(rgb["Image:buffer"][0], np.uint8).reshape(arrays["rgb"][t].shape), arrays["rgb"][t]
+        )
         depth = rec["/world/camera/depth"]["frames"][t]
         assert depth["DepthImage:meter"] == [1.0]
         stored = np.frombuffer(bytes(depth["DepthImage:buffer"][0]), np.float32).reshape(arrays["depth"][t].shape)
         assert np.array_equal(stored, arrays["depth"][t])
         semantic = rec["/world/camera/semantic"]["frames"][t]["SegmentationImage:buffer"][0]
-        assert np.array_equal(np.asarray(semantic, np.uint8).reshape(arrays["semantic"][t].shape),
-                              arrays["semantic"][t])
+        assert np.array_equal(
+            np.asarray(semantic, np.uint8).reshape(arrays["semantic"][t].shape), arrays["semantic"][t]
+        )
 
 
 def test_the_3d_boxes_are_the_objects_poses(sample, recording):
@@ -234,8 +253,7 @@ def test_without_rerun_the_error_says_how_to_install_it(sample, tmp_path, monkey
 
 def test_the_command_writes_a_recording(tmp_path, capsys):
     out = tmp_path / "new" / "clip.rrd"
-    assert main(["rerun", str(TINY), "--index", "1", "--samples", "4", "--out", str(out),
-                 "--max-points", "100"]) == 0
+    assert main(["rerun", str(TINY), "--index", "1", "--samples", "4", "--out", str(out), "--max-points", "100"]) == 0
     assert out.stat().st_size > 0
     [store] = rr.chunk.RrdReader(out).recordings()
     assert store.recording_id == "0000000001"
@@ -244,12 +262,15 @@ def test_the_command_writes_a_recording(tmp_path, capsys):
     assert f"rerun {out}" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--out", "{tmp}/file/x.rrd"], "cannot create the folder"),
-    (["--out", "{tmp}/x.mp4"], "must end in .rrd"),
-    (["--out", "{tmp}/x.rrd", "--samples", "1"], "outside a dataset of --samples 1"),
-    (["--out", "{tmp}/x.rrd", "--config", "{tmp}/no_such.yaml"], "cannot read config file"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--out", "{tmp}/file/x.rrd"], "cannot create the folder"),
+        (["--out", "{tmp}/x.mp4"], "must end in .rrd"),
+        (["--out", "{tmp}/x.rrd", "--samples", "1"], "outside a dataset of --samples 1"),
+        (["--out", "{tmp}/x.rrd", "--config", "{tmp}/no_such.yaml"], "cannot read config file"),
+    ],
+)
 def test_the_command_refuses_bad_arguments(tmp_path, capsys, args, message):
     (tmp_path / "file").write_text("a file, not a folder")
     args = [a.format(tmp=tmp_path) for a in args]

@@ -69,10 +69,15 @@ def test_a_shard_without_its_record_is_redone(tiny_config):
     assert prepare(loc, tiny_config, samples=N, shard_size=S).todo == [0]
 
 
-@pytest.mark.parametrize("change, field", [
-    ({"seed": 4}, "config_hash"), ({"samples": 11}, "samples"), ({"shard_size": 5}, "shard_size"),
-    ({"prefix": "other"}, "prefix"),
-])
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"seed": 4}, "config_hash"),
+        ({"samples": 11}, "samples"),
+        ({"shard_size": 5}, "shard_size"),
+        ({"prefix": "other"}, "prefix"),
+    ],
+)
 def test_a_different_dataset_is_refused_without_overwrite(tiny_config, change, field):
     loc = _loc()
     _fill(prepare(loc, tiny_config, samples=N, shard_size=S))
@@ -139,8 +144,10 @@ def test_manifest_fields_and_checks(tiny_config):
     assert m["generator"]["name"] == "factory" and "git_commit" in m["generator"]
     assert m["created"].endswith("Z") and m["samples"] == N and m["shard_size"] == S
     assert [(r["name"], r["samples"], r["first_key"], r["last_key"]) for r in m["shards"]] == [
-        ("tiny-000000.tar", 4, "0000000000", "0000000003"), ("tiny-000001.tar", 4, "0000000004", "0000000007"),
-        ("tiny-000002.tar", 2, "0000000008", "0000000009")]
+        ("tiny-000000.tar", 4, "0000000000", "0000000003"),
+        ("tiny-000001.tar", 4, "0000000004", "0000000007"),
+        ("tiny-000002.tar", 2, "0000000008", "0000000009"),
+    ]
     assert m["bytes"] == sum(r["bytes"] for r in m["shards"])
     assert mf.check(m) == []
     assert mf.check({**m, "samples": N + 1})
@@ -151,14 +158,46 @@ def test_manifest_fields_and_checks(tiny_config):
 
 def test_one_builder_keeps_the_fields_of_each_kind_of_manifest_and_intent_in_order(tiny_config):
     m = _fill(prepare(_loc(), tiny_config, samples=N, shard_size=S))
-    assert list(m) == ["format", "name", "created", "licence", "generator", "seed", "config_hash", "samples",
-                       "samples_written", "shard_size", "prefix", "bytes", "max_failures", "failures",
-                       "scenarios", "shards", "config"]
+    assert list(m) == [
+        "format",
+        "name",
+        "created",
+        "licence",
+        "generator",
+        "seed",
+        "config_hash",
+        "samples",
+        "samples_written",
+        "shard_size",
+        "prefix",
+        "bytes",
+        "max_failures",
+        "failures",
+        "scenarios",
+        "shards",
+        "config",
+    ]
     mixed = mf.Mixed(seed=3, ratio=0.5, sources=[{"role": "real"}], licence="real: CC0-1.0")
     doc = mf.build(samples=N, shard_size=S, prefix="mix", shards=m["shards"], max_failures=0, mixed=mixed)
-    assert list(doc) == ["format", "kind", "name", "created", "generator", "seed", "ratio", "samples",
-                         "samples_written", "shard_size", "prefix", "bytes", "max_failures", "failures",
-                         "shards", "sources", "licence"]
+    assert list(doc) == [
+        "format",
+        "kind",
+        "name",
+        "created",
+        "generator",
+        "seed",
+        "ratio",
+        "samples",
+        "samples_written",
+        "shard_size",
+        "prefix",
+        "bytes",
+        "max_failures",
+        "failures",
+        "shards",
+        "sources",
+        "licence",
+    ]
     assert (doc["kind"], doc["name"], doc["sources"], doc["licence"]) == ("mix", "mix", mixed.sources, mixed.licence)
     assert (doc["shards"], doc["bytes"], doc["samples_written"]) == (m["shards"], m["bytes"], N)
     intent = mf.intent(samples=N, shard_size=S, prefix="mix", mixed=mixed)

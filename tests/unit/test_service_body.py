@@ -59,11 +59,14 @@ def test_the_walk_needs_no_recursion():
         check_tree(deep, "body")
 
 
-@pytest.mark.parametrize(("raw", "field"), [
-    ('{"scenario": "\\ud800"}', "scenario"),
-    ('{"overrides": {"name": "ok\\udfff"}}', "overrides.name"),
-    ('{"overrides": {"scenarios": ["a", "\\ud83d"]}}', "overrides.scenarios.1"),
-])
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        ('{"scenario": "\\ud800"}', "scenario"),
+        ('{"overrides": {"name": "ok\\udfff"}}', "overrides.name"),
+        ('{"overrides": {"scenarios": ["a", "\\ud83d"]}}', "overrides.scenarios.1"),
+    ],
+)
 def test_a_lone_surrogate_is_named_by_its_field(raw, field):
     problem = refused(raw)
     assert problem["field"] == field and "not Unicode text" in problem["message"]
@@ -74,10 +77,16 @@ def test_a_lone_surrogate_in_a_key_is_named_escaped():
     assert problem["field"] == "overrides.\\udc00" and "its key holds" in problem["message"]
 
 
-@pytest.mark.parametrize(("token", "words"), [
-    ("NaN", "NaN is not JSON"), ("-Infinity", "-Infinity is not JSON"), ("1e999", "not a finite number"),
-    ("-1e400", "not a finite number"), ("9" * 5000, "4300 digits"),
-])
+@pytest.mark.parametrize(
+    ("token", "words"),
+    [
+        ("NaN", "NaN is not JSON"),
+        ("-Infinity", "-Infinity is not JSON"),
+        ("1e999", "not a finite number"),
+        ("-1e400", "not a finite number"),
+        ("9" * 5000, "4300 digits"),
+    ],
+)
 def test_numbers_nothing_downstream_can_use_are_refused(token, words):
     problem = refused('{"seed": ' + token + "}")
     assert problem["field"] == "body" and words in problem["message"]

@@ -25,7 +25,7 @@ MODEL = CostModel.load()
 def test_the_fit_recovers_known_costs_and_never_goes_negative():
     rows = [scenario_terms(calibration.config_of(p), "only") for p in calibration.GRID]
     rng = np.random.default_rng(0)
-    truth = {k: float(rng.uniform(0.5, 2.0)) * 10.0 ** -e for k, e in zip(TERMS, (8, 10, 10, 7, 8, 3))}
+    truth = {k: float(rng.uniform(0.5, 2.0)) * 10.0**-e for k, e in zip(TERMS, (8, 10, 10, 7, 8, 3))}
     seconds = [sum(truth[k] * r[k] for k in TERMS) for r in rows]
     got = calibration.fit(rows, seconds)
     assert got == pytest.approx(truth, rel=1e-6)
@@ -45,13 +45,25 @@ def test_the_shipped_model_is_the_calibration_of_these_terms():
     assert doc["fit"]["median_relative_error"] < 0.5  # the budget is an estimate; the file says how good
 
 
-@pytest.mark.parametrize("change", [
-    {"render": {"width": 64}}, {"render": {"height": 64}}, {"render": {"frames": 4}},
-    {"render": {"substeps": 16}}, {"render": {"motion_blur_samples": 4}},
-    {"scenarios": {"few": {"objects": {"count": 12}}}}, {"scenarios": {"few": {"lighting": {"count": 4}}}},
-    {"render": {"shadow_rays": 8}}, {"render": {"ao_rays": 4}},
-    {"scenarios": {"few": {"objects": {"shape": {"dist": "choice", "values": ["sphere", "torus"], "weights": [1, 1]}}}}},
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"render": {"width": 64}},
+        {"render": {"height": 64}},
+        {"render": {"frames": 4}},
+        {"render": {"substeps": 16}},
+        {"render": {"motion_blur_samples": 4}},
+        {"scenarios": {"few": {"objects": {"count": 12}}}},
+        {"scenarios": {"few": {"lighting": {"count": 4}}}},
+        {"render": {"shadow_rays": 8}},
+        {"render": {"ao_rays": 4}},
+        {
+            "scenarios": {
+                "few": {"objects": {"shape": {"dist": "choice", "values": ["sphere", "torus"], "weights": [1, 1]}}}
+            }
+        },
+    ],
+)
 def test_every_driver_raises_the_cost(change):
     from factory.service.request import merge
 
@@ -62,15 +74,23 @@ def test_every_driver_raises_the_cost(change):
 
 
 def test_the_drivers_are_the_fields_of_the_dearest_terms():
-    parts = {k: 0.0 for k in TERMS} | {"steps x objects": 9.0, "sample": 1.0}
-    assert drivers(parts, "a") == ["render.frames", "render.substeps", "scenarios.a.objects.count",
-                                   "scenarios.a.furniture.count", "count"]
+    parts = dict.fromkeys(TERMS, 0.0) | {"steps x objects": 9.0, "sample": 1.0}
+    assert drivers(parts, "a") == [
+        "render.frames",
+        "render.substeps",
+        "scenarios.a.objects.count",
+        "scenarios.a.furniture.count",
+        "count",
+    ]
 
 
 def test_a_request_over_the_budget_is_a_413_naming_what_drives_it():
     catalogue = Catalogue(CONFIGS)
-    heavy = {"scenario": "tiny", "count": 8, "overrides": {"render": {"substeps": 256, "frames": 2},
-                                                "scenarios": {"few": {"objects": {"count": 256}}}}}
+    heavy = {
+        "scenario": "tiny",
+        "count": 8,
+        "overrides": {"render": {"substeps": 256, "frames": 2}, "scenarios": {"few": {"objects": {"count": 256}}}},
+    }
     with pytest.raises(ApiError) as err:
         resolve(SampleRequest.model_validate(heavy), catalogue, Limits(max_cost_s=1.0))
     assert err.value.status == 413
@@ -84,8 +104,13 @@ def test_soft_shadows_and_occlusion_are_priced_by_their_rays():
     """Rays multiply the render work: many shadow and occlusion rays put a request that
     is light without them over the budget, and the 413 names the fields that did it."""
     catalogue = Catalogue(CONFIGS)
-    base = {"scenario": "tiny", "overrides": {"render": {"width": 128, "height": 128, "frames": 8},
-                                              "scenarios": {"few": {"objects": {"count": 16}}}}}
+    base = {
+        "scenario": "tiny",
+        "overrides": {
+            "render": {"width": 128, "height": 128, "frames": 8},
+            "scenarios": {"few": {"objects": {"count": 16}}},
+        },
+    }
     resolve(SampleRequest.model_validate(base), catalogue, Limits(max_cost_s=1.0))  # fits without them
     rays = {"render": {"shadow_rays": 64, "ao_rays": 64}, "scenarios": {"few": {"lighting": {"count": 8}}}}
     heavy = {**base, "overrides": merge_overrides(base["overrides"], rays)}

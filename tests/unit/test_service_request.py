@@ -67,8 +67,11 @@ def test_seed_and_overrides_replace_exactly_what_they_name(catalogue):
 
 
 def test_inline_config_is_validated_like_a_file(catalogue):
-    data = {"name": "inline", "scenarios": {"a": {"objects": {"count": 1}}}, "render": {"width": 16, "height": 16,
-                                                                                       "frames": 1}}
+    data = {
+        "name": "inline",
+        "scenarios": {"a": {"objects": {"count": 1}}},
+        "render": {"width": 16, "height": 16, "frames": 1},
+    }
     job = _resolve(catalogue, {"config": data})
     assert job.source == "inline" and job.config.name == "inline"
 
@@ -78,18 +81,30 @@ def test_modalities_pick_members(catalogue):
     assert job.only == ("depth.png", "rgb.png") and job.mp4 is True
 
 
-@pytest.mark.parametrize("body, status, field, words", [
-    ({"scenario": "nope"}, 422, "scenario", "allowed: tiny"),
-    ({"scenario": "tiny", "config": {}}, 422, "config", "not both"),
-    ({"scenario": "tiny", "count": 9}, 422, "count", "<= 8"),
-    ({"scenario": "tiny", "overrides": {"render": {"width": 4}}}, 422, "overrides.render.width", "greater than or equal to 8"),
-    ({"scenario": "tiny", "overrides": {"rendr": {}}}, 422, "overrides.rendr", "allowed keys: name, seed"),
-    ({"scenario": "tiny", "overrides": {"render": {"frames": 1000, "width": 4096, "height": 4096}}}, 422,
-     "overrides.render", "decompression-bomb"),
-    ({"config": {"name": "x"}}, 422, "config.scenarios", "required"),
-    ({"config": {"scenarios": {"a": {"weight": -1}}}}, 422, "config.scenarios.a.weight", "greater than 0"),
-    ({"scenario": "tiny", "overrides": {"render": {"width": 64}}, "count": 8}, 413, "count", "pixel-frames"),
-])
+@pytest.mark.parametrize(
+    "body, status, field, words",
+    [
+        ({"scenario": "nope"}, 422, "scenario", "allowed: tiny"),
+        ({"scenario": "tiny", "config": {}}, 422, "config", "not both"),
+        ({"scenario": "tiny", "count": 9}, 422, "count", "<= 8"),
+        (
+            {"scenario": "tiny", "overrides": {"render": {"width": 4}}},
+            422,
+            "overrides.render.width",
+            "greater than or equal to 8",
+        ),
+        ({"scenario": "tiny", "overrides": {"rendr": {}}}, 422, "overrides.rendr", "allowed keys: name, seed"),
+        (
+            {"scenario": "tiny", "overrides": {"render": {"frames": 1000, "width": 4096, "height": 4096}}},
+            422,
+            "overrides.render",
+            "decompression-bomb",
+        ),
+        ({"config": {"name": "x"}}, 422, "config.scenarios", "required"),
+        ({"config": {"scenarios": {"a": {"weight": -1}}}}, 422, "config.scenarios.a.weight", "greater than 0"),
+        ({"scenario": "tiny", "overrides": {"render": {"width": 64}}, "count": 8}, 413, "count", "pixel-frames"),
+    ],
+)
 def test_bad_requests_name_field_value_and_what_is_allowed(catalogue, body, status, field, words):
     err = _error(catalogue, body)
     assert err.status == status
@@ -130,7 +145,8 @@ def test_json_stream_round_trips_members():
     for got, want in zip(doc["samples"], samples, strict=True):
         assert got["key"] == want["__key__"] and got["meta"] == json.loads(want["json"])
         assert {k: base64.b64decode(v) for k, v in got["members"].items()} == {
-            k: v for k, v in want.items() if k not in ("__key__", "json")}
+            k: v for k, v in want.items() if k not in ("__key__", "json")
+        }
     empty = JsonStream()
     assert json.loads(empty.end()) == {"samples": [], "count": 0}
 
@@ -203,10 +219,15 @@ def test_a_batch_renders_each_configs_samples_together_as_generate_members_makes
         calls.append((config.seed, list(indices), samples))
         return generate_samples(config, indices, timings, samples=samples, stop=stop)
 
-    works = [Work(tiny, tiny.config_hash(), 3, None, False), Work(other, other.config_hash(), 0, ("rgb.png",), True),
-             Work(tiny, tiny.config_hash(), 1, ("depth.png",), False), Work(tiny, tiny.config_hash(), 3, None, False),
-             Work(tiny, tiny.config_hash(), 2, None, False, 4), Work(other, other.config_hash(), 5, None, False),
-             Work(tiny, tiny.config_hash(), 3, ("rgb.png",), False)]
+    works = [
+        Work(tiny, tiny.config_hash(), 3, None, False),
+        Work(other, other.config_hash(), 0, ("rgb.png",), True),
+        Work(tiny, tiny.config_hash(), 1, ("depth.png",), False),
+        Work(tiny, tiny.config_hash(), 3, None, False),
+        Work(tiny, tiny.config_hash(), 2, None, False, 4),
+        Work(other, other.config_hash(), 5, None, False),
+        Work(tiny, tiny.config_hash(), 3, ("rgb.png",), False),
+    ]
     monkeypatch.setattr(payload, "generate_samples", counting)  # a spy: counts the calls, renders for real
     out = payload.make_batch(works)
     for w, got in zip(works, out):
@@ -219,8 +240,9 @@ def test_a_batch_renders_each_configs_samples_together_as_generate_members_makes
 def test_a_bad_index_in_a_batch_fails_only_its_own_works():
     tiny = load_config(CONFIGS / "tiny.yaml")
     h = tiny.config_hash()
-    out = make_batch([Work(tiny, h, 0, None, False, 2), Work(tiny, h, 5, None, False, 2),
-                      Work(tiny, h, 1, None, False, 2)])
+    out = make_batch(
+        [Work(tiny, h, 0, None, False, 2), Work(tiny, h, 5, None, False, 2), Work(tiny, h, 1, None, False, 2)]
+    )
     assert out[0] == generate_members(tiny, 0, samples=2) and out[2] == generate_members(tiny, 1, samples=2)
     assert isinstance(out[1], ValueError) and "outside a dataset of 2" in str(out[1])
 
@@ -229,8 +251,9 @@ def test_the_services_render_settings_replace_every_configs(catalogue):
     render = {"device": "cuda", "batch_views": 5}  # resolving only parses: no CUDA needed
     tiny = load_config(CONFIGS / "tiny.yaml")
     want = parse_config(merge(tiny.resolved(), {"render": render}))
-    job = _resolve(catalogue, {"scenario": "tiny", "overrides": {"render": {"device": "cpu", "frames": 1}}},
-                   LIMITS, render)
+    job = _resolve(
+        catalogue, {"scenario": "tiny", "overrides": {"render": {"device": "cpu", "frames": 1}}}, LIMITS, render
+    )
     assert (job.config.render.device, job.config.render.batch_views, job.config.render.frames) == ("cuda", 5, 1)
     job = resolve(SampleRequest.model_validate({"scenario": "tiny"}), catalogue, LIMITS, render)
     assert job.config == want and job.config_hash == want.config_hash() != tiny.config_hash()

@@ -52,8 +52,13 @@ def _sdf(shape: str, p: np.ndarray, dims) -> np.ndarray:
     return np.minimum(a, b)
 
 
-DIMS = {"sphere": (0.5, 0.5, 0.5), "box": (0.6, 0.3, 0.4), "cylinder": (0.4, 0.4, 0.7),
-        "capsule": (0.3, 0.3, 0.8), "ell": (0.6, 0.35, 0.5)}
+DIMS = {
+    "sphere": (0.5, 0.5, 0.5),
+    "box": (0.6, 0.3, 0.4),
+    "cylinder": (0.4, 0.4, 0.7),
+    "capsule": (0.3, 0.3, 0.8),
+    "ell": (0.6, 0.35, 0.5),
+}
 
 
 @pytest.mark.parametrize("shape", ANALYTIC)
@@ -81,8 +86,9 @@ def test_intersections_agree_with_signed_distance(shape):
     n_hit = normal[hit]
     assert np.allclose(np.linalg.norm(n_hit, axis=1), 1.0, atol=1e-4)
     eps = 1e-4
-    grad = np.stack([(_sdf(shape, p + eps * e, dims) - _sdf(shape, p - eps * e, dims)) / (2 * eps)
-                     for e in np.eye(3)], 1)
+    grad = np.stack(
+        [(_sdf(shape, p + eps * e, dims) - _sdf(shape, p - eps * e, dims)) / (2 * eps) for e in np.eye(3)], 1
+    )
     smooth = np.abs(np.linalg.norm(grad, axis=1) - 1.0) < 1e-2
     agree = np.einsum("ij,ij->i", grad[smooth], n_hit[smooth]) > 0.99
     assert agree.mean() > 0.98
@@ -95,8 +101,22 @@ def test_every_analytic_kind_has_a_signed_distance_here():
 
 def test_the_registry_is_the_one_source():
     # Class ids are part of every dataset: the table only grows at its end.
-    assert CLASSES[:14] == ("background", "floor", "wall", "sphere", "box", "cylinder", "capsule", "ell",
-                            "furniture", "torus", "rock", "cone", "tube", "icosahedron")
+    assert CLASSES[:14] == (
+        "background",
+        "floor",
+        "wall",
+        "sphere",
+        "box",
+        "cylinder",
+        "capsule",
+        "ell",
+        "furniture",
+        "torus",
+        "rock",
+        "cone",
+        "tube",
+        "icosahedron",
+    )
     assert set(CLASSES) - set(KINDS) == {"background", "floor", "wall", "furniture"}
     assert all(k.semantic in CLASSES for k in KINDS.values())
     assert MESHES == MESH_KINDS and ANALYTIC + MESHES == tuple(KINDS)
@@ -114,14 +134,26 @@ def test_the_registry_is_the_one_source():
     assert len(set(named.values()) | {geometry.MESH}) == len(ANALYTIC) + 1 and geometry.MESH == MESH_CODE
     # The ell's two boxes: the kernel's constants are the registry's parts.
     low, high = KINDS["ell"].parts
-    assert [tuple(geometry.ELL_LOW_CENTRE), tuple(geometry.ELL_LOW_HALF), tuple(geometry.ELL_HIGH_CENTRE),
-            tuple(geometry.ELL_HIGH_HALF)] == [low.centre, low.half, high.centre, high.half]
+    assert [
+        tuple(geometry.ELL_LOW_CENTRE),
+        tuple(geometry.ELL_LOW_HALF),
+        tuple(geometry.ELL_HIGH_CENTRE),
+        tuple(geometry.ELL_HIGH_HALF),
+    ] == [low.centre, low.half, high.centre, high.half]
 
 
 def _one(shape: str, **objects):
-    config = parse_config({"seed": 2, "render": {"width": 16, "height": 16, "frames": 2},
-                           "scenarios": {"s": {"objects": {"count": 1, "shape": shape, "size": 0.3,
-                                                           "aspect": 1.5, "spawn_radius": 0.0, **objects}}}})
+    config = parse_config(
+        {
+            "seed": 2,
+            "render": {"width": 16, "height": 16, "frames": 2},
+            "scenarios": {
+                "s": {
+                    "objects": {"count": 1, "shape": shape, "size": 0.3, "aspect": 1.5, "spawn_radius": 0.0, **objects}
+                }
+            },
+        }
+    )
     return sample_scene(config, "s", 0)
 
 
@@ -168,8 +200,9 @@ def _surface_points(shape: str, dims, n: int = 201) -> np.ndarray:
     return q * lo[:, None]
 
 
-ROTATIONS = [np.eye(3), LIE] + [quat_to_matrix(q / np.linalg.norm(q))
-                               for q in np.random.default_rng(5).normal(size=(4, 4))]
+ROTATIONS = [np.eye(3), LIE] + [
+    quat_to_matrix(q / np.linalg.norm(q)) for q in np.random.default_rng(5).normal(size=(4, 4))
+]
 
 
 @pytest.mark.parametrize("shape", ANALYTIC)

@@ -34,12 +34,24 @@ def test_tar_metadata_is_fixed_and_member_order_is_json_first():
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
         infos = tar.getmembers()
     assert [i.name for i in infos] == [
-        "0000000000.json", "0000000000.depth.png", "0000000000.mp4", "0000000000.rgb.png",
-        "0000000001.json", "0000000001.depth.png", "0000000001.mp4", "0000000001.rgb.png",
+        "0000000000.json",
+        "0000000000.depth.png",
+        "0000000000.mp4",
+        "0000000000.rgb.png",
+        "0000000001.json",
+        "0000000001.depth.png",
+        "0000000001.mp4",
+        "0000000001.rgb.png",
     ]
     for info in infos:
         assert (info.mtime, info.uid, info.gid, info.uname, info.gname, info.mode) == (
-            shards.TAR_MTIME, 0, 0, "", "", 0o644)
+            shards.TAR_MTIME,
+            0,
+            0,
+            "",
+            "",
+            0o644,
+        )
         assert info.isreg()
 
 

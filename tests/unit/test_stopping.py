@@ -23,6 +23,7 @@ def stop_after(n: int):
         calls.append(1)
         if len(calls) > n:
             raise Stopped("no longer wanted")
+
     stop.calls = calls
     return stop
 

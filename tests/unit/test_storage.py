@@ -14,14 +14,27 @@ from factory.errors import StorageError
 
 
 def test_parse_options_types_and_nesting():
-    opts = options.parse_options([
-        "anon=true", "max_concurrency=4", "ratio=0.5", "endpoint_url=http://h:9000",
-        "client_kwargs.region_name=eu-west-1", "config_kwargs.retries.max_attempts=3", "x=none", "j={\"a\": 1}",
-    ])
+    opts = options.parse_options(
+        [
+            "anon=true",
+            "max_concurrency=4",
+            "ratio=0.5",
+            "endpoint_url=http://h:9000",
+            "client_kwargs.region_name=eu-west-1",
+            "config_kwargs.retries.max_attempts=3",
+            "x=none",
+            'j={"a": 1}',
+        ]
+    )
     assert opts == {
-        "anon": True, "max_concurrency": 4, "ratio": 0.5, "endpoint_url": "http://h:9000",
-        "client_kwargs": {"region_name": "eu-west-1"}, "config_kwargs": {"retries": {"max_attempts": 3}},
-        "x": None, "j": {"a": 1},
+        "anon": True,
+        "max_concurrency": 4,
+        "ratio": 0.5,
+        "endpoint_url": "http://h:9000",
+        "client_kwargs": {"region_name": "eu-west-1"},
+        "config_kwargs": {"retries": {"max_attempts": 3}},
+        "x": None,
+        "j": {"a": 1},
     }
 
 
@@ -40,14 +53,20 @@ def test_local_paths_become_absolute(tmp_path, monkeypatch):
 
 def test_s3_options_come_from_aws_variables_then_explicit_options():
     env = {
-        "AWS_ENDPOINT_URL": "http://minio:9000", "AWS_DEFAULT_REGION": "eu-west-1", "AWS_PROFILE": "lab",
-        "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE", "AWS_SECRET_ACCESS_KEY": "s3cr3t-value",
+        "AWS_ENDPOINT_URL": "http://minio:9000",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_PROFILE": "lab",
+        "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE",
+        "AWS_SECRET_ACCESS_KEY": "s3cr3t-value",
     }
     loc = storage.resolve("s3://bucket/some/prefix/", env=env)
     assert loc.protocol == "s3" and loc.path == "bucket/some/prefix"
     assert loc._options == {
-        "endpoint_url": "http://minio:9000", "client_kwargs": {"region_name": "eu-west-1"}, "profile": "lab",
-        "key": "AKIAEXAMPLE", "secret": "s3cr3t-value",
+        "endpoint_url": "http://minio:9000",
+        "client_kwargs": {"region_name": "eu-west-1"},
+        "profile": "lab",
+        "key": "AKIAEXAMPLE",
+        "secret": "s3cr3t-value",
     }
     loc = storage.resolve("s3://bucket/p", {"region": "us-west-2", "endpoint": "http://ceph:7480"}, env=env)
     assert loc._options["client_kwargs"] == {"region_name": "us-west-2"}
@@ -60,20 +79,26 @@ def test_credentials_are_never_shown():
     with pytest.raises(StorageError) as err:
         storage.resolve("s3://AKIAINURL:pw-in-url@bucket/p", env={})
     assert "AKIAINURL" not in str(err.value) and "pw-in-url" not in str(err.value)
-    loc = storage.resolve("s3://bucket/p", {"key": "AKIAEXAMPLE", "secret": "s3cr3t-value",
-                                                    "client_kwargs": {"aws_session_token": "tok-123"}}, env={})
+    loc = storage.resolve(
+        "s3://bucket/p",
+        {"key": "AKIAEXAMPLE", "secret": "s3cr3t-value", "client_kwargs": {"aws_session_token": "tok-123"}},
+        env={},
+    )
     for text in (repr(loc), loc.describe(), loc.url, str(options.redact(loc._options))):
         assert "AKIAEXAMPLE" not in text and "s3cr3t-value" not in text and "tok-123" not in text
 
 
-@pytest.mark.parametrize("url, words", [
-    ("", ["empty"]),
-    ("   ", ["empty"]),
-    ("s3://", ["no bucket"]),
-    ("s3:///key", ["no bucket"]),
-    ("nosuchproto://bucket/x", ["unknown protocol 'nosuchproto'"]),
-    ("simplecache::s3://bucket/x", ["chained"]),
-])
+@pytest.mark.parametrize(
+    "url, words",
+    [
+        ("", ["empty"]),
+        ("   ", ["empty"]),
+        ("s3://", ["no bucket"]),
+        ("s3:///key", ["no bucket"]),
+        ("nosuchproto://bucket/x", ["unknown protocol 'nosuchproto'"]),
+        ("simplecache::s3://bucket/x", ["chained"]),
+    ],
+)
 def test_bad_urls_are_refused_with_a_clear_message(url, words):
     with pytest.raises(StorageError) as err:
         storage.resolve(url, env={})

@@ -29,8 +29,9 @@ def shards(tmp_path_factory, tiny_config):
 
 
 def _indices(url: str, rank: int, world_size: int, workers: int, **kw) -> list[int]:
-    loader = DataLoader(ShardDataset(url, rank=rank, world_size=world_size, **kw), batch_size=3,
-                        num_workers=workers, collate_fn=collate)
+    loader = DataLoader(
+        ShardDataset(url, rank=rank, world_size=world_size, **kw), batch_size=3, num_workers=workers, collate_fn=collate
+    )
     return [i for batch in loader for i in batch["index"].tolist()]
 
 
@@ -83,8 +84,8 @@ def test_collate_pads_boxes_to_the_batchs_most_objects(shards):
     batch = collate(samples)
     assert batch["boxes"].shape[:3] == (SAMPLES, samples[0]["boxes"].shape[0], max(counts))
     few = counts.index(min(counts))
-    assert (batch["box_ids"][few, min(counts):] == -1).all()
-    assert torch.isnan(batch["boxes"][few, :, min(counts):]).all()
+    assert (batch["box_ids"][few, min(counts) :] == -1).all()
+    assert torch.isnan(batch["boxes"][few, :, min(counts) :]).all()
 
 
 def test_to_tensors_without_images_keeps_boxes_and_meta(shards):

@@ -48,8 +48,9 @@ BIN = Path(sys.executable).parent
 
 
 def cli(*args, timeout=120):
-    return subprocess.run([str(BIN / "factory"), "validate", *map(str, args)], capture_output=True, text=True,
-                          cwd=REPO, timeout=timeout)
+    return subprocess.run(
+        [str(BIN / "factory"), "validate", *map(str, args)], capture_output=True, text=True, cwd=REPO, timeout=timeout
+    )
 
 
 def visible_object(members: dict[str, bytes], frame: int = 0, wide: bool = False) -> dict:
@@ -94,8 +95,9 @@ def test_a_truncated_shard_is_named_with_the_byte_offset(ds, tmp_path):
 
     result = validate_dataset(ds)
     assert not result.ok
-    assert {("tar.format", shard(1), None), ("shard.bytes", shard(1), None),
-            ("shard.sha256", shard(1), None)} == found(result)
+    assert {("tar.format", shard(1), None), ("shard.bytes", shard(1), None), ("shard.sha256", shard(1), None)} == found(
+        result
+    )
     (tar_failure,) = [f for f in result.failures if f["check"] == "tar.format"]
     assert f"at byte {cut_member.offset}:" in tar_failure["message"]
     assert cut_member.name in tar_failure["message"]
@@ -131,8 +133,11 @@ def test_a_missing_shard_and_extra_shards_are_named(ds, capsys):
     (ds / "stray.tar").write_bytes((ds / shard(0)).read_bytes())
 
     result = validate_dataset(ds)
-    assert found(result) == {("shard.missing", shard(1), None), ("shard.extra", shard(3), None),
-                             ("shard.extra", "stray.tar", None)}
+    assert found(result) == {
+        ("shard.missing", shard(1), None),
+        ("shard.extra", shard(3), None),
+        ("shard.extra", "stray.tar", None),
+    }
     extra = {f["shard"]: f["message"] for f in result.failures if f["check"] == "shard.extra"}
     assert "like shard 3 of this dataset" in extra[shard(3)]
     assert "does not list" in extra["stray.tar"]
@@ -169,8 +174,11 @@ def test_an_instance_id_not_in_the_metadata_is_named(ds):
     assert ("instance.ids", shard(1), key(i)) in found(result)
     # The object's pixels now carry another id, so its box and pixel count disagree too;
     # nothing else in the dataset is reported.
-    assert found(result) == {("instance.ids", shard(1), key(i)), ("bbox.segmentation", shard(1), key(i)),
-                             ("bbox.pixels", shard(1), key(i))}
+    assert found(result) == {
+        ("instance.ids", shard(1), key(i)),
+        ("bbox.segmentation", shard(1), key(i)),
+        ("bbox.pixels", shard(1), key(i)),
+    }
     (f,) = [f for f in result.failures if f["check"] == "instance.ids"]
     assert f"[{bad_id}]" in f["message"]
     assert main(["validate", str(ds), "--result", str(ds.parent / "r.json"), "--no-progress"]) == 1
@@ -192,15 +200,20 @@ def test_a_key_duplicated_across_shards(ds):
     dup = [f for f in result.failures if f["check"] == "keys.unique"]
     assert [(f["shard"], f["key"]) for f in dup] == [(shard(1), key(5))]
     assert shard(0) in dup[0]["message"]
-    assert found(result) == {("keys.unique", shard(1), key(5)), ("keys.indices", shard(0), key(5)),
-                             ("shard.samples", shard(0), None), ("shard.last_key", shard(0), key(5))}
+    assert found(result) == {
+        ("keys.unique", shard(1), key(5)),
+        ("keys.indices", shard(0), key(5)),
+        ("shard.samples", shard(0), None),
+        ("shard.last_key", shard(0), key(5)),
+    }
     assert main(["validate", str(ds), "--result", str(ds.parent / "r.json"), "--no-progress"]) == 1
 
 
 def test_a_bbox_or_pixel_count_that_disagrees_with_the_mask(ds, clean):
     def shrink_box(meta):
-        o = next(o for o in meta["objects"] if o["bbox_visible"][0] and o["bbox_visible"][0][2] -
-                 o["bbox_visible"][0][0] > 1)
+        o = next(
+            o for o in meta["objects"] if o["bbox_visible"][0] and o["bbox_visible"][0][2] - o["bbox_visible"][0][0] > 1
+        )
         o["bbox_visible"][0][2] -= 1  # still inside the image and the amodal box
 
     def more_pixels(meta):
@@ -211,8 +224,11 @@ def test_a_bbox_or_pixel_count_that_disagrees_with_the_mask(ds, clean):
     edit_json(ds, 3, more_pixels)
     result = validate_dataset(ds)
     # visible_fraction was visible / amodal for the old count: the amodal check sees it too.
-    assert found(result) == {("bbox.segmentation", shard(1), key(7)), ("bbox.pixels", shard(0), key(3)),
-                             ("bbox.amodal", shard(0), key(3))}
+    assert found(result) == {
+        ("bbox.segmentation", shard(1), key(7)),
+        ("bbox.pixels", shard(0), key(3)),
+        ("bbox.amodal", shard(0), key(3)),
+    }
     msg = {f["check"]: f["message"] for f in result.failures}
     assert "frame 0" in msg["bbox.segmentation"] and "frame 1" in msg["bbox.pixels"]
     assert main(["validate", str(ds), "--result", str(ds.parent / "r.json"), "--no-progress"]) == 1
@@ -290,8 +306,12 @@ def test_ground_truth_that_breaks_the_invariants(ds):
     rewrite_shard(ds, 0, samples)
 
     result = validate_dataset(ds)
-    expected = {("depth.object", shard(0), key(0)), ("flow.last_frame", shard(0), key(1)),
-                ("semantic.class", shard(0), key(2)), ("flow.target", shard(0), key(3))}
+    expected = {
+        ("depth.object", shard(0), key(0)),
+        ("flow.last_frame", shard(0), key(1)),
+        ("semantic.class", shard(0), key(2)),
+        ("flow.target", shard(0), key(3)),
+    }
     if flow_was_valid:
         expected.add(("flow.sky", shard(0), key(0)))
     assert found(result) == expected
@@ -345,8 +365,11 @@ def test_a_folder_of_tars_without_manifest(ds):
     path.write_bytes(path.read_bytes()[:1000])
     result = validate_dataset(ds)
     assert result.kind == "plain"
-    assert found(result) == {("manifest.missing", "manifest.json", None), ("tar.format", shard(2), None),
-                             *{("keys.unique", shard(0), key(i)) for i in range(SHARD)}}
+    assert found(result) == {
+        ("manifest.missing", "manifest.json", None),
+        ("tar.format", shard(2), None),
+        *{("keys.unique", shard(0), key(i)) for i in range(SHARD)},
+    }
 
 
 def test_a_mixed_dataset(clean, tmp_path):
@@ -367,8 +390,11 @@ def test_a_mixed_dataset(clean, tmp_path):
     mix(str(clean), str(real), ratio="0.25", out=str(out), samples=12, shard_size=5, real_licence="CC0-1.0")
     result = validate_dataset(out)
     assert result.ok, result.lines()
-    tags = [(n, k, json.loads(m["source.json"])) for n in sorted(p.name for p in out.glob("*.tar"))
-            for k, m in read_tar(out / n)]
+    tags = [
+        (n, k, json.loads(m["source.json"]))
+        for n in sorted(p.name for p in out.glob("*.tar"))
+        for k, m in read_tar(out / n)
+    ]
     assert result.summary["samples_by_source"] == dict(Counter(t["source"] for _, _, t in tags))
     assert result.kind == "mix"
 
@@ -393,8 +419,12 @@ def test_local_worker_processes_find_what_one_process_finds(ds):
     path.write_bytes(path.read_bytes()[:3000])
     edit_json(ds, 1, lambda m: m.update(seed=m["seed"] + 1))
     one, two = validate_dataset(ds), validate_dataset(ds, workers=2)
-    assert found(one) == {("tar.format", shard(2), None), ("shard.bytes", shard(2), None),
-                          ("shard.sha256", shard(2), None), ("meta.seed", shard(0), key(1))}
+    assert found(one) == {
+        ("tar.format", shard(2), None),
+        ("shard.bytes", shard(2), None),
+        ("shard.sha256", shard(2), None),
+        ("meta.seed", shard(0), key(1)),
+    }
     assert two.failures == one.failures and two.summary == one.summary
 
 
@@ -419,7 +449,12 @@ def test_bad_arguments_exit_2_with_a_clear_error(tmp_path, clean, capsys):
     with pytest.raises(StorageError, match="one shard"):
         validate_dataset(clean / shard(0))
 
-    run = subprocess.run([sys.executable, "-m", "jobs.validate", str(missing), "--engine", "local"],
-                         capture_output=True, text=True, cwd=REPO, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-m", "jobs.validate", str(missing), "--engine", "local"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
     assert run.returncode == 2
     assert run.stderr.strip().splitlines() == [f"python -m jobs.validate: error: {missing}: no such folder"]

@@ -42,9 +42,13 @@ def _reported() -> dict[str, list[str]]:
 def _strings() -> set[str]:
     """Every string literal of the code outside checks.py (a name may reach its
     reporter through a variable, as in ``for check, field, want in (("meta.seed", ...``)."""
-    return {node.value for path in SOURCES if path.name != "checks.py"
-            for node in ast.walk(ast.parse(path.read_text(), str(path)))
-            if isinstance(node, ast.Constant) and isinstance(node.value, str)}
+    return {
+        node.value
+        for path in SOURCES
+        if path.name != "checks.py"
+        for node in ast.walk(ast.parse(path.read_text(), str(path)))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    }
 
 
 def test_every_reported_check_is_in_the_one_list_and_every_listed_check_is_in_the_code():

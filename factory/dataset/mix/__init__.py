@@ -52,6 +52,17 @@ from factory.dataset.mix.run import DEFAULT_PREFIX, MixSummary, mix
 from factory.dataset.mix.sources import KIND, ROLES, SOURCE_MEMBER, Source, open_sources, source_member
 
 __all__ = [
-    "DEFAULT_PREFIX", "KIND", "ROLES", "SOURCE_MEMBER", "MixSummary", "Source", "default_samples", "layout",
-    "mix", "open_sources", "parse_ratio", "source_member", "split_counts",
+    "DEFAULT_PREFIX",
+    "KIND",
+    "ROLES",
+    "SOURCE_MEMBER",
+    "MixSummary",
+    "Source",
+    "default_samples",
+    "layout",
+    "mix",
+    "open_sources",
+    "parse_ratio",
+    "source_member",
+    "split_counts",
 ]

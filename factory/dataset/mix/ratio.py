@@ -38,11 +38,13 @@ def parse_ratio(value: Any) -> Fraction:
             value = repr(value)  # shortest decimal that round-trips: 0.29, not 0.2899999...
         ratio = Fraction(value.strip() if isinstance(value, str) else value)
     except (ValueError, TypeError, ZeroDivisionError, OverflowError):
-        raise arg_error(f"--ratio {value!r} is not a number; give the fraction of real samples, "
-                        "0 < R < 1 (e.g. 0.25 or 1/4)") from None
+        raise arg_error(
+            f"--ratio {value!r} is not a number; give the fraction of real samples, 0 < R < 1 (e.g. 0.25 or 1/4)"
+        ) from None
     if not 0 < ratio < 1:
-        raise arg_error(f"--ratio {value} is out of range; it is the fraction of real samples and must be "
-                        "strictly between 0 and 1")
+        raise arg_error(
+            f"--ratio {value} is out of range; it is the fraction of real samples and must be strictly between 0 and 1"
+        )
     return ratio
 
 
@@ -57,8 +59,11 @@ def default_samples(ratio: Fraction | float | str, real_available: int, syntheti
     """The largest N whose split fits the sources (0 if none does). Both counts grow by
     0 or 1 with N, so the feasible N are exactly ``0..answer``."""
     r = parse_ratio(ratio)
-    n = min(real_available + synthetic_available,
-            int((real_available + Fraction(1, 2)) / r), int((synthetic_available + Fraction(1, 2)) / (1 - r)))
+    n = min(
+        real_available + synthetic_available,
+        int((real_available + Fraction(1, 2)) / r),
+        int((synthetic_available + Fraction(1, 2)) / (1 - r)),
+    )
     while n > 0:
         n_real, n_syn = split_counts(r, n)
         if n_real <= real_available and n_syn <= synthetic_available:

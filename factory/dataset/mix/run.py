@@ -16,14 +16,14 @@ from fractions import Fraction
 from typing import Any
 
 from factory.dataset import manifest as mf
+from factory.dataset.mix.ratio import ARGS, arg_error, default_samples, layout, parse_ratio, split_counts
+from factory.dataset.mix.sources import Source, open_sources
+from factory.dataset.mix.write import write_shards
 from factory.dataset.resume import PREFIX, remove_dataset
 from factory.dataset.shards import DEFAULT_SHARD_SIZE, shard_pattern
 from factory.dataset.storage import Location, resolve
 from factory.dataset.writer import DatasetWriter, remove_temp_files
 from factory.errors import ConfigError, DatasetConflictError, StorageError
-from factory.dataset.mix.ratio import ARGS, arg_error, default_samples, layout, parse_ratio, split_counts
-from factory.dataset.mix.sources import Source, open_sources
-from factory.dataset.mix.write import write_shards
 
 DEFAULT_PREFIX = "mix"
 
@@ -53,10 +53,20 @@ class MixSummary:
 
 
 def mix(
-    synthetic: str, real: str, *, ratio: Fraction | float | str, out: str, seed: int = 0,
-    samples: int | None = None, shard_size: int = DEFAULT_SHARD_SIZE, prefix: str = DEFAULT_PREFIX,
-    real_licence: str | None = None, real_name: str | None = None, overwrite: bool = False,
-    options: Mapping[str, Any] | None = None, log: Callable[[str], None] = lambda s: None,
+    synthetic: str,
+    real: str,
+    *,
+    ratio: Fraction | float | str,
+    out: str,
+    seed: int = 0,
+    samples: int | None = None,
+    shard_size: int = DEFAULT_SHARD_SIZE,
+    prefix: str = DEFAULT_PREFIX,
+    real_licence: str | None = None,
+    real_name: str | None = None,
+    overwrite: bool = False,
+    options: Mapping[str, Any] | None = None,
+    log: Callable[[str], None] = lambda s: None,
     created: str | None = None,
 ) -> MixSummary:
     """Write the mix of ``synthetic`` (a factory dataset) and ``real`` (any WebDataset)
@@ -83,25 +93,46 @@ def mix(
     _clear(out_loc, prefix, listing, overwrite, log)
 
     mask = layout(seed, n, n_real)
-    mixed = mf.Mixed(seed, float(r), [
-        {"role": "synthetic", "url": syn.url, "name": syn.name, "licence": syn.licence,
-         "config_hash": syn.config_hash, "samples_used": n_syn},
-        {"role": "real", "url": rea.url, "name": rea.name, "licence": rea.licence, "samples_used": n_real},
-    ], f"synthetic samples ({syn.name}): {syn.licence}; real samples ({rea.name}): {rea.licence}")
+    mixed = mf.Mixed(
+        seed,
+        float(r),
+        [
+            {
+                "role": "synthetic",
+                "url": syn.url,
+                "name": syn.name,
+                "licence": syn.licence,
+                "config_hash": syn.config_hash,
+                "samples_used": n_syn,
+            },
+            {"role": "real", "url": rea.url, "name": rea.name, "licence": rea.licence, "samples_used": n_real},
+        ],
+        f"synthetic samples ({syn.name}): {syn.licence}; real samples ({rea.name}): {rea.licence}",
+    )
     writer = DatasetWriter(out_loc)
     try:  # no half-made dataset left behind: every put is atomic, and abort takes them back
         writer.start(mf.intent(samples=n, shard_size=shard_size, prefix=prefix, mixed=mixed))
         shards = write_shards(writer, mask, syn, rea, shard_size, prefix, log)
-        doc = writer.commit(mf.build(samples=n, shard_size=shard_size, prefix=prefix, shards=shards,
-                                     max_failures=0, created=created, mixed=mixed))
+        doc = writer.commit(
+            mf.build(
+                samples=n,
+                shard_size=shard_size,
+                prefix=prefix,
+                shards=shards,
+                max_failures=0,
+                created=created,
+                mixed=mixed,
+            )
+        )
     except BaseException:
         writer.abort(remove_written=True)
         raise
     return MixSummary(doc, out_loc.url_of(), time.perf_counter() - t0)
 
 
-def _check_args(samples: int | None, shard_size: int, seed: int, prefix: str, real_licence: str | None,
-                real_name: str | None) -> None:
+def _check_args(
+    samples: int | None, shard_size: int, seed: int, prefix: str, real_licence: str | None, real_name: str | None
+) -> None:
     problems = []
     if samples is not None and (isinstance(samples, bool) or not isinstance(samples, int) or samples < 2):
         problems.append(f"--samples {samples!r} is not allowed; a mix needs an integer >= 2 (one of each source)")
@@ -110,8 +141,9 @@ def _check_args(samples: int | None, shard_size: int, seed: int, prefix: str, re
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         problems.append(f"--seed {seed!r} is not allowed; it must be an integer >= 0")
     if not isinstance(prefix, str) or not PREFIX.match(prefix):
-        problems.append(f"--prefix {prefix!r} is not allowed; use letters, digits, '_', '.', '-', starting "
-                        "with a letter or digit")
+        problems.append(
+            f"--prefix {prefix!r} is not allowed; use letters, digits, '_', '.', '-', starting with a letter or digit"
+        )
     for arg, value in (("--real-licence", real_licence), ("--real-name", real_name)):
         if value is not None and (not isinstance(value, str) or not value.strip() or "\n" in value):
             problems.append(f"{arg} {value!r} is not allowed; give one non-empty line of text")
@@ -146,12 +178,13 @@ def _refuse_a_dataset(out: Location, prefix: str, listing: Mapping[str, int], ov
     existing = _existing_dataset(out, prefix, listing)
     if existing and not overwrite:
         shown = ", ".join(existing[:3]) + (f" and {len(existing) - 3} more" if len(existing) > 3 else "")
-        raise DatasetConflictError(f"--out {out.url_of()} already holds a dataset ({shown}); pass "
-                                   "--overwrite to replace it, or choose another --out")
+        raise DatasetConflictError(
+            f"--out {out.url_of()} already holds a dataset ({shown}); pass "
+            "--overwrite to replace it, or choose another --out"
+        )
 
 
-def _clear(out: Location, prefix: str, listing: Mapping[str, int], overwrite: bool,
-           log: Callable[[str], None]) -> None:
+def _clear(out: Location, prefix: str, listing: Mapping[str, int], overwrite: bool, log: Callable[[str], None]) -> None:
     """Check ``out`` can be written, remove a previous dataset there (``overwrite``) and
     the temporary files of interrupted puts."""
     out.check_writable()
@@ -189,11 +222,15 @@ def _sizes(r: Fraction, samples: int | None, syn: Source, rea: Source) -> tuple[
             f"a mix needs at least one of each: raise --samples or bring --ratio nearer 0.5"
         )
     if n_syn > syn.available:
-        raise arg_error(f"--samples {samples} needs {n_syn} synthetic samples, the synthetic dataset {syn.url} "
-                        f"has {syn.available}; give at most --samples {default_samples(r, 10**18, syn.available)}"
-                        " or a larger synthetic dataset")
+        raise arg_error(
+            f"--samples {samples} needs {n_syn} synthetic samples, the synthetic dataset {syn.url} "
+            f"has {syn.available}; give at most --samples {default_samples(r, 10**18, syn.available)}"
+            " or a larger synthetic dataset"
+        )
     real_avail = rea.available if rea.available is not None else rea.count(enough=n_real)
     if n_real > real_avail:
-        raise arg_error(f"--samples {samples} needs {n_real} real samples, the real dataset {rea.url} has "
-                        f"{real_avail}; lower --samples or --ratio")
+        raise arg_error(
+            f"--samples {samples} needs {n_real} real samples, the real dataset {rea.url} has "
+            f"{real_avail}; lower --samples or --ratio"
+        )
     return samples, n_real, n_syn

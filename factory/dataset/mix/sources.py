@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from factory.dataset import manifest as mf
+from factory.dataset.mix.ratio import arg_error
 from factory.dataset.reader import Dataset, iter_tar, open_dataset
 from factory.dataset.shards import sha256_hex
 from factory.dataset.storage import Location, resolve
 from factory.errors import ShardFormatError, StorageError
-from factory.dataset.mix.ratio import arg_error
 
 KIND = mf.MIX
 SOURCE_MEMBER = "source.json"
@@ -62,9 +62,11 @@ class Source:
         data = self.dataset.read_shard(name)
         rec = records.get(name)
         if rec is not None and (len(data) != rec.get("bytes") or sha256_hex(data) != rec.get("sha256")):
-            raise StorageError(f"{self.what()}: shard {name} does not match its manifest record "
-                               f"({len(data)} bytes, expected {rec.get('bytes')}, or another sha256); "
-                               "the dataset is damaged")
+            raise StorageError(
+                f"{self.what()}: shard {name} does not match its manifest record "
+                f"({len(data)} bytes, expected {rec.get('bytes')}, or another sha256); "
+                "the dataset is damaged"
+            )
         return data
 
     def samples(self) -> Iterator[tuple[str, str, dict[str, bytes]]]:
@@ -143,18 +145,29 @@ def _open(role: str, url: str, options: Mapping[str, Any] | None) -> Source:
     if manifest is None:
         return Source(role, plain, ds, "", None, None, opened=location)
     if manifest.get("format") != mf.FORMAT:
-        raise StorageError(f"the {role} dataset {plain}: manifest format is {manifest.get('format')!r}, "
-                           f"expected {mf.FORMAT!r}")
+        raise StorageError(
+            f"the {role} dataset {plain}: manifest format is {manifest.get('format')!r}, expected {mf.FORMAT!r}"
+        )
     if manifest.get("kind") == KIND:
-        raise StorageError(f"the {role} dataset {plain} is itself a mix (manifest kind {KIND!r}); "
-                           "mix from its original sources instead")
+        raise StorageError(
+            f"the {role} dataset {plain} is itself a mix (manifest kind {KIND!r}); "
+            "mix from its original sources instead"
+        )
     problems = mf.check(manifest)
     if problems:
         raise StorageError(f"the {role} dataset {plain} has an inconsistent manifest: {'; '.join(problems)}")
     available = sum(int(r.get("samples", 0)) for r in manifest.get("shards", []))
     licence = manifest.get("licence") if isinstance(manifest.get("licence"), str) else None
-    return Source(role, plain, ds, str(manifest.get("name") or ""), licence or None, available,
-                  manifest.get("config_hash"), opened=location)
+    return Source(
+        role,
+        plain,
+        ds,
+        str(manifest.get("name") or ""),
+        licence or None,
+        available,
+        manifest.get("config_hash"),
+        opened=location,
+    )
 
 
 def _default_name(location: Location) -> str:
@@ -162,8 +175,9 @@ def _default_name(location: Location) -> str:
     return last.removesuffix(".tar") or location.protocol
 
 
-def open_sources(synthetic: str, real: str, options: Mapping[str, Any] | None, *,
-                 real_name: str | None, real_licence: str | None) -> tuple[Source, Source]:
+def open_sources(
+    synthetic: str, real: str, options: Mapping[str, Any] | None, *, real_name: str | None, real_licence: str | None
+) -> tuple[Source, Source]:
     """``(synthetic, real)``, opened and checked; the real one's name and licence are
     the arguments when given, else its manifest's (or the last part of its URL).
 
@@ -174,16 +188,22 @@ def open_sources(synthetic: str, real: str, options: Mapping[str, Any] | None, *
     """
     syn = _open("synthetic", synthetic, options)
     if syn.dataset.manifest is None:
-        raise StorageError(f"--synthetic {syn.url} has no {mf.MANIFEST}; it must be a complete factory dataset "
-                           "(made by factory generate)")
+        raise StorageError(
+            f"--synthetic {syn.url} has no {mf.MANIFEST}; it must be a complete factory dataset "
+            "(made by factory generate)"
+        )
     if not syn.licence:
-        raise StorageError(f"--synthetic {syn.url}: its manifest names no licence; a mixed dataset must name "
-                           "every licence (set 'licence' in the config and regenerate)")
+        raise StorageError(
+            f"--synthetic {syn.url}: its manifest names no licence; a mixed dataset must name "
+            "every licence (set 'licence' in the config and regenerate)"
+        )
     rea = _open("real", real, options)
     rea.name = real_name.strip() if real_name else _default_name(rea.opened)
     rea.licence = real_licence.strip() if real_licence else rea.licence
     if not rea.licence:
-        raise arg_error(f"--real-licence is missing; the real dataset {rea.url} has no factory manifest naming "
-                        "its licence, and a mixed dataset must name every licence (e.g. --real-licence "
-                        "CC-BY-4.0)")
+        raise arg_error(
+            f"--real-licence is missing; the real dataset {rea.url} has no factory manifest naming "
+            "its licence, and a mixed dataset must name every licence (e.g. --real-licence "
+            "CC-BY-4.0)"
+        )
     return syn, rea

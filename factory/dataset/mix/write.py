@@ -14,17 +14,24 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
+from factory.dataset.mix.sources import SOURCE_MEMBER, Source, source_member
 from factory.dataset.shards import assemble, sample_segment, shard_count, shard_indices, shard_name
 from factory.dataset.writer import DatasetWriter, record_of
 from factory.errors import StorageError
 from factory.sample.types import sample_key
-from factory.dataset.mix.sources import SOURCE_MEMBER, Source, source_member
 
 LOG_EVERY_S = 10.0  # progress lines at most this often
 
 
-def write_shards(writer: DatasetWriter, mask: np.ndarray, syn: Source, rea: Source, shard_size: int,
-                 prefix: str, log: Callable[[str], None]) -> list[dict]:
+def write_shards(
+    writer: DatasetWriter,
+    mask: np.ndarray,
+    syn: Source,
+    rea: Source,
+    shard_size: int,
+    prefix: str,
+    log: Callable[[str], None],
+) -> list[dict]:
     """Write every output shard and its record; returns the records in shard order.
     Shard ``s`` is hashed and put in a thread while shard ``s + 1`` is built."""
     n = len(mask)
@@ -57,19 +64,26 @@ def _put(writer: DatasetWriter, shard: int, name: str, indices: range, data: byt
     return writer.put_shard(record_of(shard, name, indices, data), data)
 
 
-def _segment(i: int, mask: np.ndarray, sources: dict[str, Source],
-             streams: dict[str, Iterator[tuple[str, str, dict[str, bytes]]]]) -> bytes:
+def _segment(
+    i: int,
+    mask: np.ndarray,
+    sources: dict[str, Source],
+    streams: dict[str, Iterator[tuple[str, str, dict[str, bytes]]]],
+) -> bytes:
     """The tar records of output sample ``i``: the next sample of its source, tagged."""
     role = "real" if mask[i] else "synthetic"
     src = sources[role]
     try:
         shard, key, members = next(streams[role])
     except StopIteration:
-        raise StorageError(f"{src.what()} ran out of samples after {_used(mask, i, role)}; "
-                           "its manifest claims more than its shards hold") from None
+        raise StorageError(
+            f"{src.what()} ran out of samples after {_used(mask, i, role)}; "
+            "its manifest claims more than its shards hold"
+        ) from None
     members = dict(members)
-    members[SOURCE_MEMBER] = source_member(source=role, dataset=src.name, url=src.url, shard=shard,
-                                           key=key, licence=src.licence)
+    members[SOURCE_MEMBER] = source_member(
+        source=role, dataset=src.name, url=src.url, shard=shard, key=key, licence=src.licence
+    )
     try:
         return sample_segment(sample_key(i), members)
     except (ValueError, TypeError) as e:
@@ -79,4 +93,3 @@ def _segment(i: int, mask: np.ndarray, sources: dict[str, Source],
 def _used(mask: np.ndarray, i: int, role: str) -> str:
     real = int(mask[:i].sum())
     return f"{real if role == 'real' else i - real} samples"
-

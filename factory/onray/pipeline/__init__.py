@@ -52,6 +52,15 @@ from factory.onray.pipeline.stages import EncodeStage, RenderStage
 from factory.onray.pipeline.writer import ManifestSink, ShardWriter
 
 __all__ = [
-    "DEFAULT_SHARD_SIZE", "GPU_BATCH_VIEWS", "MAX_INPUT_BLOCKS", "MAX_PASSES", "EncodeStage", "ManifestSink",
-    "RenderStage", "RunSummary", "ShardWriter", "block_size", "generate_dataset",
+    "DEFAULT_SHARD_SIZE",
+    "GPU_BATCH_VIEWS",
+    "MAX_INPUT_BLOCKS",
+    "MAX_PASSES",
+    "EncodeStage",
+    "ManifestSink",
+    "RenderStage",
+    "RunSummary",
+    "ShardWriter",
+    "block_size",
+    "generate_dataset",
 ]

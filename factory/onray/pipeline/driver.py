@@ -145,12 +145,21 @@ def generate_dataset(
     t0 = time.perf_counter()
     if config.render.device == "cuda" and not gpus_per_worker:
         gpus_per_worker = 1.0
-    job = _Job(min_workers, max_workers, gpus_per_worker, cpus_per_worker, encode_cpus, generate_fn, encode_fn,
-               progress, log)
+    job = _Job(
+        min_workers, max_workers, gpus_per_worker, cpus_per_worker, encode_cpus, generate_fn, encode_fn, progress, log
+    )
     location = out if isinstance(out, Location) else resolve(out, storage_options)
     _check_before_ray(config, job)
-    plan = prepare(location, config, samples=samples, shard_size=shard_size, prefix=prefix, mode=mode,
-                   max_failures=max_failures, log=log)
+    plan = prepare(
+        location,
+        config,
+        samples=samples,
+        shard_size=shard_size,
+        prefix=prefix,
+        mode=mode,
+        max_failures=max_failures,
+        log=log,
+    )
     records: dict[int, dict] = dict(plan.kept)
     if plan.kept:
         log(f"resuming: {len(plan.kept)} of {plan.num_shards} shards already intact, {len(plan.todo)} to make")
@@ -159,6 +168,12 @@ def generate_dataset(
     if manifest is None:
         failures = [f for r in records.values() for f in r.get("failures", [])]
         raise FailureBudgetError(failures[:5], len(failures), max_failures)
+    return _finished(summary, manifest, t0)
+
+
+def _finished(summary: RunSummary, manifest: dict, t0: float) -> RunSummary:
+    """``summary`` completed from the committed ``manifest`` (failures, bytes) and the
+    wall time since ``t0`` (``time.perf_counter()``, seconds)."""
     summary.manifest = manifest
     summary.failures = manifest["failures"]
     summary.dataset_bytes = manifest["bytes"]
@@ -171,9 +186,13 @@ def _check_before_ray(config: Config, job: _Job) -> None:
     renders on this machine only) for a ``render.device`` this machine cannot use:
     ``cuda`` where Warp sees no CUDA device."""
     if job.min_workers < 1 or (job.max_workers is not None and job.max_workers < job.min_workers):
-        raise ConfigError("generate arguments", [
-            "min_workers/max_workers: need 1 <= min_workers <= max_workers "
-            f"(got {job.min_workers}, {job.max_workers})"])
+        raise ConfigError(
+            "generate arguments",
+            [
+                "min_workers/max_workers: need 1 <= min_workers <= max_workers "
+                f"(got {job.min_workers}, {job.max_workers})"
+            ],
+        )
     if not ray.is_initialized() and not os.environ.get("RAY_ADDRESS"):
         get_device(config.render.device, "render settings")
 
@@ -215,7 +234,8 @@ def _make(plan: Plan, records: dict[int, dict], job: _Job, summary: RunSummary) 
             job.log(f"{len(todo)} shards were lost with a failed writer; pass {attempt + 1} remakes them")
         raise FactoryError(
             f"{len(todo)} shards could not be written after {MAX_PASSES} passes: "
-            f"{', '.join(plan.name(s) for s in todo[:5])}; run the same command again to resume")
+            f"{', '.join(plan.name(s) for s in todo[:5])}; run the same command again to resume"
+        )
     finally:
         if started:
             ray.shutdown()
@@ -230,13 +250,17 @@ def _run_pass(plan: Plan, todo: list[int], records: dict[int, dict], job: _Job) 
     with _data_context(job.progress):
         ds = _encoded(plan, todo, res, job)
         ds = ds.map_batches(
-            ShardWriter, batch_size=None, batch_format="pyarrow",
+            ShardWriter,
+            batch_size=None,
+            batch_format="pyarrow",
             fn_constructor_kwargs={
                 "plan": replace(plan, kept={}),  # its shape and writer, not every kept shard's record
-                "todo": todo, "commit_on_driver": commit_on_driver,
+                "todo": todo,
+                "commit_on_driver": commit_on_driver,
                 "failures_before": sum(len(rec.get("failures", [])) for rec in records.values()),
             },
-            compute=ActorPoolStrategy(size=1), num_cpus=SMALL_CPU,
+            compute=ActorPoolStrategy(size=1),
+            num_cpus=SMALL_CPU,
         )
         sink = ManifestSink(plan, dict(records), commit_on_driver)
         try:
@@ -256,33 +280,53 @@ def _encoded(plan: Plan, todo: list[int], res: Resources, job: _Job) -> ray.data
     counts = [len(plan.indices(s)) for s in todo]
     rows = sum(counts)
     per_task = block_size(plan.config.render, rows, plan.shard_size, res.max_workers)
-    encode_per_task = block_size(plan.config.render.model_copy(update={"device": "cpu"}), rows,
-                                 plan.shard_size, res.max_workers)
+    encode_per_task = block_size(
+        plan.config.render.model_copy(update={"device": "cpu"}), rows, plan.shard_size, res.max_workers
+    )
     fail_fast = plan.max_failures == 0
     # The work list is built here, not read: (index, shard) rows in blocks of
     # per_task samples, put in the object store by the driver (no read tasks,
     # which would each want a whole CPU next to a busy actor pool).
     index = np.concatenate([np.arange(plan.indices(s).start, plan.indices(s).stop) for s in todo])
     shard = np.repeat(np.array(todo, dtype=np.int64), counts)
-    ds = ray.data.from_arrow([
-        pa.table({"index": index[i:i + per_task], "shard": shard[i:i + per_task]})
-        for i in range(0, rows, per_task)
-    ])
+    ds = ray.data.from_arrow(
+        [
+            pa.table({"index": index[i : i + per_task], "shard": shard[i : i + per_task]})
+            for i in range(0, rows, per_task)
+        ]
+    )
     fused = res.encode_workers == 0  # CPU workers: render and encode in one actor
     ds = ds.map_batches(
-        RenderStage, batch_size=per_task, batch_format="pyarrow", zero_copy_batch=True,
-        fn_constructor_kwargs={"config": plan.config, "samples": plan.samples, "generate_fn": job.generate_fn,
-                               "fail_fast": fail_fast, "encode_fn": job.encode_fn, "encode": fused},
+        RenderStage,
+        batch_size=per_task,
+        batch_format="pyarrow",
+        zero_copy_batch=True,
+        fn_constructor_kwargs={
+            "config": plan.config,
+            "samples": plan.samples,
+            "generate_fn": job.generate_fn,
+            "fail_fast": fail_fast,
+            "encode_fn": job.encode_fn,
+            "encode": fused,
+        },
         compute=ActorPoolStrategy(min_size=job.min_workers, max_size=res.max_workers),
-        num_cpus=res.cpus_per_worker, num_gpus=job.gpus_per_worker or None,
+        num_cpus=res.cpus_per_worker,
+        num_gpus=job.gpus_per_worker or None,
     )
     if fused:
         return ds
     return ds.map_batches(
-        EncodeStage, batch_size=encode_per_task, batch_format="pyarrow",
-        fn_constructor_kwargs={"config": plan.config, "samples": plan.samples, "encode_fn": job.encode_fn,
-                               "fail_fast": fail_fast},
-        compute=ActorPoolStrategy(min_size=1, max_size=res.encode_workers), num_cpus=res.encode_cpus,
+        EncodeStage,
+        batch_size=encode_per_task,
+        batch_format="pyarrow",
+        fn_constructor_kwargs={
+            "config": plan.config,
+            "samples": plan.samples,
+            "encode_fn": job.encode_fn,
+            "fail_fast": fail_fast,
+        },
+        compute=ActorPoolStrategy(min_size=1, max_size=res.encode_workers),
+        num_cpus=res.encode_cpus,
     )
 
 
@@ -291,8 +335,12 @@ def _data_context(progress: bool) -> Iterator[None]:
     """Ray Data's settings for the job, restored after it."""
     ctx = DataContext.get_current()
     memory_detector = ctx.issue_detectors_config.high_memory_detector_config
-    saved = (ctx.enable_progress_bars, ctx.max_errored_blocks, ctx.raise_original_map_exception,
-             memory_detector.detection_time_interval_s)
+    saved = (
+        ctx.enable_progress_bars,
+        ctx.max_errored_blocks,
+        ctx.raise_original_map_exception,
+        memory_detector.detection_time_interval_s,
+    )
     ctx.enable_progress_bars = progress
     ctx.max_errored_blocks = 0
     ctx.raise_original_map_exception = True  # our RenderError, not a UserCodeException around it
@@ -300,8 +348,12 @@ def _data_context(progress: bool) -> Iterator[None]:
     try:
         yield
     finally:
-        (ctx.enable_progress_bars, ctx.max_errored_blocks, ctx.raise_original_map_exception,
-         memory_detector.detection_time_interval_s) = saved
+        (
+            ctx.enable_progress_bars,
+            ctx.max_errored_blocks,
+            ctx.raise_original_map_exception,
+            memory_detector.detection_time_interval_s,
+        ) = saved
 
 
 def _factory_error(err: BaseException) -> FactoryError | None:

@@ -35,8 +35,13 @@ class Resources:
     cluster_gpus: float
 
 
-def resources(min_workers: int, max_workers: int | None, gpus_per_worker: float,
-              cpus_per_worker: float | None, encode_cpus: float | None) -> Resources:
+def resources(
+    min_workers: int,
+    max_workers: int | None,
+    gpus_per_worker: float,
+    cpus_per_worker: float | None,
+    encode_cpus: float | None,
+) -> Resources:
     """Logical resources of each stage, sized to the cluster as it is now.
 
     CPU rendering: a render actor renders and encodes its samples itself, so frames
@@ -69,12 +74,16 @@ def capacity_warnings(res: Resources, min_workers: int, gpus_per_worker: float) 
     out = []
     need = min_workers * res.cpus_per_worker + (res.encode_cpus if res.encode_workers else 0.0) + SMALL_CPU
     if need > res.cluster_cpus:
-        out.append(f"warning: {min_workers} render actors ({res.cpus_per_worker:g} CPU each) with the encode and "
-                   f"writer actors need {need:g} CPUs and the cluster has {res.cluster_cpus:g}; the job waits "
-                   "until the cluster grows (lower --min-workers or --cpus-per-worker to start now)")
+        out.append(
+            f"warning: {min_workers} render actors ({res.cpus_per_worker:g} CPU each) with the encode and "
+            f"writer actors need {need:g} CPUs and the cluster has {res.cluster_cpus:g}; the job waits "
+            "until the cluster grows (lower --min-workers or --cpus-per-worker to start now)"
+        )
     if gpus_per_worker > res.cluster_gpus:
-        out.append(f"warning: render actors hold {gpus_per_worker:g} GPU each and the cluster has "
-                   f"{res.cluster_gpus:g} GPUs; the job waits until GPU nodes join")
+        out.append(
+            f"warning: render actors hold {gpus_per_worker:g} GPU each and the cluster has "
+            f"{res.cluster_gpus:g} GPUs; the job waits until GPU nodes join"
+        )
     return out
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import pickle
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -35,10 +36,12 @@ from factory.scene.config import Config
 GenerateFn = Callable[[Config, int, int], Any]  # (config, index, samples) -> Sample
 EncodeFn = Callable[[Config, Any], dict]  # (config, sample) -> {"__key__": key, ext: bytes}
 
-RENDERED = pa.schema([("index", pa.int64()), ("shard", pa.int64()), ("error", pa.string()),
-                      ("sample", pa.large_binary())])
-ENCODED = pa.schema([("index", pa.int64()), ("shard", pa.int64()), ("error", pa.string()),
-                     ("segment", pa.large_binary())])
+RENDERED = pa.schema(
+    [("index", pa.int64()), ("shard", pa.int64()), ("error", pa.string()), ("sample", pa.large_binary())]
+)
+ENCODED = pa.schema(
+    [("index", pa.int64()), ("shard", pa.int64()), ("error", pa.string()), ("segment", pa.large_binary())]
+)
 
 
 def binary_column(payloads: list[bytes]) -> pa.Array:
@@ -54,9 +57,9 @@ def binary_values(column: pa.ChunkedArray) -> list[memoryview]:
     out = []
     for chunk in column.chunks:
         _, offsets, data = chunk.buffers()
-        offs = np.frombuffer(offsets, dtype=np.int64)[chunk.offset: chunk.offset + len(chunk) + 1]
+        offs = np.frombuffer(offsets, dtype=np.int64)[chunk.offset : chunk.offset + len(chunk) + 1]
         view = memoryview(data) if data is not None else memoryview(b"")
-        out.extend(view[int(a):int(b)] for a, b in zip(offs[:-1], offs[1:]))
+        out.extend(view[int(a) : int(b)] for a, b in zip(offs[:-1], offs[1:]))
     return out
 
 
@@ -84,8 +87,7 @@ def _failure_row(config: Config, samples: int, index: int, err: BaseException) -
     return json.dumps({"index": index, "scenario": rerr.scenario, "seed": rerr.seed, "error": text})
 
 
-def _guarded(config: Config, samples: int, index: int, fail_fast: bool,
-             work: Callable[[], bytes]) -> tuple[bytes, str]:
+def _guarded(config: Config, samples: int, index: int, fail_fast: bool, work: Callable[[], bytes]) -> tuple[bytes, str]:
     """``(work(), "")``, or on failure: raise a RenderError naming index, scenario and
     seed when failing fast, else ``(b"", failure row)`` for the budget to count."""
     try:
@@ -110,8 +112,15 @@ class RenderStage:
     call: its clips are rendered together, in launches as large as the device allows.
     A ``generate_fn`` is called once per index, as ``(config, index, samples)``."""
 
-    def __init__(self, config: Config, samples: int, generate_fn: GenerateFn | None, fail_fast: bool,
-                 encode_fn: EncodeFn | None = None, encode: bool = False):
+    def __init__(
+        self,
+        config: Config,
+        samples: int,
+        generate_fn: GenerateFn | None,
+        fail_fast: bool,
+        encode_fn: EncodeFn | None = None,
+        encode: bool = False,
+    ):
         self.config, self.samples = config, samples
         self.generate = generate_fn
         self.fail_fast = fail_fast
@@ -127,8 +136,9 @@ class RenderStage:
         column = "sample" if self.encode is None else "segment"
         out = {"index": indices, "shard": batch["shard"].to_pylist(), "error": [], column: []}
         for index, result in zip(indices, made):
-            payload, error = _guarded(self.config, self.samples, index, self.fail_fast,
-                                      lambda i=index, r=result: finish(i, r))
+            payload, error = _guarded(
+                self.config, self.samples, index, self.fail_fast, lambda i=index, r=result: finish(i, r)
+            )
             out["error"].append(error)
             out[column].append(payload)
         out[column] = binary_column(out[column])
@@ -194,8 +204,9 @@ class EncodeStage:
         for index, shard, error, payload in zip(*cols):
             segment = b""
             if not error:
-                segment, error = _guarded(self.config, self.samples, index, self.fail_fast,
-                                          lambda: self._segment(index, payload))
+                segment, error = _guarded(
+                    self.config, self.samples, index, self.fail_fast, partial(self._segment, index, payload)
+                )
             out["index"].append(index)
             out["shard"].append(shard)
             out["error"].append(error)

@@ -70,8 +70,7 @@ class ShardWriter:
         finished = len(self.done) == len(self.expected)
         if self.pending and (finished or time.monotonic() - self.last_emit > EMIT_EVERY_S):
             out, self.pending, self.last_emit = self.pending, [], time.monotonic()
-        return pa.table({"record": [r for r, _ in out], "data": binary_column([d for _, d in out])},
-                        schema=WRITTEN)
+        return pa.table({"record": [r for r, _ in out], "data": binary_column([d for _, d in out])}, schema=WRITTEN)
 
     def _count_failure(self, failed: dict[int, dict], index: int, error: str) -> None:
         if index in failed:

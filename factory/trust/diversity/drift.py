@@ -100,27 +100,39 @@ class Comparison:
         out = []
         for tag, p in (("A", self.a), ("B", self.b)):
             nd = p.near_duplicates
-            out.append(f"{tag}: {p.url}: {p.size} pictures ({p.samples_read} samples read), near-duplicates "
-                       f"{nd.rate:.1%} ({nd.duplicated} pictures in {nd.groups} groups)")
-        out.append(f"B pictures with a near-duplicate in A: {self.cross_duplicates:.1%} "
-                   f"(within {self.max_distance} of {HASH_BITS} bits)")
+            out.append(
+                f"{tag}: {p.url}: {p.size} pictures ({p.samples_read} samples read), near-duplicates "
+                f"{nd.rate:.1%} ({nd.duplicated} pictures in {nd.groups} groups)"
+            )
+        out.append(
+            f"B pictures with a near-duplicate in A: {self.cross_duplicates:.1%} "
+            f"(within {self.max_distance} of {HASH_BITS} bits)"
+        )
         out.append(f"Fréchet distance (standardised features): {self.frechet:.4g}")
         out.append("per-feature Wasserstein-1 distance (pooled std), largest first:")
         for name, d in self.per_feature.items():
-            out.append(f"  {name:<16} {d:6.2f}   A {sa[name]['mean']:9.4g} ± {sa[name]['std']:<9.4g}"
-                       f" B {sb[name]['mean']:9.4g} ± {sb[name]['std']:<9.4g} {FEATURE_UNITS[name]}")
+            out.append(
+                f"  {name:<16} {d:6.2f}   A {sa[name]['mean']:9.4g} ± {sa[name]['std']:<9.4g}"
+                f" B {sb[name]['mean']:9.4g} ± {sb[name]['std']:<9.4g} {FEATURE_UNITS[name]}"
+            )
         out.extend(self.verdict())
         return out
 
     def to_json(self) -> dict:
         """Everything as plain JSON types (both profiles' summaries included)."""
-        return {"a": self.a.to_json(), "b": self.b.to_json(), "frechet": self.frechet,
-                "per_feature": dict(self.per_feature), "mean_shift": dict(self.mean_shift),
-                "cross_duplicates": self.cross_duplicates,
-                "cross_examples": [list(e) for e in self.cross_examples],
-                "near_duplicate_rate_a": self.near_duplicate_rate_a,
-                "near_duplicate_rate_b": self.near_duplicate_rate_b,
-                "max_distance": self.max_distance, "verdict": self.verdict()}
+        return {
+            "a": self.a.to_json(),
+            "b": self.b.to_json(),
+            "frechet": self.frechet,
+            "per_feature": dict(self.per_feature),
+            "mean_shift": dict(self.mean_shift),
+            "cross_duplicates": self.cross_duplicates,
+            "cross_examples": [list(e) for e in self.cross_examples],
+            "near_duplicate_rate_a": self.near_duplicate_rate_a,
+            "near_duplicate_rate_b": self.near_duplicate_rate_b,
+            "max_distance": self.max_distance,
+            "verdict": self.verdict(),
+        }
 
 
 def compare(a: Profile, b: Profile, *, max_distance: int | None = None) -> Comparison:
@@ -135,7 +147,8 @@ def compare(a: Profile, b: Profile, *, max_distance: int | None = None) -> Compa
             raise StorageError(
                 f"{p.url}: none of the {p.samples_read} samples read holds a picture (an rgb.png, jpg, jpeg, "
                 f"png or webp member{f'; {p.unreadable} could not be decoded' if p.unreadable else ''}); "
-                "nothing to compare")
+                "nothing to compare"
+            )
     max_distance = check_distance(a.near_duplicates.max_distance if max_distance is None else max_distance)
     both = np.concatenate([a.features, b.features])
     center = both.mean(axis=0)
@@ -147,14 +160,23 @@ def compare(a: Profile, b: Profile, *, max_distance: int | None = None) -> Compa
     # W1 in pooled stds saturates near 2 for sets that do not overlap, so equal values
     # (to 2 decimals) are ranked by how many within-set stds the means lie apart.
     separation = _separation(za, zb)
-    per_feature = dict(sorted(w1.items(), key=lambda kv: (-round(kv[1], 2), -separation[FEATURES.index(kv[0])],
-                                                         FEATURES.index(kv[0]))))
+    per_feature = dict(
+        sorted(w1.items(), key=lambda kv: (-round(kv[1], 2), -separation[FEATURES.index(kv[0])], FEATURES.index(kv[0])))
+    )
     shift = {name: float(zb[:, k].mean() - za[:, k].mean()) for k, name in enumerate(FEATURES)}
     dist, index = nearest(a.hashes, b.hashes)
     close = np.flatnonzero(dist <= max_distance)
     examples = [(b.keys[k], a.keys[index[k]], int(dist[k])) for k in close[:10]]
-    return Comparison(a=a, b=b, frechet=frechet, per_feature=per_feature, mean_shift=shift,
-                      cross_duplicates=len(close) / b.size, cross_examples=examples, max_distance=max_distance)
+    return Comparison(
+        a=a,
+        b=b,
+        frechet=frechet,
+        per_feature=per_feature,
+        mean_shift=shift,
+        cross_duplicates=len(close) / b.size,
+        cross_examples=examples,
+        max_distance=max_distance,
+    )
 
 
 def _separation(za: np.ndarray, zb: np.ndarray) -> np.ndarray:
@@ -188,8 +210,10 @@ def _verdict(c: Comparison) -> list[str]:
     sa, sb = c.a.summary(), c.b.summary()
     drifting = [(n, d) for n, d in c.per_feature.items() if d >= DRIFT_NOTICEABLE]
     if not drifting:
-        words = [f"verdict: no feature drifts noticeably (every Wasserstein-1 distance is below "
-                 f"{DRIFT_NOTICEABLE} pooled std); Fréchet {c.frechet:.3g}."]
+        words = [
+            f"verdict: no feature drifts noticeably (every Wasserstein-1 distance is below "
+            f"{DRIFT_NOTICEABLE} pooled std); Fréchet {c.frechet:.3g}."
+        ]
     else:
         parts = []
         for name, d in drifting[:3]:
@@ -204,9 +228,13 @@ def _verdict(c: Comparison) -> list[str]:
         words = [f"verdict: B drifts from A most in {'; '.join(parts)}{more}. Fréchet {c.frechet:.3g}."]
     for tag, p in (("A", c.a), ("B", c.b)):
         if p.near_duplicates.rate >= 0.05:
-            words.append(f"note: {p.near_duplicates.rate:.0%} of {tag}'s pictures have a near-duplicate in {tag}: "
-                         "a narrow or collapsed set, or repeated samples.")
+            words.append(
+                f"note: {p.near_duplicates.rate:.0%} of {tag}'s pictures have a near-duplicate in {tag}: "
+                "a narrow or collapsed set, or repeated samples."
+            )
     if c.cross_duplicates >= 0.05:
-        words.append(f"note: {c.cross_duplicates:.0%} of B's pictures nearly duplicate one of A's: the same "
-                     "scenes (the hash ignores overall brightness), overlapping sets, or a leak between them.")
+        words.append(
+            f"note: {c.cross_duplicates:.0%} of B's pictures nearly duplicate one of A's: the same "
+            "scenes (the hash ignores overall brightness), overlapping sets, or a leak between them."
+        )
     return words

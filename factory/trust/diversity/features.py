@@ -21,25 +21,58 @@ CANNY_THRESHOLDS = (100, 200)  # hysteresis thresholds of cv2.Canny on 8-bit gre
 DARK_LEVEL, BRIGHT_LEVEL = 10, 245  # luma at or below / at or above: crushed / blown
 
 FEATURES: tuple[str, ...] = (
-    "r_mean", "g_mean", "b_mean", "r_std", "g_std", "b_std",
-    "luma_mean", "luma_std", "saturation_mean", "colourfulness",
-    "edge_density", "gradient_mean", "sharpness", "entropy", "dark_fraction", "bright_fraction",
+    "r_mean",
+    "g_mean",
+    "b_mean",
+    "r_std",
+    "g_std",
+    "b_std",
+    "luma_mean",
+    "luma_std",
+    "saturation_mean",
+    "colourfulness",
+    "edge_density",
+    "gradient_mean",
+    "sharpness",
+    "entropy",
+    "dark_fraction",
+    "bright_fraction",
 )
 FEATURE_UNITS: dict[str, str] = {
-    "r_mean": "levels 0-255", "g_mean": "levels 0-255", "b_mean": "levels 0-255",
-    "r_std": "levels", "g_std": "levels", "b_std": "levels",
-    "luma_mean": "levels 0-255", "luma_std": "levels",
-    "saturation_mean": "0-1", "colourfulness": "levels",
-    "edge_density": "fraction 0-1", "gradient_mean": "levels/pixel", "sharpness": "levels^2",
-    "entropy": "bits 0-8", "dark_fraction": "fraction 0-1", "bright_fraction": "fraction 0-1",
+    "r_mean": "levels 0-255",
+    "g_mean": "levels 0-255",
+    "b_mean": "levels 0-255",
+    "r_std": "levels",
+    "g_std": "levels",
+    "b_std": "levels",
+    "luma_mean": "levels 0-255",
+    "luma_std": "levels",
+    "saturation_mean": "0-1",
+    "colourfulness": "levels",
+    "edge_density": "fraction 0-1",
+    "gradient_mean": "levels/pixel",
+    "sharpness": "levels^2",
+    "entropy": "bits 0-8",
+    "dark_fraction": "fraction 0-1",
+    "bright_fraction": "fraction 0-1",
 }
 # What each feature measures, in words (for the verdict).
 FEATURE_WORDS: dict[str, str] = {
-    "r_mean": "red level", "g_mean": "green level", "b_mean": "blue level",
-    "r_std": "red spread", "g_std": "green spread", "b_std": "blue spread",
-    "luma_mean": "brightness", "luma_std": "contrast", "saturation_mean": "saturation",
-    "colourfulness": "colourfulness", "edge_density": "edge density", "gradient_mean": "gradient strength",
-    "sharpness": "sharpness", "entropy": "tonal entropy", "dark_fraction": "share of crushed shadows",
+    "r_mean": "red level",
+    "g_mean": "green level",
+    "b_mean": "blue level",
+    "r_std": "red spread",
+    "g_std": "green spread",
+    "b_std": "blue spread",
+    "luma_mean": "brightness",
+    "luma_std": "contrast",
+    "saturation_mean": "saturation",
+    "colourfulness": "colourfulness",
+    "edge_density": "edge density",
+    "gradient_mean": "gradient strength",
+    "sharpness": "sharpness",
+    "entropy": "tonal entropy",
+    "dark_fraction": "share of crushed shadows",
     "bright_fraction": "share of blown highlights",
 }
 
@@ -88,8 +121,9 @@ def image_features(rgb: np.ndarray) -> np.ndarray:
     hi, lo = np.maximum(np.maximum(r, g), b), np.minimum(np.minimum(r, g), b)
     saturation = np.divide(hi - lo, hi, out=np.zeros_like(hi), where=hi > 0)
     rg, yb = r - g, 0.5 * (r + g) - b
-    colourfulness = math.hypot(rg.std(dtype=np.float64), yb.std(dtype=np.float64)) + \
-        0.3 * math.hypot(rg.mean(dtype=np.float64), yb.mean(dtype=np.float64))
+    colourfulness = math.hypot(rg.std(dtype=np.float64), yb.std(dtype=np.float64)) + 0.3 * math.hypot(
+        rg.mean(dtype=np.float64), yb.mean(dtype=np.float64)
+    )
     grey8 = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
     edges = cv2.Canny(grey8, *CANNY_THRESHOLDS)
     gx = cv2.Sobel(luma, cv2.CV_32F, 1, 0, ksize=3)
@@ -100,11 +134,20 @@ def image_features(rgb: np.ndarray) -> np.ndarray:
     laplacian = cv2.Laplacian(luma, cv2.CV_32F, ksize=1)
     hist = np.bincount(grey8.ravel(), minlength=256).astype(np.float64)
     p = hist[hist > 0] / grey8.size
-    return np.array([
-        *mean.ravel(), *std.ravel(),
-        luma.mean(dtype=np.float64), luma.std(dtype=np.float64),
-        saturation.mean(dtype=np.float64), colourfulness,
-        np.count_nonzero(edges) / edges.size, gradient,
-        laplacian.var(dtype=np.float64), float(-(p * np.log2(p)).sum()) + 0.0,
-        np.count_nonzero(luma <= DARK_LEVEL) / luma.size, np.count_nonzero(luma >= BRIGHT_LEVEL) / luma.size,
-    ], dtype=np.float64)
+    return np.array(
+        [
+            *mean.ravel(),
+            *std.ravel(),
+            luma.mean(dtype=np.float64),
+            luma.std(dtype=np.float64),
+            saturation.mean(dtype=np.float64),
+            colourfulness,
+            np.count_nonzero(edges) / edges.size,
+            gradient,
+            laplacian.var(dtype=np.float64),
+            float(-(p * np.log2(p)).sum()) + 0.0,
+            np.count_nonzero(luma <= DARK_LEVEL) / luma.size,
+            np.count_nonzero(luma >= BRIGHT_LEVEL) / luma.size,
+        ],
+        dtype=np.float64,
+    )

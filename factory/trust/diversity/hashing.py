@@ -83,9 +83,15 @@ class NearDuplicates:
 
     def to_json(self) -> dict:
         """The figures as plain JSON types (pairs as ``[i, j, distance]``)."""
-        return {"rate": self.rate, "samples": self.samples, "duplicated": self.duplicated, "groups": self.groups,
-                "pair_count": self.pair_count, "max_distance": self.max_distance,
-                "pairs": [list(p) for p in self.pairs]}
+        return {
+            "rate": self.rate,
+            "samples": self.samples,
+            "duplicated": self.duplicated,
+            "groups": self.groups,
+            "pair_count": self.pair_count,
+            "max_distance": self.max_distance,
+            "pairs": [list(p) for p in self.pairs],
+        }
 
 
 def _as_hashes(hashes: Sequence[int] | np.ndarray, what: str = "hashes") -> np.ndarray:
@@ -99,14 +105,18 @@ def _as_hashes(hashes: Sequence[int] | np.ndarray, what: str = "hashes") -> np.n
 
 def check_distance(max_distance: int) -> int:
     """``max_distance`` as an int, when it is a whole number of bits in 0..HASH_BITS (else ValueError)."""
-    if isinstance(max_distance, bool) or not isinstance(max_distance, (int, np.integer)) \
-            or not 0 <= max_distance <= HASH_BITS:
+    if (
+        isinstance(max_distance, bool)
+        or not isinstance(max_distance, (int, np.integer))
+        or not 0 <= max_distance <= HASH_BITS
+    ):
         raise ValueError(f"max_distance: expected an integer number of bits in 0..{HASH_BITS}, got {max_distance!r}")
     return int(max_distance)
 
 
-def near_duplicates(hashes: Sequence[int] | np.ndarray, max_distance: int = NEAR_DUPLICATE_BITS, *,
-                    max_pairs: int = MAX_PAIRS) -> NearDuplicates:
+def near_duplicates(
+    hashes: Sequence[int] | np.ndarray, max_distance: int = NEAR_DUPLICATE_BITS, *, max_pairs: int = MAX_PAIRS
+) -> NearDuplicates:
     """Every pair of hashes at most ``max_distance`` bits apart, exactly.
 
     All N(N-1)/2 pairs are compared: XOR of uint64 hashes and ``np.bitwise_count``,
@@ -145,8 +155,15 @@ def near_duplicates(hashes: Sequence[int] | np.ndarray, max_distance: int = NEAR
         _union(parent, i, j)
     groups = len(np.unique(_roots(parent)[flagged]))
     dup = int(flagged.sum())
-    return NearDuplicates(rate=dup / n if n else 0.0, pairs=pairs, groups=groups, max_distance=max_distance,
-                          pair_count=total, duplicated=dup, samples=n)
+    return NearDuplicates(
+        rate=dup / n if n else 0.0,
+        pairs=pairs,
+        groups=groups,
+        max_distance=max_distance,
+        pair_count=total,
+        duplicated=dup,
+        samples=n,
+    )
 
 
 def _buffers(size: int, hit: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
@@ -177,8 +194,9 @@ def _union(parent: np.ndarray, a: np.ndarray, b: np.ndarray) -> None:
         np.minimum.at(parent, np.maximum(ra, rb), np.minimum(ra, rb))
 
 
-def nearest(reference: Sequence[int] | np.ndarray, queries: Sequence[int] | np.ndarray
-            ) -> tuple[np.ndarray, np.ndarray]:
+def nearest(
+    reference: Sequence[int] | np.ndarray, queries: Sequence[int] | np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """For each query hash, the Hamming distance to its nearest reference hash and that
     hash's index: ``(distance (M,) int64, index (M,) int64)``; distance 65 and index -1
     when ``reference`` is empty. Exact, blocked like :func:`near_duplicates`."""

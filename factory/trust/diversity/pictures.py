@@ -71,8 +71,14 @@ def _first_rows(data: bytes, height: int) -> np.ndarray | None:
         with Image.open(io.BytesIO(data)) as im:
             width, full = im.size
             tile = im.tile
-            if (im.format != "PNG" or im.info.get("interlace") or len(tile) != 1 or tile[0][0] != "zip"
-                    or tuple(tile[0][1]) != (0, 0, width, full) or not 0 < height < full):
+            if (
+                im.format != "PNG"
+                or im.info.get("interlace")
+                or len(tile) != 1
+                or tile[0][0] != "zip"
+                or tuple(tile[0][1]) != (0, 0, width, full)
+                or not 0 < height < full
+            ):
                 return None
             im.tile = [tile[0]._replace(extents=(0, 0, width, height))]
             im._size = (width, height)

@@ -58,35 +58,56 @@ class Profile:
             return {}
         mean, std = self.features.mean(axis=0), self.features.std(axis=0)
         pct = np.percentile(self.features, PERCENTILES, axis=0)
-        return {name: {"mean": float(mean[k]), "std": float(std[k]),
-                       **{f"p{q}": float(pct[i, k]) for i, q in enumerate(PERCENTILES)}}
-                for k, name in enumerate(FEATURES)}
+        return {
+            name: {
+                "mean": float(mean[k]),
+                "std": float(std[k]),
+                **{f"p{q}": float(pct[i, k]) for i, q in enumerate(PERCENTILES)},
+            }
+            for k, name in enumerate(FEATURES)
+        }
 
     def lines(self) -> list[str]:
         """A human-readable account: size, near-duplicates, then one line per feature."""
         nd = self.near_duplicates
-        out = [f"{self.url}: {self.size} pictures of {self.samples_read} samples read"
-               + (f" ({self.without_picture} without a picture)" if self.without_picture else "")
-               + (f" ({self.unreadable} unreadable)" if self.unreadable else ""),
-               f"near-duplicates: {nd.rate:.1%} of pictures ({nd.duplicated}) in {nd.groups} groups, "
-               f"{nd.pair_count} pairs within {nd.max_distance} of {HASH_BITS} bits"]
+        out = [
+            f"{self.url}: {self.size} pictures of {self.samples_read} samples read"
+            + (f" ({self.without_picture} without a picture)" if self.without_picture else "")
+            + (f" ({self.unreadable} unreadable)" if self.unreadable else ""),
+            f"near-duplicates: {nd.rate:.1%} of pictures ({nd.duplicated}) in {nd.groups} groups, "
+            f"{nd.pair_count} pairs within {nd.max_distance} of {HASH_BITS} bits",
+        ]
         for name, s in self.summary().items():
-            out.append(f"  {name:<16} {s['mean']:10.4g} ± {s['std']:<10.4g} p5 {s['p5']:<10.4g} "
-                       f"p50 {s['p50']:<10.4g} p95 {s['p95']:<10.4g} {FEATURE_UNITS[name]}")
+            out.append(
+                f"  {name:<16} {s['mean']:10.4g} ± {s['std']:<10.4g} p5 {s['p5']:<10.4g} "
+                f"p50 {s['p50']:<10.4g} p95 {s['p95']:<10.4g} {FEATURE_UNITS[name]}"
+            )
         out.extend(f"  unreadable: {p}" for p in self.problems)
         return out
 
     def to_json(self) -> dict:
         """The profile's figures as plain JSON types (no per-sample arrays)."""
-        return {"url": self.url, "pictures": self.size, "samples_read": self.samples_read,
-                "without_picture": self.without_picture, "unreadable": self.unreadable,
-                "problems": list(self.problems), "near_duplicates": self.near_duplicates.to_json(),
-                "features": self.summary(), "units": dict(FEATURE_UNITS)}
+        return {
+            "url": self.url,
+            "pictures": self.size,
+            "samples_read": self.samples_read,
+            "without_picture": self.without_picture,
+            "unreadable": self.unreadable,
+            "problems": list(self.problems),
+            "near_duplicates": self.near_duplicates.to_json(),
+            "features": self.summary(),
+            "units": dict(FEATURE_UNITS),
+        }
 
 
-def profile_dataset(url_or_dataset: Any, *, options: Mapping[str, Any] | None = None,
-                    max_samples: int | None = None, log: Callable[[str], None] | None = None,
-                    max_distance: int = NEAR_DUPLICATE_BITS) -> Profile:
+def profile_dataset(
+    url_or_dataset: Any,
+    *,
+    options: Mapping[str, Any] | None = None,
+    max_samples: int | None = None,
+    log: Callable[[str], None] | None = None,
+    max_distance: int = NEAR_DUPLICATE_BITS,
+) -> Profile:
     """Profile the pictures of a dataset: a URL (anything :func:`factory.dataset.reader.open_dataset`
     takes, with storage ``options``), a :class:`~factory.dataset.storage.Location` or an opened
     :class:`~factory.dataset.reader.Dataset`.
@@ -102,8 +123,9 @@ def profile_dataset(url_or_dataset: Any, *, options: Mapping[str, Any] | None = 
     from factory.dataset.reader import Dataset, open_dataset
     from factory.errors import ShardFormatError
 
-    if max_samples is not None and (isinstance(max_samples, bool) or not isinstance(max_samples, int)
-                                    or max_samples < 1):
+    if max_samples is not None and (
+        isinstance(max_samples, bool) or not isinstance(max_samples, int) or max_samples < 1
+    ):
         raise ValueError(f"max_samples: expected a positive integer or None, got {max_samples!r}")
     max_distance = check_distance(max_distance)
     dataset = url_or_dataset if isinstance(url_or_dataset, Dataset) else open_dataset(url_or_dataset, options)
@@ -143,6 +165,14 @@ def profile_dataset(url_or_dataset: Any, *, options: Mapping[str, Any] | None = 
         log(f"{url}: {shard_now}: {shard_pictures} pictures")
     h = np.array(hashes, dtype=np.uint64)
     features = np.array(rows, dtype=np.float64).reshape(len(rows), len(FEATURES))
-    return Profile(url=url, keys=keys, hashes=h, features=features,
-                   near_duplicates=near_duplicates(h, max_distance), samples_read=read,
-                   without_picture=without, unreadable=bad, problems=problems)
+    return Profile(
+        url=url,
+        keys=keys,
+        hashes=h,
+        features=features,
+        near_duplicates=near_duplicates(h, max_distance),
+        samples_read=read,
+        without_picture=without,
+        unreadable=bad,
+        problems=problems,
+    )

@@ -43,9 +43,17 @@ class Report:
 
 
 def make_report(
-    url: str, out: str, *, options: Mapping[str, Any] | None = None, reference: str | None = None,
-    max_samples: int | None = None, previews: int = 16, log: Callable[[str], None] | None = None,
-    timings: dict | None = None, map_shards: MapShards = map_local, workers: int | None = None,
+    url: str,
+    out: str,
+    *,
+    options: Mapping[str, Any] | None = None,
+    reference: str | None = None,
+    max_samples: int | None = None,
+    previews: int = 16,
+    log: Callable[[str], None] | None = None,
+    timings: dict | None = None,
+    map_shards: MapShards = map_local,
+    workers: int | None = None,
 ) -> Report:
     """Report on the dataset at ``url`` (up to ``max_samples`` samples, in dataset
     order) into the folder ``out``; with ``reference``, also compare its pictures'
@@ -82,8 +90,9 @@ def make_report(
             raise StorageError(f"{dataset.url}: the dataset holds no samples")
         stats = stats_document(dataset, collected, max_samples=max_samples, previews=previews)
         with timed(timings, "near-duplicates, feature summary" + (", reference" if reference else "")):
-            stats["diversity"] = diversity_section(collected.diversity, url=dataset.url, reference=reference,
-                                                   options=options, max_samples=max_samples)
+            stats["diversity"] = diversity_section(
+                collected.diversity, url=dataset.url, reference=reference, options=options, max_samples=max_samples
+            )
     except ShardFormatError as e:
         raise StorageError(f"{dataset.url}: {e}; `factory validate` checks the whole dataset") from None
     files = _files(stats, collected, dataset.manifest, timings)
@@ -98,16 +107,18 @@ def check_arguments(map_shards: MapShards, max_samples: int | None, workers: int
     """ConfigError naming every bad argument of :func:`make_report`."""
     problems = []
     if max_samples is not None and map_shards.name != "local":
-        problems.append(f"max_samples: {max_samples!r} reads the first samples in order, in one process; "
-                        "use it with engine 'local'")
+        problems.append(
+            f"max_samples: {max_samples!r} reads the first samples in order, in one process; use it with engine 'local'"
+        )
     if workers is not None and (not isinstance(workers, int) or isinstance(workers, bool) or workers < 1):
         problems.append(f"workers: must be an integer >= 1 or None, got {workers!r}")
     if problems:
         raise ConfigError("report arguments", problems)
 
 
-def _files(stats: dict[str, Any], collected: Collected, manifest: Mapping[str, Any] | None,
-           timings: dict | None) -> dict[str, bytes]:
+def _files(
+    stats: dict[str, Any], collected: Collected, manifest: Mapping[str, Any] | None, timings: dict | None
+) -> dict[str, bytes]:
     """The report's files {name: bytes}, in the order to write them (report.html last);
     adds ``files`` to ``stats`` first."""
     from factory.trust.report.html import page
@@ -119,10 +130,12 @@ def _files(stats: dict[str, Any], collected: Collected, manifest: Mapping[str, A
         config_yaml = _config_yaml(manifest)
         stats["files"] = [*pictures, STATS, CARD, HTML]
         card = card_md.dataset_card(stats, manifest, config_yaml)
-        return {**pictures,
-                STATS: (json.dumps(stats, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode(),
-                CARD: card.encode(),
-                HTML: page(stats, pictures, card_text=card, config_yaml=config_yaml).encode()}
+        return {
+            **pictures,
+            STATS: (json.dumps(stats, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode(),
+            CARD: card.encode(),
+            HTML: page(stats, pictures, card_text=card, config_yaml=config_yaml).encode(),
+        }
 
 
 def _config_yaml(manifest: Mapping[str, Any] | None) -> str | None:
@@ -164,23 +177,36 @@ def stats_document(dataset, collected: Collected, *, max_samples: int | None, pr
     return {
         "report": {"factory_version": factory.__version__, "max_samples": max_samples, "previews": previews},
         "dataset": {
-            "url": dataset.url, "name": m.get("name"), "kind": kind, "has_manifest": dataset.manifest is not None,
-            "samples": m.get("samples"), "samples_written": m.get("samples_written"),
+            "url": dataset.url,
+            "name": m.get("name"),
+            "kind": kind,
+            "has_manifest": dataset.manifest is not None,
+            "samples": m.get("samples"),
+            "samples_written": m.get("samples_written"),
             "failures": len(failures) if isinstance(failures, list) else None,
-            "shards": len(dataset.shards), "bytes": m.get("bytes"), "created": m.get("created"),
-            "samples_read": collected.samples, "shards_read": list(collected.shards),
+            "shards": len(dataset.shards),
+            "bytes": m.get("bytes"),
+            "created": m.get("created"),
+            "samples_read": collected.samples,
+            "shards_read": list(collected.shards),
             "samples_with_factory_json": collected.with_meta,
-            "clip_shapes": [{"frames": t, "height": h, "width": w, "samples": n}
-                            for (t, h, w), n in sorted(collected.clip_shapes.items())],
+            "clip_shapes": [
+                {"frames": t, "height": h, "width": w, "samples": n}
+                for (t, h, w), n in sorted(collected.clip_shapes.items())
+            ],
         },
         "provenance": {
-            "generator": m.get("generator"), "config_hash": m.get("config_hash"),
-            "config_hash_verified": config_hash_verified(m), "seed": m.get("seed"),
+            "generator": m.get("generator"),
+            "config_hash": m.get("config_hash"),
+            "config_hash_verified": config_hash_verified(m),
+            "seed": m.get("seed"),
         },
         "licences": {
             "data": m.get("licence"),
-            "sources": [{"role": s.get("role"), "name": s.get("name"), "url": s.get("url"),
-                         "licence": s.get("licence")} for s in sources],
+            "sources": [
+                {"role": s.get("role"), "name": s.get("name"), "url": s.get("url"), "licence": s.get("licence")}
+                for s in sources
+            ],
             "generator": licences.generator_licence(),
             "libraries": licences.library_licences(_recorded_libraries(m)),
         },
@@ -189,8 +215,11 @@ def stats_document(dataset, collected: Collected, *, max_samples: int | None, pr
         "classes": dict(sorted(collected.classes.items(), key=lambda kv: (-kv[1], kv[0]))),
         "objects_per_scene": {
             "counts": {str(n): c for n, c in sorted(collected.objects_per_scene.items())},
-            "mean": (sum(n * c for n, c in collected.objects_per_scene.items()) / collected.with_meta
-                     if collected.with_meta else None),
+            "mean": (
+                sum(n * c for n, c in collected.objects_per_scene.items()) / collected.with_meta
+                if collected.with_meta
+                else None
+            ),
         },
         "object_size_m": collected.object_size.summary(),
         "visible_fraction": collected.visible_fraction.summary(),

@@ -77,8 +77,11 @@ def dataset_card(stats: Mapping[str, Any], manifest: Mapping[str, Any] | None, c
     name = ds.get("name") or ds["url"]
     out = [f"# Dataset card: {name}", ""]
     if not manifest:
-        out += ["This dataset has no factory manifest: provenance, configuration and licence are not recorded, "
-                "and every figure below comes from the samples alone.", ""]
+        out += [
+            "This dataset has no factory manifest: provenance, configuration and licence are not recorded, "
+            "and every figure below comes from the samples alone.",
+            "",
+        ]
     out += _summary(ds, manifest) + _provenance(stats) + _licences(stats["licences"]) + _scenarios(stats)
     out += _contents(stats)
     out += ["## Intended use", "", INTENDED_USE, "", "## Known limits of procedural data", "", KNOWN_LIMITS, ""]
@@ -88,21 +91,34 @@ def dataset_card(stats: Mapping[str, Any], manifest: Mapping[str, Any] | None, c
 
 def _summary(ds: Mapping[str, Any], manifest: Mapping[str, Any]) -> list[str]:
     """Where the dataset is, its size and shape, and how much of it was read."""
-    return ["## Summary", "", _table(["field", "value"], [
-        ["location", ds["url"]],
-        ["kind", ds["kind"]],
-        ["format", manifest.get("format")],
-        ["samples requested", ds.get("samples")],
-        ["samples written", ds.get("samples_written")],
-        ["failed samples (skipped)", ds.get("failures")],
-        ["shards", ds.get("shards")],
-        ["bytes", f"{ds['bytes']:,}" if isinstance(ds.get("bytes"), int) else None],
-        ["created", ds.get("created")],
-        ["clip shape (frames x height x width)", ", ".join(
-            f"{c['frames']} x {c['height']} x {c['width']} ({c['samples']} samples)" for c in ds["clip_shapes"]
-        ) or None],
-        ["samples read for this card", ds["samples_read"]],
-    ]), ""]
+    return [
+        "## Summary",
+        "",
+        _table(
+            ["field", "value"],
+            [
+                ["location", ds["url"]],
+                ["kind", ds["kind"]],
+                ["format", manifest.get("format")],
+                ["samples requested", ds.get("samples")],
+                ["samples written", ds.get("samples_written")],
+                ["failed samples (skipped)", ds.get("failures")],
+                ["shards", ds.get("shards")],
+                ["bytes", f"{ds['bytes']:,}" if isinstance(ds.get("bytes"), int) else None],
+                ["created", ds.get("created")],
+                [
+                    "clip shape (frames x height x width)",
+                    ", ".join(
+                        f"{c['frames']} x {c['height']} x {c['width']} ({c['samples']} samples)"
+                        for c in ds["clip_shapes"]
+                    )
+                    or None,
+                ],
+                ["samples read for this card", ds["samples_read"]],
+            ],
+        ),
+        "",
+    ]
 
 
 def _provenance(stats: Mapping[str, Any]) -> list[str]:
@@ -110,32 +126,60 @@ def _provenance(stats: Mapping[str, Any]) -> list[str]:
     prov = stats["provenance"]
     gen = prov.get("generator") or {}
     dirty = gen.get("git_dirty")
-    return ["## Provenance", "", _table(["field", "value"], [
-        ["generator", gen.get("name")],
-        ["generator version", gen.get("version")],
-        ["git commit", gen.get("git_commit")],
-        ["uncommitted changes when generated", {True: "yes", False: "no"}.get(dirty, "unknown")],
-        ["Python", gen.get("python")],
-        ["config hash (sha256 of the canonical resolved config)", prov.get("config_hash")],
-        ["config hash matches the config block", {True: "yes", False: "NO"}.get(prov.get("config_hash_verified"),
-                                                                             "not checked (no config)")],
-        ["seed", prov.get("seed")],
-        ["report made by", f"factory {stats['report']['factory_version']}"],
-    ]), ""]
+    return [
+        "## Provenance",
+        "",
+        _table(
+            ["field", "value"],
+            [
+                ["generator", gen.get("name")],
+                ["generator version", gen.get("version")],
+                ["git commit", gen.get("git_commit")],
+                ["uncommitted changes when generated", {True: "yes", False: "no"}.get(dirty, "unknown")],
+                ["Python", gen.get("python")],
+                ["config hash (sha256 of the canonical resolved config)", prov.get("config_hash")],
+                [
+                    "config hash matches the config block",
+                    {True: "yes", False: "NO"}.get(prov.get("config_hash_verified"), "not checked (no config)"),
+                ],
+                ["seed", prov.get("seed")],
+                ["report made by", f"factory {stats['report']['factory_version']}"],
+            ],
+        ),
+        "",
+    ]
 
 
 def _licences(lic: Mapping[str, Any]) -> list[str]:
     """The licence of every component: the data, its sources, the generator, the libraries."""
-    return ["## Licences", "", _table(["component", "licence", "version"], [
-        ["data (this dataset)", lic.get("data"), None],
-        *[[f"{s.get('role', '?')} source: {s.get('name') or s.get('url')}", s.get("licence"), None]
-          for s in lic["sources"]],
-        [f"generator code ({lic['generator']['name']})", lic["generator"]["licence"], lic["generator"]["version"]],
-        *[[f"library: {lib['name']} ({lib['role']})", lib["licence"], licences.version_label(lib)]
-          for lib in lic["libraries"]],
-    ]), "", "Versions are those the manifest recorded when the data was made; \"(installed here)\" marks a "
+    return [
+        "## Licences",
+        "",
+        _table(
+            ["component", "licence", "version"],
+            [
+                ["data (this dataset)", lic.get("data"), None],
+                *[
+                    [f"{s.get('role', '?')} source: {s.get('name') or s.get('url')}", s.get("licence"), None]
+                    for s in lic["sources"]
+                ],
+                [
+                    f"generator code ({lic['generator']['name']})",
+                    lic["generator"]["licence"],
+                    lic["generator"]["version"],
+                ],
+                *[
+                    [f"library: {lib['name']} ({lib['role']})", lib["licence"], licences.version_label(lib)]
+                    for lib in lic["libraries"]
+                ],
+            ],
+        ),
+        "",
+        'Versions are those the manifest recorded when the data was made; "(installed here)" marks a '
         "version read where this card was made, for libraries that only read the data or that the manifest "
-        "does not record.", ""]
+        "does not record.",
+        "",
+    ]
 
 
 def _scenarios(stats: Mapping[str, Any]) -> list[str]:
@@ -143,9 +187,16 @@ def _scenarios(stats: Mapping[str, Any]) -> list[str]:
     sc = stats["scenarios"]
     out = ["## Scenarios", "", sc["note"] + ".", ""]
     if sc["rows"]:
-        out += [_table(["scenario", "weight", "minimum", "requested", "achieved (manifest)", "counted in samples read"],
-                       [[r["scenario"], r["weight"], r["minimum"], r["requested"], r["achieved_manifest"],
-                         r["counted"]] for r in sc["rows"]]), ""]
+        out += [
+            _table(
+                ["scenario", "weight", "minimum", "requested", "achieved (manifest)", "counted in samples read"],
+                [
+                    [r["scenario"], r["weight"], r["minimum"], r["requested"], r["achieved_manifest"], r["counted"]]
+                    for r in sc["rows"]
+                ],
+            ),
+            "",
+        ]
     if stats.get("sources"):
         out += ["Samples by source (mix): " + ", ".join(f"{k} {v}" for k, v in stats["sources"].items()) + ".", ""]
     return out
@@ -153,24 +204,42 @@ def _scenarios(stats: Mapping[str, Any]) -> list[str]:
 
 def _contents(stats: Mapping[str, Any]) -> list[str]:
     """The headline figures of the samples read."""
-    return ["## Contents (from the samples read)", "", _table(["figure", "value"], [
-        ["object classes (objects)", ", ".join(f"{k} {v}" for k, v in stats["classes"].items()) or None],
-        ["objects per scene (scenes)", ", ".join(f"{k}: {v}" for k, v in stats["objects_per_scene"]["counts"].items())
-         or None],
-        ["object size: largest full extent 2 x max(dims), mean (m)", stats["object_size_m"]["mean"]],
-        ["depth mean / median (m)", _pair(stats["depth_m"], "mean", "p50")],
-        ["brightness: mean luma per sample, mean (0..255)", stats["brightness"]["mean"]],
-        ["motion speed of moving objects, mean (m/s)", stats["speed_m_s"]["mean"]],
-        ["near-duplicate rate (perceptual hash, first frames)", stats["diversity"]["near_duplicate_rate"]],
-    ]), ""]
+    return [
+        "## Contents (from the samples read)",
+        "",
+        _table(
+            ["figure", "value"],
+            [
+                ["object classes (objects)", ", ".join(f"{k} {v}" for k, v in stats["classes"].items()) or None],
+                [
+                    "objects per scene (scenes)",
+                    ", ".join(f"{k}: {v}" for k, v in stats["objects_per_scene"]["counts"].items()) or None,
+                ],
+                ["object size: largest full extent 2 x max(dims), mean (m)", stats["object_size_m"]["mean"]],
+                ["depth mean / median (m)", _pair(stats["depth_m"], "mean", "p50")],
+                ["brightness: mean luma per sample, mean (0..255)", stats["brightness"]["mean"]],
+                ["motion speed of moving objects, mean (m/s)", stats["speed_m_s"]["mean"]],
+                ["near-duplicate rate (perceptual hash, first frames)", stats["diversity"]["near_duplicate_rate"]],
+            ],
+        ),
+        "",
+    ]
 
 
 def _configuration(prov: Mapping[str, Any], config_yaml: str | None) -> list[str]:
     """The resolved config, or that none was recorded."""
     if config_yaml is None:
         return ["## Configuration", "", "Not recorded.", ""]
-    return ["## Configuration", "", f"Resolved config (every default filled in), hash `{_v(prov.get('config_hash'))}`:",
-            "", "```yaml", config_yaml.rstrip("\n"), "```", ""]
+    return [
+        "## Configuration",
+        "",
+        f"Resolved config (every default filled in), hash `{_v(prov.get('config_hash'))}`:",
+        "",
+        "```yaml",
+        config_yaml.rstrip("\n"),
+        "```",
+        "",
+    ]
 
 
 def _pair(summary: Mapping[str, Any], a: str, b: str) -> str | None:

@@ -84,7 +84,7 @@ class Distribution:
         self.sum += total
         self.min, self.max = min(self.min, lo), max(self.max, hi)
 
-    def merge(self, other: "Distribution") -> None:
+    def merge(self, other: Distribution) -> None:
         """Add ``other``'s values (same step): what adding them here would have counted,
         except that ``sum`` adds two partial sums (last-bit rounding may differ)."""
         if other.step != self.step:

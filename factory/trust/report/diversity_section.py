@@ -68,7 +68,7 @@ class DiversityCollector:
         self.samples += 1
         self.unreadable += 1
 
-    def merge(self, other: "DiversityCollector") -> None:
+    def merge(self, other: DiversityCollector) -> None:
         """Append ``other``'s samples (which come after this collection's)."""
         self.keys += other.keys
         self._hashes += other._hashes
@@ -81,13 +81,26 @@ class DiversityCollector:
         """This collection as a ``factory.trust.diversity.Profile``: what
         ``factory.trust.diversity.profile_dataset`` would return for the same samples."""
         div = _diversity()
-        return div.Profile(url=url, keys=list(self.keys), hashes=self.hashes, features=self.features,
-                           near_duplicates=div.near_duplicates(self.hashes), samples_read=self.samples,
-                           without_picture=self.without_picture, unreadable=self.unreadable)
+        return div.Profile(
+            url=url,
+            keys=list(self.keys),
+            hashes=self.hashes,
+            features=self.features,
+            near_duplicates=div.near_duplicates(self.hashes),
+            samples_read=self.samples,
+            without_picture=self.without_picture,
+            unreadable=self.unreadable,
+        )
 
 
-def section(collected: DiversityCollector, *, url: str, reference: str | None = None,
-            options: Mapping[str, Any] | None = None, max_samples: int | None = None) -> dict[str, Any]:
+def section(
+    collected: DiversityCollector,
+    *,
+    url: str,
+    reference: str | None = None,
+    options: Mapping[str, Any] | None = None,
+    max_samples: int | None = None,
+) -> dict[str, Any]:
     """The diversity figures as JSON-able data.
 
     ``{"pictures", "without_picture", "unreadable", "max_distance", "near_duplicate_rate",
@@ -112,8 +125,9 @@ def section(collected: DiversityCollector, *, url: str, reference: str | None = 
         "near_duplicate_pairs": int(nd.pair_count),
         "duplicated": int(nd.duplicated),
         "groups": int(nd.groups),
-        "pair_examples": [{"a": mine.keys[i], "b": mine.keys[j], "distance": int(d)}
-                          for i, j, d in nd.pairs[:MAX_PAIRS_SHOWN]],
+        "pair_examples": [
+            {"a": mine.keys[i], "b": mine.keys[j], "distance": int(d)} for i, j, d in nd.pairs[:MAX_PAIRS_SHOWN]
+        ],
         "features": {name: {"unit": units.get(name, ""), **s} for name, s in mine.summary().items()},
         "reference": None,
     }
@@ -121,13 +135,17 @@ def section(collected: DiversityCollector, *, url: str, reference: str | None = 
         ref = div.profile_dataset(reference, options=options, max_samples=max_samples)
         cmp = div.compare(mine, ref)
         out["reference"] = {
-            "url": ref.url, "pictures": ref.size, "frechet": float(cmp.frechet),
-            "per_feature": dict(cmp.per_feature), "mean_shift": dict(cmp.mean_shift),
+            "url": ref.url,
+            "pictures": ref.size,
+            "frechet": float(cmp.frechet),
+            "per_feature": dict(cmp.per_feature),
+            "mean_shift": dict(cmp.mean_shift),
             "cross_duplicates": float(cmp.cross_duplicates),
             "cross_examples": [list(e) for e in cmp.cross_examples],
             "near_duplicate_rate": float(cmp.near_duplicate_rate_a),
             "near_duplicate_rate_reference": float(cmp.near_duplicate_rate_b),
-            "verdict": list(cmp.verdict()), "lines": list(cmp.lines()),
+            "verdict": list(cmp.verdict()),
+            "lines": list(cmp.lines()),
             "features": ref.summary(),
         }
     return out

@@ -42,8 +42,14 @@ def gather_item(item: dict[str, Any], *, location: Location, previews: int) -> b
     return pickle.dumps(collect_shard(item["name"], data, previews=previews))
 
 
-def collect_through(dataset, map_shards: MapShards, *, previews: int = 16, workers: int | None = None,
-                    log: Callable[[str], None] | None = None) -> Collected:
+def collect_through(
+    dataset,
+    map_shards: MapShards,
+    *,
+    previews: int = 16,
+    workers: int | None = None,
+    log: Callable[[str], None] | None = None,
+) -> Collected:
     """:func:`factory.trust.report.stats.collect` of every sample of ``dataset``, one
     shard per piece of work on ``map_shards`` (``workers``: at most that many shards at
     once; None: the engine's default). ``log`` gets one line per shard read.
@@ -52,14 +58,16 @@ def collect_through(dataset, map_shards: MapShards, *, previews: int = 16, worke
         factory.errors.ShardFormatError: a shard is not a well-formed tar.
         factory.errors.StorageError: a shard cannot be read.
     """
+
     def progress(done: int, total: int, n: int) -> None:
         log(f"read {done}/{total} shards (last: {dataset.shards[n]})")
 
     # A partial of a module-level function pickles (local worker processes need that).
     work = functools.partial(gather_item, location=dataset.location, previews=previews)
     items = [shard_item(dataset, name) for name in dataset.shards]
-    parts = map_shards(items, work, workers=workers, progress=progress if log is not None else None,
-                       log=log or (lambda _: None))
+    parts = map_shards(
+        items, work, workers=workers, progress=progress if log is not None else None, log=log or (lambda _: None)
+    )
     out = Collected()
     for part in parts:
         out.merge(pickle.loads(part), previews)

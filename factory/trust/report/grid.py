@@ -47,6 +47,7 @@ def preview_grid(items: Sequence[tuple[str, np.ndarray]], columns: int = COLUMNS
         y, x = (i // cols) * cell_h, (i % cols) * cell_w
         grid[y + LABEL_H : y + LABEL_H + TILE, x : x + TILE] = fit(rgb)
         label = key if len(key) <= 20 else "..." + key[-17:]
-        cv2.putText(grid, label, (x + 2, y + LABEL_H - 4), cv2.FONT_HERSHEY_SIMPLEX, 0.38, (235, 235, 235), 1,
-                    cv2.LINE_AA)
+        cv2.putText(
+            grid, label, (x + 2, y + LABEL_H - 4), cv2.FONT_HERSHEY_SIMPLEX, 0.38, (235, 235, 235), 1, cv2.LINE_AA
+        )
     return grid

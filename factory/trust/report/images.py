@@ -35,24 +35,32 @@ def images(stats: dict[str, Any], collected: Collected) -> dict[str, bytes]:
         if any(r["achieved_manifest"] is not None for r in rows):
             series["achieved (manifest)"] = [r["achieved_manifest"] for r in rows]
         series["counted (samples read)"] = [r["counted"] for r in rows]
-        out["scenarios.png"] = plots.bars("Samples per scenario", [r["scenario"] for r in rows], series,
-                                          ylabel="samples")
+        out["scenarios.png"] = plots.bars(
+            "Samples per scenario", [r["scenario"] for r in rows], series, ylabel="samples"
+        )
     if stats["classes"]:
-        out["classes.png"] = plots.bars("Objects per class", list(stats["classes"]),
-                                        {"objects": list(stats["classes"].values())}, ylabel="objects")
+        out["classes.png"] = plots.bars(
+            "Objects per class", list(stats["classes"]), {"objects": list(stats["classes"].values())}, ylabel="objects"
+        )
     per_scene = stats["objects_per_scene"]["counts"]
     if per_scene:
-        out["objects_per_scene.png"] = plots.bars("Objects per scene", list(per_scene),
-                                                  {"scenes": list(per_scene.values())},
-                                                  ylabel="scenes", xlabel="objects in the scene")
+        out["objects_per_scene.png"] = plots.bars(
+            "Objects per scene",
+            list(per_scene),
+            {"scenes": list(per_scene.values())},
+            ylabel="scenes",
+            xlabel="objects in the scene",
+        )
     for name, key, title, xlabel in HISTOGRAMS:
         if stats[key]["count"]:
             out[name] = plots.histogram(title, stats[key], xlabel=xlabel)
     ref = stats["diversity"].get("reference")
     if ref and isinstance(ref.get("per_feature"), dict) and ref["per_feature"]:
         out["drift.png"] = plots.horizontal_bars(
-            "Drift against the reference, per feature", ref["per_feature"],
-            xlabel="Wasserstein-1 distance of standardised values")
+            "Drift against the reference, per feature",
+            ref["per_feature"],
+            xlabel="Wasserstein-1 distance of standardised values",
+        )
     if collected.previews:
         out["previews.png"] = png_bytes(preview_grid(collected.previews))
     if collected.contact_sheet is not None:

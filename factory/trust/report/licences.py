@@ -75,8 +75,14 @@ def library_licences(recorded: Mapping[str, str | None] | None) -> list[dict[str
     for name in makers + [name for name, _ in READERS]:
         info = package_licence(name)
         from_manifest = bool(recorded) and name in recorded
-        out.append({**info, "version": recorded[name] if from_manifest else info["version"],
-                    "recorded": from_manifest, "role": roles.get(name, "recorded by the generator")})
+        out.append(
+            {
+                **info,
+                "version": recorded[name] if from_manifest else info["version"],
+                "recorded": from_manifest,
+                "role": roles.get(name, "recorded by the generator"),
+            }
+        )
     return out
 
 

@@ -30,8 +30,14 @@ def _figure(size: tuple[float, float] = SIZE) -> Iterator[Any]:
 
     with matplotlib.rc_context():
         matplotlib.rcdefaults()  # only inside this context: the caller's settings come back
-        matplotlib.rcParams.update({"font.family": "DejaVu Sans", "svg.hashsalt": "factory-report",
-                                    "axes.spines.top": False, "axes.spines.right": False})
+        matplotlib.rcParams.update(
+            {
+                "font.family": "DejaVu Sans",
+                "svg.hashsalt": "factory-report",
+                "axes.spines.top": False,
+                "axes.spines.right": False,
+            }
+        )
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
 
@@ -49,8 +55,9 @@ def _png(fig) -> bytes:
     return buf.getvalue()
 
 
-def bars(title: str, labels: Sequence[str], series: Mapping[str, Sequence[float | None]], *,
-         ylabel: str, xlabel: str = "") -> bytes:
+def bars(
+    title: str, labels: Sequence[str], series: Mapping[str, Sequence[float | None]], *, ylabel: str, xlabel: str = ""
+) -> bytes:
     """Grouped bars: one group per label, one bar per series (None = no bar)."""
     with _figure() as fig:
         ax = fig.add_subplot()

@@ -78,7 +78,7 @@ class Collected:
         if len(self.error_examples) < MAX_ERRORS_KEPT:
             self.error_examples.append(f"{shard} {key} {member}: {type(err).__name__}: {err}")
 
-    def merge(self, other: "Collected", previews: int) -> None:
+    def merge(self, other: Collected, previews: int) -> None:
         """Append ``other``, gathered from the samples that follow this collection's
         (the next shard): counts add, the first ``previews`` pictures and the first
         contact sheet are kept."""
@@ -98,8 +98,12 @@ class Collected:
 
 
 def collect(
-    dataset, *, max_samples: int | None = None, previews: int = 16,
-    log: Callable[[str], None] | None = None, timings: dict | None = None,
+    dataset,
+    *,
+    max_samples: int | None = None,
+    previews: int = 16,
+    log: Callable[[str], None] | None = None,
+    timings: dict | None = None,
 ) -> Collected:
     """Read the first ``max_samples`` samples (all when None) of ``dataset`` (a
     :class:`factory.dataset.reader.Dataset`) once and gather the report's figures, the first
@@ -122,13 +126,29 @@ def collect(
             log(f"reading {name}")
         with timed(timings, "reading and parsing shards"):
             data = dataset.read_shard(name)
-        out.merge(collect_shard(name, data, limit=left, previews=previews - len(out.previews),
-                                contact_sheet=out.contact_sheet is None, timings=timings), previews)
+        out.merge(
+            collect_shard(
+                name,
+                data,
+                limit=left,
+                previews=previews - len(out.previews),
+                contact_sheet=out.contact_sheet is None,
+                timings=timings,
+            ),
+            previews,
+        )
     return out
 
 
-def collect_shard(shard: str, data: bytes, *, limit: int | None = None, previews: int = 16,
-                  contact_sheet: bool = True, timings: dict | None = None) -> Collected:
+def collect_shard(
+    shard: str,
+    data: bytes,
+    *,
+    limit: int | None = None,
+    previews: int = 16,
+    contact_sheet: bool = True,
+    timings: dict | None = None,
+) -> Collected:
     """The figures of one shard's samples (its first ``limit``; all when None), the
     first ``previews`` pictures, and (when ``contact_sheet``) the contact sheet of its
     first factory sample: a piece for :meth:`Collected.merge`.
@@ -157,8 +177,15 @@ def _json(data: bytes) -> Any:
     return json.loads(data)
 
 
-def _add_sample(out: Collected, shard: str, key: str, members: Mapping[str, bytes], previews: int,
-                contact_sheet: bool, timings: dict | None = None) -> None:
+def _add_sample(
+    out: Collected,
+    shard: str,
+    key: str,
+    members: Mapping[str, bytes],
+    previews: int,
+    contact_sheet: bool,
+    timings: dict | None = None,
+) -> None:
     meta = None
     with timed(timings, "json: scenarios, objects, speeds"):
         if "json" in members:
@@ -304,14 +331,26 @@ def scenario_table(manifest: Mapping[str, Any] | None, counted: Mapping[str, int
     rows: dict[str, dict] = {}
 
     def row(name: str) -> dict:
-        return rows.setdefault(name, {"scenario": name, "weight": None, "minimum": None, "requested": None,
-                                      "achieved_manifest": None, "counted": 0})
+        return rows.setdefault(
+            name,
+            {
+                "scenario": name,
+                "weight": None,
+                "minimum": None,
+                "requested": None,
+                "achieved_manifest": None,
+                "counted": 0,
+            },
+        )
 
     if isinstance(block, dict) and isinstance(block.get("requested"), dict):
         source = "manifest"
         method = block.get("method")
-        note = f"Requested counts from the manifest (allocation method {method!r})" if method else \
-            "Requested counts from the manifest"
+        note = (
+            f"Requested counts from the manifest (allocation method {method!r})"
+            if method
+            else "Requested counts from the manifest"
+        )
         for name, n in block["requested"].items():
             row(name)["requested"] = n
         for name, n in (block.get("achieved") or {}).items():
@@ -322,8 +361,10 @@ def scenario_table(manifest: Mapping[str, Any] | None, counted: Mapping[str, int
             row(name)["minimum"] = m
     elif weights and isinstance(total, int):
         source = "weights"
-        note = (f"The manifest has no scenario allocation block: requested is the expected count "
-                f"{total} x weight / sum of weights, not an exact target")
+        note = (
+            f"The manifest has no scenario allocation block: requested is the expected count "
+            f"{total} x weight / sum of weights, not an exact target"
+        )
         wsum = sum(weights.values())
         for name, w in weights.items():
             r = row(name)
@@ -339,8 +380,7 @@ def scenario_table(manifest: Mapping[str, Any] | None, counted: Mapping[str, int
         row(name)["counted"] = n
     if isinstance(total, int) and samples_read < total:
         note += f"; counted in the first {samples_read} of {total} samples only"
-    return {"source": source, "note": note, "total": total, "samples_read": samples_read,
-            "rows": list(rows.values())}
+    return {"source": source, "note": note, "total": total, "samples_read": samples_read, "rows": list(rows.values())}
 
 
 def _config_weights(scenarios: Any) -> dict[str, float]:

@@ -26,18 +26,22 @@ Nothing here imports Ray.
 from factory.trust.validate.checks import CHECKS
 from factory.trust.validate.context import Context
 from factory.trust.validate.plan import ValidationPlan, plan_validation
-from factory.trust.validate.result import (
-    DEFAULT_MAX_LISTED,
-    RESULT_FORMAT,
-    ShardResult,
-    ValidationResult,
-    failure,
-)
+from factory.trust.validate.result import DEFAULT_MAX_LISTED, RESULT_FORMAT, ShardResult, ValidationResult, failure
 from factory.trust.validate.run import Progress, validate_dataset
 from factory.trust.validate.shard import check_shard, read_and_check
 
 __all__ = [
-    "CHECKS", "DEFAULT_MAX_LISTED", "RESULT_FORMAT", "Context", "Progress", "ShardResult",
-    "ValidationPlan", "ValidationResult", "check_shard", "failure", "plan_validation", "read_and_check",
+    "CHECKS",
+    "DEFAULT_MAX_LISTED",
+    "RESULT_FORMAT",
+    "Context",
+    "Progress",
+    "ShardResult",
+    "ValidationPlan",
+    "ValidationResult",
+    "check_shard",
+    "failure",
+    "plan_validation",
+    "read_and_check",
     "validate_dataset",
 ]

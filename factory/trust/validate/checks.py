@@ -15,10 +15,10 @@ from __future__ import annotations
 # Dataset level: the manifest, the folder listing, the shards' bytes, keys across shards.
 DATASET_CHECKS = {
     "manifest.missing": "no manifest.json: the dataset is incomplete or not a factory dataset (its tars are "
-                        "still checked for tar integrity and unique keys)",
+    "still checked for tar integrity and unique keys)",
     "manifest.parse": "manifest.json is not a JSON object",
     "manifest.consistency": "the manifest contradicts itself (factory.dataset.manifest.check, its totals, "
-                            "its shard list, a mix without sources)",
+    "its shard list, a mix without sources)",
     "manifest.config": "the config does not parse or does not hash to config_hash",
     "shard.missing": "a shard the manifest lists is not on storage",
     "shard.unreadable": "a shard cannot be read",
@@ -31,8 +31,7 @@ DATASET_CHECKS = {
     "tar.format": "the tar is truncated or has a corrupt header (byte offset given)",
     "keys.order": "keys not ascending within a shard",
     "keys.unique": "a key seen before, in this shard or another",
-    "keys.indices": "shard i does not hold exactly the keys of [i*S, (i+1)*S) minus the failures the manifest "
-                    "lists",
+    "keys.indices": "shard i does not hold exactly the keys of [i*S, (i+1)*S) minus the failures the manifest lists",
     "scenario.allocation": "meta scenario is not what factory.scene.allocation.allocate gives the index",
     "scenario.totals": "the per-scenario counts differ from the manifest's achieved",
     "scenario.requested": "the manifest's requested counts differ from the allocation",
@@ -60,7 +59,7 @@ SAMPLE_CHECKS = {
     "semantic.class": "not the object's class_id on its pixels; not background on sky, not floor/wall elsewhere",
     "bbox.inside": "a box not within the image, or empty",
     "bbox.segmentation": "bbox_visible is not the box of the object's pixels in instance.png (x1/y1 exclusive, "
-                         "null when none)",
+    "null when none)",
     "bbox.pixels": "visible_pixels is not the count of the object's pixels",
     "bbox.amodal": "the amodal box does not hold the visible one, or visible_fraction is not visible / amodal",
     "flow.encoding": "one half of flow.png 0 (invalid) and the other not",

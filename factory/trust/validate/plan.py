@@ -64,16 +64,23 @@ def plan_validation(location: Location, max_listed: int = DEFAULT_MAX_LISTED) ->
     tasks = list_shards(manifest, bad)
     samples, shard_size = _sizes(manifest, tasks, bad)
     fails.extend(extra_shards(manifest, tars, listing, tasks))
-    common = dict(samples=samples, shard_size=shard_size, failed=_failed_indices(manifest), max_listed=max_listed)
+    common = {
+        "samples": samples,
+        "shard_size": shard_size,
+        "failed": _failed_indices(manifest),
+        "max_listed": max_listed,
+    }
     skipped: list[str] = []
     if manifest.get("kind") == "mix":
         sources = mix_sources(manifest)
         if not sources:
             bad("a mix manifest must list its sources (name, role, licence)")
-        skipped.append("scenario.*: a mix has no config of its own; synthetic samples are checked without "
-                       "their allocation")
-        return ValidationPlan(location, "mix", manifest, tasks, Context("mix", sources=sources, **common), fails,
-                              skipped)
+        skipped.append(
+            "scenario.*: a mix has no config of its own; synthetic samples are checked without their allocation"
+        )
+        return ValidationPlan(
+            location, "mix", manifest, tasks, Context("mix", sources=sources, **common), fails, skipped
+        )
     notes: list[str] = []
     config, fields = check_config(manifest, fails, notes)
     scenarios = check_scenarios(manifest, config, samples, fails, skipped)
@@ -89,8 +96,10 @@ def read_manifest(location: Location) -> tuple[dict | None, dict[str, int], list
         StorageError: the URL is one shard or no folder, or holds neither a manifest nor a .tar.
     """
     if location.path.endswith(".tar"):
-        raise StorageError(f"{location.url_of()}: is one shard; give the dataset's folder or prefix "
-                           f"(validate checks shards against the dataset's {mf.MANIFEST})")
+        raise StorageError(
+            f"{location.url_of()}: is one shard; give the dataset's folder or prefix "
+            f"(validate checks shards against the dataset's {mf.MANIFEST})"
+        )
     if location.is_local and not os.path.isdir(location.path):
         raise StorageError(f"{location.url_of()}: no such folder")
     raw = location.read_or_none(mf.MANIFEST)
@@ -98,19 +107,43 @@ def read_manifest(location: Location) -> tuple[dict | None, dict[str, int], list
     if raw is None:
         tars = [n for n in listing if n.endswith(".tar")]
         if not tars:
-            raise StorageError(f"{location.url_of()}: no {mf.MANIFEST} and no .tar shards; "
-                               "is this a dataset folder? (check the URL and --storage-option)")
-        why = ("an interrupted factory generate (its .factory/intent.json is here; rerun the same command "
-               "to finish it)" if location.read_or_none(mf.INTENT) is not None
-               else "the dataset is incomplete or not a factory dataset")
-        return None, listing, [failure("manifest.missing", mf.MANIFEST, None,
-                                       f"no {mf.MANIFEST}: {why}; checked the {plural(len(tars), '.tar file')} "
-                                       "for tar integrity and unique keys only")]
+            raise StorageError(
+                f"{location.url_of()}: no {mf.MANIFEST} and no .tar shards; "
+                "is this a dataset folder? (check the URL and --storage-option)"
+            )
+        why = (
+            "an interrupted factory generate (its .factory/intent.json is here; rerun the same command to finish it)"
+            if location.read_or_none(mf.INTENT) is not None
+            else "the dataset is incomplete or not a factory dataset"
+        )
+        return (
+            None,
+            listing,
+            [
+                failure(
+                    "manifest.missing",
+                    mf.MANIFEST,
+                    None,
+                    f"no {mf.MANIFEST}: {why}; checked the {plural(len(tars), '.tar file')} "
+                    "for tar integrity and unique keys only",
+                )
+            ],
+        )
     try:
         return mf.loads(raw, mf.MANIFEST), listing, []
     except StorageError as e:
-        return None, listing, [failure("manifest.parse", mf.MANIFEST, None,
-                                       f"{e}; checked the .tar files for tar integrity and unique keys only")]
+        return (
+            None,
+            listing,
+            [
+                failure(
+                    "manifest.parse",
+                    mf.MANIFEST,
+                    None,
+                    f"{e}; checked the .tar files for tar integrity and unique keys only",
+                )
+            ],
+        )
 
 
 def list_shards(manifest: Mapping[str, Any], bad: Callable[[str], None]) -> list[Task]:
@@ -139,19 +172,23 @@ def _sizes(manifest: Mapping[str, Any], tasks: list[Task], bad: Callable[[str], 
             bad(f"{total} is {manifest.get(total)!r}, the shards' {fld} add up to {got}")
     samples, shard_size = manifest.get("samples"), manifest.get("shard_size")
     if not (is_int(samples) and samples >= 0 and is_int(shard_size) and shard_size >= 1):
-        bad(f"samples {samples!r} / shard_size {shard_size!r} are not integers >= 0 / >= 1; "
-            "shard contents not checked against their indices")
+        bad(
+            f"samples {samples!r} / shard_size {shard_size!r} are not integers >= 0 / >= 1; "
+            "shard contents not checked against their indices"
+        )
         return None, None
     return samples, shard_size
 
 
 def _failed_indices(manifest: Mapping[str, Any]) -> frozenset:
-    return frozenset(f["index"] for f in manifest.get("failures") or [] if isinstance(f, dict)
-                     and is_int(f.get("index")))
+    return frozenset(
+        f["index"] for f in manifest.get("failures") or [] if isinstance(f, dict) and is_int(f.get("index"))
+    )
 
 
-def extra_shards(manifest: Mapping[str, Any], tars: list[str], listing: Mapping[str, int],
-                 tasks: list[Task]) -> list[dict]:
+def extra_shards(
+    manifest: Mapping[str, Any], tars: list[str], listing: Mapping[str, int], tasks: list[Task]
+) -> list[dict]:
     """A ``shard.extra`` failure for each ``.tar`` here that the manifest does not list."""
     names = {name for name, _ in tasks}
     prefix = manifest.get("prefix")
@@ -161,8 +198,14 @@ def extra_shards(manifest: Mapping[str, Any], tars: list[str], listing: Mapping[
         if n in names:
             continue
         m = pattern.fullmatch(n) if pattern else None
-        why = (f"named like shard {int(m.group(1))} of this dataset ({prefix}-NNNNNN.tar) but not in the manifest "
-               f"(it lists {len(tasks)} shards)") if m else "a .tar the manifest does not list"
+        why = (
+            (
+                f"named like shard {int(m.group(1))} of this dataset ({prefix}-NNNNNN.tar) but not in the manifest "
+                f"(it lists {len(tasks)} shards)"
+            )
+            if m
+            else "a .tar the manifest does not list"
+        )
         out.append(failure("shard.extra", n, None, f"{why}; {listing[n]} bytes"))
     return out
 
@@ -182,8 +225,11 @@ def check_config(manifest: Mapping[str, Any], fails: list[dict], notes: list[str
     does not parse) and the :class:`Context` fields that come from the manifest."""
     from factory.scene.config import EXECUTION_ONLY, hash_resolved, parse_config
 
-    fields: dict[str, Any] = dict(name=manifest.get("name"), seed=manifest.get("seed"),
-                                  config_hash=manifest.get("config_hash"))
+    fields: dict[str, Any] = {
+        "name": manifest.get("name"),
+        "seed": manifest.get("seed"),
+        "config_hash": manifest.get("config_hash"),
+    }
     try:
         config = parse_config(manifest.get("config"), "manifest config")
     except (ConfigError, TypeError, ValueError) as e:
@@ -194,24 +240,37 @@ def check_config(manifest: Mapping[str, Any], fails: list[dict], notes: list[str
     # so to another hash).
     recorded = hash_resolved(manifest["config"])
     if recorded != manifest.get("config_hash"):
-        fails.append(failure("manifest.config", mf.MANIFEST, None,
-                             f"config_hash {manifest.get('config_hash')!r}, the config hashes to {recorded!r}"))
+        fails.append(
+            failure(
+                "manifest.config",
+                mf.MANIFEST,
+                None,
+                f"config_hash {manifest.get('config_hash')!r}, the config hashes to {recorded!r}",
+            )
+        )
     elif (current := config.config_hash()) != recorded:
         had = _leaves(manifest["config"])
-        added = {k: v for k, v in _leaves(config.resolved()).items()
-                 if k not in had and k.removeprefix("render.") not in EXECUTION_ONLY}
-        notes.append(f"manifest.config: recorded by factory {(manifest.get('generator') or {}).get('version')} "
-                     f"and intact; this version adds defaults to it "
-                     f"({', '.join(f'{k}={v!r}' for k, v in sorted(added.items())) or 'none it can name'}) "
-                     f"and so hashes it to {current[:12]}...")
+        added = {
+            k: v
+            for k, v in _leaves(config.resolved()).items()
+            if k not in had and k.removeprefix("render.") not in EXECUTION_ONLY
+        }
+        notes.append(
+            f"manifest.config: recorded by factory {(manifest.get('generator') or {}).get('version')} "
+            f"and intact; this version adds defaults to it "
+            f"({', '.join(f'{k}={v!r}' for k, v in sorted(added.items())) or 'none it can name'}) "
+            f"and so hashes it to {current[:12]}..."
+        )
     r = config.render
-    fields.update(config=manifest["config"], frames=r.frames, height=r.height, width=r.width,
-                  mp4=bool(config.output.mp4))
+    fields.update(
+        config=manifest["config"], frames=r.frames, height=r.height, width=r.width, mp4=bool(config.output.mp4)
+    )
     return config, fields
 
 
-def check_scenarios(manifest: Mapping[str, Any], config: Any, samples: int | None, fails: list[dict],
-                    skipped: list[str]) -> bool:
+def check_scenarios(
+    manifest: Mapping[str, Any], config: Any, samples: int | None, fails: list[dict], skipped: list[str]
+) -> bool:
     """Check the manifest's requested scenario counts against the allocation; whether
     each sample's scenario can be checked (else why not, into ``skipped``)."""
     block = manifest.get("scenarios")
@@ -226,8 +285,14 @@ def check_scenarios(manifest: Mapping[str, Any], config: Any, samples: int | Non
     requested = allocation_of(config, samples).counts
     if not isinstance(block, dict) or block.get("requested") != requested:
         got = block.get("requested") if isinstance(block, dict) else block
-        fails.append(failure("scenario.requested", mf.MANIFEST, None,
-                             f"the manifest's requested counts {got}, the allocation gives {requested}"))
+        fails.append(
+            failure(
+                "scenario.requested",
+                mf.MANIFEST,
+                None,
+                f"the manifest's requested counts {got}, the allocation gives {requested}",
+            )
+        )
     return True
 
 

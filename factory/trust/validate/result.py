@@ -95,9 +95,12 @@ class ValidationResult:
     def summary(self) -> dict[str, Any]:
         """Counts: shards, samples, bytes, failures (total, listed, by check)."""
         out = {
-            "shards_listed": self.shards_listed, "shards_checked": self.shards_checked,
-            "samples": self.samples, "bytes": self.bytes,
-            "failures": self.failures_total, "failures_listed": len(self.failures),
+            "shards_listed": self.shards_listed,
+            "shards_checked": self.shards_checked,
+            "samples": self.samples,
+            "bytes": self.bytes,
+            "failures": self.failures_total,
+            "failures_listed": len(self.failures),
             "failures_by_check": dict(sorted(self.counts.items())),
         }
         if self.scenarios:
@@ -108,10 +111,17 @@ class ValidationResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "format": RESULT_FORMAT, "url": self.url, "kind": self.kind, "ok": self.ok, "engine": self.engine,
+            "format": RESULT_FORMAT,
+            "url": self.url,
+            "kind": self.kind,
+            "ok": self.ok,
+            "engine": self.engine,
             "created": mf.created_now(),
-            "seconds": round(self.seconds, 3), "summary": self.summary, "skipped": list(self.skipped),
-            "notes": list(self.notes), "failures": [dict(f) for f in self.failures],
+            "seconds": round(self.seconds, 3),
+            "summary": self.summary,
+            "skipped": list(self.skipped),
+            "notes": list(self.notes),
+            "failures": [dict(f) for f in self.failures],
         }
 
     def to_json(self) -> str:
@@ -119,10 +129,15 @@ class ValidationResult:
 
     def lines(self) -> list[str]:
         """A human-readable summary, then each listed failure as ``shard KEY check: message``."""
-        shards = (f"{self.shards_checked} of {self.shards_listed} listed shards" if self.kind != "plain"
-                  else f"{plural(self.shards_checked, 'shard')} (no manifest)")
-        out = [f"{self.kind} dataset {self.url}: {shards} checked, {plural(self.samples, 'sample')}, "
-               f"{self.bytes:,} bytes in {self.seconds:.1f} s ({self.engine} engine)"]
+        shards = (
+            f"{self.shards_checked} of {self.shards_listed} listed shards"
+            if self.kind != "plain"
+            else f"{plural(self.shards_checked, 'shard')} (no manifest)"
+        )
+        out = [
+            f"{self.kind} dataset {self.url}: {shards} checked, {plural(self.samples, 'sample')}, "
+            f"{self.bytes:,} bytes in {self.seconds:.1f} s ({self.engine} engine)"
+        ]
         if self.scenarios:
             out.append("samples by scenario: " + ", ".join(f"{k} {v}" for k, v in sorted(self.scenarios.items())))
         if self.sources:

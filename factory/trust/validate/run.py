@@ -24,10 +24,16 @@ from factory.trust.validate.shard import check_item, work_item
 Progress = Callable[[int, int, str], None]  # progress(shards done, shards total, shard name)
 
 
-def validate_dataset(url_or_location: str | os.PathLike | Location, *, options: Mapping[str, Any] | None = None,
-                     map_shards: MapShards = map_local, workers: int | None = None,
-                     max_failures_listed: int = DEFAULT_MAX_LISTED, progress: Progress | None = None,
-                     log: Callable[[str], None] = lambda s: None) -> ValidationResult:
+def validate_dataset(
+    url_or_location: str | os.PathLike | Location,
+    *,
+    options: Mapping[str, Any] | None = None,
+    map_shards: MapShards = map_local,
+    workers: int | None = None,
+    max_failures_listed: int = DEFAULT_MAX_LISTED,
+    progress: Progress | None = None,
+    log: Callable[[str], None] = lambda s: None,
+) -> ValidationResult:
     """Check the dataset at ``url_or_location`` (the checks: :mod:`factory.trust.validate.checks`).
 
     Args:
@@ -49,8 +55,9 @@ def validate_dataset(url_or_location: str | os.PathLike | Location, *, options: 
     """
     _check_arguments(map_shards, workers, max_failures_listed)
     t0 = time.perf_counter()
-    location = (url_or_location if isinstance(url_or_location, Location)
-                else resolve(os.fspath(url_or_location), options))
+    location = (
+        url_or_location if isinstance(url_or_location, Location) else resolve(os.fspath(url_or_location), options)
+    )
     plan = plan_validation(location, max_failures_listed)
     results = check_shards(plan, map_shards, workers=workers, progress=progress, log=log)
     return assemble(plan, results, map_shards.name, max_failures_listed, time.perf_counter() - t0)
@@ -59,8 +66,9 @@ def validate_dataset(url_or_location: str | os.PathLike | Location, *, options: 
 def _check_arguments(map_shards: Any, workers: Any, max_failures_listed: Any) -> None:
     problems = []
     if not callable(map_shards) or not isinstance(getattr(map_shards, "name", None), str):
-        problems.append(f"map_shards: must be a map_shards function with a name (factory.trust.engine), "
-                        f"got {map_shards!r}")
+        problems.append(
+            f"map_shards: must be a map_shards function with a name (factory.trust.engine), got {map_shards!r}"
+        )
     if workers is not None and (not is_int(workers) or workers < 1):
         problems.append(f"workers: must be an integer >= 1 or None, got {workers!r}")
     if not is_int(max_failures_listed) or max_failures_listed < 0:
@@ -69,8 +77,14 @@ def _check_arguments(map_shards: Any, workers: Any, max_failures_listed: Any) ->
         raise ConfigError("validate arguments", problems)
 
 
-def check_shards(plan: ValidationPlan, map_shards: MapShards, *, workers: int | None = None,
-                 progress: Progress | None = None, log: Callable[[str], None] = print) -> list[ShardResult]:
+def check_shards(
+    plan: ValidationPlan,
+    map_shards: MapShards,
+    *,
+    workers: int | None = None,
+    progress: Progress | None = None,
+    log: Callable[[str], None] = print,
+) -> list[ShardResult]:
     """:func:`~factory.trust.validate.shard.check_item` for every shard of ``plan``,
     through ``map_shards``; the results in dataset order."""
     items = [work_item(plan.location, name, rec) for name, rec in plan.tasks]
@@ -84,8 +98,9 @@ def check_shards(plan: ValidationPlan, map_shards: MapShards, *, workers: int | 
     return [ShardResult.from_dict(json.loads(r)) for r in results]
 
 
-def assemble(plan: ValidationPlan, results: list[ShardResult], engine: str, max_listed: int,
-             seconds: float) -> ValidationResult:
+def assemble(
+    plan: ValidationPlan, results: list[ShardResult], engine: str, max_listed: int, seconds: float
+) -> ValidationResult:
     """The dataset's result: the plan's failures, each shard's, then those across shards."""
     listed: list[dict] = []
     counts: Counter = Counter()
@@ -102,7 +117,7 @@ def assemble(plan: ValidationPlan, results: list[ShardResult], engine: str, max_
     sources: Counter = Counter()
     for res in results:
         counts.update(res.counts)
-        listed.extend(res.failures[:max(0, max_listed - len(listed))])
+        listed.extend(res.failures[: max(0, max_listed - len(listed))])
         for key in res.keys:
             first = owner.setdefault(key, res.shard)
             if first != res.shard:
@@ -114,37 +129,61 @@ def assemble(plan: ValidationPlan, results: list[ShardResult], engine: str, max_
         add(f)
     readable = [r for r in results if r.bytes is not None]
     return ValidationResult(
-        url=plan.location.url_of(), kind=plan.kind, engine=engine,
-        shards_listed=len(plan.tasks) if plan.manifest is not None else 0, shards_checked=len(readable),
-        samples=sum(len(r.keys) for r in results), bytes=sum(r.bytes for r in readable),
-        failures=listed, counts=dict(counts), skipped=skipped, scenarios=dict(scenarios),
-        sources=dict(sources), seconds=seconds, notes=list(plan.notes),
+        url=plan.location.url_of(),
+        kind=plan.kind,
+        engine=engine,
+        shards_listed=len(plan.tasks) if plan.manifest is not None else 0,
+        shards_checked=len(readable),
+        samples=sum(len(r.keys) for r in results),
+        bytes=sum(r.bytes for r in readable),
+        failures=listed,
+        counts=dict(counts),
+        skipped=skipped,
+        scenarios=dict(scenarios),
+        sources=dict(sources),
+        seconds=seconds,
+        notes=list(plan.notes),
     )
 
 
-def _totals(plan: ValidationPlan, results: list[ShardResult], scenarios: Counter, sources: Counter,
-            skipped: list[str]) -> list[dict]:
+def _totals(
+    plan: ValidationPlan, results: list[ShardResult], scenarios: Counter, sources: Counter, skipped: list[str]
+) -> list[dict]:
     """The scenario and source totals against the manifest, when every shard was read
     completely (else why not, into ``skipped``)."""
     manifest = plan.manifest or {}
     broken = [r.shard for r in results if not r.complete]
     if broken and (plan.context.scenarios or plan.kind == "mix"):
-        skipped.append(f"scenario.totals / source.totals: {plural(len(broken), 'shard')} could not be read completely "
-                       f"({', '.join(broken[:3])}{', ...' if len(broken) > 3 else ''})")
+        skipped.append(
+            f"scenario.totals / source.totals: {plural(len(broken), 'shard')} could not be read completely "
+            f"({', '.join(broken[:3])}{', ...' if len(broken) > 3 else ''})"
+        )
     if broken:
         return []
     out = []
     if plan.context.scenarios:
         achieved = (manifest.get("scenarios") or {}).get("achieved")
         if not isinstance(achieved, dict) or {k: v for k, v in achieved.items() if v} != dict(scenarios):
-            out.append(failure("scenario.totals", mf.MANIFEST, None,
-                               f"samples per scenario in the shards {dict(sorted(scenarios.items()))}, the "
-                               f"manifest's achieved {achieved}"))
+            out.append(
+                failure(
+                    "scenario.totals",
+                    mf.MANIFEST,
+                    None,
+                    f"samples per scenario in the shards {dict(sorted(scenarios.items()))}, the "
+                    f"manifest's achieved {achieved}",
+                )
+            )
     if plan.kind == "mix":
         used = {s.get("role"): s.get("samples_used") for s in manifest.get("sources") or [] if isinstance(s, dict)}
         for role in ("synthetic", "real"):
             if role in used and used[role] != sources.get(role, 0):
-                out.append(failure("source.totals", mf.MANIFEST, None,
-                                   f"{sources.get(role, 0)} {role} samples in the shards, the manifest's "
-                                   f"samples_used is {used[role]}"))
+                out.append(
+                    failure(
+                        "source.totals",
+                        mf.MANIFEST,
+                        None,
+                        f"{sources.get(role, 0)} {role} samples in the shards, the manifest's "
+                        f"samples_used is {used[role]}",
+                    )
+                )
     return out

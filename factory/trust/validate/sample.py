@@ -37,8 +37,14 @@ class Findings:
             res.fail(check, key, message + (f" (and {n} more)" if n else ""))
 
 
-def check_sample(res: ShardResult, key: str, members: dict[str, bytes], ctx: Context,
-                 expected_scenarios: dict[int, str] | None, count: bool) -> None:
+def check_sample(
+    res: ShardResult,
+    key: str,
+    members: dict[str, bytes],
+    ctx: Context,
+    expected_scenarios: dict[int, str] | None,
+    count: bool,
+) -> None:
     """Check the sample ``key`` (its ``members``) into ``res``: one failure per check,
     and (when ``count``) its scenario and source in ``res``'s totals."""
     found = Findings()
@@ -51,14 +57,21 @@ def check_sample(res: ShardResult, key: str, members: dict[str, bytes], ctx: Con
                 if source["source"] == "real":
                     _check_real(found, members)
                 else:
-                    _check_synthetic(found, res, members, ctx, origin=str(source.get("key")),
-                                     expected_scenario=None, mix=True, count=False)
+                    _check_synthetic(
+                        found,
+                        res,
+                        members,
+                        ctx,
+                        origin=str(source.get("key")),
+                        expected_scenario=None,
+                        mix=True,
+                        count=False,
+                    )
         else:
             expected = None
             if expected_scenarios is not None and key.isdigit():
                 expected = expected_scenarios.get(int(key))
-            _check_synthetic(found, res, members, ctx, origin=key, expected_scenario=expected, mix=False,
-                             count=count)
+            _check_synthetic(found, res, members, ctx, origin=key, expected_scenario=expected, mix=False, count=count)
     finally:
         found.flush(res, key)
 
@@ -86,8 +99,11 @@ def _source(found: Findings, members: dict[str, bytes], ctx: Context) -> dict | 
     entry = known.get((src["source"], src.get("dataset")))
     if known and entry is None:
         names = ", ".join(sorted(n for role, n in known if role == src["source"]))
-        found.add("source.json", f"dataset {src.get('dataset')!r} is not a {src['source']} source of the manifest "
-                                 f"({names or 'none listed'})")
+        found.add(
+            "source.json",
+            f"dataset {src.get('dataset')!r} is not a {src['source']} source of the manifest "
+            f"({names or 'none listed'})",
+        )
     elif entry is not None and "licence" in src and src["licence"] != entry[0]:
         found.add("source.json", f"licence {src['licence']!r}, the manifest's source has {entry[0]!r}")
     return src
@@ -120,8 +136,17 @@ def _check_members(found: Findings, members: dict[str, bytes], ctx: Context, mix
         found.add("members.set", "; ".join(parts) + f" (expected {', '.join(sorted(required))})")
 
 
-def _check_synthetic(found: Findings, res: ShardResult, members: dict[str, bytes], ctx: Context, *,
-                     origin: str, expected_scenario: str | None, mix: bool, count: bool) -> None:
+def _check_synthetic(
+    found: Findings,
+    res: ShardResult,
+    members: dict[str, bytes],
+    ctx: Context,
+    *,
+    origin: str,
+    expected_scenario: str | None,
+    mix: bool,
+    count: bool,
+) -> None:
     from factory.sample.decode import decode_sample
 
     _check_members(found, members, ctx, mix)
@@ -157,8 +182,9 @@ def _check_synthetic(found: Findings, res: ShardResult, members: dict[str, bytes
     check_clip(frames, arrays["flow.png"], meta, found.add)
 
 
-def _check_meta(found: Findings, meta: dict, ctx: Context, origin: str, expected_scenario: str | None,
-                mix: bool) -> None:
+def _check_meta(
+    found: Findings, meta: dict, ctx: Context, origin: str, expected_scenario: str | None, mix: bool
+) -> None:
     where = f"{SOURCE_MEMBER}'s key" if mix else "the tar key"
     if meta.get("key") != origin:
         found.add("meta.key", f"meta key {meta.get('key')!r}, {where} is {origin!r}")
@@ -168,11 +194,16 @@ def _check_meta(found: Findings, meta: dict, ctx: Context, origin: str, expected
     if mix:
         hashes = {h for (role, _), (_, h) in (ctx.sources or {}).items() if role == "synthetic" and h}
         if hashes and meta.get("config_hash") not in hashes:
-            found.add("meta.config_hash", f"config_hash {meta.get('config_hash')!r} is not the synthetic "
-                                          f"source's ({', '.join(sorted(hashes))})")
+            found.add(
+                "meta.config_hash",
+                f"config_hash {meta.get('config_hash')!r} is not the synthetic source's ({', '.join(sorted(hashes))})",
+            )
         return
-    for check, name, want in (("meta.config_hash", "config_hash", ctx.config_hash), ("meta.seed", "seed", ctx.seed),
-                              ("meta.dataset", "dataset", ctx.name)):
+    for check, name, want in (
+        ("meta.config_hash", "config_hash", ctx.config_hash),
+        ("meta.seed", "seed", ctx.seed),
+        ("meta.dataset", "dataset", ctx.name),
+    ):
         if want is not None and meta.get(name) != want:
             found.add(check, f"meta {name} {meta.get(name)!r}, the manifest's is {want!r}")
     if ctx.frames is not None:
@@ -181,5 +212,7 @@ def _check_meta(found: Findings, meta: dict, ctx: Context, origin: str, expected
         if got != want:
             found.add("meta.shape", f"frames/height/width {list(got)}, the config renders {list(want)}")
     if expected_scenario is not None and meta.get("scenario") != expected_scenario:
-        found.add("scenario.allocation", f"scenario {meta.get('scenario')!r}, the allocation gives "
-                                         f"{expected_scenario!r} to index {int(origin)}")
+        found.add(
+            "scenario.allocation",
+            f"scenario {meta.get('scenario')!r}, the allocation gives {expected_scenario!r} to index {int(origin)}",
+        )

@@ -49,15 +49,25 @@ def check_shard(name: str, data: bytes | None, record: Mapping[str, Any] | None,
         _check_tar(res, name, data, context, indices, expected_scenarios)
         res.complete = True
     except ShardFormatError as e:
-        res.fail("tar.format", None, f"at byte {e.offset}: {str(e).removeprefix(f'{name}: at byte {e.offset}: ')}"
-                 f" ({plural(len(res.keys), 'sample')} read before it)")
+        res.fail(
+            "tar.format",
+            None,
+            f"at byte {e.offset}: {str(e).removeprefix(f'{name}: at byte {e.offset}: ')}"
+            f" ({plural(len(res.keys), 'sample')} read before it)",
+        )
     if record is not None and res.complete:
         _check_record(res, record, context, indices)
     return res
 
 
-def _check_tar(res: ShardResult, name: str, data: bytes, context: Context, indices: range | None,
-               expected_scenarios: dict[int, str] | None) -> None:
+def _check_tar(
+    res: ShardResult,
+    name: str,
+    data: bytes,
+    context: Context,
+    indices: range | None,
+    expected_scenarios: dict[int, str] | None,
+) -> None:
     """Every key of the tar in order, and (unless plain) every sample; raises
     ShardFormatError where the tar breaks."""
     seen: set[str] = set()
@@ -84,8 +94,10 @@ def _check_record(res: ShardResult, record: Mapping[str, Any], ctx: Context, ind
     keys = res.keys
     if record.get("samples") != len(keys):
         res.fail("shard.samples", None, f"holds {len(keys)} samples, the manifest says {record.get('samples')}")
-    for check, field_, got in (("shard.first_key", "first_key", keys[0] if keys else None),
-                               ("shard.last_key", "last_key", keys[-1] if keys else None)):
+    for check, field_, got in (
+        ("shard.first_key", "first_key", keys[0] if keys else None),
+        ("shard.last_key", "last_key", keys[-1] if keys else None),
+    ):
         if record.get(field_) != got and not (got is None and record.get("samples") == 0):
             res.fail(check, got, f"{field_} is {got!r}, the manifest says {record.get(field_)!r}")
     if indices is None:
@@ -94,8 +106,11 @@ def _check_record(res: ShardResult, record: Mapping[str, Any], ctx: Context, ind
     want_set, got_set = set(want), set(keys)
     for k in keys:
         if k not in want_set:
-            why = "listed as a failed sample in the manifest" if k.isdigit() and int(k) in ctx.failed else \
-                f"not one of this shard's indices {indices.start}..{indices.stop - 1}"
+            why = (
+                "listed as a failed sample in the manifest"
+                if k.isdigit() and int(k) in ctx.failed
+                else f"not one of this shard's indices {indices.start}..{indices.stop - 1}"
+            )
             res.fail("keys.indices", k, f"present, but {why}")
     for k in want:
         if k not in got_set:
