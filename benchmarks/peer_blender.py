@@ -1,0 +1,238 @@
+"""factory's renderer against a peer, Blender's Cycles at 1 sample per pixel, on one
+core in one run: factory's frames/s over Cycles' frames/s.
+
+The scene is factory's benchmark workload (``benchmarks/render.py``'s ``analytic``
+workload: 10 analytic shapes, an orbiting camera, one light) at ``--size``: sample 0's
+Scene and Motion, drawn and simulated by factory, exported as a plain JSON description
+per frame (camera K and world-to-camera, each object's parts and world pose, base
+colours, the floor, the sky, the ambient term and the light). Both sides run one after
+the other under ``taskset -c CORE``, one thread each:
+
+* factory: ``generate_samples`` of that clip (scene sampling, physics, render, metadata;
+  every modality), ``--repeats`` times after a warm-up clip, then ``encode_sample`` of
+  each (the WebDataset members, no MP4): frames/s render-only and render + encode;
+* Cycles: ``benchmarks/peer_blender_scene.py`` in a Python that has ``bpy`` (a
+  benchmark-only virtual environment this script creates on first use, ``--venv``;
+  bpy is never a dependency of factory): CPU device, 1 sample, no denoising, one fixed
+  thread; one render call per frame timed, after one warm-up render. Blender's start-up,
+  building the scene and writing the PNGs are reported apart and not counted.
+
+It prints both sides' frames/s and factory's ratios, and saves the middle frame of
+each side by side (factory left, Cycles right) into ``out/bench/peer_blender.png``.
+
+What is comparable and what is not: both draw the same geometry from the same camera
+with one light and a hard shadow, at the same size on the same core. Cycles path-traces:
+1 sample per pixel is its cheapest setting, a noisy image with indirect light (its
+default bounces), and colour only. factory casts one ray per pixel
+(rasterisation-class) and gives exact ground truth with the colour (depth, ids,
+normals, forward flow with validity, boxes), procedural textures, and its frames/s
+include scene sampling, physics and metadata. Cycles here draws plain base colours
+(factory's checker, stripes and noise textures are not rebuilt), and its meshes are
+tessellated (32 segments) where factory hits spheres, cylinders and capsules exactly.
+
+    python benchmarks/peer_blender.py [--frames 8] [--size 256] [--core 0] [--repeats 5]
+        [--venv out/bench/blender-venv]
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+HERE = Path(__file__).resolve().parent
+# The Blender the peer is measured with, pinned here and only here (factory never
+# imports bpy). 5.0.1 is the release whose wheels PyPI has for Python 3.11.
+BPY_VERSION = "5.0.1"
+INDEX = 0  # the sample both sides draw
+WARMUP_INDEX = 10_000  # factory's warm-up clip (imports, kernels, caches), not timed
+
+
+def blender_python(venv: Path) -> Path:
+    """The Python of ``venv``, made (``python -m venv``, ``pip install bpy``) unless it
+    already imports bpy ``BPY_VERSION``."""
+    py = venv / "bin" / "python"
+    check = [str(py), "-c", f"import bpy, sys; sys.exit(bpy.app.version_string != {BPY_VERSION!r})"]
+    if py.exists() and subprocess.run(check, capture_output=True).returncode == 0:
+        return py
+    if sys.version_info[:2] != (3, 11):
+        raise SystemExit(f"bpy {BPY_VERSION} has wheels for Python 3.11 only; run this with a Python 3.11")
+    print(f"creating {venv} with bpy=={BPY_VERSION} (once; a few minutes)", flush=True)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(py), "-m", "pip", "install", "-q", f"bpy=={BPY_VERSION}"], check=True)
+    subprocess.run(check, check=True)
+    return py
+
+
+def export_scene(config, index: int) -> dict:
+    """The scene description of sample ``index`` (the JSON ``peer_blender_scene.py``
+    reads), drawn and simulated as ``generate_samples`` does: poses per frame at
+    ``t / fps`` from the Motion, the camera from its trajectory."""
+    import numpy as np
+
+    from factory.physics.dynamics import simulate
+    from factory.sample.generate import scenario_of
+    from factory.sample.scenes import scene_and_model
+    from factory.scene.types import camera_pose
+
+    scene, built = scene_and_model(config, scenario_of(config, index), index)
+    motion = simulate(scene, None, built)
+    if scene.room is not None or any(not o.kind.parts for o in scene.objects):
+        raise ValueError("only analytic shapes on an open floor are exported (no meshes, no rooms)")
+    frames = []
+    for t in range(scene.frames):
+        pos, rot = motion.state_at(t / scene.fps)
+        poses = []
+        for k in range(len(scene.objects)):
+            m = np.eye(4)
+            m[:3, :3], m[:3, 3] = rot[k], pos[k]
+            poses.append(m.tolist())
+        frames.append({"world_to_camera": camera_pose(scene.camera, t / scene.fps).tolist(), "objects": poses})
+    objects = []
+    for o in scene.objects:
+        parts = [dict(zip(("centre", "half"), p.placed(o.dims)), primitive=p.primitive) for p in o.kind.parts]
+        m = o.material
+        objects.append(
+            {"id": o.id, "shape": o.shape, "color": m.color, "roughness": m.roughness, "specular": m.specular}
+            | {"parts": parts}
+        )
+    lights = [
+        {"kind": li.kind, "vector": li.vector, "intensity": li.intensity, "ref": float(np.linalg.norm(li.vector))}
+        for li in scene.lights
+    ]
+    f = scene.floor
+    return json.loads(
+        json.dumps(
+            {
+                "width": scene.camera.width,
+                "height": scene.camera.height,
+                "K": scene.camera.K.tolist(),
+                "sky_color": scene.sky_color,
+                "ambient": scene.ambient,
+                "floor": {"color": f.color, "roughness": f.roughness, "specular": f.specular},
+                "lights": lights,
+                "objects": objects,
+                "frames": frames,
+            },
+            default=float,  # NumPy scalars
+        )
+    )
+
+
+def factory_side(args, tmp: Path) -> dict:
+    """factory's figures (seconds of render and of encode over ``args.repeats`` clips);
+    writes the scene description and factory's middle RGB frame into ``tmp``."""
+    import numpy as np
+    from PIL import Image
+    from render import workload
+
+    from factory.sample.encode import encode_sample
+    from factory.sample.generate import generate_samples
+    from factory.scene.config import parse_config
+
+    config = parse_config(workload("analytic", args.size, args.frames))
+    desc = export_scene(config, INDEX)
+    (tmp / "scene.json").write_text(json.dumps(desc))
+    generate_samples(config, [WARMUP_INDEX])  # imports, kernels, caches
+    render = encode = 0.0
+    for _ in range(args.repeats):
+        t0 = time.perf_counter()
+        (sample,) = generate_samples(config, [INDEX])
+        render += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        encode_sample(sample, mp4=False)
+        encode += time.perf_counter() - t0
+    # The description is the scene factory rendered: the same camera and object poses.
+    meta = sample.meta
+    w2c = np.array([f["world_to_camera"] for f in desc["frames"]])
+    assert np.allclose(w2c, meta["camera"]["world_to_camera"], atol=1e-6)
+    pos = np.array([f["objects"] for f in desc["frames"]])[:, :, :3, 3]  # (T, N, 3) metres
+    assert np.allclose(pos, np.swapaxes([o["position"] for o in meta["objects"]], 0, 1), atol=1e-5)
+    Image.fromarray(sample.frames.rgb[args.frames // 2]).save(tmp / "factory.png")
+    return {"render": render, "encode": encode, "frames": args.repeats * args.frames}
+
+
+def run_json(cmd: list[str], env: dict | None = None) -> tuple[dict, float]:
+    """The last stdout line of ``cmd`` as JSON, and the command's wall seconds."""
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
+    wall = time.perf_counter() - t0
+    if proc.returncode:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1]), wall
+
+
+def side_by_side(left: Path, right: Path, out: Path) -> None:
+    """factory's frame and Cycles' frame in one PNG, labelled, a gap between."""
+    from PIL import Image, ImageDraw
+
+    a, b = Image.open(left).convert("RGB"), Image.open(right).convert("RGB")
+    gap = 8
+    img = Image.new("RGB", (a.width + gap + b.width, max(a.height, b.height)), "white")
+    img.paste(a, (0, 0))
+    img.paste(b, (a.width + gap, 0))
+    draw = ImageDraw.Draw(img)
+    draw.text((4, 4), "factory", fill="white")
+    draw.text((a.width + gap + 4, 4), "Cycles 1 spp", fill="white")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    img.save(out)
+
+
+def report(args, fac: dict, bl: dict, blender_wall: float) -> None:
+    n = len(bl["render"])
+    cycles = n / sum(bl["render"])
+    fps = fac["frames"] / fac["render"]
+    both = fac["frames"] / (fac["render"] + fac["encode"])
+    print(f"\nanalytic workload, {args.size}x{args.size}, sample {INDEX}, {args.frames} frames; core {args.core}")
+    print(f"  Cycles {bl['version']}, 1 spp, 1 thread: {cycles:8.2f} frames/s  ({n} frames)")
+    print(f"    per frame {1e3 * sum(bl['render']) / n:.1f} ms (min {1e3 * min(bl['render']):.1f} ms)")
+    print(
+        f"    not counted: import bpy {bl['import']:.2f} s, scene build {bl['build']:.2f} s, warm-up render "
+        f"{bl['first']:.2f} s, PNGs {bl['save']:.2f} s; process wall {blender_wall:.1f} s"
+    )
+    print(f"  factory render          : {fps:8.2f} frames/s  ({fac['frames']} frames)")
+    print(f"  factory render + encode : {both:8.2f} frames/s")
+    print(f"  ratio factory / Cycles  : render {fps / cycles:.2f}x, render + encode {both / cycles:.2f}x")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--frames", type=int, default=8)
+    ap.add_argument("--size", type=int, default=256, help="square image size, pixels")
+    ap.add_argument("--core", type=int, default=0, help="the CPU core both sides run on (taskset -c)")
+    ap.add_argument("--repeats", type=int, default=5, help="factory's timed clips (the same clip each time)")
+    ap.add_argument("--venv", type=Path, default=ROOT / "out" / "bench" / "blender-venv")
+    ap.add_argument("--out", type=Path, default=ROOT / "out" / "bench" / "peer_blender.png")
+    ap.add_argument("--factory-side", type=Path, help=argparse.SUPPRESS)  # internal: the pinned factory process
+    args = ap.parse_args()
+    if args.factory_side is not None:
+        print(json.dumps(factory_side(args, args.factory_side)))
+        return
+    py = blender_python(args.venv.resolve())
+    pin = ["taskset", "-c", str(args.core)]
+    print(f"one core ({' '.join(pin)}), one thread each side (cores on machine: {os.cpu_count()})", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        flags = ["--frames", str(args.frames), "--size", str(args.size), "--repeats", str(args.repeats)]
+        fac, _ = run_json([*pin, sys.executable, str(Path(__file__).resolve()), *flags, "--factory-side", str(tmp)])
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # bpy's Python never sees factory
+        bl, wall = run_json(
+            [*pin, str(py), str(HERE / "peer_blender_scene.py"), str(tmp / "scene.json"), str(tmp)], env
+        )
+        side_by_side(tmp / "factory.png", tmp / f"frame_{args.frames // 2:04d}.png", args.out)
+    report(args, fac, bl, wall)
+    print(f"  frame {args.frames // 2} side by side (factory | Cycles): {args.out}")
+
+
+if __name__ == "__main__":
+    main()
