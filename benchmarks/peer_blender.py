@@ -6,7 +6,8 @@ workload: 10 analytic shapes, an orbiting camera, one light) at ``--size``: samp
 Scene and Motion, drawn and simulated by factory, exported as a plain JSON description
 per frame (camera K and world-to-camera, each object's parts and world pose, base
 colours, the floor, the sky, the ambient term and the light). Both sides run one after
-the other under ``taskset -c CORE``, one thread each:
+the other under ``taskset -c CORE``, one thread each, ``--rounds`` times (the medians
+are reported; the ratio is the median of each round's own ratio):
 
 * factory: ``generate_samples`` of that clip (scene sampling, physics, render, metadata;
   every modality), ``--repeats`` times after a warm-up clip, then ``encode_sample`` of
@@ -31,7 +32,7 @@ include scene sampling, physics and metadata. Cycles here draws plain base colou
 tessellated (32 segments) where factory hits spheres, cylinders and capsules exactly.
 
     python benchmarks/peer_blender.py [--frames 8] [--size 256] [--core 0] [--repeats 5]
-        [--venv out/bench/blender-venv]
+        [--rounds 3] [--venv out/bench/blender-venv] [--out out/bench/peer_blender.png]
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import json  # noqa: E402
+import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
@@ -188,21 +190,48 @@ def side_by_side(left: Path, right: Path, out: Path) -> None:
     img.save(out)
 
 
-def report(args, fac: dict, bl: dict, blender_wall: float) -> None:
-    n = len(bl["render"])
-    cycles = n / sum(bl["render"])
-    fps = fac["frames"] / fac["render"]
-    both = fac["frames"] / (fac["render"] + fac["encode"])
+def figures(fac: dict, bl: dict) -> dict:
+    """Frames/s of one round: Cycles, factory render-only and render + encode."""
+    n = fac["frames"]
+    cycles = len(bl["render"]) / sum(bl["render"])
+    return {"cycles": cycles, "render": n / fac["render"], "both": n / (fac["render"] + fac["encode"])}
+
+
+def one_round(args, py: Path, tmp: Path) -> tuple[dict, dict, float]:
+    """factory's side, then Cycles' side, each in a process pinned to ``args.core``:
+    factory's figures, Cycles' figures and the Blender process's wall seconds."""
+    pin = ["taskset", "-c", str(args.core)]
+    flags = ["--frames", str(args.frames), "--size", str(args.size), "--repeats", str(args.repeats)]
+    fac, _ = run_json([*pin, sys.executable, str(Path(__file__).resolve()), *flags, "--factory-side", str(tmp)])
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # bpy's Python never sees factory
+    bl, wall = run_json([*pin, str(py), str(HERE / "peer_blender_scene.py"), str(tmp / "scene.json"), str(tmp)], env)
+    return fac, bl, wall
+
+
+def report(args, rounds: list[tuple[dict, dict, float]]) -> None:
+    """Each round's figures, then the medians over rounds (the ratio's median is taken
+    over the rounds' own ratios: each compares two measurements minutes apart at most)."""
     print(f"\nanalytic workload, {args.size}x{args.size}, sample {INDEX}, {args.frames} frames; core {args.core}")
-    print(f"  Cycles {bl['version']}, 1 spp, 1 thread: {cycles:8.2f} frames/s  ({n} frames)")
-    print(f"    per frame {1e3 * sum(bl['render']) / n:.1f} ms (min {1e3 * min(bl['render']):.1f} ms)")
+    got = [figures(fac, bl) for fac, bl, _ in rounds]
+    for i, g in enumerate(got):
+        print(
+            f"  round {i}: Cycles {g['cycles']:6.2f}, factory render {g['render']:6.2f}, render + encode "
+            f"{g['both']:6.2f} frames/s; ratio {g['render'] / g['cycles']:.2f}x, {g['both'] / g['cycles']:.2f}x"
+        )
+    med = {k: statistics.median(g[k] for g in got) for k in got[0]}
+    ratio = {k: statistics.median(g[k] / g["cycles"] for g in got) for k in ("render", "both")}
+    fac, bl, wall = rounds[-1]
+    n = len(bl["render"])
+    print(f"  medians over {len(got)} rounds:")
+    print(f"  Cycles {bl['version']}, 1 spp, 1 thread: {med['cycles']:8.2f} frames/s  ({n} frames a round)")
     print(
-        f"    not counted: import bpy {bl['import']:.2f} s, scene build {bl['build']:.2f} s, warm-up render "
-        f"{bl['first']:.2f} s, PNGs {bl['save']:.2f} s; process wall {blender_wall:.1f} s"
+        f"    last round: per frame {1e3 * sum(bl['render']) / n:.1f} ms (min {1e3 * min(bl['render']):.1f} ms); "
+        f"not counted: import bpy {bl['import']:.2f} s, scene build {bl['build']:.2f} s, warm-up render "
+        f"{bl['first']:.2f} s, PNGs {bl['save']:.2f} s; process wall {wall:.1f} s"
     )
-    print(f"  factory render          : {fps:8.2f} frames/s  ({fac['frames']} frames)")
-    print(f"  factory render + encode : {both:8.2f} frames/s")
-    print(f"  ratio factory / Cycles  : render {fps / cycles:.2f}x, render + encode {both / cycles:.2f}x")
+    print(f"  factory render          : {med['render']:8.2f} frames/s  ({fac['frames']} frames a round)")
+    print(f"  factory render + encode : {med['both']:8.2f} frames/s")
+    print(f"  ratio factory / Cycles  : render {ratio['render']:.2f}x, render + encode {ratio['both']:.2f}x")
 
 
 def main() -> None:
@@ -210,7 +239,8 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=8)
     ap.add_argument("--size", type=int, default=256, help="square image size, pixels")
     ap.add_argument("--core", type=int, default=0, help="the CPU core both sides run on (taskset -c)")
-    ap.add_argument("--repeats", type=int, default=5, help="factory's timed clips (the same clip each time)")
+    ap.add_argument("--repeats", type=int, default=5, help="factory's timed clips a round (the same clip each time)")
+    ap.add_argument("--rounds", type=int, default=3, help="factory then Cycles, this many times; medians reported")
     ap.add_argument("--venv", type=Path, default=ROOT / "out" / "bench" / "blender-venv")
     ap.add_argument("--out", type=Path, default=ROOT / "out" / "bench" / "peer_blender.png")
     ap.add_argument("--factory-side", type=Path, help=argparse.SUPPRESS)  # internal: the pinned factory process
@@ -219,18 +249,12 @@ def main() -> None:
         print(json.dumps(factory_side(args, args.factory_side)))
         return
     py = blender_python(args.venv.resolve())
-    pin = ["taskset", "-c", str(args.core)]
-    print(f"one core ({' '.join(pin)}), one thread each side (cores on machine: {os.cpu_count()})", flush=True)
+    print(f"one core (taskset -c {args.core}), one thread each side (cores on machine: {os.cpu_count()})", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        flags = ["--frames", str(args.frames), "--size", str(args.size), "--repeats", str(args.repeats)]
-        fac, _ = run_json([*pin, sys.executable, str(Path(__file__).resolve()), *flags, "--factory-side", str(tmp)])
-        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # bpy's Python never sees factory
-        bl, wall = run_json(
-            [*pin, str(py), str(HERE / "peer_blender_scene.py"), str(tmp / "scene.json"), str(tmp)], env
-        )
+        rounds = [one_round(args, py, tmp) for _ in range(args.rounds)]
         side_by_side(tmp / "factory.png", tmp / f"frame_{args.frames // 2:04d}.png", args.out)
-    report(args, fac, bl, wall)
+    report(args, rounds)
     print(f"  frame {args.frames // 2} side by side (factory | Cycles): {args.out}")
 
 

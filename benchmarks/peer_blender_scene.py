@@ -73,9 +73,7 @@ def _add_part(bm, primitive: str, centre, half) -> None:
 def _material(name: str, color, roughness: float, specular: float):
     """A Principled BSDF of base colour ``color`` (linear RGB) and ``roughness``; its
     specular level follows factory's highlight strength (Blender's default is 0.5)."""
-    mat = bpy.data.materials.new(name)
-    if hasattr(mat, "use_nodes"):  # always on from Blender 5.0 (and deprecated there)
-        mat.use_nodes = True
+    mat = bpy.data.materials.new(name)  # with a node tree: Blender 5 has no use_nodes switch to set
     bsdf = mat.node_tree.nodes["Principled BSDF"]
     bsdf.inputs["Base Color"].default_value = (*color, 1.0)
     bsdf.inputs["Roughness"].default_value = roughness
@@ -101,8 +99,6 @@ def _world(sky_color, ambient: float) -> None:
     ``ambient``, which lights a Lambert surface open to the sky as factory's ambient term
     (``albedo * ambient``) does."""
     world = bpy.data.worlds.new("world")
-    if hasattr(world, "use_nodes"):
-        world.use_nodes = True
     bpy.context.scene.world = world
     nt = world.node_tree
     nt.nodes.clear()
