@@ -10,9 +10,9 @@ It runs inside the benchmark-only virtual environment that ``peer_blender.py`` c
 and writes ``OUT_DIR/frame_TTTT.png`` (8-bit sRGB, the "Standard" view transform) per
 frame, then prints one JSON line of seconds: ``import`` (``import bpy``), ``build`` (an
 empty file, the objects, materials, world, camera and light), ``first`` (one render of
-frame 0 before the timed ones: Cycles' one-time set-up), ``render`` (a list, one
-``bpy.ops.render.render`` call per frame, poses set before the clock starts) and
-``save`` (writing the PNGs, outside the render times).
+frame 0 before the timed ones: Cycles' one-time set-up), ``wall`` and ``cpu`` (lists,
+wall and process CPU seconds of one ``bpy.ops.render.render`` call per frame, poses set
+before the clock starts) and ``save`` (writing the PNGs, outside the render times).
 
 The description's frames: world metres, +z up; ``world_to_camera`` in OpenCV axes (+x
 right, +y down, +z forward); object poses as object-to-world 4x4 matrices; colours
@@ -211,16 +211,17 @@ def main() -> None:
     t0 = time.perf_counter()
     bpy.ops.render.render(write_still=False)  # Cycles' one-time set-up (kernels, shaders)
     first = time.perf_counter() - t0
-    renders, save = [], 0.0
+    wall, cpu, save = [], [], 0.0
     for t, frame in enumerate(desc["frames"]):
         pose(camera, objects, frame)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         bpy.ops.render.render(write_still=False)
-        renders.append(time.perf_counter() - t0)
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)  # every thread of the process: Cycles renders in a worker
         t0 = time.perf_counter()
         bpy.data.images["Render Result"].save_render(filepath=str(out / f"frame_{t:04d}.png"))
         save += time.perf_counter() - t0
-    figures = {"import": T_IMPORT, "build": built, "first": first, "render": renders, "save": save}
+    figures = {"import": T_IMPORT, "build": built, "first": first, "wall": wall, "cpu": cpu, "save": save}
     print(json.dumps({"version": bpy.app.version_string, **figures}))
 
 
