@@ -84,16 +84,7 @@ def encode_sample(sample: Sample, *, mp4: bool = True, only: Collection[str] | N
     unknown = sorted(set(only or ()) - set(IMAGE_MEMBERS))
     if unknown:
         raise ValueError(f"only: unknown members {unknown}; allowed: {', '.join(IMAGE_MEMBERS)}")
-    images = {
-        # OpenCV writes BGR: reverse the channels so the PNG holds RGB.
-        "rgb.png": lambda: _png(f.rgb[..., ::-1].reshape(T * H, W, 3)),
-        "depth.png": lambda: _png(encode_depth(f.depth).reshape(T * H, W)),
-        "instance.png": lambda: _png(f.instance.reshape(T * H, W), rle=True),
-        "semantic.png": lambda: _png(f.semantic.reshape(T * H, W), rle=True),
-        # Normals are a vector, not a colour: keep x, y, z in R, G, B (so reverse for cv2).
-        "normals.png": lambda: _png(encode_normals(f.normals)[..., ::-1].reshape(T * H, W, 3)),
-        "flow.png": lambda: _png(encode_flow(f.flow, f.flow_valid).reshape(T * H, 2 * W)),
-    }
+    images = _opencv_images(f)
     members = {
         "__key__": sample.key,
         "json": json.dumps(meta, sort_keys=True, separators=(",", ":"), allow_nan=False).encode(),
@@ -106,28 +97,64 @@ def encode_sample(sample: Sample, *, mp4: bool = True, only: Collection[str] | N
     return members
 
 
+def _opencv_images(f: Frames) -> dict:
+    """The image members' encoders with OpenCV (:func:`_png`), by name."""
+    T, H, W = f.depth.shape
+    return {
+        # OpenCV writes BGR: swap the channels so the PNG holds RGB (cvtColor: the same
+        # array as a reversed-stride copy, in a thirtieth of its time).
+        "rgb.png": lambda: _png(_bgr(f.rgb.reshape(T * H, W, 3))),
+        "depth.png": lambda: _png(encode_depth(f.depth).reshape(T * H, W)),
+        "instance.png": lambda: _png(f.instance.reshape(T * H, W), rle=True),
+        "semantic.png": lambda: _png(f.semantic.reshape(T * H, W), rle=True),
+        # Normals are a vector, not a colour: keep x, y, z in R, G, B (so reverse for cv2).
+        "normals.png": lambda: _png(_bgr(encode_normals(f.normals).reshape(T * H, W, 3))),
+        "flow.png": lambda: _png(encode_flow(f.flow, f.flow_valid).reshape(T * H, 2 * W)),
+    }
+
+
 def encode_depth(depth: np.ndarray) -> np.ndarray:
     """Depth (..., float metres, 0 = none) -> uint16 millimetre codes, 0 = none."""
-    code = np.minimum(np.rint(depth.astype(np.float64) * DEPTH_SCALE), DEPTH_MAX_CODE)
-    # Keep 0 for "no surface": a (physically impossible) surface nearer than 0.5 mm
-    # would otherwise round to 0 and turn into sky.
-    code = np.where(depth > 0, np.maximum(code, 1), 0)
-    return code.astype(np.uint16)
+    # In place on one float64 buffer (the same values as the expression written out,
+    # in about half its time): the code is min(rint(metres * 1000), 65535), at least 1 on
+    # a surface, so a (physically impossible) surface nearer than 0.5 mm does not round
+    # to 0 and turn into sky.
+    code = depth.astype(np.float64)
+    code *= DEPTH_SCALE
+    np.rint(code, out=code)
+    np.clip(code, 1, DEPTH_MAX_CODE, out=code)
+    with np.errstate(invalid="ignore"):  # NaN (refused by encode_sample) is zeroed next
+        out = code.astype(np.uint16)
+    out[~(depth > 0)] = 0  # no surface
+    return out
 
 
 def encode_normals(normals: np.ndarray) -> np.ndarray:
     """Unit normals (..., 3) float in [-1, 1] -> uint8 codes ``round((n + 1) * 127.5)``
     (in float32: a quarter of float64's time, and the code's error stays <= 1/255)."""
-    n = np.asarray(normals, np.float32)
-    return np.clip(np.rint((n + np.float32(1.0)) * np.float32(NORMAL_SCALE)), 0, 255).astype(np.uint8)
+    code = np.asarray(normals, np.float32) + np.float32(1.0)  # a new buffer, then in place
+    code *= np.float32(NORMAL_SCALE)
+    np.rint(code, out=code)
+    np.clip(code, 0, 255, out=code)
+    return code.astype(np.uint8)
 
 
 def encode_flow(flow: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """Flow (T, H, W, 2) pixels + validity (T, H, W) -> uint16 (T, H, 2W), du | dv."""
     # float32 carries flow (|codes| < 2^15) to 1/256 of a code: exact enough to round.
-    code = np.clip(np.rint(np.asarray(flow, np.float32) * np.float32(FLOW_SCALE)) + FLOW_ZERO, 1, 65535)
-    code = np.where(valid[..., None], code, FLOW_INVALID).astype(np.uint16)
-    return np.concatenate([code[..., 0], code[..., 1]], axis=-1)
+    # In place on one buffer, each component cast straight into its half of the output.
+    code = np.asarray(flow, np.float32) * np.float32(FLOW_SCALE)
+    np.rint(code, out=code)
+    code += np.float32(FLOW_ZERO)
+    np.clip(code, 1, 65535, out=code)
+    W = code.shape[-2]
+    out = np.empty((*code.shape[:-2], 2 * W), np.uint16)
+    invalid = ~np.asarray(valid, bool)
+    for c in (0, 1):
+        half = out[..., c * W : (c + 1) * W]
+        np.copyto(half, code[..., c], casting="unsafe")  # integers in [1, 65535]: exact
+        half[invalid] = FLOW_INVALID
+    return out
 
 
 def encode_mp4(rgb: np.ndarray, fps: float) -> bytes:
@@ -149,6 +176,11 @@ def encode_mp4(rgb: np.ndarray, fps: float) -> bytes:
     if not data:
         raise RuntimeError(f"OpenCV wrote an empty MP4 for a {T}x{H}x{W} clip")
     return data
+
+
+def _bgr(rgb: np.ndarray) -> np.ndarray:
+    """(N, W, 3) uint8 with the channels reversed (a new contiguous array)."""
+    return cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR)
 
 
 def _png(image: np.ndarray, rle: bool = False) -> bytes:
