@@ -17,7 +17,10 @@ than written undecodable.
 Bytes are deterministic: PNGs are written by OpenCV's bundled libpng/zlib at fixed
 settings (:data:`PNG_LEVEL`, Z_RLE for :data:`ID_MEMBERS`), the JSON is canonical, and
 the MP4 muxer writes creation and modification times of 0, so the same sample gives
-the same bytes with the same wheels.
+the same bytes with the same wheels. ``encode_sample(png="libdeflate")`` writes the PNGs
+with :mod:`factory.sample.png` instead: the same decoded arrays, other bytes (a switch
+for the Python API only, off by default: no dataset has used it; were it wired into a
+config, ``deflate`` would join the byte-changing libraries of the manifest's provenance).
 """
 
 from __future__ import annotations
