@@ -41,6 +41,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -144,13 +145,13 @@ class ShapeKind:
     def half_extents(self, dims) -> tuple[float, float, float]:
         """Half-extents (m) of the shape's bounding box in the object frame."""
         if self.is_mesh:
-            return tuple(float(x) for x in np.abs(self.vertices(dims)).max(0))
+            return _mesh_extents(self.name, _key(dims))[0]
         return tuple(dims)
 
     def bounding_radius(self, dims) -> float:
         """Radius (m) of a sphere about the centre that contains the shape."""
         if self.is_mesh:
-            return float(np.linalg.norm(self.vertices(dims), axis=1).max())
+            return _mesh_extents(self.name, _key(dims))[1]
         return self.radius_of(dims)
 
     def support_depth(self, dims, R: np.ndarray) -> float:
@@ -158,14 +159,14 @@ class ShapeKind:
         R (3, 3); an ``ell``'s is its bounding box's (its hull lacks two of the box's
         corners, so this may be a little more)."""
         if self.is_mesh:
-            return float(-self.vertices(dims, R)[:, 2].min())
+            return -_mesh_heights(self.name, _key(dims), _RotationKey(R))[0]
         return self.depth_of(dims, R)
 
     def top_height(self, dims, R: np.ndarray) -> float:
         """Distance (m) from the centre up to the highest point of the shape rotated by
         R: the support depth upside down."""
         if self.is_mesh:
-            return float(self.vertices(dims, R)[:, 2].max())
+            return _mesh_heights(self.name, _key(dims), _RotationKey(R))[1]
         return self.depth_of(dims, -R)
 
     def volume(self, dims) -> float:
@@ -173,6 +174,48 @@ class ShapeKind:
         if self.is_mesh:
             return mesh_asset(self.name).volume * dims[0] * dims[1] * dims[2]
         return self.volume_of(dims)
+
+
+def _key(dims) -> tuple[float, ...]:
+    """``dims`` as a hashable key holding the same float64 values."""
+    return tuple(float(d) for d in dims)
+
+
+class _RotationKey:
+    """A rotation (3, 3) as a cache key: equal when its values are (bit for bit); the
+    array it was made from is what a cache miss computes with."""
+
+    __slots__ = ("R", "_bytes")
+
+    def __init__(self, R: np.ndarray):
+        self.R = R
+        self._bytes = np.asarray(R, np.float64).tobytes()
+
+    def __hash__(self) -> int:
+        return hash(self._bytes)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, _RotationKey) and self._bytes == other._bytes
+
+
+# The facts a mesh object takes from its asset's vertices, memoised per (kind, dims) and
+# (kind, dims, rotation): a scene asks for an object's bounding radius a dozen times
+# (placement, spawn checks, camera clearance, the renderer's culling), each of which
+# was a pass over all its vertices. The same expressions compute them, so the values
+# are the ones of before, bit for bit. Bounded: dims are drawn anew for every object.
+@lru_cache(maxsize=4096)
+def _mesh_extents(name: str, dims: tuple[float, ...]) -> tuple[tuple[float, float, float], float]:
+    """(half extents (3,), bounding radius) in metres of mesh kind ``name`` at ``dims``."""
+    v = mesh_asset(name).scaled(dims)
+    return tuple(float(x) for x in np.abs(v).max(0)), float(np.linalg.norm(v, axis=1).max())
+
+
+@lru_cache(maxsize=4096)
+def _mesh_heights(name: str, dims: tuple[float, ...], R: _RotationKey) -> tuple[float, float]:
+    """(lowest, highest) world z (m) of mesh kind ``name``'s vertices at ``dims``,
+    rotated by R, relative to its centre."""
+    z = (mesh_asset(name).scaled(dims) @ R.R.T)[:, 2]
+    return float(z.min()), float(z.max())
 
 
 _ANALYTIC = (

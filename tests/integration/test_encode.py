@@ -20,3 +20,23 @@ def test_ray_read_webdataset(samples, shard, ray_local):
         frames, meta = decode_sample(row)
         assert_frames_within_bounds(frames, sample.frames)
         assert meta == {**sample.meta, "frames": 3, "height": 16, "width": 20}
+
+
+@pytest.mark.ray
+def test_ray_reads_the_libdeflate_writer_as_the_opencv_one(samples, shard, ray_local, tmp_path):
+    import webdataset as wds
+
+    from factory.sample.encode import IMAGE_MEMBERS, encode_sample
+
+    fast = str(tmp_path / "fast-000000.tar")
+    with wds.TarWriter(fast, mtime=0) as sink:
+        for s in samples:
+            sink.write(encode_sample(s, png="libdeflate"))
+    want, got = (
+        sorted(ray_local.data.read_webdataset(p).take_all(), key=lambda r: r["__key__"]) for p in (shard, fast)
+    )
+    assert [r["__key__"] for r in got] == [r["__key__"] for r in want]
+    for a, b in zip(got, want):
+        for member in IMAGE_MEMBERS:
+            assert a[member].dtype == b[member].dtype
+            np.testing.assert_array_equal(a[member], b[member])
