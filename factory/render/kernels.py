@@ -1,4 +1,5 @@
-"""The renderer's two Warp kernels: one thread per pixel of every job of a launch.
+"""The renderer's two Warp kernels: a thread per pixel (CUDA) or per image row (CPU)
+of every job of a launch.
 
 ``render_views``: for job r (a view to draw, see :mod:`factory.render.tables`) and
 pixel (i, j): the primary ray, its shading, and, when the job is a frame's ground-truth
@@ -101,52 +102,60 @@ def render_views(
     flow: wp.array3d(dtype=wp.vec2),
     flow_valid: wp.array3d(dtype=wp.uint8),
     boxes: wp.array4d(dtype=wp.int32),
+    span: int,
 ):
-    r, i, j = wp.tid()
+    # A thread draws ``span`` consecutive pixels of a row (the launch's last axis is
+    # the row's blocks of span): on the CPU a whole row, so the per-thread work (the
+    # thread index's divisions, the structs' fields) is paid once a row, not once a
+    # pixel; on CUDA span is 1, a thread a pixel. The loop body is written here, not
+    # called: a Warp function that LLVM does not inline takes the structs by value.
+    r, i, b = wp.tid()
     height = rgb.shape[1]
     width = rgb.shape[2]
     v = job_view[r]
     g = job_gt[r]
-    o = views.origin[v]
-    d = camera_ray(views, v, float(j) + 0.5, float(i) + 0.5)
-    t, code, n, ng, local = trace(views, scenes, v, o, d, boxes, g, i, j)
-    s = views.scene[v]
-    if wp.dot(ng, d) > 0.0:  # geometric normals decide facing
-        ng = -ng
-    if wp.dot(n, d) >= 0.0:  # a smooth normal turned away at a silhouette
-        n = ng
-    p = o + t * d
-    if job_shade[r] == 1:
-        if code == SKY:
-            rgb[r, i, j] = scenes.sky[s]
-        else:
-            rgb[r, i, j] = shade(views, scenes, quality, v, code, p, d, n, ng, local, i * width + j)
-    if g < 0:
-        return
-    surf = scenes.surf_start[s] + code
-    instance[g, i, j] = wp.uint16(scenes.instance[surf])
-    semantic[g, i, j] = wp.uint8(scenes.semantic[surf])
-    flow[g, i, j] = wp.vec2(0.0, 0.0)
-    flow_valid[g, i, j] = wp.uint8(0)
-    if code == SKY:
-        depth[g, i, j] = 0.0
-        normals[g, i, j] = wp.vec3(0.0, 0.0, 0.0)
-        return
-    depth[g, i, j] = t
-    normals[g, i, j] = views.rot[v] @ n
-    if code >= FIRST_OBJECT:
-        k = code - FIRST_OBJECT
-        wp.atomic_min(boxes, g, k, 1, 0, j)
-        wp.atomic_min(boxes, g, k, 1, 1, i)
-        wp.atomic_max(boxes, g, k, 1, 2, j + 1)
-        wp.atomic_max(boxes, g, k, 1, 3, i + 1)
-        wp.atomic_add(boxes, g, k, 1, 4, 1)
     nv = job_next[r]
-    if nv >= 0:
-        fl, ok = flow_at(views, scenes, boxes, nv, code, p, local, i, j, width, height)
-        if ok:
-            flow[g, i, j] = fl
-            flow_valid[g, i, j] = wp.uint8(1)
+    shaded = job_shade[r] == 1
+    s = views.scene[v]
+    o = views.origin[v]
+    for j in range(b * span, wp.min(b * span + span, width)):
+        d = camera_ray(views, v, float(j) + 0.5, float(i) + 0.5)
+        t, code, n, ng, local = trace(views, scenes, v, o, d, boxes, g, i, j)
+        if wp.dot(ng, d) > 0.0:  # geometric normals decide facing
+            ng = -ng
+        if wp.dot(n, d) >= 0.0:  # a smooth normal turned away at a silhouette
+            n = ng
+        p = o + t * d
+        if shaded:
+            if code == SKY:
+                rgb[r, i, j] = scenes.sky[s]
+            else:
+                rgb[r, i, j] = shade(views, scenes, quality, v, code, p, d, n, ng, local, i * width + j)
+        if g < 0:
+            continue
+        surf = scenes.surf_start[s] + code
+        instance[g, i, j] = wp.uint16(scenes.instance[surf])
+        semantic[g, i, j] = wp.uint8(scenes.semantic[surf])
+        flow[g, i, j] = wp.vec2(0.0, 0.0)
+        flow_valid[g, i, j] = wp.uint8(0)
+        if code == SKY:
+            depth[g, i, j] = 0.0
+            normals[g, i, j] = wp.vec3(0.0, 0.0, 0.0)
+            continue
+        depth[g, i, j] = t
+        normals[g, i, j] = views.rot[v] @ n
+        if code >= FIRST_OBJECT:
+            k = code - FIRST_OBJECT
+            wp.atomic_min(boxes, g, k, 1, 0, j)
+            wp.atomic_min(boxes, g, k, 1, 1, i)
+            wp.atomic_max(boxes, g, k, 1, 2, j + 1)
+            wp.atomic_max(boxes, g, k, 1, 3, i + 1)
+            wp.atomic_add(boxes, g, k, 1, 4, 1)
+        if nv >= 0:
+            fl, ok = flow_at(views, scenes, boxes, nv, code, p, local, i, j, width, height)
+            if ok:
+                flow[g, i, j] = fl
+                flow_valid[g, i, j] = wp.uint8(1)
 
 
 @wp.kernel

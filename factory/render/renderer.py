@@ -217,9 +217,10 @@ def _launch(
     q.shadow_rays, q.ao_rays, q.ao_distance = settings.shadow_rays, settings.ao_rays, settings.ao_distance
     jobs = [wp.array(a, dtype=wp.int32, device=dev) for a in plan.jobs]
     o = bufs.out
+    span = W if device.name == "cpu" else 1
     wp.launch(
         kernels.render_views,
-        dim=(len(plan.jobs[0]), H, W),
+        dim=(len(plan.jobs[0]), H, (W + span - 1) // span),
         device=dev,
         inputs=[
             views,
@@ -234,6 +235,7 @@ def _launch(
             o["flow"],
             o["flow_valid"],
             bufs.boxes,
+            span,
         ],
     )
     wp.launch(
