@@ -166,14 +166,18 @@ def resolve(
     slot: wp.array(dtype=wp.int32),
     lut: wp.array(dtype=wp.uint8),
     out: wp.array4d(dtype=wp.uint8),
+    span: int,
 ):
-    u, i, j = wp.tid()
+    # span pixels of a row a thread, as in render_views
+    u, i, b = wp.tid()
+    width = rgb.shape[2]
     g = slot[u]
-    total = wp.vec3(0.0, 0.0, 0.0)
-    for r in range(first[u], first[u] + count[u]):
-        total = total + rgb[r, i, j]
-    mean = total / float(count[u])
     top = float(lut.shape[0] - 1)
-    for c in range(3):
-        x = wp.clamp(mean[c], 0.0, 1.0)
-        out[g, i, j, c] = lut[int(wp.floor(x * top + 0.5))]
+    for j in range(b * span, wp.min(b * span + span, width)):
+        total = wp.vec3(0.0, 0.0, 0.0)
+        for r in range(first[u], first[u] + count[u]):
+            total = total + rgb[r, i, j]
+        mean = total / float(count[u])
+        for c in range(3):
+            x = wp.clamp(mean[c], 0.0, 1.0)
+            out[g, i, j, c] = lut[int(wp.floor(x * top + 0.5))]

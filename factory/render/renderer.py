@@ -240,13 +240,14 @@ def _launch(
     )
     wp.launch(
         kernels.resolve,
-        dim=(len(plan.slot), H, W),
+        dim=(len(plan.slot), H, (W + span - 1) // span),
         device=dev,
         inputs=[
             bufs.linear,
             *(wp.array(a, dtype=wp.int32, device=dev) for a in (plan.first, plan.count, plan.slot)),
             bufs.lut,
             o["rgb"],
+            span,
         ],
     )
 
