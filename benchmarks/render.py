@@ -88,13 +88,17 @@ without = sys.argv[3].split(",") if len(sys.argv) > 3 else []
 if without:  # where the kernel's time goes: drop flow rays and/or shading from every job
     import factory.render.renderer as rr
     init = rr._Launch.__init__
+    units = rr._units
     def ablated(self, *a):
         init(self, *a)
-        if "flow" in without:
-            self.jobs[1][:] = -1
         if "shading" in without:
             self.jobs[3][:] = 0
-    rr._Launch.__init__ = ablated
+    def no_next(*a):  # no frame has a next one: no flow, nor the next view's job
+        out = units(*a)
+        for u in out:
+            u.next = None if "flow" in without else u.next
+        return out
+    rr._Launch.__init__, rr._units = ablated, no_next
 cfg = parse_config(data)
 generate_samples(cfg, [10_000, 10_001])  # imports, kernels, caches
 timings = {}

@@ -3,12 +3,15 @@
 For each workload of :mod:`benchmarks.render` (``analytic``, ``mesh``), object count
 (``--counts``) and square size (``--sizes``), the same clips (scenes and motion made
 once, outside the timing) are rendered four ways in one process: the full kernel,
-without flow, without shading and without both (the jobs' ``next`` and ``shade``
-columns cleared). Each is timed best of ``--repeat``; the parts are the differences:
+without flow, without shading and without both (no frame given a next one; the
+jobs' ``shade`` column cleared). It runs the renderer of any checkout on
+``PYTHONPATH``. Each is timed best of ``--repeat``; the parts are the differences:
 
-* ``primary``: camera rays, ids, depth, normals, boxes (the launch without flow and
-  shading, less its host packing);
-* ``flow``: the second ray per pixel (full - without flow);
+* ``primary``: camera rays, ids, depth, normals, boxes (the render kernels without
+  flow and shading);
+* ``flow``: forward flow (full - without flow): a second trace per pixel in the
+  renderer of before issue 23; since, the next view's primary hits read back, and
+  that view's primary pass where its frame is in the next launch;
 * ``shading``: textures, lights, shadow rays (full - without shading);
 * ``resolve``: the sRGB kernel; ``pack``: the host tables of each launch
   (``pack_views``, ``pack_scenes``); ``readback``: the outputs to NumPy and the
@@ -64,8 +67,9 @@ def _clips(kind: str, size: int, count: int, clips: int, frames: int) -> list:
 
 class _Probe:
     """Wraps the renderer's ``wp.launch``, ``pack_views`` and ``pack_scenes`` to add
-    their seconds (a CPU launch is synchronous) to ``self.t``; ``without`` clears
-    the jobs' flow ("flow") and/or shading ("shading") columns."""
+    their seconds (a CPU launch is synchronous) to ``self.t``; ``without`` drops
+    flow ("flow": no frame has a next one) and/or shading ("shading": the jobs'
+    shade column cleared)."""
 
     def __init__(self):
         import factory.render.renderer as rr
@@ -90,14 +94,20 @@ class _Probe:
 
         def ablated(self_, *a):
             init(self_, *a)
-            if "flow" in probe.without:
-                self_.jobs[1][:] = -1
             if "shading" in probe.without:
                 self_.jobs[3][:] = 0
 
+        def units(*a):
+            out = rr_units(*a)
+            if "flow" in probe.without:  # no frame has a next: no flow, nor its view or job
+                for u in out:
+                    u.next = None
+            return out
+
+        rr_units = rr._units
         wp.launch = timed("launch", launch)
         rr.pack_views, rr.pack_scenes = timed("pack", views), timed("pack", scenes)
-        rr._Launch.__init__ = ablated
+        rr._Launch.__init__, rr._units = ablated, units
 
     def run(self, clips: list, without: tuple, repeat: int) -> dict:
         """Best-of-``repeat`` seconds of each part of ``render_clips(clips)``."""
@@ -122,10 +132,14 @@ def profile(probe: _Probe, clips: list, repeat: int) -> dict:
     full = probe.run(clips, (), repeat)
     runs = {w: probe.run(clips, w, repeat) for w in (("flow",), ("shading",), ("flow", "shading"))}
     bare = runs[("flow", "shading")]
+
+    def kernel(run: dict) -> float:  # the render kernels (one, or primary + render_views)
+        return run.get("primary", 0.0) + run["render_views"]
+
     ms = {
-        "primary": bare["render_views"],
-        "flow": full["render_views"] - runs[("flow",)]["render_views"],
-        "shading": full["render_views"] - runs[("shading",)]["render_views"],
+        "primary": kernel(bare),
+        "flow": kernel(full) - kernel(runs[("flow",)]),
+        "shading": kernel(full) - kernel(runs[("shading",)]),
         "resolve": full["resolve"],
         "pack": full["pack"],
         "readback": full["readback"],

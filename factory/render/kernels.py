@@ -1,29 +1,38 @@
-"""The renderer's two Warp kernels: a thread per pixel (CUDA) or per image row (CPU)
-of every job of a launch.
+"""The renderer's three Warp kernels, a thread per pixel (CUDA) or per image row
+(CPU) of every job of a launch.
 
-``render_views``: for job r (a view to draw, see :mod:`factory.render.tables`) and
-pixel (i, j): the primary ray, its shading, and, when the job is a frame's ground-truth
-view (``gt[r] >= 0``), depth, ids, camera-frame normals, amodal and visible boxes and,
-when the frame has a next one (``next[r] >= 0``), forward flow.
+``primary``: for job r (a view to draw, see :mod:`factory.render.tables`) and pixel
+(i, j), what the camera ray through the pixel centre meets, into :class:`Hits`; for a
+frame's ground-truth view (``gt[r] >= 0``) also the amodal boxes.
+
+``render_views``: from a pixel's hit, its shading and, for a ground-truth view,
+depth, ids, camera-frame normals, visible boxes and, when the frame has a next one
+(``next[r] >= 0``: the job of the next frame's view, in the same launch), forward
+flow.
 
 Flow: the hit point rides with its surface (its object's pose at t+1; floor and walls
 stay) and is projected into the next camera. It is valid when it lands in frame, in
 front of the camera, and is not hidden there: the surface the next frame sees at the
-landing pixel's centre, taken as its tangent plane, passes within 1% of depth + 1 cm
-of the carried point along the exact landing ray. Validity never looks at ids (the
-tests check flow against ids independently).
+landing pixel's centre (that job's primary hit there, the very ray a second trace
+would cast), taken as its tangent plane, passes within 1% of depth + 1 cm of the
+carried point along the exact landing ray. Validity never looks at ids (the tests
+check flow against ids independently).
 
 ``resolve``: each frame's RGB, the mean of its jobs' linear RGB (the motion-blur
 sub-frames, or the frame itself), clipped and turned into sRGB bytes by a table.
 
 Ground truth and sRGB land in frame slot ``gt[r]`` / ``slot[u]`` of arrays that hold
-every frame of the call, so launches write their frames in place.
+every frame of the call, so launches write their frames in place. A CPU thread draws
+a whole row (``span`` = W): the per-thread work (the thread index's divisions, the
+structs' fields) is paid once a row, not once a pixel; a CUDA thread one pixel (span
+= 1). Loop bodies are written in the kernels, not called: a Warp function that LLVM
+does not inline takes the structs by value.
 """
 
 from __future__ import annotations
 
 from factory.render.shade import shade
-from factory.render.tables import FIRST_OBJECT, SKY, Quality, Scenes, Views
+from factory.render.tables import FIRST_OBJECT, SKY, Hits, Quality, Scenes, Views
 from factory.render.trace import trace
 from factory.render.warp_setup import KERNEL_OPTIONS, wp
 
@@ -41,8 +50,8 @@ def camera_ray(views: Views, v: int, u: float, w: float):
 @wp.func
 def flow_at(
     views: Views,
-    scenes: Scenes,
-    boxes: wp.array4d(dtype=wp.int32),
+    hits: Hits,
+    nr: int,
     nv: int,
     code: int,
     p: wp.vec3,
@@ -52,7 +61,8 @@ def flow_at(
     width: int,
     height: int,
 ):
-    """Forward flow (du, dv) of a pixel whose hit is p (world) / local, and validity."""
+    """Forward flow (du, dv) of a pixel whose hit is p (world) / local, and validity;
+    ``nr`` is the job of the next frame's view, ``nv`` that view."""
     moved = p
     if code >= FIRST_OBJECT:
         pose = views.pose_start[nv] + code - FIRST_OBJECT
@@ -70,11 +80,11 @@ def flow_at(
     # plane, must pass near the carried point along the exact landing ray.
     qi = wp.min(int(wp.floor(w)), height - 1)
     qj = wp.min(int(wp.floor(u)), width - 1)
-    o = views.origin[nv]
-    dq = camera_ray(views, nv, float(qj) + 0.5, float(qi) + 0.5)
-    tq, seen, nq, ngq, lq = trace(views, scenes, nv, o, dq, boxes, -1, qi, qj)
-    if seen == SKY:
+    if hits.code[nr, qi, qj] == SKY:
         return zero, False
+    dq = camera_ray(views, nv, float(qj) + 0.5, float(qi) + 0.5)
+    tq = hits.t[nr, qi, qj]
+    ngq = hits.ng[nr, qi, qj]
     ray = camera_ray(views, nv, u, w)
     denom = wp.dot(ngq, ray)
     if wp.abs(denom) <= 1.0e-6:
@@ -86,6 +96,31 @@ def flow_at(
 
 
 @wp.kernel
+def primary(
+    views: Views,
+    scenes: Scenes,
+    job_view: wp.array(dtype=wp.int32),
+    job_gt: wp.array(dtype=wp.int32),
+    hits: Hits,
+    boxes: wp.array4d(dtype=wp.int32),
+    span: int,
+):
+    r, i, b = wp.tid()
+    width = hits.t.shape[2]
+    v = job_view[r]
+    g = job_gt[r]
+    o = views.origin[v]
+    for j in range(b * span, wp.min(b * span + span, width)):
+        d = camera_ray(views, v, float(j) + 0.5, float(i) + 0.5)
+        t, code, n, ng, local = trace(views, scenes, v, o, d, boxes, g, i, j)
+        hits.t[r, i, j] = t
+        hits.code[r, i, j] = code
+        hits.n[r, i, j] = n
+        hits.ng[r, i, j] = ng
+        hits.local[r, i, j] = local
+
+
+@wp.kernel
 def render_views(
     views: Views,
     scenes: Scenes,
@@ -94,6 +129,7 @@ def render_views(
     job_next: wp.array(dtype=wp.int32),
     job_gt: wp.array(dtype=wp.int32),
     job_shade: wp.array(dtype=wp.int32),
+    hits: Hits,
     rgb: wp.array3d(dtype=wp.vec3),
     depth: wp.array3d(dtype=wp.float32),
     instance: wp.array3d(dtype=wp.uint16),
@@ -104,23 +140,27 @@ def render_views(
     boxes: wp.array4d(dtype=wp.int32),
     span: int,
 ):
-    # A thread draws ``span`` consecutive pixels of a row (the launch's last axis is
-    # the row's blocks of span): on the CPU a whole row, so the per-thread work (the
-    # thread index's divisions, the structs' fields) is paid once a row, not once a
-    # pixel; on CUDA span is 1, a thread a pixel. The loop body is written here, not
-    # called: a Warp function that LLVM does not inline takes the structs by value.
     r, i, b = wp.tid()
     height = rgb.shape[1]
     width = rgb.shape[2]
     v = job_view[r]
     g = job_gt[r]
-    nv = job_next[r]
+    nr = job_next[r]
+    nv = int(0)
+    if nr >= 0:
+        nv = job_view[nr]
     shaded = job_shade[r] == 1
     s = views.scene[v]
     o = views.origin[v]
     for j in range(b * span, wp.min(b * span + span, width)):
+        if not shaded and g < 0:  # a next frame's view only: its hits are all it is for
+            break
         d = camera_ray(views, v, float(j) + 0.5, float(i) + 0.5)
-        t, code, n, ng, local = trace(views, scenes, v, o, d, boxes, g, i, j)
+        t = hits.t[r, i, j]
+        code = hits.code[r, i, j]
+        n = hits.n[r, i, j]
+        ng = hits.ng[r, i, j]
+        local = hits.local[r, i, j]
         if wp.dot(ng, d) > 0.0:  # geometric normals decide facing
             ng = -ng
         if wp.dot(n, d) >= 0.0:  # a smooth normal turned away at a silhouette
@@ -151,8 +191,8 @@ def render_views(
             wp.atomic_max(boxes, g, k, 1, 2, j + 1)
             wp.atomic_max(boxes, g, k, 1, 3, i + 1)
             wp.atomic_add(boxes, g, k, 1, 4, 1)
-        if nv >= 0:
-            fl, ok = flow_at(views, scenes, boxes, nv, code, p, local, i, j, width, height)
+        if nr >= 0:
+            fl, ok = flow_at(views, hits, nr, nv, code, p, local, i, j, width, height)
             if ok:
                 flow[g, i, j] = fl
                 flow_valid[g, i, j] = wp.uint8(1)
@@ -168,7 +208,6 @@ def resolve(
     out: wp.array4d(dtype=wp.uint8),
     span: int,
 ):
-    # span pixels of a row a thread, as in render_views
     u, i, b = wp.tid()
     width = rgb.shape[2]
     g = slot[u]

@@ -144,10 +144,13 @@ class _Launch:
             self.views.append(ViewSpec(scene_of[clip], view[0], cam.K, view[1], view[2]))
             return len(self.views) - 1
 
+        own_job, flows = {}, []  # (clip, frame) -> its own view's job; (job, unit) with a flow
         for u in chunk:
-            own = add(u.clip, u.own)
-            job_view.append(own)
-            job_next.append(add(u.clip, u.next) if u.next is not None else -1)
+            own_job[u.clip, u.frame] = len(job_view)
+            if u.next is not None:
+                flows.append((len(job_view), u))
+            job_view.append(add(u.clip, u.own))
+            job_next.append(-1)
             job_gt.append(first_frame[u.clip] + u.frame)
             job_shade.append(0 if u.blur else 1)
             first.append(len(job_view) - 1 if not u.blur else len(job_view))
@@ -157,6 +160,18 @@ class _Launch:
                 job_next.append(-1)
                 job_gt.append(-1)
                 job_shade.append(1)
+        # A frame's flow reads the primary hits of its next frame's view: that frame's
+        # own job when it is in this launch, else one more job of that view alone
+        # (no shading, no ground truth: the same view, so the same hits).
+        for r, u in flows:
+            nxt = own_job.get((u.clip, u.frame + 1))
+            if nxt is None:
+                nxt = len(job_view)
+                job_view.append(add(u.clip, u.next))
+                job_next.append(-1)
+                job_gt.append(-1)
+                job_shade.append(0)
+            job_next[r] = nxt
         self.jobs = [np.array(a, np.int32) for a in (job_view, job_next, job_gt, job_shade)]
         self.first, self.count = np.array(first, np.int32), np.array(count, np.int32)
         self.slot = np.array([first_frame[u.clip] + u.frame for u in chunk], np.int32)
@@ -187,6 +202,13 @@ class _Buffers:
         init[..., 0], init[..., 1] = W, H
         self.boxes = wp.array(init, dtype=wp.int32, device=dev)
         self.linear = wp.empty((max_jobs, H, W), dtype=wp.vec3, device=dev)
+        from factory.render.tables import Hits
+
+        self.hits = Hits()
+        self.hits.t = wp.empty((max_jobs, H, W), dtype=wp.float32, device=dev)
+        self.hits.code = wp.empty((max_jobs, H, W), dtype=wp.int32, device=dev)
+        for name in ("n", "ng", "local"):
+            setattr(self.hits, name, wp.empty((max_jobs, H, W), dtype=wp.vec3, device=dev))
         self.lut = wp.array(SRGB_LUT, dtype=wp.uint8, device=dev)
 
     def host(self) -> tuple[dict, np.ndarray]:
@@ -217,16 +239,21 @@ def _launch(
     q.shadow_rays, q.ao_rays, q.ao_distance = settings.shadow_rays, settings.ao_rays, settings.ao_distance
     jobs = [wp.array(a, dtype=wp.int32, device=dev) for a in plan.jobs]
     o = bufs.out
-    span = W if device.name == "cpu" else 1
+    span = W if device.name == "cpu" else 1  # pixels of a row per thread (see kernels)
+    dim = (len(plan.jobs[0]), H, (W + span - 1) // span)
+    wp.launch(
+        kernels.primary, dim=dim, device=dev, inputs=[views, scenes, jobs[0], jobs[2], bufs.hits, bufs.boxes, span]
+    )
     wp.launch(
         kernels.render_views,
-        dim=(len(plan.jobs[0]), H, (W + span - 1) // span),
+        dim=dim,
         device=dev,
         inputs=[
             views,
             scenes,
             q,
             *jobs,
+            bufs.hits,
             bufs.linear,
             o["depth"],
             o["instance"],
