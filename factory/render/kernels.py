@@ -1,14 +1,17 @@
 """The renderer's three Warp kernels, a thread per pixel (CUDA) or per image row
 (CPU) of every job of a launch.
 
-``primary``: for job r (a view to draw, see :mod:`factory.render.tables`) and pixel
-(i, j), what the camera ray through the pixel centre meets, into :class:`Hits`; for a
-frame's ground-truth view (``gt[r] >= 0``) also the amodal boxes.
+``primary``: for primary task q (a view, see :mod:`factory.render.tables`) and pixel
+(i, j), what the camera ray through the pixel centre meets, into row ``hit[q]`` of
+:class:`Hits`; for a frame's ground-truth view (``box[q] >= 0``) also the amodal
+boxes.
 
-``render_views``: from a pixel's hit, its shading and, for a ground-truth view,
-depth, ids, camera-frame normals, visible boxes and, when the frame has a next one
-(``next[r] >= 0``: the job of the next frame's view, in the same launch), forward
-flow.
+``render_views``: for job r (a view to draw) and pixel (i, j), from its hit (row
+``hit[r]``), its shading and, for a ground-truth view (``gt[r] >= 0``), depth, ids,
+camera-frame normals, visible boxes and, when the frame has a next one
+(``next[r] >= 0``: the hits row of the next frame's view ``next_view[r]``), forward
+flow. The renderer (:class:`factory.render.renderer._Launch`) plans the rows: a next
+frame's hits come from its own job, or from the launch before.
 
 Flow: the hit point rides with its surface (its object's pose at t+1; floor and walls
 stay) and is projected into the next camera. It is valid when it lands in frame, in
@@ -62,7 +65,7 @@ def flow_at(
     height: int,
 ):
     """Forward flow (du, dv) of a pixel whose hit is p (world) / local, and validity;
-    ``nr`` is the job of the next frame's view, ``nv`` that view."""
+    ``nr`` is the hits row of the next frame's view, ``nv`` that view."""
     moved = p
     if code >= FIRST_OBJECT:
         pose = views.pose_start[nv] + code - FIRST_OBJECT
@@ -99,25 +102,27 @@ def flow_at(
 def primary(
     views: Views,
     scenes: Scenes,
-    job_view: wp.array(dtype=wp.int32),
-    job_gt: wp.array(dtype=wp.int32),
+    prim_view: wp.array(dtype=wp.int32),
+    prim_box: wp.array(dtype=wp.int32),
+    prim_hit: wp.array(dtype=wp.int32),
     hits: Hits,
     boxes: wp.array4d(dtype=wp.int32),
     span: int,
 ):
-    r, i, b = wp.tid()
+    q, i, b = wp.tid()
     width = hits.t.shape[2]
-    v = job_view[r]
-    g = job_gt[r]
+    v = prim_view[q]
+    g = prim_box[q]
+    h = prim_hit[q]
     o = views.origin[v]
     for j in range(b * span, wp.min(b * span + span, width)):
         d = camera_ray(views, v, float(j) + 0.5, float(i) + 0.5)
         t, code, n, ng, local = trace(views, scenes, v, o, d, boxes, g, i, j)
-        hits.t[r, i, j] = t
-        hits.code[r, i, j] = code
-        hits.n[r, i, j] = n
-        hits.ng[r, i, j] = ng
-        hits.local[r, i, j] = local
+        hits.t[h, i, j] = t
+        hits.code[h, i, j] = code
+        hits.n[h, i, j] = n
+        hits.ng[h, i, j] = ng
+        hits.local[h, i, j] = local
 
 
 @wp.kernel
@@ -129,6 +134,8 @@ def render_views(
     job_next: wp.array(dtype=wp.int32),
     job_gt: wp.array(dtype=wp.int32),
     job_shade: wp.array(dtype=wp.int32),
+    job_hit: wp.array(dtype=wp.int32),
+    job_next_view: wp.array(dtype=wp.int32),
     hits: Hits,
     rgb: wp.array3d(dtype=wp.vec3),
     depth: wp.array3d(dtype=wp.float32),
@@ -145,22 +152,19 @@ def render_views(
     width = rgb.shape[2]
     v = job_view[r]
     g = job_gt[r]
-    nr = job_next[r]
-    nv = int(0)
-    if nr >= 0:
-        nv = job_view[nr]
+    h = job_hit[r]
+    nh = job_next[r]
+    nv = job_next_view[r]
     shaded = job_shade[r] == 1
     s = views.scene[v]
     o = views.origin[v]
     for j in range(b * span, wp.min(b * span + span, width)):
-        if not shaded and g < 0:  # a next frame's view only: its hits are all it is for
-            break
         d = camera_ray(views, v, float(j) + 0.5, float(i) + 0.5)
-        t = hits.t[r, i, j]
-        code = hits.code[r, i, j]
-        n = hits.n[r, i, j]
-        ng = hits.ng[r, i, j]
-        local = hits.local[r, i, j]
+        t = hits.t[h, i, j]
+        code = hits.code[h, i, j]
+        n = hits.n[h, i, j]
+        ng = hits.ng[h, i, j]
+        local = hits.local[h, i, j]
         if wp.dot(ng, d) > 0.0:  # geometric normals decide facing
             ng = -ng
         if wp.dot(n, d) >= 0.0:  # a smooth normal turned away at a silhouette
@@ -191,8 +195,8 @@ def render_views(
             wp.atomic_max(boxes, g, k, 1, 2, j + 1)
             wp.atomic_max(boxes, g, k, 1, 3, i + 1)
             wp.atomic_add(boxes, g, k, 1, 4, 1)
-        if nr >= 0:
-            fl, ok = flow_at(views, hits, nr, nv, code, p, local, i, j, width, height)
+        if nh >= 0:
+            fl, ok = flow_at(views, hits, nh, nv, code, p, local, i, j, width, height)
             if ok:
                 flow[g, i, j] = fl
                 flow_valid[g, i, j] = wp.uint8(1)
