@@ -161,16 +161,16 @@ class _Launch:
 
         def job(view: int, gt: int, shade: int) -> int:
             r = len(jobs)
-            jobs.append([view, -1, gt, shade, CARRY + r, 0])
-            if not (carried and r == 0):  # else its hits came with the last launch
+            if carried and r == 0:  # its hits came with the launch before
+                jobs.append([view, -1, gt, shade, (index - 1) % 2, 0])
+            else:
+                jobs.append([view, -1, gt, shade, CARRY + r, 0])
                 prims.append((view, gt, CARRY + r))
             return r
 
         own_job = {}  # (clip, frame) -> the job of its own view
         for u in chunk:
             own_job[u.clip, u.frame] = job(add(u.clip, u.own), first_frame[u.clip] + u.frame, 0 if u.blur else 1)
-            if carried and own_job[u.clip, u.frame] == 0:
-                jobs[0][4] = (index - 1) % 2
             first.append(len(jobs) - 1 if not u.blur else len(jobs))
             count.append(max(1, len(u.blur)))
             for b in u.blur:
@@ -288,7 +288,7 @@ def _launch(
     )
     wp.launch(
         kernels.resolve,
-        dim=(len(plan.slot), H, (W + span - 1) // span),
+        dim=(len(plan.slot), H, blocks),
         device=dev,
         inputs=[
             bufs.linear,
