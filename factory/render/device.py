@@ -29,7 +29,7 @@ BYTES_PER_PIXEL_VIEW = 140
 # On the CPU a launch is one thread's loop: batches past a few views gain nothing
 # but make ``stop`` answer later (the bound on how long a stopped request holds a
 # Serve replica). A launch casts about this many rays: 5 views of 256x256 with the
-# default three rays a pixel (camera, flow, one shadow ray), about 70 ms on one core;
+# default three rays a pixel (camera, flow, one shadow ray), about 45 ms on one core;
 # fewer views where soft shadows or occlusion cast more. (2^19 cost 7% more time per
 # frame in launch overhead, 2^21 saved 6%.)
 CPU_BATCH_RAYS = 2**20
