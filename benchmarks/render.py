@@ -148,7 +148,7 @@ def kernel_passes(data: dict, samples: int, frames: int, full: float) -> None:
     base = rest["flow,shading"]
     print("  where the kernel's time goes (launches of the same views, parts left out):")
     print(f"    {'camera rays, ids, depth, normals, boxes':40s} {1e3 * base / n:7.2f} ms/frame")
-    print(f"    {'flow (a second ray per pixel)':40s} {1e3 * (full - rest['flow']) / n:7.2f} ms/frame")
+    print(f"    {'flow (projection, next view hits)':40s} {1e3 * (full - rest['flow']) / n:7.2f} ms/frame")
     print(f"    {'shading (textures, lights, shadow rays)':40s} {1e3 * (full - rest['shading']) / n:7.2f} ms/frame")
 
 
