@@ -21,6 +21,10 @@ NumPy loads, and a Warp CPU launch runs on one thread, so the figures are per co
         [--frames 24] [--baseline-commit e816e31] [--baseline-samples 2] [--no-baseline]
         [--passes]
 
+``--baseline-commit`` may also name a commit of the Warp renderer (today's main, to
+measure a speed-up against it): then each workload is measured against its own
+baseline, not the analytic one.
+
 ``--passes`` also splits the kernel's time: the same launches without flow rays,
 without shading and without both (the CPU path of this checkout).
 """
@@ -84,13 +88,17 @@ without = sys.argv[3].split(",") if len(sys.argv) > 3 else []
 if without:  # where the kernel's time goes: drop flow rays and/or shading from every job
     import factory.render.renderer as rr
     init = rr._Launch.__init__
+    units = rr._units
     def ablated(self, *a):
         init(self, *a)
-        if "flow" in without:
-            self.jobs[1][:] = -1
         if "shading" in without:
             self.jobs[3][:] = 0
-    rr._Launch.__init__ = ablated
+    def no_next(*a):  # no frame has a next one: no flow, nor the next view's job
+        out = units(*a)
+        for u in out:
+            u.next = None if "flow" in without else u.next
+        return out
+    rr._Launch.__init__, rr._units = ablated, no_next
 cfg = parse_config(data)
 generate_samples(cfg, [10_000, 10_001])  # imports, kernels, caches
 timings = {}
@@ -140,11 +148,11 @@ def kernel_passes(data: dict, samples: int, frames: int, full: float) -> None:
     base = rest["flow,shading"]
     print("  where the kernel's time goes (launches of the same views, parts left out):")
     print(f"    {'camera rays, ids, depth, normals, boxes':40s} {1e3 * base / n:7.2f} ms/frame")
-    print(f"    {'flow (a second ray per pixel)':40s} {1e3 * (full - rest['flow']) / n:7.2f} ms/frame")
+    print(f"    {'flow (projection, next view hits)':40s} {1e3 * (full - rest['flow']) / n:7.2f} ms/frame")
     print(f"    {'shading (textures, lights, shadow rays)':40s} {1e3 * (full - rest['shading']) / n:7.2f} ms/frame")
 
 
-def report(kind: str, size: int, frames: int, samples: int, got: dict, base: dict | None) -> None:
+def report(kind: str, size: int, frames: int, samples: int, got: dict, base: dict | None, label: str = "") -> None:
     n = samples * frames
     fps = n / got["render"]
     both = n / (got["render"] + got["encode"])
@@ -157,7 +165,7 @@ def report(kind: str, size: int, frames: int, samples: int, got: dict, base: dic
     if base is not None:
         bn = base["samples"] * frames
         b_fps, b_both = bn / base["render"], bn / (base["render"] + base["encode"])
-        print(f"  baseline (NumPy renderer, analytic): render {b_fps:.1f}, render + encode {b_both:.1f} frames/s")
+        print(f"  baseline ({label}): render {b_fps:.1f}, render + encode {b_both:.1f} frames/s")
         print(f"  ratio            : render {fps / b_fps:.2f}x, render + encode {both / b_both:.2f}x")
     total = got["render"]
     print("  where the render time goes:")
@@ -181,6 +189,10 @@ def main() -> None:
     print(f"device {args.device}; every modality; 1 process, 1 thread (cores on machine: {os.cpu_count()})")
     with tempfile.TemporaryDirectory() as tmp:
         old = None if args.no_baseline else baseline_checkout(args.baseline_commit, Path(tmp) / "baseline")
+        # A baseline commit of the Warp renderer (e.g. today's main) draws each workload
+        # itself; the NumPy one only the analytic workload.
+        warp_baseline = old is not None and (old / "factory" / "render" / "kernels.py").exists()
+        label = f"{args.baseline_commit}, {'each workload' if warp_baseline else 'NumPy renderer, analytic'}"
         try:
             for size in (int(s) for s in args.sizes.split(",")):
                 base = None
@@ -189,8 +201,11 @@ def main() -> None:
                     base["samples"] = args.baseline_samples
                 for kind in ("analytic", "mesh"):
                     data = workload(kind, size, args.frames, args.device, args.batch_views)
+                    if old is not None and kind == "mesh" and warp_baseline:
+                        base = measure(data, args.baseline_samples, old)  # a Warp baseline draws meshes too
+                        base["samples"] = args.baseline_samples
                     got = measure(data, args.samples, ROOT)
-                    report(kind, size, args.frames, args.samples, got, base)
+                    report(kind, size, args.frames, args.samples, got, base, label)
                     if args.passes:
                         kernel_passes(data, args.samples, args.frames, got["timings"]["render"])
         finally:

@@ -22,13 +22,14 @@ from factory.errors import ConfigError
 from factory.scene.config import DEVICES, MAX_BATCH_VIEWS
 
 # Bytes of device memory per pixel of one view in a launch: the job's linear RGB
-# (12), the frame's outputs (depth 4, ids 3, normals 12, flow 8 + 1, sRGB 3) and room
-# to spare. Used to size a CUDA batch from free memory.
-BYTES_PER_PIXEL_VIEW = 96
+# (12) and primary hits (44: t, code, two normals, local point), the frame's outputs
+# (depth 4, ids 3, normals 12, flow 8 + 1, sRGB 3) and room to spare. Used to size a
+# CUDA batch from free memory.
+BYTES_PER_PIXEL_VIEW = 140
 # On the CPU a launch is one thread's loop: batches past a few views gain nothing
 # but make ``stop`` answer later (the bound on how long a stopped request holds a
 # Serve replica). A launch casts about this many rays: 5 views of 256x256 with the
-# default three rays a pixel (camera, flow, one shadow ray), about 70 ms on one core;
+# default three rays a pixel (camera, flow, one shadow ray), about 45 ms on one core;
 # fewer views where soft shadows or occlusion cast more. (2^19 cost 7% more time per
 # frame in launch overhead, 2^21 saved 6%.)
 CPU_BATCH_RAYS = 2**20

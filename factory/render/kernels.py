@@ -1,28 +1,41 @@
-"""The renderer's two Warp kernels: one thread per pixel of every job of a launch.
+"""The renderer's three Warp kernels, a thread per pixel (CUDA) or per image row
+(CPU) of every job of a launch.
 
-``render_views``: for job r (a view to draw, see :mod:`factory.render.tables`) and
-pixel (i, j): the primary ray, its shading, and, when the job is a frame's ground-truth
-view (``gt[r] >= 0``), depth, ids, camera-frame normals, amodal and visible boxes and,
-when the frame has a next one (``next[r] >= 0``), forward flow.
+``primary``: for primary task q (a view, see :mod:`factory.render.tables`) and pixel
+(i, j), what the camera ray through the pixel centre meets, into row ``hit[q]`` of
+:class:`Hits`; for a frame's ground-truth view (``box[q] >= 0``) also the amodal
+boxes.
+
+``render_views``: for job r (a view to draw) and pixel (i, j), from its hit (row
+``hit[r]``), its shading and, for a ground-truth view (``gt[r] >= 0``), depth, ids,
+camera-frame normals, visible boxes and, when the frame has a next one
+(``next[r] >= 0``: the hits row of the next frame's view ``next_view[r]``), forward
+flow. The renderer (:class:`factory.render.renderer._Launch`) plans the rows: a next
+frame's hits come from its own job, or from the launch before.
 
 Flow: the hit point rides with its surface (its object's pose at t+1; floor and walls
 stay) and is projected into the next camera. It is valid when it lands in frame, in
 front of the camera, and is not hidden there: the surface the next frame sees at the
-landing pixel's centre, taken as its tangent plane, passes within 1% of depth + 1 cm
-of the carried point along the exact landing ray. Validity never looks at ids (the
-tests check flow against ids independently).
+landing pixel's centre (that job's primary hit there, the very ray a second trace
+would cast), taken as its tangent plane, passes within 1% of depth + 1 cm of the
+carried point along the exact landing ray. Validity never looks at ids (the tests
+check flow against ids independently).
 
 ``resolve``: each frame's RGB, the mean of its jobs' linear RGB (the motion-blur
 sub-frames, or the frame itself), clipped and turned into sRGB bytes by a table.
 
 Ground truth and sRGB land in frame slot ``gt[r]`` / ``slot[u]`` of arrays that hold
-every frame of the call, so launches write their frames in place.
+every frame of the call, so launches write their frames in place. A CPU thread draws
+a whole row (``span`` = W): the per-thread work (the thread index's divisions, the
+structs' fields) is paid once a row, not once a pixel; a CUDA thread one pixel (span
+= 1). Loop bodies are written in the kernels, not called: a Warp function that LLVM
+does not inline takes the structs by value.
 """
 
 from __future__ import annotations
 
 from factory.render.shade import shade
-from factory.render.tables import FIRST_OBJECT, SKY, Quality, Scenes, Views
+from factory.render.tables import FIRST_OBJECT, SKY, Hits, Quality, Scenes, Views
 from factory.render.trace import trace
 from factory.render.warp_setup import KERNEL_OPTIONS, wp
 
@@ -40,8 +53,8 @@ def camera_ray(views: Views, v: int, u: float, w: float):
 @wp.func
 def flow_at(
     views: Views,
-    scenes: Scenes,
-    boxes: wp.array4d(dtype=wp.int32),
+    hits: Hits,
+    nr: int,
     nv: int,
     code: int,
     p: wp.vec3,
@@ -51,7 +64,8 @@ def flow_at(
     width: int,
     height: int,
 ):
-    """Forward flow (du, dv) of a pixel whose hit is p (world) / local, and validity."""
+    """Forward flow (du, dv) of a pixel whose hit is p (world) / local, and validity;
+    ``nr`` is the hits row of the next frame's view, ``nv`` that view."""
     moved = p
     if code >= FIRST_OBJECT:
         pose = views.pose_start[nv] + code - FIRST_OBJECT
@@ -69,11 +83,11 @@ def flow_at(
     # plane, must pass near the carried point along the exact landing ray.
     qi = wp.min(int(wp.floor(w)), height - 1)
     qj = wp.min(int(wp.floor(u)), width - 1)
-    o = views.origin[nv]
-    dq = camera_ray(views, nv, float(qj) + 0.5, float(qi) + 0.5)
-    tq, seen, nq, ngq, lq = trace(views, scenes, nv, o, dq, boxes, -1, qi, qj)
-    if seen == SKY:
+    if hits.code[nr, qi, qj] == SKY:
         return zero, False
+    dq = camera_ray(views, nv, float(qj) + 0.5, float(qi) + 0.5)
+    tq = hits.t[nr, qi, qj]
+    ngq = hits.ng[nr, qi, qj]
     ray = camera_ray(views, nv, u, w)
     denom = wp.dot(ngq, ray)
     if wp.abs(denom) <= 1.0e-6:
@@ -85,6 +99,33 @@ def flow_at(
 
 
 @wp.kernel
+def primary(
+    views: Views,
+    scenes: Scenes,
+    prim_view: wp.array(dtype=wp.int32),
+    prim_box: wp.array(dtype=wp.int32),
+    prim_hit: wp.array(dtype=wp.int32),
+    hits: Hits,
+    boxes: wp.array4d(dtype=wp.int32),
+    span: int,
+):
+    q, i, b = wp.tid()
+    width = hits.t.shape[2]
+    v = prim_view[q]
+    g = prim_box[q]
+    h = prim_hit[q]
+    o = views.origin[v]
+    for j in range(b * span, wp.min(b * span + span, width)):
+        d = camera_ray(views, v, float(j) + 0.5, float(i) + 0.5)
+        t, code, n, ng, local = trace(views, scenes, v, o, d, boxes, g, i, j)
+        hits.t[h, i, j] = t
+        hits.code[h, i, j] = code
+        hits.n[h, i, j] = n
+        hits.ng[h, i, j] = ng
+        hits.local[h, i, j] = local
+
+
+@wp.kernel
 def render_views(
     views: Views,
     scenes: Scenes,
@@ -93,6 +134,9 @@ def render_views(
     job_next: wp.array(dtype=wp.int32),
     job_gt: wp.array(dtype=wp.int32),
     job_shade: wp.array(dtype=wp.int32),
+    job_hit: wp.array(dtype=wp.int32),
+    job_next_view: wp.array(dtype=wp.int32),
+    hits: Hits,
     rgb: wp.array3d(dtype=wp.vec3),
     depth: wp.array3d(dtype=wp.float32),
     instance: wp.array3d(dtype=wp.uint16),
@@ -101,52 +145,61 @@ def render_views(
     flow: wp.array3d(dtype=wp.vec2),
     flow_valid: wp.array3d(dtype=wp.uint8),
     boxes: wp.array4d(dtype=wp.int32),
+    span: int,
 ):
-    r, i, j = wp.tid()
+    r, i, b = wp.tid()
     height = rgb.shape[1]
     width = rgb.shape[2]
     v = job_view[r]
     g = job_gt[r]
-    o = views.origin[v]
-    d = camera_ray(views, v, float(j) + 0.5, float(i) + 0.5)
-    t, code, n, ng, local = trace(views, scenes, v, o, d, boxes, g, i, j)
+    h = job_hit[r]
+    nh = job_next[r]
+    nv = job_next_view[r]
+    shaded = job_shade[r] == 1
     s = views.scene[v]
-    if wp.dot(ng, d) > 0.0:  # geometric normals decide facing
-        ng = -ng
-    if wp.dot(n, d) >= 0.0:  # a smooth normal turned away at a silhouette
-        n = ng
-    p = o + t * d
-    if job_shade[r] == 1:
+    o = views.origin[v]
+    for j in range(b * span, wp.min(b * span + span, width)):
+        d = camera_ray(views, v, float(j) + 0.5, float(i) + 0.5)
+        t = hits.t[h, i, j]
+        code = hits.code[h, i, j]
+        n = hits.n[h, i, j]
+        ng = hits.ng[h, i, j]
+        local = hits.local[h, i, j]
+        if wp.dot(ng, d) > 0.0:  # geometric normals decide facing
+            ng = -ng
+        if wp.dot(n, d) >= 0.0:  # a smooth normal turned away at a silhouette
+            n = ng
+        p = o + t * d
+        if shaded:
+            if code == SKY:
+                rgb[r, i, j] = scenes.sky[s]
+            else:
+                rgb[r, i, j] = shade(views, scenes, quality, v, code, p, d, n, ng, local, i * width + j)
+        if g < 0:
+            continue
+        surf = scenes.surf_start[s] + code
+        instance[g, i, j] = wp.uint16(scenes.instance[surf])
+        semantic[g, i, j] = wp.uint8(scenes.semantic[surf])
+        flow[g, i, j] = wp.vec2(0.0, 0.0)
+        flow_valid[g, i, j] = wp.uint8(0)
         if code == SKY:
-            rgb[r, i, j] = scenes.sky[s]
-        else:
-            rgb[r, i, j] = shade(views, scenes, quality, v, code, p, d, n, ng, local, i * width + j)
-    if g < 0:
-        return
-    surf = scenes.surf_start[s] + code
-    instance[g, i, j] = wp.uint16(scenes.instance[surf])
-    semantic[g, i, j] = wp.uint8(scenes.semantic[surf])
-    flow[g, i, j] = wp.vec2(0.0, 0.0)
-    flow_valid[g, i, j] = wp.uint8(0)
-    if code == SKY:
-        depth[g, i, j] = 0.0
-        normals[g, i, j] = wp.vec3(0.0, 0.0, 0.0)
-        return
-    depth[g, i, j] = t
-    normals[g, i, j] = views.rot[v] @ n
-    if code >= FIRST_OBJECT:
-        k = code - FIRST_OBJECT
-        wp.atomic_min(boxes, g, k, 1, 0, j)
-        wp.atomic_min(boxes, g, k, 1, 1, i)
-        wp.atomic_max(boxes, g, k, 1, 2, j + 1)
-        wp.atomic_max(boxes, g, k, 1, 3, i + 1)
-        wp.atomic_add(boxes, g, k, 1, 4, 1)
-    nv = job_next[r]
-    if nv >= 0:
-        fl, ok = flow_at(views, scenes, boxes, nv, code, p, local, i, j, width, height)
-        if ok:
-            flow[g, i, j] = fl
-            flow_valid[g, i, j] = wp.uint8(1)
+            depth[g, i, j] = 0.0
+            normals[g, i, j] = wp.vec3(0.0, 0.0, 0.0)
+            continue
+        depth[g, i, j] = t
+        normals[g, i, j] = views.rot[v] @ n
+        if code >= FIRST_OBJECT:
+            k = code - FIRST_OBJECT
+            wp.atomic_min(boxes, g, k, 1, 0, j)
+            wp.atomic_min(boxes, g, k, 1, 1, i)
+            wp.atomic_max(boxes, g, k, 1, 2, j + 1)
+            wp.atomic_max(boxes, g, k, 1, 3, i + 1)
+            wp.atomic_add(boxes, g, k, 1, 4, 1)
+        if nh >= 0:
+            fl, ok = flow_at(views, hits, nh, nv, code, p, local, i, j, width, height)
+            if ok:
+                flow[g, i, j] = fl
+                flow_valid[g, i, j] = wp.uint8(1)
 
 
 @wp.kernel
@@ -157,14 +210,17 @@ def resolve(
     slot: wp.array(dtype=wp.int32),
     lut: wp.array(dtype=wp.uint8),
     out: wp.array4d(dtype=wp.uint8),
+    span: int,
 ):
-    u, i, j = wp.tid()
+    u, i, b = wp.tid()
+    width = rgb.shape[2]
     g = slot[u]
-    total = wp.vec3(0.0, 0.0, 0.0)
-    for r in range(first[u], first[u] + count[u]):
-        total = total + rgb[r, i, j]
-    mean = total / float(count[u])
     top = float(lut.shape[0] - 1)
-    for c in range(3):
-        x = wp.clamp(mean[c], 0.0, 1.0)
-        out[g, i, j, c] = lut[int(wp.floor(x * top + 0.5))]
+    for j in range(b * span, wp.min(b * span + span, width)):
+        total = wp.vec3(0.0, 0.0, 0.0)
+        for r in range(first[u], first[u] + count[u]):
+            total = total + rgb[r, i, j]
+        mean = total / float(count[u])
+        for c in range(3):
+            x = wp.clamp(mean[c], 0.0, 1.0)
+            out[g, i, j, c] = lut[int(wp.floor(x * top + 0.5))]

@@ -124,6 +124,9 @@ def _chunks(units: list[_Unit], batch_views: int) -> list[list[_Unit]]:
     return chunks
 
 
+CARRY = 2  # Hits rows 0 and 1 carry a next frame's hits from one launch to the next
+
+
 def _boxes(b: np.ndarray) -> list:
     """Per-object [x0, y0, x1, y1] boxes from (K, 5) atomics (None where empty)."""
     return [None if row[4] == 0 else [int(x) for x in row[:4]] for row in b]
@@ -131,11 +134,23 @@ def _boxes(b: np.ndarray) -> list:
 
 class _Launch:
     """The jobs and views of one chunk of units, as index arrays. A unit's ground truth
-    lands in frame slot ``first_frame[clip] + frame`` of the whole call's outputs."""
+    lands in frame slot ``first_frame[clip] + frame`` of the whole call's outputs.
 
-    def __init__(self, chunk: list[_Unit], clips: list[Clip], first_frame: list[int]):
+    Render jobs (``jobs``: view, next frame's hits row, ground-truth slot, shade, own
+    hits row, next frame's view) read their primary hits from rows of
+    :class:`~factory.render.tables.Hits`: job r's are row ``CARRY + r``, written by
+    the primary tasks (``prims``: view, amodal-box slot, hits row). A frame's flow
+    reads its next frame's hits: that frame's own job's when it is in the chunk, else
+    (only the chunk's last unit) a primary task of that view alone into carry row
+    ``index % 2``, which the next launch, whose first unit it is, then reads instead
+    of tracing it again (``carried``). The same view from the same inputs: the same
+    bits either way."""
+
+    def __init__(self, chunk: list[_Unit], clips: list[Clip], first_frame: list[int], index: int, carried: bool):
         self.views: list[ViewSpec] = []
-        job_view, job_next, job_gt, job_shade, first, count = [], [], [], [], [], []
+        jobs: list[list[int]] = []  # rows of the six job columns
+        prims: list[tuple[int, int, int]] = []
+        first, count = [], []
         scene_of = {c: i for i, c in enumerate(dict.fromkeys(u.clip for u in chunk))}
         self.clips = list(scene_of)
 
@@ -144,20 +159,35 @@ class _Launch:
             self.views.append(ViewSpec(scene_of[clip], view[0], cam.K, view[1], view[2]))
             return len(self.views) - 1
 
+        def job(view: int, gt: int, shade: int) -> int:
+            r = len(jobs)
+            if carried and r == 0:  # its hits came with the launch before
+                jobs.append([view, -1, gt, shade, (index - 1) % 2, 0])
+            else:
+                jobs.append([view, -1, gt, shade, CARRY + r, 0])
+                prims.append((view, gt, CARRY + r))
+            return r
+
+        own_job = {}  # (clip, frame) -> the job of its own view
         for u in chunk:
-            own = add(u.clip, u.own)
-            job_view.append(own)
-            job_next.append(add(u.clip, u.next) if u.next is not None else -1)
-            job_gt.append(first_frame[u.clip] + u.frame)
-            job_shade.append(0 if u.blur else 1)
-            first.append(len(job_view) - 1 if not u.blur else len(job_view))
+            own_job[u.clip, u.frame] = job(add(u.clip, u.own), first_frame[u.clip] + u.frame, 0 if u.blur else 1)
+            first.append(len(jobs) - 1 if not u.blur else len(jobs))
             count.append(max(1, len(u.blur)))
             for b in u.blur:
-                job_view.append(add(u.clip, b))
-                job_next.append(-1)
-                job_gt.append(-1)
-                job_shade.append(1)
-        self.jobs = [np.array(a, np.int32) for a in (job_view, job_next, job_gt, job_shade)]
+                job(add(u.clip, b), -1, 1)
+        for u in chunk:
+            if u.next is None:
+                continue
+            row = own_job[u.clip, u.frame]
+            nxt = own_job.get((u.clip, u.frame + 1))
+            if nxt is not None:
+                jobs[row][1], jobs[row][5] = jobs[nxt][4], jobs[nxt][0]
+            else:  # the chunk's last unit: its next frame opens the next chunk
+                view = add(u.clip, u.next)
+                prims.append((view, first_frame[u.clip] + u.frame + 1, index % 2))
+                jobs[row][1], jobs[row][5] = index % 2, view
+        self.jobs = [np.array(c, np.int32) for c in zip(*jobs)]
+        self.prims = [np.array(c, np.int32) for c in zip(*prims)] if prims else None
         self.first, self.count = np.array(first, np.int32), np.array(count, np.int32)
         self.slot = np.array([first_frame[u.clip] + u.frame for u in chunk], np.int32)
 
@@ -187,6 +217,14 @@ class _Buffers:
         init[..., 0], init[..., 1] = W, H
         self.boxes = wp.array(init, dtype=wp.int32, device=dev)
         self.linear = wp.empty((max_jobs, H, W), dtype=wp.vec3, device=dev)
+        from factory.render.tables import Hits
+
+        self.hits = Hits()
+        rows = CARRY + max_jobs
+        self.hits.t = wp.empty((rows, H, W), dtype=wp.float32, device=dev)
+        self.hits.code = wp.empty((rows, H, W), dtype=wp.int32, device=dev)
+        for name in ("n", "ng", "local"):
+            setattr(self.hits, name, wp.empty((rows, H, W), dtype=wp.vec3, device=dev))
         self.lut = wp.array(SRGB_LUT, dtype=wp.uint8, device=dev)
 
     def host(self) -> tuple[dict, np.ndarray]:
@@ -217,15 +255,26 @@ def _launch(
     q.shadow_rays, q.ao_rays, q.ao_distance = settings.shadow_rays, settings.ao_rays, settings.ao_distance
     jobs = [wp.array(a, dtype=wp.int32, device=dev) for a in plan.jobs]
     o = bufs.out
+    span = W if device.name == "cpu" else 1  # pixels of a row per thread (see kernels)
+    blocks = (W + span - 1) // span
+    if plan.prims is not None:
+        prims = [wp.array(a, dtype=wp.int32, device=dev) for a in plan.prims]
+        wp.launch(
+            kernels.primary,
+            dim=(len(plan.prims[0]), H, blocks),
+            device=dev,
+            inputs=[views, scenes, *prims, bufs.hits, bufs.boxes, span],
+        )
     wp.launch(
         kernels.render_views,
-        dim=(len(plan.jobs[0]), H, W),
+        dim=(len(plan.jobs[0]), H, blocks),
         device=dev,
         inputs=[
             views,
             scenes,
             q,
             *jobs,
+            bufs.hits,
             bufs.linear,
             o["depth"],
             o["instance"],
@@ -234,17 +283,19 @@ def _launch(
             o["flow"],
             o["flow_valid"],
             bufs.boxes,
+            span,
         ],
     )
     wp.launch(
         kernels.resolve,
-        dim=(len(plan.slot), H, W),
+        dim=(len(plan.slot), H, blocks),
         device=dev,
         inputs=[
             bufs.linear,
             *(wp.array(a, dtype=wp.int32, device=dev) for a in (plan.first, plan.count, plan.slot)),
             bufs.lut,
             o["rgb"],
+            span,
         ],
     )
 
@@ -289,8 +340,9 @@ def render_clips(
     units = [u for i, c in enumerate(clips) for u in _units(i, c)]
     lights = max(len(c.scene.lights) for c in clips)
     rays = settings.rays_per_pixel(lights)
+    chunks = _chunks(units, device.batch_views(W, H, batch_views, rays))
     plans = [
-        _Launch(chunk, clips, first_frame) for chunk in _chunks(units, device.batch_views(W, H, batch_views, rays))
+        _Launch(c, clips, first_frame, n, n > 0 and chunks[n - 1][-1].next is not None) for n, c in enumerate(chunks)
     ]
     with timed(timings, "render", device.synchronize if timings is not None else None):
         bufs = _Buffers(device, clips, W, H, max(len(p.jobs[0]) for p in plans))

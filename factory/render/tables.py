@@ -97,3 +97,17 @@ class Quality:
     shadow_rays: int  # rays per light per pixel (1: hard shadows from the centre)
     ao_rays: int  # ambient-occlusion rays per pixel (0: off)
     ao_distance: float  # metres an occluder counts within
+
+
+@wp.struct
+class Hits:
+    """The primary pass's result per job, row and column (R, H, W): what the camera ray
+    through each pixel centre meets, as :func:`factory.render.trace.trace` gives it
+    (normals not yet turned to face the viewer). The shading pass reads a pixel's own
+    hit from here, and a frame's flow reads the hits of its next frame's job."""
+
+    t: wp.array3d(dtype=wp.float32)  # metric depth along the ray (MISS: sky)
+    code: wp.array3d(dtype=wp.int32)  # surface code (SKY, FLOOR, WALL, FIRST_OBJECT + k)
+    n: wp.array3d(dtype=wp.vec3)  # shading normal, world, unit
+    ng: wp.array3d(dtype=wp.vec3)  # geometric normal, world, unit
+    local: wp.array3d(dtype=wp.vec3)  # hit point in the surface's own frame, metres

@@ -61,6 +61,24 @@ def object_hit(views: Views, scenes: Scenes, v: int, k: int, o: wp.vec3, d: wp.v
 
 
 @wp.func
+def object_blocks(views: Views, scenes: Scenes, v: int, k: int, o: wp.vec3, d: wp.vec3, t_max: float):
+    """Whether object k of view v's scene meets the ray before t_max: the test of
+    :func:`object_hit` (the same ray in the same frame), but a mesh stops at its first
+    triangle before t_max instead of searching for the nearest one (Warp's any-hit
+    query: same triangles, same bounds, so the same answer)."""
+    idx = scenes.obj_start[views.scene[v]] + k
+    pose = views.pose_start[v] + k
+    Rt = wp.transpose(views.orient[pose])
+    o_l = Rt @ (o - views.pos[pose])
+    d_l = Rt @ d
+    dims = scenes.dims[idx]
+    if scenes.shape[idx] == MESH:
+        return wp.mesh_query_ray_anyhit(scenes.mesh[idx], wp.cw_div(o_l, dims), wp.cw_div(d_l, dims), t_max)
+    t, n = analytic(scenes.shape[idx], o_l, d_l, dims, T_MIN)
+    return t < t_max
+
+
+@wp.func
 def static_hit(scenes: Scenes, s: int, o: wp.vec3, d: wp.vec3):
     """Nearest hit of the floor (z = 0, up to FAR) and the room's walls: t (MISS if
     none), surface code and normal (world)."""
@@ -109,8 +127,7 @@ def occluded(views: Views, scenes: Scenes, v: int, p: wp.vec3, d: wp.vec3, t_max
         pose = views.pose_start[v] + k
         if not sphere_cull(p, d, views.pos[pose], scenes.radius[first + k], t_max):
             continue
-        t, ns, ng, local = object_hit(views, scenes, v, k, p, d, t_max)
-        if t < t_max:
+        if object_blocks(views, scenes, v, k, p, d, t_max):
             return True
     return False
 
