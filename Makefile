@@ -80,6 +80,8 @@ test-unit: env-test
 
 bench: env-test
 	$(PY) benchmarks/render.py
+	$(PY) benchmarks/render_profile.py
+	$(PY) benchmarks/encode.py
 	$(PY) benchmarks/physics.py
 	$(PY) benchmarks/pipeline.py
 	$(PY) benchmarks/loader.py
