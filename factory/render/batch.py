@@ -18,6 +18,10 @@ from factory.render.tables import LIGHT_CODE, TEXTURE_CODE
 from factory.scene.shapes import CLASS_ID
 from factory.scene.types import Scene
 
+# Slack of the shadow rects (metres): a sphere test's own inflation (r * 1.001 + 1e-4),
+# the shading point's 2 mm lift off its surface and float32 error, with room to spare.
+_SHADOW_GROW, _SHADOW_PAD = 1.01, 0.01
+
 
 class SurfaceRow(NamedTuple):
     """How one surface shades: a row of the per-surface arrays of
@@ -235,9 +239,55 @@ def _rects(R, tr, K, pos, radius, view_of, width: int, height: int) -> np.ndarra
     return rects
 
 
-def pack_views(views: list[ViewSpec], radius: list[np.ndarray], width: int, height: int, device: Device):
+def _directional(tables: list[SceneTables]) -> np.ndarray:
+    """(S, L, 3) float64: scene s's light l's unit vector towards it where it is
+    directional, else zero (L: the most lights of a scene, at least 1)."""
+    out = np.zeros((len(tables), max([1] + [len(t.lights) for t in tables]), 3))
+    for s, t in enumerate(tables):
+        for li, row in enumerate(t.lights):
+            if row.kind == LIGHT_CODE["directional"]:
+                out[s, li] = np.asarray(row.vec) / np.linalg.norm(row.vec)
+    return out
+
+
+def _shadow_rects(R, tr, K, pos, radius, view_of, lights, width: int, height: int) -> np.ndarray:
+    """(P, L, 4) int32 ``(i0, i1, j0, j1)`` per posed object and light slot: the pixels
+    whose hard shadow ray towards directional light l (``lights[p, l]``, (P, L, 3) unit
+    vectors towards it; zero: not a directional light) can meet the object's bounding
+    sphere; every pixel where no bound is known.
+
+    A pixel's shading point lies within 2 mm of its centre ray, no lower than the
+    lowest surface of its view (the floor, or an object's sphere). A ray along L from
+    there meets the sphere (c, r) only if the point lies in the sphere swept along -L
+    down to that height: within the convex hull of the sphere and its copy at
+    ``c - T L``. With both in front of the camera, the hull's image lies in the union
+    of the two spheres' pixel rects."""
+    P, L = lights.shape[:2]
+    full = np.array([0, height, 0, width], np.int32)
+    out = np.broadcast_to(full, (P, L, 4)).copy()
+    if P == 0:
+        return out
+    low = np.zeros(view_of.max() + 1)  # the floor's height, or an object's sphere's lowest point
+    np.minimum.at(low, view_of, pos[:, 2] - radius)
+    z_lo = low[view_of] - _SHADOW_PAD
+    grown = radius * _SHADOW_GROW + _SHADOW_PAD
+    cam = np.einsum("pij,pj->pi", R[view_of], pos) + tr[view_of]
+    for li in range(L):
+        d = lights[:, li]
+        ok = d[:, 2] > 1e-3
+        T = (pos[:, 2] + grown - z_lo) / np.where(ok, d[:, 2], 1.0)
+        end = pos - T[:, None] * d
+        end_cam = np.einsum("pij,pj->pi", R[view_of], end) + tr[view_of]
+        ok &= (cam[:, 2] > grown + 1e-3) & (end_cam[:, 2] > grown + 1e-3)
+        a = _rects(R, tr, K, pos, grown, view_of, width, height)
+        b = _rects(R, tr, K, end, grown, view_of, width, height)
+        out[ok, li] = np.where([True, False, True, False], np.minimum(a, b), np.maximum(a, b))[ok]
+    return out
+
+
+def pack_views(views: list[ViewSpec], tables: list[SceneTables], width: int, height: int, device: Device):
     """The :class:`~factory.render.tables.Views` struct of a launch's views;
-    ``radius[s]`` holds the bounding radii of scene s's objects."""
+    ``tables[s]``: the tables of scene s (its objects' bounding radii, its lights)."""
     wp = warp()
     from factory.render.tables import Views
 
@@ -260,7 +310,35 @@ def pack_views(views: list[ViewSpec], radius: list[np.ndarray], width: int, heig
     out.pose_start = arr(_starts(counts), wp.int32)
     out.pos, out.orient = arr(pos, wp.vec3), arr(rot, wp.mat33)
     view_of = np.repeat(np.arange(len(views)), counts)
-    radii = np.concatenate([radius[v.scene] for v in views] + [np.zeros(1)])
+    radii = np.concatenate([tables[v.scene].radius for v in views] + [np.zeros(1)])
     rects = _rects(R, tr, K, pos[:-1], radii[:-1], view_of, width, height)
     out.rect = wp.array(np.concatenate([rects, np.zeros((1, 4), np.int32)]), dtype=wp.vec4i, device=dev)
+    lights = _directional(tables)[[v.scene for v in views]][view_of]
+    shadow = _shadow_rects(R, tr, K, pos[:-1], radii[:-1], view_of, lights, width, height)
+    first, count, entries = _row_lists(shadow, view_of, _starts(counts), len(views), height)
+    out.shadow_first, out.shadow_count = arr(first, wp.int32), arr(count, wp.int32)
+    out.shadow_obj = wp.array(entries, dtype=wp.vec3i, device=dev)
     return out
+
+
+def _row_lists(shadow: np.ndarray, view_of, pose_start, V: int, H: int):
+    """The shadow rects (P, L, 4) as per-row object lists: ``first`` and ``count``
+    (V, L, H) int32 index ``entries`` (E, 3) int32 ``(k, j0, j1)``: object k of the
+    view, whose rect holds that row and columns [j0, j1)."""
+    P, L = shadow.shape[:2]
+    p, li = np.meshgrid(np.arange(P), np.arange(L), indexing="ij")
+    p, li, r = p.ravel(), li.ravel(), shadow.reshape(-1, 4)
+    keep = (r[:, 1] > r[:, 0]) & (r[:, 3] > r[:, 2])
+    p, li, r = p[keep], li[keep], r[keep]
+    rows = r[:, 1] - r[:, 0]
+    each = np.repeat(np.arange(len(p)), rows)  # one entry per (pose, light, row)
+    row = r[each, 0] + np.arange(len(each)) - np.repeat(np.cumsum(rows) - rows, rows)
+    key = (view_of[p[each]] * L + li[each]) * H + row
+    order = np.argsort(key, kind="stable")
+    count = np.bincount(key, minlength=V * L * H).astype(np.int32)
+    first = (np.cumsum(count) - count).astype(np.int32)
+    e = each[order]
+    entries = np.stack([p[e] - pose_start[view_of[p[e]]], r[e, 2], r[e, 3]], -1).astype(np.int32)
+    if not len(entries):
+        entries = np.zeros((1, 3), np.int32)  # Warp wants an array
+    return first.reshape(V, L, H), count.reshape(V, L, H), np.ascontiguousarray(entries)

@@ -174,7 +174,7 @@ def render_views(
             if code == SKY:
                 rgb[r, i, j] = scenes.sky[s]
             else:
-                rgb[r, i, j] = shade(views, scenes, quality, v, code, p, d, n, ng, local, i * width + j)
+                rgb[r, i, j] = shade(views, scenes, quality, v, code, p, d, n, ng, local, i * width + j, i, j)
         if g < 0:
             continue
         surf = scenes.surf_start[s] + code

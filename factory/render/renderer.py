@@ -250,7 +250,7 @@ def _launch(
         packed.clear()  # only the last set is reused: launches go through the clips in order
         packed[key] = pack_scenes([tables[c] for c in plan.clips], device)
     scenes = packed[key]
-    views = pack_views(plan.views, [tables[c].radius for c in plan.clips], W, H, device)
+    views = pack_views(plan.views, [tables[c] for c in plan.clips], W, H, device)
     q = Quality()
     q.shadow_rays, q.ao_rays, q.ao_distance = settings.shadow_rays, settings.ao_rays, settings.ao_distance
     jobs = [wp.array(a, dtype=wp.int32, device=dev) for a in plan.jobs]

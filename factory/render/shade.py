@@ -111,11 +111,18 @@ def light_fraction(
     skip: int,
     rays: int,
     shift: wp.vec2,
+    li: int,
+    i: int,
+    j: int,
 ):
-    """Fraction of light ``lt`` that reaches p (L: unit direction to its centre)."""
+    """Fraction of light ``lt`` (its scene's light ``li``) that reaches p (L: unit
+    direction to its centre), the shading point of pixel (i, j)."""
     spread = scenes.light_spread[lt]
     if rays <= 1 or spread <= 0.0:
-        if occluded(views, scenes, v, p, L, t_max, skip, False):
+        hard = int(-1)  # a directional light's hard ray may use the pixel's shadow rects
+        if scenes.light_kind[lt] == DIRECTIONAL:
+            hard = li
+        if occluded(views, scenes, v, p, L, t_max, skip, False, hard, i, j):
             return 0.0
         return 1.0
     e1, e2 = basis(L)
@@ -130,7 +137,7 @@ def light_fraction(
             to = L * t_max + spread * off
             tm = wp.length(to)
             d = to / tm
-        if not occluded(views, scenes, v, p, d, tm, skip, False):
+        if not occluded(views, scenes, v, p, d, tm, skip, False, -1, i, j):
             free += 1
     return float(free) / float(rays)
 
@@ -152,7 +159,7 @@ def ambient_fraction(views: Views, scenes: Scenes, v: int, p: wp.vec3, n: wp.vec
         dy = y * wp.sqrt(wp.max(1.0 - 0.5 * x * x, 0.0))
         dz = wp.sqrt(wp.max(1.0 - dx * dx - dy * dy, 0.0))
         d = dx * e1 + dy * e2 + dz * n
-        if not occluded(views, scenes, v, p, d, q.ao_distance, -1, True):
+        if not occluded(views, scenes, v, p, d, q.ao_distance, -1, True, -1, 0, 0):
             free += 1
     return float(free) / float(q.ao_rays)
 
@@ -170,9 +177,12 @@ def shade(
     ng: wp.vec3,
     local: wp.vec3,
     seed: int,
+    i: int,
+    j: int,
 ):
     """Linear RGB of surface ``code`` seen along d at world point p (shading normal n,
-    geometric normal ng facing the viewer). ``seed`` picks the pixel's sample shift."""
+    geometric normal ng facing the viewer), pixel (i, j)'s hit. ``seed`` picks the
+    pixel's sample shift."""
     s = views.scene[v]
     surf = scenes.surf_start[s] + code
     base = albedo(scenes, surf, code, local)
@@ -198,7 +208,7 @@ def shade(
         ndl = wp.dot(n, L)
         if ndl <= 0.0:
             continue
-        lit = light_fraction(views, scenes, v, lt, start, L, t_max, code, q.shadow_rays, shift)
+        lit = light_fraction(views, scenes, v, lt, start, L, t_max, code, q.shadow_rays, shift, li, i, j)
         if lit <= 0.0:
             continue
         half = wp.normalize(L + to_eye)

@@ -40,7 +40,8 @@ class Views:
     """Per view (V) and per posed object (P); float32, metres. ``rect`` bounds the
     image of an object's bounding sphere (with a pixel of margin): a pixel-centre ray
     outside it cannot hit the object, so the kernels skip it with four integer
-    compares."""
+    compares. ``shadow_*`` do the same for a pixel's hard shadow ray towards a
+    directional light, as a list per image row."""
 
     origin: wp.array(dtype=wp.vec3)  # (V,) camera centre, world
     rot: wp.array(dtype=wp.mat33)  # (V,) world-to-camera rotation
@@ -51,6 +52,13 @@ class Views:
     pos: wp.array(dtype=wp.vec3)  # (P,) object centre, world
     orient: wp.array(dtype=wp.mat33)  # (P,) object-to-world rotation
     rect: wp.array(dtype=wp.vec4i)  # (P,) pixel rows [i0, i1) x columns [j0, j1) that hold its image
+    # Per view, light slot of its scene and pixel row (V, L, H): the objects whose
+    # bounding sphere the row's hard shadow rays towards that (directional) light can
+    # meet (batch._shadow_rects), as shadow_obj[first : first + count] = (k, j0, j1):
+    # object k, for columns [j0, j1) only.
+    shadow_first: wp.array3d(dtype=wp.int32)
+    shadow_count: wp.array3d(dtype=wp.int32)
+    shadow_obj: wp.array(dtype=wp.vec3i)
 
 
 @wp.struct

@@ -111,17 +111,45 @@ def static_hit(scenes: Scenes, s: int, o: wp.vec3, d: wp.vec3):
 
 
 @wp.func
-def occluded(views: Views, scenes: Scenes, v: int, p: wp.vec3, d: wp.vec3, t_max: float, skip: int, with_static: bool):
+def occluded(
+    views: Views,
+    scenes: Scenes,
+    v: int,
+    p: wp.vec3,
+    d: wp.vec3,
+    t_max: float,
+    skip: int,
+    with_static: bool,
+    li: int,
+    i: int,
+    j: int,
+):
     """Whether anything blocks the segment p + t d, 0 < t < t_max: any object but
     ``skip`` (a surface code; a convex object cannot shadow its own lit side) and,
-    when ``with_static``, the floor and walls."""
+    when ``with_static``, the floor and walls. With ``li >= 0``, the ray is pixel
+    (i, j)'s hard shadow ray towards its scene's light ``li`` (directional: d is its
+    vector): only the objects of row i's shadow list whose columns hold j are tested
+    (the others' sphere tests would miss; a yes or no does not depend on the order)."""
     s = views.scene[v]
     if with_static:
         ts, code, ns = static_hit(scenes, s, p, d)
         if ts < t_max:
             return True
     first = scenes.obj_start[s]
-    for k in range(scenes.obj_count[s]):
+    # One loop for both cases (a second copy of its body would make the function too
+    # big for LLVM to inline, and the structs would be copied per call).
+    e0 = int(0)
+    n = scenes.obj_count[s]
+    if li >= 0:
+        e0 = views.shadow_first[v, li, i]
+        n = views.shadow_count[v, li, i]
+    for e in range(e0, e0 + n):
+        k = e
+        if li >= 0:
+            ent = views.shadow_obj[e]
+            k = ent[0]
+            if j < ent[1] or j >= ent[2]:
+                continue
         if k + FIRST_OBJECT == skip and scenes.convex[first + k] == 1:
             continue
         pose = views.pose_start[v] + k
