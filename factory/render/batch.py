@@ -334,7 +334,8 @@ def _row_lists(shadow: np.ndarray, view_of, pose_start, V: int, H: int):
     each = np.repeat(np.arange(len(p)), rows)  # one entry per (pose, light, row)
     row = r[each, 0] + np.arange(len(each)) - np.repeat(np.cumsum(rows) - rows, rows)
     key = (view_of[p[each]] * L + li[each]) * H + row
-    order = np.argsort(key, kind="stable")
+    # Stable order keeps each row's objects in k order; 16-bit keys sort by radix (O(E)).
+    order = np.argsort(key.astype(np.uint16) if V * L * H <= 1 << 16 else key, kind="stable")
     count = np.bincount(key, minlength=V * L * H).astype(np.int32)
     first = (np.cumsum(count) - count).astype(np.int32)
     e = each[order]
