@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 
 import cv2
 import numpy as np
@@ -108,51 +108,44 @@ def encode_sample(
         raise ValueError(f"only: unknown members {unknown}; allowed: {', '.join(IMAGE_MEMBERS)}")
     if png not in PNG_WRITERS:
         raise ValueError(f"png: unknown PNG writer {png!r}; allowed: {', '.join(PNG_WRITERS)}")
-    images = _fast_images(f) if png == "libdeflate" else _opencv_images(f)
+    write = _write_fast if png == "libdeflate" else _write_opencv
     members = {
         "__key__": sample.key,
         "json": json.dumps(meta, sort_keys=True, separators=(",", ":"), allow_nan=False).encode(),
     }
-    for name, encode in images.items():
+    for name, image in _images(f).items():
         if only is None or name in only:
-            members[name] = encode()
+            members[name] = write(name, image())
     if mp4:
         members["mp4"] = encode_mp4(f.rgb, float(meta.get("fps", DEFAULT_FPS)))
     return members
 
 
-def _opencv_images(f: Frames) -> dict:
-    """The image members' encoders with OpenCV (:func:`_png`), by name."""
+def _images(f: Frames) -> dict[str, Callable[[], np.ndarray]]:
+    """Each image member's filmstrip, by name, made when called: (T*H, W) or
+    (T*H, W, 3) codes in PNG's channel order (RGB; normals x, y, z), any writer's input."""
     T, H, W = f.depth.shape
     return {
-        # OpenCV writes BGR: swap the channels so the PNG holds RGB (cvtColor: the same
-        # array as a reversed-stride copy, in a thirtieth of its time).
-        "rgb.png": lambda: _png(_bgr(f.rgb.reshape(T * H, W, 3))),
-        "depth.png": lambda: _png(encode_depth(f.depth).reshape(T * H, W)),
-        "instance.png": lambda: _png(f.instance.reshape(T * H, W), rle=True),
-        "semantic.png": lambda: _png(f.semantic.reshape(T * H, W), rle=True),
-        # Normals are a vector, not a colour: keep x, y, z in R, G, B (so reverse for cv2).
-        "normals.png": lambda: _png(_bgr(encode_normals(f.normals).reshape(T * H, W, 3))),
-        "flow.png": lambda: _png(encode_flow(f.flow, f.flow_valid).reshape(T * H, 2 * W)),
+        "rgb.png": lambda: f.rgb.reshape(T * H, W, 3),
+        "depth.png": lambda: encode_depth(f.depth).reshape(T * H, W),
+        "instance.png": lambda: f.instance.reshape(T * H, W),
+        "semantic.png": lambda: f.semantic.reshape(T * H, W),
+        "normals.png": lambda: encode_normals(f.normals).reshape(T * H, W, 3),
+        "flow.png": lambda: encode_flow(f.flow, f.flow_valid).reshape(T * H, 2 * W),
     }
 
 
-def _fast_images(f: Frames) -> dict:
-    """The image members' encoders with :func:`factory.sample.png.png` (RGB as it is:
-    this writer takes channels in PNG's order)."""
-    T, H, W = f.depth.shape
+def _write_opencv(name: str, image: np.ndarray) -> bytes:
+    """Member ``name``'s PNG by OpenCV (:func:`_png`): Z_RLE for the id members; OpenCV
+    takes BGR, so a colour image's channels are swapped (cvtColor: the same array as a
+    reversed-stride copy, in a thirtieth of its time)."""
+    return _png(_bgr(image) if image.ndim == 3 else image, rle=name in ID_MEMBERS)
 
-    def fast(name: str, image: np.ndarray) -> bytes:
-        return fast_png(image, FAST_FILTERS[name])
 
-    return {
-        "rgb.png": lambda: fast("rgb.png", f.rgb.reshape(T * H, W, 3)),
-        "depth.png": lambda: fast("depth.png", encode_depth(f.depth).reshape(T * H, W)),
-        "instance.png": lambda: fast("instance.png", f.instance.reshape(T * H, W)),
-        "semantic.png": lambda: fast("semantic.png", f.semantic.reshape(T * H, W)),
-        "normals.png": lambda: fast("normals.png", encode_normals(f.normals).reshape(T * H, W, 3)),
-        "flow.png": lambda: fast("flow.png", encode_flow(f.flow, f.flow_valid).reshape(T * H, 2 * W)),
-    }
+def _write_fast(name: str, image: np.ndarray) -> bytes:
+    """Member ``name``'s PNG by :func:`factory.sample.png.png` with its row filter
+    (channels in PNG's order, as given)."""
+    return fast_png(image, FAST_FILTERS[name])
 
 
 def encode_depth(depth: np.ndarray) -> np.ndarray:
