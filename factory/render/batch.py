@@ -312,7 +312,9 @@ def pack_views(views: list[ViewSpec], tables: list[SceneTables], width: int, hei
     view_of = np.repeat(np.arange(len(views)), counts)
     radii = np.concatenate([tables[v.scene].radius for v in views] + [np.zeros(1)])
     rects = _rects(R, tr, K, pos[:-1], radii[:-1], view_of, width, height)
-    out.rect = wp.array(np.concatenate([rects, np.zeros((1, 4), np.int32)]), dtype=wp.vec4i, device=dev)
+    first, count, entries = _row_lists(rects[:, None], view_of, _starts(counts), len(views), height)
+    out.row_first, out.row_count = arr(first[:, 0], wp.int32), arr(count[:, 0], wp.int32)
+    out.row_obj = wp.array(entries, dtype=wp.vec3i, device=dev)
     lights = _directional(tables)[[v.scene for v in views]][view_of]
     shadow = _shadow_rects(R, tr, K, pos[:-1], radii[:-1], view_of, lights, width, height)
     first, count, entries = _row_lists(shadow, view_of, _starts(counts), len(views), height)
@@ -322,9 +324,10 @@ def pack_views(views: list[ViewSpec], tables: list[SceneTables], width: int, hei
 
 
 def _row_lists(shadow: np.ndarray, view_of, pose_start, V: int, H: int):
-    """The shadow rects (P, L, 4) as per-row object lists: ``first`` and ``count``
-    (V, L, H) int32 index ``entries`` (E, 3) int32 ``(k, j0, j1)``: object k of the
-    view, whose rect holds that row and columns [j0, j1)."""
+    """Pixel rects (P, L, 4) ``(i0, i1, j0, j1)`` per posed object and slot (a light's
+    shadow rects, or the camera rects as one slot) as per-row object lists: ``first``
+    and ``count`` (V, L, H) int32 index ``entries`` (E, 3) int32 ``(k, j0, j1)``:
+    object k of the view, whose rect holds that row and columns [j0, j1), in k order."""
     P, L = shadow.shape[:2]
     p, li = np.meshgrid(np.arange(P), np.arange(L), indexing="ij")
     p, li, r = p.ravel(), li.ravel(), shadow.reshape(-1, 4)

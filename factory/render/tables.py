@@ -37,11 +37,11 @@ POINT = wp.constant(LIGHT_CODE["point"])
 
 @wp.struct
 class Views:
-    """Per view (V) and per posed object (P); float32, metres. ``rect`` bounds the
-    image of an object's bounding sphere (with a pixel of margin): a pixel-centre ray
-    outside it cannot hit the object, so the kernels skip it with four integer
-    compares. ``shadow_*`` do the same for a pixel's hard shadow ray towards a
-    directional light, as a list per image row."""
+    """Per view (V) and per posed object (P); float32, metres. ``row_*`` list, per
+    image row, the objects whose image (the pixel rect of its bounding sphere, with a
+    pixel of margin) the row's pixels lie in: a pixel-centre ray outside that rect
+    cannot hit the object, so a pixel tests only its row's list. ``shadow_*`` do the
+    same for a pixel's hard shadow ray towards a directional light."""
 
     origin: wp.array(dtype=wp.vec3)  # (V,) camera centre, world
     rot: wp.array(dtype=wp.mat33)  # (V,) world-to-camera rotation
@@ -51,7 +51,12 @@ class Views:
     pose_start: wp.array(dtype=wp.int32)  # (V,) first row of this view's object poses
     pos: wp.array(dtype=wp.vec3)  # (P,) object centre, world
     orient: wp.array(dtype=wp.mat33)  # (P,) object-to-world rotation
-    rect: wp.array(dtype=wp.vec4i)  # (P,) pixel rows [i0, i1) x columns [j0, j1) that hold its image
+    # Per view and pixel row (V, H): the objects whose image (the rect of its bounding
+    # sphere, a pixel of margin) holds that row, as row_obj[first : first + count] =
+    # (k, j0, j1): object k of the view, for columns [j0, j1) only, in k order.
+    row_first: wp.array2d(dtype=wp.int32)
+    row_count: wp.array2d(dtype=wp.int32)
+    row_obj: wp.array(dtype=wp.vec3i)
     # Per view, light slot of its scene and pixel row (V, L, H): the objects whose
     # bounding sphere the row's hard shadow rays towards that (directional) light can
     # meet (batch._shadow_rects), as shadow_obj[first : first + count] = (k, j0, j1):

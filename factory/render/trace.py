@@ -177,17 +177,21 @@ def trace(
     (object frame for objects, world for floor and walls). With g >= 0, every object
     the ray meets (occluded or not) widens its amodal box ``boxes[g, k, 0]`` (x0, y0,
     x1, y1 exclusive, pixel count) at pixel (i, j). The ray must be the one through
-    the centre of pixel (i, j) of view v: objects whose ``rect`` excludes it are skipped."""
+    the centre of pixel (i, j) of view v: only the objects of row i's list whose columns
+    hold j are tested (the others' image excludes the pixel), in k order, so ties go to
+    the lower k as before."""
     s = views.scene[v]
     t, code, n = static_hit(scenes, s, o, d)
     ng = n
     local = o + wp.min(t, FAR) * d
     first = scenes.obj_start[s]
-    for k in range(scenes.obj_count[s]):
-        pose = views.pose_start[v] + k
-        r = views.rect[pose]
-        if i < r[0] or i >= r[1] or j < r[2] or j >= r[3]:
+    e0 = views.row_first[v, i]
+    for e in range(e0, e0 + views.row_count[v, i]):
+        ent = views.row_obj[e]
+        if j < ent[1] or j >= ent[2]:
             continue
+        k = ent[0]
+        pose = views.pose_start[v] + k
         if not sphere_cull(o, d, views.pos[pose], scenes.radius[first + k], MISS):
             continue
         tk, nk, gk, lk = object_hit(views, scenes, v, k, o, d, MISS)
