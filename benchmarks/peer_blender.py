@@ -11,7 +11,9 @@ are reported; the ratio is the median of each round's own ratio):
 
 * factory: ``generate_samples`` of that clip (scene sampling, physics, render, metadata;
   every modality), ``--repeats`` times after a warm-up clip, then ``encode_sample`` of
-  each (the WebDataset members, no MP4): frames/s render-only and render + encode;
+  each (the WebDataset members, no MP4): frames/s render-only and render + encode; and
+  ``render_clips`` of the drawn scene and its motion, what Cycles is given (the
+  renderer alone, every layer): frames/s "renderer";
 * Cycles: ``benchmarks/peer_blender_scene.py`` in a Python that has ``bpy`` (a
   benchmark-only virtual environment this script creates on first use, ``--venv``;
   bpy is never a dependency of factory): CPU device, 1 sample, no denoising, one fixed
@@ -85,19 +87,26 @@ def blender_python(venv: Path) -> Path:
     return py
 
 
-def export_scene(config, index: int) -> dict:
+def export_scene(config, index: int) -> tuple[dict, tuple]:
     """The scene description of sample ``index`` (the JSON ``peer_blender_scene.py``
     reads), drawn and simulated as ``generate_samples`` does: poses per frame at
-    ``t / fps`` from the Motion, the camera from its trajectory."""
-    import numpy as np
-
+    ``t / fps`` from the Motion, the camera from its trajectory; and the (Scene,
+    Motion) pair it describes."""
     from factory.physics.dynamics import simulate
     from factory.sample.generate import scenario_of
     from factory.sample.scenes import scene_and_model
-    from factory.scene.types import camera_pose
 
     scene, built = scene_and_model(config, scenario_of(config, index), index)
     motion = simulate(scene, None, built)
+    return _describe(scene, motion), (scene, motion)
+
+
+def _describe(scene, motion) -> dict:
+    """The JSON description of a drawn ``scene`` and its ``motion`` (see :func:`export_scene`)."""
+    import numpy as np
+
+    from factory.scene.types import camera_pose
+
     if scene.room is not None or any(not o.kind.parts for o in scene.objects):
         raise ValueError("only analytic shapes on an open floor are exported (no meshes, no rooms)")
     frames = []
@@ -148,15 +157,17 @@ def factory_side(args, tmp: Path) -> dict:
     from PIL import Image
     from render import workload
 
+    from factory.render.renderer import Clip, render_clips
     from factory.sample.encode import encode_sample
     from factory.sample.generate import generate_samples
     from factory.scene.config import parse_config
 
     config = parse_config(workload("analytic", args.size, args.frames))
-    desc = export_scene(config, INDEX)
+    desc, (scene, motion) = export_scene(config, INDEX)
     (tmp / "scene.json").write_text(json.dumps(desc))
     generate_samples(config, [WARMUP_INDEX])  # imports, kernels, caches
-    wall, cpu = {"render": 0.0, "encode": 0.0}, {"render": 0.0, "encode": 0.0}
+    parts = ("render", "encode", "renderer")
+    wall, cpu = dict.fromkeys(parts, 0.0), dict.fromkeys(parts, 0.0)
     for _ in range(args.repeats):
         t0, c0 = time.perf_counter(), time.process_time()
         (sample,) = generate_samples(config, [INDEX])
@@ -166,6 +177,11 @@ def factory_side(args, tmp: Path) -> dict:
         encode_sample(sample, mp4=False)
         wall["encode"] += time.perf_counter() - t0
         cpu["encode"] += time.process_time() - c0
+        # What Cycles is given: the drawn scene and its poses, rendered (every layer).
+        t0, c0 = time.perf_counter(), time.process_time()
+        render_clips([Clip(scene, motion)], settings=config.render)
+        wall["renderer"] += time.perf_counter() - t0
+        cpu["renderer"] += time.process_time() - c0
     # The description is the scene factory rendered: the same camera and object poses.
     meta = sample.meta
     w2c = np.array([f["world_to_camera"] for f in desc["frames"]])
@@ -207,7 +223,12 @@ def figures(fac: dict, bl: dict, clock: str) -> dict:
     render + encode."""
     n, f = fac["frames"], fac[clock]
     cycles = len(bl[clock]) / sum(bl[clock])
-    return {"cycles": cycles, "render": n / f["render"], "both": n / (f["render"] + f["encode"])}
+    return {
+        "cycles": cycles,
+        "render": n / f["render"],
+        "both": n / (f["render"] + f["encode"]),
+        "renderer": n / f["renderer"],
+    }
 
 
 def one_round(args, py: Path, tmp: Path) -> tuple[dict, dict, float]:
@@ -230,16 +251,23 @@ def report(args, rounds: list[tuple[dict, dict, float]]) -> None:
         print(f"  {CLOCKS[clock]}:")
         for i, g in enumerate(got):
             print(
-                f"    round {i}: Cycles {g['cycles']:6.2f}, factory render {g['render']:6.2f}, render + encode "
-                f"{g['both']:6.2f} frames/s; ratio {g['render'] / g['cycles']:.2f}x, {g['both'] / g['cycles']:.2f}x"
+                f"    round {i}: Cycles {g['cycles']:6.2f}, factory renderer {g['renderer']:6.2f}, render "
+                f"{g['render']:6.2f}, render + encode {g['both']:6.2f} frames/s; ratio "
+                f"{g['renderer'] / g['cycles']:.2f}x, {g['render'] / g['cycles']:.2f}x, {g['both'] / g['cycles']:.2f}x"
             )
         med = {k: statistics.median(g[k] for g in got) for k in got[0]}
-        ratio = {k: statistics.median(g[k] / g["cycles"] for g in got) for k in ("render", "both")}
+        ratio = {k: statistics.median(g[k] / g["cycles"] for g in got) for k in ("renderer", "render", "both")}
         print(f"    medians over {len(got)} rounds:")
         print(f"    Cycles {rounds[0][1]['version']}, 1 spp, 1 thread: {med['cycles']:8.2f} frames/s")
-        print(f"    factory render          : {med['render']:8.2f} frames/s")
+        print(
+            f"    factory renderer        : {med['renderer']:8.2f} frames/s (the scene and poses given, as to Cycles)"
+        )
+        print(f"    factory render          : {med['render']:8.2f} frames/s (+ scene sampling, physics, metadata)")
         print(f"    factory render + encode : {med['both']:8.2f} frames/s")
-        print(f"    ratio factory / Cycles  : render {ratio['render']:.2f}x, render + encode {ratio['both']:.2f}x")
+        print(
+            f"    ratio factory / Cycles  : renderer {ratio['renderer']:.2f}x, render {ratio['render']:.2f}x, "
+            f"render + encode {ratio['both']:.2f}x"
+        )
     fac, bl, wall = rounds[-1]
     n = len(bl["wall"])
     print(

@@ -13,7 +13,8 @@ jobs' ``shade`` column cleared). It runs the renderer of any checkout on
   renderer of before issue 23; since, the next view's primary hits read back, and
   that view's primary pass where its frame is in the next launch;
 * ``shading``: textures, lights, shadow rays (full - without shading);
-* ``resolve``: the sRGB kernel; ``pack``: the host tables of each launch
+* ``resolve``: the sRGB kernel (since issue 23 only for motion-blurred frames; a frame
+  drawn from one view has its sRGB written by ``render_views``); ``pack``: the host tables of each launch
   (``pack_views``, ``pack_scenes``); ``readback``: the outputs to NumPy and the
   per-object annotations (``render_clips``' ``annotations`` timing).
 
@@ -140,7 +141,7 @@ def profile(probe: _Probe, clips: list, repeat: int) -> dict:
         "primary": kernel(bare),
         "flow": kernel(full) - kernel(runs[("flow",)]),
         "shading": kernel(full) - kernel(runs[("shading",)]),
-        "resolve": full["resolve"],
+        "resolve": full.get("resolve", 0.0),
         "pack": full["pack"],
         "readback": full["readback"],
         "total": full["total"],

@@ -7,7 +7,9 @@
 boxes.
 
 ``render_views``: for job r (a view to draw) and pixel (i, j), from its hit (row
-``hit[r]``), its shading and, for a ground-truth view (``gt[r] >= 0``), depth, ids,
+``hit[r]``), its shading (``shade[r]``: none, linear RGB into the job's row for
+``resolve``, or, for a frame drawn from one view, its sRGB bytes straight into the
+frame) and, for a ground-truth view (``gt[r] >= 0``), depth, ids,
 camera-frame normals, visible boxes and, when the frame has a next one
 (``next[r] >= 0``: the hits row of the next frame's view ``next_view[r]``), forward
 flow. The renderer (:class:`factory.render.renderer._Launch`) plans the rows: a next
@@ -21,8 +23,8 @@ would cast), taken as its tangent plane, passes within 1% of depth + 1 cm of the
 carried point along the exact landing ray. Validity never looks at ids (the tests
 check flow against ids independently).
 
-``resolve``: each frame's RGB, the mean of its jobs' linear RGB (the motion-blur
-sub-frames, or the frame itself), clipped and turned into sRGB bytes by a table.
+``resolve``: a motion-blurred frame's RGB, the mean of its sub-frames' linear RGB,
+clipped and turned into sRGB bytes by a table.
 
 Ground truth and sRGB land in frame slot ``gt[r]`` / ``slot[u]`` of arrays that hold
 every frame of the call, so launches write their frames in place. A CPU thread draws
@@ -35,7 +37,7 @@ does not inline takes the structs by value.
 from __future__ import annotations
 
 from factory.render.shade import shade
-from factory.render.tables import FIRST_OBJECT, SKY, Hits, Quality, Scenes, Views
+from factory.render.tables import FIRST_OBJECT, NO_RGB, RGB_SRGB, SKY, Hits, Quality, Scenes, Views
 from factory.render.trace import trace
 from factory.render.warp_setup import KERNEL_OPTIONS, wp
 
@@ -98,6 +100,13 @@ def flow_at(
     return wp.vec2(u - (float(j) + 0.5), w - (float(i) + 0.5)), True
 
 
+@wp.func
+def srgb(lut: wp.array(dtype=wp.uint8), x: float):
+    """The sRGB byte of linear x (clipped to [0, 1]) by the table."""
+    top = float(lut.shape[0] - 1)
+    return lut[int(wp.floor(wp.clamp(x, 0.0, 1.0) * top + 0.5))]
+
+
 @wp.kernel
 def primary(
     views: Views,
@@ -145,6 +154,8 @@ def render_views(
     flow: wp.array3d(dtype=wp.vec2),
     flow_valid: wp.array3d(dtype=wp.uint8),
     boxes: wp.array4d(dtype=wp.int32),
+    lut: wp.array(dtype=wp.uint8),
+    out: wp.array4d(dtype=wp.uint8),
     span: int,
 ):
     r, i, b = wp.tid()
@@ -155,7 +166,7 @@ def render_views(
     h = job_hit[r]
     nh = job_next[r]
     nv = job_next_view[r]
-    shaded = job_shade[r] == 1
+    mode = job_shade[r]
     s = views.scene[v]
     o = views.origin[v]
     for j in range(b * span, wp.min(b * span + span, width)):
@@ -170,11 +181,15 @@ def render_views(
         if wp.dot(n, d) >= 0.0:  # a smooth normal turned away at a silhouette
             n = ng
         p = o + t * d
-        if shaded:
-            if code == SKY:
-                rgb[r, i, j] = scenes.sky[s]
+        if mode != NO_RGB:
+            c = scenes.sky[s]
+            if code != SKY:
+                c = shade(views, scenes, quality, v, code, p, d, n, ng, local, i * width + j, i, j)
+            if mode == RGB_SRGB:  # resolve's mean of one view is the view itself: the same bytes
+                for ch in range(3):
+                    out[g, i, j, ch] = srgb(lut, c[ch])
             else:
-                rgb[r, i, j] = shade(views, scenes, quality, v, code, p, d, n, ng, local, i * width + j, i, j)
+                rgb[r, i, j] = c
         if g < 0:
             continue
         surf = scenes.surf_start[s] + code
@@ -215,12 +230,10 @@ def resolve(
     u, i, b = wp.tid()
     width = rgb.shape[2]
     g = slot[u]
-    top = float(lut.shape[0] - 1)
     for j in range(b * span, wp.min(b * span + span, width)):
         total = wp.vec3(0.0, 0.0, 0.0)
         for r in range(first[u], first[u] + count[u]):
             total = total + rgb[r, i, j]
         mean = total / float(count[u])
         for c in range(3):
-            x = wp.clamp(mean[c], 0.0, 1.0)
-            out[g, i, j, c] = lut[int(wp.floor(x * top + 0.5))]
+            out[g, i, j, c] = srgb(lut, mean[c])

@@ -23,6 +23,7 @@ import numpy as np
 from factory.render.batch import ViewSpec, pack_scenes, pack_views, scene_tables
 from factory.render.device import Device, get_device, warp
 from factory.render.frames import Frames
+from factory.render.tables import NO_RGB, RGB_LINEAR, RGB_SRGB
 from factory.scene.config import RenderSettings
 from factory.scene.types import Scene, camera_pose
 from factory.timing import timed
@@ -169,12 +170,16 @@ class _Launch:
             return r
 
         own_job = {}  # (clip, frame) -> the job of its own view
+        slot = []  # the frames whose RGB resolve averages from their blur sub-frames
         for u in chunk:
-            own_job[u.clip, u.frame] = job(add(u.clip, u.own), first_frame[u.clip] + u.frame, 0 if u.blur else 1)
-            first.append(len(jobs) - 1 if not u.blur else len(jobs))
-            count.append(max(1, len(u.blur)))
+            gt = first_frame[u.clip] + u.frame
+            own_job[u.clip, u.frame] = job(add(u.clip, u.own), gt, NO_RGB if u.blur else RGB_SRGB)
+            if u.blur:
+                first.append(len(jobs))
+                count.append(len(u.blur))
+                slot.append(gt)
             for b in u.blur:
-                job(add(u.clip, b), -1, 1)
+                job(add(u.clip, b), -1, RGB_LINEAR)
         for u in chunk:
             if u.next is None:
                 continue
@@ -189,7 +194,7 @@ class _Launch:
         self.jobs = [np.array(c, np.int32) for c in zip(*jobs)]
         self.prims = [np.array(c, np.int32) for c in zip(*prims)] if prims else None
         self.first, self.count = np.array(first, np.int32), np.array(count, np.int32)
-        self.slot = np.array([first_frame[u.clip] + u.frame for u in chunk], np.int32)
+        self.slot = np.array(slot, np.int32)
 
 
 class _Buffers:
@@ -283,9 +288,13 @@ def _launch(
             o["flow"],
             o["flow_valid"],
             bufs.boxes,
+            bufs.lut,
+            o["rgb"],
             span,
         ],
     )
+    if not len(plan.slot):  # no motion-blurred frame: every frame's RGB is written
+        return
     wp.launch(
         kernels.resolve,
         dim=(len(plan.slot), H, blocks),

@@ -22,6 +22,11 @@ FLOOR = wp.constant(1)
 WALL = wp.constant(2)
 FIRST_OBJECT = wp.constant(3)
 
+# What a render job does with its colour (the jobs' ``shade`` column).
+NO_RGB = wp.constant(0)  # ground truth only: the frame's RGB is the mean of its blur sub-frames
+RGB_LINEAR = wp.constant(1)  # linear RGB into the job's row of the launch's buffer, for ``resolve``
+RGB_SRGB = wp.constant(2)  # sRGB bytes straight into its frame: a frame drawn from one view
+
 # Texture kinds of Scenes.texture: a config's ``texture`` name -> its code.
 TEXTURE_CODE = {name: code for code, name in enumerate(TEXTURES)}
 PLAIN = wp.constant(TEXTURE_CODE["plain"])
