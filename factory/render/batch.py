@@ -317,17 +317,19 @@ def pack_views(views: list[ViewSpec], tables: list[SceneTables], width: int, hei
     out.row_obj = wp.array(entries, dtype=wp.vec3i, device=dev)
     lights = _directional(tables)[[v.scene for v in views]][view_of]
     shadow = _shadow_rects(R, tr, K, pos[:-1], radii[:-1], view_of, lights, width, height)
-    first, count, entries = _row_lists(shadow, view_of, _starts(counts), len(views), height)
+    first, count, entries = _row_lists(shadow, view_of, _starts(counts), len(views), height, by_column=True)
     out.shadow_first, out.shadow_count = arr(first, wp.int32), arr(count, wp.int32)
     out.shadow_obj = wp.array(entries, dtype=wp.vec3i, device=dev)
     return out
 
 
-def _row_lists(shadow: np.ndarray, view_of, pose_start, V: int, H: int):
+def _row_lists(shadow: np.ndarray, view_of, pose_start, V: int, H: int, by_column: bool = False):
     """Pixel rects (P, L, 4) ``(i0, i1, j0, j1)`` per posed object and slot (a light's
     shadow rects, or the camera rects as one slot) as per-row object lists: ``first``
     and ``count`` (V, L, H) int32 index ``entries`` (E, 3) int32 ``(k, j0, j1)``:
-    object k of the view, whose rect holds that row and columns [j0, j1), in k order."""
+    object k of the view, whose rect holds that row and columns [j0, j1), in k order
+    (the nearest hit's ties go to the lower k), or with ``by_column`` by j0 (a yes or
+    no question stops at the first entry that starts right of its pixel)."""
     P, L = shadow.shape[:2]
     p, li = np.meshgrid(np.arange(P), np.arange(L), indexing="ij")
     p, li, r = p.ravel(), li.ravel(), shadow.reshape(-1, 4)
@@ -338,7 +340,10 @@ def _row_lists(shadow: np.ndarray, view_of, pose_start, V: int, H: int):
     row = r[each, 0] + np.arange(len(each)) - np.repeat(np.cumsum(rows) - rows, rows)
     key = (view_of[p[each]] * L + li[each]) * H + row
     # Stable order keeps each row's objects in k order; 16-bit keys sort by radix (O(E)).
-    order = np.argsort(key.astype(np.uint16) if V * L * H <= 1 << 16 else key, kind="stable")
+    if by_column:  # by row, then by first column (stable: ties keep k order)
+        order = np.lexsort((r[each, 2], key))
+    else:
+        order = np.argsort(key.astype(np.uint16) if V * L * H <= 1 << 16 else key, kind="stable")
     count = np.bincount(key, minlength=V * L * H).astype(np.int32)
     first = (np.cumsum(count) - count).astype(np.int32)
     e = each[order]

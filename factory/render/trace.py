@@ -129,7 +129,8 @@ def occluded(
     when ``with_static``, the floor and walls. With ``li >= 0``, the ray is pixel
     (i, j)'s hard shadow ray towards its scene's light ``li`` (directional: d is its
     vector): only the objects of row i's shadow list whose columns hold j are tested
-    (the others' sphere tests would miss; a yes or no does not depend on the order)."""
+    (the others' sphere tests would miss); the list is by first column, so the walk
+    stops at the first that starts right of j (a yes or no does not depend on the order)."""
     s = views.scene[v]
     if with_static:
         ts, code, ns = static_hit(scenes, s, p, d)
@@ -147,8 +148,10 @@ def occluded(
         k = e
         if li >= 0:
             ent = views.shadow_obj[e]
+            if j < ent[1]:  # the row's list is by first column: the rest start right of j too
+                break
             k = ent[0]
-            if j < ent[1] or j >= ent[2]:
+            if j >= ent[2]:
                 continue
         if k + FIRST_OBJECT == skip and scenes.convex[first + k] == 1:
             continue
