@@ -91,15 +91,25 @@ class Motion:
         """Positions (N, 3) and rotations (N, 3, 3) at ``time`` seconds, interpolated
         between substeps (positions linearly, orientations by normalised linear
         quaternion interpolation; exact at substep times, e.g. every frame)."""
-        t = float(np.clip(time, self.times[0], self.times[-1]))
-        k = max(min(int(np.searchsorted(self.times, t, side="right")) - 1, len(self.times) - 2), 0)
-        w = (t - self.times[k]) / (self.times[k + 1] - self.times[k])
+        pos, rot = self.states_at([time])
+        return pos[0], rot[0]
+
+    def states_at(self, times) -> tuple[np.ndarray, np.ndarray]:
+        """Positions (F, N, 3) and rotations (F, N, 3, 3) at ``times`` (F,) seconds, each
+        :meth:`state_at`'s. The quaternion sums run over rows of (F * N, 4), the layout
+        one time's (N, 4) has, so a pose is the same bits at any F."""
+        times = np.asarray(times, dtype=np.float64).reshape(-1)
+        F, N = len(times), self.positions.shape[1]
+        t = np.clip(times, self.times[0], self.times[-1])
+        k = np.maximum(np.minimum(np.searchsorted(self.times, t, side="right") - 1, len(self.times) - 2), 0)
+        w = ((t - self.times[k]) / (self.times[k + 1] - self.times[k]))[:, None, None]
         pos = self.positions[k] * (1 - w) + self.positions[k + 1] * w
-        q0, q1 = self.quats[k], self.quats[k + 1]
+        q0, q1 = self.quats[k].reshape(-1, 4), self.quats[k + 1].reshape(-1, 4)
         q1 = np.where((np.sum(q0 * q1, axis=-1) < 0)[:, None], -q1, q1)
+        w = np.repeat(w[:, 0], N, axis=0)  # (F * N, 1)
         q = q0 * (1 - w) + q1 * w
         q = q / np.linalg.norm(q, axis=-1, keepdims=True).clip(1e-12)
-        return pos, quat_to_matrix(q) if len(q) else np.zeros((0, 3, 3))
+        return pos, quat_to_matrix(q).reshape(F, N, 3, 3) if len(q) else np.zeros((F, N, 3, 3))
 
 
 def _initial(scene: Scene, data, built) -> None:
