@@ -119,6 +119,7 @@ def generate_samples(
         except Exception as e:  # noqa: BLE001 - returned with what reproduces it
             out[pos] = _failed(config, index, scenario, e)
     rendered = _render(config, indices, jobs, device, timings, stop)
+    config_hash = config.config_hash() if jobs else None  # once for all the samples' metadata
     for (pos, scenario, scene, motion), result in zip(jobs, rendered):
         index = indices[pos]
         if isinstance(result, RenderError):
@@ -126,7 +127,7 @@ def generate_samples(
             continue
         try:
             with timed(timings, "metadata"):
-                meta = metadata(config, scenario, index, scene, motion, result)
+                meta = metadata(config, scenario, index, scene, motion, result, config_hash)
         except Exception as e:  # noqa: BLE001 - returned with what reproduces it
             out[pos] = _failed(config, index, scenario, e)
             continue

@@ -9,12 +9,10 @@ float is rounded by :func:`rounded`, which gives Python's ``round`` bit for bit.
 
 from __future__ import annotations
 
-from dataclasses import fields
-
 import numpy as np
 
 from factory import __version__
-from factory.physics.dynamics import Motion
+from factory.physics.dynamics import CollisionEvent, Motion
 from factory.physics.model import effective_restitution
 from factory.render.renderer import ObjectAnnotation, RenderedClip
 from factory.sample.types import sample_key
@@ -154,8 +152,17 @@ def _object_metadata(k: int, scene: Scene, motion: Motion, per_frame: dict) -> d
     }
 
 
-def metadata(config: Config, scenario: str, index: int, scene: Scene, motion: Motion, rendered: RenderedClip) -> dict:
-    """The ``json`` member of sample ``index`` (docs/format.md)."""
+def metadata(
+    config: Config,
+    scenario: str,
+    index: int,
+    scene: Scene,
+    motion: Motion,
+    rendered: RenderedClip,
+    config_hash: str | None = None,
+) -> dict:
+    """The ``json`` member of sample ``index`` (docs/format.md); ``config_hash``:
+    ``config.config_hash()`` when the caller has it (it costs a dump of the config)."""
     T = scene.frames
     positions, rotations = motion.states_at(np.arange(T) / scene.fps)  # every object's pose, per frame
     per_frame = _per_frame(scene, motion, rendered, positions, rotations)
@@ -168,7 +175,7 @@ def metadata(config: Config, scenario: str, index: int, scene: Scene, motion: Mo
         "seed": config.seed,
         "scenario": scenario,
         "dataset": config.name,
-        "config_hash": config.config_hash(),
+        "config_hash": config.config_hash() if config_hash is None else config_hash,
         "generator": "factory",
         "generator_version": __version__,
         "licence": config.licence,
@@ -195,5 +202,31 @@ def metadata(config: Config, scenario: str, index: int, scene: Scene, motion: Mo
         if scene.room is None
         else {"width": _r(scene.room.width), "depth": _r(scene.room.depth), "height": _r(scene.room.height)},
         "objects": objects,
-        "collisions": [{f.name: _r(getattr(e, f.name)) for f in fields(e)} for e in motion.events],
+        "collisions": _collisions(motion.events),
     }
+
+
+def _collisions(events: list[CollisionEvent]) -> list[dict]:
+    """Each event's fields (:class:`CollisionEvent`, in its order), rounded as ``_r``
+    rounds them, all of the events' floats in one pass."""
+    if not events:
+        return []
+    floats = rounded(
+        np.array([[e.time, e.speed, *e.position, *e.normal, e.force, e.impulse, e.duration] for e in events])
+    )
+    return [
+        {
+            "frame": _r(e.frame),
+            "time": f[0],
+            "kind": e.kind,
+            "a": _r(e.a),
+            "b": _r(e.b),
+            "speed": f[1],
+            "position": f[2:5],
+            "normal": f[5:8],
+            "force": f[8],
+            "impulse": f[9],
+            "duration": f[10],
+        }
+        for e, f in zip(events, floats)
+    ]

@@ -1,14 +1,18 @@
 """The metadata's vectorised pieces give the same bits as the one-at-a-time forms they
-replace: :func:`factory.sample.metadata.rounded` as Python's ``round``, and
-:meth:`Motion.states_at` as :meth:`Motion.state_at` at each time."""
+replace: :func:`factory.sample.metadata.rounded` as Python's ``round``,
+:meth:`Motion.states_at` as :meth:`Motion.state_at` at each time, and the collisions'
+one-pass rounding as each event's fields rounded alone."""
 
 from __future__ import annotations
+
+import json
+from dataclasses import asdict, fields
 
 import numpy as np
 import pytest
 
-from factory.physics.dynamics import Motion
-from factory.sample.metadata import rounded
+from factory.physics.dynamics import CollisionEvent, Motion
+from factory.sample.metadata import _collisions, _r, rounded
 from factory.scene.types import quat_to_matrix
 
 
@@ -74,3 +78,29 @@ def test_states_at_is_state_at_at_each_time(N):
     for i, t in enumerate(times.tolist()):
         for p, r in (motion.state_at(t), _state_at_alone(motion, t)):
             assert p.tobytes() == positions[i].tobytes() and r.tobytes() == rotations[i].tobytes(), t
+
+
+def test_collisions_are_each_events_fields_rounded_one_by_one():
+    """All events' floats rounded in one pass: the same keys, order, types and values as
+    rounding each event's fields alone (so a field added to CollisionEvent shows here)."""
+    rng = np.random.default_rng(5)
+    events = [
+        CollisionEvent(
+            frame=int(rng.integers(0, 24)),
+            time=float(rng.uniform(0, 1)),
+            kind=str(rng.choice(["floor", "wall", "furniture", "object"])),
+            a=int(rng.integers(1, 9)),
+            b=int(rng.integers(0, 9)),
+            speed=float(rng.uniform(0.05, 3)),
+            position=rng.normal(size=3).tolist(),
+            normal=[0.0078125, -0.0, float(rng.normal())],  # a tie at 6 decimals, a signed zero
+            force=float(rng.exponential(50)),
+            impulse=float(rng.exponential(0.1)),
+            duration=0.002 * int(rng.integers(1, 25)),
+        )
+        for _ in range(50)
+    ]
+    got, want = _collisions(events), [_r(asdict(e)) for e in events]
+    assert json.dumps(got) == json.dumps(want)
+    assert [list(g) for g in got] == [list(w) for w in want] == [[f.name for f in fields(CollisionEvent)]] * 50
+    assert _collisions([]) == []
