@@ -146,6 +146,7 @@ class _Contacts:
         self.open: dict[tuple[int, int], _Open] = {}
         self.events: list[CollisionEvent] = []
         self.force = np.zeros(6)
+        self.dt = model_step(built)
 
     def _velocity(self, qvel: np.ndarray, owner: int) -> np.ndarray:
         """An owner's centre velocity (3,) m/s (0 for the floor, walls and furniture)."""
@@ -158,20 +159,24 @@ class _Contacts:
         import mujoco
 
         if data.ncon == 0:
-            self.touching, self.open = set(), {}
+            if self.touching or self.open:
+                self.touching, self.open = set(), {}
             return
-        contacts = data.contact
-        a_all, b_all = self.owners[contacts.geom1], self.owners[contacts.geom2]
-        lo, hi = np.minimum(a_all, b_all), np.maximum(a_all, b_all)
-        now = {(int(x), int(y)) for x, y in set(zip(lo.tolist(), hi.tolist())) if x != y}
+        owners = self.owners[data.contact.geom]  # (ncon, 2): the owners of geom1 and geom2
+        pairs = owners.copy()
+        pairs.sort(axis=1)
+        pairs = pairs.tolist()  # per contact [lo, hi]
+        now = {(x, y) for x, y in pairs if x != y}
         new_pairs = now - self.touching
         self.touching = now
-        self.open = {p: v for p, v in self.open.items() if p in now and time - v.start < IMPACT_WINDOW}
+        if self.open:
+            self.open = {p: v for p, v in self.open.items() if p in now and time - v.start < IMPACT_WINDOW}
         if not new_pairs and not self.open:
             return
-        model, dt = self.built.model, model_step(self.built)
-        for c in range(data.ncon):
-            pair = (int(lo[c]), int(hi[c]))
+        model, dt = self.built.model, self.dt
+        owners = owners.tolist()
+        for c, (x, y) in enumerate(pairs):
+            pair = (x, y)
             if pair in self.open:
                 mujoco.mj_contactForce(model, data, c, self.force)
                 opened = self.open[pair]
@@ -180,7 +185,7 @@ class _Contacts:
                     opened.last, opened.event.duration = time, opened.event.duration + dt
             elif pair in new_pairs:
                 new_pairs.discard(pair)  # one event for the pair's first contact point
-                self._begin(model, data, c, pair, int(a_all[c]), int(b_all[c]), time, frame, qvel_before)
+                self._begin(model, data, c, pair, owners[c][0], owners[c][1], time, frame, qvel_before)
 
     def _begin(self, model, data, c: int, pair, a: int, b: int, time: float, frame: int, qvel) -> None:
         """Open an event for contact ``c`` between owners ``a`` (geom1's) and ``b``."""
@@ -208,8 +213,8 @@ class _Contacts:
             position=[float(x) for x in con.pos],
             normal=[float(x) for x in normal],
             force=float(self.force[0]),
-            impulse=float(self.force[0]) * model_step(self.built),
-            duration=model_step(self.built),
+            impulse=float(self.force[0]) * self.dt,
+            duration=self.dt,
         )
         self.events.append(event)
         self.open[pair] = _Open(event, time, time)
@@ -271,6 +276,7 @@ def simulate(scene: Scene, stop: Callable[[], None] | None = None, built=None) -
     contacts = _Contacts(built, scene)
     per_frame = built.steps_per_substep * scene.substeps
     h = model_step(built)
+    before = np.empty_like(data.qvel)  # the velocities before each integrator step
     i = 0  # integrator steps taken
     quiet = EULER_HOLD + 1  # steps since a contact was last active
     for step in range(S):
@@ -278,7 +284,7 @@ def simulate(scene: Scene, stop: Callable[[], None] | None = None, built=None) -
             if stop is not None:  # raises Stopped when whoever asked no longer wants it
                 stop()
             for _ in range(built.steps_per_substep):
-                before = data.qvel.copy()
+                np.copyto(before, data.qvel)
                 quiet = _step(model, data, saved, quiet)
                 i += 1
                 contacts.step(data, i * h, (i - 1) // per_frame, before)
