@@ -225,25 +225,42 @@ def model_step(built) -> float:
     return float(built.model.opt.timestep)
 
 
-def _step(model, data, saved: np.ndarray, quiet: int) -> int:
-    """One integrator step: RK4 while nothing has touched for ``EULER_HOLD`` steps
-    (exact in free flight), else MuJoCo's semi-implicit Euler (a quarter of the cost).
-    An RK4 step that met a contact (MuJoCo finds contacts at a step's start) is taken
-    again from ``saved`` as Euler, so every step a contact acts in is Euler's, as the
-    restitution calibration's were. Returns the steps since a contact last acted."""
-    import mujoco
+class _Stepper:
+    """Integrator steps: RK4 while nothing has touched for ``EULER_HOLD`` steps (exact
+    in free flight), else MuJoCo's semi-implicit Euler (a quarter of the cost). An RK4
+    step that met a contact (MuJoCo finds contacts at a step's start) is taken again
+    from the saved state as Euler, so every step a contact acts in is Euler's, as the
+    restitution calibration's were. ``quiet``: the steps since a contact last acted.
+    The model's integrator is set only when it changes (nothing else sets it)."""
 
-    euler = mujoco.mjtIntegrator.mjINT_EULER
-    if quiet > EULER_HOLD:
-        mujoco.mj_getState(model, data, saved, mujoco.mjtState.mjSTATE_INTEGRATION)
-        model.opt.integrator = mujoco.mjtIntegrator.mjINT_RK4
-        mujoco.mj_step(model, data)
-        if data.ncon == 0:
-            return quiet + 1
-        mujoco.mj_setState(model, data, saved, mujoco.mjtState.mjSTATE_INTEGRATION)
-    model.opt.integrator = euler
-    mujoco.mj_step(model, data)
-    return 0 if data.ncon else quiet + 1
+    def __init__(self, model, data):
+        import mujoco
+
+        self.model, self.data, self.mj_step = model, data, mujoco.mj_step
+        self.get_state, self.set_state = mujoco.mj_getState, mujoco.mj_setState
+        self.what = mujoco.mjtState.mjSTATE_INTEGRATION
+        self.saved = np.zeros(mujoco.mj_stateSize(model, self.what))
+        self.rk4, self.euler = mujoco.mjtIntegrator.mjINT_RK4, mujoco.mjtIntegrator.mjINT_EULER
+        self.integrator = model.opt.integrator
+        self.quiet = EULER_HOLD + 1
+
+    def _use(self, integrator) -> None:
+        if self.integrator != integrator:
+            self.model.opt.integrator = self.integrator = integrator
+
+    def step(self) -> None:
+        model, data = self.model, self.data
+        if self.quiet > EULER_HOLD:
+            self.get_state(model, data, self.saved, self.what)
+            self._use(self.rk4)
+            self.mj_step(model, data)
+            if data.ncon == 0:
+                self.quiet += 1
+                return
+            self.set_state(model, data, self.saved, self.what)
+        self._use(self.euler)
+        self.mj_step(model, data)
+        self.quiet = 0 if data.ncon else self.quiet + 1
 
 
 def simulate(scene: Scene, stop: Callable[[], None] | None = None, built=None) -> Motion:
@@ -272,20 +289,18 @@ def simulate(scene: Scene, stop: Callable[[], None] | None = None, built=None) -
     bodies = np.array([built.body_of[k] for k in moving], dtype=np.intp)
     dof = np.array([model.jnt_dofadr[model.body_jntadr[b]] for b in bodies], dtype=np.intp).reshape(-1, 1)
     linear, angular = dof + np.arange(3), dof + 3 + np.arange(3)
-    saved = np.zeros(mujoco.mj_stateSize(model, mujoco.mjtState.mjSTATE_INTEGRATION))
-    contacts = _Contacts(built, scene)
+    stepper, contacts = _Stepper(model, data), _Contacts(built, scene)
     per_frame = built.steps_per_substep * scene.substeps
     h = model_step(built)
     before = np.empty_like(data.qvel)  # the velocities before each integrator step
     i = 0  # integrator steps taken
-    quiet = EULER_HOLD + 1  # steps since a contact was last active
     for step in range(S):
         if step:
             if stop is not None:  # raises Stopped when whoever asked no longer wants it
                 stop()
             for _ in range(built.steps_per_substep):
                 np.copyto(before, data.qvel)
-                quiet = _step(model, data, saved, quiet)
+                stepper.step()
                 i += 1
                 contacts.step(data, i * h, (i - 1) // per_frame, before)
         if len(moving):
