@@ -7,7 +7,8 @@ and its MuJoCo model (:func:`factory.sample.scenes.scene_and_model`: drawn, chec
 camera clearance and spawn overlaps, drawn again) -> its motion
 (:func:`factory.physics.dynamics.simulate`) -> then all the call's clips rendered
 together (:func:`factory.render.renderer.render_clips`, in launches of
-``render.batch_views`` views) -> the metadata. A sample depends only on the config
+``render.batch_views`` views) -> the metadata
+(:func:`factory.sample.metadata.metadata`). A sample depends only on the config
 (with its seed), the index and, through the scenario allocation, the dataset's size
 (``samples``; None for the open-ended stream, see :mod:`factory.scene.allocation`), so
 the same sample is the same bytes on any worker, in any order and in any batch. A
