@@ -91,15 +91,25 @@ class Motion:
         """Positions (N, 3) and rotations (N, 3, 3) at ``time`` seconds, interpolated
         between substeps (positions linearly, orientations by normalised linear
         quaternion interpolation; exact at substep times, e.g. every frame)."""
-        t = float(np.clip(time, self.times[0], self.times[-1]))
-        k = max(min(int(np.searchsorted(self.times, t, side="right")) - 1, len(self.times) - 2), 0)
-        w = (t - self.times[k]) / (self.times[k + 1] - self.times[k])
+        pos, rot = self.states_at([time])
+        return pos[0], rot[0]
+
+    def states_at(self, times) -> tuple[np.ndarray, np.ndarray]:
+        """Positions (F, N, 3) and rotations (F, N, 3, 3) at ``times`` (F,) seconds, each
+        :meth:`state_at`'s. The quaternion sums run over rows of (F * N, 4), the layout
+        one time's (N, 4) has, so a pose is the same bits at any F."""
+        times = np.asarray(times, dtype=np.float64).reshape(-1)
+        F, N = len(times), self.positions.shape[1]
+        t = np.clip(times, self.times[0], self.times[-1])
+        k = np.maximum(np.minimum(np.searchsorted(self.times, t, side="right") - 1, len(self.times) - 2), 0)
+        w = ((t - self.times[k]) / (self.times[k + 1] - self.times[k]))[:, None, None]
         pos = self.positions[k] * (1 - w) + self.positions[k + 1] * w
-        q0, q1 = self.quats[k], self.quats[k + 1]
+        q0, q1 = self.quats[k].reshape(-1, 4), self.quats[k + 1].reshape(-1, 4)
         q1 = np.where((np.sum(q0 * q1, axis=-1) < 0)[:, None], -q1, q1)
+        w = np.repeat(w[:, 0], N, axis=0)  # (F * N, 1)
         q = q0 * (1 - w) + q1 * w
         q = q / np.linalg.norm(q, axis=-1, keepdims=True).clip(1e-12)
-        return pos, quat_to_matrix(q) if len(q) else np.zeros((0, 3, 3))
+        return pos, quat_to_matrix(q).reshape(F, N, 3, 3) if len(q) else np.zeros((F, N, 3, 3))
 
 
 def _initial(scene: Scene, data, built) -> None:
@@ -136,6 +146,7 @@ class _Contacts:
         self.open: dict[tuple[int, int], _Open] = {}
         self.events: list[CollisionEvent] = []
         self.force = np.zeros(6)
+        self.dt = model_step(built)
 
     def _velocity(self, qvel: np.ndarray, owner: int) -> np.ndarray:
         """An owner's centre velocity (3,) m/s (0 for the floor, walls and furniture)."""
@@ -148,20 +159,24 @@ class _Contacts:
         import mujoco
 
         if data.ncon == 0:
-            self.touching, self.open = set(), {}
+            if self.touching or self.open:
+                self.touching, self.open = set(), {}
             return
-        contacts = data.contact
-        a_all, b_all = self.owners[contacts.geom1], self.owners[contacts.geom2]
-        lo, hi = np.minimum(a_all, b_all), np.maximum(a_all, b_all)
-        now = {(int(x), int(y)) for x, y in set(zip(lo.tolist(), hi.tolist())) if x != y}
+        owners = self.owners[data.contact.geom]  # (ncon, 2): the owners of geom1 and geom2
+        pairs = owners.copy()
+        pairs.sort(axis=1)
+        pairs = pairs.tolist()  # per contact [lo, hi]
+        now = {(x, y) for x, y in pairs if x != y}
         new_pairs = now - self.touching
         self.touching = now
-        self.open = {p: v for p, v in self.open.items() if p in now and time - v.start < IMPACT_WINDOW}
+        if self.open:
+            self.open = {p: v for p, v in self.open.items() if p in now and time - v.start < IMPACT_WINDOW}
         if not new_pairs and not self.open:
             return
-        model, dt = self.built.model, model_step(self.built)
-        for c in range(data.ncon):
-            pair = (int(lo[c]), int(hi[c]))
+        model, dt = self.built.model, self.dt
+        owners = owners.tolist()
+        for c, (x, y) in enumerate(pairs):
+            pair = (x, y)
             if pair in self.open:
                 mujoco.mj_contactForce(model, data, c, self.force)
                 opened = self.open[pair]
@@ -170,7 +185,7 @@ class _Contacts:
                     opened.last, opened.event.duration = time, opened.event.duration + dt
             elif pair in new_pairs:
                 new_pairs.discard(pair)  # one event for the pair's first contact point
-                self._begin(model, data, c, pair, int(a_all[c]), int(b_all[c]), time, frame, qvel_before)
+                self._begin(model, data, c, pair, owners[c][0], owners[c][1], time, frame, qvel_before)
 
     def _begin(self, model, data, c: int, pair, a: int, b: int, time: float, frame: int, qvel) -> None:
         """Open an event for contact ``c`` between owners ``a`` (geom1's) and ``b``."""
@@ -198,8 +213,8 @@ class _Contacts:
             position=[float(x) for x in con.pos],
             normal=[float(x) for x in normal],
             force=float(self.force[0]),
-            impulse=float(self.force[0]) * model_step(self.built),
-            duration=model_step(self.built),
+            impulse=float(self.force[0]) * self.dt,
+            duration=self.dt,
         )
         self.events.append(event)
         self.open[pair] = _Open(event, time, time)
@@ -210,25 +225,42 @@ def model_step(built) -> float:
     return float(built.model.opt.timestep)
 
 
-def _step(model, data, saved: np.ndarray, quiet: int) -> int:
-    """One integrator step: RK4 while nothing has touched for ``EULER_HOLD`` steps
-    (exact in free flight), else MuJoCo's semi-implicit Euler (a quarter of the cost).
-    An RK4 step that met a contact (MuJoCo finds contacts at a step's start) is taken
-    again from ``saved`` as Euler, so every step a contact acts in is Euler's, as the
-    restitution calibration's were. Returns the steps since a contact last acted."""
-    import mujoco
+class _Stepper:
+    """Integrator steps: RK4 while nothing has touched for ``EULER_HOLD`` steps (exact
+    in free flight), else MuJoCo's semi-implicit Euler (a quarter of the cost). An RK4
+    step that met a contact (MuJoCo finds contacts at a step's start) is taken again
+    from the saved state as Euler, so every step a contact acts in is Euler's, as the
+    restitution calibration's were. ``quiet``: the steps since a contact last acted.
+    The model's integrator is set only when it changes (nothing else sets it)."""
 
-    euler = mujoco.mjtIntegrator.mjINT_EULER
-    if quiet > EULER_HOLD:
-        mujoco.mj_getState(model, data, saved, mujoco.mjtState.mjSTATE_INTEGRATION)
-        model.opt.integrator = mujoco.mjtIntegrator.mjINT_RK4
-        mujoco.mj_step(model, data)
-        if data.ncon == 0:
-            return quiet + 1
-        mujoco.mj_setState(model, data, saved, mujoco.mjtState.mjSTATE_INTEGRATION)
-    model.opt.integrator = euler
-    mujoco.mj_step(model, data)
-    return 0 if data.ncon else quiet + 1
+    def __init__(self, model, data):
+        import mujoco
+
+        self.model, self.data, self.mj_step = model, data, mujoco.mj_step
+        self.get_state, self.set_state = mujoco.mj_getState, mujoco.mj_setState
+        self.what = mujoco.mjtState.mjSTATE_INTEGRATION
+        self.saved = np.zeros(mujoco.mj_stateSize(model, self.what))
+        self.rk4, self.euler = mujoco.mjtIntegrator.mjINT_RK4, mujoco.mjtIntegrator.mjINT_EULER
+        self.integrator = model.opt.integrator
+        self.quiet = EULER_HOLD + 1
+
+    def _use(self, integrator) -> None:
+        if self.integrator != integrator:
+            self.model.opt.integrator = self.integrator = integrator
+
+    def step(self) -> None:
+        model, data = self.model, self.data
+        if self.quiet > EULER_HOLD:
+            self.get_state(model, data, self.saved, self.what)
+            self._use(self.rk4)
+            self.mj_step(model, data)
+            if data.ncon == 0:
+                self.quiet += 1
+                return
+            self.set_state(model, data, self.saved, self.what)
+        self._use(self.euler)
+        self.mj_step(model, data)
+        self.quiet = 0 if data.ncon else self.quiet + 1
 
 
 def simulate(scene: Scene, stop: Callable[[], None] | None = None, built=None) -> Motion:
@@ -257,19 +289,18 @@ def simulate(scene: Scene, stop: Callable[[], None] | None = None, built=None) -
     bodies = np.array([built.body_of[k] for k in moving], dtype=np.intp)
     dof = np.array([model.jnt_dofadr[model.body_jntadr[b]] for b in bodies], dtype=np.intp).reshape(-1, 1)
     linear, angular = dof + np.arange(3), dof + 3 + np.arange(3)
-    saved = np.zeros(mujoco.mj_stateSize(model, mujoco.mjtState.mjSTATE_INTEGRATION))
-    contacts = _Contacts(built, scene)
+    stepper, contacts = _Stepper(model, data), _Contacts(built, scene)
     per_frame = built.steps_per_substep * scene.substeps
     h = model_step(built)
+    before = np.empty_like(data.qvel)  # the velocities before each integrator step
     i = 0  # integrator steps taken
-    quiet = EULER_HOLD + 1  # steps since a contact was last active
     for step in range(S):
         if step:
             if stop is not None:  # raises Stopped when whoever asked no longer wants it
                 stop()
             for _ in range(built.steps_per_substep):
-                before = data.qvel.copy()
-                quiet = _step(model, data, saved, quiet)
+                np.copyto(before, data.qvel)
+                stepper.step()
                 i += 1
                 contacts.step(data, i * h, (i - 1) // per_frame, before)
         if len(moving):

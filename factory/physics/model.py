@@ -21,6 +21,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -65,10 +66,14 @@ def restitution_range(step: float) -> tuple[float, float]:
     return float(row[0]), float(row[-1])
 
 
+@functools.lru_cache(maxsize=64)
 def _row(step: float) -> np.ndarray:
-    """The calibration's restitutions at ``step`` (interpolated between measured steps)."""
+    """The calibration's restitutions at ``step`` (interpolated between measured steps;
+    read-only, kept per step: every object of every scene asks for its step's row)."""
     s = float(np.clip(step, _STEPS[0], _STEPS[-1]))
-    return np.array([np.interp(s, _STEPS, _RESTITUTION[:, j]) for j in range(len(_RATIO))])
+    row = np.array([np.interp(s, _STEPS, _RESTITUTION[:, j]) for j in range(len(_RATIO))])
+    row.flags.writeable = False
+    return row
 
 
 def damping_ratio(restitution: float, step: float) -> float:

@@ -7,7 +7,8 @@ and its MuJoCo model (:func:`factory.sample.scenes.scene_and_model`: drawn, chec
 camera clearance and spawn overlaps, drawn again) -> its motion
 (:func:`factory.physics.dynamics.simulate`) -> then all the call's clips rendered
 together (:func:`factory.render.renderer.render_clips`, in launches of
-``render.batch_views`` views) -> the metadata. A sample depends only on the config
+``render.batch_views`` views) -> the metadata
+(:func:`factory.sample.metadata.metadata`). A sample depends only on the config
 (with its seed), the index and, through the scenario allocation, the dataset's size
 (``samples``; None for the open-ended stream, see :mod:`factory.scene.allocation`), so
 the same sample is the same bytes on any worker, in any order and in any batch. A
@@ -20,170 +21,24 @@ it. What a sample holds: ``docs/format.md``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict
 from typing import TypeVar
 
 import numpy as np
 
-from factory import __version__
 from factory.errors import RenderError, Stopped
-from factory.physics.dynamics import Motion, simulate
-from factory.physics.model import effective_restitution
+from factory.physics.dynamics import simulate
 from factory.render.device import get_device
-from factory.render.renderer import Clip, ObjectAnnotation, RenderedClip, render_clips
+from factory.render.renderer import Clip, render_clips
+from factory.sample.metadata import metadata
 from factory.sample.scenes import scene_and_model
 from factory.sample.types import Sample, sample_key
 from factory.scene.allocation import allocation_of
 from factory.scene.config import Config
 from factory.scene.sampling import rng_for
-from factory.scene.shapes import CLASSES, box_corners
-from factory.scene.types import Scene
 from factory.timing import timed
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
-
-
-def _r(x, nd: int = 6):
-    """Round floats (in nested lists, tuples, arrays and dict values too) to ``nd``
-    decimals so the JSON is compact and platform-stable; NumPy integers become ints.
-    The metadata's one rounding rule."""
-    if isinstance(x, dict):
-        return {k: _r(v, nd) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_r(v, nd) for v in x]
-    if isinstance(x, np.ndarray):
-        return _r(x.tolist(), nd)
-    if isinstance(x, (float, np.floating)):
-        return round(float(x), nd)
-    if isinstance(x, np.integer):
-        return int(x)
-    return x
-
-
-def _project(K: np.ndarray, w2c: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Pixel coordinates (M, 2) and camera depth (M,) of world points (M, 3)."""
-    cam = points @ w2c[:3, :3].T + w2c[:3, 3]
-    z = cam[:, 2]
-    zs = np.where(np.abs(z) > 1e-9, z, 1e-9)
-    return np.stack([K[0, 0] * cam[:, 0] / zs + K[0, 2], K[1, 1] * cam[:, 1] / zs + K[1, 2]], 1), z
-
-
-REST_SPEED = 5e-3  # m/s: an object moving slower than this, and turning slower than REST_SPIN, is at rest
-REST_SPIN = 5e-2  # rad/s
-
-
-def _at_rest(motion: Motion, k: int, s: int, substeps: int) -> bool:
-    """Whether object ``k`` is at rest at state ``s``: its mean speed and turn rate over
-    the frame either side are under REST_SPEED and REST_SPIN. Means over a frame, not
-    the state's velocity: a body resting on a soft contact chatters at the step's scale
-    (mm/s back and forth, a micrometre)."""
-    a, b = max(s - substeps, 0), min(s + substeps, len(motion.times) - 1)
-    span = motion.times[b] - motion.times[a]
-    q0, q1 = motion.quats[a, k], motion.quats[b, k]
-    turn = 2.0 * np.arccos(min(1.0, abs(float(q0 @ q1))))  # rad between the two orientations
-    return bool(
-        np.linalg.norm(motion.positions[b, k] - motion.positions[a, k]) < REST_SPEED * span and turn < REST_SPIN * span
-    )
-
-
-def _object_metadata(k: int, scene: Scene, motion: Motion, rendered: RenderedClip, states: list) -> dict:
-    """The JSON of object ``k``: what it is, then its per-frame pose, motion, boxes and
-    the renderer's annotations (``states``: (positions, rotations) per frame)."""
-    o = scene.objects[k]
-    T = scene.frames
-    corners_local = box_corners(o.half_extents)
-    per_frame = {
-        "position": [],
-        "rotation": [],
-        "velocity": [],
-        "angular_velocity": [],
-        "at_rest": [],
-        "corners_2d": [],
-        "corners_depth": [],
-    }
-    for t in range(T):
-        s = t * scene.substeps  # the frame's physics step
-        pos, rot = states[t]
-        world = corners_local @ rot[k].T + pos[k]
-        uv, z = _project(scene.camera.K, rendered.world_to_camera[t], world)
-        per_frame["position"].append(_r(pos[k]))
-        per_frame["rotation"].append(_r(rot[k]))
-        per_frame["velocity"].append(_r(motion.velocities[s, k]))
-        per_frame["angular_velocity"].append(_r(motion.angular[s, k]))
-        per_frame["at_rest"].append(_at_rest(motion, k, s, scene.substeps))
-        per_frame["corners_2d"].append(_r(uv, 3))
-        per_frame["corners_depth"].append(_r(z))
-    for key in ObjectAnnotation._fields:
-        per_frame[key] = [getattr(rendered.annotations[t][k], key) for t in range(T)]
-    m = o.material
-    return {
-        "id": o.id,
-        "shape": o.shape,
-        "category": o.category,
-        "class_id": CLASSES.index(o.category),
-        "dims": _r(o.dims),
-        "static": o.static,
-        "mass": None if o.static else _r(motion.masses[k]),
-        "inertia": None if o.static else _r(motion.inertia[k]),
-        "inertia_axes": None if o.static else _r(motion.inertia_frame[k]),
-        "centre_of_mass": None if o.static else _r(motion.centre_of_mass[k]),
-        "restitution": _r(effective_restitution(o.restitution, scene)),
-        "friction": _r(o.friction),
-        "material": {
-            "color": _r(m.color),
-            "color2": _r(m.color2),
-            "texture": m.texture,
-            "texture_scale": _r(m.texture_scale),
-            "roughness": _r(m.roughness),
-            "specular": _r(m.specular),
-        },
-        **per_frame,
-    }
-
-
-def _metadata(config: Config, scenario: str, index: int, scene: Scene, motion: Motion, rendered: RenderedClip) -> dict:
-    T = scene.frames
-    w2cs = rendered.world_to_camera
-    states = [motion.state_at(t / scene.fps) for t in range(T)]  # poses of every object, per frame
-    objects = [_object_metadata(k, scene, motion, rendered, states) for k in range(len(scene.objects))]
-    cam = scene.camera
-    params = {k: _r(v) for k, v in scene.params.items()}
-    return {
-        "key": sample_key(index),
-        "index": index,
-        "seed": config.seed,
-        "scenario": scenario,
-        "dataset": config.name,
-        "config_hash": config.config_hash(),
-        "generator": "factory",
-        "generator_version": __version__,
-        "licence": config.licence,
-        "frames": T,
-        "fps": scene.fps,
-        "width": cam.width,
-        "height": cam.height,
-        "params": params,
-        "retries": scene.retries,
-        "classes": list(CLASSES),
-        "camera": {
-            "K": _r(cam.K),
-            "world_to_camera": [_r(m, 9) for m in w2cs],
-            "trajectory": cam.trajectory,
-            "shutter": _r(cam.shutter),
-            "noise_std": _r(cam.noise_std),
-        },
-        "lights": [
-            {"kind": li.kind, "vector": _r(li.vector), "intensity": _r(li.intensity), "size": _r(li.size)}
-            for li in scene.lights
-        ],
-        "ambient": _r(scene.ambient),
-        "room": None
-        if scene.room is None
-        else {"width": _r(scene.room.width), "depth": _r(scene.room.depth), "height": _r(scene.room.height)},
-        "objects": objects,
-        "collisions": [_r(asdict(e)) for e in motion.events],
-    }
 
 
 def scenario_of(config: Config, index: int, samples: int | None = None) -> str:
@@ -265,6 +120,7 @@ def generate_samples(
         except Exception as e:  # noqa: BLE001 - returned with what reproduces it
             out[pos] = _failed(config, index, scenario, e)
     rendered = _render(config, indices, jobs, device, timings, stop)
+    config_hash = config.config_hash() if jobs else None  # once for all the samples' metadata
     for (pos, scenario, scene, motion), result in zip(jobs, rendered):
         index = indices[pos]
         if isinstance(result, RenderError):
@@ -272,7 +128,7 @@ def generate_samples(
             continue
         try:
             with timed(timings, "metadata"):
-                meta = _metadata(config, scenario, index, scene, motion, result)
+                meta = metadata(config, scenario, index, scene, motion, result, config_hash)
         except Exception as e:  # noqa: BLE001 - returned with what reproduces it
             out[pos] = _failed(config, index, scenario, e)
             continue

@@ -170,17 +170,25 @@ class Scene:
     retries: int = 0  # draws thrown away because the camera was inside geometry
 
 
+def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a x b`` of two 3-vectors: np.cross's products and differences, in its order (so
+    the same bits), without its overhead on arrays this small (a camera pose per view)."""
+    a0, a1, a2 = a.tolist()
+    b0, b1, b2 = b.tolist()
+    return np.array([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0])
+
+
 def look_at(eye: np.ndarray, target: np.ndarray) -> np.ndarray:
     """World-to-camera 4x4 (OpenCV axes) for a camera at ``eye`` looking at ``target``,
     with image-up along world +z."""
     fwd = target - eye
     fwd = fwd / np.linalg.norm(fwd)
     up = np.array([0.0, 0.0, 1.0])
-    right = np.cross(fwd, up)
+    right = _cross(fwd, up)
     if np.linalg.norm(right) < 1e-9:  # looking straight down: any right will do
         right = np.array([1.0, 0.0, 0.0])
     right = right / np.linalg.norm(right)
-    down = np.cross(fwd, right)
+    down = _cross(fwd, right)
     R = np.stack([right, down, fwd])  # rows: camera axes in world coordinates
     M = np.eye(4)
     M[:3, :3] = R

@@ -1,0 +1,232 @@
+"""A sample's ``json`` member (docs/format.md): the scene, the camera, the lights and,
+per object, what it is and its per-frame state, boxes and annotations.
+
+Every per-frame quantity is computed for all frames of an object at once (NumPy),
+with the same floating-point operations, in the same order and with the same BLAS
+calls per frame as one frame at a time, so the numbers are the same bits; and every
+float is rounded by :func:`rounded`, which gives Python's ``round`` bit for bit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from factory import __version__
+from factory.physics.dynamics import CollisionEvent, Motion
+from factory.physics.model import effective_restitution
+from factory.render.renderer import ObjectAnnotation, RenderedClip
+from factory.sample.types import sample_key
+from factory.scene.config import Config
+from factory.scene.shapes import CLASSES, box_corners
+from factory.scene.types import Scene
+
+REST_SPEED = 5e-3  # m/s: an object moving slower than this, and turning slower than REST_SPIN, is at rest
+REST_SPIN = 5e-2  # rad/s
+_EXACT = 2.0**52  # |x * 10**nd| below this: every integer and half-integer near it is a double
+
+
+def rounded(values, nd: int = 6) -> list:
+    """``values`` (float64 array, 1-d or more) as nested lists of Python floats, each
+    ``round(float(v), nd)`` bit for bit (NumPy's ``round`` is not always the same).
+
+    Python rounds the exact binary value of ``v * 10**nd`` to an integer N (ties to
+    even) and returns the double nearest to N / 10**nd. Here p = v * 10**nd is within
+    half an ulp of that exact value, so wherever p is further than that from a
+    half-integer, N = rint(p); and N / 10**nd, one correctly rounded division of exact
+    doubles, is the double nearest to it. The rest (near a half-integer, too large,
+    not finite) go through ``round`` itself. ``0 <= nd <= 22`` (10**nd exact).
+    """
+    if not 0 <= nd <= 22:
+        raise ValueError(f"nd must be in [0, 22] (10**nd exact), got {nd}")
+    a = np.asarray(values, dtype=np.float64)
+    scale = 10.0**nd
+    with np.errstate(all="ignore"):  # inf and nan take the slow path below
+        p = a * scale
+        out = np.rint(p) / scale  # rint keeps the sign: -0.0 where round gives -0.0
+        sure = (np.abs(p) < _EXACT) & (np.abs(p - np.floor(p) - 0.5) > np.abs(p) * 2.0**-50)
+    if not sure.all():
+        flat, src = out.reshape(-1), a.reshape(-1)  # out is a fresh array: a view
+        for i in np.flatnonzero(~sure.reshape(-1)).tolist():
+            flat[i] = round(float(src[i]), nd)
+    return out.tolist()
+
+
+def _r(x, nd: int = 6):
+    """Round floats (in nested lists, tuples, arrays and dict values too) to ``nd``
+    decimals so the JSON is compact and platform-stable; NumPy integers become ints.
+    The metadata's one rounding rule (float arrays: :func:`rounded`)."""
+    if isinstance(x, dict):
+        return {k: _r(v, nd) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_r(v, nd) for v in x]
+    if isinstance(x, np.ndarray):
+        return rounded(x, nd) if x.dtype == np.float64 and x.ndim else _r(x.tolist(), nd)
+    if isinstance(x, (float, np.floating)):
+        return round(float(x), nd)
+    if isinstance(x, np.integer):
+        return int(x)
+    return x
+
+
+def _project(K: np.ndarray, w2c: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel coordinates (..., M, 2) and camera depth (..., M) of world points (..., M, 3)
+    seen by world-to-camera matrices ``w2c`` (..., 4, 4) (one per leading index)."""
+    cam = points @ np.swapaxes(w2c[..., :3, :3], -1, -2) + w2c[..., None, :3, 3]
+    z = cam[..., 2]
+    zs = np.where(np.abs(z) > 1e-9, z, 1e-9)
+    return np.stack([K[0, 0] * cam[..., 0] / zs + K[0, 2], K[1, 1] * cam[..., 1] / zs + K[1, 2]], -1), z
+
+
+def _at_rest(motion: Motion, k: int, steps: np.ndarray, substeps: int) -> list[bool]:
+    """Whether object ``k`` is at rest at each state of ``steps`` (F,) int: its mean
+    speed and turn rate over the frame either side are under REST_SPEED and REST_SPIN.
+    Means over a frame, not the state's velocity: a body resting on a soft contact
+    chatters at the step's scale (mm/s back and forth, a micrometre)."""
+    a, b = np.maximum(steps - substeps, 0), np.minimum(steps + substeps, len(motion.times) - 1)
+    span = motion.times[b] - motion.times[a]
+    q0, q1 = motion.quats[a, k], motion.quats[b, k]
+    # Row @ column: the same dot product (BLAS ddot) as one frame's q0 @ q1, so the same bits.
+    dot = (q0[:, None, :] @ q1[:, :, None])[:, 0, 0]
+    turn = 2.0 * np.arccos(np.minimum(1.0, np.abs(dot)))  # rad between the two orientations
+    d = motion.positions[b, k] - motion.positions[a, k]
+    moved = np.sqrt((d[:, None, :] @ d[:, :, None])[:, 0, 0])  # np.linalg.norm of one: sqrt(d @ d)
+    return ((moved < REST_SPEED * span) & (turn < REST_SPIN * span)).tolist()
+
+
+def _per_frame(scene: Scene, motion: Motion, rendered: RenderedClip, positions, rotations) -> list[dict]:
+    """Per object, its per-frame lists (T each), in the key order of docs/format.md;
+    ``positions`` (T, N, 3) and ``rotations`` (T, N, 3, 3) are its poses at the frames."""
+    T, N = scene.frames, len(scene.objects)
+    steps = np.arange(T) * scene.substeps  # the frames' physics states
+    w2c = np.stack(rendered.world_to_camera) if T else np.zeros((0, 4, 4))
+    # (T, 8, 3) @ (T, 3, 3): per frame the same BLAS product as corners @ R.T alone.
+    corners = [box_corners(o.half_extents) @ np.swapaxes(rotations[:, k], -1, -2) for k, o in enumerate(scene.objects)]
+    world = np.stack(corners, 1) + positions[:, :, None, :] if N else np.zeros((T, 0, 8, 3))
+    uv, z = _project(scene.camera.K, w2c[:, None], world)
+
+    def per_object(a: np.ndarray, nd: int = 6) -> list:  # (T, N, ...) -> N lists of T, rounded
+        return rounded(np.swapaxes(a, 0, 1), nd) if N else []
+
+    columns = {
+        "position": per_object(positions),
+        "rotation": per_object(rotations),
+        "velocity": per_object(motion.velocities[steps]),
+        "angular_velocity": per_object(motion.angular[steps]),
+        "at_rest": [_at_rest(motion, k, steps, scene.substeps) for k in range(N)],
+        "corners_2d": per_object(uv, 3),
+        "corners_depth": per_object(z),
+    }
+    out = [{key: column[k] for key, column in columns.items()} for k in range(N)]
+    for k, entry in enumerate(out):
+        for j, key in enumerate(ObjectAnnotation._fields):
+            entry[key] = [rendered.annotations[t][k][j] for t in range(T)]
+    return out
+
+
+def _object_metadata(k: int, scene: Scene, motion: Motion, per_frame: dict) -> dict:
+    """The JSON of object ``k``: what it is, then its per-frame lists (``per_frame``)."""
+    o = scene.objects[k]
+    m = o.material
+    return {
+        "id": o.id,
+        "shape": o.shape,
+        "category": o.category,
+        "class_id": CLASSES.index(o.category),
+        "dims": _r(o.dims),
+        "static": o.static,
+        "mass": None if o.static else _r(motion.masses[k]),
+        "inertia": None if o.static else _r(motion.inertia[k]),
+        "inertia_axes": None if o.static else _r(motion.inertia_frame[k]),
+        "centre_of_mass": None if o.static else _r(motion.centre_of_mass[k]),
+        "restitution": _r(effective_restitution(o.restitution, scene)),
+        "friction": _r(o.friction),
+        "material": {
+            "color": _r(m.color),
+            "color2": _r(m.color2),
+            "texture": m.texture,
+            "texture_scale": _r(m.texture_scale),
+            "roughness": _r(m.roughness),
+            "specular": _r(m.specular),
+        },
+        **per_frame,
+    }
+
+
+def metadata(
+    config: Config,
+    scenario: str,
+    index: int,
+    scene: Scene,
+    motion: Motion,
+    rendered: RenderedClip,
+    config_hash: str | None = None,
+) -> dict:
+    """The ``json`` member of sample ``index`` (docs/format.md); ``config_hash``:
+    ``config.config_hash()`` when the caller has it (it costs a dump of the config)."""
+    T = scene.frames
+    positions, rotations = motion.states_at(np.arange(T) / scene.fps)  # every object's pose, per frame
+    per_frame = _per_frame(scene, motion, rendered, positions, rotations)
+    objects = [_object_metadata(k, scene, motion, per_frame[k]) for k in range(len(scene.objects))]
+    cam = scene.camera
+    params = {k: _r(v) for k, v in scene.params.items()}
+    return {
+        "key": sample_key(index),
+        "index": index,
+        "seed": config.seed,
+        "scenario": scenario,
+        "dataset": config.name,
+        "config_hash": config.config_hash() if config_hash is None else config_hash,
+        "generator": "factory",
+        "generator_version": __version__,
+        "licence": config.licence,
+        "frames": T,
+        "fps": scene.fps,
+        "width": cam.width,
+        "height": cam.height,
+        "params": params,
+        "retries": scene.retries,
+        "classes": list(CLASSES),
+        "camera": {
+            "K": _r(cam.K),
+            "world_to_camera": rounded(np.stack(rendered.world_to_camera), 9) if T else [],
+            "trajectory": cam.trajectory,
+            "shutter": _r(cam.shutter),
+            "noise_std": _r(cam.noise_std),
+        },
+        "lights": [
+            {"kind": li.kind, "vector": _r(li.vector), "intensity": _r(li.intensity), "size": _r(li.size)}
+            for li in scene.lights
+        ],
+        "ambient": _r(scene.ambient),
+        "room": None
+        if scene.room is None
+        else {"width": _r(scene.room.width), "depth": _r(scene.room.depth), "height": _r(scene.room.height)},
+        "objects": objects,
+        "collisions": _collisions(motion.events),
+    }
+
+
+def _collisions(events: list[CollisionEvent]) -> list[dict]:
+    """Each event's fields (:class:`CollisionEvent`, in its order), rounded as ``_r``
+    rounds them, all of the events' floats in one pass."""
+    if not events:
+        return []
+    floats = rounded(
+        np.array([[e.time, e.speed, *e.position, *e.normal, e.force, e.impulse, e.duration] for e in events])
+    )
+    return [
+        {
+            "frame": _r(e.frame),
+            "time": f[0],
+            "kind": e.kind,
+            "a": _r(e.a),
+            "b": _r(e.b),
+            "speed": f[1],
+            "position": f[2:5],
+            "normal": f[5:8],
+            "force": f[8],
+            "impulse": f[9],
+            "duration": f[10],
+        }
+        for e, f in zip(events, floats)
+    ]
