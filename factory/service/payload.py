@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from factory.dataset.shards import end_of_archive, sample_segment
 from factory.errors import Stopped
+from factory.heap import settle
 from factory.sample.generate import batch_or_each, generate_sample, generate_samples
 from factory.scene.config import Config
 
@@ -84,6 +85,7 @@ def make_batch(works: list[Work]) -> list[dict | BaseException]:
                 done[w.key] = encode_sample(sample, mp4=config.output.mp4 if w.mp4 is None else w.mp4, only=w.only)
             except Exception as e:  # noqa: BLE001 - handed back to the one request it belongs to
                 done[w.key] = e
+    settle()  # the replica's first batch loaded what it keeps: out of the collector's way
     return [done[w.key] for w in works]
 
 

@@ -28,6 +28,7 @@ import pyarrow as pa
 
 from factory.dataset import shards as sh
 from factory.errors import RenderError
+from factory.heap import settle
 from factory.sample.encode import encode_sample
 from factory.sample.generate import generate_samples, scenario_of
 from factory.sample.types import sample_key
@@ -142,6 +143,7 @@ class RenderStage:
             out["error"].append(error)
             out[column].append(payload)
         out[column] = binary_column(out[column])
+        settle()  # the actor's first block loaded what it keeps: out of the collector's way
         return pa.table(out, schema=RENDERED if self.encode is None else ENCODED)
 
     def _segment(self, index: int, result) -> bytes:
