@@ -43,6 +43,11 @@ PLACEMENTS = ("scatter", "stack", "on_furniture", "roll")  # factory.scene.place
 # renderer and the commands' --device / --batch-views read them from here.
 DEVICES = ("cpu", "cuda")
 MAX_BATCH_VIEWS = 4096
+# The PNG writers of factory.sample.encode (libdeflate: factory.sample.png; opencv: its
+# libpng + zlib level 1, the bytes of every dataset before issue 23). The one list, here
+# because encode imports config; DEFAULT_PNG is output.png's default and encode_sample's.
+PNG_WRITERS = ("libdeflate", "opencv")
+DEFAULT_PNG = "libdeflate"
 
 
 def _num(ge=None, le=None, gt=None, integer=False):
@@ -132,6 +137,10 @@ class RenderSettings(Strict):
 
 class OutputSettings(Strict):
     mp4: bool = Field(True, description="add an MP4 of the RGB clip to every sample")
+    png: Literal[PNG_WRITERS] = Field(
+        DEFAULT_PNG,
+        description="PNG writer: libdeflate (fast, smaller) or opencv (the bytes of before); the same decoded arrays",
+    )
 
 
 class ObjectSpec(Strict):
