@@ -6,12 +6,13 @@ the default PNG decoder of both WebDataset readers, to exactly the baseline's ar
 
 * ``baseline``: the encoder before issue 23 (its expressions written out here): OpenCV's
   libpng, zlib level 1, libpng's adaptive filter per row, Z_RLE for the id members;
-* ``opencv``: ``encode_sample`` of this checkout with its default writer (checked to
-  give the baseline's bytes);
+* ``opencv``: ``encode_sample(png="opencv")`` of this checkout (checked to give the
+  baseline's bytes);
 * ``opencv <strategy>``: OpenCV with one fixed row filter per member
   (``encode.FAST_FILTERS``) instead of the adaptive one, zlib level 1, the given zlib
   strategy (``ids RLE``: the default one, Z_RLE for the ids as today);
-* ``libdeflate``: ``encode_sample(png="libdeflate")`` (factory.sample.png);
+* ``libdeflate``: ``encode_sample(png="libdeflate")`` (factory.sample.png), the
+  default writer (``output.png``);
 * ``isal``, ``zlib-ng``: the same filters with ISA-L level 1 or zlib-ng level 1 (only
   where the ``isal`` / ``zlib-ng`` packages are installed; not dependencies);
 * ``threads``: the ``opencv`` members in a thread pool (OpenCV releases the GIL):
@@ -158,9 +159,9 @@ def writers() -> dict:
     """name -> (f, member) -> bytes, and whether its bytes must equal the baseline's."""
     out = {
         "baseline": (_baseline, True),
-        "opencv": (lambda f, name: enc._opencv_images(f)[name](), True),
+        "opencv": (lambda f, name: enc._write_opencv(name, enc._images(f)[name]()), True),
         **{f"opencv {s}": (_opencv_fixed(s), False) for s in ("ids RLE", "RLE", "FILTERED", "HUFFMAN_ONLY")},
-        "libdeflate": (lambda f, name: enc._fast_images(f)[name](), False),
+        "libdeflate": (lambda f, name: enc._write_fast(name, enc._images(f)[name]()), False),
     }
     try:
         from isal import isal_zlib
@@ -197,7 +198,7 @@ def threaded(clips, repeats: int, workers: int) -> tuple[float, float]:
         for _ in range(repeats):
             c, w = time.process_time(), time.perf_counter()
             for clip in clips:
-                list(pool.map(lambda fn: fn(), enc._opencv_images(clip.frames).values()))
+                list(pool.map(lambda kv: enc._write_opencv(kv[0], kv[1]()), enc._images(clip.frames).items()))
             best_cpu, best_wall = min(best_cpu, time.process_time() - c), min(best_wall, time.perf_counter() - w)
     return 1e3 * best_cpu / len(clips), 1e3 * best_wall / len(clips)
 

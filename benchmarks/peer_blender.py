@@ -176,7 +176,7 @@ def factory_side(args, tmp: Path) -> dict:
         wall["render"] += time.perf_counter() - t0
         cpu["render"] += time.process_time() - c0
         t0, c0 = time.perf_counter(), time.process_time()
-        encode_sample(sample, mp4=False)
+        encode_sample(sample, mp4=False, png=config.output.png)
         wall["encode"] += time.perf_counter() - t0
         cpu["encode"] += time.process_time() - c0
         # What Cycles is given: the drawn scene and its poses, rendered (every layer).

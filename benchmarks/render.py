@@ -117,6 +117,8 @@ bad = [s for s in out if not hasattr(s, "frames")]
 if bad:
     raise bad[0]
 t0 = time.perf_counter()
+# encode_sample's default writer is the config's default one (output.png, where a
+# checkout has it): each checkout's own bytes and time for this workload.
 nbytes = sum(len(v) for s in out for k, v in encode_sample(s, mp4=False).items() if k != "__key__")
 encode = time.perf_counter() - t0
 print(json.dumps({"render": render, "encode": encode, "bytes": nbytes, "timings": timings}))

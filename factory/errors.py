@@ -26,7 +26,7 @@ The tree::
                                       connections) through factory.client's retries
 
 Foreign errors are translated at one border each: pydantic's in
-:func:`factory.scene.config.validation_problems`, fsspec's and the OS's in
+:func:`factory.scene.validation.validation_problems`, fsspec's and the OS's in
 :mod:`factory.dataset.storage`, FastAPI's in :mod:`factory.service.app`.
 
 Each message says what is wrong, with the bad value, and what is allowed.
@@ -68,7 +68,7 @@ class ConfigError(FactoryError, ValueError):
 
     @classmethod
     def of(cls, source: str, fields: list[dict]) -> ConfigError:
-        """The error for structured problems (see :func:`factory.scene.config.validation_problems`)."""
+        """The error for structured problems (see :func:`factory.scene.validation.validation_problems`)."""
         return cls(source, [problem_line(f) for f in fields], fields)
 
 

@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     for index in dict.fromkeys(args.index):  # de-duplicate, keep order
         start = time.perf_counter()
         sample = generate_sample(config, index, samples=args.samples)
-        members = encode_sample(sample, mp4=config.output.mp4)
+        members = encode_sample(sample, mp4=config.output.mp4, png=config.output.png)
         seconds = time.perf_counter() - start
         key = members.pop("__key__")
         files = {f"{key}.{ext}": data for ext, data in members.items()}

@@ -95,7 +95,7 @@ def serve_schema(path: Path, data: dict):
     from pydantic import ValidationError
     from ray.serve.schema import ServeDeploySchema
 
-    from factory.scene.config import validation_problems
+    from factory.scene.validation import validation_problems
 
     try:
         return ServeDeploySchema.model_validate(data)

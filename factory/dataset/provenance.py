@@ -24,7 +24,8 @@ LIBRARIES = (
     ("mujoco-core", "the physics: every pose, velocity and contact (MuJoCo)"),
     ("warp-lang", "rendering arithmetic: the compiled render kernels, on render.device cpu or cuda"),
     ("trimesh", "the triangle-mesh assets (trimesh.creation)"),
-    ("opencv-python-headless", "PNG and MP4 encoding of every member"),
+    ("deflate", "PNG compression (libdeflate) of the image members, under output.png libdeflate (the default)"),
+    ("opencv-python-headless", "MP4 encoding, and the PNGs under output.png opencv (libpng + zlib)"),
     ("pyyaml", "reading scenario configs"),
     ("pydantic", "config validation and the defaults in the resolved config"),
 )

@@ -14,13 +14,14 @@ A clip whose widest member (flow, ``T*H x 2*W`` pixels) exceeds
 :data:`MAX_MEMBER_PIXELS` (Pillow's decompression-bomb limit) is rejected here rather
 than written undecodable.
 
-Bytes are deterministic: PNGs are written by OpenCV's bundled libpng/zlib at fixed
-settings (:data:`PNG_LEVEL`, Z_RLE for :data:`ID_MEMBERS`), the JSON is canonical, and
-the MP4 muxer writes creation and modification times of 0, so the same sample gives
-the same bytes with the same wheels. ``encode_sample(png="libdeflate")`` writes the PNGs
-with :mod:`factory.sample.png` instead: the same decoded arrays, other bytes (a switch
-for the Python API only, off by default: no dataset has used it; were it wired into a
-config, ``deflate`` would join the byte-changing libraries of the manifest's provenance).
+Bytes are deterministic: the PNGs are written by the config's ``output.png`` writer
+(:data:`~factory.scene.config.PNG_WRITERS`) at fixed settings: ``"libdeflate"``, the
+default (:mod:`factory.sample.png`: one row filter per member, :data:`FAST_FILTERS`,
+libdeflate level 2), or ``"opencv"``, OpenCV's bundled libpng/zlib (:data:`PNG_LEVEL`,
+Z_RLE for :data:`ID_MEMBERS`; the bytes of every dataset before issue 23). Both decode
+to the same arrays. The JSON is canonical, and the MP4 muxer writes creation and
+modification times of 0, so the same sample gives the same bytes with the same wheels
+(``deflate`` and ``opencv-python-headless`` are in the manifest's provenance).
 """
 
 from __future__ import annotations
@@ -36,10 +37,10 @@ import numpy as np
 from factory.render.frames import Frames
 from factory.sample.png import png as fast_png
 from factory.sample.types import Sample
-from factory.scene.config import MAX_MEMBER_PIXELS
+from factory.scene.config import DEFAULT_PNG, MAX_MEMBER_PIXELS, PNG_WRITERS
 
-# zlib settings of the PNGs, chosen so that encoding keeps up with the compiled
-# renderer. Measured on the benchmark clip (256x256, 24 frames, 10 objects; OpenCV 5 /
+# zlib settings of the "opencv" writer's PNGs, chosen so that encoding kept up with the
+# compiled renderer. Measured on the benchmark clip (256x256, 24 frames, 10 objects; OpenCV 5 /
 # libpng, 1 core), ms per frame and kB per clip, level 1 against the level 6 of before:
 # rgb 1.7 (586 kB) vs 3.3 (449), depth 0.9 (271) vs 1.9 (222), normals 1.4 (269) vs
 # 2.0 (214), flow 2.6 (939) vs 4.2 at level 3 (763). Ids compress best with zlib's
@@ -58,8 +59,6 @@ NORMAL_SCALE = 127.5
 DEFAULT_FPS = 12.0
 MP4_FOURCC = "mp4v"  # the only MP4 encoder in opencv-python-headless wheels (no H.264)
 
-# PNG writers of encode_sample: OpenCV (libpng + zlib, the default) or factory.sample.png.
-PNG_WRITERS = ("opencv", "libdeflate")
 # The row filter of each member in factory.sample.png's writer, the best of none / sub
 # / up for size at libdeflate level 2 on both benchmark workloads (benchmarks/encode.py).
 FAST_FILTERS = {
@@ -76,16 +75,18 @@ IMAGE_MEMBERS = ("rgb.png", "depth.png", "instance.png", "semantic.png", "normal
 
 
 def encode_sample(
-    sample: Sample, *, mp4: bool = True, only: Collection[str] | None = None, png: str = "opencv"
+    sample: Sample, *, mp4: bool = True, only: Collection[str] | None = None, png: str = DEFAULT_PNG
 ) -> dict[str, bytes]:
     """The WebDataset sample dict of ``sample``: ``{"__key__": key, member: bytes}``.
 
     ``only``, when given, names the image members to encode (a subset of
     :data:`IMAGE_MEMBERS`); ``json`` is always there and ``mp4`` follows ``mp4``. Each
     member's bytes are the same whichever others are asked for. ``png`` picks the PNG
-    writer (:data:`PNG_WRITERS`): ``"opencv"``, the bytes of every dataset so far, or
-    ``"libdeflate"`` (:mod:`factory.sample.png`), which decodes to the same arrays in
-    about a third of the time at fewer bytes, but writes other bytes.
+    writer (:data:`~factory.scene.config.PNG_WRITERS`; callers pass the config's
+    ``output.png``, whose default is this one): ``"libdeflate"``
+    (:mod:`factory.sample.png`), or ``"opencv"``, the bytes of the datasets made before
+    issue 23, in about three times libdeflate's CPU and 1.2x its bytes; both decode to
+    the same arrays.
 
     Raises:
         ValueError: the key contains a dot, an array has the wrong shape or dtype, a

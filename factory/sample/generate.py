@@ -196,10 +196,14 @@ def generate_members(
     as one WebDataset sample ``{"__key__": ..., ext: bytes}``.
 
     ``mp4`` defaults to the config's ``output.mp4``; ``only`` names the image members to
-    encode (see :func:`factory.sample.encode.encode_sample`; None: all, as a shard holds them).
+    encode (see :func:`factory.sample.encode.encode_sample`; None: all, as a shard holds them);
+    the PNGs are written by the config's ``output.png`` writer.
     """
     from factory.sample.encode import encode_sample
 
     return encode_sample(
-        generate_sample(config, index, samples=samples), mp4=config.output.mp4 if mp4 is None else mp4, only=only
+        generate_sample(config, index, samples=samples),
+        mp4=config.output.mp4 if mp4 is None else mp4,
+        only=only,
+        png=config.output.png,
     )

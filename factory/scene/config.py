@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -32,6 +31,7 @@ from pydantic_core import PydanticCustomError
 from factory.errors import ConfigError, ParamError
 from factory.scene.distributions import Param, parse_choice, parse_number
 from factory.scene.shapes import ANALYTIC, KINDS
+from factory.scene.validation import validation_problems
 
 TEXTURES = ("plain", "checker", "stripes", "noise")
 TRAJECTORIES = ("static", "orbit", "dolly", "handheld")
@@ -43,6 +43,11 @@ PLACEMENTS = ("scatter", "stack", "on_furniture", "roll")  # factory.scene.place
 # renderer and the commands' --device / --batch-views read them from here.
 DEVICES = ("cpu", "cuda")
 MAX_BATCH_VIEWS = 4096
+# The PNG writers of factory.sample.encode (libdeflate: factory.sample.png; opencv: its
+# libpng + zlib level 1, the bytes of every dataset before issue 23). The one list, here
+# because encode imports config; DEFAULT_PNG is output.png's default and encode_sample's.
+PNG_WRITERS = ("libdeflate", "opencv")
+DEFAULT_PNG = "libdeflate"
 
 
 def _num(ge=None, le=None, gt=None, integer=False):
@@ -132,6 +137,10 @@ class RenderSettings(Strict):
 
 class OutputSettings(Strict):
     mp4: bool = Field(True, description="add an MP4 of the RGB clip to every sample")
+    png: Literal[PNG_WRITERS] = Field(
+        DEFAULT_PNG,
+        description="PNG writer: libdeflate (fast, smaller) or opencv (the bytes of before); the same decoded arrays",
+    )
 
 
 class ObjectSpec(Strict):
@@ -292,56 +301,6 @@ def hash_resolved(resolved: dict) -> str:
 # the config hash, so a dataset resumes under any batch size. (``render.device`` is
 # in: devices agree only within tolerances, see docs/format.md "Tolerances".)
 EXECUTION_ONLY = frozenset({"batch_views"})
-
-
-def _models_in(tp: Any) -> list[type[BaseModel]]:
-    """The pydantic models that a type annotation is, or is a union over."""
-    if isinstance(tp, type) and issubclass(tp, BaseModel):
-        return [tp]
-    return [a for a in getattr(tp, "__args__", ()) if isinstance(a, type) and issubclass(a, BaseModel)]
-
-
-def _walk(model: type[BaseModel] | None, loc: tuple) -> tuple[tuple, type[BaseModel] | None]:
-    """Follow an error location through ``model``: the location without pydantic's
-    union-member tags (``scenarios.a.room.RoomSpec.width`` -> ``scenarios.a.room.width``),
-    and the model in which its last part is a key (None where unknown)."""
-    out, current, parent = [], model, None
-    for part in loc:
-        if getattr(current, "__origin__", None) in (dict, list):  # a key or an index of a container
-            out.append(part)
-            current, parent = current.__args__[-1], None
-            continue
-        models = _models_in(current)
-        if not (isinstance(current, type) and issubclass(current, BaseModel)) and isinstance(part, str):
-            tagged = [m for m in models if m.__name__ == part]
-            if tagged:  # a tag, not a key: step into that member of the union
-                current = tagged[0]
-                continue
-        out.append(part)
-        parent = models[0] if models else None
-        field = parent.model_fields.get(part) if parent is not None else None
-        current = field.annotation if field else None
-    return tuple(out), parent
-
-
-def validation_problems(errors: Iterable[dict], model: type[BaseModel] | None = None, skip: int = 0) -> list[dict]:
-    """pydantic's errors (``ValidationError.errors()``) as ``{"field": dotted path,
-    "message": ..., "value": input}`` dicts (``value`` absent where the field is missing
-    or unknown). ``model``, when given, lets an unknown key's message list the keys
-    allowed there; ``skip`` drops that many leading parts of each location (FastAPI's
-    ``body`` / ``query``)."""
-    problems = []
-    for e in errors:
-        loc, parent = _walk(model, tuple(e["loc"][skip:]))
-        path = ".".join(str(p) for p in loc) or "<top level>"
-        if e["type"] == "extra_forbidden":
-            hint = f"; allowed keys: {', '.join(parent.model_fields)}" if parent is not None else ""
-            problems.append({"field": path, "message": f"unknown key {loc[-1]!r}{hint}"})
-        elif e["type"] == "missing":
-            problems.append({"field": path, "message": "required field is missing"})
-        else:
-            problems.append({"field": path, "message": e["msg"], "value": e["input"]})
-    return problems
 
 
 def parse_config(data: Any, source: str = "<config>") -> Config:

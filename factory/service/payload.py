@@ -82,7 +82,8 @@ def make_batch(works: list[Work]) -> list[dict | BaseException]:
                 done[w.key] = sample
                 continue
             try:
-                done[w.key] = encode_sample(sample, mp4=config.output.mp4 if w.mp4 is None else w.mp4, only=w.only)
+                mp4 = config.output.mp4 if w.mp4 is None else w.mp4
+                done[w.key] = encode_sample(sample, mp4=mp4, only=w.only, png=config.output.png)
             except Exception as e:  # noqa: BLE001 - handed back to the one request it belongs to
                 done[w.key] = e
     settle()  # the replica's first batch loaded what it keeps: out of the collector's way

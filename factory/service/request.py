@@ -39,7 +39,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from factory.errors import ApiError, ConfigError
 from factory.sample.encode import IMAGE_MEMBERS
-from factory.scene.config import Config, parse_config, validation_problems
+from factory.scene.config import Config, parse_config
+from factory.scene.validation import validation_problems
 from factory.service.cost import CostModel, drivers
 
 DEFAULT_SCENARIO = "quickstart"

@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from factory.errors import ConfigError
 from factory.render.device import get_device
-from factory.scene.config import DEVICES, MAX_BATCH_VIEWS, validation_problems
+from factory.scene.config import DEVICES, MAX_BATCH_VIEWS
+from factory.scene.validation import validation_problems
 from factory.service.catalogue import Catalogue
 from factory.service.request import Limits
 

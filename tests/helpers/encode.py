@@ -61,6 +61,8 @@ def samples() -> list[Sample]:
 
 @pytest.fixture(scope="module")
 def shard(samples, tmp_path_factory) -> str:
+    """A tar of ``samples`` as ``encode_sample`` writes them by default (the PNGs by
+    libdeflate, ``output.png``'s default)."""
     import webdataset as wds
 
     from factory.sample.encode import encode_sample

@@ -28,12 +28,13 @@ def test_ray_reads_the_libdeflate_writer_as_the_opencv_one(samples, shard, ray_l
 
     from factory.sample.encode import IMAGE_MEMBERS, encode_sample
 
-    fast = str(tmp_path / "fast-000000.tar")
-    with wds.TarWriter(fast, mtime=0) as sink:
+    # the shard fixture holds the default (libdeflate) writer's members
+    opencv = str(tmp_path / "opencv-000000.tar")
+    with wds.TarWriter(opencv, mtime=0) as sink:
         for s in samples:
-            sink.write(encode_sample(s, png="libdeflate"))
-    want, got = (
-        sorted(ray_local.data.read_webdataset(p).take_all(), key=lambda r: r["__key__"]) for p in (shard, fast)
+            sink.write(encode_sample(s, png="opencv"))
+    got, want = (
+        sorted(ray_local.data.read_webdataset(p).take_all(), key=lambda r: r["__key__"]) for p in (shard, opencv)
     )
     assert [r["__key__"] for r in got] == [r["__key__"] for r in want]
     for a, b in zip(got, want):

@@ -54,6 +54,7 @@ BAD = [
     ({"render": {"width": 3}, **_s()}, "render.width", "greater than or equal to 8"),
     ({"render": {"frames": 0}, **_s()}, "render.frames", "greater than or equal to 1"),
     ({"seed": -1, **_s()}, "seed", "greater than or equal to 0"),
+    ({"output": {"png": "pillow"}, **_s()}, "output.png", "'libdeflate' or 'opencv' (got 'pillow')"),
     ({"sed": 1, **_s()}, "sed", "allowed keys: name, seed, licence"),
     ({"scenarios": {}}, "scenarios", "at least 1"),
     ({"scenarios": {"Bad.Name": {}}}, "scenarios.Bad.Name", "lower-case letters"),
@@ -122,6 +123,14 @@ def test_distributions_stay_in_their_support():
     assert all(max(draws) <= p.upper() for p, draws in ((u, us), (n, ns), (lu, ls), (ri, rs)))
     with pytest.raises(ValueError, match="range"):
         u.values()
+
+
+def test_png_writer_defaults_to_libdeflate_and_is_in_the_hash():
+    cfg = parse_config(_s())
+    assert cfg.output.png == "libdeflate" and cfg.resolved()["output"]["png"] == "libdeflate"
+    opencv = parse_config({"output": {"png": "opencv"}, **_s()})
+    assert opencv.output.png == "opencv"
+    assert opencv.config_hash() != cfg.config_hash()  # other PNG bytes: another dataset
 
 
 def test_resolved_config_round_trips_and_hash_is_stable():

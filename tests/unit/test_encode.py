@@ -20,6 +20,7 @@ from factory.render.frames import Frames
 from factory.sample.decode import decode_sample
 from factory.sample.encode import encode_sample
 from factory.sample.types import Sample
+from factory.scene.config import PNG_WRITERS
 from tests.helpers.clips import synthetic_sample
 from tests.helpers.encode import DEPTH_MAX, FLOW_MAX, assert_frames_within_bounds
 
@@ -55,9 +56,10 @@ def make_sample(frames: Frames, key: str = "0000000003", meta: dict | None = Non
     return Sample(key=key, index=int(key), scenario="test", frames=frames, meta=meta or {"fps": 12.0})
 
 
-def test_edge_values_round_trip_within_bounds():
+@pytest.mark.parametrize("png", PNG_WRITERS)
+def test_edge_values_round_trip_within_bounds(png):
     frames = edge_frames()
-    decoded, _ = decode_sample(encode_sample(make_sample(frames), mp4=False))
+    decoded, _ = decode_sample(encode_sample(make_sample(frames), mp4=False, png=png))
     assert_frames_within_bounds(decoded, frames)
     # Spot checks of the documented codes.
     assert decoded.depth[0, 0, 1] == pytest.approx(0.001)  # 0.01 mm: kept as a surface
@@ -94,16 +96,18 @@ def random_frames(draw) -> Frames:
     )
 
 
+@pytest.mark.parametrize("png", PNG_WRITERS)
 @settings(max_examples=30, deadline=None)
 @given(random_frames())
-def test_random_frames_round_trip_within_bounds(frames):
-    decoded, _ = decode_sample(encode_sample(make_sample(frames), mp4=False))
+def test_random_frames_round_trip_within_bounds(png, frames):
+    decoded, _ = decode_sample(encode_sample(make_sample(frames), mp4=False, png=png))
     assert_frames_within_bounds(decoded, frames)
 
 
-def test_bytes_are_deterministic():
+@pytest.mark.parametrize("png", PNG_WRITERS)
+def test_bytes_are_deterministic(png):
     sample = synthetic_sample(1, frames=3, height=20, width=24)
-    first = encode_sample(sample)
+    first = encode_sample(sample, png=png)
     # Same values in fresh, differently laid-out arrays (Fortran order) and a fresh meta.
     f = sample.frames
     again = Sample(
@@ -113,8 +117,8 @@ def test_bytes_are_deterministic():
         Frames(*(np.asfortranarray(getattr(f, k)) for k in f.__dataclass_fields__)),
         json.loads(json.dumps(sample.meta)),
     )
-    assert encode_sample(again) == first
-    assert encode_sample(sample) == first
+    assert encode_sample(again, png=png) == first
+    assert encode_sample(sample, png=png) == first
 
 
 def test_mp4_has_no_wall_clock_time_and_decodes():
@@ -156,14 +160,15 @@ def test_members_keys_and_json():
     assert "mp4" not in encode_sample(sample, mp4=False)
 
 
-def test_png_members_are_plain_images_in_the_documented_layout():
+@pytest.mark.parametrize("png", PNG_WRITERS)
+def test_png_members_are_plain_images_in_the_documented_layout(png):
     """What any PNG reader sees: the filmstrip shapes and dtypes of the member table."""
     import io
 
     from PIL import Image
 
     sample = synthetic_sample(0, frames=3, height=8, width=10)
-    members = encode_sample(sample, mp4=False)
+    members = encode_sample(sample, mp4=False, png=png)
     arrays = {k: np.asarray(Image.open(io.BytesIO(members[k]))) for k in PNG_MEMBERS}
     assert {k: (a.shape, a.dtype.name) for k, a in arrays.items()} == {
         "rgb.png": ((24, 10, 3), "uint8"),

@@ -1,6 +1,7 @@
-"""The libdeflate PNG writer (``encode_sample(png="libdeflate")``, factory.sample.png):
-its members decode, with the decoders both WebDataset readers use by default, to
-exactly the arrays of OpenCV's members; and the in-place codes equal their formulas."""
+"""The PNG writers (``output.png``): libdeflate's members (factory.sample.png, the
+default) decode, with factory's decoder and those both WebDataset readers use by
+default, to exactly the arrays of OpenCV's members; every path that encodes follows the
+config's choice; and the in-place codes equal their formulas."""
 
 from __future__ import annotations
 
@@ -12,14 +13,17 @@ import pytest
 import webdataset as wds
 
 from factory.sample import png as fast
+from factory.sample.decode import decode_sample
 from factory.sample.encode import IMAGE_MEMBERS, encode_depth, encode_flow, encode_normals, encode_sample
+from factory.sample.generate import generate_members, generate_sample
+from factory.scene.config import PNG_WRITERS, parse_config
 from tests.helpers.clips import synthetic_sample
 
 
 @pytest.fixture(scope="module")
 def pair():
     sample = synthetic_sample(1, frames=3, height=16, width=20, spheres=3, seed=1)
-    return encode_sample(sample, mp4=False), encode_sample(sample, mp4=False, png="libdeflate")
+    return encode_sample(sample, mp4=False, png="opencv"), encode_sample(sample, mp4=False, png="libdeflate")
 
 
 def _pil(data: bytes) -> np.ndarray:
@@ -45,6 +49,33 @@ def test_libdeflate_members_decode_to_the_opencv_arrays(pair, member):
 def test_json_and_other_members_do_not_depend_on_the_writer(pair):
     opencv, libdeflate = pair
     assert opencv.keys() == libdeflate.keys() and opencv["json"] == libdeflate["json"]
+
+
+def test_factory_decodes_both_writers_to_the_same_arrays(pair):
+    (a, meta_a), (b, meta_b) = (decode_sample(members) for members in pair)
+    assert meta_a == meta_b
+    for name in a.__dataclass_fields__:
+        got, want = getattr(b, name), getattr(a, name)
+        assert got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want)
+
+
+def test_the_default_writer_is_libdeflate(pair):
+    sample = synthetic_sample(1, frames=3, height=16, width=20, spheres=3, seed=1)
+    assert encode_sample(sample, mp4=False) == pair[1]
+
+
+def test_generate_members_writes_with_the_configs_writer():
+    data = {"render": {"width": 16, "height": 12, "frames": 2}, "scenarios": {"a": {}}}
+    made = {}
+    for png in PNG_WRITERS:
+        config = parse_config({**data, "output": {"mp4": False, "png": png}})
+        made[png] = generate_members(config, 0)
+        assert made[png] == encode_sample(generate_sample(config, 0), mp4=False, png=png)
+    assert generate_members(parse_config({**data, "output": {"mp4": False}}), 0) == made["libdeflate"]
+    (x, _), (y, _) = decode_sample(made["opencv"]), decode_sample(made["libdeflate"])
+    for name in x.__dataclass_fields__:
+        np.testing.assert_array_equal(getattr(x, name), getattr(y, name))
 
 
 @pytest.mark.parametrize("filter", sorted(fast.FILTERS))

@@ -237,7 +237,16 @@ def test_card_names_provenance_and_licences(dataset, reported):
     # the one installed here, and says so.
     assert manifest["generator"]["python"] == platform.python_version()
     assert re.search(rf"\| Python \| {re.escape(platform.python_version())} \|", card)
-    for lib in ("numpy", "mujoco-core", "warp-lang", "trimesh", "opencv-python-headless", "pydantic", "pyyaml"):
+    for lib in (
+        "numpy",
+        "mujoco-core",
+        "warp-lang",
+        "trimesh",
+        "deflate",
+        "opencv-python-headless",
+        "pydantic",
+        "pyyaml",
+    ):
         version = importlib.metadata.version(lib)
         assert manifest["generator"]["libraries"][lib] == version
         assert card_line(card, f"library: {lib} ").endswith(f"| {version} |")

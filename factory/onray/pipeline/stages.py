@@ -66,7 +66,7 @@ def binary_values(column: pa.ChunkedArray) -> list[memoryview]:
 
 def _default_encode(config: Config, sample) -> dict:
     """Exactly what :func:`factory.sample.generate.generate_members` does after generating."""
-    return encode_sample(sample, mp4=config.output.mp4)
+    return encode_sample(sample, mp4=config.output.mp4, png=config.output.png)
 
 
 def _render_error(config: Config, samples: int, index: int, err: BaseException) -> RenderError:
