@@ -160,10 +160,8 @@ def pack_scenes(tables: list[SceneTables], device: Device):
     from factory.render.tables import Scenes
 
     lib = mesh_library(device)
-    dev = device.warp_name
 
-    def arr(a, dtype):
-        return wp.array(np.ascontiguousarray(a), dtype=dtype, device=dev)
+    arr = device.table
 
     def cat(name, part, dtype, width=0):
         """Column ``name`` over every scene: of SceneTables itself, or of its ``part``
@@ -291,7 +289,6 @@ def pack_views(views: list[ViewSpec], tables: list[SceneTables], width: int, hei
     wp = warp()
     from factory.render.tables import Views
 
-    dev = device.warp_name
     w2c = np.stack([v.w2c for v in views]).astype(np.float64)
     R, tr = w2c[:, :3, :3], w2c[:, :3, 3]
     K = np.stack([v.K for v in views]).astype(np.float64)
@@ -299,8 +296,7 @@ def pack_views(views: list[ViewSpec], tables: list[SceneTables], width: int, hei
     pos = np.concatenate([np.asarray(v.positions, np.float64).reshape(-1, 3) for v in views] + [np.zeros((1, 3))])
     rot = np.concatenate([np.asarray(v.rotations, np.float64).reshape(-1, 3, 3) for v in views] + [np.eye(3)[None]])
 
-    def arr(a, dtype):
-        return wp.array(np.ascontiguousarray(a, np.float32 if dtype != wp.int32 else np.int32), dtype=dtype, device=dev)
+    arr = device.table
 
     out = Views()
     out.origin = arr(-np.einsum("bji,bj->bi", R, tr), wp.vec3)
@@ -314,12 +310,12 @@ def pack_views(views: list[ViewSpec], tables: list[SceneTables], width: int, hei
     rects = _rects(R, tr, K, pos[:-1], radii[:-1], view_of, width, height)
     first, count, entries = _row_lists(rects[:, None], view_of, _starts(counts), len(views), height)
     out.row_first, out.row_count = arr(first[:, 0], wp.int32), arr(count[:, 0], wp.int32)
-    out.row_obj = wp.array(entries, dtype=wp.vec3i, device=dev)
+    out.row_obj = arr(entries, wp.vec3i)
     lights = _directional(tables)[[v.scene for v in views]][view_of]
     shadow = _shadow_rects(R, tr, K, pos[:-1], radii[:-1], view_of, lights, width, height)
     first, count, entries = _row_lists(shadow, view_of, _starts(counts), len(views), height, by_column=True)
     out.shadow_first, out.shadow_count = arr(first, wp.int32), arr(count, wp.int32)
-    out.shadow_obj = wp.array(entries, dtype=wp.vec3i, device=dev)
+    out.shadow_obj = arr(entries, wp.vec3i)
     return out
 
 

@@ -258,12 +258,12 @@ def _launch(
     views = pack_views(plan.views, [tables[c] for c in plan.clips], W, H, device)
     q = Quality()
     q.shadow_rays, q.ao_rays, q.ao_distance = settings.shadow_rays, settings.ao_rays, settings.ao_distance
-    jobs = [wp.array(a, dtype=wp.int32, device=dev) for a in plan.jobs]
+    jobs = [device.table(a, wp.int32) for a in plan.jobs]
     o = bufs.out
     span = W if device.name == "cpu" else 1  # pixels of a row per thread (see kernels)
     blocks = (W + span - 1) // span
     if plan.prims is not None:
-        prims = [wp.array(a, dtype=wp.int32, device=dev) for a in plan.prims]
+        prims = [device.table(a, wp.int32) for a in plan.prims]
         wp.launch(
             kernels.primary,
             dim=(len(plan.prims[0]), H, blocks),
@@ -301,7 +301,7 @@ def _launch(
         device=dev,
         inputs=[
             bufs.linear,
-            *(wp.array(a, dtype=wp.int32, device=dev) for a in (plan.first, plan.count, plan.slot)),
+            *(device.table(a, wp.int32) for a in (plan.first, plan.count, plan.slot)),
             bufs.lut,
             o["rgb"],
             span,
