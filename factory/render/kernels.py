@@ -3,7 +3,7 @@
 
 ``primary``: for primary task q (a view, see :mod:`factory.render.tables`) and pixel
 (i, j), what the camera ray through the pixel centre meets, into row ``hit[q]`` of
-:class:`Hits`; for a frame's ground-truth view (``box[q] >= 0``) also the amodal
+an array of :class:`~factory.render.tables.Hit`; for a frame's ground-truth view (``box[q] >= 0``) also the amodal
 boxes.
 
 ``render_views``: for job r (a view to draw) and pixel (i, j), from its hit (row
@@ -37,7 +37,7 @@ does not inline takes the structs by value.
 from __future__ import annotations
 
 from factory.render.shade import shade
-from factory.render.tables import FIRST_OBJECT, NO_RGB, RGB_SRGB, SKY, Hits, Quality, Scenes, Views
+from factory.render.tables import FIRST_OBJECT, NO_RGB, RGB_SRGB, SKY, Hit, Quality, Scenes, Views
 from factory.render.trace import trace
 from factory.render.warp_setup import KERNEL_OPTIONS, wp
 
@@ -55,7 +55,7 @@ def camera_ray(views: Views, v: int, u: float, w: float):
 @wp.func
 def flow_at(
     views: Views,
-    hits: Hits,
+    hits: wp.array3d(dtype=Hit),
     nr: int,
     nv: int,
     code: int,
@@ -85,11 +85,12 @@ def flow_at(
     # plane, must pass near the carried point along the exact landing ray.
     qi = wp.min(int(wp.floor(w)), height - 1)
     qj = wp.min(int(wp.floor(u)), width - 1)
-    if hits.code[nr, qi, qj] == SKY:
+    q = hits[nr, qi, qj]
+    if q.code == SKY:
         return zero, False
     dq = camera_ray(views, nv, float(qj) + 0.5, float(qi) + 0.5)
-    tq = hits.t[nr, qi, qj]
-    ngq = hits.ng[nr, qi, qj]
+    tq = q.t
+    ngq = q.ng
     ray = camera_ray(views, nv, u, w)
     denom = wp.dot(ngq, ray)
     if wp.abs(denom) <= 1.0e-6:
@@ -114,12 +115,12 @@ def primary(
     prim_view: wp.array(dtype=wp.int32),
     prim_box: wp.array(dtype=wp.int32),
     prim_hit: wp.array(dtype=wp.int32),
-    hits: Hits,
+    hits: wp.array3d(dtype=Hit),
     boxes: wp.array4d(dtype=wp.int32),
     span: int,
 ):
     q, i, b = wp.tid()
-    width = hits.t.shape[2]
+    width = hits.shape[2]
     v = prim_view[q]
     g = prim_box[q]
     h = prim_hit[q]
@@ -127,11 +128,13 @@ def primary(
     for j in range(b * span, wp.min(b * span + span, width)):
         d = camera_ray(views, v, float(j) + 0.5, float(i) + 0.5)
         t, code, n, ng, local = trace(views, scenes, v, o, d, boxes, g, i, j)
-        hits.t[h, i, j] = t
-        hits.code[h, i, j] = code
-        hits.n[h, i, j] = n
-        hits.ng[h, i, j] = ng
-        hits.local[h, i, j] = local
+        hit = Hit()
+        hit.t = t
+        hit.code = code
+        hit.n = n
+        hit.ng = ng
+        hit.local = local
+        hits[h, i, j] = hit
 
 
 @wp.kernel
@@ -145,7 +148,7 @@ def render_views(
     job_shade: wp.array(dtype=wp.int32),
     job_hit: wp.array(dtype=wp.int32),
     job_next_view: wp.array(dtype=wp.int32),
-    hits: Hits,
+    hits: wp.array3d(dtype=Hit),
     rgb: wp.array3d(dtype=wp.vec3),
     depth: wp.array3d(dtype=wp.float32),
     instance: wp.array3d(dtype=wp.uint16),
@@ -171,11 +174,12 @@ def render_views(
     o = views.origin[v]
     for j in range(b * span, wp.min(b * span + span, width)):
         d = camera_ray(views, v, float(j) + 0.5, float(i) + 0.5)
-        t = hits.t[h, i, j]
-        code = hits.code[h, i, j]
-        n = hits.n[h, i, j]
-        ng = hits.ng[h, i, j]
-        local = hits.local[h, i, j]
+        hit = hits[h, i, j]
+        t = hit.t
+        code = hit.code
+        n = hit.n
+        ng = hit.ng
+        local = hit.local
         if wp.dot(ng, d) > 0.0:  # geometric normals decide facing
             ng = -ng
         if wp.dot(n, d) >= 0.0:  # a smooth normal turned away at a silhouette

@@ -125,7 +125,7 @@ def _chunks(units: list[_Unit], batch_views: int) -> list[list[_Unit]]:
     return chunks
 
 
-CARRY = 2  # Hits rows 0 and 1 carry a next frame's hits from one launch to the next
+CARRY = 2  # hits rows 0 and 1 carry a next frame's hits from one launch to the next
 
 
 def _boxes(b: np.ndarray) -> list:
@@ -139,7 +139,7 @@ class _Launch:
 
     Render jobs (``jobs``: view, next frame's hits row, ground-truth slot, shade, own
     hits row, next frame's view) read their primary hits from rows of
-    :class:`~factory.render.tables.Hits`: job r's are row ``CARRY + r``, written by
+    the :class:`~factory.render.tables.Hit` array: job r's are row ``CARRY + r``, written by
     the primary tasks (``prims``: view, amodal-box slot, hits row). A frame's flow
     reads its next frame's hits: that frame's own job's when it is in the chunk, else
     (only the chunk's last unit) a primary task of that view alone into carry row
@@ -222,14 +222,9 @@ class _Buffers:
         init[..., 0], init[..., 1] = W, H
         self.boxes = wp.array(init, dtype=wp.int32, device=dev)
         self.linear = wp.empty((max_jobs, H, W), dtype=wp.vec3, device=dev)
-        from factory.render.tables import Hits
+        from factory.render.tables import Hit
 
-        self.hits = Hits()
-        rows = CARRY + max_jobs
-        self.hits.t = wp.empty((rows, H, W), dtype=wp.float32, device=dev)
-        self.hits.code = wp.empty((rows, H, W), dtype=wp.int32, device=dev)
-        for name in ("n", "ng", "local"):
-            setattr(self.hits, name, wp.empty((rows, H, W), dtype=wp.vec3, device=dev))
+        self.hits = wp.empty((CARRY + max_jobs, H, W), dtype=Hit, device=dev)
         self.lut = wp.array(SRGB_LUT, dtype=wp.uint8, device=dev)
 
     def host(self) -> tuple[dict, np.ndarray]:

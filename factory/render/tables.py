@@ -118,14 +118,16 @@ class Quality:
 
 
 @wp.struct
-class Hits:
-    """The primary pass's result per job, row and column (R, H, W): what the camera ray
-    through each pixel centre meets, as :func:`factory.render.trace.trace` gives it
-    (normals not yet turned to face the viewer). The shading pass reads a pixel's own
-    hit from here, and a frame's flow reads the hits of its next frame's job."""
+class Hit:
+    """What the camera ray through one pixel centre meets, as
+    :func:`factory.render.trace.trace` gives it (normals not yet turned to face the
+    viewer). The primary pass writes one per job row and pixel, an array (R, H, W) of
+    them: the shading pass reads a pixel's own, and a frame's flow those of its next
+    frame's job. One record a pixel: one address to compute and one cache line to
+    touch, where five arrays took five."""
 
-    t: wp.array3d(dtype=wp.float32)  # metric depth along the ray (MISS: sky)
-    code: wp.array3d(dtype=wp.int32)  # surface code (SKY, FLOOR, WALL, FIRST_OBJECT + k)
-    n: wp.array3d(dtype=wp.vec3)  # shading normal, world, unit
-    ng: wp.array3d(dtype=wp.vec3)  # geometric normal, world, unit
-    local: wp.array3d(dtype=wp.vec3)  # hit point in the surface's own frame, metres
+    t: float  # metric depth along the ray (MISS: sky)
+    code: int  # surface code (SKY, FLOOR, WALL, FIRST_OBJECT + k)
+    n: wp.vec3  # shading normal, world, unit
+    ng: wp.vec3  # geometric normal, world, unit
+    local: wp.vec3  # hit point in the surface's own frame, metres
