@@ -103,11 +103,12 @@ def _units(clip_index: int, clip: Clip) -> list[_Unit]:
     scene, cam = clip.scene, clip.scene.camera
     blur = cam.shutter > 0 and clip.blur_samples > 1
     offsets = (np.arange(clip.blur_samples) / (clip.blur_samples - 1) - 0.5) * cam.shutter / scene.fps if blur else []
+    frames = [_view(clip, t / scene.fps) for t in range(scene.frames)]  # a frame's own is its previous one's next
     out = []
     for t in range(scene.frames):
         time = t / scene.fps
-        nxt = _view(clip, (t + 1) / scene.fps) if t + 1 < scene.frames else None
-        out.append(_Unit(clip_index, t, _view(clip, time), [_view(clip, time + dt) for dt in offsets], nxt))
+        nxt = frames[t + 1] if t + 1 < scene.frames else None
+        out.append(_Unit(clip_index, t, frames[t], [_view(clip, time + dt) for dt in offsets], nxt))
     return out
 
 
