@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from factory.errors import ConfigError
+from factory.render.recycle import RECYCLER
 from factory.scene.config import DEVICES, MAX_BATCH_VIEWS
 
 # Bytes of device memory per pixel of one view in a launch: the job's linear RGB
@@ -87,6 +88,20 @@ class Device:
         wp = warp()
         scalar = wp.dtype_to_numpy(getattr(dtype, "_wp_scalar_type_", dtype))
         return wp.array(np.ascontiguousarray(a, scalar), dtype=dtype, device=self.warp_name, copy=False)
+
+    def empty(self, shape: tuple, dtype):
+        """An uninitialised Warp array of ``shape`` and ``dtype`` (a scalar, vector,
+        matrix or struct type) on this device; on the CPU in memory that earlier arrays
+        of its size no longer use (:mod:`factory.render.recycle`)."""
+        wp = warp()
+        if self.name != "cpu":
+            return wp.empty(shape, dtype=dtype, device=self.warp_name)
+        if hasattr(dtype, "numpy_dtype"):  # a Warp struct: a NumPy record an element
+            data = RECYCLER.empty(shape, dtype.numpy_dtype())
+        else:  # a scalar, vector or matrix: its components along a last axis
+            scalar = wp.dtype_to_numpy(getattr(dtype, "_wp_scalar_type_", dtype))
+            data = RECYCLER.empty(shape, scalar, getattr(dtype, "_length_", 1))
+        return wp.array(data, dtype=dtype, device=self.warp_name, copy=False)
 
     def batch_views(self, width: int, height: int, limit: int = 0, rays: int = 3) -> int:
         """How many views (frames, motion-blur sub-frames) to render per launch.

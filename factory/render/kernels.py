@@ -175,7 +175,6 @@ def render_views(
     for j in range(b * span, wp.min(b * span + span, width)):
         d = camera_ray(views, v, float(j) + 0.5, float(i) + 0.5)
         hit = hits[h, i, j]
-        t = hit.t
         code = hit.code
         n = hit.n
         ng = hit.ng
@@ -184,7 +183,7 @@ def render_views(
             ng = -ng
         if wp.dot(n, d) >= 0.0:  # a smooth normal turned away at a silhouette
             n = ng
-        p = o + t * d
+        p = o + hit.t * d
         if mode != NO_RGB:
             c = scenes.sky[s]
             if code != SKY:
@@ -205,7 +204,7 @@ def render_views(
             depth[g, i, j] = 0.0
             normals[g, i, j] = wp.vec3(0.0, 0.0, 0.0)
             continue
-        depth[g, i, j] = t
+        depth[g, i, j] = hit.t
         normals[g, i, j] = views.rot[v] @ n
         if code >= FIRST_OBJECT:
             k = code - FIRST_OBJECT

@@ -211,21 +211,21 @@ class _Buffers:
         F = sum(c.scene.frames for c in clips)
         kmax = max(1, max(len(c.scene.objects) for c in clips))
         self.out = {
-            "rgb": wp.empty((F, H, W, 3), dtype=wp.uint8, device=dev),
-            "depth": wp.empty((F, H, W), dtype=wp.float32, device=dev),
-            "instance": wp.empty((F, H, W), dtype=wp.uint16, device=dev),
-            "semantic": wp.empty((F, H, W), dtype=wp.uint8, device=dev),
-            "normals": wp.empty((F, H, W), dtype=wp.vec3, device=dev),
-            "flow": wp.empty((F, H, W), dtype=wp.vec2, device=dev),
-            "flow_valid": wp.empty((F, H, W), dtype=wp.uint8, device=dev),
+            "rgb": device.empty((F, H, W, 3), wp.uint8),
+            "depth": device.empty((F, H, W), wp.float32),
+            "instance": device.empty((F, H, W), wp.uint16),
+            "semantic": device.empty((F, H, W), wp.uint8),
+            "normals": device.empty((F, H, W), wp.vec3),
+            "flow": device.empty((F, H, W), wp.vec2),
+            "flow_valid": device.empty((F, H, W), wp.uint8),
         }
         init = np.zeros((F, kmax, 2, 5), np.int32)
         init[..., 0], init[..., 1] = W, H
         self.boxes = wp.array(init, dtype=wp.int32, device=dev)
-        self.linear = wp.empty((max_jobs, H, W), dtype=wp.vec3, device=dev)
+        self.linear = wp.empty((max_jobs, H, W), dtype=wp.vec3, device=dev)  # only blurred frames touch it
         from factory.render.tables import Hit
 
-        self.hits = wp.empty((CARRY + max_jobs, H, W), dtype=Hit, device=dev)
+        self.hits = device.empty((CARRY + max_jobs, H, W), Hit)
         self.lut = wp.array(SRGB_LUT, dtype=wp.uint8, device=dev)
 
     def host(self) -> tuple[dict, np.ndarray]:
