@@ -20,7 +20,20 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "factory"
 
 # Layers from the bottom up: a module may import its own layer and those before it.
-LAYERS = ("base", "scene", "assets", "physics", "render", "sample", "dataset", "trust", "client", "onray", "service", "commands")
+LAYERS = (
+    "base",
+    "scene",
+    "assets",
+    "physics",
+    "render",
+    "sample",
+    "dataset",
+    "trust",
+    "client",
+    "onray",
+    "service",
+    "commands",
+)
 # Where Ray may be imported: every Ray Data use, the Serve adapter and the command that serves it.
 RAY_ALLOWED = ("factory.onray", "factory.service.app", "factory.commands.serve")
 MAX_MODULE_LINES = 400
