@@ -24,6 +24,8 @@ from factory.assets.generators import (
     cached_build,
     draw,
 )
+from factory.assets.generators.extrusion import outline
+from factory.assets.generators.hull import points as hull_points
 from factory.assets.generators.revolution import profile
 from factory.errors import ParamError
 
@@ -231,3 +233,73 @@ def test_process_cache_and_read_only_arrays():
     assert after.hits == before.hits + 1
     with pytest.raises(ValueError):
         mesh.vertices[0, 0] = 1.0
+
+
+@pytest.mark.parametrize("kind", ["star", "gear"])
+def test_extrusion_volume_matches_its_outline(kind):
+    """Volume from the outline's shoelace area: a prism between the chamfers and two
+    frusta of similar sections (A h (1 + s + s^2) / 3), scaled per axis as the mesh is."""
+    for seed in SEEDS:
+        p = draw(kind, None, np.random.default_rng(seed))
+        ring = outline(kind, p)
+        x, y = ring[:, 0], ring[:, 1]
+        area = 0.5 * np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y)
+        t = p["size_z"] / (max(p["size_x"], p["size_y"]) / 2)
+        b = p["bevel"] * t
+        s = 1 - min(b, 0.5)
+        unit = area * ((t - 2 * b) + 2 * b * (1 + s + s * s) / 3)
+        scale = p["size_x"] / np.ptp(x) * p["size_y"] / np.ptp(y) * p["size_z"] / t
+        mesh = build(kind, p)
+        assert trimesh.Trimesh(mesh.vertices, mesh.faces).volume == pytest.approx(unit * scale, rel=1e-9)
+
+
+def test_hulls_are_convex_and_made_of_the_drawn_points():
+    for seed in SEEDS:
+        p = draw("hull", None, np.random.default_rng(seed))
+        mesh = build("hull", p)
+        tm = trimesh.Trimesh(mesh.vertices, mesh.faces)
+        behind = (mesh.vertices[None] - tm.triangles[:, :1]) @ tm.face_normals[:, :, None]
+        assert behind.max() < 1e-12  # every vertex behind every face's plane: convex
+        pts = hull_points(p)
+        lo, hi = pts.min(0), pts.max(0)
+        scaled = (pts - (lo + hi) / 2) / (hi - lo) * [p["size_x"], p["size_y"], p["size_z"]]
+        gap = np.linalg.norm(mesh.vertices[:, None] - scaled[None], axis=2).min(1)
+        assert gap.max() < 1e-12  # every hull vertex is one of the points
+
+
+@pytest.mark.parametrize("name", GENERATOR_NAMES)
+def test_topology_one_body_and_a_hole_only_in_the_mug(name):
+    """Euler number V - E + F = 2 - 2 genus: a mug's handle makes one hole (0); every
+    other family is a sphere's topology (2), a cup's cavity included. One body each."""
+    mesh = build(name, draw(name, None, np.random.default_rng(1)))
+    tm = trimesh.Trimesh(mesh.vertices, mesh.faces)
+    assert tm.euler_number == (0 if name == "mug" else 2)
+    assert bodies(tm.faces) == 1
+
+
+def bodies(faces: np.ndarray) -> int:
+    """The number of connected pieces of a mesh's faces (labels spread along edges)."""
+    label = np.arange(faces.max() + 1)
+    edges = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
+    while True:
+        low = np.minimum(label[edges[:, 0]], label[edges[:, 1]])
+        new = label.copy()
+        np.minimum.at(new, edges[:, 0], low)
+        np.minimum.at(new, edges[:, 1], low)
+        new = new[new]  # jump to the label's label
+        if np.array_equal(new, label):
+            return len(np.unique(label[faces.ravel()]))
+        label = new
+
+
+def test_mug_volume_between_its_shell_and_its_shell_plus_a_whole_handle():
+    p = draw("mug", None, np.random.default_rng(2))
+    mesh = build("mug", p)
+    volume = trimesh.Trimesh(mesh.vertices, mesh.faces).volume
+    R, h, n = p["diameter"] / 2, p["height"], p["resolution"]
+    ngon = n / (2 * np.pi) * np.sin(2 * np.pi / n)  # an n-gon's area over its circle's
+    shell = np.pi * ngon * (R**2 * h - (R * (1 - p["wall"])) ** 2 * (h - p["floor"] * h))
+    tube = p["handle_thickness"] * p["diameter"] / 2
+    ring = p["handle_reach"] * p["diameter"] - tube
+    torus = 2 * np.pi**2 * ring * tube**2 * p["handle_span"] * h / 2 / (ring + tube)
+    assert shell < volume < shell + torus

@@ -24,7 +24,7 @@ import numpy as np
 MAX_FACES = 5000  # every family's resolution limits keep its face count at or under this
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # identity: arrays have no truth value, a dict no hash
 class GeneratedMesh:
     """One generated mesh in its own frame, its bounding box centred on the origin.
 
@@ -34,7 +34,7 @@ class GeneratedMesh:
     dict (str -> int | float) that rebuilds it byte for byte
     (:func:`factory.assets.generators.registry.build`); ``watertight`` whether it is
     closed once coincident vertices are merged. The arrays are read-only: a cached mesh
-    is shared by every object that uses it.
+    is shared by every object that uses it (so is ``params``: copy it to change it).
     """
 
     vertices: np.ndarray
