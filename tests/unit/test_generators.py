@@ -26,6 +26,8 @@ from factory.assets.generators import (
 )
 from factory.assets.generators.extrusion import outline
 from factory.assets.generators.hull import points as hull_points
+from factory.assets.generators.letters import HOLES as LETTER_HOLES
+from factory.assets.generators.letters import pixels as letter_pixels
 from factory.assets.generators.revolution import profile
 from factory.errors import ParamError
 
@@ -269,11 +271,15 @@ def test_hulls_are_convex_and_made_of_the_drawn_points():
 
 @pytest.mark.parametrize("name", GENERATOR_NAMES)
 def test_topology_one_body_and_a_hole_only_in_the_mug(name):
-    """Euler number V - E + F = 2 - 2 genus: a mug's handle makes one hole (0); every
-    other family is a sphere's topology (2), a cup's cavity included. One body each."""
+    """Euler number V - E + F = 2 - 2 genus: a mug's handle makes one hole (0), a
+    letter one per counter (B: 2); every other family is a sphere's topology (2), a
+    cup's cavity included. One body each."""
     mesh = build(name, draw(name, None, np.random.default_rng(1)))
     tm = trimesh.Trimesh(mesh.vertices, mesh.faces)
-    assert tm.euler_number == (0 if name == "mug" else 2)
+    holes = {"mug": 1}.get(name, 0)
+    if name == "letter":
+        holes = LETTER_HOLES.get(chr(ord("A") + mesh.params["letter"]), 0)
+    assert tm.euler_number == 2 - 2 * holes
     assert bodies(tm.faces) == 1
 
 
@@ -290,6 +296,27 @@ def bodies(faces: np.ndarray) -> int:
         if np.array_equal(new, label):
             return len(np.unique(label[faces.ravel()]))
         label = new
+
+
+def test_every_letter_is_one_closed_body_with_its_counters():
+    for letter in range(26):
+        p = draw("letter", {"letter": letter}, np.random.default_rng(letter))
+        mesh = build("letter", p)
+        check_quality(mesh, "letter")
+        tm = trimesh.Trimesh(mesh.vertices, mesh.faces)
+        assert bodies(tm.faces) == 1
+        assert tm.euler_number == 2 - 2 * LETTER_HOLES.get(chr(ord("A") + letter), 0)
+        # The outline covers the font's lit pixels: each pixel's centre is inside. The
+        # bounding box is the lit pixels' grown by the rounding, scaled to the size.
+        lit = letter_pixels(letter)
+        r, c = np.nonzero(lit)
+        y = lit.shape[0] - 1 - r  # row 0 is the top
+        g = p["rounding"]
+        u = (c + 0.5 - c.min() + g) / (c.max() + 1 - c.min() + 2 * g)
+        w = (y + 0.5 - y.min() + g) / (y.max() + 1 - y.min() + 2 * g)
+        lo = mesh.vertices.min(0)
+        centres = np.stack([lo[0] + u * p["size_x"], lo[1] + w * p["size_y"], np.zeros(len(u))], -1)
+        assert tm.contains(centres).all()
 
 
 def test_mug_volume_between_its_shell_and_its_shell_plus_a_whole_handle():

@@ -1,7 +1,7 @@
 """Procedural mesh generators (issue 24): deterministic meshes from plain params.
 
 One module per family (:mod:`.superquadric`, :mod:`.revolution`, :mod:`.extrusion`,
-:mod:`.hull`, :mod:`.rock`, :mod:`.mug`), the shared record and geometry in
+:mod:`.letters`, :mod:`.hull`, :mod:`.rock`, :mod:`.mug`), the shared record and geometry in
 :mod:`.mesh`, params specs in :mod:`.spec`, the table in :mod:`.registry` and the
 per-process byte-bounded cache in :mod:`.cache`. Use::
 

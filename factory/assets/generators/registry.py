@@ -16,6 +16,7 @@ cup          yes   hollow revolution: tapered thick wall, rounded rim, floor
 bowl         yes   hollow revolution: curved thick wall, rounded rim, floor
 star         yes   bevelled extruded star
 gear         yes   bevelled extruded gear
+letter       yes   extruded capital A-Z from a 5 x 7 pixel font, rounded
 hull         yes   convex hull of random points in an ellipsoid
 rock         yes   icosphere displaced by smooth noise
 mug          yes   CSG: hollow cylinder + ring handle
@@ -34,7 +35,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from factory.assets.generators import extrusion, hull, mug, revolution, rock, superquadric
+from factory.assets.generators import extrusion, hull, letters, mug, revolution, rock, superquadric
 from factory.assets.generators.mesh import GeneratedMesh, RawMesh, finish
 from factory.assets.generators.spec import Param, check_params, draw_params
 from factory.errors import ParamError
@@ -53,6 +54,7 @@ GENERATORS: dict[str, Generator] = {
     "superquadric": Generator(superquadric.SPEC, superquadric.build),
     **{k: Generator(s, functools.partial(revolution.build, k)) for k, s in revolution.SPECS.items()},
     **{k: Generator(s, functools.partial(extrusion.build, k)) for k, s in extrusion.SPECS.items()},
+    "letter": Generator(letters.SPEC, letters.build),
     "hull": Generator(hull.SPEC, hull.build),
     "rock": Generator(rock.SPEC, rock.build),
     "mug": Generator(mug.SPEC, mug.build),
