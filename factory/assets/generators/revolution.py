@@ -9,6 +9,8 @@ closed and hollow. uv = (angle / 2 pi, arc length along the profile / its length
 The mesh's volume is that of the profile's revolution with each circle an inscribed
 ``resolution``-gon: (resolution / 2) sin(2 pi / resolution) * integral of r^2 dz
 (:func:`profile` gives the profile, for an independent check).
+Faces: 2 * resolution * (profile points - 2): bottle and vase 3,072 at 48 and 4,032
+at the limit 56, cup and bowl 3,552 and 4,592.
 """
 
 from __future__ import annotations
