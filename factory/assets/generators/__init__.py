@@ -1,0 +1,30 @@
+"""Procedural mesh generators (issue 24): deterministic meshes from plain params.
+
+One module per family (:mod:`.superquadric`, :mod:`.revolution`, :mod:`.extrusion`,
+:mod:`.letters`, :mod:`.hull`, :mod:`.rock`, :mod:`.mug`), the shared record and geometry in
+:mod:`.mesh`, params specs in :mod:`.spec`, the table in :mod:`.registry` and the
+per-process byte-bounded cache in :mod:`.cache`. Use::
+
+    params = draw("cup", {"height": 0.1}, rng)   # from the sample's stream
+    mesh = cached_build("cup", params)           # from the params alone
+"""
+
+from factory.assets.generators.cache import CacheStats, MeshCache, cache_stats, cached_build, process_cache
+from factory.assets.generators.mesh import MAX_FACES, GeneratedMesh
+from factory.assets.generators.registry import GENERATOR_NAMES, GENERATORS, build, draw
+from factory.assets.generators.spec import Param
+
+__all__ = [
+    "GENERATORS",
+    "GENERATOR_NAMES",
+    "MAX_FACES",
+    "CacheStats",
+    "GeneratedMesh",
+    "MeshCache",
+    "Param",
+    "build",
+    "cache_stats",
+    "cached_build",
+    "draw",
+    "process_cache",
+]

@@ -1,0 +1,156 @@
+"""Surfaces of revolution from random profiles: bottles, vases, cups and bowls.
+
+A profile is a polyline (K, 2) of (r, z) in metres, from a point on the axis (r = 0)
+at the bottom to a point on the axis at the top, z in [0, height] and max r =
+diameter / 2; revolving it about z at ``resolution`` sections gives a closed surface.
+Bottles and vases are solid; a cup or bowl is a thick shell, its profile running up
+the outer wall, over a rounded rim and down the inner wall to an inner floor, so it is
+closed and hollow. uv = (angle / 2 pi, arc length along the profile / its length).
+The mesh's volume is that of the profile's revolution with each circle an inscribed
+``resolution``-gon: (resolution / 2) sin(2 pi / resolution) * integral of r^2 dz
+(:func:`profile` gives the profile, for an independent check).
+Faces: 2 * resolution * (profile points - 2): bottle and vase 3,072 at 48 and 4,032
+at the limit 56, cup and bowl 3,552 and 4,592.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from factory.assets.generators.mesh import RawMesh, grid_mesh
+from factory.assets.generators.spec import Param
+
+RIM_POINTS = 7  # points on a cup's or bowl's semicircular rim
+
+_SIZE = {
+    "diameter": Param(0.06, 0.20, 0.01, 2.0, doc="largest diameter, m (x and y extent)"),
+    "height": Param(0.08, 0.35, 0.01, 2.0, doc="height, m (z extent)"),
+}
+_RES = {"resolution": Param(48, 48, 8, 56, integer=True, doc="sections around; profile points per wall ~ 1/3 of it")}
+
+SPECS = {
+    "bottle": {
+        **_SIZE,
+        "body": Param(0.45, 0.65, 0.2, 0.8, doc="height share of the straight body"),
+        "shoulder": Param(0.10, 0.25, 0.05, 0.5, doc="height share of the shoulder"),
+        "neck": Param(0.25, 0.45, 0.1, 0.9, doc="neck radius as a share of the body's"),
+        **_RES,
+    },
+    "vase": {
+        **_SIZE,
+        "bulge": Param(0.05, 0.30, 0.0, 0.35, doc="amplitude of the main swell, share of the radius"),
+        "bulge_freq": Param(0.5, 1.5, 0.25, 2.0, doc="main swell's waves over the height"),
+        "bulge_phase": Param(0.0, 6.283, 0.0, 6.2832, doc="main swell's phase, rad"),
+        "ripple": Param(0.0, 0.12, 0.0, 0.15, doc="amplitude of the second swell, share of the radius"),
+        "ripple_freq": Param(1.5, 3.0, 1.0, 4.0, doc="second swell's waves over the height"),
+        "ripple_phase": Param(0.0, 6.283, 0.0, 6.2832, doc="second swell's phase, rad"),
+        **_RES,
+    },
+    "cup": {
+        **_SIZE,
+        "taper": Param(0.65, 1.0, 0.5, 1.0, doc="bottom radius as a share of the rim's"),
+        "wall": Param(0.04, 0.10, 0.02, 0.15, doc="wall thickness, share of min(radius, height)"),
+        "floor": Param(0.04, 0.10, 0.02, 0.2, doc="floor thickness, share of the height"),
+        **_RES,
+    },
+    "bowl": {
+        **_SIZE,
+        "foot": Param(0.30, 0.55, 0.25, 0.8, doc="flat bottom radius as a share of the rim's"),
+        "roundness": Param(0.35, 0.75, 0.25, 1.0, doc="exponent of the side curve (0.5: a quarter ellipse)"),
+        "wall": Param(0.04, 0.10, 0.02, 0.15, doc="wall thickness, share of min(radius, height)"),
+        "floor": Param(0.05, 0.12, 0.02, 0.2, doc="floor thickness, share of the height"),
+        **_RES,
+    },
+}
+
+
+def _wall_points(p: dict) -> int:
+    return max(4, p["resolution"] // 3)
+
+
+def wall_thickness(p: dict) -> float:
+    """A cup's or bowl's wall thickness, m: ``wall`` times the smaller of its radius and
+    height, so that the rim (its top at the height) stays above the floor."""
+    return p["wall"] * min(p["diameter"] / 2, p["height"])
+
+
+def _smoothstep(x: np.ndarray) -> np.ndarray:
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3 - 2 * x)
+
+
+def _bottle(p: dict) -> np.ndarray:
+    R, h = p["diameter"] / 2, p["height"]
+    z = np.linspace(0.0, h, 2 * _wall_points(p))
+    s = _smoothstep((z / h - p["body"]) / p["shoulder"])
+    r = R * (1 - s * (1 - p["neck"]))
+    return np.concatenate([[[0.0, 0.0]], np.stack([r, z], -1), [[0.0, h]]])
+
+
+def _vase(p: dict) -> np.ndarray:
+    R, h = p["diameter"] / 2, p["height"]
+    z = np.linspace(0.0, h, 2 * _wall_points(p))
+    t = z / h
+    shape = (
+        1.0
+        + p["bulge"] * np.sin(2 * np.pi * p["bulge_freq"] * t + p["bulge_phase"])
+        + p["ripple"] * np.sin(2 * np.pi * p["ripple_freq"] * t + p["ripple_phase"])
+    )  # >= 0.5 at the limits
+    r = R * shape / shape.max()
+    return np.concatenate([[[0.0, 0.0]], np.stack([r, z], -1), [[0.0, h]]])
+
+
+def _shell(outer: np.ndarray, p: dict) -> np.ndarray:
+    """A cup's or bowl's closed profile from its outer wall ``outer`` (K, 2) (r rising
+    with z, from the bottom edge to the rim's centre height): the bottom disk, the outer
+    wall, a semicircular rim of the wall's thickness, the inner wall (the outer one
+    moved in by the thickness) down to the inner floor, and the floor to the axis."""
+    t, f = wall_thickness(p), p["floor"] * p["height"]
+    top_r, top_z = outer[-1]
+    a = np.linspace(0.0, np.pi, RIM_POINTS)[1:-1]
+    rim = np.stack([top_r - t / 2 + t / 2 * np.cos(a), top_z + t / 2 * np.sin(a)], -1)
+    zi = np.linspace(top_z, f, len(outer))
+    ri = np.interp(zi, outer[:, 1], outer[:, 0]) - t
+    return np.concatenate([[[0.0, 0.0]], outer, rim, np.stack([ri, zi], -1), [[0.0, f]]])
+
+
+def _cup(p: dict) -> np.ndarray:
+    R, h = p["diameter"] / 2, p["height"]
+    top = h - wall_thickness(p) / 2  # the rim's centre: its top is at h
+    z = np.linspace(0.0, top, _wall_points(p))
+    r = R * (p["taper"] + (1 - p["taper"]) * z / top)
+    return _shell(np.stack([r, z], -1), p)
+
+
+def _bowl(p: dict) -> np.ndarray:
+    R, h = p["diameter"] / 2, p["height"]
+    top = h - wall_thickness(p) / 2
+    theta = np.linspace(0.0, np.pi / 2, _wall_points(p))  # z and r along a quarter (super)ellipse
+    r = R * (p["foot"] + (1 - p["foot"]) * np.sin(theta) ** (2 * p["roundness"]))
+    z = top * (1 - np.cos(theta))
+    return _shell(np.stack([r, z], -1), p)
+
+
+_PROFILES = {"bottle": _bottle, "vase": _vase, "cup": _cup, "bowl": _bowl}
+
+
+def profile(kind: str, p: dict) -> np.ndarray:
+    """The profile (K, 2) float64 of (r, z) in metres of ``kind`` with params ``p``:
+    from (0, 0) to a point on the axis at the top (a solid) or at the inner floor."""
+    return _PROFILES[kind](p)
+
+
+def build(kind: str, p: dict) -> RawMesh:
+    """The surface of revolution of ``kind`` (a key of :data:`SPECS`) with params ``p``."""
+    prof = profile(kind, p)
+    cols = p["resolution"]
+    angle = np.linspace(0.0, 2 * np.pi, cols + 1)
+    c, s = np.cos(angle), np.sin(angle)
+    c[-1], s[-1] = c[0], s[0]  # the seam column repeats the first one exactly
+    r, z = prof[:, :1], prof[:, 1:]
+    pts = np.stack([r * c, r * s, np.broadcast_to(z, (len(prof), cols + 1))], -1)
+    arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(prof, axis=0), axis=1))])
+    u, v = np.meshgrid(np.arange(cols + 1) / cols, arc / arc[-1])
+    faces = grid_mesh(pts, pole_first=True, pole_last=True)
+    d = p["diameter"]
+    return RawMesh(pts.reshape(-1, 3), faces, np.stack([u.ravel(), v.ravel()], -1), (d, d, p["height"]))
