@@ -1,0 +1,176 @@
+"""What an importer hands the pack builder: :class:`SourceAsset`, and reading its mesh.
+
+An importer (:mod:`factory.assets.importers`) turns a source (a Sweet Home 3D library,
+a folder with a licence CSV, pybullet's ``random_urdfs``) into a list of
+:class:`SourceAsset`: a mesh file on local disk, the metadata a pack records, and how
+to bring the mesh to factory's frame (z up, metres). :func:`read_source` reads the mesh
+with trimesh (OBJ with its MTL and textures, GLB, PLY, STL), every part's transform
+applied, into one :class:`~factory.assets.meshfile.MeshData` with one material per
+distinct (colour, texture), and the texture images' bytes.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import trimesh
+
+from factory.assets.meshfile import MeshData
+from factory.errors import AssetError
+
+MESH_SUFFIXES = (".obj", ".glb", ".ply", ".stl")
+IDENTITY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
+Y_UP_TO_Z_UP = (1.0, 0.0, 0.0, 0.0, 0.0, -1.0, 0.0, 1.0, 0.0)  # (x, y, z) -> (x, -z, y): OBJ/glTF's y up to z up
+
+
+@dataclass(frozen=True)
+class SourceAsset:
+    """One asset as an importer found it.
+
+    ``linear`` (row-major 3x3) takes the file's coordinates to factory's frame (z up);
+    then the mesh is sized: ``extents_m`` stretches each axis's bounding-box extent to
+    the given metres (Sweet Home 3D sizes every model so), else ``longest_m`` scales
+    uniformly so the longest extent is that many metres, else ``scale`` (metres per
+    file unit) applies. The other fields are :class:`~factory.assets.pack.AssetRecord`'s.
+    """
+
+    id: str
+    mesh: Path
+    category: str
+    licence: str
+    creator: str
+    title: str
+    source: str
+    linear: tuple[float, ...] = IDENTITY
+    extents_m: tuple[float, float, float] | None = None
+    longest_m: float | None = None
+    scale: float = 1.0
+
+
+class TextureSource(NamedTuple):
+    """An image a material uses: ``file`` names it in errors, ``data`` its bytes."""
+
+    file: str
+    data: bytes
+
+
+def read_source(asset: SourceAsset) -> tuple[MeshData, list[TextureSource]]:
+    """``asset``'s mesh in its file's own units and axes (float64 vertices), with one
+    material per distinct (colour, texture) and the textures' bytes.
+
+    Raises:
+        AssetError: naming the file: an unknown suffix, a file trimesh cannot read, no
+            faces, or a texture the MTL names that is missing or not an image.
+    """
+    path = Path(asset.mesh)
+    if path.suffix.lower() not in MESH_SUFFIXES:
+        raise AssetError(str(path), f"mesh format {path.suffix or '(none)'}; allowed: {', '.join(MESH_SUFFIXES)}")
+    mtl_textures = _mtl_textures(path) if path.suffix.lower() == ".obj" else {}
+    try:
+        scene = trimesh.load(str(path), force="scene", process=False)
+        parts = [g for g in scene.dump(concatenate=False) if isinstance(g, trimesh.Trimesh) and len(g.faces)]
+    except Exception as e:  # any parser failure of trimesh's: the file is not a mesh it reads
+        raise AssetError(str(path), f"not a readable mesh ({type(e).__name__}: {e})") from None
+    if not parts:
+        raise AssetError(str(path), "empty mesh: no faces")
+    return _merge(parts, mtl_textures, str(path))
+
+
+def _mtl_textures(obj: Path) -> dict[str, TextureSource]:
+    """Material name -> its ``map_Kd`` image, for every MTL the OBJ names (read here,
+    not by trimesh, so that a missing or broken image is refused by name instead of
+    dropped)."""
+    out: dict[str, TextureSource] = {}
+    text = obj.read_text(encoding="utf-8", errors="replace")
+    for line in text.splitlines():
+        if line.startswith("mtllib "):
+            mtl = obj.parent / line.split(None, 1)[1].strip()
+            if mtl.is_file():
+                out.update(_read_mtl(mtl))
+    return out
+
+
+def _read_mtl(mtl: Path) -> dict[str, TextureSource]:
+    from PIL import Image, UnidentifiedImageError
+
+    out, current = {}, None
+    for line in mtl.read_text(encoding="utf-8", errors="replace").splitlines():
+        words = line.split()
+        if len(words) >= 2 and words[0] == "newmtl":
+            current = line.split(None, 1)[1].strip()
+        elif len(words) >= 2 and words[0] == "map_Kd" and current is not None:
+            image = (mtl.parent / words[-1]).resolve()  # the last word: options like -s come first
+            if not image.is_file():
+                raise AssetError(str(image), f"texture missing (material {current!r} of {mtl.name} names it)")
+            data = image.read_bytes()
+            try:
+                with Image.open(io.BytesIO(data)) as img:
+                    img.verify()
+            except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as e:
+                raise AssetError(str(image), f"texture is not a readable image ({type(e).__name__}: {e})") from None
+            out[current] = TextureSource(str(image), data)
+    return out
+
+
+def _material(part: trimesh.Trimesh, mtl_textures: dict[str, TextureSource]) -> tuple[tuple[float, ...], object]:
+    """A part's (RGBA in [0, 1], texture or None)."""
+    visual = part.visual
+    mat = getattr(visual, "material", None)
+    if mat is None:
+        main = getattr(visual, "main_color", None)
+        colour = np.asarray(main if main is not None else (204, 204, 204, 255), dtype=np.float64) / 255.0
+        return tuple(float(c) for c in colour), None
+    pbr = mat.to_pbr() if hasattr(mat, "to_pbr") else mat
+    factor = getattr(pbr, "baseColorFactor", None)
+    colour = np.asarray(factor if factor is not None else (204, 204, 204, 255), dtype=np.float64)
+    colour = colour / 255.0 if colour.max() > 1.0 or colour.dtype.kind in "iu" else colour
+    texture = mtl_textures.get(getattr(mat, "name", None))
+    if texture is None:
+        image = getattr(mat, "image", None) or getattr(pbr, "baseColorTexture", None)
+        if image is not None:  # embedded (GLB): stored as PNG
+            buf = io.BytesIO()
+            image.save(buf, format="PNG")
+            texture = TextureSource(f"{mat.name or 'embedded'}.png", buf.getvalue())
+    has_uv = getattr(visual, "uv", None) is not None and len(visual.uv) == len(part.vertices)
+    return tuple(float(c) for c in colour), texture if has_uv else None
+
+
+def _merge(
+    parts: list[trimesh.Trimesh], mtl_textures: dict[str, TextureSource], file: str
+) -> tuple[MeshData, list[TextureSource]]:
+    vertices, faces, uvs, face_material = [], [], [], []
+    materials: dict[tuple, int] = {}
+    textures: dict[str, int] = {}
+    texture_list: list[TextureSource] = []
+    offset = 0
+    for part in parts:
+        colour, texture = _material(part, mtl_textures)
+        tex_index = -1
+        if texture is not None:
+            if texture.file not in textures:
+                textures[texture.file] = len(texture_list)
+                texture_list.append(texture)
+            tex_index = textures[texture.file]
+        key = (colour, tex_index)
+        index = materials.setdefault(key, len(materials))
+        v = np.asarray(part.vertices, dtype=np.float64)
+        vertices.append(v)
+        faces.append(np.asarray(part.faces, dtype=np.int64) + offset)
+        uv = part.visual.uv if tex_index >= 0 else None
+        uvs.append(np.zeros((len(v), 2)) if uv is None else np.asarray(uv, dtype=np.float64))
+        face_material.append(np.full(len(part.faces), index, dtype=np.int64))
+        offset += len(v)
+    keys = list(materials)
+    mesh = MeshData(
+        vertices=np.concatenate(vertices),
+        faces=np.concatenate(faces),
+        uv=np.concatenate(uvs) if texture_list else None,
+        face_material=np.concatenate(face_material),
+        material_colour=np.array([k[0] for k in keys], dtype=np.float64).reshape(-1, 4),
+        material_texture=np.array([k[1] for k in keys], dtype=np.int64),
+    )
+    return mesh, texture_list
