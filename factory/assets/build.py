@@ -37,6 +37,7 @@ from factory.assets.pack import FORMAT, PACK_FILE, AssetRecord, Limits, Pack, Pa
 from factory.assets.source import SourceAsset, TextureSource, read_source
 from factory.errors import AssetError
 
+DEFAULT_LIMITS = Limits()
 _AREA_EPS = 1e-12  # twice a face's area, relative to the squared bbox diagonal, below which it is degenerate
 
 
@@ -69,7 +70,9 @@ def normalise(mesh: MeshData, asset: SourceAsset) -> MeshData:
     lo, hi = v.min(axis=0), v.max(axis=0)
     v = (v - (lo + hi) / 2) * _scale(hi - lo, asset)
     uv = None if mesh.uv is None else np.asarray(mesh.uv, dtype=np.float32)[used]
-    return MeshData(v.astype(np.float32), f.astype(np.int32), uv, face_material, mesh.material_colour, mesh.material_texture)
+    return MeshData(
+        v.astype(np.float32), f.astype(np.int32), uv, face_material, mesh.material_colour, mesh.material_texture
+    )
 
 
 def _scale(extent: np.ndarray, asset: SourceAsset) -> np.ndarray:
@@ -94,7 +97,8 @@ def decimate(mesh: MeshData, max_faces: int) -> MeshData:
     into it (exact where it was kept, approximate where edges merged).
 
     Raises:
-        AssetError: fast-simplification is not installed (with the install hint).
+        AssetError: fast-simplification is not installed (with the install hint), or
+            the mesh stays over the limit.
     """
     if len(mesh.faces) <= max_faces:
         return mesh
@@ -104,6 +108,44 @@ def decimate(mesh: MeshData, max_faces: int) -> MeshData:
         raise AssetError(
             "<decimation>", "meshes over --max-faces need fast-simplification: pip install 'factory[assets]'"
         ) from None
+    budget, out = max_faces, mesh
+    # The simplifier stops near, not at, a target, and spares small loose parts (leaves,
+    # blades) at its default aggressiveness: aim lower and push harder until within.
+    for agg in (7.0, 8.0, 9.0, 10.0):
+        out = _decimate_once(fast_simplification, mesh, budget, agg)
+        if len(out.faces) <= max_faces:
+            return out
+        budget = max(1, int(budget * max_faces / len(out.faces) * 0.97))
+    # Many tiny loose parts (a plant's leaves) have a floor quadric decimation keeps:
+    # merge vertices on ever coarser grids, which folds such parts away.
+    cells = float(np.linalg.norm(np.ptp(out.vertices, axis=0))) / np.geomspace(4096, 16, 13)
+    for cell in cells:
+        clustered = _cluster(out, cell)
+        if len(clustered.faces) <= max_faces:
+            return clustered
+    raise AssetError("<decimation>", f"{len(out.faces)} faces left after decimating to {max_faces}")
+
+
+def _cluster(mesh: MeshData, cell: float) -> MeshData:
+    """``mesh`` with the vertices of each ``cell``-metre grid cube merged into the first
+    of them (which keeps its UV); faces that collapse dropped."""
+    keys = np.floor(mesh.vertices / cell).astype(np.int64)
+    _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    faces = inverse.reshape(-1)[mesh.faces]
+    keep = (faces[:, 0] != faces[:, 1]) & (faces[:, 1] != faces[:, 2]) & (faces[:, 0] != faces[:, 2])
+    used, faces = np.unique(faces[keep], return_inverse=True)
+    source = first[used]
+    return MeshData(
+        mesh.vertices[source],
+        faces.reshape(-1, 3).astype(np.int32),
+        None if mesh.uv is None else mesh.uv[source],
+        mesh.face_material[keep],
+        mesh.material_colour,
+        mesh.material_texture,
+    )
+
+
+def _decimate_once(fast_simplification, mesh: MeshData, max_faces: int, agg: float) -> MeshData:
     vs, fs, uvs, mats, offset = [], [], [], [], 0
     for m in np.unique(mesh.face_material):
         faces = mesh.faces[mesh.face_material == m]
@@ -111,7 +153,7 @@ def decimate(mesh: MeshData, max_faces: int) -> MeshData:
         before, local = mesh.vertices[used].astype(np.float64), local.reshape(-1, 3)
         target = max(1, int(max_faces * len(faces) / len(mesh.faces)))
         points, new_faces, collapses = fast_simplification.simplify(
-            before, local, target_count=target, return_collapses=True
+            before, local, target_count=target, agg=agg, return_collapses=True
         )
         # The same collapses replayed give each old vertex's new index, which carries the UVs over.
         _, _, mapping = fast_simplification.replay_simplification(before, local, collapses)
@@ -152,7 +194,9 @@ def texture_bytes(texture: TextureSource, max_px: int) -> tuple[bytes, str]:
             img = img.convert("RGBA" if "A" in img.getbands() else "RGB")
             if max(img.size) > max_px:
                 k = max_px / max(img.size)
-                img = img.resize((max(1, round(img.width * k)), max(1, round(img.height * k))), Image.Resampling.LANCZOS)
+                img = img.resize(
+                    (max(1, round(img.width * k)), max(1, round(img.height * k))), Image.Resampling.LANCZOS
+                )
             out = io.BytesIO()
             img.save(out, format="PNG", optimize=False)
             return out.getvalue(), ".png"
@@ -160,16 +204,23 @@ def texture_bytes(texture: TextureSource, max_px: int) -> tuple[bytes, str]:
         raise AssetError(texture.file, f"texture is not a readable image ({type(e).__name__}: {e})") from None
 
 
-def build_asset(asset: SourceAsset, limits: Limits) -> tuple[AssetRecord, dict[str, bytes]]:
-    """One asset's record and files (path relative to the pack -> bytes).
+def build_asset(
+    asset: SourceAsset, limits: Limits, log: Callable[[str], None] | None = None
+) -> tuple[AssetRecord, dict[str, bytes]]:
+    """One asset's record and files (path relative to the pack -> bytes); what was left
+    out (a missing texture) goes to ``log``.
 
     Raises:
         AssetError: naming the file that is refused (licence, mesh, texture).
     """
     lic = licence(asset.licence, f"{asset.mesh} (asset {asset.id})")
     if not lic.known:
-        raise AssetError(f"{asset.mesh} (asset {asset.id})", f"licence {asset.licence} is unknown; packs hold known ones")
-    mesh, textures = read_source(asset)
+        raise AssetError(
+            f"{asset.mesh} (asset {asset.id})", f"licence {asset.licence} is unknown; packs hold known ones"
+        )
+    mesh, textures, notes = read_source(asset)
+    for note in notes if log else ():
+        log(note)
     mesh = decimate(normalise(mesh, asset), limits.max_faces)
     check_mesh(mesh, str(asset.mesh), limits.max_faces, len(textures))
     files = {f"{asset.id}/mesh.npz": encode_mesh(mesh)}
@@ -197,7 +248,7 @@ def build_pack(
     out: str,
     name: str,
     version: str = "1",
-    limits: Limits = Limits(),
+    limits: Limits = DEFAULT_LIMITS,
     log: Callable[[str], None] | None = None,
 ) -> Pack:
     """Write the pack of ``assets`` (in order) to ``out`` (a folder or fsspec URL)
@@ -224,7 +275,7 @@ def build_pack(
     try:
         records = []
         for asset in assets:
-            record, files = build_asset(asset, limits)
+            record, files = build_asset(asset, limits, log)
             for path, data in files.items():
                 (work / path).parent.mkdir(parents=True, exist_ok=True)
                 (work / path).write_bytes(data)

@@ -130,5 +130,6 @@ def check_allowed(asset: str, spdx: str, allowlist: Iterable[str] = DEFAULT_ALLO
     ]
     because = f" ({', '.join(why)})" if why else ""
     raise AssetError(
-        asset, f"licence {spdx}{because} is not in the allowed licences; allowed: {', '.join(sorted(allowed)) or 'none'}"
+        asset,
+        f"licence {spdx}{because} is not in the allowed licences; allowed: {', '.join(sorted(allowed)) or 'none'}",
     )

@@ -155,7 +155,9 @@ class Pack:
         fs, root = fsspec.core.url_to_fs(self.url)
         return decode_mesh(
             _read_checked(fs, root, asset, asset.mesh, self._shown(asset.mesh)),
-            self._shown(asset.mesh), self.limits.max_faces, len(asset.textures)
+            self._shown(asset.mesh),
+            self.limits.max_faces,
+            len(asset.textures),
         )
 
     def _shown(self, path: str) -> str:

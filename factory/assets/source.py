@@ -12,6 +12,7 @@ distinct (colour, texture), and the texture images' bytes.
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -58,18 +59,29 @@ class TextureSource(NamedTuple):
     data: bytes
 
 
-def read_source(asset: SourceAsset) -> tuple[MeshData, list[TextureSource]]:
-    """``asset``'s mesh in its file's own units and axes (float64 vertices), with one
-    material per distinct (colour, texture) and the textures' bytes.
+class SourceMesh(NamedTuple):
+    """A source's mesh as read: ``mesh`` in the file's own units and axes (float64
+    vertices), ``textures`` the images its materials index, ``notes`` what was left out
+    (a texture the MTL names that is missing or outside the model's folder)."""
+
+    mesh: MeshData
+    textures: list[TextureSource]
+    notes: list[str]
+
+
+def read_source(asset: SourceAsset) -> SourceMesh:
+    """``asset``'s mesh with one material per distinct (colour, texture) and the
+    textures' bytes.
 
     Raises:
         AssetError: naming the file: an unknown suffix, a file trimesh cannot read, no
-            faces, or a texture the MTL names that is missing or not an image.
+            faces, or a texture the MTL names that is not a readable image.
     """
     path = Path(asset.mesh)
     if path.suffix.lower() not in MESH_SUFFIXES:
         raise AssetError(str(path), f"mesh format {path.suffix or '(none)'}; allowed: {', '.join(MESH_SUFFIXES)}")
-    mtl_textures = _mtl_textures(path) if path.suffix.lower() == ".obj" else {}
+    notes: list[str] = []
+    mtl_textures = _mtl_textures(path, notes) if path.suffix.lower() == ".obj" else {}
     try:
         scene = trimesh.load(str(path), force="scene", process=False)
         parts = [g for g in scene.dump(concatenate=False) if isinstance(g, trimesh.Trimesh) and len(g.faces)]
@@ -77,24 +89,29 @@ def read_source(asset: SourceAsset) -> tuple[MeshData, list[TextureSource]]:
         raise AssetError(str(path), f"not a readable mesh ({type(e).__name__}: {e})") from None
     if not parts:
         raise AssetError(str(path), "empty mesh: no faces")
-    return _merge(parts, mtl_textures, str(path))
+    return SourceMesh(*_merge(parts, mtl_textures), notes)
 
 
-def _mtl_textures(obj: Path) -> dict[str, TextureSource]:
+def _mtl_textures(obj: Path, notes: list[str]) -> dict[str, TextureSource]:
     """Material name -> its ``map_Kd`` image, for every MTL the OBJ names (read here,
-    not by trimesh, so that a missing or broken image is refused by name instead of
-    dropped)."""
+    not by trimesh, so that a broken image is refused by name instead of dropped)."""
     out: dict[str, TextureSource] = {}
-    text = obj.read_text(encoding="utf-8", errors="replace")
-    for line in text.splitlines():
+    for line in obj.read_text(encoding="utf-8", errors="replace").splitlines():
         if line.startswith("mtllib "):
             mtl = obj.parent / line.split(None, 1)[1].strip()
             if mtl.is_file():
-                out.update(_read_mtl(mtl))
+                out.update(_read_mtl(mtl, obj.parent.resolve(), notes))
     return out
 
 
-def _read_mtl(mtl: Path) -> dict[str, TextureSource]:
+def _texture_path(mtl: Path, value: str) -> Path:
+    """The file a ``map_Kd`` value names: the whole value (names may hold spaces), else
+    its last word (options such as ``-s 1 1 1`` come first)."""
+    whole = mtl.parent / value.replace("\\", "/")
+    return whole if whole.is_file() else mtl.parent / value.split()[-1].replace("\\", "/")
+
+
+def _read_mtl(mtl: Path, folder: Path, notes: list[str]) -> dict[str, TextureSource]:
     from PIL import Image, UnidentifiedImageError
 
     out, current = {}, None
@@ -103,9 +120,15 @@ def _read_mtl(mtl: Path) -> dict[str, TextureSource]:
         if len(words) >= 2 and words[0] == "newmtl":
             current = line.split(None, 1)[1].strip()
         elif len(words) >= 2 and words[0] == "map_Kd" and current is not None:
-            image = (mtl.parent / words[-1]).resolve()  # the last word: options like -s come first
-            if not image.is_file():
-                raise AssetError(str(image), f"texture missing (material {current!r} of {mtl.name} names it)")
+            image = _texture_path(mtl, line.split(None, 1)[1].strip()).resolve()
+            if not image.is_relative_to(folder) or not image.is_file():
+                # Libraries name textures left on their maker's disk (C:/Documents and
+                # Settings/...); Sweet Home 3D shows the colour then, and so do we. A path
+                # outside the model's folder is never read.
+                notes.append(
+                    f"{mtl}: material {current!r}: texture {words[-1]!r} missing or outside {folder}; colour kept"
+                )
+                continue
             data = image.read_bytes()
             try:
                 with Image.open(io.BytesIO(data)) as img:
@@ -140,7 +163,7 @@ def _material(part: trimesh.Trimesh, mtl_textures: dict[str, TextureSource]) -> 
 
 
 def _merge(
-    parts: list[trimesh.Trimesh], mtl_textures: dict[str, TextureSource], file: str
+    parts: list[trimesh.Trimesh], mtl_textures: dict[str, TextureSource]
 ) -> tuple[MeshData, list[TextureSource]]:
     vertices, faces, uvs, face_material = [], [], [], []
     materials: dict[tuple, int] = {}
@@ -174,3 +197,17 @@ def _merge(
         material_texture=np.array([k[1] for k in keys], dtype=np.int64),
     )
     return mesh, texture_list
+
+
+def asset_id(text: str, file: str) -> str:
+    """A pack id from a source's name or id: lower case, runs of anything but
+    ``[a-z0-9._]`` made one ``-``, trimmed (``Blend Swap CC-0#armchair`` ->
+    ``blend-swap-cc-0-armchair``).
+
+    Raises:
+        AssetError: naming ``file`` when nothing is left.
+    """
+    slug = re.sub(r"[^a-z0-9._]+", "-", text.lower()).strip("-._")
+    if not slug:
+        raise AssetError(file, f"no usable asset id in {text!r}; an id needs a letter or digit")
+    return slug[:120]
