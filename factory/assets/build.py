@@ -38,6 +38,8 @@ from factory.assets.source import SourceAsset, TextureSource, read_source
 from factory.errors import AssetError
 
 DEFAULT_LIMITS = Limits()
+NOTICE_SUFFIXES = (".txt", ".html", ".htm", ".md")
+MAX_NOTICE_BYTES = 2**20  # licence texts are a few kB
 _AREA_EPS = 1e-12  # twice a face's area, relative to the squared bbox diagonal, below which it is degenerate
 
 
@@ -227,20 +229,36 @@ def build_asset(
     for i, tex in enumerate(textures):
         data, suffix = texture_bytes(tex, limits.max_texture_px)
         files[f"{asset.id}/tex{i}{suffix}"] = data
+    notices = {}
+    for i, path in enumerate(asset.notices):
+        suffix = path.suffix.lower() if path.suffix.lower() in NOTICE_SUFFIXES else ".txt"
+        notices[f"{asset.id}/notice{i}{suffix}"] = _notice_bytes(path)
     extents = mesh.vertices.max(axis=0).astype(np.float64) - mesh.vertices.min(axis=0)
     record = AssetRecord(
         id=asset.id,
         mesh=f"{asset.id}/mesh.npz",
         textures=tuple(list(files)[1:]),
+        notices=tuple(notices),
         category=asset.category,
         size_m=tuple(round(float(x), 6) for x in extents),
         licence=asset.licence,
         creator=asset.creator,
         title=asset.title,
         source=asset.source,
-        sha256={path: hashlib.sha256(data).hexdigest() for path, data in files.items()},
+        sha256={path: hashlib.sha256(data).hexdigest() for path, data in {**files, **notices}.items()},
     )
-    return record, files
+    return record, {**files, **notices}
+
+
+def _notice_bytes(path: Path) -> bytes:
+    """A notice file's bytes (at most :data:`MAX_NOTICE_BYTES`)."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_NOTICE_BYTES:
+            raise AssetError(str(path), f"notice of {size} bytes, over the limit of {MAX_NOTICE_BYTES}")
+        return path.read_bytes()
+    except OSError as e:
+        raise AssetError(str(path), f"notice cannot be read ({e})") from None
 
 
 def build_pack(

@@ -9,11 +9,13 @@ holding ``pack.json`` and the per-asset files it lists. ``pack.json``::
                  "textures": ["blend-swap-cc-0-armchair/tex0.png"], "category": "office",
                  "size_m": [0.594, 0.627, 1.05], "licence": "CC0-1.0", "creator": "Absfrm",
                  "title": "Armchair", "source": "BlendSwap-CC-0.sh3f:/blendswap-cc-0/armchair/armchair.obj",
+                 "notices": ["blend-swap-cc-0-armchair/notice0.txt"],
                  "sha256": {"blend-swap-cc-0-armchair/mesh.npz": "...", ...}}, ...]}
 
 ``size_m`` is the mesh's bounding-box extents in metres (x, y, z; z up); ``mesh`` is a
-``.npz`` (:mod:`factory.assets.meshfile`); ``textures`` PNG or JPEG images; ``sha256``
-holds every file the asset names, and nothing else. Ids are unique, lower-case
+``.npz`` (:mod:`factory.assets.meshfile`); ``textures`` PNG or JPEG images; ``notices``
+(optional) the licence and attribution texts that came with the asset, verbatim;
+``sha256`` holds every file the asset names, and nothing else. Ids are unique, lower-case
 ``[a-z0-9][a-z0-9._-]*`` (also the asset's folder name).
 
 :func:`load_pack` reads ``pack.json`` through fsspec and verifies every asset
@@ -84,6 +86,7 @@ class AssetRecord(_Strict):
     id: Annotated[str, Field(pattern=ID_PATTERN, max_length=120)]
     mesh: _RelPath
     textures: tuple[_RelPath, ...] = ()
+    notices: tuple[_RelPath, ...] = ()
     category: _Text
     size_m: tuple[float, float, float]
     licence: _Text
@@ -101,7 +104,7 @@ class AssetRecord(_Strict):
 
     @model_validator(mode="after")
     def _files(self) -> AssetRecord:
-        files = (self.mesh, *self.textures)
+        files = self.files()
         if len(set(files)) != len(files) or set(self.sha256) != set(files):
             raise ValueError(f"sha256 must list exactly the asset's files {list(files)}, got {sorted(self.sha256)}")
         if any(not f.startswith(self.id + "/") for f in files):
@@ -109,8 +112,8 @@ class AssetRecord(_Strict):
         return self
 
     def files(self) -> tuple[str, ...]:
-        """The mesh, then the textures, as paths relative to the pack."""
-        return (self.mesh, *self.textures)
+        """The mesh, the textures, then the notices, as paths relative to the pack."""
+        return (self.mesh, *self.textures, *self.notices)
 
 
 class PackFile(_Strict):
@@ -203,8 +206,8 @@ def load_pack(url: str, storage_options: dict | None = None) -> Pack:
 
 
 def verify_asset(fs: fsspec.AbstractFileSystem, root: str, pack: Pack, asset: AssetRecord) -> None:
-    """Check one asset of ``pack``: a licence factory knows, every file's sha256, the
-    mesh (:func:`~factory.assets.meshfile.decode_mesh`) and each texture
+    """Check one asset of ``pack``: a licence factory knows, every file's sha256 (the
+    notices too), the mesh (:func:`~factory.assets.meshfile.decode_mesh`) and each texture
     (:func:`check_texture`) within the pack's limits.
 
     Raises:
@@ -222,6 +225,8 @@ def verify_asset(fs: fsspec.AbstractFileSystem, root: str, pack: Pack, asset: As
     for tex in asset.textures:
         shown = pack._shown(tex)
         check_texture(_read_checked(fs, root, asset, tex, shown), shown, limits.max_texture_px)
+    for notice in asset.notices:
+        _read_checked(fs, root, asset, notice, pack._shown(notice))
 
 
 def _read_checked(fs: fsspec.AbstractFileSystem, root: str, asset: AssetRecord, path: str, shown: str) -> bytes:

@@ -36,7 +36,9 @@ class SourceAsset:
     then the mesh is sized: ``extents_m`` stretches each axis's bounding-box extent to
     the given metres (Sweet Home 3D sizes every model so), else ``longest_m`` scales
     uniformly so the longest extent is that many metres, else ``scale`` (metres per
-    file unit) applies. The other fields are :class:`~factory.assets.pack.AssetRecord`'s.
+    file unit) applies. ``notices``: licence and attribution texts that came with the
+    asset, copied into the pack verbatim. The other fields are
+    :class:`~factory.assets.pack.AssetRecord`'s.
     """
 
     id: str
@@ -50,6 +52,7 @@ class SourceAsset:
     extents_m: tuple[float, float, float] | None = None
     longest_m: float | None = None
     scale: float = 1.0
+    notices: tuple[Path, ...] = ()
 
 
 class TextureSource(NamedTuple):

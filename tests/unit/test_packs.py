@@ -77,6 +77,8 @@ def make_sh3f(
     tex = src / "lib" / "cube" / "tex.png"
     tex.write_bytes(b"not an image") if bad_png else png(tex)
     tetra_obj(src / "lib" / "tetra", "tetra")
+    (src / "lib" / "cube" / "BLENDSWAP_LICENSE.txt").write_text("Cube by Jane Doe, https://example.org/cube\n")
+    (src / "LICENSE.TXT").write_text("the library's licence\n")
     props = [
         "# PluginFurnitureCatalog.properties",
         "id=Test#Lib",
@@ -149,6 +151,10 @@ def test_a_sweet_home_3d_library_imports_and_builds_into_a_pack_that_loads(tmp_p
     t = pack.read_mesh(tetra)
     assert np.count_nonzero(np.isclose(t.vertices[:, 2], t.vertices[:, 2].max())) == 1
     assert tetra.size_m == pytest.approx((0.2, 0.2, 0.1)) and t.uv is None
+    # The licence texts beside a model, then the library's, verbatim.
+    texts = [(tmp_path / "pack" / n).read_text() for n in cube.notices]
+    assert texts == ["Cube by Jane Doe, https://example.org/cube\n", "the library's licence\n"]
+    assert [(tmp_path / "pack" / n).read_text() for n in tetra.notices] == ["the library's licence\n"]
 
 
 def test_a_texture_within_the_limit_keeps_its_bytes(tmp_path):
@@ -175,7 +181,7 @@ def test_the_same_source_builds_the_same_bytes(tmp_path):
     a = build("sh3f", source, tmp_path / "a")
     b = build("sh3f", source, tmp_path / "b")
     files = sorted(p.relative_to(tmp_path / "a" / "pack") for p in (tmp_path / "a" / "pack").rglob("*") if p.is_file())
-    assert len(files) == 4  # pack.json, 2 meshes, 1 texture
+    assert len(files) == 7  # pack.json, 2 meshes, 1 texture, 3 notices
     for f in files:
         assert (tmp_path / "a" / "pack" / f).read_bytes() == (tmp_path / "b" / "pack" / f).read_bytes(), f
     assert a.meta == b.meta
@@ -323,6 +329,27 @@ def test_the_folder_importer_reads_the_csv(tmp_path):
     )
     assert a.size_m == pytest.approx((0.3, 0.3, 0.3)) and b.size_m == pytest.approx((0.1, 0.2, 0.3))
     assert pack.read_mesh(a).uv is None and a.textures == ()
+
+
+def test_a_folder_csv_may_name_the_up_axis_and_a_notice(tmp_path):
+    folder = tmp_path / "src"
+    tetra_obj(folder, "t")
+    trimesh.load(folder / "t.obj").export(folder / "t.glb")
+    (folder / "t.txt").write_text("by Ann\n")
+    header = "file,id,category,licence,creator,title,source,size_m,up,notice"
+    rows = [
+        "t.obj,z-up,toys,CC0-1.0,Ann,T,s,1,,t.txt",
+        "t.obj,y-up,toys,CC0-1.0,Ann,T,s,1,y,",
+        "t.glb,glb,toys,CC0-1.0,Ann,T,s,1,,",
+    ]
+    (folder / "licences.csv").write_text("\n".join([header, *rows]) + "\n")
+    pack = build("folder", folder, tmp_path)
+    tops = [m.vertices[np.argmax(m.vertices[:, 2])] for m in map(pack.read_mesh, pack.assets)]
+    # As written (z up) the top is the base's (0, 0, 1) corner, at the back of y; turned
+    # from y up (asked for, and glTF's own), the apex (0, 2, 0), above the middle.
+    assert [float(t[1]) for t in tops] == pytest.approx([-0.5, 0.0, 0.0], abs=1e-6)
+    assert (tmp_path / "pack" / pack.assets[0].notices[0]).read_text() == "by Ann\n"
+    assert pack.assets[1].notices == ()
 
 
 @pytest.mark.parametrize(

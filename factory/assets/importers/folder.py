@@ -6,8 +6,10 @@ beside it), ``id`` (made a pack id: lower case, ``-`` for other characters),
 ``category``, ``licence`` (an SPDX id), ``creator``, ``title``, ``source`` (a URL or a
 package name) and ``size_m``: the real size in metres, either one number (the longest
 bounding-box extent; the mesh is scaled uniformly) or three separated by ``x`` (the x,
-y and z extents; each axis stretched). Meshes are taken as z up, as written. Files the
-CSV does not name are not imported.
+y and z extents; each axis stretched). Optional columns: ``up``, the file's up axis,
+``z`` or ``y`` (default: ``y`` for GLB, as glTF specifies, else ``z``), and ``notice``, a
+licence or attribution text to carry into the pack verbatim. Files the CSV does not
+name are not imported.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import csv
 import math
 from pathlib import Path
 
-from factory.assets.source import SourceAsset, asset_id
+from factory.assets.source import IDENTITY, Y_UP_TO_Z_UP, SourceAsset, asset_id
 from factory.errors import AssetError
 
 CSV_NAME = "licences.csv"
@@ -56,6 +58,13 @@ def _row(row: dict[str, str], line: int, folder: Path, table: Path) -> SourceAss
     if not mesh.is_file():
         raise AssetError(where, f"file {values['file']!r} is missing")
     sizes = _sizes(values["size_m"], where)
+    up = (row.get("up") or "").strip().lower() or ("y" if mesh.suffix.lower() == ".glb" else "z")
+    if up not in ("y", "z"):
+        raise AssetError(where, f"up {up!r}: allowed: y, z")
+    notice = (row.get("notice") or "").strip()
+    notices = (folder / notice).resolve() if notice else None
+    if notices is not None and (not notices.is_relative_to(folder.resolve()) or not notices.is_file()):
+        raise AssetError(where, f"notice {notice!r} is not a file in the folder {folder}")
     return SourceAsset(
         id=asset_id(values["id"], where),
         mesh=mesh,
@@ -66,6 +75,8 @@ def _row(row: dict[str, str], line: int, folder: Path, table: Path) -> SourceAss
         source=values["source"],
         extents_m=sizes if len(sizes) == 3 else None,
         longest_m=sizes[0] if len(sizes) == 1 else None,
+        linear=Y_UP_TO_Z_UP if up == "y" else IDENTITY,
+        notices=(notices,) if notices else (),
     )
 
 

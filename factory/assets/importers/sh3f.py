@@ -137,6 +137,10 @@ def _model(props: dict[str, str], n: int, source: Path, root: Path) -> SourceAss
     if not all(np.isfinite(extents)) or min(extents) <= 0:
         raise AssetError(where, f"model {n}: width, depth and height must be above 0 cm, got {extents}")
     linear = np.asarray(Y_UP_TO_Z_UP).reshape(3, 3) @ turn
+    # The licence texts beside the model (Blend Swap's name title, author and source),
+    # then the library's own.
+    beside = sorted(p for p in mesh.parent.iterdir() if "licen" in p.name.lower()) if mesh.parent != root else []
+    library = sorted(p for p in root.iterdir() if p.is_file() and "licen" in p.name.lower())
     return SourceAsset(
         id=asset_id(get("id"), where),
         mesh=mesh,
@@ -147,4 +151,5 @@ def _model(props: dict[str, str], n: int, source: Path, root: Path) -> SourceAss
         source=f"{source.name}:/{model}",
         linear=tuple(float(x) for x in linear.ravel()),
         extents_m=extents,
+        notices=tuple(p for p in [*beside, *library] if p.is_file()),
     )
