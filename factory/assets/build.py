@@ -161,7 +161,9 @@ def _decimate_once(fast_simplification, mesh: MeshData, max_faces: int, agg: flo
         _, _, mapping = fast_simplification.replay_simplification(before, local, collapses)
         if mesh.uv is not None:
             uv = np.zeros((len(points), 2), dtype=np.float32)
-            uv[mapping[::-1]] = mesh.uv[used][::-1]  # reversed: the first old vertex of each new one wins
+            kept = mapping >= 0  # -1: the vertex went with a part that collapsed away
+            # Reversed: the first old vertex of each new one wins.
+            uv[mapping[kept][::-1]] = mesh.uv[used][kept][::-1]
             uvs.append(uv)
         vs.append(points)
         fs.append(new_faces + offset)

@@ -489,3 +489,23 @@ def test_pack_json_round_trips_through_the_model(tmp_path):
         p: hashlib.sha256((tmp_path / "pack" / p).read_bytes()).hexdigest() for p in pack.assets[0].files()
     }
     assert io.BytesIO(text).read(1) == b"{"
+
+
+def test_decimation_survives_a_material_whose_part_collapses_away():
+    from factory.assets.build import decimate
+    from factory.assets.meshfile import MeshData, check_mesh
+
+    ball = trimesh.creation.icosphere(subdivisions=3)  # 1280 faces, material 0
+    chips = [trimesh.creation.box(extents=(1e-3, 1e-3, 1e-3)) for _ in range(3)]  # tiny loose parts, material 1
+    for i, chip in enumerate(chips):
+        chip.apply_translation((2.0 + i, 0, 0))
+    parts = [ball, *chips]
+    vertices = np.concatenate([p.vertices for p in parts]).astype(np.float32)
+    offsets = np.cumsum([0] + [len(p.vertices) for p in parts[:-1]])
+    faces = np.concatenate([p.faces + o for p, o in zip(parts, offsets)]).astype(np.int32)
+    material = np.repeat(np.int16([0, 1, 1, 1]), [len(p.faces) for p in parts])
+    uv = (vertices[:, :2] - vertices[:, :2].min(axis=0)) / np.ptp(vertices[:, :2], axis=0)
+    mesh = MeshData(vertices, faces, uv.astype(np.float32), material, np.ones((2, 4), np.float32), np.int16([0, 0]))
+    out = decimate(mesh, 60)
+    check_mesh(out, "ball", 60, 1)
+    assert len(out.faces) <= 60 and (out.face_material == 0).any()
