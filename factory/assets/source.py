@@ -11,6 +11,7 @@ distinct (colour, texture), and the texture images' bytes.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 from dataclasses import dataclass
@@ -84,7 +85,7 @@ def read_source(asset: SourceAsset) -> SourceMesh:
     if path.suffix.lower() not in MESH_SUFFIXES:
         raise AssetError(str(path), f"mesh format {path.suffix or '(none)'}; allowed: {', '.join(MESH_SUFFIXES)}")
     notes: list[str] = []
-    mtl_textures = _mtl_textures(path, notes) if path.suffix.lower() == ".obj" else {}
+    mtl_textures = _mtl_textures(path, notes) if path.suffix.lower() == ".obj" else None
     try:
         scene = trimesh.load(str(path), force="scene", process=False)
         parts = [g for g in scene.dump(concatenate=False) if isinstance(g, trimesh.Trimesh) and len(g.faces)]
@@ -142,8 +143,12 @@ def _read_mtl(mtl: Path, folder: Path, notes: list[str]) -> dict[str, TextureSou
     return out
 
 
-def _material(part: trimesh.Trimesh, mtl_textures: dict[str, TextureSource]) -> tuple[tuple[float, ...], object]:
-    """A part's (RGBA in [0, 1], texture or None)."""
+def _material(
+    part: trimesh.Trimesh, mtl_textures: dict[str, TextureSource] | None
+) -> tuple[tuple[float, ...], TextureSource | None]:
+    """A part's (RGBA in [0, 1], texture or None). ``mtl_textures`` is None for formats
+    that embed their images (GLB); for an OBJ only the MTL's checked images count, never
+    one trimesh found by following a path out of the model's folder."""
     visual = part.visual
     mat = getattr(visual, "material", None)
     if mat is None:
@@ -154,8 +159,8 @@ def _material(part: trimesh.Trimesh, mtl_textures: dict[str, TextureSource]) -> 
     factor = getattr(pbr, "baseColorFactor", None)
     colour = np.asarray(factor if factor is not None else (204, 204, 204, 255), dtype=np.float64)
     colour = colour / 255.0 if colour.max() > 1.0 or colour.dtype.kind in "iu" else colour
-    texture = mtl_textures.get(getattr(mat, "name", None))
-    if texture is None:
+    texture = None if mtl_textures is None else mtl_textures.get(getattr(mat, "name", None))
+    if mtl_textures is None:
         image = getattr(mat, "image", None) or getattr(pbr, "baseColorTexture", None)
         if image is not None:  # embedded (GLB): stored as PNG
             buf = io.BytesIO()
@@ -166,7 +171,7 @@ def _material(part: trimesh.Trimesh, mtl_textures: dict[str, TextureSource]) -> 
 
 
 def _merge(
-    parts: list[trimesh.Trimesh], mtl_textures: dict[str, TextureSource]
+    parts: list[trimesh.Trimesh], mtl_textures: dict[str, TextureSource] | None
 ) -> tuple[MeshData, list[TextureSource]]:
     vertices, faces, uvs, face_material = [], [], [], []
     materials: dict[tuple, int] = {}
@@ -176,11 +181,12 @@ def _merge(
     for part in parts:
         colour, texture = _material(part, mtl_textures)
         tex_index = -1
-        if texture is not None:
-            if texture.file not in textures:
-                textures[texture.file] = len(texture_list)
+        if texture is not None:  # one file per distinct image, whatever its name
+            digest = hashlib.sha256(texture.data).hexdigest()
+            if digest not in textures:
+                textures[digest] = len(texture_list)
                 texture_list.append(texture)
-            tex_index = textures[texture.file]
+            tex_index = textures[digest]
         key = (colour, tex_index)
         index = materials.setdefault(key, len(materials))
         v = np.asarray(part.vertices, dtype=np.float64)

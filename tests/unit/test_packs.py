@@ -509,3 +509,17 @@ def test_decimation_survives_a_material_whose_part_collapses_away():
     out = decimate(mesh, 60)
     check_mesh(out, "ball", 60, 1)
     assert len(out.faces) <= 60 and (out.face_material == 0).any()
+
+
+def test_a_texture_outside_the_models_folder_is_never_read_into_the_pack(tmp_path):
+    png(tmp_path / "secret.png")
+    folder = tmp_path / "src"
+    cube_obj(folder, "cube", texture="../secret.png")
+    header = "file,id,category,licence,creator,title,source,size_m"
+    (folder / "licences.csv").write_text(f"{header}\ncube.obj,cube,box,CC0-1.0,me,Cube,t,0.1\n")
+    notes: list[str] = []
+    pack = build_pack(IMPORTERS["folder"](folder, tmp_path), str(tmp_path / "pack"), "t", log=notes.append)
+    cube = pack.assets[0]
+    assert cube.textures == () and pack.read_mesh(cube).uv is None
+    assert pack.read_mesh(cube).material_colour[0, :3] == pytest.approx((0.8, 0.2, 0.2), abs=0.01)  # its colour kept
+    assert any("secret.png" in n and "outside" in n for n in notes)
