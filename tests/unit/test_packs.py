@@ -479,6 +479,8 @@ def test_the_cli_refuses_bad_arguments_in_one_line(tmp_path, capsys):
     assert "one URL" in capsys.readouterr().err
     assert main(["pack", "build", "--from", "folder", str(tmp_path), "--out", str(tmp_path / "p")]) == 2
     assert "licences.csv" in capsys.readouterr().err
+    assert main(["pack", "build", "--from", "sh3f", str(tmp_path / "gone.sh3f"), "--out", str(tmp_path / "p")]) == 2
+    assert "gone.sh3f: cannot be read" in capsys.readouterr().err
 
 
 def test_pack_json_round_trips_through_the_model(tmp_path):

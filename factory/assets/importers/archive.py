@@ -59,6 +59,8 @@ def safe_extract(
                 total += _extract_one(zf, info, dest, shown, max_entry_bytes, max_total_bytes - total)
     except zipfile.BadZipFile as e:
         raise AssetError(shown, f"not a readable zip archive ({e})") from None
+    except OSError as e:  # missing, a folder, unreadable: the OS's words say which
+        raise AssetError(shown, f"cannot be read ({e.strerror or e})") from None
     return dest
 
 
