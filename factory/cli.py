@@ -29,6 +29,7 @@ COMMANDS = (
     "factory.commands.compare",
     "factory.commands.mix",
     "factory.commands.warmup",
+    "factory.commands.pack",
 )
 
 

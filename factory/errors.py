@@ -16,6 +16,9 @@ The tree::
     │                                 --overwrite)
     ├── ShardFormatError (ValueError) a shard is not a well-formed tar; names the shard
     │                                 and the byte offset
+    ├── AssetError (ValueError)       an asset pack, its source or one of its files is
+    │                                 refused (licence, mesh, texture, hash, archive
+    │                                 entry); names the file
     ├── Stopped                       work given up between two of its steps: its request's
     │                                 time limit ran out or its client went away
     ├── ApiError                      an HTTP client's mistake or a limit reached: a 4xx
@@ -122,6 +125,15 @@ class ShardFormatError(FactoryError, ValueError):
     def __init__(self, shard: str, offset: int, message: str):
         self.shard, self.offset, self.message = shard, offset, message
         super().__init__(f"{shard}: at byte {offset}: {message}")
+
+
+class AssetError(FactoryError, ValueError):
+    """An asset pack or its source refused: ``file`` names the file (a mesh, texture,
+    archive entry, ``pack.json``), the message says what is wrong and what is allowed."""
+
+    def __init__(self, file: str, message: str):
+        self.file, self.message = file, message
+        super().__init__(f"{file}: {message}")
 
 
 class Stopped(FactoryError):
