@@ -500,14 +500,15 @@ def test_the_time_limit_answers_504_before_the_first_sample(app_server):
 
 
 def test_a_request_past_its_time_limit_frees_the_replica(app_server):
-    """256 objects at 256 physics steps a frame for 8 frames take seconds; the limit is
-    1 s. The work stops at its next physics step, so a light request sent right after
-    the 504, under the same 1 s limit and on the same one-thread replica, is answered:
-    had the heavy work run on, the light one would have waited seconds and got 504."""
+    """256 objects at 256 physics steps a frame for 64 frames take seconds (16 frames no
+    longer did once the physics got cheaper); the limit is 1 s. The work stops at its
+    next physics step, so a light request sent right after the 504, under the same 1 s
+    limit and on the same one-thread replica, is answered: had the heavy work run on,
+    the light one would have waited seconds and got 504."""
     crowd = {"objects": {"count": 256}}
     heavy = {
         "scenario": "tiny",
-        "overrides": {"render": {"frames": 16, "substeps": 256}, "scenarios": {"few": crowd, "one": crowd}},
+        "overrides": {"render": {"frames": 64, "substeps": 256}, "scenarios": {"few": crowd, "one": crowd}},
     }
     stats = f"{app_server.url}/limited/healthz"
     before = requests.get(stats, timeout=30).json()["stopped"]
