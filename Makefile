@@ -91,6 +91,38 @@ bench: env-test
 	$(PY) benchmarks/diversity.py
 	$(PY) benchmarks/mix.py
 
+# Asset packs from their sources (docs/cli.md#asset-packs), each downloaded once into
+# $(SOURCES): Debian's sweethome3d-furniture 1.8-1 (five Sweet Home 3D libraries: CC0,
+# CC-BY-3.0, CC-BY-3.0-US) and pybullet 3.2.7's random_urdfs (zlib; only that folder);
+# `make assets` builds every pack into $(PACKS); `make starter-pack` rebuilds the
+# committed factory/assets/starter (the CC0 objects of factory/assets/starter.ids).
+SOURCES ?= out/sources
+PACKS ?= out/packs
+SH3D := $(SOURCES)/sweethome3d/usr/share/sweethome3d/furniture
+SH3D_LIBRARIES := BlendSwap-CC-0 BlendSwap-CC-BY KatorLegaz Reallusion Scopia
+
+.PHONY: assets starter-pack
+
+$(SH3D):
+	mkdir -p $(SOURCES)/deb
+	cd $(SOURCES)/deb && apt-get download sweethome3d-furniture=1.8-1
+	dpkg-deb -x $(SOURCES)/deb/sweethome3d-furniture_1.8-1_all.deb $(SOURCES)/sweethome3d
+
+$(SOURCES)/pybullet_data/random_urdfs:
+	$(PY) -m pip download --quiet --no-deps --only-binary :all: pybullet==3.2.7 -d $(SOURCES)/wheels
+	cd $(SOURCES) && unzip -q -o wheels/pybullet-3.2.7-*.whl 'pybullet_data/random_urdfs/*'
+
+starter-pack: env-test $(SH3D)
+	rm -rf factory/assets/starter
+	$(VENV)/bin/factory pack build --from sh3f $(SH3D)/BlendSwap-CC-0.sh3f --out factory/assets/starter \
+		--name starter --max-faces 4000 --max-texture 256 --only @factory/assets/starter.ids
+
+assets: env-test $(SH3D) $(SOURCES)/pybullet_data/random_urdfs
+	rm -rf $(PACKS) && mkdir -p $(PACKS)
+	for lib in $(SH3D_LIBRARIES); do \
+		$(VENV)/bin/factory pack build --from sh3f $(SH3D)/$$lib.sh3f --out $(PACKS)/$$lib || exit 1; done
+	$(VENV)/bin/factory pack build --from pybullet $(SOURCES)/pybullet_data/random_urdfs --out $(PACKS)/pybullet-blobs
+
 # The HTTP endpoint on an embedded Ray, in the foreground (Ctrl-C stops it).
 serve: env
 	$(VENV)/bin/factory serve --config k8s/base/serve.yaml

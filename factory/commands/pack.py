@@ -52,15 +52,32 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         f"at most {HARD_LIMITS.max_texture_px})",
     )
     p.add_argument("--name", help="build: the pack's name (default: the --out folder's name)")
+    p.add_argument(
+        "--only",
+        metavar="ID,...",
+        help="build: only these asset ids (comma-separated, or @FILE with one id a line; an id not found is an error)",
+    )
     return p
+
+
+def _only(spec: str, found: list[str]) -> set[str]:
+    """The ids ``--only`` names (``a,b`` or ``@file``); an id the sources lack is an error."""
+    from factory.errors import ConfigError
+
+    text = Path(spec[1:]).read_text() if spec.startswith("@") else spec.replace(",", "\n")
+    wanted = {line.split("#")[0].strip() for line in text.splitlines()} - {""}
+    missing = sorted(wanted - set(found))
+    if missing:
+        raise ConfigError("factory pack build", [f"--only: no asset {i!r} in the sources" for i in missing])
+    return wanted
 
 
 def run(args: argparse.Namespace) -> int:
     from factory.errors import ConfigError
 
     if args.action == "check":
-        if len(args.paths) != 1 or args.source_kind or args.out or args.name:
-            raise ConfigError("factory pack check", ["check takes one URL and no --from, --out or --name"])
+        if len(args.paths) != 1 or args.source_kind or args.out or args.name or args.only:
+            raise ConfigError("factory pack check", ["check takes one URL and no --from, --out, --name or --only"])
         return _check(args.paths[0])
     missing = [flag for flag, value in (("--from", args.source_kind), ("--out", args.out)) if not value]
     if missing:
@@ -90,6 +107,9 @@ def _build(args: argparse.Namespace) -> int:
         assets = []
         for i, source in enumerate(args.paths):
             assets += IMPORTERS[args.source_kind](Path(source), Path(work) / str(i))
+        if args.only:
+            keep = _only(args.only, [a.id for a in assets])
+            assets = [a for a in assets if a.id in keep]
         print(f"factory pack build: {len(assets)} assets from {len(args.paths)} sources", flush=True)
         pack = build_pack(assets, args.out, name, limits=limits, log=lambda s: print(s, file=sys.stderr, flush=True))
     print(f"wrote {args.out}", flush=True)
