@@ -270,13 +270,17 @@ def build_pack(
     version: str = "1",
     limits: Limits = DEFAULT_LIMITS,
     log: Callable[[str], None] | None = None,
+    skip_refused: bool = False,
 ) -> Pack:
     """Write the pack of ``assets`` (in order) to ``out`` (a folder or fsspec URL)
-    atomically, then load and verify it.
+    atomically, then load and verify it. With ``skip_refused``, an asset the build
+    refuses is left out and named through ``log`` (its file and why) instead of
+    refusing the pack: for a large source with a broken model or two.
 
     Raises:
         AssetError: ``out`` already holds something, no assets, repeated ids, or an
-            asset refused (naming its file); nothing is left at ``out``.
+            asset refused (naming its file; with ``skip_refused``, only when every
+            asset is); nothing is left at ``out``.
     """
     ids = [a.id for a in assets]
     if not ids:
@@ -295,13 +299,22 @@ def build_pack(
     try:
         records = []
         for asset in assets:
-            record, files = build_asset(asset, limits, log)
+            try:
+                record, files = build_asset(asset, limits, log)
+            except AssetError as e:
+                if not skip_refused:
+                    raise
+                if log:
+                    log(f"{asset.id}: left out, refused: {e}")
+                continue
             for path, data in files.items():
                 (work / path).parent.mkdir(parents=True, exist_ok=True)
                 (work / path).write_bytes(data)
             records.append(record)
             if log:
                 log(f"{asset.id}: {record.licence}, {len(files)} files")
+        if not records:
+            raise AssetError(out, "every asset was refused; nothing to build a pack from")
         meta = PackFile(format=FORMAT, name=name, version=version, limits=limits._asdict(), assets=tuple(records))
         (work / PACK_FILE).write_text(json.dumps(meta.model_dump(mode="json"), indent=1) + "\n", encoding="utf-8")
         if local:

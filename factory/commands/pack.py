@@ -53,6 +53,11 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     )
     p.add_argument("--name", help="build: the pack's name (default: the --out folder's name)")
     p.add_argument(
+        "--skip-refused",
+        action="store_true",
+        help="build: leave out an asset the build refuses (named, with why) instead of refusing the pack",
+    )
+    p.add_argument(
         "--only",
         metavar="ID,...",
         help="build: only these asset ids (comma-separated, or @FILE with one id a line; an id not found is an error)",
@@ -76,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     from factory.errors import ConfigError
 
     if args.action == "check":
-        if len(args.paths) != 1 or args.source_kind or args.out or args.name or args.only:
+        if len(args.paths) != 1 or args.source_kind or args.out or args.name or args.only or args.skip_refused:
             raise ConfigError("factory pack check", ["check takes one URL and no --from, --out, --name or --only"])
         return _check(args.paths[0])
     missing = [flag for flag, value in (("--from", args.source_kind), ("--out", args.out)) if not value]
@@ -111,7 +116,14 @@ def _build(args: argparse.Namespace) -> int:
             keep = _only(args.only, [a.id for a in assets])
             assets = [a for a in assets if a.id in keep]
         print(f"factory pack build: {len(assets)} assets from {len(args.paths)} sources", flush=True)
-        pack = build_pack(assets, args.out, name, limits=limits, log=lambda s: print(s, file=sys.stderr, flush=True))
+        pack = build_pack(
+            assets,
+            args.out,
+            name,
+            limits=limits,
+            log=lambda s: print(s, file=sys.stderr, flush=True),
+            skip_refused=args.skip_refused,
+        )
     print(f"wrote {args.out}", flush=True)
     print("\n".join(summary(pack)), flush=True)
     return 0

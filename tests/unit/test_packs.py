@@ -525,3 +525,15 @@ def test_a_texture_outside_the_models_folder_is_never_read_into_the_pack(tmp_pat
     assert cube.textures == () and pack.read_mesh(cube).uv is None
     assert pack.read_mesh(cube).material_colour[0, :3] == pytest.approx((0.8, 0.2, 0.2), abs=0.01)  # its colour kept
     assert any("secret.png" in n and "outside" in n for n in notes)
+
+
+def test_skip_refused_leaves_a_broken_asset_out_and_names_it(tmp_path, capsys):
+    rows = ["a.obj,a,box,CC0-1.0,me,A,test,0.1", "b.obj,b,box,CC0-1.0,me,B,test,0.1"]
+    folder, out = make_folder(tmp_path, rows, nan_in="b"), tmp_path / "packs" / "mine"
+    argv = ["pack", "build", "--from", "folder", str(folder), "--out", str(out)]
+    assert main(argv) == 2 and not out.exists()  # by default one refused asset refuses the pack
+    assert main([*argv, "--skip-refused"]) == 0
+    assert [a.id for a in load_pack(str(out)).assets] == ["a"]
+    err = capsys.readouterr().err
+    assert "b: left out, refused: " in err and "b.obj" in err and "not finite" in err
+    assert main(["pack", "check", str(out), "--skip-refused"]) == 2  # a build-only flag
