@@ -270,6 +270,7 @@ def _shadow_rects(R, tr, K, pos, radius, view_of, lights, width: int, height: in
     z_lo = low[view_of] - _SHADOW_PAD
     grown = radius * _SHADOW_GROW + _SHADOW_PAD
     cam = np.einsum("pij,pj->pi", R[view_of], pos) + tr[view_of]
+    a = _rects(R, tr, K, pos, grown, view_of, width, height)  # the grown spheres where they are: any light
     for li in range(L):
         d = lights[:, li]
         ok = d[:, 2] > 1e-3
@@ -277,7 +278,6 @@ def _shadow_rects(R, tr, K, pos, radius, view_of, lights, width: int, height: in
         end = pos - T[:, None] * d
         end_cam = np.einsum("pij,pj->pi", R[view_of], end) + tr[view_of]
         ok &= (cam[:, 2] > grown + 1e-3) & (end_cam[:, 2] > grown + 1e-3)
-        a = _rects(R, tr, K, pos, grown, view_of, width, height)
         b = _rects(R, tr, K, end, grown, view_of, width, height)
         out[ok, li] = np.where([True, False, True, False], np.minimum(a, b), np.maximum(a, b))[ok]
     return out

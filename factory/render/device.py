@@ -80,14 +80,19 @@ class Device:
         """Wait for queued device work (only for honest timings)."""
         warp().synchronize_device(self.warp_name)
 
+    @staticmethod
+    def _scalar(dtype):
+        """The NumPy scalar type of a Warp scalar, vector or matrix type's components."""
+        return warp().dtype_to_numpy(getattr(dtype, "_wp_scalar_type_", dtype))
+
     def table(self, a, dtype):
         """Array-like ``a`` as a Warp array of ``dtype`` (a scalar, vector or matrix
         type: ``a``'s last axes are its components) on this device: a launch's tables.
         On the CPU it is the same memory, converted to the dtype's scalar type first
         (no copy, no allocation: ~6 us a table against ~16); to CUDA, a copy."""
-        wp = warp()
-        scalar = wp.dtype_to_numpy(getattr(dtype, "_wp_scalar_type_", dtype))
-        return wp.array(np.ascontiguousarray(a, scalar), dtype=dtype, device=self.warp_name, copy=False)
+        return warp().array(
+            np.ascontiguousarray(a, self._scalar(dtype)), dtype=dtype, device=self.warp_name, copy=False
+        )
 
     def empty(self, shape: tuple, dtype):
         """An uninitialised Warp array of ``shape`` and ``dtype`` (a scalar, vector,
@@ -99,8 +104,7 @@ class Device:
         if hasattr(dtype, "numpy_dtype"):  # a Warp struct: a NumPy record an element
             data = RECYCLER.empty(shape, dtype.numpy_dtype())
         else:  # a scalar, vector or matrix: its components along a last axis
-            scalar = wp.dtype_to_numpy(getattr(dtype, "_wp_scalar_type_", dtype))
-            data = RECYCLER.empty(shape, scalar, getattr(dtype, "_length_", 1))
+            data = RECYCLER.empty(shape, self._scalar(dtype), getattr(dtype, "_length_", 1))
         return wp.array(data, dtype=dtype, device=self.warp_name, copy=False)
 
     def batch_views(self, width: int, height: int, limit: int = 0, rays: int = 3) -> int:

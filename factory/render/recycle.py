@@ -52,19 +52,20 @@ class Recycler:
         ``dtype``, in memory used before where a block of its size is free."""
         dtype = np.dtype(dtype)
         full = (*shape, width) if width > 1 else tuple(shape)
-        nbytes = max(int(np.prod(full, dtype=np.int64)) * dtype.itemsize, 1)
+        nbytes = int(np.prod(full, dtype=np.int64)) * dtype.itemsize
+        size = max(nbytes, 1)  # a mapping is at least a byte
         with self.lock:
-            blocks = self.free.get(nbytes)
+            blocks = self.free.get(size)
             raw = blocks.pop() if blocks else None
             if raw is not None:
-                self.kept -= nbytes
+                self.kept -= size
         if raw is None:  # plain pages: NumPy's own large arrays ask for huge pages, and
             # the kernel may stall a first touch for hundreds of ms compacting memory for them
-            raw = np.frombuffer(mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS), np.uint8)
+            raw = np.frombuffer(mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS), np.uint8)
         lease = _Lease(raw)
         end = weakref.finalize(lease, self._give, raw)
         end.atexit = False  # nothing to give back to at exit
-        return np.asarray(lease)[: nbytes - nbytes % dtype.itemsize].view(dtype).reshape(full)
+        return np.asarray(lease)[:nbytes].view(dtype).reshape(full)
 
     def _give(self, raw: np.ndarray) -> None:
         with self.lock:

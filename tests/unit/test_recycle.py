@@ -29,6 +29,7 @@ def test_memory_comes_back_only_when_the_last_view_of_it_is_gone():
     assert _address(c) == where  # back in the pool, lent again for the same size
     d = pool.empty((2, 8), np.float32, 3)
     assert _address(d) not in (where, _address(b))  # another size: other memory
+    assert pool.empty((0, 3), np.uint8).shape == (0, 3)  # an empty array too
 
 
 def test_nothing_past_the_limit_is_kept():
