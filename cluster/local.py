@@ -40,11 +40,29 @@ import urllib.request
 from pathlib import Path
 
 DEFAULT_STATE = "out/cluster"
+WORKER_RETRIES = 2  # fresh starts of a worker node whose `ray start` exits while coming up
 HOST = "127.0.0.1"
 
 
 class ClusterError(Exception):
     """A local cluster could not be started, found or stopped; the message says why."""
+
+
+class NodeExited(ClusterError):
+    """A node's ``ray start --block`` exited while the cluster was coming up."""
+
+    def __init__(self, name: str, message: str):
+        super().__init__(message)
+        self.name = name
+
+
+def log_tail(path: Path, lines: int = 15) -> str:
+    """The last ``lines`` lines of a node's ``ray start`` output, indented, for an error."""
+    try:
+        text = path.read_text(errors="replace").rstrip().splitlines()[-lines:]
+    except OSError as err:
+        return f"  (its log could not be read: {err})"
+    return "\n".join("  | " + line for line in text)
 
 
 def free_port() -> int:
@@ -147,9 +165,11 @@ def _wait(what: str, check, seconds: float, procs: dict[str, subprocess.Popen], 
     while True:
         for name, proc in procs.items():
             if proc.poll() is not None:
-                raise ClusterError(
+                log = logs / (name + ".log")
+                raise NodeExited(
+                    name,
                     f"{name} exited with status {proc.returncode} while waiting for {what}; "
-                    f"see {logs / (name + '.log')}"
+                    f"see {log}; it ends:\n{log_tail(log)}",
                 )
         try:
             if check():
@@ -244,7 +264,7 @@ def up(args: argparse.Namespace) -> int:
 
     def start(name: str, short: str, command: list[str], extra_env: dict | None = None) -> subprocess.Popen:
         node_temp = os.path.join(temp_dir, short)
-        with open(state / f"{name}.log", "wb") as log:
+        with open(state / f"{name}.log", "ab") as log:  # a restarted worker's try follows the one before
             proc = subprocess.Popen(
                 [
                     ray,
@@ -292,20 +312,39 @@ def up(args: argparse.Namespace) -> int:
             procs,
             state,
         )
-        for i in range(1, args.workers + 1):
-            resources = ["--num-cpus", str(args.cpus_per_worker), "--num-gpus", str(args.gpus_per_worker)]
+        resources = ["--num-cpus", str(args.cpus_per_worker), "--num-gpus", str(args.gpus_per_worker)]
+
+        def start_worker(i: int) -> None:
+            # node_ports() is called anew each time: a retry gets fresh ports
             worker = start(f"worker-{i}", f"w{i}", [f"--address={HOST}:{gcs_port}", *resources, *node_ports()])
-            info["workers"].append(
-                {"pid": worker.pid, "temp_dir": os.path.join(temp_dir, f"w{i}"), "log": str(state / f"worker-{i}.log")}
-            )
+            entry = {"pid": worker.pid, "temp_dir": os.path.join(temp_dir, f"w{i}"), "log": str(state / f"worker-{i}.log")}
+            info["workers"] = [w for w in info["workers"] if w["log"] != entry["log"]] + [entry]
             _save(state, info)
-        _wait(
-            f"{args.workers + 1} nodes to be alive",
-            lambda: len(alive_nodes(dashboard, token)) == args.workers + 1,
-            args.timeout,
-            procs,
-            state,
-        )
+
+        for i in range(1, args.workers + 1):
+            start_worker(i)
+        retries = WORKER_RETRIES
+        while True:
+            try:
+                _wait(
+                    f"{args.workers + 1} nodes to be alive",
+                    lambda: len(alive_nodes(dashboard, token)) == args.workers + 1,
+                    args.timeout,
+                    procs,
+                    state,
+                )
+                break
+            except NodeExited as err:
+                # A free port can be taken by another process between free_port() and the
+                # raylet's bind (other Rays on the machine, parallel tests): the raylet
+                # dies and `ray start --block` exits 1. A worker gets fresh ports and
+                # another try; the head's ports are the cluster's address, so it does not.
+                if not err.name.startswith("worker-") or retries == 0:
+                    raise
+                retries -= 1
+                print(f"{err}\nstarting {err.name} again with fresh ports", file=sys.stderr)
+                del procs[err.name]
+                start_worker(int(err.name.split("-")[1]))
         # `ray job submit` goes to the head's job agent, which registers a little after the node
         _wait(
             "the head's job agent",
