@@ -317,7 +317,11 @@ def up(args: argparse.Namespace) -> int:
         def start_worker(i: int) -> None:
             # node_ports() is called anew each time: a retry gets fresh ports
             worker = start(f"worker-{i}", f"w{i}", [f"--address={HOST}:{gcs_port}", *resources, *node_ports()])
-            entry = {"pid": worker.pid, "temp_dir": os.path.join(temp_dir, f"w{i}"), "log": str(state / f"worker-{i}.log")}
+            entry = {
+                "pid": worker.pid,
+                "temp_dir": os.path.join(temp_dir, f"w{i}"),
+                "log": str(state / f"worker-{i}.log"),
+            }
             info["workers"] = [w for w in info["workers"] if w["log"] != entry["log"]] + [entry]
             _save(state, info)
 
