@@ -27,7 +27,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from factory.scene.assets import mesh_asset
 from factory.scene.types import Scene
 
 # MuJoCo's geom type of each primitive a shape's parts are made of
@@ -129,7 +128,7 @@ def _geoms(body, o, density: float, solref, friction, mujoco, spec, name: str) -
         # Each convex piece collides as its hull (one piece, the mesh's own hull, for all
         # but the strongly non-convex kinds); the body's inertia is the mesh's own
         # (:func:`_mesh_inertia`), so the pieces' masses do not count.
-        for j, part in enumerate(mesh_asset(o.shape).parts):
+        for j, part in enumerate(o.mesh_data.parts):
             spec.add_mesh(name=f"{name}_{j}", uservert=(part * np.asarray(d)).ravel().tolist())
             body.add_geom(
                 type=G.mjGEOM_MESH, meshname=f"{name}_{j}", **at, **{**common, "name": f"o{o.id}_{j}", "density": 0.0}
@@ -139,7 +138,7 @@ def _geoms(body, o, density: float, solref, friction, mujoco, spec, name: str) -
 def _mesh_inertia(body, o) -> None:
     """The real mass, centre of mass and inertia of a mesh object's body, from the mesh
     itself (a torus's hull would count its hole)."""
-    com, inertia = mesh_asset(o.shape).inertia(o.dims, o.mass)
+    com, inertia = o.mesh_data.inertia(o.dims, o.mass)
     body.explicitinertial = True
     body.mass = float(o.mass)
     body.ipos = com.tolist()

@@ -27,18 +27,28 @@ import numpy as np
 MESH_KINDS = ("torus", "rock", "cone", "tube", "icosahedron")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # identity: arrays have no truth value
 class MeshAsset:
     """A unit mesh: ``vertices`` (V, 3) float32 with max |coordinate| = 1, ``faces``
     (F, 3) int32 (counter-clockwise seen from outside), ``normals`` (V, 3) float32
     unit vertex normals, and ``volume`` of the unit mesh (m^3 at dims (1, 1, 1)).
+    ``kind`` is its key: a built-in kind of :data:`MESH_KINDS`, or the key the assets
+    layer gives a generated or pack mesh (unique per process: the renderer caches
+    its BVH under it).
 
     For the physics: ``centroid`` (3,) the unit mesh's centre of volume and ``moment``
     (3, 3) its second moment of volume about the origin, the integral of x x^T dV
     (m^5 at dims (1, 1, 1)), from which any axis-scaled copy's inertia follows
     (:meth:`inertia`); ``parts`` the vertex sets (P_j, 3) float64 of convex pieces whose
     hulls are what collides: the mesh's own hull, or for a strongly non-convex kind its
-    convex decomposition (:mod:`factory.scene.decompose`)."""
+    convex decomposition (:mod:`factory.scene.decompose`).
+
+    Surface (pack assets; None / empty for the others): ``uv`` (V, 2) float32 texture
+    coordinates (v up, as OBJ); ``face_material`` (F,) int16 each face's material;
+    ``material_colour`` (M, 4) float32 linear RGBA; ``material_texture`` (M,) int16 an
+    index into ``textures`` or -1; ``textures`` the decoded images, each (H, W, 4)
+    uint8 sRGB RGBA.
+    """
 
     kind: str
     vertices: np.ndarray
@@ -48,6 +58,17 @@ class MeshAsset:
     centroid: np.ndarray
     moment: np.ndarray
     parts: tuple
+    uv: np.ndarray | None = None
+    face_material: np.ndarray | None = None
+    material_colour: np.ndarray | None = None
+    material_texture: np.ndarray | None = None
+    textures: tuple = ()
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes its arrays hold (what a bounded cache counts)."""
+        arrays = [self.vertices, self.faces, self.normals, self.uv, self.face_material, *self.textures]
+        return sum(a.nbytes for a in arrays if a is not None) + sum(p.nbytes for p in self.parts)
 
     def scaled(self, dims) -> np.ndarray:
         """Vertices (V, 3) float64 of an object with these axis scales."""
@@ -91,6 +112,44 @@ def _split_sharp(v: np.ndarray, faces: np.ndarray, angle: float):
     return corners, np.arange(len(corners)).reshape(-1, 3), normals.reshape(-1, 3)
 
 
+def mass_moments(vertices: np.ndarray, faces: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """(volume, centroid (3,), second moment of volume about the origin (3, 3)) of the
+    closed mesh (vertices (V, 3), faces (F, 3), shared vertices), density 1, by
+    trimesh's mass properties."""
+    import trimesh
+
+    props = trimesh.Trimesh(vertices, faces, process=False).mass_properties
+    volume, centroid = float(props["volume"]), np.asarray(props["center_mass"], np.float64)
+    inertia = np.asarray(props["inertia"], np.float64)  # about the centroid, density 1
+    moment = np.trace(inertia) / 2 * np.eye(3) - inertia + volume * np.outer(centroid, centroid)
+    return volume, centroid, moment
+
+
+def make_asset(kind: str, vertices: np.ndarray, faces: np.ndarray, parts: tuple, sharp_deg: float = 30.0, **surface):
+    """The :class:`MeshAsset` ``kind`` of a closed unit mesh (vertices (V, 3), max
+    |coordinate| 1, shared vertices; faces (F, 3)): mass moments from the closed mesh,
+    then every face corner its own vertex with normals smoothed within ``sharp_deg``
+    (:func:`_split_sharp`). ``surface`` holds the per-vertex ``uv`` (V, 2) (split with
+    the corners) and the per-face / per-material fields, passed through."""
+    v = np.asarray(vertices, np.float64)
+    f = np.asarray(faces, np.int64)
+    volume, centroid, moment = mass_moments(v, f)
+    corners, split_faces, normals = _split_sharp(v, f, np.radians(sharp_deg))
+    if surface.get("uv") is not None:
+        surface["uv"] = np.asarray(surface["uv"], np.float32)[f].reshape(-1, 2)
+    return MeshAsset(
+        kind,
+        corners.astype(np.float32),
+        split_faces.astype(np.int32),
+        normals.astype(np.float32),
+        volume,
+        centroid,
+        moment,
+        parts,
+        **surface,
+    )
+
+
 @functools.cache
 def mesh_asset(kind: str) -> MeshAsset:
     """The asset ``kind`` (one of :data:`MESH_KINDS`), built once per process.
@@ -104,18 +163,4 @@ def mesh_asset(kind: str) -> MeshAsset:
     from factory.scene.unit_meshes import unit_mesh
 
     m = unit_mesh(kind)
-    props = m.mass_properties  # density 1: mass = volume, inertia about the centre of mass
-    volume, centroid = float(props["volume"]), np.asarray(props["center_mass"], np.float64)
-    inertia = np.asarray(props["inertia"], np.float64)  # about the centroid, density 1
-    moment = np.trace(inertia) / 2 * np.eye(3) - inertia + volume * np.outer(centroid, centroid)
-    v, faces, normals = _split_sharp(np.asarray(m.vertices), np.asarray(m.faces), np.radians(30.0))
-    return MeshAsset(
-        kind,
-        v.astype(np.float32),
-        faces.astype(np.int32),
-        normals.astype(np.float32),
-        volume,
-        centroid,
-        moment,
-        convex_parts(kind, m),
-    )
+    return make_asset(kind, np.asarray(m.vertices), np.asarray(m.faces), convex_parts(kind, m))

@@ -45,7 +45,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from factory.scene.assets import MESH_KINDS, mesh_asset
+from factory.scene.assets import MESH_KINDS, MeshAsset, mesh_asset
 
 # Semantic classes: the value written into the semantic segmentation.
 # Appended, never reordered: a class's id is part of every dataset written.
@@ -137,42 +137,49 @@ class ShapeKind:
     def is_mesh(self) -> bool:
         return self.form == "mesh"
 
-    def vertices(self, dims, R: np.ndarray | None = None) -> np.ndarray:
+    def asset(self, mesh: MeshAsset | None = None) -> MeshAsset:
+        """A mesh kind's asset: ``mesh`` when given (a generated or pack object's own),
+        else the built-in asset of its name."""
+        return mesh if mesh is not None else mesh_asset(self.name)
+
+    def vertices(self, dims, R: np.ndarray | None = None, mesh: MeshAsset | None = None) -> np.ndarray:
         """A mesh kind's vertices (V, 3) float64 at ``dims``, rotated by R if given."""
-        v = mesh_asset(self.name).scaled(dims)
+        v = self.asset(mesh).scaled(dims)
         return v if R is None else v @ R.T
 
-    def half_extents(self, dims) -> tuple[float, float, float]:
+    # Every fact below takes ``mesh``, a generated or pack object's own asset (its
+    # SceneObject.mesh); a built-in kind's comes from its name.
+    def half_extents(self, dims, mesh: MeshAsset | None = None) -> tuple[float, float, float]:
         """Half-extents (m) of the shape's bounding box in the object frame."""
         if self.is_mesh:
-            return _mesh_extents(self.name, _key(dims))[0]
+            return _mesh_extents(self.asset(mesh), _key(dims))[0]
         return tuple(dims)
 
-    def bounding_radius(self, dims) -> float:
+    def bounding_radius(self, dims, mesh: MeshAsset | None = None) -> float:
         """Radius (m) of a sphere about the centre that contains the shape."""
         if self.is_mesh:
-            return _mesh_extents(self.name, _key(dims))[1]
+            return _mesh_extents(self.asset(mesh), _key(dims))[1]
         return self.radius_of(dims)
 
-    def support_depth(self, dims, R: np.ndarray) -> float:
+    def support_depth(self, dims, R: np.ndarray, mesh: MeshAsset | None = None) -> float:
         """Distance (m) from the centre down to the lowest point of the shape rotated by
         R (3, 3); an ``ell``'s is its bounding box's (its hull lacks two of the box's
         corners, so this may be a little more)."""
         if self.is_mesh:
-            return -_mesh_heights(self.name, _key(dims), _RotationKey(R))[0]
+            return -_mesh_heights(self.asset(mesh), _key(dims), _RotationKey(R))[0]
         return self.depth_of(dims, R)
 
-    def top_height(self, dims, R: np.ndarray) -> float:
+    def top_height(self, dims, R: np.ndarray, mesh: MeshAsset | None = None) -> float:
         """Distance (m) from the centre up to the highest point of the shape rotated by
         R: the support depth upside down."""
         if self.is_mesh:
-            return _mesh_heights(self.name, _key(dims), _RotationKey(R))[1]
+            return _mesh_heights(self.asset(mesh), _key(dims), _RotationKey(R))[1]
         return self.depth_of(dims, -R)
 
-    def volume(self, dims) -> float:
+    def volume(self, dims, mesh: MeshAsset | None = None) -> float:
         """Volume in m^3 (used for the mass)."""
         if self.is_mesh:
-            return mesh_asset(self.name).volume * dims[0] * dims[1] * dims[2]
+            return self.asset(mesh).volume * dims[0] * dims[1] * dims[2]
         return self.volume_of(dims)
 
 
@@ -204,17 +211,17 @@ class _RotationKey:
 # was a pass over all its vertices. The same expressions compute them, so the values
 # are the ones of before, bit for bit. Bounded: dims are drawn anew for every object.
 @lru_cache(maxsize=4096)
-def _mesh_extents(name: str, dims: tuple[float, ...]) -> tuple[tuple[float, float, float], float]:
-    """(half extents (3,), bounding radius) in metres of mesh kind ``name`` at ``dims``."""
-    v = mesh_asset(name).scaled(dims)
+def _mesh_extents(asset: MeshAsset, dims: tuple[float, ...]) -> tuple[tuple[float, float, float], float]:
+    """(half extents (3,), bounding radius) in metres of mesh ``asset`` at ``dims``."""
+    v = asset.scaled(dims)
     return tuple(float(x) for x in np.abs(v).max(0)), float(np.linalg.norm(v, axis=1).max())
 
 
 @lru_cache(maxsize=4096)
-def _mesh_heights(name: str, dims: tuple[float, ...], R: _RotationKey) -> tuple[float, float]:
-    """(lowest, highest) world z (m) of mesh kind ``name``'s vertices at ``dims``,
+def _mesh_heights(asset: MeshAsset, dims: tuple[float, ...], R: _RotationKey) -> tuple[float, float]:
+    """(lowest, highest) world z (m) of mesh ``asset``'s vertices at ``dims``,
     rotated by R, relative to its centre."""
-    z = (mesh_asset(name).scaled(dims) @ R.R.T)[:, 2]
+    z = (asset.scaled(dims) @ R.R.T)[:, 2]
     return float(z.min()), float(z.max())
 
 
@@ -293,8 +300,20 @@ ANALYTIC = tuple(k.name for k in _ANALYTIC)  # the default mix of objects.shape
 MESHES = tuple(k.name for k in _MESHES)
 
 
+# Shapes whose mesh the assets layer makes per object: ``gen:<generator>`` (a procedural
+# generator of factory.assets.generators) and ``pack:<pack>`` (an asset of a pack). Each is
+# a mesh kind whose facts come from the object's own asset (SceneObject.mesh).
+ASSET_PREFIXES = ("gen:", "pack:")
+
+
+@lru_cache(maxsize=256)
+def _asset_kind(name: str) -> ShapeKind:
+    return ShapeKind(name, "mesh", MESH_CODE, False, name)
+
+
 def shape_kind(name: str) -> ShapeKind:
-    """The registry entry of shape kind ``name``.
+    """The registry entry of shape kind ``name`` (a built-in kind, or a ``gen:`` /
+    ``pack:`` shape: a mesh whose asset each object carries).
 
     Raises:
         ValueError: an unknown kind, naming the known ones.
@@ -302,4 +321,8 @@ def shape_kind(name: str) -> ShapeKind:
     try:
         return KINDS[name]
     except KeyError:
-        raise ValueError(f"shape kind {name!r} is not one of {', '.join(KINDS)}") from None
+        if name.startswith(ASSET_PREFIXES):
+            return _asset_kind(name)
+        raise ValueError(
+            f"shape kind {name!r} is not one of {', '.join(KINDS)}, gen:<generator> or pack:<pack>"
+        ) from None

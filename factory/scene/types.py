@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from factory.scene.assets import MeshAsset
 from factory.scene.shapes import ShapeKind, shape_kind
 
 
@@ -34,6 +35,26 @@ class Material:
     texture_scale: float  # pattern cycles per metre
     roughness: float  # 0 = mirror-sharp highlight, 1 = no highlight
     specular: float  # strength of the highlight, 0..1
+
+
+@dataclass(frozen=True)
+class AssetRef:
+    """Where a generated or pack object came from, enough for a third party to rebuild
+    it: ``source`` generator | pack; ``name`` the generator's or the pack's name;
+    ``asset_id`` the pack asset's id ("" for a generator); ``params`` the generator's
+    params as canonical JSON ("" for a pack); ``sha256`` the pack asset's mesh file
+    hash, or the sha256 of a generated mesh's vertex and face bytes; ``licence`` an
+    SPDX id; ``creator``, ``title``, ``url`` the attribution (a generator's: factory)."""
+
+    source: str
+    name: str
+    asset_id: str
+    params: str
+    sha256: str
+    licence: str
+    creator: str
+    title: str
+    url: str
 
 
 @dataclass(frozen=True)
@@ -63,6 +84,10 @@ class SceneObject:
     material: Material
     static: bool = False
     angular_velocity: tuple[float, float, float] = (0.0, 0.0, 0.0)  # rad/s, world, at t = 0, added to spin
+    # A generated or pack object (shape gen:<name> / pack:<name>): where it came from, and
+    # its own mesh (not compared: two draws of the same source are equal objects).
+    asset: AssetRef | None = None
+    mesh: MeshAsset | None = field(default=None, compare=False, repr=False)
 
     @property
     def rotation(self) -> np.ndarray:
@@ -79,27 +104,33 @@ class SceneObject:
         return self.kind.is_mesh
 
     @property
+    def mesh_data(self) -> MeshAsset | None:
+        """The mesh a mesh object is made of (its own, or its built-in kind's); None for
+        an analytic shape."""
+        return self.kind.asset(self.mesh) if self.is_mesh else None
+
+    @property
     def half_extents(self) -> tuple[float, float, float]:
         """Half-extents (m) of the shape's bounding box in the object frame."""
-        return self.kind.half_extents(self.dims)
+        return self.kind.half_extents(self.dims, self.mesh)
 
     @property
     def bounding_radius(self) -> float:
         """Radius (m) of a sphere about the centre that contains the shape."""
-        return self.kind.bounding_radius(self.dims)
+        return self.kind.bounding_radius(self.dims, self.mesh)
 
     def support_depth(self) -> float:
         """Distance (m) from the centre down to the lowest point of the shape at t = 0
         (invariant under ``yaw``, so taken at ``base_rotation``)."""
-        return self.kind.support_depth(self.dims, self.base_rotation)
+        return self.kind.support_depth(self.dims, self.base_rotation, self.mesh)
 
     def top_height(self) -> float:
         """Distance (m) from the centre up to the highest point of the shape at t = 0."""
-        return self.kind.top_height(self.dims, self.base_rotation)
+        return self.kind.top_height(self.dims, self.base_rotation, self.mesh)
 
     def volume(self) -> float:
         """Volume in m^3 (used for the mass)."""
-        return self.kind.volume(self.dims)
+        return self.kind.volume(self.dims, self.mesh)
 
 
 @dataclass(frozen=True)
