@@ -13,9 +13,8 @@ from typing import NamedTuple
 import numpy as np
 
 from factory.render.device import Device, warp
-from factory.render.meshes import mesh_library
+from factory.render.meshes import launch_normals, mesh_id
 from factory.render.tables import LIGHT_CODE, TEXTURE_CODE
-from factory.scene.shapes import CLASS_ID
 from factory.scene.types import Scene
 
 # Slack of the shadow rects (metres): a sphere test's own inflation (r * 1.001 + 1e-4),
@@ -35,7 +34,7 @@ class SurfaceRow(NamedTuple):
     shininess: int  # Blinn-Phong exponent (an integer: no pow in the kernels)
     specular: float  # specular weight in [0, 1]
     instance: int  # the object's instance id; 0 for sky, floor and walls
-    semantic: int  # class id (factory.scene CLASSES)
+    semantic: int  # class id: the row of its category in the scene's class table (Scene.classes)
 
 
 class LightRow(NamedTuple):
@@ -54,7 +53,7 @@ class SceneTables:
     """What every view of one scene shares (N objects, L lights, 3 + N surfaces)."""
 
     shape: np.ndarray  # (N,) int32 shape code (factory.scene.shapes.ShapeKind.code)
-    mesh_kind: list  # (N,) the asset kind of a mesh object, else None
+    mesh_assets: list  # (N,) a mesh object's MeshAsset, else None
     dims: np.ndarray  # (N, 3) half-extents or axis scales, metres
     radius: np.ndarray  # (N,) bounding radius, metres
     convex: np.ndarray  # (N,) int32 1: a convex kind (cannot shadow itself)
@@ -71,9 +70,9 @@ def _shininess(roughness: float) -> int:
 
 
 def _surface(
-    color, color2, texture: str, texture_scale: float, roughness: float, specular: float, instance: int, category: str
+    color, color2, texture: str, texture_scale: float, roughness: float, specular: float, instance: int, class_id: int
 ) -> SurfaceRow:
-    """The row of a surface with these material terms (texture and class by name)."""
+    """The row of a surface with these material terms (texture by name)."""
     return SurfaceRow(
         tuple(color),
         tuple(color2),
@@ -82,7 +81,7 @@ def _surface(
         _shininess(roughness),
         float(specular),
         instance,
-        CLASS_ID[category],
+        class_id,
     )
 
 
@@ -91,10 +90,11 @@ def scene_tables(scene: Scene) -> SceneTables:
     objs = scene.objects
     wall = scene.room.wall_color if scene.room else (0.8, 0.8, 0.8)
     f = scene.floor
+    class_id = {name: i for i, name in enumerate(scene.classes)}  # the dataset's class table
     surfaces = [
-        _surface(scene.sky_color, scene.sky_color, "plain", 1.0, 1.0, 0.0, 0, "background"),
-        _surface(f.color, f.color2, f.texture, f.texture_scale, f.roughness, f.specular, 0, "floor"),
-        _surface(wall, tuple(0.85 * c for c in wall), "plain", 1.0, 0.9, 0.05, 0, "wall"),
+        _surface(scene.sky_color, scene.sky_color, "plain", 1.0, 1.0, 0.0, 0, class_id["background"]),
+        _surface(f.color, f.color2, f.texture, f.texture_scale, f.roughness, f.specular, 0, class_id["floor"]),
+        _surface(wall, tuple(0.85 * c for c in wall), "plain", 1.0, 0.9, 0.05, 0, class_id["wall"]),
     ]
     surfaces += [
         _surface(
@@ -105,7 +105,7 @@ def scene_tables(scene: Scene) -> SceneTables:
             o.material.roughness,
             o.material.specular,
             o.id,
-            o.category,
+            class_id[o.category],
         )
         for o in objs
     ]
@@ -125,7 +125,7 @@ def scene_tables(scene: Scene) -> SceneTables:
     room = scene.room
     return SceneTables(
         shape=np.array([o.kind.code for o in objs], np.int32),
-        mesh_kind=[o.shape if o.is_mesh else None for o in objs],
+        mesh_assets=[o.mesh_data for o in objs],
         dims=np.array([o.dims for o in objs], np.float64).reshape(-1, 3),
         radius=np.array([o.bounding_radius for o in objs], np.float64),
         convex=np.array([o.kind.convex for o in objs], np.int32),
@@ -159,8 +159,6 @@ def pack_scenes(tables: list[SceneTables], device: Device):
     wp = warp()
     from factory.render.tables import Scenes
 
-    lib = mesh_library(device)
-
     arr = device.table
 
     def cat(name, part, dtype, width=0):
@@ -183,10 +181,11 @@ def pack_scenes(tables: list[SceneTables], device: Device):
     )
     s.shape, s.convex = cat("shape", None, wp.int32), cat("convex", None, wp.int32)
     s.dims, s.radius = cat("dims", None, wp.vec3, 3), cat("radius", None, wp.float32)
-    kinds = [k for t in tables for k in t.mesh_kind] or [None]
-    s.mesh = arr(np.array([lib.ids[k] if k else 0 for k in kinds], np.uint64), wp.uint64)
-    s.normal_start = arr(np.array([lib.normal_start[k] if k else 0 for k in kinds], np.int32), wp.int32)
-    s.normals = lib.normals
+    assets = [a for t in tables for a in t.mesh_assets] or [None]
+    s.mesh = arr(np.array([mesh_id(device, a) if a is not None else 0 for a in assets], np.uint64), wp.uint64)
+    normals, first = launch_normals(assets)
+    s.normal_start = arr(first, wp.int32)
+    s.normals = arr(normals, wp.vec3)
     s.surf_start = arr(_starts([len(t.surfaces) for t in tables]), wp.int32)
     for name in ("color", "color2"):
         setattr(s, name, cat(name, "surfaces", wp.vec3, 3))

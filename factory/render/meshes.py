@@ -1,48 +1,50 @@
-"""The BVHs of the mesh assets on one device (``wp.Mesh``, built once per process).
+"""The BVHs of mesh assets on one device (``wp.Mesh``), built the first time a launch
+needs them (interim: an unbounded per-device dict; issue 24 bounds it).
 
-Every asset of :data:`factory.scene.assets.MESH_KINDS` gets one ``wp.Mesh`` in its unit
-frame; objects instance it through their pose and axis scales. The vertex normals of
-all assets are one array, each asset's starting at ``normal_start[kind]``.
+Every asset gets one ``wp.Mesh`` in its unit frame, keyed by ``MeshAsset.kind``; objects
+instance it through their pose and axis scales. A launch's vertex normals are one array
+(:func:`launch_normals`), each asset's starting at its row.
 """
 
 from __future__ import annotations
 
-import functools
-from dataclasses import dataclass
+import threading
 
 import numpy as np
 
 from factory.render.device import Device, warp
-from factory.scene.assets import MESH_KINDS, mesh_asset
+from factory.scene.assets import MeshAsset
+
+_MESHES: dict[tuple[str, str], object] = {}  # (device, asset key) -> wp.Mesh
+_LOCK = threading.Lock()
 
 
-@dataclass(frozen=True)
-class MeshLibrary:
-    """``ids[kind]``: the ``wp.Mesh`` id (uint64); ``normal_start[kind]``: first row of
-    its normals in ``normals`` (a Warp vec3 array on the device); ``meshes`` keeps the
-    ``wp.Mesh`` objects (and so their BVHs) alive."""
-
-    ids: dict
-    normal_start: dict
-    normals: object
-    meshes: tuple
-
-
-@functools.cache
-def mesh_library(device: Device) -> MeshLibrary:
-    """Every asset's BVH and normals on ``device``."""
-    wp = warp()
-    meshes, ids, starts, normals = [], {}, {}, []
-    row = 0
-    for kind in MESH_KINDS:
-        a = mesh_asset(kind)
+def mesh_id(device: Device, asset: MeshAsset) -> int:
+    """The ``wp.Mesh`` id (uint64) of ``asset`` on ``device``, built at first use."""
+    key = (device.warp_name, asset.kind)
+    with _LOCK:
+        m = _MESHES.get(key)
+    if m is None:
+        wp = warp()
         m = wp.Mesh(
-            points=wp.array(a.vertices, dtype=wp.vec3, device=device.warp_name),
-            indices=wp.array(a.faces.ravel(), dtype=wp.int32, device=device.warp_name),
+            points=wp.array(asset.vertices, dtype=wp.vec3, device=device.warp_name),
+            indices=wp.array(asset.faces.ravel(), dtype=wp.int32, device=device.warp_name),
         )
-        meshes.append(m)
-        ids[kind], starts[kind] = int(m.id), row
-        normals.append(a.normals)
-        row += len(a.normals)
-    table = wp.array(np.concatenate(normals), dtype=wp.vec3, device=device.warp_name)
-    return MeshLibrary(ids, starts, table, tuple(meshes))
+        with _LOCK:
+            m = _MESHES.setdefault(key, m)
+    return int(m.id)
+
+
+def launch_normals(assets: list[MeshAsset | None]) -> tuple[np.ndarray, np.ndarray]:
+    """The vertex normals (R, 3) float32 of the distinct assets in ``assets`` (one row of
+    zeros when there are none) and, per entry, its first row (0 for None)."""
+    rows, starts, first = [], {}, []
+    count = 0
+    for a in assets:
+        if a is not None and a.kind not in starts:
+            starts[a.kind] = count
+            rows.append(a.normals)
+            count += len(a.normals)
+        first.append(0 if a is None else starts[a.kind])
+    table = np.concatenate(rows) if rows else np.zeros((1, 3), np.float32)
+    return table, np.asarray(first, np.int32)

@@ -9,6 +9,9 @@ float is rounded by :func:`rounded`, which gives Python's ``round`` bit for bit.
 
 from __future__ import annotations
 
+import json
+from collections import Counter
+
 import numpy as np
 
 from factory import __version__
@@ -17,8 +20,8 @@ from factory.physics.model import effective_restitution
 from factory.render.renderer import ObjectAnnotation, RenderedClip
 from factory.sample.types import sample_key
 from factory.scene.config import Config
-from factory.scene.shapes import CLASSES, box_corners
-from factory.scene.types import Scene
+from factory.scene.shapes import box_corners
+from factory.scene.types import AssetRef, Scene
 
 REST_SPEED = 5e-3  # m/s: an object moving slower than this, and turning slower than REST_SPIN, is at rest
 REST_SPIN = 5e-2  # rad/s
@@ -131,7 +134,7 @@ def _object_metadata(k: int, scene: Scene, motion: Motion, per_frame: dict) -> d
         "id": o.id,
         "shape": o.shape,
         "category": o.category,
-        "class_id": CLASSES.index(o.category),
+        "class_id": scene.classes.index(o.category),
         "dims": _r(o.dims),
         "static": o.static,
         "mass": None if o.static else _r(motion.masses[k]),
@@ -148,8 +151,29 @@ def _object_metadata(k: int, scene: Scene, motion: Motion, per_frame: dict) -> d
             "roughness": _r(m.roughness),
             "specular": _r(m.specular),
         },
+        **({} if o.asset is None else {"asset": asset_entry(o.asset)}),
         **per_frame,
     }
+
+
+def asset_entry(ref: AssetRef) -> dict:
+    """The ``asset`` of a generated or pack object's metadata: where it came from (a
+    generator's params as a dict: ``build(name, params)`` rebuilds it), its licence and
+    its attribution."""
+    entry = {"source": ref.source, "name": ref.name}
+    if ref.source == "pack":
+        entry["id"] = ref.asset_id
+    else:
+        entry["params"] = json.loads(ref.params)
+    entry.update(sha256=ref.sha256, licence=ref.licence, creator=ref.creator, title=ref.title, url=ref.url)
+    return entry
+
+
+def sample_licences(scene: Scene) -> list[dict]:
+    """The licences of a sample's generated and pack objects: one entry per licence, in
+    SPDX order, with the count of objects under it."""
+    counts = Counter(o.asset.licence for o in scene.objects if o.asset is not None)
+    return [{"licence": spdx, "objects": n} for spdx, n in sorted(counts.items())]
 
 
 def metadata(
@@ -185,7 +209,8 @@ def metadata(
         "height": cam.height,
         "params": params,
         "retries": scene.retries,
-        "classes": list(CLASSES),
+        "classes": list(scene.classes),
+        **({"asset_licences": sample_licences(scene)} if any(o.asset for o in scene.objects) else {}),
         "camera": {
             "K": _r(cam.K),
             "world_to_camera": rounded(np.stack(rendered.world_to_camera), 9) if T else [],

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from factory.assets.catalog import catalog_for
 from factory.physics.model import Built, build
 from factory.physics.spawn import spawn_overlap
 from factory.scene.clearance import camera_clearance
@@ -44,7 +45,7 @@ def scene_and_model(config: Config, scenario_name: str, index: int) -> tuple[Sce
     """
     problem = None
     for attempt in range(MAX_RETRIES + 1):
-        scene = draw_scene(config, scenario_name, index, attempt)
+        scene = draw_scene(config, scenario_name, index, attempt, catalog_for(config))
         problem = camera_clearance(scene)
         if problem is None:
             built = build(scene)

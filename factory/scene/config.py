@@ -64,14 +64,15 @@ def _num(ge=None, le=None, gt=None, integer=False):
     return Annotated[Param, PlainValidator(validate), PlainSerializer(lambda p: p.to_yaml())]
 
 
-def _cat(allowed):
-    """A field type: one of ``allowed`` or a ``choice`` distribution over them."""
+def _cat(allowed, pattern: re.Pattern | None = None, shown: str = ""):
+    """A field type: one of ``allowed`` (or a string ``pattern`` matches, shown as
+    ``shown``) or a ``choice`` distribution over them."""
 
     def validate(value: Any) -> Param:
         if isinstance(value, Param):
             return value
         try:
-            return parse_choice(value, allowed)
+            return parse_choice(value, allowed, pattern, shown)
         except ParamError as e:
             raise PydanticCustomError("param", str(e)) from None
 
@@ -143,11 +144,30 @@ class OutputSettings(Strict):
     )
 
 
+# A shape the assets layer makes per object: gen:<generator> or pack:<pack> (of assets.packs);
+# that they exist is checked when factory.assets.catalog.Catalog is made, before any sample.
+ASSET_SHAPE = re.compile(r"(gen|pack):[a-z0-9][a-z0-9_.-]{0,62}")
+ASSET_SHAPES_SHOWN = "gen:<generator>, pack:<pack>"
+GEN_SHAPE = re.compile(r"gen:[a-z0-9][a-z0-9_.-]{0,62}")
+SPLITS = ("train", "test", "all")
+
+_Finite = Annotated[float, Field(allow_inf_nan=False)]
+_Override = _Finite | tuple[_Finite, _Finite]  # a generator param held constant, or its [low, high]
+
+
 class ObjectSpec(Strict):
     count: _num(ge=0, le=256, integer=True) = _const(5)
-    shape: _cat(tuple(KINDS)) = Param("choice", (ANALYTIC, tuple([1 / len(ANALYTIC)] * len(ANALYTIC))))
+    shape: _cat(tuple(KINDS), ASSET_SHAPE, ASSET_SHAPES_SHOWN) = Param(
+        "choice", (ANALYTIC, tuple([1 / len(ANALYTIC)] * len(ANALYTIC)))
+    )
     size: _num(gt=0.0, le=20.0) = _const(0.25)  # metres: radius / half-extent
     aspect: _num(gt=0.0, le=10.0) = _const(1.0)  # height over width for non-spheres
+    # gen:/pack: objects keep the size their generator or pack gives, times this
+    scale: _num(gt=0.0, le=20.0) = _const(1.0)
+    generators: dict[str, dict[str, _Override]] = Field(
+        default_factory=dict,
+        description="per generator, params drawn from a narrower range [low, high] or held constant",
+    )
     spawn_radius: NonNegative = _const(1.5)  # metres, xy placement disc around the origin
     drop_height: NonNegative = _const(0.5)  # metres between lowest point and floor at t=0
     speed: NonNegative = _const(0.5)  # m/s, horizontal, random direction
@@ -170,9 +190,13 @@ class ObjectSpec(Strict):
 
 
 class FurnitureSpec(Strict):
-    """Static, furniture-like boxes placed against the room's walls."""
+    """Static furniture placed against the room's walls: boxes (``shape: box``, sized by
+    width, depth and height) or generated pieces (``gen:table``, ``gen:shelf``, ...,
+    sized by their generator's params, ``generators`` as in ObjectSpec)."""
 
     count: _num(ge=0, le=32, integer=True) = _const(3)
+    shape: _cat(("box",), GEN_SHAPE, "gen:<generator>") = _const("box")
+    generators: dict[str, dict[str, _Override]] = Field(default_factory=dict)
     width: _num(gt=0.0, le=20.0) = _const(0.8)  # metres, full extents
     depth: _num(gt=0.0, le=20.0) = _const(0.5)
     height: _num(gt=0.0, le=20.0) = _const(0.8)
@@ -270,10 +294,26 @@ MAX_MEMBER_PIXELS = 89_478_485
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 
+class AssetsSpec(Strict):
+    """Where ``pack:<name>`` objects come from and which assets may be drawn."""
+
+    packs: dict[str, str] = Field(
+        default_factory=lambda: {"starter": "starter"},
+        description="pack name -> folder or fsspec URL of a built pack ('starter': the pack shipped in factory)",
+    )
+    split: Literal[SPLITS] = Field(
+        "train", description="train: packs without their held-out assets; test: only those; all: every asset"
+    )
+    allowed_licences: tuple[str, ...] | None = Field(
+        None, description="SPDX ids an asset may carry; none: factory's permissive default (no NC, SA, GPL or unknown)"
+    )
+
+
 class Config(Strict):
     name: str = Field("dataset", pattern=_NAME.pattern)
     seed: int = Field(0, ge=0, lt=2**63)
     licence: str = "CC-BY-4.0"
+    assets: AssetsSpec = AssetsSpec()
     render: RenderSettings = RenderSettings()
     output: OutputSettings = OutputSettings()
     scenarios: dict[str, Scenario] = Field(min_length=1)

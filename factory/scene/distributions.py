@@ -19,6 +19,7 @@ config is loaded, so a bad range fails before any rendering starts. A normal wit
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -189,11 +190,16 @@ def parse_number(
     return Param(kind, (low, high))
 
 
-def parse_choice(value: Any, allowed: Sequence[str]) -> Param:
-    """Parse a categorical parameter: one of ``allowed``, or a ``choice`` over them."""
-    names = ", ".join(allowed)
+def parse_choice(value: Any, allowed: Sequence[str], pattern: re.Pattern | None = None, shown: str = "") -> Param:
+    """Parse a categorical parameter: one of ``allowed`` (or a string ``pattern`` fully
+    matches, described as ``shown`` in errors), or a ``choice`` over them."""
+    names = ", ".join(allowed) + (f", {shown}" if shown else "")
+
+    def ok(v) -> bool:
+        return v in allowed or (pattern is not None and isinstance(v, str) and pattern.fullmatch(v) is not None)
+
     if not isinstance(value, dict):
-        if value not in allowed:
+        if not ok(value):
             raise ParamError(f"{value!r} is not allowed; allowed: {names} (or dist: choice)")
         return Param("constant", (value,))
     if value.get("dist") != "choice":
@@ -203,7 +209,7 @@ def parse_choice(value: Any, allowed: Sequence[str]) -> Param:
     if not isinstance(values, list) or not values:
         raise ParamError(f"choice values must be a non-empty list of {names}, got {values!r}")
     for v in values:
-        if v not in allowed:
+        if not ok(v):
             raise ParamError(f"choice value {v!r} is not allowed; allowed: {names}")
     return Param("choice", (tuple(values), _weights(value, len(values))))
 

@@ -77,6 +77,8 @@ def on_furniture(
     by up to 30 degrees either way; raised over the objects ``placed`` (see
     :func:`scatter`)."""
     px, py, pz = piece.position
+    if piece.is_mesh:
+        return _on_mesh_furniture(obj, piece, room, along, across, speed, heading, drop, placed)
     hx, hy, hz = piece.dims
     gap_x = room.width / 2 - (abs(px) + hx)  # the piece stands against the nearer wall
     gap_y = room.depth / 2 - (abs(py) + hy)
@@ -88,10 +90,77 @@ def on_furniture(
     r = min(obj.bounding_radius, 0.9 * half_along)
     xy = np.array([px, py]) + tangent * (2 * along - 1) * (half_along - r) + normal * (0.2 + 0.6 * across) * half_across
     position = scatter(obj, float(xy[0]), float(xy[1]), drop, placed, ground=pz + hz + ON_TOP_GAP)
+    return _pushed(obj, position, normal, speed, heading)
+
+
+def _pushed(obj: SceneObject, position, normal: np.ndarray, speed: float, heading: float) -> SceneObject:
+    """``obj`` at ``position``, pushed at ``speed`` m/s along the horizontal unit
+    ``normal`` (2,) turned by up to 30 degrees either way as ``heading`` (rad) says."""
     turn = (heading / (2 * math.pi) - 0.5) * math.radians(60.0)
     c, s = math.cos(turn), math.sin(turn)
     push = speed * np.array([c * normal[0] - s * normal[1], s * normal[0] + c * normal[1]])
     return replace(obj, position=position, velocity=(float(push[0]), float(push[1]), obj.velocity[2]))
+
+
+def rest_surfaces(piece: SceneObject) -> list[tuple[float, tuple[float, float, float, float], float]]:
+    """The horizontal rectangles objects can rest on of a mesh piece of furniture whose
+    asset lists ``tops`` (its unit frame; the piece turned about z by a multiple of 90
+    degrees): [(z, (x0, x1, y0, y1), headroom)] in world metres, headroom the height
+    (m) up to the lowest surface above that overlaps it (inf: none)."""
+    tops = piece.mesh_data.tops
+    R, t, d = piece.rotation, np.asarray(piece.position), np.asarray(piece.dims)
+    rects = []
+    for z, x0, x1, y0, y1 in tops:
+        corners = np.array([[x0, y0, z], [x1, y1, z]]) * d @ R.T + t
+        lo, hi = corners.min(0), corners.max(0)
+        rects.append((float(corners[0, 2]), (float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1]))))
+    out = []
+    for z, r in rects:
+        above = [
+            z2 - z
+            for z2, r2 in rects
+            if z2 > z + 1e-6 and r2[0] < r[1] and r[0] < r2[1] and r2[2] < r[3] and r[2] < r2[3]
+        ]
+        out.append((z, r, min(above, default=math.inf)))
+    return out
+
+
+def _on_mesh_furniture(
+    obj: SceneObject,
+    piece: SceneObject,
+    room: Room,
+    along: float,
+    across: float,
+    speed: float,
+    heading: float,
+    drop: float,
+    placed: list,
+) -> SceneObject:
+    """:func:`on_furniture` for a generated piece: on one of its rest surfaces
+    (:func:`rest_surfaces`) that the object fits under (its height plus ``drop``, or
+    with no drop when only the height fits), the one ``along`` picks among them, at
+    ``across`` from its middle to its room-side edge; a piece with none that fits gets
+    the object dropped on its highest point."""
+    height = obj.support_depth() + obj.top_height()
+    surfaces = [s for s in rest_surfaces(piece) if s[2] > height + 2 * ON_TOP_GAP]
+    px, py, _ = piece.position
+    he = np.abs(piece.rotation) @ np.asarray(piece.half_extents)  # world half-extents
+    if room.width / 2 - (abs(px) + he[0]) <= room.depth / 2 - (abs(py) + he[1]):  # against the nearer wall
+        normal = np.array([-math.copysign(1.0, px), 0.0])
+    else:
+        normal = np.array([0.0, -math.copysign(1.0, py)])
+    if not surfaces:
+        top = piece.position[2] + piece.top_height() + ON_TOP_GAP
+        return _pushed(obj, scatter(obj, px, py, drop, placed, ground=top), normal, speed, heading)
+    k = min(int(along * len(surfaces)), len(surfaces) - 1)
+    z, (x0, x1, y0, y1), headroom = surfaces[k]
+    drop = drop if headroom > height + drop + 2 * ON_TOP_GAP else 0.0
+    r = obj.bounding_radius
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    half = np.array([max(0.0, (x1 - x0) / 2 - r), max(0.0, (y1 - y0) / 2 - r)])
+    xy = np.array([cx, cy]) + normal * half * (0.2 + 0.6 * across)
+    position = scatter(obj, float(xy[0]), float(xy[1]), drop, placed, ground=z + ON_TOP_GAP)
+    return _pushed(obj, position, normal, speed, heading)
 
 
 def rolling(obj: SceneObject, speed: float, heading: float) -> SceneObject:

@@ -15,9 +15,10 @@ from dataclasses import replace
 import numpy as np
 
 from factory.scene import placement
+from factory.scene.camera_rig import draw_camera
 from factory.scene.config import Config, Scenario
-from factory.scene.shapes import shape_kind
-from factory.scene.types import Camera, Light, Material, Room, Scene, SceneObject, quat_to_matrix
+from factory.scene.shapes import ASSET_PREFIXES, CLASSES, shape_kind
+from factory.scene.types import AssetSource, DrawnAsset, Light, Material, Room, Scene, SceneObject, quat_to_matrix
 
 # Stream ids of the per-sample generators; never renumber (it changes every dataset).
 # 0 is retired: scenarios are allocated, not drawn (factory.scene.allocation).
@@ -40,27 +41,35 @@ def _material(color, texture, scale, roughness, specular) -> Material:
     return Material(color, second, texture, float(scale), float(roughness), float(specular))
 
 
-def draw_scene(config: Config, scenario_name: str, index: int, attempt: int = 0) -> Scene:
+def draw_scene(
+    config: Config, scenario_name: str, index: int, attempt: int = 0, assets: AssetSource | None = None
+) -> Scene:
     """One draw of the scene of sample ``index`` from scenario ``scenario_name``.
 
     Each part draws from its own stream (:func:`rng_for`); the drawn parameters are
     recorded in ``Scene.params`` in the order they are drawn. ``attempt`` > 0 (a scene
     drawn again, see :func:`factory.sample.scenes.sample_scene`) uses streams of its
-    own, so the first draw is the same as it always was."""
+    own, so the first draw is the same as it always was. ``gen:`` and ``pack:`` objects
+    and furniture come from ``assets`` (the sample layer's catalogue of the config).
+
+    Raises:
+        ValueError: the scenario draws a ``gen:`` / ``pack:`` shape and ``assets`` is None.
+    """
     sc: Scenario = config.scenarios[scenario_name]
     seed = config.seed
     params: dict = {}
+    assets = assets if assets is not None else _NoAssets()
 
     def draw(rng, name: str, param):
         value = param.sample(rng)
         params[name] = value
         return value
 
-    room, furniture = _room(sc, rng_for(seed, index, "room", attempt), draw)
+    room, furniture = _room(sc, rng_for(seed, index, "room", attempt), draw, assets)
     floor, floor_restitution, floor_friction = _floor(sc, rng_for(seed, index, "floor", attempt), draw)
-    objects = _objects(sc, room, furniture, rng_for(seed, index, "objects", attempt), draw)
+    objects = _objects(sc, room, furniture, rng_for(seed, index, "objects", attempt), draw, assets)
     ambient, sky, lights = _lights(sc, room, rng_for(seed, index, "lights", attempt), draw)
-    camera = _camera(config, sc, room, rng_for(seed, index, "camera", attempt), draw)
+    camera = draw_camera(config, sc, room, rng_for(seed, index, "camera", attempt), draw)
     r = config.render
     return Scene(
         objects=tuple(objects),
@@ -76,10 +85,24 @@ def draw_scene(config: Config, scenario_name: str, index: int, attempt: int = 0)
         fps=r.fps,
         substeps=r.substeps,
         params=params,
+        classes=assets.classes,
     )
 
 
-def _room(sc: Scenario, rng, draw) -> tuple[Room | None, list[SceneObject]]:
+class _NoAssets:
+    """The source of a draw handed none: the built-in class table, and an error for a
+    ``gen:`` / ``pack:`` shape."""
+
+    classes = CLASSES
+
+    def draw(self, shape: str, overrides: dict, rng) -> DrawnAsset:
+        raise ValueError(
+            f"shape {shape!r} needs the assets catalogue: draw scenes through "
+            "factory.sample.scenes.sample_scene (or pass draw_scene(..., assets=Catalog(config)))"
+        )
+
+
+def _room(sc: Scenario, rng, draw, assets: AssetSource) -> tuple[Room | None, list[SceneObject]]:
     """The room (None: an open floor) and its furniture."""
     if sc.room is None:
         return None, []
@@ -94,7 +117,7 @@ def _room(sc: Scenario, rng, draw) -> tuple[Room | None, list[SceneObject]]:
             draw(rng, "room.wall_value", rs.wall_value),
         ),
     )
-    return room, (_furniture(sc, room, rng, draw) if sc.furniture is not None else [])
+    return room, (_furniture(sc, room, rng, draw, assets) if sc.furniture is not None else [])
 
 
 def _floor(sc: Scenario, rng, draw) -> tuple[Material, float, float]:
@@ -109,7 +132,9 @@ def _floor(sc: Scenario, rng, draw) -> tuple[Material, float, float]:
     return material, float(fs.restitution.sample(rng)), float(fs.friction.sample(rng))
 
 
-def _objects(sc: Scenario, room: Room | None, furniture: list[SceneObject], rng, draw) -> list[SceneObject]:
+def _objects(
+    sc: Scenario, room: Room | None, furniture: list[SceneObject], rng, draw, assets: AssetSource
+) -> list[SceneObject]:
     """The furniture followed by the dynamic objects, placed by ``objects.placement``
     (:mod:`factory.scene.placement`; ids in that order, from 1)."""
     objects = list(furniture)
@@ -121,7 +146,7 @@ def _objects(sc: Scenario, room: Room | None, furniture: list[SceneObject], rng,
     column: list[SceneObject] = []
     lean = 0.0
     for _ in range(count):
-        obj, density, radius_xy, theta, drop = _object(sc, len(objects) + 1, rng)
+        obj, density, radius_xy, theta, drop = _object(sc, len(objects) + 1, rng, assets)
         x, y = radius_xy * math.cos(theta), radius_xy * math.sin(theta)
         if room is not None:  # keep spawns inside the walls
             x = float(np.clip(x, -room.width / 2 + obj.bounding_radius, room.width / 2 - obj.bounding_radius))
@@ -149,7 +174,7 @@ def _objects(sc: Scenario, room: Room | None, furniture: list[SceneObject], rng,
     return objects
 
 
-def _object(sc: Scenario, oid: int, rng) -> tuple[SceneObject, float, float, float, float]:
+def _object(sc: Scenario, oid: int, rng, assets: AssetSource) -> tuple[SceneObject, float, float, float, float]:
     """One dynamic object at the origin (mass not yet set), its density (kg/m^3), its
     spawn polar coordinates (radius m, angle rad) and its drop height (m)."""
     os_ = sc.objects
@@ -158,6 +183,11 @@ def _object(sc: Scenario, oid: int, rng) -> tuple[SceneObject, float, float, flo
     aspect = float(os_.aspect.sample(rng))
     kind = shape_kind(shape)
     dims = kind.dims_of(size, aspect)
+    drawn = None
+    if shape.startswith(ASSET_PREFIXES):  # its own mesh, at its own size times objects.scale
+        drawn = assets.draw(shape, os_.generators.get(shape.split(":", 1)[1], {}), rng)
+        s = drawn.size * float(os_.scale.sample(rng))
+        dims = (s, s, s)
     lying = kind.lies and rng.uniform() < 0.5
     base = placement.LIE.copy() if lying else np.eye(3)
     yaw = float(rng.uniform(0.0, 2.0 * math.pi))
@@ -189,7 +219,7 @@ def _object(sc: Scenario, oid: int, rng) -> tuple[SceneObject, float, float, flo
     obj = SceneObject(
         id=oid,
         shape=shape,
-        category=shape,
+        category=shape if drawn is None else drawn.category,
         dims=dims,
         base_rotation=base,
         position=(0.0, 0.0, 0.0),
@@ -201,6 +231,8 @@ def _object(sc: Scenario, oid: int, rng) -> tuple[SceneObject, float, float, flo
         friction=friction,
         material=material,
         angular_velocity=angular,
+        asset=None if drawn is None else drawn.ref,
+        mesh=None if drawn is None else drawn.mesh,
     )
     return obj, density, radius_xy, theta, drop
 
@@ -239,16 +271,31 @@ def _lights(sc: Scenario, room: Room | None, rng, draw) -> tuple[float, float, l
     return ambient, sky, lights
 
 
-def _furniture(sc: Scenario, room: Room, rng, draw) -> list[SceneObject]:
-    """Static boxes standing against the walls, not overlapping each other."""
+# Which way a generated piece of furniture faces in its own frame (its open or seat side):
+# -y, as factory.assets.generators.furniture builds them; turned to face the room.
+_FACING_YAW = (math.pi / 2, -math.pi / 2, math.pi, 0.0)  # walls x = -w/2, x = +w/2, y = -d/2, y = +d/2
+
+
+def _furniture(sc: Scenario, room: Room, rng, draw, assets: AssetSource) -> list[SceneObject]:
+    """Static pieces standing against the walls, not overlapping each other: boxes of
+    the drawn width, depth and height, or generated pieces of their own size (scaled
+    down to fit the room), facing into the room."""
     fs = sc.furniture
     out: list[SceneObject] = []
     count = draw(rng, "furniture.count", fs.count)
     footprints: list[tuple[float, float, float, float]] = []
     for _ in range(count):
-        w = min(float(fs.width.sample(rng)), 0.45 * min(room.width, room.depth))
-        d = min(float(fs.depth.sample(rng)), 0.3 * min(room.width, room.depth))
-        h = min(float(fs.height.sample(rng)), room.height)
+        shape = fs.shape.sample(rng)  # a constant (box, by default) draws nothing
+        drawn = None
+        if shape == "box":
+            w = min(float(fs.width.sample(rng)), 0.45 * min(room.width, room.depth))
+            d = min(float(fs.depth.sample(rng)), 0.3 * min(room.width, room.depth))
+            h = min(float(fs.height.sample(rng)), room.height)
+        else:
+            drawn = assets.draw(shape, fs.generators.get(shape.split(":", 1)[1], {}), rng)
+            w, d, h = 2.0 * np.abs(drawn.mesh.vertices).max(0).astype(np.float64) * drawn.size
+            fit = min(1.0, 0.45 * min(room.width, room.depth) / w, 0.3 * min(room.width, room.depth) / d)
+            w, d, h = w * fit, d * fit, min(h * fit, room.height)
         color = _rgb(fs.hue.sample(rng), fs.saturation.sample(rng), fs.value.sample(rng))
         texture = fs.texture.sample(rng)
         wall = int(rng.integers(0, 4))
@@ -268,72 +315,32 @@ def _furniture(sc: Scenario, room: Room, rng, draw) -> list[SceneObject]:
         if any(box[0] < f[1] and f[0] < box[1] and box[2] < f[3] and f[2] < box[3] for f in footprints):
             continue  # would overlap another piece: leave it out (deterministically)
         footprints.append(box)
-        out.append(
-            SceneObject(
-                id=len(out) + 1,
-                shape="box",
-                category="furniture",
-                dims=(hx, hy, h / 2),
-                base_rotation=np.eye(3),
-                position=(x, y, h / 2),
-                yaw=0.0,
-                velocity=(0.0, 0.0, 0.0),
-                spin=0.0,
-                mass=math.inf,
-                restitution=0.3,
-                friction=0.6,
-                material=_material(color, texture, 4.0, 0.7, 0.1),
-                static=True,
-            )
+        piece = SceneObject(
+            id=len(out) + 1,
+            shape="box",
+            category="furniture",
+            dims=(hx, hy, h / 2),
+            base_rotation=np.eye(3),
+            position=(x, y, h / 2),
+            yaw=0.0,
+            velocity=(0.0, 0.0, 0.0),
+            spin=0.0,
+            mass=math.inf,
+            restitution=0.3,
+            friction=0.6,
+            material=_material(color, texture, 4.0, 0.7, 0.1),
+            static=True,
         )
+        if drawn is not None:
+            unit = h / 2 / float(np.abs(drawn.mesh.vertices[:, 2]).max())  # metres per unit, after the fit
+            piece = replace(
+                piece,
+                shape=shape,
+                category=drawn.category,
+                dims=(unit, unit, unit),
+                yaw=_FACING_YAW[wall],
+                asset=drawn.ref,
+                mesh=drawn.mesh,
+            )
+        out.append(piece)
     return out
-
-
-def _camera(config: Config, sc: Scenario, room: Room | None, rng, draw) -> Camera:
-    cs = sc.camera
-    r = config.render
-    fov = math.radians(draw(rng, "camera.fov_deg", cs.fov_deg))
-    fx = (r.width / 2) / math.tan(fov / 2)
-    K = np.array([[fx, 0.0, r.width / 2], [0.0, fx, r.height / 2], [0.0, 0.0, 1.0]])
-    dist = float(draw(rng, "camera.distance", cs.distance))
-    el = math.radians(draw(rng, "camera.elevation_deg", cs.elevation_deg))
-    az = math.radians(draw(rng, "camera.azimuth_deg", cs.azimuth_deg))
-    target_h = float(draw(rng, "camera.target_height", cs.target_height))
-    trajectory = draw(rng, "camera.trajectory", cs.trajectory)
-    orbit = math.radians(draw(rng, "camera.orbit_speed_deg_s", cs.orbit_speed_deg_s))
-    dolly = float(draw(rng, "camera.dolly_speed", cs.dolly_speed))
-    jitter_m = float(draw(rng, "camera.jitter_m", cs.jitter_m))
-    jitter_rad = math.radians(draw(rng, "camera.jitter_deg", cs.jitter_deg))
-    noise = float(draw(rng, "camera.noise_std", cs.noise_std))
-    shutter = float(draw(rng, "camera.shutter", cs.shutter))
-    phase = rng.uniform(0.0, 2.0 * math.pi, size=(6, 3))
-    # Keep the eye above the floor and, in a room, inside the walls.
-    min_h = 0.05
-    if dist * math.sin(el) + target_h < min_h:
-        el = math.asin(max(-1.0, min(1.0, (min_h - target_h) / dist)))
-    if room is not None:
-        ce = math.cos(el)
-        limits = []
-        for half, comp in ((room.width / 2 - 0.15, abs(math.cos(az))), (room.depth / 2 - 0.15, abs(math.sin(az)))):
-            if comp * ce > 1e-9:
-                limits.append(half / (comp * ce))
-        if math.sin(el) > 1e-9:
-            limits.append((room.height - 0.1 - target_h) / math.sin(el))
-        dist = max(0.3, min([dist, *limits]))
-    return Camera(
-        width=r.width,
-        height=r.height,
-        K=K,
-        trajectory=trajectory,
-        target=(0.0, 0.0, target_h),
-        distance=dist,
-        elevation=el,
-        azimuth=az,
-        orbit_speed=orbit,
-        dolly_speed=dolly,
-        jitter_m=jitter_m,
-        jitter_rad=jitter_rad,
-        jitter_phase=phase,
-        noise_std=noise,
-        shutter=shutter,
-    )

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import NamedTuple, Protocol
 
 import numpy as np
 
 from factory.scene.assets import MeshAsset
-from factory.scene.shapes import ShapeKind, shape_kind
+from factory.scene.shapes import CLASSES, ShapeKind, shape_kind
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,32 @@ class AssetRef:
     creator: str
     title: str
     url: str
+
+
+class DrawnAsset(NamedTuple):
+    """What an :class:`AssetSource` draws for a ``gen:`` / ``pack:`` object: ``mesh``
+    its asset in the unit box (max |coordinate| 1), ``ref`` where it came from,
+    ``category`` its semantic class name (a row of the source's ``classes``), ``size``
+    metres per unit (its largest half-extent at scale 1)."""
+
+    mesh: MeshAsset
+    ref: AssetRef
+    category: str
+    size: float
+
+
+class AssetSource(Protocol):
+    """What the sampler draws ``gen:`` and ``pack:`` objects from (the assets layer's
+    catalogue, :class:`factory.assets.catalog.Catalog`, handed in by the sample layer:
+    the scene layer knows no generator or pack). ``classes`` is the dataset's class
+    table: :data:`factory.scene.shapes.CLASSES`, then the new categories."""
+
+    classes: tuple[str, ...]
+
+    def draw(self, shape: str, overrides: dict, rng: np.random.Generator) -> DrawnAsset:
+        """One asset of ``shape`` (``gen:<name>`` with ``overrides`` of its params, or
+        ``pack:<name>``), every draw from ``rng``."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -199,6 +226,7 @@ class Scene:
     substeps: int
     params: dict  # the sampled scenario parameters, for the metadata
     retries: int = 0  # draws thrown away because the camera was inside geometry
+    classes: tuple[str, ...] = CLASSES  # the dataset's class table: a category's id is its index
 
 
 def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -1,0 +1,214 @@
+"""A config's catalogue of assets: what its ``gen:`` and ``pack:`` objects are drawn from.
+
+:class:`Catalog` is made once per process and config (:func:`catalog_for`) and handed
+to the scene sampler as its :class:`~factory.scene.types.AssetSource`. Making it checks
+the config's asset fields before any sample, naming the field: every ``gen:<name>`` is
+a generator and its ``generators`` overrides are params of it within their limits;
+every ``pack:<name>`` is in ``assets.packs``, the pack loads with every file verified,
+and its ``assets.split`` holds at least one asset whose licence ``assets.allowed_licences``
+allows (assets with other licences are never drawn); every allowed licence is an SPDX
+id factory knows.
+
+Drawing: ``gen:<name>`` draws its params from the object's stream
+(:func:`factory.assets.generators.registry.draw`) and builds the mesh through the
+per-process cache; ``pack:<name>`` draws one asset of the split uniformly. Both come
+back as a :class:`~factory.scene.types.DrawnAsset` in the unit box, with the
+:class:`~factory.scene.types.AssetRef` that names the source, its licence and its
+attribution.
+
+The class table (:attr:`Catalog.classes`): :data:`factory.scene.shapes.CLASSES` (the
+ids of every dataset before), then the new categories in sorted order: each generator
+a scenario draws (its name) and each category of the packs' drawable assets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from factory.assets.generators.cache import cached_build
+from factory.assets.generators.registry import GENERATORS, draw
+from factory.assets.licences import DEFAULT_ALLOWLIST, LICENCES, licence
+from factory.assets.pack import AssetRecord, Pack, load_pack, split
+from factory.assets.pack_mesh import pack_mesh
+from factory.errors import AssetError, ConfigError, ParamError
+from factory.scene.assets import MeshAsset, make_asset
+from factory.scene.config import Config
+from factory.scene.shapes import CLASSES
+from factory.scene.types import AssetRef, DrawnAsset
+
+STARTER = Path(__file__).with_name("starter")  # the pack shipped in the package ('starter')
+GENERATED_LICENCE = "CC0-1.0"  # a generated mesh is made by factory's own code from its params
+_MAX_GENERATED = 512  # generated MeshAssets kept per process (params are drawn anew per object)
+
+
+def pack_url(url: str) -> str:
+    """A pack's location: ``starter`` is the starter pack in the package."""
+    return str(STARTER) if url == "starter" else url
+
+
+def _shapes(config: Config) -> list[tuple[str, str, str, dict]]:
+    """Every asset shape a scenario may draw: (field path, kind gen|pack, name, overrides)."""
+    out = []
+    for sc_name, sc in config.scenarios.items():
+        blocks = [("objects", sc.objects)] + ([("furniture", sc.furniture)] if sc.furniture is not None else [])
+        for field, block in blocks:
+            shape = block.shape
+            values = shape.values()
+            for v in values:
+                if isinstance(v, str) and ":" in v:
+                    kind, name = v.split(":", 1)
+                    out.append((f"scenarios.{sc_name}.{field}.shape", kind, name, block.generators.get(name, {})))
+    return out
+
+
+class Catalog:
+    """The assets ``config`` may draw (see the module docstring).
+
+    Raises:
+        ConfigError: a field names an unknown generator, param, pack or licence, an
+            override is outside its limits, a pack cannot be loaded, or a pack has no
+            drawable asset; each line names the field.
+    """
+
+    def __init__(self, config: Config):
+        spec = config.assets
+        self.allowed = frozenset(spec.allowed_licences if spec.allowed_licences is not None else DEFAULT_ALLOWLIST)
+        self.split = spec.split
+        problems: list[dict] = []
+        for spdx in sorted(self.allowed):
+            if spdx not in LICENCES:
+                try:
+                    licence(spdx, "assets.allowed_licences")
+                except AssetError as e:
+                    problems.append({"field": "assets.allowed_licences", "message": str(e), "value": spdx})
+        self.packs: dict[str, Pack] = {}
+        self.drawable: dict[str, tuple[AssetRecord, ...]] = {}
+        generators: set[str] = set()
+        for field, kind, name, overrides in _shapes(config):
+            if kind == "gen":
+                problems += _check_generator(field, name, overrides)
+                generators.add(name)
+            elif name not in self.packs:
+                problems += self._load_pack(field, name, spec.packs)
+        if problems:
+            raise ConfigError.of(config.name, problems)
+        categories = generators | {a.category for assets in self.drawable.values() for a in assets}
+        self.classes: tuple[str, ...] = CLASSES + tuple(sorted(categories - set(CLASSES)))
+        self._generated: dict[str, MeshAsset] = {}
+        self._lock = threading.Lock()
+
+    def _load_pack(self, field: str, name: str, packs: dict[str, str]) -> list[dict]:
+        """Load pack ``name`` and its drawable assets; the problems, as dicts."""
+        if name not in packs:
+            known = ", ".join(sorted(packs)) or "none"
+            return [{"field": field, "message": f"pack {name!r} is not in assets.packs (those are: {known})"}]
+        try:
+            pack = load_pack(pack_url(packs[name]))
+        except AssetError as e:
+            return [{"field": f"assets.packs.{name}", "message": str(e), "value": packs[name]}]
+        assets = tuple(a for a in split(pack, self.split) if a.licence in self.allowed)
+        if not assets:
+            return [
+                {
+                    "field": f"assets.packs.{name}",
+                    "message": f"no asset of split {self.split!r} has a licence in the allowed licences "
+                    f"({', '.join(sorted(self.allowed))})",
+                }
+            ]
+        self.packs[name], self.drawable[name] = pack, assets
+        return []
+
+    def draw(self, shape: str, overrides: dict, rng: np.random.Generator) -> DrawnAsset:
+        """One asset of ``shape`` (see the module docstring), drawn from ``rng``."""
+        kind, name = shape.split(":", 1)
+        if kind == "gen":
+            return self._generated_asset(name, draw(name, overrides, rng))
+        assets = self.drawable[name]
+        record = assets[int(rng.integers(len(assets)))]
+        mesh, size = pack_mesh(self.packs[name], record)
+        ref = AssetRef(
+            "pack",
+            self.packs[name].name,
+            record.id,
+            "",
+            record.sha256[record.mesh],
+            record.licence,
+            record.creator,
+            record.title,
+            record.source,
+        )
+        return DrawnAsset(mesh, ref, record.category, size)
+
+    def _generated_asset(self, name: str, params: dict) -> DrawnAsset:
+        """The DrawnAsset of generator ``name`` at ``params``, its MeshAsset cached."""
+        text = json.dumps(params, sort_keys=True, separators=(",", ":"))
+        key = f"gen:{name}:{text}"
+        with self._lock:
+            asset = self._generated.get(key)
+        mesh = cached_build(name, params)
+        half = float(np.abs(mesh.vertices).max())  # the bounding box is centred: metres per unit
+        if asset is None:
+            asset = generated_asset(key, mesh, half)
+            with self._lock:
+                if len(self._generated) >= _MAX_GENERATED:
+                    self._generated.pop(next(iter(self._generated)))
+                self._generated[key] = asset
+        digest = hashlib.sha256(np.ascontiguousarray(mesh.vertices, np.float64).tobytes())
+        digest.update(np.ascontiguousarray(mesh.faces, np.int32).tobytes())
+        ref = AssetRef(
+            "generator",
+            name,
+            "",
+            text,
+            digest.hexdigest(),
+            GENERATED_LICENCE,
+            "factory",
+            f"{name} (procedural)",
+            f"factory.assets.generators.registry.build({name!r}, params)",
+        )
+        return DrawnAsset(asset, ref, name, half)
+
+
+def generated_asset(key: str, mesh, half: float) -> MeshAsset:
+    """The MeshAsset ``key`` of a GeneratedMesh scaled by 1 / ``half`` into the unit box:
+    its collision pieces the generator's own (``parts``) or, where it gives none, its hull;
+    furniture's rest surfaces (``tops``) scaled the same way."""
+    unit = mesh.vertices / half
+    parts = tuple(np.asarray(p, np.float64) / half for p in getattr(mesh, "parts", ())) or (unit,)
+    tops = tuple(tuple(float(c) / half for c in top) for top in getattr(mesh, "tops", ()))
+    return make_asset(key, unit, mesh.faces, parts, uv=mesh.uv, tops=tops)
+
+
+def _check_generator(field: str, name: str, overrides: dict) -> list[dict]:
+    """Problems with ``gen:<name>`` and its overrides: an unknown generator or param, or
+    a value outside the limits (a trial draw finds them all: it checks every override)."""
+    if name not in GENERATORS:
+        return [{"field": field, "message": f"unknown generator; the generators are {', '.join(GENERATORS)}"}]
+    try:
+        draw(name, overrides, np.random.default_rng(0))
+    except ParamError as e:
+        return [{"field": field.replace(".shape", f".generators.{name}"), "message": str(e)}]
+    return []
+
+
+_CATALOGS: dict[str, Catalog] = {}
+_CATALOGS_LOCK = threading.Lock()
+
+
+def catalog_for(config: Config) -> Catalog:
+    """The process's catalogue of ``config`` (made at first use; keyed by its hash)."""
+    key = config.config_hash()
+    with _CATALOGS_LOCK:
+        found = _CATALOGS.get(key)
+    if found is None:
+        found = Catalog(config)
+        with _CATALOGS_LOCK:
+            if len(_CATALOGS) >= 16:
+                _CATALOGS.pop(next(iter(_CATALOGS)))
+            _CATALOGS[key] = found
+    return found

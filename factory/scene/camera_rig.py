@@ -1,0 +1,64 @@
+"""A scene's camera, drawn from its scenario's ``camera`` block (the sampler's camera
+stream): intrinsics from the field of view, the trajectory's parameters, and the eye
+kept above the floor and inside a room's walls."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from factory.scene.config import Config, Scenario
+from factory.scene.types import Camera, Room
+
+
+def draw_camera(config: Config, sc: Scenario, room: Room | None, rng, draw) -> Camera:
+    """The camera of scenario ``sc`` in ``room`` (None: open floor); ``draw(rng, name,
+    param)`` samples a parameter and records it in the scene's params."""
+    cs = sc.camera
+    r = config.render
+    fov = math.radians(draw(rng, "camera.fov_deg", cs.fov_deg))
+    fx = (r.width / 2) / math.tan(fov / 2)
+    K = np.array([[fx, 0.0, r.width / 2], [0.0, fx, r.height / 2], [0.0, 0.0, 1.0]])
+    dist = float(draw(rng, "camera.distance", cs.distance))
+    el = math.radians(draw(rng, "camera.elevation_deg", cs.elevation_deg))
+    az = math.radians(draw(rng, "camera.azimuth_deg", cs.azimuth_deg))
+    target_h = float(draw(rng, "camera.target_height", cs.target_height))
+    trajectory = draw(rng, "camera.trajectory", cs.trajectory)
+    orbit = math.radians(draw(rng, "camera.orbit_speed_deg_s", cs.orbit_speed_deg_s))
+    dolly = float(draw(rng, "camera.dolly_speed", cs.dolly_speed))
+    jitter_m = float(draw(rng, "camera.jitter_m", cs.jitter_m))
+    jitter_rad = math.radians(draw(rng, "camera.jitter_deg", cs.jitter_deg))
+    noise = float(draw(rng, "camera.noise_std", cs.noise_std))
+    shutter = float(draw(rng, "camera.shutter", cs.shutter))
+    phase = rng.uniform(0.0, 2.0 * math.pi, size=(6, 3))
+    # Keep the eye above the floor and, in a room, inside the walls.
+    min_h = 0.05
+    if dist * math.sin(el) + target_h < min_h:
+        el = math.asin(max(-1.0, min(1.0, (min_h - target_h) / dist)))
+    if room is not None:
+        ce = math.cos(el)
+        limits = []
+        for half, comp in ((room.width / 2 - 0.15, abs(math.cos(az))), (room.depth / 2 - 0.15, abs(math.sin(az)))):
+            if comp * ce > 1e-9:
+                limits.append(half / (comp * ce))
+        if math.sin(el) > 1e-9:
+            limits.append((room.height - 0.1 - target_h) / math.sin(el))
+        dist = max(0.3, min([dist, *limits]))
+    return Camera(
+        width=r.width,
+        height=r.height,
+        K=K,
+        trajectory=trajectory,
+        target=(0.0, 0.0, target_h),
+        distance=dist,
+        elevation=el,
+        azimuth=az,
+        orbit_speed=orbit,
+        dolly_speed=dolly,
+        jitter_m=jitter_m,
+        jitter_rad=jitter_rad,
+        jitter_phase=phase,
+        noise_std=noise,
+        shutter=shutter,
+    )
