@@ -6,8 +6,8 @@ the config's asset fields before any sample, naming the field: every ``gen:<name
 a generator and its ``generators`` overrides are params of it within their limits;
 every ``pack:<name>`` is in ``assets.packs``, the pack loads with every file verified,
 and its ``assets.split`` holds at least one asset whose licence ``assets.allowed_licences``
-allows (assets with other licences are never drawn); every allowed licence is an SPDX
-id factory knows.
+allows (assets with other licences are never drawn) within the block's ``pack_size`` and
+``pack_categories``; every allowed licence is an SPDX id factory knows.
 
 Drawing: ``gen:<name>`` draws its params from the object's stream
 (:func:`factory.assets.generators.registry.draw`) and builds the mesh through the
@@ -51,19 +51,28 @@ def pack_url(url: str) -> str:
     return str(STARTER) if url == "starter" else url
 
 
-def _shapes(config: Config) -> list[tuple[str, str, str, dict]]:
-    """Every asset shape a scenario may draw: (field path, kind gen|pack, name, overrides)."""
+def _shapes(config: Config) -> list[tuple[str, str, str, object]]:
+    """Every asset shape a scenario may draw: (field path of its block, kind gen|pack,
+    name, the block: its ObjectSpec or FurnitureSpec)."""
     out = []
     for sc_name, sc in config.scenarios.items():
         blocks = [("objects", sc.objects)] + ([("furniture", sc.furniture)] if sc.furniture is not None else [])
         for field, block in blocks:
-            shape = block.shape
-            values = shape.values()
-            for v in values:
+            for v in block.shape.values():
                 if isinstance(v, str) and ":" in v:
                     kind, name = v.split(":", 1)
-                    out.append((f"scenarios.{sc_name}.{field}.shape", kind, name, block.generators.get(name, {})))
+                    out.append((f"scenarios.{sc_name}.{field}", kind, name, block))
     return out
+
+
+def _selection(block) -> tuple[float, float, tuple[str, ...]]:
+    """What a block's pack_size and pack_categories select, as a key."""
+    return (float(block.pack_size[0]), float(block.pack_size[1]), tuple(sorted(block.pack_categories)))
+
+
+def _selected(assets: tuple[AssetRecord, ...], selection) -> tuple[AssetRecord, ...]:
+    lo, hi, categories = selection
+    return tuple(a for a in assets if lo <= max(a.size_m) <= hi and (not categories or a.category in categories))
 
 
 class Catalog:
@@ -87,17 +96,21 @@ class Catalog:
                 except AssetError as e:
                     problems.append({"field": "assets.allowed_licences", "message": str(e), "value": spdx})
         self.packs: dict[str, Pack] = {}
-        self.drawable: dict[str, tuple[AssetRecord, ...]] = {}
+        self.drawable: dict[str, tuple[AssetRecord, ...]] = {}  # a pack's split, allowlisted
+        self.selected: dict[tuple, tuple[AssetRecord, ...]] = {}  # (pack, selection) -> its assets
         generators: set[str] = set()
-        for field, kind, name, overrides in _shapes(config):
+        for field, kind, name, block in _shapes(config):
             if kind == "gen":
-                problems += _check_generator(field, name, overrides)
+                problems += _check_generator(f"{field}.shape", name, block.generators.get(name, {}))
                 generators.add(name)
-            elif name not in self.packs:
-                problems += self._load_pack(field, name, spec.packs)
+                continue
+            if name not in self.packs:
+                problems += self._load_pack(f"{field}.shape", name, spec.packs)
+            if name in self.packs:
+                problems += self._select(field, name, _selection(block))
         if problems:
             raise ConfigError.of(config.name, problems)
-        categories = generators | {a.category for assets in self.drawable.values() for a in assets}
+        categories = generators | {a.category for assets in self.selected.values() for a in assets}
         self.classes: tuple[str, ...] = CLASSES + tuple(sorted(categories - set(CLASSES)))
         self._generated: dict[str, MeshAsset] = {}
         self._lock = threading.Lock()
@@ -123,12 +136,28 @@ class Catalog:
         self.packs[name], self.drawable[name] = pack, assets
         return []
 
-    def draw(self, shape: str, overrides: dict, rng: np.random.Generator) -> DrawnAsset:
-        """One asset of ``shape`` (see the module docstring), drawn from ``rng``."""
+    def _select(self, field: str, name: str, selection) -> list[dict]:
+        """Keep the assets of pack ``name`` a block selects; a problem when none is left."""
+        assets = _selected(self.drawable[name], selection)
+        if not assets:
+            lo, hi, categories = selection
+            return [
+                {
+                    "field": f"{field}.pack_size",
+                    "message": f"pack {name!r} has no drawable asset of largest extent {lo:g}-{hi:g} m"
+                    + (f" in categories {', '.join(categories)}" if categories else ""),
+                }
+            ]
+        self.selected[(name, selection)] = assets
+        return []
+
+    def draw(self, shape: str, block, rng: np.random.Generator) -> DrawnAsset:
+        """One asset of ``shape`` for ``block`` (its ObjectSpec or FurnitureSpec; see the
+        module docstring), drawn from ``rng``."""
         kind, name = shape.split(":", 1)
         if kind == "gen":
-            return self._generated_asset(name, draw(name, overrides, rng))
-        assets = self.drawable[name]
+            return self._generated_asset(name, draw(name, block.generators.get(name, {}), rng))
+        assets = self.selected[(name, _selection(block))]
         record = assets[int(rng.integers(len(assets)))]
         mesh, size = pack_mesh(self.packs[name], record)
         ref = AssetRef(

@@ -101,7 +101,10 @@ def _split_sharp(v: np.ndarray, faces: np.ndarray, angle: float):
     over its faces in ascending order, one add at a time, as the loop it replaced did
     (the same bits)."""
     cross = np.cross(v[faces[:, 1]] - v[faces[:, 0]], v[faces[:, 2]] - v[faces[:, 0]])
-    unit = cross / np.linalg.norm(cross, axis=1, keepdims=True)
+    # A degenerate face (zero area, as imported meshes hold) has no direction: it adds
+    # nothing to its neighbours, and its own corners point along +z.
+    length = np.linalg.norm(cross, axis=1, keepdims=True)
+    unit = np.divide(cross, length, out=np.zeros_like(cross), where=length > 0)
     corner_pos = faces.ravel()  # (3F,) the position of each corner
     corner_face = np.repeat(np.arange(len(faces)), 3)
     order = np.argsort(corner_pos, kind="stable")  # corners grouped by position, faces ascending
@@ -114,7 +117,8 @@ def _split_sharp(v: np.ndarray, faces: np.ndarray, angle: float):
     near = np.einsum("ij,ij->i", unit[around], unit[corner_face[corner]]) > np.cos(angle)
     normals = np.zeros((len(corner_pos), 3))
     np.add.at(normals, corner[near], cross[around[near]])
-    normals /= np.linalg.norm(normals, axis=1, keepdims=True)
+    length = np.linalg.norm(normals, axis=1, keepdims=True)
+    normals = np.divide(normals, length, out=np.tile([0.0, 0.0, 1.0], (len(normals), 1)), where=length > 0)
     corners = v[faces].reshape(-1, 3)
     return corners, np.arange(len(corners)).reshape(-1, 3), normals
 

@@ -148,7 +148,6 @@ class OutputSettings(Strict):
 # that they exist is checked when factory.assets.catalog.Catalog is made, before any sample.
 ASSET_SHAPE = re.compile(r"(gen|pack):[a-z0-9][a-z0-9_.-]{0,62}")
 ASSET_SHAPES_SHOWN = "gen:<generator>, pack:<pack>"
-GEN_SHAPE = re.compile(r"gen:[a-z0-9][a-z0-9_.-]{0,62}")
 SPLITS = ("train", "test", "all")
 
 _Finite = Annotated[float, Field(allow_inf_nan=False)]
@@ -168,6 +167,10 @@ class ObjectSpec(Strict):
         default_factory=dict,
         description="per generator, params drawn from a narrower range [low, high] or held constant",
     )
+    pack_size: tuple[_Finite, _Finite] = Field(
+        (0.0, 100.0), description="pack:<name> draws only assets whose largest extent (m) is in [min, max]"
+    )
+    pack_categories: tuple[str, ...] = Field((), description="pack:<name> draws only these categories; none: any")
     spawn_radius: NonNegative = _const(1.5)  # metres, xy placement disc around the origin
     drop_height: NonNegative = _const(0.5)  # metres between lowest point and floor at t=0
     speed: NonNegative = _const(0.5)  # m/s, horizontal, random direction
@@ -191,12 +194,14 @@ class ObjectSpec(Strict):
 
 class FurnitureSpec(Strict):
     """Static furniture placed against the room's walls: boxes (``shape: box``, sized by
-    width, depth and height) or generated pieces (``gen:table``, ``gen:shelf``, ...,
-    sized by their generator's params, ``generators`` as in ObjectSpec)."""
+    width, depth and height), generated pieces (``gen:table``, ``gen:shelf``, ...) or
+    pack assets, of their own size (``generators`` and ``pack_*`` as in ObjectSpec)."""
 
     count: _num(ge=0, le=32, integer=True) = _const(3)
-    shape: _cat(("box",), GEN_SHAPE, "gen:<generator>") = _const("box")
+    shape: _cat(("box",), ASSET_SHAPE, ASSET_SHAPES_SHOWN) = _const("box")
     generators: dict[str, dict[str, _Override]] = Field(default_factory=dict)
+    pack_size: tuple[_Finite, _Finite] = (0.0, 100.0)  # as in ObjectSpec
+    pack_categories: tuple[str, ...] = ()
     width: _num(gt=0.0, le=20.0) = _const(0.8)  # metres, full extents
     depth: _num(gt=0.0, le=20.0) = _const(0.5)
     height: _num(gt=0.0, le=20.0) = _const(0.8)

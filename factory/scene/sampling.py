@@ -95,7 +95,7 @@ class _NoAssets:
 
     classes = CLASSES
 
-    def draw(self, shape: str, overrides: dict, rng) -> DrawnAsset:
+    def draw(self, shape: str, block, rng) -> DrawnAsset:
         raise ValueError(
             f"shape {shape!r} needs the assets catalogue: draw scenes through "
             "factory.sample.scenes.sample_scene (or pass draw_scene(..., assets=Catalog(config)))"
@@ -185,7 +185,7 @@ def _object(sc: Scenario, oid: int, rng, assets: AssetSource) -> tuple[SceneObje
     dims = kind.dims_of(size, aspect)
     drawn = None
     if shape.startswith(ASSET_PREFIXES):  # its own mesh, at its own size times objects.scale
-        drawn = assets.draw(shape, os_.generators.get(shape.split(":", 1)[1], {}), rng)
+        drawn = assets.draw(shape, os_, rng)
         s = drawn.size * float(os_.scale.sample(rng))
         dims = (s, s, s)
     lying = kind.lies and rng.uniform() < 0.5
@@ -292,7 +292,7 @@ def _furniture(sc: Scenario, room: Room, rng, draw, assets: AssetSource) -> list
             d = min(float(fs.depth.sample(rng)), 0.3 * min(room.width, room.depth))
             h = min(float(fs.height.sample(rng)), room.height)
         else:
-            drawn = assets.draw(shape, fs.generators.get(shape.split(":", 1)[1], {}), rng)
+            drawn = assets.draw(shape, fs, rng)
             w, d, h = 2.0 * np.abs(drawn.mesh.vertices).max(0).astype(np.float64) * drawn.size
             fit = min(1.0, 0.45 * min(room.width, room.depth) / w, 0.3 * min(room.width, room.depth) / d)
             w, d, h = w * fit, d * fit, min(h * fit, room.height)

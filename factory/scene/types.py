@@ -78,9 +78,10 @@ class AssetSource(Protocol):
 
     classes: tuple[str, ...]
 
-    def draw(self, shape: str, overrides: dict, rng: np.random.Generator) -> DrawnAsset:
-        """One asset of ``shape`` (``gen:<name>`` with ``overrides`` of its params, or
-        ``pack:<name>``), every draw from ``rng``."""
+    def draw(self, shape: str, block, rng: np.random.Generator) -> DrawnAsset:
+        """One asset of ``shape`` (``gen:<name>`` with the params overrides of ``block``,
+        the scenario's ObjectSpec or FurnitureSpec, or ``pack:<name>`` among the assets
+        its ``pack_size`` and ``pack_categories`` select), every draw from ``rng``."""
         ...
 
 

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from trimesh import Trimesh
-from trimesh.ray.ray_triangle import RayMeshIntersector
 from trimesh.triangles import points_to_barycentric
 
 from factory.sample.generate import generate_sample
 from factory.scene.assets import MESH_KINDS, mesh_asset
 from factory.scene.config import parse_config
+from tests.helpers.raycast import expected_ids_and_depth, grid_pixels
 
 
 def _config(count: int = 6) -> object:
@@ -44,32 +43,9 @@ def _config(count: int = 6) -> object:
     )
 
 
-def _posed(meta: dict, t: int):
-    """Every object's mesh posed in frame t (world, float64) as one Trimesh, the
-    object id of every face and the world vertex normals."""
-    verts, faces, owner, normals = [], [], [], []
-    offset = 0
-    for o in meta["objects"]:
-        a = mesh_asset(o["shape"])
-        R, p, dims = np.array(o["rotation"][t]), np.array(o["position"][t]), np.array(o["dims"])
-        v = (a.vertices.astype(np.float64) * dims) @ R.T + p
-        n = (a.normals.astype(np.float64) / dims) @ R.T  # normals take the inverse transpose
-        verts.append(v)
-        normals.append(n / np.linalg.norm(n, axis=1, keepdims=True))
-        faces.append(a.faces + offset)
-        owner.append(np.full(len(a.faces), o["id"]))
-        offset += len(v)
-    mesh = Trimesh(np.concatenate(verts), np.concatenate(faces), process=False)
-    return mesh, np.concatenate(owner), np.concatenate(normals)
-
-
-def _rays(meta: dict, t: int, pixels: np.ndarray):
-    """World origin (3,) and camera-z-scaled directions (M, 3) through pixel centres."""
-    K = np.array(meta["camera"]["K"])
-    M = np.array(meta["camera"]["world_to_camera"][t])
-    uv1 = np.stack([pixels[:, 1] + 0.5, pixels[:, 0] + 0.5, np.ones(len(pixels))], 1)
-    d_cam = uv1 @ np.linalg.inv(K).T
-    return -M[:3, :3].T @ M[:3, 3], d_cam @ M[:3, :3]
+def _unit(o: dict):
+    a = mesh_asset(o["shape"])
+    return a.vertices.astype(np.float64), a.faces, a.normals.astype(np.float64)
 
 
 @pytest.fixture(scope="module")
@@ -82,25 +58,8 @@ def test_depth_ids_and_normals_agree_with_trimesh(mesh_sample, t):
     meta, f = mesh_sample.meta, mesh_sample.frames
     assert {o["shape"] for o in meta["objects"]} <= set(MESH_KINDS)
     H, W = f.depth.shape[1:]
-    ii, jj = np.meshgrid(np.arange(0, H, 2), np.arange(0, W, 2), indexing="ij")
-    pixels = np.stack([ii.ravel(), jj.ravel()], 1)
-    origin, dirs = _rays(meta, t, pixels)
-    mesh, owner, vnormals = _posed(meta, t)
-    locs, ray_idx, tri = RayMeshIntersector(mesh).intersects_location(
-        np.repeat(origin[None], len(dirs), 0), dirs, multiple_hits=False
-    )
-    expect_id = np.zeros(len(pixels), np.int64)
-    expect_depth = np.zeros(len(pixels))
-    # Directions have camera z = 1, so the ray parameter of a hit is its depth.
-    expect_depth[ray_idx] = np.einsum("ij,ij->i", locs - origin, dirs[ray_idx]) / np.einsum(
-        "ij,ij->i", dirs[ray_idx], dirs[ray_idx]
-    )
-    expect_id[ray_idx] = owner[tri]
-    # The floor (z = 0) where it is nearer than any mesh or nothing was hit.
-    t_floor = np.where(dirs[:, 2] < 0, -origin[2] / np.where(dirs[:, 2] < 0, dirs[:, 2], -1), np.inf)
-    floor = (t_floor < 60.0) & ((expect_id == 0) | (t_floor < expect_depth))
-    expect_id[floor] = 0
-    expect_depth[floor] = t_floor[floor]
+    pixels = grid_pixels(H, W)
+    expect_id, expect_depth, (mesh, locs, ray_idx, tri, vnormals, dirs) = expected_ids_and_depth(meta, t, pixels, _unit)
 
     got_id = f.instance[t][pixels[:, 0], pixels[:, 1]].astype(np.int64)
     got_depth = f.depth[t][pixels[:, 0], pixels[:, 1]].astype(np.float64)
