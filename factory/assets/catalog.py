@@ -84,7 +84,7 @@ class Catalog:
             drawable asset; each line names the field.
     """
 
-    def __init__(self, config: Config):
+    def __init__(self, config: Config, source: str = "<config>"):
         spec = config.assets
         self.allowed = frozenset(spec.allowed_licences if spec.allowed_licences is not None else DEFAULT_ALLOWLIST)
         self.split = spec.split
@@ -109,7 +109,7 @@ class Catalog:
             if name in self.packs:
                 problems += self._select(field, name, _selection(block))
         if problems:
-            raise ConfigError.of(config.name, problems)
+            raise ConfigError.of(source, problems)
         categories = generators | {a.category for assets in self.selected.values() for a in assets}
         self.classes: tuple[str, ...] = CLASSES + tuple(sorted(categories - set(CLASSES)))
         self._generated: dict[str, MeshAsset] = {}
@@ -119,7 +119,8 @@ class Catalog:
         """Load pack ``name`` and its drawable assets; the problems, as dicts."""
         if name not in packs:
             known = ", ".join(sorted(packs)) or "none"
-            return [{"field": field, "message": f"pack {name!r} is not in assets.packs (those are: {known})"}]
+            message = f"pack {name!r} is not in assets.packs (those are: {known})"
+            return [{"field": field, "message": message, "value": f"pack:{name}"}]
         try:
             pack = load_pack(pack_url(packs[name]))
         except AssetError as e:
@@ -217,7 +218,8 @@ def _check_generator(field: str, name: str, overrides: dict) -> list[dict]:
     """Problems with ``gen:<name>`` and its overrides: an unknown generator or param, or
     a value outside the limits (a trial draw finds them all: it checks every override)."""
     if name not in GENERATORS:
-        return [{"field": field, "message": f"unknown generator; the generators are {', '.join(GENERATORS)}"}]
+        message = f"unknown generator; the generators are {', '.join(GENERATORS)}"
+        return [{"field": field, "message": message, "value": f"gen:{name}"}]
     try:
         draw(name, overrides, np.random.default_rng(0))
     except ParamError as e:
@@ -229,13 +231,14 @@ _CATALOGS: dict[str, Catalog] = {}
 _CATALOGS_LOCK = threading.Lock()
 
 
-def catalog_for(config: Config) -> Catalog:
-    """The process's catalogue of ``config`` (made at first use; keyed by its hash)."""
+def catalog_for(config: Config, source: str = "<config>") -> Catalog:
+    """The process's catalogue of ``config`` (made at first use, errors naming
+    ``source``; keyed by the config's hash)."""
     key = config.config_hash()
     with _CATALOGS_LOCK:
         found = _CATALOGS.get(key)
     if found is None:
-        found = Catalog(config)
+        found = Catalog(config, source)
         with _CATALOGS_LOCK:
             if len(_CATALOGS) >= 16:
                 _CATALOGS.pop(next(iter(_CATALOGS)))

@@ -12,9 +12,10 @@ anything is written.
 * The device is checked where the rendering happens here (:func:`renders_here`); on a
   cluster (``RAY_ADDRESS`` set) the render actors' nodes may have the GPUs that this
   machine (a head node, a laptop) lacks.
-* Licences: a config names the one licence of what it makes (``licence``); there is no
-  allowlist to check it against yet (asset packs with ``allowed_licences`` are to come,
-  and their check belongs here).
+* Assets and licences: a config's ``gen:`` / ``pack:`` shapes, its generator overrides,
+  its packs (loaded, every file verified) and its ``assets.allowed_licences`` are
+  checked by making its catalogue (:func:`factory.assets.catalog.catalog_for`), in
+  :func:`plan_config`, so every command that plans or renders refuses them first.
 
 The renderer's device module, the service's settings and the trust tools' readers are
 imported inside the functions that use them: each pulls in its layer (Warp, for the
@@ -90,6 +91,9 @@ def plan_config(path, samples: int, overrides: dict | None = None) -> Config:
     """
     config = load_config_with(path, overrides or {})
     allocate(config, samples)
+    from factory.assets.catalog import catalog_for  # loads the config's packs: only when planning
+
+    catalog_for(config, source_of(path, overrides or {}))
     return config
 
 
@@ -104,6 +108,9 @@ def sample_config(args: argparse.Namespace, indices: list[int], command: str) ->
     overrides = render_overrides(args)
     if args.samples is None:
         config = load_config_with(args.config, overrides)
+        from factory.assets.catalog import catalog_for
+
+        catalog_for(config, source_of(args.config, overrides))
     else:
         config = plan_config(args.config, args.samples, overrides)
     check_device(config.render.device, source_of(args.config, overrides))

@@ -161,8 +161,10 @@ class ObjectSpec(Strict):
     )
     size: _num(gt=0.0, le=20.0) = _const(0.25)  # metres: radius / half-extent
     aspect: _num(gt=0.0, le=10.0) = _const(1.0)  # height over width for non-spheres
-    # gen:/pack: objects keep the size their generator or pack gives, times this
+    # gen:/pack: objects keep the size their generator or pack gives, times this; with
+    # fit_size their largest half-extent is the drawn size instead (MOVi's normalised objects)
     scale: _num(gt=0.0, le=20.0) = _const(1.0)
+    fit_size: bool = False
     generators: dict[str, dict[str, _Override]] = Field(
         default_factory=dict,
         description="per generator, params drawn from a narrower range [low, high] or held constant",

@@ -186,7 +186,7 @@ def _object(sc: Scenario, oid: int, rng, assets: AssetSource) -> tuple[SceneObje
     drawn = None
     if shape.startswith(ASSET_PREFIXES):  # its own mesh, at its own size times objects.scale
         drawn = assets.draw(shape, os_, rng)
-        s = drawn.size * float(os_.scale.sample(rng))
+        s = (size if os_.fit_size else drawn.size) * float(os_.scale.sample(rng))
         dims = (s, s, s)
     lying = kind.lies and rng.uniform() < 0.5
     base = placement.LIE.copy() if lying else np.eye(3)

@@ -80,6 +80,17 @@ def test_bad_asset_fields_are_named_before_any_sample():
     assert "assets.packs.p" in text and bad in text
 
 
+def test_plan_refuses_bad_asset_fields_naming_the_file(tmp_path):
+    from factory.commands.preflight import plan_config
+
+    path = tmp_path / "bad.yaml"
+    path.write_text("scenarios:\n  a: {objects: {shape: {dist: choice, values: [sphere, gen:teapot]}}}\n")
+    with pytest.raises(ConfigError) as err:
+        plan_config(path, 10)
+    assert str(path) in str(err.value) and "scenarios.a.objects.shape" in str(err.value)
+    assert "'gen:teapot'" in str(err.value)
+
+
 def _refs(config, index: int) -> list:
     scene = draw_scene(config, "a", index, 0, Catalog(config))
     return [(o.shape, o.category, o.dims, o.asset) for o in scene.objects]
