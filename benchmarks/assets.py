@@ -106,7 +106,6 @@ def main() -> None:
     args = ap.parse_args()
     instrument()
     from factory.heap import settle
-
     from factory.sample.generate import generate_members
     from factory.scene.config import load_config
 
