@@ -43,6 +43,7 @@ from factory.scene.types import AssetRef, DrawnAsset
 
 STARTER = Path(__file__).with_name("starter")  # the pack shipped in the package ('starter')
 GENERATED_LICENCE = "CC0-1.0"  # a generated mesh is made by factory's own code from its params
+MAX_CLASSES = 256  # semantic.png is 8-bit
 _MAX_GENERATED = 512  # generated MeshAssets kept per process (params are drawn anew per object)
 
 
@@ -112,6 +113,18 @@ class Catalog:
             raise ConfigError.of(source, problems)
         categories = generators | {a.category for assets in self.selected.values() for a in assets}
         self.classes: tuple[str, ...] = CLASSES + tuple(sorted(categories - set(CLASSES)))
+        if len(self.classes) > MAX_CLASSES:
+            raise ConfigError.of(
+                source,
+                [
+                    {
+                        "field": "scenarios",
+                        "message": f"the class table would hold {len(self.classes)} classes, over the "
+                        f"{MAX_CLASSES} that semantic.png's 8 bits hold; select fewer pack categories "
+                        "(pack_categories) or generators",
+                    }
+                ],
+            )
         self._generated: dict[str, MeshAsset] = {}
         self._lock = threading.Lock()
 
