@@ -7,6 +7,10 @@ param, so the noise depends on the params alone. Normalised to |noise| <= 1, the
 radius 1 + roughness * noise stays >= 0.55, so the surface stays star-shaped about
 the origin (no self-intersection) and as closed as the icosphere. Then scaled per
 axis to (size_x, size_y, size_z). Faces: 20 * 4^subdivisions (1,280 at 3). No uv.
+
+The noise is smooth (its waves are at most a few per circumference), so a rock is
+close to convex: its collision piece is its own hull (one part). Roughness is drawn
+from 0.15 up: under that a rock reads as a smooth pebble.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ SPEC = {
     "size_x": Param(0.05, 0.30, 0.01, 2.0, doc="bounding-box extent along x, m"),
     "size_y": Param(0.05, 0.30, 0.01, 2.0, doc="bounding-box extent along y, m"),
     "size_z": Param(0.04, 0.25, 0.01, 2.0, doc="bounding-box extent along z, m"),
-    "roughness": Param(0.08, 0.3, 0.0, 0.45, doc="largest radial displacement, share of the radius"),
+    "roughness": Param(0.15, 0.35, 0.0, 0.45, doc="largest radial displacement, share of the radius"),
     "octaves": Param(2, 4, 1, 6, integer=True, doc="noise octaves"),
     "subdivisions": Param(3, 3, 1, 3, integer=True, doc="icosphere subdivisions"),
     "seed": Param(0, 2**31 - 1, 0, 2**31 - 1, integer=True, doc="seed of the noise's directions and phases"),
