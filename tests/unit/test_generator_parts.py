@@ -25,6 +25,7 @@ TOLERANCE = {
     "bottle": (0.015, 1e-6),
     "vase": (0.015, 1e-6),
     "letter": (0.005, 0.02),
+    "rock": (0.02, 1e-6),  # its hull: ~1% over its dents (0.7% the most in 16 draws)
 }
 EXACT = (1e-5, 1e-6)  # ray-cast containment misjudges a point within ~1e-6 of a face
 # The sum of the pieces' volumes over the mesh's: overlaps (a star point's hull
@@ -175,8 +176,14 @@ def test_furniture_sizes_are_realistic_and_tops_where_the_params_put_them():
 
 
 def test_rocks_are_rough_and_bottles_slim():
+    """A rock is no ellipsoid: in its unit box's frame (where an ellipsoid's vertices
+    are all at radius 1) its radii spread by >= 4% (the rocks before the facets and the
+    rescaled noise: 0.8-3.5%)."""
     for seed in range(6):
         rock = draw("rock", None, np.random.default_rng(seed))
         assert rock["roughness"] >= 0.15
+        mesh = build("rock", rock)
+        r = np.linalg.norm(mesh.vertices / (mesh.extents / 2), axis=1)
+        assert r.std() / r.mean() >= 0.04
         bottle = draw("bottle", None, np.random.default_rng(seed))
         assert bottle["height"] >= 1.8 * bottle["diameter"]
