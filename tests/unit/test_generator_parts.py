@@ -20,7 +20,7 @@ FURNITURE = ("table", "chair", "shelf", "cabinet")
 # each family's docstring allows (chords of sectors into a cavity, a letter's fillets).
 TOLERANCE = {
     "cup": (0.015, 1e-6),
-    "bowl": (0.05, 1e-6),
+    "bowl": (0.02, 1e-6),
     "mug": (0.02, 0.015),
     "bottle": (0.015, 1e-6),
     "vase": (0.015, 1e-6),
