@@ -29,11 +29,11 @@ BACK = 0.006  # a shelf's back panel, m
 SEAM, SEAM_DEPTH = 0.004, 0.004  # a cabinet's door seams: width and depth, m
 HANDLE = (0.012, 0.02, 0.12)  # a cabinet door's bar handle: width, how far it stands out, height (m, at most)
 APRON = 0.02  # a table apron's thickness, m
-MIN_APRON = 0.005
+MIN_APRON = 0.005  # an apron (or plinth) lower than this is left out, m
 # Flush faces of overlapping boxes can leave manifold3d's union slivers of no area:
 # collapse edges shorter than this (m), far below any part's size.
 SIMPLIFY = 1e-7
-RECESS = 5e-4  # how far a shelf's faces that would be flush stand apart, m  # an apron (or plinth) lower than this is left out, m
+RECESS = 5e-4  # how far a shelf's faces that would be flush stand apart, m
 
 SPECS = {
     "table": {
@@ -123,13 +123,14 @@ def _shelf(p: dict) -> tuple[list[Box], list[Box], list]:
     boxes: list[Box] = [(-w / 2, w / 2, -d / 2, d / 2, h - t, h)]  # the top board
     boxes += [(x0, x0 + s - r, -d / 2 + r, d / 2 - r, 0.0, h - t / 2) for x0 in (-w / 2 + r, w / 2 - s)]
     inner = (-w / 2 + s, w / 2 - s)
-    y1 = d / 2 - r - back  # the boards' usable depth ends at the back (or the sides' back)
+    y1 = d / 2 - r - back  # the back panel's front (or the sides' back)
+    end = min(y1 + back / 2, d / 2 - 2 * r)  # the boards' back: into the back panel, or short of the sides'
     gap = (h - r - (n + 2) * t) / (n + 1)
     tops = []
     for i in range(n + 1):  # the bottom board (on RECESS feet of the sides) and the inner ones
         z0 = r + i * (gap + t)
-        boxes.append((inner[0] - s / 2, inner[1] + s / 2, -d / 2 + 2 * r, y1 + back / 2, z0, z0 + t))
-        tops.append((z0 + t, inner[0], inner[1], -d / 2 + 2 * r, y1))
+        boxes.append((inner[0] - s / 2, inner[1] + s / 2, -d / 2 + 2 * r, end, z0, z0 + t))
+        tops.append((z0 + t, inner[0], inner[1], -d / 2 + 2 * r, min(y1, end)))
     tops.append((h, -w / 2, w / 2, -d / 2, d / 2))
     if back:
         boxes.append((inner[0] - s / 2, inner[1] + s / 2, y1, d / 2 - 2 * r, r + t / 2, h - t / 2))
