@@ -41,14 +41,19 @@ def expected_extents(name: str, p: dict) -> np.ndarray:
         return np.array([p["diameter"] * (1 + p["handle_reach"]), p["diameter"], p["height"]])
     if "diameter" in p:
         return np.array([p["diameter"], p["diameter"], p["height"]])
+    if name == "chair":
+        return np.array([p["width"], p["depth"], p["seat_height"] + p["back"]])
+    if "width" in p:
+        return np.array([p["width"], p["depth"], p["height"]])
     return np.array([p["size_x"], p["size_y"], p["size_z"]])
 
 
 def digest(mesh) -> str:
     h = hashlib.sha256()
-    for a in (mesh.vertices, mesh.faces, mesh.uv):
+    for a in (mesh.vertices, mesh.faces, mesh.uv, *mesh.parts):
         if a is not None:
             h.update(str(a.dtype).encode() + str(a.shape).encode() + a.tobytes())
+    h.update(repr(mesh.tops).encode())
     return h.hexdigest()
 
 
@@ -277,13 +282,19 @@ def test_hulls_are_convex_and_made_of_the_drawn_points():
 @pytest.mark.parametrize("name", GENERATOR_NAMES)
 def test_topology_one_body_and_a_hole_only_in_the_mug(name):
     """Euler number V - E + F = 2 - 2 genus: a mug's handle makes one hole (0), a
-    letter one per counter (B: 2); every other family is a sphere's topology (2), a
-    cup's cavity included. One body each."""
+    letter one per counter (B: 2), a chair's back one, an open shelf one per
+    compartment; every other family is a sphere's topology (2), a cup's cavity
+    included. One body each."""
     mesh = build(name, draw(name, None, np.random.default_rng(1)))
     tm = trimesh.Trimesh(mesh.vertices, mesh.faces)
+    p = mesh.params
     holes = {"mug": 1}.get(name, 0)
     if name == "letter":
-        holes = LETTER_HOLES.get(chr(ord("A") + mesh.params["letter"]), 0)
+        holes = LETTER_HOLES.get(chr(ord("A") + p["letter"]), 0)
+    if name == "chair":  # the slit between the seat and a raised back panel, framed by the posts
+        holes = int(p["back"] * (1 - p["panel"]) >= 0.005)
+    if name == "shelf" and not p["back"]:  # each open compartment is a tunnel through it
+        holes = p["boards"] + 1
     assert tm.euler_number == 2 - 2 * holes
     assert bodies(tm.faces) == 1
 

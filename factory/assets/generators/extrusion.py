@@ -7,13 +7,21 @@ origin at z = 0, the outline at z = b, the outline at z = t - b, the shrunk outl
 at z = t; each face is a fan from the centre (valid because the outline is
 star-shaped). The mesh is then scaled per axis to (size_x, size_y, size_z). No uv.
 Faces: 8 per outline vertex (a star 16 per point, a gear 32 per tooth).
+
+Collision pieces: the outline is cut into convex polygons, a core (the star's inner
+vertices, the gear's root points) and one per point or tooth, each extruded with the
+same chamfer (its four rings as the mesh's). A section of the mesh at any height is
+the outline scaled about the origin, and a convex polygon's scaled copies are what
+its chamfered prism's sections are, so the pieces are exactly the solid. Past
+``MAX_PARTS - 1`` points or teeth, neighbours are grouped into one piece whose hull
+fills the notch between them (a 64-tooth gear: 22 pieces of 3 teeth).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from factory.assets.generators.mesh import RawMesh, grid_mesh
+from factory.assets.generators.mesh import MAX_PARTS, RawMesh, grid_mesh
 from factory.assets.generators.spec import Param
 
 _SIZE = {
@@ -66,6 +74,23 @@ def outline(kind: str, p: dict) -> np.ndarray:
     return _OUTLINES[kind](p)
 
 
+def convex_pieces(kind: str, p: dict) -> list[np.ndarray]:
+    """The outline of ``kind`` cut into convex polygons (each (N_j, 2), a subset of the
+    outline's vertices): the core, then one per point or tooth (grouped past
+    ``MAX_PARTS - 1``)."""
+    ring = outline(kind, p)
+    if kind == "star":
+        n = p["points"]
+        core = ring[1::2]
+        spikes = [ring[[(2 * k - 1) % (2 * n), 2 * k, 2 * k + 1]] for k in range(n)]
+    else:
+        n = p["teeth"]
+        core = ring[np.sort(np.concatenate([np.arange(0, 4 * n, 4), np.arange(3, 4 * n, 4)]))]
+        spikes = [ring[4 * k : 4 * k + 4] for k in range(n)]
+    per = -(-n // (MAX_PARTS - 1))  # ceil: neighbours per piece
+    return [core] + [np.concatenate(spikes[k : k + per]) for k in range(0, n, per)]
+
+
 def build(kind: str, p: dict) -> RawMesh:
     """The bevelled extrusion of ``kind`` (a key of :data:`SPECS`) with params ``p``."""
     ring = outline(kind, p)
@@ -74,9 +99,14 @@ def build(kind: str, p: dict) -> RawMesh:
     t = p["size_z"] / (max(p["size_x"], p["size_y"]) / 2)
     b = p["bevel"] * t
     shrink = 1.0 - min(b, 0.5)
+    levels = ((0.0, 0.0), (shrink, 0.0), (1.0, b), (1.0, t - b), (shrink, t), (0.0, t))
     rows = []
-    for scale, z in ((0.0, 0.0), (shrink, 0.0), (1.0, b), (1.0, t - b), (shrink, t), (0.0, t)):
+    for scale, z in levels:
         rows.append(np.concatenate([ring * scale, np.full((len(ring), 1), z)], -1))
     pts = np.stack(rows)
     faces = grid_mesh(pts, pole_first=True, pole_last=True)
-    return RawMesh(pts.reshape(-1, 3), faces, None, (p["size_x"], p["size_y"], p["size_z"]))
+    parts = tuple(
+        np.concatenate([np.concatenate([q * scale, np.full((len(q), 1), z)], -1) for scale, z in levels[1:-1]])
+        for q in convex_pieces(kind, p)
+    )
+    return RawMesh(pts.reshape(-1, 3), faces, None, (p["size_x"], p["size_y"], p["size_z"]), parts)

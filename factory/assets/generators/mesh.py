@@ -12,6 +12,15 @@ build a grid of rows x columns (:func:`grid_mesh`): the last column repeats the 
 per column, each with the same coordinates, so that uv is continuous. Such a mesh is
 closed once coincident vertices are merged, which is what ``trimesh.Trimesh(vertices,
 faces)`` does by default: ``watertight`` below means exactly that.
+
+Collision pieces (``parts``): the vertex sets whose convex hulls MuJoCo collides. A
+family whose solid is convex, or near enough that its hull is what a physics engine
+should see (superquadric, hull, rock, bottle), leaves them out of its raw mesh and gets
+one part, its own vertices; a non-convex family builds its pieces from its own
+structure (the cup's wall sectors, the star's points, the letter's pixel runs, the
+furniture's boards), each inside its solid (or within a small, documented tolerance)
+and together covering it. ``finish`` moves them, and the furniture's ``tops``, with the
+vertices.
 """
 
 from __future__ import annotations
@@ -22,6 +31,10 @@ from typing import NamedTuple
 import numpy as np
 
 MAX_FACES = 5000  # every family's resolution limits keep its face count at or under this
+MAX_PARTS = 24  # collision pieces per mesh: MuJoCo's collision cost grows with them
+
+# A rectangle objects can rest on: (z, x0, x1, y0, y1) metres, x0 < x1, y0 < y1, facing +z
+Top = tuple[float, float, float, float, float]
 
 
 @dataclass(frozen=True, eq=False)  # identity: arrays have no truth value, a dict no hash
@@ -33,8 +46,13 @@ class GeneratedMesh:
     parameterisation); ``generator`` its registry name; ``params`` the JSON-serialisable
     dict (str -> int | float) that rebuilds it byte for byte
     (:func:`factory.assets.generators.registry.build`); ``watertight`` whether it is
-    closed once coincident vertices are merged. The arrays are read-only: a cached mesh
-    is shared by every object that uses it (so is ``params``: copy it to change it).
+    closed once coincident vertices are merged. ``parts`` the collision pieces, each
+    (P_j, 3) float64 in the same frame, 1 to :data:`MAX_PARTS` of them (a convex
+    family's one part is ``vertices`` itself, the same array); ``tops`` the horizontal
+    rectangles (z, x0, x1, y0, y1) metres in the same frame that objects can rest on
+    (furniture: its boards and seat; empty for the others). The arrays are read-only: a
+    cached mesh is shared by every object that uses it (so is ``params``: copy it to
+    change it).
     """
 
     vertices: np.ndarray
@@ -43,6 +61,8 @@ class GeneratedMesh:
     generator: str
     params: dict
     watertight: bool
+    parts: tuple = ()
+    tops: tuple[Top, ...] = ()
 
     @property
     def extents(self) -> np.ndarray:
@@ -51,19 +71,25 @@ class GeneratedMesh:
 
     @property
     def nbytes(self) -> int:
-        """Bytes held by the arrays (what the cache counts)."""
-        return self.vertices.nbytes + self.faces.nbytes + (0 if self.uv is None else self.uv.nbytes)
+        """Bytes held by the arrays, parts included (what the cache counts); a part that
+        is ``vertices`` itself is counted once."""
+        extra = sum(p.nbytes for p in self.parts if p is not self.vertices)
+        return self.vertices.nbytes + self.faces.nbytes + (0 if self.uv is None else self.uv.nbytes) + extra
 
 
 class RawMesh(NamedTuple):
     """What a family's build function returns: ``vertices`` (V, 3) float64 in any frame,
-    ``faces`` (F, 3) int, ``uv`` (V, 2) float64 or None, and ``extents`` (3,) the target
-    bounding-box extents in metres that :func:`finish` scales it to."""
+    ``faces`` (F, 3) int, ``uv`` (V, 2) float64 or None, ``extents`` (3,) the target
+    bounding-box extents in metres that :func:`finish` scales it to, ``parts`` the
+    collision pieces (P_j, 3) in the raw frame or None (one part: the vertices) and
+    ``tops`` rectangles (z, x0, x1, y0, y1) in the raw frame."""
 
     vertices: np.ndarray
     faces: np.ndarray
     uv: np.ndarray | None
     extents: tuple
+    parts: tuple | None = None
+    tops: tuple = ()
 
 
 def grid_mesh(points: np.ndarray, pole_first: bool, pole_last: bool) -> np.ndarray:
@@ -124,13 +150,13 @@ def canonical_order(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray
 
 def finish(raw: RawMesh, generator: str, params: dict, watertight: bool) -> GeneratedMesh:
     """The :class:`GeneratedMesh` of ``raw``: its bounding box centred on the origin and
-    scaled per axis to ``raw.extents``, faces flipped if they wound inwards, arrays
-    made read-only.
+    scaled per axis to ``raw.extents`` (its parts and tops moved the same way), faces
+    flipped if they wound inwards, arrays made read-only.
 
     Raises:
-        ValueError: the raw mesh is flat along an axis or its faces exceed
-            :data:`MAX_FACES` (a family's bug, not the caller's: params are checked
-            before a build).
+        ValueError: the raw mesh is flat along an axis, its faces exceed
+            :data:`MAX_FACES` or its parts :data:`MAX_PARTS` (a family's bug, not the
+            caller's: params are checked before a build).
     """
     v = np.asarray(raw.vertices, np.float64)
     lo, hi = v.min(0), v.max(0)
@@ -138,12 +164,34 @@ def finish(raw: RawMesh, generator: str, params: dict, watertight: bool) -> Gene
         raise ValueError(f"generator {generator!r} built a flat mesh (extents {hi - lo}) from {params}")
     if len(raw.faces) > MAX_FACES:
         raise ValueError(f"generator {generator!r} built {len(raw.faces)} faces, over {MAX_FACES}, from {params}")
-    v = (v - (lo + hi) / 2) * (np.asarray(raw.extents, np.float64) / (hi - lo))
+    if raw.parts is not None and not 1 <= len(raw.parts) <= MAX_PARTS:
+        raise ValueError(f"generator {generator!r} built {len(raw.parts)} parts, not 1-{MAX_PARTS}, from {params}")
+    centre, scale = (lo + hi) / 2, np.asarray(raw.extents, np.float64) / (hi - lo)
+    v = (v - centre) * scale
     faces = np.asarray(raw.faces, np.int32)
     if signed_volume(v, faces) < 0:
         faces = faces[:, ::-1].copy()
     uv = None if raw.uv is None else np.asarray(raw.uv, np.float64)
-    for a in (v, faces, uv):
+    if raw.parts is None:
+        parts = (v,)
+    else:
+        parts = tuple((np.asarray(p, np.float64).reshape(-1, 3) - centre) * scale for p in raw.parts)
+    tops = tuple(_move_top(t, centre, scale) for t in raw.tops)
+    for a in (v, faces, uv, *parts):
         if a is not None:
             a.setflags(write=False)
-    return GeneratedMesh(v, faces, uv, generator, dict(params), watertight)
+    return GeneratedMesh(v, faces, uv, generator, dict(params), watertight, parts, tops)
+
+
+def _move_top(top, centre: np.ndarray, scale: np.ndarray) -> Top:
+    """A top (z, x0, x1, y0, y1) moved and scaled as :func:`finish` moves vertices."""
+    z, x0, x1, y0, y1 = (float(x) for x in top)
+    cx, cy, cz = centre
+    sx, sy, sz = scale
+    return (
+        float((z - cz) * sz),
+        float((x0 - cx) * sx),
+        float((x1 - cx) * sx),
+        float((y0 - cy) * sy),
+        float((y1 - cy) * sy),
+    )

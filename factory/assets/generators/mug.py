@@ -9,6 +9,12 @@ vertices and faces are put in a canonical order (manifold3d may work in parallel
 The handle sticks out along +x: the extents are (diameter * (1 + handle_reach),
 diameter, height). Faces: ~26 * resolution (1,240 at 48, 1,982 at 64). No uv.
 
+Collision pieces (19): the floor (an n-gon prism), the wall in SECTORS sectors of the
+body's columns (each inner face a chord ~3% of the radius into the cavity) and the
+handle in HANDLE_SEGMENTS hulls of consecutive cross-sections of its tube along the
+half ring outside the body, their points pulled out to the cut cylinder where they
+would reach into the cavity.
+
 CSG rather than a revolved profile because the handle is not a surface of revolution
 about the body's axis and must meet the body's wall without a seam or overlap.
 """
@@ -18,7 +24,11 @@ from __future__ import annotations
 import numpy as np
 
 from factory.assets.generators.mesh import RawMesh, canonical_order
+from factory.assets.generators.pieces import column_angles, prism, sectors
 from factory.assets.generators.spec import Param
+
+SECTORS = 12  # wall pieces
+HANDLE_SEGMENTS = 6  # handle pieces along its half ring
 
 SPEC = {
     "diameter": Param(0.07, 0.11, 0.02, 1.0, doc="body diameter, m (y extent)"),
@@ -44,6 +54,36 @@ def _handle(p: dict, manifold3d):
     return torus - inside
 
 
+def _handle_parts(p: dict) -> list[np.ndarray]:
+    """The handle's pieces: tube cross-sections (as many points as the mesh's) at
+    HANDLE_SEGMENTS + 1 angles of its ring from -90 to 90 degrees, consecutive pairs."""
+    d, h, n = p["diameter"], p["height"], p["resolution"]
+    tube = p["handle_thickness"] * d / 2
+    ring = p["handle_reach"] * d - tube
+    squash = p["handle_span"] * h / 2 / (ring + tube)
+    beta = 2 * np.pi * np.arange(max(8, n // 3)) / max(8, n // 3)
+    cut = d / 2 * (1 - p["wall"] / 2)  # the cylinder the handle was cut by
+    sections = []
+    for phi in np.linspace(-np.pi / 2, np.pi / 2, HANDLE_SEGMENTS + 1):
+        arm = ring + tube * np.cos(beta)
+        x, y, z = d / 2 + arm * np.cos(phi), tube * np.sin(beta), h / 2 + squash * arm * np.sin(phi)
+        x = np.maximum(x, np.sqrt(np.maximum(cut**2 - y**2, 0.0)))  # not into the cavity
+        sections.append(np.stack([x, y, z], -1))
+    return [np.concatenate(pair) for pair in zip(sections[:-1], sections[1:], strict=True)]
+
+
+def parts(p: dict) -> list[np.ndarray]:
+    """The mug's collision pieces (see the module docstring), raw frame (z from 0)."""
+    d, h, n = p["diameter"], p["height"], p["resolution"]
+    R, floor = d / 2, p["floor"] * h
+    a = column_angles(n)
+    out = [prism(R * np.stack([np.cos(a), np.sin(a)], -1), 0.0, floor)]
+    for ang in sectors(n, min(SECTORS, n)):
+        ring = np.stack([np.cos(ang), np.sin(ang)], -1)
+        out.append(np.concatenate([prism(R * ring, floor, h), prism(R * (1 - p["wall"]) * ring, floor, h)]))
+    return out + _handle_parts(p)
+
+
 def build(p: dict) -> RawMesh:
     """The mug with params ``p`` (see :data:`SPEC`)."""
     import manifold3d
@@ -55,4 +95,4 @@ def build(p: dict) -> RawMesh:
     mug = (outer - cavity) + _handle(p, manifold3d)
     mesh = mug.to_mesh64()
     v, f = canonical_order(np.asarray(mesh.vert_properties, np.float64)[:, :3], np.asarray(mesh.tri_verts))
-    return RawMesh(v, f, None, (d * (1 + p["handle_reach"]), d, h))
+    return RawMesh(v, f, None, (d * (1 + p["handle_reach"]), d, h), tuple(parts(p)))

@@ -20,11 +20,19 @@ letter       yes   extruded capital A-Z from a 5 x 7 pixel font, rounded
 hull         yes   convex hull of random points in an ellipsoid
 rock         yes   icosphere displaced by smooth noise
 mug          yes   CSG: hollow cylinder + ring handle
+table        yes   top on four legs, optional aprons (``tops``: the top)
+chair        yes   seat, four legs, back posts and panel (``tops``: the seat)
+shelf        yes   two sides, boards, optional back (``tops``: every board)
+cabinet      yes   body, top, plinth, door seams and handles (``tops``: the top)
 ============ ===== ==========================================================
 
 Every one is closed (``GeneratedMesh.watertight``, once coincident vertices are
 merged: see :mod:`factory.assets.generators.mesh`), wound outwards, and at most
-:data:`~factory.assets.generators.mesh.MAX_FACES` faces within its limits.
+:data:`~factory.assets.generators.mesh.MAX_FACES` faces within its limits. Every one
+has collision pieces (``GeneratedMesh.parts``, at most
+:data:`~factory.assets.generators.mesh.MAX_PARTS`): one, its own vertices, for the
+convex or nearly convex (superquadric, hull, rock); pieces built from its structure
+for the others (each family's module says how, and how far they may stray).
 """
 
 from __future__ import annotations
@@ -35,7 +43,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from factory.assets.generators import extrusion, hull, letters, mug, revolution, rock, superquadric
+from factory.assets.generators import extrusion, furniture, hull, letters, mug, revolution, rock, superquadric
 from factory.assets.generators.mesh import GeneratedMesh, RawMesh, finish
 from factory.assets.generators.spec import Param, check_params, draw_params
 from factory.errors import ParamError
@@ -58,6 +66,7 @@ GENERATORS: dict[str, Generator] = {
     "hull": Generator(hull.SPEC, hull.build),
     "rock": Generator(rock.SPEC, rock.build),
     "mug": Generator(mug.SPEC, mug.build),
+    **{k: Generator(s, functools.partial(furniture.build, k)) for k, s in furniture.SPECS.items()},
 }
 GENERATOR_NAMES = tuple(GENERATORS)
 
