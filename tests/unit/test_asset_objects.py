@@ -44,7 +44,7 @@ def _config(**assets) -> object:
                         "spawn_radius": 0.6,
                         "speed": 0.5,
                     },
-                    "camera": {"distance": 2.2, "trajectory": "orbit"},
+                    "camera": {"distance": 1.7, "trajectory": "orbit"},
                 }
             },
         }
