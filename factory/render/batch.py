@@ -13,7 +13,7 @@ from typing import NamedTuple
 import numpy as np
 
 from factory.render.device import Device, warp
-from factory.render.meshes import mesh_library
+from factory.render.meshes import MeshEntry, mesh_cache
 from factory.render.tables import LIGHT_CODE, TEXTURE_CODE
 from factory.scene.shapes import CLASS_ID
 from factory.scene.types import Scene
@@ -54,7 +54,7 @@ class SceneTables:
     """What every view of one scene shares (N objects, L lights, 3 + N surfaces)."""
 
     shape: np.ndarray  # (N,) int32 shape code (factory.scene.shapes.ShapeKind.code)
-    mesh_kind: list  # (N,) the asset kind of a mesh object, else None
+    meshes: list  # (N,) a mesh object's MeshAsset (SceneObject.mesh_data), else None
     dims: np.ndarray  # (N, 3) half-extents or axis scales, metres
     radius: np.ndarray  # (N,) bounding radius, metres
     convex: np.ndarray  # (N,) int32 1: a convex kind (cannot shadow itself)
@@ -125,7 +125,7 @@ def scene_tables(scene: Scene) -> SceneTables:
     room = scene.room
     return SceneTables(
         shape=np.array([o.kind.code for o in objs], np.int32),
-        mesh_kind=[o.shape if o.is_mesh else None for o in objs],
+        meshes=[o.mesh_data for o in objs],
         dims=np.array([o.dims for o in objs], np.float64).reshape(-1, 3),
         radius=np.array([o.bounding_radius for o in objs], np.float64),
         convex=np.array([o.kind.convex for o in objs], np.int32),
@@ -154,12 +154,14 @@ def _starts(counts: list[int]) -> np.ndarray:
     return (np.cumsum([0] + counts)[:-1]).astype(np.int32)
 
 
-def pack_scenes(tables: list[SceneTables], device: Device):
-    """The :class:`~factory.render.tables.Scenes` struct of a launch's scenes."""
+def pack_scenes(tables: list[SceneTables], device: Device) -> tuple[object, list[MeshEntry]]:
+    """The :class:`~factory.render.tables.Scenes` struct of a launch's scenes, and the
+    mesh cache entries it points into (:mod:`factory.render.meshes`): the caller keeps
+    them while a launch uses the struct."""
     wp = warp()
-    from factory.render.tables import Scenes
+    from factory.render.tables import MeshData, Scenes
 
-    lib = mesh_library(device)
+    cache = mesh_cache(device)
 
     arr = device.table
 
@@ -183,10 +185,20 @@ def pack_scenes(tables: list[SceneTables], device: Device):
     )
     s.shape, s.convex = cat("shape", None, wp.int32), cat("convex", None, wp.int32)
     s.dims, s.radius = cat("dims", None, wp.vec3, 3), cat("radius", None, wp.float32)
-    kinds = [k for t in tables for k in t.mesh_kind] or [None]
-    s.mesh = arr(np.array([lib.ids[k] if k else 0 for k in kinds], np.uint64), wp.uint64)
-    s.normal_start = arr(np.array([lib.normal_start[k] if k else 0 for k in kinds], np.int32), wp.int32)
-    s.normals = lib.normals
+    assets = [a for t in tables for a in t.meshes] or [None]
+    first_use: dict = {}  # one slot per asset kind of the launch, in first-use order
+    for a in assets:
+        if a is not None:
+            first_use.setdefault(a.kind, a)
+    held = cache.acquire(list(first_use.values()))
+    slot_of = {kind: k for k, kind in enumerate(first_use)}
+    slots = [slot_of[a.kind] if a is not None else -1 for a in assets]
+    s.mesh = arr(np.array([held[k].mesh.id if k >= 0 else 0 for k in slots], np.uint64), wp.uint64)
+    s.mesh_slot = arr(np.array(slots, np.int32), wp.int32)
+    s.materials = arr(np.array([int(k >= 0 and held[k].materials) for k in slots], np.int32), wp.int32)
+    data = [e.data for e in held] or [MeshData()]
+    s.mesh_data = wp.array(data, dtype=MeshData, device=device.warp_name)
+    s.srgb = cache.srgb()
     s.surf_start = arr(_starts([len(t.surfaces) for t in tables]), wp.int32)
     for name in ("color", "color2"):
         setattr(s, name, cat(name, "surfaces", wp.vec3, 3))
@@ -202,7 +214,7 @@ def pack_scenes(tables: list[SceneTables], device: Device):
     s.ambient = arr(np.array([t.ambient for t in tables], np.float32), wp.float32)
     s.sky = arr(np.array([t.sky for t in tables], np.float32), wp.vec3)
     s.room = arr(np.array([t.room for t in tables], np.float32), wp.vec4)
-    return s
+    return s, held
 
 
 def _extent(a, z, radius, f, c0, size: int) -> tuple[np.ndarray, np.ndarray]:

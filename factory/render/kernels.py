@@ -127,13 +127,15 @@ def primary(
     o = views.origin[v]
     for j in range(b * span, wp.min(b * span + span, width)):
         d = camera_ray(views, v, float(j) + 0.5, float(i) + 0.5)
-        t, code, n, ng, local = trace(views, scenes, v, o, d, boxes, g, i, j)
+        t, code, n, ng, local, face, bary = trace(views, scenes, v, o, d, boxes, g, i, j)
         hit = Hit()
         hit.t = t
         hit.code = code
         hit.n = n
         hit.ng = ng
         hit.local = local
+        hit.face = face
+        hit.bary = bary
         hits[h, i, j] = hit
 
 
@@ -187,7 +189,7 @@ def render_views(
         if mode != NO_RGB:
             c = scenes.sky[s]
             if code != SKY:
-                c = shade(views, scenes, quality, v, code, p, d, n, ng, local, i * width + j, i, j)
+                c = shade(views, scenes, quality, v, code, p, d, n, ng, hit, i * width + j, i, j)
             if mode == RGB_SRGB:  # resolve's mean of one view is the view itself: the same bytes
                 for ch in range(3):
                     out[g, i, j, ch] = srgb(lut, c[ch])

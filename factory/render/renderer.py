@@ -250,7 +250,7 @@ def _launch(
     if key not in packed:
         packed.clear()  # only the last set is reused: launches go through the clips in order
         packed[key] = pack_scenes([tables[c] for c in plan.clips], device)
-    scenes = packed[key]
+    scenes, _held = packed[key]  # _held: its mesh entries, alive while packed keeps them
     views = pack_views(plan.views, [tables[c] for c in plan.clips], W, H, device)
     q = Quality()
     q.shadow_rays, q.ao_rays, q.ao_distance = settings.shadow_rays, settings.ao_rays, settings.ao_distance

@@ -15,6 +15,7 @@ the square-to-disk map uses only sqrt), so CPU bits do not depend on the CPU mod
 
 from __future__ import annotations
 
+from factory.render.surface import mesh_albedo
 from factory.render.tables import (
     CHECKER,
     DIRECTIONAL,
@@ -24,6 +25,7 @@ from factory.render.tables import (
     POINT,
     STRIPES,
     WALL,
+    Hit,
     Quality,
     Scenes,
     Views,
@@ -181,17 +183,22 @@ def shade(
     d: wp.vec3,
     n: wp.vec3,
     ng: wp.vec3,
-    local: wp.vec3,
+    hit: Hit,
     seed: int,
     i: int,
     j: int,
 ):
     """Linear RGB of surface ``code`` seen along d at world point p (shading normal n,
-    geometric normal ng facing the viewer), pixel (i, j)'s hit. ``seed`` picks the
-    pixel's sample shift."""
+    geometric normal ng facing the viewer), pixel (i, j)'s ``hit``. ``seed`` picks the
+    pixel's sample shift. A mesh whose faces carry materials takes its base colour
+    from them (:func:`factory.render.surface.mesh_albedo`), any other surface from its
+    row's colours and pattern."""
     s = views.scene[v]
     surf = scenes.surf_start[s] + code
-    base = albedo(scenes, surf, code, local)
+    base = albedo(scenes, surf, code, hit.local)
+    if code >= FIRST_OBJECT:
+        if scenes.materials[scenes.obj_start[s] + code - FIRST_OBJECT] != 0:
+            base = mesh_albedo(views, scenes, v, code, d, n, ng, hit)
     shift = wp.vec2(0.0, 0.0)
     if q.ao_rays > 0 or q.shadow_rays > 1:  # only sampled rays use the pixel's shift
         rng = wp.rand_init(seed)
