@@ -64,6 +64,11 @@ class SceneTables:
     sky: tuple
     room: np.ndarray  # (4,) has_room, half width, half depth, height
 
+    @property
+    def mesh_kind(self) -> list:
+        """(N,) a mesh object's asset key (``MeshAsset.kind``), else None."""
+        return [a.kind if a is not None else None for a in self.meshes]
+
 
 def _shininess(roughness: float) -> int:
     """The Blinn-Phong exponent of a roughness in [0, 1], rounded to an integer."""
