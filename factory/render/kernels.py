@@ -37,6 +37,7 @@ does not inline takes the structs by value.
 from __future__ import annotations
 
 from factory.render.shade import shade
+from factory.render.surface import mesh_albedo
 from factory.render.tables import FIRST_OBJECT, NO_RGB, RGB_SRGB, SKY, Hit, Quality, Scenes, Views
 from factory.render.trace import trace
 from factory.render.warp_setup import KERNEL_OPTIONS, wp
@@ -189,7 +190,13 @@ def render_views(
         if mode != NO_RGB:
             c = scenes.sky[s]
             if code != SKY:
-                c = shade(views, scenes, quality, v, code, p, d, n, ng, hit, i * width + j, i, j)
+                texture = wp.vec3(0.0, 0.0, 0.0)
+                textured = int(0)
+                if code >= FIRST_OBJECT:
+                    if scenes.materials[scenes.obj_start[s] + code - FIRST_OBJECT] != 0:
+                        texture = mesh_albedo(views, scenes, v, code, d, n, ng, hit)
+                        textured = 1
+                c = shade(views, scenes, quality, v, code, p, d, n, ng, local, texture, textured, i * width + j, i, j)
             if mode == RGB_SRGB:  # resolve's mean of one view is the view itself: the same bytes
                 for ch in range(3):
                     out[g, i, j, ch] = srgb(lut, c[ch])

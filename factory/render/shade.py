@@ -15,7 +15,6 @@ the square-to-disk map uses only sqrt), so CPU bits do not depend on the CPU mod
 
 from __future__ import annotations
 
-from factory.render.surface import mesh_albedo
 from factory.render.tables import (
     CHECKER,
     DIRECTIONAL,
@@ -25,7 +24,6 @@ from factory.render.tables import (
     POINT,
     STRIPES,
     WALL,
-    Hit,
     Quality,
     Scenes,
     Views,
@@ -183,22 +181,25 @@ def shade(
     d: wp.vec3,
     n: wp.vec3,
     ng: wp.vec3,
-    hit: Hit,
+    local: wp.vec3,
+    texture: wp.vec3,
+    textured: int,
     seed: int,
     i: int,
     j: int,
 ):
     """Linear RGB of surface ``code`` seen along d at world point p (shading normal n,
-    geometric normal ng facing the viewer), pixel (i, j)'s ``hit``. ``seed`` picks the
-    pixel's sample shift. A mesh whose faces carry materials takes its base colour
-    from them (:func:`factory.render.surface.mesh_albedo`), any other surface from its
-    row's colours and pattern."""
+    geometric normal ng facing the viewer; ``local``: the hit in the surface's own
+    frame), pixel (i, j)'s hit. ``seed`` picks the pixel's sample shift. The base
+    colour is ``texture`` where ``textured`` is 1 (a mesh whose faces carry
+    materials: :func:`factory.render.surface.mesh_albedo`, which the kernel calls
+    itself: inlined here it made this function too big to inline, and every call
+    copied the structs), else the surface row's colours and pattern."""
     s = views.scene[v]
     surf = scenes.surf_start[s] + code
-    base = albedo(scenes, surf, code, hit.local)
-    if code >= FIRST_OBJECT:
-        if scenes.materials[scenes.obj_start[s] + code - FIRST_OBJECT] != 0:
-            base = mesh_albedo(views, scenes, v, code, d, n, ng, hit)
+    base = texture
+    if textured == 0:
+        base = albedo(scenes, surf, code, local)
     shift = wp.vec2(0.0, 0.0)
     if q.ao_rays > 0 or q.shadow_rays > 1:  # only sampled rays use the pixel's shift
         rng = wp.rand_init(seed)
