@@ -167,6 +167,17 @@ def occluded(
 
 
 @wp.func
+def widen_box(boxes: wp.array4d(dtype=wp.int32), g: int, k: int, which: int, i: int, j: int):
+    """Widen box ``boxes[g, k, which]`` (x0, y0, x1, y1 exclusive, pixel count; which:
+    0 amodal, 1 visible) by pixel (i, j)."""
+    wp.atomic_min(boxes, g, k, which, 0, j)
+    wp.atomic_min(boxes, g, k, which, 1, i)
+    wp.atomic_max(boxes, g, k, which, 2, j + 1)
+    wp.atomic_max(boxes, g, k, which, 3, i + 1)
+    wp.atomic_add(boxes, g, k, which, 4, 1)
+
+
+@wp.func
 def trace(
     views: Views,
     scenes: Scenes,
@@ -207,11 +218,7 @@ def trace(
         if tk >= MISS:
             continue
         if g >= 0:
-            wp.atomic_min(boxes, g, k, 0, 0, j)
-            wp.atomic_min(boxes, g, k, 0, 1, i)
-            wp.atomic_max(boxes, g, k, 0, 2, j + 1)
-            wp.atomic_max(boxes, g, k, 0, 3, i + 1)
-            wp.atomic_add(boxes, g, k, 0, 4, 1)
+            widen_box(boxes, g, k, 0, i, j)
         if tk < t:
             t = tk
             code = FIRST_OBJECT + k
