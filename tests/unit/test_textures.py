@@ -41,8 +41,12 @@ def _srgb_encode(x: np.ndarray) -> np.ndarray:
 def _bilinear(image: np.ndarray, uv: np.ndarray) -> np.ndarray:
     """Linear RGB (M, 3) of ``image`` (h, w, 4) sRGB bytes at uv (M, 2), v up, wrap =
     repeat, interpolated between texel centres in linear light."""
-    h, w = image.shape[:2]
-    lin = _srgb_decode(image[..., :3].astype(np.float64))
+    return _bilinear_linear(_srgb_decode(image[..., :3].astype(np.float64)), uv)
+
+
+def _bilinear_linear(lin: np.ndarray, uv: np.ndarray) -> np.ndarray:
+    """:func:`_bilinear` of an image already in linear light, (h, w, 3) float."""
+    h, w = lin.shape[:2]
     x = (uv[:, 0] % 1.0) * w - 0.5
     y = (1.0 - uv[:, 1] % 1.0) * h - 0.5
     x0, y0 = np.floor(x), np.floor(y)
@@ -205,6 +209,47 @@ def test_minified_checker_renders_near_its_mean_not_aliased():
     rgb = f.rgb[0][on].astype(np.float64)
     mean = _srgb_encode(np.array(0.5))  # black and white texels averaged in linear light
     assert np.abs(rgb - mean).max() <= 3, (rgb.min(), rgb.max(), mean)
+
+
+def test_mid_distance_picks_the_level_of_the_pixel_footprint():
+    """Between magnified and minified: NumPy's trilinear lookup in a pyramid of 2x2
+    means in linear light, at the level log2(texels a pixel spans) that trimesh's hit
+    gives (depth / focal length over the cosine to the face, times the face's texels
+    per metre), agrees with the render; a random texture's levels differ a lot, so a
+    wrong level would show."""
+    rng = np.random.default_rng(4)
+    tex = rng.integers(0, 256, size=(64, 64, 4), dtype=np.uint8)
+    asset = _box("pack:test-mid", tex, uv_span=(0.0, 1.0))
+    obj = _object(asset, (0.6, 0.6, 0.6), _rotation(6))
+    scene = _scene([obj], distance=8.0)
+    f = _render(scene).frames
+    px, depth, tri, bary, locs, dirs, mesh = _trimesh_hits(scene, obj)
+    pyramid = [_srgb_decode(tex[..., :3].astype(np.float64))]
+    while pyramid[-1].shape[0] > 1:
+        h, w = pyramid[-1].shape[:2]
+        pyramid.append(pyramid[-1].reshape(h // 2, 2, w // 2, 2, 3).mean((1, 3)))
+    cos = np.abs(np.einsum("ij,ij->i", mesh.face_normals[tri], dirs)) / np.linalg.norm(dirs, axis=1)
+    texels_per_metre = 64 / (2 * 0.6)  # each face's UVs span [0, 1] over its 1.2 m
+    lod = np.clip(np.log2(np.maximum(depth / F / np.maximum(cos, 0.05) * texels_per_metre, 1.0)), 0, len(pyramid) - 1)
+    keep = (f.instance[0][px[:, 0], px[:, 1]] == 1) & (bary.min(1) > 0.02) & (lod > 1.0) & (lod < 4.0)
+    assert keep.sum() > 100
+    uv = np.einsum("ij,ijk->ik", bary, asset.uv[asset.faces[tri]])[keep]
+    lo = np.floor(lod[keep]).astype(int)
+    frac = (lod[keep] - lo)[:, None]
+    want = np.zeros((keep.sum(), 3))
+    for level in np.unique(lo):
+        at = lo == level
+        want[at] = (1 - frac[at]) * _bilinear_linear(pyramid[level], uv[at]) + frac[at] * _bilinear_linear(
+            pyramid[min(level + 1, len(pyramid) - 1)], uv[at]
+        )
+    got = f.rgb[0][px[keep, 0], px[keep, 1]].astype(np.float64)
+    err = np.abs(got - _srgb_encode(want))
+    assert np.quantile(err, 0.99) <= 2 and err.max() <= 3, (np.quantile(err, 0.99), err.max())
+    # Level 0 or the level above would be far off: the level is what is tested.
+    for off in (-1, 1):
+        shifted = np.clip(lo + off, 0, len(pyramid) - 1)
+        other = np.stack([_bilinear_linear(pyramid[k], uv[i : i + 1])[0] for i, k in enumerate(shifted)])
+        assert np.abs(got - _srgb_encode(other)).mean() > 3 * err.mean()
 
 
 def test_mip_pyramid_averages_in_linear_light():
