@@ -294,9 +294,8 @@ def test_triplanar_maps_a_mesh_without_uvs_by_its_normal():
     ) / w4[keep].sum(1, keepdims=True)
     got = f.rgb[0][px[keep, 0], px[keep, 1]].astype(np.float64)
     err = np.abs(got - _srgb_encode(colour))
-    # The renderer blends by its smooth normal in float32 (a facetted sphere's normal
-    # turns fast where two planes meet): a looser tail.
-    assert np.quantile(err, 0.95) <= 2 and np.quantile(err, 0.99) <= 6, (np.quantile(err, 0.99), err.max())
+    # The renderer blends by its smooth normal in float32 (within 1 level here).
+    assert np.quantile(err, 0.99) <= 2 and err.max() <= 4, (np.quantile(err, 0.99), err.max())
 
 
 def test_a_mesh_without_materials_shades_as_the_config_says():
