@@ -17,6 +17,7 @@ from factory.render.meshes import MeshEntry, mesh_cache
 from factory.render.tables import LIGHT_CODE, TEXTURE_CODE
 from factory.scene.shapes import CLASS_ID
 from factory.scene.types import Scene
+from factory.timing import timed
 
 # Slack of the shadow rects (metres): a sphere test's own inflation (r * 1.001 + 1e-4),
 # the shading point's 2 mm lift off its surface and float32 error, with room to spare.
@@ -159,14 +160,28 @@ def _starts(counts: list[int]) -> np.ndarray:
     return (np.cumsum([0] + counts)[:-1]).astype(np.int32)
 
 
-def pack_scenes(tables: list[SceneTables], device: Device) -> tuple[object, list[MeshEntry]]:
+def launch_meshes(tables: list[SceneTables]) -> list:
+    """The distinct mesh assets of a launch's scenes (by ``MeshAsset.kind``), in the
+    order of first use: the launch's slots of ``Scenes.mesh_data``."""
+    first_use: dict = {}
+    for t in tables:
+        for a in t.meshes:
+            if a is not None:
+                first_use.setdefault(a.kind, a)
+    return list(first_use.values())
+
+
+def pack_scenes(tables: list[SceneTables], device: Device, held: list[MeshEntry] | None = None):
     """The :class:`~factory.render.tables.Scenes` struct of a launch's scenes, and the
-    mesh cache entries it points into (:mod:`factory.render.meshes`): the caller keeps
-    them while a launch uses the struct."""
+    mesh cache entries it points into (:mod:`factory.render.meshes`): ``held``, the
+    entries of :func:`launch_meshes` already acquired, or acquired here. The caller
+    keeps them while a launch uses the struct."""
     wp = warp()
     from factory.render.tables import MeshData, Scenes
 
     cache = mesh_cache(device)
+    if held is None:
+        held = cache.acquire(launch_meshes(tables))
 
     arr = device.table
 
@@ -190,14 +205,8 @@ def pack_scenes(tables: list[SceneTables], device: Device) -> tuple[object, list
     )
     s.shape, s.convex = cat("shape", None, wp.int32), cat("convex", None, wp.int32)
     s.dims, s.radius = cat("dims", None, wp.vec3, 3), cat("radius", None, wp.float32)
-    assets = [a for t in tables for a in t.meshes] or [None]
-    first_use: dict = {}  # one slot per asset kind of the launch, in first-use order
-    for a in assets:
-        if a is not None:
-            first_use.setdefault(a.kind, a)
-    held = cache.acquire(list(first_use.values()))
-    slot_of = {kind: k for k, kind in enumerate(first_use)}
-    slots = [slot_of[a.kind] if a is not None else -1 for a in assets]
+    slot_of = {e.kind: k for k, e in enumerate(held)}
+    slots = [slot_of[a.kind] if a is not None else -1 for t in tables for a in t.meshes] or [-1]
     s.mesh = arr(np.array([held[k].mesh.id if k >= 0 else 0 for k in slots], np.uint64), wp.uint64)
     s.mesh_slot = arr(np.array(slots, np.int32), wp.int32)
     s.materials = arr(np.array([int(k >= 0 and held[k].materials) for k in slots], np.int32), wp.int32)
@@ -220,6 +229,22 @@ def pack_scenes(tables: list[SceneTables], device: Device) -> tuple[object, list
     s.sky = arr(np.array([t.sky for t in tables], np.float32), wp.vec3)
     s.room = arr(np.array([t.room for t in tables], np.float32), wp.vec4)
     return s, held
+
+
+def packed_scenes(tables: list[SceneTables], device: Device, key: tuple, packed: dict, timings: dict | None):
+    """The Scenes struct of a launch's scene ``tables`` (of the clips ``key``).
+    ``packed`` keeps the last one on the device (and its mesh cache entries alive) by
+    its key: consecutive launches of one clip upload it once. ``timings`` (when given)
+    gets the mesh cache's look-ups and builds as ``mesh assets``, the rest as
+    ``render``."""
+    if key not in packed:
+        packed.clear()  # only the last set is reused: launches go through the clips in order
+        sync = device.synchronize if timings is not None else None
+        with timed(timings, "mesh assets", sync):
+            held = mesh_cache(device).acquire(launch_meshes(tables))
+        with timed(timings, "render", sync):
+            packed[key] = pack_scenes(tables, device, held)
+    return packed[key][0]
 
 
 def _extent(a, z, radius, f, c0, size: int) -> tuple[np.ndarray, np.ndarray]:
