@@ -54,25 +54,24 @@ def _timed(name: str, fn):
 def instrument() -> None:
     """Wrap the asset steps: catalogue, asset draws, BVH builds."""
     from factory.assets import catalog
-    from factory.render import batch, meshes
+    from factory.render import meshes
 
     catalog.Catalog.__init__ = _timed("catalogue", catalog.Catalog.__init__)
     catalog.Catalog.draw = _timed("asset draws", catalog.Catalog.draw)
-    built = _timed("BVH builds", meshes.mesh_id)
-    meshes.mesh_id = built
-    batch.mesh_id = built
+    meshes._build = _timed("BVH builds", meshes._build)  # BVH, normals, UVs, texture mips on the device
 
 
 def clear_caches() -> None:
     """Empty every per-process asset cache (what a new worker starts with)."""
     from factory.assets import catalog, pack_mesh
     from factory.assets.generators.cache import process_cache
-    from factory.render import meshes
+    from factory.render.device import get_device
+    from factory.render.meshes import mesh_cache
 
     catalog._CATALOGS.clear()
     pack_mesh._CACHE.clear()
     process_cache().clear()
-    meshes._MESHES.clear()
+    mesh_cache(get_device("cpu")).clear()
 
 
 def run(config_path: str, samples: int) -> dict:

@@ -15,7 +15,7 @@ jobs' ``shade`` column cleared). It runs the renderer of any checkout on
 * ``shading``: textures, lights, shadow rays (full - without shading);
 * ``resolve``: the sRGB kernel (since issue 23 only for motion-blurred frames; a frame
   drawn from one view has its sRGB written by ``render_views``); ``pack``: the host tables of each launch
-  (``pack_views``, ``pack_scenes``); ``readback``: the outputs to NumPy and the
+  (``pack_views``, ``packed_scenes``: tables and mesh assets); ``readback``: the outputs to NumPy and the
   per-object annotations (``render_clips``' ``annotations`` timing).
 
 All in ms of the thread's CPU time per frame (so another process on the same core
@@ -67,7 +67,7 @@ def _clips(kind: str, size: int, count: int, clips: int, frames: int) -> list:
 
 
 class _Probe:
-    """Wraps the renderer's ``wp.launch``, ``pack_views`` and ``pack_scenes`` to add
+    """Wraps the renderer's ``wp.launch``, ``pack_views`` and ``packed_scenes`` to add
     their seconds (a CPU launch is synchronous) to ``self.t``; ``without`` drops
     flow ("flow": no frame has a next one) and/or shading ("shading": the jobs'
     shade column cleared)."""
@@ -79,7 +79,7 @@ class _Probe:
         self.t: dict = {}
         self.without: tuple = ()
         wp = warp()
-        launch, views, scenes, init = wp.launch, rr.pack_views, rr.pack_scenes, rr._Launch.__init__
+        launch, views, scenes, init = wp.launch, rr.pack_views, rr.packed_scenes, rr._Launch.__init__
         probe = self
 
         def timed(name, fn):
@@ -107,7 +107,7 @@ class _Probe:
 
         rr_units = rr._units
         wp.launch = timed("launch", launch)
-        rr.pack_views, rr.pack_scenes = timed("pack", views), timed("pack", scenes)
+        rr.pack_views, rr.packed_scenes = timed("pack", views), timed("pack", scenes)
         rr._Launch.__init__, rr._units = ablated, units
 
     def run(self, clips: list, without: tuple, repeat: int) -> dict:

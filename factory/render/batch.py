@@ -13,9 +13,10 @@ from typing import NamedTuple
 import numpy as np
 
 from factory.render.device import Device, warp
-from factory.render.meshes import launch_normals, mesh_id
+from factory.render.meshes import MeshEntry, mesh_cache
 from factory.render.tables import LIGHT_CODE, TEXTURE_CODE
 from factory.scene.types import Scene
+from factory.timing import timed
 
 # Slack of the shadow rects (metres): a sphere test's own inflation (r * 1.001 + 1e-4),
 # the shading point's 2 mm lift off its surface and float32 error, with room to spare.
@@ -53,7 +54,7 @@ class SceneTables:
     """What every view of one scene shares (N objects, L lights, 3 + N surfaces)."""
 
     shape: np.ndarray  # (N,) int32 shape code (factory.scene.shapes.ShapeKind.code)
-    mesh_assets: list  # (N,) a mesh object's MeshAsset, else None
+    meshes: list  # (N,) a mesh object's MeshAsset (SceneObject.mesh_data), else None
     dims: np.ndarray  # (N, 3) half-extents or axis scales, metres
     radius: np.ndarray  # (N,) bounding radius, metres
     convex: np.ndarray  # (N,) int32 1: a convex kind (cannot shadow itself)
@@ -62,6 +63,11 @@ class SceneTables:
     ambient: float
     sky: tuple
     room: np.ndarray  # (4,) has_room, half width, half depth, height
+
+    @property
+    def mesh_kind(self) -> list:
+        """(N,) a mesh object's asset key (``MeshAsset.kind``), else None."""
+        return [a.kind if a is not None else None for a in self.meshes]
 
 
 def _shininess(roughness: float) -> int:
@@ -125,7 +131,7 @@ def scene_tables(scene: Scene) -> SceneTables:
     room = scene.room
     return SceneTables(
         shape=np.array([o.kind.code for o in objs], np.int32),
-        mesh_assets=[o.mesh_data for o in objs],
+        meshes=[o.mesh_data for o in objs],
         dims=np.array([o.dims for o in objs], np.float64).reshape(-1, 3),
         radius=np.array([o.bounding_radius for o in objs], np.float64),
         convex=np.array([o.kind.convex for o in objs], np.int32),
@@ -154,10 +160,28 @@ def _starts(counts: list[int]) -> np.ndarray:
     return (np.cumsum([0] + counts)[:-1]).astype(np.int32)
 
 
-def pack_scenes(tables: list[SceneTables], device: Device):
-    """The :class:`~factory.render.tables.Scenes` struct of a launch's scenes."""
+def launch_meshes(tables: list[SceneTables]) -> list:
+    """The distinct mesh assets of a launch's scenes (by ``MeshAsset.kind``), in the
+    order of first use: the launch's slots of ``Scenes.mesh_data``."""
+    first_use: dict = {}
+    for t in tables:
+        for a in t.meshes:
+            if a is not None:
+                first_use.setdefault(a.kind, a)
+    return list(first_use.values())
+
+
+def pack_scenes(tables: list[SceneTables], device: Device, held: list[MeshEntry] | None = None):
+    """The :class:`~factory.render.tables.Scenes` struct of a launch's scenes, and the
+    mesh cache entries it points into (:mod:`factory.render.meshes`): ``held``, the
+    entries of :func:`launch_meshes` already acquired, or acquired here. The caller
+    keeps them while a launch uses the struct."""
     wp = warp()
-    from factory.render.tables import Scenes
+    from factory.render.tables import MeshData, Scenes
+
+    cache = mesh_cache(device)
+    if held is None:
+        held = cache.acquire(launch_meshes(tables))
 
     arr = device.table
 
@@ -181,11 +205,14 @@ def pack_scenes(tables: list[SceneTables], device: Device):
     )
     s.shape, s.convex = cat("shape", None, wp.int32), cat("convex", None, wp.int32)
     s.dims, s.radius = cat("dims", None, wp.vec3, 3), cat("radius", None, wp.float32)
-    assets = [a for t in tables for a in t.mesh_assets] or [None]
-    s.mesh = arr(np.array([mesh_id(device, a) if a is not None else 0 for a in assets], np.uint64), wp.uint64)
-    normals, first = launch_normals(assets)
-    s.normal_start = arr(first, wp.int32)
-    s.normals = arr(normals, wp.vec3)
+    slot_of = {e.kind: k for k, e in enumerate(held)}
+    slots = [slot_of[a.kind] if a is not None else -1 for t in tables for a in t.meshes] or [-1]
+    s.mesh = arr(np.array([held[k].mesh.id if k >= 0 else 0 for k in slots], np.uint64), wp.uint64)
+    s.mesh_slot = arr(np.array(slots, np.int32), wp.int32)
+    s.materials = arr(np.array([int(k >= 0 and held[k].materials) for k in slots], np.int32), wp.int32)
+    data = [e.data for e in held] or [MeshData()]
+    s.mesh_data = wp.array(data, dtype=MeshData, device=device.warp_name)
+    s.srgb = cache.srgb()
     s.surf_start = arr(_starts([len(t.surfaces) for t in tables]), wp.int32)
     for name in ("color", "color2"):
         setattr(s, name, cat(name, "surfaces", wp.vec3, 3))
@@ -201,7 +228,23 @@ def pack_scenes(tables: list[SceneTables], device: Device):
     s.ambient = arr(np.array([t.ambient for t in tables], np.float32), wp.float32)
     s.sky = arr(np.array([t.sky for t in tables], np.float32), wp.vec3)
     s.room = arr(np.array([t.room for t in tables], np.float32), wp.vec4)
-    return s
+    return s, held
+
+
+def packed_scenes(tables: list[SceneTables], device: Device, key: tuple, packed: dict, timings: dict | None):
+    """The Scenes struct of a launch's scene ``tables`` (of the clips ``key``).
+    ``packed`` keeps the last one on the device (and its mesh cache entries alive) by
+    its key: consecutive launches of one clip upload it once. ``timings`` (when given)
+    gets the mesh cache's look-ups and builds as ``mesh assets``, the rest as
+    ``render``."""
+    if key not in packed:
+        packed.clear()  # only the last set is reused: launches go through the clips in order
+        sync = device.synchronize if timings is not None else None
+        with timed(timings, "mesh assets", sync):
+            held = mesh_cache(device).acquire(launch_meshes(tables))
+        with timed(timings, "render", sync):
+            packed[key] = pack_scenes(tables, device, held)
+    return packed[key][0]
 
 
 def _extent(a, z, radius, f, c0, size: int) -> tuple[np.ndarray, np.ndarray]:

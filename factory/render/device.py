@@ -25,7 +25,8 @@ from factory.render.recycle import RECYCLER
 from factory.scene.config import DEVICES, MAX_BATCH_VIEWS
 
 # Bytes of device memory per pixel of one view in a launch: the job's linear RGB
-# (12) and primary hits (44: t, code, two normals, local point), the frame's outputs
+# (12) and primary hits (56: t, code, two normals, local point,
+# a mesh's face and barycentrics), the frame's outputs
 # (depth 4, ids 3, normals 12, flow 8 + 1, sRGB 3) and room to spare. Used to size a
 # CUDA batch from free memory.
 BYTES_PER_PIXEL_VIEW = 140

@@ -224,27 +224,21 @@ def analytic(shape: int, o: wp.vec3, d: wp.vec3, dims: wp.vec3, t_min: float):
 
 
 @wp.func
-def mesh_hit(
-    mesh: wp.uint64, normals: wp.array(dtype=wp.vec3), first_normal: int, o: wp.vec3, d: wp.vec3, t_max: float
-):
+def mesh_hit(mesh: wp.uint64, normals: wp.array(dtype=wp.vec3), o: wp.vec3, d: wp.vec3, t_max: float):
     """Nearest hit of a mesh asset's triangles (its unit frame) before t_max: t (MISS if
-    none), the smooth normal (vertex normals interpolated at the hit) and the
-    geometric (face) normal, both unit, in the unit frame; the face normal points
-    against the ray, so it says which side the ray came from."""
+    none), the smooth normal (``normals``, the asset's vertex normals, interpolated at
+    the hit) and the geometric (face) normal, both unit, in the unit frame, the face
+    (-1 on a miss) and the barycentrics (Warp's: hit = u p0 + v p1 + (1 - u - v) p2).
+    The face normal points against the ray, so it says which side the ray came from."""
     q = wp.mesh_query_ray(mesh, o, d, t_max)
     up = wp.vec3(0.0, 0.0, 1.0)
     if not q.result:
-        return MISS, up, up
+        return MISS, up, up, int(-1), wp.vec2(0.0, 0.0)
     i0 = wp.mesh_get_index(mesh, q.face * 3 + 0)
     i1 = wp.mesh_get_index(mesh, q.face * 3 + 1)
     i2 = wp.mesh_get_index(mesh, q.face * 3 + 2)
-    # Warp's barycentrics: hit = u p0 + v p1 + (1 - u - v) p2.
-    smooth = (
-        q.u * normals[first_normal + i0]
-        + q.v * normals[first_normal + i1]
-        + (1.0 - q.u - q.v) * normals[first_normal + i2]
-    )
+    smooth = q.u * normals[i0] + q.v * normals[i1] + (1.0 - q.u - q.v) * normals[i2]
     geo = unit(q.normal)
     if wp.dot(geo, d) > 0.0:
         geo = -geo
-    return q.t, unit(smooth), geo
+    return q.t, unit(smooth), geo, q.face, wp.vec2(q.u, q.v)

@@ -37,8 +37,9 @@ does not inline takes the structs by value.
 from __future__ import annotations
 
 from factory.render.shade import shade
+from factory.render.surface import mesh_albedo
 from factory.render.tables import FIRST_OBJECT, NO_RGB, RGB_SRGB, SKY, Hit, Quality, Scenes, Views
-from factory.render.trace import trace
+from factory.render.trace import trace, widen_box
 from factory.render.warp_setup import KERNEL_OPTIONS, wp
 
 wp.set_module_options(KERNEL_OPTIONS)
@@ -127,13 +128,15 @@ def primary(
     o = views.origin[v]
     for j in range(b * span, wp.min(b * span + span, width)):
         d = camera_ray(views, v, float(j) + 0.5, float(i) + 0.5)
-        t, code, n, ng, local = trace(views, scenes, v, o, d, boxes, g, i, j)
+        t, code, n, ng, local, face, bary = trace(views, scenes, v, o, d, boxes, g, i, j)
         hit = Hit()
         hit.t = t
         hit.code = code
         hit.n = n
         hit.ng = ng
         hit.local = local
+        hit.face = face
+        hit.bary = bary
         hits[h, i, j] = hit
 
 
@@ -178,7 +181,6 @@ def render_views(
         code = hit.code
         n = hit.n
         ng = hit.ng
-        local = hit.local
         if wp.dot(ng, d) > 0.0:  # geometric normals decide facing
             ng = -ng
         if wp.dot(n, d) >= 0.0:  # a smooth normal turned away at a silhouette
@@ -187,7 +189,13 @@ def render_views(
         if mode != NO_RGB:
             c = scenes.sky[s]
             if code != SKY:
-                c = shade(views, scenes, quality, v, code, p, d, n, ng, local, i * width + j, i, j)
+                textured = code >= FIRST_OBJECT and scenes.materials[scenes.obj_start[s] + code - FIRST_OBJECT] != 0
+                texture = wp.vec3(0.0, 0.0, 0.0)
+                if textured:
+                    texture = mesh_albedo(views, scenes, v, code, d, n, ng, hit)
+                c = shade(
+                    views, scenes, quality, v, code, p, d, n, ng, hit.local, texture, textured, i * width + j, i, j
+                )
             if mode == RGB_SRGB:  # resolve's mean of one view is the view itself: the same bytes
                 for ch in range(3):
                     out[g, i, j, ch] = srgb(lut, c[ch])
@@ -207,14 +215,9 @@ def render_views(
         depth[g, i, j] = hit.t
         normals[g, i, j] = views.rot[v] @ n
         if code >= FIRST_OBJECT:
-            k = code - FIRST_OBJECT
-            wp.atomic_min(boxes, g, k, 1, 0, j)
-            wp.atomic_min(boxes, g, k, 1, 1, i)
-            wp.atomic_max(boxes, g, k, 1, 2, j + 1)
-            wp.atomic_max(boxes, g, k, 1, 3, i + 1)
-            wp.atomic_add(boxes, g, k, 1, 4, 1)
+            widen_box(boxes, g, code - FIRST_OBJECT, 1, i, j)
         if nh >= 0:
-            fl, ok = flow_at(views, hits, nh, nv, code, p, local, i, j, width, height)
+            fl, ok = flow_at(views, hits, nh, nv, code, p, hit.local, i, j, width, height)
             if ok:
                 flow[g, i, j] = fl
                 flow_valid[g, i, j] = wp.uint8(1)

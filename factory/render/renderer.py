@@ -20,7 +20,7 @@ from typing import NamedTuple, Protocol
 
 import numpy as np
 
-from factory.render.batch import ViewSpec, pack_scenes, pack_views, scene_tables
+from factory.render.batch import ViewSpec, pack_views, packed_scenes, scene_tables
 from factory.render.device import Device, get_device, warp
 from factory.render.frames import Frames
 from factory.render.tables import NO_RGB, RGB_LINEAR, RGB_SRGB
@@ -235,22 +235,14 @@ class _Buffers:
         return out, self.boxes.numpy()
 
 
-def _launch(
-    device: Device, plan: _Launch, tables: list, settings: RenderSettings, bufs: _Buffers, W: int, H: int, packed: dict
-) -> None:
-    """Render one chunk into ``bufs`` with the shading options of ``settings``.
-    ``packed`` keeps the scene tables already on the device by the clips they hold:
-    consecutive launches of one clip upload them once."""
+def _launch(device: Device, plan: _Launch, tables: list, scenes, settings: RenderSettings, bufs, W: int, H: int):
+    """Render one chunk (``scenes``: its clips' Scenes struct) into ``bufs`` with the
+    shading options of ``settings``."""
     wp = warp()
     from factory.render import kernels
     from factory.render.tables import Quality
 
     dev = device.warp_name
-    key = tuple(plan.clips)
-    if key not in packed:
-        packed.clear()  # only the last set is reused: launches go through the clips in order
-        packed[key] = pack_scenes([tables[c] for c in plan.clips], device)
-    scenes = packed[key]
     views = pack_views(plan.views, [tables[c] for c in plan.clips], W, H, device)
     q = Quality()
     q.shadow_rays, q.ao_rays, q.ao_distance = settings.shadow_rays, settings.ao_rays, settings.ao_distance
@@ -330,8 +322,9 @@ def render_clips(
     ``settings``: the config's render settings, of which the shading options
     (``shadow_rays``, ``ao_rays``, ``ao_distance``) are read here (default: hard
     shadows, no ambient occlusion).
-    ``timings``, when given, collects seconds per pass. ``stop``, when given, is called
-    before each launch and raises :class:`~factory.errors.Stopped` to give the work up.
+    ``timings``, when given, collects seconds per pass (``mesh assets``: the mesh
+    cache's look-ups and builds). ``stop``, when given, is called before each launch
+    and raises :class:`~factory.errors.Stopped` to give the work up.
     """
     if not clips:
         return []
@@ -355,8 +348,9 @@ def render_clips(
     for plan in plans:
         if stop is not None:
             stop()
+        scenes = packed_scenes([tables[c] for c in plan.clips], device, tuple(plan.clips), packed, timings)
         with timed(timings, "render", device.synchronize if timings is not None else None):
-            _launch(device, plan, tables, settings, bufs, W, H, packed)
+            _launch(device, plan, tables, scenes, settings, bufs, W, H)
     with timed(timings, "annotations"):
         out, boxes = bufs.host()
         results = []

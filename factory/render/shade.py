@@ -182,16 +182,24 @@ def shade(
     n: wp.vec3,
     ng: wp.vec3,
     local: wp.vec3,
+    texture: wp.vec3,
+    textured: bool,
     seed: int,
     i: int,
     j: int,
 ):
     """Linear RGB of surface ``code`` seen along d at world point p (shading normal n,
-    geometric normal ng facing the viewer), pixel (i, j)'s hit. ``seed`` picks the
-    pixel's sample shift."""
+    geometric normal ng facing the viewer; ``local``: the hit in the surface's own
+    frame), pixel (i, j)'s hit. ``seed`` picks the pixel's sample shift. The base
+    colour is ``texture`` where ``textured`` (a mesh whose faces carry
+    materials: :func:`factory.render.surface.mesh_albedo`, which the kernel calls
+    itself: inlined here it made this function too big to inline, and every call
+    copied the structs), else the surface row's colours and pattern."""
     s = views.scene[v]
     surf = scenes.surf_start[s] + code
-    base = albedo(scenes, surf, code, local)
+    base = texture
+    if not textured:
+        base = albedo(scenes, surf, code, local)
     shift = wp.vec2(0.0, 0.0)
     if q.ao_rays > 0 or q.shadow_rays > 1:  # only sampled rays use the pixel's shift
         rng = wp.rand_init(seed)

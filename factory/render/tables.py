@@ -72,6 +72,25 @@ class Views:
 
 
 @wp.struct
+class MeshData:
+    """One mesh asset's per-vertex, per-face and texture arrays on a device (built once
+    per device by :class:`factory.render.meshes.MeshCache`; V vertices, F faces, M
+    materials, T textures). Arrays a mesh lacks hold one zero row (Warp wants arrays);
+    ``materials`` says whether ``face_material`` means anything."""
+
+    normals: wp.array(dtype=wp.vec3)  # (V,) unit vertex normals, unit frame
+    uv: wp.array(dtype=wp.vec2)  # (V,) texture coordinates (v up), when has_uv
+    has_uv: int  # 1: uv holds its UVs; 0: textures map triplanar
+    face_material: wp.array(dtype=wp.int32)  # (F,) each face's material
+    mat_colour: wp.array(dtype=wp.vec3)  # (M,) linear RGB
+    mat_texture: wp.array(dtype=wp.int32)  # (M,) a texture index, or -1
+    tex_first: wp.array(dtype=wp.int32)  # (T,) first row of its mip levels in level
+    tex_count: wp.array(dtype=wp.int32)  # (T,) its mip levels
+    level: wp.array(dtype=wp.vec3i)  # (Lv,) width, height, first texel (textures.PackedTextures)
+    texels: wp.array(dtype=wp.uint8)  # RGBA sRGB bytes of every level
+
+
+@wp.struct
 class Scenes:
     """Per scene (S), per object (O), per surface (N) and per light (L)."""
 
@@ -82,8 +101,10 @@ class Scenes:
     radius: wp.array(dtype=wp.float32)  # (O,) bounding radius about the centre
     convex: wp.array(dtype=wp.int32)  # (O,) 1: cannot shadow itself
     mesh: wp.array(dtype=wp.uint64)  # (O,) wp.Mesh id of a mesh object (0 otherwise)
-    normal_start: wp.array(dtype=wp.int32)  # (O,) first vertex normal of its asset
-    normals: wp.array(dtype=wp.vec3)  # vertex normals of every mesh asset, unit frame
+    mesh_slot: wp.array(dtype=wp.int32)  # (O,) its asset's row of mesh_data (-1: analytic)
+    materials: wp.array(dtype=wp.int32)  # (O,) 1: its asset's materials give its colour
+    mesh_data: wp.array(dtype=MeshData)  # the launch's mesh assets (meshes.MeshCache)
+    srgb: wp.array(dtype=wp.float32)  # (256,) sRGB byte -> linear (textures.SRGB_DECODE)
     surf_start: wp.array(dtype=wp.int32)  # (S,)
     color: wp.array(dtype=wp.vec3)  # (N,) linear RGB
     color2: wp.array(dtype=wp.vec3)  # (N,) the pattern's second colour
@@ -131,3 +152,5 @@ class Hit:
     n: wp.vec3  # shading normal, world, unit
     ng: wp.vec3  # geometric normal, world, unit
     local: wp.vec3  # hit point in the surface's own frame, metres
+    face: int  # a mesh's triangle (-1: not a mesh)
+    bary: wp.vec2  # its barycentrics (Warp's: hit = u p0 + v p1 + (1 - u - v) p2)

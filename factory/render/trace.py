@@ -35,8 +35,8 @@ def sphere_cull(o: wp.vec3, d: wp.vec3, c: wp.vec3, r: float, t_max: float):
 @wp.func
 def object_hit(views: Views, scenes: Scenes, v: int, k: int, o: wp.vec3, d: wp.vec3, t_max: float):
     """Nearest hit (before t_max) of object k of view v's scene: t (MISS if none), the
-    shading and geometric normals (world, unit) and the hit point in the object's
-    frame (metres)."""
+    shading and geometric normals (world, unit), the hit point in the object's frame
+    (metres), and a mesh's face and barycentrics (-1 and zeros for an analytic shape)."""
     idx = scenes.obj_start[views.scene[v]] + k
     pose = views.pose_start[v] + k
     R = views.orient[pose]
@@ -45,19 +45,22 @@ def object_hit(views: Views, scenes: Scenes, v: int, k: int, o: wp.vec3, d: wp.v
     d_l = Rt @ d
     dims = scenes.dims[idx]
     up = wp.vec3(0.0, 0.0, 1.0)
+    none = wp.vec2(0.0, 0.0)
     if scenes.shape[idx] == MESH:
         o_u = wp.cw_div(o_l, dims)
         d_u = wp.cw_div(d_l, dims)
-        t, ns, ng = mesh_hit(scenes.mesh[idx], scenes.normals, scenes.normal_start[idx], o_u, d_u, t_max)
+        normals = scenes.mesh_data[scenes.mesh_slot[idx]].normals
+        t, ns, ng, face, bary = mesh_hit(scenes.mesh[idx], normals, o_u, d_u, t_max)
         if t >= MISS:
-            return MISS, up, up, o_l
+            return MISS, up, up, o_l, int(-1), none
         # Normals take the inverse transpose of the axis scaling.
-        return t, R @ unit(wp.cw_div(ns, dims)), R @ unit(wp.cw_div(ng, dims)), wp.cw_mul(o_u + t * d_u, dims)
+        n_w = R @ unit(wp.cw_div(ns, dims))
+        return t, n_w, R @ unit(wp.cw_div(ng, dims)), wp.cw_mul(o_u + t * d_u, dims), face, bary
     t, n = analytic(scenes.shape[idx], o_l, d_l, dims, T_MIN)
     if t >= t_max:
-        return MISS, up, up, o_l
+        return MISS, up, up, o_l, int(-1), none
     n_w = R @ n
-    return t, n_w, n_w, o_l + t * d_l
+    return t, n_w, n_w, o_l + t * d_l, int(-1), none
 
 
 @wp.func
@@ -164,6 +167,17 @@ def occluded(
 
 
 @wp.func
+def widen_box(boxes: wp.array4d(dtype=wp.int32), g: int, k: int, which: int, i: int, j: int):
+    """Widen box ``boxes[g, k, which]`` (x0, y0, x1, y1 exclusive, pixel count; which:
+    0 amodal, 1 visible) by pixel (i, j)."""
+    wp.atomic_min(boxes, g, k, which, 0, j)
+    wp.atomic_min(boxes, g, k, which, 1, i)
+    wp.atomic_max(boxes, g, k, which, 2, j + 1)
+    wp.atomic_max(boxes, g, k, which, 3, i + 1)
+    wp.atomic_add(boxes, g, k, which, 4, 1)
+
+
+@wp.func
 def trace(
     views: Views,
     scenes: Scenes,
@@ -176,8 +190,9 @@ def trace(
     j: int,
 ):
     """The nearest surface along o + t d in view v: t (MISS: sky), surface code,
-    shading and geometric normals (world) and the hit point in the surface's own frame
-    (object frame for objects, world for floor and walls). With g >= 0, every object
+    shading and geometric normals (world), the hit point in the surface's own frame
+    (object frame for objects, world for floor and walls) and a mesh's face and
+    barycentrics (-1 and zeros elsewhere). With g >= 0, every object
     the ray meets (occluded or not) widens its amodal box ``boxes[g, k, 0]`` (x0, y0,
     x1, y1 exclusive, pixel count) at pixel (i, j). The ray must be the one through
     the centre of pixel (i, j) of view v: only the objects of row i's list whose columns
@@ -187,6 +202,8 @@ def trace(
     t, code, n = static_hit(scenes, s, o, d)
     ng = n
     local = o + wp.min(t, FAR) * d
+    face = int(-1)
+    bary = wp.vec2(0.0, 0.0)
     first = scenes.obj_start[s]
     e0 = views.row_first[v, i]
     for e in range(e0, e0 + views.row_count[v, i]):
@@ -197,19 +214,17 @@ def trace(
         pose = views.pose_start[v] + k
         if not sphere_cull(o, d, views.pos[pose], scenes.radius[first + k], MISS):
             continue
-        tk, nk, gk, lk = object_hit(views, scenes, v, k, o, d, MISS)
+        tk, nk, gk, lk, fk, bk = object_hit(views, scenes, v, k, o, d, MISS)
         if tk >= MISS:
             continue
         if g >= 0:
-            wp.atomic_min(boxes, g, k, 0, 0, j)
-            wp.atomic_min(boxes, g, k, 0, 1, i)
-            wp.atomic_max(boxes, g, k, 0, 2, j + 1)
-            wp.atomic_max(boxes, g, k, 0, 3, i + 1)
-            wp.atomic_add(boxes, g, k, 0, 4, 1)
+            widen_box(boxes, g, k, 0, i, j)
         if tk < t:
             t = tk
             code = FIRST_OBJECT + k
             n = nk
             ng = gk
             local = lk
-    return t, code, n, ng, local
+            face = fk
+            bary = bk
+    return t, code, n, ng, local, face, bary

@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidat
 from pydantic_core import PydanticCustomError
 
 from factory.errors import ConfigError, ParamError
+from factory.scene.asset_fields import ASSET_SHAPE, ASSET_SHAPES_SHOWN, SPLITS, Finite, Override
 from factory.scene.distributions import Param, parse_choice, parse_number
 from factory.scene.shapes import ANALYTIC, KINDS
 from factory.scene.validation import validation_problems
@@ -144,20 +145,10 @@ class OutputSettings(Strict):
     )
 
 
-# A shape the assets layer makes per object: gen:<generator> or pack:<pack> (of assets.packs);
-# that they exist is checked when factory.assets.catalog.Catalog is made, before any sample.
-ASSET_SHAPE = re.compile(r"(gen|pack):[a-z0-9][a-z0-9_.-]{0,62}")
-ASSET_SHAPES_SHOWN = "gen:<generator>, pack:<pack>"
-SPLITS = ("train", "test", "all")
-
-_Finite = Annotated[float, Field(allow_inf_nan=False)]
-_Override = _Finite | tuple[_Finite, _Finite]  # a generator param held constant, or its [low, high]
-
-
 class ObjectSpec(Strict):
     count: _num(ge=0, le=256, integer=True) = _const(5)
-    shape: _cat(tuple(KINDS), ASSET_SHAPE, ASSET_SHAPES_SHOWN) = Param(
-        "choice", (ANALYTIC, tuple([1 / len(ANALYTIC)] * len(ANALYTIC)))
+    shape: _cat(tuple(KINDS), ASSET_SHAPE, ASSET_SHAPES_SHOWN) = parse_choice(
+        {"dist": "choice", "values": list(ANALYTIC)}, ANALYTIC
     )
     size: _num(gt=0.0, le=20.0) = _const(0.25)  # metres: radius / half-extent
     aspect: _num(gt=0.0, le=10.0) = _const(1.0)  # height over width for non-spheres
@@ -165,11 +156,11 @@ class ObjectSpec(Strict):
     # fit_size their largest half-extent is the drawn size instead (MOVi's normalised objects)
     scale: _num(gt=0.0, le=20.0) = _const(1.0)
     fit_size: bool = False
-    generators: dict[str, dict[str, _Override]] = Field(
+    generators: dict[str, dict[str, Override]] = Field(
         default_factory=dict,
         description="per generator, params drawn from a narrower range [low, high] or held constant",
     )
-    pack_size: tuple[_Finite, _Finite] = Field(
+    pack_size: tuple[Finite, Finite] = Field(
         (0.0, 100.0), description="pack:<name> draws only assets whose largest extent (m) is in [min, max]"
     )
     pack_categories: tuple[str, ...] = Field((), description="pack:<name> draws only these categories; none: any")
@@ -201,8 +192,8 @@ class FurnitureSpec(Strict):
 
     count: _num(ge=0, le=32, integer=True) = _const(3)
     shape: _cat(("box",), ASSET_SHAPE, ASSET_SHAPES_SHOWN) = _const("box")
-    generators: dict[str, dict[str, _Override]] = Field(default_factory=dict)
-    pack_size: tuple[_Finite, _Finite] = (0.0, 100.0)  # as in ObjectSpec
+    generators: dict[str, dict[str, Override]] = Field(default_factory=dict)
+    pack_size: tuple[Finite, Finite] = (0.0, 100.0)  # as in ObjectSpec
     pack_categories: tuple[str, ...] = ()
     width: _num(gt=0.0, le=20.0) = _const(0.8)  # metres, full extents
     depth: _num(gt=0.0, le=20.0) = _const(0.5)

@@ -53,7 +53,7 @@ class Param:
             return float(math.exp(rng.uniform(math.log(a[0]), math.log(a[1]))))
         if k == "randint":
             return int(rng.integers(a[0], a[1] + 1))
-        values, weights = a
+        values, weights = a[0], a[1]
         return values[int(rng.choice(len(values), p=weights))]
 
     def values(self) -> tuple:
@@ -88,7 +88,7 @@ class Param:
         if k == "normal":
             return {"dist": k, "mean": a[0], "std": a[1], "min": a[2], "max": a[3]}
         if k == "choice":
-            return {"dist": k, "values": list(a[0]), "weights": list(a[1])}
+            return {"dist": k, "values": list(a[0]), "weights": list(a[-1])}  # as given (see _weights)
         return {"dist": k, "low": a[0], "high": a[1]}
 
 
@@ -153,7 +153,7 @@ def parse_number(
             raise ParamError(f"choice values must be a non-empty list of numbers ({allowed}), got {values!r}")
         for v in values:
             check(_number(v, "choice value", integer), "choice value")
-        return Param("choice", (tuple(values), _weights(value, len(values))))
+        return Param("choice", (tuple(values), *_weights(value, len(values))))
     if kind not in numeric_kinds:
         raise ParamError(
             f"unknown distribution {kind!r}; allowed: a constant ({allowed}) or dist: "
@@ -211,11 +211,13 @@ def parse_choice(value: Any, allowed: Sequence[str], pattern: re.Pattern | None 
     for v in values:
         if not ok(v):
             raise ParamError(f"choice value {v!r} is not allowed; allowed: {names}")
-    return Param("choice", (tuple(values), _weights(value, len(values))))
+    return Param("choice", (tuple(values), *_weights(value, len(values))))
 
 
-def _weights(value: dict, n: int) -> tuple[float, ...]:
-    """The normalised ``weights`` of a choice (uniform when absent)."""
+def _weights(value: dict, n: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The normalised ``weights`` of a choice (uniform when absent), and the weights as
+    given: the resolved config holds those, so parsing it again normalises the same
+    numbers the same way (normalised weights normalised again can move a last bit)."""
     weights = value.get("weights", [1.0] * n)
     if not isinstance(weights, list) or len(weights) != n:
         raise ParamError(f"choice weights must be a list of {n} numbers, got {weights!r}")
@@ -223,4 +225,4 @@ def _weights(value: dict, n: int) -> tuple[float, ...]:
     if any(w < 0 for w in weights) or sum(weights) <= 0:
         raise ParamError(f"choice weights {weights!r} must be >= 0 with a positive sum")
     total = float(sum(weights))
-    return tuple(w / total for w in weights)
+    return tuple(w / total for w in weights), tuple(float(w) for w in weights)

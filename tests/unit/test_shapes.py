@@ -170,7 +170,7 @@ def test_physics_and_render_tables_take_each_kind_from_the_registry(shape):
         assert m.body_mass[built.body_of[0]] == pytest.approx(o.mass, rel=1e-9)
     tables = scene_tables(scene)
     assert tables.shape[0] == kind.code and tables.convex[0] == kind.convex
-    assert (tables.mesh_assets[0] is not None) == kind.is_mesh
+    assert (tables.meshes[0] is not None) == kind.is_mesh
     assert tables.surfaces[3].semantic == CLASSES.index(kind.semantic)  # its surface row, after sky, floor, wall
 
 
