@@ -7,9 +7,9 @@ could hold nothing. ``factory pack build`` therefore stores, in each asset's
 * ``coacd``: CoACD's convex decomposition (``coacd``, the ``assets`` extra; Wei et al.,
   SIGGRAPH 2022) with the fixed settings of :data:`COACD_PARAMS` (seed included, so the
   same mesh gives the same pieces), at most :data:`MAX_PIECES` pieces of at most 32
-  vertices each, so MuJoCo stays cheap. It takes 2-35 s an asset of 4,000 faces on one
-  busy core (the starter pack: see docs/cli.md), too slow for the 820 models of the
-  full Sweet Home 3D libraries, which ``make assets`` builds with ``hull``.
+  vertices each, so MuJoCo stays cheap. It takes about 6 s of CPU an asset of 4,000
+  faces (the starter pack's 44: 4.4 min), hours for the 820 models of the full Sweet
+  Home 3D libraries, which ``make assets`` builds with ``hull``.
 * ``hull``: the mesh's own convex hull, one piece (milliseconds).
 
 Every piece is clipped to the mesh's bounding box (CoACD works on a remeshed, slightly

@@ -158,13 +158,14 @@ def _check(url: str) -> int:
 
 def summary(pack) -> list[str]:
     """The lines ``factory pack check`` prints: name, asset count with the held-out
-    share, then categories and licences with counts (most first, then by name)."""
+    share, limits and how the convex pieces were made, then categories and licences with counts (most first, then by name)."""
     from factory.assets.pack import split
 
+    pieces = pack.meta.parts.method if pack.meta.parts else "none stored (each mesh's hull)"
     lines = [
         f"pack {pack.name} (format {pack.meta.format}, version {pack.meta.version}): {len(pack.assets)} assets, "
         f"{len(split(pack, 'test'))} held out for test; limits {pack.limits.max_faces} faces, "
-        f"{pack.limits.max_texture_px} px"
+        f"{pack.limits.max_texture_px} px; convex pieces: {pieces}"
     ]
     for title, counts in (
         ("categories", Counter(a.category for a in pack.assets)),

@@ -129,11 +129,19 @@ def _l_prism_obj(folder: Path, name: str, open_top: bool) -> None:
     (folder / f"{name}.obj").write_text("\n".join(lines) + "\n")
 
 
-@pytest.mark.parametrize(("open_top", "share", "centre"), [(False, 0.75, -1 / 6), (True, 0.875, -2 / 21)])
-def test_a_closed_mesh_keeps_its_volume_and_an_open_one_takes_its_pieces(tmp_path, open_top, share, centre):
-    """Closed: the L's own volume, 3/4 of its box, and centroid (x = y = -1/6 in the unit
-    box). Open: its hull's (its one piece, built with --parts hull), the box less the
-    triangle cut off the missing quadrant, 7/8 of the box, centroid x = y = -2/21."""
+# In the unit box the L spans x, y in [-1, 1] less the quadrant x, y > 0, z in [-1/2, 1/2];
+# its hull also less the triangle x + y > 1 of that quadrant. Integrals by hand: the
+# second moment's xx is the square's 4/3 less the quadrant's 1/3 (the triangle's 1/4),
+# xy the quadrant's 1/4 (the triangle's 5/24) taken away, zz the area over 12.
+L_CLOSED = (0.75, -1 / 6, [[1, -1 / 4, 0], [-1 / 4, 1, 0], [0, 0, 1 / 4]])
+L_HULL = (0.875, -2 / 21, [[13 / 12, -5 / 24, 0], [-5 / 24, 13 / 12, 0], [0, 0, 7 / 24]])
+
+
+@pytest.mark.parametrize(("open_top", "expected"), [(False, L_CLOSED), (True, L_HULL)])
+def test_a_closed_mesh_keeps_its_volume_and_an_open_one_takes_its_pieces(tmp_path, open_top, expected):
+    """Closed: the L's own volume (3/4 of its box), centroid and second moment. Open:
+    its hull's (its one piece, built with --parts hull: 7/8 of the box)."""
+    share, centre, moment = expected
     folder = tmp_path / "src"
     _l_prism_obj(folder, "ell", open_top)
     header = "file,id,category,licence,creator,title,source,size_m,up"
@@ -145,3 +153,4 @@ def test_a_closed_mesh_keeps_its_volume_and_an_open_one_takes_its_pieces(tmp_pat
     assert scale == pytest.approx(0.15)
     assert asset.volume == pytest.approx(share * box, rel=1e-5)
     np.testing.assert_allclose(asset.centroid, [centre, centre, 0.0], atol=1e-5)
+    np.testing.assert_allclose(asset.moment, moment, atol=1e-5)
