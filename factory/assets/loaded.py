@@ -147,7 +147,7 @@ def build_pack_mesh(pack: Pack, record: AssetRecord) -> tuple[MeshAsset, float]:
     cross = np.cross(unit[f[:, 1]] - unit[f[:, 0]], unit[f[:, 2]] - unit[f[:, 0]])
     keep = np.linalg.norm(cross, axis=1) > _AREA_EPS
     textures = tuple(
-        _frozen(decode_texture(pack.read_file(record, path), pack._shown(path))) for path in record.textures
+        _frozen(decode_texture(pack.read_file(record, path), pack.shown(path))) for path in record.textures
     )
     asset = make_asset(
         asset_key(pack, record),

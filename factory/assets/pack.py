@@ -168,7 +168,7 @@ class Pack:
     def read_mesh(self, asset: AssetRecord) -> MeshData:
         """``asset``'s mesh, read again and checked (hash, shape, limits)."""
         return decode_mesh(
-            self.read_file(asset, asset.mesh), self._shown(asset.mesh), self.limits.max_faces, len(asset.textures)
+            self.read_file(asset, asset.mesh), self.shown(asset.mesh), self.limits.max_faces, len(asset.textures)
         )
 
     def read_file(self, asset: AssetRecord, path: str) -> bytes:
@@ -179,11 +179,12 @@ class Pack:
                 does not match.
         """
         if path not in asset.sha256:
-            raise AssetError(self._shown(path), f"not a file of asset {asset.id}; its files: {list(asset.files())}")
+            raise AssetError(self.shown(path), f"not a file of asset {asset.id}; its files: {list(asset.files())}")
         fs, root = fsspec.core.url_to_fs(self.url)
-        return _read_checked(fs, root, asset, path, self._shown(path))
+        return _read_checked(fs, root, asset, path, self.shown(path))
 
-    def _shown(self, path: str) -> str:
+    def shown(self, path: str) -> str:
+        """``path`` (relative to the pack) as errors name it: the pack's URL joined on."""
         return f"{self.url.rstrip('/')}/{path}"
 
 
@@ -233,20 +234,20 @@ def verify_asset(fs: fsspec.AbstractFileSystem, root: str, pack: Pack, asset: As
     Raises:
         AssetError: naming the file (``pack.json`` for the licence).
     """
-    lic = licence(asset.licence, f"{pack._shown(PACK_FILE)}: asset {asset.id}")
+    lic = licence(asset.licence, f"{pack.shown(PACK_FILE)}: asset {asset.id}")
     if not lic.known:
         raise AssetError(
-            f"{pack._shown(PACK_FILE)}: asset {asset.id}",
+            f"{pack.shown(PACK_FILE)}: asset {asset.id}",
             f"licence {asset.licence} is unknown; a pack holds only licences factory knows",
         )
     limits = pack.limits
-    mesh_file = pack._shown(asset.mesh)
+    mesh_file = pack.shown(asset.mesh)
     decode_mesh(_read_checked(fs, root, asset, asset.mesh, mesh_file), mesh_file, limits.max_faces, len(asset.textures))
     for tex in asset.textures:
-        shown = pack._shown(tex)
+        shown = pack.shown(tex)
         check_texture(_read_checked(fs, root, asset, tex, shown), shown, limits.max_texture_px)
     for notice in asset.notices:
-        _read_checked(fs, root, asset, notice, pack._shown(notice))
+        _read_checked(fs, root, asset, notice, pack.shown(notice))
 
 
 def _read_checked(fs: fsspec.AbstractFileSystem, root: str, asset: AssetRecord, path: str, shown: str) -> bytes:

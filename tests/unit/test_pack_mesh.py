@@ -154,3 +154,20 @@ def test_a_closed_mesh_keeps_its_volume_and_an_open_one_takes_its_pieces(tmp_pat
     assert asset.volume == pytest.approx(share * box, rel=1e-5)
     np.testing.assert_allclose(asset.centroid, [centre, centre, 0.0], atol=1e-5)
     np.testing.assert_allclose(asset.moment, moment, atol=1e-5)
+
+
+def test_a_texture_altered_after_the_pack_was_opened_is_refused_naming_it(tmp_path):
+    import shutil
+
+    from factory.errors import AssetError
+
+    root = tmp_path / "starter"
+    shutil.copytree(STARTER, root)
+    pack = load_pack(str(root))
+    record = next(r for r in pack.assets if r.textures)
+    (root / record.textures[0]).write_bytes(b"not the texture")
+    with pytest.raises(AssetError) as e:
+        build_pack_mesh(pack, record)
+    assert e.value.file == f"{root}/{record.textures[0]}" and "sha256" in e.value.message
+    with pytest.raises(AssetError, match="not a file of asset"):
+        pack.read_file(record, pack.assets[-1].mesh if pack.assets[-1] is not record else pack.assets[0].mesh)
