@@ -96,12 +96,19 @@ bench: env-test
 # CC-BY-3.0, CC-BY-3.0-US) and pybullet 3.2.7's random_urdfs (zlib; only that folder);
 # `make assets` builds every pack into $(PACKS); `make starter-pack` rebuilds the
 # committed factory/assets/starter (the CC0 objects of factory/assets/starter.ids).
+# Convex pieces for collisions: CoACD for the starter pack (about 6 s of CPU an asset);
+# the hull for the full libraries, where CoACD would take hours (docs/cli.md).
 SOURCES ?= out/sources
 PACKS ?= out/packs
 SH3D := $(SOURCES)/sweethome3d/usr/share/sweethome3d/furniture
 SH3D_LIBRARIES := BlendSwap-CC-0 BlendSwap-CC-BY KatorLegaz Reallusion Scopia
 
 .PHONY: assets starter-pack
+
+# The assets extra (CoACD, fast-simplification) on top of the runtime.
+$(VENV)/.assets: $(VENV)/.runtime
+	$(PY) -m pip install --quiet -e '.[assets]'
+	touch $@
 
 $(SH3D):
 	mkdir -p $(SOURCES)/deb
@@ -112,17 +119,17 @@ $(SOURCES)/pybullet_data/random_urdfs:
 	$(PY) -m pip download --quiet --no-deps --only-binary :all: pybullet==3.2.7 -d $(SOURCES)/wheels
 	cd $(SOURCES) && unzip -q -o wheels/pybullet-3.2.7-*.whl 'pybullet_data/random_urdfs/*'
 
-starter-pack: env-test $(SH3D)
+starter-pack: $(VENV)/.assets $(SH3D)
 	rm -rf factory/assets/starter
 	$(VENV)/bin/factory pack build --from sh3f $(SH3D)/BlendSwap-CC-0.sh3f --out factory/assets/starter \
-		--name starter --max-faces 4000 --max-texture 256 --only @factory/assets/starter.ids
+		--name starter --max-faces 4000 --max-texture 256 --only @factory/assets/starter.ids --parts coacd
 
-assets: env-test $(SH3D) $(SOURCES)/pybullet_data/random_urdfs
+assets: $(VENV)/.assets $(SH3D) $(SOURCES)/pybullet_data/random_urdfs
 	rm -rf $(PACKS) && mkdir -p $(PACKS)
 	for lib in $(SH3D_LIBRARIES); do \
-		$(VENV)/bin/factory pack build --from sh3f $(SH3D)/$$lib.sh3f --out $(PACKS)/$$lib || exit 1; done
+		$(VENV)/bin/factory pack build --from sh3f $(SH3D)/$$lib.sh3f --out $(PACKS)/$$lib --parts hull || exit 1; done
 	$(VENV)/bin/factory pack build --from pybullet $(SOURCES)/pybullet_data/random_urdfs --out $(PACKS)/pybullet-blobs \
-		--skip-refused  # one of the 1,000 (168.obj) has NaN vertices
+		--parts hull --skip-refused  # one of the 1,000 (168.obj) has NaN vertices
 
 # The HTTP endpoint on an embedded Ray, in the foreground (Ctrl-C stops it).
 serve: env

@@ -14,7 +14,9 @@ onto it at the end, so a failure (any asset refused) leaves nothing at the targe
 the folder is removed. Elsewhere (``s3://``, ``memory://``) the files go up first and
 ``pack.json`` last: a pack without ``pack.json`` does not load.
 
-Convex pieces for physics (CoACD) are not computed in this step.
+Then the convex pieces that collide (:func:`~factory.assets.parts.make_pieces`: CoACD
+by default when it is installed, else the hull; ``parts`` chooses) go into the same
+``mesh.npz``, so its sha256 covers them, and ``pack.json`` records how they were made.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ import numpy as np
 
 from factory.assets.licences import licence
 from factory.assets.meshfile import MeshData, check_mesh, encode_mesh
-from factory.assets.pack import FORMAT, PACK_FILE, AssetRecord, Limits, Pack, PackFile, load_pack
+from factory.assets.pack import FORMAT, PACK_FILE, AssetRecord, Limits, Pack, PackFile, PartsModel, load_pack
+from factory.assets.parts import COACD_PARAMS, METHODS, coacd_available, default_method, make_pieces
 from factory.assets.source import SourceAsset, TextureSource, read_source
 from factory.errors import AssetError
 
@@ -209,10 +212,11 @@ def texture_bytes(texture: TextureSource, max_px: int) -> tuple[bytes, str]:
 
 
 def build_asset(
-    asset: SourceAsset, limits: Limits, log: Callable[[str], None] | None = None
+    asset: SourceAsset, limits: Limits, log: Callable[[str], None] | None = None, parts: str = "hull"
 ) -> tuple[AssetRecord, dict[str, bytes]]:
-    """One asset's record and files (path relative to the pack -> bytes); what was left
-    out (a missing texture) goes to ``log``.
+    """One asset's record and files (path relative to the pack -> bytes), its convex
+    pieces made by ``parts`` (``hull`` or ``coacd``); what was left out (a missing
+    texture) or fell back (CoACD gave no piece: the hull) goes to ``log``.
 
     Raises:
         AssetError: naming the file that is refused (licence, mesh, texture).
@@ -226,6 +230,11 @@ def build_asset(
     for note in notes if log else ():
         log(note)
     mesh = decimate(normalise(mesh, asset), limits.max_faces)
+    check_mesh(mesh, str(asset.mesh), limits.max_faces, len(textures))
+    part_vertices, part_offsets, used = make_pieces(mesh.vertices, mesh.faces, parts)
+    if used != parts and log:
+        log(f"{asset.id}: CoACD gave no convex piece; it collides as its hull")
+    mesh = mesh._replace(part_vertices=part_vertices, part_offsets=part_offsets)
     check_mesh(mesh, str(asset.mesh), limits.max_faces, len(textures))
     files = {f"{asset.id}/mesh.npz": encode_mesh(mesh)}
     for i, tex in enumerate(textures):
@@ -271,17 +280,26 @@ def build_pack(
     limits: Limits = DEFAULT_LIMITS,
     log: Callable[[str], None] | None = None,
     skip_refused: bool = False,
+    parts: str | None = None,
 ) -> Pack:
     """Write the pack of ``assets`` (in order) to ``out`` (a folder or fsspec URL)
     atomically, then load and verify it. With ``skip_refused``, an asset the build
     refuses is left out and named through ``log`` (its file and why) instead of
-    refusing the pack: for a large source with a broken model or two.
+    refusing the pack: for a large source with a broken model or two. ``parts``: how
+    the convex pieces are made, ``hull`` or ``coacd`` (None: CoACD when installed).
 
     Raises:
         AssetError: ``out`` already holds something, no assets, repeated ids, or an
             asset refused (naming its file; with ``skip_refused``, only when every
             asset is); nothing is left at ``out``.
+            Also (naming ``<parts>``): ``parts`` is not hull, coacd or None, or is
+            coacd and CoACD is not installed (with the install hint).
     """
+    parts = parts or default_method()
+    if parts not in METHODS:
+        raise AssetError("<parts>", f"{parts!r} is not a way to make convex pieces; allowed: {', '.join(METHODS)}")
+    if parts == "coacd" and not coacd_available():
+        raise AssetError("<parts>", "coacd pieces need CoACD: pip install 'factory[assets]' (or --parts hull)")
     ids = [a.id for a in assets]
     if not ids:
         raise AssetError(out, "no assets to build a pack from")
@@ -300,7 +318,7 @@ def build_pack(
         records = []
         for asset in assets:
             try:
-                record, files = build_asset(asset, limits, log)
+                record, files = build_asset(asset, limits, log, parts)
             except AssetError as e:
                 if not skip_refused:
                     raise
@@ -315,7 +333,10 @@ def build_pack(
                 log(f"{asset.id}: {record.licence}, {len(files)} files")
         if not records:
             raise AssetError(out, "every asset was refused; nothing to build a pack from")
-        meta = PackFile(format=FORMAT, name=name, version=version, limits=limits._asdict(), assets=tuple(records))
+        made = PartsModel(method=parts, params=COACD_PARAMS if parts == "coacd" else {})
+        meta = PackFile(
+            format=FORMAT, name=name, version=version, limits=limits._asdict(), parts=made, assets=tuple(records)
+        )
         (work / PACK_FILE).write_text(json.dumps(meta.model_dump(mode="json"), indent=1) + "\n", encoding="utf-8")
         if local:
             os.rename(work, root)

@@ -15,7 +15,17 @@ Members (``V`` vertices, ``F`` faces, ``M`` materials):
   material has a texture;
 * ``face_material`` int16 (F,), each face's material;
 * ``material_colour`` float32 (M, 4), linear RGBA in [0, 1] (the MTL's ``Kd``);
-* ``material_texture`` int16 (M,), index into the asset's texture files, -1 for none.
+* ``material_texture`` int16 (M,), index into the asset's texture files, -1 for none;
+* ``part_vertices`` float32 (P, 3), metres in the mesh's frame, and ``part_offsets``
+  int32 (K + 1,): the K convex pieces whose hulls collide (:mod:`factory.assets.parts`),
+  piece ``j`` the points ``part_vertices[part_offsets[j]:part_offsets[j + 1]]``
+  (``part_offsets`` starts at 0 and ends at P). Both or neither: a mesh written before
+  pieces were made at build time has neither, and collides as its hull (the pack
+  format stays 1: such a pack is still right, only coarser, and the pieces, when there,
+  are covered by the mesh's sha256 like every other member). Each piece holds at least
+  4 points that span a volume (not all in one plane), finite, within the mesh's bounding
+  box widened by :data:`PART_TOLERANCE` of its largest extent; at most
+  :data:`MAX_PIECES` pieces.
 """
 
 from __future__ import annotations
@@ -26,9 +36,13 @@ from typing import NamedTuple
 
 import numpy as np
 
+from factory.assets.parts import MAX_PIECES, split_pieces
 from factory.errors import AssetError
 
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # zip's earliest date: no build time in the bytes
+# Pieces lie within the bounding box (the build clips them); the tolerance is a flat
+# mesh's thickened hull (parts.FLAT_PAD) and float32 rounding.
+PART_TOLERANCE = 0.01
 
 
 class MeshData(NamedTuple):
@@ -40,6 +54,8 @@ class MeshData(NamedTuple):
     face_material: np.ndarray
     material_colour: np.ndarray
     material_texture: np.ndarray
+    part_vertices: np.ndarray | None = None
+    part_offsets: np.ndarray | None = None
 
 
 _DTYPES = {
@@ -49,6 +65,8 @@ _DTYPES = {
     "face_material": np.int16,
     "material_colour": np.float32,
     "material_texture": np.int16,
+    "part_vertices": np.float32,
+    "part_offsets": np.int32,
 }
 
 
@@ -122,6 +140,35 @@ def check_mesh(mesh: MeshData, file: str, max_faces: int, textures: int) -> None
     _need(int(fm.min()) >= 0 and int(fm.max()) < len(colours), file, f"face_material outside [0, {len(colours)})")
     _need(bool(((tex >= -1) & (tex < textures)).all()), file, f"material_texture outside [-1, {textures})")
     _need(mesh.uv is not None or not (tex >= 0).any(), file, "a material has a texture but the mesh has no uv")
+    check_parts(mesh, file)
+
+
+def check_parts(mesh: MeshData, file: str) -> None:
+    """Raise :class:`AssetError` naming ``file`` unless ``mesh``'s convex pieces, when
+    it has them, are well formed (see the module docstring)."""
+    pv, po = mesh.part_vertices, mesh.part_offsets
+    if pv is None and po is None:
+        return
+    _need(pv is not None and po is not None, file, "part_vertices and part_offsets come together; one is missing")
+    _need(pv.ndim == 2 and pv.shape[1] == 3, file, f"part_vertices must be (P, 3), got {_shape(pv)}")
+    _need(
+        po.ndim == 1 and 2 <= len(po) <= MAX_PIECES + 1,
+        file,
+        f"part_offsets must be (K + 1,) with 1 <= K <= {MAX_PIECES}, got {_shape(po)}",
+    )
+    _need(int(po[0]) == 0 and int(po[-1]) == len(pv), file, f"part_offsets must run from 0 to {len(pv)}")
+    sizes = np.diff(po)
+    few = int(np.argmax(sizes < 4))
+    _need(bool((sizes >= 4).all()), file, f"piece {few} has {int(sizes[few])} points; a convex piece needs at least 4")
+    bad = int(np.count_nonzero(~np.isfinite(pv).all(axis=1)))
+    _need(bad == 0, file, f"{bad} piece points are not finite (NaN or inf)")
+    lo, hi = mesh.vertices.min(axis=0), mesh.vertices.max(axis=0)
+    tol = PART_TOLERANCE * float((hi - lo).max()) + 1e-6
+    out = int(np.count_nonzero(((pv < lo - tol) | (pv > hi + tol)).any(axis=1)))
+    _need(out == 0, file, f"{out} piece points lie outside the mesh's bounding box (tolerance {tol:.3g} m)")
+    for j, piece in enumerate(split_pieces(pv.astype(np.float64), po)):
+        s = np.linalg.svd(piece - piece.mean(axis=0), compute_uv=False)
+        _need(s[-1] > 1e-6 * max(float(s[0]), 1e-12), file, f"piece {j} is flat: its points lie in one plane")
 
 
 def _shape(a: np.ndarray | None) -> str:

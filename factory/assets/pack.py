@@ -5,6 +5,7 @@ holding ``pack.json`` and the per-asset files it lists. ``pack.json``::
 
     {"format": 1, "name": "sh3d-blendswap-cc0", "version": "1",
      "limits": {"max_faces": 20000, "max_texture_px": 1024},
+     "parts": {"method": "coacd", "params": {"threshold": 0.1, "seed": 1, ...}},
      "assets": [{"id": "blend-swap-cc-0-armchair", "mesh": "blend-swap-cc-0-armchair/mesh.npz",
                  "textures": ["blend-swap-cc-0-armchair/tex0.png"], "category": "office",
                  "size_m": [0.594, 0.627, 1.05], "licence": "CC0-1.0", "creator": "Absfrm",
@@ -12,7 +13,9 @@ holding ``pack.json`` and the per-asset files it lists. ``pack.json``::
                  "notices": ["blend-swap-cc-0-armchair/notice0.txt"],
                  "sha256": {"blend-swap-cc-0-armchair/mesh.npz": "...", ...}}, ...]}
 
-``size_m`` is the mesh's bounding-box extents in metres (x, y, z; z up); ``mesh`` is a
+``parts`` (optional: packs built before it have none) says how the convex pieces in
+each mesh were made (:mod:`factory.assets.parts`: ``hull``, or ``coacd`` with its
+settings), so that a third party can make them again. ``size_m`` is the mesh's bounding-box extents in metres (x, y, z; z up); ``mesh`` is a
 ``.npz`` (:mod:`factory.assets.meshfile`); ``textures`` PNG or JPEG images; ``notices``
 (optional) the licence and attribution texts that came with the asset, verbatim;
 ``sha256`` holds every file the asset names, and nothing else. Ids are unique, lower-case
@@ -80,6 +83,14 @@ class LimitsModel(_Strict):
     max_texture_px: int = Field(ge=1, le=HARD_LIMITS.max_texture_px)
 
 
+class PartsModel(_Strict):
+    """``pack.json``'s ``parts``: ``method`` (``hull`` or ``coacd``) and, for CoACD, the
+    settings it ran with (:data:`factory.assets.parts.COACD_PARAMS`)."""
+
+    method: Literal["hull", "coacd"]
+    params: dict[str, bool | int | float] = {}
+
+
 class AssetRecord(_Strict):
     """One asset of ``pack.json`` (see the module docstring)."""
 
@@ -123,6 +134,7 @@ class PackFile(_Strict):
     name: Annotated[str, Field(pattern=ID_PATTERN)]
     version: _Text
     limits: LimitsModel
+    parts: PartsModel | None = None
     assets: tuple[AssetRecord, ...] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -155,15 +167,24 @@ class Pack:
 
     def read_mesh(self, asset: AssetRecord) -> MeshData:
         """``asset``'s mesh, read again and checked (hash, shape, limits)."""
-        fs, root = fsspec.core.url_to_fs(self.url)
         return decode_mesh(
-            _read_checked(fs, root, asset, asset.mesh, self._shown(asset.mesh)),
-            self._shown(asset.mesh),
-            self.limits.max_faces,
-            len(asset.textures),
+            self.read_file(asset, asset.mesh), self.shown(asset.mesh), self.limits.max_faces, len(asset.textures)
         )
 
-    def _shown(self, path: str) -> str:
+    def read_file(self, asset: AssetRecord, path: str) -> bytes:
+        """The bytes of ``path``, one of ``asset``'s files, its sha256 checked.
+
+        Raises:
+            AssetError: naming the file: missing, unreadable, too large, or the hash
+                does not match.
+        """
+        if path not in asset.sha256:
+            raise AssetError(self.shown(path), f"not a file of asset {asset.id}; its files: {list(asset.files())}")
+        fs, root = fsspec.core.url_to_fs(self.url)
+        return _read_checked(fs, root, asset, path, self.shown(path))
+
+    def shown(self, path: str) -> str:
+        """``path`` (relative to the pack) as errors name it: the pack's URL joined on."""
         return f"{self.url.rstrip('/')}/{path}"
 
 
@@ -213,20 +234,20 @@ def verify_asset(fs: fsspec.AbstractFileSystem, root: str, pack: Pack, asset: As
     Raises:
         AssetError: naming the file (``pack.json`` for the licence).
     """
-    lic = licence(asset.licence, f"{pack._shown(PACK_FILE)}: asset {asset.id}")
+    lic = licence(asset.licence, f"{pack.shown(PACK_FILE)}: asset {asset.id}")
     if not lic.known:
         raise AssetError(
-            f"{pack._shown(PACK_FILE)}: asset {asset.id}",
+            f"{pack.shown(PACK_FILE)}: asset {asset.id}",
             f"licence {asset.licence} is unknown; a pack holds only licences factory knows",
         )
     limits = pack.limits
-    mesh_file = pack._shown(asset.mesh)
+    mesh_file = pack.shown(asset.mesh)
     decode_mesh(_read_checked(fs, root, asset, asset.mesh, mesh_file), mesh_file, limits.max_faces, len(asset.textures))
     for tex in asset.textures:
-        shown = pack._shown(tex)
+        shown = pack.shown(tex)
         check_texture(_read_checked(fs, root, asset, tex, shown), shown, limits.max_texture_px)
     for notice in asset.notices:
-        _read_checked(fs, root, asset, notice, pack._shown(notice))
+        _read_checked(fs, root, asset, notice, pack.shown(notice))
 
 
 def _read_checked(fs: fsspec.AbstractFileSystem, root: str, asset: AssetRecord, path: str, shown: str) -> bytes:

@@ -3,7 +3,8 @@
 factory pack build --from sh3f|folder|pybullet SOURCE... --out URL: imports every
 SOURCE (Sweet Home 3D .sh3f libraries, folders with a licences.csv, or pybullet_data's
 random_urdfs folder), normalises each mesh (z up, metres, bounding box centred),
-decimates meshes over --max-faces, downscales textures over --max-texture pixels, and
+decimates meshes over --max-faces, downscales textures over --max-texture pixels, makes
+each mesh's convex pieces for collisions (--parts coacd|hull; CoACD when installed), and
 writes the pack (pack.json and one folder per asset) atomically: nothing is left at
 URL when anything is refused. factory pack check URL loads a pack, verifies every
 licence, hash, mesh and texture, and prints its assets, categories and licences with
@@ -51,6 +52,12 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         help=f"build: downscale textures over PX pixels a side (default {Limits().max_texture_px}, "
         f"at most {HARD_LIMITS.max_texture_px})",
     )
+    p.add_argument(
+        "--parts",
+        choices=("hull", "coacd"),
+        help="build: the convex pieces that collide: CoACD's decomposition (the 'assets' extra; the default "
+        "when installed, seconds an asset) or each mesh's hull (milliseconds)",
+    )
     p.add_argument("--name", help="build: the pack's name (default: the --out folder's name)")
     p.add_argument(
         "--skip-refused",
@@ -81,8 +88,18 @@ def run(args: argparse.Namespace) -> int:
     from factory.errors import ConfigError
 
     if args.action == "check":
-        if len(args.paths) != 1 or args.source_kind or args.out or args.name or args.only or args.skip_refused:
-            raise ConfigError("factory pack check", ["check takes one URL and no --from, --out, --name or --only"])
+        if (
+            len(args.paths) != 1
+            or args.source_kind
+            or args.out
+            or args.name
+            or args.only
+            or args.skip_refused
+            or args.parts
+        ):
+            raise ConfigError(
+                "factory pack check", ["check takes one URL and no --from, --out, --name, --only or --parts"]
+            )
         return _check(args.paths[0])
     missing = [flag for flag, value in (("--from", args.source_kind), ("--out", args.out)) if not value]
     if missing:
@@ -123,6 +140,7 @@ def _build(args: argparse.Namespace) -> int:
             limits=limits,
             log=lambda s: print(s, file=sys.stderr, flush=True),
             skip_refused=args.skip_refused,
+            parts=args.parts,
         )
     print(f"wrote {args.out}", flush=True)
     print("\n".join(summary(pack)), flush=True)
@@ -140,13 +158,14 @@ def _check(url: str) -> int:
 
 def summary(pack) -> list[str]:
     """The lines ``factory pack check`` prints: name, asset count with the held-out
-    share, then categories and licences with counts (most first, then by name)."""
+    share, limits and how the convex pieces were made, then categories and licences with counts (most first, then by name)."""
     from factory.assets.pack import split
 
+    pieces = pack.meta.parts.method if pack.meta.parts else "none stored (each mesh's hull)"
     lines = [
         f"pack {pack.name} (format {pack.meta.format}, version {pack.meta.version}): {len(pack.assets)} assets, "
         f"{len(split(pack, 'test'))} held out for test; limits {pack.limits.max_faces} faces, "
-        f"{pack.limits.max_texture_px} px"
+        f"{pack.limits.max_texture_px} px; convex pieces: {pieces}"
     ]
     for title, counts in (
         ("categories", Counter(a.category for a in pack.assets)),

@@ -1,9 +1,11 @@
 """The starter pack in the repository (factory/assets/starter/): every file verified by
-its hash, CC0 only, attributed, and exactly the ids of factory/assets/starter.ids."""
+its hash, CC0 only, attributed, exactly the ids of factory/assets/starter.ids, with
+CoACD's convex pieces, a few MB."""
 
 from pathlib import Path
 
 from factory.assets.pack import load_pack, split
+from factory.assets.parts import COACD_PARAMS, MAX_PIECES
 
 STARTER = Path(__file__).resolve().parents[2] / "factory" / "assets" / "starter"
 IDS = STARTER.with_suffix(".ids")
@@ -34,3 +36,12 @@ def test_the_starter_split_holds_some_out_and_keeps_the_rest():
     train, test = {a.id for a in split(pack, "train")}, {a.id for a in split(pack, "test")}
     assert test and train and not train & test
     assert train | test == {a.id for a in pack.assets}
+
+
+def test_every_starter_asset_carries_its_coacd_pieces_and_the_pack_stays_small():
+    pack = load_pack(str(STARTER))
+    assert pack.meta.parts.method == "coacd" and pack.meta.parts.params == COACD_PARAMS
+    counts = [len(pack.read_mesh(a).part_offsets) - 1 for a in pack.assets]
+    assert all(1 <= k <= MAX_PIECES for k in counts) and max(counts) > 1  # the chairs and tables are cut up
+    size = sum(f.stat().st_size for f in STARTER.rglob("*") if f.is_file())
+    assert size < 4 * 2**20, f"the starter pack is {size} bytes: keep it a few MB"
