@@ -63,13 +63,14 @@ def instrument() -> None:
 
 def clear_caches() -> None:
     """Empty every per-process asset cache (what a new worker starts with)."""
-    from factory.assets import catalog, pack_mesh
+    from factory.assets import catalog, loaded
     from factory.assets.generators.cache import process_cache
     from factory.render.device import get_device
     from factory.render.meshes import mesh_cache
 
     catalog._CATALOGS.clear()
-    pack_mesh._CACHE.clear()
+    loaded.pack_mesh_cache().clear()
+    loaded._PACKS.clear()
     process_cache().clear()
     mesh_cache(get_device("cpu")).clear()
 

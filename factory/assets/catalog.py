@@ -26,30 +26,23 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from pathlib import Path
 
 import numpy as np
 
 from factory.assets.generators.cache import cached_build
 from factory.assets.generators.registry import GENERATORS, draw
 from factory.assets.licences import DEFAULT_ALLOWLIST, LICENCES, licence
-from factory.assets.pack import AssetRecord, Pack, load_pack, split
-from factory.assets.pack_mesh import pack_mesh
+from factory.assets.loaded import open_pack, pack_mesh
+from factory.assets.pack import AssetRecord, Pack, split
 from factory.errors import AssetError, ConfigError, ParamError
 from factory.scene.assets import MeshAsset, make_asset
 from factory.scene.config import Config
 from factory.scene.shapes import CLASSES
 from factory.scene.types import AssetRef, DrawnAsset
 
-STARTER = Path(__file__).with_name("starter")  # the pack shipped in the package ('starter')
 GENERATED_LICENCE = "CC0-1.0"  # a generated mesh is made by factory's own code from its params
 MAX_CLASSES = 256  # semantic.png is 8-bit
 _MAX_GENERATED = 512  # generated MeshAssets kept per process (params are drawn anew per object)
-
-
-def pack_url(url: str) -> str:
-    """A pack's location: ``starter`` is the starter pack in the package."""
-    return str(STARTER) if url == "starter" else url
 
 
 def _shapes(config: Config) -> list[tuple[str, str, str, object]]:
@@ -135,7 +128,7 @@ class Catalog:
             message = f"pack {name!r} is not in assets.packs (those are: {known})"
             return [{"field": field, "message": message, "value": f"pack:{name}"}]
         try:
-            pack = load_pack(pack_url(packs[name]))
+            pack = open_pack(packs[name])  # once per process, every file verified
         except AssetError as e:
             return [{"field": f"assets.packs.{name}", "message": str(e), "value": packs[name]}]
         assets = tuple(a for a in split(pack, self.split) if a.licence in self.allowed)

@@ -13,8 +13,9 @@ import sys
 import numpy as np
 import pytest
 
-from factory.assets.catalog import STARTER, Catalog
+from factory.assets.catalog import Catalog
 from factory.assets.generators.registry import build
+from factory.assets.loaded import STARTER
 from factory.assets.pack import held_out, load_pack
 from factory.errors import ConfigError
 from factory.sample.generate import generate_sample
