@@ -93,10 +93,13 @@ def shard_record(
     failures: Iterable[Mapping[str, Any]],
     nbytes: int,
     sha256: str,
+    assets: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The record of one shard. ``indices`` are the samples the shard is for, ``written``
     how many it holds, ``failures`` the ``{index, scenario, seed, error}`` of each sample
-    skipped under the failure budget."""
+    skipped under the failure budget, ``assets`` the tally of its samples' asset licences
+    (:func:`factory.dataset.licensing.tally_tar`; kept in the record, left out of the
+    manifest's shard list, summed into its ``assets`` section)."""
     from factory.sample.types import sample_key
 
     indices = list(indices)
@@ -109,6 +112,7 @@ def shard_record(
         "bytes": nbytes,
         "sha256": sha256,
         "failures": sorted((dict(f) for f in failures), key=lambda f: f["index"]),
+        **({} if assets is None else {"assets": dict(assets)}),
     }
 
 
@@ -165,15 +169,20 @@ def build(
     """The manifest document from the shard records (any order): of a generated dataset
     (``config``), or of a mixed one (``mixed``, no config: ``kind: "mix"``, no scenario
     allocation, its sources and their licences last). The failures of all shards are
-    also listed together at the top level."""
+    also listed together at the top level; the shards' asset tallies are summed into
+    ``assets`` (:mod:`factory.dataset.licensing`) and left out of ``shards``."""
+    from factory.dataset import licensing
+
     shards = sorted(shards, key=lambda r: r["shard"])
     failures = [dict(f) for r in shards for f in r.get("failures", [])]
     created = created or created_now()
     if mixed is None:
+        note = {"licence_note": licensing.LICENCE_NOTE} if licensing.draws_assets(config) else {}
         head = {
             "name": config.name,
             "created": created,
             "licence": config.licence,
+            **note,
             "generator": generator_info(),
             "seed": config.seed,
             "config_hash": config.config_hash(),
@@ -200,7 +209,10 @@ def build(
     }
     if mixed is None:
         doc["scenarios"] = scenarios_block(config, samples, failures)
-    doc["shards"] = [dict(r) for r in shards]
+        doc["assets"] = licensing.manifest_section(config, shards)
+    else:
+        doc["assets"] = licensing.summary_section(shards)
+    doc["shards"] = [{k: v for k, v in r.items() if k != "assets"} for r in shards]
     doc.update({"config": config.resolved()} if mixed is None else {"sources": mixed.sources, "licence": mixed.licence})
     return doc
 
