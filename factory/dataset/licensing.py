@@ -38,8 +38,8 @@ from factory.errors import AssetError
 
 ASSET_KEY = b'"asset"'  # a sample whose json lacks these bytes has no generated or pack object
 LICENCE_NOTE = (
-    "the dataset licence covers the data as factory made it; each generated or pack object "
-    "carries its own asset licence (assets.licences, assets.attribution)"
+    "covers the data as factory made it; each generated or pack object carries its own asset licence, "
+    "listed with its attribution in the manifest's assets section"
 )
 
 
