@@ -186,24 +186,33 @@ def draws_assets(config) -> bool:
 def manifest_section(config, records: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """The manifest's ``assets`` section of a generated dataset: the config's ``split``
     and resolved ``allowed_licences``, the ``packs`` it draws (config name ->
-    ``{url, name, version}``), the dataset's class table, and the sum of the shard
+    ``{url, name, version}``), the dataset's class table (``classes``; None, with
+    ``catalog_error``, when the catalogue cannot be made any more), and the sum of the shard
     ``records``' tallies (shards recorded without one, by an older factory, are named in
     ``uncounted_shards``), each licence with its SPDX ``name`` and ``attribution``."""
     from factory.assets.catalog import catalog_for
+    from factory.assets.licences import DEFAULT_ALLOWLIST
+    from factory.errors import FactoryError
 
     records = list(records)
-    catalog = catalog_for(config)
+    chosen = config.assets.allowed_licences
+    head = {"split": config.assets.split, "allowed_licences": sorted(DEFAULT_ALLOWLIST if chosen is None else chosen)}
+    try:
+        catalog = catalog_for(config)  # made in preflight already: this process's cached one
+    except FactoryError as e:
+        # The shards are written: a pack gone since must not keep the manifest from being committed.
+        return {
+            **head,
+            "packs": {k: {"url": v} for k, v in sorted(config.assets.packs.items())},
+            "classes": None,
+            "catalog_error": str(e),
+            **summary_section(records),
+        }
     packs = {
         key: {"url": config.assets.packs[key], "name": pack.name, "version": pack.meta.version}
         for key, pack in sorted(catalog.packs.items())
     }
-    return {
-        "split": config.assets.split,
-        "allowed_licences": sorted(catalog.allowed),
-        "packs": packs,
-        "classes": list(catalog.classes),
-        **summary_section(records),
-    }
+    return {**head, "packs": packs, "classes": list(catalog.classes), **summary_section(records)}
 
 
 def summary_section(records: list[Mapping[str, Any]]) -> dict[str, Any]:

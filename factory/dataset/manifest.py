@@ -11,7 +11,9 @@ The **manifest** lists every shard (name, sample count, first and last key, byte
 sha256, the samples skipped under ``--max-failures``) and the resolved config, its
 hash, the seed, the generator (:func:`factory.dataset.provenance.generator_info`: version, git
 commit when known, Python and library versions), the creation time and the licence,
-and the scenario allocation (:func:`scenarios_block`). A mixed dataset's
+the scenario allocation (:func:`scenarios_block`) and the objects' asset licences with
+their attribution list (``assets``: :func:`factory.dataset.licensing.manifest_section`,
+summed from the tally each shard record holds). A mixed dataset's
 (:mod:`factory.dataset.mix`) has ``kind: "mix"``, the interleave's seed and ratio, and its
 sources and their licences instead of the config, its hash and the allocation
 (:class:`Mixed`); :func:`build` makes both. A dataset without a manifest is incomplete.

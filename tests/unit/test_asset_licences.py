@@ -253,3 +253,26 @@ def test_the_card_lists_every_licence_and_attributes_every_cc_by_asset(clean, tm
     assert "own asset licence" in card.split("## Licences", 1)[1].split("\n## ", 1)[0]
     html = (tmp_path / "report" / "report.html").read_text()
     assert 'id="attribution"' in html
+
+
+def test_the_default_allowlist_is_factorys_permissive_one_and_refusals_say_why(config):
+    from factory.assets.licences import DEFAULT_ALLOWLIST
+    from factory.trust.validate.assets import allowlist, refusal
+
+    plain = parse_config({"scenarios": {"a": {"objects": {"count": 1}}}})
+    assert allowlist(plain) == DEFAULT_ALLOWLIST and allowlist(config) == frozenset(ALLOWED)
+    assert refusal("CC-BY-4.0", DEFAULT_ALLOWLIST) is None
+    assert "share-alike" in refusal("CC-BY-SA-4.0", DEFAULT_ALLOWLIST)
+    assert "not an SPDX id" in refusal("Proprietary", DEFAULT_ALLOWLIST)
+    assert "no licence given" in refusal(None, DEFAULT_ALLOWLIST)
+
+
+def test_a_pack_gone_before_the_commit_does_not_keep_the_manifest_from_being_written(config, tmp_path):
+    gone = config.model_copy(update={"assets": config.assets.model_copy(update={"packs": {"toys": str(tmp_path)}})})
+    data = reference_shards(config, SAMPLES, SHARD)["lic-000000.tar"]
+    from factory.dataset.writer import record_of
+
+    record = record_of(0, "lic-000000.tar", range(SHARD), data)
+    man = mf.build(gone, samples=SHARD, shard_size=SHARD, prefix="lic", shards=[record], max_failures=0)
+    assert "pack.json" in man["assets"]["catalog_error"] and man["assets"]["classes"] is None
+    assert man["assets"]["samples"] == record["assets"]["samples"] > 0
