@@ -19,7 +19,6 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-import trimesh
 
 from factory.cli import main
 from factory.dataset import manifest as mf
@@ -29,51 +28,15 @@ from factory.dataset.shards import build_shard
 from factory.dataset.storage import resolve
 from factory.scene.config import parse_config
 from factory.trust.validate import validate_dataset
+from tests.helpers.assets import ALLOWED, ASSETS, licensed_config, make_pack
 from tests.helpers.datasets import reference_shards, write_dataset
 
 SAMPLES, SHARD = 8, 3  # shards of 3, 3 and 2 samples
-ALLOWED = ["CC-BY-4.0", "CC-BY-SA-4.0", "CC0-1.0"]
-ASSETS = [  # id, licence, mesh
-    ("ball-by", "CC-BY-4.0", "cyl"),
-    ("crate-by", "CC-BY-4.0", "box"),
-    ("crate-sa", "CC-BY-SA-4.0", "box"),
-    ("can-cc0", "CC0-1.0", "cyl"),
-]
-
-
-def make_pack(tmp: Path) -> Path:
-    """The pack ``tinypack`` of :data:`ASSETS`, built from a folder with a licences.csv."""
-    from factory.assets.build import build_pack
-    from factory.assets.importers import IMPORTERS
-
-    src = tmp / "src"
-    src.mkdir(parents=True)
-    rows = ["file,id,category,licence,creator,title,source,size_m"]
-    for n, (aid, lic, kind) in enumerate(ASSETS):
-        mesh = trimesh.creation.box() if kind == "box" else trimesh.creation.cylinder(radius=0.5, height=1, sections=12)
-        mesh.export(src / f"{aid}.stl")
-        rows.append(f"{aid}.stl,{aid},toy,{lic},Creator {n},Title {n},https://example.org/{aid},0.3")
-    (src / "licences.csv").write_text("\n".join(rows) + "\n")
-    build_pack(IMPORTERS["folder"](src, tmp / "work"), str(tmp / "pack"), "tinypack")
-    return tmp / "pack"
 
 
 @pytest.fixture(scope="module")
 def config(tmp_path_factory):
-    pack = make_pack(tmp_path_factory.mktemp("pack"))
-    return parse_config(
-        {
-            "name": "lic",
-            "seed": 5,
-            "render": {"width": 32, "height": 32, "frames": 2, "fps": 12, "substeps": 2, "motion_blur_samples": 1},
-            "output": {"mp4": False},
-            "assets": {"packs": {"toys": str(pack)}, "split": "all", "allowed_licences": ALLOWED},
-            "scenarios": {
-                "a": {"objects": {"count": 3, "shape": {"dist": "choice", "values": ["gen:bottle", "pack:toys"]}}},
-                "b": {"objects": {"count": 2, "shape": "sphere"}},
-            },
-        }
-    )
+    return licensed_config(make_pack(tmp_path_factory.mktemp("pack")))
 
 
 @pytest.fixture(scope="module")
