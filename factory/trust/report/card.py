@@ -4,8 +4,9 @@
 :func:`factory.trust.report.build.stats_document`) and the manifest: provenance (generator,
 version, git commit, config and its hash, seed), the licence of every component,
 every asset licence with its counts and the attribution of every asset that asks for it
-(from the manifest's ``assets`` section, counted over all shards), counts, bytes, creation time, the scenario table, intended use and the known limits
-of procedurally generated data. Fields a dataset does not record say so rather than
+(from the manifest's ``assets`` section, counted over all shards), counts, bytes,
+creation time, the scenario table, intended use and the known limits of procedurally
+generated data. Fields a dataset does not record say so rather than
 being left out.
 """
 
