@@ -11,7 +11,9 @@ The **manifest** lists every shard (name, sample count, first and last key, byte
 sha256, the samples skipped under ``--max-failures``) and the resolved config, its
 hash, the seed, the generator (:func:`factory.dataset.provenance.generator_info`: version, git
 commit when known, Python and library versions), the creation time and the licence,
-and the scenario allocation (:func:`scenarios_block`). A mixed dataset's
+the scenario allocation (:func:`scenarios_block`) and the objects' asset licences with
+their attribution list (``assets``: :func:`factory.dataset.licensing.manifest_section`,
+summed from the tally each shard record holds). A mixed dataset's
 (:mod:`factory.dataset.mix`) has ``kind: "mix"``, the interleave's seed and ratio, and its
 sources and their licences instead of the config, its hash and the allocation
 (:class:`Mixed`); :func:`build` makes both. A dataset without a manifest is incomplete.
@@ -93,10 +95,13 @@ def shard_record(
     failures: Iterable[Mapping[str, Any]],
     nbytes: int,
     sha256: str,
+    assets: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The record of one shard. ``indices`` are the samples the shard is for, ``written``
     how many it holds, ``failures`` the ``{index, scenario, seed, error}`` of each sample
-    skipped under the failure budget."""
+    skipped under the failure budget, ``assets`` the tally of its samples' asset licences
+    (:func:`factory.dataset.licensing.tally_tar`; kept in the record, left out of the
+    manifest's shard list, summed into its ``assets`` section)."""
     from factory.sample.types import sample_key
 
     indices = list(indices)
@@ -109,6 +114,7 @@ def shard_record(
         "bytes": nbytes,
         "sha256": sha256,
         "failures": sorted((dict(f) for f in failures), key=lambda f: f["index"]),
+        **({} if assets is None else {"assets": dict(assets)}),
     }
 
 
@@ -165,15 +171,20 @@ def build(
     """The manifest document from the shard records (any order): of a generated dataset
     (``config``), or of a mixed one (``mixed``, no config: ``kind: "mix"``, no scenario
     allocation, its sources and their licences last). The failures of all shards are
-    also listed together at the top level."""
+    also listed together at the top level; the shards' asset tallies are summed into
+    ``assets`` (:mod:`factory.dataset.licensing`) and left out of ``shards``."""
+    from factory.dataset import licensing
+
     shards = sorted(shards, key=lambda r: r["shard"])
     failures = [dict(f) for r in shards for f in r.get("failures", [])]
     created = created or created_now()
     if mixed is None:
+        note = {"licence_note": licensing.LICENCE_NOTE} if licensing.draws_assets(config) else {}
         head = {
             "name": config.name,
             "created": created,
             "licence": config.licence,
+            **note,
             "generator": generator_info(),
             "seed": config.seed,
             "config_hash": config.config_hash(),
@@ -200,7 +211,10 @@ def build(
     }
     if mixed is None:
         doc["scenarios"] = scenarios_block(config, samples, failures)
-    doc["shards"] = [dict(r) for r in shards]
+        doc["assets"] = licensing.manifest_section(config, shards)
+    else:
+        doc["assets"] = licensing.summary_section(shards)
+    doc["shards"] = [{k: v for k, v in r.items() if k != "assets"} for r in shards]
     doc.update({"config": config.resolved()} if mixed is None else {"sources": mixed.sources, "licence": mixed.licence})
     return doc
 

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from factory.dataset import manifest as mf
+from factory.dataset.licensing import tally_tar
 from factory.dataset.shards import sha256_hex
 from factory.dataset.storage import Location
 from factory.errors import StorageError
@@ -31,7 +32,8 @@ def record_of(
     shard: int, name: str, indices: range, data: bytes, failures: Iterable[Mapping[str, Any]] = ()
 ) -> dict[str, Any]:
     """The record of shard ``shard`` whose tar is ``data``: it is for the samples
-    ``indices`` and holds all of them but ``failures`` (those skipped under the budget)."""
+    ``indices`` and holds all of them but ``failures`` (those skipped under the budget);
+    the tally of its samples' asset licences is counted from ``data`` itself."""
     failures = list(failures)
     return mf.shard_record(
         shard=shard,
@@ -41,6 +43,7 @@ def record_of(
         failures=failures,
         nbytes=len(data),
         sha256=sha256_hex(data),
+        assets=tally_tar(data),
     )
 
 

@@ -174,6 +174,7 @@ def test_one_builder_keeps_the_fields_of_each_kind_of_manifest_and_intent_in_ord
         "max_failures",
         "failures",
         "scenarios",
+        "assets",
         "shards",
         "config",
     ]
@@ -194,6 +195,7 @@ def test_one_builder_keeps_the_fields_of_each_kind_of_manifest_and_intent_in_ord
         "bytes",
         "max_failures",
         "failures",
+        "assets",
         "shards",
         "sources",
         "licence",

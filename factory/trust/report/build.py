@@ -203,6 +203,8 @@ def stats_document(dataset, collected: Collected, *, max_samples: int | None, pr
         },
         "licences": {
             "data": m.get("licence"),
+            "data_note": m.get("licence_note"),
+            "assets": licences.asset_licences(m),
             "sources": [
                 {"role": s.get("role"), "name": s.get("name"), "url": s.get("url"), "licence": s.get("licence")}
                 for s in sources

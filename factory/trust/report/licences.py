@@ -5,6 +5,11 @@ Read from installed package metadata (:mod:`importlib.metadata`): the SPDX
 else its ``License ::`` trove classifiers. For factory itself, when it is not installed
 as a distribution, ``pyproject.toml`` next to the package is read instead.
 
+The assets' licences (:func:`asset_licences`) are the manifest's ``assets`` section: the
+counts per licence and the attribution list, summed over every shard when the dataset was
+written (:mod:`factory.dataset.licensing`), so the card covers all samples even when the
+report reads fewer.
+
 Versions are the ones the manifest recorded (``generator.libraries``, see
 :mod:`factory.dataset.provenance`); a dataset made before factory recorded them gets the
 versions installed where the report runs, marked as such.
@@ -16,6 +21,7 @@ import importlib.metadata as md
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from factory.dataset import provenance
 
@@ -92,3 +98,18 @@ def version_label(lib: Mapping[str, str | None]) -> str | None:
     if lib.get("version") is None:
         return None
     return lib["version"] if lib.get("recorded") else f"{lib['version']} (installed here)"
+
+
+ASSET_FIELDS = ("split", "allowed_licences", "packs", "samples", "licences", "attribution", "uncounted_shards")
+
+
+def asset_licences(manifest: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The manifest's ``assets`` section for the card: ``split``, ``allowed_licences``,
+    ``packs``, ``samples`` (with any generated or pack object), ``licences`` (SPDX id ->
+    ``{objects, generated, samples, name, attribution}``), ``attribution`` (one entry per
+    distinct asset whose licence asks for it) and ``uncounted_shards``; None when the
+    manifest has no such section (no manifest, or one made before factory counted them)."""
+    section = manifest.get("assets")
+    if not isinstance(section, Mapping):
+        return None
+    return {k: section[k] for k in ASSET_FIELDS if k in section}

@@ -17,6 +17,7 @@ class Context:
     ``mp4`` come from it; ``samples`` and ``shard_size`` fix which keys each shard
     holds. ``sources`` (mix) maps ``(role, dataset name)`` of each source to its
     ``(licence, config_hash)``. ``scenarios``: check each sample's scenario against the allocation.
+    ``allowed_licences``: the licences an object's asset may carry (None: not checked).
     """
 
     kind: str
@@ -33,4 +34,5 @@ class Context:
     mp4: bool | None = None
     sources: dict | None = None
     scenarios: bool = False
+    allowed_licences: frozenset | None = None
     max_listed: int = DEFAULT_MAX_LISTED

@@ -22,6 +22,7 @@ from factory.dataset.shards import shard_pattern
 from factory.dataset.storage import Location
 from factory.errors import ConfigError, StorageError
 from factory.trust.invariants import is_int, plural
+from factory.trust.validate.assets import allowlist
 from factory.trust.validate.context import Context
 from factory.trust.validate.result import DEFAULT_MAX_LISTED, failure
 
@@ -78,13 +79,17 @@ def plan_validation(location: Location, max_listed: int = DEFAULT_MAX_LISTED) ->
         skipped.append(
             "scenario.*: a mix has no config of its own; synthetic samples are checked without their allocation"
         )
+        skipped.append("asset.licence: a mix records no allowed licences of its own")
         return ValidationPlan(
             location, "mix", manifest, tasks, Context("mix", sources=sources, **common), fails, skipped
         )
     notes: list[str] = []
     config, fields = check_config(manifest, fails, notes)
     scenarios = check_scenarios(manifest, config, samples, fails, skipped)
-    ctx = Context("factory", scenarios=scenarios, **common, **fields)
+    if config is None:
+        skipped.append("asset.licence: the manifest's config does not parse, so its allowed licences are unknown")
+    allowed = None if config is None else allowlist(config)
+    ctx = Context("factory", scenarios=scenarios, allowed_licences=allowed, **common, **fields)
     return ValidationPlan(location, "factory", manifest, tasks, ctx, fails, skipped, notes)
 
 

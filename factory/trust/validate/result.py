@@ -28,7 +28,8 @@ class ShardResult:
     ``failures`` holds at most ``Context.max_listed``; ``counts`` counts every failure by
     check. ``bytes`` and ``sha256`` are None when the shard could not be read; ``keys``
     are in tar order; ``scenarios`` and ``sources`` count samples by meta scenario and by
-    source (each key the shard should hold once); ``complete``: the whole tar was read."""
+    source (each key the shard should hold once), ``assets`` their asset licences (a
+    :meth:`factory.dataset.licensing.Tally.record`); ``complete``: the whole tar was read."""
 
     shard: str
     bytes: int | None = None
@@ -38,6 +39,7 @@ class ShardResult:
     counts: dict[str, int] = field(default_factory=dict)
     scenarios: dict[str, int] = field(default_factory=dict)
     sources: dict[str, int] = field(default_factory=dict)
+    assets: dict = field(default_factory=dict)
     complete: bool = False
     max_listed: int = DEFAULT_MAX_LISTED
 
@@ -82,6 +84,7 @@ class ValidationResult:
     sources: dict[str, int]
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    assets: dict[str, int] = field(default_factory=dict)  # objects per asset licence (SPDX id)
 
     @property
     def ok(self) -> bool:
@@ -107,6 +110,8 @@ class ValidationResult:
             out["samples_by_scenario"] = dict(sorted(self.scenarios.items()))
         if self.sources:
             out["samples_by_source"] = dict(sorted(self.sources.items()))
+        if self.assets:
+            out["objects_by_asset_licence"] = dict(sorted(self.assets.items()))
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -142,6 +147,8 @@ class ValidationResult:
             out.append("samples by scenario: " + ", ".join(f"{k} {v}" for k, v in sorted(self.scenarios.items())))
         if self.sources:
             out.append("samples by source: " + ", ".join(f"{k} {v}" for k, v in sorted(self.sources.items())))
+        if self.assets:
+            out.append("objects by asset licence: " + ", ".join(f"{k} {v}" for k, v in sorted(self.assets.items())))
         out += [f"skipped: {s}" for s in self.skipped]
         out += [f"note: {n}" for n in self.notes]
         if self.ok:

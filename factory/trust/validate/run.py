@@ -1,6 +1,7 @@
 """``validate_dataset``: plan on the driver (:mod:`.plan`), check every shard through the
 ``map_shards`` engine it is handed (:mod:`.shard`), then the checks across shards (keys
-unique in the dataset, scenario and source totals) and the :class:`ValidationResult`."""
+unique in the dataset, scenario, source and asset licence totals) and the
+:class:`ValidationResult`."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from factory.dataset import manifest as mf
+from factory.dataset.licensing import Tally
 from factory.dataset.storage import Location, resolve
 from factory.errors import ConfigError
 from factory.trust.engine import MapShards, map_local
@@ -125,7 +127,8 @@ def assemble(
         scenarios.update(res.scenarios)
         sources.update(res.sources)
     skipped = list(plan.skipped)
-    for f in _totals(plan, results, scenarios, sources, skipped):
+    assets = Tally.of(r.assets for r in results).record()
+    for f in _totals(plan, results, scenarios, sources, skipped) + _asset_totals(plan, results, assets, skipped):
         add(f)
     readable = [r for r in results if r.bytes is not None]
     return ValidationResult(
@@ -141,6 +144,7 @@ def assemble(
         skipped=skipped,
         scenarios=dict(scenarios),
         sources=dict(sources),
+        assets={k: v["objects"] for k, v in assets["licences"].items()},
         seconds=seconds,
         notes=list(plan.notes),
     )
@@ -187,3 +191,44 @@ def _totals(
                     )
                 )
     return out
+
+
+def _asset_totals(plan: ValidationPlan, results: list[ShardResult], counted: dict, skipped: list[str]) -> list[dict]:
+    """``asset.totals``: the shards' asset tally (``counted``, a
+    :meth:`~factory.dataset.licensing.Tally.record`) against the manifest's ``assets``
+    section, when the manifest has one, counted over every shard, and every shard was
+    read completely (else why not, into ``skipped``)."""
+    section = (plan.manifest or {}).get("assets")
+    if plan.manifest is None:
+        return []
+    if not isinstance(section, dict):
+        skipped.append("asset.totals: the manifest has no assets section (made before factory counted asset licences)")
+        return []
+    why = []
+    if section.get("uncounted_shards"):
+        why.append(f"the manifest did not count {plural(len(section['uncounted_shards']), 'shard')}")
+    if any(not r.complete for r in results):
+        why.append("a shard could not be read completely")
+    if why:
+        skipped.append(f"asset.totals: {'; '.join(why)}")
+        return []
+    keys = ("objects", "generated", "samples")
+    recorded = {
+        spdx: {k: row.get(k) for k in keys} if isinstance(row, dict) else row
+        for spdx, row in (section.get("licences") or {}).items()
+    }
+    out = []
+    if (section.get("samples"), recorded) != (counted["samples"], counted["licences"]):
+        out.append(
+            f"samples with assets {counted['samples']} and per licence {counted['licences']} in the shards, "
+            f"the manifest's {section.get('samples')!r} and {recorded}"
+        )
+    if section.get("attribution") != counted["attribution"]:
+        have = {json.dumps(e, sort_keys=True) for e in section.get("attribution") or [] if isinstance(e, dict)}
+        want = {json.dumps(e, sort_keys=True) for e in counted["attribution"]}
+        out.append(
+            f"the attribution list differs from the attributed assets in the shards: "
+            f"{len(want - have)} missing, {len(have - want)} not in the shards "
+            f"(first missing: {min(want - have, default='none')})"
+        )
+    return [failure("asset.totals", mf.MANIFEST, None, m) for m in out]

@@ -1,5 +1,6 @@
-"""Checking one sample: its members, its metadata, its source (mix), and the ground
-truth's invariants through :func:`factory.trust.invariants.check_clip`."""
+"""Checking one sample: its members, its metadata, its source (mix), its assets'
+licences (:mod:`.assets`), and the ground truth's invariants through
+:func:`factory.trust.invariants.check_clip`."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ import json
 from collections import Counter
 from typing import Any
 
+from factory.dataset.licensing import Tally
 from factory.sample.decode import png_array
 from factory.sample.encode import IMAGE_MEMBERS
 from factory.trust.invariants import check_clip
+from factory.trust.validate.assets import check_assets
 from factory.trust.validate.context import Context
 from factory.trust.validate.result import ShardResult
 
@@ -44,9 +47,12 @@ def check_sample(
     ctx: Context,
     expected_scenarios: dict[int, str] | None,
     count: bool,
+    tally: Tally | None = None,
 ) -> None:
     """Check the sample ``key`` (its ``members``) into ``res``: one failure per check,
-    and (when ``count``) its scenario and source in ``res``'s totals."""
+    and (when ``count``) its scenario and source in ``res``'s totals and its assets'
+    licences in ``tally``."""
+    tally = tally if count else None
     found = Findings()
     try:
         if ctx.kind == "mix":
@@ -66,12 +72,15 @@ def check_sample(
                         expected_scenario=None,
                         mix=True,
                         count=False,
+                        tally=tally,
                     )
         else:
             expected = None
             if expected_scenarios is not None and key.isdigit():
                 expected = expected_scenarios.get(int(key))
-            _check_synthetic(found, res, members, ctx, origin=key, expected_scenario=expected, mix=False, count=count)
+            _check_synthetic(
+                found, res, members, ctx, origin=key, expected_scenario=expected, mix=False, count=count, tally=tally
+            )
     finally:
         found.flush(res, key)
 
@@ -146,6 +155,7 @@ def _check_synthetic(
     expected_scenario: str | None,
     mix: bool,
     count: bool,
+    tally: Tally | None = None,
 ) -> None:
     from factory.sample.decode import decode_sample
 
@@ -163,6 +173,9 @@ def _check_synthetic(
     _check_meta(found, meta, ctx, origin, expected_scenario, mix)
     if isinstance(meta.get("scenario"), str) and count:
         res.scenarios[meta["scenario"]] = res.scenarios.get(meta["scenario"], 0) + 1
+    check_assets(found.add, meta, None if mix else ctx.allowed_licences)
+    if tally is not None:
+        tally.add(meta)
 
     arrays: dict[str, Any] = {"json": meta}
     for name in IMAGE_MEMBERS:

@@ -16,6 +16,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from factory.dataset.licensing import Tally
 from factory.dataset.reader import iter_tar
 from factory.dataset.shards import sha256_hex
 from factory.dataset.storage import Location
@@ -45,8 +46,9 @@ def check_shard(name: str, data: bytes | None, record: Mapping[str, Any] | None,
             res.fail("shard.sha256", None, f"sha256 {res.sha256}, the manifest says {record.get('sha256')}")
     indices = shard_indices(record, context)
     expected_scenarios = _expected_scenarios(indices, context)
+    tally = Tally()
     try:
-        _check_tar(res, name, data, context, indices, expected_scenarios)
+        _check_tar(res, name, data, context, indices, expected_scenarios, tally)
         res.complete = True
     except ShardFormatError as e:
         res.fail(
@@ -57,6 +59,7 @@ def check_shard(name: str, data: bytes | None, record: Mapping[str, Any] | None,
         )
     if record is not None and res.complete:
         _check_record(res, record, context, indices)
+    res.assets = tally.record()
     return res
 
 
@@ -67,9 +70,10 @@ def _check_tar(
     context: Context,
     indices: range | None,
     expected_scenarios: dict[int, str] | None,
+    tally: Tally,
 ) -> None:
-    """Every key of the tar in order, and (unless plain) every sample; raises
-    ShardFormatError where the tar breaks."""
+    """Every key of the tar in order, and (unless plain) every sample, its assets counted
+    in ``tally``; raises ShardFormatError where the tar breaks."""
     seen: set[str] = set()
     wanted = None if indices is None else {sample_key(i) for i in indices if i not in context.failed}
     for key, members in iter_tar(data, name):
@@ -85,7 +89,7 @@ def _check_tar(
         if context.kind == "plain":
             continue
         try:
-            check_sample(res, key, members, context, expected_scenarios, count)
+            check_sample(res, key, members, context, expected_scenarios, count, tally)
         except Exception as e:  # noqa: BLE001 - a validator reports, it does not crash
             res.fail("sample.check", key, f"checking the sample raised {type(e).__name__}: {e}")
 
