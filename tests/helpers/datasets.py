@@ -27,7 +27,7 @@ def tiny_config():
 # fails with (see :func:`with_unknown_shape`): the registry's own message.
 UNKNOWN_SHAPE_ERROR = (
     "ValueError: shape kind 'blob' is not one of sphere, box, cylinder, capsule, ell, torus, "
-    "rock, cone, tube, icosahedron"
+    "rock, cone, tube, icosahedron, gen:<generator> or pack:<pack>"
 )
 
 
