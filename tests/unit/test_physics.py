@@ -213,7 +213,14 @@ def _energy(m) -> np.ndarray:
 
 @pytest.mark.parametrize(
     "path,scenario",
-    [("edge_cases", "falling_stack"), ("edge_cases", "pile_up"), ("rooms", "shelf_spill"), ("shapes", "pile")],
+    [
+        ("edge_cases", "falling_stack"),
+        ("edge_cases", "pile_up"),
+        ("edge_cases", "nested"),
+        ("rooms", "shelf_spill"),
+        ("shapes", "pile"),
+        ("household", "spill"),
+    ],
 )
 def test_no_shipped_stack_or_pile_gains_energy(path, scenario):
     # Contacts and friction only take energy out: a gain is a solver or collision fault
