@@ -26,13 +26,12 @@ from __future__ import annotations
 
 import io
 import threading
-from collections import OrderedDict
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from factory.assets.generators.cache import CacheStats
+from factory.assets.byte_cache import ByteCache, CacheStats
 from factory.assets.pack import AssetRecord, Pack, load_pack
 from factory.assets.parts import convex_hull, hull_piece, split_pieces
 from factory.errors import AssetError
@@ -169,52 +168,18 @@ def build_pack_mesh(pack: Pack, record: AssetRecord) -> tuple[MeshAsset, float]:
     return asset, scale
 
 
-class PackMeshCache:
+class PackMeshCache(ByteCache):
     """An LRU of :func:`build_pack_mesh` results by (pack URL, asset id, mesh sha256),
     holding at most ``max_bytes`` of arrays (``MeshAsset.nbytes``); an asset larger
     than the bound is built and returned but not kept. Thread-safe."""
 
     def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES):
-        if not isinstance(max_bytes, int) or max_bytes < 0:
-            raise ValueError(f"max_bytes must be an int >= 0, got {max_bytes!r}")
-        self.max_bytes = max_bytes
-        self._lock = threading.Lock()
-        self.clear()
-
-    def clear(self) -> None:
-        """Drop every asset and zero the counters."""
-        with self._lock:
-            self._assets: OrderedDict[tuple, tuple[MeshAsset, float]] = OrderedDict()
-            self._bytes = self._hits = self._misses = self._evictions = 0
+        super().__init__(max_bytes, lambda built: built[0].nbytes)
 
     def get(self, pack: Pack, record: AssetRecord) -> tuple[MeshAsset, float]:
         """``build_pack_mesh(pack, record)``, from the cache when it holds it."""
         key = (pack.url, record.id, record.sha256[record.mesh])
-        with self._lock:
-            found = self._assets.get(key)
-            if found is not None:
-                self._assets.move_to_end(key)
-                self._hits += 1
-                return found
-            self._misses += 1
-        built = build_pack_mesh(pack, record)  # outside the lock: another thread may build the same
-        size = built[0].nbytes
-        with self._lock:
-            if key in self._assets:
-                return self._assets[key]  # the first one built wins: every caller shares it
-            if size <= self.max_bytes:
-                self._assets[key] = built
-                self._bytes += size
-                while self._bytes > self.max_bytes:
-                    _, (old, _) = self._assets.popitem(last=False)
-                    self._bytes -= old.nbytes
-                    self._evictions += 1
-        return built
-
-    def stats(self) -> CacheStats:
-        """The counters now."""
-        with self._lock:
-            return CacheStats(self._hits, self._misses, self._evictions, len(self._assets), self._bytes, self.max_bytes)
+        return self.fetch(key, lambda: build_pack_mesh(pack, record))
 
 
 _CACHE = PackMeshCache()
