@@ -29,11 +29,14 @@ INTENDED_USE = """\
   anything happens in the world: every frequency in it was chosen by a config author."""
 
 KNOWN_LIMITS = """\
-* **Simple geometry.** Objects are analytic primitives (spheres, boxes, cylinders,
-  capsules, L-shapes) and box furniture, on a flat floor, optionally inside a box room.
-  No scanned or modelled assets, no deformable or articulated objects, no people.
-* **No real materials or textures.** Surfaces are a flat colour or a procedural
-  pattern (checker, stripes, cell noise) with a Blinn-Phong highlight; no measured
+* **Simple geometry.** Objects are analytic primitives, a few triangle meshes,
+  procedural meshes (bottles, cups, gears, letters, rocks, furniture, ...) and, where a
+  config draws them, the assets of licensed packs (at most a few dozen to a few
+  hundred models, decimated), on a flat floor, optionally inside a box room. No
+  deformable or articulated objects, no people.
+* **Few real materials.** Pack assets carry their own colours and image textures
+  (downscaled); everything else is a flat colour or a procedural pattern (checker,
+  stripes, cell noise). All of it shades with a Blinn-Phong highlight: no measured
   materials, no transparency, reflections or refraction.
 * **Simple lighting.** A few directional or point lights with hard shadows plus a
   constant ambient term; no global illumination, soft shadows, sky model or
@@ -44,8 +47,10 @@ KNOWN_LIMITS = """\
   compression artefacts (the optional MP4 member is for viewing only).
 * **Simplified physics.** Rigid bodies with simple contacts, friction and restitution;
   motion is plausible, not validated against real dynamics.
-* **Class names are shapes.** Semantic classes are the primitive shapes plus floor,
-  wall and furniture, not real-world object categories.
+* **Class names are shapes and sources.** Semantic classes are the primitive shapes,
+  floor, wall and furniture, then the generators and the packs' categories a config
+  draws (Sweet Home 3D's are rooms: kitchen, bedroom, ...), not a curated taxonomy of
+  real-world objects.
 * **Depth range.** Depth is stored in millimetres in 16 bits: it saturates at 65.535 m
   and is 0 (no surface) on the sky.
 * **Domain gap.** Models trained only on these images see cleaner, simpler pictures
