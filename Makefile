@@ -43,12 +43,16 @@ demo: env
 	$(VENV)/bin/factory report $(OUT)/dataset --out $(OUT)/report
 	$(VENV)/bin/factory render configs/quickstart.yaml --samples 16 --index 0 --index 1 --index 2 --index 3 --out $(OUT)/preview
 	$(VENV)/bin/factory render configs/shapes.yaml --samples 10 --index 0 --index 2 --out $(OUT)/preview
+	$(VENV)/bin/factory render configs/household.yaml --samples 200 --index 0 --index 2 --out $(OUT)/preview/household
+	$(VENV)/bin/factory render configs/movi.yaml --samples 200 --index 1 --out $(OUT)/preview/movi
 	@echo
 	@echo "shards:   $(OUT)/dataset/quickstart-000000.tar, -000001.tar (all listed in $(OUT)/dataset/manifest.json)"
 	@echo "checked:  $(OUT)/validation.json (factory validate: every shard, sample and ground-truth invariant)"
 	@echo "report:   $(OUT)/report/report.html and $(OUT)/report/DATASET_CARD.md"
 	@echo "pictures: $(OUT)/preview/*.contact.png and $(OUT)/preview/*.preview.gif (samples 0-3 of those shards,"
-	@echo "          and samples 0 and 2 of configs/shapes.yaml: triangle meshes, soft shadows)"
+	@echo "          and samples 0 and 2 of configs/shapes.yaml: triangle meshes, soft shadows);"
+	@echo "          $(OUT)/preview/household/ and $(OUT)/preview/movi/: the starter pack's textured"
+	@echo "          household objects and generated furniture, cups, gears, letters (configs/household.yaml, movi.yaml)"
 
 # The README's picture (docs/images/contact_sheet.png), made again from the samples it
 # shows; tests/unit/test_docs.py fails when the committed one is stale.
