@@ -21,6 +21,8 @@ joint gives angular velocity in the body frame, turned into the world's here).
 
 from __future__ import annotations
 
+import functools
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -263,15 +265,39 @@ class _Stepper:
         self.quiet = 0 if data.ncon else self.quiet + 1
 
 
+def _log_warning(text: str) -> None:
+    """MuJoCo's warnings to the log, not to stderr and a MUJOCO_LOG.TXT in the working
+    folder (its default): the one that matters, a bad acceleration, raises
+    :class:`UnstableSimulation` from :func:`simulate`."""
+    logging.getLogger(__name__).warning("MuJoCo: %s", text)
+
+
+@functools.cache
+def _route_warnings() -> None:
+    import mujoco
+
+    mujoco.set_mju_user_warning(_log_warning)
+
+
+class UnstableSimulation(ValueError):
+    """MuJoCo's simulation of a scene blew up (a NaN, infinite or huge acceleration):
+    MuJoCo then resets its state, so the motion after it would be made up. The sampler
+    draws the scene again (:func:`factory.sample.scenes.scene_and_motion`)."""
+
+
 def simulate(scene: Scene, stop: Callable[[], None] | None = None, built=None) -> Motion:
     """Simulate ``scene.frames`` frames of motion (``built``: the model of ``scene``,
     made here when not given).
 
     The motion's collision events are :class:`CollisionEvent` records, unrounded.
     ``stop``, when given, is called every substep.
+
+    Raises:
+        UnstableSimulation: MuJoCo warned of a bad acceleration (and reset its state).
     """
     import mujoco
 
+    _route_warnings()
     objs = scene.objects
     n = len(objs)
     built = build(scene) if built is None else built
@@ -307,6 +333,12 @@ def simulate(scene: Scene, stop: Callable[[], None] | None = None, built=None) -
             pos[step, moving], quat[step, moving] = data.xpos[bodies], data.xquat[bodies]
             vel[step, moving] = data.qvel[linear]
             ang[step, moving] = np.einsum("nij,nj->ni", data.xmat[bodies].reshape(-1, 3, 3), data.qvel[angular])
+    bad = data.warning[mujoco.mjtWarning.mjWARN_BADQACC]
+    if bad.number:  # MuJoCo reset the state when it happened: what follows is not motion
+        raise UnstableSimulation(
+            f"MuJoCo's simulation became unstable (bad acceleration at dof {bad.lastinfo}, "
+            f"{bad.number} time(s)); the scene is drawn again"
+        )
     masses = np.array([model.body_mass[b] if b >= 0 else np.inf for b in built.body_of])
     inertia = np.array([model.body_inertia[b] if b >= 0 else np.zeros(3) for b in built.body_of]).reshape(n, 3)
     frames = np.array(

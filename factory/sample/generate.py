@@ -3,9 +3,9 @@
 the tests).
 
 Per sample: its scenario from the allocation (:func:`scenario_of`) -> a usable scene
-and its MuJoCo model (:func:`factory.sample.scenes.scene_and_model`: drawn, checked for
-camera clearance and spawn overlaps, drawn again) -> its motion
-(:func:`factory.physics.dynamics.simulate`) -> then all the call's clips rendered
+and its motion (:func:`factory.sample.scenes.scene_and_motion`: drawn, checked for
+camera clearance and spawn overlaps, simulated by :func:`factory.physics.dynamics.simulate`,
+drawn again while a check fails or the simulation blows up) -> then all the call's clips rendered
 together (:func:`factory.render.renderer.render_clips`, in launches of
 ``render.batch_views`` views) -> the metadata
 (:func:`factory.sample.metadata.metadata`). A sample depends only on the config
@@ -26,11 +26,10 @@ from typing import TypeVar
 import numpy as np
 
 from factory.errors import RenderError, Stopped
-from factory.physics.dynamics import simulate
 from factory.render.device import get_device
 from factory.render.renderer import Clip, render_clips
 from factory.sample.metadata import metadata
-from factory.sample.scenes import scene_and_model
+from factory.sample.scenes import scene_and_motion
 from factory.sample.types import Sample, sample_key
 from factory.scene.allocation import allocation_of
 from factory.scene.config import Config
@@ -110,10 +109,7 @@ def generate_samples(
         try:
             if stop is not None:
                 stop()
-            with timed(timings, "scene sampling"):
-                scene, built = scene_and_model(config, scenario, index)
-            with timed(timings, "physics"):
-                motion = simulate(scene, stop, built)
+            scene, motion = scene_and_motion(config, scenario, index, stop, timings)
             jobs.append((pos, scenario, scene, motion))
         except Stopped:
             raise

@@ -12,12 +12,14 @@ from __future__ import annotations
 from dataclasses import replace
 
 from factory.assets.catalog import catalog_for
+from factory.physics.dynamics import UnstableSimulation, simulate
 from factory.physics.model import Built, build
 from factory.physics.spawn import spawn_overlap
 from factory.scene.clearance import camera_clearance
 from factory.scene.config import Config
 from factory.scene.sampling import draw_scene
 from factory.scene.types import Scene
+from factory.timing import timed
 
 MAX_RETRIES = 20  # scenes drawn again at most, before the sample fails
 
@@ -27,7 +29,28 @@ def sample_scene(config: Config, scenario_name: str, index: int) -> Scene:
     return scene_and_model(config, scenario_name, index)[0]
 
 
-def scene_and_model(config: Config, scenario_name: str, index: int) -> tuple[Scene, Built]:
+def scene_and_motion(config: Config, scenario_name: str, index: int, stop=None, timings: dict | None = None):
+    """The scene of :func:`scene_and_model` and its motion (``simulate``), the scene
+    drawn again while MuJoCo's simulation of it blows up (:class:`UnstableSimulation`;
+    a draw thrown away counts in ``Scene.retries``). ``stop`` and ``timings`` as
+    :func:`factory.sample.generate.generate_samples` takes them.
+
+    Raises:
+        ValueError: no usable, stable scene in ``MAX_RETRIES + 1`` draws.
+    """
+    attempt, problem = 0, None
+    while attempt <= MAX_RETRIES:
+        with timed(timings, "scene sampling"):
+            scene, built = scene_and_model(config, scenario_name, index, attempt)
+        try:
+            with timed(timings, "physics"):
+                return scene, simulate(scene, stop, built)
+        except UnstableSimulation as e:
+            attempt, problem = scene.retries + 1, e
+    raise ValueError(f"scenario {scenario_name!r}: no stable scene in {MAX_RETRIES + 1} draws (last: {problem})")
+
+
+def scene_and_model(config: Config, scenario_name: str, index: int, first: int = 0) -> tuple[Scene, Built]:
     """Sample the scene of sample ``index`` from scenario ``scenario_name``.
 
     The scene is :func:`~factory.scene.sampling.draw_scene`'s. A scene whose camera
@@ -35,7 +58,8 @@ def scene_and_model(config: Config, scenario_name: str, index: int) -> tuple[Sce
     or whose objects start inside each other or the static geometry
     (:func:`factory.physics.spawn.spawn_overlap`, MuJoCo's contacts) is drawn again
     from the same scenario with fresh streams (``attempt`` 1, 2, ...), and
-    ``Scene.retries`` says how many draws were thrown away. Returns the scene and its
+    ``Scene.retries`` says how many draws were thrown away (``first``: the attempt to
+    start from, when earlier ones were thrown away later). Returns the scene and its
     MuJoCo model, which the check built (:func:`factory.physics.dynamics.simulate`
     takes it, so a clip compiles its model once).
 
@@ -44,7 +68,7 @@ def scene_and_model(config: Config, scenario_name: str, index: int) -> tuple[Sce
             and what the last draw hit).
     """
     problem = None
-    for attempt in range(MAX_RETRIES + 1):
+    for attempt in range(first, MAX_RETRIES + 1):
         scene = draw_scene(config, scenario_name, index, attempt, catalog_for(config))
         problem = camera_clearance(scene)
         if problem is None:

@@ -304,3 +304,28 @@ def test_a_rod_drops_through_the_hole_of_a_torus():
     lowest = m.positions[:, 1, 2] - 0.3 * quat_to_matrix(m.quats[:, 1])[:, 2, 2]  # the rod's lower tip
     assert lowest.min() < 0.02 < top_of_torus - 0.1  # it reached the floor inside the ring
     assert any(e.kind == "floor" and e.a == rod.id for e in m.events)
+
+
+def test_a_simulation_that_blows_up_is_drawn_again():
+    """MuJoCo resets its state when an acceleration goes bad (and would go on with a
+    made-up motion): simulate raises, and the sampler draws the scene again, counting
+    the draw in retries; a scenario that always blows up fails, naming itself."""
+    from factory.physics.dynamics import UnstableSimulation
+    from factory.sample.scenes import MAX_RETRIES, scene_and_motion
+
+    def config(speed) -> object:
+        objects = {"count": 1, "shape": "sphere", "speed": speed, "drop_height": 0.0}
+        return parse_config({"render": {"width": 32, "height": 32, "frames": 4}, "scenarios": {"a": {"objects": objects}}})
+
+    always = config(1e9)  # metres per second: MuJoCo's acceleration check trips
+    with pytest.raises(UnstableSimulation):
+        simulate(sample_scene(always, "a", 0))
+    with pytest.raises(ValueError, match=f"scenario 'a': no stable scene in {MAX_RETRIES + 1} draws"):
+        scene_and_motion(always, "a", 0)
+    sometimes = config({"dist": "choice", "values": [1e9, 0.5]})
+    redrawn = []
+    for index in range(12):
+        scene, motion = scene_and_motion(sometimes, "a", index)
+        assert np.isfinite(motion.positions).all() and np.abs(motion.velocities).max() < 10.0
+        redrawn += [scene.retries] if scene.retries else []
+    assert redrawn  # some first draws threw at 1e9 m/s and were drawn again
