@@ -315,7 +315,9 @@ def test_a_simulation_that_blows_up_is_drawn_again():
 
     def config(speed) -> object:
         objects = {"count": 1, "shape": "sphere", "speed": speed, "drop_height": 0.0}
-        return parse_config({"render": {"width": 32, "height": 32, "frames": 4}, "scenarios": {"a": {"objects": objects}}})
+        return parse_config(
+            {"render": {"width": 32, "height": 32, "frames": 4}, "scenarios": {"a": {"objects": objects}}}
+        )
 
     always = config(1e9)  # metres per second: MuJoCo's acceleration check trips
     with pytest.raises(UnstableSimulation):
