@@ -25,11 +25,14 @@ from factory.scene.config import load_config
 from tests.helpers import CONFIGS, REPO
 
 TINY = CONFIGS / "tiny.yaml"
-EDGE = REPO / "configs" / "edge_cases.yaml"  # 8 scenarios, each with min_count 1
+EDGE = REPO / "configs" / "edge_cases.yaml"  # its edge cases each have min_count 1
 SERVE = REPO / "k8s" / "base" / "serve.yaml"
 SCRIPT = Path(sys.executable).parent / "factory"
 FACTORY = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "factory.cli"]
-MINIMUMS = "the minimums add up to 8, more than the 6 samples asked for"
+MINIMUMS = (
+    f"the minimums add up to {sum(sc.min_count for sc in load_config(EDGE).scenarios.values())}, "
+    "more than the 6 samples asked for"
+)
 
 
 @pytest.fixture(scope="module")
@@ -155,5 +158,6 @@ def test_a_dataset_run_refuses_minimums_over_its_samples_before_it_writes(tmp_pa
         with pytest.raises(ConfigError, match=MINIMUMS):
             check(location, config, samples=6, shard_size=2)
     assert not (tmp_path / "ds").exists()
-    check_target(location, config, samples=8, shard_size=2)  # fits: passes, leaves only the empty folder
+    minimums = sum(sc.min_count for sc in config.scenarios.values())
+    check_target(location, config, samples=minimums, shard_size=2)  # fits: passes, leaves only the empty folder
     assert [p.name for p in (tmp_path / "ds").iterdir()] in ([], [".factory"])
