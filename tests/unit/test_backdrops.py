@@ -264,7 +264,7 @@ def test_a_folder_of_hdr_and_exr_goes_through_the_cli(tmp_path, capsys):
     sky = _sky()
     assert cv2.imwrite(str(src / "a.hdr"), sky[:, :, ::-1])
     with_negative = sky.copy()
-    with_negative[3, 4] = -7.0
+    with_negative[3, 4] = -70.0
     _write_exr(src / "b.exr", with_negative)
     (src / "licence.txt").write_text("CC0 1.0, by me\n")
     rows = ["file,id,category,licence,creator,title,source,notice"]
@@ -280,9 +280,10 @@ def test_a_folder_of_hdr_and_exr_goes_through_the_cli(tmp_path, capsys):
     a, b = (pack.read_image(r).astype(np.float64) for r in pack.backdrops)
     assert a.shape == b.shape == (8, 16, 3)
     np.testing.assert_allclose(_mean(a), _mean(sky), rtol=0.01)  # Radiance RGBE keeps ~1%
-    clamped = np.maximum(with_negative, 0)
-    np.testing.assert_allclose(_mean(b), _mean(clamped), rtol=2**-10)
-    np.testing.assert_allclose(b, downscale(clamped, 2), rtol=2**-10, atol=1e-7)
+    expected = np.maximum(downscale(with_negative, 2), 0)  # downscaled, then clamped
+    assert (expected == 0).any()  # the negative pixel outweighs its block
+    np.testing.assert_allclose(_mean(b), _mean(expected), rtol=2**-10)
+    np.testing.assert_allclose(b, expected, rtol=2**-10, atol=1e-7)
     assert main(["backdrops", "check", str(tmp_path / "out")]) == 0
     assert "2 backdrops" in capsys.readouterr().out
 
@@ -304,6 +305,22 @@ def test_refused_sources_leave_nothing_behind(tmp_path):
         with pytest.raises(AssetError, match=message):
             build_backdrops(import_folder(src, tmp_path / "work"), str(tmp_path / "out"), "t", width=16)
         assert sorted(p.name for p in tmp_path.iterdir()) == ["src"]
+
+
+def test_a_sun_of_one_channel_is_logged(tmp_path):
+    import cv2
+
+    src = tmp_path / "src"
+    src.mkdir()
+    sky = _sky()
+    sky[4, 9] = (0.0, 0.0, 5000.0)  # blue alone: a source that lost red and green there
+    assert cv2.imwrite(str(src / "blue.hdr"), sky[:, :, ::-1])
+    (src / "licences.csv").write_text(
+        "file,id,category,licence,creator,title,source\nblue.hdr,blue,outdoor,CC0-1.0,Me,B,t\n"
+    )
+    lines = []
+    build_backdrops(import_folder(src, tmp_path / "work"), str(tmp_path / "out"), "t", width=32, log=lines.append)
+    assert any("blue.hdr: the brightest pixel's colour is far from white" in line for line in lines)
 
 
 def test_blender_and_pmndrs_layouts_import(tmp_path):

@@ -61,9 +61,8 @@ def directions(height: int, width: int) -> np.ndarray:
     theta = np.pi * (np.arange(height) + 0.5) / height
     phi = np.pi * (1 - 2 * (np.arange(width) + 0.5) / width)
     st = np.sin(theta)[:, None]
-    return np.stack(
-        [st * np.cos(phi)[None, :], st * np.sin(phi)[None, :], np.cos(theta)[:, None] + 0 * phi[None, :]], axis=-1
-    )
+    z = np.broadcast_to(np.cos(theta)[:, None], (height, width))
+    return np.stack([st * np.cos(phi)[None, :], st * np.sin(phi)[None, :], z], axis=-1)
 
 
 def luminance(image: np.ndarray) -> np.ndarray:
