@@ -1,15 +1,17 @@
 """``factory backdrops build|check``: turn licensed HDRIs into a backdrop pack, or check one.
 
 factory backdrops build --from blender|pmndrs|folder SOURCE... --out URL: imports every
-SOURCE (--from once for all, or once per SOURCE in order) (Debian's blender-data unpacked, npm's @pmndrs/assets tarball or folder, or a
-folder of .exr/.hdr files with a licences.csv), clamps negative radiance (lossy EXR
-compression leaves some; the log counts them), downscales each equirectangular map to
---width pixels (an integer factor, averaging in linear light weighted by solid angle so
-the mean radiance is kept), measures its mean radiance and sun, and writes the pack
-(pack.json and one folder per backdrop) atomically: nothing is left at URL when
-anything is refused. Reading OpenEXR needs the 'hdri' extra. factory backdrops check
-URL loads a backdrop pack, verifies every licence, hash and image, and prints its
-backdrops with their categories, sun shares and licences. Exit status 0 when done, 2
+SOURCE (--from once for all, or once per SOURCE in order: Debian's blender-data
+unpacked, npm's @pmndrs/assets tarball or folder, or a folder of .exr/.hdr files with a
+licences.csv), downscales each equirectangular map to --width pixels (an integer
+factor, averaging in linear light weighted by solid angle so the mean radiance is
+kept), then clamps negative radiance to 0 (lossy EXR compression leaves some; the log
+counts them and the power the clamp added), measures its mean radiance and sun, and
+writes the pack (pack.json and one folder per backdrop) atomically: nothing is left at
+URL when anything is refused. Reading OpenEXR needs the 'hdri' extra. factory
+backdrops check URL (or curated, the set the package ships) loads a backdrop pack,
+verifies every licence, hash and image, and prints its backdrops with their
+categories, sun shares and licences. Exit status 0 when done, 2
 when a file is refused (the message names it).
 """
 
@@ -108,9 +110,10 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _check(url: str) -> int:
+    from factory.assets.backdrops.loaded import backdrops_url
     from factory.assets.backdrops.pack import load_backdrops
 
-    pack = load_backdrops(url)
+    pack = load_backdrops(backdrops_url(url))  # "curated": the package's own
     print(f"factory backdrops check: {url}: every licence, hash and image verified", flush=True)
     print("\n".join(summary(pack)), flush=True)
     return 0

@@ -286,6 +286,8 @@ def test_a_folder_of_hdr_and_exr_goes_through_the_cli(tmp_path, capsys):
     np.testing.assert_allclose(b, expected, rtol=2**-10, atol=1e-7)
     assert main(["backdrops", "check", str(tmp_path / "out")]) == 0
     assert "2 backdrops" in capsys.readouterr().out
+    assert main(["backdrops", "check", "curated"]) == 0
+    assert "backdrop pack curated" in capsys.readouterr().out
 
 
 def test_refused_sources_leave_nothing_behind(tmp_path):
