@@ -135,6 +135,38 @@ assets: $(VENV)/.assets $(SH3D) $(SOURCES)/pybullet_data/random_urdfs
 	$(VENV)/bin/factory pack build --from pybullet $(SOURCES)/pybullet_data/random_urdfs --out $(PACKS)/pybullet-blobs \
 		--parts hull --skip-refused  # one of the 1,000 (168.obj) has NaN vertices
 
+# Backdrops (equirectangular HDRIs, CC0): `make curated-backdrops` rebuilds the committed
+# factory/assets/backdrops/curated (256x128, the ids of curated.ids; byte-identical from
+# the same sources); `make backdrops` builds the full sets at their own sizes into $(PACKS).
+BLENDER_DATA := $(SOURCES)/blender-data
+PMNDRS := $(SOURCES)/npm/pmndrs-assets-1.7.0.tgz
+
+.PHONY: backdrops curated-backdrops
+
+# OpenEXR for reading the sources (the pinned OpenCV cannot).
+$(VENV)/.hdri: $(VENV)/.runtime
+	$(PY) -m pip install --quiet -e '.[hdri]'
+	touch $@
+
+$(BLENDER_DATA):
+	mkdir -p $(SOURCES)/deb
+	cd $(SOURCES)/deb && apt-get download blender-data=3.4.1+dfsg-2
+	dpkg-deb -x $(SOURCES)/deb/blender-data_3.4.1+dfsg-2_all.deb $(BLENDER_DATA)
+
+$(PMNDRS):
+	mkdir -p $(SOURCES)/npm
+	cd $(SOURCES)/npm && npm pack @pmndrs/assets@1.7.0
+
+curated-backdrops: $(VENV)/.hdri $(BLENDER_DATA) $(PMNDRS)
+	rm -rf factory/assets/backdrops/curated
+	$(VENV)/bin/factory backdrops build --from blender --from pmndrs $(BLENDER_DATA) $(PMNDRS) \
+		--out factory/assets/backdrops/curated --name curated --width 256 --only @factory/assets/backdrops/curated.ids
+
+backdrops: $(VENV)/.hdri $(BLENDER_DATA) $(PMNDRS)
+	rm -rf $(PACKS)/backdrops-blender $(PACKS)/backdrops-pmndrs && mkdir -p $(PACKS)
+	$(VENV)/bin/factory backdrops build --from blender $(BLENDER_DATA) --out $(PACKS)/backdrops-blender --width 1024
+	$(VENV)/bin/factory backdrops build --from pmndrs $(PMNDRS) --out $(PACKS)/backdrops-pmndrs --width 512
+
 # The HTTP endpoint on an embedded Ray, in the foreground (Ctrl-C stops it).
 serve: env
 	$(VENV)/bin/factory serve --config k8s/base/serve.yaml

@@ -30,6 +30,7 @@ COMMANDS = (
     "factory.commands.mix",
     "factory.commands.warmup",
     "factory.commands.pack",
+    "factory.commands.backdrops",
 )
 
 
