@@ -13,7 +13,8 @@ A sample's time is a sum of terms, each a product of what drives it (per sample)
 with views = frames x motion_blur_samples, pixels = width x height, rays = the rays a
 pixel casts (:meth:`~factory.scene.config.RenderSettings.rays_per_pixel`),
 objects = the most a scenario of the config can hold (dynamic objects and furniture),
-meshes = objects when its shape may be a mesh (else 0), lights = the most lights it
+meshes = objects when its shape may be a mesh (else 0), plus the furniture when its shape
+may be (gen:/pack: shapes are meshes), lights = the most lights it
 can hold, steps = frames x substeps. A request costs ``count`` samples of its dearest
 scenario. The seconds each term costs are measured, not typed in:
 ``benchmarks/calibrate_cost.py`` times ``generate_members`` over a grid of configs and
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from factory.scene.config import Config
-from factory.scene.shapes import KINDS
+from factory.scene.shapes import shape_kind
 
 MODEL_FILE = Path(__file__).with_name("cost_model.json")
 
@@ -71,7 +72,10 @@ def scenario_terms(config: Config, name: str) -> dict[str, float]:
     dynamic = sc.objects.count.upper()
     objects = dynamic + (sc.furniture.count.upper() if sc.furniture and sc.room else 0)
     rays = r.rays_per_pixel(sc.lighting.count.upper())
-    meshes = dynamic if any(KINDS[s].is_mesh for s in sc.objects.shape.values()) else 0
+    # gen:/pack: objects and furniture are meshes too (shape_kind knows them; KINDS does not)
+    meshes = dynamic if any(shape_kind(s).is_mesh for s in sc.objects.shape.values()) else 0
+    if sc.furniture and sc.room and any(shape_kind(s).is_mesh for s in sc.furniture.shape.values()):
+        meshes += sc.furniture.count.upper()
     return {
         "views x pixels": views * pixels,
         "views x pixels x rays x objects": views * pixels * rays * objects,

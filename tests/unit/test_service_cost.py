@@ -125,3 +125,24 @@ def merge_overrides(a: dict, b: dict) -> dict:
     from factory.service.request import merge
 
     return merge(a, b)
+
+
+def test_every_shipped_config_is_priced_and_asset_shapes_are_meshes():
+    """The endpoint prices every config it serves (configs/*.yaml), gen:/pack: shapes
+    included: their objects and furniture count in the mesh term."""
+    from tests.helpers import REPO
+
+    for path in sorted((REPO / "configs").glob("*.yaml")):
+        config = load_config(path)
+        for name in config.scenarios:
+            terms = scenario_terms(config, name)
+            assert all(np.isfinite(v) and v >= 0 for v in terms.values()), (path.name, name)
+    household = load_config(REPO / "configs" / "household.yaml")
+    spill = household.scenarios["spill"]
+    terms = scenario_terms(household, "spill")
+    assert terms["views x pixels x rays x meshes"] > 0
+    meshes = spill.objects.count.upper() + spill.furniture.count.upper()  # both draw gen:/pack: shapes
+    r = household.render
+    views = r.frames * max(1, r.motion_blur_samples)
+    rays = r.rays_per_pixel(spill.lighting.count.upper())
+    assert terms["views x pixels x rays x meshes"] == views * r.width * r.height * rays * meshes
