@@ -24,25 +24,20 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
-import shutil
-import tempfile
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
-import fsspec
 import numpy as np
 
 from factory.assets.licences import licence
 from factory.assets.meshfile import MeshData, check_mesh, encode_mesh
-from factory.assets.pack import FORMAT, PACK_FILE, AssetRecord, Limits, Pack, PackFile, PartsModel, load_pack
+from factory.assets.pack import FORMAT, PACK_FILE, AssetRecord, Limits, Pack, PackFile, PartsModel, load_pack, repeated
 from factory.assets.parts import COACD_PARAMS, METHODS, coacd_available, default_method, make_pieces
 from factory.assets.source import SourceAsset, TextureSource, read_source
+from factory.assets.staging import notice_bytes, staged_pack
 from factory.errors import AssetError
 
 DEFAULT_LIMITS = Limits()
 NOTICE_SUFFIXES = (".txt", ".html", ".htm", ".md")
-MAX_NOTICE_BYTES = 2**20  # licence texts are a few kB
 _AREA_EPS = 1e-12  # twice a face's area, relative to the squared bbox diagonal, below which it is degenerate
 
 
@@ -243,7 +238,7 @@ def build_asset(
     notices = {}
     for i, path in enumerate(asset.notices):
         suffix = path.suffix.lower() if path.suffix.lower() in NOTICE_SUFFIXES else ".txt"
-        notices[f"{asset.id}/notice{i}{suffix}"] = _notice_bytes(path)
+        notices[f"{asset.id}/notice{i}{suffix}"] = notice_bytes(path)
     extents = mesh.vertices.max(axis=0).astype(np.float64) - mesh.vertices.min(axis=0)
     record = AssetRecord(
         id=asset.id,
@@ -259,17 +254,6 @@ def build_asset(
         sha256={path: hashlib.sha256(data).hexdigest() for path, data in {**files, **notices}.items()},
     )
     return record, {**files, **notices}
-
-
-def _notice_bytes(path: Path) -> bytes:
-    """A notice file's bytes (at most :data:`MAX_NOTICE_BYTES`)."""
-    try:
-        size = path.stat().st_size
-        if size > MAX_NOTICE_BYTES:
-            raise AssetError(str(path), f"notice of {size} bytes, over the limit of {MAX_NOTICE_BYTES}")
-        return path.read_bytes()
-    except OSError as e:
-        raise AssetError(str(path), f"notice cannot be read ({e})") from None
 
 
 def build_pack(
@@ -303,18 +287,10 @@ def build_pack(
     ids = [a.id for a in assets]
     if not ids:
         raise AssetError(out, "no assets to build a pack from")
-    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    dupes = repeated(ids)
     if dupes:
         raise AssetError(out, f"asset ids repeat: {dupes}")
-    fs, root = fsspec.core.url_to_fs(out)
-    if fs.exists(root):
-        raise AssetError(out, "already exists; give a new --out location (a pack is never overwritten)")
-    local = "file" in (fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,))
-    parent = Path(root).parent if local else Path(tempfile.gettempdir())
-    parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{Path(root).name}.building-", dir=parent))
-    work.chmod(0o755)  # mkdtemp makes it private; the pack is an ordinary folder once renamed
-    try:
+    with staged_pack(out) as work:
         records = []
         for asset in assets:
             try:
@@ -338,17 +314,4 @@ def build_pack(
             format=FORMAT, name=name, version=version, limits=limits._asdict(), parts=made, assets=tuple(records)
         )
         (work / PACK_FILE).write_text(json.dumps(meta.model_dump(mode="json"), indent=1) + "\n", encoding="utf-8")
-        if local:
-            os.rename(work, root)
-        else:
-            _upload(fs, work, root)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     return load_pack(out)
-
-
-def _upload(fs: fsspec.AbstractFileSystem, work: Path, root: str) -> None:
-    """Every file of ``work`` to ``root``, ``pack.json`` last (the commit marker)."""
-    files = sorted(p for p in work.rglob("*") if p.is_file() and p.name != PACK_FILE)
-    for p in [*files, work / PACK_FILE]:
-        fs.pipe_file(f"{root.rstrip('/')}/{p.relative_to(work).as_posix()}", p.read_bytes())

@@ -38,6 +38,7 @@ from __future__ import annotations
 import hashlib
 import io
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Annotated, Literal, NamedTuple
 
@@ -54,6 +55,12 @@ PACK_FILE = "pack.json"
 HELD_OUT_SHARE = 0.1  # a tenth of each pack for the test split, as Kubric's MOVi
 ID_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
 TEXTURE_FORMATS = ("PNG", "JPEG")
+
+
+def repeated(ids: Iterable[str]) -> list[str]:
+    """The ids that occur more than once, sorted (a pack's ids must be unique)."""
+    ids = list(ids)
+    return sorted({i for i in ids if ids.count(i) > 1})
 
 
 class Limits(NamedTuple):
@@ -140,7 +147,7 @@ class PackFile(_Strict):
     @model_validator(mode="after")
     def _unique(self) -> PackFile:
         ids = [a.id for a in self.assets]
-        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        dupes = repeated(ids)
         if dupes:
             raise ValueError(f"asset ids must be unique; repeated: {dupes}")
         return self

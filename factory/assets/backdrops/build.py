@@ -22,13 +22,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
-import fsspec
 import numpy as np
 
 from factory.assets.backdrops.image import check_image, downscale, encode_image, mean_radiance, sun, to_float16
@@ -43,9 +38,10 @@ from factory.assets.backdrops.pack import (
     load_backdrops,
     parse_backdrop_pack,
 )
-from factory.assets.build import MAX_NOTICE_BYTES, NOTICE_SUFFIXES
+from factory.assets.build import NOTICE_SUFFIXES
 from factory.assets.licences import licence
-from factory.assets.pack import PACK_FILE
+from factory.assets.pack import PACK_FILE, repeated
+from factory.assets.staging import notice_bytes, staged_pack
 from factory.errors import AssetError
 
 DEFAULT_WIDTH = 256  # 256x128: 1.4 degrees a pixel, ~150 kB a map; enough for diffuse light and a blurred backdrop
@@ -116,7 +112,7 @@ def build_backdrop(
     files = {image_path: encode_image(stored)}
     for i, path in enumerate(source.notices):
         suffix = path.suffix.lower() if path.suffix.lower() in NOTICE_SUFFIXES else ".txt"
-        files[f"{source.id}/notice{i}{suffix}"] = _notice_bytes(path)
+        files[f"{source.id}/notice{i}{suffix}"] = notice_bytes(path)
     found = sun(stored)
     _warn_colour(stored, source.where(), log)
     record = BackdropRecord(
@@ -142,16 +138,6 @@ def build_backdrop(
     return record, files
 
 
-def _notice_bytes(path: Path) -> bytes:
-    try:
-        size = path.stat().st_size
-        if size > MAX_NOTICE_BYTES:
-            raise AssetError(str(path), f"notice of {size} bytes, over the limit of {MAX_NOTICE_BYTES}")
-        return path.read_bytes()
-    except OSError as e:
-        raise AssetError(str(path), f"notice cannot be read ({e})") from None
-
-
 def build_backdrops(
     sources: Sequence[BackdropSource],
     out: str,
@@ -171,20 +157,12 @@ def build_backdrops(
     ids = [s.id for s in sources]
     if not ids:
         raise AssetError(out, "no backdrops to build a pack from")
-    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    dupes = repeated(ids)
     if dupes:
         raise AssetError(out, f"backdrop ids repeat: {dupes}")
     if not 2 <= width <= MAX_SIDE or width % 2:
         raise AssetError(out, f"width {width}: an even number of pixels from 2 to {MAX_SIDE}")
-    fs, root = fsspec.core.url_to_fs(out)
-    if fs.exists(root):
-        raise AssetError(out, "already exists; give a new --out location (a pack is never overwritten)")
-    local = "file" in (fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,))
-    parent = Path(root).parent if local else Path(tempfile.gettempdir())
-    parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{Path(root).name}.building-", dir=parent))
-    work.chmod(0o755)  # mkdtemp makes it private; the pack is an ordinary folder once renamed
-    try:
+    with staged_pack(out) as work:
         records = []
         for source in sources:
             record, files = build_backdrop(source, width, log)
@@ -198,14 +176,6 @@ def build_backdrops(
         text = json.dumps(meta, indent=1) + "\n"
         parse_backdrop_pack(
             text.encode("utf-8"), f"{out.rstrip('/')}/{PACK_FILE}"
-        )  # a bad name fails before the rename
+        )  # a bad name fails before the pack is committed
         (work / PACK_FILE).write_text(text, encoding="utf-8")
-        if local:
-            os.rename(work, root)
-        else:
-            files = sorted(p for p in work.rglob("*") if p.is_file() and p.name != PACK_FILE)
-            for p in [*files, work / PACK_FILE]:  # pack.json last: the commit marker
-                fs.pipe_file(f"{root.rstrip('/')}/{p.relative_to(work).as_posix()}", p.read_bytes())
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     return load_backdrops(out)

@@ -22,7 +22,6 @@ the pinned OpenCV is built without OpenEXR) or a Radiance ``.hdr`` through OpenC
 from __future__ import annotations
 
 import base64
-import csv
 import gzip
 import json
 import re
@@ -34,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from factory.assets.backdrops.pack import CATEGORIES
+from factory.assets.importers.folder import licence_rows
 from factory.assets.source import asset_id
 from factory.errors import AssetError
 
@@ -233,15 +233,8 @@ def import_folder(source: Path, work: Path) -> list[BackdropSource]:
             an unknown category, a file outside the folder or missing.
     """
     folder = Path(source)
-    table = folder / "licences.csv"
-    if not table.is_file():
-        raise AssetError(str(table), f"missing: a folder import needs licences.csv with columns {', '.join(COLUMNS)}")
-    with open(table, newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise AssetError(str(table), f"missing columns {missing}; needed: {', '.join(COLUMNS)}")
-        return [_row(row, f"{table} line {i}", folder) for i, row in enumerate(reader, start=2)]
+    table, rows = licence_rows(folder, COLUMNS)
+    return [_row(row, f"{table} line {i}", folder) for i, row in rows]
 
 
 def _row(row: dict[str, str], where: str, folder: Path) -> BackdropSource:

@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from factory.assets.backdrops.image import decode_image
 from factory.assets.licences import licence
-from factory.assets.pack import HELD_OUT_SHARE, ID_PATTERN, PACK_FILE, _read_checked, held_out
+from factory.assets.pack import HELD_OUT_SHARE, ID_PATTERN, PACK_FILE, _read_checked, held_out, repeated
 from factory.errors import AssetError, ParamError, problem_line
 from factory.scene.validation import validation_problems
 
@@ -133,7 +133,7 @@ class BackdropPackFile(_Strict):
     @model_validator(mode="after")
     def _unique(self) -> BackdropPackFile:
         ids = [a.id for a in self.backdrops]
-        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        dupes = repeated(ids)
         if dupes:
             raise ValueError(f"backdrop ids must be unique; repeated: {dupes}")
         return self

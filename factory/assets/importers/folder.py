@@ -35,15 +35,26 @@ def import_assets(source: Path, work: Path) -> list[SourceAsset]:
             folder or missing.
     """
     folder = Path(source)
+    table, rows = licence_rows(folder, COLUMNS)
+    return [_row(row, i, folder, table) for i, row in rows]
+
+
+def licence_rows(folder: Path, columns: tuple[str, ...]) -> tuple[Path, list[tuple[int, dict]]]:
+    """The path of ``folder``'s :data:`CSV_NAME` and its rows as (line number, row);
+    every one of ``columns`` must be a column (also for the backdrop importer).
+
+    Raises:
+        AssetError: naming the CSV: missing, or a column missing.
+    """
     table = folder / CSV_NAME
     if not table.is_file():
-        raise AssetError(str(table), f"missing: a folder import needs {CSV_NAME} with columns {', '.join(COLUMNS)}")
+        raise AssetError(str(table), f"missing: a folder import needs {CSV_NAME} with columns {', '.join(columns)}")
     with open(table, newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
-        missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+        missing = [c for c in columns if c not in (reader.fieldnames or [])]
         if missing:
-            raise AssetError(str(table), f"missing columns {missing}; needed: {', '.join(COLUMNS)}")
-        return [_row(row, i, folder, table) for i, row in enumerate(reader, start=2)]
+            raise AssetError(str(table), f"missing columns {missing}; needed: {', '.join(columns)}")
+        return table, list(enumerate(reader, start=2))
 
 
 def _row(row: dict[str, str], line: int, folder: Path, table: Path) -> SourceAsset:
