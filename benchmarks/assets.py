@@ -69,6 +69,7 @@ def clear_caches() -> None:
     from factory.render.meshes import mesh_cache
 
     catalog._CATALOGS.clear()
+    catalog._GENERATED.clear()
     loaded.pack_mesh_cache().clear()
     loaded._PACKS.clear()
     process_cache().clear()

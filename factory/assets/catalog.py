@@ -29,6 +29,7 @@ import threading
 
 import numpy as np
 
+from factory.assets.byte_cache import ByteCache
 from factory.assets.generators.cache import cached_build
 from factory.assets.generators.registry import GENERATORS, draw
 from factory.assets.licences import DEFAULT_ALLOWLIST, LICENCES, licence
@@ -42,7 +43,9 @@ from factory.scene.types import AssetRef, DrawnAsset
 
 GENERATED_LICENCE = "CC0-1.0"  # a generated mesh is made by factory's own code from its params
 MAX_CLASSES = 256  # semantic.png is 8-bit
-_MAX_GENERATED = 512  # generated MeshAssets kept per process (params are drawn anew per object)
+# Generated objects' assets kept per process, by (generator, params): params are drawn
+# anew per object, so hits come from a config's constant params and redrawn scenes.
+_GENERATED = ByteCache(256 * 2**20, lambda drawn: drawn.mesh.nbytes)
 
 
 def _shapes(config: Config) -> list[tuple[str, str, str, object]]:
@@ -118,8 +121,6 @@ class Catalog:
                     }
                 ],
             )
-        self._generated: dict[str, MeshAsset] = {}
-        self._lock = threading.Lock()
 
     def _load_pack(self, field: str, name: str, packs: dict[str, str]) -> list[dict]:
         """Load pack ``name`` and its drawable assets; the problems, as dicts."""
@@ -163,7 +164,7 @@ class Catalog:
         module docstring), drawn from ``rng``."""
         kind, name = shape.split(":", 1)
         if kind == "gen":
-            return self._generated_asset(name, draw(name, block.generators.get(name, {}), rng))
+            return _generated_drawn(name, draw(name, block.generators.get(name, {}), rng))
         assets = self.selected[(name, _selection(block))]
         record = assets[int(rng.integers(len(assets)))]
         mesh, size = pack_mesh(self.packs[name], record)
@@ -180,34 +181,33 @@ class Catalog:
         )
         return DrawnAsset(mesh, ref, record.category, size)
 
-    def _generated_asset(self, name: str, params: dict) -> DrawnAsset:
-        """The DrawnAsset of generator ``name`` at ``params``, its MeshAsset cached."""
-        text = json.dumps(params, sort_keys=True, separators=(",", ":"))
-        key = f"gen:{name}:{text}"
-        with self._lock:
-            asset = self._generated.get(key)
-        mesh = cached_build(name, params)
-        half = float(np.abs(mesh.vertices).max())  # the bounding box is centred: metres per unit
-        if asset is None:
-            asset = generated_asset(key, mesh, half)
-            with self._lock:
-                if len(self._generated) >= _MAX_GENERATED:
-                    self._generated.pop(next(iter(self._generated)))
-                self._generated[key] = asset
-        digest = hashlib.sha256(np.ascontiguousarray(mesh.vertices, np.float64).tobytes())
-        digest.update(np.ascontiguousarray(mesh.faces, np.int32).tobytes())
-        ref = AssetRef(
-            "generator",
-            name,
-            "",
-            text,
-            digest.hexdigest(),
-            GENERATED_LICENCE,
-            "factory",
-            f"{name} (procedural)",
-            f"factory.assets.generators.registry.build({name!r}, params)",
-        )
-        return DrawnAsset(asset, ref, name, half)
+
+def _generated_drawn(name: str, params: dict) -> DrawnAsset:
+    """The DrawnAsset of generator ``name`` at ``params``, through this process's cache
+    (every catalogue shares it): a hit costs no build, no unit copy and no hash."""
+    text = json.dumps(params, sort_keys=True, separators=(",", ":"))
+    return _GENERATED.fetch((name, text), lambda: _make_generated(name, params, text))
+
+
+def _make_generated(name: str, params: dict, text: str) -> DrawnAsset:
+    """What :func:`_generated_drawn` caches: the unit-box asset, its reference (the
+    sha256 of the generated float64 vertices then int32 faces) and metres per unit."""
+    mesh = cached_build(name, params)
+    half = float(np.abs(mesh.vertices).max())  # the bounding box is centred: metres per unit
+    digest = hashlib.sha256(np.ascontiguousarray(mesh.vertices, np.float64).tobytes())
+    digest.update(np.ascontiguousarray(mesh.faces, np.int32).tobytes())
+    ref = AssetRef(
+        "generator",
+        name,
+        "",
+        text,
+        digest.hexdigest(),
+        GENERATED_LICENCE,
+        "factory",
+        f"{name} (procedural)",
+        f"factory.assets.generators.registry.build({name!r}, params)",
+    )
+    return DrawnAsset(generated_asset(f"gen:{name}:{text}", mesh, half), ref, name, half)
 
 
 def generated_asset(key: str, mesh, half: float) -> MeshAsset:
