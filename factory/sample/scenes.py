@@ -67,9 +67,9 @@ def scene_and_model(config: Config, scenario_name: str, index: int, first: int =
         ValueError: no usable scene in ``MAX_RETRIES + 1`` draws (naming the scenario
             and what the last draw hit).
     """
-    problem = None
+    problem, catalog = None, catalog_for(config)  # looked up by the config's hash: once, not per draw
     for attempt in range(first, MAX_RETRIES + 1):
-        scene = draw_scene(config, scenario_name, index, attempt, catalog_for(config))
+        scene = draw_scene(config, scenario_name, index, attempt, catalog)
         problem = camera_clearance(scene)
         if problem is None:
             built = build(scene)
