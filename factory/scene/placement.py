@@ -80,17 +80,23 @@ def on_furniture(
     if piece.is_mesh:
         return _on_mesh_furniture(obj, piece, room, along, across, speed, heading, drop, placed)
     hx, hy, hz = piece.dims
-    gap_x = room.width / 2 - (abs(px) + hx)  # the piece stands against the nearer wall
-    gap_y = room.depth / 2 - (abs(py) + hy)
-    if gap_x <= gap_y:  # against a wall at x = -+width/2: the room is towards -sign(x)
-        normal, half_along, half_across = np.array([-math.copysign(1.0, px), 0.0]), hy, hx
-    else:
-        normal, half_along, half_across = np.array([0.0, -math.copysign(1.0, py)]), hx, hy
+    normal = _room_side(piece, room)
+    half_along, half_across = (hy, hx) if normal[0] else (hx, hy)
     tangent = np.array([-normal[1], normal[0]])
     r = min(obj.bounding_radius, 0.9 * half_along)
     xy = np.array([px, py]) + tangent * (2 * along - 1) * (half_along - r) + normal * (0.2 + 0.6 * across) * half_across
     position = scatter(obj, float(xy[0]), float(xy[1]), drop, placed, ground=pz + hz + ON_TOP_GAP)
     return _pushed(obj, position, normal, speed, heading)
+
+
+def _room_side(piece: SceneObject, room: Room) -> np.ndarray:
+    """The horizontal unit normal (2,) from ``piece`` (turned about z only) into the
+    room: away from the wall it stands nearer to, measured from its world bounding box."""
+    px, py, _ = piece.position
+    he = np.abs(piece.rotation) @ np.asarray(piece.half_extents)  # world half-extents
+    if room.width / 2 - (abs(px) + he[0]) <= room.depth / 2 - (abs(py) + he[1]):
+        return np.array([-math.copysign(1.0, px), 0.0])  # a wall at x = -+width/2
+    return np.array([0.0, -math.copysign(1.0, py)])
 
 
 def _pushed(obj: SceneObject, position, normal: np.ndarray, speed: float, heading: float) -> SceneObject:
@@ -144,11 +150,7 @@ def _on_mesh_furniture(
     height = obj.support_depth() + obj.top_height()
     surfaces = [s for s in rest_surfaces(piece) if s[2] > height + 2 * ON_TOP_GAP]
     px, py, _ = piece.position
-    he = np.abs(piece.rotation) @ np.asarray(piece.half_extents)  # world half-extents
-    if room.width / 2 - (abs(px) + he[0]) <= room.depth / 2 - (abs(py) + he[1]):  # against the nearer wall
-        normal = np.array([-math.copysign(1.0, px), 0.0])
-    else:
-        normal = np.array([0.0, -math.copysign(1.0, py)])
+    normal = _room_side(piece, room)
     if not surfaces:
         top = piece.position[2] + piece.top_height() + ON_TOP_GAP
         return _pushed(obj, scatter(obj, px, py, drop, placed, ground=top), normal, speed, heading)
