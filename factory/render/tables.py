@@ -33,6 +33,12 @@ PLAIN = wp.constant(TEXTURE_CODE["plain"])
 CHECKER = wp.constant(TEXTURE_CODE["checker"])
 STRIPES = wp.constant(TEXTURE_CODE["stripes"])
 NOISE = wp.constant(TEXTURE_CODE["noise"])
+FBM = wp.constant(TEXTURE_CODE["fbm"])
+MARBLE = wp.constant(TEXTURE_CODE["marble"])
+WOOD = wp.constant(TEXTURE_CODE["wood"])
+WORLEY = wp.constant(TEXTURE_CODE["worley"])
+BRICKS = wp.constant(TEXTURE_CODE["bricks"])
+TILES = wp.constant(TEXTURE_CODE["tiles"])
 
 # Light kinds of Scenes.light_kind: a config's ``lighting.kind`` name -> its code.
 LIGHT_CODE = {name: code for code, name in enumerate(LIGHT_KINDS, start=1)}

@@ -34,7 +34,9 @@ from factory.scene.distributions import Param, parse_choice, parse_number
 from factory.scene.shapes import ANALYTIC, KINDS
 from factory.scene.validation import validation_problems
 
-TEXTURES = ("plain", "checker", "stripes", "noise")
+# Surface patterns (solid procedural textures, factory.render.patterns); never reorder:
+# a name's index is its kernel code.
+TEXTURES = ("plain", "checker", "stripes", "noise", "fbm", "marble", "wood", "worley", "bricks", "tiles")
 TRAJECTORIES = ("static", "orbit", "dolly", "handheld")
 LIGHT_KINDS = ("directional", "point")
 PLACEMENTS = ("scatter", "stack", "on_furniture", "roll")  # factory.scene.placement

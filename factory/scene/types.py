@@ -28,14 +28,24 @@ from factory.scene.shapes import CLASSES, ShapeKind, shape_kind
 
 @dataclass(frozen=True)
 class Material:
-    """Surface appearance. Colours are linear RGB in [0, 1]."""
+    """Surface appearance, for a microfacet model (GGX, Smith, Schlick: see
+    :mod:`factory.render.brdf`). Colours are linear RGB in [0, 1].
 
-    color: tuple[float, float, float]
+    A solid procedural ``texture`` (a pattern of :data:`factory.scene.config.TEXTURES`,
+    evaluated at the surface point times ``texture_scale``) blends ``color`` into
+    ``color2`` and ``roughness`` into ``roughness2`` by its weight in [0, 1];
+    ``pattern_seed`` shifts the pattern's noise, so two surfaces of one family differ."""
+
+    color: tuple[float, float, float]  # base colour: diffuse albedo, or a metal's reflectance
     color2: tuple[float, float, float]  # second colour of the texture pattern
-    texture: str  # plain | checker | stripes | noise
+    texture: str  # a pattern name of factory.scene.config.TEXTURES
     texture_scale: float  # pattern cycles per metre
-    roughness: float  # 0 = mirror-sharp highlight, 1 = no highlight
-    specular: float  # strength of the highlight, 0..1
+    roughness: float  # perceptual roughness in [0, 1]; GGX alpha = roughness^2
+    specular: float  # a dielectric's reflectance at normal incidence, F0 = 0.08 * specular
+    metallic: float = 0.0  # 0: dielectric, 1: metal (colour tints the reflection, no diffuse)
+    family: str = "plastic"  # a material family of factory.scene.materials
+    roughness2: float | None = None  # the pattern's second roughness (None: roughness)
+    pattern_seed: int = 0  # shifts the pattern's noise lattice, in [0, 2^20)
 
 
 @dataclass(frozen=True)
