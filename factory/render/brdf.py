@@ -19,7 +19,9 @@ specular albedo: the diffuse lobe carries exactly the energy the specular leaves
 (Kelemen / Ashikhmin-Shirley form). Every term is symmetric in v and l, and a white
 (b = 1) surface of any metallic and roughness reflects all it receives: the
 multiple-scattering and diffuse lobes integrate over l to Fms (1 - E(mu_v)) and
-c (1 - S(mu_v)), which :func:`ambient` applies to an environment.
+c (1 - S(mu_v)), which :func:`ambient` applies to an environment: the split sum
+(F0 A + B) to the radiance prefiltered about the mirror direction, the broad
+multiple-scattering and diffuse lobes to the irradiance (as Fdez-Aguera 2019).
 
 A, B, their averages: the split-sum table of :mod:`factory.render.dfg` (float32
 (N, N + 1) of vec2), read bilinearly. No libm calls (sqrt and integer powers only).

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from factory.render import dfg as dfg_module
-from factory.render.brdf import ambient, direct, env_dfg, ggx_d, schlick_f, smith_v
+from factory.render.brdf import ambient, direct, env_dfg, ggx_d, reflect, schlick_f, smith_v
 from factory.render.device import get_device, warp
 from factory.render.dfg import DFG_SIZE, MIN_ALPHA, dfg_table
 from factory.render.warp_setup import KERNEL_OPTIONS, wp
@@ -34,6 +34,12 @@ def _scalars(
 def _visibility(x: wp.array(dtype=wp.vec3), out: wp.array(dtype=float)):
     i = wp.tid()
     out[i] = smith_v(x[i][0], x[i][1], x[i][2])
+
+
+@wp.kernel
+def _mirror(d: wp.array(dtype=wp.vec3), n: wp.array(dtype=wp.vec3), out: wp.array(dtype=wp.vec3)):
+    i = wp.tid()
+    out[i] = reflect(d[i], n[i])
 
 
 @wp.kernel
@@ -185,6 +191,18 @@ def test_smith_visibility_matches_the_lambda_form():
     (out,) = _launch(_visibility, 500, [_arr(x, wp.vec3)], [_empty(500, float)])
     x = x.astype(np.float32).astype(np.float64)
     np.testing.assert_allclose(out, _vis_ref(x[:, 0], x[:, 1], x[:, 2]), rtol=2e-5)
+
+
+def test_reflect_mirrors_about_the_normal():
+    rng = np.random.default_rng(4)
+    d = rng.normal(size=(50, 3))
+    n = rng.normal(size=(50, 3))
+    n /= np.linalg.norm(n, axis=1, keepdims=True)
+    (out,) = _launch(_mirror, 50, [_arr(d, wp.vec3), _arr(n, wp.vec3)], [_empty(50, wp.vec3)])
+    # Same tangential part, opposite normal part, same length.
+    dn, on = np.sum(d * n, 1), np.sum(out * n, 1)
+    np.testing.assert_allclose(on, -dn, atol=1e-5)
+    np.testing.assert_allclose(out - on[:, None] * n, d - dn[:, None] * n, atol=1e-5)
 
 
 # --- the split-sum table ---
