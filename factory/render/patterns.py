@@ -44,6 +44,10 @@ hash, so it changes NOISE, FBM, MARBLE, WOOD, WORLEY and the per-brick and per-t
 shades, and leaves CHECKER, STRIPES and the bricks' and tiles' joints where they are.
 Seed 0 gives NOISE its historical bits.
 
+Cost, ns per point on one CPU core (a kernel over 2^20 random points, loads and
+stores included; ``python tests/unit/test_patterns.py``): plain 1.5, checker 2,
+stripes 2, noise 3, fbm 50, marble 55, wood 28, worley 55, bricks 10, tiles 6.
+
 Determinism: integer hashes (``lowbias32``, wrapping uint32 arithmetic) and float
 +, -, *, /, floor and sqrt only, no libm call, so the same (kind, p, seed) gives the
 same bits on every CPU model and in every process.
