@@ -4,11 +4,12 @@ and irradiance at a normal (nine SH coefficients).
 
 Layout: see :mod:`factory.render.envmap` (cube faces +x, -x, +y, -y, +z, -z; texel
 ``[i, j]`` of face ``f`` at ``u = 2 (j + 0.5) / n - 1`` along axis ``(a + 1) % 3``,
-``v`` for ``i`` along ``(a + 2) % 3``, ``a = f // 2``). A lookup picks the face by the
+``v`` for ``i`` along ``(a + 2) % 3``, ``a = f // 2``, stored at ``[i + 1, j + 1]`` of
+an ``(n + 2)^2`` face whose outer ring is a border). A lookup picks the face by the
 largest absolute component and divides the other two by it: no angle, no libm call,
 the same bits on every CPU model. Within a face it is bilinear between texel centres,
-clamped at the face's edge (within half a texel of an edge it takes the edge texels:
-no filtering across faces), and linear between the two levels around ``lod``.
+the border supplying the neighbour beyond an edge (no seam), and linear between the
+two levels around ``lod``.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ class EnvTables:
     (S), which one it uses. Radiance as :mod:`factory.render.envmap` gives it, float32,
     linear RGB."""
 
-    texels: wp.array(dtype=wp.vec3)  # every level of every map: level rows' texels, face-major
-    level: wp.array(dtype=wp.vec3i)  # (Lv,) n (texels along a face), first texel, 0
+    texels: wp.array(dtype=wp.vec3)  # every level of every map: 6 (n + 2)^2 texels a level, face-major
+    level: wp.array(dtype=wp.vec3i)  # (Lv,) n (texels along a face, border not counted), first texel, 0
     first: wp.array(dtype=wp.int32)  # (S,) the scene's map's first row of ``level``
     count: wp.array(dtype=wp.int32)  # (S,) its levels (0: no environment, black)
     sh: wp.array(dtype=wp.vec3)  # (S * 9,) its SH coefficients (envmap.SH_MONOMIALS)
@@ -61,7 +62,7 @@ def pack_envs(envs: list[EnvMap | None], rotations: list[np.ndarray], strengths:
         if id(env) not in rows:
             rows[id(env)] = len(level_rows)
             for level in env.levels:
-                level_rows.append((level.shape[1], texel_count, 0))
+                level_rows.append((level.shape[1] - 2, texel_count, 0))
                 chunks.append(np.asarray(level, np.float32).reshape(-1, 3))
                 texel_count += chunks[-1].shape[0]
         first[s], count[s] = rows[id(env)], len(env.levels)
@@ -86,29 +87,30 @@ def env_levels(env: EnvTables, s: int):
 
 
 @wp.func
-def _face_texel(env: EnvTables, first: int, n: int, face: int, x: int, y: int):
-    return env.texels[first + (face * n + y) * n + x]
+def _face_texel(env: EnvTables, first: int, m: int, face: int, x: int, y: int):
+    return env.texels[first + (face * m + y) * m + x]
 
 
 @wp.func
 def _face_bilinear(env: EnvTables, row: int, face: int, u: float, v: float):
     """Level ``row`` of ``env.level``, face ``face``, at face coordinates (u, v) in
-    [-1, 1]: bilinear between texel centres, clamped at the face's edge."""
+    [-1, 1]: bilinear between texel centres, the border beyond the edge texels (a face
+    of n texels is stored (n + 2)^2: coordinate x of a centre is its index there)."""
     lv = env.level[row]
-    n = lv[0]
-    top = float(n - 1)
-    x = wp.clamp((u + 1.0) * 0.5 * float(n) - 0.5, 0.0, top)
-    y = wp.clamp((v + 1.0) * 0.5 * float(n) - 0.5, 0.0, top)
+    m = lv[0] + 2
+    top = float(m - 1)
+    x = wp.clamp((u + 1.0) * 0.5 * float(lv[0]) + 0.5, 0.0, top)
+    y = wp.clamp((v + 1.0) * 0.5 * float(lv[0]) + 0.5, 0.0, top)
     x0 = wp.floor(x)
     y0 = wp.floor(y)
     fx = x - x0
     fy = y - y0
     ix = int(x0)
     iy = int(y0)
-    ix1 = wp.min(ix + 1, n - 1)
-    iy1 = wp.min(iy + 1, n - 1)
-    a = _face_texel(env, lv[1], n, face, ix, iy) * (1.0 - fx) + _face_texel(env, lv[1], n, face, ix1, iy) * fx
-    b = _face_texel(env, lv[1], n, face, ix, iy1) * (1.0 - fx) + _face_texel(env, lv[1], n, face, ix1, iy1) * fx
+    ix1 = wp.min(ix + 1, m - 1)
+    iy1 = wp.min(iy + 1, m - 1)
+    a = _face_texel(env, lv[1], m, face, ix, iy) * (1.0 - fx) + _face_texel(env, lv[1], m, face, ix1, iy) * fx
+    b = _face_texel(env, lv[1], m, face, ix, iy1) * (1.0 - fx) + _face_texel(env, lv[1], m, face, ix1, iy1) * fx
     return a * (1.0 - fy) + b * fy
 
 

@@ -12,17 +12,32 @@ for ``i``, where ``u`` is the direction's component along axis ``(a + 1) % 3`` a
 ``v`` along ``(a + 2) % 3``, both divided by the absolute major component: face
 ``+x`` has ``u = y / |x|``, ``v = z / |x|``; ``+y``: ``u = z / |y|``, ``v = x / |y|``;
 ``+z``: ``u = x / |z|``, ``v = y / |z|`` (the negative faces the same, over
-``|x|``, ``|y|``, ``|z|``). A lookup (:mod:`factory.render.environment`) needs one
-division and no angle.
+``|x|``, ``|y|``, ``|z|``). Each face is stored with a one-texel border: a level of
+``n``-texel faces is ``(6, n + 2, n + 2, 3)``, texel ``[i + 1, j + 1]`` being the one
+above and the outer ring holding the environment just beyond the edge (centres at
+``u, v = +-(1 + 1 / n)`` on the face's plane), so a bilinear lookup near an edge blends
+towards the neighbouring face instead of clamping: no seams. A lookup
+(:mod:`factory.render.environment`) needs one division and no angle.
 
 Level 0 (``face`` x ``face``) samples the image bilinearly (wrapping in azimuth) at
 ``s x s`` points of each texel, ``s`` chosen so the points are no farther apart than
 the image's pixels (a box filter of the texel: 256x128 into 32^2 faces takes 3x3); an
-image more than 4x finer than the faces is first averaged down by solid angle. Each
-further level averages 2x2 texels weighted by their solid angle (box-filtered mips,
-power kept) down to 1x1. Level ``l`` serves GGX roughness ``l / (levels - 1)``: a
-32^2 level 0 gives 6 levels whose texels span 3.6, 7, 14, 28, 56 and 90 degrees at a
-face centre, about the width of the GGX lobe at roughness 0.2 ... 1.
+image more than 4x finer than the faces is first averaged down by solid angle.
+
+Level ``l >= 1`` serves GGX roughness ``r = l / (levels - 1)`` (alpha = r^2): each
+texel holds the environment prefiltered by the GGX lobe around its direction with
+``n = v = r`` (the split-sum convention), ``sum D(h) max(n.l, 0) L(l) / sum D(h)
+max(n.l, 0)``, gathered from the box mip of 16^2 faces (points 2x2 per texel below
+roughness 0.5) through a dense matrix built once per process (~0.25 s for 32^2
+faces). Faces halve from ``face`` but stop at :data:`MIN_FACE` = 8: a 32^2 level 0
+gives levels of 32, 16, 8, 8, 8, 8 texels a side. At roughness 1 the lobe is the
+clamped cosine, so the last level is the irradiance over pi at its texels.
+Measured against brute-force GGX integration over the curated residuals (sun removed,
+40 directions, |error| relative to the mean prefiltered radiance): roughness 0.8-1:
+mean 0.4-1.8%, max 6.7%; 0.6: mean 0.6-2.7%, max 15%; 0.4: mean 1.3-12%; 0.2: mean
+2-25% (a 16^2 source is coarser than that lobe; small bright lamps dominate). Level
+0 against a smooth map: max 0.42%, rms 0.06%. Build time on one core
+(``OPENBLAS_NUM_THREADS=1``, warm): a 256x128 image 6.2 ms, a 128x64 sky 4.3 ms, once per process ~0.25 s of operators.
 
 Irradiance (Ramamoorthi & Hanrahan 2001, "An efficient representation for irradiance
 environment maps"): the real SH projection to band 2, summed over the image's pixels
@@ -52,13 +67,15 @@ _SH_FOLD = np.array(
     + [1 / 4 * c / np.pi for c in (15 / 4, 15 / 4, 5 / 16, 15 / 4, 15 / 16)]
 )
 MAX_CACHE_BYTES = 128 * 2**20  # ~300 environments of 32^2 faces (6 levels, ~100 KiB each)
+PREFILTER_MAX_FACE = 16  # the GGX prefilter gathers from the box level of this face (1536 texels)
+MIN_FACE = 8  # levels stop halving here: a rough lobe needs some texels to vary across a face
 RING_WIDTH_DEG = 5.0  # at least: the ring around a sun cone whose mean fills it
 
 
 class EnvMap(NamedTuple):
-    """One environment: ``levels`` a tuple of float32 ``(6, n, n, 3)`` cube maps of
-    radiance, n halving from the first level's down to 1 (faces and axes: module
-    docstring); ``sh`` float32 ``(9, 3)`` coefficients of :data:`SH_MONOMIALS` giving
+    """One environment: ``levels`` a tuple of float32 ``(6, n + 2, n + 2, 3)`` cube
+    maps of radiance (``n`` texels a side and a one-texel border), level l for GGX roughness ``l / (len(levels) - 1)``, n halving from the
+    first level's down to :data:`MIN_FACE` (faces, axes, prefilter: module docstring); ``sh`` float32 ``(9, 3)`` coefficients of :data:`SH_MONOMIALS` giving
     irradiance over pi; ``mean`` (3,) the mean radiance over the sphere. Arrays are
     read-only (shared through :func:`cached_env`)."""
 
@@ -79,9 +96,12 @@ def sh_irradiance(sh: np.ndarray, n: np.ndarray) -> np.ndarray:
     return np.maximum(sh_monomials(n) @ np.asarray(sh, dtype=np.float64), 0.0)
 
 
-def face_directions(n: int) -> np.ndarray:
-    """Unit direction of every texel centre of an ``n``-texel cube, float64 (6, n, n, 3)."""
-    c = (2 * (np.arange(n) + 0.5) / n) - 1
+def face_directions(n: int, border: bool = False) -> np.ndarray:
+    """Unit direction of every texel centre of an ``n``-texel cube, float64
+    (6, n, n, 3), or with ``border`` (6, n + 2, n + 2, 3): the ring of texels just
+    beyond each edge, their centres at ``u, v = +-(1 + 1 / n)`` on the face's plane
+    (directions that belong to the neighbouring face)."""
+    c = (2 * (np.arange(-1, n + 1) + 0.5) / n) - 1 if border else (2 * (np.arange(n) + 0.5) / n) - 1
     return _face_points(c[None, :], c[:, None])
 
 
@@ -127,16 +147,17 @@ def _equirect_taps(dirs: np.ndarray, h: int) -> tuple[np.ndarray, np.ndarray]:
 
 @functools.lru_cache(maxsize=8)
 def _cube_operator(h: int, face: int) -> tuple[np.ndarray, np.ndarray]:
-    """What level 0 of a ``face`` cube takes from an (h, 2h) image: per texel (6 face^2),
-    the flat pixel indices and weights (6 face^2, K), int32 and float32, of ``s x s``
-    bilinear samples spread over the texel (weights summing to 1)."""
+    """What level 0 of a ``face`` cube, border included, takes from an (h, 2h) image:
+    per texel (6 (face + 2)^2), the flat pixel indices and weights (texels, K), int32
+    and float32, of ``s x s`` bilinear samples spread over the texel (summing to 1)."""
     s = max(1, int(np.ceil((2.0 / face) / (np.pi / h))))
-    c = (np.arange(face * s) + 0.5) / (face * s) * 2 - 1  # sub-sample coordinates
-    dirs = _face_points(c[None, :], c[:, None])  # (6, face s, face s, 3)
+    m = face + 2
+    c = (np.arange(m * s) + 0.5) / (face * s) * 2 - 1 - 2 / face  # sub-sample coordinates
+    dirs = _face_points(c[None, :], c[:, None])  # (6, m s, m s, 3)
     idx, wts = _equirect_taps(dirs, h)
-    # Group each texel's s x s sub-samples: (6, face, s, face, s, 4) -> (texel, s s 4).
-    idx = idx.reshape(6, face, s, face, s, 4).transpose(0, 1, 3, 2, 4, 5).reshape(6 * face * face, -1)
-    wts = wts.reshape(6, face, s, face, s, 4).transpose(0, 1, 3, 2, 4, 5).reshape(6 * face * face, -1)
+    # Group each texel's s x s sub-samples: (6, m, s, m, s, 4) -> (texel, s s 4).
+    idx = idx.reshape(6, m, s, m, s, 4).transpose(0, 1, 3, 2, 4, 5).reshape(6 * m * m, -1)
+    wts = wts.reshape(6, m, s, m, s, 4).transpose(0, 1, 3, 2, 4, 5).reshape(6 * m * m, -1)
     return idx.astype(np.int32), (wts / (s * s)).astype(np.float32)
 
 
@@ -149,10 +170,10 @@ def _sh_operator(h: int) -> np.ndarray:
     return np.ascontiguousarray((sh_monomials(dirs) * weights[..., None]).reshape(-1, 9).T * _SH_FOLD[:, None])
 
 
-def _mips(level0: np.ndarray) -> tuple[np.ndarray, ...]:
+def _box_mips(level0: np.ndarray) -> list[np.ndarray]:
     """``level0`` (6, n, n, 3) and its box-filtered mips down to 1x1 (solid-angle
-    weighted 2x2 means), float32, read-only."""
-    levels = [level0]
+    weighted 2x2 means), float32."""
+    levels = [np.asarray(level0, np.float32)]
     while levels[-1].shape[1] > 1:
         prev = levels[-1].astype(np.float64)
         n = prev.shape[1]
@@ -160,6 +181,45 @@ def _mips(level0: np.ndarray) -> tuple[np.ndarray, ...]:
         power = (prev * weights[None, :, :, None]).reshape(6, n // 2, 2, n // 2, 2, 3).sum(axis=(2, 4))
         total = weights.reshape(n // 2, 2, n // 2, 2).sum(axis=(1, 3))
         levels.append((power / total[None, :, :, None]).astype(np.float32))
+    return levels
+
+
+@functools.lru_cache(maxsize=16)
+def _ggx_operator(n_out: int, n_src: int, roughness: float) -> np.ndarray:
+    """(6 (n_out + 2)^2, 6 n_src^2) float32, rows summing to 1: the GGX lobe of ``roughness``
+    (alpha = roughness^2) around each output texel's direction r, with n = v = r,
+    ``D(h) max(r.l, 0)`` (h the half vector of r and l), integrated over each source
+    texel at k x k points (the texels of a k n_src cube, their exact solid angles; k = 2
+    below roughness 0.5, where the lobe is not much wider than a texel, else 1)."""
+    alpha2 = roughness**4
+    k = 2 if roughness < 0.5 else 1
+    out = face_directions(n_out, border=True).reshape(-1, 3)
+    sub = face_directions(k * n_src).reshape(-1, 3)  # the points, face-major like texels
+    sub_omega = np.tile(texel_solid_angles(k * n_src).reshape(-1), 6)
+    weights = np.empty((len(out), 6 * n_src * n_src))
+    for start in range(0, len(out), 256):  # rows in chunks: bounded temporaries
+        cos_l = out[start : start + 256] @ sub.T  # (rows, points)
+        cos_h2 = np.maximum((1 + cos_l) / 2, 0.0)  # (r.h)^2 with h = (r + l) / |r + l|
+        d = alpha2 / (np.pi * (cos_h2 * (alpha2 - 1) + 1) ** 2)
+        w = np.where(cos_l > 0, d * cos_l, 0.0) * sub_omega
+        # Sum each source texel's k x k points: (rows, 6, n, k, n, k) -> (rows, 6 n n).
+        weights[start : start + 256] = w.reshape(-1, 6, n_src, k, n_src, k).sum(axis=(3, 5)).reshape(len(w), -1)
+    weights /= weights.sum(axis=1, keepdims=True)
+    return weights.astype(np.float32)
+
+
+def _mips(level0: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Level 0 and, for each level l >= 1 of the pyramid, the GGX prefilter of
+    roughness ``l / (levels - 1)`` gathered from a box level (see the module
+    docstring); float32, read-only."""
+    box = _box_mips(level0[:, 1:-1, 1:-1])
+    face, top = level0.shape[1] - 2, len(box) - 1
+    n_src = min(PREFILTER_MAX_FACE, face)
+    src = box[int(np.log2(face // n_src))].reshape(-1, 3)
+    levels = [np.asarray(level0, np.float32)]
+    for lv in range(1, top + 1):
+        n = max(face >> lv, min(MIN_FACE, face))
+        levels.append((_ggx_operator(n, n_src, lv / top) @ src).reshape(6, n + 2, n + 2, 3))
     for level in levels:
         level.setflags(write=False)
     return tuple(levels)
@@ -188,7 +248,7 @@ def env_from_image(image: np.ndarray, face: int = 32) -> EnvMap:
         h //= 2
     flat = np.asarray(image, dtype=np.float32).reshape(-1, 3)
     idx, wts = _cube_operator(h, face)
-    level0 = np.einsum("tkc,tk->tc", flat[idx], wts).reshape(6, face, face, 3)
+    level0 = np.einsum("tkc,tk->tc", flat[idx], wts).reshape(6, face + 2, face + 2, 3)
     sh = _sh_operator(h) @ flat.astype(np.float64)
     sh32 = sh.astype(np.float32)
     sh32.setflags(write=False)
@@ -197,9 +257,9 @@ def env_from_image(image: np.ndarray, face: int = 32) -> EnvMap:
 
 def uniform_env(rgb) -> EnvMap:
     """An environment of constant radiance ``rgb`` (3,) everywhere: one level of 1x1
-    faces, ``sh`` exactly ``rgb`` in its constant row and 0 elsewhere."""
+    faces (3x3 with their border), ``sh`` exactly ``rgb`` in its constant row and 0 elsewhere."""
     colour = np.asarray(rgb, dtype=np.float32).reshape(3)
-    level = np.broadcast_to(colour, (6, 1, 1, 3)).copy()
+    level = np.broadcast_to(colour, (6, 3, 3, 3)).copy()
     level.setflags(write=False)
     sh = np.zeros((9, 3), np.float32)
     sh[0] = colour

@@ -185,42 +185,84 @@ def test_irradiance_is_the_band_2_truncation_and_within_the_measured_bound_of_br
 
 
 def test_level_0_reproduces_a_smooth_map_within_the_resampling_error():
-    """32^2 faces from a 128-row image: measured max 1.85% (within half a texel of a
-    face edge, where the lookup clamps), rms 0.08%; 64^2 faces halve it."""
+    """32^2 faces from a 128-row image: measured max 0.42%, rms 0.06%; 64^2 faces max
+    0.13%, rms 0.02% (the faces' borders carry the lookup across edges: no seam)."""
     d, _ = pixel_grid(128)
     image = smooth_map(d).astype(np.float32)
     dirs = random_dirs(2000, 5)
     want = smooth_map(dirs)
-    for face, bound in ((32, 0.02), (64, 0.01)):
+    for face, bound, rms in ((32, 0.006, 0.001), (64, 0.002, 0.0004)):
         rad, _, levels = lookup(pack([env_from_image(image, face)]), dirs, 0.0)
         assert (levels == int(math.log2(face)) + 1).all()
         rel = np.abs(rad - want) / want
-        assert rel.max() <= bound and np.sqrt((rel**2).mean()) <= bound / 10, face
+        assert rel.max() <= bound and np.sqrt((rel**2).mean()) <= rms, face
 
 
-def test_level_0_reproduces_curated_pixels_and_keeps_their_power(curated):
-    """At the centres of 32^2-face texels, against the mean of the image's pixels that
-    fall in the texel (independently binned here): the box filter of level 0."""
-    for name, image, _ in curated[:3]:
+def test_every_level_keeps_the_power_of_the_image(curated):
+    """Each level's texels times their solid angles (the corner formula, written out
+    here) sum to the image's power: measured within 0.3%, 2.9% for interior (whose small
+    bright windows the bilinear samples of level 0 catch unevenly)."""
+    for name, image, _ in curated[:4]:
         env = env_from_image(image, 32)
-        d, omega = pixel_grid(128)
-        flat_d = d.reshape(-1, 3)
-        w = np.broadcast_to(omega[:, None], (128, 256)).reshape(-1)
-        # Power is kept, level by level: each level's texels times their solid angles.
+        _, omega = pixel_grid(128)
         total = np.einsum("hwc,h->c", image.astype(np.float64), omega)
         for level in env.levels:
+            level = level[:, 1:-1, 1:-1]  # the border repeats the neighbours
             n = level.shape[1]
             e = 2 * np.arange(n + 1) / n - 1
             uu, vv = np.meshgrid(e, e)
             corner = np.arctan2(uu * vv, np.sqrt(uu * uu + vv * vv + 1))
             sa = corner[1:, 1:] - corner[:-1, 1:] - corner[1:, :-1] + corner[:-1, :-1]
             power = np.einsum("fijc,ij->c", level.astype(np.float64), sa)
-            np.testing.assert_allclose(power, total, rtol=0.03, err_msg=name)
-        # The +z face's mean over its 1x1 top level against the pixels whose major axis is +z.
-        on_top = (flat_d[:, 2] >= np.abs(flat_d[:, 0])) & (flat_d[:, 2] >= np.abs(flat_d[:, 1]))
-        want = (image.reshape(-1, 3)[on_top] * w[on_top, None]).sum(0) / w[on_top].sum()
-        rad, _, _ = lookup(pack([env]), [[0.0, 0.0, 1.0]], 10.0)
-        np.testing.assert_allclose(rad[0], want, rtol=0.03, err_msg=name)
+            np.testing.assert_allclose(power, total, rtol=0.04, err_msg=name)
+
+
+def ggx_prefiltered(image: np.ndarray, dirs: np.ndarray, roughness: float) -> np.ndarray:
+    """The split-sum prefiltered radiance (n = v = r) along each of ``dirs`` (M, 3),
+    summed over every pixel: sum L D(h) max(r.l, 0) dw / sum D(h) max(r.l, 0) dw, GGX
+    D(h) = alpha^2 / (pi ((r.h)^2 (alpha^2 - 1) + 1)^2), alpha = roughness^2."""
+    d, omega = pixel_grid(image.shape[0])
+    d = d.reshape(-1, 3)
+    w = np.broadcast_to(omega[:, None], image.shape[:2]).reshape(-1)
+    alpha2 = roughness**4
+    out = []
+    for r in dirs:
+        h = d + r
+        h /= np.maximum(np.linalg.norm(h, axis=1, keepdims=True), 1e-12)
+        lobe = alpha2 / (np.pi * ((h @ r) ** 2 * (alpha2 - 1) + 1) ** 2)
+        weight = np.where(d @ r > 0, lobe * (d @ r) * w, 0.0)
+        out.append(weight @ image.reshape(-1, 3).astype(np.float64) / weight.sum())
+    return np.array(out)
+
+
+def test_rough_levels_match_the_ggx_lobe_integrated_over_the_pixels(curated):
+    """Level l against brute-force GGX prefiltering of roughness l / 5 over the curated
+    residuals, |error| over the mean prefiltered radiance. Measured (40 directions):
+    roughness 0.8-1 mean <= 1.8%, max <= 6.7%; 0.6 mean <= 2.7%, max <= 15.1%;
+    0.4 mean <= 11.7%; 0.2 mean <= 25.2%
+    (its lobe is finer than the 16^2 texels it is gathered from: night's lamps)."""
+    dirs = random_dirs(40, 9)
+    bounds = {1: (0.27, None), 2: (0.13, None), 3: (0.035, 0.17), 4: (0.025, 0.08), 5: (0.025, 0.08)}
+    for name, image, _ in curated:
+        residual, _ = split_sun(image, sun(image).direction, SUN_CONE_DEG)
+        tables = pack([env_from_image(residual)])
+        for level, (mean_bound, max_bound) in bounds.items():
+            want = ggx_prefiltered(residual, dirs, level / 5)
+            got, _, _ = lookup(tables, dirs, float(level))
+            err = np.abs(got - want) / want.mean()
+            assert err.mean() <= mean_bound, (name, level, err.mean())
+            assert max_bound is None or err.max() <= max_bound, (name, level, err.max())
+
+
+def test_the_roughest_level_is_the_irradiance_over_pi():
+    """At roughness 1 the GGX lobe (n = v) is the clamped cosine: the last level equals
+    the brute-force irradiance over pi of a smooth map along the same direction
+    (measured within 0.7%)."""
+    d, _ = pixel_grid(64)
+    image = smooth_map(d).astype(np.float32)
+    dirs = random_dirs(200, 8)
+    got, _, _ = lookup(pack([env_from_image(image)]), dirs, 5.0)
+    np.testing.assert_allclose(got, brute_irradiance(image, dirs), rtol=0.01)
 
 
 def test_a_uniform_environment_gives_exactly_its_radiance_at_every_lod_and_normal():
