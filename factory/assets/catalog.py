@@ -29,6 +29,7 @@ import threading
 
 import numpy as np
 
+from factory.assets.backdrops.catalog import BackdropCatalog
 from factory.assets.byte_cache import ByteCache
 from factory.assets.generators.cache import cached_build
 from factory.assets.generators.registry import GENERATORS, draw
@@ -39,7 +40,7 @@ from factory.errors import AssetError, ConfigError, ParamError
 from factory.scene.assets import MeshAsset, make_asset
 from factory.scene.config import Config
 from factory.scene.shapes import CLASSES
-from factory.scene.types import AssetRef, DrawnAsset
+from factory.scene.types import AssetRef, DrawnAsset, DrawnBackdrop
 
 GENERATED_LICENCE = "CC0-1.0"  # a generated mesh is made by factory's own code from its params
 MAX_CLASSES = 256  # semantic.png is 8-bit
@@ -105,6 +106,7 @@ class Catalog:
                 problems += self._load_pack(f"{field}.shape", name, spec.packs)
             if name in self.packs:
                 problems += self._select(field, name, _selection(block))
+        self.backdrops = BackdropCatalog(config, self.allowed, problems)
         if problems:
             raise ConfigError.of(source, problems)
         categories = generators | {a.category for assets in self.selected.values() for a in assets}
@@ -180,6 +182,10 @@ class Catalog:
             record.source,
         )
         return DrawnAsset(mesh, ref, record.category, size)
+
+    def backdrop(self, block, rng: np.random.Generator) -> DrawnBackdrop:
+        """One HDRI for the scenario's BackdropSpec ``block``, drawn from ``rng``."""
+        return self.backdrops.draw(block, rng)
 
 
 def _generated_drawn(name: str, params: dict) -> DrawnAsset:

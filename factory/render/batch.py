@@ -8,139 +8,18 @@ origins and rotations are computed once per view here, not per pixel.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
 
 import numpy as np
 
 from factory.render.device import Device, warp
 from factory.render.meshes import MeshEntry, mesh_cache
-from factory.render.tables import LIGHT_CODE, TEXTURE_CODE
-from factory.scene.types import Scene
+from factory.render.scene_tables import SceneTables, dfg_device
+from factory.render.tables import LIGHT_CODE
 from factory.timing import timed
 
 # Slack of the shadow rects (metres): a sphere test's own inflation (r * 1.001 + 1e-4),
 # the shading point's 2 mm lift off its surface and float32 error, with room to spare.
 _SHADOW_GROW, _SHADOW_PAD = 1.01, 0.01
-
-
-class SurfaceRow(NamedTuple):
-    """How one surface shades: a row of the per-surface arrays of
-    :class:`~factory.render.tables.Scenes`. Its place is its surface code (sky, floor,
-    wall, then object k at ``FIRST_OBJECT + k``)."""
-
-    color: tuple  # (3,) float, linear RGB in [0, 1]
-    color2: tuple  # (3,) float, the pattern's second colour
-    texture: int  # texture code (tables.PLAIN, CHECKER, STRIPES, NOISE)
-    texture_scale: float  # pattern cycles per metre
-    shininess: int  # Blinn-Phong exponent (an integer: no pow in the kernels)
-    specular: float  # specular weight in [0, 1]
-    instance: int  # the object's instance id; 0 for sky, floor and walls
-    semantic: int  # class id: the row of its category in the scene's class table (Scene.classes)
-
-
-class LightRow(NamedTuple):
-    """One light as the kernels read it: a row of the per-light arrays of
-    :class:`~factory.render.tables.Scenes`."""
-
-    kind: int  # light code (tables.DIRECTIONAL, POINT)
-    vec: tuple  # (3,) float: unit direction towards a directional light, or a point light's position, metres
-    intensity: float  # relative radiance (1: the default light)
-    ref: float  # metres: the length of ``vec`` (a point light's distance from the origin)
-    spread: float  # area half-width: metres (point), the tangent of the half-angle (directional)
-
-
-@dataclass
-class SceneTables:
-    """What every view of one scene shares (N objects, L lights, 3 + N surfaces)."""
-
-    shape: np.ndarray  # (N,) int32 shape code (factory.scene.shapes.ShapeKind.code)
-    meshes: list  # (N,) a mesh object's MeshAsset (SceneObject.mesh_data), else None
-    dims: np.ndarray  # (N, 3) half-extents or axis scales, metres
-    radius: np.ndarray  # (N,) bounding radius, metres
-    convex: np.ndarray  # (N,) int32 1: a convex kind (cannot shadow itself)
-    surfaces: list[SurfaceRow]  # (3 + N,) by surface code
-    lights: list[LightRow]  # (L,)
-    ambient: float
-    sky: tuple
-    room: np.ndarray  # (4,) has_room, half width, half depth, height
-
-    @property
-    def mesh_kind(self) -> list:
-        """(N,) a mesh object's asset key (``MeshAsset.kind``), else None."""
-        return [a.kind if a is not None else None for a in self.meshes]
-
-
-def _shininess(roughness: float) -> int:
-    """The Blinn-Phong exponent of a roughness in [0, 1], rounded to an integer."""
-    return int(round(1.0 + 256.0 * (1.0 - roughness) ** 2))
-
-
-def _surface(
-    color, color2, texture: str, texture_scale: float, roughness: float, specular: float, instance: int, class_id: int
-) -> SurfaceRow:
-    """The row of a surface with these material terms (texture by name)."""
-    return SurfaceRow(
-        tuple(color),
-        tuple(color2),
-        TEXTURE_CODE[texture],
-        float(texture_scale),
-        _shininess(roughness),
-        float(specular),
-        instance,
-        class_id,
-    )
-
-
-def scene_tables(scene: Scene) -> SceneTables:
-    """The per-scene tables of ``scene``."""
-    objs = scene.objects
-    wall = scene.room.wall_color if scene.room else (0.8, 0.8, 0.8)
-    f = scene.floor
-    class_id = {name: i for i, name in enumerate(scene.classes)}  # the dataset's class table
-    surfaces = [
-        _surface(scene.sky_color, scene.sky_color, "plain", 1.0, 1.0, 0.0, 0, class_id["background"]),
-        _surface(f.color, f.color2, f.texture, f.texture_scale, f.roughness, f.specular, 0, class_id["floor"]),
-        _surface(wall, tuple(0.85 * c for c in wall), "plain", 1.0, 0.9, 0.05, 0, class_id["wall"]),
-    ]
-    surfaces += [
-        _surface(
-            o.material.color,
-            o.material.color2,
-            o.material.texture,
-            o.material.texture_scale,
-            o.material.roughness,
-            o.material.specular,
-            o.id,
-            class_id[o.category],
-        )
-        for o in objs
-    ]
-    vectors = np.array([li.vector for li in scene.lights], np.float64).reshape(-1, 3)
-    # A directional light's emitter is taken as seen from 4 m (the point lights'
-    # default distance): its spread is the tangent of the half-angle.
-    lights = [
-        LightRow(
-            LIGHT_CODE[li.kind],
-            tuple(v),
-            li.intensity,
-            float(ref),
-            li.size / 4.0 if li.kind == "directional" else li.size,
-        )
-        for li, v, ref in zip(scene.lights, vectors.tolist(), np.linalg.norm(vectors, axis=1))
-    ]
-    room = scene.room
-    return SceneTables(
-        shape=np.array([o.kind.code for o in objs], np.int32),
-        meshes=[o.mesh_data for o in objs],
-        dims=np.array([o.dims for o in objs], np.float64).reshape(-1, 3),
-        radius=np.array([o.bounding_radius for o in objs], np.float64),
-        convex=np.array([o.kind.convex for o in objs], np.int32),
-        surfaces=surfaces,
-        lights=lights,
-        ambient=float(scene.ambient),
-        sky=tuple(scene.sky_color),
-        room=np.array([0, 0, 0, 0] if room is None else [1, room.width / 2, room.depth / 2, room.height], np.float64),
-    )
 
 
 @dataclass
@@ -177,6 +56,7 @@ def pack_scenes(tables: list[SceneTables], device: Device, held: list[MeshEntry]
     entries of :func:`launch_meshes` already acquired, or acquired here. The caller
     keeps them while a launch uses the struct."""
     wp = warp()
+    from factory.render.environment import pack_envs
     from factory.render.tables import MeshData, Scenes
 
     cache = mesh_cache(device)
@@ -213,20 +93,24 @@ def pack_scenes(tables: list[SceneTables], device: Device, held: list[MeshEntry]
     data = [e.data for e in held] or [MeshData()]
     s.mesh_data = wp.array(data, dtype=MeshData, device=device.warp_name)
     s.srgb = cache.srgb()
+    s.dfg = dfg_device(device)
     s.surf_start = arr(_starts([len(t.surfaces) for t in tables]), wp.int32)
     for name in ("color", "color2"):
         setattr(s, name, cat(name, "surfaces", wp.vec3, 3))
-    for name in ("texture", "shininess", "instance", "semantic"):
+    for name in ("texture", "pattern_seed", "family", "instance", "semantic"):
         setattr(s, name, cat(name, "surfaces", wp.int32))
-    for name in ("texture_scale", "specular"):
+    for name in ("texture_scale", "roughness", "roughness2", "metallic", "specular"):
         setattr(s, name, cat(name, "surfaces", wp.float32))
     s.light_start = arr(_starts([len(t.lights) for t in tables]), wp.int32)
     s.light_count = arr(np.array([len(t.lights) for t in tables], np.int32), wp.int32)
     s.light_kind, s.light_vec = cat("kind", "lights", wp.int32), cat("vec", "lights", wp.vec3, 3)
-    for name in ("intensity", "ref", "spread"):
+    s.light_intensity = cat("intensity", "lights", wp.vec3, 3)
+    for name in ("ref", "spread"):
         setattr(s, "light_" + name, cat(name, "lights", wp.float32))
     s.ambient = arr(np.array([t.ambient for t in tables], np.float32), wp.float32)
-    s.sky = arr(np.array([t.sky for t in tables], np.float32), wp.vec3)
+    s.env = pack_envs([t.env for t in tables], [t.env_rot for t in tables], [t.env_strength for t in tables], device)
+    s.gain = arr(np.array([t.gain for t in tables], np.float32), wp.vec3)
+    s.tone = arr(np.array([t.tone for t in tables], np.int32), wp.int32)
     s.room = arr(np.array([t.room for t in tables], np.float32), wp.vec4)
     return s, held
 

@@ -69,7 +69,6 @@ _SH_FOLD = np.array(
 MAX_CACHE_BYTES = 128 * 2**20  # ~300 environments of 32^2 faces (6 levels, ~100 KiB each)
 PREFILTER_MAX_FACE = 16  # the GGX prefilter gathers from the box level of this face (1536 texels)
 MIN_FACE = 8  # levels stop halving here: a rough lobe needs some texels to vary across a face
-RING_WIDTH_DEG = 5.0  # at least: the ring around a sun cone whose mean fills it
 
 
 class EnvMap(NamedTuple):
@@ -265,37 +264,6 @@ def uniform_env(rgb) -> EnvMap:
     sh[0] = colour
     sh.setflags(write=False)
     return EnvMap((level,), sh, tuple(float(c) for c in colour))
-
-
-def split_sun(image: np.ndarray, direction, cone_deg: float) -> tuple[np.ndarray, np.ndarray]:
-    """``image`` (H, 2H, 3) with its sun taken out, and the light that replaces it.
-
-    Within ``cone_deg`` of unit ``direction`` (3,) each pixel is lowered to ``fill``,
-    the solid-angle mean radiance of the ring from ``cone_deg`` to ``cone_deg`` plus
-    ``max(RING_WIDTH_DEG, cone_deg / 2, two pixel rows)`` around it (pixels already
-    below it, per channel, are kept: ``min(L, fill)``). The removed radiance times
-    solid angle, over pi, is the light's ``intensity`` (3,) per channel (its
-    irradiance at normal incidence over pi, taking cos = 1 within the cone: 1.5% high
-    at 10 degrees), so the residual's power plus ``pi * intensity`` is the image's.
-
-    Returns:
-        The residual image, float32 (H, 2H, 3), and the intensity, float64 (3,).
-    """
-    image = _check_image(image)
-    h, w, _ = image.shape
-    d = np.asarray(direction, dtype=np.float64).reshape(3)
-    d = d / np.linalg.norm(d)
-    cosines = directions(h, w) @ d
-    cone = cosines >= np.cos(np.radians(cone_deg))
-    ring_deg = cone_deg + max(RING_WIDTH_DEG, cone_deg / 2, 2 * 180.0 / h)
-    ring = ~cone & (cosines >= np.cos(np.radians(min(ring_deg, 180.0))))
-    weights = np.broadcast_to(band_solid_angles(h, w)[:, None], (h, w))
-    src = np.asarray(image, dtype=np.float64)
-    fill = (src[ring] * weights[ring][:, None]).sum(0) / max(weights[ring].sum(), 1e-300)
-    out = src.copy()
-    out[cone] = np.minimum(src[cone], fill)
-    removed = ((src[cone] - out[cone]) * weights[cone][:, None]).sum(0) / np.pi
-    return out.astype(np.float32), removed
 
 
 def _env_bytes(env: EnvMap) -> int:

@@ -15,7 +15,8 @@ class Frames:
     Fields and their shapes and dtypes: ``rgb`` (T, H, W, 3) uint8, ``depth`` (T, H, W)
     float32 metres, ``instance`` (T, H, W) uint16, ``semantic`` (T, H, W) uint8,
     ``normals`` (T, H, W, 3) float32, ``flow`` (T, H, W, 2) float32 pixels,
-    ``flow_valid`` (T, H, W) bool. Their units, frames and meaning are specified once,
+    ``flow_valid`` (T, H, W) bool, ``albedo`` (T, H, W, 3) uint8 (sRGB-encoded base
+    colour), ``material`` (T, H, W) uint8 (material family id). Their units, frames and meaning are specified once,
     in ``docs/format.md`` ("Decoded arrays").
     """
 
@@ -26,3 +27,5 @@ class Frames:
     normals: np.ndarray
     flow: np.ndarray
     flow_valid: np.ndarray
+    albedo: np.ndarray | None = None  # None: decoded from a dataset made before issue 25
+    material: np.ndarray | None = None

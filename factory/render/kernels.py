@@ -9,8 +9,9 @@ boxes.
 ``render_views``: for job r (a view to draw) and pixel (i, j), from its hit (row
 ``hit[r]``), its shading (``shade[r]``: none, linear RGB into the job's row for
 ``resolve``, or, for a frame drawn from one view, its sRGB bytes straight into the
-frame) and, for a ground-truth view (``gt[r] >= 0``), depth, ids,
-camera-frame normals, visible boxes and, when the frame has a next one
+frame, exposed and tone-mapped) and, for a ground-truth view (``gt[r] >= 0``), depth,
+ids, camera-frame normals, albedo (the base colour before lighting, sRGB bytes by the
+table) and material family, visible boxes and, when the frame has a next one
 (``next[r] >= 0``: the hits row of the next frame's view ``next_view[r]``), forward
 flow. The renderer (:class:`factory.render.renderer._Launch`) plans the rows: a next
 frame's hits come from its own job, or from the launch before.
@@ -24,7 +25,7 @@ carried point along the exact landing ray. Validity never looks at ids (the test
 check flow against ids independently).
 
 ``resolve``: a motion-blurred frame's RGB, the mean of its sub-frames' linear RGB,
-clipped and turned into sRGB bytes by a table.
+exposed, tone-mapped (:mod:`factory.render.tone`) and turned into sRGB bytes by a table.
 
 Ground truth and sRGB land in frame slot ``gt[r]`` / ``slot[u]`` of arrays that hold
 every frame of the call, so launches write their frames in place. A CPU thread draws
@@ -36,9 +37,11 @@ does not inline takes the structs by value.
 
 from __future__ import annotations
 
-from factory.render.shade import shade
+from factory.render.environment import env_radiance
+from factory.render.shade import look, shade
 from factory.render.surface import mesh_albedo
 from factory.render.tables import FIRST_OBJECT, NO_RGB, RGB_SRGB, SKY, Hit, Quality, Scenes, Views
+from factory.render.tone import display
 from factory.render.trace import trace, widen_box
 from factory.render.warp_setup import KERNEL_OPTIONS, wp
 
@@ -109,6 +112,13 @@ def srgb(lut: wp.array(dtype=wp.uint8), x: float):
     return lut[int(wp.floor(wp.clamp(x, 0.0, 1.0) * top + 0.5))]
 
 
+@wp.func
+def put_srgb(lut: wp.array(dtype=wp.uint8), out: wp.array4d(dtype=wp.uint8), g: int, i: int, j: int, c: wp.vec3):
+    """Frame g's pixel (i, j) of ``out`` set to the sRGB bytes of linear ``c``."""
+    for ch in range(3):
+        out[g, i, j, ch] = srgb(lut, c[ch])
+
+
 @wp.kernel
 def primary(
     views: Views,
@@ -159,6 +169,8 @@ def render_views(
     normals: wp.array3d(dtype=wp.vec3),
     flow: wp.array3d(dtype=wp.vec2),
     flow_valid: wp.array3d(dtype=wp.uint8),
+    albedo: wp.array4d(dtype=wp.uint8),
+    material: wp.array3d(dtype=wp.uint8),
     boxes: wp.array4d(dtype=wp.int32),
     lut: wp.array(dtype=wp.uint8),
     out: wp.array4d(dtype=wp.uint8),
@@ -186,41 +198,36 @@ def render_views(
         if wp.dot(n, d) >= 0.0:  # a smooth normal turned away at a silhouette
             n = ng
         p = o + hit.t * d
+        surf = scenes.surf_start[s] + code
+        base, rough = wp.vec3(0.0, 0.0, 0.0), float(1.0)
+        if code != SKY and (mode != NO_RGB or g >= 0):  # a mesh whose faces carry materials: its own
+            if code >= FIRST_OBJECT and scenes.materials[scenes.obj_start[s] + code - FIRST_OBJECT] != 0:
+                base, rough = mesh_albedo(views, scenes, v, code, d, n, ng, hit), float(scenes.roughness[surf])
+            else:
+                base, rough = look(scenes, surf, code, hit.local)
         if mode != NO_RGB:
-            c = scenes.sky[s]
+            c = env_radiance(scenes.env, s, wp.normalize(d), 0.0)
             if code != SKY:
-                textured = code >= FIRST_OBJECT and scenes.materials[scenes.obj_start[s] + code - FIRST_OBJECT] != 0
-                texture = wp.vec3(0.0, 0.0, 0.0)
-                if textured:
-                    texture = mesh_albedo(views, scenes, v, code, d, n, ng, hit)
-                c = shade(
-                    views, scenes, quality, v, code, p, d, n, ng, hit.local, texture, textured, i * width + j, i, j
-                )
+                c = shade(views, scenes, quality, v, code, p, d, n, ng, base, rough, i * width + j, i, j)
             if mode == RGB_SRGB:  # resolve's mean of one view is the view itself: the same bytes
-                for ch in range(3):
-                    out[g, i, j, ch] = srgb(lut, c[ch])
+                put_srgb(lut, out, g, i, j, display(c, scenes.gain[s], scenes.tone[s]))
             else:
                 rgb[r, i, j] = c
         if g < 0:
             continue
-        surf = scenes.surf_start[s] + code
         instance[g, i, j] = wp.uint16(scenes.instance[surf])
         semantic[g, i, j] = wp.uint8(scenes.semantic[surf])
-        flow[g, i, j] = wp.vec2(0.0, 0.0)
-        flow_valid[g, i, j] = wp.uint8(0)
-        if code == SKY:
-            depth[g, i, j] = 0.0
-            normals[g, i, j] = wp.vec3(0.0, 0.0, 0.0)
-            continue
-        depth[g, i, j] = hit.t
-        normals[g, i, j] = views.rot[v] @ n
+        material[g, i, j] = wp.uint8(scenes.family[surf])
+        put_srgb(lut, albedo, g, i, j, base)
+        depth[g, i, j] = wp.where(code == SKY, 0.0, hit.t)
+        normals[g, i, j] = wp.where(code == SKY, wp.vec3(0.0, 0.0, 0.0), views.rot[v] @ n)
         if code >= FIRST_OBJECT:
             widen_box(boxes, g, code - FIRST_OBJECT, 1, i, j)
-        if nh >= 0:
+        fl, ok = wp.vec2(0.0, 0.0), False
+        if nh >= 0 and code != SKY:  # flow_at gives (0, 0) where it is not valid
             fl, ok = flow_at(views, hits, nh, nv, code, p, hit.local, i, j, width, height)
-            if ok:
-                flow[g, i, j] = fl
-                flow_valid[g, i, j] = wp.uint8(1)
+        flow[g, i, j] = fl
+        flow_valid[g, i, j] = wp.uint8(wp.where(ok, 1, 0))
 
 
 @wp.kernel
@@ -229,6 +236,8 @@ def resolve(
     first: wp.array(dtype=wp.int32),
     count: wp.array(dtype=wp.int32),
     slot: wp.array(dtype=wp.int32),
+    gain: wp.array(dtype=wp.vec3),
+    tone: wp.array(dtype=wp.int32),
     lut: wp.array(dtype=wp.uint8),
     out: wp.array4d(dtype=wp.uint8),
     span: int,
@@ -240,6 +249,4 @@ def resolve(
         total = wp.vec3(0.0, 0.0, 0.0)
         for r in range(first[u], first[u] + count[u]):
             total = total + rgb[r, i, j]
-        mean = total / float(count[u])
-        for c in range(3):
-            out[g, i, j, c] = srgb(lut, mean[c])
+        put_srgb(lut, out, g, i, j, display(total / float(count[u]), gain[u], tone[u]))

@@ -20,9 +20,10 @@ from typing import NamedTuple, Protocol
 
 import numpy as np
 
-from factory.render.batch import ViewSpec, pack_views, packed_scenes, scene_tables
+from factory.render.batch import ViewSpec, pack_views, packed_scenes
 from factory.render.device import Device, get_device, warp
 from factory.render.frames import Frames
+from factory.render.scene_tables import scene_tables
 from factory.render.tables import NO_RGB, RGB_LINEAR, RGB_SRGB
 from factory.scene.config import RenderSettings
 from factory.scene.types import Scene, camera_pose
@@ -80,6 +81,7 @@ class RenderedClip:
     frames: Frames  # every per-pixel layer (see Frames)
     annotations: list[list[ObjectAnnotation]]  # [T][N]
     world_to_camera: list[np.ndarray]  # T (4, 4) float64 world-to-camera matrices, one per frame
+    gain: tuple = (1.0, 1.0, 1.0)  # (3,) the exposure times white balance its RGB was shown with
 
 
 @dataclass
@@ -172,6 +174,7 @@ class _Launch:
 
         own_job = {}  # (clip, frame) -> the job of its own view
         slot = []  # the frames whose RGB resolve averages from their blur sub-frames
+        slot_clip = []  # and their clips (whose exposure and tone curve resolve applies)
         for u in chunk:
             gt = first_frame[u.clip] + u.frame
             own_job[u.clip, u.frame] = job(add(u.clip, u.own), gt, NO_RGB if u.blur else RGB_SRGB)
@@ -179,6 +182,7 @@ class _Launch:
                 first.append(len(jobs))
                 count.append(len(u.blur))
                 slot.append(gt)
+                slot_clip.append(u.clip)
             for b in u.blur:
                 job(add(u.clip, b), -1, RGB_LINEAR)
         for u in chunk:
@@ -196,6 +200,7 @@ class _Launch:
         self.prims = [np.array(c, np.int32) for c in zip(*prims)] if prims else None
         self.first, self.count = np.array(first, np.int32), np.array(count, np.int32)
         self.slot = np.array(slot, np.int32)
+        self.slot_clip = slot_clip
 
 
 class _Buffers:
@@ -218,6 +223,8 @@ class _Buffers:
             "normals": device.empty((F, H, W), wp.vec3),
             "flow": device.empty((F, H, W), wp.vec2),
             "flow_valid": device.empty((F, H, W), wp.uint8),
+            "albedo": device.empty((F, H, W, 3), wp.uint8),
+            "material": device.empty((F, H, W), wp.uint8),
         }
         init = np.zeros((F, kmax, 2, 5), np.int32)
         init[..., 0], init[..., 1] = W, H
@@ -275,6 +282,8 @@ def _launch(device: Device, plan: _Launch, tables: list, scenes, settings: Rende
             o["normals"],
             o["flow"],
             o["flow_valid"],
+            o["albedo"],
+            o["material"],
             bufs.boxes,
             bufs.lut,
             o["rgb"],
@@ -290,6 +299,8 @@ def _launch(device: Device, plan: _Launch, tables: list, scenes, settings: Rende
         inputs=[
             bufs.linear,
             *(device.table(a, wp.int32) for a in (plan.first, plan.count, plan.slot)),
+            device.table(np.array([tables[c].gain for c in plan.slot_clip], np.float32).reshape(-1, 3), wp.vec3),
+            device.table(np.array([tables[c].tone for c in plan.slot_clip], np.int32), wp.int32),
             bufs.lut,
             o["rgb"],
             span,
@@ -360,7 +371,7 @@ def render_clips(
             _add_noise(clip, frames.rgb)
             n_obj = len(clip.scene.objects)
             ann = [_annotations(boxes[f], n_obj) for f in range(at.start, at.stop)]
-            results.append(RenderedClip(frames, ann, [u.own[0] for u in units if u.clip == c]))
+            results.append(RenderedClip(frames, ann, [u.own[0] for u in units if u.clip == c], tables[c].gain))
     return results
 
 

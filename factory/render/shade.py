@@ -1,33 +1,29 @@
-"""Surface colour as Warp functions: procedural textures, Lambert diffuse and a
-Blinn-Phong highlight per light, shadows (hard, or soft from square area lights),
-ambient light with optional ambient occlusion.
+"""Surface colour as Warp functions: a surface's look (base colour and roughness,
+blended by its solid procedural pattern), the microfacet model of
+:mod:`factory.render.brdf` under the scene's environment (the backdrop's irradiance
+and its prefiltered radiance) and each light, shadows (hard, or soft from square area
+lights) and ambient occlusion.
 
-Per light: ``albedo * I * max(0, n.l) + specular * I * max(0, n.h)^shininess``, scaled
-by the fraction of the light that reaches the point; point lights fall off as
-``(ref / |p - x|)^2`` so that ``intensity`` is the irradiance at their sampled
-distance. Plus ``albedo * ambient * (1 - occluded fraction)``.
+Per light: ``intensity * colour * lit * falloff * direct(...)``, ``direct`` being pi
+times the BRDF times the cosine (a white matte surface facing a light of intensity I
+reflects I); ``lit`` the fraction of the light that reaches the point; point and area
+lights fall off as ``(ref / |p - x|)^2`` so that ``intensity`` holds at their sampled
+distance. The environment adds ``ambient(...)``: its irradiance (darkened by ambient
+occlusion, with the config's uniform fill) and, for the specular, its radiance
+around the mirror direction at the level of detail of the roughness.
 
 Sampling is deterministic: a per-pixel rank-1 lattice (stratified in both axes)
 shifted by Warp's counter-based random numbers seeded from the pixel, so the same
-pixel gets the same rays in any launch. No libm calls (the exponent is an integer,
-the square-to-disk map uses only sqrt), so CPU bits do not depend on the CPU model.
+pixel gets the same rays in any launch. No libm calls (the square-to-disk map uses
+only sqrt), so CPU bits do not depend on the CPU model.
 """
 
 from __future__ import annotations
 
-from factory.render.tables import (
-    CHECKER,
-    DIRECTIONAL,
-    FIRST_OBJECT,
-    FLOOR,
-    NOISE,
-    POINT,
-    STRIPES,
-    WALL,
-    Quality,
-    Scenes,
-    Views,
-)
+from factory.render.brdf import ambient, direct
+from factory.render.environment import env_irradiance, env_levels, env_radiance
+from factory.render.patterns import pattern
+from factory.render.tables import DIRECTIONAL, FIRST_OBJECT, FLOOR, WALL, WOOD, Quality, Scenes, Views
 from factory.render.trace import occluded
 from factory.render.warp_setup import wp
 
@@ -35,26 +31,9 @@ GOLDEN = wp.constant(0.6180339887498949)
 
 
 @wp.func
-def pattern(coords: wp.vec3, tex: int):
-    """Pattern weight in [0, 1] of texture ``tex`` (a texture code of
-    :mod:`factory.render.tables`; PLAIN is 0 everywhere) at scaled coordinates."""
-    cx = wp.int64(wp.floor(coords[0]))
-    cy = wp.int64(wp.floor(coords[1]))
-    cz = wp.int64(wp.floor(coords[2]))
-    if tex == CHECKER:
-        return float(((cx + cy + cz) % wp.int64(2) + wp.int64(2)) % wp.int64(2))
-    if tex == STRIPES:
-        return float((cx % wp.int64(2) + wp.int64(2)) % wp.int64(2))
-    if tex == NOISE:  # cell noise: an integer hash of the lattice cell
-        h = (cx * wp.int64(73856093)) ^ (cy * wp.int64(19349663)) ^ (cz * wp.int64(83492791))
-        h = (h ^ (h >> wp.int64(13))) * wp.int64(1274126177)
-        return float((h >> wp.int64(16)) & wp.int64(1023)) / 1023.0
-    return 0.0
-
-
-@wp.func
-def albedo(scenes: Scenes, surf: int, code: int, local: wp.vec3):
-    """Linear RGB albedo of surface row ``surf`` (code ``code``) at ``local``."""
+def look(scenes: Scenes, surf: int, code: int, local: wp.vec3):
+    """Base colour (linear RGB) and perceptual roughness of surface row ``surf`` (code
+    ``code``) at ``local``: its two colours and roughnesses blended by its pattern."""
     # Scalars, not a vector written one component at a time: a partly rewritten
     # vector read back whole stalls the CPU's store forwarding (~6% of a frame).
     x = local[0]
@@ -65,26 +44,18 @@ def albedo(scenes: Scenes, surf: int, code: int, local: wp.vec3):
     elif code == WALL:
         x = local[0] + local[1]
         y = 0.0
+    kind = scenes.texture[surf]
+    if kind == WOOD and code == FLOOR:  # rings about an axis in the plane: planks, not a bullseye
+        z = x
+        x = y + 5.3 / scenes.texture_scale[surf]
+        y = 0.37 / scenes.texture_scale[surf]
     c = wp.vec3(x, y, z) * scenes.texture_scale[surf]
     if code >= FIRST_OBJECT:  # a quarter-cell offset keeps cell edges off faces at round sizes
         c = c + wp.vec3(0.25, 0.25, 0.25)
-    w = pattern(c, scenes.texture[surf])
-    return scenes.color[surf] * (1.0 - w) + scenes.color2[surf] * w
-
-
-@wp.func
-def ipow(x: float, n: int):
-    """x ** n for n >= 0 by repeated squaring."""
-    result = float(1.0)
-    base = x
-    e = n
-    while e > 0:
-        # A multiply by 1.0 for a zero bit: the same bits as skipping it, without a
-        # branch that each surface's exponent would mispredict.
-        result = result * wp.where(e % 2 == 1, base, 1.0)
-        base = base * base
-        e = e // 2
-    return result
+    w = pattern(kind, c, scenes.pattern_seed[surf])
+    base = scenes.color[surf] * (1.0 - w) + scenes.color2[surf] * w
+    rough = scenes.roughness[surf] * (1.0 - w) + scenes.roughness2[surf] * w
+    return base, rough
 
 
 @wp.func
@@ -139,7 +110,7 @@ def light_fraction(
         if scenes.light_kind[lt] == DIRECTIONAL:  # directional: a cone of half-width atan(spread)
             d = wp.normalize(L + spread * off)
             tm = t_max
-        else:  # point: a square emitter of half-width spread facing p
+        else:  # point or area: a square emitter of half-width spread facing p
             to = L * t_max + spread * off
             tm = wp.length(to)
             d = to / tm
@@ -181,32 +152,32 @@ def shade(
     d: wp.vec3,
     n: wp.vec3,
     ng: wp.vec3,
-    local: wp.vec3,
-    texture: wp.vec3,
-    textured: bool,
+    base: wp.vec3,
+    rough: float,
     seed: int,
     i: int,
     j: int,
 ):
     """Linear RGB of surface ``code`` seen along d at world point p (shading normal n,
-    geometric normal ng facing the viewer; ``local``: the hit in the surface's own
-    frame), pixel (i, j)'s hit. ``seed`` picks the pixel's sample shift. The base
-    colour is ``texture`` where ``textured`` (a mesh whose faces carry
-    materials: :func:`factory.render.surface.mesh_albedo`, which the kernel calls
-    itself: inlined here it made this function too big to inline, and every call
-    copied the structs), else the surface row's colours and pattern."""
+    geometric normal ng facing the viewer), pixel (i, j)'s hit, of base colour
+    ``base`` and roughness ``rough`` (:func:`look`, or a mesh's texture); ``seed``
+    picks the pixel's sample shift."""
     s = views.scene[v]
     surf = scenes.surf_start[s] + code
-    base = texture
-    if not textured:
-        base = albedo(scenes, surf, code, local)
+    metal = scenes.metallic[surf]
+    spec = scenes.specular[surf]
     shift = wp.vec2(0.0, 0.0)
     if q.ao_rays > 0 or q.shadow_rays > 1:  # only sampled rays use the pixel's shift
         rng = wp.rand_init(seed)
         shift = wp.vec2(wp.randf(rng), wp.randf(rng))
     start = p + ng * 2.0e-3  # lifted off the surface against self-hits
-    rgb = base * scenes.ambient[s] * ambient_fraction(views, scenes, v, start, ng, q, shift)
     to_eye = -wp.normalize(d)
+    ndv = wp.dot(n, to_eye)
+    open_sky = ambient_fraction(views, scenes, v, start, ng, q, shift)
+    irradiance = (env_irradiance(scenes.env, s, n) + wp.vec3(scenes.ambient[s])) * open_sky
+    mirror = 2.0 * ndv * n - to_eye
+    lod = rough * float(env_levels(scenes.env, s) - 1)
+    rgb = ambient(scenes.dfg, base, metal, rough, spec, ndv, irradiance, env_radiance(scenes.env, s, mirror, lod))
     first = scenes.light_start[s]
     for li in range(scenes.light_count[s]):
         lt = first + li
@@ -214,20 +185,18 @@ def shade(
         L = vec
         t_max = float(1.0e30)
         falloff = float(1.0)
-        if scenes.light_kind[lt] == POINT:
+        if scenes.light_kind[lt] != DIRECTIONAL:
             to = vec - p
             dist = wp.length(to)
             ratio = scenes.light_ref[lt] / wp.max(dist, 1.0e-3)
             falloff = ratio * ratio
             L = to / dist
             t_max = dist
-        ndl = wp.dot(n, L)
-        if ndl <= 0.0:
+        if wp.dot(n, L) <= 0.0:
             continue
         lit = light_fraction(views, scenes, v, lt, start, L, t_max, code, q.shadow_rays, shift, li, i, j)
         if lit <= 0.0:
             continue
-        half = wp.normalize(L + to_eye)
-        highlight = scenes.specular[surf] * ipow(wp.max(wp.dot(n, half), 0.0), scenes.shininess[surf])
-        rgb = rgb + (scenes.light_intensity[lt] * lit * falloff) * (base * ndl + wp.vec3(highlight))
+        reflected = direct(scenes.dfg, base, metal, rough, spec, n, to_eye, L)
+        rgb = rgb + wp.cw_mul(scenes.light_intensity[lt], reflected) * (lit * falloff)
     return rgb

@@ -13,8 +13,10 @@ that fills it: surface codes, texture kinds and light kinds (shape codes come fr
 
 from __future__ import annotations
 
+from factory.render.environment import EnvTables
 from factory.render.warp_setup import wp
-from factory.scene.config import LIGHT_KINDS, TEXTURES
+from factory.scene.look_specs import LIGHT_KINDS, TONES
+from factory.scene.materials import TEXTURES
 
 # Surface codes: 0 sky, 1 floor, 2 wall, 3 + k object k of the scene.
 SKY = wp.constant(0)
@@ -40,10 +42,16 @@ WORLEY = wp.constant(TEXTURE_CODE["worley"])
 BRICKS = wp.constant(TEXTURE_CODE["bricks"])
 TILES = wp.constant(TEXTURE_CODE["tiles"])
 
+# Tone curves of Scenes.tone: a config's ``camera.tone`` name -> its code.
+TONE_CODE = {name: code for code, name in enumerate(TONES)}
+FILMIC = wp.constant(TONE_CODE["filmic"])
+LINEAR = wp.constant(TONE_CODE["linear"])
+
 # Light kinds of Scenes.light_kind: a config's ``lighting.kind`` name -> its code.
 LIGHT_CODE = {name: code for code, name in enumerate(LIGHT_KINDS, start=1)}
 DIRECTIONAL = wp.constant(LIGHT_CODE["directional"])
 POINT = wp.constant(LIGHT_CODE["point"])
+AREA = wp.constant(LIGHT_CODE["area"])  # a point light whose emitter has a size: shaded as one
 
 
 @wp.struct
@@ -111,24 +119,31 @@ class Scenes:
     materials: wp.array(dtype=wp.int32)  # (O,) 1: its asset's materials give its colour
     mesh_data: wp.array(dtype=MeshData)  # the launch's mesh assets (meshes.MeshCache)
     srgb: wp.array(dtype=wp.float32)  # (256,) sRGB byte -> linear (textures.SRGB_DECODE)
+    dfg: wp.array2d(dtype=wp.vec2)  # the split-sum table of factory.render.dfg (roughness, n.v)
     surf_start: wp.array(dtype=wp.int32)  # (S,)
-    color: wp.array(dtype=wp.vec3)  # (N,) linear RGB
+    color: wp.array(dtype=wp.vec3)  # (N,) linear RGB base colour
     color2: wp.array(dtype=wp.vec3)  # (N,) the pattern's second colour
-    texture: wp.array(dtype=wp.int32)  # (N,) PLAIN, CHECKER, STRIPES or NOISE
-    texture_scale: wp.array(dtype=wp.float32)  # (N,) cycles per metre
-    shininess: wp.array(dtype=wp.int32)  # (N,) Blinn-Phong exponent (an integer: no pow)
-    specular: wp.array(dtype=wp.float32)  # (N,)
+    texture: wp.array(dtype=wp.int32)  # (N,) pattern code (PLAIN ... TILES)
+    texture_scale: wp.array(dtype=wp.float32)  # (N,) pattern cycles per metre
+    pattern_seed: wp.array(dtype=wp.int32)  # (N,) shifts the pattern's noise
+    roughness: wp.array(dtype=wp.float32)  # (N,) perceptual roughness where the pattern weight is 0
+    roughness2: wp.array(dtype=wp.float32)  # (N,) and where it is 1
+    metallic: wp.array(dtype=wp.float32)  # (N,) 0 dielectric .. 1 metal
+    specular: wp.array(dtype=wp.float32)  # (N,) a dielectric's F0 / 0.08
+    family: wp.array(dtype=wp.int32)  # (N,) material family id (factory.scene.materials; 0: none)
     instance: wp.array(dtype=wp.int32)  # (N,) instance id (0 sky, floor, walls)
     semantic: wp.array(dtype=wp.int32)  # (N,) class id
     light_start: wp.array(dtype=wp.int32)  # (S,)
     light_count: wp.array(dtype=wp.int32)  # (S,)
-    light_kind: wp.array(dtype=wp.int32)  # (L,) DIRECTIONAL or POINT
+    light_kind: wp.array(dtype=wp.int32)  # (L,) DIRECTIONAL, POINT or AREA
     light_vec: wp.array(dtype=wp.vec3)  # (L,) unit direction to it, or its position
-    light_intensity: wp.array(dtype=wp.float32)  # (L,)
+    light_intensity: wp.array(dtype=wp.vec3)  # (L,) intensity times its colour, per channel
     light_ref: wp.array(dtype=wp.float32)  # (L,) a point light's distance from the origin
     light_spread: wp.array(dtype=wp.float32)  # (L,) area half-width: metres (point), tan (directional)
-    ambient: wp.array(dtype=wp.float32)  # (S,)
-    sky: wp.array(dtype=wp.vec3)  # (S,)
+    ambient: wp.array(dtype=wp.float32)  # (S,) a uniform white fill, on top of the environment
+    env: EnvTables  # per scene: the backdrop's maps and irradiance (factory.render.environment)
+    gain: wp.array(dtype=wp.vec3)  # (S,) exposure times white balance, per channel
+    tone: wp.array(dtype=wp.int32)  # (S,) FILMIC or LINEAR
     room: wp.array(dtype=wp.vec4)  # (S,) has_room, half width, half depth, height
 
 

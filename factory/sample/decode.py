@@ -31,7 +31,10 @@ _PNG_MEMBERS = {
     "semantic.png": (np.uint8, None),
     "normals.png": (np.uint8, 3),
     "flow.png": (np.uint16, None),
+    "albedo.png": (np.uint8, 3),
+    "material.png": (np.uint8, None),
 }
+_SINCE_ISSUE_25 = ("albedo.png", "material.png")  # datasets made before have neither
 
 
 def decode_sample(members: dict[str, Any]) -> tuple[Frames, dict]:
@@ -46,7 +49,8 @@ def decode_sample(members: dict[str, Any]) -> tuple[Frames, dict]:
         ValueError: a member is missing, or has a shape or dtype the encoder never writes.
     """
     for name in _PNG_MEMBERS:
-        _member(members, name)  # every member, named when missing
+        if name not in _SINCE_ISSUE_25 or any(n in members for n in _SINCE_ISSUE_25):
+            _member(members, name)  # every member, named when missing
     arrays = decode_present(members)
     meta = arrays.pop("meta")
     return Frames(**arrays), meta
@@ -94,6 +98,10 @@ def decode_present(members: dict[str, Any]) -> dict[str, Any]:
         flow = ((np.stack([du, dv], axis=-1).astype(np.float32) - FLOW_ZERO) / FLOW_SCALE).astype(np.float32)
         flow[~valid] = 0.0
         out["flow"], out["flow_valid"] = flow, valid
+    if "albedo.png" in img:
+        out["albedo"] = img["albedo.png"].reshape(T, H, W, 3)
+    if "material.png" in img:
+        out["material"] = img["material.png"].reshape(T, H, W)
     return out
 
 

@@ -48,7 +48,7 @@ from factory.scene.config import DEFAULT_PNG, MAX_MEMBER_PIXELS, PNG_WRITERS
 # 38 kB at level 6), semantic 0.4 (30 kB). All six: about 7.8 ms a frame instead of
 # 13.4, for about 20% more bytes (storage is cheaper than the CPU that renders).
 PNG_LEVEL = 1
-ID_MEMBERS = frozenset({"instance.png", "semantic.png"})  # written with Z_RLE
+ID_MEMBERS = frozenset({"instance.png", "semantic.png", "material.png"})  # written with Z_RLE
 
 DEPTH_SCALE = 1000.0  # depth codes per metre (millimetres)
 DEPTH_MAX_CODE = 65535
@@ -68,10 +68,21 @@ FAST_FILTERS = {
     "semantic.png": "sub",
     "normals.png": "up",
     "flow.png": "sub",
+    "albedo.png": "sub",
+    "material.png": "up",
 }
 
 # The image members, in the order encode_sample builds them; ``json`` is always written.
-IMAGE_MEMBERS = ("rgb.png", "depth.png", "instance.png", "semantic.png", "normals.png", "flow.png")
+IMAGE_MEMBERS = (
+    "rgb.png",
+    "depth.png",
+    "instance.png",
+    "semantic.png",
+    "normals.png",
+    "flow.png",
+    "albedo.png",
+    "material.png",
+)
 
 
 def encode_sample(
@@ -133,6 +144,11 @@ def _images(f: Frames) -> dict[str, Callable[[], np.ndarray]]:
         "semantic.png": lambda: f.semantic.reshape(T * H, W),
         "normals.png": lambda: encode_normals(f.normals).reshape(T * H, W, 3),
         "flow.png": lambda: encode_flow(f.flow, f.flow_valid).reshape(T * H, 2 * W),
+        **(
+            {"albedo.png": lambda: f.albedo.reshape(T * H, W, 3), "material.png": lambda: f.material.reshape(T * H, W)}
+            if f.albedo is not None
+            else {}
+        ),
     }
 
 
@@ -237,6 +253,8 @@ _EXPECTED = {  # field: (trailing shape after (T, H, W), dtype)
     "normals": ((3,), np.float32),
     "flow": ((2,), np.float32),
     "flow_valid": ((), np.bool_),
+    "albedo": ((3,), np.uint8),  # both, or neither (frames of a dataset before issue 25)
+    "material": ((), np.uint8),
 }
 
 
@@ -247,6 +265,10 @@ def _check_frames(f: Frames) -> tuple[int, int, int]:
     T, H, W = f.depth.shape
     for name, (tail, dtype) in _EXPECTED.items():
         a = getattr(f, name)
+        if a is None and name in ("albedo", "material"):
+            if f.albedo is None and f.material is None:
+                continue  # frames of a dataset made before issue 25
+            raise ValueError(f"frames.{name}: None, but not both albedo and material are; give both or neither")
         if a.shape != (T, H, W, *tail) or a.dtype != dtype:
             raise ValueError(f"frames.{name}: {a.shape} {a.dtype}, expected {(T, H, W, *tail)} {np.dtype(dtype)}")
     for name in ("depth", "normals", "flow"):

@@ -10,6 +10,7 @@ float is rounded by :func:`rounded`, which gives Python's ``round`` bit for bit.
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 
 import numpy as np
@@ -20,8 +21,9 @@ from factory.physics.model import effective_restitution
 from factory.render.renderer import ObjectAnnotation, RenderedClip
 from factory.sample.types import sample_key
 from factory.scene.config import Config
+from factory.scene.materials import MATERIAL_FAMILIES, family_id
 from factory.scene.shapes import box_corners
-from factory.scene.types import AssetRef, Scene
+from factory.scene.types import AssetRef, Material, Scene
 
 REST_SPEED = 5e-3  # m/s: an object moving slower than this, and turning slower than REST_SPIN, is at rest
 REST_SPIN = 5e-2  # rad/s
@@ -143,17 +145,42 @@ def _object_metadata(k: int, scene: Scene, motion: Motion, per_frame: dict) -> d
         "centre_of_mass": None if o.static else _r(motion.centre_of_mass[k]),
         "restitution": _r(effective_restitution(o.restitution, scene)),
         "friction": _r(o.friction),
-        "material": {
-            "color": _r(m.color),
-            "color2": _r(m.color2),
-            "texture": m.texture,
-            "texture_scale": _r(m.texture_scale),
-            "roughness": _r(m.roughness),
-            "specular": _r(m.specular),
-        },
+        "material": material_entry(m),
         **({} if o.asset is None else {"asset": asset_entry(o.asset)}),
         **per_frame,
     }
+
+
+def material_entry(m: Material) -> dict:
+    """A surface's ``material``: its family (and that family's id in ``material.png``)
+    and the parameters of the microfacet model (docs/format.md)."""
+    return {
+        "family": m.family,
+        "family_id": family_id(m.family),
+        "color": _r(m.color),
+        "color2": _r(m.color2),
+        "texture": m.texture,
+        "texture_scale": _r(m.texture_scale),
+        "pattern_seed": m.pattern_seed,
+        "roughness": _r(m.roughness),
+        "roughness2": _r(m.roughness if m.roughness2 is None else m.roughness2),
+        "metallic": _r(m.metallic),
+        "specular": _r(m.specular),
+    }
+
+
+def _backdrop(scene: Scene) -> dict:
+    """The ``backdrop``: its kind, turn and strength, a sky's sun and haze, an HDRI's
+    pack record (where it came from and its licence)."""
+    b = scene.backdrop
+    entry = {"kind": b.kind, "rotation_deg": _r(math.degrees(b.rotation)), "strength": _r(b.strength)}
+    if b.kind == "flat":
+        entry["color"] = _r(scene.sky_color)
+    if b.kind == "sky":
+        entry.update(sun_elevation_deg=_r(math.degrees(b.sun_elevation)), turbidity=_r(b.turbidity))
+    if b.asset is not None:
+        entry["asset"] = asset_entry(b.asset)
+    return entry
 
 
 def asset_entry(ref: AssetRef) -> dict:
@@ -217,12 +244,29 @@ def metadata(
             "trajectory": cam.trajectory,
             "shutter": _r(cam.shutter),
             "noise_std": _r(cam.noise_std),
+            "exposure": cam.exposure,
+            "ev": _r(cam.ev),
+            "tone": cam.tone,
+            "white_balance_k": _r(cam.white_balance_k),
+            "gain": _r(rendered.gain),
         },
         "lights": [
-            {"kind": li.kind, "vector": _r(li.vector), "intensity": _r(li.intensity), "size": _r(li.size)}
+            {
+                "kind": li.kind,
+                "vector": _r(li.vector),
+                "intensity": _r(li.intensity),
+                "color": _r(li.color),
+                "temperature_k": _r(li.temperature_k),
+                "size": _r(li.size),
+                "source": li.source,
+            }
             for li in scene.lights
         ],
         "ambient": _r(scene.ambient),
+        "backdrop": _backdrop(scene),
+        "material_families": ["none", *MATERIAL_FAMILIES],
+        "floor": {"material": material_entry(scene.floor)},
+        "walls": None if scene.room is None else {"material": material_entry(scene.room.wall_material)},
         "room": None
         if scene.room is None
         else {"width": _r(scene.room.width), "depth": _r(scene.room.depth), "height": _r(scene.room.height)},

@@ -61,4 +61,15 @@ def draw_camera(config: Config, sc: Scenario, room: Room | None, rng, draw) -> C
         jitter_phase=phase,
         noise_std=noise,
         shutter=shutter,
+        **_exposure(cs, rng, draw),  # drawn after the pose: the pose's numbers stay
     )
+
+
+def _exposure(cs, rng, draw) -> dict:
+    """The camera's exposure fields (:class:`~factory.scene.types.Camera`), drawn."""
+    return {
+        "exposure": draw(rng, "camera.exposure", cs.exposure),
+        "ev": float(draw(rng, "camera.ev", cs.ev)),
+        "tone": draw(rng, "camera.tone", cs.tone),
+        "white_balance_k": float(draw(rng, "camera.white_balance_k", cs.white_balance_k)),
+    }

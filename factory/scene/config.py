@@ -22,23 +22,22 @@ import hashlib
 import json
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
-from factory.errors import ConfigError, ParamError
+from factory.errors import ConfigError
+from factory.scene.appearance import FLOOR_DEFAULT, WALL_DEFAULT, Appearance, Family, families
 from factory.scene.asset_fields import ASSET_SHAPE, ASSET_SHAPES_SHOWN, SPLITS, Finite, Override
-from factory.scene.distributions import Param, parse_choice, parse_number
+from factory.scene.distributions import parse_choice
+from factory.scene.fields import Fraction, NonNegative, Real, Strict, category, const, number
+from factory.scene.look_specs import BackdropSpec, CameraSpec, LightingSpec
+from factory.scene.materials import FURNITURE_FAMILIES, TEXTURES  # noqa: F401  (TEXTURES: the config's names)
 from factory.scene.shapes import ANALYTIC, KINDS
 from factory.scene.validation import validation_problems
 
-# Surface patterns (solid procedural textures, factory.render.patterns); never reorder:
-# a name's index is its kernel code.
-TEXTURES = ("plain", "checker", "stripes", "noise", "fbm", "marble", "wood", "worley", "bricks", "tiles")
-TRAJECTORIES = ("static", "orbit", "dolly", "handheld")
-LIGHT_KINDS = ("directional", "point")
 PLACEMENTS = ("scatter", "stack", "on_furniture", "roll")  # factory.scene.placement
 # Where the renderer's kernels run (factory.render.device), and the most views (frames,
 # blur sub-frames) one render launch holds, however render.batch_views or the device's
@@ -51,51 +50,6 @@ MAX_BATCH_VIEWS = 4096
 # because encode imports config; DEFAULT_PNG is output.png's default and encode_sample's.
 PNG_WRITERS = ("libdeflate", "opencv")
 DEFAULT_PNG = "libdeflate"
-
-
-def _num(ge=None, le=None, gt=None, integer=False):
-    """A field type: a constant or a numeric distribution whose support is in range."""
-
-    def validate(value: Any) -> Param:
-        if isinstance(value, Param):
-            return value
-        try:
-            return parse_number(value, ge=ge, le=le, gt=gt, integer=integer)
-        except ParamError as e:
-            raise PydanticCustomError("param", str(e)) from None
-
-    return Annotated[Param, PlainValidator(validate), PlainSerializer(lambda p: p.to_yaml())]
-
-
-def _cat(allowed, pattern: re.Pattern | None = None, shown: str = ""):
-    """A field type: one of ``allowed`` (or a string ``pattern`` matches, shown as
-    ``shown``) or a ``choice`` distribution over them."""
-
-    def validate(value: Any) -> Param:
-        if isinstance(value, Param):
-            return value
-        try:
-            return parse_choice(value, allowed, pattern, shown)
-        except ParamError as e:
-            raise PydanticCustomError("param", str(e)) from None
-
-    return Annotated[Param, PlainValidator(validate), PlainSerializer(lambda p: p.to_yaml())]
-
-
-def _const(x) -> Param:
-    return Param("constant", (x,))
-
-
-Fraction = _num(ge=0.0, le=1.0)
-Positive = _num(gt=0.0)
-NonNegative = _num(ge=0.0)
-Real = _num()
-
-
-class Strict(BaseModel):
-    """Base for every config block: unknown keys are errors, values are frozen."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
 
 class RenderSettings(Strict):
@@ -147,16 +101,20 @@ class OutputSettings(Strict):
     )
 
 
-class ObjectSpec(Strict):
-    count: _num(ge=0, le=256, integer=True) = _const(5)
-    shape: _cat(tuple(KINDS), ASSET_SHAPE, ASSET_SHAPES_SHOWN) = parse_choice(
+class ObjectSpec(Appearance):
+    """Dynamic objects: how many, their shapes and sizes, how they start and move, and
+    their look (:class:`~factory.scene.appearance.Appearance`: a material family per
+    object, some of its parameters pinned)."""
+
+    count: number(ge=0, le=256, integer=True) = const(5)
+    shape: category(tuple(KINDS), ASSET_SHAPE, ASSET_SHAPES_SHOWN) = parse_choice(
         {"dist": "choice", "values": list(ANALYTIC)}, ANALYTIC
     )
-    size: _num(gt=0.0, le=20.0) = _const(0.25)  # metres: radius / half-extent
-    aspect: _num(gt=0.0, le=10.0) = _const(1.0)  # height over width for non-spheres
+    size: number(gt=0.0, le=20.0) = const(0.25)  # metres: radius / half-extent
+    aspect: number(gt=0.0, le=10.0) = const(1.0)  # height over width for non-spheres
     # gen:/pack: objects keep the size their generator or pack gives, times this; with
     # fit_size their largest half-extent is the drawn size instead (MOVi's normalised objects)
-    scale: _num(gt=0.0, le=20.0) = _const(1.0)
+    scale: number(gt=0.0, le=20.0) = const(1.0)
     fit_size: bool = False
     generators: dict[str, dict[str, Override]] = Field(
         default_factory=dict,
@@ -166,92 +124,60 @@ class ObjectSpec(Strict):
         (0.0, 100.0), description="pack:<name> draws only assets whose largest extent (m) is in [min, max]"
     )
     pack_categories: tuple[str, ...] = Field((), description="pack:<name> draws only these categories; none: any")
-    spawn_radius: NonNegative = _const(1.5)  # metres, xy placement disc around the origin
-    drop_height: NonNegative = _const(0.5)  # metres between lowest point and floor at t=0
-    speed: NonNegative = _const(0.5)  # m/s, horizontal, random direction
-    vertical_speed: Real = _const(0.0)  # m/s, +z is up
-    spin: Real = _const(0.0)  # rad/s about the world z axis
-    angular_speed: NonNegative = _const(0.0)  # rad/s about a uniformly random axis, on top of spin
-    density: _num(gt=0.0, le=50000.0) = _const(500.0)  # kg/m^3
-    restitution: Fraction = _const(0.5)
-    friction: _num(ge=0.0, le=2.0) = _const(0.4)
-    hue: Fraction = Param("uniform", (0.0, 1.0))
-    saturation: Fraction = _const(0.7)
-    value: Fraction = _const(0.8)
-    roughness: Fraction = _const(0.5)
-    specular: Fraction = _const(0.3)
-    texture: _cat(TEXTURES) = _const("plain")
-    texture_scale: _num(gt=0.0, le=1000.0) = _const(8.0)  # pattern cycles per metre
-    tumble: Fraction = _const(0.0)  # share of objects that start in a uniformly random 3D orientation
-    placement: _cat(PLACEMENTS) = _const("scatter")  # how objects start: see factory.scene.placement
-    stack_offset: _num(ge=0.0, le=2.0) = _const(0.3)  # stack: sideways shift, up to this x object size
+    spawn_radius: NonNegative = const(1.5)  # metres, xy placement disc around the origin
+    drop_height: NonNegative = const(0.5)  # metres between lowest point and floor at t=0
+    speed: NonNegative = const(0.5)  # m/s, horizontal, random direction
+    vertical_speed: Real = const(0.0)  # m/s, +z is up
+    spin: Real = const(0.0)  # rad/s about the world z axis
+    angular_speed: NonNegative = const(0.0)  # rad/s about a uniformly random axis, on top of spin
+    density: number(gt=0.0, le=50000.0) = const(500.0)  # kg/m^3
+    restitution: Fraction = const(0.5)
+    friction: number(ge=0.0, le=2.0) = const(0.4)
+    tumble: Fraction = const(0.0)  # share of objects that start in a uniformly random 3D orientation
+    placement: category(PLACEMENTS) = const("scatter")  # how objects start: see factory.scene.placement
+    stack_offset: number(ge=0.0, le=2.0) = const(0.3)  # stack: sideways shift, up to this x object size
 
 
-class FurnitureSpec(Strict):
+class FurnitureSpec(Appearance):
     """Static furniture placed against the room's walls: boxes (``shape: box``, sized by
     width, depth and height), generated pieces (``gen:table``, ``gen:shelf``, ...) or
     pack assets, of their own size (``generators`` and ``pack_*`` as in ObjectSpec)."""
 
-    count: _num(ge=0, le=32, integer=True) = _const(3)
-    shape: _cat(("box",), ASSET_SHAPE, ASSET_SHAPES_SHOWN) = _const("box")
+    count: number(ge=0, le=32, integer=True) = const(3)
+    shape: category(("box",), ASSET_SHAPE, ASSET_SHAPES_SHOWN) = const("box")
     generators: dict[str, dict[str, Override]] = Field(default_factory=dict)
     pack_size: tuple[Finite, Finite] = (0.0, 100.0)  # as in ObjectSpec
     pack_categories: tuple[str, ...] = ()
-    width: _num(gt=0.0, le=20.0) = _const(0.8)  # metres, full extents
-    depth: _num(gt=0.0, le=20.0) = _const(0.5)
-    height: _num(gt=0.0, le=20.0) = _const(0.8)
-    hue: Fraction = Param("uniform", (0.0, 1.0))
-    saturation: Fraction = _const(0.3)
-    value: Fraction = _const(0.6)
-    texture: _cat(TEXTURES) = _const("plain")
+    width: number(gt=0.0, le=20.0) = const(0.8)  # metres, full extents
+    depth: number(gt=0.0, le=20.0) = const(0.5)
+    height: number(gt=0.0, le=20.0) = const(0.8)
+    material: Family = families(FURNITURE_FAMILIES)
 
 
 class RoomSpec(Strict):
     """An axis-aligned room centred on the origin: floor at z=0, four walls."""
 
-    width: _num(gt=0.5, le=100.0) = _const(6.0)  # metres along x
-    depth: _num(gt=0.5, le=100.0) = _const(5.0)  # metres along y
-    height: _num(gt=0.5, le=50.0) = _const(2.8)
-    wall_hue: Fraction = _const(0.1)
-    wall_saturation: Fraction = _const(0.1)
-    wall_value: Fraction = _const(0.8)
+    width: number(gt=0.5, le=100.0) = const(6.0)  # metres along x
+    depth: number(gt=0.5, le=100.0) = const(5.0)  # metres along y
+    height: number(gt=0.5, le=50.0) = const(2.8)
+    wall_material: Family = WALL_DEFAULT
+    wall_hue: Fraction | None = None  # None: the family's draw
+    wall_saturation: Fraction | None = None
+    wall_value: Fraction | None = None
+
+    def walls(self) -> Appearance:
+        """The walls' look as an :class:`~factory.scene.appearance.Appearance`."""
+        return Appearance(
+            material=self.wall_material, hue=self.wall_hue, saturation=self.wall_saturation, value=self.wall_value
+        )
 
 
-class FloorSpec(Strict):
-    texture: _cat(TEXTURES) = _const("checker")
-    texture_scale: _num(gt=0.0, le=1000.0) = _const(1.0)
-    hue: Fraction = _const(0.08)
-    saturation: Fraction = _const(0.15)
-    value: Fraction = _const(0.75)
-    restitution: Fraction = _const(0.6)
-    friction: _num(ge=0.0, le=2.0) = _const(0.5)
+class FloorSpec(Appearance):
+    """The floor (the plane z = 0): its look, drawn per sample, and its contact."""
 
-
-class LightingSpec(Strict):
-    count: _num(ge=1, le=8, integer=True) = _const(1)
-    kind: _cat(LIGHT_KINDS) = _const("directional")
-    intensity: _num(ge=0.0, le=100.0) = _const(1.0)  # irradiance scale; 1 = full white
-    elevation_deg: _num(ge=1.0, le=90.0) = _const(50.0)
-    azimuth_deg: Real = Param("uniform", (0.0, 360.0))
-    distance: _num(gt=0.0, le=1000.0) = _const(4.0)  # metres, point lights only
-    size: _num(ge=0.0, le=10.0) = _const(0.0)  # half-width (m) of a square area light; 0: point-like
-    ambient: Fraction = _const(0.25)
-    sky_value: Fraction = _const(0.85)  # brightness of the background
-
-
-class CameraSpec(Strict):
-    fov_deg: _num(ge=5.0, le=150.0) = _const(55.0)  # horizontal field of view
-    distance: _num(gt=0.1, le=1000.0) = _const(5.0)  # metres from the look-at target
-    elevation_deg: _num(ge=-80.0, le=89.0) = _const(30.0)
-    azimuth_deg: Real = Param("uniform", (0.0, 360.0))
-    target_height: Real = _const(0.2)  # metres, z of the look-at point
-    trajectory: _cat(TRAJECTORIES) = _const("static")
-    orbit_speed_deg_s: Real = _const(20.0)
-    dolly_speed: Real = _const(0.5)  # m/s towards the target
-    jitter_m: NonNegative = _const(0.01)  # handheld translation amplitude
-    jitter_deg: NonNegative = _const(0.5)  # handheld rotation amplitude
-    noise_std: _num(ge=0.0, le=64.0) = _const(0.0)  # sensor noise, 8-bit levels
-    shutter: Fraction = _const(0.0)  # exposure as a fraction of 1/fps; > 0 blurs RGB
+    material: Family = FLOOR_DEFAULT
+    restitution: Fraction = const(0.6)
+    friction: number(ge=0.0, le=2.0) = const(0.5)
 
 
 class Scenario(Strict):
@@ -267,7 +193,14 @@ class Scenario(Strict):
     furniture: FurnitureSpec | None = None
     floor: FloorSpec = FloorSpec()
     lighting: LightingSpec = LightingSpec()
+    backdrop: BackdropSpec = BackdropSpec()
     camera: CameraSpec = CameraSpec()
+
+    def max_lights(self) -> int:
+        """The most lights a scene of this scenario holds: ``lighting.count``'s, and
+        the backdrop's sun (a sky or an HDRI)."""
+        sun = bool({"sky", "hdri"} & set(self.backdrop.kind.values()))
+        return int(self.lighting.count.upper()) + int(sun)
 
     @model_validator(mode="after")
     def _furniture_to_stand_on(self):
@@ -303,6 +236,10 @@ class AssetsSpec(Strict):
     )
     split: Literal[SPLITS] = Field(
         "train", description="train: packs without their held-out assets; test: only those; all: every asset"
+    )
+    backdrops: dict[str, str] = Field(
+        default_factory=lambda: {"curated": "curated"},
+        description="backdrop pack name -> folder or fsspec URL ('curated': the HDRIs shipped in factory)",
     )
     allowed_licences: tuple[str, ...] | None = Field(
         None, description="SPDX ids an asset may carry; none: factory's permissive default (no NC, SA, GPL or unknown)"

@@ -38,8 +38,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from factory.scene.config import TEXTURES
 from factory.scene.types import Material
+
+# Surface patterns (solid procedural textures, factory.render.patterns); never reorder:
+# a name's index is its kernel code.
+TEXTURES = ("plain", "checker", "stripes", "noise", "fbm", "marble", "wood", "worley", "bricks", "tiles")
 
 Range = tuple[float, float]
 
@@ -70,7 +73,7 @@ class Family:
     colour in HSV (dielectrics). ``metals``: for a metal (``metallic`` 1), the names
     of :data:`METALS` its base colour is drawn from, uniformly, instead.
     ``roughness``, ``specular``: as :class:`~factory.scene.types.Material`.
-    ``textures``: (name of :data:`~factory.scene.config.TEXTURES`, lo, hi) entries,
+    ``textures``: (name of :data:`TEXTURES`, lo, hi) entries,
     one drawn uniformly, its scale log-uniform in [lo, hi] pattern units per metre.
     ``hue2`` (added, turns), ``saturation2``, ``value2`` (factors): colour 2 from
     colour 1. ``roughness2``: the factor from roughness to roughness2."""
@@ -214,6 +217,7 @@ OBJECT_FAMILIES = (
 )  # fmt: skip
 FLOOR_FAMILIES = ("concrete", "floor_tiles", "carpet", "parquet", "linoleum", "flagstones")
 WALL_FAMILIES = ("wall_paint", "wallpaper", "bricks", "wall_tiles", "plaster", "concrete")
+FURNITURE_FAMILIES = ("wood", "glossy_paint", "metal", "plastic", "fabric")
 OVERRIDES = ("hue", "saturation", "value", "roughness", "specular", "metallic", "texture", "texture_scale")
 
 # The uniforms every draw takes, in this order, whatever the family and overrides.

@@ -8,37 +8,39 @@ the process or the order in which samples are made.
 
 from __future__ import annotations
 
-import colorsys
 import math
 from dataclasses import replace
 
 import numpy as np
 
 from factory.scene import placement
+from factory.scene.backdrop import draw_backdrop
 from factory.scene.camera_rig import draw_camera
+from factory.scene.colour import kelvin_rgb
 from factory.scene.config import Config, Scenario
+from factory.scene.look_specs import AREA_MIN_SIZE
 from factory.scene.shapes import ASSET_PREFIXES, CLASSES, shape_kind
-from factory.scene.types import AssetSource, DrawnAsset, Light, Material, Room, Scene, SceneObject, quat_to_matrix
+from factory.scene.types import (
+    AssetSource,
+    DrawnAsset,
+    DrawnBackdrop,
+    Light,
+    Material,
+    Room,
+    Scene,
+    SceneObject,
+    quat_to_matrix,
+)
 
 # Stream ids of the per-sample generators; never renumber (it changes every dataset).
 # 0 is retired: scenarios are allocated, not drawn (factory.scene.allocation).
-STREAMS = {"scenario": 0, "objects": 1, "lights": 2, "camera": 3, "room": 4, "floor": 5, "render": 6}
+STREAMS = {"scenario": 0, "objects": 1, "lights": 2, "camera": 3, "room": 4, "floor": 5, "render": 6, "backdrop": 7}
 
 
 def rng_for(seed: int, index: int, stream: str, attempt: int = 0) -> np.random.Generator:
     """The generator for one part of sample ``index`` of a dataset with ``seed``; a
     redrawn scene's ``attempt`` (> 0) gets streams of its own."""
     return np.random.default_rng([seed, index, STREAMS[stream]] + ([attempt] if attempt else []))
-
-
-def _rgb(h: float, s: float, v: float) -> tuple[float, float, float]:
-    return tuple(float(c) for c in colorsys.hsv_to_rgb(h, s, v))
-
-
-def _material(color, texture, scale, roughness, specular) -> Material:
-    # The pattern's second colour: the same hue, darker, so textures read in every light.
-    second = tuple(0.45 * c for c in color)
-    return Material(color, second, texture, float(scale), float(roughness), float(specular))
 
 
 def draw_scene(
@@ -69,12 +71,13 @@ def draw_scene(
     floor, floor_restitution, floor_friction = _floor(sc, rng_for(seed, index, "floor", attempt), draw)
     objects = _objects(sc, room, furniture, rng_for(seed, index, "objects", attempt), draw, assets)
     ambient, sky, lights = _lights(sc, room, rng_for(seed, index, "lights", attempt), draw)
+    backdrop, sun = draw_backdrop(sc.backdrop, rng_for(seed, index, "backdrop", attempt), draw, assets)
     camera = draw_camera(config, sc, room, rng_for(seed, index, "camera", attempt), draw)
     r = config.render
     return Scene(
         objects=tuple(objects),
         camera=camera,
-        lights=tuple(lights),
+        lights=tuple(lights) + sun,
         ambient=float(ambient),
         sky_color=(0.55 * sky, 0.7 * sky, 1.0 * sky),
         floor=floor,
@@ -86,6 +89,7 @@ def draw_scene(
         substeps=r.substeps,
         params=params,
         classes=assets.classes,
+        backdrop=backdrop,
     )
 
 
@@ -101,6 +105,12 @@ class _NoAssets:
             "factory.sample.scenes.sample_scene (or pass draw_scene(..., assets=Catalog(config)))"
         )
 
+    def backdrop(self, block, rng) -> DrawnBackdrop:
+        raise ValueError(
+            "an hdri backdrop needs the assets catalogue: draw scenes through "
+            "factory.sample.scenes.sample_scene (or pass draw_scene(..., assets=Catalog(config)))"
+        )
+
 
 def _room(sc: Scenario, rng, draw, assets: AssetSource) -> tuple[Room | None, list[SceneObject]]:
     """The room (None: an open floor) and its furniture."""
@@ -111,24 +121,17 @@ def _room(sc: Scenario, rng, draw, assets: AssetSource) -> tuple[Room | None, li
         width=draw(rng, "room.width", rs.width),
         depth=draw(rng, "room.depth", rs.depth),
         height=draw(rng, "room.height", rs.height),
-        wall_color=_rgb(
-            draw(rng, "room.wall_hue", rs.wall_hue),
-            draw(rng, "room.wall_saturation", rs.wall_saturation),
-            draw(rng, "room.wall_value", rs.wall_value),
-        ),
+        wall_color=(0.0, 0.0, 0.0),
     )
+    walls = rs.walls().draw_material(rng, draw, "room.wall_")
+    room = replace(room, wall_color=walls.color, material=walls)
     return room, (_furniture(sc, room, rng, draw, assets) if sc.furniture is not None else [])
 
 
 def _floor(sc: Scenario, rng, draw) -> tuple[Material, float, float]:
     """The floor's material, restitution and friction."""
     fs = sc.floor
-    color = _rgb(
-        draw(rng, "floor.hue", fs.hue), draw(rng, "floor.saturation", fs.saturation), draw(rng, "floor.value", fs.value)
-    )
-    material = _material(
-        color, draw(rng, "floor.texture", fs.texture), draw(rng, "floor.texture_scale", fs.texture_scale), 0.9, 0.05
-    )
+    material = fs.draw_material(rng, draw, "floor.")
     return material, float(fs.restitution.sample(rng)), float(fs.friction.sample(rng))
 
 
@@ -199,14 +202,7 @@ def _object(sc: Scenario, oid: int, rng, assets: AssetSource) -> tuple[SceneObje
     vz = float(os_.vertical_speed.sample(rng))
     spin = float(os_.spin.sample(rng))
     density = float(os_.density.sample(rng))
-    color = _rgb(os_.hue.sample(rng), os_.saturation.sample(rng), os_.value.sample(rng))
-    material = _material(
-        color,
-        os_.texture.sample(rng),
-        os_.texture_scale.sample(rng),
-        os_.roughness.sample(rng),
-        os_.specular.sample(rng),
-    )
+    material = os_.draw_material(rng)
     restitution, friction = float(os_.restitution.sample(rng)), float(os_.friction.sample(rng))
     tumble = float(os_.tumble.sample(rng))
     if tumble > 0 and rng.uniform() < tumble:  # drawn last: scenarios without tumbling keep their stream
@@ -256,18 +252,21 @@ def _lights(sc: Scenario, room: Room | None, rng, draw) -> tuple[float, float, l
         az = math.radians(ls.azimuth_deg.sample(rng))
         dist = float(ls.distance.sample(rng))
         size = float(ls.size.sample(rng))
+        kelvin = float(ls.temperature_k.sample(rng))
+        colour = kelvin_rgb(kelvin)
         direction = (math.cos(el) * math.cos(az), math.cos(el) * math.sin(az), math.sin(el))
-        if kind == "point":
-            pos = np.array(direction) * dist
-            if room is not None:  # inside the room, under the (open) ceiling line
-                pos = np.clip(
-                    pos,
-                    [-room.width / 2 + 0.1, -room.depth / 2 + 0.1, 0.2],
-                    [room.width / 2 - 0.1, room.depth / 2 - 0.1, room.height - 0.1],
-                )
-            lights.append(Light("point", tuple(float(v) for v in pos), intensity, size))
-        else:
-            lights.append(Light("directional", direction, intensity, size))
+        if kind == "directional":
+            lights.append(Light("directional", direction, intensity, size, colour, kelvin))
+            continue
+        pos = np.array(direction) * dist
+        if room is not None:  # inside the room, under the (open) ceiling line
+            pos = np.clip(
+                pos,
+                [-room.width / 2 + 0.1, -room.depth / 2 + 0.1, 0.2],
+                [room.width / 2 - 0.1, room.depth / 2 - 0.1, room.height - 0.1],
+            )
+        size = max(size, AREA_MIN_SIZE) if kind == "area" else size
+        lights.append(Light(kind, tuple(float(v) for v in pos), intensity, size, colour, kelvin))
     return ambient, sky, lights
 
 
@@ -296,8 +295,7 @@ def _furniture(sc: Scenario, room: Room, rng, draw, assets: AssetSource) -> list
             w, d, h = 2.0 * np.abs(drawn.mesh.vertices).max(0).astype(np.float64) * drawn.size
             fit = min(1.0, 0.45 * min(room.width, room.depth) / w, 0.3 * min(room.width, room.depth) / d)
             w, d, h = w * fit, d * fit, min(h * fit, room.height)
-        color = _rgb(fs.hue.sample(rng), fs.saturation.sample(rng), fs.value.sample(rng))
-        texture = fs.texture.sample(rng)
+        material = fs.draw_material(rng)
         wall = int(rng.integers(0, 4))
         along = float(rng.uniform(-0.5, 0.5))
         # Wall 0/1: x = -+width/2 (box depth along x); wall 2/3: y = -+depth/2.
@@ -328,7 +326,7 @@ def _furniture(sc: Scenario, room: Room, rng, draw, assets: AssetSource) -> list
             mass=math.inf,
             restitution=0.3,
             friction=0.6,
-            material=_material(color, texture, 4.0, 0.7, 0.1),
+            material=material,
             static=True,
         )
         if drawn is not None:

@@ -80,6 +80,23 @@ class DrawnAsset(NamedTuple):
     size: float
 
 
+class DrawnBackdrop(NamedTuple):
+    """What an :class:`AssetSource` draws for an ``hdri`` backdrop: ``image`` the map as
+    seen, ``lighting`` the map the scene is lit by (the image less its sun region), both
+    equirectangular (H, 2H, 3) float32 radiance (layout: :mod:`factory.assets.backdrops.image`);
+    ``ref`` the pack record it came from; ``sun`` the map-frame unit direction of the
+    sun region taken out, ``sun_cone`` its half-angle (rad), ``sun_rgb`` (3,) the light
+    it makes (the intensity per channel, see :class:`Light`); ``key`` names the map."""
+
+    image: np.ndarray
+    lighting: np.ndarray
+    ref: AssetRef
+    sun: tuple[float, float, float]
+    sun_cone: float
+    sun_rgb: tuple[float, float, float]
+    key: str
+
+
 class AssetSource(Protocol):
     """What the sampler draws ``gen:`` and ``pack:`` objects from (the assets layer's
     catalogue, :class:`factory.assets.catalog.Catalog`, handed in by the sample layer:
@@ -92,6 +109,11 @@ class AssetSource(Protocol):
         """One asset of ``shape`` (``gen:<name>`` with the params overrides of ``block``,
         the scenario's ObjectSpec or FurnitureSpec, or ``pack:<name>`` among the assets
         its ``pack_size`` and ``pack_categories`` select), every draw from ``rng``."""
+        ...
+
+    def backdrop(self, block, rng: np.random.Generator) -> DrawnBackdrop:
+        """One HDRI of the scenario's BackdropSpec ``block`` (its pack, ids and
+        categories, the dataset's split and licences), every draw from ``rng``."""
         ...
 
 
@@ -174,14 +196,47 @@ class SceneObject:
 @dataclass(frozen=True)
 class Light:
     """A light. ``vector`` is the unit direction towards the light (directional) or
-    the light's world position in metres (point). A light of ``size`` > 0 is a square
-    area light facing what it lights (a directional one seen as from 4 m), which
-    casts soft shadows when ``render.shadow_rays`` > 1."""
+    the light's world position in metres (point, area). A light of ``size`` > 0 is a
+    square emitter facing what it lights (a directional one seen as from 4 m), which
+    casts soft shadows when ``render.shadow_rays`` > 1. ``intensity`` times ``color``
+    (linear RGB of luminance 1, from its colour temperature) is the radiance a white
+    matte surface facing it reflects."""
 
-    kind: str  # directional | point
+    kind: str  # directional | point | area
     vector: tuple[float, float, float]
     intensity: float
     size: float = 0.0  # half-width (m) of its square emitter; 0: a point, hard shadows
+    color: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    temperature_k: float = 6500.0
+    source: str = "config"  # config: lighting; backdrop: the backdrop's sun
+
+
+@dataclass(frozen=True)
+class Backdrop:
+    """The environment seen behind the scene and lighting it, in the world frame
+    turned by ``rotation`` about +z (a direction d of the world is d' = Rz(-rotation) d
+    of the map).
+
+    ``kind`` flat | sky | overcast | hdri (a flat one's radiance is the scene's
+    ``sky_color``); ``strength`` scales its radiance (and its sun's); ``sun_elevation`` (rad) and
+    ``turbidity`` a sky's; ``asset`` an HDRI's pack record (where it came from);
+    ``image`` its equirectangular radiance (H, 2H, 3) float32 in the layout of
+    :mod:`factory.assets.backdrops.image` (None for flat; a sky's is made by the
+    renderer from its parameters) and ``lighting`` the map it lights with; ``sun`` the map-frame unit direction of the region
+    taken out of the map as a light (``sun_cone`` its half-angle, rad), or None;
+    ``key`` names the map for caches (the same key, the same pixels)."""
+
+    kind: str
+    rotation: float = 0.0
+    strength: float = 1.0
+    sun_elevation: float = 0.0
+    turbidity: float = 0.0
+    asset: AssetRef | None = None
+    image: np.ndarray | None = field(default=None, compare=False, repr=False)
+    lighting: np.ndarray | None = field(default=None, compare=False, repr=False)  # the image less its sun
+    sun: tuple[float, float, float] | None = None
+    sun_cone: float = 0.0
+    key: str = ""
 
 
 @dataclass(frozen=True)
@@ -207,6 +262,10 @@ class Camera:
     jitter_phase: np.ndarray = field(default_factory=lambda: np.zeros((6, 3)))  # (6, 3) phases, rad
     noise_std: float = 0.0  # sensor noise, 8-bit levels
     shutter: float = 0.0  # exposure as a fraction of the frame interval
+    exposure: str = "fixed"  # auto: metered at the target; fixed: 2^ev
+    ev: float = 0.0  # stops over the metered exposure (auto), or log2 of the exposure (fixed)
+    tone: str = "linear"  # filmic | linear
+    white_balance_k: float = 6500.0  # a light of this colour temperature renders white
 
 
 @dataclass(frozen=True)
@@ -217,6 +276,14 @@ class Room:
     depth: float
     height: float
     wall_color: tuple[float, float, float]
+    material: Material | None = None  # the walls' (None: matte paint of wall_color)
+
+    @property
+    def wall_material(self) -> Material:
+        """The walls' material: ``material``, else matte paint of ``wall_color``."""
+        if self.material is not None:
+            return self.material
+        return Material(self.wall_color, self.wall_color, "plain", 1.0, 0.9, 0.5, family="wall_paint")
 
 
 @dataclass(frozen=True)
@@ -237,6 +304,7 @@ class Scene:
     substeps: int
     params: dict  # the sampled scenario parameters, for the metadata
     retries: int = 0  # draws thrown away because the camera was inside geometry
+    backdrop: Backdrop = Backdrop("flat")  # flat, radiance sky_color (set by draw_scene)
     classes: tuple[str, ...] = CLASSES  # the dataset's class table: a category's id is its index
 
 

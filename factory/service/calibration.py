@@ -61,7 +61,7 @@ POINT_FIELDS = (
 
 def config_of(point: tuple) -> Config:
     """The config of one grid point: one scenario of ``objects`` analytic shapes (tori
-    and rocks when ``meshes``) and ``lights`` lights of size 0.3, no MP4."""
+    and rocks when ``meshes``) and ``lights`` lights of size 0.3 over a flat backdrop, no MP4."""
     w, h, frames, blur, substeps, objects, lights, shadow_rays, ao_rays, meshes = point
     shape = {"dist": "choice", "values": ["torus", "rock"]} if meshes else {"dist": "choice", "values": list(ANALYTIC)}
     return parse_config(
@@ -81,7 +81,11 @@ def config_of(point: tuple) -> Config:
             },
             "output": {"mp4": False},
             "scenarios": {
-                "only": {"objects": {"count": objects, "shape": shape}, "lighting": {"count": lights, "size": 0.3}}
+                "only": {
+                    "objects": {"count": objects, "shape": shape},
+                    "lighting": {"count": lights, "size": 0.3},
+                    "backdrop": {"kind": "flat"},  # no sun of its own: ``lights`` is every light
+                }
             },
         },
         "calibration grid",

@@ -42,6 +42,7 @@ TERMS = {
         "render.frames",
         "render.motion_blur_samples",
         "lighting.count",
+        "backdrop.kind",
         "render.shadow_rays",
         "render.ao_rays",
         "objects.count",
@@ -53,6 +54,7 @@ TERMS = {
         "render.frames",
         "render.motion_blur_samples",
         "lighting.count",
+        "backdrop.kind",
         "render.shadow_rays",
         "render.ao_rays",
         "objects.count",
@@ -71,7 +73,7 @@ def scenario_terms(config: Config, name: str) -> dict[str, float]:
     pixels = r.width * r.height
     dynamic = sc.objects.count.upper()
     objects = dynamic + (sc.furniture.count.upper() if sc.furniture and sc.room else 0)
-    rays = r.rays_per_pixel(sc.lighting.count.upper())
+    rays = r.rays_per_pixel(sc.max_lights())
     # gen:/pack: objects and furniture are meshes too (shape_kind knows them; KINDS does not)
     meshes = dynamic if any(shape_kind(s).is_mesh for s in sc.objects.shape.values()) else 0
     if sc.furniture and sc.room and any(shape_kind(s).is_mesh for s in sc.furniture.shape.values()):

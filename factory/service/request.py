@@ -47,7 +47,7 @@ DEFAULT_SCENARIO = "quickstart"
 MAX_START = 10**10  # keys stay ten digits, as in every batch dataset
 # What ``modalities`` may list; each names one tar member (``rgb`` -> ``rgb.png``).
 MODALITIES = tuple(m.removesuffix(".png") for m in IMAGE_MEMBERS) + ("mp4",)
-Modality = Literal["rgb", "depth", "instance", "semantic", "normals", "flow", "mp4"]
+Modality = Literal["rgb", "depth", "instance", "semantic", "normals", "flow", "albedo", "material", "mp4"]
 assert set(MODALITIES) == set(Modality.__args__)  # one list, spelt twice for the schema
 
 

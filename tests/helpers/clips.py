@@ -38,6 +38,8 @@ def synthetic_frames(frames: int = 4, height: int = 32, width: int = 40, *, sphe
     normals = np.zeros((T, H, W, 3), np.float32)
     flow = np.zeros((T, H, W, 2), np.float32)
     flow_valid = np.zeros((T, H, W), bool)
+    albedo = np.zeros((T, H, W, 3), np.uint8)  # the base colour: floor and spheres unlit, 0 on sky
+    material = np.zeros((T, H, W), np.uint8)  # family ids: 1 floor, 2 spheres, 0 sky
 
     centres = rng.uniform([0.2 * W, 0.45 * H], [0.8 * W, 0.8 * H], size=(spheres, 2))
     velocity = rng.uniform(-0.08 * W, 0.08 * W, size=(spheres, 2))  # pixels per frame
@@ -75,10 +77,14 @@ def synthetic_frames(frames: int = 4, height: int = 32, width: int = 40, *, sphe
         instance[t] = ins
         semantic[t] = sem
         flow[t] = fl
+        albedo[t] = np.where(sem[..., None] == CLASS_ID["background"], 0, np.where((ins > 0)[..., None], 0, floor_rgb))
+        material[t] = np.where(ins > 0, 2, np.where(sem == CLASS_ID["floor"], 1, 0))
+        for k in range(spheres):
+            albedo[t][ins == ids[k]] = colour[k].astype(np.uint8)
         # Defined where there is a surface, except in the last frame (no t + 1).
         flow_valid[t] = (d > 0) & (t < T - 1)
     flow[~flow_valid] = 0.0
-    return Frames(rgb, depth, instance, semantic, normals, flow, flow_valid)
+    return Frames(rgb, depth, instance, semantic, normals, flow, flow_valid, albedo, material)
 
 
 def synthetic_meta(frames: Frames) -> dict:

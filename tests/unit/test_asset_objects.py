@@ -143,7 +143,12 @@ def _rebuilt(o: dict, pack) -> tuple[np.ndarray, np.ndarray, None]:
 
 @pytest.fixture(scope="module")
 def asset_sample():
-    return generate_sample(_config(), 2)
+    # The first sample holding both a generated and a pack object (the draws decide).
+    config = _config()
+    index = next(
+        i for i in range(50) if {r.source for *_, r in _refs(config, i) if r is not None} == {"generator", "pack"}
+    )
+    return generate_sample(config, index)
 
 
 @pytest.mark.parametrize("t", [0, 2])

@@ -133,12 +133,14 @@ def smooth_image(rng, size=128, cells=6) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def dark_ds(tiny_config) -> str:
-    """The tiny config with the lights nearly off and a black sky (in memory: only the
-    code under test reads it)."""
+    """The tiny config with the lights nearly off, a dark sky and a camera that does not
+    meter them back up (in memory: only the code under test reads it)."""
     doc = tiny_config.resolved()
     doc["name"] = "tiny_dark"
     for scenario in doc["scenarios"].values():
         scenario["lighting"].update(intensity=0.08, ambient=0.02, sky_value=0.03)
+        scenario["backdrop"].update(strength=0.05)
+        scenario["camera"].update(exposure="fixed", ev=-4.0)  # the sky is ~10 kcd/m^2: radiance 1/16 shows as 1
     url = memory_url("dark")
     write_dataset(parse_config(doc, "dark"), url, TINY_SAMPLES, TINY_SHARD)
     return url

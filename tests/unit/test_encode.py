@@ -24,7 +24,16 @@ from factory.scene.config import PNG_WRITERS
 from tests.helpers.clips import synthetic_sample
 from tests.helpers.encode import DEPTH_MAX, FLOW_MAX, assert_frames_within_bounds
 
-PNG_MEMBERS = {"rgb.png", "depth.png", "instance.png", "semantic.png", "normals.png", "flow.png"}
+PNG_MEMBERS = {
+    "rgb.png",
+    "depth.png",
+    "instance.png",
+    "semantic.png",
+    "normals.png",
+    "flow.png",
+    "albedo.png",
+    "material.png",
+}
 
 
 def edge_frames() -> Frames:
@@ -49,7 +58,9 @@ def edge_frames() -> Frames:
     rgb = np.resize(np.array([0, 255, 1, 254, 128, 7], np.uint8), (T, H, W, 3))
     instance = np.resize(np.array([0, 1, 2, 300, 65534, 65535], np.uint16), (T, H, W))
     semantic = np.resize(np.array([0, 1, 2, 8, 254, 255], np.uint8), (T, H, W))
-    return Frames(rgb, depth, instance, semantic, normals, flow.astype(np.float32), flow_valid)
+    albedo = rgb[..., ::-1].copy()
+    material = (semantic % 16).astype(np.uint8)
+    return Frames(rgb, depth, instance, semantic, normals, flow.astype(np.float32), flow_valid, albedo, material)
 
 
 def make_sample(frames: Frames, key: str = "0000000003", meta: dict | None = None) -> Sample:
@@ -93,6 +104,8 @@ def random_frames(draw) -> Frames:
         normals=normals,
         flow=rng.uniform(-600, 600, (T, H, W, 2)).astype(np.float32),
         flow_valid=rng.random((T, H, W)) < 0.7,
+        albedo=rng.integers(0, 256, (T, H, W, 3), dtype=np.uint8),
+        material=rng.integers(0, 256, (T, H, W), dtype=np.uint8),
     )
 
 
@@ -114,7 +127,7 @@ def test_bytes_are_deterministic(png):
         sample.key,
         sample.index,
         sample.scenario,
-        Frames(*(np.asfortranarray(getattr(f, k)) for k in f.__dataclass_fields__)),
+        Frames(*(np.asfortranarray(getattr(f, k)) for k in f.__dataclass_fields__)),  # every field given
         json.loads(json.dumps(sample.meta)),
     )
     assert encode_sample(again, png=png) == first
@@ -177,9 +190,13 @@ def test_png_members_are_plain_images_in_the_documented_layout(png):
         "semantic.png": ((24, 10), "uint8"),
         "normals.png": ((24, 10, 3), "uint8"),
         "flow.png": ((24, 20), "uint16"),
+        "albedo.png": ((24, 10, 3), "uint8"),
+        "material.png": ((24, 10), "uint8"),
     }
     f = sample.frames
     np.testing.assert_array_equal(arrays["rgb.png"][8:16], f.rgb[1])  # frame 1, RGB order
+    np.testing.assert_array_equal(arrays["albedo.png"][8:16], f.albedo[1])
+    np.testing.assert_array_equal(arrays["material.png"][16:], f.material[2])
     np.testing.assert_array_equal(arrays["depth.png"][16:], np.rint(f.depth[2] * 1000))
 
 
@@ -191,6 +208,8 @@ def test_png_members_are_plain_images_in_the_documented_layout(png):
         (lambda f: setattr(f, "rgb", f.rgb[:, :, :-1]), "frames.rgb"),
         (lambda f: f.flow.__setitem__((0, 0, 0, 0), np.nan), "frames.flow"),
         (lambda f: f.depth.__setitem__((0, 0, 0), -1.0), "frames.depth"),
+        (lambda f: setattr(f, "albedo", f.albedo[..., 0]), "frames.albedo"),
+        (lambda f: setattr(f, "material", None), "frames.material"),
     ],
 )
 def test_rejects_frames_outside_the_contract(change, message):

@@ -10,11 +10,11 @@ import math
 import numpy as np
 import pytest
 
-from factory.assets.backdrops.image import SUN_CONE_DEG, sun
+from factory.assets.backdrops.image import SUN_CONE_DEG, split_sun, sun
 from factory.assets.backdrops.loaded import backdrop_image, open_backdrops
 from factory.render.device import get_device
 from factory.render.environment import EnvTables, env_irradiance, env_levels, env_radiance, pack_envs
-from factory.render.envmap import cached_env, env_cache_stats, env_from_image, split_sun, uniform_env
+from factory.render.envmap import cached_env, env_cache_stats, env_from_image, uniform_env
 from factory.render.warp_setup import KERNEL_OPTIONS, wp
 from factory.scene.sky import sky_image
 

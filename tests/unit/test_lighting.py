@@ -13,7 +13,8 @@ import pytest
 
 from factory.render import tables
 from factory.sample.generate import generate_sample
-from factory.scene.config import LIGHT_KINDS, TEXTURES, parse_config
+from factory.scene.config import TEXTURES, parse_config
+from factory.scene.look_specs import LIGHT_KINDS
 
 
 def _config(light_size: float = 0.0, **render) -> object:
@@ -34,8 +35,24 @@ def _config(light_size: float = 0.0, **render) -> object:
                         "speed": 0.0,
                     },
                     "floor": {"texture": "plain"},
-                    "lighting": {"size": light_size, "elevation_deg": 45.0, "azimuth_deg": 200.0},
-                    "camera": {"distance": 3.0, "elevation_deg": 35.0, "azimuth_deg": 0.0, "target_height": 0.0},
+                    # One configured light over a flat backdrop, shown linearly: pixel
+                    # values follow the light that reaches each point.
+                    "lighting": {
+                        "count": 1,
+                        "size": light_size,
+                        "elevation_deg": 45.0,
+                        "azimuth_deg": 200.0,
+                        "ambient": 0.25,
+                    },
+                    "backdrop": {"kind": "flat", "strength": 0.0},
+                    "camera": {
+                        "distance": 3.0,
+                        "elevation_deg": 35.0,
+                        "azimuth_deg": 0.0,
+                        "target_height": 0.0,
+                        "exposure": "fixed",
+                        "tone": "linear",
+                    },
                 }
             },
         }
@@ -141,6 +158,6 @@ def test_every_light_and_texture_kind_the_config_allows_has_a_named_kernel_code(
     assert set(tables.TEXTURE_CODE) == set(TEXTURES) and set(tables.LIGHT_CODE) == set(LIGHT_KINDS)
     named = [getattr(tables, name.upper()) for name in TEXTURES]
     assert sorted(named) == sorted(tables.TEXTURE_CODE.values())
-    assert sorted([tables.DIRECTIONAL, tables.POINT]) == sorted(tables.LIGHT_CODE.values())
+    assert sorted([tables.DIRECTIONAL, tables.POINT, tables.AREA]) == sorted(tables.LIGHT_CODE.values())
     surfaces = [tables.SKY, tables.FLOOR, tables.WALL]
     assert len(set(surfaces)) == 3 and tables.FIRST_OBJECT > max(surfaces)

@@ -144,5 +144,5 @@ def test_every_shipped_config_is_priced_and_asset_shapes_are_meshes():
     meshes = spill.objects.count.upper() + spill.furniture.count.upper()  # both draw gen:/pack: shapes
     r = household.render
     views = r.frames * max(1, r.motion_blur_samples)
-    rays = r.rays_per_pixel(spill.lighting.count.upper())
+    rays = r.rays_per_pixel(spill.max_lights())
     assert terms["views x pixels x rays x meshes"] == views * r.width * r.height * rays * meshes

@@ -16,8 +16,8 @@ import pytest
 
 from factory.physics.model import build
 from factory.render import geometry
-from factory.render.batch import scene_tables
 from factory.render.probe import intersect
+from factory.render.scene_tables import scene_tables
 from factory.sample.scenes import sample_scene
 from factory.scene.assets import MESH_KINDS, mesh_asset
 from factory.scene.config import ObjectSpec, parse_config

@@ -2,9 +2,9 @@
 mesh gives ids, depth and the hit's UV (or, for triplanar mapping, its point and
 normal); NumPy's bilinear lookup of the same texture there gives the colour.
 
-Scenes are lit by ambient light alone (1.0, no lights, no occlusion), so a pixel's
-linear RGB is its albedo, the material colour (white here) times the texture; the
-reference encodes it to sRGB with the standard formula, and 8-bit levels are compared.
+The colour checked is the ``albedo`` layer: the base colour before lighting, the
+material colour (white here) times the texture, which the reference encodes to sRGB
+with the standard formula; 8-bit levels are compared.
 """
 
 from __future__ import annotations
@@ -191,7 +191,7 @@ def test_uv_texture_ids_depth_and_colour_agree_with_trimesh_and_numpy():
     keep = ok & (bary.min(1) > 0.02) & (rho < 0.9)
     assert keep.sum() > 500
     want = _srgb_encode(_bilinear(tex, uv[keep]))
-    got = f.rgb[0][px[keep, 0], px[keep, 1]].astype(np.float64)
+    got = f.albedo[0][px[keep, 0], px[keep, 1]].astype(np.float64)
     err = np.abs(got - want)
     assert np.quantile(err, 0.99) <= 2 and err.max() <= 4, (np.quantile(err, 0.99), err.max())
     # The config's flat colour is not what shows: the texture varies over the object.
@@ -206,7 +206,7 @@ def test_minified_checker_renders_near_its_mean_not_aliased():
     f = _render(_scene([obj], distance=12.0)).frames
     on = f.instance[0] == 1
     assert on.sum() > 60
-    rgb = f.rgb[0][on].astype(np.float64)
+    rgb = f.albedo[0][on].astype(np.float64)
     mean = _srgb_encode(np.array(0.5))  # black and white texels averaged in linear light
     assert np.abs(rgb - mean).max() <= 3, (rgb.min(), rgb.max(), mean)
 
@@ -242,7 +242,7 @@ def test_mid_distance_picks_the_level_of_the_pixel_footprint():
         want[at] = (1 - frac[at]) * _bilinear_linear(pyramid[level], uv[at]) + frac[at] * _bilinear_linear(
             pyramid[min(level + 1, len(pyramid) - 1)], uv[at]
         )
-    got = f.rgb[0][px[keep, 0], px[keep, 1]].astype(np.float64)
+    got = f.albedo[0][px[keep, 0], px[keep, 1]].astype(np.float64)
     err = np.abs(got - _srgb_encode(want))
     assert np.quantile(err, 0.99) <= 2 and err.max() <= 3, (np.quantile(err, 0.99), err.max())
     # Level 0 or the level above would be far off: the level is what is tested.
@@ -292,7 +292,7 @@ def test_triplanar_maps_a_mesh_without_uvs_by_its_normal():
     colour = sum(
         w4[keep, axis, None] * _bilinear(tex, (pu[keep][:, [a, b]] + 1) / 2) for axis, (a, b) in enumerate(planes)
     ) / w4[keep].sum(1, keepdims=True)
-    got = f.rgb[0][px[keep, 0], px[keep, 1]].astype(np.float64)
+    got = f.albedo[0][px[keep, 0], px[keep, 1]].astype(np.float64)
     err = np.abs(got - _srgb_encode(colour))
     # The renderer blends by its smooth normal in float32 (within 1 level here).
     assert np.quantile(err, 0.99) <= 2 and err.max() <= 4, (np.quantile(err, 0.99), err.max())

@@ -32,6 +32,7 @@ _FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # zip's earliest date: no build time in the
 MEMBER = "radiance.npy"
 SUN_CONE_DEG = 10.0  # the sun's region: this half-angle around its direction
 SUN_BLUR_PX = 2  # half-width of the box blur the sun is found on, in pixels of the stored image
+RING_WIDTH_DEG = 5.0  # at least: the ring around a sun cone whose mean fills it
 FLOAT16_MAX = 65504.0  # float16's largest finite value: brighter pixels are clipped to it
 
 
@@ -174,3 +175,36 @@ def decode_image(data: bytes, file: str) -> np.ndarray:
         raise AssetError(file, f"radiance has dtype {image.dtype}; expected float16")
     check_image(image, file)
     return image
+
+
+def split_sun(image: np.ndarray, direction, cone_deg: float) -> tuple[np.ndarray, np.ndarray]:
+    """``image`` (H, 2H, 3) with its sun taken out, and the light that replaces it.
+
+    Within ``cone_deg`` of unit ``direction`` (3,) each pixel is lowered to ``fill``,
+    the solid-angle mean radiance of the ring from ``cone_deg`` to ``cone_deg`` plus
+    ``max(RING_WIDTH_DEG, cone_deg / 2, two pixel rows)`` around it (pixels already
+    below it, per channel, are kept: ``min(L, fill)``). The removed radiance times
+    solid angle, over pi, is the light's ``intensity`` (3,) per channel (its
+    irradiance at normal incidence over pi, taking cos = 1 within the cone: 1.5% high
+    at 10 degrees), so the residual's power plus ``pi * intensity`` is the image's.
+
+    Returns:
+        The residual image, float32 (H, 2H, 3), and the intensity, float64 (3,).
+    """
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[2] != 3 or image.shape[1] != 2 * image.shape[0]:
+        raise ValueError(f"an environment image must be (H, 2H, 3) (equirectangular RGB), got {image.shape}")
+    h, w, _ = image.shape
+    d = np.asarray(direction, dtype=np.float64).reshape(3)
+    d = d / np.linalg.norm(d)
+    cosines = directions(h, w) @ d
+    cone = cosines >= np.cos(np.radians(cone_deg))
+    ring_deg = cone_deg + max(RING_WIDTH_DEG, cone_deg / 2, 2 * 180.0 / h)
+    ring = ~cone & (cosines >= np.cos(np.radians(min(ring_deg, 180.0))))
+    weights = np.broadcast_to(band_solid_angles(h, w)[:, None], (h, w))
+    src = np.asarray(image, dtype=np.float64)
+    fill = (src[ring] * weights[ring][:, None]).sum(0) / max(weights[ring].sum(), 1e-300)
+    out = src.copy()
+    out[cone] = np.minimum(src[cone], fill)
+    removed = ((src[cone] - out[cone]) * weights[cone][:, None]).sum(0) / np.pi
+    return out.astype(np.float32), removed
