@@ -188,7 +188,7 @@ def asset_entry(ref: AssetRef) -> dict:
     generator's params as a dict: ``build(name, params)`` rebuilds it), its licence and
     its attribution."""
     entry = {"source": ref.source, "name": ref.name}
-    if ref.source == "pack":
+    if ref.source in ("pack", "backdrop"):
         entry["id"] = ref.asset_id
     else:
         entry["params"] = json.loads(ref.params)

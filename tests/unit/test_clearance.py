@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from factory.assets.catalog import catalog_for
 from factory.sample.generate import generate_sample, scenario_of
 from factory.sample.scenes import MAX_RETRIES, sample_scene
 from factory.scene.config import load_config, parse_config
@@ -52,18 +53,18 @@ def test_no_rooms_camera_is_inside_furniture_or_outside_the_walls(rooms_scenes):
 def test_the_scenes_drawn_again_were_the_useless_ones(rooms_scenes):
     redrawn = [i for i, s in enumerate(rooms_scenes) if s.retries > 0]
     assert len(redrawn) >= 10  # dim_storage put the camera in a box about one sample in ten
-    first_draws = [draw_scene(ROOMS, scenario_of(ROOMS, i, N), i, 0) for i in redrawn]
+    first_draws = [draw_scene(ROOMS, scenario_of(ROOMS, i, N), i, 0, catalog_for(ROOMS)) for i in redrawn]
     assert sum(_inside_furniture(s) for s in first_draws) >= 10  # what the retries were for
     kept = [i for i, s in enumerate(rooms_scenes) if s.retries == 0]
     for i in kept[:20]:  # a scene that was fine is the very scene it always was
-        assert draw_scene(ROOMS, scenario_of(ROOMS, i, N), i, 0).params == rooms_scenes[i].params
+        assert draw_scene(ROOMS, scenario_of(ROOMS, i, N), i, 0, catalog_for(ROOMS)).params == rooms_scenes[i].params
 
 
 def test_a_redrawn_sample_sees_its_objects_and_records_its_retries(rooms_scenes):
     index = next(
         i
         for i, s in enumerate(rooms_scenes)
-        if s.retries > 0 and _inside_furniture(draw_scene(ROOMS, scenario_of(ROOMS, i, N), i, 0))
+        if s.retries > 0 and _inside_furniture(draw_scene(ROOMS, scenario_of(ROOMS, i, N), i, 0, catalog_for(ROOMS)))
     )
     small = ROOMS.model_copy(
         update={"render": ROOMS.render.model_copy(update={"width": 48, "height": 36, "frames": 2})}
