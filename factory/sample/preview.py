@@ -1,10 +1,10 @@
 """Pictures of a clip for people: a contact sheet of every modality, and a GIF.
 
-:func:`contact_sheet` lays out one frame's modalities as a 2 x 4 grid of H x W panels,
+:func:`contact_sheet` lays out one frame's modalities as a 2 x 5 grid of H x W panels,
 each under a 14-pixel label bar (see :func:`sheet_layout`)::
 
-    rgb        boxes      depth      normals
-    instance   semantic   flow       flow valid
+    rgb        boxes      depth      normals    albedo
+    instance   semantic   flow       flow valid material
 
 * **boxes**: RGB with each object's visible 2D box, ``meta["objects"][k]["bbox_visible"][t]``
   (``[x0, y0, x1, y1]`` pixel edges, x1/y1 exclusive), in the object's instance colour;
@@ -14,6 +14,8 @@ each under a 14-pixel label bar (see :func:`sheet_layout`)::
 * **normals**: camera-frame ``(n + 1) / 2`` as RGB; sky black.
 * **instance** / **semantic**: a fixed colour per id (a hash of the id, so stable
   across frames, clips and runs); id 0 / background black.
+* **albedo**: the base colour as stored (black where the clip has none: a dataset
+  made before it existed); **material**: a fixed colour per family id, like instance.
 * **flow**: direction as hue, magnitude as saturation (white = still), scaled by the
   clip's largest valid flow; invalid black. **flow valid**: white where valid.
 
@@ -31,8 +33,8 @@ import numpy as np
 from factory.render.frames import Frames
 from factory.scene.shapes import CLASSES
 
-PANELS = ("rgb", "boxes", "depth", "normals", "instance", "semantic", "flow", "flow valid")
-COLUMNS = 4
+PANELS = ("rgb", "boxes", "depth", "normals", "albedo", "instance", "semantic", "flow", "flow valid", "material")
+COLUMNS = 5
 LABEL_H = 14  # pixels of label bar above each panel
 GAP = 2  # pixels between panels
 BACKGROUND = (32, 32, 32)
@@ -129,6 +131,8 @@ def _sheet(frames: Frames, meta: dict, t: int, scales: _Scales) -> np.ndarray:
         "semantic": _semantic(frames.semantic[t]),
         "flow": _flow(frames.flow[t], frames.flow_valid[t], scales),
         "flow valid": np.repeat((frames.flow_valid[t] * np.uint8(255))[..., None], 3, axis=-1),
+        "albedo": frames.albedo[t] if frames.albedo is not None else np.zeros_like(rgb),
+        "material": id_colours(256)[frames.material[t]] if frames.material is not None else np.zeros_like(rgb),
     }
     shape, origins = sheet_layout(H, W)
     sheet = np.empty((*shape, 3), np.uint8)
