@@ -4,12 +4,17 @@ analytic sphere, brute-force irradiance of an equirectangular environment, the C
 overcast sky in closed form, and a black body's colour by Planck's law.
 
 Written from the published formulas, not from factory's code: the tests compare the
-renderer against these. Float64 NumPy throughout.
+renderer against these (bar :func:`specular_share`, which reads the renderer's split-sum
+table for the small specular share of a matte dielectric). Float64 NumPy throughout.
+Also the scenes those tests share: small configs, a matte sphere, interior pixels.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from factory.render.dfg import dfg_table
+from factory.scene.config import parse_config
 
 LUMA = np.array([0.2126, 0.7152, 0.0722])  # Rec. 709 luminance of linear RGB
 # Linear sRGB from CIE XYZ (IEC 61966-2-1).
@@ -139,3 +144,64 @@ def blackbody_rgb(kelvin: float, white_k: float = 6500.0) -> np.ndarray:
 
     c = rgb(kelvin) / rgb(white_k)
     return c / float(c @ LUMA)
+
+
+SIZE = {"width": 96, "height": 72, "frames": 1, "fps": 12, "substeps": 2}
+# A white-ish matte sphere: F0 = 0, roughness 1, linear base colour 0.8.
+MATTE = {
+    "material": "plastic",
+    "hue": 0.0,
+    "saturation": 0.0,
+    "value": 0.8,
+    "roughness": 1.0,
+    "specular": 0.0,
+    "metallic": 0.0,
+    "texture": "plain",
+}
+
+
+def config(scenario: dict, seed: int = 3, **render) -> object:
+    return parse_config(
+        {"seed": seed, "render": {**SIZE, **render}, "output": {"mp4": False}, "scenarios": {"s": scenario}}
+    )
+
+
+def sphere_scenario(backdrop: dict, camera: dict, radius: float = 0.5) -> dict:
+    """One sphere of ``radius`` resting at the origin, no config lights."""
+    return {
+        "objects": {
+            "count": 1,
+            "shape": "sphere",
+            "size": radius,
+            "spawn_radius": 0.0,
+            "drop_height": 0.0,
+            "speed": 0.0,
+            **MATTE,
+        },
+        "floor": {"texture": "plain"},
+        "lighting": {"count": 0},
+        "backdrop": backdrop,
+        "camera": {"azimuth_deg": 0.0, **camera},
+    }
+
+
+def interior(mask: np.ndarray) -> np.ndarray:
+    """Pixels of ``mask`` (H, W) whose 8 neighbours are in it too (no edge blends)."""
+    h, w = mask.shape
+    pad = np.pad(mask, 1)
+    return np.all([pad[1 + a : 1 + a + h, 1 + b : 1 + b + w] for a in (-1, 0, 1) for b in (-1, 0, 1)], 0)
+
+
+def specular_share(mu: np.ndarray) -> np.ndarray:
+    """What a dielectric of F0 = 0 at roughness 1 reflects specularly (N,) at n.v =
+    ``mu``: the split-sum B plus Kulla-Conty's multiple scattering Fms (1 - E), from
+    the table of :func:`factory.render.dfg.dfg_table` (its own Monte Carlo integral of
+    the GGX lobe); the diffuse lobe carries the base colour times the rest."""
+    row = dfg_table()[-1].astype(np.float64)  # roughness 1
+    n = row.shape[0] - 1
+    cols = (np.arange(n) + 0.5) / n
+    a, b = np.interp(mu, cols, row[:n, 0]), np.interp(mu, cols, row[:n, 1])
+    e_avg = row[n].sum()
+    f_avg = 1.0 / 21.0
+    fms = f_avg**2 * e_avg / (1 - f_avg * (1 - e_avg))
+    return b + fms * (1 - (a + b))
