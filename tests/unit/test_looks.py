@@ -144,8 +144,8 @@ def test_auto_exposure_meters_the_light_at_the_target_and_tones_filmic():
     assert L.irradiance_over_pi(image, np.array([[0.0, 0, 1]]))[0, 0] == pytest.approx(up, rel=2e-3)
     exposure = 1.0 / (0.5 * (up + facing))  # an incident meter: grey card up and facing the camera, averaged
     gain = np.array(meta["camera"]["gain"])
-    # Measured: the renderer's SH9 meter is 0.4% off this brute-force one.
-    assert gain == pytest.approx(np.full(3, exposure), rel=0.02)
+    # Measured: the renderer's SH9 meter is 0.16% off this brute-force one.
+    assert gain == pytest.approx(np.full(3, exposure), rel=0.01)
 
     # The floor round the look-at point (the image centre): radiance E_up (v (1 - S) + S).
     h, w = meta["height"], meta["width"]
@@ -155,7 +155,8 @@ def test_auto_exposure_meters_the_light_at_the_target_and_tones_filmic():
     radiance = up * (GREY["value"] * (1 - s) + s)
     want = L.srgb_encode(L.aces(exposure * radiance))
     got = sample.frames.rgb[0][rows, cols].reshape(-1, 3).astype(np.float64)
-    assert np.abs(got - want[:, None]).max() <= 2, f"filmic: got {got.mean():.1f}, want {want.mean():.1f}"
+    # Measured: 0 levels off (byte 183); 1 allowed for the float32 kernel.
+    assert np.abs(got - want[:, None]).max() <= 1, f"filmic: got {got.mean():.1f}, want {want.mean():.1f}"
 
 
 @pytest.mark.parametrize("ev", [-3.0, -0.5])
@@ -173,6 +174,7 @@ def test_fixed_exposure_linear_tone_shows_the_sky_times_two_to_the_ev(ev):
     radiance = OVERCAST_LZ * (1 + 2 * z) / 3  # the CIE overcast sky along each pixel's ray
     want = L.srgb_encode(radiance * 2.0**ev)
     got = sample.frames.rgb[0][sky].astype(np.float64)
+    # Measured: 1 level at most (the map's bilinear lookup between 64-row samples).
     assert np.abs(got - want[:, None]).max() <= 2
     if ev > -1:
         assert (got == 255).mean() > 0.9, "radiance over 2^-ev clips at 255"
@@ -198,6 +200,8 @@ def test_kelvin_colours_follow_plancks_law(kelvin):
     if kelvin == 6500.0:
         assert got.tolist() == [1.0, 1.0, 1.0]
     # Planck's law against the CIE 1931 functions, relative to 6500 K, luminance 1.
+    # Measured: 2.4% (red, 1900 K) down to 0.1% (9000 K); Kang's fit of the locus is
+    # within 0.0004 in xy, the Gaussian fit of the functions within a few per cent.
     want = L.blackbody_rgb(kelvin)
     assert got == pytest.approx(want, abs=0.02, rel=0.03)
 
