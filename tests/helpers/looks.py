@@ -161,6 +161,8 @@ MATTE = {
 
 
 def config(scenario: dict, seed: int = 3, **render) -> object:
+    """A one-scenario :class:`factory.scene.config.Config` of ``scenario`` at 96 x 72,
+    one frame, no mp4; ``render`` overrides the render block (width, height...)."""
     return parse_config(
         {"seed": seed, "render": {**SIZE, **render}, "output": {"mp4": False}, "scenarios": {"s": scenario}}
     )
