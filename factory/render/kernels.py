@@ -206,8 +206,10 @@ def render_views(
             else:
                 base, rough = look(scenes, surf, code, hit.local)
         if mode != NO_RGB:
-            c = env_radiance(scenes.env, s, wp.normalize(d), 0.0)
-            if code != SKY:
+            c = wp.vec3(0.0, 0.0, 0.0)
+            if code == SKY:  # the backdrop as seen: its sharpest level
+                c = env_radiance(scenes.env, s, wp.normalize(d), 0.0)
+            else:
                 c = shade(views, scenes, quality, v, code, p, d, n, ng, base, rough, i * width + j, i, j)
             if mode == RGB_SRGB:  # resolve's mean of one view is the view itself: the same bytes
                 put_srgb(lut, out, g, i, j, display(c, scenes.gain[s], scenes.tone[s]))

@@ -91,6 +91,8 @@ def test_render_writes_members_and_previews(tmp_path):
                 "semantic.png",
                 "normals.png",
                 "flow.png",
+                "albedo.png",
+                "material.png",
                 "mp4",
             )
         }

@@ -9,6 +9,7 @@ map less its sun region and that region as a light.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -104,16 +105,20 @@ def _key(spec) -> tuple:
     return (spec.pack, tuple(spec.ids), tuple(spec.categories))
 
 
-class _Lit(tuple):
-    """(lighting image, sun rgb) with the byte size the cache counts."""
+class _Lit(NamedTuple):
+    """A backdrop's map less its sun region (float32, read-only) and the sun's light
+    (intensity per channel), as the image cache holds them (it counts ``nbytes``)."""
+
+    lighting: np.ndarray
+    sun_rgb: tuple[float, float, float]
 
     @property
     def nbytes(self) -> int:
-        return self[0].nbytes
+        return self.lighting.nbytes
 
 
 def _lighting(image: np.ndarray, record: BackdropRecord) -> _Lit:
     lighting, sun_rgb = split_sun(image, np.asarray(record.sun.direction), SUN_CONE_DEG)
     lighting = lighting.astype(np.float32)
     lighting.setflags(write=False)
-    return _Lit((lighting, tuple(float(c) for c in sun_rgb)))
+    return _Lit(lighting, tuple(float(c) for c in sun_rgb))
