@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from factory.render.envmap import EnvMap
+from factory.render.geometry import cell
 from factory.render.warp_setup import wp
 
 
@@ -101,12 +102,8 @@ def _face_bilinear(env: EnvTables, row: int, face: int, u: float, v: float):
     top = float(m - 1)
     x = wp.clamp((u + 1.0) * 0.5 * float(lv[0]) + 0.5, 0.0, top)
     y = wp.clamp((v + 1.0) * 0.5 * float(lv[0]) + 0.5, 0.0, top)
-    x0 = wp.floor(x)
-    y0 = wp.floor(y)
-    fx = x - x0
-    fy = y - y0
-    ix = int(x0)
-    iy = int(y0)
+    ix, fx = cell(x)
+    iy, fy = cell(y)
     ix1 = wp.min(ix + 1, m - 1)
     iy1 = wp.min(iy + 1, m - 1)
     a = _face_texel(env, lv[1], m, face, ix, iy) * (1.0 - fx) + _face_texel(env, lv[1], m, face, ix1, iy) * fx

@@ -41,6 +41,14 @@ ELL_HIGH_HALF = wp.constant(wp.vec3(*_ELL_HIGH.half))
 
 
 @wp.func
+def cell(x: float):
+    """The cell of x on the integer lattice (its floor, as an int) and x's offset in it,
+    in [0, 1): the corner and the weight of a linear interpolation."""
+    f = wp.floor(x)
+    return int(f), x - f
+
+
+@wp.func
 def unit(v: wp.vec3):
     """``v`` scaled to unit length (0 stays 0). Curved normals are renormalised because
     the hit point carries float32 error."""

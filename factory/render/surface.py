@@ -25,7 +25,7 @@ object-frame normal's components to the fourth power, normalised.
 
 from __future__ import annotations
 
-from factory.render.geometry import TINY
+from factory.render.geometry import TINY, cell
 from factory.render.tables import FIRST_OBJECT, Hit, MeshData, Scenes, Views
 from factory.render.warp_setup import wp
 
@@ -69,12 +69,8 @@ def bilinear(md: MeshData, lut: wp.array(dtype=wp.float32), row: int, uv: wp.vec
     v = uv[1] - wp.floor(uv[1])
     x = u * float(w) - 0.5
     y = (1.0 - v) * float(h) - 0.5  # image rows run down from the top: v = 1
-    x0 = wp.floor(x)
-    y0 = wp.floor(y)
-    fx = x - x0
-    fy = y - y0
-    ix = int(x0)
-    iy = int(y0)
+    ix, fx = cell(x)
+    iy, fy = cell(y)
     top = texel(md, lut, lv[2], w, h, ix, iy) * (1.0 - fx) + texel(md, lut, lv[2], w, h, ix + 1, iy) * fx
     low = texel(md, lut, lv[2], w, h, ix, iy + 1) * (1.0 - fx) + texel(md, lut, lv[2], w, h, ix + 1, iy + 1) * fx
     return top * (1.0 - fy) + low * fy

@@ -14,6 +14,7 @@ import pytest
 import factory
 from factory.render.device import cuda_available
 from factory.sample.decode import decode_sample
+from factory.sample.encode import IMAGE_MEMBERS
 from factory.scene.config import load_config
 
 SCRIPT = Path(sys.executable).parent / "factory"
@@ -81,21 +82,7 @@ def test_render_writes_members_and_previews(tmp_path):
     assert result.returncode == 0, result.stderr
     for key in ("0000000000", "0000000005"):
         names = {p.name for p in out.glob(f"{key}.*")}
-        members = {
-            f"{key}.{ext}"
-            for ext in (
-                "json",
-                "rgb.png",
-                "depth.png",
-                "instance.png",
-                "semantic.png",
-                "normals.png",
-                "flow.png",
-                "albedo.png",
-                "material.png",
-                "mp4",
-            )
-        }
+        members = {f"{key}.{ext}" for ext in ("json", *IMAGE_MEMBERS, "mp4")}
         assert names == members | {f"{key}.contact.png", f"{key}.preview.gif"}
         frames, meta = decode_sample({n.split(".", 1)[1]: (out / n).read_bytes() for n in members})
         assert frames.rgb.shape == (3, 24, 32, 3)

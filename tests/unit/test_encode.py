@@ -18,22 +18,13 @@ from hypothesis import strategies as st
 
 from factory.render.frames import Frames
 from factory.sample.decode import decode_sample
-from factory.sample.encode import encode_sample
+from factory.sample.encode import IMAGE_MEMBERS, encode_sample
 from factory.sample.types import Sample
 from factory.scene.config import PNG_WRITERS
 from tests.helpers.clips import synthetic_sample
 from tests.helpers.encode import DEPTH_MAX, FLOW_MAX, assert_frames_within_bounds
 
-PNG_MEMBERS = {
-    "rgb.png",
-    "depth.png",
-    "instance.png",
-    "semantic.png",
-    "normals.png",
-    "flow.png",
-    "albedo.png",
-    "material.png",
-}
+PNG_MEMBERS = set(IMAGE_MEMBERS)
 
 
 def edge_frames() -> Frames:
