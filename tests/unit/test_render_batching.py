@@ -111,8 +111,9 @@ def _with_device(config, device: str):
 def _compare(ref, other):
     """Per-modality agreement of two samples of the same scene; returns the shares."""
     a, b = ref.frames, other.frames
-    seg = (a.instance == b.instance) & (a.semantic == b.semantic)
+    seg = (a.instance == b.instance) & (a.semantic == b.semantic) & (a.material == b.material)
     rgb_ok = (np.abs(a.rgb.astype(np.int16) - b.rgb.astype(np.int16)) <= 1).all(axis=-1)
+    albedo_ok = (np.abs(a.albedo.astype(np.int16) - b.albedo.astype(np.int16)) <= 1).all(axis=-1)
     same = seg & (a.depth > 0)
     depth_rel = np.abs(a.depth[same] - b.depth[same]) / a.depth[same]
     normal_err = np.abs(a.normals[same] - b.normals[same]).max(axis=-1)
@@ -121,6 +122,7 @@ def _compare(ref, other):
     return {
         "segmentation": seg.mean(),
         "rgb": rgb_ok.mean(),
+        "albedo": albedo_ok.mean(),
         "depth": float(depth_rel.max()) if depth_rel.size else 0.0,
         "normals_share": (normal_err <= NORMAL_ABS).mean() if normal_err.size else 1.0,
         "flow_share": (flow_err <= FLOW_PX).mean() if flow_err.size else 1.0,
@@ -141,6 +143,7 @@ def _assert_parity(device: str):
             shares = _compare(r, o)
             assert shares["segmentation"] >= SEGMENTATION_SHARE, (name, r.index, shares)
             assert shares["rgb"] >= RGB_SHARE, (name, r.index, shares)
+            assert shares["albedo"] >= RGB_SHARE, (name, r.index, shares)
             assert shares["depth"] <= DEPTH_REL, (name, r.index, shares)
             assert shares["normals_share"] >= SEGMENTATION_SHARE, (name, r.index, shares)
             assert shares["flow_share"] >= SEGMENTATION_SHARE, (name, r.index, shares)
