@@ -37,8 +37,8 @@ DATASET_CHECKS = {
     "scenario.requested": "the manifest's requested counts differ from the allocation",
     "source.json": "mix: source.json missing, unreadable or naming an unknown source",
     "source.totals": "mix: samples per source differ from the manifest's samples_used",
-    "asset.totals": "the objects and samples per asset licence, or the attributed assets, in the shards differ "
-    "from the manifest's assets section (factory.dataset.licensing)",
+    "asset.totals": "the objects, backdrops and samples per asset licence, the attributed assets or the backdrops "
+    "used, in the shards differ from the manifest's assets section (factory.dataset.licensing)",
 }
 
 # Sample level: members, decoding, metadata and the ground truth's invariants.
@@ -54,11 +54,11 @@ SAMPLE_CHECKS = {
     "meta.dataset": "meta dataset is not the manifest's name",
     "meta.shape": "meta frames/height/width are not the config's",
     "meta.objects": "malformed objects metadata (the object checks are skipped)",
-    "asset.licence": "an object's asset licence is not in the dataset's allowed licences (the manifest config's "
-    "assets.allowed_licences; none there: factory's permissive default); names the object and its pack asset or "
-    "generator",
-    "asset.licences": "the sample's asset_licences is not the count of its objects' asset licences (absent when "
-    "no object names an asset)",
+    "asset.licence": "an object's or the HDRI backdrop's asset licence is not in the dataset's allowed licences (the "
+    "manifest config's assets.allowed_licences; none there: factory's permissive default); names the object and its "
+    "pack asset or generator, or the backdrop",
+    "asset.licences": "the sample's asset_licences is not the count of its objects' and backdrop's asset licences "
+    "(absent when nothing names an asset)",
     "depth.finite": "depth NaN, inf or negative",
     "depth.object": "depth 0 (sky) where an object is hit (an instance id where depth is 0)",
     "normals.unit": "a normal not of unit length (+-0.01) where there is a surface",
