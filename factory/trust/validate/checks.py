@@ -43,7 +43,8 @@ DATASET_CHECKS = {
 
 # Sample level: members, decoding, metadata and the ground truth's invariants.
 SAMPLE_CHECKS = {
-    "members.set": "the members are not json + the six PNGs (+ mp4 when the config says)",
+    "members.set": "the members are not json + the eight PNGs (+ mp4 when the config says; a dataset made before "
+    "issue 25: the six without albedo.png and material.png)",
     "decode.json": "the metadata does not parse as a JSON object",
     "decode.image": "a PNG (or a real sample's jpg/jpeg/png/webp) does not decode",
     "decode.shape": "factory.sample.decode.decode_sample refuses the shapes or dtypes",
@@ -69,6 +70,13 @@ SAMPLE_CHECKS = {
     "null when none)",
     "bbox.pixels": "visible_pixels is not the count of the object's pixels",
     "bbox.amodal": "the amodal box does not hold the visible one, or visible_fraction is not visible / amodal",
+    "material.sky": "material.png nonzero on sky (depth 0), or 0 (none) on a surface",
+    "material.table": "a material id not < len(meta material_families)",
+    "material.object": "material.png on an object's pixels is not its objects[k].material.family_id",
+    "material.surface": "material.png on the floor's (walls') pixels is not floor.material.family_id (walls')",
+    "albedo.sky": "albedo.png nonzero on sky (depth 0)",
+    "albedo.color": "albedo.png on a plain surface without mesh materials (an object without a pack asset, the "
+    "floor, the walls) is not the sRGB bytes of its material color within 1 level",
     "flow.encoding": "one half of flow.png 0 (invalid) and the other not",
     "flow.last_frame": "flow valid in the last frame",
     "flow.sky": "flow valid where depth is 0 (sky)",
