@@ -121,6 +121,9 @@ def test_the_card_lists_the_backdrops_used_with_their_creators(clean, tmp_path):
     per_licence = Counter(b["licence"] for b in used)
     for spdx, n in per_licence.items():  # the table's "samples lit by a backdrop" column
         assert re.search(rf"^\| {spdx} \| [^|]+ \| \d+ \| \d+ \| \d+ \| {n} \|", section, re.M)
+    html = (tmp_path / "report" / "report.html").read_text()
+    table = html.split('<table id="backdrops">', 1)[1].split("</table>", 1)[0]
+    assert set(re.findall(r'data-key="curated/([^"]+)"', table)) == {b["id"] for b in used}
 
 
 def _first_hdri_sample(folder: Path) -> tuple[str, str, dict]:
