@@ -197,10 +197,20 @@ def asset_entry(ref: AssetRef) -> dict:
 
 
 def sample_licences(scene: Scene) -> list[dict]:
-    """The licences of a sample's generated and pack objects: one entry per licence, in
-    SPDX order, with the count of objects under it."""
-    counts = Counter(o.asset.licence for o in scene.objects if o.asset is not None)
-    return [{"licence": spdx, "objects": n} for spdx, n in sorted(counts.items())]
+    """The licences of a sample's assets (generated and pack objects, an HDRI backdrop):
+    one entry per licence, in SPDX order, with the count of objects under it and of
+    backdrops (0 or 1)."""
+    objects = Counter(o.asset.licence for o in scene.objects if o.asset is not None)
+    backdrops = Counter([scene.backdrop.asset.licence] if scene.backdrop.asset is not None else [])
+    return [
+        {"licence": spdx, "objects": objects[spdx], "backdrops": backdrops[spdx]}
+        for spdx in sorted(set(objects) | set(backdrops))
+    ]
+
+
+def has_assets(scene: Scene) -> bool:
+    """Whether the sample names any asset (so carries ``asset_licences``)."""
+    return scene.backdrop.asset is not None or any(o.asset is not None for o in scene.objects)
 
 
 def metadata(
@@ -237,7 +247,7 @@ def metadata(
         "params": params,
         "retries": scene.retries,
         "classes": list(scene.classes),
-        **({"asset_licences": sample_licences(scene)} if any(o.asset for o in scene.objects) else {}),
+        **({"asset_licences": sample_licences(scene)} if has_assets(scene) else {}),
         "camera": {
             "K": _r(cam.K),
             "world_to_camera": rounded(np.stack(rendered.world_to_camera), 9) if T else [],

@@ -24,6 +24,10 @@ holds, and why (see ``factory/render/`` and the sample format, ``docs/format.md`
   quantisation of the code. The renderer's third test (the landing surface's tangent
   plane agrees with the carried point's depth) needs that depth, which the sample does
   not store, so it is not checked.
+* **albedo and material** (issue 25's members, :mod:`factory.trust.intrinsics`): the
+  family id is 0 exactly on sky, indexes ``material_families`` and is each object's,
+  the floor's and the walls' ``family_id`` on their pixels; albedo is 0 on sky and a
+  plain surface's ``color`` in sRGB bytes (+-1). Skipped for samples made before.
 
 Pure NumPy, a few full-image passes per clip; no Ray.
 """
@@ -36,6 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from factory.sample.encode import FLOW_INVALID, FLOW_SCALE, FLOW_ZERO
+from factory.trust.intrinsics import check_intrinsics
 
 Add = Callable[[str, str], None]  # add(check name, message)
 
@@ -51,7 +56,8 @@ def check_clip(frames, flow_code: np.ndarray, meta: dict, add: Add) -> None:
     ``flow_code`` the ``flow.png`` filmstrip as stored (uint16, (T*H, 2*W)), ``meta``
     its JSON. Each broken invariant is reported as ``add(check, message)`` with the
     check names of :data:`factory.trust.validate.checks.CHECKS` (``meta.objects``, ``depth.*``,
-    ``normals.unit``, ``instance.ids``, ``semantic.class``, ``bbox.*``, ``flow.*``).
+    ``normals.unit``, ``instance.ids``, ``semantic.class``, ``bbox.*``, ``flow.*``,
+    ``material.*``, ``albedo.*``).
     """
     objects = _objects(add, meta, frames.depth.shape[0])
     _check_frames(add, frames, flow_code, meta, objects)
@@ -184,6 +190,7 @@ def _check_frames(add: Add, f, flow_code: np.ndarray, meta: dict, objects: list[
             )
         _check_boxes(add, inst, objects, H, W)
 
+    check_intrinsics(add, f, meta, floor, wall)
     _check_flow(add, f, flow_code, surface)
 
 

@@ -24,3 +24,25 @@ def test_the_ray_job_records_the_same_asset_licences_as_the_plain_writer(tmp_pat
     got = json.loads((tmp_path / "ray" / mf.MANIFEST).read_text())
     assert got["assets"] == plain["assets"] and got["assets"]["samples"] > 0 and got["assets"]["attribution"]
     assert validate_dataset(tmp_path / "ray").ok
+
+
+@pytest.mark.ray
+def test_the_ray_job_counts_hdri_backdrops_as_the_plain_writer_does(tmp_path, ray_local):
+    from factory.scene.config import parse_config
+
+    render = {"width": 32, "height": 32, "frames": 2, "fps": 12, "substeps": 2, "motion_blur_samples": 1}
+    config = parse_config(
+        {
+            "name": "bd",
+            "seed": 11,
+            "render": render,
+            "output": {"mp4": False},
+            "scenarios": {"hdri": {"objects": {"count": 1, "shape": "sphere"}, "backdrop": {"kind": "hdri"}}},
+        }
+    )
+    generate_dataset(config, str(tmp_path / "ray"), samples=4, shard_size=2, progress=False, log=lambda s: None)
+    plain = write_dataset(config, tmp_path / "plain", 4, 2)
+    got = json.loads((tmp_path / "ray" / mf.MANIFEST).read_text())
+    assert got["assets"] == plain["assets"] and got["assets"]["samples"] == 4 and got["assets"]["backdrops"]
+    assert sum(row["backdrops"] for row in got["assets"]["licences"].values()) == 4
+    assert validate_dataset(tmp_path / "ray").ok

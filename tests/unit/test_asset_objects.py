@@ -180,4 +180,5 @@ def test_metadata_names_classes_and_licences(asset_sample):
         mask = f.instance[0] == o["id"]
         if mask.sum() > 5:  # visible: its semantic pixels carry its class id
             assert (f.semantic[0][mask] == o["class_id"]).all()
-    assert meta["asset_licences"] == [{"licence": k, "objects": n} for k, n in sorted(counts.items())]
+    assert "asset" not in meta["backdrop"]  # a sky: no backdrop asset counted beside the objects
+    assert meta["asset_licences"] == [{"licence": k, "objects": n, "backdrops": 0} for k, n in sorted(counts.items())]

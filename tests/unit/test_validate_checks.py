@@ -15,7 +15,10 @@ from pathlib import Path
 from factory.trust.validate.checks import CHECKS, DATASET_CHECKS, SAMPLE_CHECKS
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCES = sorted((ROOT / "factory/trust/validate").glob("*.py")) + [ROOT / "factory/trust/invariants.py"]
+SOURCES = sorted((ROOT / "factory/trust/validate").glob("*.py")) + [
+    ROOT / "factory/trust/invariants.py",
+    ROOT / "factory/trust/intrinsics.py",
+]
 REPORTERS = {"failure", "fail", "add"}  # the calls whose first argument is a check name
 
 

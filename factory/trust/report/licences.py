@@ -100,7 +100,16 @@ def version_label(lib: Mapping[str, str | None]) -> str | None:
     return lib["version"] if lib.get("recorded") else f"{lib['version']} (installed here)"
 
 
-ASSET_FIELDS = ("split", "allowed_licences", "packs", "samples", "licences", "attribution", "uncounted_shards")
+ASSET_FIELDS = (
+    "split",
+    "allowed_licences",
+    "packs",
+    "samples",
+    "licences",
+    "attribution",
+    "backdrops",
+    "uncounted_shards",
+)
 
 
 def asset_licences(manifest: Mapping[str, Any]) -> dict[str, Any] | None:

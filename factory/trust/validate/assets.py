@@ -1,5 +1,6 @@
-"""The asset checks of one sample: every object's asset licence is one the dataset
-allows, and the sample's ``asset_licences`` is the count of its objects' licences.
+"""The asset checks of one sample: every object's and the HDRI backdrop's asset licence
+is one the dataset allows, and the sample's ``asset_licences`` is the count of its
+objects' and its backdrop's licences.
 
 The allowlist is the manifest config's ``assets.allowed_licences`` (None there: factory's
 permissive default, :data:`factory.assets.licences.DEFAULT_ALLOWLIST`), resolved on the
@@ -14,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from factory.dataset.licensing import asset_label, licence_of, object_assets
+from factory.dataset.licensing import asset_label, backdrop_asset, licence_of, object_assets
 from factory.errors import AssetError
 
 
@@ -42,22 +43,37 @@ def refusal(spdx: Any, allowed: frozenset[str]) -> str | None:
 
 
 def check_assets(add: Callable[[str, str], None], meta: Mapping[str, Any], allowed: frozenset[str] | None) -> None:
-    """``asset.licence`` for each object whose asset licence ``allowed`` refuses (not
-    checked when ``allowed`` is None) and ``asset.licences`` when the sample's
-    ``asset_licences`` is not its objects' count (absent when none names an asset);
-    failures go to ``add(check, message)``, naming the object and its asset."""
+    """``asset.licence`` for each object or backdrop whose asset licence ``allowed``
+    refuses (not checked when ``allowed`` is None) and ``asset.licences`` when the
+    sample's ``asset_licences`` is not the count of its objects' and backdrop's licences
+    (absent when none names an asset); failures go to ``add(check, message)``, naming the
+    object (or the backdrop) and its asset."""
     found = object_assets(meta)
+    backdrop = backdrop_asset(meta)
+    named = [(f"object {oid}", a) for oid, a in found] + ([("backdrop", backdrop)] if backdrop is not None else [])
     if allowed is not None:
-        for oid, asset in found:
+        for who, asset in named:
             why = refusal(asset.get("licence"), allowed)
             if why is not None:
-                add("asset.licence", f"object {oid}: {asset_label(asset)} (licence {asset.get('licence')!r}): {why}")
-    counts = Counter(licence_of(a) for _, a in found)
-    want = [{"licence": spdx, "objects": n} for spdx, n in sorted(counts.items())] if counts else None
+                add("asset.licence", f"{who}: {asset_label(asset)} (licence {asset.get('licence')!r}): {why}")
+    objects = Counter(licence_of(a) for _, a in found)
+    backdrops = Counter([licence_of(backdrop)] if backdrop is not None else [])
+    want = [
+        {"licence": spdx, "objects": objects[spdx], "backdrops": backdrops[spdx]}
+        for spdx in sorted(set(objects) | set(backdrops))
+    ] or None
     got = meta.get("asset_licences")
-    if got != want:
+    if _older(got) != want:
         add(
             "asset.licences",
-            f"asset_licences {'absent' if got is None else got}, the objects' assets give "
+            f"asset_licences {'absent' if got is None else got}, the objects' and backdrop's assets give "
             f"{'none (so absent)' if want is None else want}",
         )
+
+
+def _older(got: Any) -> Any:
+    """``asset_licences`` as written now: entries of a sample made before backdrops were
+    counted (``{licence, objects}``) gain ``backdrops: 0``."""
+    if not isinstance(got, list):
+        return got
+    return [{**e, "backdrops": 0} if isinstance(e, dict) and set(e) == {"licence", "objects"} else e for e in got]

@@ -37,13 +37,14 @@ DATASET_CHECKS = {
     "scenario.requested": "the manifest's requested counts differ from the allocation",
     "source.json": "mix: source.json missing, unreadable or naming an unknown source",
     "source.totals": "mix: samples per source differ from the manifest's samples_used",
-    "asset.totals": "the objects and samples per asset licence, or the attributed assets, in the shards differ "
-    "from the manifest's assets section (factory.dataset.licensing)",
+    "asset.totals": "the objects, backdrops and samples per asset licence, the attributed assets or the backdrops "
+    "used, in the shards differ from the manifest's assets section (factory.dataset.licensing)",
 }
 
 # Sample level: members, decoding, metadata and the ground truth's invariants.
 SAMPLE_CHECKS = {
-    "members.set": "the members are not json + the six PNGs (+ mp4 when the config says)",
+    "members.set": "the members are not json + the eight PNGs (+ mp4 when the config says; a dataset made before "
+    "issue 25: the six without albedo.png and material.png)",
     "decode.json": "the metadata does not parse as a JSON object",
     "decode.image": "a PNG (or a real sample's jpg/jpeg/png/webp) does not decode",
     "decode.shape": "factory.sample.decode.decode_sample refuses the shapes or dtypes",
@@ -54,11 +55,11 @@ SAMPLE_CHECKS = {
     "meta.dataset": "meta dataset is not the manifest's name",
     "meta.shape": "meta frames/height/width are not the config's",
     "meta.objects": "malformed objects metadata (the object checks are skipped)",
-    "asset.licence": "an object's asset licence is not in the dataset's allowed licences (the manifest config's "
-    "assets.allowed_licences; none there: factory's permissive default); names the object and its pack asset or "
-    "generator",
-    "asset.licences": "the sample's asset_licences is not the count of its objects' asset licences (absent when "
-    "no object names an asset)",
+    "asset.licence": "an object's or the HDRI backdrop's asset licence is not in the dataset's allowed licences (the "
+    "manifest config's assets.allowed_licences; none there: factory's permissive default); names the object and its "
+    "pack asset or generator, or the backdrop",
+    "asset.licences": "the sample's asset_licences is not the count of its objects' and backdrop's asset licences "
+    "(absent when nothing names an asset)",
     "depth.finite": "depth NaN, inf or negative",
     "depth.object": "depth 0 (sky) where an object is hit (an instance id where depth is 0)",
     "normals.unit": "a normal not of unit length (+-0.01) where there is a surface",
@@ -69,6 +70,13 @@ SAMPLE_CHECKS = {
     "null when none)",
     "bbox.pixels": "visible_pixels is not the count of the object's pixels",
     "bbox.amodal": "the amodal box does not hold the visible one, or visible_fraction is not visible / amodal",
+    "material.sky": "material.png nonzero on sky (depth 0), or 0 (none) on a surface",
+    "material.table": "a material id not < len(meta material_families)",
+    "material.object": "material.png on an object's pixels is not its objects[k].material.family_id",
+    "material.surface": "material.png on the floor's (walls') pixels is not floor.material.family_id (walls')",
+    "albedo.sky": "albedo.png nonzero on sky (depth 0)",
+    "albedo.color": "albedo.png on a plain surface without mesh materials (an object without a pack asset, the "
+    "floor, the walls) is not the sRGB bytes of its material color within 1 level",
     "flow.encoding": "one half of flow.png 0 (invalid) and the other not",
     "flow.last_frame": "flow valid in the last frame",
     "flow.sky": "flow valid where depth is 0 (sky)",

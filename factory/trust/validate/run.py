@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from factory.dataset import manifest as mf
-from factory.dataset.licensing import Tally
+from factory.dataset.licensing import ROW, Tally
 from factory.dataset.storage import Location, resolve
 from factory.errors import ConfigError
 from factory.trust.engine import MapShards, map_local
@@ -212,9 +212,9 @@ def _asset_totals(plan: ValidationPlan, results: list[ShardResult], counted: dic
     if why:
         skipped.append(f"asset.totals: {'; '.join(why)}")
         return []
-    keys = ("objects", "generated", "samples")
+    # A manifest made before backdrops were counted has no "backdrops" count: none then.
     recorded = {
-        spdx: {k: row.get(k) for k in keys} if isinstance(row, dict) else row
+        spdx: {k: row.get(k, 0 if k == "backdrops" else None) for k in ROW} if isinstance(row, dict) else row
         for spdx, row in (section.get("licences") or {}).items()
     }
     out = []
@@ -230,5 +230,12 @@ def _asset_totals(plan: ValidationPlan, results: list[ShardResult], counted: dic
             f"the attribution list differs from the attributed assets in the shards: "
             f"{len(want - have)} missing, {len(have - want)} not in the shards "
             f"(first missing: {min(want - have, default='none')})"
+        )
+    if section.get("backdrops", []) != counted["backdrops"]:
+        have = {json.dumps(e, sort_keys=True) for e in section.get("backdrops") or [] if isinstance(e, dict)}
+        want = {json.dumps(e, sort_keys=True) for e in counted["backdrops"]}
+        out.append(
+            f"the backdrop list differs from the backdrops in the shards: {len(want - have)} missing, "
+            f"{len(have - want)} not in the shards (first missing: {min(want - have, default='none')})"
         )
     return [failure("asset.totals", mf.MANIFEST, None, m) for m in out]

@@ -19,6 +19,15 @@ from factory.trust.validate.result import ShardResult
 
 REAL_IMAGE_MEMBERS = ("jpg", "jpeg", "png", "webp")
 SOURCE_MEMBER = "source.json"
+INTRINSIC_MEMBERS = ("albedo.png", "material.png")  # since issue 25: both, or neither in an older dataset
+
+
+def image_members(members: dict[str, bytes]) -> tuple[str, ...]:
+    """The image members a sample must have: all of them, less the intrinsic ones when
+    it has neither (a dataset made before issue 25)."""
+    if any(n in members for n in INTRINSIC_MEMBERS):
+        return IMAGE_MEMBERS
+    return tuple(n for n in IMAGE_MEMBERS if n not in INTRINSIC_MEMBERS)
 
 
 class Findings:
@@ -131,10 +140,11 @@ def _check_real(found: Findings, members: dict[str, bytes]) -> None:
 
 
 def _check_members(found: Findings, members: dict[str, bytes], ctx: Context, mix: bool) -> None:
-    # json and the six PNGs always; mp4 as the config says (a mix keeps the synthetic
-    # source's choice, which its manifest does not record).
+    # json and the eight PNGs always (the six of a dataset made before issue 25); mp4 as
+    # the config says (a mix keeps the synthetic source's choice, which its manifest does
+    # not record).
     names = set(members) - ({SOURCE_MEMBER} if mix else set())
-    required = {"json", *IMAGE_MEMBERS} | ({"mp4"} if ctx.mp4 else set())
+    required = {"json", *image_members(members)} | ({"mp4"} if ctx.mp4 else set())
     allowed = required | ({"mp4"} if ctx.mp4 is None or mix else set())
     if required - names or names - allowed:
         parts = []
@@ -178,14 +188,15 @@ def _check_synthetic(
         tally.add(meta)
 
     arrays: dict[str, Any] = {"json": meta}
-    for name in IMAGE_MEMBERS:
+    needed = image_members(members)
+    for name in needed:
         if name not in members:
             return
         try:
             arrays[name] = png_array(members[name])
         except Exception as e:  # noqa: BLE001 - Pillow raises many types for bad data
             found.add("decode.image", f"{name}: does not decode ({type(e).__name__}: {e})")
-    if len(arrays) <= len(IMAGE_MEMBERS):
+    if len(arrays) <= len(needed):
         return
     try:
         frames, _ = decode_sample(arrays)
