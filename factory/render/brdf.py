@@ -138,6 +138,16 @@ def _ms_colour(base: wp.vec3, metallic: float, f0d: float, e_avg: float):
 
 
 @wp.func
+def view_terms(dfg: wp.array2d(dtype=wp.vec2), ndv: float, roughness: float):
+    """What every light and the environment share at one shading point: (A, B) at
+    n.v (floored at MIN_NDV) and the hemispherical averages (A, B), as (A_v, B_v,
+    A_avg, B_avg): looked up once a pixel, not once a light."""
+    ab = env_dfg(dfg, wp.max(ndv, MIN_NDV), roughness)
+    avg = dfg_average(dfg, roughness)
+    return wp.vec4(ab[0], ab[1], avg[0], avg[1])
+
+
+@wp.func
 def direct(
     dfg: wp.array2d(dtype=wp.vec2),
     base: wp.vec3,
@@ -151,7 +161,25 @@ def direct(
     """What a light of intensity I from unit direction l adds at a surface of unit
     normal n seen from unit direction v (towards the eye), divided by I: pi f(v, l)
     max(n.l, 0), f the BRDF of the module docstring (so a white Lambertian facing the
-    light gives 1). Linear RGB, >= 0; 0 where n.l <= 0; n.v is floored at MIN_NDV."""
+    light gives 1). Linear RGB, >= 0; 0 where n.l <= 0; n.v is floored at MIN_NDV.
+    :func:`direct_at` with the point's :func:`view_terms`."""
+    terms = view_terms(dfg, wp.dot(n, v), roughness)
+    return direct_at(dfg, terms, base, metallic, roughness, specular, n, v, l)
+
+
+@wp.func
+def direct_at(
+    dfg: wp.array2d(dtype=wp.vec2),
+    terms: wp.vec4,
+    base: wp.vec3,
+    metallic: float,
+    roughness: float,
+    specular: float,
+    n: wp.vec3,
+    v: wp.vec3,
+    l: wp.vec3,  # noqa: E741
+):
+    """:func:`direct` given the shading point's :func:`view_terms` ``terms``."""
     ndl = wp.dot(n, l)
     if ndl <= 0.0:
         return wp.vec3(0.0, 0.0, 0.0)
@@ -161,9 +189,9 @@ def direct(
     f0d = 0.08 * specular
     f0 = base * metallic + wp.vec3(f0d, f0d, f0d) * (1.0 - metallic)
     single = ggx_d(wp.max(wp.dot(n, h), 0.0), alpha) * smith_v(ndv, ndl, alpha) * schlick_f(f0, wp.dot(v, h))
-    ab_v = env_dfg(dfg, ndv, roughness)
+    ab_v = wp.vec2(terms[0], terms[1])
     ab_l = env_dfg(dfg, ndl, roughness)
-    avg = dfg_average(dfg, roughness)
+    avg = wp.vec2(terms[2], terms[3])
     e_v = ab_v[0] + ab_v[1]
     e_l = ab_l[0] + ab_l[1]
     e_avg = avg[0] + avg[1]
@@ -200,9 +228,16 @@ def ambient(
     ``irradiance`` (irradiance over pi at n: a uniform environment of radiance L gives
     L). A white surface under a uniform environment returns it unchanged; for every
     surface this is the integral of :func:`direct` / pi over l under that environment."""
-    mu = wp.max(ndv, MIN_NDV)
-    ab = env_dfg(dfg, mu, roughness)
-    avg = dfg_average(dfg, roughness)
+    return ambient_at(view_terms(dfg, ndv, roughness), base, metallic, specular, irradiance, prefiltered)
+
+
+@wp.func
+def ambient_at(
+    terms: wp.vec4, base: wp.vec3, metallic: float, specular: float, irradiance: wp.vec3, prefiltered: wp.vec3
+):
+    """:func:`ambient` given the shading point's :func:`view_terms` ``terms``."""
+    ab = wp.vec2(terms[0], terms[1])
+    avg = wp.vec2(terms[2], terms[3])
     e = ab[0] + ab[1]
     e_avg = avg[0] + avg[1]
     f0d = 0.08 * specular

@@ -20,7 +20,7 @@ only sqrt), so CPU bits do not depend on the CPU model.
 
 from __future__ import annotations
 
-from factory.render.brdf import ambient, direct
+from factory.render.brdf import ambient_at, direct_at, view_terms
 from factory.render.environment import env_irradiance, env_levels, env_radiance
 from factory.render.patterns import pattern
 from factory.render.tables import DIRECTIONAL, FIRST_OBJECT, FLOOR, WALL, WOOD, Quality, Scenes, Views
@@ -176,8 +176,9 @@ def shade(
     open_sky = ambient_fraction(views, scenes, v, start, ng, q, shift)
     irradiance = (env_irradiance(scenes.env, s, n) + wp.vec3(scenes.ambient[s])) * open_sky
     mirror = 2.0 * ndv * n - to_eye
-    lod = rough * float(env_levels(scenes.env, s) - 1)
-    rgb = ambient(scenes.dfg, base, metal, rough, spec, ndv, irradiance, env_radiance(scenes.env, s, mirror, lod))
+    lod = wp.floor(rough * float(env_levels(scenes.env, s) - 1) + 0.5)
+    terms = view_terms(scenes.dfg, ndv, rough)  # shared by the environment and every light
+    rgb = ambient_at(terms, base, metal, spec, irradiance, env_radiance(scenes.env, s, mirror, lod))
     first = scenes.light_start[s]
     for li in range(scenes.light_count[s]):
         lt = first + li
@@ -197,6 +198,6 @@ def shade(
         lit = light_fraction(views, scenes, v, lt, start, L, t_max, code, q.shadow_rays, shift, li, i, j)
         if lit <= 0.0:
             continue
-        reflected = direct(scenes.dfg, base, metal, rough, spec, n, to_eye, L)
+        reflected = direct_at(scenes.dfg, terms, base, metal, rough, spec, n, to_eye, L)
         rgb = rgb + wp.cw_mul(scenes.light_intensity[lt], reflected) * (lit * falloff)
     return rgb

@@ -34,14 +34,15 @@ def draw_backdrop(spec: BackdropSpec, rng, draw, assets: AssetSource) -> tuple[B
     if kind == "sky":
         elevation = float(draw(rng, "backdrop.sun_elevation_deg", spec.sun_elevation_deg))
         turbidity = float(draw(rng, "backdrop.turbidity", spec.turbidity))
-        # Quantised so that the maps of nearby draws are one cached map (0.1 degree, 0.01).
-        elevation, turbidity = round(elevation, 1), round(turbidity, 2)
+        # Quantised so that the maps of nearby draws are one cached map (half a degree,
+        # a tenth of turbidity: below what a 64 x 32 map shows).
+        elevation, turbidity = round(elevation * 2.0) / 2.0, round(turbidity, 1)
         el = math.radians(elevation)
         sun = (math.cos(el), 0.0, math.sin(el))
         s = sun_light(elevation, turbidity)
         light = _sun(turn, sun, s.intensity * strength, s.colour, math.radians(s.half_angle_deg))
         backdrop = Backdrop(
-            kind, rotation, strength, el, turbidity, sun=sun, key=f"sky:{elevation:.1f}:{turbidity:.2f}"
+            kind, rotation, strength, el, turbidity, sun=sun, key=f"sky:{elevation:.1f}:{turbidity:.1f}"
         )
         return backdrop, (light,) if el > 0 else ()
     if kind == "hdri":
