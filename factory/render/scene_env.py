@@ -18,7 +18,9 @@ from factory.render.envmap import EnvMap, cached_env, env_from_image, uniform_en
 from factory.scene.sky import overcast_image, sky_image
 from factory.scene.types import Backdrop, Scene, rot_z
 
-SKY_HEIGHT = 32  # rows of a procedural sky's map (64 x 32: a smooth sky needs no more, and a new one takes 1.5 ms, not 4.5)
+SKY_HEIGHT = (
+    32  # rows of a procedural sky's map (64 x 32: a smooth sky needs no more, and a new one takes 1.5 ms, not 4.5)
+)
 
 
 def map_rotation(backdrop: Backdrop) -> np.ndarray:

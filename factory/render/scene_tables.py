@@ -29,7 +29,7 @@ class SurfaceRow(NamedTuple):
     color: tuple  # (3,) float, linear RGB base colour in [0, 1]
     color2: tuple  # (3,) float, the pattern's second colour
     texture: int  # pattern code (tables.PLAIN ... TILES)
-    texture_scale: float  # pattern cycles per metre
+    texture_scale: float  # pattern units (cells, tiles, bricks) per metre
     pattern_seed: int  # shifts the pattern's noise
     roughness: float  # perceptual roughness in [0, 1]
     roughness2: float  # the pattern's second roughness

@@ -124,7 +124,7 @@ class Scenes:
     color: wp.array(dtype=wp.vec3)  # (N,) linear RGB base colour
     color2: wp.array(dtype=wp.vec3)  # (N,) the pattern's second colour
     texture: wp.array(dtype=wp.int32)  # (N,) pattern code (PLAIN ... TILES)
-    texture_scale: wp.array(dtype=wp.float32)  # (N,) pattern cycles per metre
+    texture_scale: wp.array(dtype=wp.float32)  # (N,) pattern units (cells, tiles, bricks) per metre
     pattern_seed: wp.array(dtype=wp.int32)  # (N,) shifts the pattern's noise
     roughness: wp.array(dtype=wp.float32)  # (N,) perceptual roughness where the pattern weight is 0
     roughness2: wp.array(dtype=wp.float32)  # (N,) and where it is 1

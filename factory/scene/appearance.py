@@ -42,7 +42,7 @@ class Appearance(Strict):
     specular: Fraction | None = None
     metallic: Fraction | None = None
     texture: category(TEXTURES) | None = None
-    texture_scale: number(gt=0.0, le=1000.0) | None = None  # pattern cycles per metre
+    texture_scale: number(gt=0.0, le=1000.0) | None = None  # pattern units (cells, tiles, bricks) per metre
 
     def draw_material(self, rng, draw=None, prefix: str = "") -> Material:
         """A material: the family (recorded through ``draw(rng, name, param)`` as

@@ -39,7 +39,7 @@ class Material:
     color: tuple[float, float, float]  # base colour: diffuse albedo, or a metal's reflectance
     color2: tuple[float, float, float]  # second colour of the texture pattern
     texture: str  # a pattern name of factory.scene.config.TEXTURES
-    texture_scale: float  # pattern cycles per metre
+    texture_scale: float  # pattern units (cells, tiles, bricks) per metre
     roughness: float  # perceptual roughness in [0, 1]; GGX alpha = roughness^2
     specular: float  # a dielectric's reflectance at normal incidence, F0 = 0.08 * specular
     metallic: float = 0.0  # 0: dielectric, 1: metal (colour tints the reflection, no diffuse)
