@@ -1,21 +1,25 @@
 """A usable scene for a sample: drawn by :func:`factory.scene.sampling.draw_scene`,
 checked, and drawn again while it cannot make a useful clip.
 
-Two checks, one per layer that can tell: the camera keeps clear of the geometry
-(:func:`factory.scene.clearance.camera_clearance`), and the objects start clear of each
+Three checks, each where it can tell: the camera keeps clear of the geometry
+(:func:`factory.scene.clearance.camera_clearance`), the objects start clear of each
 other and of the static geometry as MuJoCo's collision detection sees them
-(:func:`factory.physics.spawn.spawn_overlap`).
+(:func:`factory.physics.spawn.spawn_overlap`), and, once simulated, some moving object
+is in view at some frame (:func:`factory.scene.clearance.objects_in_view`; a scenario
+with ``allow_empty`` keeps such clips).
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
+
 from factory.assets.catalog import catalog_for
 from factory.physics.dynamics import UnstableSimulation, simulate
 from factory.physics.model import Built, build
 from factory.physics.spawn import spawn_overlap
-from factory.scene.clearance import camera_clearance
+from factory.scene.clearance import camera_clearance, objects_in_view
 from factory.scene.config import Config
 from factory.scene.sampling import draw_scene
 from factory.scene.types import Scene
@@ -31,8 +35,9 @@ def sample_scene(config: Config, scenario_name: str, index: int) -> Scene:
 
 def scene_and_motion(config: Config, scenario_name: str, index: int, stop=None, timings: dict | None = None):
     """The scene of :func:`scene_and_model` and its motion (``simulate``), the scene
-    drawn again while MuJoCo's simulation of it blows up (:class:`UnstableSimulation`;
-    a draw thrown away counts in ``Scene.retries``). ``stop`` and ``timings`` as
+    drawn again while MuJoCo's simulation of it blows up (:class:`UnstableSimulation`)
+    or no moving object is in view in any frame (unless the scenario has
+    ``allow_empty``); a draw thrown away counts in ``Scene.retries``. ``stop`` and ``timings`` as
     :func:`factory.sample.generate.generate_samples` takes them.
 
     Raises:
@@ -44,10 +49,22 @@ def scene_and_motion(config: Config, scenario_name: str, index: int, stop=None, 
             scene, built = scene_and_model(config, scenario_name, index, attempt)
         try:
             with timed(timings, "physics"):
-                return scene, simulate(scene, stop, built)
+                motion = simulate(scene, stop, built)
         except UnstableSimulation as e:
             attempt, problem = scene.retries + 1, e
-    raise ValueError(f"scenario {scenario_name!r}: no stable scene in {MAX_RETRIES + 1} draws (last: {problem})")
+            continue
+        problem = None if config.scenarios[scenario_name].allow_empty else _empty(scene, motion)
+        if problem is None:
+            return scene, motion
+        attempt = scene.retries + 1
+    hint = "; allow_empty: true keeps clips without one" if isinstance(problem, str) else ""
+    raise ValueError(f"scenario {scenario_name!r}: no stable scene in {MAX_RETRIES + 1} draws (last: {problem}){hint}")
+
+
+def _empty(scene: Scene, motion) -> str | None:
+    """None if some moving object of the simulated clip is in view at some frame."""
+    positions, _ = motion.states_at(np.arange(scene.frames) / scene.fps)
+    return objects_in_view(scene, positions)
 
 
 def scene_and_model(config: Config, scenario_name: str, index: int, first: int = 0) -> tuple[Scene, Built]:

@@ -1,5 +1,6 @@
 """Whether a sampled scene can make a useful clip: the camera never inside, or within a
-margin of, any geometry.
+margin of, any geometry (:func:`camera_clearance`), and some moving object in view at
+some frame (:func:`objects_in_view`).
 
 A camera inside a furniture box sees only the box's inside: every pixel one id, every
 object invisible (``configs/rooms.yaml``'s ``dim_storage`` did that to about one sample
@@ -48,3 +49,36 @@ def camera_clearance(scene: Scene) -> str | None:
             elif t == 0 and np.linalg.norm(rel) < o.bounding_radius + CAMERA_MARGIN:
                 return f"frame {t}: the camera is inside object {o.id} ({o.category})"
     return None
+
+
+def _frustum(scene: Scene) -> np.ndarray:
+    """(4, 3) unit inward normals of the view frustum's side planes in the camera frame
+    (x right, y down, z forward; they pass through the eye): a camera point c lies in
+    the image where every n . c >= 0."""
+    cam = scene.camera
+    fx, fy, cx, cy = cam.K[0, 0], cam.K[1, 1], cam.K[0, 2], cam.K[1, 2]
+    planes = np.array(
+        [[fx, 0.0, cx], [-fx, 0.0, cam.width - cx], [0.0, fy, cy], [0.0, -fy, cam.height - cy]], np.float64
+    )
+    return planes / np.linalg.norm(planes, axis=1, keepdims=True)
+
+
+def objects_in_view(scene: Scene, positions: np.ndarray) -> str | None:
+    """None if some moving object's bounding sphere meets the view frustum at some
+    frame, else a sentence saying none does. ``positions``: (T, N, 3) float64, the
+    objects' centres (world, metres) at each frame's time. A scene without moving
+    objects passes. The test is conservative (a sphere near a frustum corner may pass
+    without a pixel of it in view; ``factory validate`` then flags the clip from its
+    pixel counts), so only clips that cannot show an object are drawn again."""
+    moving = [k for k, o in enumerate(scene.objects) if not o.static]
+    if not moving:
+        return None
+    radius = np.array([scene.objects[k].bounding_radius for k in moving])
+    planes = _frustum(scene)
+    for t in range(scene.frames):
+        M = camera_pose(scene.camera, t / scene.fps)
+        c = positions[t, moving] @ M[:3, :3].T + M[:3, 3]  # (n, 3) camera frame
+        inside = (c[:, 2] > -radius) & np.all(c @ planes.T >= -radius[:, None], axis=1)
+        if inside.any():
+            return None
+    return f"no moving object is in view in any of the {scene.frames} frames"

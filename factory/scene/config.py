@@ -188,6 +188,10 @@ class Scenario(Strict):
         le=10**9,
         description="at least this many samples of this scenario in a dataset (see factory.scene.allocation)",
     )
+    allow_empty: bool = Field(
+        False,
+        description="keep clips in which no moving object is in view in any frame (else such a draw is drawn again)",
+    )
     objects: ObjectSpec = ObjectSpec()
     room: RoomSpec | None = None
     furniture: FurnitureSpec | None = None
