@@ -12,9 +12,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from factory.render.device import Device, warp
+from factory.render.dfg import dfg_table
 from factory.render.meshes import MeshEntry, mesh_cache
-from factory.render.scene_tables import SceneTables, dfg_device
+from factory.render.scene_tables import SceneTables
 from factory.render.tables import LIGHT_CODE
+from factory.render.textures import SRGB_DECODE
 from factory.timing import timed
 
 # Slack of the shadow rects (metres): a sphere test's own inflation (r * 1.001 + 1e-4),
@@ -92,8 +94,8 @@ def pack_scenes(tables: list[SceneTables], device: Device, held: list[MeshEntry]
     s.materials = arr(np.array([int(k >= 0 and held[k].materials) for k in slots], np.int32), wp.int32)
     data = [e.data for e in held] or [MeshData()]
     s.mesh_data = wp.array(data, dtype=MeshData, device=device.warp_name)
-    s.srgb = cache.srgb()
-    s.dfg = dfg_device(device)
+    s.srgb = device.constant("srgb", lambda: (SRGB_DECODE.astype(np.float32), wp.float32))
+    s.dfg = device.constant("dfg", lambda: (dfg_table(), wp.vec2))
     s.surf_start = arr(_starts([len(t.surfaces) for t in tables]), wp.int32)
     for name in ("color", "color2"):
         setattr(s, name, cat(name, "surfaces", wp.vec3, 3))

@@ -16,6 +16,7 @@ import ctypes.util
 import functools
 import os
 import sys
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +24,9 @@ import numpy as np
 from factory.errors import ConfigError
 from factory.render.recycle import RECYCLER
 from factory.scene.config import DEVICES, MAX_BATCH_VIEWS
+
+_CONSTANTS: dict[tuple[str, str], object] = {}  # (device, name) -> Device.constant's array
+_CONSTANTS_LOCK = threading.Lock()
 
 # Bytes of device memory per pixel of one view in a launch: the job's linear RGB
 # (12) and primary hits (56: t, code, two normals, local point,
@@ -94,6 +98,17 @@ class Device:
         return warp().array(
             np.ascontiguousarray(a, self._scalar(dtype)), dtype=dtype, device=self.warp_name, copy=False
         )
+
+    def constant(self, name: str, build):
+        """The never-changing table ``name`` the kernels read (the sRGB decode table,
+        the split-sum table), uploaded to this device once per process: ``build()``
+        gives ``(array, dtype)`` the first time."""
+        key = (self.warp_name, name)
+        with _CONSTANTS_LOCK:
+            if key not in _CONSTANTS:
+                a, dtype = build()
+                _CONSTANTS[key] = warp().array(np.asarray(a), dtype=dtype, device=self.warp_name)
+            return _CONSTANTS[key]
 
     def empty(self, shape: tuple, dtype):
         """An uninitialised Warp array of ``shape`` and ``dtype`` (a scalar, vector,

@@ -17,10 +17,8 @@ import numpy as np
 
 from factory.render.envmap import EnvMap, sh_irradiance
 from factory.render.scene_env import map_rotation
-from factory.scene.colour import white_balance
-from factory.scene.types import Scene, camera_pose
-
-_LUMA = np.array([0.2126, 0.7152, 0.0722])
+from factory.scene.colour import LUMA, white_balance
+from factory.scene.types import Scene, camera_centre
 
 
 def metered(scene: Scene, env: EnvMap) -> float:
@@ -28,9 +26,7 @@ def metered(scene: Scene, env: EnvMap) -> float:
     camera's target (see the module docstring)."""
     cam = scene.camera
     target = np.asarray(cam.target, np.float64)
-    w2c = camera_pose(cam, 0.0)
-    eye = -w2c[:3, :3].T @ w2c[:3, 3]
-    towards = eye - target
+    towards = camera_centre(cam, 0.0) - target
     normals = np.array([[0.0, 0.0, 1.0], towards / max(np.linalg.norm(towards), 1e-9)])
     into_map = map_rotation(scene.backdrop)
     light = sh_irradiance(env.sh, normals @ into_map.T) * scene.backdrop.strength + scene.ambient
@@ -45,7 +41,7 @@ def metered(scene: Scene, env: EnvMap) -> float:
             falloff = (float(np.linalg.norm(li.vector)) / dist) ** 2
             to = to / dist
         light = light + np.maximum(normals @ to, 0.0)[:, None] * rgb * falloff
-    return float(light.mean(0) @ _LUMA)
+    return float(light.mean(0) @ LUMA)
 
 
 def exposure_gain(scene: Scene, env: EnvMap) -> tuple[float, float, float]:

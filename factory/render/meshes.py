@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from factory.render.device import Device, warp
-from factory.render.textures import SRGB_DECODE, pack_textures
+from factory.render.textures import pack_textures
 from factory.scene.assets import MeshAsset
 
 # Warp's BVH: about 2F nodes of two bounds (32 bytes each), per-face bounds and the
@@ -119,7 +119,6 @@ class MeshCache:
         self.hits = self.misses = self.evictions = 0
         self.bytes = 0
         self.build_seconds = 0.0
-        self._srgb = None
 
     def acquire(self, assets: list[MeshAsset]) -> list[MeshEntry]:
         """The entries of ``assets`` (one per asset, in order; repeats welcome), built
@@ -159,12 +158,6 @@ class MeshCache:
                     self.bytes -= self._entries.pop(kind).nbytes
                     self.evictions += 1
             return out
-
-    def srgb(self):
-        """The sRGB decode table (256,) float32 on the device."""
-        if self._srgb is None:
-            self._srgb = warp().array(SRGB_DECODE.astype(np.float32), device=self.device.warp_name)
-        return self._srgb
 
     def stats(self) -> dict:
         """``hits``, ``misses``, ``evictions``, ``entries``, ``bytes`` (held now),

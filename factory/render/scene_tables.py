@@ -5,20 +5,17 @@ environment, the exposure), built on the host from a :class:`~factory.scene.type
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 
-from factory.render.device import Device, warp
-from factory.render.dfg import dfg_table
 from factory.render.envmap import EnvMap
 from factory.render.exposure import exposure_gain
 from factory.render.scene_env import map_rotation, scene_env
 from factory.render.tables import LIGHT_CODE, TEXTURE_CODE, TONE_CODE
 from factory.scene.materials import family_id
-from factory.scene.types import Material, Scene
+from factory.scene.types import Material, Scene, matte_paint
 
 
 class SurfaceRow(NamedTuple):
@@ -97,7 +94,7 @@ def _surface(m: Material, instance: int, class_id: int) -> SurfaceRow:
 # The background's row: never shaded (its pixels show the environment); the walls' of a
 # scene without a room: never hit.
 _SKY = Material((0.0, 0.0, 0.0), (0.0, 0.0, 0.0), "plain", 1.0, 1.0, 0.0, family="")
-_WALL = Material((0.8, 0.8, 0.8), (0.8, 0.8, 0.8), "plain", 1.0, 0.9, 0.5, family="wall_paint")
+_WALL = matte_paint((0.8, 0.8, 0.8))
 
 
 def scene_tables(scene: Scene) -> SceneTables:
@@ -141,17 +138,3 @@ def scene_tables(scene: Scene) -> SceneTables:
         tone=TONE_CODE[scene.camera.tone],
         room=np.array([0, 0, 0, 0] if room is None else [1, room.width / 2, room.depth / 2, room.height], np.float64),
     )
-
-
-_DFG: dict[str, object] = {}  # device name -> the split-sum table on it
-_DFG_LOCK = threading.Lock()
-
-
-def dfg_device(device: Device):
-    """The split-sum table (:func:`factory.render.dfg.dfg_table`) on ``device``,
-    uploaded once per process and device, as a (R, C) ``wp.vec2`` array."""
-    wp = warp()
-    with _DFG_LOCK:
-        if device.warp_name not in _DFG:
-            _DFG[device.warp_name] = wp.array(dfg_table(), dtype=wp.vec2, device=device.warp_name)
-        return _DFG[device.warp_name]

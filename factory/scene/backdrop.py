@@ -15,6 +15,7 @@ import math
 
 import numpy as np
 
+from factory.scene.colour import LUMA
 from factory.scene.look_specs import BackdropSpec
 from factory.scene.sky import sun_light
 from factory.scene.types import AssetSource, Backdrop, Light, rot_z
@@ -48,7 +49,7 @@ def draw_backdrop(spec: BackdropSpec, rng, draw, assets: AssetSource) -> tuple[B
     if kind == "hdri":
         drawn = assets.backdrop(spec, rng)
         rgb = np.asarray(drawn.sun_rgb, np.float64) * strength
-        luma = float(rgb @ np.array([0.2126, 0.7152, 0.0722]))
+        luma = float(rgb @ LUMA)
         backdrop = Backdrop(
             kind,
             rotation,

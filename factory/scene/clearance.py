@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from factory.scene.types import Scene, camera_pose
+from factory.scene.types import Scene, camera_centre, camera_pose
 
 CAMERA_MARGIN = 0.1  # metres between the eye and any object
 WALL_MARGIN = 0.05  # metres between the eye and a wall
@@ -23,11 +23,7 @@ FLOOR_MARGIN = 0.02  # metres above the floor (the sampler keeps the eye 5 cm up
 
 def eye_positions(scene: Scene) -> np.ndarray:
     """The camera centre (world, metres) at each frame, (T, 3)."""
-    out = []
-    for t in range(scene.frames):
-        M = camera_pose(scene.camera, t / scene.fps)
-        out.append(-M[:3, :3].T @ M[:3, 3])
-    return np.array(out)
+    return np.array([camera_centre(scene.camera, t / scene.fps) for t in range(scene.frames)])
 
 
 def camera_clearance(scene: Scene) -> str | None:

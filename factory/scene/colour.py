@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 WHITE_K = 6500.0  # the temperature that is white: (1, 1, 1)
-_LUMA = np.array([0.2126, 0.7152, 0.0722])
+LUMA = np.array([0.2126, 0.7152, 0.0722])  # Rec. 709 luminance weights of linear RGB
 _XYZ_TO_RGB = np.array(
     [[3.2404542, -1.5371385, -0.4985314], [-0.9692660, 1.8760108, 0.0415560], [0.0556434, -0.2040259, 1.0572252]]
 )
@@ -46,7 +46,7 @@ def kelvin_rgb(t: float) -> tuple[float, float, float]:
     """Linear RGB (3,) of a light of ``t`` kelvin, relative to :data:`WHITE_K`, of
     luminance 1; channels clipped at 0."""
     rgb = np.maximum(_rgb(t) / _rgb(WHITE_K), 0.0)
-    return tuple(float(c) for c in rgb / float(rgb @ _LUMA))
+    return tuple(float(c) for c in rgb / float(rgb @ LUMA))
 
 
 def white_balance(t: float) -> tuple[float, float, float]:
@@ -55,4 +55,4 @@ def white_balance(t: float) -> tuple[float, float, float]:
     no gain above 20 (a channel the light hardly has stays dark, as in a camera)."""
     rgb = np.maximum(np.asarray(kelvin_rgb(t)), 0.05)
     gains = 1.0 / rgb
-    return tuple(float(g) for g in gains / float(gains @ _LUMA))
+    return tuple(float(g) for g in gains / float(gains @ LUMA))

@@ -48,6 +48,12 @@ class Material:
     pattern_seed: int = 0  # shifts the pattern's noise lattice, in [0, 2^20)
 
 
+def matte_paint(color: tuple[float, float, float]) -> Material:
+    """Plain matte wall paint of ``color`` (linear RGB): a room's walls when none was
+    drawn, and the renderer's wall row of a scene without a room."""
+    return Material(color, color, "plain", 1.0, 0.9, 0.5, family="wall_paint")
+
+
 @dataclass(frozen=True)
 class AssetRef:
     """Where a generated or pack object came from, enough for a third party to rebuild
@@ -281,9 +287,7 @@ class Room:
     @property
     def wall_material(self) -> Material:
         """The walls' material: ``material``, else matte paint of ``wall_color``."""
-        if self.material is not None:
-            return self.material
-        return Material(self.wall_color, self.wall_color, "plain", 1.0, 0.9, 0.5, family="wall_paint")
+        return self.material if self.material is not None else matte_paint(self.wall_color)
 
 
 @dataclass(frozen=True)
@@ -351,6 +355,12 @@ def rot_z(angle: float) -> np.ndarray:
     """Rotation (3, 3) by ``angle`` radians about +z."""
     c, s = math.cos(angle), math.sin(angle)
     return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+
+
+def camera_centre(cam: Camera, time: float) -> np.ndarray:
+    """The camera's centre (3,) float64, world, metres, at ``time`` seconds."""
+    M = camera_pose(cam, time)
+    return -M[:3, :3].T @ M[:3, 3]
 
 
 def camera_pose(cam: Camera, time: float) -> np.ndarray:

@@ -27,6 +27,7 @@ from typing import NamedTuple
 import numpy as np
 
 from factory.errors import AssetError
+from factory.scene.colour import LUMA
 
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # zip's earliest date: no build time in the bytes
 MEMBER = "radiance.npy"
@@ -68,7 +69,7 @@ def directions(height: int, width: int) -> np.ndarray:
 
 def luminance(image: np.ndarray) -> np.ndarray:
     """Rec. 709 luminance of linear RGB ``(..., 3)``, float64 ``(...)``."""
-    return np.asarray(image, dtype=np.float64) @ np.array([0.2126, 0.7152, 0.0722])
+    return np.asarray(image, dtype=np.float64) @ LUMA
 
 
 def mean_radiance(image: np.ndarray) -> tuple[float, float, float]:
