@@ -29,7 +29,7 @@ from factory.errors import RenderError, Stopped
 from factory.render.device import get_device
 from factory.render.renderer import Clip, render_clips
 from factory.sample.metadata import metadata
-from factory.sample.scenes import scene_and_motion
+from factory.sample.scenes import MAX_RETRIES, scene_and_motion, shows_nothing
 from factory.sample.types import Sample, sample_key
 from factory.scene.allocation import allocation_of
 from factory.scene.config import Config
@@ -116,6 +116,7 @@ def generate_samples(
         except Exception as e:  # noqa: BLE001 - returned with what reproduces it
             out[pos] = _failed(config, index, scenario, e)
     rendered = _render(config, indices, jobs, device, timings, stop)
+    _redraw_empty(config, indices, jobs, rendered, device, timings, stop)
     config_hash = config.config_hash() if jobs else None  # once for all the samples' metadata
     for (pos, scenario, scene, motion), result in zip(jobs, rendered):
         index = indices[pos]
@@ -130,6 +131,42 @@ def generate_samples(
             continue
         out[pos] = Sample(key=sample_key(index), index=index, scenario=scenario, frames=result.frames, meta=meta)
     return out
+
+
+def _redraw_empty(config: Config, indices: list[int], jobs: list, rendered: list, device, timings, stop) -> None:
+    """Draw again, in place in ``jobs`` and ``rendered``, every clip that rendered no
+    pixel of a moving object in any frame (:func:`factory.sample.scenes.shows_nothing`;
+    a scenario with ``allow_empty`` keeps them), until each shows one or fails after
+    ``MAX_RETRIES`` draws. Only such clips are drawn and rendered again, each from its
+    own next attempt, so a sample's bytes do not depend on the batch it came in."""
+    while True:
+        again = []
+        for n, ((pos, scenario, scene, _), result) in enumerate(zip(jobs, rendered)):
+            if isinstance(result, RenderError) or config.scenarios[scenario].allow_empty:
+                continue
+            visible = np.array([[a.visible_pixels for a in frame] for frame in result.annotations]).reshape(
+                scene.frames, len(scene.objects)
+            )
+            if not shows_nothing(scene, visible):
+                continue
+            try:
+                if scene.retries >= MAX_RETRIES:
+                    raise ValueError(
+                        f"scenario {scenario!r}: no clip showing a moving object in {MAX_RETRIES + 1} draws; "
+                        "allow_empty: true keeps clips without one"
+                    )
+                reasons = (*scene.retry_reasons, "empty_render")
+                redrawn = scene_and_motion(config, scenario, indices[pos], stop, timings, scene.retries + 1, reasons)
+                jobs[n] = (pos, scenario, *redrawn)
+                again.append(n)
+            except Stopped:
+                raise
+            except Exception as e:  # noqa: BLE001 - returned with what reproduces it
+                rendered[n] = _failed(config, indices[pos], scenario, e)
+        if not again:
+            return
+        for n, result in zip(again, _render(config, indices, [jobs[n] for n in again], device, timings, stop)):
+            rendered[n] = result
 
 
 def _failed(config: Config, index: int, scenario: str, err: Exception) -> RenderError:

@@ -246,6 +246,7 @@ def metadata(
         "height": cam.height,
         "params": params,
         "retries": scene.retries,
+        "retry_reasons": list(scene.retry_reasons),
         "classes": list(scene.classes),
         **({"asset_licences": sample_licences(scene)} if has_assets(scene) else {}),
         "camera": {

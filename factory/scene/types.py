@@ -307,7 +307,8 @@ class Scene:
     fps: float
     substeps: int
     params: dict  # the sampled scenario parameters, for the metadata
-    retries: int = 0  # draws thrown away because the camera was inside geometry
+    retries: int = 0  # draws thrown away before this one (see factory.sample.scenes)
+    retry_reasons: tuple[str, ...] = ()  # why each was thrown away, in order: RETRY_REASONS' keys
     backdrop: Backdrop = Backdrop("flat")  # flat, radiance sky_color (set by draw_scene)
     classes: tuple[str, ...] = CLASSES  # the dataset's class table: a category's id is its index
 

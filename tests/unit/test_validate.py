@@ -184,6 +184,23 @@ def test_an_instance_id_not_in_the_metadata_is_named(ds):
     assert main(["validate", str(ds), "--result", str(ds.parent / "r.json"), "--no-progress"]) == 1
 
 
+def test_a_clip_that_shows_no_moving_object_is_flagged(ds):
+    i = 7
+    samples = read_tar(ds / shard(1))
+    members = dict(samples)[key(i)]
+    moving = [o["id"] for o in json.loads(members["json"])["objects"] if not o["static"]]
+    inst = np.asarray(Image.open(io.BytesIO(members["instance.png"])))
+    assert np.isin(inst, moving).any()  # the clean clip shows one
+    buf = io.BytesIO()
+    Image.fromarray(np.where(np.isin(inst, moving), 0, inst).astype(np.uint16)).save(buf, format="PNG")
+    members["instance.png"] = buf.getvalue()
+    rewrite_shard(ds, 1, samples)
+
+    result = validate_dataset(ds)
+    assert ("clip.empty", shard(1), key(i)) in found(result)
+    assert {k for c, _, k in found(result) if c == "clip.empty"} == {key(i)}  # the other clips show theirs
+
+
 def test_keys_out_of_order_in_a_shard(ds):
     samples = read_tar(ds / shard(0))
     samples[0], samples[1] = samples[1], samples[0]

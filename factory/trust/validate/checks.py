@@ -82,6 +82,8 @@ SAMPLE_CHECKS = {
     "flow.sky": "flow valid where depth is 0 (sky)",
     "flow.target": "the flow target (u + du, v + dv) outside the image by more than the 1/128 px quantisation",
     "flow.landing": "the flow target's pixel in frame t+1 is sky",
+    "clip.empty": "no moving object (objects[].static false) has a pixel in instance.png in any frame, and the "
+    "sample's scenario does not set allow_empty (the generator draws such clips again, factory.sample.scenes)",
     "real.image": "mix, real samples: an image member does not decode",
     "sample.check": "a check itself raised (the sample is malformed in a way not foreseen)",
 }

@@ -9,6 +9,8 @@ import json
 from collections import Counter
 from typing import Any
 
+import numpy as np
+
 from factory.dataset.licensing import Tally
 from factory.sample.decode import png_array
 from factory.sample.encode import IMAGE_MEMBERS
@@ -204,6 +206,22 @@ def _check_synthetic(
         found.add("decode.shape", str(e))
         return
     check_clip(frames, arrays["flow.png"], meta, found.add)
+    _check_degenerate(found, frames, meta, ctx)
+
+
+def _check_degenerate(found: Findings, frames, meta: dict, ctx: Context) -> None:
+    """``clip.empty``: a clip that shows no moving object in any frame, where its
+    scenario (in the manifest's config) does not ask for such clips."""
+    scenario = ((ctx.config or {}).get("scenarios") or {}).get(meta.get("scenario"))
+    if not isinstance(scenario, dict) or scenario.get("allow_empty", False):
+        return
+    moving = {o.get("id") for o in meta.get("objects") or () if isinstance(o, dict) and not o.get("static")}
+    if moving and not np.isin(frames.instance, list(moving)).any():
+        found.add(
+            "clip.empty",
+            f"none of the moving objects {sorted(moving)} has a pixel in any of the {len(frames.instance)} frames "
+            f"(scenario {meta.get('scenario')!r} does not set allow_empty)",
+        )
 
 
 def _check_meta(
