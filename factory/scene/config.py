@@ -99,6 +99,12 @@ class OutputSettings(Strict):
         DEFAULT_PNG,
         description="PNG writer: libdeflate (fast, smaller) or opencv (the bytes of before); the same decoded arrays",
     )
+    tracks: int = Field(
+        0, ge=0, le=16384, description="point tracks per clip (docs/format.md, Point tracks); 0: no tracks members"
+    )
+    track_object_share: float = Field(
+        0.5, ge=0.0, le=1.0, description="share of the track queries drawn on moving objects (the rest: background)"
+    )
 
 
 class ObjectSpec(Appearance):
