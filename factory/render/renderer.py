@@ -25,7 +25,6 @@ from factory.render.device import Device, get_device, warp
 from factory.render.frames import Frames
 from factory.render.scene_tables import scene_tables
 from factory.render.tables import NO_RGB, RGB_LINEAR, RGB_SRGB
-from factory.render.tracks import Tracks
 from factory.scene.config import RenderSettings
 from factory.scene.types import Scene, camera_pose
 from factory.timing import timed
@@ -83,7 +82,6 @@ class RenderedClip:
     annotations: list[list[ObjectAnnotation]]  # [T][N]
     world_to_camera: list[np.ndarray]  # T (4, 4) float64 world-to-camera matrices, one per frame
     gain: tuple = (1.0, 1.0, 1.0)  # (3,) the exposure times white balance its RGB was shown with
-    tracks: Tracks | None = None  # its point tracks (factory.render.tracks), when asked for
 
 
 @dataclass

@@ -76,7 +76,9 @@ class TrackRequest:
     """What :func:`render_tracks` needs of one clip: its scene, its motion (anything
     with ``state_at(time) -> (positions (K, 3), rotations (K, 3, 3))``, float64), the
     rendered frames' float32 ``depth`` and ``instance`` (T, H, W), the number of
-    points, the share of them drawn on moving objects and the clip's generator."""
+    points, the share of them drawn on moving objects and the clip's generator; or,
+    in ``queries``, chosen query pixels instead of drawn ones: (frames, rows,
+    columns), int arrays of one length, each a surface pixel (depth > 0)."""
 
     scene: Scene
     motion: object
@@ -85,6 +87,7 @@ class TrackRequest:
     points: int
     object_share: float
     rng: np.random.Generator
+    queries: tuple | None = None
 
 
 def draw_queries(
@@ -207,7 +210,10 @@ def render_tracks(requests: list[TrackRequest], device: Device) -> list[Tracks]:
         sc = req.scene
         T, H, W = req.depth.shape
         moving = np.array([o.id for o in sc.objects if not o.static], np.int64)
-        tq, iq, jq = draw_queries(req.depth, req.instance, moving, req.points, req.object_share, req.rng)
+        if req.queries is None:
+            tq, iq, jq = draw_queries(req.depth, req.instance, moving, req.points, req.object_share, req.rng)
+        else:
+            tq, iq, jq = (np.asarray(a, np.int64) for a in req.queries)
         w2c, pos, rot = _poses(req)
         world, ids = follow(req, w2c, pos, rot, tq, iq, jq)
         cam, uv, inside = project(sc.camera.K, w2c, world, W, H)

@@ -21,7 +21,6 @@ it. What a sample holds: ``docs/format.md``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from typing import TypeVar
 
 import numpy as np
@@ -124,6 +123,7 @@ def generate_samples(
         if isinstance(result, RenderError):
             out[pos] = result
             continue
+        result, tracks = result  # the rendered clip and its point tracks (None: none asked for)
         try:
             with timed(timings, "metadata"):
                 meta = metadata(config, scenario, index, scene, motion, result, config_hash)
@@ -131,7 +131,7 @@ def generate_samples(
             out[pos] = _failed(config, index, scenario, e)
             continue
         out[pos] = Sample(
-            key=sample_key(index), index=index, scenario=scenario, frames=result.frames, meta=meta, tracks=result.tracks
+            key=sample_key(index), index=index, scenario=scenario, frames=result.frames, meta=meta, tracks=tracks
         )
     return out
 
@@ -186,12 +186,12 @@ def _render(config: Config, indices: list[int], jobs: list, device, timings, sto
 
 
 def _with_tracks(config: Config, indices: list[int], clips: list[Clip], rendered: list, device, timings) -> list:
-    """``rendered`` with their point tracks (``config.output.tracks`` per clip, drawn
-    from each sample's own ``tracks`` stream; :mod:`factory.render.tracks`), or as
-    they are when the config asks for none."""
+    """``(rendered clip, its point tracks)`` per clip: ``config.output.tracks`` points
+    each, drawn from each sample's own ``tracks`` stream (:mod:`factory.render.tracks`),
+    or None when the config asks for none."""
     out = config.output
     if not out.tracks:
-        return rendered
+        return [(r, None) for r in rendered]
     requests = [
         TrackRequest(
             c.scene, c.motion, r.frames.depth, r.frames.instance, out.tracks, out.track_object_share,
@@ -201,7 +201,7 @@ def _with_tracks(config: Config, indices: list[int], clips: list[Clip], rendered
     ]  # fmt: skip
     with timed(timings, "tracks", device.synchronize if timings is not None else None):
         tracks = render_tracks(requests, device)
-    return [replace(r, tracks=t) for r, t in zip(rendered, tracks)]
+    return list(zip(rendered, tracks))
 
 
 def generate_members(
