@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from factory.render.batch import ViewSpec, pack_scenes, pack_views
+from factory.render.batch import pack_scenes
 from factory.render.device import Device
 from factory.render.scene_tables import scene_tables
 from factory.render.tables import Scenes, Views
@@ -150,10 +150,10 @@ def follow(req: TrackRequest, w2c, pos, rot, tq, iq, jq) -> tuple[np.ndarray, np
     T = w2c.shape[0]
     world = np.broadcast_to(X, (T, len(X), 3)).copy()
     index = {o.id: k for k, o in enumerate(req.scene.objects)}
-    for q in np.flatnonzero(ids > 0):
-        k = index[int(ids[q])]
-        local = rot[tq[q], k].T @ (X[q] - pos[tq[q], k])
-        world[:, q] = np.einsum("tij,j->ti", rot[:, k], local) + pos[:, k]
+    q = np.flatnonzero(ids > 0)
+    k = np.array([index[int(i)] for i in ids[q]], np.int64)
+    local = np.einsum("nji,nj->ni", rot[tq[q], k], X[q] - pos[tq[q], k])  # R^T (X - p) at the query frame
+    world[:, q] = np.einsum("tnij,nj->tni", rot[:, k], local) + pos[:, k]
     return world, ids
 
 
@@ -193,6 +193,32 @@ def track_visibility(
         blocked[e] = wp.uint8(0)
 
 
+def _views(w2c: np.ndarray, scene_of: np.ndarray, pos: list, rot: list, device: Device) -> Views:
+    """The Views struct of the clips' frames (V views: world-to-camera (V, 4, 4), scene
+    indices (V,), per view its objects' centres (K, 3) and rotations (K, 3, 3)) with
+    what :func:`~factory.render.trace.occluded` reads of it (camera centres, object
+    poses); the pixel rows' object lists (``batch.pack_views``) are one empty row
+    each: a segment to a point is no pixel's ray, so it tests every object."""
+    R, tr = w2c[:, :3, :3], w2c[:, :3, 3]
+    counts = [len(p) for p in pos]
+    out = Views()
+    out.origin, out.rot, out.trans = (
+        device.table(-np.einsum("vji,vj->vi", R, tr), wp.vec3),
+        device.table(R, wp.mat33),
+        device.table(tr, wp.vec3),
+    )
+    out.intr = device.table(np.zeros((len(w2c), 4)), wp.vec4)  # no pixel ray is cast
+    out.scene = device.table(scene_of.astype(np.int32), wp.int32)
+    out.pose_start = device.table((np.cumsum([0] + counts)[:-1]).astype(np.int32), wp.int32)
+    out.pos = device.table(np.concatenate([np.reshape(p, (-1, 3)) for p in pos] + [np.zeros((1, 3))]), wp.vec3)
+    out.orient = device.table(np.concatenate([np.reshape(r, (-1, 3, 3)) for r in rot] + [np.eye(3)[None]]), wp.mat33)
+    none = np.zeros((1, 1), np.int32)
+    out.row_first, out.row_count = device.table(none, wp.int32), device.table(none, wp.int32)
+    out.shadow_first = out.shadow_count = device.table(np.zeros((1, 1, 1), np.int32), wp.int32)
+    out.row_obj = out.shadow_obj = device.table(np.zeros((1, 3), np.int32), wp.vec3i)
+    return out
+
+
 def _empty(T: int, K: np.ndarray) -> Tracks:
     f = np.float32
     return Tracks(
@@ -205,7 +231,7 @@ def _empty(T: int, K: np.ndarray) -> Tracks:
 def render_tracks(requests: list[TrackRequest], device: Device) -> list[Tracks]:
     """One :class:`Tracks` per request (see the module docstring), the visibility of
     every clip's in-view entries cast in one launch on ``device``."""
-    plans, specs, tables, entries = [], [], [], []
+    plans, cams, scene_of, poses, tables, entries = [], [], [], [], [], []
     for s, req in enumerate(requests):
         sc = req.scene
         T, H, W = req.depth.shape
@@ -217,8 +243,10 @@ def render_tracks(requests: list[TrackRequest], device: Device) -> list[Tracks]:
         w2c, pos, rot = _poses(req)
         world, ids = follow(req, w2c, pos, rot, tq, iq, jq)
         cam, uv, inside = project(sc.camera.K, w2c, world, W, H)
-        first = len(specs)
-        specs += [ViewSpec(s, w2c[t], sc.camera.K, pos[t], rot[t]) for t in range(T)]
+        first = len(cams)
+        cams += list(w2c)
+        scene_of += [s] * T
+        poses += [(pos[t], rot[t]) for t in range(T)]
         tables.append(scene_tables(sc))
         t_in, n_in = np.nonzero(inside)
         entries.append((first + t_in, world[t_in, n_in]))
@@ -226,8 +254,7 @@ def render_tracks(requests: list[TrackRequest], device: Device) -> list[Tracks]:
     view = np.concatenate([e[0] for e in entries]).astype(np.int32)
     blocked = np.zeros(len(view), np.uint8)
     if len(view):
-        W, H = requests[0].depth.shape[2], requests[0].depth.shape[1]
-        views = pack_views(specs, tables, W, H, device)
+        views = _views(np.array(cams), np.array(scene_of), [p for p, _ in poses], [r for _, r in poses], device)
         scenes, held = pack_scenes(tables, device)
         out = wp.zeros(len(view), dtype=wp.uint8, device=device.warp_name)
         points = np.concatenate([e[1] for e in entries]).astype(np.float32)
