@@ -111,3 +111,22 @@ def test_generated_members_carry_the_tracks():
     assert got.state.shape == (3, 40) and np.isin(got.surface, [0] + [o["id"] for o in sample.meta["objects"]]).all()
     off = parse_config(config.model_dump() | {"output": {"mp4": False, "tracks": 0}})
     assert generate_sample(off, 0).tracks is None
+
+
+def test_the_torch_dataset_hands_the_tracks_over(members, tmp_path):
+    torch = pytest.importorskip("torch")
+    import webdataset as wds
+
+    from factory.client.torch_data import TRACK_TENSORS, ShardDataset, collate
+
+    path = str(tmp_path / "tracks-000000.tar")
+    with wds.TarWriter(path, mtime=0) as sink:
+        sink.write(members)
+        sink.write(dict(members, __key__="0000000001"))
+    (got, _) = items = list(ShardDataset(path))
+    assert set(TRACK_TENSORS) <= set(got)
+    tr = _tracks()
+    assert torch.equal(got["track_state"], torch.from_numpy(tr.state))
+    assert torch.equal(got["occluded"], torch.from_numpy(tr.state.T != VISIBLE))
+    assert collate(items)["target_points"].shape == (2, N, T, 2)
+    assert "track_state" not in next(iter(ShardDataset(path, modalities=["rgb"])))
