@@ -57,6 +57,14 @@ def blocked(meta: dict, t: int, world: np.ndarray) -> tuple[np.ndarray, np.ndarr
     with np.errstate(divide="ignore"):
         floor = np.where(d[:, 2] < 0, -o[2] / d[:, 2], np.inf)
     s = np.minimum(s, np.where(floor > 0, floor, np.inf))
+    room = meta.get("room") or {}
+    if room:  # the walls: planes x = +-width/2, y = +-depth/2, for 0 <= z <= height
+        for axis, half in ((0, room["width"] / 2), (1, room["depth"] / 2)):
+            for sign in (-1.0, 1.0):
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    w = (sign * half - o[axis]) / d[:, axis]
+                z = o[2] + w * d[:, 2]
+                s = np.minimum(s, np.where((w > 0) & (z >= 0) & (z <= room["height"]), w, np.inf))
     meshes = []
     for ob in meta["objects"]:
         c, R, dims = np.array(ob["position"][t]), np.array(ob["rotation"][t]), np.array(ob["dims"])

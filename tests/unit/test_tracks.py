@@ -22,37 +22,49 @@ from tests.helpers.segments import blocked, camera_centre, project
 POINTS = 600
 
 
-def _config(shapes: list[str], seed: int, trajectory: str) -> object:
+def _config(shapes: list[str], seed: int, trajectory: str, room: bool) -> object:
+    scenario = {
+        "objects": {
+            "count": 6,
+            "shape": {"dist": "choice", "values": shapes},
+            "size": {"dist": "uniform", "low": 0.2, "high": 0.4},
+            "tumble": 1.0,
+            "spawn_radius": 1.0,
+            "speed": 1.2,
+            "spin": 3.0,
+        },
+        "camera": {"distance": 3.2, "trajectory": trajectory},
+    }
+    if room:  # walls and furniture (static boxes): background that is not the floor
+        scenario["room"] = {"width": 5.0, "depth": 4.5, "height": 2.5}
+        scenario["furniture"] = {"count": 4, "height": {"dist": "uniform", "low": 0.8, "high": 1.6}}
+        scenario["camera"] = {"distance": 2.6, "fov_deg": 70, "trajectory": trajectory}
     return parse_config(
         {
             "seed": seed,
             "render": {"width": 96, "height": 72, "frames": 8, "fps": 12, "substeps": 4},
             "output": {"mp4": False, "tracks": POINTS, "track_object_share": 0.6},
-            "scenarios": {
-                "s": {
-                    "objects": {
-                        "count": 6,
-                        "shape": {"dist": "choice", "values": shapes},
-                        "size": {"dist": "uniform", "low": 0.2, "high": 0.4},
-                        "tumble": 1.0,
-                        "spawn_radius": 1.0,
-                        "speed": 1.2,
-                        "spin": 3.0,
-                    },
-                    "camera": {"distance": 3.2, "trajectory": trajectory},
-                }
-            },
+            "scenarios": {"s": scenario},
         }
     )
 
 
-CLIPS = {"analytic": (["sphere", "box"], 7, "orbit"), "meshes": (list(MESH_KINDS), 11, "handheld")}
+CLIPS = {
+    "analytic": (["sphere", "box"], 7, "orbit", False),
+    "meshes": (list(MESH_KINDS), 11, "handheld", False),
+    "room": (["sphere", "box"], 3, "orbit", True),
+}
 
 
 @pytest.fixture(scope="module", params=list(CLIPS))
 def clip(request):
-    shapes, seed, trajectory = CLIPS[request.param]
-    return generate_sample(_config(shapes, seed, trajectory), 0)
+    return generate_sample(_config(*CLIPS[request.param]), 0)
+
+
+def _static(s) -> np.ndarray:
+    """Which points lie on a surface that does not move: floor, walls, furniture."""
+    fixed = {o["id"] for o in s.meta["objects"] if o["static"]} | {0}
+    return np.isin(s.tracks.surface, list(fixed))
 
 
 def _query_points(s) -> np.ndarray:
@@ -78,10 +90,16 @@ def test_static_points_follow_the_camera(clip):
     assert (tr.state[tr.query_frame, q] == VISIBLE).all()  # a query is seen where it was drawn
     # At the query frame, the query pixel's centre; pixel centres are (j + 0.5, i + 0.5).
     np.testing.assert_allclose(tr.uv[tr.query_frame, q], tr.query_uv, atol=1e-3)
-    static = tr.surface == 0
+    static = _static(clip)
     assert static.sum() > 100
     X = _query_points(clip)[static]
-    assert np.abs(X[:, 2]).max() < 1e-3  # no room in these scenes: the background is the floor, z = 0
+    on_floor = np.abs(tr.world[0, tr.surface == 0, 2]) < 1e-4
+    if meta["room"] is None:
+        assert on_floor.all()  # the background is the floor, z = 0
+    else:  # or a wall
+        half = np.array([meta["room"]["width"], meta["room"]["depth"]]) / 2
+        walls = np.abs(np.abs(tr.world[0, tr.surface == 0, :2]) - half).min(axis=1) < 1e-4
+        assert (on_floor | walls).all() and walls.any() and (static & (tr.surface > 0)).any()
     for t in range(T):
         uv, z = project(meta, t, X)
         front = z > 0.05
@@ -93,7 +111,7 @@ def test_static_points_follow_the_camera(clip):
 def test_object_points_ride_with_their_object(clip):
     tr, meta = clip.tracks, clip.meta
     objects = {o["id"]: o for o in meta["objects"]}
-    on_object = np.flatnonzero(tr.surface > 0)
+    on_object = np.flatnonzero((tr.surface > 0) & ~_static(clip))
     assert len(on_object) > 100
     X = _query_points(clip)
     for n in on_object:
@@ -146,3 +164,21 @@ def test_visibility_agrees_with_an_independent_cast(clip):
     assert agree >= 0.999 * total
     assert counts[OCCLUDED] > 50 and counts[VISIBLE] > 500  # both outcomes are tested
     print(f"agree {agree}/{total}, at edges {edge_agree}/{edge_total}, states {counts.tolist()}")
+
+
+def test_the_visibility_kernel_takes_no_struct_by_value():
+    """The check of ``tests/unit/test_kernel_inlining.py`` on the tracks kernel's
+    module: no local function of its CPU object file takes Views or Scenes."""
+    from factory.render import tracks
+    from factory.render.device import get_device, warp
+    from factory.render.warp_setup import cache_dir
+    from tests.unit.test_kernel_inlining import STRUCTS, _local_functions
+
+    wp = warp()
+    get_device("cpu")
+    module = wp.get_module(tracks.__name__)
+    module.load("cpu")
+    objects = sorted(cache_dir().glob(f"**/{module.get_module_identifier()}/*.o"))
+    if not objects or objects[0].read_bytes()[:4] != b"\x7fELF":
+        pytest.skip("this Warp build keeps no ELF object file of the module")
+    assert [n for n in _local_functions(objects[0].read_bytes()) if any(s in n for s in STRUCTS)] == []
