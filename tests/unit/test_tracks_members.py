@@ -130,3 +130,18 @@ def test_the_torch_dataset_hands_the_tracks_over(members, tmp_path):
     assert torch.equal(got["occluded"], torch.from_numpy(tr.state.T != VISIBLE))
     assert collate(items)["target_points"].shape == (2, N, T, 2)
     assert "track_state" not in next(iter(ShardDataset(path, modalities=["rgb"])))
+
+
+def test_validate_passes_a_dataset_with_tracks_and_names_a_missing_member(tiny_config, tmp_path):
+    from factory.trust.validate.run import validate_dataset
+    from tests.helpers.datasets import write_dataset
+    from tests.helpers.validate import read_tar, rewrite_shard
+
+    config = tiny_config.model_copy(update={"output": tiny_config.output.model_copy(update={"tracks": 24})})
+    write_dataset(config, tmp_path, 3, 3)
+    result = validate_dataset(tmp_path)
+    assert result.failures == [], result.failures
+    ((key, first), *rest) = read_tar(tmp_path / "tiny-000000.tar")
+    rewrite_shard(tmp_path, 0, [(key, {k: v for k, v in first.items() if k != "occluded.npy"}), *rest])
+    bad = validate_dataset(tmp_path)
+    assert any(f["check"] == "members.set" and "occluded.npy" in f["message"] for f in bad.failures), bad.failures
