@@ -9,53 +9,27 @@ import io
 import numpy as np
 import pytest
 
-from factory.render.tracks import OCCLUDED, OUT_OF_VIEW, VISIBLE, Tracks
+from factory.render.tracks import VISIBLE
 from factory.sample.decode import decode_sample, decode_tracks
 from factory.sample.encode import encode_sample
 from factory.sample.generate import generate_members, generate_sample
 from factory.sample.track_members import TRACK_MEMBERS
 from factory.scene.config import parse_config
 from tests.helpers.clips import synthetic_sample
-
-T, N = 3, 17
-
-
-def _tracks(seed: int = 0) -> Tracks:
-    rng = np.random.default_rng(seed)
-    f = np.float32
-    state = rng.choice([VISIBLE, OCCLUDED, OUT_OF_VIEW], size=(T, N)).astype(np.uint8)
-    xyz = rng.normal(size=(T, N, 3)).astype(f)
-    return Tracks(
-        query_frame=rng.integers(0, T, N).astype(np.int32),
-        query_uv=(rng.integers(0, 20, (N, 2)) + 0.5).astype(f),
-        surface=rng.integers(0, 4, N).astype(np.int32),
-        uv=rng.uniform(-5, 25, (T, N, 2)).astype(f),
-        depth=xyz[..., 2].copy(),
-        xyz=xyz,
-        world=rng.normal(size=(T, N, 3)).astype(f),
-        state=state,
-        intrinsics=np.array([18.0, 18.0, 10.0, 8.0], f),
-    )
-
-
-def _equal(a: Tracks, b: Tracks) -> None:
-    for name in Tracks.__dataclass_fields__:
-        x, y = getattr(a, name), getattr(b, name)
-        assert x.dtype == y.dtype and x.shape == y.shape, name
-        np.testing.assert_array_equal(x, y, err_msg=name)
+from tests.helpers.tracks import N, T, assert_tracks_equal, made_up_tracks
 
 
 @pytest.fixture(scope="module")
 def members() -> dict:
     sample = synthetic_sample(0, frames=T, height=16, width=20)
-    sample.tracks = _tracks()
+    sample.tracks = made_up_tracks()
     return encode_sample(sample, mp4=False)
 
 
 def test_round_trip_and_layouts(members):
-    tr = _tracks()
+    tr = made_up_tracks()
     assert set(TRACK_MEMBERS) <= set(members)
-    _equal(decode_tracks(members), tr)
+    assert_tracks_equal(decode_tracks(members), tr)
     arr = {k[: -len(".npy")]: np.load(io.BytesIO(members[k])) for k in TRACK_MEMBERS}
     # TAP-Vid: [t, y, x] queries, (N, T, 2) [x, y] targets, occluded = not visible (occluded or out of view).
     np.testing.assert_array_equal(arr["query_points"][:, 0], tr.query_frame)
@@ -78,11 +52,11 @@ def test_both_readers_decode_the_members(members, tmp_path):
         sink.write(members)
     (got,) = list(wds.WebDataset(path, shardshuffle=False).decode())
     assert all(isinstance(got[k], np.ndarray) for k in TRACK_MEMBERS)
-    _equal(decode_tracks(got), _tracks())
+    assert_tracks_equal(decode_tracks(got), made_up_tracks())
     decode_sample(got)  # the image members still decode beside them
     ray_decoder = pytest.importorskip("ray.data._internal.datasource.webdataset_datasource")._default_decoder
     row = ray_decoder(dict(members))  # what read_webdataset does to each sample
-    _equal(decode_tracks(row), _tracks())
+    assert_tracks_equal(decode_tracks(row), made_up_tracks())
 
 
 def test_no_tracks_decode_to_none_and_bad_members_are_named(members):
@@ -96,7 +70,7 @@ def test_no_tracks_decode_to_none_and_bad_members_are_named(members):
         decode_tracks(bad)
 
 
-def test_generated_members_carry_the_tracks():
+def test_generated_members_carry_themade_up_tracks():
     config = parse_config(
         {
             "seed": 1,
@@ -107,7 +81,7 @@ def test_generated_members_carry_the_tracks():
     )
     sample = generate_sample(config, 0)
     got = decode_tracks(generate_members(config, 0))
-    _equal(got, sample.tracks)
+    assert_tracks_equal(got, sample.tracks)
     assert got.state.shape == (3, 40) and np.isin(got.surface, [0] + [o["id"] for o in sample.meta["objects"]]).all()
     off = parse_config(config.model_dump() | {"output": {"mp4": False, "tracks": 0}})
     assert generate_sample(off, 0).tracks is None
@@ -125,7 +99,7 @@ def test_the_torch_dataset_hands_the_tracks_over(members, tmp_path):
         sink.write(dict(members, __key__="0000000001"))
     (got, _) = items = list(ShardDataset(path))
     assert set(TRACK_TENSORS) <= set(got)
-    tr = _tracks()
+    tr = made_up_tracks()
     assert torch.equal(got["track_state"], torch.from_numpy(tr.state))
     assert torch.equal(got["occluded"], torch.from_numpy(tr.state.T != VISIBLE))
     assert collate(items)["target_points"].shape == (2, N, T, 2)
