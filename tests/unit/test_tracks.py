@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from factory.render.tracks import OCCLUDED, OUT_OF_VIEW, VISIBLE
-from factory.sample.generate import generate_sample
+from factory.render.tracks import OCCLUDED, OUT_OF_VIEW, VISIBLE, draw_queries
+from factory.sample.generate import generate_sample, generate_samples
 from factory.scene.assets import MESH_KINDS
 from factory.scene.config import parse_config
 from tests.helpers.segments import blocked, camera_centre, project
@@ -182,3 +182,30 @@ def test_the_visibility_kernel_takes_no_struct_by_value():
     if not objects or objects[0].read_bytes()[:4] != b"\x7fELF":
         pytest.skip("this Warp build keeps no ELF object file of the module")
     assert [n for n in _local_functions(objects[0].read_bytes()) if any(s in n for s in STRUCTS)] == []
+
+
+def test_queries_follow_the_share_and_fall_back_when_a_class_is_empty():
+    rng = np.random.default_rng(0)
+    depth = np.zeros((4, 10, 12), np.float32)
+    instance = np.zeros((4, 10, 12), np.uint16)
+    depth[:, 5:] = 2.0  # floor in the lower half of every frame
+    instance[1:, 6:8, 3:6], instance[1:, 2:4, 8:10] = 7, 9  # object 7 (moving), 9 (static) from frame 1 on
+    depth[instance > 0] = 1.5
+    t, i, j = draw_queries(depth, instance, np.array([7]), 4000, 0.5, rng)
+    assert (depth[t, i, j] > 0).all()
+    on_7 = instance[t, i, j] == 7
+    assert abs(on_7[t > 0].mean() - 0.5) < 0.04  # the share, where the class has pixels
+    assert not on_7[t == 0].any() and (t == 0).mean() > 0.2  # frame 0 has none: background instead
+    assert (instance[t, i, j] == 9).any()  # furniture is background
+    t, i, j = draw_queries(np.zeros_like(depth), instance, np.array([7]), 10, 0.5, rng)
+    assert len(t) == 0  # a clip of sky only has no points
+
+
+def test_tracks_do_not_depend_on_the_batch():
+    config = _config(["sphere", "box"], 7, "orbit", False)
+    config = config.model_copy(update={"render": config.render.model_copy(update={"frames": 3})})
+    together = generate_samples(config, [0, 1])
+    alone = generate_sample(config, 1)
+    for name in ("state", "uv", "world", "query_frame", "surface"):
+        np.testing.assert_array_equal(getattr(together[1].tracks, name), getattr(alone.tracks, name))
+    assert not np.array_equal(together[0].tracks.query_uv, together[1].tracks.query_uv)
