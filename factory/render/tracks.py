@@ -219,67 +219,87 @@ def _views(w2c: np.ndarray, scene_of: np.ndarray, pos: list, rot: list, device: 
     return out
 
 
-def _empty(T: int, K: np.ndarray) -> Tracks:
-    f = np.float32
-    return Tracks(
-        np.zeros(0, np.int32), np.zeros((0, 2), f), np.zeros(0, np.int32), np.zeros((T, 0, 2), f),
-        np.zeros((T, 0), f), np.zeros((T, 0, 3), f), np.zeros((T, 0, 3), f), np.zeros((T, 0), np.uint8),
-        np.array([K[0, 0], K[1, 1], K[0, 2], K[1, 2]], f),
-    )  # fmt: skip
+@dataclass(frozen=True)
+class _Plan:
+    """One clip's points before the launch: queries (N,) each, world points (T, N, 3),
+    surface ids (N,), camera-frame points (T, N, 3), image positions (T, N, 2) and
+    in-view flags (T, N), float64; its frames' poses; the (frame, point) entries in view."""
+
+    tq: np.ndarray
+    iq: np.ndarray
+    jq: np.ndarray
+    world: np.ndarray
+    ids: np.ndarray
+    cam: np.ndarray
+    uv: np.ndarray
+    inside: np.ndarray
+    poses: tuple
+    entries: tuple
+
+
+def _plan(req: TrackRequest) -> _Plan:
+    sc = req.scene
+    T, H, W = req.depth.shape
+    if req.queries is None:
+        moving = np.array([o.id for o in sc.objects if not o.static], np.int64)
+        tq, iq, jq = draw_queries(req.depth, req.instance, moving, req.points, req.object_share, req.rng)
+    else:
+        tq, iq, jq = (np.asarray(a, np.int64) for a in req.queries)
+    w2c, pos, rot = _poses(req)
+    world, ids = follow(req, w2c, pos, rot, tq, iq, jq)
+    cam, uv, inside = project(sc.camera.K, w2c, world, W, H)
+    return _Plan(tq, iq, jq, world, ids, cam, uv, inside, (w2c, pos, rot), np.nonzero(inside))
+
+
+def _cast(plans: list[_Plan], requests: list[TrackRequest], device: Device) -> np.ndarray:
+    """Whether each in-view entry of every plan (in order) is blocked: (E,) uint8, from
+    one launch of :func:`track_visibility` over all the clips' frames."""
+    view = np.concatenate([p.entries[0] + sum(q.inside.shape[0] for q in plans[:c]) for c, p in enumerate(plans)])
+    if not len(view):
+        return np.zeros(0, np.uint8)
+    w2c = np.concatenate([p.poses[0] for p in plans])
+    scene_of = np.concatenate([np.full(p.inside.shape[0], c) for c, p in enumerate(plans)])
+    pos = [p.poses[1][t] for p in plans for t in range(p.inside.shape[0])]
+    rot = [p.poses[2][t] for p in plans for t in range(p.inside.shape[0])]
+    views = _views(w2c, scene_of, pos, rot, device)
+    scenes, held = pack_scenes([scene_tables(r.scene) for r in requests], device)
+    points = np.concatenate([p.world[p.entries] for p in plans]).astype(np.float32)
+    out = wp.zeros(len(view), dtype=wp.uint8, device=device.warp_name)
+    wp.launch(
+        track_visibility,
+        dim=len(view),
+        device=device.warp_name,
+        inputs=[views, scenes, device.table(view.astype(np.int32), wp.int32), device.table(points, wp.vec3), out],
+    )
+    blocked = out.numpy()
+    del held  # the mesh cache entries lived as long as the launch needed them
+    return blocked
 
 
 def render_tracks(requests: list[TrackRequest], device: Device) -> list[Tracks]:
     """One :class:`Tracks` per request (see the module docstring), the visibility of
     every clip's in-view entries cast in one launch on ``device``."""
-    plans, cams, scene_of, poses, tables, entries = [], [], [], [], [], []
-    for s, req in enumerate(requests):
-        sc = req.scene
-        T, H, W = req.depth.shape
-        moving = np.array([o.id for o in sc.objects if not o.static], np.int64)
-        if req.queries is None:
-            tq, iq, jq = draw_queries(req.depth, req.instance, moving, req.points, req.object_share, req.rng)
-        else:
-            tq, iq, jq = (np.asarray(a, np.int64) for a in req.queries)
-        w2c, pos, rot = _poses(req)
-        world, ids = follow(req, w2c, pos, rot, tq, iq, jq)
-        cam, uv, inside = project(sc.camera.K, w2c, world, W, H)
-        first = len(cams)
-        cams += list(w2c)
-        scene_of += [s] * T
-        poses += [(pos[t], rot[t]) for t in range(T)]
-        tables.append(scene_tables(sc))
-        t_in, n_in = np.nonzero(inside)
-        entries.append((first + t_in, world[t_in, n_in]))
-        plans.append((tq, iq, jq, world, ids, cam, uv, inside, (t_in, n_in)))
-    view = np.concatenate([e[0] for e in entries]).astype(np.int32)
-    blocked = np.zeros(len(view), np.uint8)
-    if len(view):
-        views = _views(np.array(cams), np.array(scene_of), [p for p, _ in poses], [r for _, r in poses], device)
-        scenes, held = pack_scenes(tables, device)
-        out = wp.zeros(len(view), dtype=wp.uint8, device=device.warp_name)
-        points = np.concatenate([e[1] for e in entries]).astype(np.float32)
-        wp.launch(
-            track_visibility,
-            dim=len(view),
-            device=device.warp_name,
-            inputs=[views, scenes, device.table(view, wp.int32), device.table(points, wp.vec3), out],
-        )
-        blocked = out.numpy()
-        del held  # the mesh entries lived as long as the launch needed them
+    plans = [_plan(r) for r in requests]
+    blocked = _cast(plans, requests, device)
     results, at = [], 0
-    for req, (tq, iq, jq, world, ids, cam, uv, inside, (t_in, n_in)) in zip(requests, plans):
+    f = np.float32
+    for req, p in zip(requests, plans):
         K = req.scene.camera.K
-        state = np.full(inside.shape, OUT_OF_VIEW, np.uint8)
-        state[t_in, n_in] = np.where(blocked[at : at + len(t_in)] == 1, OCCLUDED, VISIBLE)
-        at += len(t_in)
-        if not len(tq):
-            results.append(_empty(inside.shape[0], K))
-            continue
-        qu = np.stack([jq + 0.5, iq + 0.5], 1)
-        intr = np.array([K[0, 0], K[1, 1], K[0, 2], K[1, 2]])
-        f = np.float32
+        state = np.full(p.inside.shape, OUT_OF_VIEW, np.uint8)
+        n = len(p.entries[0])
+        state[p.entries] = np.where(blocked[at : at + n] == 1, OCCLUDED, VISIBLE)
+        at += n
         results.append(
-            Tracks(tq.astype(np.int32), qu.astype(f), ids, uv.astype(f), cam[..., 2].astype(f),
-                   cam.astype(f), world.astype(f), state, intr.astype(f))
-        )  # fmt: skip
+            Tracks(
+                query_frame=p.tq.astype(np.int32),
+                query_uv=np.stack([p.jq + 0.5, p.iq + 0.5], 1).astype(f).reshape(-1, 2),
+                surface=p.ids,
+                uv=p.uv.astype(f),
+                depth=p.cam[..., 2].astype(f),
+                xyz=p.cam.astype(f),
+                world=p.world.astype(f),
+                state=state,
+                intrinsics=np.array([K[0, 0], K[1, 1], K[0, 2], K[1, 2]], f),
+            )
+        )
     return results

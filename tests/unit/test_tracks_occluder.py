@@ -125,3 +125,15 @@ def test_a_point_leaving_the_image(constructed):
     expect = np.array(expect)
     assert expect[0] == VISIBLE and expect[-1] == OUT_OF_VIEW
     np.testing.assert_array_equal(tracks.state[:, 1], expect)
+
+
+def test_a_clip_without_points_beside_one_with_points(constructed):
+    scene, motion, frames, tracks, _ = constructed
+    none = (np.zeros(0, int),) * 3
+    reqs = [
+        TrackRequest(scene, motion, frames.depth, frames.instance, 0, 0.5, np.random.default_rng(0), none),
+        TrackRequest(scene, motion, frames.depth, frames.instance, 0, 0.5, np.random.default_rng(0), ([0], [36], [48])),
+    ]
+    empty, one = render_tracks(reqs, get_device("cpu"))
+    assert empty.state.shape == (FRAMES, 0) and empty.uv.shape == (FRAMES, 0, 2) and empty.query_uv.shape == (0, 2)
+    np.testing.assert_array_equal(one.state[:, 0], tracks.state[:, 0])  # the same point as the first query
