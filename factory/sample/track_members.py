@@ -18,19 +18,20 @@ import numpy as np
 
 from factory.render.tracks import OUT_OF_VIEW, VISIBLE, Tracks
 
-# The member names, in the order the encoder writes them.
-TRACK_MEMBERS = (
-    "query_points.npy",
-    "target_points.npy",
-    "occluded.npy",
-    "tracks_xyz.npy",
-    "visibility.npy",
-    "queries_xyt.npy",
-    "intrinsics.npy",
-    "track_state.npy",
-    "track_world.npy",
-    "track_surface.npy",
-)
+# Each member's dtype and number of axes, in the order the encoder writes them.
+TRACK_DTYPES = {
+    "query_points.npy": ("float32", 2),
+    "target_points.npy": ("float32", 3),
+    "occluded.npy": ("bool", 2),
+    "tracks_xyz.npy": ("float32", 3),
+    "visibility.npy": ("bool", 2),
+    "queries_xyt.npy": ("float32", 2),
+    "intrinsics.npy": ("float32", 1),
+    "track_state.npy": ("uint8", 2),
+    "track_world.npy": ("float32", 3),
+    "track_surface.npy": ("int32", 1),
+}
+TRACK_MEMBERS = tuple(TRACK_DTYPES)
 
 
 def track_arrays(tracks: Tracks) -> dict[str, np.ndarray]:
@@ -63,19 +64,26 @@ def encode_tracks(tracks: Tracks) -> dict[str, bytes]:
     return out
 
 
-def _array(members: dict[str, Any], name: str, dtype, shape: tuple) -> np.ndarray:
-    """Member ``name`` as an array (decoding its bytes if a reader has not), checked
-    against the dtype and shape the encoder writes (-1: any length)."""
+def _array(members: dict[str, Any], name: str, shape: tuple) -> np.ndarray:
+    """Member ``name`` as an array of its dtype (decoding its bytes if a reader has
+    not), checked against the shape the encoder writes (-1: any length). A reader that
+    widened the values (Hugging Face's lists, its NumPy format's int64) gets them back
+    in the member's dtype when they survive the cast unchanged."""
     if name not in members:
         raise ValueError(f"sample {members.get('__key__', '?')!r}: tracks members without {name!r}")
     value = members[name]
     if isinstance(value, (bytes, bytearray, memoryview)):
         value = np.load(io.BytesIO(bytes(value)), allow_pickle=False)
     value = np.asarray(value)
-    ok = value.dtype == dtype and len(value.shape) == len(shape)
+    dtype = np.dtype(TRACK_DTYPES[name][0])
+    kinds = {"b": "b", "f": "f", "u": "iu", "i": "iu"}[dtype.kind]
+    ok = value.dtype.kind in kinds and len(value.shape) == len(shape)
     if not ok or any(s != -1 and s != v for s, v in zip(shape, value.shape)):
-        raise ValueError(f"{name}: {value.shape} {value.dtype}, expected {shape} {np.dtype(dtype)} (-1: any)")
-    return value
+        raise ValueError(f"{name}: {value.shape} {value.dtype}, expected {shape} {dtype} (-1: any)")
+    cast = value.astype(dtype)
+    if not np.array_equal(cast, value):
+        raise ValueError(f"{name}: {value.dtype} values that {dtype} cannot hold")
+    return cast
 
 
 def decode_tracks(members: dict[str, Any]) -> Tracks | None:
@@ -88,26 +96,22 @@ def decode_tracks(members: dict[str, Any]) -> Tracks | None:
     """
     if not any(name in members for name in TRACK_MEMBERS):
         return None
-    state = _array(members, "track_state.npy", np.uint8, (-1, -1))
+    state = _array(members, "track_state.npy", (-1, -1))
     T, N = state.shape
-    qp = _array(members, "query_points.npy", np.float32, (N, 3))
-    xyz = _array(members, "tracks_xyz.npy", np.float32, (T, N, 3))
-    for name, dtype, shape in (
-        ("occluded.npy", bool, (N, T)),
-        ("visibility.npy", bool, (T, N)),
-        ("queries_xyt.npy", np.float32, (N, 3)),
-    ):
-        _array(members, name, dtype, shape)  # present and well formed: the other layouts hold the same facts
+    qp = _array(members, "query_points.npy", (N, 3))
+    xyz = _array(members, "tracks_xyz.npy", (T, N, 3))
+    for name, shape in (("occluded.npy", (N, T)), ("visibility.npy", (T, N)), ("queries_xyt.npy", (N, 3))):
+        _array(members, name, shape)  # present and well formed: the other layouts hold the same facts
     if (state > OUT_OF_VIEW).any():
         raise ValueError(f"track_state.npy: values {sorted(set(np.unique(state)) - {0, 1, 2})} (allowed: 0, 1, 2)")
     return Tracks(
         query_frame=qp[:, 0].astype(np.int32),
         query_uv=np.ascontiguousarray(qp[:, [2, 1]]),
-        surface=_array(members, "track_surface.npy", np.int32, (N,)),
-        uv=np.ascontiguousarray(_array(members, "target_points.npy", np.float32, (N, T, 2)).transpose(1, 0, 2)),
+        surface=_array(members, "track_surface.npy", (N,)),
+        uv=np.ascontiguousarray(_array(members, "target_points.npy", (N, T, 2)).transpose(1, 0, 2)),
         depth=np.ascontiguousarray(xyz[..., 2]),
         xyz=xyz,
-        world=_array(members, "track_world.npy", np.float32, (T, N, 3)),
+        world=_array(members, "track_world.npy", (T, N, 3)),
         state=state,
-        intrinsics=_array(members, "intrinsics.npy", np.float32, (4,)),
+        intrinsics=_array(members, "intrinsics.npy", (4,)),
     )

@@ -119,3 +119,24 @@ def test_validate_passes_a_dataset_with_tracks_and_names_a_missing_member(tiny_c
     rewrite_shard(tmp_path, 0, [(key, {k: v for k, v in first.items() if k != "occluded.npy"}), *rest])
     bad = validate_dataset(tmp_path)
     assert any(f["check"] == "members.set" and "occluded.npy" in f["message"] for f in bad.failures), bad.failures
+
+
+def test_hugging_face_datasets_hands_the_tracks_over(tiny_config, tmp_path):
+    datasets = pytest.importorskip("datasets")
+    from factory.client.hf import features
+    from factory.dataset.reader import open_dataset
+    from tests.helpers.datasets import write_dataset
+
+    config = tiny_config.model_copy(update={"output": tiny_config.output.model_copy(update={"tracks": 12})})
+    write_dataset(config, tmp_path / "ds", 2, 2)
+    want = {key: decode_tracks(m) for _, key, m in open_dataset(str(tmp_path / "ds")).samples()}
+    ds = datasets.load_dataset(
+        "webdataset",
+        data_files={"train": [str(p) for p in (tmp_path / "ds").glob("*.tar")]},
+        split="train",
+        features=features(tracks=True),
+        cache_dir=str(tmp_path / "hf-cache"),
+    )
+    for rows in (ds, ds.with_format("numpy")):  # nested lists; arrays with ints widened to int64
+        for row in rows:
+            assert_tracks_equal(decode_tracks(row), want[row["__key__"]])
