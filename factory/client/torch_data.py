@@ -198,11 +198,16 @@ class ShardDataset(IterableDataset):
             if not k.startswith("__") and (self.modalities is None or k == "json" or k in self.modalities)
         }
         arrays = decode_present(members)
-        out = to_tensors(arrays, arrays.pop("meta"), sample["__key__"])
-        tracks = decode_tracks(members)
-        if tracks is not None:  # TRACK_TENSORS
-            out.update({name: torch.from_numpy(a) for name, a in track_arrays(tracks).items()})
-        return out
+        return with_tracks(to_tensors(arrays, arrays.pop("meta"), sample["__key__"]), members)
+
+
+def with_tracks(tensors: dict[str, Any], members: dict[str, Any]) -> dict[str, Any]:
+    """``tensors`` with the :data:`TRACK_TENSORS` of a sample's ``members`` added,
+    under the members' names (without ``.npy``), when it has point tracks."""
+    tracks = decode_tracks(members)
+    if tracks is not None:
+        tensors.update({name: torch.from_numpy(a) for name, a in track_arrays(tracks).items()})
+    return tensors
 
 
 def _opened(location, names: list[str]) -> Iterator[dict]:
@@ -249,4 +254,4 @@ class EndpointDataset(IterableDataset):
         client = Client(self.url, token=self.token, retries=self.retries, per_request=self.per_request)
         for first, count in self.blocks(*slot_of(self.rank, self.world_size)):
             for s in client.samples(first, count, **self.request):
-                yield to_tensors(s.arrays, s.meta, s.key)
+                yield with_tracks(to_tensors(s.arrays, s.meta, s.key), s.members)
