@@ -116,9 +116,22 @@ def test_validate_passes_a_dataset_with_tracks_and_names_a_missing_member(tiny_c
     result = validate_dataset(tmp_path)
     assert result.failures == [], result.failures
     ((key, first), *rest) = read_tar(tmp_path / "tiny-000000.tar")
-    rewrite_shard(tmp_path, 0, [(key, {k: v for k, v in first.items() if k != "occluded.npy"}), *rest])
-    bad = validate_dataset(tmp_path)
-    assert any(f["check"] == "members.set" and "occluded.npy" in f["message"] for f in bad.failures), bad.failures
+
+    def npy(a) -> bytes:
+        buf = io.BytesIO()
+        np.save(buf, a, allow_pickle=False)
+        return buf.getvalue()
+
+    world = np.load(io.BytesIO(first["track_world.npy"]))
+    for damaged, check, says in (
+        ({k: v for k, v in first.items() if k != "occluded.npy"}, "members.set", "occluded.npy"),
+        (dict(first, **{"track_world.npy": npy(world + np.float32(0.01))}), "tracks.layout", "world_to_camera"),
+        (dict(first, **{"visibility.npy": npy(~np.load(io.BytesIO(first["visibility.npy"])))}), "tracks.layout", "vis"),
+        (dict(first, **{"track_state.npy": npy(np.zeros((2, 3), np.uint8))}), "tracks.decode", "query_points"),
+    ):
+        rewrite_shard(tmp_path, 0, [(key, damaged), *rest])
+        bad = validate_dataset(tmp_path).failures
+        assert [(f["check"], f["key"]) for f in bad if says in f["message"]] == [(check, key)], bad
 
 
 def test_hugging_face_datasets_hands_the_tracks_over(tiny_config, tmp_path):

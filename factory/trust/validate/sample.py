@@ -17,6 +17,7 @@ from factory.trust.invariants import check_clip
 from factory.trust.validate.assets import check_assets
 from factory.trust.validate.context import Context
 from factory.trust.validate.result import ShardResult
+from factory.trust.validate.tracks import check_tracks
 
 REAL_IMAGE_MEMBERS = ("jpg", "jpeg", "png", "webp")
 SOURCE_MEMBER = "source.json"
@@ -190,6 +191,7 @@ def _check_synthetic(
     if isinstance(meta.get("scenario"), str) and count:
         res.scenarios[meta["scenario"]] = res.scenarios.get(meta["scenario"], 0) + 1
     check_assets(found.add, meta, None if mix else ctx.allowed_licences)
+    check_tracks(found.add, members, meta)
     if tally is not None:
         tally.add(meta)
 
