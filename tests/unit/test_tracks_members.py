@@ -153,3 +153,17 @@ def test_hugging_face_datasets_hands_the_tracks_over(tiny_config, tmp_path):
     for rows in (ds, ds.with_format("numpy")):  # nested lists; arrays with ints widened to int64
         for row in rows:
             assert_tracks_equal(decode_tracks(row), want[row["__key__"]])
+
+
+def test_the_config_bounds_the_tracks():
+    from factory.errors import ConfigError
+
+    for output, render, says in (
+        ({"tracks": 16385}, {}, "output.tracks"),
+        ({"tracks": -1}, {}, "output.tracks"),
+        ({"tracks": 8, "track_object_share": 1.5}, {}, "output.track_object_share"),
+        ({"tracks": 16384}, {"frames": 257}, "output.tracks x render.frames"),
+    ):
+        with pytest.raises(ConfigError, match=says.replace(".", r"\.")):
+            parse_config({"render": render, "output": output, "scenarios": {"s": {}}})
+    assert parse_config({"render": {"frames": 256}, "output": {"tracks": 16384}, "scenarios": {"s": {}}})
