@@ -91,30 +91,42 @@ class TrackRequest:
 
 
 def draw_queries(
-    depth: np.ndarray, instance: np.ndarray, moving: np.ndarray, n: int, share: float, rng: np.random.Generator
+    depth: np.ndarray, instance: np.ndarray, fixed: np.ndarray, n: int, share: float, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """N query pixels: frames (N,), rows (N,) and columns (N,), int64.
 
-    Per point, in this order of draws: whether it goes on a moving object (``moving``:
-    the ids of the clip's moving objects) with probability ``share``, else on the
-    background (floor, walls, furniture: any other surface); a frame, uniform; a pixel,
+    Per point, in this order of draws: whether it goes on a moving object (an instance
+    id > 0 not among ``fixed``, the ids of the clip's static objects) with probability
+    ``share``, else on the background (floor, walls, furniture: any other surface); a
+    frame, uniform; a pixel,
     uniform among that frame's pixels of its class. A class without a pixel in the
     frame gives way to the other; a frame showing no surface at all to every surface
     pixel of the clip. None at all (the whole clip is sky): no points."""
     T, H, W = depth.shape
-    surface = depth.reshape(T, -1) > 0
-    on_object = np.isin(instance.reshape(T, -1), moving) & surface
-    pools = {True: [np.flatnonzero(m) for m in on_object], False: [np.flatnonzero(m) for m in surface & ~on_object]}
-    anywhere = np.flatnonzero(surface)  # frame * H * W + pixel
+    # Per frame, the flat pixel indices of its two classes (sorted), made when first asked for.
+    pools: dict[tuple[bool, int], np.ndarray] = {}
+
+    def pool_of(cls: bool, t: int) -> np.ndarray:
+        if (cls, t) not in pools:
+            surface = depth[t].ravel() > 0
+            ids = instance[t].ravel()
+            on_object = (ids > 0) & surface
+            for k in fixed:  # furniture: a few ids, cheaper than a table look-up per pixel
+                on_object &= ids != k
+            pools[True, t], pools[False, t] = np.flatnonzero(on_object), np.flatnonzero(surface & ~on_object)
+        return pools[cls, t]
+
     cls, frame, pick = rng.random(n) < share, rng.integers(0, T, n), rng.random(n)
-    if not len(anywhere):
-        return (np.zeros(0, np.int64),) * 3
     t_out, p_out = np.empty(n, np.int64), np.empty(n, np.int64)
+    anywhere = None  # frame * H * W + pixel of every surface pixel of the clip, when first needed
     for q in range(n):
-        t, pool = int(frame[q]), pools[bool(cls[q])][int(frame[q])]
+        t, pool = int(frame[q]), pool_of(bool(cls[q]), int(frame[q]))
         if not len(pool):
-            pool = pools[not cls[q]][t]
+            pool = pool_of(not cls[q], t)
         if not len(pool):
+            anywhere = np.flatnonzero(depth.ravel() > 0) if anywhere is None else anywhere
+            if not len(anywhere):
+                return (np.zeros(0, np.int64),) * 3
             flat = anywhere[int(pick[q] * len(anywhere))]
             t_out[q], p_out[q] = flat // (H * W), flat % (H * W)
             continue
@@ -241,8 +253,8 @@ def _plan(req: TrackRequest) -> _Plan:
     sc = req.scene
     T, H, W = req.depth.shape
     if req.queries is None:
-        moving = np.array([o.id for o in sc.objects if not o.static], np.int64)
-        tq, iq, jq = draw_queries(req.depth, req.instance, moving, req.points, req.object_share, req.rng)
+        fixed = np.array([o.id for o in sc.objects if o.static], np.int64)
+        tq, iq, jq = draw_queries(req.depth, req.instance, fixed, req.points, req.object_share, req.rng)
     else:
         tq, iq, jq = (np.asarray(a, np.int64) for a in req.queries)
     w2c, pos, rot = _poses(req)

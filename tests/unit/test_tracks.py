@@ -191,13 +191,13 @@ def test_queries_follow_the_share_and_fall_back_when_a_class_is_empty():
     depth[:, 5:] = 2.0  # floor in the lower half of every frame
     instance[1:, 6:8, 3:6], instance[1:, 2:4, 8:10] = 7, 9  # object 7 (moving), 9 (static) from frame 1 on
     depth[instance > 0] = 1.5
-    t, i, j = draw_queries(depth, instance, np.array([7]), 4000, 0.5, rng)
+    t, i, j = draw_queries(depth, instance, np.array([9]), 4000, 0.5, rng)
     assert (depth[t, i, j] > 0).all()
     on_7 = instance[t, i, j] == 7
     assert abs(on_7[t > 0].mean() - 0.5) < 0.04  # the share, where the class has pixels
     assert not on_7[t == 0].any() and (t == 0).mean() > 0.2  # frame 0 has none: background instead
     assert (instance[t, i, j] == 9).any()  # furniture is background
-    t, i, j = draw_queries(np.zeros_like(depth), instance, np.array([7]), 10, 0.5, rng)
+    t, i, j = draw_queries(np.zeros_like(depth), instance, np.array([9]), 10, 0.5, rng)
     assert len(t) == 0  # a clip of sky only has no points
 
 
