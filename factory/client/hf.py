@@ -17,16 +17,23 @@ breaks on the first sample that differs: ``features()`` gives the JSON member th
 from __future__ import annotations
 
 from factory.sample.encode import IMAGE_MEMBERS
+from factory.sample.track_members import TRACK_DTYPES
 
 
-def features(modalities: list[str] | None = None, mp4: bool = False):
+def features(modalities: list[str] | None = None, mp4: bool = False, tracks: bool = False):
     """``datasets.Features`` of factory samples: ``json`` (Json), each image member of
-    ``modalities`` (None: all) as Image, ``mp4`` as raw bytes when asked for, and the
-    builder's ``__key__`` and ``__url__``."""
+    ``modalities`` (None: all) as Image, ``mp4`` as raw bytes when asked for, the point
+    tracks' members when asked for (``tracks``: a dataset made with ``output.tracks``;
+    without it the builder leaves them out), and the builder's ``__key__`` and ``__url__``."""
     import datasets  # Hugging Face's, not a dependency of factory: pip install datasets
 
     names = IMAGE_MEMBERS if modalities is None else tuple(f"{m}.png" for m in modalities)
     spec = {"json": datasets.Json(), **{name: datasets.Image() for name in names}}
     if mp4:
         spec["mp4"] = datasets.Value("binary")
+    for name, (dtype, axes) in TRACK_DTYPES.items() if tracks else ():  # the point tracks' .npy members
+        feature = datasets.Value(dtype)
+        for _ in range(axes):
+            feature = datasets.List(feature)
+        spec[name] = feature  # nested lists: decode_tracks takes them (or the NumPy format's arrays)
     return datasets.Features({**spec, "__key__": datasets.Value("string"), "__url__": datasets.Value("string")})

@@ -37,7 +37,8 @@ import numpy as np
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
-from factory.sample.decode import decode_present
+from factory.sample.decode import decode_present, decode_tracks
+from factory.sample.track_members import track_arrays
 
 # Each tensor of a sample (T frames, H x W pixels, N objects): the decoded arrays of
 # docs/format.md ("Decoded arrays", which says what they mean), channels first.
@@ -52,6 +53,20 @@ TENSORS = {
     "boxes": "(T, N, 4) float32, visible box [x0, y0, x1, y1] pixels per frame; NaN where not visible",
     "box_ids": "(N,) int64, the objects' ids (as in instance)",
     "box_classes": "(N,) int64, their class ids",
+}
+# A sample's point tracks, when it has them (P points; docs/format.md "Point tracks"):
+# the members' arrays under their own names (factory.sample.track_members).
+TRACK_TENSORS = {
+    "query_points": "(P, 3) float32 [t, y, x] (TAP-Vid)",
+    "target_points": "(P, T, 2) float32 [x, y] pixels (TAP-Vid)",
+    "occluded": "(P, T) bool, occluded or out of view (TAP-Vid)",
+    "tracks_xyz": "(T, P, 3) float32 camera frame, metres (TAPVid-3D)",
+    "visibility": "(T, P) bool (TAPVid-3D)",
+    "queries_xyt": "(P, 3) float32 [x, y, t] (TAPVid-3D)",
+    "intrinsics": "(4,) float32 fx, fy, cx, cy (TAPVid-3D)",
+    "track_state": "(T, P) uint8: 0 visible, 1 occluded, 2 out of view",
+    "track_world": "(T, P, 3) float32 world, metres",
+    "track_surface": "(P,) int32 instance id of the point's surface, 0 floor or walls",
 }
 
 
@@ -183,7 +198,16 @@ class ShardDataset(IterableDataset):
             if not k.startswith("__") and (self.modalities is None or k == "json" or k in self.modalities)
         }
         arrays = decode_present(members)
-        return to_tensors(arrays, arrays.pop("meta"), sample["__key__"])
+        return with_tracks(to_tensors(arrays, arrays.pop("meta"), sample["__key__"]), members)
+
+
+def with_tracks(tensors: dict[str, Any], members: dict[str, Any]) -> dict[str, Any]:
+    """``tensors`` with the :data:`TRACK_TENSORS` of a sample's ``members`` added,
+    under the members' names (without ``.npy``), when it has point tracks."""
+    tracks = decode_tracks(members)
+    if tracks is not None:
+        tensors.update({name: torch.from_numpy(a) for name, a in track_arrays(tracks).items()})
+    return tensors
 
 
 def _opened(location, names: list[str]) -> Iterator[dict]:
@@ -230,4 +254,4 @@ class EndpointDataset(IterableDataset):
         client = Client(self.url, token=self.token, retries=self.retries, per_request=self.per_request)
         for first, count in self.blocks(*slot_of(self.rank, self.world_size)):
             for s in client.samples(first, count, **self.request):
-                yield to_tensors(s.arrays, s.meta, s.key)
+                yield with_tracks(to_tensors(s.arrays, s.meta, s.key), s.members)

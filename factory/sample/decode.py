@@ -22,6 +22,7 @@ import numpy as np
 
 from factory.render.frames import Frames
 from factory.sample.encode import DEPTH_SCALE, FLOW_INVALID, FLOW_SCALE, FLOW_ZERO, NORMAL_SCALE
+from factory.sample.track_members import decode_tracks
 
 # member: (dtype, channels or None) of the decoded filmstrip image
 _PNG_MEMBERS = {
@@ -144,3 +145,7 @@ def _image(name: str, value: Any, T: int, H: int, W: int) -> np.ndarray:
             hint = " (16-bit PNGs must be decoded without 8-bit conversion, e.g. np.asarray(PIL.Image.open(f)))"
         raise ValueError(f"{name}: decoded to {value.shape} {value.dtype}, expected {shape} {np.dtype(dtype)}{hint}")
     return value
+
+
+# decode_tracks (factory.sample.track_members): a sample's point tracks, or None
+__all__ = ["decode_present", "decode_sample", "decode_tracks", "png_array"]

@@ -36,6 +36,7 @@ import numpy as np
 
 from factory.render.frames import Frames
 from factory.sample.png import png as fast_png
+from factory.sample.track_members import encode_tracks
 from factory.sample.types import Sample
 from factory.scene.config import DEFAULT_PNG, MAX_MEMBER_PIXELS, PNG_WRITERS
 
@@ -128,6 +129,8 @@ def encode_sample(
     for name, image in _images(f).items():
         if only is None or name in only:
             members[name] = write(name, image())
+    if sample.tracks is not None and only is None:  # the point tracks' .npy members (track_members)
+        members.update(encode_tracks(sample.tracks))
     if mp4:
         members["mp4"] = encode_mp4(f.rgb, float(meta.get("fps", DEFAULT_FPS)))
     return members

@@ -28,6 +28,7 @@ import numpy as np
 from factory.errors import RenderError, Stopped
 from factory.render.device import get_device
 from factory.render.renderer import Clip, render_clips
+from factory.render.tracks import TrackRequest, render_tracks
 from factory.sample.metadata import metadata
 from factory.sample.scenes import MAX_RETRIES, scene_and_motion, shows_nothing
 from factory.sample.types import Sample, sample_key
@@ -123,13 +124,16 @@ def generate_samples(
         if isinstance(result, RenderError):
             out[pos] = result
             continue
+        result, tracks = result  # the rendered clip and its point tracks (None: none asked for)
         try:
             with timed(timings, "metadata"):
                 meta = metadata(config, scenario, index, scene, motion, result, config_hash)
         except Exception as e:  # noqa: BLE001 - returned with what reproduces it
             out[pos] = _failed(config, index, scenario, e)
             continue
-        out[pos] = Sample(key=sample_key(index), index=index, scenario=scenario, frames=result.frames, meta=meta)
+        out[pos] = Sample(
+            key=sample_key(index), index=index, scenario=scenario, frames=result.frames, meta=meta, tracks=tracks
+        )
     return out
 
 
@@ -212,9 +216,29 @@ def _render(config: Config, indices: list[int], jobs: list, device, timings, sto
             Clip(scene, motion, r.motion_blur_samples, rng_for(config.seed, indices[pos], "render"))
             for pos, _, scene, motion in batch
         ]
-        return render_clips(clips, device, r.batch_views, timings, stop, r)
+        rendered = render_clips(clips, device, r.batch_views, timings, stop, r)
+        return _with_tracks(config, [indices[job[0]] for job in batch], clips, rendered, device, timings)
 
     return batch_or_each(render, jobs, lambda job, e: _failed(config, indices[job[0]], job[1], e))
+
+
+def _with_tracks(config: Config, indices: list[int], clips: list[Clip], rendered: list, device, timings) -> list:
+    """``(rendered clip, its point tracks)`` per clip: ``config.output.tracks`` points
+    each, drawn from each sample's own ``tracks`` stream (:mod:`factory.render.tracks`),
+    or None when the config asks for none."""
+    out = config.output
+    if not out.tracks:
+        return [(r, None) for r in rendered]
+    requests = [
+        TrackRequest(
+            c.scene, c.motion, r.frames.depth, r.frames.instance, out.tracks, out.track_object_share,
+            rng_for(config.seed, index, "tracks"),
+        )
+        for index, c, r in zip(indices, clips, rendered)
+    ]  # fmt: skip
+    with timed(timings, "tracks", device.synchronize if timings is not None else None):
+        tracks = render_tracks(requests, device)
+    return list(zip(rendered, tracks))
 
 
 def generate_members(

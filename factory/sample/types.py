@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # for the annotation only: sample_key's users (the HTTP client) need not import the renderer
     from factory.render.frames import Frames
+    from factory.render.tracks import Tracks
 
 
 @dataclass
@@ -22,6 +23,7 @@ class Sample:
     scenario: str
     frames: Frames
     meta: dict
+    tracks: Tracks | None = None  # point tracks (config output.tracks > 0); docs/format.md "Point tracks"
 
 
 def sample_key(index: int) -> str:

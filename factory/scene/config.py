@@ -99,6 +99,12 @@ class OutputSettings(Strict):
         DEFAULT_PNG,
         description="PNG writer: libdeflate (fast, smaller) or opencv (the bytes of before); the same decoded arrays",
     )
+    tracks: int = Field(
+        0, ge=0, le=16384, description="point tracks per clip (docs/format.md, Point tracks); 0: no tracks members"
+    )
+    track_object_share: float = Field(
+        0.5, ge=0.0, le=1.0, description="share of the track queries drawn on moving objects (the rest: background)"
+    )
 
 
 class ObjectSpec(Appearance):
@@ -227,6 +233,10 @@ class Scenario(Strict):
 # it; the widest member of a sample (flow.png, T*H x 2*W) stays below the warning so
 # reading a dataset is quiet. Checked when a config loads, and again when encoding.
 MAX_MEMBER_PIXELS = 89_478_485
+# Point tracks write about 39 bytes per point and frame (docs/format.md, "Point
+# tracks"): 2^22 point-frames (16384 points over 256 frames) keeps a sample's tracks
+# members under about 160 MB.
+MAX_TRACK_ENTRIES = 1 << 22
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
@@ -266,6 +276,18 @@ class Config(Strict):
     def config_hash(self) -> str:
         """sha256 of the canonical JSON of :meth:`resolved` (hex, 64 chars)."""
         return hash_resolved(self.resolved())
+
+    @model_validator(mode="after")
+    def _tracks_fit_a_sample(self):
+        entries = self.output.tracks * self.render.frames
+        if entries > MAX_TRACK_ENTRIES:
+            raise PydanticCustomError(
+                "too_large",
+                "output.tracks x render.frames = {entries} point-frames, over {limit} (about 39 bytes each in "
+                "a sample's tracks members); use fewer tracks or fewer frames",
+                {"entries": entries, "limit": MAX_TRACK_ENTRIES},
+            )
+        return self
 
 
 def hash_resolved(resolved: dict) -> str:

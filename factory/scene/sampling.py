@@ -35,6 +35,7 @@ from factory.scene.types import (
 # Stream ids of the per-sample generators; never renumber (it changes every dataset).
 # 0 is retired: scenarios are allocated, not drawn (factory.scene.allocation).
 STREAMS = {"scenario": 0, "objects": 1, "lights": 2, "camera": 3, "room": 4, "floor": 5, "render": 6, "backdrop": 7}
+STREAMS["tracks"] = 8  # point-track queries (factory.render.tracks); a line of its own keeps the merge small
 
 
 def rng_for(seed: int, index: int, stream: str, attempt: int = 0) -> np.random.Generator:

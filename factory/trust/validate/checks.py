@@ -88,5 +88,12 @@ SAMPLE_CHECKS = {
     "sample.check": "a check itself raised (the sample is malformed in a way not foreseen)",
 }
 
+# Point tracks (output.tracks; factory.trust.validate.tracks): their members and their agreement.
+SAMPLE_CHECKS |= {
+    "tracks.decode": "the tracks members do not decode (factory.sample.decode.decode_tracks refuses them)",
+    "tracks.layout": "the TAP-Vid, TAPVid-3D and factory arrays of the tracks disagree with each other or with the "
+    "metadata (frames, K, world_to_camera, object ids), or a state with its image position",
+}
+
 CHECKS = {**DATASET_CHECKS, **SAMPLE_CHECKS}
 """Every check's name and what its failure means, dataset level first."""

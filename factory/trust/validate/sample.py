@@ -14,10 +14,12 @@ import numpy as np
 from factory.dataset.licensing import Tally
 from factory.sample.decode import png_array
 from factory.sample.encode import IMAGE_MEMBERS
+from factory.sample.track_members import TRACK_MEMBERS
 from factory.trust.invariants import check_clip
 from factory.trust.validate.assets import check_assets
 from factory.trust.validate.context import Context
 from factory.trust.validate.result import ShardResult
+from factory.trust.validate.tracks import check_tracks
 
 REAL_IMAGE_MEMBERS = ("jpg", "jpeg", "png", "webp")
 SOURCE_MEMBER = "source.json"
@@ -148,6 +150,11 @@ def _check_members(found: Findings, members: dict[str, bytes], ctx: Context, mix
     names = set(members) - ({SOURCE_MEMBER} if mix else set())
     required = {"json", *image_members(members)} | ({"mp4"} if ctx.mp4 else set())
     allowed = required | ({"mp4"} if ctx.mp4 is None or mix else set())
+    # The point tracks' members: all of them when the config asks for tracks, none when
+    # it does not; either when it is not known (a plain dataset, a mix).
+    tracks = ((ctx.config or {}).get("output") or {}).get("tracks")
+    required |= set(TRACK_MEMBERS) if tracks and not mix else set()
+    allowed |= set(TRACK_MEMBERS) if tracks or tracks is None or mix else set()
     if required - names or names - allowed:
         parts = []
         if required - names:
@@ -186,6 +193,7 @@ def _check_synthetic(
     if isinstance(meta.get("scenario"), str) and count:
         res.scenarios[meta["scenario"]] = res.scenarios.get(meta["scenario"], 0) + 1
     check_assets(found.add, meta, None if mix else ctx.allowed_licences)
+    check_tracks(found.add, members, meta)
     if tally is not None:
         tally.add(meta)
 
