@@ -148,7 +148,8 @@ def _redraw_empty(config: Config, indices: list[int], jobs: list, rendered: list
         for n, ((pos, scenario, scene, _), result) in enumerate(zip(jobs, rendered)):
             if isinstance(result, RenderError) or config.scenarios[scenario].allow_empty:
                 continue
-            visible = np.array([[a.visible_pixels for a in frame] for frame in result.annotations]).reshape(
+            annotations = result[0].annotations  # (rendered clip, tracks)
+            visible = np.array([[a.visible_pixels for a in frame] for frame in annotations]).reshape(
                 scene.frames, len(scene.objects)
             )
             if not shows_nothing(scene, visible):
