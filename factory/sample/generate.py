@@ -27,6 +27,7 @@ import numpy as np
 
 from factory.errors import RenderError, Stopped
 from factory.render.device import get_device
+from factory.render.layers import Layers
 from factory.render.renderer import Clip, render_clips
 from factory.sample.metadata import metadata
 from factory.sample.scenes import scene_and_motion
@@ -175,7 +176,7 @@ def _render(config: Config, indices: list[int], jobs: list, device, timings, sto
             Clip(scene, motion, r.motion_blur_samples, rng_for(config.seed, indices[pos], "render"))
             for pos, _, scene, motion in batch
         ]
-        return render_clips(clips, device, r.batch_views, timings, stop, r)
+        return render_clips(clips, device, r.batch_views, timings, stop, r, Layers.of(config.output))
 
     return batch_or_each(render, jobs, lambda job, e: _failed(config, indices[job[0]], job[1], e))
 

@@ -99,6 +99,24 @@ class OutputSettings(Strict):
         DEFAULT_PNG,
         description="PNG writer: libdeflate (fast, smaller) or opencv (the bytes of before); the same decoded arrays",
     )
+    # The optional layers of issue 26 (docs/format.md, "Optional layers"): off by default, their cost is opt-in.
+    backward_flow: bool = Field(False, description="add backward_flow.png: each pixel's flow to the previous frame")
+    scene_flow: bool = Field(False, description="add scene_flow.png: each pixel's 3D motion to the next frame (m)")
+    object_coords: bool = Field(False, description="add object_coords.png: each object pixel's normalised box coords")
+    amodal: bool = Field(False, description="add amodal.png: every object's whole silhouette, occluded parts included")
+    amodal_depth: bool = Field(
+        False, description="add amodal_depth.png: depth of each object's silhouette (needs amodal)"
+    )
+
+    @model_validator(mode="after")
+    def _amodal_depth_needs_amodal(self):
+        if self.amodal_depth and not self.amodal:
+            raise PydanticCustomError(
+                "needs_amodal",
+                "output.amodal_depth is true but output.amodal is false; amodal_depth is the depth of the amodal "
+                "masks: set amodal: true too, or amodal_depth: false",
+            )
+        return self
 
 
 class ObjectSpec(Appearance):
@@ -258,6 +276,24 @@ class Config(Strict):
     render: RenderSettings = RenderSettings()
     output: OutputSettings = OutputSettings()
     scenarios: dict[str, Scenario] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _amodal_fits_one_member(self):
+        if not self.output.amodal:
+            return self
+        for name, sc in self.scenarios.items():
+            k = int(sc.objects.count.upper()) + (int(sc.furniture.count.upper()) if sc.furniture else 0)
+            pixels = self.render.frames * self.render.height * max(k, 1) * self.render.width
+            if pixels > MAX_MEMBER_PIXELS:
+                raise PydanticCustomError(
+                    "too_large",
+                    "output.amodal: scenario {name} can draw {k} objects (objects.count + furniture.count upper "
+                    "bounds): frames x height x {k} x width = {pixels} pixels in amodal.png, over {limit} (Pillow's "
+                    "decompression-bomb limit); draw fewer objects, use fewer frames or a smaller image, or turn "
+                    "amodal off",
+                    {"name": name, "k": k, "pixels": pixels, "limit": MAX_MEMBER_PIXELS},
+                )
+        return self
 
     def resolved(self) -> dict:
         """The config with every default filled in, as plain JSON-able data."""

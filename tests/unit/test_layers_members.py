@@ -1,0 +1,173 @@
+"""The optional layers' members (factory.sample.layers): round trips within the bounds
+of docs/format.md with both PNG writers, the documented filmstrip layout read with
+Pillow, old samples without the members, the config's switches and limits, and the
+PyTorch tensors."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from factory.client.torch_data import collate, to_tensors
+from factory.errors import ConfigError
+from factory.render.layers import Layers
+from factory.sample.decode import decode_present, decode_sample, png_array
+from factory.sample.encode import encode_sample
+from factory.sample.layers import LAYER_MEMBERS
+from factory.sample.types import Sample
+from factory.scene.config import MAX_MEMBER_PIXELS, PNG_WRITERS, parse_config
+from tests.helpers.clips import synthetic_frames
+
+T, H, W, K = 3, 20, 24, 2
+
+
+def _with_layers(seed: int = 0):
+    """Synthetic frames with random optional layers over every code's range, and their meta."""
+    rng = np.random.default_rng(seed)
+    f = synthetic_frames(T, H, W, spheres=K, seed=seed)
+    bvalid = rng.random((T, H, W)) < 0.7
+    bflow = np.where(bvalid[..., None], rng.uniform(-40, 40, (T, H, W, 2)), 0).astype(np.float32)
+    svalid = f.depth > 0
+    svalid[-1] = False
+    sflow = np.where(svalid[..., None], rng.uniform(-3.2, 3.2, (T, H, W, 3)), 0).astype(np.float32)
+    coords = rng.uniform(0, 1, (T, H, W, 3)).astype(np.float32)
+    coords[..., 0][f.instance == 0] = np.nan
+    coords[f.instance == 0] = np.nan
+    coords[0, 0, 0] = (0.0, 1.0, 0.5)
+    amodal = rng.random((T, K, H, W)) < 0.3
+    amodal_depth = np.where(amodal, rng.uniform(0.1, 60.0, (T, K, H, W)), 0).astype(np.float32)
+    f = replace(
+        f,
+        backward_flow=bflow,
+        backward_valid=bvalid,
+        scene_flow=sflow,
+        scene_flow_valid=svalid,
+        object_coords=coords,
+        amodal=amodal,
+        amodal_depth=amodal_depth,
+    )
+    meta = {"fps": 12.0, "objects": [{"id": k + 1} for k in range(K)]}
+    return f, meta
+
+
+def _sample(f, meta) -> Sample:
+    return Sample(key="0000000001", index=1, scenario="test", frames=f, meta=meta)
+
+
+@pytest.mark.parametrize("png", PNG_WRITERS)
+def test_every_layer_round_trips_within_its_bound(png):
+    f, meta = _with_layers()
+    members = encode_sample(_sample(f, meta), mp4=False, png=png)
+    assert set(LAYER_MEMBERS) <= set(members)
+    g, _ = decode_sample(members)
+    assert np.array_equal(g.backward_valid, f.backward_valid)
+    assert np.abs(g.backward_flow - f.backward_flow).max() <= 1 / 128 + 1e-6
+    assert np.array_equal(g.scene_flow_valid, f.scene_flow_valid)
+    assert np.abs(g.scene_flow - f.scene_flow).max() <= 0.5e-4 + 1e-6
+    assert np.array_equal(np.isnan(g.object_coords), np.isnan(f.object_coords))
+    assert np.nanmax(np.abs(g.object_coords - f.object_coords)) <= 0.5 / 65534 + 1e-7
+    assert g.object_coords[0, 0, 0].tolist() == [0.0, 1.0, pytest.approx(0.5, abs=1e-5)]
+    assert np.array_equal(g.amodal, f.amodal)
+    assert np.abs(g.amodal_depth - f.amodal_depth).max() <= 0.5e-3 + 1e-6
+    assert not g.amodal_depth[~g.amodal].any()
+
+
+def test_members_are_filmstrips_in_the_documented_layout():
+    """Read with Pillow alone: frame t is rows [tH, (t+1)H); component c / object k
+    columns [cW, (c+1)W); the documented codes."""
+    f, meta = _with_layers(1)
+    m = encode_sample(_sample(f, meta), mp4=False)
+    am = png_array(m["amodal.png"])
+    assert am.shape == (T * H, K * W) and am.dtype == np.uint8
+    t, k = 2, 1
+    assert np.array_equal(am[t * H : (t + 1) * H, k * W : (k + 1) * W], f.amodal[t, k].astype(np.uint8))
+    sf = png_array(m["scene_flow.png"])
+    assert sf.shape == (T * H, 3 * W) and sf.dtype == np.uint16
+    z = sf[t * H : (t + 1) * H, 2 * W : 3 * W].astype(float)
+    expect = np.clip(np.rint(f.scene_flow[t, ..., 2].astype(np.float64) * 10000) + 32768, 1, 65535)
+    assert np.array_equal(z, np.where(f.scene_flow_valid[t], expect, 0))
+    oc = png_array(m["object_coords.png"])
+    x = oc[t * H : (t + 1) * H, :W]
+    assert (x[f.instance[t] == 0] == 0).all() and (x[f.instance[t] > 0] >= 1).all()
+    bf = png_array(m["backward_flow.png"])
+    assert bf.shape == (T * H, 2 * W) and bf.dtype == np.uint16
+
+
+def test_samples_without_the_layers_decode_with_none():
+    f, meta = _with_layers()
+    plain = replace(f, **dict.fromkeys(("backward_flow", "backward_valid", "scene_flow", "scene_flow_valid")))
+    plain = replace(plain, object_coords=None, amodal=None, amodal_depth=None)
+    members = encode_sample(_sample(plain, meta), mp4=False)
+    assert not set(LAYER_MEMBERS) & set(members)
+    g, _ = decode_sample(members)
+    assert g.backward_flow is None and g.scene_flow is None and g.object_coords is None and g.amodal is None
+    only = encode_sample(_sample(f, meta), mp4=False, only=["amodal.png"])
+    assert set(decode_present(only)) == {"meta", "amodal"}
+
+
+def test_a_clip_without_objects_has_one_empty_block():
+    f, meta = _with_layers()
+    f = replace(f, amodal=f.amodal[:, :0], amodal_depth=f.amodal_depth[:, :0])
+    g, _ = decode_sample(encode_sample(_sample(f, {"fps": 12.0, "objects": []}), mp4=False))
+    assert g.amodal.shape == (T, 0, H, W) and g.amodal_depth.shape == (T, 0, H, W)
+
+
+@pytest.mark.parametrize(
+    "field,value,message",
+    [
+        ("backward_valid", None, "give both or neither"),
+        ("scene_flow", np.zeros((T, H, W, 2), np.float32), "frames.scene_flow"),
+        ("amodal_depth", np.full((T, K, H, W), np.nan, np.float32), "NaN"),
+    ],
+)
+def test_bad_layers_are_refused_naming_the_field(field, value, message):
+    f, meta = _with_layers()
+    with pytest.raises(ValueError, match=message):
+        encode_sample(_sample(replace(f, **{field: value}), meta), mp4=False)
+
+
+def _config(output: dict, count: int = 5, size: int = 64) -> dict:
+    return {
+        "render": {"width": size, "height": size, "frames": 8},
+        "output": output,
+        "scenarios": {"a": {"objects": {"count": {"dist": "randint", "low": 1, "high": count}}}},
+    }
+
+
+def test_the_config_switches_each_layer_and_defaults_to_off():
+    assert Layers.of(parse_config(_config({})).output) == Layers()
+    on = {"backward_flow": True, "scene_flow": True, "object_coords": True, "amodal": True, "amodal_depth": True}
+    assert Layers.of(parse_config(_config(on)).output) == Layers(True, True, True, True, True)
+
+
+def test_amodal_depth_needs_amodal():
+    with pytest.raises(ConfigError) as info:
+        parse_config(_config({"amodal_depth": True}))
+    assert any(p.startswith("output:") and "amodal_depth" in p and "amodal: true" in p for p in info.value.problems)
+
+
+def test_amodal_must_fit_one_member_for_the_most_objects_a_scenario_draws():
+    size = 1024
+    objects = MAX_MEMBER_PIXELS // (8 * size * size) + 1  # one object too many at 8 frames of 1024 x 1024
+    parse_config(_config({"amodal": True}, count=objects - 1, size=size))
+    with pytest.raises(ConfigError) as info:
+        parse_config(_config({"amodal": True}, count=objects, size=size))
+    text = " ".join(info.value.problems)
+    assert "amodal" in text and f"can draw {objects} objects" in text and str(MAX_MEMBER_PIXELS) in text
+    parse_config(_config({"amodal": False}, count=objects, size=size))  # off: no limit of its own
+
+
+def test_the_torch_tensors_carry_the_layers_and_collate_pads_the_objects():
+    f, meta = _with_layers()
+    arrays = decode_present(encode_sample(_sample(f, meta), mp4=False))
+    one = to_tensors(arrays, arrays.pop("meta"))
+    assert one["backward_flow"].shape == (T, 2, H, W) and one["scene_flow"].shape == (T, 3, H, W)
+    assert one["object_coords"].shape == (T, 3, H, W) and one["amodal"].dtype == torch.bool
+    fewer = dict(one, amodal=one["amodal"][:, :1], amodal_depth=one["amodal_depth"][:, :1])
+    fewer.update(box_ids=one["box_ids"][:1], box_classes=one["box_classes"][:1], boxes=one["boxes"][:, :1])
+    batch = collate([one, fewer])
+    assert batch["amodal"].shape == (2, T, K, H, W) and not batch["amodal"][1, :, 1].any()
+    assert torch.equal(batch["amodal_depth"][0], one["amodal_depth"])
