@@ -16,9 +16,10 @@ from factory.errors import ConfigError
 from factory.render.layers import Layers
 from factory.sample.decode import decode_present, decode_sample, png_array
 from factory.sample.encode import encode_sample
+from factory.sample.generate import generate_members
 from factory.sample.layers import LAYER_MEMBERS
 from factory.sample.types import Sample
-from factory.scene.config import MAX_MEMBER_PIXELS, PNG_WRITERS, parse_config
+from factory.scene.config import MAX_MEMBER_PIXELS, PNG_WRITERS, load_config, parse_config
 from tests.helpers.clips import synthetic_frames
 
 T, H, W, K = 3, 20, 24, 2
@@ -171,3 +172,30 @@ def test_the_torch_tensors_carry_the_layers_and_collate_pads_the_objects():
     batch = collate([one, fewer])
     assert batch["amodal"].shape == (2, T, K, H, W) and not batch["amodal"][1, :, 1].any()
     assert torch.equal(batch["amodal_depth"][0], one["amodal_depth"])
+
+
+@pytest.mark.parametrize("config", ["rooms", "shapes"])
+def test_generated_samples_carry_the_layers_and_leave_the_other_members_alone(config):
+    """Through generate_members: the layers' members decode, each amodal mask counts
+    the metadata's amodal_pixels and holds the object's visible pixels, object
+    coordinates lie in [0, 1] where an object is seen; the other image members are the
+    bytes of the same sample with the layers off."""
+    base = load_config(f"configs/{config}.yaml")
+    base = base.model_copy(update={"render": base.render.model_copy(update={"width": 48, "height": 40, "frames": 3})})
+    on = dict.fromkeys(("backward_flow", "scene_flow", "object_coords", "amodal", "amodal_depth"), True)
+    layered = base.model_copy(update={"output": base.output.model_copy(update={"mp4": False, **on})})
+    plain = base.model_copy(update={"output": base.output.model_copy(update={"mp4": False})})
+    for index in (0, 1):
+        members = generate_members(layered, index)
+        assert set(LAYER_MEMBERS) <= set(members)
+        f, meta = decode_sample(members)
+        for k, o in enumerate(meta["objects"]):
+            assert f.amodal[:, k].sum((1, 2)).tolist() == o["amodal_pixels"]
+            assert f.amodal[:, k][f.instance == o["id"]].all()
+        seen = f.instance > 0
+        assert np.isnan(f.object_coords[~seen]).all() and (np.abs(f.object_coords[seen] - 0.5) <= 0.5).all()
+        assert not f.backward_valid[0].any() and not f.scene_flow_valid[-1].any()
+        again = generate_members(plain, index)
+        for name in again:
+            if name.endswith(".png"):
+                assert members[name] == again[name], (config, index, name)
