@@ -20,7 +20,10 @@ from factory.sample.generate import generate_members
 from factory.sample.layers import LAYER_MEMBERS
 from factory.sample.types import Sample
 from factory.scene.config import MAX_MEMBER_PIXELS, PNG_WRITERS, load_config, parse_config
+from factory.trust.validate.run import validate_dataset
 from tests.helpers.clips import synthetic_frames
+from tests.helpers.datasets import write_dataset
+from tests.helpers.validate import read_tar, rewrite_shard
 
 T, H, W, K = 3, 20, 24, 2
 
@@ -199,3 +202,19 @@ def test_generated_samples_carry_the_layers_and_leave_the_other_members_alone(co
         for name in again:
             if name.endswith(".png"):
                 assert members[name] == again[name], (config, index, name)
+
+
+def test_validate_expects_the_layers_the_config_asks_for(tmp_path, tiny_config):
+    """A dataset made with every layer on validates; a sample missing one of them fails
+    members.set, naming it."""
+    on = dict.fromkeys(("backward_flow", "scene_flow", "object_coords", "amodal", "amodal_depth"), True)
+    config = tiny_config.model_copy(update={"output": tiny_config.output.model_copy(update=on)})
+    folder = tmp_path / "ds"
+    write_dataset(config, folder, 3, 3)
+    assert validate_dataset(folder).ok
+    samples = read_tar(folder / "tiny-000000.tar")
+    del samples[1][1]["scene_flow.png"]
+    rewrite_shard(folder, 0, samples)
+    result = validate_dataset(folder)
+    assert not result.ok
+    assert any(f["check"] == "members.set" and "missing scene_flow.png" in f["message"] for f in result.failures)
