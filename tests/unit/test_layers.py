@@ -310,3 +310,13 @@ def test_layers_do_not_depend_on_the_batch(moving):
     for name in ("backward_flow", "backward_valid", "scene_flow", "object_coords", "amodal", "amodal_depth"):
         a, b = getattr(small.frames, name), getattr(r.frames, name)
         assert np.array_equal(a, b, equal_nan=a.dtype != bool), name
+
+
+def test_motion_blur_leaves_the_layers_alone(moving):
+    """Blur sub-frames shade RGB only: the layers are those of the frames' own instants."""
+    scene, r = moving
+    blurred = replace(scene, camera=replace(scene.camera, shutter=0.5))
+    b = render_clips([Clip(blurred, _Linear(scene.objects), 3)], batch_views=5, layers=ALL)[0]
+    for name in ("backward_flow", "backward_valid", "scene_flow", "object_coords", "amodal", "amodal_depth"):
+        x, y = getattr(b.frames, name), getattr(r.frames, name)
+        assert np.array_equal(x, y, equal_nan=x.dtype != bool), name
