@@ -134,13 +134,12 @@ def object_coords(local: np.ndarray, instance: np.ndarray, objects: tuple[SceneO
     """Object coordinates (T, H, W, 3) float32: each object pixel's point in its object's
     frame (``local``, (T, H, W, 3) float32 metres) as ``local / (2 |e|) + 0.5`` (see
     :func:`nocs_scale`; the box's centre is (0.5, 0.5, 0.5)); NaN where no object is
-    seen (``instance`` 0, or an id of none of ``objects``)."""
-    ids = np.array([o.id for o in objects], np.int64)
-    inv = np.zeros(int(instance.max(initial=0)) + 1, np.float32)  # id -> 1 / (2 |e|), 0: none
-    for o in objects:
-        if o.id < len(inv):
-            inv[o.id] = 1.0 / nocs_scale(o)
+    seen (``instance`` 0, or an id of none of ``objects``). In place on ``local``."""
+    inv = np.zeros(max([int(instance.max(initial=0))] + [o.id for o in objects]) + 1, np.float32)
+    for o in objects:  # id -> 1 / (2 |e|); 0: no object
+        inv[o.id] = 1.0 / nocs_scale(o)
     scale = inv[instance]
-    out = local * scale[..., None] + np.float32(0.5)
-    out[(scale == 0) | ~np.isin(instance, ids)] = np.nan
-    return out.astype(np.float32, copy=False)
+    local *= scale[..., None]
+    local += np.float32(0.5)
+    local[scale == 0] = np.nan
+    return local

@@ -93,10 +93,11 @@ def encode_sample(
     """The WebDataset sample dict of ``sample``: ``{"__key__": key, member: bytes}``.
 
     ``only``, when given, names the image members to encode (a subset of
-    :data:`IMAGE_MEMBERS` and the optional layers' ``LAYER_MEMBERS``, written when the
-    frames have them: :mod:`factory.sample.layers`); ``json`` is always there and ``mp4`` follows ``mp4``. Each
-    member's bytes are the same whichever others are asked for. ``png`` picks the PNG
-    writer (:data:`~factory.scene.config.PNG_WRITERS`; callers pass the config's
+    :data:`IMAGE_MEMBERS` and of the optional layers' ``LAYER_MEMBERS``, which are
+    written when the frames have them: :mod:`factory.sample.layers`); ``json`` is
+    always there and ``mp4`` follows ``mp4``. Each member's bytes are the same
+    whichever others are asked for. ``png`` picks the PNG writer
+    (:data:`~factory.scene.config.PNG_WRITERS`; callers pass the config's
     ``output.png``, whose default is this one): ``"libdeflate"``
     (:mod:`factory.sample.png`), or ``"opencv"``, the bytes of the datasets made before
     issue 23, in about three times libdeflate's CPU and 1.2x its bytes; both decode to
