@@ -28,7 +28,7 @@ check flow against ids independently).
 asked for (bits of ``bits``, :mod:`factory.render.layers`; defined in docs/format.md
 "Optional layers"), launched only when one is: scene flow (the hit point carried as
 flow carries it, in the next camera's frame minus in this one's), the hit point in
-its object's frame (object coordinates, normalised on the host) and backward flow. A
+its object's frame normalised by its box (object coordinates) and backward flow. A
 job already holds its next frame's hits, so it writes that frame's backward flow
 (slot g + 1): the next frame's hit carried back to this frame's poses by ``flow_at``
 with the frames swapped, the same validity rule against this frame's hits. The amodal
@@ -272,6 +272,7 @@ def optional_layers(
     sflow: wp.array3d(dtype=wp.vec3),
     svalid: wp.array3d(dtype=wp.uint8),
     ocoord: wp.array3d(dtype=wp.vec3),
+    nocs: wp.array(dtype=wp.float32),
     span: int,
 ):
     r, i, b = wp.tid()
@@ -288,8 +289,11 @@ def optional_layers(
     for j in range(b * span, wp.min(b * span + span, width)):
         hit = hits[h, i, j]
         code = hit.code
-        if (bits & OBJECT_COORDS) != 0:  # normalised on the host (layers.object_coords)
-            ocoord[g, i, j] = hit.local
+        if (bits & OBJECT_COORDS) != 0:  # NaN off objects; nocs: 1 / (2 |e|) per pose
+            c = wp.vec3(wp.nan, wp.nan, wp.nan)
+            if code >= FIRST_OBJECT:
+                c = hit.local * nocs[views.pose_start[v] + code - FIRST_OBJECT] + wp.vec3(0.5, 0.5, 0.5)
+            ocoord[g, i, j] = c
         if (bits & SCENE_FLOW) != 0:
             sf, sok = wp.vec3(0.0, 0.0, 0.0), False
             if nh >= 0 and code != SKY:  # the point as flow_at carries it, in both cameras

@@ -53,26 +53,34 @@ NONE = Layers()
 
 
 class LayerBuffers:
-    """The optional layers' device arrays for F frames of H x W and up to K objects
-    per clip, zeroed (a clip's frame 0 keeps zero, invalid backward flow; a pixel no
-    ray of object k meets keeps amodal 0): ``bflow`` (F, H, W) vec2 pixels, ``bvalid``
-    (F, H, W) uint8, ``sflow`` (F, H, W) vec3 metres, ``svalid`` (F, H, W) uint8,
-    ``ocoord`` (F, H, W) vec3 (the hit point in its object's frame, metres),
-    ``amodal`` (F, K, H, W) uint8 and ``amodal_depth`` (F, K, H, W) float32 metres.
-    A layer that is off has one-element arrays the kernels never touch."""
+    """The optional layers' device arrays for the F frames of a render call's ``clips``
+    (anything with a ``scene``) at H x W, with K the most objects of a clip:
+    ``bflow`` (F, H, W) vec2 pixels and ``bvalid`` (F, H, W) uint8, zeroed (a clip's
+    frame 0 keeps zero, invalid backward flow); ``sflow`` (F, H, W) vec3 metres and
+    ``svalid`` (F, H, W) uint8; ``ocoord`` (F, H, W) vec3 object coordinates, NaN off
+    objects; ``amodal`` (F, K, H, W) uint8 and ``amodal_depth`` (F, K, H, W) float32
+    metres, zeroed (a pixel no ray of object k meets keeps 0). A layer that is off has
+    one-element arrays the kernels never touch."""
 
-    def __init__(self, device: Device, layers: Layers, F: int, K: int, H: int, W: int):
+    def __init__(self, device: Device, layers: Layers, clips: list, K: int, H: int, W: int):
         self.layers = layers
+        self.device = device
+        F = sum(c.scene.frames for c in clips)
+        # per clip, its objects' 1 / (2 |e|): object coordinates per metre of its frame
+        self.nocs = [np.array([1.0 / nocs_scale(o) for o in c.scene.objects], np.float32) for c in clips]
         dev = device.warp_name
 
         def zeros(on: bool, shape: tuple, dtype):
             return wp.zeros(shape if on else (1,) * len(shape), dtype=dtype, device=dev)
 
+        def empty(on: bool, shape: tuple, dtype):  # every pixel of every frame is written
+            return device.empty(shape if on else (1,) * len(shape), dtype)
+
         self.bflow = zeros(layers.backward_flow, (F, H, W), wp.vec2)
         self.bvalid = zeros(layers.backward_flow, (F, H, W), wp.uint8)
-        self.sflow = zeros(layers.scene_flow, (F, H, W), wp.vec3)
-        self.svalid = zeros(layers.scene_flow, (F, H, W), wp.uint8)
-        self.ocoord = zeros(layers.object_coords, (F, H, W), wp.vec3)
+        self.sflow = empty(layers.scene_flow, (F, H, W), wp.vec3)
+        self.svalid = empty(layers.scene_flow, (F, H, W), wp.uint8)
+        self.ocoord = empty(layers.object_coords, (F, H, W), wp.vec3)
         self.amodal = zeros(layers.amodal, (F, K, H, W), wp.uint8)
         self.amodal_depth = zeros(layers.amodal_depth, (F, K, H, W), wp.float32)
 
@@ -80,16 +88,19 @@ class LayerBuffers:
         """The primary kernel's trailing arguments: the bits, amodal, amodal depth."""
         return [self.layers.bits, self.amodal, self.amodal_depth]
 
-    def launch(self, views, jobs: list, hits, dim: tuple, device: str, span: int) -> None:
-        """``kernels.optional_layers`` over the render jobs (``jobs``: the six job
+    def launch(self, plan, views, jobs: list, hits, dim: tuple, span: int) -> None:
+        """``kernels.optional_layers`` over the render jobs of ``plan`` (a renderer
+        ``_Launch``: its views' scenes index ``plan.clips``; ``jobs``: the six job
         columns of render_views, ``dim`` its launch dims), when a layer it writes is on."""
         bits = self.layers.bits & (BACKWARD_FLOW | SCENE_FLOW | OBJECT_COORDS)
         if not bits:
             return
+        # 1 / (2 |e|) of every posed object, in the order of the views' poses (pack_views)
+        nocs = np.concatenate([self.nocs[plan.clips[v.scene]] for v in plan.views] + [np.zeros(1, np.float32)])
         view, nxt, gt, _shade, hit, next_view = jobs
-        arrays = [self.bflow, self.bvalid, self.sflow, self.svalid, self.ocoord]
+        arrays = [self.bflow, self.bvalid, self.sflow, self.svalid, self.ocoord, self.device.table(nocs, wp.float32)]
         inputs = [views, view, nxt, gt, hit, next_view, hits, bits, *arrays, span]
-        wp.launch(kernels.optional_layers, dim=dim, device=device, inputs=inputs)
+        wp.launch(kernels.optional_layers, dim=dim, device=self.device.warp_name, inputs=inputs)
 
     def host(self) -> dict:
         """The arrays that are on, as NumPy (F, ...) by field name."""
@@ -108,19 +119,14 @@ class LayerBuffers:
         return out
 
 
-def clip_fields(arrays: dict, at: slice, objects: tuple[SceneObject, ...], instance: np.ndarray) -> dict:
+def clip_fields(arrays: dict, at: slice, objects: int) -> dict:
     """One clip's :class:`~factory.render.frames.Frames` fields from
-    :meth:`LayerBuffers.host`'s arrays: its frames ``at``, its objects' K rows of the
-    amodal layers, and object coordinates normalised (:func:`object_coords`) by its
-    ``instance`` (T, H, W) uint16 ids."""
+    :meth:`LayerBuffers.host`'s arrays: its frames ``at`` and, of the amodal layers,
+    the rows of its ``objects`` objects."""
     out = {}
     for name, a in arrays.items():
         a = a[at]
-        if name in ("amodal", "amodal_depth"):
-            a = np.ascontiguousarray(a[:, : len(objects)])
-        elif name == "object_coords":
-            a = object_coords(a, instance, objects)
-        out[name] = a
+        out[name] = np.ascontiguousarray(a[:, :objects]) if name in ("amodal", "amodal_depth") else a
     return out
 
 
@@ -128,18 +134,3 @@ def nocs_scale(o: SceneObject) -> float:
     """The metres per unit of object ``o``'s normalised box frame: ``2 |e|``, with e its
     half-extents (:attr:`SceneObject.half_extents`), the diagonal of its box."""
     return 2.0 * float(np.linalg.norm(o.half_extents))
-
-
-def object_coords(local: np.ndarray, instance: np.ndarray, objects: tuple[SceneObject, ...]) -> np.ndarray:
-    """Object coordinates (T, H, W, 3) float32: each object pixel's point in its object's
-    frame (``local``, (T, H, W, 3) float32 metres) as ``local / (2 |e|) + 0.5`` (see
-    :func:`nocs_scale`; the box's centre is (0.5, 0.5, 0.5)); NaN where no object is
-    seen (``instance`` 0, or an id of none of ``objects``). In place on ``local``."""
-    inv = np.zeros(max([int(instance.max(initial=0))] + [o.id for o in objects]) + 1, np.float32)
-    for o in objects:  # id -> 1 / (2 |e|); 0: no object
-        inv[o.id] = 1.0 / nocs_scale(o)
-    scale = inv[instance]
-    local *= scale[..., None]
-    local += np.float32(0.5)
-    local[scale == 0] = np.nan
-    return local

@@ -228,7 +228,7 @@ class _Buffers:
         self.linear = wp.empty((max_jobs, H, W), dtype=wp.vec3, device=dev)  # only blurred frames touch it
         self.hits = device.empty((CARRY + max_jobs, H, W), Hit)
         self.lut = wp.array(SRGB_LUT, dtype=wp.uint8, device=dev)
-        self.layers = LayerBuffers(device, layers, F, kmax, H, W)  # the optional layers
+        self.layers = LayerBuffers(device, layers, clips, kmax, H, W)  # the optional layers
 
     def host(self) -> tuple[dict, np.ndarray]:
         """Every output as NumPy (views of the arrays on the CPU, one copy from CUDA)."""
@@ -285,7 +285,7 @@ def _launch(device: Device, plan: _Launch, tables: list, scenes, settings: Rende
             span,
         ],
     )
-    bufs.layers.launch(views, jobs, bufs.hits, (len(plan.jobs[0]), H, blocks), dev, span)
+    bufs.layers.launch(plan, views, jobs, bufs.hits, (len(plan.jobs[0]), H, blocks), span)
     if not len(plan.slot):  # no motion-blurred frame: every frame's RGB is written
         return
     wp.launch(
@@ -366,8 +366,7 @@ def render_clips(
         results = []
         for c, clip in enumerate(clips):
             at = slice(first_frame[c], first_frame[c + 1])
-            own = {k: v[at] for k, v in out.items()}
-            frames = Frames(**own, **clip_fields(extra, at, clip.scene.objects, own["instance"]))
+            frames = Frames(**{k: v[at] for k, v in out.items()}, **clip_fields(extra, at, len(clip.scene.objects)))
             _add_noise(clip, frames.rgb)
             n_obj = len(clip.scene.objects)
             ann = [_annotations(boxes[f], n_obj) for f in range(at.start, at.stop)]

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from factory.assets.generators.registry import build as build_generated
 from factory.client.torch_data import collate, to_tensors
 from factory.errors import ConfigError
 from factory.render.layers import Layers
@@ -179,7 +180,7 @@ def test_the_torch_tensors_carry_the_layers_and_collate_pads_the_objects():
     assert torch.equal(batch["amodal_depth"][0], one["amodal_depth"])
 
 
-@pytest.mark.parametrize("config", ["rooms", "shapes"])
+@pytest.mark.parametrize("config", ["rooms", "shapes", "household"])
 def test_generated_samples_carry_the_layers_and_leave_the_other_members_alone(config):
     """Through generate_members: the layers' members decode, each amodal mask counts
     the metadata's amodal_pixels and holds the object's visible pixels, object
@@ -208,12 +209,18 @@ def test_generated_samples_carry_the_layers_and_leave_the_other_members_alone(co
 
 
 def _half_extents(o: dict) -> np.ndarray | None:
-    """An object's box half-extents from its metadata: ``dims`` for an analytic shape, the
-    built-in mesh's vertices scaled by ``dims`` for a mesh kind (None for another)."""
+    """An object's box half-extents from its metadata: ``dims`` for an analytic shape;
+    for a mesh, its unit mesh's (largest half-extent 1) times ``dims``, the axis scales:
+    a built-in kind's asset, or a generated mesh rebuilt from its generator and params
+    (None for a pack asset, whose mesh is a file of the pack)."""
+    dims = np.asarray(o["dims"])
     if o["shape"] in ANALYTIC:
-        return np.asarray(o["dims"])
+        return dims
     if o["shape"] in MESH_KINDS:
-        return np.abs(mesh_asset(o["shape"]).vertices * np.asarray(o["dims"])).max(0)
+        return np.abs(mesh_asset(o["shape"]).vertices * dims).max(0)
+    if o.get("asset", {}).get("source") == "generator":
+        half = np.abs(build_generated(o["asset"]["name"], o["asset"]["params"]).vertices).max(0)
+        return half / half.max() * dims
     return None
 
 
