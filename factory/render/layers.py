@@ -1,6 +1,9 @@
 """The optional ground-truth layers (issue 26): backward flow, scene flow, object
-coordinates, amodal masks and their depth. Each is off unless asked for, and a layer
-that is off costs a branch per pixel: its kernel arrays are one-element stand-ins.
+coordinates, amodal masks and their depth. Each is off unless asked for. The first
+three come from a kernel of their own (``kernels.optional_layers``), launched only
+when one of them is on; the amodal ones from the primary pass, where a layer that is
+off costs a test per object a ray meets. A layer that is off has one-element
+stand-in arrays.
 
 :class:`Layers` says which are on (the config's ``output`` flags, see
 :class:`factory.scene.config.OutputSettings`; their bits in the kernels' arguments
@@ -9,7 +12,7 @@ are :data:`factory.render.tables.BACKWARD_FLOW` ... ``AMODAL_DEPTH``);
 turns them into :class:`~factory.render.frames.Frames` fields. The layers'
 definitions, units and validity rules are specified once, in ``docs/format.md``
 ("Optional layers"); the kernels that write them: :mod:`factory.render.kernels`
-(backward and scene flow, the object-frame point) and :func:`factory.render.trace.trace`
+(backward and scene flow, object coordinates) and :func:`factory.render.trace.trace`
 (amodal masks and depth).
 """
 
@@ -67,7 +70,8 @@ class LayerBuffers:
         self.device = device
         F = sum(c.scene.frames for c in clips)
         # per clip, its objects' 1 / (2 |e|): object coordinates per metre of its frame
-        self.nocs = [np.array([1.0 / nocs_scale(o) for o in c.scene.objects], np.float32) for c in clips]
+        on = layers.object_coords
+        self.nocs = [np.array([1.0 / nocs_scale(o) if on else 0.0 for o in c.scene.objects], np.float32) for c in clips]
         dev = device.warp_name
 
         def zeros(on: bool, shape: tuple, dtype):
