@@ -135,11 +135,13 @@ def check_layers(f: Frames, T: int, H: int, W: int) -> None:
         a = getattr(f, name)
         if a is not None and not np.isfinite(a).all():
             raise ValueError(f"frames.{name}: contains NaN or inf; the encoding has no code for them")
-    if K is not None and T * H * max(K, 1) * W > MAX_MEMBER_PIXELS:
-        raise ValueError(
-            f"frames.amodal: {K} objects x {T} frames x {H}x{W}: amodal.png would have {T * H * K * W} pixels, "
-            f"over {MAX_MEMBER_PIXELS} (Pillow's decompression-bomb limit); fewer objects, frames or pixels"
-        )
+    wide = [("scene_flow", 3), ("object_coords", 3)] + ([("amodal", max(K, 1))] if K is not None else [])
+    for name, n in wide:
+        if getattr(f, name) is not None and T * H * n * W > MAX_MEMBER_PIXELS:
+            raise ValueError(
+                f"frames.{name}: {T} frames x {H}x{W}, {n} blocks wide: {name}.png would have {T * H * n * W} "
+                f"pixels, over {MAX_MEMBER_PIXELS} (Pillow's decompression-bomb limit); fewer frames, pixels or objects"
+            )
 
 
 def member_width(name: str, W: int, K: int) -> int:

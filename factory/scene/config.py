@@ -278,20 +278,24 @@ class Config(Strict):
     scenarios: dict[str, Scenario] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _amodal_fits_one_member(self):
-        if not self.output.amodal:
-            return self
-        for name, sc in self.scenarios.items():
+    def _layers_fit_one_member(self):
+        # The optional layers' members are wider than flow.png: 3W (scene flow, object
+        # coordinates) and K*W (amodal: K the most objects a scenario draws).
+        r, out = self.render, self.output
+        widths = [("scene_flow.png", 3)] if out.scene_flow else []
+        widths += [("object_coords.png", 3)] if out.object_coords else []
+        for name, sc in self.scenarios.items() if out.amodal else ():
             k = int(sc.objects.count.upper()) + (int(sc.furniture.count.upper()) if sc.furniture else 0)
-            pixels = self.render.frames * self.render.height * max(k, 1) * self.render.width
+            widths.append((f"amodal.png of scenario {name} ({k} objects: objects.count + furniture.count at most)", k))
+        for member, n in widths:
+            pixels = r.frames * r.height * max(n, 1) * r.width
             if pixels > MAX_MEMBER_PIXELS:
                 raise PydanticCustomError(
                     "too_large",
-                    "output.amodal: scenario {name} can draw {k} objects (objects.count + furniture.count upper "
-                    "bounds): frames x height x {k} x width = {pixels} pixels in amodal.png, over {limit} (Pillow's "
-                    "decompression-bomb limit); draw fewer objects, use fewer frames or a smaller image, or turn "
-                    "amodal off",
-                    {"name": name, "k": k, "pixels": pixels, "limit": MAX_MEMBER_PIXELS},
+                    "output: {member} would have frames x height x {n} x width = {pixels} pixels, over {limit} "
+                    "(Pillow's decompression-bomb limit, which WebDataset readers enforce); use fewer frames, a "
+                    "smaller image or fewer objects, or turn the layer off",
+                    {"member": member, "n": n, "pixels": pixels, "limit": MAX_MEMBER_PIXELS},
                 )
         return self
 

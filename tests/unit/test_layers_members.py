@@ -163,8 +163,19 @@ def test_amodal_must_fit_one_member_for_the_most_objects_a_scenario_draws():
     with pytest.raises(ConfigError) as info:
         parse_config(_config({"amodal": True}, count=objects, size=size))
     text = " ".join(info.value.problems)
-    assert "amodal" in text and f"can draw {objects} objects" in text and str(MAX_MEMBER_PIXELS) in text
+    assert "amodal.png of scenario a" in text and f"({objects} objects" in text and str(MAX_MEMBER_PIXELS) in text
     parse_config(_config({"amodal": False}, count=objects, size=size))  # off: no limit of its own
+
+
+@pytest.mark.parametrize("layer", ["scene_flow", "object_coords"])
+def test_three_component_layers_must_fit_one_member(layer):
+    """3W wide: 36 frames of 1024 x 1024 fit flow.png (2W) but not these."""
+    data = _config({layer: True}, size=1024)
+    data["render"]["frames"] = 36
+    assert 36 * 1024 * 2 * 1024 <= MAX_MEMBER_PIXELS < 36 * 1024 * 3 * 1024
+    parse_config(dict(data, output={}))
+    with pytest.raises(ConfigError, match=f"{layer}.png would have"):
+        parse_config(data)
 
 
 def test_the_torch_tensors_carry_the_layers_and_collate_pads_the_objects():
