@@ -11,6 +11,8 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from trimesh import Trimesh
+from trimesh.ray.ray_triangle import RayMeshIntersector
 
 from factory.render import Clip, render_clips
 from factory.render.layers import Layers
@@ -320,3 +322,40 @@ def test_motion_blur_leaves_the_layers_alone(moving):
     for name in ("backward_flow", "backward_valid", "scene_flow", "object_coords", "amodal", "amodal_depth"):
         x, y = getattr(b.frames, name), getattr(r.frames, name)
         assert np.array_equal(x, y, equal_nan=x.dtype != bool), name
+
+
+def test_amodal_masks_and_depth_of_a_mesh_against_trimesh():
+    """A torus partly behind a box: its amodal mask is where trimesh's ray caster meets
+    its posed mesh alone, on every pixel whose 3 x 3 neighbourhood agrees (away from its
+    outline), and its amodal depth trimesh's nearest hit there."""
+    torus = _object(1, "torus", (0.5, 0.5, 0.2), (-0.3, -0.1, 0.6), rotation=rot_z(0.4) @ _tilt(0.9))
+    box = _object(2, "box", (0.2, 0.2, 0.5), (0.6, 0.3, 0.5))
+    scene = _scene([torus, box], _camera(), frames=1)
+    r = _render(scene)
+    f = r.frames
+    asset = mesh_asset("torus")
+    v = (asset.vertices * np.asarray(torus.dims)) @ torus.rotation.T + np.asarray(torus.position)
+    o, d = _world_rays(r, 0, scene.camera.K)
+    locs, ray, _ = RayMeshIntersector(Trimesh(v, asset.faces, process=False)).intersects_location(
+        np.repeat(o[None], H * W, 0), d.reshape(-1, 3), multiple_hits=False
+    )
+    hit = np.zeros(H * W, bool)
+    hit[ray] = True
+    depth = np.zeros(H * W)
+    depth[ray] = (locs - o) @ np.array(r.world_to_camera[0][2, :3])  # camera z
+    hit, depth = hit.reshape(H, W), depth.reshape(H, W)
+    pad = np.pad(hit, 1, mode="edge")
+    agree = np.ones((H, W), bool)
+    for di in range(3):
+        for dj in range(3):
+            agree &= pad[di : di + H, dj : dj + W] == hit
+    assert np.array_equal(f.amodal[0, 0][agree], hit[agree])
+    inside = hit & agree
+    assert np.abs(f.amodal_depth[0, 0][inside] - depth[inside]).max() < 1e-4
+    assert (f.amodal[0, 0] & (f.instance[0] == 2)).sum() > 30  # the box hides part of it
+
+
+def _tilt(angle: float) -> np.ndarray:
+    """A rotation about the x axis."""
+    c, s = np.cos(angle), np.sin(angle)
+    return np.array([[1, 0, 0], [0, c, -s], [0, s, c]])
