@@ -359,3 +359,18 @@ def _tilt(angle: float) -> np.ndarray:
     """A rotation about the x axis."""
     c, s = np.cos(angle), np.sin(angle)
     return np.array([[1, 0, 0], [0, c, -s], [0, s, c]])
+
+
+def test_scene_flow_projects_to_the_forward_flow(moving):
+    """K (X + scene flow), divided by its z, is the pixel centre plus its forward flow
+    wherever the flow is valid (the two layers' definitions, through the intrinsics)."""
+    scene, r = moving
+    f, K = r.frames, scene.camera.K
+    v, u = np.mgrid[0:H, 0:W] + 0.5
+    for t in range(scene.frames - 1):
+        ok = f.flow_valid[t]
+        assert (ok <= f.scene_flow_valid[t]).all()
+        X = _rays(K) * f.depth[t][..., None].astype(np.float64) + f.scene_flow[t]
+        p = X @ K.T
+        landing = np.stack([p[..., 0] / p[..., 2] - u, p[..., 1] / p[..., 2] - v], -1)
+        assert np.abs(landing[ok] - f.flow[t][ok]).max() < 2e-3
