@@ -59,8 +59,7 @@ def main(argv=None) -> None:
             counts = " | ".join(str(row["reasons"][r]) for r in reasons)
             print(
                 f"| {path.stem} | {name} | {row['samples']} | {100 * row['retried'] / n:.0f}% | "
-                f"{row['retries'] / n:.2f} | {counts} |"
-                + (f" ({row['failed']} failed)" if row["failed"] else ""),
+                f"{row['retries'] / n:.2f} | {counts} |" + (f" ({row['failed']} failed)" if row["failed"] else ""),
                 flush=True,
             )
 

@@ -53,6 +53,14 @@ TENSORS = {
     "boxes": "(T, N, 4) float32, visible box [x0, y0, x1, y1] pixels per frame; NaN where not visible",
     "box_ids": "(N,) int64, the objects' ids (as in instance)",
     "box_classes": "(N,) int64, their class ids",
+    # The optional layers (issue 26), when the sample has their members:
+    "backward_flow": "(T, 2, H, W) float32, pixels (du, dv) to the previous frame",
+    "backward_valid": "(T, H, W) bool",
+    "scene_flow": "(T, 3, H, W) float32, metres, camera frame",
+    "scene_flow_valid": "(T, H, W) bool",
+    "object_coords": "(T, 3, H, W) float32, normalised box coordinates; NaN off objects",
+    "amodal": "(T, N, H, W) bool, each object's whole silhouette",
+    "amodal_depth": "(T, N, H, W) float32, metres; 0 outside the silhouette",
 }
 # A sample's point tracks, when it has them (P points; docs/format.md "Point tracks"):
 # the members' arrays under their own names (factory.sample.track_members).
@@ -68,6 +76,8 @@ TRACK_TENSORS = {
     "track_world": "(T, P, 3) float32 world, metres",
     "track_surface": "(P,) int32 instance id of the point's surface, 0 floor or walls",
 }
+_CHANNELS_FIRST = ("backward_flow", "scene_flow", "object_coords")  # (T, H, W, C) arrays
+_PER_OBJECT = ("amodal", "amodal_depth")  # (T, N, H, W): collate pads N
 
 
 def to_tensors(arrays: dict[str, Any], meta: dict, key: str = "") -> dict[str, Any]:
@@ -88,6 +98,12 @@ def to_tensors(arrays: dict[str, Any], meta: dict, key: str = "") -> dict[str, A
     if "flow" in arrays:
         out["flow"] = torch.from_numpy(np.ascontiguousarray(arrays["flow"].transpose(0, 3, 1, 2)))
         out["flow_valid"] = torch.from_numpy(arrays["flow_valid"])
+    for name in (*_CHANNELS_FIRST, "backward_valid", "scene_flow_valid", *_PER_OBJECT):
+        if name in arrays:
+            a = arrays[name]
+            out[name] = torch.from_numpy(
+                np.ascontiguousarray(a.transpose(0, 3, 1, 2) if name in _CHANNELS_FIRST else a)
+            )
     objects = meta.get("objects", [])
     T = int(meta["frames"])
     boxes = np.full((T, len(objects), 4), np.nan, np.float32)
@@ -103,7 +119,7 @@ def to_tensors(arrays: dict[str, Any], meta: dict, key: str = "") -> dict[str, A
 
 def collate(batch: list[dict[str, Any]]) -> dict[str, Any]:
     """A batch: tensors stacked on a new first axis; boxes padded to the batch's most
-    objects (NaN boxes, id and class -1); ``meta`` and ``key`` as lists, ``index`` a
+    objects (NaN boxes, id and class -1, empty amodal masks); ``meta`` and ``key`` as lists, ``index`` a
     tensor. Samples of one batch must share T, H, W and modalities."""
     out: dict[str, Any] = {
         "key": [b["key"] for b in batch],
@@ -118,6 +134,10 @@ def collate(batch: list[dict[str, Any]]) -> dict[str, Any]:
             b["boxes"] = torch.cat([b["boxes"], torch.full((T, pad, 4), float("nan"))], dim=1)
             b["box_ids"] = torch.cat([b["box_ids"], torch.full((pad,), -1, dtype=torch.int64)])
             b["box_classes"] = torch.cat([b["box_classes"], torch.full((pad,), -1, dtype=torch.int64)])
+            for name in _PER_OBJECT:
+                if name in b:  # padded with no silhouette
+                    a = b[name]
+                    b[name] = torch.cat([a, torch.zeros((a.shape[0], pad, *a.shape[2:]), dtype=a.dtype)], dim=1)
     for name in batch[0]:
         if name not in out:
             out[name] = torch.stack([b[name] for b in batch])

@@ -18,6 +18,14 @@ class Frames:
     ``flow_valid`` (T, H, W) bool, ``albedo`` (T, H, W, 3) uint8 (sRGB-encoded base
     colour), ``material`` (T, H, W) uint8 (material family id). Their units, frames and meaning are specified once,
     in ``docs/format.md`` ("Decoded arrays").
+
+    The optional layers (:mod:`factory.render.layers`; None when not rendered, or
+    decoded from a sample without them), K the clip's objects in order:
+    ``backward_flow`` (T, H, W, 2) float32 pixels (frame t to t-1) and
+    ``backward_valid`` (T, H, W) bool; ``scene_flow`` (T, H, W, 3) float32 metres
+    and ``scene_flow_valid`` (T, H, W) bool; ``object_coords`` (T, H, W, 3) float32
+    (NaN off objects); ``amodal`` (T, K, H, W) bool; ``amodal_depth`` (T, K, H, W)
+    float32 metres (0 off the silhouette).
     """
 
     rgb: np.ndarray
@@ -29,3 +37,10 @@ class Frames:
     flow_valid: np.ndarray
     albedo: np.ndarray | None = None  # None: decoded from a dataset made before issue 25
     material: np.ndarray | None = None
+    backward_flow: np.ndarray | None = None  # the optional layers (issue 26): None when not rendered
+    backward_valid: np.ndarray | None = None
+    scene_flow: np.ndarray | None = None
+    scene_flow_valid: np.ndarray | None = None
+    object_coords: np.ndarray | None = None
+    amodal: np.ndarray | None = None
+    amodal_depth: np.ndarray | None = None

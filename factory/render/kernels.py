@@ -24,6 +24,16 @@ would cast), taken as its tangent plane, passes within 1% of depth + 1 cm of the
 carried point along the exact landing ray. Validity never looks at ids (the tests
 check flow against ids independently).
 
+``optional_layers``: for a ground-truth job r and pixel (i, j), the optional layers
+asked for (bits of ``bits``, :mod:`factory.render.layers`; defined in docs/format.md
+"Optional layers"), launched only when one is: scene flow (the hit point carried as
+flow carries it, in the next camera's frame minus in this one's), the hit point in
+its object's frame normalised by its box (object coordinates) and backward flow. A
+job already holds its next frame's hits, so it writes that frame's backward flow
+(slot g + 1): the next frame's hit carried back to this frame's poses by ``flow_at``
+with the frames swapped, the same validity rule against this frame's hits. The amodal
+masks and depths are written by ``primary`` (:func:`factory.render.trace.trace`).
+
 ``resolve``: a motion-blurred frame's RGB, the mean of its sub-frames' linear RGB,
 exposed, tone-mapped (:mod:`factory.render.tone`) and turned into sRGB bytes by a table.
 
@@ -40,7 +50,19 @@ from __future__ import annotations
 from factory.render.environment import env_radiance
 from factory.render.shade import look, shade
 from factory.render.surface import mesh_albedo
-from factory.render.tables import FIRST_OBJECT, NO_RGB, RGB_SRGB, SKY, Hit, Quality, Scenes, Views
+from factory.render.tables import (
+    BACKWARD_FLOW,
+    FIRST_OBJECT,
+    NO_RGB,
+    OBJECT_COORDS,
+    RGB_SRGB,
+    SCENE_FLOW,
+    SKY,
+    Hit,
+    Quality,
+    Scenes,
+    Views,
+)
 from factory.render.tone import display
 from factory.render.trace import trace, widen_box
 from factory.render.warp_setup import KERNEL_OPTIONS, wp
@@ -129,6 +151,9 @@ def primary(
     hits: wp.array3d(dtype=Hit),
     boxes: wp.array4d(dtype=wp.int32),
     span: int,
+    layers: int,
+    amodal: wp.array4d(dtype=wp.uint8),
+    amodal_depth: wp.array4d(dtype=wp.float32),
 ):
     q, i, b = wp.tid()
     width = hits.shape[2]
@@ -138,7 +163,7 @@ def primary(
     o = views.origin[v]
     for j in range(b * span, wp.min(b * span + span, width)):
         d = camera_ray(views, v, float(j) + 0.5, float(i) + 0.5)
-        t, code, n, ng, local, face, bary = trace(views, scenes, v, o, d, boxes, g, i, j)
+        t, code, n, ng, local, face, bary = trace(views, scenes, v, o, d, boxes, g, i, j, layers, amodal, amodal_depth)
         hit = Hit()
         hit.t = t
         hit.code = code
@@ -230,6 +255,68 @@ def render_views(
             fl, ok = flow_at(views, hits, nh, nv, code, p, hit.local, i, j, width, height)
         flow[g, i, j] = fl
         flow_valid[g, i, j] = wp.uint8(wp.where(ok, 1, 0))
+
+
+@wp.kernel
+def optional_layers(
+    views: Views,
+    job_view: wp.array(dtype=wp.int32),
+    job_next: wp.array(dtype=wp.int32),
+    job_gt: wp.array(dtype=wp.int32),
+    job_hit: wp.array(dtype=wp.int32),
+    job_next_view: wp.array(dtype=wp.int32),
+    hits: wp.array3d(dtype=Hit),
+    bits: int,
+    bflow: wp.array3d(dtype=wp.vec2),
+    bvalid: wp.array3d(dtype=wp.uint8),
+    sflow: wp.array3d(dtype=wp.vec3),
+    svalid: wp.array3d(dtype=wp.uint8),
+    ocoord: wp.array3d(dtype=wp.vec3),
+    nocs: wp.array(dtype=wp.float32),
+    span: int,
+):
+    r, i, b = wp.tid()
+    g = job_gt[r]
+    if g < 0:  # a blur sub-frame: no ground truth
+        return
+    height = hits.shape[1]
+    width = hits.shape[2]
+    v = job_view[r]
+    h = job_hit[r]
+    nh = job_next[r]
+    nv = job_next_view[r]
+    o = views.origin[v]
+    for j in range(b * span, wp.min(b * span + span, width)):
+        hit = hits[h, i, j]
+        code = hit.code
+        if (bits & OBJECT_COORDS) != 0:  # NaN off objects; nocs: 1 / (2 |e|) per pose
+            c = wp.vec3(wp.nan, wp.nan, wp.nan)
+            if code >= FIRST_OBJECT:
+                c = hit.local * nocs[views.pose_start[v] + code - FIRST_OBJECT] + wp.vec3(0.5, 0.5, 0.5)
+            ocoord[g, i, j] = c
+        if (bits & SCENE_FLOW) != 0:
+            sf, sok = wp.vec3(0.0, 0.0, 0.0), False
+            if nh >= 0 and code != SKY:  # the point as flow_at carries it, in both cameras
+                p = o + hit.t * camera_ray(views, v, float(j) + 0.5, float(i) + 0.5)
+                moved = p
+                if code >= FIRST_OBJECT:
+                    pose = views.pose_start[nv] + code - FIRST_OBJECT
+                    moved = views.orient[pose] @ hit.local + views.pos[pose]
+                sf = (views.rot[nv] @ moved + views.trans[nv]) - (views.rot[v] @ p + views.trans[v])
+                sok = True
+            sflow[g, i, j] = sf
+            svalid[g, i, j] = wp.uint8(wp.where(sok, 1, 0))
+        if (bits & BACKWARD_FLOW) != 0 and nh >= 0:
+            # The next frame's backward flow, into its slot g + 1 (a clip's frame 0 keeps
+            # its zeros): its hit carried back to this frame's poses and tested against
+            # this frame's hits, flow_at's rule with the frames swapped.
+            hn = hits[nh, i, j]
+            bf, bok = wp.vec2(0.0, 0.0), False
+            if hn.code != SKY:
+                pn = views.origin[nv] + hn.t * camera_ray(views, nv, float(j) + 0.5, float(i) + 0.5)
+                bf, bok = flow_at(views, hits, h, v, hn.code, pn, hn.local, i, j, width, height)
+            bflow[g + 1, i, j] = bf
+            bvalid[g + 1, i, j] = wp.uint8(wp.where(bok, 1, 0))
 
 
 @wp.kernel

@@ -23,17 +23,13 @@ import numpy as np
 from factory.render.batch import ViewSpec, pack_views, packed_scenes
 from factory.render.device import Device, get_device, warp
 from factory.render.frames import Frames
+from factory.render.layers import NONE, LayerBuffers, Layers, clip_fields
 from factory.render.scene_tables import scene_tables
-from factory.render.tables import NO_RGB, RGB_LINEAR, RGB_SRGB
+from factory.render.tables import NO_RGB, RGB_LINEAR, RGB_SRGB, Hit
+from factory.render.tone import SRGB_LUT
 from factory.scene.config import RenderSettings
 from factory.scene.types import Scene, camera_pose
 from factory.timing import timed
-
-# linear [0, 1] -> sRGB uint8 through a table: no per-pixel pow, and identical on
-# every machine (transcendental functions may differ in the last bit across CPUs).
-_LUT_SIZE = 4096
-_x = np.arange(_LUT_SIZE) / (_LUT_SIZE - 1)
-SRGB_LUT = np.round(255 * np.where(_x <= 0.0031308, 12.92 * _x, 1.055 * _x ** (1 / 2.4) - 0.055)).astype(np.uint8)
 
 DEFAULT_SETTINGS = RenderSettings()  # render_clips' shading when none is given (the config's defaults)
 
@@ -210,7 +206,7 @@ class _Buffers:
     atomics ``boxes`` (F, K, 2, 5) int32 (amodal, visible: x0, y0, x1, y1, pixels) and
     one launch's linear RGB per job, reused by every launch."""
 
-    def __init__(self, device: Device, clips: list[Clip], W: int, H: int, max_jobs: int):
+    def __init__(self, device: Device, clips: list[Clip], W: int, H: int, max_jobs: int, layers: Layers):
         wp = warp()
         dev = device.warp_name
         F = sum(c.scene.frames for c in clips)
@@ -230,10 +226,9 @@ class _Buffers:
         init[..., 0], init[..., 1] = W, H
         self.boxes = wp.array(init, dtype=wp.int32, device=dev)
         self.linear = wp.empty((max_jobs, H, W), dtype=wp.vec3, device=dev)  # only blurred frames touch it
-        from factory.render.tables import Hit
-
         self.hits = device.empty((CARRY + max_jobs, H, W), Hit)
         self.lut = wp.array(SRGB_LUT, dtype=wp.uint8, device=dev)
+        self.layers = LayerBuffers(device, layers, clips, kmax, H, W)  # the optional layers
 
     def host(self) -> tuple[dict, np.ndarray]:
         """Every output as NumPy (views of the arrays on the CPU, one copy from CUDA)."""
@@ -263,7 +258,7 @@ def _launch(device: Device, plan: _Launch, tables: list, scenes, settings: Rende
             kernels.primary,
             dim=(len(plan.prims[0]), H, blocks),
             device=dev,
-            inputs=[views, scenes, *prims, bufs.hits, bufs.boxes, span],
+            inputs=[views, scenes, *prims, bufs.hits, bufs.boxes, span, *bufs.layers.primary_inputs()],
         )
     wp.launch(
         kernels.render_views,
@@ -290,6 +285,7 @@ def _launch(device: Device, plan: _Launch, tables: list, scenes, settings: Rende
             span,
         ],
     )
+    bufs.layers.launch(plan, views, jobs, bufs.hits, (len(plan.jobs[0]), H, blocks), span)
     if not len(plan.slot):  # no motion-blurred frame: every frame's RGB is written
         return
     wp.launch(
@@ -325,6 +321,7 @@ def render_clips(
     timings: dict | None = None,
     stop: Callable[[], None] | None = None,
     settings: RenderSettings = DEFAULT_SETTINGS,
+    layers: Layers = NONE,
 ) -> list[RenderedClip]:
     """Render every clip (all of one image size); a :class:`RenderedClip` each.
 
@@ -335,7 +332,8 @@ def render_clips(
     shadows, no ambient occlusion).
     ``timings``, when given, collects seconds per pass (``mesh assets``: the mesh
     cache's look-ups and builds). ``stop``, when given, is called before each launch
-    and raises :class:`~factory.errors.Stopped` to give the work up.
+    and raises :class:`~factory.errors.Stopped` to give the work up. ``layers``: the
+    optional layers to render too (:class:`~factory.render.layers.Layers`; default none).
     """
     if not clips:
         return []
@@ -354,7 +352,7 @@ def render_clips(
         _Launch(c, clips, first_frame, n, n > 0 and chunks[n - 1][-1].next is not None) for n, c in enumerate(chunks)
     ]
     with timed(timings, "render", device.synchronize if timings is not None else None):
-        bufs = _Buffers(device, clips, W, H, max(len(p.jobs[0]) for p in plans))
+        bufs = _Buffers(device, clips, W, H, max(len(p.jobs[0]) for p in plans), layers)
     packed: dict = {}
     for plan in plans:
         if stop is not None:
@@ -364,10 +362,11 @@ def render_clips(
             _launch(device, plan, tables, scenes, settings, bufs, W, H)
     with timed(timings, "annotations"):
         out, boxes = bufs.host()
+        extra = bufs.layers.host()
         results = []
         for c, clip in enumerate(clips):
             at = slice(first_frame[c], first_frame[c + 1])
-            frames = Frames(**{k: v[at] for k, v in out.items()})
+            frames = Frames(**{k: v[at] for k, v in out.items()}, **clip_fields(extra, at, len(clip.scene.objects)))
             _add_noise(clip, frames.rgb)
             n_obj = len(clip.scene.objects)
             ann = [_annotations(boxes[f], n_obj) for f in range(at.start, at.stop)]

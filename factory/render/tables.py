@@ -29,6 +29,14 @@ NO_RGB = wp.constant(0)  # ground truth only: the frame's RGB is the mean of its
 RGB_LINEAR = wp.constant(1)  # linear RGB into the job's row of the launch's buffer, for ``resolve``
 RGB_SRGB = wp.constant(2)  # sRGB bytes straight into its frame: a frame drawn from one view
 
+# Bits of the kernels' ``layers`` / ``bits`` argument: the optional layers to write
+# (factory.render.layers.Layers says which are on).
+BACKWARD_FLOW = wp.constant(1)
+SCENE_FLOW = wp.constant(2)
+OBJECT_COORDS = wp.constant(4)
+AMODAL = wp.constant(8)
+AMODAL_DEPTH = wp.constant(16)
+
 # Texture kinds of Scenes.texture: a config's ``texture`` name -> its code.
 TEXTURE_CODE = {name: code for code, name in enumerate(TEXTURES)}
 PLAIN = wp.constant(TEXTURE_CODE["plain"])

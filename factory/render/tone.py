@@ -11,8 +11,16 @@ as the renderer did before tone mapping. The sRGB table of the kernels then enco
 
 from __future__ import annotations
 
+import numpy as np
+
 from factory.render.tables import FILMIC
 from factory.render.warp_setup import wp
+
+# linear [0, 1] -> sRGB uint8 through a table: no per-pixel pow, and identical on
+# every machine (transcendental functions may differ in the last bit across CPUs).
+_LUT_SIZE = 4096
+_x = np.arange(_LUT_SIZE) / (_LUT_SIZE - 1)
+SRGB_LUT = np.round(255 * np.where(_x <= 0.0031308, 12.92 * _x, 1.055 * _x ** (1 / 2.4) - 0.055)).astype(np.uint8)
 
 
 @wp.func

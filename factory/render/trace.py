@@ -9,7 +9,7 @@ the world ray: with camera-z-scaled directions, ``t`` is metric depth.
 from __future__ import annotations
 
 from factory.render.geometry import MESH, MISS, analytic, mesh_hit, unit
-from factory.render.tables import FIRST_OBJECT, FLOOR, SKY, WALL, Scenes, Views
+from factory.render.tables import AMODAL, AMODAL_DEPTH, FIRST_OBJECT, FLOOR, SKY, WALL, Scenes, Views
 from factory.render.warp_setup import wp
 
 T_MIN = wp.constant(1.0e-4)  # ignore hits closer than this (units of d)
@@ -188,13 +188,19 @@ def trace(
     g: int,
     i: int,
     j: int,
+    layers: int,
+    amodal: wp.array4d(dtype=wp.uint8),
+    amodal_depth: wp.array4d(dtype=wp.float32),
 ):
     """The nearest surface along o + t d in view v: t (MISS: sky), surface code,
     shading and geometric normals (world), the hit point in the surface's own frame
     (object frame for objects, world for floor and walls) and a mesh's face and
     barycentrics (-1 and zeros elsewhere). With g >= 0, every object
     the ray meets (occluded or not) widens its amodal box ``boxes[g, k, 0]`` (x0, y0,
-    x1, y1 exclusive, pixel count) at pixel (i, j). The ray must be the one through
+    x1, y1 exclusive, pixel count) at pixel (i, j) and, as the bits of ``layers`` ask
+    (:mod:`factory.render.layers`), sets ``amodal[g, k, i, j]`` to 1 and
+    ``amodal_depth[g, k, i, j]`` to its nearest hit's depth: the same pixels the box
+    counts. The ray must be the one through
     the centre of pixel (i, j) of view v: only the objects of row i's list whose columns
     hold j are tested (the others' image excludes the pixel), in k order, so ties go to
     the lower k as before."""
@@ -219,6 +225,10 @@ def trace(
             continue
         if g >= 0:
             widen_box(boxes, g, k, 0, i, j)
+            if (layers & AMODAL) != 0:
+                amodal[g, k, i, j] = wp.uint8(1)
+            if (layers & AMODAL_DEPTH) != 0:
+                amodal_depth[g, k, i, j] = tk
         if tk < t:
             t = tk
             code = FIRST_OBJECT + k

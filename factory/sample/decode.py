@@ -23,6 +23,7 @@ import numpy as np
 from factory.render.frames import Frames
 from factory.sample.encode import DEPTH_SCALE, FLOW_INVALID, FLOW_SCALE, FLOW_ZERO, NORMAL_SCALE
 from factory.sample.track_members import decode_tracks
+from factory.sample.layers import LAYER_MEMBERS, LAYER_PNG, decode_layers, member_width
 
 # member: (dtype, channels or None) of the decoded filmstrip image
 _PNG_MEMBERS = {
@@ -36,6 +37,7 @@ _PNG_MEMBERS = {
     "material.png": (np.uint8, None),
 }
 _SINCE_ISSUE_25 = ("albedo.png", "material.png")  # datasets made before have neither
+_PNG_MEMBERS.update({name: (dtype, None) for name, (dtype, _) in LAYER_PNG.items()})  # optional (issue 26)
 
 
 def decode_sample(members: dict[str, Any]) -> tuple[Frames, dict]:
@@ -50,6 +52,8 @@ def decode_sample(members: dict[str, Any]) -> tuple[Frames, dict]:
         ValueError: a member is missing, or has a shape or dtype the encoder never writes.
     """
     for name in _PNG_MEMBERS:
+        if name in LAYER_MEMBERS:
+            continue  # optional: None when absent
         if name not in _SINCE_ISSUE_25 or any(n in members for n in _SINCE_ISSUE_25):
             _member(members, name)  # every member, named when missing
     arrays = decode_present(members)
@@ -60,7 +64,8 @@ def decode_sample(members: dict[str, Any]) -> tuple[Frames, dict]:
 def decode_present(members: dict[str, Any]) -> dict[str, Any]:
     """The members a sample has, decoded: ``meta`` (the JSON member, required) and, for
     each image member present, the :class:`Frames` fields it carries (``rgb``,
-    ``depth``, ``instance``, ``semantic``, ``normals``, ``flow`` with ``flow_valid``),
+    ``depth``, ``instance``, ``semantic``, ``normals``, ``flow`` with ``flow_valid``,
+    and the optional layers of :mod:`factory.sample.layers`),
     with the shapes, dtypes and units of :class:`Frames`. For samples asked for with
     some modalities only (``factory.client``, the endpoint's ``modalities``).
 
@@ -75,7 +80,8 @@ def decode_present(members: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(
             "json member: no integer 'frames', 'height', 'width'; not written by factory.sample.encode"
         ) from e
-    img = {name: _image(name, members[name], T, H, W) for name in _PNG_MEMBERS if name in members}
+    K = len(meta.get("objects", ()))
+    img = {name: _image(name, members[name], T, H, W, K) for name in _PNG_MEMBERS if name in members}
     out: dict[str, Any] = {"meta": meta}
     if "rgb.png" in img:
         out["rgb"] = img["rgb.png"].reshape(T, H, W, 3)
@@ -103,7 +109,18 @@ def decode_present(members: dict[str, Any]) -> dict[str, Any]:
         out["albedo"] = img["albedo.png"].reshape(T, H, W, 3)
     if "material.png" in img:
         out["material"] = img["material.png"].reshape(T, H, W)
+    out.update(decode_layers(img.__getitem__, img, (T, H, W, K), decode_flow, DEPTH_SCALE))
     return out
+
+
+def decode_flow(code: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """flow.png's codes (T, H, 2, W) uint16 (the du | dv halves of each row) -> flow
+    (T, H, W, 2) float32 pixels, 0 where not valid, and validity (T, H, W) bool."""
+    du, dv = code[:, :, 0], code[:, :, 1]
+    valid = (du != FLOW_INVALID) & (dv != FLOW_INVALID)
+    flow = ((np.stack([du, dv], axis=-1).astype(np.float32) - FLOW_ZERO) / FLOW_SCALE).astype(np.float32)
+    flow[~valid] = 0.0
+    return flow, valid
 
 
 def _member(members: dict[str, Any], name: str) -> Any:
@@ -130,14 +147,14 @@ def png_array(data: bytes) -> np.ndarray:
         return np.asarray(im)
 
 
-def _image(name: str, value: Any, T: int, H: int, W: int) -> np.ndarray:
+def _image(name: str, value: Any, T: int, H: int, W: int, K: int = 0) -> np.ndarray:
     """The filmstrip array of PNG member ``name``, decoded if still bytes."""
     dtype, channels = _PNG_MEMBERS[name]
     if isinstance(value, (bytes, bytearray, memoryview)):
         value = png_array(value)
     else:
         value = np.asarray(value)  # also accepts a PIL image
-    width = 2 * W if name == "flow.png" else W
+    width = member_width(name, W, K) if name in LAYER_PNG else 2 * W if name == "flow.png" else W
     shape = (T * H, width) + ((channels,) if channels else ())
     if value.shape != shape or value.dtype != dtype:
         hint = ""

@@ -35,6 +35,7 @@ import cv2
 import numpy as np
 
 from factory.render.frames import Frames
+from factory.sample.layers import LAYER_FILTERS, LAYER_MEMBERS, check_layers, layer_images
 from factory.sample.png import png as fast_png
 from factory.sample.track_members import encode_tracks
 from factory.sample.types import Sample
@@ -72,6 +73,7 @@ FAST_FILTERS = {
     "albedo.png": "sub",
     "material.png": "up",
 }
+FAST_FILTERS.update(LAYER_FILTERS)  # the optional layers' members (factory.sample.layers)
 
 # The image members, in the order encode_sample builds them; ``json`` is always written.
 IMAGE_MEMBERS = (
@@ -92,9 +94,11 @@ def encode_sample(
     """The WebDataset sample dict of ``sample``: ``{"__key__": key, member: bytes}``.
 
     ``only``, when given, names the image members to encode (a subset of
-    :data:`IMAGE_MEMBERS`); ``json`` is always there and ``mp4`` follows ``mp4``. Each
-    member's bytes are the same whichever others are asked for. ``png`` picks the PNG
-    writer (:data:`~factory.scene.config.PNG_WRITERS`; callers pass the config's
+    :data:`IMAGE_MEMBERS` and of the optional layers' ``LAYER_MEMBERS``, which are
+    written when the frames have them: :mod:`factory.sample.layers`); ``json`` is
+    always there and ``mp4`` follows ``mp4``. Each member's bytes are the same
+    whichever others are asked for. ``png`` picks the PNG writer
+    (:data:`~factory.scene.config.PNG_WRITERS`; callers pass the config's
     ``output.png``, whose default is this one): ``"libdeflate"``
     (:mod:`factory.sample.png`), or ``"opencv"``, the bytes of the datasets made before
     issue 23, in about three times libdeflate's CPU and 1.2x its bytes; both decode to
@@ -116,9 +120,9 @@ def encode_sample(
         if meta.setdefault(name, value) != value:
             raise ValueError(f"meta[{name!r}] = {meta[name]!r} but the frames have {name} = {value}")
 
-    unknown = sorted(set(only or ()) - set(IMAGE_MEMBERS))
+    unknown = sorted(set(only or ()) - set(IMAGE_MEMBERS) - set(LAYER_MEMBERS))
     if unknown:
-        raise ValueError(f"only: unknown members {unknown}; allowed: {', '.join(IMAGE_MEMBERS)}")
+        raise ValueError(f"only: unknown members {unknown}; allowed: {', '.join(IMAGE_MEMBERS + LAYER_MEMBERS)}")
     if png not in PNG_WRITERS:
         raise ValueError(f"png: unknown PNG writer {png!r}; allowed: {', '.join(PNG_WRITERS)}")
     write = _write_fast if png == "libdeflate" else _write_opencv
@@ -152,6 +156,7 @@ def _images(f: Frames) -> dict[str, Callable[[], np.ndarray]]:
             if f.albedo is not None
             else {}
         ),
+        **layer_images(f, encode_flow, encode_depth),
     }
 
 
@@ -285,4 +290,5 @@ def _check_frames(f: Frames) -> tuple[int, int, int]:
             f"{MAX_MEMBER_PIXELS} (Pillow's decompression-bomb limit, which both readers enforce); "
             "use fewer frames or a smaller image"
         )
+    check_layers(f, T, H, W)
     return T, H, W

@@ -27,6 +27,7 @@ import numpy as np
 
 from factory.errors import RenderError, Stopped
 from factory.render.device import get_device
+from factory.render.layers import Layers
 from factory.render.renderer import Clip, render_clips
 from factory.render.tracks import TrackRequest, render_tracks
 from factory.sample.metadata import metadata
@@ -217,7 +218,7 @@ def _render(config: Config, indices: list[int], jobs: list, device, timings, sto
             Clip(scene, motion, r.motion_blur_samples, rng_for(config.seed, indices[pos], "render"))
             for pos, _, scene, motion in batch
         ]
-        rendered = render_clips(clips, device, r.batch_views, timings, stop, r)
+        rendered = render_clips(clips, device, r.batch_views, timings, stop, r, Layers.of(config.output))
         return _with_tracks(config, [indices[job[0]] for job in batch], clips, rendered, device, timings)
 
     return batch_or_each(render, jobs, lambda job, e: _failed(config, indices[job[0]], job[1], e))

@@ -105,6 +105,24 @@ class OutputSettings(Strict):
     track_object_share: float = Field(
         0.5, ge=0.0, le=1.0, description="share of the track queries drawn on moving objects (the rest: background)"
     )
+    # The optional layers of issue 26 (docs/format.md, "Optional layers"): off by default, their cost is opt-in.
+    backward_flow: bool = Field(False, description="add backward_flow.png: each pixel's flow to the previous frame")
+    scene_flow: bool = Field(False, description="add scene_flow.png: each pixel's 3D motion to the next frame (m)")
+    object_coords: bool = Field(False, description="add object_coords.png: each object pixel's normalised box coords")
+    amodal: bool = Field(False, description="add amodal.png: every object's whole silhouette, occluded parts included")
+    amodal_depth: bool = Field(
+        False, description="add amodal_depth.png: depth of each object's silhouette (needs amodal)"
+    )
+
+    @model_validator(mode="after")
+    def _amodal_depth_needs_amodal(self):
+        if self.amodal_depth and not self.amodal:
+            raise PydanticCustomError(
+                "needs_amodal",
+                "output.amodal_depth is true but output.amodal is false; amodal_depth is the depth of the amodal "
+                "masks: set amodal: true too, or amodal_depth: false",
+            )
+        return self
 
 
 class ObjectSpec(Appearance):
@@ -268,6 +286,28 @@ class Config(Strict):
     render: RenderSettings = RenderSettings()
     output: OutputSettings = OutputSettings()
     scenarios: dict[str, Scenario] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _layers_fit_one_member(self):
+        # The optional layers' members are wider than flow.png: 3W (scene flow, object
+        # coordinates) and K*W (amodal: K the most objects a scenario draws).
+        r, out = self.render, self.output
+        widths = [("scene_flow.png", 3)] if out.scene_flow else []
+        widths += [("object_coords.png", 3)] if out.object_coords else []
+        for name, sc in self.scenarios.items() if out.amodal else ():
+            k = int(sc.objects.count.upper()) + (int(sc.furniture.count.upper()) if sc.furniture else 0)
+            widths.append((f"amodal.png of scenario {name} ({k} objects: objects.count + furniture.count at most)", k))
+        for member, n in widths:
+            pixels = r.frames * r.height * max(n, 1) * r.width
+            if pixels > MAX_MEMBER_PIXELS:
+                raise PydanticCustomError(
+                    "too_large",
+                    "output: {member} would have frames x height x {n} x width = {pixels} pixels, over {limit} "
+                    "(Pillow's decompression-bomb limit, which WebDataset readers enforce); use fewer frames, a "
+                    "smaller image or fewer objects, or turn the layer off",
+                    {"member": member, "n": n, "pixels": pixels, "limit": MAX_MEMBER_PIXELS},
+                )
+        return self
 
     def resolved(self) -> dict:
         """The config with every default filled in, as plain JSON-able data."""

@@ -118,7 +118,7 @@ def test_bytes_are_deterministic(png):
         sample.key,
         sample.index,
         sample.scenario,
-        Frames(*(np.asfortranarray(getattr(f, k)) for k in f.__dataclass_fields__)),  # every field given
+        Frames(*(None if getattr(f, k) is None else np.asfortranarray(getattr(f, k)) for k in f.__dataclass_fields__)),
         json.loads(json.dumps(sample.meta)),
     )
     assert encode_sample(again, png=png) == first

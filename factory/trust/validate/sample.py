@@ -15,6 +15,7 @@ from factory.dataset.licensing import Tally
 from factory.sample.decode import png_array
 from factory.sample.encode import IMAGE_MEMBERS
 from factory.sample.track_members import TRACK_MEMBERS
+from factory.sample.layers import LAYER_MEMBERS
 from factory.trust.invariants import check_clip
 from factory.trust.validate.assets import check_assets
 from factory.trust.validate.context import Context
@@ -32,6 +33,13 @@ def image_members(members: dict[str, bytes]) -> tuple[str, ...]:
     if any(n in members for n in INTRINSIC_MEMBERS):
         return IMAGE_MEMBERS
     return tuple(n for n in IMAGE_MEMBERS if n not in INTRINSIC_MEMBERS)
+
+
+def layer_members(ctx: Context) -> set[str]:
+    """The optional layers' members (:mod:`factory.sample.layers`) the dataset's config
+    asks for in its ``output`` block (none when the context has no config)."""
+    output = (ctx.config or {}).get("output") or {}
+    return {m for m in LAYER_MEMBERS if output.get(m.removesuffix(".png"))}
 
 
 class Findings:
@@ -148,13 +156,14 @@ def _check_members(found: Findings, members: dict[str, bytes], ctx: Context, mix
     # the config says (a mix keeps the synthetic source's choice, which its manifest does
     # not record).
     names = set(members) - ({SOURCE_MEMBER} if mix else set())
-    required = {"json", *image_members(members)} | ({"mp4"} if ctx.mp4 else set())
+    required = {"json", *image_members(members), *layer_members(ctx)} | ({"mp4"} if ctx.mp4 else set())
     allowed = required | ({"mp4"} if ctx.mp4 is None or mix else set())
     # The point tracks' members: all of them when the config asks for tracks, none when
     # it does not; either when it is not known (a plain dataset, a mix).
     tracks = ((ctx.config or {}).get("output") or {}).get("tracks")
     required |= set(TRACK_MEMBERS) if tracks and not mix else set()
     allowed |= set(TRACK_MEMBERS) if tracks or tracks is None or mix else set()
+    allowed |= set(LAYER_MEMBERS) if ctx.config is None or mix else set()  # a mix keeps its source's
     if required - names or names - allowed:
         parts = []
         if required - names:
