@@ -22,8 +22,8 @@ import numpy as np
 
 from factory.render.frames import Frames
 from factory.sample.encode import DEPTH_SCALE, FLOW_INVALID, FLOW_SCALE, FLOW_ZERO, NORMAL_SCALE
-from factory.sample.track_members import decode_tracks
 from factory.sample.layers import LAYER_MEMBERS, LAYER_PNG, decode_layers, member_width
+from factory.sample.track_members import decode_tracks
 
 # member: (dtype, channels or None) of the decoded filmstrip image
 _PNG_MEMBERS = {

@@ -14,8 +14,8 @@ import numpy as np
 from factory.dataset.licensing import Tally
 from factory.sample.decode import png_array
 from factory.sample.encode import IMAGE_MEMBERS
-from factory.sample.track_members import TRACK_MEMBERS
 from factory.sample.layers import LAYER_MEMBERS
+from factory.sample.track_members import TRACK_MEMBERS
 from factory.trust.invariants import check_clip
 from factory.trust.validate.assets import check_assets
 from factory.trust.validate.context import Context
