@@ -88,6 +88,10 @@ class TrackRequest:
     object_share: float
     rng: np.random.Generator
     queries: tuple | None = None
+    # A rig camera's request: the index of an earlier request of the same call (its
+    # camera 0) whose points this one follows, the same world points projected and cast
+    # through this scene's camera (its depth, instance and draws unused); -1: its own.
+    points_of: int = -1
 
 
 def draw_queries(
@@ -249,9 +253,14 @@ class _Plan:
     entries: tuple
 
 
-def _plan(req: TrackRequest) -> _Plan:
+def _plan(req: TrackRequest, earlier: list[_Plan]) -> _Plan:
     sc = req.scene
     T, H, W = req.depth.shape
+    if req.points_of >= 0:  # a rig camera: camera 0's points, through this camera
+        p0 = earlier[req.points_of]
+        w2c, pos, rot = _poses(req)
+        cam, uv, inside = project(sc.camera.K, w2c, p0.world, W, H)
+        return _Plan(p0.tq, p0.iq, p0.jq, p0.world, p0.ids, cam, uv, inside, (w2c, pos, rot), np.nonzero(inside))
     if req.queries is None:
         fixed = np.array([o.id for o in sc.objects if o.static], np.int64)
         tq, iq, jq = draw_queries(req.depth, req.instance, fixed, req.points, req.object_share, req.rng)
@@ -291,7 +300,9 @@ def _cast(plans: list[_Plan], requests: list[TrackRequest], device: Device) -> n
 def render_tracks(requests: list[TrackRequest], device: Device) -> list[Tracks]:
     """One :class:`Tracks` per request (see the module docstring), the visibility of
     every clip's in-view entries cast in one launch on ``device``."""
-    plans = [_plan(r) for r in requests]
+    plans: list[_Plan] = []
+    for r in requests:
+        plans.append(_plan(r, plans))
     blocked = _cast(plans, requests, device)
     results, at = [], 0
     f = np.float32
@@ -304,7 +315,7 @@ def render_tracks(requests: list[TrackRequest], device: Device) -> list[Tracks]:
         results.append(
             Tracks(
                 query_frame=p.tq.astype(np.int32),
-                query_uv=np.stack([p.jq + 0.5, p.iq + 0.5], 1).astype(f).reshape(-1, 2),
+                query_uv=_query_uv(req, p),
                 surface=p.ids,
                 uv=p.uv.astype(f),
                 depth=p.cam[..., 2].astype(f),
@@ -315,3 +326,11 @@ def render_tracks(requests: list[TrackRequest], device: Device) -> list[Tracks]:
             )
         )
     return results
+
+
+def _query_uv(req: TrackRequest, p: _Plan) -> np.ndarray:
+    """The queries' image positions (N, 2) float32: the query pixel's centre, or, for a
+    rig camera's request, the point's projection in this camera at the query frame."""
+    if req.points_of >= 0:
+        return p.uv[p.tq, np.arange(len(p.tq))].astype(np.float32).reshape(-1, 2)
+    return np.stack([p.jq + 0.5, p.iq + 0.5], 1).astype(np.float32).reshape(-1, 2)

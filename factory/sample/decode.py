@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from factory.render.frames import Frames
-from factory.sample.encode import DEPTH_SCALE, FLOW_INVALID, FLOW_SCALE, FLOW_ZERO, NORMAL_SCALE
+from factory.sample.encode import DEPTH_SCALE, FLOW_INVALID, FLOW_SCALE, FLOW_ZERO, NORMAL_SCALE, camera_prefix
 from factory.sample.layers import LAYER_MEMBERS, LAYER_PNG, decode_layers, member_width
 from factory.sample.track_members import decode_tracks
 
@@ -166,3 +166,46 @@ def _image(name: str, value: Any, T: int, H: int, W: int, K: int = 0) -> np.ndar
 
 # decode_tracks (factory.sample.track_members): a sample's point tracks, or None
 __all__ = ["decode_present", "decode_sample", "decode_tracks", "png_array"]
+
+
+def camera_count(members: dict[str, Any]) -> int:
+    """K, the cameras of a sample: ``len(meta["cameras"])``, 1 without the key."""
+    return len(_json(_member(members, "json")).get("cameras") or [None])
+
+
+def camera_members(members: dict[str, Any], c: int) -> dict[str, Any]:
+    """The members of camera ``c`` of a rig's sample under camera 0's names (its
+    ``cam<c>.`` members, prefix dropped, and the JSON as :func:`camera_meta` gives it),
+    so :func:`decode_sample`, :func:`decode_present` and ``decode_tracks`` read any camera."""
+    if c == 0:
+        return members
+    K = camera_count(members)
+    if not 0 <= c < K:
+        raise ValueError(f"camera {c}: the sample has {K} cameras (0 to {K - 1})")
+    prefix = camera_prefix(c)
+    out = {k[len(prefix) :]: v for k, v in members.items() if k.startswith(prefix)}
+    out["json"] = camera_meta(_json(members["json"]), c)
+    if "__key__" in members:
+        out["__key__"] = members["__key__"]
+    return out
+
+
+def camera_meta(meta: dict, c: int) -> dict:
+    """The metadata as camera ``c`` sees it: ``camera`` with camera c's ``K``,
+    ``world_to_camera`` and ``gain``, and each ``objects[k]``'s camera-dependent
+    per-frame keys (``corners_2d`` ... ``visible_fraction``) camera c's. Camera 0: ``meta``."""
+    if c == 0:
+        return meta
+    entry = meta["cameras"][c]
+    out = dict(meta)
+    out["camera"] = {**meta["camera"], **{k: entry[k] for k in ("K", "world_to_camera", "gain")}}
+    out["objects"] = [
+        {**o, **{k: v for k, v in e.items() if k != "id"}} for o, e in zip(meta["objects"], entry["objects"])
+    ]
+    return out
+
+
+def decode_cameras(members: dict[str, Any]) -> list[Frames]:
+    """Every camera's :class:`Frames` of a sample, camera 0 first (one for a sample
+    without a rig); see :func:`decode_sample`."""
+    return [decode_sample(camera_members(members, c))[0] for c in range(camera_count(members))]

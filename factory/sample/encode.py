@@ -135,9 +135,22 @@ def encode_sample(
             members[name] = write(name, image())
     if sample.tracks is not None and only is None:  # the point tracks' .npy members (track_members)
         members.update(encode_tracks(sample.tracks))
+    for c, view in enumerate(sample.views, 1):  # a rig's camera c: the same members, named cam<c>.<member>
+        if _check_frames(view.frames) != (T, H, W):
+            raise ValueError(f"camera {c}: frames of shape {_check_frames(view.frames)}, camera 0's are {(T, H, W)}")
+        for name, image in _images(view.frames).items():
+            if only is None or name in only:
+                members[f"{camera_prefix(c)}{name}"] = write(name, image())
+        if view.tracks is not None and only is None:
+            members.update({f"{camera_prefix(c)}{k}": v for k, v in encode_tracks(view.tracks).items()})
     if mp4:
         members["mp4"] = encode_mp4(f.rgb, float(meta.get("fps", DEFAULT_FPS)))
     return members
+
+
+def camera_prefix(c: int) -> str:
+    """The member-name prefix of a rig's camera ``c``: "" for camera 0, ``cam<c>.`` after."""
+    return f"cam{c}." if c else ""
 
 
 def _images(f: Frames) -> dict[str, Callable[[], np.ndarray]]:

@@ -30,10 +30,11 @@ from factory.render.device import get_device
 from factory.render.layers import Layers
 from factory.render.renderer import Clip, render_clips
 from factory.render.tracks import TrackRequest, render_tracks
-from factory.sample.metadata import metadata
+from factory.sample.metadata import camera_entries, metadata
 from factory.sample.scenes import MAX_RETRIES, scene_and_motion, shows_nothing
-from factory.sample.types import Sample, sample_key
+from factory.sample.types import CameraView, Sample, sample_key
 from factory.scene.allocation import allocation_of
+from factory.scene.camera_rig import with_camera
 from factory.scene.config import Config
 from factory.scene.sampling import rng_for
 from factory.timing import timed
@@ -125,15 +126,23 @@ def generate_samples(
         if isinstance(result, RenderError):
             out[pos] = result
             continue
-        result, tracks = result  # the rendered clip and its point tracks (None: none asked for)
+        result, tracks, views = result  # camera 0's rendered clip, its point tracks (None: none asked for), the rig's
         try:
             with timed(timings, "metadata"):
                 meta = metadata(config, scenario, index, scene, motion, result, config_hash)
+                if views:  # a rig: camera 0 is the sample's camera, the rest go under "cameras"
+                    meta["cameras"] = camera_entries(scene, motion, [result, *(v[0] for v in views)])
         except Exception as e:  # noqa: BLE001 - returned with what reproduces it
             out[pos] = _failed(config, index, scenario, e)
             continue
         out[pos] = Sample(
-            key=sample_key(index), index=index, scenario=scenario, frames=result.frames, meta=meta, tracks=tracks
+            key=sample_key(index),
+            index=index,
+            scenario=scenario,
+            frames=result.frames,
+            meta=meta,
+            tracks=tracks,
+            views=tuple(CameraView(r.frames, t) for r, t in views),
         )
     return out
 
@@ -149,9 +158,12 @@ def _redraw_empty(config: Config, indices: list[int], jobs: list, rendered: list
         for n, ((pos, scenario, scene, _), result) in enumerate(zip(jobs, rendered)):
             if isinstance(result, RenderError) or config.scenarios[scenario].allow_empty:
                 continue
-            annotations = result[0].annotations  # (rendered clip, tracks)
-            visible = np.array([[a.visible_pixels for a in frame] for frame in annotations]).reshape(
-                scene.frames, len(scene.objects)
+            # (rendered clip, tracks, the rig's (clip, tracks)): an object seen by any camera counts
+            visible = sum(
+                np.array([[a.visible_pixels for a in frame] for frame in r.annotations]).reshape(
+                    scene.frames, len(scene.objects)
+                )
+                for r in [result[0], *(v[0] for v in result[2])]
             )
             if not shows_nothing(scene, visible):
                 continue
@@ -214,14 +226,30 @@ def _render(config: Config, indices: list[int], jobs: list, device, timings, sto
 
     def render(batch: list) -> list:
         # Clips made anew for every try: a failed one may have drawn from a clip's noise generator.
+        # A rig's K cameras are K clips of one scene and motion, side by side in the same launches.
+        K = r.cameras
         clips = [
-            Clip(scene, motion, r.motion_blur_samples, rng_for(config.seed, indices[pos], "render"))
+            Clip(
+                scene if K == 1 else with_camera(scene, c),
+                motion,
+                r.motion_blur_samples,
+                _noise_rng(config, indices[pos], c),
+            )
             for pos, _, scene, motion in batch
+            for c in range(K)
         ]
         rendered = render_clips(clips, device, r.batch_views, timings, stop, r, Layers.of(config.output))
-        return _with_tracks(config, [indices[job[0]] for job in batch], clips, rendered, device, timings)
+        index_of = [indices[job[0]] for job in batch for _ in range(K)]
+        flat = _with_tracks(config, index_of, clips, rendered, device, timings)
+        return [(*flat[n * K], flat[n * K + 1 : (n + 1) * K]) for n in range(len(batch))]
 
     return batch_or_each(render, jobs, lambda job, e: _failed(config, indices[job[0]], job[1], e))
+
+
+def _noise_rng(config: Config, index: int, c: int):
+    """Camera ``c``'s sensor-noise generator: the sample's ``render`` stream for camera
+    0 (as before rigs), ``rig_render`` numbered by the camera for the others."""
+    return rng_for(config.seed, index, "render") if c == 0 else rng_for(config.seed, index, "rig_render", c)
 
 
 def _with_tracks(config: Config, indices: list[int], clips: list[Clip], rendered: list, device, timings) -> list:
@@ -231,12 +259,13 @@ def _with_tracks(config: Config, indices: list[int], clips: list[Clip], rendered
     out = config.output
     if not out.tracks:
         return [(r, None) for r in rendered]
+    K = config.render.cameras  # a rig's cameras follow camera 0's points (the clip K places before)
     requests = [
         TrackRequest(
             c.scene, c.motion, r.frames.depth, r.frames.instance, out.tracks, out.track_object_share,
-            rng_for(config.seed, index, "tracks"),
+            rng_for(config.seed, index, "tracks"), points_of=-1 if n % K == 0 else n - n % K,
         )
-        for index, c, r in zip(indices, clips, rendered)
+        for n, (index, c, r) in enumerate(zip(indices, clips, rendered))
     ]  # fmt: skip
     with timed(timings, "tracks", device.synchronize if timings is not None else None):
         tracks = render_tracks(requests, device)

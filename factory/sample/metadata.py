@@ -20,6 +20,7 @@ from factory.physics.dynamics import CollisionEvent, Motion
 from factory.physics.model import effective_restitution
 from factory.render.renderer import ObjectAnnotation, RenderedClip
 from factory.sample.types import sample_key
+from factory.scene.camera_rig import scene_cameras, with_camera
 from factory.scene.config import Config
 from factory.scene.materials import MATERIAL_FAMILIES, family_id
 from factory.scene.shapes import box_corners
@@ -310,3 +311,36 @@ def _collisions(events: list[CollisionEvent]) -> list[dict]:
         }
         for e, f in zip(events, floats)
     ]
+
+
+# The per-frame keys of an ``objects[]`` entry that depend on the camera: a rig camera
+# c >= 1 has its own under ``cameras[c].objects`` (docs/format.md, "Cameras").
+CAMERA_KEYS = ("corners_2d", "corners_depth", *ObjectAnnotation._fields)
+
+
+def camera_entries(scene: Scene, motion: Motion, rendered: list[RenderedClip]) -> list[dict]:
+    """The ``cameras`` list of a rig's sample (K >= 2 entries, camera 0 first): per
+    camera its ``rig`` (the scenario's ``camera.rig``), ``shift`` (metres along the
+    posed camera's x, y, z: a stereo camera's offset), ``azimuth_deg`` (its azimuth
+    about the target at t = 0, degrees), ``K``, ``world_to_camera`` (T 4x4), ``gain``
+    (its own exposure), and, for c >= 1, ``objects``: per object its ``id`` and the
+    per-frame lists of :data:`CAMERA_KEYS` as this camera sees them."""
+    T = scene.frames
+    positions, rotations = motion.states_at(np.arange(T) / scene.fps)
+    out = []
+    for c, (cam, r) in enumerate(zip(scene_cameras(scene), rendered)):
+        entry = {
+            "rig": scene.params["camera.rig"],
+            "shift": _r(cam.rig_shift),
+            "azimuth_deg": _r(np.degrees(cam.azimuth)),
+            "K": _r(cam.K),
+            "world_to_camera": rounded(np.stack(r.world_to_camera), 9) if T else [],
+            "gain": _r(r.gain),
+        }
+        if c > 0:
+            per_frame = _per_frame(with_camera(scene, c), motion, r, positions, rotations)
+            entry["objects"] = [
+                {"id": o.id, **{key: p[key] for key in CAMERA_KEYS}} for o, p in zip(scene.objects, per_frame)
+            ]
+        out.append(entry)
+    return out

@@ -24,6 +24,16 @@ class Sample:
     frames: Frames
     meta: dict
     tracks: Tracks | None = None  # point tracks (config output.tracks > 0); docs/format.md "Point tracks"
+    views: tuple[CameraView, ...] = ()  # cameras 1 .. K-1 of a rig (render.cameras > 1); docs/format.md "Cameras"
+
+
+@dataclass
+class CameraView:
+    """What a rig camera c >= 1 adds to a sample: its frames and its point tracks (the
+    same points as camera 0's, None without tracks); its metadata is ``meta["cameras"][c]``."""
+
+    frames: Frames
+    tracks: Tracks | None = None
 
 
 def sample_key(index: int) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from factory.scene.camera_rig import scene_cameras, with_camera
 from factory.scene.types import Scene, camera_centre, camera_pose
 
 CAMERA_MARGIN = 0.1  # metres between the eye and any object
@@ -27,7 +28,17 @@ def eye_positions(scene: Scene) -> np.ndarray:
 
 
 def camera_clearance(scene: Scene) -> str | None:
-    """None if the camera keeps its margins at every frame, else what it hits first."""
+    """None if every camera of the rig keeps its margins at every frame, else what the
+    first one to fail hits first (named ``camera c`` for a rig camera c >= 1)."""
+    for c in range(len(scene_cameras(scene))):
+        problem = _clearance(with_camera(scene, c))
+        if problem is not None:
+            return problem if c == 0 else f"camera {c}, {problem}"
+    return None
+
+
+def _clearance(scene: Scene) -> str | None:
+    """:func:`camera_clearance` of ``scene.camera`` alone."""
     for t, eye in enumerate(eye_positions(scene)):
         if eye[2] < FLOOR_MARGIN:
             return f"frame {t}: the camera is {eye[2]:.3f} m above the floor"
@@ -60,7 +71,15 @@ def _frustum(scene: Scene) -> np.ndarray:
 
 
 def objects_in_view(scene: Scene, positions: np.ndarray) -> str | None:
-    """None if some moving object's bounding sphere meets the view frustum at some
+    """None if some moving object's bounding sphere meets the view frustum of some
+    camera of the rig at some frame (a clip is empty only if no camera can show one),
+    else a sentence saying none does; see :func:`_in_view`."""
+    problems = [_in_view(with_camera(scene, c), positions) for c in range(len(scene_cameras(scene)))]
+    return None if None in problems else problems[0]
+
+
+def _in_view(scene: Scene, positions: np.ndarray) -> str | None:
+    """None if some moving object's bounding sphere meets ``scene.camera``'s view frustum at some
     frame, else a sentence saying none does. ``positions``: (T, N, 3) float64, the
     objects' centres (world, metres) at each frame's time. A scene without moving
     objects passes. The test is conservative (a sphere near a frustum corner may pass

@@ -33,7 +33,7 @@ from factory.scene.appearance import FLOOR_DEFAULT, WALL_DEFAULT, Appearance, Fa
 from factory.scene.asset_fields import ASSET_SHAPE, ASSET_SHAPES_SHOWN, SPLITS, Finite, Override
 from factory.scene.distributions import parse_choice
 from factory.scene.fields import Fraction, NonNegative, Real, Strict, category, const, number
-from factory.scene.look_specs import BackdropSpec, CameraSpec, LightingSpec
+from factory.scene.look_specs import BackdropSpec, CameraSpec, LightingSpec, RigSettings
 from factory.scene.materials import FURNITURE_FAMILIES, TEXTURES  # noqa: F401  (TEXTURES: the config's names)
 from factory.scene.shapes import ANALYTIC, KINDS
 from factory.scene.validation import validation_problems
@@ -52,7 +52,7 @@ PNG_WRITERS = ("libdeflate", "opencv")
 DEFAULT_PNG = "libdeflate"
 
 
-class RenderSettings(Strict):
+class RenderSettings(RigSettings):
     width: int = Field(128, ge=8, le=4096, description="image width, pixels")
     height: int = Field(128, ge=8, le=4096, description="image height, pixels")
     frames: int = Field(8, ge=1, le=1000, description="frames per clip (T)")

@@ -22,7 +22,11 @@ AREA_MIN_SIZE = 0.05
 # sun; overcast: the CIE overcast sky, no sun; hdri: an image of a backdrop pack.
 BACKDROPS = ("flat", "sky", "overcast", "hdri")
 EXPOSURES = ("auto", "fixed")  # auto: metered from the light falling on the look-at point
-TONES = ("filmic", "linear")  # filmic: ACES (Narkowicz 2015) highlight roll-off; linear: clip
+TONES = ("filmic", "linear")
+RIGS = (
+    "stereo",
+    "ring",
+)  # how render.cameras > 1 cameras stand (docs/format.md, "Cameras")  # filmic: ACES (Narkowicz 2015) highlight roll-off; linear: clip
 
 
 class LightingSpec(Strict):
@@ -72,3 +76,17 @@ class CameraSpec(Strict):
     ev: number(ge=-20.0, le=20.0) = const(0.0)
     tone: category(TONES) = const("filmic")
     white_balance_k: number(ge=1000.0, le=40000.0) = const(6500.0)  # a light of this temperature renders white
+    # A rig of render.cameras > 1 cameras (drawn only then): stereo, a row along camera 0's
+    # x axis at ``baseline`` metres' spacing, all looking the same way; ring, the cameras
+    # spread over ``ring_spread_deg`` of azimuth about the target, each looking at it.
+    rig: category(RIGS) = const("stereo")
+    baseline: number(gt=0.0, le=10.0) = const(0.1)
+    ring_spread_deg: number(gt=0.0, le=360.0) = const(90.0)
+
+
+class RigSettings(Strict):
+    """The dataset-wide camera count of ``render`` (RenderSettings' base: config.py is
+    full): the same K in every sample, as Ray's ``read_webdataset`` needs the same
+    members in every row; how the K cameras stand is each scenario's ``camera.rig``."""
+
+    cameras: int = Field(1, ge=1, le=16, description="cameras per clip (a rig: camera.rig; docs/format.md, Cameras)")

@@ -15,7 +15,7 @@ import numpy as np
 
 from factory.scene import placement
 from factory.scene.backdrop import draw_backdrop
-from factory.scene.camera_rig import draw_camera
+from factory.scene.camera_rig import draw_camera, draw_rig
 from factory.scene.colour import kelvin_rgb
 from factory.scene.config import Config, Scenario
 from factory.scene.look_specs import AREA_MIN_SIZE
@@ -36,6 +36,7 @@ from factory.scene.types import (
 # 0 is retired: scenarios are allocated, not drawn (factory.scene.allocation).
 STREAMS = {"scenario": 0, "objects": 1, "lights": 2, "camera": 3, "room": 4, "floor": 5, "render": 6, "backdrop": 7}
 STREAMS["tracks"] = 8  # point-track queries (factory.render.tracks); a line of its own keeps the merge small
+STREAMS["rig_render"] = 9  # rig camera c >= 1's sensor noise: rng_for(seed, index, "rig_render", c)
 
 
 def rng_for(seed: int, index: int, stream: str, attempt: int = 0) -> np.random.Generator:
@@ -73,7 +74,9 @@ def draw_scene(
     objects = _objects(sc, room, furniture, rng_for(seed, index, "objects", attempt), draw, assets)
     ambient, sky, lights = _lights(sc, room, rng_for(seed, index, "lights", attempt), draw)
     backdrop, sun = draw_backdrop(sc.backdrop, rng_for(seed, index, "backdrop", attempt), draw, assets)
-    camera = draw_camera(config, sc, room, rng_for(seed, index, "camera", attempt), draw)
+    camera_rng = rng_for(seed, index, "camera", attempt)
+    camera = draw_camera(config, sc, room, camera_rng, draw)
+    camera, rig = draw_rig(config, sc, room, camera_rng, draw, camera)  # render.cameras > 1 only
     r = config.render
     return Scene(
         objects=tuple(objects),
@@ -91,6 +94,7 @@ def draw_scene(
         params=params,
         classes=assets.classes,
         backdrop=backdrop,
+        rig=rig,
     )
 
 

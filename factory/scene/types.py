@@ -272,6 +272,8 @@ class Camera:
     ev: float = 0.0  # stops over the metered exposure (auto), or log2 of the exposure (fixed)
     tone: str = "linear"  # filmic | linear
     white_balance_k: float = 6500.0  # a light of this colour temperature renders white
+    # A stereo rig camera's offset (m) along the posed camera's own x, y, z (docs/format.md, "Cameras")
+    rig_shift: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
 
 @dataclass(frozen=True)
@@ -311,6 +313,7 @@ class Scene:
     retry_reasons: tuple[str, ...] = ()  # why each was thrown away, in order: RETRY_REASONS' keys
     backdrop: Backdrop = Backdrop("flat")  # flat, radiance sky_color (set by draw_scene)
     classes: tuple[str, ...] = CLASSES  # the dataset's class table: a category's id is its index
+    rig: tuple[Camera, ...] = ()  # cameras 1 .. K-1 of a multi-camera rig (render.cameras > 1); camera 0 is ``camera``
 
 
 def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -390,4 +393,7 @@ def camera_pose(cam: Camera, time: float) -> np.ndarray:
         J[:3, :3] = Rx @ Ry @ rot_z(rz)
         J[:3, 3] = cam.jitter_m * wob
         M = J @ M
+    if cam.rig_shift != (0.0, 0.0, 0.0):  # a rig camera: moved along the posed camera's own axes
+        M = M.copy()
+        M[:3, 3] -= np.asarray(cam.rig_shift, np.float64)
     return M

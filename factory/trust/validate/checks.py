@@ -97,3 +97,8 @@ SAMPLE_CHECKS |= {
 
 CHECKS = {**DATASET_CHECKS, **SAMPLE_CHECKS}
 """Every check's name and what its failure means, dataset level first."""
+
+# Multi-camera rigs (render.cameras > 1; docs/format.md, "Cameras"): every per-sample check above runs for each
+# camera c >= 1 on its cam<c>. members and the metadata as it sees it, its failures' messages starting "camera c:".
+SAMPLE_CHECKS["meta.cameras"] = "the metadata's cameras list does not have render.cameras entries"
+CHECKS["meta.cameras"] = SAMPLE_CHECKS["meta.cameras"]

@@ -13,7 +13,7 @@ import numpy as np
 
 from factory.dataset.licensing import Tally
 from factory.sample.decode import png_array
-from factory.sample.encode import IMAGE_MEMBERS
+from factory.sample.encode import IMAGE_MEMBERS, camera_prefix
 from factory.sample.layers import LAYER_MEMBERS
 from factory.sample.track_members import TRACK_MEMBERS
 from factory.trust.invariants import check_clip
@@ -164,6 +164,10 @@ def _check_members(found: Findings, members: dict[str, bytes], ctx: Context, mix
     required |= set(TRACK_MEMBERS) if tracks and not mix else set()
     allowed |= set(TRACK_MEMBERS) if tracks or tracks is None or mix else set()
     allowed |= set(LAYER_MEMBERS) if ctx.config is None or mix else set()  # a mix keeps its source's
+    # A rig (render.cameras K > 1): cameras 1 .. K-1 have camera 0's members (no json, no mp4) as cam<c>.<member>.
+    rig = [camera_prefix(c) for c in range(1, camera_total(ctx, members))]
+    required |= {p + n for p in rig for n in required if n not in ("json", "mp4")}
+    allowed |= {p + n for p in rig for n in allowed if n not in ("json", "mp4")}
     if required - names or names - allowed:
         parts = []
         if required - names:
@@ -223,20 +227,63 @@ def _check_synthetic(
         found.add("decode.shape", str(e))
         return
     check_clip(frames, arrays["flow.png"], meta, found.add)
-    _check_degenerate(found, frames, meta, ctx)
+    views = [frames, *_check_rig(found, members, meta, ctx, needed)]
+    _check_degenerate(found, views, meta, ctx)
 
 
-def _check_degenerate(found: Findings, frames, meta: dict, ctx: Context) -> None:
-    """``clip.empty``: a clip that shows no moving object in any frame, where its
-    scenario (in the manifest's config) does not ask for such clips."""
+def camera_total(ctx: Context, members: dict) -> int:
+    """K, the cameras a sample should have: the config's ``render.cameras`` (1 if
+    absent), or, without a config (a plain dataset, a mix), its ``cam<c>.`` members'."""
+    if ctx.config is not None:
+        return int((ctx.config.get("render") or {}).get("cameras", 1))
+    return 1 + sum(1 for c in range(1, 17) if f"{camera_prefix(c)}rgb.png" in members)
+
+
+def _check_rig(found: Findings, members: dict, meta: dict, ctx: Context, needed: tuple) -> list:
+    """Every per-sample check of cameras 1 .. K-1 of a rig (docs/format.md, "Cameras"):
+    their tracks and ground-truth invariants against the metadata as each sees it
+    (:func:`~factory.sample.decode.camera_meta`), failures named ``camera c``; the
+    ``cameras`` list's length. Returns the cameras' decoded frames, camera 1 first."""
+    from factory.sample.decode import camera_members, camera_meta, decode_sample
+
+    K = camera_total(ctx, members)
+    if K == 1 and "cameras" not in meta:
+        return []
+    if len(meta.get("cameras") or ()) != K:
+        found.add("meta.cameras", f"meta cameras has {len(meta.get('cameras') or ())} entries, the config has {K}")
+        return []
+    out = []
+    for c in range(1, K):
+
+        def add(check: str, message: str, c: int = c) -> None:
+            found.add(check, f"camera {c}: {message}")
+
+        sub = camera_members(members, c)
+        cmeta = camera_meta(meta, c)
+        check_tracks(add, sub, cmeta)
+        try:
+            arrays = {"json": cmeta, **{name: png_array(sub[name]) for name in needed if name in sub}}
+            frames_c, _ = decode_sample(arrays)
+        except Exception as e:  # noqa: BLE001 - Pillow raises many types for bad data
+            add("decode.image", f"does not decode ({type(e).__name__}: {e})")
+            continue
+        check_clip(frames_c, arrays["flow.png"], cmeta, add)
+        out.append(frames_c)
+    return out
+
+
+def _check_degenerate(found: Findings, views: list, meta: dict, ctx: Context) -> None:
+    """``clip.empty``: a clip that shows no moving object in any frame of any camera
+    (``views``: each camera's frames), where its scenario (in the manifest's config)
+    does not ask for such clips."""
     scenario = ((ctx.config or {}).get("scenarios") or {}).get(meta.get("scenario"))
     if not isinstance(scenario, dict) or scenario.get("allow_empty", False):
         return
     moving = {o.get("id") for o in meta.get("objects") or () if isinstance(o, dict) and not o.get("static")}
-    if moving and not np.isin(frames.instance, list(moving)).any():
+    if moving and not any(np.isin(f.instance, list(moving)).any() for f in views):
         found.add(
             "clip.empty",
-            f"none of the moving objects {sorted(moving)} has a pixel in any of the {len(frames.instance)} frames "
+            f"none of the moving objects {sorted(moving)} has a pixel in any of the {len(views[0].instance)} frames "
             f"(scenario {meta.get('scenario')!r} does not set allow_empty)",
         )
 
