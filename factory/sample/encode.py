@@ -128,6 +128,8 @@ def encode_sample(
     for name, image in _images(f).items():
         if only is None or name in only:
             members[name] = write(name, image())
+    if sample.geometry is not None:  # the meshes a third party rebuilds objects from
+        members["geometry.glb"] = sample.geometry
     if mp4:
         members["mp4"] = encode_mp4(f.rgb, float(meta.get("fps", DEFAULT_FPS)))
     return members

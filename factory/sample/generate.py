@@ -28,6 +28,7 @@ import numpy as np
 from factory.errors import RenderError, Stopped
 from factory.render.device import get_device
 from factory.render.renderer import Clip, render_clips
+from factory.sample.geometry import geometry_member
 from factory.sample.metadata import metadata
 from factory.sample.scenes import scene_and_motion
 from factory.sample.types import Sample, sample_key
@@ -125,10 +126,13 @@ def generate_samples(
         try:
             with timed(timings, "metadata"):
                 meta = metadata(config, scenario, index, scene, motion, result, config_hash)
+                geometry = geometry_member(scene)
         except Exception as e:  # noqa: BLE001 - returned with what reproduces it
             out[pos] = _failed(config, index, scenario, e)
             continue
-        out[pos] = Sample(key=sample_key(index), index=index, scenario=scenario, frames=result.frames, meta=meta)
+        out[pos] = Sample(
+            key=sample_key(index), index=index, scenario=scenario, frames=result.frames, meta=meta, geometry=geometry
+        )
     return out
 
 

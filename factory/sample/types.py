@@ -22,6 +22,7 @@ class Sample:
     scenario: str
     frames: Frames
     meta: dict
+    geometry: bytes | None = None  # the geometry.glb member (docs/format.md); None: no mesh object
 
 
 def sample_key(index: int) -> str:

@@ -1,0 +1,213 @@
+"""The oracle's layer checks, one function each, in one registry (:data:`LAYERS`).
+
+A layer check takes a :class:`Pixels` (M sampled pixels of one frame, the decoded
+stored values there and the oracle's own rays, cast lazily and shared by the layers)
+and returns a :class:`Verdict`: per pixel whether the stored value is what the oracle
+derives (``ok``), the error where a value was compared (``error``, NaN elsewhere) and
+a message for the pixels that are not ok. A new layer (backward flow, scene flow,
+object coordinates, ...) is one more function here and one more entry of
+:data:`LAYERS` with its tolerance in :data:`TOLERANCES` (docs/trust.md).
+
+The rules, shared by every layer, are in docs/trust.md ("The oracle"): the oracle's
+surface is its float64 ray cast through the pixel centre (plus an offset, for the
+silhouette rule); a pixel showing an object the oracle cannot rebuild is not checked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from factory.trust.oracle.cast import SKY, Hits, camera_rays, cast
+from factory.trust.oracle.scene import OracleScene
+
+# Stated tolerances (docs/format.md's encoding bounds plus float32 rendering error):
+# depth 0.5 mm of millimetre codes + 1e-5 of depth; normals 1/255 a component
+# (codes of 1/127.5) + 5e-4; flow 1/128 px (codes of 1/64 px) + 2e-3 px.
+TOLERANCES = {"depth": 5e-4, "normals": 1.0 / 255 + 5e-4, "flow": 1.0 / 128 + 2e-3, "instance": 0.0, "boxes": 0.0}
+DEPTH_REL = 1e-5  # of depth, added to the depth tolerance
+FLOW_NEAR = 0.01  # the validity rule: |plane z - z| <= FLOW_NEAR (z + 1 m)
+
+
+@dataclass
+class Stored:
+    """The decoded sample (docs/format.md "Decoded arrays") and its metadata."""
+
+    depth: np.ndarray
+    instance: np.ndarray
+    normals: np.ndarray
+    flow: np.ndarray
+    flow_valid: np.ndarray
+    meta: dict
+
+
+class Pixels:
+    """M pixels (``rows``, ``cols``) of ``frame``, the oracle's rays through their
+    centres moved by ``offset`` (du, dv) pixels, and what they meet (:attr:`hits`)."""
+
+    def __init__(self, scene: OracleScene, stored: Stored, frame: int, rows, cols, offset=(0.0, 0.0)):
+        self.scene, self.stored, self.frame = scene, stored, frame
+        self.rows, self.cols, self.offset = np.asarray(rows), np.asarray(cols), offset
+        self.u = self.cols + 0.5 + offset[0]
+        self.v = self.rows + 0.5 + offset[1]
+        ids = np.array([b.id for b in scene.bodies] + [0], np.int64)
+        self._ids = ids
+
+    @cached_property
+    def rays(self) -> tuple[np.ndarray, np.ndarray]:
+        return camera_rays(self.scene, self.frame, self.u, self.v)
+
+    @cached_property
+    def hits(self) -> Hits:
+        return cast(self.scene, self.frame, *self.rays)
+
+    @cached_property
+    def oracle_id(self) -> np.ndarray:
+        """The instance id the oracle sees (0: floor, walls, sky)."""
+        return np.where(self.hits.surface >= 0, self._ids[self.hits.surface], 0)
+
+    def stored_at(self, array: np.ndarray) -> np.ndarray:
+        return array[self.frame, self.rows, self.cols]
+
+    @cached_property
+    def same_surface(self) -> np.ndarray:
+        """Both see a surface, and the same object (or both the floor / a wall)."""
+        sky_o = self.hits.surface == SKY
+        sky_s = self.stored_at(self.stored.depth) == 0
+        return ~sky_o & ~sky_s & (self.oracle_id == self.stored_at(self.stored.instance))
+
+    def normals(self) -> np.ndarray:
+        """The oracle's shading normals (M, 3), camera frame, by the format's facing
+        rule: the geometric normal turned to face the ray; the shading normal, or that
+        geometric one where the shading normal faces away from the camera."""
+        _, d = self.rays
+        ng, n = self.hits.ng.copy(), self.hits.n.copy()
+        ng[np.einsum("ij,ij->i", ng, d) > 0] *= -1
+        away = np.einsum("ij,ij->i", n, d) >= 0
+        n[away] = ng[away]
+        return n @ self.scene.world_to_camera[self.frame][:3, :3].T
+
+
+@dataclass
+class Verdict:
+    """Per pixel: ``ok`` (M,) bool, ``error`` (M,) float (NaN: no value compared) and
+    ``message(m)`` saying why pixel m is not ok."""
+
+    ok: np.ndarray
+    error: np.ndarray
+    message: Callable[[int], str]
+
+
+def depth(px: Pixels) -> Verdict:
+    want = np.where(px.hits.surface == SKY, 0.0, px.hits.t)
+    got = px.stored_at(px.stored.depth).astype(np.float64)
+    err = np.where((want > 0) & (got > 0), np.abs(got - want), np.nan)
+    ok = np.where(np.isnan(err), (want > 0) == (got > 0), err <= TOLERANCES["depth"] + DEPTH_REL * want)
+    return Verdict(ok, err, lambda m: f"depth {got[m]:.4f} m, the oracle's {want[m]:.4f} m")
+
+
+def instance(px: Pixels) -> Verdict:
+    want, got = px.oracle_id, px.stored_at(px.stored.instance).astype(np.int64)
+    return Verdict(want == got, np.full(len(want), np.nan), lambda m: f"instance {got[m]}, the oracle sees {want[m]}")
+
+
+def normals(px: Pixels) -> Verdict:
+    want, got = px.normals(), px.stored_at(px.stored.normals).astype(np.float64)
+    err = np.where(px.same_surface, np.abs(got - want).max(1), np.nan)
+    ok = ~(err > TOLERANCES["normals"])
+    return Verdict(
+        ok, err, lambda m: f"normal {np.round(got[m], 4).tolist()}, the oracle's {np.round(want[m], 4).tolist()}"
+    )
+
+
+def oracle_flow(px: Pixels) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The oracle's forward flow (M, 2) px and validity (M,), by the format's rule: the
+    hit rides with its surface to t+1 (the metadata's poses), is projected with K and
+    world_to_camera[t+1], lands in the image in front of the camera, and the surface
+    the oracle's own ray through the landing pixel's centre (floor of u, v) meets in t+1,
+    taken as its plane (geometric normal), passes within 0.01 z + 0.01 m of its camera
+    z along the exact landing ray; sky there: invalid. Also the landing pixels (M, 2)
+    (row, col; -1 where none)."""
+    sc, t, h = px.scene, px.frame, px.hits
+    M = len(px.rows)
+    flow, valid, landing = np.zeros((M, 2)), np.zeros(M, bool), np.full((M, 2), -1)
+    if t + 1 >= sc.frames:
+        return flow, valid, landing
+    moved = h.point.copy()
+    for b, body in enumerate(sc.bodies):
+        on = h.surface == b
+        moved[on] = h.local[on] @ body.rotations[t + 1].T + body.positions[t + 1]
+    w2c = sc.world_to_camera[t + 1]
+    c = moved @ w2c[:3, :3].T + w2c[:3, 3]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        uv = (c @ sc.K.T)[:, :2] / c[:, 2:3]
+    land = (h.surface != SKY) & (c[:, 2] > 1e-6) & (uv[:, 0] >= 0) & (uv[:, 0] < sc.width)
+    land &= (uv[:, 1] >= 0) & (uv[:, 1] < sc.height)
+    idx = np.flatnonzero(land)
+    if len(idx):
+        qi = np.minimum(np.floor(uv[idx, 1]), sc.height - 1) + 0.5 + px.offset[1]
+        qj = np.minimum(np.floor(uv[idx, 0]), sc.width - 1) + 0.5 + px.offset[0]
+        landing[idx] = np.stack([np.floor(qi), np.floor(qj)], 1).astype(int)
+        o, dq = camera_rays(sc, t + 1, qj, qi)
+        q = cast(sc, t + 1, o, dq)
+        _, ray = camera_rays(sc, t + 1, uv[idx, 0], uv[idx, 1])
+        denom = np.einsum("ij,ij->i", q.ng, ray)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            plane_z = np.einsum("ij,ij->i", q.ng, q.t[:, None] * dq) / denom
+        z = c[idx, 2]
+        good = (q.surface != SKY) & (np.abs(denom) > 1e-6) & (np.abs(plane_z - z) <= FLOW_NEAR * (z + 1.0))
+        valid[idx] = good
+    flow[valid] = uv[valid] - np.stack([px.cols[valid] + 0.5, px.rows[valid] + 0.5], 1)
+    return flow, valid, landing
+
+
+def flow(px: Pixels) -> Verdict:
+    want, want_ok, landing = oracle_flow(px)
+    got, got_ok = px.stored_at(px.stored.flow).astype(np.float64), px.stored_at(px.stored.flow_valid)
+    both = want_ok & got_ok
+    err = np.where(both, np.abs(got - want).max(1), np.nan)
+    ok = (want_ok == got_ok) & ~(err > TOLERANCES["flow"])
+    if px.scene.unknown_ids and px.frame + 1 < px.scene.frames:  # an object the oracle cannot see may hide it
+        lands = landing[:, 0] >= 0
+        there = np.zeros(len(ok), np.int64)
+        there[lands] = px.stored.instance[px.frame + 1, landing[lands, 0], landing[lands, 1]]
+        ok |= np.isin(there, list(px.scene.unknown_ids))
+
+    def message(m: int) -> str:
+        if want_ok[m] != got_ok[m]:
+            return f"flow valid {bool(got_ok[m])}, the oracle's rule says {bool(want_ok[m])}"
+        return f"flow {np.round(got[m], 4).tolist()} px, the oracle's {np.round(want[m], 4).tolist()}"
+
+    return Verdict(ok, err, message)
+
+
+def boxes(px: Pixels) -> Verdict:
+    """Each object the oracle's ray meets lies in its ``bbox_amodal`` at the pixel; the
+    object it sees first, in its ``bbox_visible``."""
+    M = len(px.rows)
+    ok, why = np.ones(M, bool), [""] * M
+    objects = {int(o["id"]): o for o in px.stored.meta["objects"]}
+    for b, body in enumerate(px.scene.bodies):
+        o = objects[body.id]
+        for key, mask in (("bbox_amodal", px.hits.met[:, b]), ("bbox_visible", px.hits.surface == b)):
+            box = o[key][px.frame]
+            inside = np.zeros(M, bool)
+            if box is not None:
+                x0, y0, x1, y1 = box
+                inside = (px.cols >= x0) & (px.cols < x1) & (px.rows >= y0) & (px.rows < y1)
+            for m in np.flatnonzero(mask & ~inside):
+                ok[m], why[m] = False, f"object {body.id} is met here but {key} is {box}"
+    return Verdict(ok, np.full(M, np.nan), lambda m: why[m])
+
+
+LAYERS: dict[str, Callable[[Pixels], Verdict]] = {
+    "depth": depth,
+    "instance": instance,
+    "normals": normals,
+    "flow": flow,
+    "boxes": boxes,
+}
+"""Every per-pixel layer check of the oracle, by layer name (its check is ``oracle.<name>``)."""
