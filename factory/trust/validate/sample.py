@@ -13,8 +13,10 @@ from factory.dataset.licensing import Tally
 from factory.sample.decode import png_array
 from factory.sample.encode import IMAGE_MEMBERS
 from factory.trust.invariants import check_clip
+from factory.trust.oracle import GEOMETRY_MEMBER
 from factory.trust.validate.assets import check_assets
 from factory.trust.validate.context import Context
+from factory.trust.validate.oracle import check_with_oracle
 from factory.trust.validate.result import ShardResult
 
 REAL_IMAGE_MEMBERS = ("jpg", "jpeg", "png", "webp")
@@ -145,7 +147,7 @@ def _check_members(found: Findings, members: dict[str, bytes], ctx: Context, mix
     # not record).
     names = set(members) - ({SOURCE_MEMBER} if mix else set())
     required = {"json", *image_members(members)} | ({"mp4"} if ctx.mp4 else set())
-    allowed = required | ({"mp4"} if ctx.mp4 is None or mix else set())
+    allowed = required | ({"mp4"} if ctx.mp4 is None or mix else set()) | {GEOMETRY_MEMBER}  # since issue 26
     if required - names or names - allowed:
         parts = []
         if required - names:
@@ -204,6 +206,8 @@ def _check_synthetic(
         found.add("decode.shape", str(e))
         return
     check_clip(frames, arrays["flow.png"], meta, found.add)
+    if ctx.oracle > 0:
+        check_with_oracle(found.add, origin, frames, meta, members, ctx.oracle, res.oracle)
 
 
 def _check_meta(
