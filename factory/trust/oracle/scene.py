@@ -96,10 +96,12 @@ def read_geometry(data: bytes) -> dict[str, Mesh]:
     return out
 
 
-def oracle_scene(meta: dict, geometry: bytes | None) -> OracleScene:
+def oracle_scene(meta: dict, geometry: bytes | None, meshes: dict[str, Mesh] | None = None) -> OracleScene:
     """The scene of a sample from its metadata and its ``geometry.glb`` bytes (None:
-    the sample has none)."""
-    meshes = read_geometry(geometry) if geometry is not None else {}
+    the sample has none); ``meshes`` (by id), when given, instead of the member's (a
+    check of meshes rebuilt another way, from the objects' ``asset`` records, say)."""
+    if meshes is None:
+        meshes = read_geometry(geometry) if geometry is not None else {}
     cam = meta["camera"]
     T = int(meta["frames"])
     room = meta.get("room")
