@@ -93,12 +93,16 @@ class Pixels:
 
 @dataclass
 class Verdict:
-    """Per pixel: ``ok`` (M,) bool, ``error`` (M,) float (NaN: no value compared) and
-    ``message(m)`` saying why pixel m is not ok."""
+    """Per pixel: ``ok`` (M,) bool, ``error`` (M,) float (NaN: no value compared),
+    ``message(m)`` saying why pixel m is not ok, and ``label`` (M,) bool: the pixel is
+    not ok because the two disagree on WHAT is seen there (an id, sky or not, flow
+    valid or not), which only the silhouette rule may excuse; a value off on the
+    surface both see is never excused."""
 
     ok: np.ndarray
     error: np.ndarray
     message: Callable[[int], str]
+    label: np.ndarray | None = None  # None: every pixel's
 
 
 def depth(px: Pixels) -> Verdict:
@@ -106,7 +110,8 @@ def depth(px: Pixels) -> Verdict:
     got = px.stored_at(px.stored.depth).astype(np.float64)
     err = np.where((want > 0) & (got > 0), np.abs(got - want), np.nan)
     ok = np.where(np.isnan(err), (want > 0) == (got > 0), err <= TOLERANCES["depth"] + DEPTH_REL * want)
-    return Verdict(ok, err, lambda m: f"depth {got[m]:.4f} m, the oracle's {want[m]:.4f} m")
+    label = ~px.same_surface & ((want > 0) | (got > 0))
+    return Verdict(ok, err, lambda m: f"depth {got[m]:.4f} m, the oracle's {want[m]:.4f} m", label)
 
 
 def instance(px: Pixels) -> Verdict:
@@ -118,9 +123,11 @@ def normals(px: Pixels) -> Verdict:
     want, got = px.normals(), px.stored_at(px.stored.normals).astype(np.float64)
     err = np.where(px.same_surface, np.abs(got - want).max(1), np.nan)
     ok = ~(err > TOLERANCES["normals"])
-    return Verdict(
-        ok, err, lambda m: f"normal {np.round(got[m], 4).tolist()}, the oracle's {np.round(want[m], 4).tolist()}"
-    )
+
+    def message(m: int) -> str:
+        return f"normal {np.round(got[m], 4).tolist()}, the oracle's {np.round(want[m], 4).tolist()}"
+
+    return Verdict(ok, err, message, np.zeros(len(ok), bool))
 
 
 def oracle_flow(px: Pixels) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -181,7 +188,7 @@ def flow(px: Pixels) -> Verdict:
             return f"flow valid {bool(got_ok[m])}, the oracle's rule says {bool(want_ok[m])}"
         return f"flow {np.round(got[m], 4).tolist()} px, the oracle's {np.round(want[m], 4).tolist()}"
 
-    return Verdict(ok, err, message)
+    return Verdict(ok, err, message, want_ok != got_ok)
 
 
 def boxes(px: Pixels) -> Verdict:

@@ -123,9 +123,12 @@ def _layer(name, fn, scene, stored, frame, rows, cols, stats, failures) -> None:
     st = stats[name]
     st.sampled += len(rows)
     bad = np.flatnonzero(~verdict.ok)
+    # Only a disagreement on what is seen may be a silhouette's; a value off on the
+    # surface both see is not retried (tolerated stays False for it).
+    label = np.ones(len(bad), bool) if verdict.label is None else verdict.label[bad]
     tolerated = np.zeros(len(bad), bool)
     for offset in EDGE_OFFSETS if len(bad) else ():
-        todo = np.flatnonzero(~tolerated)
+        todo = np.flatnonzero(~tolerated & label)
         if not len(todo):
             break
         shifted = fn(Pixels(scene, stored, frame, rows[bad[todo]], cols[bad[todo]], offset))
