@@ -8,7 +8,8 @@ object's ``dims``). Each mesh holds float32 positions, uint32 triangle indices a
 float32 vertex normals: the normals the renderer interpolates for shading normals.
 Vertices that share a position and a normal are merged (the assets store one per
 face corner), which leaves every triangle's corners and normals as they were.
-Analytic objects need no mesh: their ``shape`` and ``dims`` define them.
+Analytic objects need no mesh: their ``shape`` and ``dims`` define them; a sample
+without a mesh object holds an empty scene.
 
 Per mesh object the metadata's ``objects[].mesh`` names the id and the scale (its
 ``dims``) (:func:`mesh_entry`); every object carries ``half_extents``, the box its
@@ -22,6 +23,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
+import struct
 from functools import lru_cache
 
 import numpy as np
@@ -62,16 +65,26 @@ def mesh_entry(obj: SceneObject) -> dict:
     return entry
 
 
-def geometry_member(scene: Scene) -> bytes | None:
-    """The ``geometry.glb`` bytes of ``scene`` (its distinct meshes, by id), or None
-    when it has no mesh object."""
+def _empty_glb() -> bytes:
+    """A glTF binary with one empty scene (trimesh refuses to export one): its JSON
+    chunk only, padded with spaces to 4 bytes as the format asks."""
+    doc = json.dumps({"asset": {"version": "2.0", "generator": "factory"}, "scene": 0, "scenes": [{"nodes": []}]})
+    body = doc.replace(" ", "").encode()
+    body += b" " * (-len(body) % 4)
+    return struct.pack("<4sII", b"glTF", 2, 12 + 8 + len(body)) + struct.pack("<I4s", len(body), b"JSON") + body
+
+
+def geometry_member(scene: Scene) -> bytes:
+    """The ``geometry.glb`` bytes of ``scene``: its distinct meshes, by id; a sample
+    without a mesh object gets an empty scene, so every sample of a dataset has the
+    same members (Ray's reader makes one table of them)."""
     meshes = {}
     for o in scene.objects:
         if o.is_mesh:
             mid, positions, faces, normals = merged(o.mesh_data)
             meshes[mid] = (positions, faces, normals)
     if not meshes:
-        return None
+        return _empty_glb()
     glb = trimesh.Scene()
     for mid in sorted(meshes):
         positions, faces, normals = meshes[mid]
