@@ -97,14 +97,15 @@ def _body(body: Body, frame: int, o: np.ndarray, d: np.ndarray):
         return t, local, n, ng
     mesh, s = body.mesh, body.scale
     o_u, d_u = np.tile(o_l / s, (len(rows), 1)), d_l / s
-    tri, ray, loc = mesh.intersector.intersects_id(o_u, d_u, multiple_hits=False, return_locations=True)
+    with np.errstate(divide="ignore", invalid="ignore"):  # a degenerate triangle (some pack meshes) is never hit
+        tri, ray, loc = mesh.intersector.intersects_id(o_u, d_u, multiple_hits=False, return_locations=True)
     if not len(ray):
         return t, local, n, ng
     tk = np.einsum("ij,ij->i", loc - o_u[ray], d_u[ray]) / np.einsum("ij,ij->i", d_u[ray], d_u[ray])
     keep = tk > T_MIN
     tri, ray, loc, tk = tri[keep], ray[keep], loc[keep], tk[keep]
     corners = mesh.vertices[mesh.faces[tri]]  # (K, 3, 3)
-    w = _barycentric(corners, loc)
+    w = barycentric(corners, loc)
     smooth = np.einsum("ki,kij->kj", w, mesh.normals[mesh.faces[tri]])
     face = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
     hit = rows[ray]
@@ -114,7 +115,7 @@ def _body(body: Body, frame: int, o: np.ndarray, d: np.ndarray):
     return t, local, n, ng
 
 
-def _barycentric(corners: np.ndarray, points: np.ndarray) -> np.ndarray:
+def barycentric(corners: np.ndarray, points: np.ndarray) -> np.ndarray:
     """Barycentric weights (K, 3) of points (K, 3) in triangles (K, 3, 3)."""
     a, b = corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]
     q = points - corners[:, 0]

@@ -23,7 +23,7 @@ from factory.trust.oracle.layers import LAYERS, TOLERANCES, Pixels, Stored
 from factory.trust.oracle.scene import OracleScene, oracle_scene
 
 DEFAULT_FRACTION = 0.002  # of each frame's pixels (benchmarks/README.md, "Issue 26: oracle")
-EDGE_DELTA = 0.01  # px: the silhouette rule's offset
+EDGE_DELTA = 0.01  # px: the silhouette rule's offset (float32 against float64 needs far less)
 EDGE_OFFSETS = ((EDGE_DELTA, 0.0), (-EDGE_DELTA, 0.0), (0.0, EDGE_DELTA), (0.0, -EDGE_DELTA))
 EDGE_SHARE = 0.001  # at most this share of the sampled pixels may agree only by the silhouette rule
 CORNER_M = 1e-5  # m: a corner's camera-frame error from the metadata's rounded pose (6 decimals)
@@ -70,7 +70,9 @@ class LayerStats:
         if not self.compared:
             return 0.0
         k = np.searchsorted(np.cumsum(self.hist), 0.99 * self.compared)
-        scale = self.tolerance if self.tolerance > 0 else 1.0
+        if self.tolerance == 0:  # an exact layer (ids, boxes): errors are 0 (agree) or 1
+            return 0.0 if k == 0 else self.max
+        scale = self.tolerance
         return math.inf if k >= BINS else (k + 1) * 4 * scale / BINS
 
     def to_dict(self) -> dict:

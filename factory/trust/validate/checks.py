@@ -48,7 +48,7 @@ DATASET_CHECKS = {
 # Sample level: members, decoding, metadata and the ground truth's invariants.
 SAMPLE_CHECKS = {
     "members.set": "the members are not json + the eight PNGs (+ mp4 when the config says; a dataset made before "
-    "issue 25: the six without albedo.png and material.png)",
+    "issue 25: the six without albedo.png and material.png; + geometry.glb since issue 26)",
     "decode.json": "the metadata does not parse as a JSON object",
     "decode.image": "a PNG (or a real sample's jpg/jpeg/png/webp) does not decode",
     "decode.shape": "factory.sample.decode.decode_sample refuses the shapes or dtypes",
