@@ -65,15 +65,15 @@ class LayerStats:
 
     @property
     def p99(self) -> float:
-        """The 99th percentile of the errors (the upper edge of its histogram bin; inf
-        past 4 tolerances)."""
+        """The 99th percentile of the errors (the upper edge of its histogram bin; past 4
+        tolerances, the max: an upper bound that stays finite in the JSON)."""
         if not self.compared:
             return 0.0
         k = np.searchsorted(np.cumsum(self.hist), 0.99 * self.compared)
         if self.tolerance == 0:  # an exact layer (ids, boxes): errors are 0 (agree) or 1
             return 0.0 if k == 0 else self.max
         scale = self.tolerance
-        return math.inf if k >= BINS else (k + 1) * 4 * scale / BINS
+        return self.max if k >= BINS else min((k + 1) * 4 * scale / BINS, self.max)
 
     def to_dict(self) -> dict:
         return asdict(self)
