@@ -74,20 +74,25 @@ def _static(scene: OracleScene, o: np.ndarray, d: np.ndarray):
     return t, code, n
 
 
-def _body(body: Body, frame: int, o: np.ndarray, d: np.ndarray):
-    """Body ``body`` at ``frame`` against rays o (3,) / d (M, 3): t (M,) (inf: miss), the
-    object-frame point (M, 3), shading and geometric normals (M, 3) world."""
+def _near(scene: OracleScene, frame: int, o: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """(M, B) whether ray m passes within body b's bounding sphere, ahead of the camera:
+    the rays each body can hit (one pass for all bodies)."""
+    centres = np.array([b.positions[frame] for b in scene.bodies]).reshape(-1, 3) - o
+    radii = np.array([b.radius for b in scene.bodies])
+    dd = np.einsum("ij,ij->i", d, d)[:, None]
+    dc = d @ centres.T
+    # |d x c|^2 = |d|^2 |c|^2 - (d.c)^2 <= r^2 |d|^2, and d.c > -r |d|.
+    return (dd * (centres * centres).sum(1) - dc * dc <= radii**2 * dd) & (dc > -radii * np.sqrt(dd))
+
+
+def _body(body: Body, frame: int, o: np.ndarray, d: np.ndarray, rows: np.ndarray):
+    """Body ``body`` at ``frame`` against rays o (3,) / d (M, 3), of which only ``rows``
+    may meet it: t (M,) (inf: miss), the object-frame point (M, 3), shading and
+    geometric normals (M, 3) world."""
     R, p = body.rotations[frame], body.positions[frame]
     m = len(d)
     t = np.full(m, np.inf)
     local, n, ng = np.zeros((m, 3)), np.zeros((m, 3)), np.zeros((m, 3))
-    # Only rays that pass within the body's bounding sphere (and in front) can hit it.
-    c = p - o
-    along = d @ c
-    near = np.linalg.norm(np.cross(d, c), axis=1) / np.linalg.norm(d, axis=1) <= body.radius
-    rows = np.flatnonzero(near & (along > -body.radius * np.linalg.norm(d, axis=1)))
-    if not len(rows):
-        return t, local, n, ng
     o_l = R.T @ (o - p)
     d_l = d[rows] @ R
     if body.analytic:
@@ -135,8 +140,12 @@ def cast(scene: OracleScene, frame: int, o: np.ndarray, d: np.ndarray) -> Hits:
     local = o + point_t[:, None] * d
     ng = n.copy()
     met = np.zeros((len(d), len(scene.bodies)), bool)
+    near = _near(scene, frame, o, d)
     for b, body in enumerate(scene.bodies):
-        tb, lb, nb, gb = _body(body, frame, o, d)
+        rows = np.flatnonzero(near[:, b])
+        if not len(rows):
+            continue
+        tb, lb, nb, gb = _body(body, frame, o, d, rows)
         met[:, b] = np.isfinite(tb)
         nearer = tb < t
         t[nearer], surface[nearer] = tb[nearer], b

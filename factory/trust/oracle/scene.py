@@ -11,7 +11,10 @@ scene says so in ``skipped`` and the oracle leaves its pixels alone.
 
 from __future__ import annotations
 
+import hashlib
 import io
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -36,11 +39,36 @@ class Mesh:
     @property
     def intersector(self):
         if self._intersector is None:
-            from trimesh import Trimesh
-            from trimesh.ray.ray_triangle import RayMeshIntersector
-
-            self._intersector = RayMeshIntersector(Trimesh(self.vertices, self.faces, process=False, validate=False))
+            self._intersector = _intersector(self.vertices, self.faces)
         return self._intersector
+
+
+# Built intersectors by the sha256 of the vertices and faces they were built from: the
+# same mesh recurs in sample after sample (a built-in kind, a pack asset), and building
+# trimesh's tree is most of the oracle's cost at small fractions. Keyed by content, not
+# by the member's id, so a mesh changed under the same id is built anew.
+_INTERSECTORS: OrderedDict = OrderedDict()
+_INTERSECTORS_KEPT = 64
+_LOCK = threading.Lock()
+
+
+def _intersector(vertices: np.ndarray, faces: np.ndarray):
+    """trimesh's ray caster over (vertices, faces), from the cache or built."""
+    from trimesh import Trimesh
+    from trimesh.ray.ray_triangle import RayMeshIntersector
+
+    key = hashlib.sha256(np.ascontiguousarray(vertices).tobytes() + np.ascontiguousarray(faces).tobytes()).digest()
+    with _LOCK:
+        hit = _INTERSECTORS.get(key)
+        if hit is not None:
+            _INTERSECTORS.move_to_end(key)
+            return hit
+    built = RayMeshIntersector(Trimesh(vertices, faces, process=False, validate=False))
+    with _LOCK:
+        _INTERSECTORS[key] = built
+        while len(_INTERSECTORS) > _INTERSECTORS_KEPT:
+            _INTERSECTORS.popitem(last=False)
+    return built
 
 
 @dataclass
