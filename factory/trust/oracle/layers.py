@@ -36,7 +36,9 @@ COINCIDENT = 1e-6  # unit-frame distance under which two triangles are one surfa
 
 @dataclass
 class Stored:
-    """The decoded sample (docs/format.md "Decoded arrays") and its metadata."""
+    """The decoded sample (docs/format.md "Decoded arrays") and its metadata: ``depth``
+    (T, H, W) float32 m, ``instance`` (T, H, W) uint16, ``normals`` (T, H, W, 3) float32
+    camera frame, ``flow`` (T, H, W, 2) float32 px, ``flow_valid`` (T, H, W) bool."""
 
     depth: np.ndarray
     instance: np.ndarray
