@@ -1,13 +1,15 @@
 """``factory validate`` runs the independent oracle by default and reports its figures;
 ``--oracle 0`` turns it off; a depth shift a renderer bug would write (the shard's and
 the manifest's checksums rewritten to match) fails it, naming shard, key, frame, pixel
-and layer."""
+and layer. Both WebDataset readers (webdataset's and Ray's) hand geometry.glb over as
+bytes."""
 
 from __future__ import annotations
 
 import json
 
 import numpy as np
+import pytest
 
 from factory.cli import main
 from factory.sample.decode import png_array
@@ -76,3 +78,29 @@ def test_validate_runs_the_oracle_by_default_and_catches_a_depth_shift(tmp_path,
     frame = int(failure["message"].split("frame ")[1].split(" ")[0])
     assert inst[frame, row, col] == obj
     assert doc["oracle"]["depth"]["failures"] == int(np.sum(inst == obj)) - doc["oracle"]["depth"]["edges"]
+
+
+@pytest.mark.ray
+def test_both_readers_hand_the_geometry_member_over_as_bytes(tmp_path, ray_local):
+    """geometry.glb in every sample (an empty scene without meshes), so Ray's reader
+    makes one bytes column of it; webdataset's default decoder leaves it bytes too."""
+    import webdataset as wds
+
+    from factory.trust.oracle import read_geometry
+
+    folder = tmp_path / "ds"
+    write_dataset(
+        parse_config({**CONFIG, "scenarios": {**CONFIG["scenarios"], "plain": {"objects": {"shape": "box"}}}}, "meshy"),
+        folder,
+        4,
+        4,
+    )
+    rows = ray_local.data.read_webdataset(str(folder), file_extensions=["tar"]).take_all()
+    plain = list(wds.WebDataset(str(folder / "meshy-000000.tar"), shardshuffle=False).decode())
+    assert len(rows) == len(plain) == 4
+    for row, other in zip(sorted(rows, key=lambda r: r["__key__"]), plain):
+        assert isinstance(row["geometry.glb"], bytes) and row["geometry.glb"] == other["geometry.glb"]
+        meta = other["json"]
+        ids = {o["mesh"]["id"] for o in meta["objects"] if "mesh" in o}
+        assert set(read_geometry(row["geometry.glb"])) == ids
+    assert any(not set(read_geometry(r["geometry.glb"])) for r in rows)  # a box-only sample: an empty scene
