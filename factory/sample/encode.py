@@ -91,7 +91,9 @@ def encode_sample(
     """The WebDataset sample dict of ``sample``: ``{"__key__": key, member: bytes}``.
 
     ``only``, when given, names the image members to encode (a subset of
-    :data:`IMAGE_MEMBERS`); ``json`` is always there and ``mp4`` follows ``mp4``. Each
+    :data:`IMAGE_MEMBERS`); ``json`` is always there, ``geometry.glb`` (the sample's
+    ``geometry``, docs/format.md) only when ``only`` is None (a whole sample, as a
+    shard holds it), and ``mp4`` follows ``mp4``. Each
     member's bytes are the same whichever others are asked for. ``png`` picks the PNG
     writer (:data:`~factory.scene.config.PNG_WRITERS`; callers pass the config's
     ``output.png``, whose default is this one): ``"libdeflate"``
@@ -128,7 +130,7 @@ def encode_sample(
     for name, image in _images(f).items():
         if only is None or name in only:
             members[name] = write(name, image())
-    if sample.geometry is not None:  # the meshes a third party rebuilds objects from
+    if sample.geometry is not None and only is None:  # the meshes a third party rebuilds objects from
         members["geometry.glb"] = sample.geometry
     if mp4:
         members["mp4"] = encode_mp4(f.rgb, float(meta.get("fps", DEFAULT_FPS)))
