@@ -97,9 +97,10 @@ def oracle_lines(figures: dict) -> list[str]:
     for name, f in figures.items():
         if name == SKIPPED:
             continue
+        unit = " (errors in units of each corner's tolerance)" if name == "corners" else ""
         out.append(
             f"  {name}: {f['sampled']} sampled, {f['compared']} compared, max {f['max']:.4g} / p99 {f['p99']:.4g} "
-            f"(tolerance {f['tolerance']:.4g}), {f['failures']} failures, {f['edges']} at silhouettes"
+            f"(tolerance {f['tolerance']:.4g}){unit}, {f['failures']} failures, {f['edges']} at silhouettes"
         )
     if figures.get(SKIPPED):
         out.append(f"  {figures[SKIPPED]} mesh objects skipped (no geometry.glb: a dataset made before issue 26)")
