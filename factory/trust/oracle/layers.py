@@ -5,8 +5,9 @@ stored values there and the oracle's own rays, cast lazily and shared by the lay
 and returns a :class:`Verdict`: per pixel whether the stored value is what the oracle
 derives (``ok``), the error where a value was compared (``error``, NaN elsewhere) and
 a message for the pixels that are not ok. A new layer (backward flow, scene flow,
-object coordinates, ...) is one more function here and one more entry of
-:data:`LAYERS` with its tolerance in :data:`TOLERANCES` (docs/trust.md).
+object coordinates, ...) is one more function here, one more entry of :data:`LAYERS`
+with its tolerance in :data:`TOLERANCES`, and its check name (``oracle.<layer>``) in
+``factory.trust.validate.oracle.ORACLE_CHECKS`` and ``checks.py`` (docs/trust.md).
 
 The rules, shared by every layer, are in docs/trust.md ("The oracle"): the oracle's
 surface is its float64 ray cast through the pixel centre (plus an offset, for the
