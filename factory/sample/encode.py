@@ -96,8 +96,10 @@ def encode_sample(
     ``only``, when given, names the image members to encode (a subset of
     :data:`IMAGE_MEMBERS` and of the optional layers' ``LAYER_MEMBERS``, which are
     written when the frames have them: :mod:`factory.sample.layers`); ``json`` is
-    always there and ``mp4`` follows ``mp4``. Each member's bytes are the same
-    whichever others are asked for. ``png`` picks the PNG writer
+    always there, ``geometry.glb`` (the sample's ``geometry``, docs/format.md) and the
+    point tracks only when ``only`` is None (a whole sample, as a shard holds it), and
+    ``mp4`` follows ``mp4``. Each member's bytes are the same whichever others are
+    asked for. ``png`` picks the PNG writer
     (:data:`~factory.scene.config.PNG_WRITERS`; callers pass the config's
     ``output.png``, whose default is this one): ``"libdeflate"``
     (:mod:`factory.sample.png`), or ``"opencv"``, the bytes of the datasets made before
@@ -135,6 +137,8 @@ def encode_sample(
             members[name] = write(name, image())
     if sample.tracks is not None and only is None:  # the point tracks' .npy members (track_members)
         members.update(encode_tracks(sample.tracks))
+    if sample.geometry is not None and only is None:  # the meshes a third party rebuilds objects from
+        members["geometry.glb"] = sample.geometry
     if mp4:
         members["mp4"] = encode_mp4(f.rgb, float(meta.get("fps", DEFAULT_FPS)))
     return members

@@ -30,6 +30,7 @@ from factory.render.device import get_device
 from factory.render.layers import Layers
 from factory.render.renderer import Clip, render_clips
 from factory.render.tracks import TrackRequest, render_tracks
+from factory.sample.geometry import geometry_member
 from factory.sample.metadata import metadata
 from factory.sample.scenes import MAX_RETRIES, scene_and_motion, shows_nothing
 from factory.sample.types import Sample, sample_key
@@ -129,11 +130,18 @@ def generate_samples(
         try:
             with timed(timings, "metadata"):
                 meta = metadata(config, scenario, index, scene, motion, result, config_hash)
+                geometry = geometry_member(scene)
         except Exception as e:  # noqa: BLE001 - returned with what reproduces it
             out[pos] = _failed(config, index, scenario, e)
             continue
         out[pos] = Sample(
-            key=sample_key(index), index=index, scenario=scenario, frames=result.frames, meta=meta, tracks=tracks
+            key=sample_key(index),
+            index=index,
+            scenario=scenario,
+            frames=result.frames,
+            meta=meta,
+            tracks=tracks,
+            geometry=geometry,
         )
     return out
 

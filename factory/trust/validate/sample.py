@@ -17,8 +17,10 @@ from factory.sample.encode import IMAGE_MEMBERS
 from factory.sample.layers import LAYER_MEMBERS
 from factory.sample.track_members import TRACK_MEMBERS
 from factory.trust.invariants import check_clip
+from factory.trust.oracle import GEOMETRY_MEMBER
 from factory.trust.validate.assets import check_assets
 from factory.trust.validate.context import Context
+from factory.trust.validate.oracle import check_with_oracle
 from factory.trust.validate.result import ShardResult
 from factory.trust.validate.tracks import check_tracks
 
@@ -157,7 +159,7 @@ def _check_members(found: Findings, members: dict[str, bytes], ctx: Context, mix
     # not record).
     names = set(members) - ({SOURCE_MEMBER} if mix else set())
     required = {"json", *image_members(members), *layer_members(ctx)} | ({"mp4"} if ctx.mp4 else set())
-    allowed = required | ({"mp4"} if ctx.mp4 is None or mix else set())
+    allowed = required | ({"mp4"} if ctx.mp4 is None or mix else set()) | {GEOMETRY_MEMBER}  # since issue 26
     # The point tracks' members: all of them when the config asks for tracks, none when
     # it does not; either when it is not known (a plain dataset, a mix).
     tracks = ((ctx.config or {}).get("output") or {}).get("tracks")
@@ -224,6 +226,8 @@ def _check_synthetic(
         return
     check_clip(frames, arrays["flow.png"], meta, found.add)
     _check_degenerate(found, frames, meta, ctx)
+    if ctx.oracle > 0:
+        check_with_oracle(found.add, origin, frames, meta, members, ctx.oracle, res.oracle)
 
 
 def _check_degenerate(found: Findings, frames, meta: dict, ctx: Context) -> None:
