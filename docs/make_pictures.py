@@ -35,7 +35,7 @@ def sheets() -> list[np.ndarray]:
     out = []
     for path, samples, index in SAMPLES:
         sample = generate_sample(load_config(REPO / path), index, samples=samples)
-        out.append(contact_sheet(sample.frames, sample.meta, sample.frames.depth.shape[0] // 2))
+        out.append(contact_sheet(sample.frames, sample.meta, sample.frames.depth.shape[0] // 2, sample.tracks))
     return out
 
 

@@ -42,6 +42,17 @@ def float_at_least(low: float, strict: bool = False):
     return parse
 
 
+def share(text: str) -> float:
+    """An argparse type: a share in [0, 1] (``--oracle``'s fraction of pixels)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be a share in [0, 1], got {value}")
+    return value
+
+
 def add_storage_option(p: argparse.ArgumentParser, applies_to: str = "") -> None:
     """``--storage-option KEY=VALUE``, repeatable (read with :func:`factory.dataset.options.parse_options`);
     ``applies_to`` says which URLs it is for when a command has several."""

@@ -67,9 +67,9 @@ def run(args: argparse.Namespace) -> int:
         key = members.pop("__key__")
         files = {f"{key}.{ext}": data for ext, data in members.items()}
         T = sample.frames.depth.shape[0]
-        sheet = contact_sheet(sample.frames, sample.meta, T // 2)
+        sheet = contact_sheet(sample.frames, sample.meta, T // 2, sample.tracks)
         files[f"{key}.contact.png"] = png_bytes(sheet)
-        files[f"{key}.preview.gif"] = animated_preview(sample.frames, sample.meta)
+        files[f"{key}.preview.gif"] = animated_preview(sample.frames, sample.meta, sample.tracks)
         for name, data in files.items():
             _write(out / name, data)
             print(f"  {out / name}  {len(data):,} bytes")

@@ -2,8 +2,9 @@
 
 Checks the manifest against the shards (every listed shard present, bytes and sha256
 as recorded, no extra shards, sample counts and key ranges), that every tar parses and
-every sample decodes, and the ground truth's invariants per sample (ids, classes,
-boxes, depth, normals, flow, scenario allocation). Prints a summary and every failure
+every sample decodes, the ground truth's invariants per sample (ids, classes,
+boxes, depth, normals, flow, scenario allocation) and, at a share of pixels
+(--oracle), the ground truth against an independent ray caster. Prints a summary and every failure
 as "SHARD KEY CHECK: message", writes the result as JSON (--result), and exits with 0
 when everything passes, 1 when anything fails, 2 for bad arguments or an unreachable
 URL. The same arguments work as a Ray job entrypoint (Ray engine by default):
@@ -16,7 +17,7 @@ import argparse
 import sys
 import time
 
-from factory.commands.argtypes import add_storage_option, int_at_least
+from factory.commands.argtypes import add_storage_option, int_at_least, share
 from factory.commands.jobmain import job_main
 
 DEFAULT_RESULT = "validation.json"
@@ -28,6 +29,7 @@ def add_arguments(p: argparse.ArgumentParser, engine: str = "local") -> argparse
     """The arguments of ``factory validate`` and ``python -m jobs.validate`` (the same;
     only the default ``--engine`` differs)."""
     from factory.commands.engines import ENGINES
+    from factory.trust.oracle import DEFAULT_FRACTION
     from factory.trust.validate import DEFAULT_MAX_LISTED
 
     p.add_argument(
@@ -65,6 +67,19 @@ def add_arguments(p: argparse.ArgumentParser, engine: str = "local") -> argparse
         metavar="N",
         help=f"failures listed in the output and the result (default {DEFAULT_MAX_LISTED}); all are counted",
     )
+    oracle = p.add_mutually_exclusive_group()
+    oracle.add_argument(
+        "--oracle",
+        type=share,
+        nargs="?",
+        const=DEFAULT_FRACTION,
+        default=DEFAULT_FRACTION,
+        metavar="FRACTION",
+        help=f"the share of each frame's pixels the independent oracle re-derives (a float64 ray caster over "
+        f"the documented geometry: depth, ids, normals, flow, boxes; docs/trust.md); on by default at "
+        f"{DEFAULT_FRACTION}; 0 turns it off, 1 checks every pixel",
+    )
+    oracle.add_argument("--no-oracle", dest="oracle", action="store_const", const=0.0, help="the same as --oracle 0")
     add_storage_option(p)
     p.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
     return p
@@ -99,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
         max_failures_listed=args.max_listed,
         progress=None if args.no_progress else _Progress(),
         log=lambda s: print(s, file=sys.stderr, flush=True),
+        oracle=args.oracle,
     )
     print("\n".join(result.lines()), file=out, flush=True)
     if args.result == "-":

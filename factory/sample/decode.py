@@ -21,7 +21,15 @@ from typing import Any
 import numpy as np
 
 from factory.render.frames import Frames
-from factory.sample.encode import DEPTH_SCALE, FLOW_INVALID, FLOW_SCALE, FLOW_ZERO, NORMAL_SCALE, camera_prefix
+from factory.sample.encode import (
+    DEPTH_SCALE,
+    FLOW_INVALID,
+    FLOW_SCALE,
+    FLOW_ZERO,
+    NORMAL_SCALE,
+    SHARED_MEMBERS,
+    camera_prefix,
+)
 from factory.sample.layers import LAYER_MEMBERS, LAYER_PNG, decode_layers, member_width
 from factory.sample.track_members import decode_tracks
 
@@ -175,7 +183,8 @@ def camera_count(members: dict[str, Any]) -> int:
 
 def camera_members(members: dict[str, Any], c: int) -> dict[str, Any]:
     """The members of camera ``c`` of a rig's sample under camera 0's names (its
-    ``cam<c>.`` members, prefix dropped, and the JSON as :func:`camera_meta` gives it),
+    ``cam<c>.`` members, prefix dropped, the JSON as :func:`camera_meta` gives it and
+    the shared ``geometry.glb``; no ``mp4``: camera 0's alone),
     so :func:`decode_sample`, :func:`decode_present` and ``decode_tracks`` read any camera."""
     if c == 0:
         return members
@@ -185,8 +194,7 @@ def camera_members(members: dict[str, Any], c: int) -> dict[str, Any]:
     prefix = camera_prefix(c)
     out = {k[len(prefix) :]: v for k, v in members.items() if k.startswith(prefix)}
     out["json"] = camera_meta(_json(members["json"]), c)
-    if "__key__" in members:
-        out["__key__"] = members["__key__"]
+    out.update({k: members[k] for k in ("__key__", *SHARED_MEMBERS[2:]) if k in members})  # geometry.glb: the scene's
     return out
 
 

@@ -96,8 +96,10 @@ def encode_sample(
     ``only``, when given, names the image members to encode (a subset of
     :data:`IMAGE_MEMBERS` and of the optional layers' ``LAYER_MEMBERS``, which are
     written when the frames have them: :mod:`factory.sample.layers`); ``json`` is
-    always there and ``mp4`` follows ``mp4``. Each member's bytes are the same
-    whichever others are asked for. ``png`` picks the PNG writer
+    always there, ``geometry.glb`` (the sample's ``geometry``, docs/format.md) and the
+    point tracks only when ``only`` is None (a whole sample, as a shard holds it), and
+    ``mp4`` follows ``mp4``. Each member's bytes are the same whichever others are
+    asked for. ``png`` picks the PNG writer
     (:data:`~factory.scene.config.PNG_WRITERS`; callers pass the config's
     ``output.png``, whose default is this one): ``"libdeflate"``
     (:mod:`factory.sample.png`), or ``"opencv"``, the bytes of the datasets made before
@@ -143,9 +145,15 @@ def encode_sample(
                 members[f"{camera_prefix(c)}{name}"] = write(name, image())
         if view.tracks is not None and only is None:
             members.update({f"{camera_prefix(c)}{k}": v for k, v in encode_tracks(view.tracks).items()})
+    if sample.geometry is not None and only is None:  # the meshes a third party rebuilds objects from
+        members["geometry.glb"] = sample.geometry
     if mp4:
         members["mp4"] = encode_mp4(f.rgb, float(meta.get("fps", DEFAULT_FPS)))
     return members
+
+
+# The members a rig's sample holds once, for all its cameras (docs/format.md, "Cameras"); every other is per camera.
+SHARED_MEMBERS = ("json", "mp4", "geometry.glb")
 
 
 def camera_prefix(c: int) -> str:

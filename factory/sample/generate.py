@@ -30,6 +30,7 @@ from factory.render.device import get_device
 from factory.render.layers import Layers
 from factory.render.renderer import Clip, render_clips
 from factory.render.tracks import TrackRequest, render_tracks
+from factory.sample.geometry import geometry_member
 from factory.sample.metadata import camera_entries, metadata
 from factory.sample.scenes import MAX_RETRIES, scene_and_motion, shows_nothing
 from factory.sample.types import CameraView, Sample, sample_key
@@ -132,6 +133,7 @@ def generate_samples(
                 meta = metadata(config, scenario, index, scene, motion, result, config_hash)
                 if views:  # a rig: camera 0 is the sample's camera, the rest go under "cameras"
                     meta["cameras"] = camera_entries(scene, motion, [result, *(v[0] for v in views)])
+                geometry = geometry_member(scene)
         except Exception as e:  # noqa: BLE001 - returned with what reproduces it
             out[pos] = _failed(config, index, scenario, e)
             continue
@@ -143,6 +145,7 @@ def generate_samples(
             meta=meta,
             tracks=tracks,
             views=tuple(CameraView(r.frames, t) for r, t in views),
+            geometry=geometry,
         )
     return out
 

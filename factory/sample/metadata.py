@@ -19,6 +19,7 @@ from factory import __version__
 from factory.physics.dynamics import CollisionEvent, Motion
 from factory.physics.model import effective_restitution
 from factory.render.renderer import ObjectAnnotation, RenderedClip
+from factory.sample.geometry import mesh_entry
 from factory.sample.types import sample_key
 from factory.scene.camera_rig import scene_cameras, with_camera
 from factory.scene.config import Config
@@ -148,6 +149,7 @@ def _object_metadata(k: int, scene: Scene, motion: Motion, per_frame: dict) -> d
         "friction": _r(o.friction),
         "material": material_entry(m),
         **({} if o.asset is None else {"asset": asset_entry(o.asset)}),
+        **_r(mesh_entry(o)),
         **per_frame,
     }
 

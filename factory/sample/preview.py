@@ -6,6 +6,11 @@ each under a 14-pixel label bar (see :func:`sheet_layout`)::
     rgb        boxes      depth      normals    albedo
     instance   semantic   flow       flow valid material
 
+and, for a clip with any of issue 26's optional layers or point tracks, a third row
+(:mod:`factory.sample.preview_layers`)::
+
+    backward flow  scene flow  object coords  amodal  tracks
+
 * **boxes**: RGB with each object's visible 2D box, ``meta["objects"][k]["bbox_visible"][t]``
   (``[x0, y0, x1, y1]`` pixel edges, x1/y1 exclusive), in the object's instance colour;
   missing keys, ``null`` boxes and short lists are skipped, so any meta works.
@@ -31,6 +36,8 @@ import cv2
 import numpy as np
 
 from factory.render.frames import Frames
+from factory.render.tracks import Tracks
+from factory.sample import preview_layers as extra
 from factory.scene.shapes import CLASSES
 
 PANELS = ("rgb", "boxes", "depth", "normals", "albedo", "instance", "semantic", "flow", "flow valid", "material")
@@ -53,17 +60,20 @@ _CLASS_COLOURS = {
 }
 
 
-def sheet_layout(height: int, width: int) -> tuple[tuple[int, int], dict[str, tuple[int, int]]]:
-    """``((sheet_h, sheet_w), {panel: (row, col) of its image's top-left pixel})``."""
-    rows = -(-len(PANELS) // COLUMNS)
+def sheet_layout(height: int, width: int, layers: bool = False) -> tuple[tuple[int, int], dict[str, tuple[int, int]]]:
+    """``((sheet_h, sheet_w), {panel: (row, col) of its image's top-left pixel})``;
+    ``layers``: with the third row."""
+    panels = PANELS + (extra.EXTRA_PANELS if layers else ())
+    rows = -(-len(panels) // COLUMNS)
     cell_h, cell_w = LABEL_H + height + GAP, width + GAP
-    origins = {name: ((i // COLUMNS) * cell_h + LABEL_H, (i % COLUMNS) * cell_w) for i, name in enumerate(PANELS)}
+    origins = {name: ((i // COLUMNS) * cell_h + LABEL_H, (i % COLUMNS) * cell_w) for i, name in enumerate(panels)}
     return (rows * cell_h - GAP, COLUMNS * cell_w - GAP), origins
 
 
-def contact_sheet(frames: Frames, meta: dict, t: int) -> np.ndarray:
-    """The contact sheet (sheet_h, sheet_w, 3) uint8 RGB of frame ``t``."""
-    return _sheet(frames, meta, t, _Scales.of(frames))
+def contact_sheet(frames: Frames, meta: dict, t: int, tracks: Tracks | None = None) -> np.ndarray:
+    """The contact sheet (sheet_h, sheet_w, 3) uint8 RGB of frame ``t`` (``tracks``:
+    the clip's point tracks, drawn in the third row)."""
+    return _sheet(frames, meta, t, _Scales.of(frames), tracks)
 
 
 def png_bytes(rgb: np.ndarray) -> bytes:
@@ -74,13 +84,13 @@ def png_bytes(rgb: np.ndarray) -> bytes:
     return buf.tobytes()
 
 
-def animated_preview(frames: Frames, meta: dict) -> bytes:
+def animated_preview(frames: Frames, meta: dict, tracks: Tracks | None = None) -> bytes:
     """An animated GIF (looping, at ``meta["fps"]``, 12 if absent) of every frame's
     contact sheet."""
     from PIL import Image
 
     scales = _Scales.of(frames)
-    sheets = [Image.fromarray(_sheet(frames, meta, t, scales)) for t in range(frames.depth.shape[0])]
+    sheets = [Image.fromarray(_sheet(frames, meta, t, scales, tracks)) for t in range(frames.depth.shape[0])]
     # One palette for the clip (from the middle frame) keeps colours from flickering
     # between frames and is faster than quantising each frame on its own.
     palette = sheets[len(sheets) // 2].quantize(colors=256, method=Image.Quantize.MEDIANCUT)
@@ -117,7 +127,7 @@ class _Scales:
         return _Scales(inv, max(flow_max, 1.0))  # below 1 px: show as nearly still
 
 
-def _sheet(frames: Frames, meta: dict, t: int, scales: _Scales) -> np.ndarray:
+def _sheet(frames: Frames, meta: dict, t: int, scales: _Scales, tracks: Tracks | None = None) -> np.ndarray:
     T, H, W = frames.depth.shape
     if not 0 <= t < T:
         raise IndexError(f"frame {t} out of range: the clip has {T} frames (0..{T - 1})")
@@ -134,7 +144,18 @@ def _sheet(frames: Frames, meta: dict, t: int, scales: _Scales) -> np.ndarray:
         "albedo": frames.albedo[t] if frames.albedo is not None else np.zeros_like(rgb),
         "material": id_colours(256)[frames.material[t]] if frames.material is not None else np.zeros_like(rgb),
     }
-    shape, origins = sheet_layout(H, W)
+    layers = extra.has_layers(frames, tracks)
+    if layers:
+        colours = id_colours(65536)
+        backward = frames.backward_flow
+        panels["backward flow"] = (
+            _flow(backward[t], frames.backward_valid[t], scales) if backward is not None else np.zeros_like(rgb)
+        )
+        panels["scene flow"] = extra.scene_flow_panel(frames, t)
+        panels["object coords"] = extra.object_coords_panel(frames, t)
+        panels["amodal"] = extra.amodal_panel(frames, meta, t, colours)
+        panels["tracks"] = extra.tracks_panel(frames, tracks, t, colours)
+    shape, origins = sheet_layout(H, W, layers)
     sheet = np.empty((*shape, 3), np.uint8)
     sheet[:] = BACKGROUND
     for name, (y, x) in origins.items():

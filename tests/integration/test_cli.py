@@ -82,7 +82,7 @@ def test_render_writes_members_and_previews(tmp_path):
     assert result.returncode == 0, result.stderr
     for key in ("0000000000", "0000000005"):
         names = {p.name for p in out.glob(f"{key}.*")}
-        members = {f"{key}.{ext}" for ext in ("json", *IMAGE_MEMBERS, "mp4")}
+        members = {f"{key}.{ext}" for ext in ("json", *IMAGE_MEMBERS, "geometry.glb", "mp4")}
         assert names == members | {f"{key}.contact.png", f"{key}.preview.gif"}
         frames, meta = decode_sample({n.split(".", 1)[1]: (out / n).read_bytes() for n in members})
         assert frames.rgb.shape == (3, 24, 32, 3)

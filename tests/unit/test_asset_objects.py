@@ -22,7 +22,8 @@ from factory.sample.generate import generate_sample
 from factory.scene.config import parse_config
 from factory.scene.sampling import draw_scene
 from factory.scene.shapes import CLASSES
-from tests.helpers.raycast import expected_ids_and_depth, grid_pixels
+from factory.trust.oracle.scene import Mesh
+from tests.helpers.oracle import oracle_pixels
 
 SHAPES = ["gen:bottle", "gen:mug", "gen:gear", "gen:rock", "gen:superquadric", "pack:starter"]
 
@@ -157,10 +158,15 @@ def test_ids_and_depth_agree_with_trimesh_over_meshes_rebuilt_from_metadata(asse
     pack = load_pack(str(STARTER))
     sources = {o["asset"]["source"] for o in meta["objects"]}
     assert sources == {"generator", "pack"}
-    pixels = grid_pixels(*f.depth.shape[1:])
-    expect_id, expect_depth, _ = expected_ids_and_depth(meta, t, pixels, lambda o: _rebuilt(o, pack))
-    got_id = f.instance[t][pixels[:, 0], pixels[:, 1]].astype(np.int64)
-    got_depth = f.depth[t][pixels[:, 0], pixels[:, 1]].astype(np.float64)
+    # The oracle over meshes rebuilt from the objects' asset records, not geometry.glb.
+    meshes = {}
+    for o in meta["objects"]:
+        v, faces, _ = _rebuilt(o, pack)
+        meshes[o["mesh"]["id"]] = Mesh(o["mesh"]["id"], v, np.asarray(faces, np.int64), np.zeros_like(v))
+    px = oracle_pixels(asset_sample, t, meshes)
+    expect_id, expect_depth = px.oracle_id, px.hits.t
+    got_id = px.stored_at(f.instance).astype(np.int64)
+    got_depth = px.stored_at(f.depth).astype(np.float64)
     on_mesh = expect_id > 0
     assert on_mesh.sum() > 100
     assert (got_id == expect_id).mean() >= 0.99  # silhouette pixels may differ in float32

@@ -1,21 +1,23 @@
-"""Rendered meshes against trimesh's own ray caster over the same posed meshes.
+"""Rendered meshes against the independent oracle's ray caster (trimesh's, in float64).
 
-The scene is rebuilt from the sample's metadata alone (camera, per-frame object poses,
-dims) and the unit assets of :mod:`factory.scene.assets`; trimesh casts the rays of
-sampled pixels against every posed mesh in float64, and the floor is the plane z = 0.
-Depth, instance ids and smooth normals at those pixels must agree with the renderer's.
+The scene is rebuilt from the sample's documented format alone (metadata: camera,
+per-frame object poses, mesh ids and scales; the geometry.glb member: the unit meshes
+with their vertex normals), and the oracle (:mod:`factory.trust.oracle`) casts the rays
+of a grid of pixels; the floor is the plane z = 0. Depth, instance ids and smooth
+normals at those pixels must agree with the renderer's, and the member's meshes must be
+the unit assets of :mod:`factory.scene.assets`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from trimesh.triangles import points_to_barycentric
 
 from factory.sample.generate import generate_sample
 from factory.scene.assets import MESH_KINDS, mesh_asset
 from factory.scene.config import parse_config
-from tests.helpers.raycast import expected_ids_and_depth, grid_pixels
+from factory.trust.oracle import read_geometry
+from tests.helpers.oracle import oracle_pixels
 
 
 def _config(count: int = 6) -> object:
@@ -43,11 +45,6 @@ def _config(count: int = 6) -> object:
     )
 
 
-def _unit(o: dict):
-    a = mesh_asset(o["shape"])
-    return a.vertices.astype(np.float64), a.faces, a.normals.astype(np.float64)
-
-
 @pytest.fixture(scope="module")
 def mesh_sample():
     return generate_sample(_config(), 1)
@@ -57,12 +54,16 @@ def mesh_sample():
 def test_depth_ids_and_normals_agree_with_trimesh(mesh_sample, t):
     meta, f = mesh_sample.meta, mesh_sample.frames
     assert {o["shape"] for o in meta["objects"]} <= set(MESH_KINDS)
-    H, W = f.depth.shape[1:]
-    pixels = grid_pixels(H, W)
-    expect_id, expect_depth, (mesh, locs, ray_idx, tri, vnormals, dirs) = expected_ids_and_depth(meta, t, pixels, _unit)
+    # The member holds each kind's unit asset, triangle by triangle.
+    meshes = read_geometry(mesh_sample.geometry)
+    for o in meta["objects"]:
+        a, m = mesh_asset(o["shape"]), meshes[o["mesh"]["id"]]
+        assert np.array_equal(m.vertices[m.faces], a.vertices[a.faces].astype(np.float64))
+    px = oracle_pixels(mesh_sample, t)
+    expect_id, expect_depth = px.oracle_id, px.hits.t
 
-    got_id = f.instance[t][pixels[:, 0], pixels[:, 1]].astype(np.int64)
-    got_depth = f.depth[t][pixels[:, 0], pixels[:, 1]].astype(np.float64)
+    got_id = px.stored_at(f.instance).astype(np.int64)
+    got_depth = px.stored_at(f.depth).astype(np.float64)
     on_mesh = expect_id > 0
     assert on_mesh.sum() > 200  # the meshes fill a fair part of the view
     assert (got_id == expect_id).mean() >= 0.995  # a few silhouette pixels may differ in float32
@@ -70,17 +71,13 @@ def test_depth_ids_and_normals_agree_with_trimesh(mesh_sample, t):
     rel = np.abs(got_depth[same] - expect_depth[same]) / expect_depth[same]
     assert np.quantile(rel, 0.99) < 1e-4 and rel.max() < 1e-2
 
-    # Smooth normals: the vertex normals interpolated at trimesh's hit, camera frame.
-    hit_of = {int(r): k for k, r in enumerate(ray_idx)}
-    rows = [hit_of[r] for r in np.flatnonzero(same)]
-    bary = points_to_barycentric(mesh.triangles[tri[rows]], locs[rows])
-    n_world = np.einsum("ij,ijk->ik", bary, vnormals[mesh.faces[tri[rows]]])
-    n_world /= np.linalg.norm(n_world, axis=1, keepdims=True)
-    R = np.array(meta["camera"]["world_to_camera"][t])[:3, :3]
+    # Smooth normals: the vertex normals interpolated at the oracle's hit, camera frame.
+    _, dirs = px.rays
+    n_world = px.hits.n[same]
     d_norm = dirs[same] / np.linalg.norm(dirs[same], axis=1, keepdims=True)
     facing = np.einsum("ij,ij->i", n_world, d_norm) < -0.05  # away from silhouettes (where facing flips)
-    expect_n = (n_world @ R.T)[facing]
-    got_n = f.normals[t][pixels[same, 0], pixels[same, 1]][facing]
+    expect_n = px.normals()[same][facing]
+    got_n = px.stored_at(f.normals)[same][facing]
     err = np.linalg.norm(got_n - expect_n, axis=1)
     assert facing.sum() > 100 and np.quantile(err, 0.99) < 2e-3
 

@@ -87,3 +87,42 @@ def test_animated_preview_is_a_gif_of_every_frame():
         h, w = sheet_layout(16, 20)[0]
         assert im.size == (w, h)
         assert im.info["duration"] == 100
+
+
+def test_the_third_row_shows_the_optional_layers_and_tracks():
+    from factory.render.tracks import OCCLUDED, VISIBLE, Tracks
+
+    T, H, W = 3, 24, 32
+    f = grey_frames(T, H, W)
+    assert sheet_layout(H, W)[0] == contact_sheet(f, {}, 0).shape[:2]  # no layers: two rows
+    f.object_coords = np.full((T, H, W, 3), np.nan, np.float32)
+    f.object_coords[:, 5:10, 5:10] = (0.25, 0.5, 1.0)
+    n = 2
+    uv = np.zeros((T, n, 2), np.float32)
+    uv[:, 0] = (20.5, 12.5)
+    uv[:, 1] = (8.5, 18.5)
+    state = np.array([[VISIBLE, OCCLUDED]] * T, np.uint8)
+    zeros = np.zeros((T, n, 3), np.float32)
+    tracks = Tracks(
+        np.zeros(n, np.int32),
+        uv[0],
+        np.zeros(n, np.int32),
+        uv,
+        zeros[..., 0],
+        zeros,
+        zeros,
+        state,
+        np.ones(4, np.float32),
+    )
+    sheet = contact_sheet(f, {}, 1, tracks)
+    assert sheet.shape[:2] == sheet_layout(H, W, True)[0] and sheet.shape[0] > sheet_layout(H, W)[0][0]
+    y, x = sheet_layout(H, W, True)[1]["object coords"]
+    coords = sheet[y : y + H, x : x + W]
+    np.testing.assert_array_equal(coords[7, 7], [63, 127, 255])
+    assert not coords[0, 0].any()  # off objects: black
+    y, x = sheet_layout(H, W, True)[1]["tracks"]
+    drawn = sheet[y : y + H, x : x + W]
+    colour = id_colours(65536)[1]
+    np.testing.assert_array_equal(drawn[12, 20], colour)  # a visible point: a filled dot
+    assert (drawn[18, 8] == GREY // 2).all()  # an occluded one: hollow, its centre untouched
+    assert (drawn[18, 10] != GREY // 2).any()  # its ring

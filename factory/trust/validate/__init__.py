@@ -15,6 +15,8 @@ modules follow it:
 * :mod:`.shard` and :mod:`.sample`: one shard's bytes against its record, and every
   sample in it. Everything they need comes in plain picklable values (a
   :class:`~factory.trust.validate.context.Context`), so any worker can run them;
+* :mod:`.oracle`: the independent oracle (:mod:`factory.trust.oracle`) on each sample
+  at ``Context.oracle`` of its pixels, and its figures over the dataset;
 * :mod:`.run`: :func:`validate_dataset` hands the shard list to the ``map_shards``
   engine it is given (:mod:`factory.trust.engine`; the command passes the Ray one for
   ``--engine ray``), then checks across shards (keys unique in the dataset, scenario

@@ -6,8 +6,10 @@ stable, for programs and for people. Dataset-level checks run on the driver
 :mod:`.sample` and :mod:`factory.trust.invariants`. A unit test holds the code to this
 list: every name it reports is here, and every name here is reported somewhere.
 
-Not checked: flow's occlusion test (it needs the carried point's depth, which the sample
-does not store), RGB and normals against geometry, the ``.factory/`` records.
+The ``oracle.*`` checks re-derive depth, ids, normals, flow and its occlusion test, and
+the boxes at a seeded share of pixels with an independent ray caster
+(:mod:`factory.trust.oracle`, ``--oracle FRACTION``). Not checked: RGB against
+geometry, the ``.factory/`` records.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ DATASET_CHECKS = {
     "scenario.requested": "the manifest's requested counts differ from the allocation",
     "source.json": "mix: source.json missing, unreadable or naming an unknown source",
     "source.totals": "mix: samples per source differ from the manifest's samples_used",
+    "oracle.edges": "more sampled pixels than a 0.1% share allows by chance agree with the oracle only through a "
+    "point 0.01 px from their centre (the silhouette rule, docs/trust.md): a systematic offset",
     "asset.totals": "the objects, backdrops and samples per asset licence, the attributed assets or the backdrops "
     "used, in the shards differ from the manifest's assets section (factory.dataset.licensing)",
 }
@@ -44,7 +48,8 @@ DATASET_CHECKS = {
 # Sample level: members, decoding, metadata and the ground truth's invariants.
 SAMPLE_CHECKS = {
     "members.set": "the members are not json + the eight PNGs (+ mp4 when the config says; a dataset made before "
-    "issue 25: the six without albedo.png and material.png; + the optional layers' members its output asks for)",
+    "issue 25: the six without albedo.png and material.png; + the optional layers' members its output asks for; + "
+    "geometry.glb since issue 26)",
     "decode.json": "the metadata does not parse as a JSON object",
     "decode.image": "a PNG (or a real sample's jpg/jpeg/png/webp) does not decode",
     "decode.shape": "factory.sample.decode.decode_sample refuses the shapes or dtypes",
@@ -84,6 +89,18 @@ SAMPLE_CHECKS = {
     "flow.landing": "the flow target's pixel in frame t+1 is sky",
     "clip.empty": "no moving object (objects[].static false) has a pixel in instance.png in any frame, and the "
     "sample's scenario does not set allow_empty (the generator draws such clips again, factory.sample.scenes)",
+    "oracle.geometry": "the oracle cannot rebuild the scene from the metadata and geometry.glb (missing keys, a "
+    "member that does not parse)",
+    "oracle.depth": "depth at a sampled pixel is not the oracle's (its own float64 ray cast of the documented "
+    "geometry) within 0.5 mm + 1e-5 of depth, or one sees sky and the other not",
+    "oracle.instance": "the instance id at a sampled pixel is not the object the oracle's ray meets first",
+    "oracle.normals": "a normal at a sampled pixel is off the oracle's shading normal by more than 1/255 + 5e-4 "
+    "in a component",
+    "oracle.flow": "forward flow at a sampled pixel is off the oracle's (its hit carried by the metadata's poses) by "
+    "more than 1/128 + 2e-3 px, or its validity is not the documented rule's",
+    "oracle.boxes": "an object the oracle's ray meets lies outside its bbox_amodal, or the one it sees outside "
+    "bbox_visible",
+    "oracle.corners": "corners_2d / corners_depth are not the projected corners of the object's half_extents box",
     "real.image": "mix, real samples: an image member does not decode",
     "sample.check": "a check itself raised (the sample is malformed in a way not foreseen)",
 }

@@ -18,6 +18,7 @@ class Context:
     holds. ``sources`` (mix) maps ``(role, dataset name)`` of each source to its
     ``(licence, config_hash)``. ``scenarios``: check each sample's scenario against the allocation.
     ``allowed_licences``: the licences an object's asset may carry (None: not checked).
+    ``oracle``: the share of pixels :mod:`factory.trust.oracle` re-derives per frame.
     """
 
     kind: str
@@ -36,3 +37,4 @@ class Context:
     scenarios: bool = False
     allowed_licences: frozenset | None = None
     max_listed: int = DEFAULT_MAX_LISTED
+    oracle: float = 0.0  # share of each frame's pixels the independent oracle checks (0: off)

@@ -11,6 +11,7 @@ from typing import Any
 
 from factory.dataset import manifest as mf
 from factory.trust.invariants import plural
+from factory.trust.validate.oracle import oracle_lines
 
 RESULT_FORMAT = "factory-validation/1"
 DEFAULT_MAX_LISTED = 1000  # failures kept in the result; every failure is counted
@@ -42,6 +43,7 @@ class ShardResult:
     assets: dict = field(default_factory=dict)
     complete: bool = False
     max_listed: int = DEFAULT_MAX_LISTED
+    oracle: dict = field(default_factory=dict)  # the oracle's statistics per layer (.oracle)
 
     def fail(self, check: str, key: str | None, message: str) -> None:
         self.counts[check] = self.counts.get(check, 0) + 1
@@ -85,6 +87,7 @@ class ValidationResult:
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
     assets: dict[str, int] = field(default_factory=dict)  # objects per asset licence (SPDX id)
+    oracle: dict = field(default_factory=dict)  # the oracle's figures per layer (.oracle.dataset_oracle)
 
     @property
     def ok(self) -> bool:
@@ -126,6 +129,7 @@ class ValidationResult:
             "summary": self.summary,
             "skipped": list(self.skipped),
             "notes": list(self.notes),
+            "oracle": dict(self.oracle),
             "failures": [dict(f) for f in self.failures],
         }
 
@@ -151,6 +155,7 @@ class ValidationResult:
             out.append("objects by asset licence: " + ", ".join(f"{k} {v}" for k, v in sorted(self.assets.items())))
         out += [f"skipped: {s}" for s in self.skipped]
         out += [f"note: {n}" for n in self.notes]
+        out += oracle_lines(self.oracle)
         if self.ok:
             out.append("OK: no failures")
             return out

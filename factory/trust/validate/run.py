@@ -5,6 +5,7 @@ unique in the dataset, scenario, source and asset licence totals) and the
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
@@ -19,6 +20,8 @@ from factory.dataset.storage import Location, resolve
 from factory.errors import ConfigError
 from factory.trust.engine import MapShards, map_local
 from factory.trust.invariants import is_int, plural
+from factory.trust.oracle import DEFAULT_FRACTION
+from factory.trust.validate.oracle import dataset_oracle
 from factory.trust.validate.plan import ValidationPlan, plan_validation
 from factory.trust.validate.result import DEFAULT_MAX_LISTED, ShardResult, ValidationResult, failure
 from factory.trust.validate.shard import check_item, work_item
@@ -35,6 +38,7 @@ def validate_dataset(
     max_failures_listed: int = DEFAULT_MAX_LISTED,
     progress: Progress | None = None,
     log: Callable[[str], None] = lambda s: None,
+    oracle: float = DEFAULT_FRACTION,
 ) -> ValidationResult:
     """Check the dataset at ``url_or_location`` (the checks: :mod:`factory.trust.validate.checks`).
 
@@ -50,17 +54,22 @@ def validate_dataset(
         max_failures_listed: failures kept in the result (all are counted).
         progress: called ``(shards done, shards total, shard name)`` as shards finish.
         log: where the engine says what it starts (a local Ray, say).
+        oracle: the share of each frame's pixels the independent oracle re-derives
+            (:mod:`factory.trust.oracle`; 0: off; at most 1).
 
     Raises:
         ConfigError: a bad ``map_shards``, ``workers`` or ``max_failures_listed``.
         StorageError: the URL cannot be reached, or holds no manifest and no .tar.
     """
     _check_arguments(map_shards, workers, max_failures_listed)
+    if isinstance(oracle, bool) or not isinstance(oracle, (int, float)) or not 0 <= oracle <= 1:
+        raise ConfigError(f"oracle: {oracle!r} is not a share of pixels in [0, 1] (0 turns the oracle off)")
     t0 = time.perf_counter()
     location = (
         url_or_location if isinstance(url_or_location, Location) else resolve(os.fspath(url_or_location), options)
     )
     plan = plan_validation(location, max_failures_listed)
+    plan = dataclasses.replace(plan, context=dataclasses.replace(plan.context, oracle=float(oracle)))
     results = check_shards(plan, map_shards, workers=workers, progress=progress, log=log)
     return assemble(plan, results, map_shards.name, max_failures_listed, time.perf_counter() - t0)
 
@@ -130,6 +139,9 @@ def assemble(
     assets = Tally.of(r.assets for r in results).record()
     for f in _totals(plan, results, scenarios, sources, skipped) + _asset_totals(plan, results, assets, skipped):
         add(f)
+    figures, problems = dataset_oracle([r.oracle for r in results])
+    for message in problems:
+        add(failure("oracle.edges", mf.MANIFEST, None, message))
     readable = [r for r in results if r.bytes is not None]
     return ValidationResult(
         url=plan.location.url_of(),
@@ -147,6 +159,7 @@ def assemble(
         assets={k: v["objects"] for k, v in assets["licences"].items()},
         seconds=seconds,
         notes=list(plan.notes),
+        oracle=figures,
     )
 
 

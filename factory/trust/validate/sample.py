@@ -12,13 +12,15 @@ from typing import Any
 import numpy as np
 
 from factory.dataset.licensing import Tally
-from factory.sample.decode import png_array
-from factory.sample.encode import IMAGE_MEMBERS, camera_prefix
+from factory.sample.decode import camera_members, camera_meta, png_array
+from factory.sample.encode import IMAGE_MEMBERS, SHARED_MEMBERS, camera_prefix
 from factory.sample.layers import LAYER_MEMBERS
 from factory.sample.track_members import TRACK_MEMBERS
 from factory.trust.invariants import check_clip
+from factory.trust.oracle import GEOMETRY_MEMBER
 from factory.trust.validate.assets import check_assets
 from factory.trust.validate.context import Context
+from factory.trust.validate.oracle import check_with_oracle
 from factory.trust.validate.result import ShardResult
 from factory.trust.validate.tracks import check_tracks
 
@@ -157,17 +159,17 @@ def _check_members(found: Findings, members: dict[str, bytes], ctx: Context, mix
     # not record).
     names = set(members) - ({SOURCE_MEMBER} if mix else set())
     required = {"json", *image_members(members), *layer_members(ctx)} | ({"mp4"} if ctx.mp4 else set())
-    allowed = required | ({"mp4"} if ctx.mp4 is None or mix else set())
+    allowed = required | ({"mp4"} if ctx.mp4 is None or mix else set()) | {GEOMETRY_MEMBER}  # since issue 26
     # The point tracks' members: all of them when the config asks for tracks, none when
     # it does not; either when it is not known (a plain dataset, a mix).
     tracks = ((ctx.config or {}).get("output") or {}).get("tracks")
     required |= set(TRACK_MEMBERS) if tracks and not mix else set()
     allowed |= set(TRACK_MEMBERS) if tracks or tracks is None or mix else set()
     allowed |= set(LAYER_MEMBERS) if ctx.config is None or mix else set()  # a mix keeps its source's
-    # A rig (render.cameras K > 1): cameras 1 .. K-1 have camera 0's members (no json, no mp4) as cam<c>.<member>.
+    # A rig (render.cameras K > 1): cameras 1 .. K-1 have camera 0's per-camera members as cam<c>.<member>.
     rig = [camera_prefix(c) for c in range(1, camera_total(ctx, members))]
-    required |= {p + n for p in rig for n in required if n not in ("json", "mp4")}
-    allowed |= {p + n for p in rig for n in allowed if n not in ("json", "mp4")}
+    required |= {p + n for p in rig for n in required if n not in SHARED_MEMBERS}
+    allowed |= {p + n for p in rig for n in allowed if n not in SHARED_MEMBERS}
     if required - names or names - allowed:
         parts = []
         if required - names:
@@ -229,6 +231,20 @@ def _check_synthetic(
     check_clip(frames, arrays["flow.png"], meta, found.add)
     views = [frames, *_check_rig(found, members, meta, ctx, needed)]
     _check_degenerate(found, views, meta, ctx)
+    if ctx.oracle > 0:  # every camera at the same pixel fraction, a rig camera's failures named "camera c"
+        for c, frames_c in enumerate(views):
+            add = found.add if c == 0 else _camera_add(found, c)
+            sub, cmeta = camera_members(members, c), camera_meta(meta, c)
+            check_with_oracle(add, origin, frames_c, cmeta, sub, ctx.oracle, res.oracle)
+
+
+def _camera_add(found: Findings, c: int):
+    """``found.add`` with each message prefixed ``camera c: `` (a rig camera's failures)."""
+
+    def add(check: str, message: str) -> None:
+        found.add(check, f"camera {c}: {message}")
+
+    return add
 
 
 def camera_total(ctx: Context, members: dict) -> int:
@@ -244,8 +260,6 @@ def _check_rig(found: Findings, members: dict, meta: dict, ctx: Context, needed:
     their tracks and ground-truth invariants against the metadata as each sees it
     (:func:`~factory.sample.decode.camera_meta`), failures named ``camera c``; the
     ``cameras`` list's length. Returns the cameras' decoded frames, camera 1 first."""
-    from factory.sample.decode import camera_members, camera_meta, decode_sample
-
     K = camera_total(ctx, members)
     if K == 1 and "cameras" not in meta:
         return []
@@ -254,10 +268,7 @@ def _check_rig(found: Findings, members: dict, meta: dict, ctx: Context, needed:
         return []
     out = []
     for c in range(1, K):
-
-        def add(check: str, message: str, c: int = c) -> None:
-            found.add(check, f"camera {c}: {message}")
-
+        add = _camera_add(found, c)
         sub = camera_members(members, c)
         cmeta = camera_meta(meta, c)
         check_tracks(add, sub, cmeta)

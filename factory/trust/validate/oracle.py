@@ -1,0 +1,107 @@
+"""The oracle in ``factory validate`` (``--oracle FRACTION``): one sample through
+:func:`factory.trust.oracle.check_sample`, its failures as ``oracle.*`` checks naming
+frame, pixel and layer, its error statistics into the shard's result; and, over the
+whole dataset, the silhouette rule's share (``oracle.edges``) and the report's lines."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from factory.render.frames import Frames
+from factory.trust.oracle import GEOMETRY_MEMBER, LayerStats, Stored, check_sample, edges_exceed, new_stats
+
+# Each layer's check name (literal, so the one list of checks can be held to the code).
+ORACLE_CHECKS = {
+    "depth": "oracle.depth",
+    "instance": "oracle.instance",
+    "normals": "oracle.normals",
+    "flow": "oracle.flow",
+    "boxes": "oracle.boxes",
+    "corners": "oracle.corners",
+}
+SKIPPED = "skipped_objects"  # the shard result's count of objects the oracle could not rebuild
+
+
+def check_with_oracle(
+    add: Callable[[str, str], None], key: str, frames: Frames, meta: dict, members: dict, fraction: float, into: dict
+) -> None:
+    """Run the oracle on one decoded sample; failures through ``add(check, message)``,
+    statistics merged into ``into`` (a shard result's ``oracle``: layer -> stats dict,
+    and :data:`SKIPPED`)."""
+    stored = Stored(frames.depth, frames.instance, frames.normals, frames.flow, frames.flow_valid, meta)
+    try:
+        report = check_sample(key, stored, members.get(GEOMETRY_MEMBER), fraction)
+    except (ValueError, KeyError, TypeError, IndexError) as e:
+        add("oracle.geometry", f"the oracle cannot rebuild the scene from the metadata and {GEOMETRY_MEMBER} ({e!r})")
+        return
+    for f in report.failures:
+        add(ORACLE_CHECKS[f.layer], f"{f.layer}: {f.describe()}")
+    for name, stats in report.stats.items():
+        listed = sum(x.layer == name for x in report.failures)
+        if stats.failures > listed:  # the report lists a few per layer: count the rest too
+            for _ in range(stats.failures - listed):
+                add(ORACLE_CHECKS[name], f"{name}: (not listed)")
+        merge_stats(into, name, stats)
+    into[SKIPPED] = into.get(SKIPPED, 0) + len(report.skipped)
+
+
+def merge_stats(into: dict, name: str, stats: LayerStats) -> None:
+    """Add ``stats`` to the layer's entry of ``into`` (plain dicts: results travel as JSON)."""
+    have = into.get(name)
+    total = LayerStats(**have) if have else LayerStats(stats.tolerance)
+    total.merge(stats)
+    into[name] = total.to_dict()
+
+
+def dataset_oracle(shard_stats: list[dict]) -> tuple[dict, list[str]]:
+    """The dataset's oracle figures (layer -> sampled, compared, max, p99, tolerance,
+    failures, edges; and the skipped objects) and the ``oracle.edges`` messages (a
+    layer whose silhouette-rule pixels exceed chance at a 0.1% share)."""
+    totals: dict = {}
+    skipped = 0
+    for entry in shard_stats:
+        for name, value in entry.items():
+            if name == SKIPPED:
+                skipped += value
+            else:
+                merge_stats(totals, name, LayerStats(**value))
+    figures, problems = {}, []
+    for name in new_stats():
+        if name not in totals:
+            continue
+        s = LayerStats(**totals[name])
+        figures[name] = {
+            "sampled": s.sampled,
+            "compared": s.compared,
+            "max": s.max,
+            "p99": s.p99,
+            "tolerance": s.tolerance,
+            "failures": s.failures,
+            "edges": s.edges,
+        }
+        if edges_exceed(s.edges, s.sampled):
+            problems.append(
+                f"{name}: {s.edges} of {s.sampled} sampled pixels agree with the oracle only within 0.01 px of "
+                "their centre (more than a 0.1% share allows)"
+            )
+    if figures:
+        figures[SKIPPED] = skipped
+    return figures, problems
+
+
+def oracle_lines(figures: dict) -> list[str]:
+    """The report's lines: per layer its max and p99 error against its tolerance."""
+    if not figures:
+        return []
+    out = ["oracle (independent ray caster; errors max / p99 vs tolerance):"]
+    for name, f in figures.items():
+        if name == SKIPPED:
+            continue
+        unit = " (errors in units of each corner's tolerance)" if name == "corners" else ""
+        out.append(
+            f"  {name}: {f['sampled']} sampled, {f['compared']} compared, max {f['max']:.4g} / p99 {f['p99']:.4g} "
+            f"(tolerance {f['tolerance']:.4g}){unit}, {f['failures']} failures, {f['edges']} at silhouettes"
+        )
+    if figures.get(SKIPPED):
+        out.append(f"  {figures[SKIPPED]} mesh objects skipped (no geometry.glb: a dataset made before issue 26)")
+    return out
