@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from factory.dataset.licensing import Tally
-from factory.sample.decode import camera_members, camera_meta, png_array
+from factory.sample.decode import camera_members, camera_meta, decode_sample, png_array
 from factory.sample.encode import IMAGE_MEMBERS, SHARED_MEMBERS, camera_prefix
 from factory.sample.layers import LAYER_MEMBERS
 from factory.sample.track_members import TRACK_MEMBERS
