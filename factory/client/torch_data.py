@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
-from factory.sample.decode import decode_present, decode_tracks
+from factory.sample.decode import camera_count, camera_members, decode_present, decode_tracks
 from factory.sample.track_members import track_arrays
 
 # Each tensor of a sample (T frames, H x W pixels, N objects): the decoded arrays of
@@ -76,6 +76,8 @@ TRACK_TENSORS = {
     "track_world": "(T, P, 3) float32 world, metres",
     "track_surface": "(P,) int32 instance id of the point's surface, 0 floor or walls",
 }
+# A rig's sample (K > 1 cameras, docs/format.md "Cameras"): every tensor above with a
+# leading camera axis, (K, ...), camera 0 first; ``meta``, ``key`` and ``index`` as one camera's.
 _CHANNELS_FIRST = ("backward_flow", "scene_flow", "object_coords")  # (T, H, W, C) arrays
 _PER_OBJECT = ("amodal", "amodal_depth")  # (T, N, H, W): collate pads N
 
@@ -126,22 +128,28 @@ def collate(batch: list[dict[str, Any]]) -> dict[str, Any]:
         "meta": [b["meta"] for b in batch],
         "index": torch.tensor([b["index"] for b in batch], dtype=torch.int64),
     }
-    n = max(b["box_ids"].shape[0] for b in batch)
+    n = max(b["box_ids"].shape[-1] for b in batch)
     for b in batch:
-        pad = n - b["box_ids"].shape[0]
+        pad = n - b["box_ids"].shape[-1]
         if pad:
-            T = b["boxes"].shape[0]
-            b["boxes"] = torch.cat([b["boxes"], torch.full((T, pad, 4), float("nan"))], dim=1)
-            b["box_ids"] = torch.cat([b["box_ids"], torch.full((pad,), -1, dtype=torch.int64)])
-            b["box_classes"] = torch.cat([b["box_classes"], torch.full((pad,), -1, dtype=torch.int64)])
+            lead = b["box_ids"].dim() - 1  # 1 for a rig's (K, ...) tensors: the object axis is one further
+            b["boxes"] = _pad(b["boxes"], lead + 1, pad, float("nan"))
+            b["box_ids"] = _pad(b["box_ids"], lead, pad, -1)
+            b["box_classes"] = _pad(b["box_classes"], lead, pad, -1)
             for name in _PER_OBJECT:
                 if name in b:  # padded with no silhouette
-                    a = b[name]
-                    b[name] = torch.cat([a, torch.zeros((a.shape[0], pad, *a.shape[2:]), dtype=a.dtype)], dim=1)
+                    b[name] = _pad(b[name], lead + 1, pad, 0)
     for name in batch[0]:
         if name not in out:
             out[name] = torch.stack([b[name] for b in batch])
     return out
+
+
+def _pad(a: torch.Tensor, dim: int, pad: int, value) -> torch.Tensor:
+    """``a`` with ``pad`` entries of ``value`` added at the end of axis ``dim``."""
+    shape = list(a.shape)
+    shape[dim] = pad
+    return torch.cat([a, torch.full(shape, value, dtype=a.dtype)], dim=dim)
 
 
 def slot_of(rank: int | None = None, world_size: int | None = None) -> tuple[int, int]:
@@ -215,10 +223,35 @@ class ShardDataset(IterableDataset):
         members = {
             k: v
             for k, v in sample.items()
-            if not k.startswith("__") and (self.modalities is None or k == "json" or k in self.modalities)
+            if not k.startswith("__") and (self.modalities is None or k == "json" or _unprefixed(k) in self.modalities)
         }
         arrays = decode_present(members)
-        return with_tracks(to_tensors(arrays, arrays.pop("meta"), sample["__key__"]), members)
+        tensors = with_tracks(to_tensors(arrays, arrays.pop("meta"), sample["__key__"]), members)
+        return with_cameras(tensors, members, sample["__key__"])
+
+
+def _unprefixed(name: str) -> str:
+    """A member's name without a rig camera's ``cam<c>.`` prefix."""
+    head, _, rest = name.partition(".")
+    return rest if head[:3] == "cam" and head[3:].isdigit() else name
+
+
+def with_cameras(tensors: dict[str, Any], members: dict[str, Any], key: str = "") -> dict[str, Any]:
+    """``tensors`` (camera 0's) with every tensor stacked over a rig's K cameras on a
+    new first axis, (K, ...), when the sample has K > 1 (each camera's from its
+    ``cam<c>.`` members and the metadata as it sees it); unchanged for one camera."""
+    K = camera_count(members)
+    if K == 1:
+        return tensors
+    views = [tensors]
+    for c in range(1, K):
+        sub = camera_members(members, c)
+        arrays = decode_present(sub)
+        views.append(with_tracks(to_tensors(arrays, arrays.pop("meta"), key), sub))
+    for name, value in tensors.items():
+        if isinstance(value, torch.Tensor) and name != "index":
+            tensors[name] = torch.stack([v[name] for v in views])
+    return tensors
 
 
 def with_tracks(tensors: dict[str, Any], members: dict[str, Any]) -> dict[str, Any]:
@@ -274,4 +307,4 @@ class EndpointDataset(IterableDataset):
         client = Client(self.url, token=self.token, retries=self.retries, per_request=self.per_request)
         for first, count in self.blocks(*slot_of(self.rank, self.world_size)):
             for s in client.samples(first, count, **self.request):
-                yield with_tracks(to_tensors(s.arrays, s.meta, s.key), s.members)
+                yield with_cameras(with_tracks(to_tensors(s.arrays, s.meta, s.key), s.members), s.members, s.key)

@@ -167,3 +167,35 @@ def test_webdataset_round_trip_of_a_rig(stereo, tmp_path):
     for a, b in zip(decode_cameras(row), decode_cameras(stereo)):
         np.testing.assert_array_equal(a.depth, b.depth)
         np.testing.assert_array_equal(a.rgb, b.rgb)
+
+
+def test_the_pytorch_dataset_stacks_a_rig_on_a_leading_camera_axis(tmp_path):
+    torch = pytest.importorskip("torch")
+    from factory.client.torch_data import ShardDataset, collate
+    from tests.helpers.datasets import write_dataset
+
+    config = _config("stereo", 2, baseline=0.1)
+    write_dataset(config, tmp_path / "ds", 2, 2)
+    items = list(ShardDataset(str(tmp_path / "ds")))
+    assert len(items) == 2
+    for item in items:
+        frames = decode_cameras(encode_sample(generate_sample(config, item["index"], samples=2), mp4=False))
+        assert item["frames"].shape == (2, T, 3, H, W) and item["depth"].shape == (2, T, H, W)
+        for c, f in enumerate(frames):
+            np.testing.assert_array_equal(item["depth"][c].numpy(), f.depth)
+            np.testing.assert_array_equal(item["frames"][c].numpy(), f.rgb.transpose(0, 3, 1, 2))
+        assert item["track_world"].shape == (2, T, 200, 3)
+        torch.testing.assert_close(item["track_world"][0], item["track_world"][1])
+        assert item["boxes"].shape[:2] == (2, T)
+    batch = collate(items)
+    assert batch["depth"].shape == (2, 2, T, H, W) and batch["box_ids"].shape[:2] == (2, 2)
+    # Only some modalities: still every camera's.
+    (first, _) = list(ShardDataset(str(tmp_path / "ds"), modalities=["depth"]))
+    assert first["depth"].shape == (2, T, H, W) and "frames" not in first
+
+
+def test_an_endpoint_request_for_some_modalities_gets_them_for_every_camera(stereo):
+    cfg = _config("stereo", 2, baseline=0.2)
+    members = encode_sample(generate_sample(cfg, 0, samples=4), mp4=False, only=("depth.png",))
+    assert {k for k in members if k.endswith(".png")} == {"depth.png", "cam1.depth.png"}
+    assert members["cam1.depth.png"] == stereo["cam1.depth.png"]
