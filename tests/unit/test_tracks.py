@@ -4,7 +4,7 @@ Positions: a point on the floor or a static surface follows the camera's own mot
 its image position the NumPy projection of its world point through the metadata's K
 and world_to_camera; a point on a moving object keeps its place in the object's frame.
 Visibility: an independent per-point cast of the segment from the camera to the point
-(:mod:`tests.helpers.segments`: analytic spheres, boxes and floor, trimesh over the
+(:mod:`tests.helpers.segments`: the oracle's caster: analytic shapes, floor and walls, trimesh over the
 posed meshes) agrees on every entry away from silhouette edges and on 99.9% overall.
 """
 
@@ -151,7 +151,7 @@ def test_visibility_agrees_with_an_independent_cast(clip):
             np.abs(uv[:, 1] - np.clip(uv[:, 1], 0, H)) < 1e-3
         )
         assert ((tr.state[t] == OUT_OF_VIEW) == ~inside)[~border].all()
-        hit, _ = blocked(meta, t, world[inside])
+        hit, _ = blocked(meta, clip.geometry, t, world[inside])
         expect = np.where(hit, OCCLUDED, VISIBLE)
         got = tr.state[t, inside]
         edge = _edges(clip.frames.instance[t], clip.frames.depth[t], uv[inside])
