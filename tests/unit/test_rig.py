@@ -199,3 +199,27 @@ def test_an_endpoint_request_for_some_modalities_gets_them_for_every_camera(ster
     members = encode_sample(generate_sample(cfg, 0, samples=4), mp4=False, only=("depth.png",))
     assert {k for k in members if k.endswith(".png")} == {"depth.png", "cam1.depth.png"}
     assert members["cam1.depth.png"] == stereo["cam1.depth.png"]
+
+
+def test_each_cameras_track_visibility_agrees_with_the_oracles_caster(stereo, ring):
+    from tests.helpers.segments import blocked
+
+    counts = np.zeros(3, np.int64)
+    agree = total = 0
+    for members in (stereo, ring):
+        meta = decode_sample(members)[1]
+        for c in range(len(meta["cameras"])):
+            sub = camera_members(members, c)
+            cmeta, tc = camera_meta(meta, c), decode_tracks(sub)
+            for t in range(T):
+                inside = tc.state[t] != 2
+                hit, s = blocked(cmeta, members.get("geometry.glb"), t, tc.world[t, inside].astype(np.float64))
+                clear = np.abs(s - (1 - 1e-4)) > 2e-5  # away from the margin (the own surface meets it at 1 +- 1e-6)
+                expect = np.where(hit, 1, 0)
+                got = tc.state[t, inside]
+                agree += int((got == expect)[clear].sum())
+                total += int(clear.sum())
+                counts += np.bincount(tc.state[t], minlength=3)
+    print(f"agree {agree}/{total}, states {counts.tolist()}")
+    assert agree >= 0.999 * total, (agree, total)
+    assert counts[1] > 20 and counts[0] > 200, counts  # both outcomes tested
