@@ -64,12 +64,14 @@ TERMS = {
     "steps x objects": ("render.frames", "render.substeps", "objects.count", "furniture.count"),
     "sample": (),
 }
+# A rig's K cameras (render.cameras) are K clips' views and filmstrips.
+TERMS = {k: (*v, "render.cameras") if k.startswith("views") or k == "frames x pixels" else v for k, v in TERMS.items()}
 
 
 def scenario_terms(config: Config, name: str) -> dict[str, float]:
     """Each term's size for one sample of scenario ``name`` (see the module docstring)."""
     r, sc = config.render, config.scenarios[name]
-    views = r.frames * max(1, r.motion_blur_samples)
+    views = r.frames * max(1, r.motion_blur_samples) * r.cameras  # every camera of a rig renders its own views
     pixels = r.width * r.height
     dynamic = sc.objects.count.upper()
     objects = dynamic + (sc.furniture.count.upper() if sc.furniture and sc.room else 0)
@@ -82,7 +84,7 @@ def scenario_terms(config: Config, name: str) -> dict[str, float]:
         "views x pixels": views * pixels,
         "views x pixels x rays x objects": views * pixels * rays * objects,
         "views x pixels x rays x meshes": views * pixels * rays * meshes,
-        "frames x pixels": r.frames * pixels,
+        "frames x pixels": r.frames * pixels * r.cameras,
         "steps x objects": r.frames * r.substeps * objects,
         "sample": 1.0,
     }
