@@ -7,8 +7,9 @@ sample, on ``configs/quickstart.yaml`` (its scenes, layers and tracks) with
 
 Per rig: ``generate_samples`` of samples 0 .. n-1 one at a time (draw, physics, render
 of every camera, tracks, metadata), after a warm-up sample, in CPU seconds of the
-process (``time.process_time``), and of those the ``render`` pass's wall seconds
-(``timings``; on one pinned core the two agree); bytes: ``encode_sample``'s members
+process (``time.process_time``; on a shared machine wall time counts other processes'
+work), and the render alone: ``render_clips`` of the sample's K camera clips (as
+``generate_samples`` makes them), CPU seconds; bytes: ``encode_sample``'s members
 (without the MP4, as quickstart with ``output.mp4: false`` would have them; the MP4 is
 camera 0's alone). One thread: BLAS and OpenMP pinned before NumPy loads; a Warp CPU
 launch is one thread.
@@ -30,8 +31,13 @@ import yaml  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from factory.render.device import get_device  # noqa: E402
+from factory.render.layers import Layers  # noqa: E402
+from factory.render.renderer import Clip, render_clips  # noqa: E402
 from factory.sample.encode import encode_sample  # noqa: E402
-from factory.sample.generate import generate_samples  # noqa: E402
+from factory.sample.generate import generate_samples, scenario_of  # noqa: E402
+from factory.sample.scenes import scene_and_motion  # noqa: E402
+from factory.scene.camera_rig import with_camera  # noqa: E402
 from factory.scene.config import parse_config  # noqa: E402
 
 
@@ -49,13 +55,17 @@ def measure(config, samples: int) -> dict:
     generate_samples(config, [samples], samples=samples + 1)  # warm-up: kernels, caches
     cpu = render = 0.0
     size = 0
+    r, device = config.render, get_device("cpu")
     for i in range(samples):
-        timings: dict = {}
         start = time.process_time()
-        (sample,) = generate_samples(config, [i], timings, samples=samples + 1)
+        (sample,) = generate_samples(config, [i], samples=samples + 1)
         cpu += time.process_time() - start
-        render += timings.get("render", 0.0)
         size += sum(len(v) for k, v in encode_sample(sample, mp4=False).items() if k != "__key__")
+        scene, motion = scene_and_motion(config, scenario_of(config, i, samples + 1), i)
+        clips = [Clip(with_camera(scene, c), motion, r.motion_blur_samples) for c in range(r.cameras)]
+        start = time.process_time()
+        render_clips(clips, device, r.batch_views, None, None, r, Layers.of(config.output))
+        render += time.process_time() - start
     return {"cpu": cpu / samples, "render": render / samples, "bytes": size / samples}
 
 
