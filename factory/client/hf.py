@@ -16,15 +16,17 @@ breaks on the first sample that differs: ``features()`` gives the JSON member th
 
 from __future__ import annotations
 
-from factory.sample.encode import IMAGE_MEMBERS
+from factory.sample.encode import IMAGE_MEMBERS, SHARED_MEMBERS, camera_prefix
 from factory.sample.track_members import TRACK_DTYPES
 
 
-def features(modalities: list[str] | None = None, mp4: bool = False, tracks: bool = False):
+def features(modalities: list[str] | None = None, mp4: bool = False, tracks: bool = False, cameras: int = 1):
     """``datasets.Features`` of factory samples: ``json`` (Json), each image member of
     ``modalities`` (None: all) as Image, ``mp4`` as raw bytes when asked for, the point
     tracks' members when asked for (``tracks``: a dataset made with ``output.tracks``;
-    without it the builder leaves them out), and the builder's ``__key__`` and ``__url__``."""
+    without it the builder leaves them out), the same per-camera members again as
+    ``cam<c>.<member>`` for each camera c of a rig of ``cameras`` (docs/format.md,
+    "Cameras"), and the builder's ``__key__`` and ``__url__``."""
     import datasets  # Hugging Face's, not a dependency of factory: pip install datasets
 
     names = IMAGE_MEMBERS if modalities is None else tuple(f"{m}.png" for m in modalities)
@@ -36,4 +38,7 @@ def features(modalities: list[str] | None = None, mp4: bool = False, tracks: boo
         for _ in range(axes):
             feature = datasets.List(feature)
         spec[name] = feature  # nested lists: decode_tracks takes them (or the NumPy format's arrays)
+    per_camera = {name: f for name, f in spec.items() if name not in SHARED_MEMBERS}
+    for c in range(1, cameras):
+        spec.update({camera_prefix(c) + name: f for name, f in per_camera.items()})
     return datasets.Features({**spec, "__key__": datasets.Value("string"), "__url__": datasets.Value("string")})

@@ -223,3 +223,34 @@ def test_each_cameras_track_visibility_agrees_with_the_oracles_caster(stereo, ri
     print(f"agree {agree}/{total}, states {counts.tolist()}")
     assert agree >= 0.999 * total, (agree, total)
     assert counts[1] > 20 and counts[0] > 200, counts  # both outcomes tested
+
+
+def test_hugging_face_features_of_a_rig_keep_every_camera(tmp_path):
+    datasets = pytest.importorskip("datasets")
+    from factory.client.hf import features
+    from tests.helpers.datasets import write_dataset
+
+    config = _config("ring", 2)
+    write_dataset(config, tmp_path / "ds", 2, 2)
+    ds = datasets.load_dataset(
+        "webdataset",
+        data_files={"train": sorted(str(p) for p in (tmp_path / "ds").glob("*.tar"))},
+        split="train",
+        features=features(tracks=True, cameras=2),
+        cache_dir=str(tmp_path / "hf-cache"),
+    )
+    row = ds[0]
+    want = decode_cameras(encode_sample(generate_sample(config, int(row["__key__"]), samples=2), mp4=False))
+    for got, ref in zip(decode_cameras(row), want):
+        np.testing.assert_array_equal(got.depth, ref.depth)
+        np.testing.assert_array_equal(got.flow, ref.flow)
+    assert decode_tracks(camera_members(row, 1)).world.shape == (T, 200, 3)
+
+
+def test_one_camera_adds_nothing(stereo):
+    cfg = _config("stereo", 1)
+    members = encode_sample(generate_sample(cfg, 0, samples=4), mp4=False)
+    meta = decode_sample(members)[1]
+    assert "cameras" not in meta and not [k for k in members if k.startswith("cam")]
+    assert not [k for k in meta["params"] if k in ("camera.rig", "camera.baseline", "camera.ring_spread_deg")]
+    assert len(decode_cameras(members)) == 1
