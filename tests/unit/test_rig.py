@@ -11,6 +11,7 @@ camera's image positions the NumPy projection through its own metadata.
 
 from __future__ import annotations
 
+import io
 import math
 
 import numpy as np
@@ -254,3 +255,30 @@ def test_one_camera_adds_nothing(stereo):
     assert "cameras" not in meta and not [k for k in members if k.startswith("cam")]
     assert not [k for k in meta["params"] if k in ("camera.rig", "camera.baseline", "camera.ring_spread_deg")]
     assert len(decode_cameras(members)) == 1
+
+
+def test_the_endpoints_tar_answer_of_a_rig_reaches_the_client_stacked():
+    """The endpoint's work (make_batch, the tar stream, some modalities) and the HTTP
+    client's tar reader and decoder, without a server: a rig's cameras arrive stacked."""
+    torch = pytest.importorskip("torch")
+    from types import SimpleNamespace
+
+    from factory.client.http import _decoded, _read_tar
+    from factory.client.torch_data import to_tensors, with_cameras, with_tracks
+    from factory.service.payload import TarStream, Work, make_batch
+
+    config = _config("stereo", 3, baseline=0.1)
+    works = [Work(config, config.config_hash(), i, ("rgb.png", "depth.png"), False, 4) for i in (1, 2)]
+    stream = TarStream()
+    body = b"".join(stream.sample(m) for m in make_batch(works)) + stream.end()
+    got = [_decoded(s) for s in _read_tar(SimpleNamespace(raw=io.BytesIO(body)), 1, 3)]
+    assert [s.index for s in got] == [1, 2]
+    for s in got:
+        assert sorted(k for k in s.members if k.endswith(".png")) == [
+            "cam1.depth.png", "cam1.rgb.png", "cam2.depth.png", "cam2.rgb.png", "depth.png", "rgb.png",
+        ]  # fmt: skip
+        item = with_cameras(with_tracks(to_tensors(s.arrays, s.meta, s.key), s.members), s.members, s.key)
+        ref = decode_cameras(encode_sample(generate_sample(config, s.index, samples=4), mp4=False))
+        assert item["depth"].shape == (3, T, H, W) and "flow" not in item
+        for c in range(3):
+            assert torch.equal(item["depth"][c], torch.from_numpy(ref[c].depth))
