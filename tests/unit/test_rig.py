@@ -103,6 +103,7 @@ def test_stereo_disparity_is_baseline_times_focal_over_depth(stereo):
         hidden = z1 < z[ok] - 0.005  # something nearer camera 1 covers the point
         checked += int(ok.sum())
         agreed += int((hit | hidden).sum())
+    print(f"disparity: {agreed}/{checked} agree")
     assert checked > 500
     assert agreed / checked > 0.99, (agreed, checked)
 
