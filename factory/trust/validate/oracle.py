@@ -5,9 +5,11 @@ whole dataset, the silhouette rule's share (``oracle.edges``) and the report's l
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 from factory.render.frames import Frames
+from factory.sample.track_members import decode_tracks
 from factory.trust.oracle import GEOMETRY_MEMBER, LayerStats, Stored, check_sample, edges_exceed, new_stats
 
 # Each layer's check name (literal, so the one list of checks can be held to the code).
@@ -18,7 +20,24 @@ ORACLE_CHECKS = {
     "flow": "oracle.flow",
     "boxes": "oracle.boxes",
     "corners": "oracle.corners",
+    "backward_flow": "oracle.backward_flow",
+    "scene_flow": "oracle.scene_flow",
+    "object_coords": "oracle.object_coords",
+    "amodal": "oracle.amodal",
+    "amodal_depth": "oracle.amodal",
+    "tracks": "oracle.tracks",
+    "track_state": "oracle.tracks",
 }
+# The Frames fields of the optional layers the oracle checks (docs/format.md "Optional layers").
+OPTIONAL_FIELDS = (
+    "backward_flow",
+    "backward_valid",
+    "scene_flow",
+    "scene_flow_valid",
+    "object_coords",
+    "amodal",
+    "amodal_depth",
+)
 SKIPPED = "skipped_objects"  # the shard result's count of objects the oracle could not rebuild
 
 
@@ -29,6 +48,7 @@ def check_with_oracle(
     statistics merged into ``into`` (a shard result's ``oracle``: layer -> stats dict,
     and :data:`SKIPPED`)."""
     stored = Stored(frames.depth, frames.instance, frames.normals, frames.flow, frames.flow_valid, meta)
+    stored = oracle_stored(stored, frames, members)
     try:
         report = check_sample(key, stored, members.get(GEOMETRY_MEMBER), fraction)
     except (ValueError, KeyError, TypeError, IndexError) as e:
@@ -43,6 +63,17 @@ def check_with_oracle(
                 add(ORACLE_CHECKS[name], f"{name}: (not listed)")
         merge_stats(into, name, stats)
     into[SKIPPED] = into.get(SKIPPED, 0) + len(report.skipped)
+
+
+def oracle_stored(stored: Stored, frames: Frames, members: dict) -> Stored:
+    """``stored`` with the optional layers of ``frames`` and the sample's point tracks
+    (None where it lacks them; tracks that do not decode are tracks.decode's to report)."""
+    layers = {name: getattr(frames, name) for name in OPTIONAL_FIELDS}
+    try:
+        tracks = decode_tracks(members)
+    except ValueError:
+        tracks = None
+    return dataclasses.replace(stored, **layers, tracks=tracks)
 
 
 def merge_stats(into: dict, name: str, stats: LayerStats) -> None:
