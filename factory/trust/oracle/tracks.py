@@ -110,11 +110,15 @@ def _query(scene: OracleScene, tracks, pick: np.ndarray, st) -> tuple[np.ndarray
     oracle's depth (m; NaN where it sees another surface than ``track_surface`` says)
     and its allowance; and the failures (frame, index into pick, message) of surfaces
     the oracle does not see there even with the silhouette rule's nudges (those it
-    sees only so are counted in ``st.edges``)."""
+    sees only so are counted in ``st.edges``). A point on an object the oracle could
+    not rebuild is left out."""
     q = tracks.query_frame[pick].astype(np.int64)
+    known = ~np.isin(tracks.surface[pick], list(scene.unknown_ids))
     depth, tol, out = np.full(len(pick), np.nan), np.ones(len(pick)), []
     for t in np.unique(q):
-        on = np.flatnonzero(q == t)
+        on = np.flatnonzero((q == t) & known)
+        if not len(on):
+            continue
         uv = tracks.query_uv[pick[on]].astype(np.float64)
         want = tracks.surface[pick[on]]
         z, sid, allow = _query_cast(scene, int(t), uv)
@@ -125,6 +129,10 @@ def _query(scene: OracleScene, tracks, pick: np.ndarray, st) -> tuple[np.ndarray
         for offset in EDGE_OFFSETS if len(bad) else ():
             edge |= _query_cast(scene, int(t), uv[bad] + np.array(offset))[1] == want[bad]
         st.edges += int(edge.sum())
+        st.sampled += len(on)
+        err = (~same).astype(np.float64)
+        err[bad[edge]] = np.nan
+        st.add(err)
         for m in bad[~edge]:
             msg = f"track_surface {want[m]}, the oracle's ray through its query pixel meets {sid[m]} (-1: sky)"
             out.append((int(t), int(on[m]), msg))
