@@ -85,7 +85,9 @@ class Pixels:
     @cached_property
     def oracle_id(self) -> np.ndarray:
         """The instance id the oracle sees (0: floor, walls, sky)."""
-        return np.where(self.hits.surface >= 0, self._ids[self.hits.surface], 0)
+        return np.where(
+            self.hits.surface >= 0, self._ids[np.maximum(self.hits.surface, 0)], 0
+        )  # (no bodies: FLOOR would index past)
 
     def stored_at(self, array: np.ndarray) -> np.ndarray:
         return array[self.frame, self.rows, self.cols]

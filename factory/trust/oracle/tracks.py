@@ -100,7 +100,7 @@ def _query_cast(scene: OracleScene, t: int, uv: np.ndarray):
     o, d = camera_rays(scene, t, uv[:, 0], uv[:, 1])
     h = cast(scene, t, o, d)
     cos = np.abs(np.einsum("ij,ij->i", h.ng, d)) / np.linalg.norm(d, axis=1)
-    sid = np.where(h.surface >= 0, ids[h.surface], 0)
+    sid = np.where(h.surface >= 0, ids[np.maximum(h.surface, 0)], 0)
     sid[h.surface == SKY] = -1
     return h.t, sid, XYZ_M + DEPTH_REL * h.t + DEPTH_GRAZING * h.t / np.maximum(cos, 1e-3)
 
