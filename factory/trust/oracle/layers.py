@@ -85,9 +85,8 @@ class Pixels:
     @cached_property
     def oracle_id(self) -> np.ndarray:
         """The instance id the oracle sees (0: floor, walls, sky)."""
-        return np.where(
-            self.hits.surface >= 0, self._ids[np.maximum(self.hits.surface, 0)], 0
-        )  # (no bodies: FLOOR would index past)
+        # The floor's and walls' negative codes are clamped: with no bodies they would index past the table.
+        return np.where(self.hits.surface >= 0, self._ids[np.maximum(self.hits.surface, 0)], 0)
 
     def stored_at(self, array: np.ndarray) -> np.ndarray:
         return array[self.frame, self.rows, self.cols]
