@@ -12,6 +12,11 @@ manifest is there). Arms, each ``validate_dataset`` in one process over every sh
 and each arm's best run counts; the page cache is warmed by a first read. It prints
 seconds per sample, the ratio to the baseline, the oracle's own seconds per sample and
 its figures (max / p99 error per layer); then the members' mean bytes per sample.
+For a config whose samples carry optional layers or point tracks, a second table: the
+oracle's own seconds per sample (``check_sample`` on the decoded samples, best of
+``--repeats``) at each fraction with the base layers only and with each new check
+added on its own (backward flow, scene flow, object coordinates, amodal mask + depth,
+tracks), and with all of them.
 Figures depend on the machine; nothing here passes or fails.
 """
 
@@ -61,6 +66,55 @@ def member_bytes(folder: Path) -> dict[str, float]:
     return {k: v / max(n, 1) for k, v in sorted(total.items())}
 
 
+NEW_CHECKS = {  # the new checks and the Stored fields each needs
+    "backward flow": ("backward_flow", "backward_valid"),
+    "scene flow": ("scene_flow", "scene_flow_valid"),
+    "object coords": ("object_coords",),
+    "amodal + depth": ("amodal", "amodal_depth"),
+    "tracks": ("tracks",),
+}
+
+
+def new_check_costs(folder: Path, fractions: list[float], repeats: int) -> None:
+    """Print the oracle's seconds per sample with the base layers and each new check."""
+    import dataclasses
+
+    from factory.dataset.reader import iter_tar
+    from factory.sample.decode import decode_sample
+    from factory.trust.oracle import GEOMETRY_MEMBER, Stored, check_sample
+    from factory.trust.validate.oracle import oracle_stored
+
+    samples = []
+    for tar in sorted(folder.glob("*.tar")):
+        for key, members in iter_tar(tar.read_bytes(), tar.name):
+            frames, meta = decode_sample({k: v for k, v in members.items() if k != GEOMETRY_MEMBER})
+            base = Stored(frames.depth, frames.instance, frames.normals, frames.flow, frames.flow_valid, meta)
+            samples.append((key, base, oracle_stored(base, frames, members), members.get(GEOMETRY_MEMBER)))
+    have = [n for n, fields in NEW_CHECKS.items() if all(getattr(samples[0][2], f) is not None for f in fields)]
+    if not have:
+        return
+    variants = {"base layers": ()} | {f"+ {n}": NEW_CHECKS[n] for n in have}
+    variants["all"] = tuple(f for n in have for f in NEW_CHECKS[n])
+
+    def run(fields, fraction):
+        # CPU seconds of this process: the oracle is single-threaded NumPy, and CPU time
+        # is less disturbed than wall time by other work on a shared machine.
+        t0 = time.process_time()
+        for key, base, full, geometry in samples:
+            stored = dataclasses.replace(base, **{f: getattr(full, f) for f in fields})
+            check_sample(key, stored, geometry, fraction)
+        return (time.process_time() - t0) / len(samples)
+
+    run((), fractions[0])  # warm: the meshes' ray casters
+    print("\noracle CPU s/sample, base layers and each new check added (check_sample, best of repeats, interleaved):")
+    print("| oracle fraction | " + " | ".join(variants) + " |")
+    print("|---" * (len(variants) + 1) + "|")
+    for f in fractions:
+        runs = [[run(fields, f) for fields in variants.values()] for _ in range(repeats)]
+        best = [min(r[i] for r in runs) for i in range(len(variants))]
+        print(f"| {f:g} | " + " | ".join(f"{b:.4f}" for b in best) + " |")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--configs", default="quickstart,household")
@@ -107,6 +161,7 @@ def main(argv=None) -> int:
                 )
         sizes = member_bytes(folder)
         print("bytes per sample: " + ", ".join(f"{k} {v:,.0f}" for k, v in sizes.items()))
+        new_check_costs(folder, fractions[1:], args.repeats)
     return 0
 
 

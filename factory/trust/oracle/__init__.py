@@ -5,12 +5,13 @@ It reads only what a third party has (the decoded members, the metadata and the
 renderer, and casts its own float64 rays: closed-form intersections for the analytic
 kinds (:mod:`.analytic`), trimesh's ray caster for meshes, the floor and the room's
 walls (:mod:`.cast`). :func:`check_sample` checks a seeded random share of each frame's
-pixels, layer by layer (:data:`LAYERS`, one function each, :mod:`.layers`), and the
-boxes' corners per object (:mod:`.run`). The rules and tolerances are in docs/trust.md
+pixels, layer by layer (:data:`LAYERS`, one function each, :mod:`.layers`; the
+optional layers' in :mod:`.optional`), the boxes' corners per object (:mod:`.run`) and
+a seeded share of the point tracks (:mod:`.tracks`). The rules and tolerances are in docs/trust.md
 ("The oracle"); ``factory validate --oracle`` runs it on every sample.
 
 Modules: :mod:`.scene` (the scene from metadata and meshes), :mod:`.analytic`,
-:mod:`.cast`, :mod:`.layers`, :mod:`.run`.
+:mod:`.cast`, :mod:`.layers`, :mod:`.optional`, :mod:`.tracks`, :mod:`.run`.
 """
 
 from factory.trust.oracle.cast import camera_rays, cast

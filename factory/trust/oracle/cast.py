@@ -27,7 +27,9 @@ class Hits:
     SKY / FLOOR / WALL, world ``point`` (M, 3), ``local`` (M, 3) the point in the
     object's frame (objects), ``n`` (M, 3) the shading normal and ``ng`` (M, 3) the
     geometric one (world, unit, as the surface gives them: outward), ``met`` (M, B)
-    whether the ray meets body b at all (the amodal silhouettes)."""
+    whether the ray meets body b at all (the amodal silhouettes); ``body_t`` (M, B) the
+    nearest ray parameter on body b (inf: not met) and ``body_ng`` (M, B, 3) its world
+    geometric normal there (amodal depth: body b's own nearest surface, hidden or not)."""
 
     t: np.ndarray
     surface: np.ndarray
@@ -36,6 +38,8 @@ class Hits:
     n: np.ndarray
     ng: np.ndarray
     met: np.ndarray
+    body_t: np.ndarray | None = None
+    body_ng: np.ndarray | None = None
 
 
 def camera_rays(scene: OracleScene, frame: int, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -140,6 +144,7 @@ def cast(scene: OracleScene, frame: int, o: np.ndarray, d: np.ndarray) -> Hits:
     local = o + point_t[:, None] * d
     ng = n.copy()
     met = np.zeros((len(d), len(scene.bodies)), bool)
+    body_t, body_ng = np.full(met.shape, np.inf), np.zeros((*met.shape, 3))
     near = _near(scene, frame, o, d)
     for b, body in enumerate(scene.bodies):
         rows = np.flatnonzero(near[:, b])
@@ -147,8 +152,9 @@ def cast(scene: OracleScene, frame: int, o: np.ndarray, d: np.ndarray) -> Hits:
             continue
         tb, lb, nb, gb = _body(body, frame, o, d, rows)
         met[:, b] = np.isfinite(tb)
+        body_t[:, b], body_ng[:, b] = tb, gb
         nearer = tb < t
         t[nearer], surface[nearer] = tb[nearer], b
         local[nearer], n[nearer], ng[nearer] = lb[nearer], nb[nearer], gb[nearer]
     point = o + np.where(np.isfinite(t), t, 0.0)[:, None] * d
-    return Hits(t, surface, point, local, n, ng, met)
+    return Hits(t, surface, point, local, n, ng, met, body_t, body_ng)

@@ -47,6 +47,19 @@ class Stored:
     flow: np.ndarray
     flow_valid: np.ndarray
     meta: dict
+    # The optional layers and point tracks (docs/format.md "Optional layers", "Point
+    # tracks"), as decode_sample / decode_tracks give them; None: the sample lacks the
+    # member, and its oracle check is skipped (factory.trust.oracle.optional.NEEDS).
+    backward_flow: np.ndarray | None = None  # (T, H, W, 2) float32 px
+    backward_valid: np.ndarray | None = None  # (T, H, W) bool
+    scene_flow: np.ndarray | None = None  # (T, H, W, 3) float32 m, camera frames
+    scene_flow_valid: np.ndarray | None = None  # (T, H, W) bool
+    object_coords: np.ndarray | None = None  # (T, H, W, 3) float32 in [0, 1], NaN off objects
+    amodal: np.ndarray | None = None  # (T, K, H, W) bool, k as in meta["objects"]
+    amodal_depth: np.ndarray | None = None  # (T, K, H, W) float32 m, 0 outside
+    # The point tracks (decode_tracks' Tracks): query_frame (N,), query_uv (N, 2), surface
+    # (N,), uv (T, N, 2), xyz and world (T, N, 3), state (T, N).
+    tracks: object = None
 
 
 class Pixels:
@@ -72,7 +85,8 @@ class Pixels:
     @cached_property
     def oracle_id(self) -> np.ndarray:
         """The instance id the oracle sees (0: floor, walls, sky)."""
-        return np.where(self.hits.surface >= 0, self._ids[self.hits.surface], 0)
+        # The floor's and walls' negative codes are clamped: with no bodies they would index past the table.
+        return np.where(self.hits.surface >= 0, self._ids[np.maximum(self.hits.surface, 0)], 0)
 
     def stored_at(self, array: np.ndarray) -> np.ndarray:
         return array[self.frame, self.rows, self.cols]
@@ -177,8 +191,9 @@ def normals(px: Pixels) -> Verdict:
     return Verdict(ok, err, message)
 
 
-def oracle_flow(px: Pixels) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The oracle's forward flow (M, 2) px and validity (M,), by the format's rule: the
+def oracle_flow(px: Pixels, step: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The oracle's forward flow (M, 2) px and validity (M,) (``step`` -1: backward flow,
+    the same rule with frame t-1 for t+1), by the format's rule: the
     hit rides with its surface to t+1 (the metadata's poses), is projected with K and
     world_to_camera[t+1], lands in the image in front of the camera, and the surface
     the oracle's own ray through the landing pixel's centre (floor of u, v) meets in t+1,
@@ -188,13 +203,13 @@ def oracle_flow(px: Pixels) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     sc, t, h = px.scene, px.frame, px.hits
     M = len(px.rows)
     flow, valid, landing = np.zeros((M, 2)), np.zeros(M, bool), np.full((M, 2), -1)
-    if t + 1 >= sc.frames:
+    if not 0 <= t + step < sc.frames:
         return flow, valid, landing
     moved = h.point.copy()
     for b, body in enumerate(sc.bodies):
         on = h.surface == b
-        moved[on] = h.local[on] @ body.rotations[t + 1].T + body.positions[t + 1]
-    w2c = sc.world_to_camera[t + 1]
+        moved[on] = h.local[on] @ body.rotations[t + step].T + body.positions[t + step]
+    w2c = sc.world_to_camera[t + step]
     c = moved @ w2c[:3, :3].T + w2c[:3, 3]
     with np.errstate(divide="ignore", invalid="ignore"):
         uv = (c @ sc.K.T)[:, :2] / c[:, 2:3]
@@ -205,9 +220,9 @@ def oracle_flow(px: Pixels) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         qi = np.minimum(np.floor(uv[idx, 1]), sc.height - 1) + 0.5 + px.offset[1]
         qj = np.minimum(np.floor(uv[idx, 0]), sc.width - 1) + 0.5 + px.offset[0]
         landing[idx] = np.stack([np.floor(qi), np.floor(qj)], 1).astype(int)
-        o, dq = camera_rays(sc, t + 1, qj, qi)
-        q = cast(sc, t + 1, o, dq)
-        _, ray = camera_rays(sc, t + 1, uv[idx, 0], uv[idx, 1])
+        o, dq = camera_rays(sc, t + step, qj, qi)
+        q = cast(sc, t + step, o, dq)
+        _, ray = camera_rays(sc, t + step, uv[idx, 0], uv[idx, 1])
         denom = np.einsum("ij,ij->i", q.ng, ray)
         with np.errstate(divide="ignore", invalid="ignore"):
             plane_z = np.einsum("ij,ij->i", q.ng, q.t[:, None] * dq) / denom

@@ -20,13 +20,16 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from factory.trust.oracle.layers import LAYERS, TOLERANCES, Pixels, Stored
+from factory.trust.oracle.optional import NEEDS  # importing it registers the optional layers in LAYERS
 from factory.trust.oracle.scene import OracleScene, oracle_scene
+from factory.trust.oracle.tracks import TRACK_STATS, check_tracks
 
 DEFAULT_FRACTION = 0.002  # of each frame's pixels (benchmarks/README.md, "Issue 26: oracle")
 EDGE_DELTA = 0.01  # px: the silhouette rule's offset (float32 against float64 needs far less)
 EDGE_OFFSETS = ((EDGE_DELTA, 0.0), (-EDGE_DELTA, 0.0), (0.0, EDGE_DELTA), (0.0, -EDGE_DELTA))
 EDGE_SHARE = 0.001  # at most this share of the sampled pixels may agree only by the silhouette rule
 CORNER_M = 1e-5  # m: a corner's camera-frame error from the metadata's rounded pose (6 decimals)
+POINT = -2  # an OracleFailure's row for a point track (its col: the point's index)
 LISTED = 3  # failures listed per layer and sample (all are counted)
 BINS = 80  # error histogram: BINS bins of error / tolerance in [0, 4), then one overflow bin
 
@@ -92,6 +95,7 @@ class OracleFailure:
 
     def describe(self) -> str:
         where = f"object {self.col}" if self.row < 0 else f"pixel (row {self.row}, col {self.col})"
+        where = f"point {self.col}" if self.row == POINT else where
         return f"frame {self.frame} {where}: {self.message}"
 
 
@@ -179,8 +183,10 @@ def _corners(scene: OracleScene, meta: dict, stats, failures) -> None:
 
 
 def new_stats() -> dict:
-    """Empty statistics for every layer (the corners': errors in units of their tolerance)."""
-    return {**{name: LayerStats(TOLERANCES[name]) for name in LAYERS}, "corners": LayerStats(1.0)}
+    """Empty statistics for every layer (the corners' and the tracks' positions: errors
+    in units of their tolerance; the tracks' states exact)."""
+    tracks = dict(zip(TRACK_STATS, (LayerStats(1.0), LayerStats(0.0))))
+    return {**{name: LayerStats(TOLERANCES[name]) for name in LAYERS}, "corners": LayerStats(1.0), **tracks}
 
 
 def check_sample(key: str, stored: Stored, geometry: bytes | None, fraction: float) -> OracleReport:
@@ -189,14 +195,23 @@ def check_sample(key: str, stored: Stored, geometry: bytes | None, fraction: flo
     scene = oracle_scene(stored.meta, geometry)
     stats, failures = new_stats(), []
     unknown = list(scene.unknown_ids)
+    absent = {name for name, need in NEEDS.items() if getattr(stored, need) is None}  # the sample lacks the member
+    absent |= set(TRACK_STATS) if stored.tracks is None else set()
     for t in range(scene.frames):
         rows, cols = sample_pixels(key, t, scene.height, scene.width, fraction)
         keep = ~np.isin(stored.instance[t, rows, cols], unknown)  # objects the oracle cannot rebuild
         rows, cols = rows[keep], cols[keep]
         px = Pixels(scene, stored, t, rows, cols)
         for name, fn in LAYERS.items():
-            _layer(name, fn, px, stats, failures)
+            if name not in absent:
+                _layer(name, fn, px, stats, failures)
     _corners(scene, stored.meta, stats, failures)
+    if stored.tracks is not None:
+        for layer, frame, point, message in check_tracks(key, scene, stored, fraction, stats):
+            stats[layer].failures += 1
+            if sum(f.layer == layer for f in failures) < LISTED:
+                failures.append(OracleFailure(layer, frame, POINT, point, message))
+    stats = {name: s for name, s in stats.items() if name not in absent}
     return OracleReport(stats, failures, scene.skipped)
 
 

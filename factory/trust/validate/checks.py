@@ -6,8 +6,9 @@ stable, for programs and for people. Dataset-level checks run on the driver
 :mod:`.sample` and :mod:`factory.trust.invariants`. A unit test holds the code to this
 list: every name it reports is here, and every name here is reported somewhere.
 
-The ``oracle.*`` checks re-derive depth, ids, normals, flow and its occlusion test, and
-the boxes at a seeded share of pixels with an independent ray caster
+The ``oracle.*`` checks re-derive depth, ids, normals, flow and its occlusion test, the
+optional layers and the boxes at a seeded share of pixels, and the point tracks at a
+seeded share of points, with an independent ray caster
 (:mod:`factory.trust.oracle`, ``--oracle FRACTION``). Not checked: RGB against
 geometry, the ``.factory/`` records.
 """
@@ -110,6 +111,22 @@ SAMPLE_CHECKS |= {
     "tracks.decode": "the tracks members do not decode (factory.sample.decode.decode_tracks refuses them)",
     "tracks.layout": "the TAP-Vid, TAPVid-3D and factory arrays of the tracks disagree with each other or with the "
     "metadata (frames, K, world_to_camera, object ids), or a state with its image position",
+}
+
+# The oracle over the optional layers and the point tracks (factory.trust.oracle.optional, .tracks):
+# skipped for a sample without the member.
+SAMPLE_CHECKS |= {
+    "oracle.backward_flow": "backward flow at a sampled pixel is off the oracle's (its hit carried by the "
+    "metadata's poses to t-1) by more than 1/128 + 2e-3 px, or its validity is not the documented rule's",
+    "oracle.scene_flow": "scene flow at a sampled pixel is off the oracle's hit's camera-frame motion by more than "
+    "0.05 mm + 0.02 mm (+ float32's share along the ray), or it is valid where the oracle sees sky (or not)",
+    "oracle.object_coords": "object coordinates at a sampled pixel are off the oracle's hit in its object's "
+    "half_extents box by more than 0.5/65534 + 1e-5 (+ float32's share), or present where it sees no object",
+    "oracle.amodal": "an object's amodal bit at a sampled pixel is not whether the oracle's ray meets it at all, or "
+    "its amodal depth is not the oracle's nearest hit on it within depth's tolerance",
+    "oracle.tracks": "a sampled point track's world position is not its query position carried by the metadata's "
+    "poses, its image position or camera point not the metadata camera's, its query depth or surface not the "
+    "oracle's, or its state not the oracle's cast of the segment to the point",
 }
 
 CHECKS = {**DATASET_CHECKS, **SAMPLE_CHECKS}

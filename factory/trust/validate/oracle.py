@@ -5,9 +5,13 @@ whole dataset, the silhouette rule's share (``oracle.edges``) and the report's l
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 from factory.render.frames import Frames
+from factory.sample.decode import decode_present
+from factory.sample.layers import LAYER_MEMBERS
+from factory.sample.track_members import decode_tracks
 from factory.trust.oracle import GEOMETRY_MEMBER, LayerStats, Stored, check_sample, edges_exceed, new_stats
 
 # Each layer's check name (literal, so the one list of checks can be held to the code).
@@ -18,7 +22,24 @@ ORACLE_CHECKS = {
     "flow": "oracle.flow",
     "boxes": "oracle.boxes",
     "corners": "oracle.corners",
+    "backward_flow": "oracle.backward_flow",
+    "scene_flow": "oracle.scene_flow",
+    "object_coords": "oracle.object_coords",
+    "amodal": "oracle.amodal",
+    "amodal_depth": "oracle.amodal",
+    "tracks": "oracle.tracks",
+    "track_state": "oracle.tracks",
 }
+# The Frames fields of the optional layers the oracle checks (docs/format.md "Optional layers").
+OPTIONAL_FIELDS = (
+    "backward_flow",
+    "backward_valid",
+    "scene_flow",
+    "scene_flow_valid",
+    "object_coords",
+    "amodal",
+    "amodal_depth",
+)
 SKIPPED = "skipped_objects"  # the shard result's count of objects the oracle could not rebuild
 
 
@@ -29,6 +50,7 @@ def check_with_oracle(
     statistics merged into ``into`` (a shard result's ``oracle``: layer -> stats dict,
     and :data:`SKIPPED`)."""
     stored = Stored(frames.depth, frames.instance, frames.normals, frames.flow, frames.flow_valid, meta)
+    stored = oracle_stored(stored, frames, members, add)
     try:
         report = check_sample(key, stored, members.get(GEOMETRY_MEMBER), fraction)
     except (ValueError, KeyError, TypeError, IndexError) as e:
@@ -43,6 +65,30 @@ def check_with_oracle(
                 add(ORACLE_CHECKS[name], f"{name}: (not listed)")
         merge_stats(into, name, stats)
     into[SKIPPED] = into.get(SKIPPED, 0) + len(report.skipped)
+
+
+def oracle_stored(
+    stored: Stored, frames: Frames, members: dict, add: Callable[[str, str], None] | None = None
+) -> Stored:
+    """``stored`` with the optional layers and the sample's point tracks (None where it
+    lacks them): those ``frames`` has, else decoded from ``members`` (validate decodes
+    the base members only; one that does not decode is reported through ``add`` as
+    ``decode.image``; tracks that do not decode are tracks.decode's to report)."""
+    layers = {name: getattr(frames, name) for name in OPTIONAL_FIELDS}
+    present = {n: members[n] for n in LAYER_MEMBERS if n in members}
+    if present and "json" in members and any(v is None for v in layers.values()):
+        try:
+            decoded = decode_present({"json": members["json"], **present})
+        except ValueError as e:
+            if add is not None:
+                add("decode.image", f"{', '.join(present)}: do not decode ({e})")
+            decoded = {}
+        layers |= {k: decoded[k] for k in OPTIONAL_FIELDS if layers[k] is None and k in decoded}
+    try:
+        tracks = decode_tracks(members)
+    except ValueError:
+        tracks = None
+    return dataclasses.replace(stored, **layers, tracks=tracks)
 
 
 def merge_stats(into: dict, name: str, stats: LayerStats) -> None:
@@ -98,6 +144,8 @@ def oracle_lines(figures: dict) -> list[str]:
         if name == SKIPPED:
             continue
         unit = " (errors in units of each corner's tolerance)" if name == "corners" else ""
+        unit = " (point-frames; errors in units of each entry's tolerance)" if name == "tracks" else unit
+        unit = " (point-frames)" if name == "track_state" else unit
         out.append(
             f"  {name}: {f['sampled']} sampled, {f['compared']} compared, max {f['max']:.4g} / p99 {f['p99']:.4g} "
             f"(tolerance {f['tolerance']:.4g}){unit}, {f['failures']} failures, {f['edges']} at silhouettes"
