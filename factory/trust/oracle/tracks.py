@@ -106,7 +106,7 @@ def _query_cast(scene: OracleScene, t: int, uv: np.ndarray):
 
 
 def _query(scene: OracleScene, tracks, pick: np.ndarray, st) -> tuple[np.ndarray, np.ndarray, list]:
-    """Per picked point, through its query pixel's centre at its query frame: the
+    """Per picked point visible at its query frame, through its query pixel's centre there: the
     oracle's depth (m; NaN where it sees another surface than ``track_surface`` says)
     and its allowance; and the failures (frame, index into pick, message) of surfaces
     the oracle does not see there even with the silhouette rule's nudges (those it
@@ -114,6 +114,10 @@ def _query(scene: OracleScene, tracks, pick: np.ndarray, st) -> tuple[np.ndarray
     not rebuild is left out."""
     q = tracks.query_frame[pick].astype(np.int64)
     known = ~np.isin(tracks.surface[pick], list(scene.unknown_ids))
+    # Where the point is visible at its query frame: always in the camera that drew it;
+    # a rig's other camera may see something else there (its state says so and is
+    # checked on its own).
+    known &= tracks.state[q, pick] == VISIBLE
     depth, tol, out = np.full(len(pick), np.nan), np.ones(len(pick)), []
     for t in np.unique(q):
         on = np.flatnonzero((q == t) & known)
