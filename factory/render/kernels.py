@@ -22,7 +22,8 @@ front of the camera, and is not hidden there: the surface the next frame sees at
 landing pixel's centre (that job's primary hit there, the very ray a second trace
 would cast), taken as its tangent plane, passes within 1% of depth + 1 cm of the
 carried point along the exact landing ray. Validity never looks at ids (the tests
-check flow against ids independently).
+check flow against ids independently). The rule, as a third party applies it (the
+oracle of ``factory validate`` does), is written once in docs/format.md.
 
 ``optional_layers``: for a ground-truth job r and pixel (i, j), the optional layers
 asked for (bits of ``bits``, :mod:`factory.render.layers`; defined in docs/format.md
