@@ -20,11 +20,18 @@ from factory.sample.encode import IMAGE_MEMBERS, SHARED_MEMBERS, camera_prefix
 from factory.sample.track_members import TRACK_DTYPES
 
 
-def features(modalities: list[str] | None = None, mp4: bool = False, tracks: bool = False, cameras: int = 1):
+def features(
+    modalities: list[str] | None = None,
+    mp4: bool = False,
+    tracks: bool = False,
+    cameras: int = 1,
+    geometry: bool = False,
+):
     """``datasets.Features`` of factory samples: ``json`` (Json), each image member of
     ``modalities`` (None: all) as Image, ``mp4`` as raw bytes when asked for, the point
     tracks' members when asked for (``tracks``: a dataset made with ``output.tracks``;
-    without it the builder leaves them out), the same per-camera members again as
+    without it the builder leaves them out), ``geometry.glb`` as raw bytes when asked
+    for (``geometry``: the meshes a third party rebuilds the scene from, docs/format.md), the same per-camera members again as
     ``cam<c>.<member>`` for each camera c of a rig of ``cameras`` (docs/format.md,
     "Cameras"), and the builder's ``__key__`` and ``__url__``."""
     import datasets  # Hugging Face's, not a dependency of factory: pip install datasets
@@ -33,6 +40,8 @@ def features(modalities: list[str] | None = None, mp4: bool = False, tracks: boo
     spec = {"json": datasets.Json(), **{name: datasets.Image() for name in names}}
     if mp4:
         spec["mp4"] = datasets.Value("binary")
+    if geometry:
+        spec["geometry.glb"] = datasets.Value("binary")
     for name, (dtype, axes) in TRACK_DTYPES.items() if tracks else ():  # the point tracks' .npy members
         feature = datasets.Value(dtype)
         for _ in range(axes):

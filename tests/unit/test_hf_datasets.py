@@ -38,14 +38,17 @@ def test_hugging_face_datasets_loads_factory_shards(tmp_path, tiny_config):
         "webdataset",
         data_files={"train": shards},
         split="train",
-        features=features(),
+        features=features(geometry=True),
         cache_dir=str(tmp_path / "hf-cache"),
     )
     assert ds.num_rows == 7
-    want = {key: decode_sample(members) for _, key, members in open_dataset(str(tmp_path / "ds")).samples()}
+    samples = list(open_dataset(str(tmp_path / "ds")).samples())
+    want = {key: decode_sample(members) for _, key, members in samples}
+    geometry = {key: members["geometry.glb"] for _, key, members in samples}
     for row in ds:
         frames, meta = decode_sample(row)  # PIL images and a dict, as the builder decodes them
         ref_frames, ref_meta = want[row["__key__"]]
         _assert_same_json(meta, ref_meta)
         for name in ("rgb", "depth", "instance", "semantic", "normals", "flow", "flow_valid"):
             assert np.array_equal(getattr(frames, name), getattr(ref_frames, name)), name
+        assert row["geometry.glb"] == geometry[row["__key__"]]  # the meshes' bytes, untouched
