@@ -39,6 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from factory.errors import ApiError, ConfigError
 from factory.sample.encode import IMAGE_MEMBERS
+from factory.sample.layers import LAYER_MEMBERS
 from factory.scene.config import Config, parse_config
 from factory.scene.validation import validation_problems
 from factory.service.cost import CostModel, drivers
@@ -46,8 +47,25 @@ from factory.service.cost import CostModel, drivers
 DEFAULT_SCENARIO = "quickstart"
 MAX_START = 10**10  # keys stay ten digits, as in every batch dataset
 # What ``modalities`` may list; each names one tar member (``rgb`` -> ``rgb.png``).
-MODALITIES = tuple(m.removesuffix(".png") for m in IMAGE_MEMBERS) + ("mp4",)
-Modality = Literal["rgb", "depth", "instance", "semantic", "normals", "flow", "albedo", "material", "mp4"]
+# The optional layers (docs/format.md) only where the config's output block turns them on.
+LAYER_MODALITIES = tuple(m.removesuffix(".png") for m in LAYER_MEMBERS)
+MODALITIES = tuple(m.removesuffix(".png") for m in IMAGE_MEMBERS) + LAYER_MODALITIES + ("mp4",)
+Modality = Literal[
+    "rgb",
+    "depth",
+    "instance",
+    "semantic",
+    "normals",
+    "flow",
+    "albedo",
+    "material",
+    "backward_flow",
+    "scene_flow",
+    "object_coords",
+    "amodal",
+    "amodal_depth",
+    "mp4",
+]
 assert set(MODALITIES) == set(Modality.__args__)  # one list, spelt twice for the schema
 
 
@@ -190,6 +208,7 @@ def resolve(req: SampleRequest, catalogue, limits: Limits, render: dict | None =
         _check_samples(req, config)
     only = mp4 = None
     if req.modalities is not None:
+        _check_layers(req.modalities, config)
         only = tuple(m + ".png" for m in dict.fromkeys(req.modalities) if m != "mp4")
         mp4 = "mp4" in req.modalities
     job = Job(
@@ -299,3 +318,21 @@ def _locate(problem: dict, req: SampleRequest, prefix: str | None) -> dict:
     if top == "seed" and req.seed is not None:
         return {**problem, "field": "seed"}
     return {**problem, "field": f"{prefix}.{path}" if prefix else f"overrides.{path}"}
+
+
+def _check_layers(modalities: list[str], config: Config) -> None:
+    """A 422 naming ``modalities`` for an optional layer the config does not render."""
+    off = [m for m in dict.fromkeys(modalities) if m in LAYER_MODALITIES and not getattr(config.output, m)]
+    if off:
+        on = [m for m in LAYER_MODALITIES if getattr(config.output, m)]
+        raise ApiError(
+            422,
+            [
+                {
+                    "field": "modalities",
+                    "value": off,
+                    "message": f"the config's output block does not turn {', '.join(off)} on (set output.<layer>: "
+                    f"true in overrides); optional layers it renders: {', '.join(on) or 'none'}",
+                }
+            ],
+        )

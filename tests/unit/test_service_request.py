@@ -81,6 +81,16 @@ def test_modalities_pick_members(catalogue):
     assert job.only == ("depth.png", "rgb.png") and job.mp4 is True
 
 
+def test_an_optional_layer_is_a_modality_where_the_config_renders_it(catalogue):
+    body = {"scenario": "tiny", "modalities": ["amodal", "rgb"], "overrides": {"output": {"amodal": True}}}
+    assert _resolve(catalogue, body).only == ("amodal.png", "rgb.png")
+    with pytest.raises(ApiError) as e:
+        _resolve(catalogue, {"scenario": "tiny", "modalities": ["scene_flow", "rgb"]})
+    (problem,) = e.value.problems
+    assert e.value.status == 422 and problem["field"] == "modalities" and problem["value"] == ["scene_flow"]
+    assert "output.<layer>: true" in problem["message"]
+
+
 @pytest.mark.parametrize(
     "body, status, field, words",
     [
