@@ -86,7 +86,13 @@ def with_surfaces(t: SceneTables, clip, units: list) -> SceneTables:
     Raises:
         ValueError: a surface whose category is not in ``classes``.
     """
-    surfaces, classes = clip.surfaces, clip.scene.classes
+    views = [v for u in units for v in (u.own, *u.blur, *([u.next] if u.next is not None else []))]
+    return append_surfaces(t, clip.surfaces, clip.scene.classes, [v[3] for v in views if len(v) > 3])
+
+
+def append_surfaces(t: SceneTables, surfaces: tuple, classes: tuple, deformed: list) -> SceneTables:
+    """:func:`with_surfaces` given ``deformed``: per view, per surface (vertices (V, 3)
+    world, faces) (the radius holds every view listed)."""
     if not surfaces:
         return t
     class_id = {name: i for i, name in enumerate(classes)}
@@ -96,9 +102,8 @@ def with_surfaces(t: SceneTables, clip, units: list) -> SceneTables:
             raise ValueError(f"deforming surface category {s.category!r} is not in the scene's classes {list(classes)}")
         rows.append(_surface(s.material, int(s.instance), class_id[s.category]))
     radius = np.zeros(len(surfaces))
-    views = [v for u in units for v in (u.own, *u.blur, *([u.next] if u.next is not None else []))]
-    for view in views:
-        for k, (v, _faces) in enumerate(view[3]):
+    for view in deformed:
+        for k, (v, _faces) in enumerate(view):
             radius[k] = max(radius[k], float(np.max(np.linalg.norm(v - centre(v), axis=1))))
     n = len(surfaces)
     return replace(
@@ -157,3 +162,43 @@ def deform_views(views: list, device: Device):
         arr(np.concatenate(points), wp.vec3),
         arr(np.concatenate(normals), wp.vec3),
     )
+
+
+def ray_faces(o: np.ndarray, d: np.ndarray, verts: np.ndarray, faces: np.ndarray, depth: float):
+    """The face of a triangle mesh (``verts`` (V, 3), ``faces`` (F, 3)) that the ray
+    o + t d (float64, d camera-z-scaled) meets at the t nearest ``depth``, and the
+    barycentrics (3,) of that point on it (point = b0 p0 + b1 p1 + b2 p2), by
+    Moeller-Trumbore over every face in NumPy; (-1, zeros) where it meets none."""
+    p0, p1, p2 = (verts[faces[:, c]] for c in range(3))
+    e1, e2 = p1 - p0, p2 - p0
+    h = np.cross(d, e2)
+    a = np.einsum("fc,fc->f", e1, h)
+    ok = np.abs(a) > 1e-15
+    inv = np.where(ok, 1.0 / np.where(ok, a, 1.0), 0.0)
+    s = o - p0
+    u = inv * np.einsum("fc,fc->f", s, h)
+    q = np.cross(s, e1)
+    v = inv * (q @ d)
+    t = inv * np.einsum("fc,fc->f", e2, q)
+    eps = 1e-9
+    hit = ok & (u >= -eps) & (v >= -eps) & (u + v <= 1 + eps)
+    if not hit.any():
+        return -1, np.zeros(3)
+    f = int(np.flatnonzero(hit)[np.argmin(np.abs(t[hit] - depth))])
+    return f, np.array([1.0 - u[f] - v[f], u[f], v[f]])
+
+
+def track_points(surfaces: tuple, deformed: list, first_id: dict, ids, tq, origin, dirs, world) -> None:
+    """Carry the point tracks on deforming surfaces: per query n whose instance id
+    ``ids[n]`` is a surface's, the face and barycentrics of its pixel ray (``origin``
+    (N, 3), ``dirs`` (N, 3) world, camera-z-scaled) at its frame ``tq[n]`` near its
+    point ``world[tq[n], n]``, then ``world[t, n]`` (T, N, 3) set to the same
+    barycentrics of that face's vertices in every frame t (``deformed[t]``: per
+    surface its (V, 3) world vertices). ``first_id``: instance id -> surface index."""
+    for n in np.flatnonzero([int(i) in first_id for i in ids]):
+        s = first_id[int(ids[n])]
+        faces = np.asarray(surfaces[s].faces, np.int64)
+        depth = float((world[tq[n], n] - origin[n]) @ dirs[n] / (dirs[n] @ dirs[n]))
+        f, b = ray_faces(origin[n], dirs[n], deformed[tq[n]][s], faces, depth)
+        if f >= 0:
+            world[:, n] = np.einsum("k,tkc->tc", b, np.stack([v[s][faces[f]] for v in deformed]))

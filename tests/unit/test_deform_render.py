@@ -193,3 +193,49 @@ def test_same_bytes_any_batch_and_with_blur():
     assert np.array_equal(a.rgb, b.rgb) and np.array_equal(a.flow, b.flow)
     # the blurred frame's ground truth is its own view's: the unblurred clip's
     assert np.array_equal(a.depth, ref.depth) and not np.array_equal(a.rgb, ref.rgb)
+
+
+def test_tracks_ride_with_the_sheet(rendered):
+    from factory.render.device import get_device
+    from factory.render.tracks import OCCLUDED, OUT_OF_VIEW, VISIBLE, TrackRequest, render_tracks
+
+    clip, out = rendered
+    wave, fr, T = clip.motion, out.frames, clip.scene.frames
+    rng = np.random.default_rng(3)
+    tq, iq, jq = [], [], []
+    for t in (0, 2):
+        i, j = np.nonzero(fr.instance[t] == SHEET_ID)
+        pick = rng.choice(len(i), 40, replace=False)
+        tq += [t] * 40
+        iq += list(i[pick])
+        jq += list(j[pick])
+    req = TrackRequest(
+        clip.scene, wave, fr.depth, fr.instance, 80, 1.0, rng, (tq, iq, jq), surfaces=tuple(clip.surfaces)
+    )
+    tracks = render_tracks([req], get_device("cpu"))[0]
+    assert (tracks.surface == SHEET_ID).all()
+    # reference: trimesh's face and barycentrics of the query ray at its frame, carried
+    # to the analytic vertices of every frame
+    for n, (t, i, j) in enumerate(zip(tq, iq, jq)):
+        o, d = _rays(out.world_to_camera[t])
+        _, face, point = _cast(wave.vertices(t / FPS), wave.faces, out.world_to_camera[t])
+        f = face[i * W + j]
+        b = points_to_barycentric(wave.vertices(t / FPS)[wave.faces[[f]]], point[[i * W + j]])[0]
+        expect = np.array([b @ wave.vertices(s / FPS)[wave.faces[f]] for s in range(T)])
+        np.testing.assert_allclose(tracks.world[:, n], expect, atol=2e-4)
+    # visibility: trimesh's nearest hit along the segment from the camera to the point
+    for s in range(T):
+        w2c = out.world_to_camera[s]
+        o = -w2c[:3, :3].T @ w2c[:3, 3]
+        p = tracks.world[s].astype(np.float64)
+        mesh = Trimesh(wave.vertices(s / FPS), wave.faces, process=False)
+        loc, ray, _ = RayMeshIntersector(mesh).intersects_location(
+            np.broadcast_to(o, p.shape), p - o, multiple_hits=True
+        )
+        frac = np.full(len(p), np.inf)
+        np.minimum.at(frac, ray, np.linalg.norm(loc - o, axis=1) / np.linalg.norm(p[ray] - o, axis=1))
+        inview = tracks.state[s] != OUT_OF_VIEW
+        clear = inview & ((frac < 0.99) | (frac > 0.9999))  # away from the segment's end
+        assert clear.sum() > 40
+        expect = np.where(frac < 0.99, OCCLUDED, VISIBLE)
+        assert (tracks.state[s][clear] == expect[clear]).all()
