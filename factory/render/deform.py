@@ -48,8 +48,9 @@ def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     f = np.asarray(faces, np.int64)
     cross = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])
     n = np.zeros_like(v)
-    for c in range(3):
-        np.add.at(n, f[:, c], cross)
+    for axis in range(3):  # bincount sums in index order, as add.at would, ~10x faster
+        w = np.tile(cross[:, axis], 3)
+        n[:, axis] = np.bincount(f.T.ravel(), weights=w, minlength=len(v))
     length = np.linalg.norm(n, axis=1, keepdims=True)
     return np.where(length > 1e-300, n / np.maximum(length, 1e-300), [0.0, 0.0, 1.0])
 
