@@ -239,3 +239,16 @@ def test_tracks_ride_with_the_sheet(rendered):
         assert clear.sum() > 40
         expect = np.where(frac < 0.99, OCCLUDED, VISIBLE)
         assert (tracks.state[s][clear] == expect[clear]).all()
+
+
+@pytest.mark.cuda
+def test_cuda_agrees_with_the_cpu_on_the_sheet(rendered):
+    from factory.render.device import get_device
+
+    clip, cpu = rendered
+    gpu = render_clips([clip], device=get_device("cuda"), layers=FLOW)[0].frames
+    a = cpu.frames
+    same = (a.instance == gpu.instance) & a.flow_valid & gpu.flow_valid
+    assert (a.instance == gpu.instance).mean() > 0.995
+    np.testing.assert_allclose(gpu.depth[same], a.depth[same], rtol=1e-4, atol=1e-4)
+    assert np.quantile(np.abs(gpu.flow[same] - a.flow[same]).max(-1), 0.999) < 0.01
