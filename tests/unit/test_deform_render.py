@@ -18,11 +18,12 @@ from trimesh.triangles import points_to_barycentric
 from factory.render import Clip, render_clips
 from factory.render.deform import DeformingSurface, vertex_normals
 from factory.render.layers import Layers
-from factory.scene.types import Camera, Light, Material, Scene
+from factory.scene.types import Camera, Light, Material, Scene, SceneObject
 
 W, H, F = 80, 60, 110.0  # image size and focal length (pixels)
 FPS = 12.0
 SHEET_ID = 7
+BALL, BALL_R = (-0.5, 0.7, 0.15), 0.15  # a rigid sphere (id 1), partly under the sheet
 MAT = Material((0.6, 0.5, 0.4), (0.3, 0.3, 0.3), "plain", 3.0, 0.5, 0.5)
 FLOW = Layers(True, True, False, True, True)  # backward flow, scene flow, amodal masks and depths
 
@@ -48,8 +49,8 @@ class Wave:
         z = 0.5 + 0.12 * np.sin(3.0 * self.x - 5.0 * time) + 0.1 * self.y
         return np.stack([self.x + 0.2 * time, self.y + 0.3 * time * self.x, z], 1)
 
-    def state_at(self, time: float):
-        return np.zeros((0, 3)), np.zeros((0, 3, 3))
+    def state_at(self, time: float):  # the ball stands still
+        return np.array([BALL]), np.eye(3)[None]
 
     def deformed_at(self, time: float):
         return [self.vertices(time)]
@@ -59,7 +60,8 @@ def _clip(frames: int = 4, shutter: float = 0.0, blur: int = 1, n: int = 12) -> 
     K = np.array([[F, 0, W / 2], [0, F, H / 2], [0, 0, 1]], np.float64)
     cam = Camera(W, H, K, "orbit", (0.0, 0.0, 0.4), 2.4, 0.6, 0.3, 0.2, 0.0, 0.0, 0.0, shutter=shutter)
     light = Light("directional", (0.3, -0.4, 0.866), 2.0)
-    scene = Scene((), cam, (light,), 0.3, (0.5, 0.6, 0.7), MAT, 0.5, 0.5, None, frames, FPS, 1, {})
+    ball = SceneObject(1, "sphere", "sphere", (BALL_R,) * 3, np.eye(3), BALL, 0.0, (0.0,) * 3, 0.0, 1.0, 0.5, 0.5, MAT)
+    scene = Scene((ball,), cam, (light,), 0.3, (0.5, 0.6, 0.7), MAT, 0.5, 0.5, None, frames, FPS, 1, {})
     scene = replace(scene, classes=scene.classes + ("cloth",))
     wave = Wave(n)
     return Clip(scene, wave, blur, None, (DeformingSurface(wave.faces, SHEET_ID, "cloth", MAT),))
@@ -85,6 +87,16 @@ def _cast(verts: np.ndarray, faces: np.ndarray, w2c: np.ndarray):
     return depth, face, point
 
 
+def _ball(w2c: np.ndarray) -> np.ndarray:
+    """The ball's depth per pixel (H*W,), analytic ray-sphere (inf: miss)."""
+    o, d = _rays(w2c)
+    oc = o - np.array(BALL)
+    a, b, c = np.sum(d * d, 1), d @ oc, oc @ oc - BALL_R**2
+    disc = b * b - a * c
+    t = (-b - np.sqrt(np.maximum(disc, 0.0))) / a
+    return np.where(disc > 0, t, np.inf)  # t is camera z: d has camera z = 1
+
+
 def _project(p: np.ndarray, w2c: np.ndarray) -> np.ndarray:
     c = p @ w2c[:3, :3].T + w2c[:3, 3]
     return np.stack([F * c[:, 0] / c[:, 2] + W / 2, F * c[:, 1] / c[:, 2] + H / 2], 1)
@@ -101,19 +113,27 @@ def test_depth_ids_normals_match_trimesh(rendered):
     wave, fr = clip.motion, out.frames
     for t in range(clip.scene.frames):
         depth, face, _ = _cast(wave.vertices(t / FPS), wave.faces, out.world_to_camera[t])
+        ball = _ball(out.world_to_camera[t])
         on = fr.instance[t].ravel() == SHEET_ID
-        ref = face >= 0
+        ref = (face >= 0) & ((depth < ball) | (ball == np.inf))
         assert ref.sum() > 0.2 * H * W  # the sheet fills much of the view
         # the same pixels (a ray grazing a silhouette edge may go either way)
         assert (on != ref).sum() <= 0.005 * H * W
         both = on & ref
         np.testing.assert_allclose(fr.depth[t].ravel()[both], depth[both], rtol=2e-5, atol=1e-5)
         assert (fr.semantic[t].ravel()[both] == clip.scene.classes.index("cloth")).all()
-        box = out.annotations[t][0].bbox_visible
+        ball_seen = (fr.instance[t].ravel() == 1) & (ball < np.inf)
+        assert ball_seen.sum() > 20  # the ball shows beside the sheet ...
+        np.testing.assert_allclose(fr.depth[t].ravel()[ball_seen], ball[ball_seen], rtol=2e-5, atol=1e-5)
+        hidden = (ball < np.inf) & ref
+        assert hidden.sum() > 20  # ... and hides under it
+        box = out.annotations[t][1].bbox_visible  # the sheet: object 1, after the ball
         ys, xs = np.nonzero(fr.instance[t] == SHEET_ID)
         assert box == [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]
-        # the amodal mask holds every pixel the sheet covers (nothing occludes it here)
-        assert (fr.amodal[t, 0].ravel() == on).all()
+        # the amodal masks: every pixel each covers, occluded or not
+        assert ((fr.amodal[t, 1].ravel()) != (face >= 0)).sum() <= 0.002 * H * W
+        assert ((fr.amodal[t, 0].ravel()) != (ball < np.inf)).sum() <= 0.002 * H * W
+        assert out.annotations[t][1].amodal_pixels == fr.amodal[t, 1].sum()
 
 
 def test_normals_are_the_interpolated_area_weighted_normals(rendered):
@@ -223,7 +243,7 @@ def test_tracks_ride_with_the_sheet(rendered):
         b = points_to_barycentric(wave.vertices(t / FPS)[wave.faces[[f]]], point[[i * W + j]])[0]
         expect = np.array([b @ wave.vertices(s / FPS)[wave.faces[f]] for s in range(T)])
         np.testing.assert_allclose(tracks.world[:, n], expect, atol=2e-4)
-    # visibility: trimesh's nearest hit along the segment from the camera to the point
+    # visibility: trimesh's nearest sheet hit along the segment from the camera to the point
     for s in range(T):
         w2c = out.world_to_camera[s]
         o = -w2c[:3, :3].T @ w2c[:3, 3]
@@ -234,6 +254,10 @@ def test_tracks_ride_with_the_sheet(rendered):
         )
         frac = np.full(len(p), np.inf)
         np.minimum.at(frac, ray, np.linalg.norm(loc - o, axis=1) / np.linalg.norm(p[ray] - o, axis=1))
+        seg, oc = p - o, o - np.array(BALL)  # and the ball's nearest hit, as a fraction of the segment
+        a, b, c = np.sum(seg * seg, 1), seg @ oc, oc @ oc - BALL_R**2
+        disc = b * b - a * c
+        frac = np.minimum(frac, np.where(disc > 0, (-b - np.sqrt(np.maximum(disc, 0))) / a, np.inf))
         inview = tracks.state[s] != OUT_OF_VIEW
         clear = inview & ((frac < 0.99) | (frac > 0.9999))  # away from the segment's end
         assert clear.sum() > 40
