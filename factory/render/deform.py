@@ -72,6 +72,14 @@ def posed(view: tuple, clip, time: float) -> tuple:
     if len(verts) != len(clip.surfaces) or any(v.ndim != 2 or v.shape[1] != 3 for v in verts):
         shapes = [v.shape for v in verts]
         raise ValueError(f"deformed_at({time}) gave vertex arrays {shapes}, expected {len(clip.surfaces)} of (V, 3)")
+    for k, (v, s) in enumerate(zip(verts, clip.surfaces)):
+        f = np.asarray(s.faces)
+        if f.ndim != 2 or f.shape[1] != 3 or not len(f) or f.min() < 0 or f.max() >= len(v):
+            raise ValueError(
+                f"deforming surface {k} (instance {s.instance}): faces must be (F, 3) indices in [0, {len(v)}) "
+                f"(its {len(v)} vertices at time {time}), got shape {f.shape}"
+                + (f" and {f.min()}..{f.max()}" if f.size else "")
+            )
     pos = np.concatenate([np.asarray(pos, np.float64).reshape(-1, 3), [centre(v) for v in verts]])
     rot = np.concatenate([np.asarray(rot, np.float64).reshape(-1, 3, 3), np.tile(np.eye(3), (len(verts), 1, 1))])
     return w2c, pos, rot, tuple((v, s.faces) for v, s in zip(verts, clip.surfaces))

@@ -16,7 +16,8 @@ table) and material family, visible boxes and, when the frame has a next one
 flow. The renderer (:class:`factory.render.renderer._Launch`) plans the rows: a next
 frame's hits come from its own job, or from the launch before.
 
-Flow: the hit point rides with its surface (its object's pose at t+1; floor and walls
+Flow: the hit point rides with its surface (its object's pose at t+1; a deforming
+surface's next vertices of its face, by its barycentrics: ``carried``; floor and walls
 stay) and is projected into the next camera. It is valid when it lands in frame, in
 front of the camera, and is not hidden there: the surface the next frame sees at the
 landing pixel's centre (that job's primary hit there, the very ray a second trace

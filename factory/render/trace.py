@@ -36,7 +36,9 @@ def sphere_cull(o: wp.vec3, d: wp.vec3, c: wp.vec3, r: float, t_max: float):
 def object_hit(views: Views, scenes: Scenes, v: int, k: int, o: wp.vec3, d: wp.vec3, t_max: float):
     """Nearest hit (before t_max) of object k of view v's scene: t (MISS if none), the
     shading and geometric normals (world, unit), the hit point in the object's frame
-    (metres), and a mesh's face and barycentrics (-1 and zeros for an analytic shape)."""
+    (metres), and a mesh's face and barycentrics (-1 and zeros for an analytic shape).
+    A deforming surface (``views.deform``, :mod:`factory.render.deform`) is hit in this
+    view's own BVH of its vertices about its pose's centre."""
     idx = scenes.obj_start[views.scene[v]] + k
     pose = views.pose_start[v] + k
     R = views.orient[pose]

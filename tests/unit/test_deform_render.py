@@ -276,3 +276,19 @@ def test_cuda_agrees_with_the_cpu_on_the_sheet(rendered):
     assert (a.instance == gpu.instance).mean() > 0.995
     np.testing.assert_allclose(gpu.depth[same], a.depth[same], rtol=1e-4, atol=1e-4)
     assert np.quantile(np.abs(gpu.flow[same] - a.flow[same]).max(-1), 0.999) < 0.01
+
+
+def test_faces_out_of_range_are_refused():
+    clip = _clip(frames=2)
+    bad = replace(clip.surfaces[0], faces=clip.surfaces[0].faces + 1)
+    with pytest.raises(
+        ValueError, match=r"deforming surface 0 \(instance 7\): faces must be \(F, 3\) indices in \[0, 169\)"
+    ):
+        render_clips([replace(clip, surfaces=(bad,))])
+    with pytest.raises(ValueError, match=r"deformed_at\(0.0\) gave vertex arrays \[\], expected 1 of \(V, 3\)"):
+        render_clips([replace(clip, surfaces=(bad,), motion=_NoSheet())])
+
+
+class _NoSheet(Wave):
+    def deformed_at(self, time: float):
+        return []
