@@ -25,7 +25,7 @@ FPS = 12.0
 SHEET_ID = 7
 BALL, BALL_R = (-0.5, 0.7, 0.15), 0.15  # a rigid sphere (id 1), partly under the sheet
 MAT = Material((0.6, 0.5, 0.4), (0.3, 0.3, 0.3), "plain", 3.0, 0.5, 0.5)
-FLOW = Layers(True, True, False, True, True)  # backward flow, scene flow, amodal masks and depths
+FLOW = Layers(True, True, True, True, True)  # every optional layer
 
 
 def _grid(n: int):
@@ -134,6 +134,9 @@ def test_depth_ids_normals_match_trimesh(rendered):
         assert ((fr.amodal[t, 1].ravel()) != (face >= 0)).sum() <= 0.002 * H * W
         assert ((fr.amodal[t, 0].ravel()) != (ball < np.inf)).sum() <= 0.002 * H * W
         assert out.annotations[t][1].amodal_pixels == fr.amodal[t, 1].sum()
+        # no object frame on the sheet: NaN object coordinates; the ball's are its own
+        assert np.isnan(fr.object_coords[t].reshape(-1, 3)[on]).all()
+        assert np.isfinite(fr.object_coords[t].reshape(-1, 3)[ball_seen]).all()
 
 
 def test_normals_are_the_interpolated_area_weighted_normals(rendered):
