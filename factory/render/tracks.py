@@ -305,7 +305,8 @@ def _cast(plans: list[_Plan], requests: list[TrackRequest], device: Device) -> n
     pos = [p.poses[1][t] for p in plans for t in range(p.inside.shape[0])]
     rot = [p.poses[2][t] for p in plans for t in range(p.inside.shape[0])]
     views = _views(w2c, scene_of, pos, rot, device)
-    specs = [ViewSpec(0, w, w, x, x, d) for p in plans for w, x, d in zip(p.poses[0], p.poses[1], p.poses[3])]
+    # deform_views reads a view's poses and deformed surfaces (no K: no pixel ray is cast)
+    specs = [ViewSpec(0, w2c, None, pos, rot, d) for p in plans for w2c, pos, rot, d in zip(*p.poses)]
     views.deform, views.deform_mesh, views.deform_first, views.deform_points, views.deform_normals = deform_views(
         specs, device
     )
