@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from factory.render.deform import deform_views
 from factory.render.device import Device, warp
 from factory.render.dfg import dfg_table
 from factory.render.meshes import MeshEntry, mesh_cache
@@ -35,6 +36,7 @@ class ViewSpec:
     K: np.ndarray
     positions: np.ndarray
     rotations: np.ndarray
+    deformed: tuple = ()  # per deforming surface (its poses last): (vertices (V, 3) world, faces (F, 3))
 
 
 def _starts(counts: list[int]) -> np.ndarray:
@@ -244,6 +246,8 @@ def pack_views(views: list[ViewSpec], tables: list[SceneTables], width: int, hei
     first, count, entries = _row_lists(shadow, view_of, _starts(counts), len(views), height, by_column=True)
     out.shadow_first, out.shadow_count = arr(first, wp.int32), arr(count, wp.int32)
     out.shadow_obj = arr(entries, wp.vec3i)
+    deform = deform_views(views, device)
+    out.deform, out.deform_mesh, out.deform_first, out.deform_points, out.deform_normals = deform
     return out
 
 

@@ -250,3 +250,21 @@ def mesh_hit(mesh: wp.uint64, normals: wp.array(dtype=wp.vec3), o: wp.vec3, d: w
     if wp.dot(geo, d) > 0.0:
         geo = -geo
     return q.t, unit(smooth), geo, q.face, wp.vec2(q.u, q.v)
+
+
+@wp.func
+def mesh_hit_at(mesh: wp.uint64, normals: wp.array(dtype=wp.vec3), base: int, o: wp.vec3, d: wp.vec3, t_max: float):
+    """:func:`mesh_hit` with the vertex normals at ``normals[base:]`` (a deforming
+    surface's, in a flat array of every view's: :mod:`factory.render.deform`)."""
+    q = wp.mesh_query_ray(mesh, o, d, t_max)
+    up = wp.vec3(0.0, 0.0, 1.0)
+    if not q.result:
+        return MISS, up, up, int(-1), wp.vec2(0.0, 0.0)
+    i0 = wp.mesh_get_index(mesh, q.face * 3 + 0)
+    i1 = wp.mesh_get_index(mesh, q.face * 3 + 1)
+    i2 = wp.mesh_get_index(mesh, q.face * 3 + 2)
+    smooth = q.u * normals[base + i0] + q.v * normals[base + i1] + (1.0 - q.u - q.v) * normals[base + i2]
+    geo = unit(q.normal)
+    if wp.dot(geo, d) > 0.0:
+        geo = -geo
+    return q.t, unit(smooth), geo, q.face, wp.vec2(q.u, q.v)

@@ -16,7 +16,8 @@ table) and material family, visible boxes and, when the frame has a next one
 flow. The renderer (:class:`factory.render.renderer._Launch`) plans the rows: a next
 frame's hits come from its own job, or from the launch before.
 
-Flow: the hit point rides with its surface (its object's pose at t+1; floor and walls
+Flow: the hit point rides with its surface (its object's pose at t+1; a deforming
+surface's next vertices of its face, by its barycentrics: ``carried``; floor and walls
 stay) and is projected into the next camera. It is valid when it lands in frame, in
 front of the camera, and is not hidden there: the surface the next frame sees at the
 landing pixel's centre (that job's primary hit there, the very ray a second trace
@@ -80,6 +81,29 @@ def camera_ray(views: Views, v: int, u: float, w: float):
 
 
 @wp.func
+def carried(views: Views, nv: int, code: int, p: wp.vec3, local: wp.vec3, face: int, bary: wp.vec2):
+    """Hit point p (world; ``local`` in its surface's frame, ``face`` and ``bary`` its
+    mesh triangle and barycentrics) where its surface has it in view nv: an object's
+    through its pose there, a deforming surface's as the same barycentrics of the same
+    face's vertices there (exact for a piecewise-linear surface), the floor's and the
+    walls' where it is."""
+    moved = p
+    if code >= FIRST_OBJECT:
+        pose = views.pose_start[nv] + code - FIRST_OBJECT
+        dn = views.deform[pose]
+        if dn >= 0:
+            mesh = views.deform_mesh[dn]
+            base = views.deform_first[dn]
+            p0 = views.deform_points[base + wp.mesh_get_index(mesh, face * 3 + 0)]
+            p1 = views.deform_points[base + wp.mesh_get_index(mesh, face * 3 + 1)]
+            p2 = views.deform_points[base + wp.mesh_get_index(mesh, face * 3 + 2)]
+            moved = bary[0] * p0 + bary[1] * p1 + (1.0 - bary[0] - bary[1]) * p2
+        else:
+            moved = views.orient[pose] @ local + views.pos[pose]
+    return moved
+
+
+@wp.func
 def flow_at(
     views: Views,
     hits: wp.array3d(dtype=Hit),
@@ -92,13 +116,13 @@ def flow_at(
     j: int,
     width: int,
     height: int,
+    face: int,
+    bary: wp.vec2,
 ):
-    """Forward flow (du, dv) of a pixel whose hit is p (world) / local, and validity;
-    ``nr`` is the hits row of the next frame's view, ``nv`` that view."""
-    moved = p
-    if code >= FIRST_OBJECT:
-        pose = views.pose_start[nv] + code - FIRST_OBJECT
-        moved = views.orient[pose] @ local + views.pos[pose]
+    """Forward flow (du, dv) of a pixel whose hit is p (world) / local (``face``,
+    ``bary``: a mesh's triangle and barycentrics), and validity; ``nr`` is the hits
+    row of the next frame's view, ``nv`` that view."""
+    moved = carried(views, nv, code, p, local, face, bary)
     c = views.rot[nv] @ moved + views.trans[nv]
     zero = wp.vec2(0.0, 0.0)
     if c[2] <= 1.0e-6:
@@ -253,7 +277,7 @@ def render_views(
             widen_box(boxes, g, code - FIRST_OBJECT, 1, i, j)
         fl, ok = wp.vec2(0.0, 0.0), False
         if nh >= 0 and code != SKY:  # flow_at gives (0, 0) where it is not valid
-            fl, ok = flow_at(views, hits, nh, nv, code, p, hit.local, i, j, width, height)
+            fl, ok = flow_at(views, hits, nh, nv, code, p, hit.local, i, j, width, height, hit.face, hit.bary)
         flow[g, i, j] = fl
         flow_valid[g, i, j] = wp.uint8(wp.where(ok, 1, 0))
 
@@ -299,10 +323,7 @@ def optional_layers(
             sf, sok = wp.vec3(0.0, 0.0, 0.0), False
             if nh >= 0 and code != SKY:  # the point as flow_at carries it, in both cameras
                 p = o + hit.t * camera_ray(views, v, float(j) + 0.5, float(i) + 0.5)
-                moved = p
-                if code >= FIRST_OBJECT:
-                    pose = views.pose_start[nv] + code - FIRST_OBJECT
-                    moved = views.orient[pose] @ hit.local + views.pos[pose]
+                moved = carried(views, nv, code, p, hit.local, hit.face, hit.bary)
                 sf = (views.rot[nv] @ moved + views.trans[nv]) - (views.rot[v] @ p + views.trans[v])
                 sok = True
             sflow[g, i, j] = sf
@@ -315,7 +336,7 @@ def optional_layers(
             bf, bok = wp.vec2(0.0, 0.0), False
             if hn.code != SKY:
                 pn = views.origin[nv] + hn.t * camera_ray(views, nv, float(j) + 0.5, float(i) + 0.5)
-                bf, bok = flow_at(views, hits, h, v, hn.code, pn, hn.local, i, j, width, height)
+                bf, bok = flow_at(views, hits, h, v, hn.code, pn, hn.local, i, j, width, height, hn.face, hn.bary)
             bflow[g + 1, i, j] = bf
             bvalid[g + 1, i, j] = wp.uint8(wp.where(bok, 1, 0))
 

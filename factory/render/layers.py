@@ -72,6 +72,10 @@ class LayerBuffers:
         # per clip, its objects' 1 / (2 |e|): object coordinates per metre of its frame
         on = layers.object_coords
         self.nocs = [np.array([1.0 / nocs_scale(o) if on else 0.0 for o in c.scene.objects], np.float32) for c in clips]
+        # a deforming surface has no object frame: NaN object coordinates
+        self.nocs = [
+            np.append(n, np.full(len(getattr(c, "surfaces", ())), np.nan, np.float32)) for n, c in zip(self.nocs, clips)
+        ]
         dev = device.warp_name
 
         def zeros(on: bool, shape: tuple, dtype):

@@ -21,6 +21,7 @@ from typing import NamedTuple, Protocol
 import numpy as np
 
 from factory.render.batch import ViewSpec, pack_views, packed_scenes
+from factory.render.deform import posed, with_surfaces
 from factory.render.device import Device, get_device, warp
 from factory.render.frames import Frames
 from factory.render.layers import NONE, LayerBuffers, Layers, clip_fields
@@ -55,6 +56,7 @@ class Clip:
     motion: ClipMotion
     blur_samples: int = 1
     rng: np.random.Generator | None = None
+    surfaces: tuple = ()  # DeformingSurface rows after the objects (motion.deformed_at: factory.render.deform)
 
 
 class ObjectAnnotation(NamedTuple):
@@ -94,7 +96,7 @@ class _Unit:
 
 
 def _view(clip: Clip, time: float) -> tuple:
-    return (camera_pose(clip.scene.camera, time), *clip.motion.state_at(time))
+    return posed((camera_pose(clip.scene.camera, time), *clip.motion.state_at(time)), clip, time)
 
 
 def _units(clip_index: int, clip: Clip) -> list[_Unit]:
@@ -156,7 +158,7 @@ class _Launch:
 
         def add(clip: int, view: tuple) -> int:
             cam = clips[clip].scene.camera
-            self.views.append(ViewSpec(scene_of[clip], view[0], cam.K, view[1], view[2]))
+            self.views.append(ViewSpec(scene_of[clip], view[0], cam.K, view[1], view[2], *view[3:]))
             return len(self.views) - 1
 
         def job(view: int, gt: int, shade: int) -> int:
@@ -210,7 +212,7 @@ class _Buffers:
         wp = warp()
         dev = device.warp_name
         F = sum(c.scene.frames for c in clips)
-        kmax = max(1, max(len(c.scene.objects) for c in clips))
+        kmax = max(1, max(len(c.scene.objects) + len(c.surfaces) for c in clips))
         self.out = {
             "rgb": device.empty((F, H, W, 3), wp.uint8),
             "depth": device.empty((F, H, W), wp.float32),
@@ -342,9 +344,9 @@ def render_clips(
     if len(sizes) != 1:
         raise ValueError(f"render_clips: every clip must have one image size, got {sorted(sizes)}")
     ((W, H),) = sizes
-    tables = [scene_tables(c.scene) for c in clips]
     first_frame = np.cumsum([0] + [c.scene.frames for c in clips]).tolist()
     units = [u for i, c in enumerate(clips) for u in _units(i, c)]
+    tables = [with_surfaces(scene_tables(c.scene), c, [u for u in units if u.clip == i]) for i, c in enumerate(clips)]
     lights = max(len(c.scene.lights) for c in clips)
     rays = settings.rays_per_pixel(lights)
     chunks = _chunks(units, device.batch_views(W, H, batch_views, rays))
@@ -366,9 +368,9 @@ def render_clips(
         results = []
         for c, clip in enumerate(clips):
             at = slice(first_frame[c], first_frame[c + 1])
-            frames = Frames(**{k: v[at] for k, v in out.items()}, **clip_fields(extra, at, len(clip.scene.objects)))
+            n_obj = len(clip.scene.objects) + len(clip.surfaces)
+            frames = Frames(**{k: v[at] for k, v in out.items()}, **clip_fields(extra, at, n_obj))
             _add_noise(clip, frames.rgb)
-            n_obj = len(clip.scene.objects)
             ann = [_annotations(boxes[f], n_obj) for f in range(at.start, at.stop)]
             results.append(RenderedClip(frames, ann, [u.own[0] for u in units if u.clip == c], tables[c].gain))
     return results

@@ -91,6 +91,15 @@ class Views:
     shadow_first: wp.array3d(dtype=wp.int32)
     shadow_count: wp.array3d(dtype=wp.int32)
     shadow_obj: wp.array(dtype=wp.vec3i)
+    # Deforming surfaces (factory.render.deform; docs/renderer.md "Deforming meshes"):
+    # per posed object (P + 1,) its row of the D rows below, -1 for a rigid object; per
+    # row the BVH of its vertices at this view (about the pose's centre), the first row
+    # of its V vertices in the flat (sum V,) world points and unit smooth normals.
+    deform: wp.array(dtype=wp.int32)
+    deform_mesh: wp.array(dtype=wp.uint64)
+    deform_first: wp.array(dtype=wp.int32)
+    deform_points: wp.array(dtype=wp.vec3)
+    deform_normals: wp.array(dtype=wp.vec3)
 
 
 @wp.struct

@@ -8,7 +8,7 @@ the world ray: with camera-z-scaled directions, ``t`` is metric depth.
 
 from __future__ import annotations
 
-from factory.render.geometry import MESH, MISS, analytic, mesh_hit, unit
+from factory.render.geometry import MESH, MISS, analytic, mesh_hit, mesh_hit_at, unit
 from factory.render.tables import AMODAL, AMODAL_DEPTH, FIRST_OBJECT, FLOOR, SKY, WALL, Scenes, Views
 from factory.render.warp_setup import wp
 
@@ -36,7 +36,9 @@ def sphere_cull(o: wp.vec3, d: wp.vec3, c: wp.vec3, r: float, t_max: float):
 def object_hit(views: Views, scenes: Scenes, v: int, k: int, o: wp.vec3, d: wp.vec3, t_max: float):
     """Nearest hit (before t_max) of object k of view v's scene: t (MISS if none), the
     shading and geometric normals (world, unit), the hit point in the object's frame
-    (metres), and a mesh's face and barycentrics (-1 and zeros for an analytic shape)."""
+    (metres), and a mesh's face and barycentrics (-1 and zeros for an analytic shape).
+    A deforming surface (``views.deform``, :mod:`factory.render.deform`) is hit in this
+    view's own BVH of its vertices about its pose's centre."""
     idx = scenes.obj_start[views.scene[v]] + k
     pose = views.pose_start[v] + k
     R = views.orient[pose]
@@ -49,8 +51,15 @@ def object_hit(views: Views, scenes: Scenes, v: int, k: int, o: wp.vec3, d: wp.v
     if scenes.shape[idx] == MESH:
         o_u = wp.cw_div(o_l, dims)
         d_u = wp.cw_div(d_l, dims)
-        normals = scenes.mesh_data[scenes.mesh_slot[idx]].normals
-        t, ns, ng, face, bary = mesh_hit(scenes.mesh[idx], normals, o_u, d_u, t_max)
+        t, ns, ng, face, bary = MISS, up, up, int(-1), none
+        dv = views.deform[pose]
+        if dv >= 0:  # a deforming surface: this view's own BVH and normals
+            t, ns, ng, face, bary = mesh_hit_at(
+                views.deform_mesh[dv], views.deform_normals, views.deform_first[dv], o_u, d_u, t_max
+            )
+        else:
+            normals = scenes.mesh_data[scenes.mesh_slot[idx]].normals
+            t, ns, ng, face, bary = mesh_hit(scenes.mesh[idx], normals, o_u, d_u, t_max)
         if t >= MISS:
             return MISS, up, up, o_l, int(-1), none
         # Normals take the inverse transpose of the axis scaling.
@@ -76,7 +85,11 @@ def object_blocks(views: Views, scenes: Scenes, v: int, k: int, o: wp.vec3, d: w
     d_l = Rt @ d
     dims = scenes.dims[idx]
     if scenes.shape[idx] == MESH:
-        return wp.mesh_query_ray_anyhit(scenes.mesh[idx], wp.cw_div(o_l, dims), wp.cw_div(d_l, dims), t_max)
+        mesh = scenes.mesh[idx]
+        dv = views.deform[pose]
+        if dv >= 0:  # a deforming surface: this view's own BVH
+            mesh = views.deform_mesh[dv]
+        return wp.mesh_query_ray_anyhit(mesh, wp.cw_div(o_l, dims), wp.cw_div(d_l, dims), t_max)
     t, n = analytic(scenes.shape[idx], o_l, d_l, dims, T_MIN)
     return t < t_max
 

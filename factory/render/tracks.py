@@ -23,7 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from factory.render.batch import pack_scenes
+from factory.render.batch import ViewSpec, pack_scenes
+from factory.render.deform import append_surfaces, deform_views, posed, track_points
 from factory.render.device import Device
 from factory.render.scene_tables import scene_tables
 from factory.render.tables import Scenes, Views
@@ -92,6 +93,9 @@ class TrackRequest:
     # camera 0) whose points this one follows, the same world points projected and cast
     # through this scene's camera (its depth, instance and draws unused); -1: its own.
     points_of: int = -1
+    # Deforming surfaces (factory.render.deform.DeformingSurface, the motion then has
+    # deformed_at): a point on one rides with its pixel ray's face and barycentrics.
+    surfaces: tuple = ()
 
 
 def draw_queries(
@@ -138,24 +142,37 @@ def draw_queries(
     return t_out, p_out // W, p_out % W
 
 
-def _poses(req: TrackRequest) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _poses(req: TrackRequest) -> tuple:
     """World-to-camera (T, 4, 4), object centres (T, K, 3) and rotations (T, K, 3, 3),
-    float64, at the clip's frame times: what the renderer's own views hold."""
+    float64, at the clip's frame times: what the renderer's own views hold (K: the
+    objects, then the deforming surfaces' box centres and identities), and per frame
+    the surfaces' (vertices (V, 3) world, faces) (``deform.posed``)."""
     sc = req.scene
+    clip = _Surfaced(req.motion, req.surfaces)
+    views = [posed((None, *req.motion.state_at(t / sc.fps)), clip, t / sc.fps) for t in range(sc.frames)]
     w2c = np.stack([camera_pose(sc.camera, t / sc.fps) for t in range(sc.frames)])
-    states = [req.motion.state_at(t / sc.fps) for t in range(sc.frames)]
-    K = len(sc.objects)
-    pos = np.stack([np.asarray(p, np.float64).reshape(K, 3) for p, _ in states])
-    rot = np.stack([np.asarray(r, np.float64).reshape(K, 3, 3) for _, r in states])
-    return w2c, pos, rot
+    K = len(sc.objects) + len(req.surfaces)
+    pos = np.stack([np.asarray(v[1], np.float64).reshape(K, 3) for v in views])
+    rot = np.stack([np.asarray(v[2], np.float64).reshape(K, 3, 3) for v in views])
+    return w2c, pos, rot, [v[3] if len(v) > 3 else () for v in views]
 
 
-def follow(req: TrackRequest, w2c, pos, rot, tq, iq, jq) -> tuple[np.ndarray, np.ndarray]:
+@dataclass(frozen=True)
+class _Surfaced:
+    """What :func:`~factory.render.deform.posed` reads of a clip."""
+
+    motion: object
+    surfaces: tuple
+
+
+def follow(req: TrackRequest, w2c, pos, rot, tq, iq, jq, deformed=()) -> tuple[np.ndarray, np.ndarray]:
     """The queries' world points (T, N, 3) float64 in every frame, and their surfaces'
     instance ids (N,): each query's point is the camera centre plus its float32 depth
     times the camera-z-scaled ray through its pixel centre at its frame; an object's
     point is carried in the object's frame (its pose at the query frame), the floor's
-    and walls' stay where they are."""
+    and walls' stay where they are; a deforming surface's rides with its face and
+    barycentrics (``deformed``: per frame, per surface (vertices, faces);
+    :func:`~factory.render.deform.track_points`)."""
     K = req.scene.camera.K
     d_cam = np.stack([(jq + 0.5 - K[0, 2]) / K[0, 0], (iq + 0.5 - K[1, 2]) / K[1, 1], np.ones(len(tq))], 1)
     R, tr = w2c[tq, :3, :3], w2c[tq, :3, 3]
@@ -166,10 +183,15 @@ def follow(req: TrackRequest, w2c, pos, rot, tq, iq, jq) -> tuple[np.ndarray, np
     T = w2c.shape[0]
     world = np.broadcast_to(X, (T, len(X), 3)).copy()
     index = {o.id: k for k, o in enumerate(req.scene.objects)}
-    q = np.flatnonzero(ids > 0)
+    q = np.flatnonzero([int(i) in index for i in ids])
     k = np.array([index[int(i)] for i in ids[q]], np.int64)
     local = np.einsum("nji,nj->ni", rot[tq[q], k], X[q] - pos[tq[q], k])  # R^T (X - p) at the query frame
     world[:, q] = np.einsum("tnij,nj->tni", rot[:, k], local) + pos[:, k]
+    if req.surfaces:
+        verts = [[v for v, _ in d] for d in deformed]
+        surface_of = {int(s.instance): n for n, s in enumerate(req.surfaces)}
+        dirs = np.einsum("nji,nj->ni", R, d_cam)
+        track_points(req.surfaces, verts, surface_of, ids, tq, origin, dirs, world)
     return world, ids
 
 
@@ -258,18 +280,18 @@ def _plan(req: TrackRequest, earlier: list[_Plan]) -> _Plan:
     T, H, W = req.depth.shape
     if req.points_of >= 0:  # a rig camera: camera 0's points, through this camera
         p0 = earlier[req.points_of]
-        w2c, pos, rot = _poses(req)
-        cam, uv, inside = project(sc.camera.K, w2c, p0.world, W, H)
-        return _Plan(p0.tq, p0.iq, p0.jq, p0.world, p0.ids, cam, uv, inside, (w2c, pos, rot), np.nonzero(inside))
+        poses = _poses(req)
+        cam, uv, inside = project(sc.camera.K, poses[0], p0.world, W, H)
+        return _Plan(p0.tq, p0.iq, p0.jq, p0.world, p0.ids, cam, uv, inside, poses, np.nonzero(inside))
     if req.queries is None:
         fixed = np.array([o.id for o in sc.objects if o.static], np.int64)
         tq, iq, jq = draw_queries(req.depth, req.instance, fixed, req.points, req.object_share, req.rng)
     else:
         tq, iq, jq = (np.asarray(a, np.int64) for a in req.queries)
-    w2c, pos, rot = _poses(req)
-    world, ids = follow(req, w2c, pos, rot, tq, iq, jq)
+    w2c, pos, rot, deformed = poses = _poses(req)
+    world, ids = follow(req, w2c, pos, rot, tq, iq, jq, deformed)
     cam, uv, inside = project(sc.camera.K, w2c, world, W, H)
-    return _Plan(tq, iq, jq, world, ids, cam, uv, inside, (w2c, pos, rot), np.nonzero(inside))
+    return _Plan(tq, iq, jq, world, ids, cam, uv, inside, poses, np.nonzero(inside))
 
 
 def _cast(plans: list[_Plan], requests: list[TrackRequest], device: Device) -> np.ndarray:
@@ -283,7 +305,15 @@ def _cast(plans: list[_Plan], requests: list[TrackRequest], device: Device) -> n
     pos = [p.poses[1][t] for p in plans for t in range(p.inside.shape[0])]
     rot = [p.poses[2][t] for p in plans for t in range(p.inside.shape[0])]
     views = _views(w2c, scene_of, pos, rot, device)
-    scenes, held = pack_scenes([scene_tables(r.scene) for r in requests], device)
+    # deform_views reads a view's poses and deformed surfaces (no K: no pixel ray is cast)
+    specs = [ViewSpec(0, w2c, None, pos, rot, d) for p in plans for w2c, pos, rot, d in zip(*p.poses)]
+    views.deform, views.deform_mesh, views.deform_first, views.deform_points, views.deform_normals = deform_views(
+        specs, device
+    )
+    tables = [
+        append_surfaces(scene_tables(r.scene), r.surfaces, r.scene.classes, p.poses[3]) for r, p in zip(requests, plans)
+    ]
+    scenes, held = pack_scenes(tables, device)
     points = np.concatenate([p.world[p.entries] for p in plans]).astype(np.float32)
     out = wp.zeros(len(view), dtype=wp.uint8, device=device.warp_name)
     wp.launch(
