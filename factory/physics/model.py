@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from factory.physics.cloth import ClothModel, add_cloths, compiled
 from factory.scene.types import Scene
 
 # MuJoCo's geom type of each primitive a shape's parts are made of
@@ -103,6 +104,7 @@ class Built:
     geom_owner: np.ndarray  # (ngeom,) int: per geom id, its object's instance id (0: the floor and walls)
     floor_geom: int  # the floor plane's geom id
     steps_per_substep: int  # integrator steps per physics substep
+    cloth: list[ClothModel] = field(default_factory=list)  # per scene cloth (factory.physics.cloth)
 
 
 def _geoms(body, o, density: float, solref, friction, mujoco, spec, name: str) -> None:
@@ -218,9 +220,17 @@ def build(scene: Scene) -> Built:
         if body is not None and o.is_mesh:
             _mesh_inertia(body, o)
         bodies.append(body)
+    made = add_cloths(spec, scene)  # nothing, and nothing changed, without cloth
     model = spec.compile()
     owners = np.zeros(model.ngeom, np.int64)
     for geom, owner in owned:
         owners[model.bind(geom).id] = owner
     body_of = [-1 if b is None else int(model.bind(b).id) for b in bodies]
-    return Built(model, body_of, owners, floor_geom=int(model.bind(floor).id), steps_per_substep=steps)
+    return Built(
+        model,
+        body_of,
+        owners,
+        floor_geom=int(model.bind(floor).id),
+        steps_per_substep=steps,
+        cloth=compiled(model, made),
+    )
