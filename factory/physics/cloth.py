@@ -71,7 +71,10 @@ def add_cloths(spec, scene: Scene) -> list[tuple]:
     if not scene.cloths:
         return []
     spec.option.integrator = mujoco.mjtIntegrator.mjINT_DISCRETE
-    spec.option.density = 0.0  # wind is ours (apply_wind), not MuJoCo's fluid model
+    spec.option.density = 0.0  # wind is ours (ClothStepper), not MuJoCo's fluid model
+    # CG, not Newton: a 32 x 32 sheet lying on the floor (1,024 contacts) steps 4x faster
+    # (5 vs 21 ms); PGS is refused with flex under the discrete integrator.
+    spec.option.solver = mujoco.mjtSolver.mjSOL_CG
     made = []
     for c in scene.cloths:
         rest, masses, pinned = c.rest_vertices(), c.vertex_masses(), set(c.pinned)
