@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from factory.physics.dynamics import simulate
+from factory.physics.spawn import spawn_overlap
 from factory.sample.scenes import sample_scene
 from factory.scene.config import load_config
 from factory.scene.deformables import Cloth, Wind, edge_vertices, grid_faces
@@ -200,3 +201,10 @@ def test_a_ball_bounces_with_its_restitution_in_a_scene_with_cloth(restitution):
     up = np.flatnonzero((np.arange(len(z)) > np.argmin(z)) & (z > 0) & (vz > 0))[0]  # first state back above
     e = np.sqrt(vz[up] ** 2 + 2 * G * z[up]) / np.sqrt(2 * G * h)  # by energy, at the floor's level
     assert e == pytest.approx(restitution, abs=0.02)  # measured within 0.008 (the rigid table's: 0.053 short)
+
+
+def test_a_cloth_starting_inside_an_object_is_reported_as_a_cloth():
+    sphere = _sphere(1, 0.15, (0.0, 0.0, 0.15))
+    inside = Cloth(2, 8, 8, (0.4, 0.4), (0.0, 0.0, 0.2))  # its centre 10 cm inside the sphere
+    assert spawn_overlap(_scene([sphere], [inside])).startswith("a cloth starts")
+    assert spawn_overlap(_scene([sphere], [replace(inside, position=(0.0, 0.0, 0.5))])) is None
