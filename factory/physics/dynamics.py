@@ -24,11 +24,12 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 
+from factory.physics.cloth import ClothRecord, ClothStepper, record
 from factory.physics.model import build, quat_wxyz
 from factory.scene.types import Scene, quat_to_matrix
 
@@ -88,6 +89,10 @@ class Motion:
     inertia: np.ndarray  # (N, 3) kg m^2, principal moments (0 for static objects)
     inertia_frame: np.ndarray  # (N, 3, 3) principal axes in the object frame (columns)
     centre_of_mass: np.ndarray  # (N, 3) metres, object frame (0 but for meshes like a cone)
+    # Per scene cloth (factory.physics.cloth), at the same S substep times; empty without cloth.
+    cloth_positions: list[np.ndarray] = field(default_factory=list)  # per cloth (S, V, 3) metres, world
+    cloth_velocities: list[np.ndarray] = field(default_factory=list)  # per cloth (S, V, 3) m/s, world
+    cloth_contacts: list[np.ndarray] = field(default_factory=list)  # per cloth (S,) int: contact points with objects
 
     def state_at(self, time: float) -> tuple[np.ndarray, np.ndarray]:
         """Positions (N, 3) and rotations (N, 3, 3) at ``time`` seconds, interpolated
@@ -112,6 +117,14 @@ class Motion:
         q = q0 * (1 - w) + q1 * w
         q = q / np.linalg.norm(q, axis=-1, keepdims=True).clip(1e-12)
         return pos, quat_to_matrix(q).reshape(F, N, 3, 3) if len(q) else np.zeros((F, N, 3, 3))
+
+    def cloth_at(self, time: float) -> list[np.ndarray]:
+        """Per cloth its vertex positions (V, 3) at ``time`` seconds, interpolated
+        linearly between substeps like :meth:`state_at` (exact at substep times)."""
+        t = float(np.clip(time, self.times[0], self.times[-1]))
+        k = int(min(max(np.searchsorted(self.times, t, side="right") - 1, 0), len(self.times) - 2))
+        w = (t - self.times[k]) / (self.times[k + 1] - self.times[k])
+        return [p[k] * (1 - w) + p[k + 1] * w for p in self.cloth_positions]
 
 
 def _initial(scene: Scene, data, built) -> None:
@@ -164,7 +177,12 @@ class _Contacts:
             if self.touching or self.open:
                 self.touching, self.open = set(), {}
             return
-        owners = self.owners[data.contact.geom]  # (ncon, 2): the owners of geom1 and geom2
+        geoms = data.contact.geom
+        rows = None  # contact indices of the geom-geom contacts, when cloth contacts are left out
+        if self.built.cloth:  # a cloth's contact has no geom (-1): counted by factory.physics.cloth
+            rows = np.flatnonzero((geoms >= 0).all(axis=1))
+            geoms = geoms[rows]
+        owners = self.owners[geoms]  # (ncon, 2): the owners of geom1 and geom2
         pairs = owners.copy()
         pairs.sort(axis=1)
         pairs = pairs.tolist()  # per contact [lo, hi]
@@ -177,8 +195,8 @@ class _Contacts:
             return
         model, dt = self.built.model, self.dt
         owners = owners.tolist()
-        for c, (x, y) in enumerate(pairs):
-            pair = (x, y)
+        for j, (x, y) in enumerate(pairs):
+            pair, c = (x, y), j if rows is None else int(rows[j])
             if pair in self.open:
                 mujoco.mj_contactForce(model, data, c, self.force)
                 opened = self.open[pair]
@@ -187,7 +205,7 @@ class _Contacts:
                     opened.last, opened.event.duration = time, opened.event.duration + dt
             elif pair in new_pairs:
                 new_pairs.discard(pair)  # one event for the pair's first contact point
-                self._begin(model, data, c, pair, owners[c][0], owners[c][1], time, frame, qvel_before)
+                self._begin(model, data, c, pair, owners[j][0], owners[j][1], time, frame, qvel_before)
 
     def _begin(self, model, data, c: int, pair, a: int, b: int, time: float, frame: int, qvel) -> None:
         """Open an event for contact ``c`` between owners ``a`` (geom1's) and ``b``."""
@@ -315,7 +333,8 @@ def simulate(scene: Scene, stop: Callable[[], None] | None = None, built=None) -
     bodies = np.array([built.body_of[k] for k in moving], dtype=np.intp)
     dof = np.array([model.jnt_dofadr[model.body_jntadr[b]] for b in bodies], dtype=np.intp).reshape(-1, 1)
     linear, angular = dof + np.arange(3), dof + 3 + np.arange(3)
-    stepper, contacts = _Stepper(model, data), _Contacts(built, scene)
+    stepper = _Stepper(model, data) if not built.cloth else ClothStepper(model, data, built.cloth, scene.wind)
+    contacts, cloth = _Contacts(built, scene), ClothRecord()
     per_frame = built.steps_per_substep * scene.substeps
     h = model_step(built)
     before = np.empty_like(data.qvel)  # the velocities before each integrator step
@@ -333,6 +352,8 @@ def simulate(scene: Scene, stop: Callable[[], None] | None = None, built=None) -
             pos[step, moving], quat[step, moving] = data.xpos[bodies], data.xquat[bodies]
             vel[step, moving] = data.qvel[linear]
             ang[step, moving] = np.einsum("nij,nj->ni", data.xmat[bodies].reshape(-1, 3, 3), data.qvel[angular])
+        if built.cloth:
+            record(cloth, built.cloth, data, built.geom_owner, step, S)
     bad = data.warning[mujoco.mjtWarning.mjWARN_BADQACC]
     if bad.number:  # MuJoCo reset the state when it happened: what follows is not motion
         raise UnstableSimulation(
@@ -345,4 +366,6 @@ def simulate(scene: Scene, stop: Callable[[], None] | None = None, built=None) -
         [quat_to_matrix(np.asarray(model.body_iquat[b])) if b >= 0 else np.eye(3) for b in built.body_of]
     ).reshape(n, 3, 3)
     com = np.array([model.body_ipos[b] if b >= 0 else np.zeros(3) for b in built.body_of]).reshape(n, 3)
-    return Motion(np.arange(S) * dt, pos, quat, vel, ang, contacts.events, masses, inertia, frames, com)
+    return Motion(
+        np.arange(S) * dt, pos, quat, vel, ang, contacts.events, masses, inertia, frames, com, *cloth.astuple()
+    )

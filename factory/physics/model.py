@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from factory.physics.cloth import ClothModel, add_cloths, compiled
 from factory.scene.types import Scene
 
 # MuJoCo's geom type of each primitive a shape's parts are made of
@@ -57,30 +58,43 @@ _RESTITUTION = np.array(
         [0.054, 0.178, 0.241, 0.316, 0.411, 0.470, 0.538, 0.624, 0.677],
     ]
 )
+# The same for a scene with cloth, stepped by MuJoCo's discrete integrator and CG solver
+# (factory.physics.cloth; calibrate_restitution.py --discrete): it damps a bounce more
+# and tops out near 0.36-0.43 (ratio 0.12, left out, bounces no higher than 0.15).
+_RESTITUTION_DISCRETE = np.array(
+    [
+        [0.060, 0.179, 0.234, 0.294, 0.358, 0.390, 0.415, 0.426],
+        [0.060, 0.180, 0.234, 0.291, 0.348, 0.374, 0.393, 0.399],
+        [0.056, 0.174, 0.225, 0.276, 0.326, 0.344, 0.358, 0.361],
+    ]
+)
 
 
-def restitution_range(step: float) -> tuple[float, float]:
-    """The restitutions the calibration covers at integrator ``step`` seconds."""
-    row = _row(step)
+def restitution_range(step: float, discrete: bool = False) -> tuple[float, float]:
+    """The restitutions the calibration covers at integrator ``step`` seconds
+    (``discrete``: in a scene with cloth)."""
+    row = _row(step, discrete)
     return float(row[0]), float(row[-1])
 
 
 @functools.lru_cache(maxsize=64)
-def _row(step: float) -> np.ndarray:
+def _row(step: float, discrete: bool = False) -> np.ndarray:
     """The calibration's restitutions at ``step`` (interpolated between measured steps;
     read-only, kept per step: every object of every scene asks for its step's row)."""
     s = float(np.clip(step, _STEPS[0], _STEPS[-1]))
-    row = np.array([np.interp(s, _STEPS, _RESTITUTION[:, j]) for j in range(len(_RATIO))])
+    table = _RESTITUTION_DISCRETE if discrete else _RESTITUTION
+    row = np.array([np.interp(s, _STEPS, table[:, j]) for j in range(table.shape[1])])
     row.flags.writeable = False
     return row
 
 
-def damping_ratio(restitution: float, step: float) -> float:
+def damping_ratio(restitution: float, step: float, discrete: bool = False) -> float:
     """MuJoCo's contact damping ratio that bounces with ``restitution`` when contacts
-    are integrated at ``step`` seconds (clipped to :func:`restitution_range`)."""
-    row = _row(step)
+    are integrated at ``step`` seconds (clipped to :func:`restitution_range`;
+    ``discrete``: in a scene with cloth)."""
+    row = _row(step, discrete)
     e = float(np.clip(restitution, row[0], row[-1]))
-    return float(np.interp(e, row, _RATIO))
+    return float(np.interp(e, row, _RATIO[: len(row)]))
 
 
 def quat_wxyz(R: np.ndarray) -> list[float]:
@@ -103,6 +117,7 @@ class Built:
     geom_owner: np.ndarray  # (ngeom,) int: per geom id, its object's instance id (0: the floor and walls)
     floor_geom: int  # the floor plane's geom id
     steps_per_substep: int  # integrator steps per physics substep
+    cloth: list[ClothModel] = field(default_factory=list)  # per scene cloth (factory.physics.cloth)
 
 
 def _geoms(body, o, density: float, solref, friction, mujoco, spec, name: str) -> None:
@@ -160,7 +175,7 @@ def steps_per_substep(scene: Scene) -> int:
 def effective_restitution(restitution: float, scene: Scene) -> float:
     """The restitution a surface bounces with in ``scene``: clipped to what the
     calibration covers at its integrator step (:func:`restitution_range`)."""
-    return float(np.clip(restitution, *restitution_range(integrator_step(scene))))
+    return float(np.clip(restitution, *restitution_range(integrator_step(scene), bool(scene.cloths))))
 
 
 def build(scene: Scene) -> Built:
@@ -176,7 +191,7 @@ def build(scene: Scene) -> Built:
     # contacts conserve energy over the shipped stacks and piles (tests/unit/test_physics.py).
     spec.option.disableflags |= int(mujoco.mjtDisableBit.mjDSBL_MULTICCD)
     world = spec.worldbody
-    floor_ref = [TIMECONST, damping_ratio(scene.floor_restitution, spec.option.timestep)]
+    floor_ref = [TIMECONST, damping_ratio(scene.floor_restitution, spec.option.timestep, bool(scene.cloths))]
     floor = world.add_geom(
         name="floor",
         type=mujoco.mjtGeom.mjGEOM_PLANE,
@@ -205,7 +220,7 @@ def build(scene: Scene) -> Built:
     bodies, owned = [], []  # per object its MjsBody (None: static); (MjsGeom, instance id) of every object geom
     for k, o in enumerate(scene.objects):
         density = o.mass / o.volume() if math.isfinite(o.mass) else 1000.0
-        solref = [TIMECONST, damping_ratio(o.restitution, spec.option.timestep)]
+        solref = [TIMECONST, damping_ratio(o.restitution, spec.option.timestep, bool(scene.cloths))]
         if o.static:
             parent, body = world, None
         else:
@@ -218,9 +233,17 @@ def build(scene: Scene) -> Built:
         if body is not None and o.is_mesh:
             _mesh_inertia(body, o)
         bodies.append(body)
+    made = add_cloths(spec, scene)  # nothing, and nothing changed, without cloth
     model = spec.compile()
     owners = np.zeros(model.ngeom, np.int64)
     for geom, owner in owned:
         owners[model.bind(geom).id] = owner
     body_of = [-1 if b is None else int(model.bind(b).id) for b in bodies]
-    return Built(model, body_of, owners, floor_geom=int(model.bind(floor).id), steps_per_substep=steps)
+    return Built(
+        model,
+        body_of,
+        owners,
+        floor_geom=int(model.bind(floor).id),
+        steps_per_substep=steps,
+        cloth=compiled(model, made),
+    )

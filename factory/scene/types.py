@@ -10,8 +10,7 @@ Coordinate frames (used everywhere in factory):
 * **pixels**: (u, v) with u along image columns, v along rows; pixel (i, j) covers
   [j, j+1) x [i, i+1), so its centre is (j + 0.5, i + 0.5).
 
-Nothing here knows about rendering or encoding (the Kubric split: the scene graph
-knows nothing of the renderer).
+Nothing here knows about rendering or encoding (the Kubric split: the scene graph knows nothing of the renderer).
 """
 
 from __future__ import annotations
@@ -314,6 +313,8 @@ class Scene:
     backdrop: Backdrop = Backdrop("flat")  # flat, radiance sky_color (set by draw_scene)
     classes: tuple[str, ...] = CLASSES  # the dataset's class table: a category's id is its index
     rig: tuple[Camera, ...] = ()  # cameras 1 .. K-1 of a multi-camera rig (render.cameras > 1); camera 0 is ``camera``
+    cloths: tuple = ()  # factory.scene.deformables.Cloth sheets: simulated, not drawn yet (issue 27)
+    wind: object = None  # a factory.scene.deformables.Wind over the clip (None: still air)
 
 
 def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
