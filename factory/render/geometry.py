@@ -232,30 +232,10 @@ def analytic(shape: int, o: wp.vec3, d: wp.vec3, dims: wp.vec3, t_min: float):
 
 
 @wp.func
-def mesh_hit(mesh: wp.uint64, normals: wp.array(dtype=wp.vec3), o: wp.vec3, d: wp.vec3, t_max: float):
-    """Nearest hit of a mesh asset's triangles (its unit frame) before t_max: t (MISS if
-    none), the smooth normal (``normals``, the asset's vertex normals, interpolated at
-    the hit) and the geometric (face) normal, both unit, in the unit frame, the face
-    (-1 on a miss) and the barycentrics (Warp's: hit = u p0 + v p1 + (1 - u - v) p2).
-    The face normal points against the ray, so it says which side the ray came from."""
-    q = wp.mesh_query_ray(mesh, o, d, t_max)
-    up = wp.vec3(0.0, 0.0, 1.0)
-    if not q.result:
-        return MISS, up, up, int(-1), wp.vec2(0.0, 0.0)
-    i0 = wp.mesh_get_index(mesh, q.face * 3 + 0)
-    i1 = wp.mesh_get_index(mesh, q.face * 3 + 1)
-    i2 = wp.mesh_get_index(mesh, q.face * 3 + 2)
-    smooth = q.u * normals[i0] + q.v * normals[i1] + (1.0 - q.u - q.v) * normals[i2]
-    geo = unit(q.normal)
-    if wp.dot(geo, d) > 0.0:
-        geo = -geo
-    return q.t, unit(smooth), geo, q.face, wp.vec2(q.u, q.v)
-
-
-@wp.func
 def mesh_hit_at(mesh: wp.uint64, normals: wp.array(dtype=wp.vec3), base: int, o: wp.vec3, d: wp.vec3, t_max: float):
     """:func:`mesh_hit` with the vertex normals at ``normals[base:]`` (a deforming
-    surface's, in a flat array of every view's: :mod:`factory.render.deform`)."""
+    surface's, in a flat array of every view's: :mod:`factory.render.deform`; an
+    asset's own from 0)."""
     q = wp.mesh_query_ray(mesh, o, d, t_max)
     up = wp.vec3(0.0, 0.0, 1.0)
     if not q.result:
@@ -268,3 +248,13 @@ def mesh_hit_at(mesh: wp.uint64, normals: wp.array(dtype=wp.vec3), base: int, o:
     if wp.dot(geo, d) > 0.0:
         geo = -geo
     return q.t, unit(smooth), geo, q.face, wp.vec2(q.u, q.v)
+
+
+@wp.func
+def mesh_hit(mesh: wp.uint64, normals: wp.array(dtype=wp.vec3), o: wp.vec3, d: wp.vec3, t_max: float):
+    """Nearest hit of a mesh asset's triangles (its unit frame) before t_max: t (MISS if
+    none), the smooth normal (``normals``, the asset's vertex normals, interpolated at
+    the hit) and the geometric (face) normal, both unit, in the unit frame, the face
+    (-1 on a miss) and the barycentrics (Warp's: hit = u p0 + v p1 + (1 - u - v) p2).
+    The face normal points against the ray, so it says which side the ray came from."""
+    return mesh_hit_at(mesh, normals, 0, o, d, t_max)
