@@ -32,6 +32,7 @@ import numpy as np  # noqa: E402
 from factory.render import Clip, render_clips  # noqa: E402
 from factory.render.device import get_device  # noqa: E402
 from factory.scene.assets import MeshAsset  # noqa: E402
+from factory.scene.deformables import grid_faces  # noqa: E402
 from factory.scene.types import Camera, Light, Material, Scene, SceneObject  # noqa: E402
 
 W, H, F, FPS = 160, 120, 200.0, 12.0
@@ -41,10 +42,8 @@ MAT = Material((0.6, 0.5, 0.4), (0.3, 0.3, 0.3), "plain", 3.0, 0.5, 0.5)
 def _grid(n: int):
     a = np.linspace(-0.7, 0.7, n + 1)
     x, y = np.meshgrid(a, a, indexing="ij")
-    idx = np.arange((n + 1) ** 2).reshape(n + 1, n + 1)
-    q0, q1, q2, q3 = idx[:-1, :-1].ravel(), idx[1:, :-1].ravel(), idx[1:, 1:].ravel(), idx[:-1, 1:].ravel()
-    faces = np.concatenate([np.stack([q0, q1, q2], 1), np.stack([q0, q2, q3], 1)]).astype(np.int32)
-    return x.ravel(), y.ravel(), faces
+    # The cloth's grid triangulation (rows along x), each triangle turned over: normals +z.
+    return x.ravel(), y.ravel(), np.ascontiguousarray(grid_faces(n + 1, n + 1)[:, ::-1])
 
 
 class Wave:

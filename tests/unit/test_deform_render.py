@@ -18,6 +18,7 @@ from trimesh.triangles import points_to_barycentric
 from factory.render import Clip, render_clips
 from factory.render.deform import DeformingSurface, vertex_normals
 from factory.render.layers import Layers
+from factory.scene.deformables import grid_faces
 from factory.scene.types import Camera, Light, Material, Scene, SceneObject
 
 W, H, F = 80, 60, 110.0  # image size and focal length (pixels)
@@ -32,10 +33,8 @@ def _grid(n: int):
     """(n+1)^2 rest positions (x, y) over [-0.7, 0.7]^2 and 2 n^2 faces (int32)."""
     a = np.linspace(-0.7, 0.7, n + 1)
     x, y = np.meshgrid(a, a, indexing="ij")
-    idx = np.arange((n + 1) ** 2).reshape(n + 1, n + 1)
-    q0, q1, q2, q3 = idx[:-1, :-1].ravel(), idx[1:, :-1].ravel(), idx[1:, 1:].ravel(), idx[:-1, 1:].ravel()
-    faces = np.concatenate([np.stack([q0, q1, q2], 1), np.stack([q0, q2, q3], 1)]).astype(np.int32)
-    return x.ravel(), y.ravel(), faces
+    # The cloth's grid triangulation (rows along x), each triangle turned over: normals +z.
+    return x.ravel(), y.ravel(), np.ascontiguousarray(grid_faces(n + 1, n + 1)[:, ::-1])
 
 
 class Wave:
