@@ -8,7 +8,8 @@ Where a sheet goes (``cloth.placement``): its centre is uniform in a disc of
 nearest that spot; a level sheet (``drape``, ``drop``) starts ``lift`` above the
 highest object top under its footprint (the floor when none), each further sheet
 another sheet's ``lift`` higher; a hung one stands upright with its top edge at
-``top``, its local +y up, turned by ``yaw_deg``.
+``top``, its local +y up, turned by ``yaw_deg`` (a screen: facing the camera, its
+centre ``screen_at`` of the way from the look-at point to the camera, plus the disc).
 """
 
 from __future__ import annotations
@@ -19,13 +20,16 @@ import numpy as np
 
 from factory.scene.deformable_specs import ClothSpec, WindSpec
 from factory.scene.deformables import Cloth, Wind, edge_vertices
-from factory.scene.types import Room, SceneObject, rot_z
+from factory.scene.types import Camera, Room, SceneObject, camera_centre, rot_z
 
 _ROOM_MARGIN = 0.05  # metres a sheet keeps from the walls at rest
 
 
-def draw_cloths(spec: ClothSpec | None, objects: list[SceneObject], room: Room | None, rng, draw) -> tuple[Cloth, ...]:
-    """The scenario's sheets (none without a ``cloth`` block), ids after ``objects``'.
+def draw_cloths(
+    spec: ClothSpec | None, objects: list[SceneObject], room: Room | None, camera: Camera, rng, draw
+) -> tuple[Cloth, ...]:
+    """The scenario's sheets (none without a ``cloth`` block), ids after ``objects``'
+    (``camera``: where a screen stands).
     ``draw(rng, name, param)`` records each drawn parameter (``cloth.<field>``, the
     last sheet's where there are several; the metadata lists every sheet's own)."""
     if spec is None:
@@ -34,13 +38,13 @@ def draw_cloths(spec: ClothSpec | None, objects: list[SceneObject], room: Room |
     first = max((o.id for o in objects), default=0) + 1
     out, level = [], 0.0
     for k in range(count):
-        cloth = _cloth(spec, first + k, objects, room, rng, draw, level)
+        cloth = _cloth(spec, first + k, objects, room, camera, rng, draw, level)
         level = max(level, cloth.position[2])
         out.append(cloth)
     return tuple(out)
 
 
-def _cloth(spec: ClothSpec, cid: int, objects, room, rng, draw, level: float) -> Cloth:
+def _cloth(spec: ClothSpec, cid: int, objects, room, camera, rng, draw, level: float) -> Cloth:
     """One sheet (see the module docstring); ``level``: the highest sheet so far (m)."""
     placement = draw(rng, "cloth.placement", spec.placement)
     width, length = float(draw(rng, "cloth.width", spec.width)), float(draw(rng, "cloth.length", spec.length))
@@ -50,7 +54,12 @@ def _cloth(spec: ClothSpec, cid: int, objects, room, rng, draw, level: float) ->
     yaw = math.radians(float(draw(rng, "cloth.yaw_deg", spec.yaw_deg)))
     r, theta = float(draw(rng, "cloth.spread", spec.spread)) * math.sqrt(rng.uniform()), rng.uniform(0, 2 * math.pi)
     x, y = r * math.cos(theta), r * math.sin(theta)
-    if placement == "hang":
+    if placement == "screen":  # between the look-at point and the camera, facing it
+        eye, target = camera_centre(camera, 0.0), np.asarray(camera.target, np.float64)
+        share = float(draw(rng, "cloth.screen_at", spec.screen_at))
+        x, y = (target[:2] + share * (eye[:2] - target[:2]) + (x, y)).tolist()
+        yaw = math.atan2(eye[1] - target[1], eye[0] - target[0]) + math.pi / 2  # local z towards the camera
+    if placement in ("hang", "screen"):
         # local x along the yaw, local y up, local z (its front) = x cross y
         c, s = math.cos(yaw), math.sin(yaw)
         rotation = np.array([[c, 0.0, s], [s, 0.0, -c], [0.0, 1.0, 0.0]])

@@ -15,8 +15,10 @@ from factory.scene.fields import Real, Strict, category, const, number
 # drape: a level sheet over the objects nearest its centre, ``lift`` above the highest of
 # them, falling onto them; drop: a level sheet ``lift`` above whatever is below it, at a
 # random spot; hang: an upright sheet (a flag, a curtain, a towel on a line) whose top
-# edge is at ``top``, held by its ``pinned`` vertices.
-CLOTH_PLACEMENTS = ("drape", "drop", "hang")
+# edge is at ``top``, held by its ``pinned`` vertices; screen: hung like that, facing the
+# camera, ``screen_at`` of the way from the look-at point to the camera (it hides what
+# is behind it, and the wind opens and closes the view).
+CLOTH_PLACEMENTS = ("drape", "drop", "hang", "screen")
 PINS = ("none", "top", "corners")  # factory.scene.deformables.edge_vertices
 # The semantic class of every sheet (a dataset whose config draws cloth gets it in its
 # class table, after the built-in classes: factory.assets.catalog).
@@ -37,7 +39,8 @@ class ClothSpec(Appearance):
     lift: number(ge=0.0, le=5.0) = const(0.15)  # drape, drop: metres above what is below it
     top: number(gt=0.1, le=10.0) = const(1.5)  # hang: height of the top edge, metres
     spread: number(ge=0.0, le=10.0) = const(0.3)  # metres: its centre is uniform in a disc this wide
-    yaw_deg: Real = Param("uniform", (0.0, 360.0))  # its turn about +z
+    yaw_deg: Real = Param("uniform", (0.0, 360.0))  # its turn about +z (not a screen's)
+    screen_at: number(ge=0.0, le=0.9) = const(0.35)  # screen: share of the way to the camera
     pinned: category(PINS) = const("none")
     young: number(gt=1e2, le=1e9) = const(1e5)  # Pa, the stretch modulus (x thickness: N/m)
     poisson: number(ge=0.0, le=0.49) = const(0.3)

@@ -81,7 +81,7 @@ def draw_scene(
     camera = draw_camera(config, sc, room, camera_rng, draw)
     camera, rig = draw_rig(config, sc, room, camera_rng, draw, camera)  # render.cameras > 1 only
     deform_rng = rng_for(seed, index, "deformables", attempt)
-    cloths = draw_cloths(sc.cloth, objects, room, deform_rng, draw)
+    cloths = draw_cloths(sc.cloth, objects, room, camera, deform_rng, draw)
     wind = draw_wind(sc.wind, deform_rng, draw)
     r = config.render
     return Scene(
