@@ -220,7 +220,7 @@ class SoftBody:
     velocity: tuple[float, float, float] = (0.0, 0.0, 0.0)  # m/s, world: every vertex's at t = 0
     young: float = 5e4  # Pa: Young's modulus (a soft foam 1e4 .. 1e5, a rubber ball 1e6)
     poisson: float = 0.45  # Poisson ratio, in [0, 0.5): near 0.5 nearly incompressible
-    damping: float = 2e-3  # s: MuJoCo's flex damping (stiffness-proportional, Rayleigh)
+    damping: float = 2e-3  # s, > 0: MuJoCo's flex damping (stiffness-proportional, Rayleigh)
     density: float = 200.0  # kg/m^3 (foam 20 .. 200, rubber 1100)
     friction: float = 0.6  # sliding friction against everything it touches
     material: Material | None = None  # its look (the renderer's, later)
@@ -235,12 +235,12 @@ class SoftBody:
             raise ValueError(f"soft body {self.id}: resolution = {self.resolution}; allowed 3 .. 12")
         if not 0 <= self.poisson < 0.5:
             raise ValueError(f"soft body {self.id}: poisson = {self.poisson}; allowed [0, 0.5)")
-        for name in ("young", "density", "radius"):
+        # damping > 0: MuJoCo 4.0.1 warns that an undamped flex "has no passive forces"
+        for name in ("young", "density", "radius", "damping"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"soft body {self.id}: {name} = {getattr(self, name)}; must be > 0")
-        for name in ("damping", "friction"):
-            if not getattr(self, name) >= 0:
-                raise ValueError(f"soft body {self.id}: {name} = {getattr(self, name)}; must be >= 0")
+        if not self.friction >= 0:
+            raise ValueError(f"soft body {self.id}: friction = {self.friction}; must be >= 0")
 
     @property
     def counts(self) -> tuple[int, int, int]:

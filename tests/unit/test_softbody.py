@@ -88,6 +88,8 @@ def test_bad_soft_body_is_refused_naming_the_field():
         SoftBody(1, "box", (0.1, 0.1, 0.1), (0.0, 0.0, 1.0), resolution=2)
     with pytest.raises(ValueError, match="young = 0"):
         SoftBody(1, "box", (0.1, 0.1, 0.1), (0.0, 0.0, 1.0), young=0)
+    with pytest.raises(ValueError, match="damping = 0.0; must be > 0"):
+        SoftBody(1, "box", (0.1, 0.1, 0.1), (0.0, 0.0, 1.0), damping=0.0)
 
 
 def test_loaded_cushion_compresses_by_the_linear_elastic_strain():
