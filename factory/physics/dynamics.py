@@ -139,6 +139,12 @@ class Motion:
         w = (t - self.times[k]) / (self.times[k + 1] - self.times[k])
         return [p[k] * (1 - w) + p[k + 1] * w for p in positions]
 
+    def deformed_at(self, time: float) -> list[np.ndarray]:
+        """Per deforming surface of the scene (its cloths, in order) its vertex
+        positions (V, 3) float64 at ``time`` seconds: what the renderer draws
+        (:mod:`factory.render.deform`)."""
+        return self.cloth_at(time)
+
 
 def _initial(scene: Scene, data, built) -> None:
     """Initial velocities: linear (world) and angular (the spin about world z plus the
