@@ -79,6 +79,16 @@ def test_one_cube_by_hand():
     assert len(boundary_faces(tets)) == 12  # two triangles per face of the cube
 
 
+def test_rotated_body_is_its_local_lattice_turned_and_stays_outward():
+    c, sn = np.cos(0.7), np.sin(0.7)
+    R = np.array([[c, -sn, 0.0], [sn, c, 0.0], [0.0, 0.0, 1.0]]) @ np.array([[1.0, 0, 0], [0, 0, -1.0], [0, 1.0, 0]])
+    s = SoftBody(1, "box", (0.1, 0.05, 0.03), (0.2, 0.1, 0.4), rotation=R, resolution=5)
+    local = s.local_vertices()
+    assert np.allclose(local[1] - local[0], [0.05, 0.0, 0.0])  # x fastest, 5 vertices over 0.2 m
+    assert np.allclose(s.rest_vertices(), local @ R.T + [0.2, 0.1, 0.4], atol=1e-15)
+    _closed_outward(s.rest_vertices(), s.faces(), s.tetrahedra())
+
+
 def test_bad_soft_body_is_refused_naming_the_field():
     with pytest.raises(ValueError, match="shape = 'torus'"):
         SoftBody(1, "torus", (0.1, 0.1, 0.1), (0.0, 0.0, 1.0))
