@@ -140,10 +140,10 @@ class Motion:
         return [p[k] * (1 - w) + p[k + 1] * w for p in positions]
 
     def deformed_at(self, time: float) -> list[np.ndarray]:
-        """Per deforming surface of the scene (its cloths, in order) its vertex
-        positions (V, 3) float64 at ``time`` seconds: what the renderer draws
-        (:mod:`factory.render.deform`)."""
-        return self.cloth_at(time)
+        """Per deforming surface of the scene (its cloths, then its soft bodies, in
+        order) its vertex positions (V, 3) float64 at ``time`` seconds: what the
+        renderer draws (:mod:`factory.render.deform`)."""
+        return self.cloth_at(time) + self.soft_at(time)
 
 
 def _initial(scene: Scene, data, built) -> None:

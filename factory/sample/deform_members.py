@@ -60,9 +60,10 @@ def declares_deformables(config: dict | None) -> bool | None:
     if config is None:
         return None
     for sc in (config.get("scenarios") or {}).values():
-        cloth = (sc or {}).get("cloth")
-        if cloth is not None and (cloth or {}).get("count", 1) != 0:
-            return True
+        for block in ("cloth", "soft"):
+            spec = (sc or {}).get(block)
+            if spec is not None and (spec or {}).get("count", 1) != 0:
+                return True
     return False
 
 

@@ -31,7 +31,7 @@ from pydantic_core import PydanticCustomError
 from factory.errors import ConfigError
 from factory.scene.appearance import FLOOR_DEFAULT, WALL_DEFAULT, Appearance, Family, families
 from factory.scene.asset_fields import ASSET_SHAPE, ASSET_SHAPES_SHOWN, SPLITS, Finite, Override
-from factory.scene.deformable_specs import ClothSpec, WindSpec
+from factory.scene.deformable_specs import ClothSpec, SoftSpec, WindSpec
 from factory.scene.distributions import parse_choice
 from factory.scene.fields import Fraction, NonNegative, Real, Strict, category, const, number
 from factory.scene.look_specs import BackdropSpec, CameraSpec, LightingSpec, RigSettings
@@ -225,6 +225,7 @@ class Scenario(Strict):
     camera: CameraSpec = CameraSpec()
     cloth: ClothSpec | None = None  # sheets (factory.scene.deformable_specs)
     wind: WindSpec | None = None
+    soft: SoftSpec | None = None
 
     def max_lights(self) -> int:
         """The most lights a scene of this scenario holds: ``lighting.count``'s, and

@@ -18,11 +18,13 @@ import math
 
 import numpy as np
 
-from factory.scene.deformable_specs import ClothSpec, WindSpec
-from factory.scene.deformables import Cloth, Wind, edge_vertices
+from factory.scene.deformable_specs import ClothSpec, SoftSpec, WindSpec
+from factory.scene.deformables import Cloth, SoftBody, Wind, edge_vertices
 from factory.scene.types import Camera, Room, SceneObject, camera_centre, rot_z
 
 _ROOM_MARGIN = 0.05  # metres a sheet keeps from the walls at rest
+_GROUNDED = 0.01  # metres: an object whose lowest point is this near the floor stands on it
+_SOFT_CLEARANCE = 0.003  # metres between a soft body's lowest point and what it starts on
 
 
 def draw_cloths(
@@ -127,3 +129,54 @@ def draw_wind(spec: WindSpec | None, rng, draw) -> Wind | None:
         air_density=float(draw(rng, "wind.air_density", spec.air_density)),
         drag=float(draw(rng, "wind.drag", spec.drag)),
     )
+
+
+def draw_soft_bodies(
+    spec: SoftSpec | None, objects: list[SceneObject], cloths: tuple, room: Room | None, rng, draw
+) -> tuple[SoftBody, ...]:
+    """The scenario's soft bodies (none without a ``soft`` block), ids after the
+    objects' and the sheets'; each ``lift`` above the highest top under its footprint
+    of the furniture, the objects standing on the floor and the soft bodies drawn
+    before it (the floor when none)."""
+    if spec is None:
+        return ()
+    count = int(draw(rng, "soft.count", spec.count))
+    first = max([o.id for o in objects] + [c.id for c in cloths], default=0) + 1
+    out: list[SoftBody] = []
+    for k in range(count):
+        shape = str(draw(rng, "soft.shape", spec.shape))
+        r = float(draw(rng, "soft.size", spec.size))
+        aspect = float(draw(rng, "soft.aspect", spec.aspect))
+        size = (r, r, r) if shape == "ball" else (r, r, r * aspect)
+        yaw = rng.uniform(0, 2 * math.pi)
+        rotation = rot_z(yaw) if shape == "box" else np.eye(3)
+        half = np.abs(rotation[:2, :2]) @ np.array(size[:2])
+        d, theta = float(draw(rng, "soft.spread", spec.spread)) * math.sqrt(rng.uniform()), rng.uniform(0, 2 * math.pi)
+        x, y = _inside(d * math.cos(theta), d * math.sin(theta), half, room)
+        # what it starts on: furniture and objects standing on something (one dropped from
+        # above stays above: it falls onto the soft body, the squash)
+        grounded = [o for o in objects if o.static or o.position[2] - o.support_depth() < _GROUNDED]
+        under = [o.position[2] + o.top_height() for o in grounded if _overlaps(o, x, y, half)]
+        under += [b.position[2] + b.size[2] for b in out if abs(b.position[0] - x) <= half[0] + b.size[0]]
+        # its collision skin (SoftBody.radius) and a millimetre clear of what is below it
+        z = max([0.0, *under]) + float(draw(rng, "soft.lift", spec.lift)) + size[2] + _SOFT_CLEARANCE
+        speed, heading = float(draw(rng, "soft.speed", spec.speed)), rng.uniform(0, 2 * math.pi)
+        vz = float(draw(rng, "soft.vertical_speed", spec.vertical_speed))
+        out.append(
+            SoftBody(
+                id=first + k,
+                shape=shape,
+                size=size,
+                position=(x, y, z),
+                rotation=rotation,
+                resolution=int(draw(rng, "soft.resolution", spec.resolution)),
+                velocity=(speed * math.cos(heading), speed * math.sin(heading), vz),
+                young=float(draw(rng, "soft.young", spec.young)),
+                poisson=float(draw(rng, "soft.poisson", spec.poisson)),
+                damping=float(draw(rng, "soft.damping", spec.damping)),
+                density=float(draw(rng, "soft.density", spec.density)),
+                friction=float(draw(rng, "soft.friction", spec.friction)),
+                material=spec.draw_material(rng, draw, "soft."),
+            )
+        )
+    return tuple(out)

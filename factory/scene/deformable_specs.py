@@ -1,5 +1,6 @@
-"""The config blocks of a scenario's deformable things: cloth sheets (``cloth:``) and the
-wind over them (``wind:``); :mod:`factory.scene.deformable_draw` draws them.
+"""The config blocks of a scenario's deformable things: cloth sheets (``cloth:``), the
+wind over them (``wind:``) and volumetric soft bodies (``soft:``);
+:mod:`factory.scene.deformable_draw` draws them.
 
 Units: metres, seconds, kilograms, pascals; degrees where a name says ``_deg``. Every
 physical parameter is a constant or a distribution, drawn per sheet and recorded in
@@ -23,6 +24,7 @@ PINS = ("none", "top", "corners")  # factory.scene.deformables.edge_vertices
 # The semantic class of every sheet (a dataset whose config draws cloth gets it in its
 # class table, after the built-in classes: factory.assets.catalog).
 CLOTH_CLASS = "cloth"
+SOFT_CLASS = "soft_body"
 
 
 class ClothSpec(Appearance):
@@ -64,8 +66,35 @@ class WindSpec(Strict):
     air_density: number(gt=0.0, le=10.0) = const(1.2)  # kg/m^3
 
 
+class SoftSpec(Appearance):
+    """Soft bodies of a scenario (a squishy ball, a cushion): ``count`` of them, each a
+    tetrahedral lattice (:class:`factory.scene.deformables.SoftBody`) simulated as a
+    MuJoCo flex of dimension 3 (:mod:`factory.physics.softbody`), dropped from ``lift``
+    above whatever is below it at a spot uniform in a disc of ``spread``, with
+    ``speed`` m/s sideways in a random direction plus ``vertical_speed`` (+z up)."""
+
+    material: category(("rubber", "plastic", "fabric", "glossy_paint")) = families(("rubber", "fabric"))
+    count: number(ge=0, le=8, integer=True) = const(1)
+    shape: category(("ball", "box")) = const("ball")
+    size: number(gt=0.02, le=1.0) = const(0.15)  # metres: a ball's radius, a box's half width
+    aspect: number(gt=0.1, le=4.0) = const(1.0)  # a box's height over its width
+    resolution: number(ge=3, le=8, integer=True) = const(5)  # vertices along its longest side
+    lift: number(ge=0.0, le=5.0) = const(0.3)  # metres above what is below it
+    spread: number(ge=0.0, le=10.0) = const(0.5)
+    speed: number(ge=0.0, le=10.0) = const(0.0)
+    vertical_speed: Real = const(0.0)
+    young: number(ge=1e4, le=1e6) = const(5e4)  # Pa; stable and volume-keeping range (benchmarks/README.md)
+    poisson: number(ge=0.0, le=0.49) = const(0.45)
+    damping: number(ge=1e-3, le=2e-2) = const(2e-3)  # s
+    density: number(gt=10.0, le=2000.0) = const(200.0)  # kg/m^3
+    friction: number(ge=0.0, le=2.0) = const(0.6)
+
+
 def deformable_classes(config) -> tuple[str, ...]:
     """The semantic classes the config's deformables add to its class table (sorted in
     with the assets' categories by :class:`factory.assets.catalog.Catalog`)."""
-    cloth = any(sc.cloth is not None and sc.cloth.count.upper() > 0 for sc in config.scenarios.values())
-    return (CLOTH_CLASS,) if cloth else ()
+    drawn = {CLOTH_CLASS: False, SOFT_CLASS: False}
+    for sc in config.scenarios.values():
+        drawn[CLOTH_CLASS] |= sc.cloth is not None and sc.cloth.count.upper() > 0
+        drawn[SOFT_CLASS] |= sc.soft is not None and sc.soft.count.upper() > 0
+    return tuple(name for name, yes in drawn.items() if yes)

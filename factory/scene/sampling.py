@@ -18,7 +18,7 @@ from factory.scene.backdrop import draw_backdrop
 from factory.scene.camera_rig import draw_camera, draw_rig
 from factory.scene.colour import kelvin_rgb
 from factory.scene.config import Config, Scenario
-from factory.scene.deformable_draw import draw_cloths, draw_wind
+from factory.scene.deformable_draw import draw_cloths, draw_soft_bodies, draw_wind
 from factory.scene.deformable_specs import deformable_classes
 from factory.scene.look_specs import AREA_MIN_SIZE
 from factory.scene.shapes import ASSET_PREFIXES, CLASSES, shape_kind
@@ -83,6 +83,7 @@ def draw_scene(
     deform_rng = rng_for(seed, index, "deformables", attempt)
     cloths = draw_cloths(sc.cloth, objects, room, camera, deform_rng, draw)
     wind = draw_wind(sc.wind, deform_rng, draw)
+    soft = draw_soft_bodies(sc.soft, objects, cloths, room, deform_rng, draw)
     r = config.render
     return Scene(
         objects=tuple(objects),
@@ -103,6 +104,7 @@ def draw_scene(
         rig=rig,
         cloths=cloths,
         wind=wind,
+        soft_bodies=soft,
     )
 
 

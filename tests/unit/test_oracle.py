@@ -19,6 +19,7 @@ import trimesh
 import yaml
 
 from factory.sample.decode import decode_sample, png_array
+from factory.sample.deform_members import decode_deform
 from factory.sample.encode import encode_sample
 from factory.sample.generate import generate_samples
 from factory.sample.png import png
@@ -45,6 +46,7 @@ def _members(name: str, indices: list[int], samples: int = 64) -> list[dict]:
 def _oracle(members: dict, fraction: float = 1.0):
     frames, meta = decode_sample({k: v for k, v in members.items() if k != GEOMETRY_MEMBER})
     stored = Stored(frames.depth, frames.instance, frames.normals, frames.flow, frames.flow_valid, meta)
+    stored.deform = decode_deform(members)  # a deformables config's vertices per frame
     return check_sample(members["__key__"], stored, members.get(GEOMETRY_MEMBER), fraction)
 
 

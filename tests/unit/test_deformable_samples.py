@@ -1,7 +1,8 @@
-"""Cloth through the whole sample path (issue 27): drawn from the config, simulated,
-rendered, written, validated; every ground-truth layer on a sheet held to an
-independent reference: the simulator's own vertices carried by barycentrics in NumPy
-(flow, tracks) and the oracle's float64 cast of each frame's mesh (everything).
+"""Cloth and soft bodies through the whole sample path (issue 27): drawn from the
+config, simulated, rendered, written, validated; every ground-truth layer on them held
+to an independent reference: the simulator's own vertices carried by barycentrics in
+NumPy (flow, tracks), the oracle's float64 cast of each frame's mesh (everything), a
+soft body's volume by the divergence theorem over its stored surface.
 """
 
 from __future__ import annotations
@@ -43,6 +44,18 @@ CONFIG = {
             "wind": {"speed": 4.0, "gust": 1.0},
             "camera": {"distance": 2.6, "elevation_deg": 15, "target_height": 0.4},
         },
+        "squash": {
+            "objects": {
+                "count": 1,
+                "shape": "box",
+                "size": 0.1,
+                "density": 3000,
+                "spawn_radius": 0,
+                "drop_height": 0.4,
+            },
+            "soft": {"shape": "box", "size": 0.2, "aspect": 0.5, "lift": 0, "spread": 0, "resolution": 5, "young": 5e4},
+            "camera": {"distance": 1.6, "elevation_deg": 25, "target_height": 0.15},
+        },
     },
 }
 
@@ -50,31 +63,41 @@ CONFIG = {
 @pytest.fixture(scope="module")
 def samples():
     config = parse_config(CONFIG)
-    out = generate_samples(config, [0, 1], samples=2)
-    assert [s.scenario for s in out] == ["drape", "screen"]
-    return config, out
+    out = generate_samples(config, [0, 1, 2], samples=3)
+    assert sorted(s.scenario for s in out) == ["drape", "screen", "squash"]
+    return config, sorted(out, key=lambda s: s.scenario)
 
 
-def _cloth_id(sample) -> int:
+def _deformable_id(sample) -> int:
     (entry,) = sample.meta["deformables"]
     return int(entry["id"])
 
 
-def test_the_config_draws_sheets_and_the_sample_records_them(samples):
+def test_the_config_draws_deformables_and_the_sample_records_them(samples):
     config, out = samples
     for s in out:
         (entry,) = s.meta["deformables"]
-        assert entry["kind"] == "cloth" and s.meta["classes"][entry["class_id"]] == "cloth"
-        # The sheet is drawn: its id is in the instance masks, its class in the semantic ones.
+        assert (
+            s.meta["classes"][entry["class_id"]]
+            == entry["category"]
+            == {"cloth": "cloth"}.get(entry["kind"], "soft_body")
+        )
+        # It is drawn: its id is in the instance masks, its class in the semantic ones.
         assert (s.frames.instance == entry["id"]).any()
         assert (s.frames.semantic == entry["class_id"]).any()
         assert entry["visible_pixels"] == [int((f == entry["id"]).sum()) for f in s.frames.instance]
-        rows, cols = entry["grid"]
-        assert entry["vertices"] == [0, rows * cols] and entry["faces"] == [0, 2 * (rows - 1) * (cols - 1)]
-        mass = entry["size"][0] * entry["size"][1] * entry["density"]
-        assert entry["mass"] == pytest.approx(mass, rel=1e-5)  # area x areal density
-    drape, screen = out
+        if entry["kind"] == "cloth":
+            rows, cols = entry["grid"]
+            assert entry["vertices"] == [0, rows * cols] and entry["faces"] == [0, 2 * (rows - 1) * (cols - 1)]
+            mass = entry["size"][0] * entry["size"][1] * entry["density"]
+            assert entry["mass"] == pytest.approx(mass, rel=1e-5)  # area x areal density
+        else:  # a box of half extents size: volume 8 x y z at rest
+            rest = 8 * np.prod(entry["size"])
+            assert entry["volume"][0] == pytest.approx(rest, rel=1e-6)
+            assert entry["mass"] == pytest.approx(rest * entry["density"], rel=1e-5)
+    drape, screen, squash = out
     assert drape.meta["wind"] is None and screen.meta["wind"]["mean"][2] == 0.0
+    assert max(squash.meta["deformables"][0]["contacts"]) > 0  # the box lands on the cushion
     assert max(drape.meta["deformables"][0]["contacts"]) > 0  # it lands on the spheres
     assert screen.meta["deformables"][0]["pinned"]  # a screen hangs from its top edge
 
@@ -86,7 +109,7 @@ def test_members_hold_the_simulators_vertices(samples):
         T = s.meta["frames"]
         assert d["vertices"].shape[0] == T and d["faces"].dtype == np.int32
         entry = s.meta["deformables"][0]
-        pins = entry["pinned"]
+        pins = entry.get("pinned", [])
         if pins:  # pinned vertices hold still, exactly
             assert np.array_equal(d["vertices"][:, pins], np.broadcast_to(d["vertices"][:1, pins], (T, len(pins), 3)))
         # Stretch from the stored vertices, recomputed here: edges of the grid against the rest spacing.
@@ -140,10 +163,10 @@ def test_cloth_flow_is_the_simulators_vertices_at_the_next_frame(samples):
     for s in out:
         scene, motion = scene_and_motion(config, s.scenario, s.index)
         steps = np.arange(scene.frames) * scene.substeps
-        verts = motion.cloth_positions[0][steps]  # the simulator's own, float64
+        verts = (motion.cloth_positions + motion.soft_positions)[0][steps]  # the simulator's own, float64
         checked = 0
         for t in range(scene.frames - 1):
-            rows, cols, want = _flow_reference(s, verts, t, _cloth_id(s))
+            rows, cols, want = _flow_reference(s, verts, t, _deformable_id(s))
             valid = s.frames.flow_valid[t, rows, cols]
             got = s.frames.flow[t, rows, cols]
             err = np.abs(got[valid] - want[valid]).max(initial=0.0)
@@ -158,10 +181,10 @@ def test_tracks_on_cloth_ride_with_its_triangles(samples):
 
     for s in out:
         scene, motion = scene_and_motion(config, s.scenario, s.index)
-        verts = motion.cloth_positions[0][np.arange(scene.frames) * scene.substeps]
-        faces = scene.cloths[0].faces()
+        verts = (motion.cloth_positions + motion.soft_positions)[0][np.arange(scene.frames) * scene.substeps]
+        faces = (scene.cloths + scene.soft_bodies)[0].faces()
         tr = s.tracks
-        on = np.flatnonzero(tr.surface == _cloth_id(s))
+        on = np.flatnonzero(tr.surface == _deformable_id(s))
         assert len(on) >= 5, s.scenario
         for n in on:
             q = int(tr.query_frame[n])
@@ -181,14 +204,15 @@ def _stored(sample, members):
 
 def test_the_oracle_passes_cloth_and_catches_a_moved_sheet(samples):
     _, out = samples
+    for s in out:
+        members = encode_sample(s, mp4=False)
+        report = check_sample(s.key, _stored(s, members), members["geometry.glb"], 0.2)
+        assert report.failures == [] and report.skipped == [], s.scenario
+        assert report.stats["depth"].compared > 0 and report.stats["tracks"].compared > 0
+        # Its pixels were among those checked (a fifth of every frame's).
+        assert (s.frames.instance == _deformable_id(s)).mean() > 0.02, s.scenario
     s = out[0]
     members = encode_sample(s, mp4=False)
-    report = check_sample(s.key, _stored(s, members), members["geometry.glb"], 0.2)
-    assert report.failures == [] and report.skipped == []
-    assert report.stats["depth"].compared > 0 and report.stats["tracks"].compared > 0
-    # The sheet's pixels were among those checked.
-    cloth = _cloth_id(s)
-    assert (s.frames.instance == cloth).mean() > 0.02
 
     # Its vertices 3 mm higher in the members than in the pictures: depth and flow disagree.
     d = decode_deform(members)
@@ -262,3 +286,19 @@ def test_decode_sample_stacks_every_instance_in_the_amodal_masks(samples):
     assert frames.amodal.shape[1] == K
     counts = frames.amodal[:, K - 1].reshape(s.meta["frames"], -1).sum(1)  # the sheet's: the last mask
     assert counts.tolist() == s.meta["deformables"][0]["amodal_pixels"]
+
+
+def test_a_soft_bodys_volume_is_its_stored_surfaces(samples):
+    """The metadata's per-frame volume (the simulator's tetrahedra) against the volume
+    the stored boundary triangles enclose (the divergence theorem: a sum of signed
+    tetrahedra from the origin), frame by frame; and it stays within 3% of rest."""
+    _, out = samples
+    s = out[2]
+    (entry,) = s.meta["deformables"]
+    d = decode_deform(encode_sample(s, mp4=False))
+    f = d["faces"]
+    v = d["vertices"].astype(np.float64)
+    a, b, c = v[:, f[:, 0]], v[:, f[:, 1]], v[:, f[:, 2]]
+    enclosed = np.einsum("tfc,tfc->tf", a, np.cross(b, c)).sum(1) / 6.0
+    assert np.allclose(enclosed, entry["volume"], rtol=1e-5)
+    assert np.abs(np.array(entry["volume"]) / entry["volume"][0] - 1).max() < 0.03
