@@ -247,7 +247,16 @@ def pack_views(views: list[ViewSpec], tables: list[SceneTables], width: int, hei
     out.shadow_first, out.shadow_count = arr(first, wp.int32), arr(count, wp.int32)
     out.shadow_obj = arr(entries, wp.vec3i)
     deform = deform_views(views, device)
-    (out.deform, out.deform_mesh, out.deform_first, out.deform_points, out.deform_normals, out.deform_rest) = deform
+    (
+        out.deform,
+        out.deform_mesh,
+        out.deform_first,
+        out.deform_points,
+        out.deform_normals,
+        out.deform_rest,
+        out.deform_step,
+        out.deform_advect,
+    ) = deform
     return out
 
 

@@ -31,7 +31,10 @@ class DeformingSurface:
     """One deforming surface of a clip: ``faces`` (F, 3) int32 vertex indices (fixed
     over the clip; counter-clockwise seen from the front, though both sides are drawn),
     ``instance`` its instance id (after the rigid objects' ids), ``category`` a name of
-    the scene's class table (``Scene.classes``), ``material`` how it shades, ``rest``
+    the scene's class table (``Scene.classes``), ``material`` how it shades. ``faces``
+    None: a surface remeshed at every frame (a liquid's): the motion gives its
+    (vertices, faces, vertex velocities) at each time, and a point of it is carried to
+    another frame by its triangle's interpolated velocity (:func:`posed`). ``rest``
     (V, 3) float64 its vertices at rest in its own frame, metres: where its pattern is
     looked up, so the pattern rides with the surface (None: each view's vertices about
     their box centre, a pattern that slides as the surface moves)."""
@@ -68,16 +71,29 @@ def posed(view: tuple, clip, time: float) -> tuple:
     """A renderer view ``(w2c, positions (N, 3), rotations (N, 3, 3))`` of ``clip`` at
     ``time``, and where the clip has deforming surfaces their poses appended (the box
     centre of their vertices, the identity) and a fourth item: per surface (vertices
-    (V, 3) float64 world, faces (F, 3)) from ``clip.motion.deformed_at(time)``."""
+    (V, 3) float64 world, faces (F, 3), rest (V, 3) or None, step (V, 3) or None) from
+    ``clip.motion.deformed_at(time)``; ``step``, a remeshed surface's: each vertex's
+    velocity over the clip's frame rate (m), where it is one frame on."""
     if not clip.surfaces:
         return view
     w2c, pos, rot = view
-    verts = [np.asarray(v, np.float64) for v in clip.motion.deformed_at(time)]
-    if len(verts) != len(clip.surfaces) or any(v.ndim != 2 or v.shape[1] != 3 for v in verts):
+    raw = clip.motion.deformed_at(time)
+    if len(raw) != len(clip.surfaces):
+        raise ValueError(f"deformed_at({time}) gave {len(raw)} surfaces, expected {len(clip.surfaces)}")
+    verts, faces, steps = [], [], []
+    for r, s in zip(raw, clip.surfaces):
+        if s.faces is None:  # remeshed: (vertices, faces, velocities)
+            v, f, vel = r
+            steps.append(np.asarray(vel, np.float64) / clip.scene.fps)
+        else:
+            v, f = r, s.faces
+            steps.append(None)
+        verts.append(np.asarray(v, np.float64))
+        faces.append(np.asarray(f))
+    if any(v.ndim != 2 or v.shape[1] != 3 for v in verts):
         shapes = [v.shape for v in verts]
         raise ValueError(f"deformed_at({time}) gave vertex arrays {shapes}, expected {len(clip.surfaces)} of (V, 3)")
-    for k, (v, s) in enumerate(zip(verts, clip.surfaces)):
-        f = np.asarray(s.faces)
+    for k, (v, s, f) in enumerate(zip(verts, clip.surfaces, faces)):
         if f.ndim != 2 or f.shape[1] != 3 or not len(f) or f.min() < 0 or f.max() >= len(v):
             raise ValueError(
                 f"deforming surface {k} (instance {s.instance}): faces must be (F, 3) indices in [0, {len(v)}) "
@@ -86,7 +102,7 @@ def posed(view: tuple, clip, time: float) -> tuple:
             )
     pos = np.concatenate([np.asarray(pos, np.float64).reshape(-1, 3), [centre(v) for v in verts]])
     rot = np.concatenate([np.asarray(rot, np.float64).reshape(-1, 3, 3), np.tile(np.eye(3), (len(verts), 1, 1))])
-    return w2c, pos, rot, tuple((v, s.faces, s.rest) for v, s in zip(verts, clip.surfaces))
+    return w2c, pos, rot, tuple((v, f, s.rest, st) for v, f, s, st in zip(verts, faces, clip.surfaces, steps))
 
 
 def with_surfaces(t: SceneTables, clip, units: list) -> SceneTables:
@@ -136,8 +152,10 @@ def deform_views(views: list, device: Device):
     (vertices (V, 3) float64 world, faces (F, 3)) and whose last poses are theirs):
     ``deform`` (P + 1,) int32 a pose's row of the others (-1: rigid), ``deform_mesh``
     (D,) uint64 BVH ids, ``deform_first`` (D,) int32 first row of its vertices in
-    ``deform_points`` (world, float32), ``deform_normals`` (unit, float32) and
-    ``deform_rest`` (its own frame's rest positions, float32). The ids'
+    ``deform_points`` (world, float32), ``deform_normals`` (unit, float32),
+    ``deform_rest`` (its own frame's rest positions, float32), ``deform_step`` (a
+    remeshed surface's vertex steps to the next frame, m; zeros for the others) and
+    per row ``deform_advect`` (1: remeshed, a point rides by its steps). The ids'
     array holds the ``wp.Mesh`` objects, so they live as long as the struct that holds
     it (a freed mesh's CUDA memory goes in stream order or after a sync)."""
     wp = warp()
@@ -146,10 +164,11 @@ def deform_views(views: list, device: Device):
     counts = [len(v.positions) for v in views]
     deform = np.full(sum(counts) + 1, -1, np.int32)
     row, vert, start = 0, 0, 0
-    ids, first, points, normals, rests = [], [], [], [], []
+    ids, first, points, normals, rests, steps, advect = [], [], [], [], [], [], []
     for v, n in zip(views, counts):
         deformed = getattr(v, "deformed", ())
-        for s, (verts, faces, *rest) in enumerate(deformed):
+        for s, (verts, faces, *extra) in enumerate(deformed):
+            rest, step = (list(extra) + [None, None])[:2]
             verts = np.asarray(verts, np.float64)
             c = np.asarray(v.positions, np.float64)[n - len(deformed) + s]
             mesh = wp.Mesh(
@@ -162,12 +181,15 @@ def deform_views(views: list, device: Device):
             first.append(vert)
             points.append(verts)
             normals.append(vertex_normals(verts, faces))
-            rests.append(verts - c if not rest or rest[0] is None else np.asarray(rest[0], np.float64))
+            rests.append(verts - c if rest is None else np.asarray(rest, np.float64))
+            steps.append(np.zeros_like(verts) if step is None else np.asarray(step, np.float64))
+            advect.append(0 if step is None else 1)
             row += 1
             vert += len(verts)
         start += n
     if not ids:  # Warp wants arrays
-        ids, first, points, normals, rests = [0], [0], [np.zeros((1, 3))], [np.zeros((1, 3))], [np.zeros((1, 3))]
+        ids, first, advect = [0], [0], [0]
+        points = normals = rests = steps = [np.zeros((1, 3))]
     mesh_ids = arr(np.array(ids, np.uint64), wp.uint64)
     mesh_ids.meshes = keep  # the BVHs the ids name live as long as the array
     return (
@@ -177,6 +199,8 @@ def deform_views(views: list, device: Device):
         arr(np.concatenate(points), wp.vec3),
         arr(np.concatenate(normals), wp.vec3),
         arr(np.concatenate(rests), wp.vec3),
+        arr(np.concatenate(steps), wp.vec3),
+        arr(np.array(advect, np.int32), wp.int32),
     )
 
 
@@ -209,12 +233,53 @@ def track_points(surfaces: tuple, deformed: list, first_id: dict, ids, tq, origi
     ``ids[n]`` is a surface's, the face and barycentrics of its pixel ray (``origin``
     (N, 3), ``dirs`` (N, 3) world, camera-z-scaled) at its frame ``tq[n]`` near its
     point ``world[tq[n], n]``, then ``world[t, n]`` (T, N, 3) set to the same
-    barycentrics of that face's vertices in every frame t (``deformed[t]``: per
-    surface its (V, 3) world vertices). ``first_id``: instance id -> surface index."""
+    barycentrics of that face's vertices in every frame t; on a remeshed surface,
+    :func:`ride_steps` (``deformed[t]``: per surface its (vertices (V, 3) world,
+    faces, rest, step) as :func:`posed` gives them). ``first_id``: instance id ->
+    surface index."""
     for n in np.flatnonzero([int(i) in first_id for i in ids]):
         s = first_id[int(ids[n])]
-        faces = np.asarray(surfaces[s].faces, np.int64)
+        verts, faces = deformed[tq[n]][s][0], np.asarray(deformed[tq[n]][s][1], np.int64)
         depth = float((world[tq[n], n] - origin[n]) @ dirs[n] / (dirs[n] @ dirs[n]))
-        f, b = ray_faces(origin[n], dirs[n], deformed[tq[n]][s], faces, depth)
-        if f >= 0:
-            world[:, n] = np.einsum("k,tkc->tc", b, np.stack([v[s][faces[f]] for v in deformed]))
+        f, b = ray_faces(origin[n], dirs[n], verts, faces, depth)
+        if f < 0:
+            continue
+        if surfaces[s].faces is None:
+            world[:, n] = ride_steps([d[s] for d in deformed], int(tq[n]), b @ verts[faces[f]])
+        else:
+            world[:, n] = np.einsum("k,tkc->tc", b, np.stack([d[s][0][faces[f]] for d in deformed]))
+
+
+def ride_steps(frames: list, t0: int, point: np.ndarray) -> np.ndarray:
+    """(T, 3) world positions of a point of a remeshed surface (a liquid's) at frame t0:
+    from each frame to the next it moves by the step (velocity / fps) its nearest
+    triangle's barycentrics give, and lands on the next frame's surface at its nearest
+    point (the surface is made anew every frame: the point rides the velocity field and
+    stays on the surface); backwards the same with the frame's own steps negated.
+    ``frames``: per frame (vertices (V, 3), faces (F, 3), rest, step (V, 3))."""
+    out = np.zeros((len(frames), 3))
+    out[t0] = point
+    for t in range(t0 + 1, len(frames)):
+        out[t] = _nearest(frames[t], out[t - 1] + _step_at(frames[t - 1], out[t - 1]))[0]
+    for t in range(t0 - 1, -1, -1):
+        out[t] = _nearest(frames[t], out[t + 1] - _step_at(frames[t + 1], out[t + 1]))[0]
+    return out
+
+
+def _nearest(frame: tuple, p: np.ndarray) -> tuple[np.ndarray, int, np.ndarray]:
+    """The point of a frame's mesh nearest p (3,), its face and its barycentrics."""
+    import trimesh
+
+    verts, faces = frame[0], np.asarray(frame[1], np.int64)
+    tris = verts[faces]
+    q = trimesh.triangles.closest_point(tris, np.broadcast_to(p, (len(tris), 3)))
+    f = int(np.argmin(np.einsum("fc,fc->f", q - p, q - p)))
+    b = trimesh.triangles.points_to_barycentric(tris[f : f + 1], q[f : f + 1])[0]
+    return q[f], f, b
+
+
+def _step_at(frame: tuple, p: np.ndarray) -> np.ndarray:
+    """The step (3,) at p of a remeshed frame: its nearest triangle's barycentrics of
+    the vertex steps."""
+    _, f, b = _nearest(frame, p)
+    return b @ np.asarray(frame[3])[np.asarray(frame[1], np.int64)[f]]

@@ -81,17 +81,28 @@ def camera_ray(views: Views, v: int, u: float, w: float):
 
 
 @wp.func
-def carried(views: Views, nv: int, code: int, p: wp.vec3, local: wp.vec3, face: int, bary: wp.vec2):
+def carried(
+    views: Views, cv: int, nv: int, sign: float, code: int, p: wp.vec3, local: wp.vec3, face: int, bary: wp.vec2
+):
     """Hit point p (world; ``local`` in its surface's frame, ``face`` and ``bary`` its
-    mesh triangle and barycentrics) where its surface has it in view nv: an object's
-    through its pose there, a deforming surface's as the same barycentrics of the same
-    face's vertices there (exact for a piecewise-linear surface), the floor's and the
-    walls' where it is."""
+    mesh triangle and barycentrics) of view cv where its surface has it in view nv, a
+    frame after (``sign`` 1) or before (-1): an object's through its pose there, a
+    deforming surface's as the same barycentrics of the same face's vertices there
+    (exact for a piecewise-linear surface), a remeshed one's (a liquid's) moved by its
+    face's vertex steps in cv, the floor's and the walls' where it is."""
     moved = p
     if code >= FIRST_OBJECT:
         pose = views.pose_start[nv] + code - FIRST_OBJECT
         dn = views.deform[pose]
-        if dn >= 0:
+        dc = views.deform[views.pose_start[cv] + code - FIRST_OBJECT]
+        if dc >= 0 and views.deform_advect[dc] != 0:
+            mesh = views.deform_mesh[dc]
+            base = views.deform_first[dc]
+            s0 = views.deform_step[base + wp.mesh_get_index(mesh, face * 3 + 0)]
+            s1 = views.deform_step[base + wp.mesh_get_index(mesh, face * 3 + 1)]
+            s2 = views.deform_step[base + wp.mesh_get_index(mesh, face * 3 + 2)]
+            moved = p + sign * (bary[0] * s0 + bary[1] * s1 + (1.0 - bary[0] - bary[1]) * s2)
+        elif dn >= 0:
             mesh = views.deform_mesh[dn]
             base = views.deform_first[dn]
             p0 = views.deform_points[base + wp.mesh_get_index(mesh, face * 3 + 0)]
@@ -107,6 +118,8 @@ def carried(views: Views, nv: int, code: int, p: wp.vec3, local: wp.vec3, face: 
 def flow_at(
     views: Views,
     hits: wp.array3d(dtype=Hit),
+    cv: int,
+    sign: float,
     nr: int,
     nv: int,
     code: int,
@@ -120,9 +133,10 @@ def flow_at(
     bary: wp.vec2,
 ):
     """Forward flow (du, dv) of a pixel whose hit is p (world) / local (``face``,
-    ``bary``: a mesh's triangle and barycentrics), and validity; ``nr`` is the hits
-    row of the next frame's view, ``nv`` that view."""
-    moved = carried(views, nv, code, p, local, face, bary)
+    ``bary``: a mesh's triangle and barycentrics), and validity; ``cv`` is the hit's
+    view, ``nr`` the hits row of the next frame's view (``sign`` 1; the previous
+    frame's, -1: backward flow), ``nv`` that view."""
+    moved = carried(views, cv, nv, sign, code, p, local, face, bary)
     c = views.rot[nv] @ moved + views.trans[nv]
     zero = wp.vec2(0.0, 0.0)
     if c[2] <= 1.0e-6:
@@ -277,7 +291,7 @@ def render_views(
             widen_box(boxes, g, code - FIRST_OBJECT, 1, i, j)
         fl, ok = wp.vec2(0.0, 0.0), False
         if nh >= 0 and code != SKY:  # flow_at gives (0, 0) where it is not valid
-            fl, ok = flow_at(views, hits, nh, nv, code, p, hit.local, i, j, width, height, hit.face, hit.bary)
+            fl, ok = flow_at(views, hits, v, 1.0, nh, nv, code, p, hit.local, i, j, width, height, hit.face, hit.bary)
         flow[g, i, j] = fl
         flow_valid[g, i, j] = wp.uint8(wp.where(ok, 1, 0))
 
@@ -323,7 +337,7 @@ def optional_layers(
             sf, sok = wp.vec3(0.0, 0.0, 0.0), False
             if nh >= 0 and code != SKY:  # the point as flow_at carries it, in both cameras
                 p = o + hit.t * camera_ray(views, v, float(j) + 0.5, float(i) + 0.5)
-                moved = carried(views, nv, code, p, hit.local, hit.face, hit.bary)
+                moved = carried(views, v, nv, 1.0, code, p, hit.local, hit.face, hit.bary)
                 sf = (views.rot[nv] @ moved + views.trans[nv]) - (views.rot[v] @ p + views.trans[v])
                 sok = True
             sflow[g, i, j] = sf
@@ -336,7 +350,9 @@ def optional_layers(
             bf, bok = wp.vec2(0.0, 0.0), False
             if hn.code != SKY:
                 pn = views.origin[nv] + hn.t * camera_ray(views, nv, float(j) + 0.5, float(i) + 0.5)
-                bf, bok = flow_at(views, hits, h, v, hn.code, pn, hn.local, i, j, width, height, hn.face, hn.bary)
+                bf, bok = flow_at(
+                    views, hits, nv, -1.0, h, v, hn.code, pn, hn.local, i, j, width, height, hn.face, hn.bary
+                )
             bflow[g + 1, i, j] = bf
             bvalid[g + 1, i, j] = wp.uint8(wp.where(bok, 1, 0))
 

@@ -102,6 +102,11 @@ class Views:
     deform_points: wp.array(dtype=wp.vec3)
     deform_normals: wp.array(dtype=wp.vec3)
     deform_rest: wp.array(dtype=wp.vec3)
+    # A remeshed surface's (a liquid's) per-vertex step to the next frame (velocity /
+    # fps, m) and per row 1 where a point rides by those steps, not by its face's
+    # vertices in the other view (whose triangles are not the same).
+    deform_step: wp.array(dtype=wp.vec3)
+    deform_advect: wp.array(dtype=wp.int32)
 
 
 @wp.struct

@@ -148,7 +148,7 @@ def _poses(req: TrackRequest) -> tuple:
     objects, then the deforming surfaces' box centres and identities), and per frame
     the surfaces' (vertices (V, 3) world, faces) (``deform.posed``)."""
     sc = req.scene
-    clip = _Surfaced(req.motion, req.surfaces)
+    clip = _Surfaced(req.scene, req.motion, req.surfaces)
     views = [posed((None, *req.motion.state_at(t / sc.fps)), clip, t / sc.fps) for t in range(sc.frames)]
     w2c = np.stack([camera_pose(sc.camera, t / sc.fps) for t in range(sc.frames)])
     K = len(sc.objects) + len(req.surfaces)
@@ -161,6 +161,7 @@ def _poses(req: TrackRequest) -> tuple:
 class _Surfaced:
     """What :func:`~factory.render.deform.posed` reads of a clip."""
 
+    scene: Scene
     motion: object
     surfaces: tuple
 
@@ -188,10 +189,9 @@ def follow(req: TrackRequest, w2c, pos, rot, tq, iq, jq, deformed=()) -> tuple[n
     local = np.einsum("nji,nj->ni", rot[tq[q], k], X[q] - pos[tq[q], k])  # R^T (X - p) at the query frame
     world[:, q] = np.einsum("tnij,nj->tni", rot[:, k], local) + pos[:, k]
     if req.surfaces:
-        verts = [[v for v, *_ in d] for d in deformed]
         surface_of = {int(s.instance): n for n, s in enumerate(req.surfaces)}
         dirs = np.einsum("nji,nj->ni", R, d_cam)
-        track_points(req.surfaces, verts, surface_of, ids, tq, origin, dirs, world)
+        track_points(req.surfaces, deformed, surface_of, ids, tq, origin, dirs, world)
     return world, ids
 
 
@@ -314,6 +314,8 @@ def _cast(plans: list[_Plan], requests: list[TrackRequest], device: Device) -> n
         views.deform_points,
         views.deform_normals,
         views.deform_rest,
+        views.deform_step,
+        views.deform_advect,
     ) = deform_views(specs, device)
     tables = [
         append_surfaces(scene_tables(r.scene), r.surfaces, r.scene.classes, p.poses[3]) for r, p in zip(requests, plans)
