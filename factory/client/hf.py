@@ -16,6 +16,7 @@ breaks on the first sample that differs: ``features()`` gives the JSON member th
 
 from __future__ import annotations
 
+from factory.sample.deform_members import DEFORM_MEMBERS
 from factory.sample.encode import IMAGE_MEMBERS, SHARED_MEMBERS, camera_prefix
 from factory.sample.track_members import TRACK_DTYPES
 
@@ -26,12 +27,15 @@ def features(
     tracks: bool = False,
     cameras: int = 1,
     geometry: bool = False,
+    deform: bool = False,
 ):
     """``datasets.Features`` of factory samples: ``json`` (Json), each image member of
     ``modalities`` (None: all) as Image, ``mp4`` as raw bytes when asked for, the point
     tracks' members when asked for (``tracks``: a dataset made with ``output.tracks``;
     without it the builder leaves them out), ``geometry.glb`` as raw bytes when asked
-    for (``geometry``: the meshes a third party rebuilds the scene from, docs/format.md), the same per-camera members again as
+    for (``geometry``: the meshes a third party rebuilds the scene from, docs/format.md),
+    the deformables' ``deform_*.npy`` members when asked for (``deform``: a config that
+    draws cloth or soft bodies), the same per-camera members again as
     ``cam<c>.<member>`` for each camera c of a rig of ``cameras`` (docs/format.md,
     "Cameras"), and the builder's ``__key__`` and ``__url__``."""
     import datasets  # Hugging Face's, not a dependency of factory: pip install datasets
@@ -48,6 +52,11 @@ def features(
             feature = datasets.List(feature)
         spec[name] = feature  # nested lists: decode_tracks takes them (or the NumPy format's arrays)
     per_camera = {name: f for name, f in spec.items() if name not in SHARED_MEMBERS}
+    for name, (dtype, axes) in DEFORM_MEMBERS.items() if deform else ():  # the deformables' vertices
+        feature = datasets.Value(dtype)
+        for _ in range(axes):
+            feature = datasets.List(feature)
+        spec[name] = feature  # nested lists: decode_deform takes them
     for c in range(1, cameras):
         spec.update({camera_prefix(c) + name: f for name, f in per_camera.items()})
     return datasets.Features({**spec, "__key__": datasets.Value("string"), "__url__": datasets.Value("string")})

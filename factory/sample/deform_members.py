@@ -42,7 +42,11 @@ def decode_deform(members: dict) -> dict[str, np.ndarray] | None:
         if name not in members:
             raise ValueError(f"{name}: missing (the sample has {', '.join(have)})")
         raw = members[name]
-        a = np.load(io.BytesIO(raw), allow_pickle=False) if isinstance(raw, bytes) else np.asarray(raw)
+        if isinstance(raw, (bytes, bytearray, memoryview)):
+            a = np.load(io.BytesIO(bytes(raw)), allow_pickle=False)
+        else:  # a reader's array, or nested lists (Hugging Face's): the documented dtype
+            a = raw if isinstance(raw, np.ndarray) else np.asarray(raw, dtype)
+            a = a.reshape((0,) * (ndim - 1) + (3,)) if a.size == 0 and a.ndim != ndim else a
         if a.dtype != np.dtype(dtype) or a.ndim != ndim or a.shape[-1] != 3:
             raise ValueError(f"{name}: {a.dtype} {a.shape}, expected {dtype} with {ndim} axes, the last of 3")
         out[name[: -len(".npy")].removeprefix("deform_")] = a

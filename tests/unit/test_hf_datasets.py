@@ -9,6 +9,7 @@ import numpy as np
 from factory.client.hf import features
 from factory.dataset.reader import open_dataset
 from factory.sample.decode import decode_sample
+from factory.scene.config import parse_config
 from tests.helpers.datasets import write_dataset
 
 
@@ -52,3 +53,25 @@ def test_hugging_face_datasets_loads_factory_shards(tmp_path, tiny_config):
         for name in ("rgb", "depth", "instance", "semantic", "normals", "flow", "flow_valid"):
             assert np.array_equal(getattr(frames, name), getattr(ref_frames, name)), name
         assert row["geometry.glb"] == geometry[row["__key__"]]  # the meshes' bytes, untouched
+
+
+def test_hugging_face_datasets_hands_over_the_deformables_vertices(tmp_path, tiny_config):
+    import datasets
+
+    from factory.sample.deform_members import decode_deform
+
+    data = tiny_config.resolved()
+    data["scenarios"] = {"sheet": {"objects": {"count": 1}, "cloth": {"resolution": 4, "lift": 0.3}}}
+    config = parse_config(data)
+    write_dataset(config, tmp_path / "ds", 2, 2)
+    shards = sorted(str(p) for p in (tmp_path / "ds").glob("*.tar"))
+    ds = datasets.load_dataset(
+        "webdataset", data_files={"train": shards}, split="train", features=features(deform=True),
+        cache_dir=str(tmp_path / "hf-cache"),
+    )  # fmt: skip
+    want = {key: decode_deform(m) for _, key, m in open_dataset(str(tmp_path / "ds")).samples()}
+    for row in ds:
+        got, ref = decode_deform(row), want[row["__key__"]]
+        assert ref["vertices"].shape[1] == 16  # the sheet's 4 x 4 vertices
+        for name in ("vertices", "velocities", "faces"):
+            assert got[name].dtype == ref[name].dtype and np.array_equal(got[name], ref[name]), name
