@@ -1,0 +1,220 @@
+"""The particle liquid's simulation: position-based fluids in Warp, CPU or CUDA.
+
+Why PBF (Macklin & Mueller 2013) and not weakly compressible SPH: PBF is stable at the
+substeps the clips can afford (1-4 ms for 1-4 cm particles) because its density
+constraint is solved as positions, not as a stiff pressure force; WCSPH at the same
+incompressibility needs a step ~10x shorter (the speed of sound's CFL limit). Per
+substep of ``dt = 1 / (fps * substeps)`` seconds:
+
+1. predict ``xp = x + (v + g dt) dt`` and push it out of the colliders, the floor and
+   the bounds (:func:`factory.physics.liquid_kernels.collide`);
+2. build a ``wp.HashGrid`` of cell ``h = 2 spacing`` (the kernels' support) on ``xp``;
+3. ``iterations`` times: lambdas from the one-sided density constraint, one position
+   correction with PBF's artificial pressure ``s_corr = -k (W(r) / W(0.2 h))^4`` (k =
+   0.1 / S0, S0 the constraint's gradient norm of a lattice particle), out of the
+   colliders again;
+4. ``v = (xp - x) / dt`` plus XSPH viscosity and cohesion (on a grid rebuilt at
+   ``xp``), ``x = xp``.
+
+Colliders (:class:`factory.scene.liquids.Collider`) are one-way: given their pose at
+each substep's end, they push particles out to ``spacing / 2`` (a particle's radius)
+beyond their surface and feel nothing back. A particle that would leave the floor
+(z = 0) or the bounds is projected back in; none is ever made or destroyed, so the
+mass is exact. A collider thinner than a particle's travel per substep can be passed
+through (make walls >= 2 spacing and keep ``v dt`` below a spacing).
+
+What :class:`LiquidRecord` holds is specified in ``docs/format.md`` ("Liquid state
+(draft)"). Determinism: see :mod:`factory.physics.liquid_kernels`; the same inputs
+give the same bytes on the CPU in any process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from factory.physics import liquid_kernels as lk
+from factory.physics.liquid_kernels import wp
+from factory.scene.liquids import COLLIDER_KINDS, Collider, Liquid
+
+# (positions (K, 3) metres, rotations (K, 3, 3)) of the colliders at a time in seconds
+Poses = Callable[[float], tuple[np.ndarray, np.ndarray]]
+_FAR = 1.0e4  # metres: the bounds when none are given (the floor z = 0 always holds)
+
+
+@dataclass
+class LiquidRecord:
+    """A liquid's recorded states (S of them; see ``docs/format.md``)."""
+
+    positions: np.ndarray  # (S, P, 3) float32 metres, world: particle centres
+    velocities: np.ndarray  # (S, P, 3) float32 m/s, world
+    times: np.ndarray  # (S,) float64 seconds
+    mass: np.ndarray  # (S,) float64 kg: total mass (P x particle_mass; never changes)
+    volume: np.ndarray  # (S,) float64 m^3: sum_i spacing^3 * min(1, n0 / n_i)
+    density_max: np.ndarray  # (S,) float64 kg/m^3: the densest particle's, density * n_i / n0
+    particle_mass: float  # kg: every particle's
+    spacing: float  # metres: the lattice spacing (a particle's volume is spacing^3)
+
+
+def lattice_sums(spacing: float, h: float) -> tuple[float, float]:
+    """(n0 1/m^3, S0 1/m^2): an interior lattice particle's number density and the
+    squared gradient norm of its density constraint, sum_j |grad W_ij / n0|^2 (its own
+    gradient's norm is 0 by symmetry)."""
+    m = int(np.ceil(h / spacing))
+    g = np.arange(-m, m + 1) * spacing
+    r = np.stack(np.meshgrid(g, g, g, indexing="ij"), -1).reshape(-1, 3)
+    d = np.linalg.norm(r, axis=1)
+    w = np.where(d < h, 315.0 / (64.0 * np.pi * h**9) * np.clip(h * h - d * d, 0, None) ** 3, 0.0)
+    n0 = float(w.sum())
+    inside = (d < h) & (d > 0)
+    grad = 45.0 / (np.pi * h**6) * (h - d[inside]) ** 2 / n0
+    return n0, float((grad**2).sum())
+
+
+def wall_table(spacing: float, h: float, count: int = 65) -> np.ndarray:
+    """(count,) float32 1/m^3: the number density that a wall's missing neighbours
+    would add to a particle at distance s = k h / (count - 1) from it: a half-space of
+    ghost particles continuing the lattice (layers at s + spacing (1/2 + k) behind the
+    particle, laterally on the lattice), so a particle resting against a wall (s =
+    spacing / 2) sees a whole neighbourhood (n0) instead of a deficient one."""
+    m = int(np.ceil(h / spacing))
+    g = np.arange(-m, m + 1) * spacing
+    a, b, k = np.meshgrid(g, g, np.arange(m + 1), indexing="ij")
+    out = []
+    for s in np.linspace(0.0, h, count):
+        r2 = a**2 + b**2 + (s + spacing * (0.5 + k)) ** 2
+        out.append((315.0 / (64.0 * np.pi * h**9) * np.clip(h * h - r2, 0, None) ** 3).sum())
+    return np.array(out, np.float32)
+
+
+def _collider_arrays(colliders: Sequence[Collider], device) -> tuple:
+    kinds = wp.array([COLLIDER_KINDS.index(c.kind) for c in colliders], dtype=int, device=device)
+    sizes = wp.array(np.array([c.size for c in colliders], np.float32).reshape(-1, 3), dtype=wp.vec3, device=device)
+    return kinds, sizes
+
+
+def _poses_at(colliders: Sequence[Collider], poses, step: int, time: float) -> tuple[np.ndarray, np.ndarray]:
+    """(K, 3) positions, (K, 3, 3) rotations at substep ``step`` (time seconds)."""
+    if poses is None:
+        pos = np.array([c.position for c in colliders], np.float64).reshape(-1, 3)
+        rot = np.array([np.asarray(c.rotation, np.float64) for c in colliders]).reshape(-1, 3, 3)
+        return pos, rot
+    if callable(poses):
+        pos, rot = poses(time)
+    else:
+        pos, rot = poses[0][step], poses[1][step]
+    pos, rot = np.asarray(pos, np.float64), np.asarray(rot, np.float64)
+    if pos.shape != (len(colliders), 3) or rot.shape != (len(colliders), 3, 3):
+        raise ValueError(
+            f"poses at t = {time}: shapes {pos.shape}, {rot.shape}; want ({len(colliders)}, 3), ({len(colliders)}, 3, 3)"
+        )
+    return pos, rot
+
+
+def _check(frames: int, fps: float, substeps: int, iterations: int, record: str):
+    for name, value, low in (("frames", frames, 1), ("substeps", substeps, 1), ("iterations", iterations, 1)):
+        if int(value) != value or value < low:
+            raise ValueError(f"simulate_liquid: {name} = {value}; must be an integer >= {low}")
+    if not fps > 0:
+        raise ValueError(f"simulate_liquid: fps = {fps}; must be > 0")
+    if record not in ("frame", "substep"):
+        raise ValueError(f"simulate_liquid: record = {record!r}; allowed frame, substep")
+
+
+def simulate_liquid(
+    liquid: Liquid,
+    colliders: Sequence[Collider] = (),
+    frames: int = 24,
+    fps: float = 12.0,
+    substeps: int = 20,
+    iterations: int = 4,
+    device: str = "cpu",
+    gravity: float = 9.81,
+    stop: Callable[[], None] | None = None,
+    bounds: tuple[tuple[float, float, float], tuple[float, float, float]] | None = None,
+    poses: Poses | tuple[np.ndarray, np.ndarray] | None = None,
+    record: str = "frame",
+) -> LiquidRecord:
+    """Simulate ``liquid`` for ``frames`` frames at ``fps``, ``substeps`` substeps a
+    frame and ``iterations`` PBF iterations a substep, on ``device`` (a Warp device).
+
+    ``gravity`` m/s^2 along -z. ``bounds``: an axis-aligned (min, max) corner box in
+    metres that the particles stay in (with the floor z = 0 always). ``poses``: the
+    colliders' poses over time, either a callable ``time -> ((K, 3), (K, 3, 3))`` or
+    two arrays (T, K, 3) and (T, K, 3, 3) at substep ends ``t = k / (fps * substeps)``,
+    k = 0 .. frames * substeps; None keeps each collider at its own pose. ``stop``, when
+    given, is called every substep (it raises to abandon the clip). ``record``: "frame"
+    keeps S = frames + 1 states at t = k / fps (so flow to frame t + 1 exists for every
+    frame); "substep" keeps all S = frames * substeps + 1."""
+    _check(frames, fps, substeps, iterations, record)
+    if poses is not None and not colliders:
+        raise ValueError("simulate_liquid: poses given for no colliders")
+    d, dt = liquid.spacing, 1.0 / (fps * substeps)
+    h, radius = 2.0 * d, 0.5 * d
+    n0, s0 = lattice_sums(d, h)
+    w_dq = 315.0 / (64.0 * np.pi * h**9) * (h * h - (0.2 * h) ** 2) ** 3
+    lo, hi = (np.array(b, np.float64) for b in (bounds or ((-_FAR, -_FAR, 0.0), (_FAR, _FAR, _FAR))))
+    lo[2] = max(lo[2], 0.0)
+    table = wp.array(wall_table(d, h), dtype=float, device=device)
+    lo_w, hi_w, grav = wp.vec3(*lo), wp.vec3(*hi), wp.vec3(0.0, 0.0, -gravity)
+    p = liquid.particle_count
+    kinds, sizes = _collider_arrays(colliders, device)
+    x = wp.array(liquid.initial_positions(), dtype=wp.vec3, device=device)
+    v = wp.array(np.tile(np.asarray(liquid.velocity, np.float32), (p, 1)), dtype=wp.vec3, device=device)
+    xp, xq = wp.empty_like(x), wp.empty_like(x)
+    lam, n = wp.zeros(p, dtype=float, device=device), wp.zeros(p, dtype=float, device=device)
+    dim = 64 if p <= 32768 else 128
+    grid = wp.HashGrid(dim, dim, dim, device=device)
+
+    def pose_arrays(step: int) -> tuple:
+        pos, rot = _poses_at(colliders, poses, step, step * dt)
+        return (
+            wp.array(pos.astype(np.float32), dtype=wp.vec3, device=device),
+            wp.array(rot.astype(np.float32), dtype=wp.mat33, device=device),
+        )
+
+    def densities() -> np.ndarray:
+        grid.build(points=x, radius=h)
+        shape = (kinds, sizes, *pose_arrays(0), lo_w, hi_w, radius, table)
+        wp.launch(lk.finish, p, (grid.id, x, x, dt, h, d**3, 0.0, 0.0, *shape), outputs=(xq, n), device=device)
+        return n.numpy().astype(np.float64)
+
+    # the start: the lattice pushed out of anything it overlaps, at rest relative to it
+    wp.launch(
+        lk.predict, p, (x, v, wp.vec3(), 0.0, kinds, sizes, *pose_arrays(0), lo_w, hi_w, radius), [xp], device=device
+    )
+    wp.copy(x, xp)
+    out = {"x": [x.numpy().copy()], "v": [v.numpy().copy()], "n": [densities()]}
+    total = frames * substeps
+    for step in range(1, total + 1):
+        if stop is not None:
+            stop()
+        shape = (kinds, sizes, *pose_arrays(step), lo_w, hi_w, radius, table)
+        wp.launch(lk.predict, p, (x, v, grav, dt, *shape[:-1]), [xp], device=device)
+        grid.build(points=xp, radius=h)
+        for _ in range(iterations):
+            wp.launch(lk.lambdas, p, (grid.id, xp, h, n0, 0.01 * s0, *shape), [lam], device=device)
+            wp.launch(lk.correct, p, (grid.id, xp, lam, h, n0, 0.1 / s0, w_dq, *shape), [xq], device=device)
+            xp, xq = xq, xp
+        grid.build(points=xp, radius=h)
+        args = (grid.id, x, xp, dt, h, d**3, liquid.viscosity, liquid.surface_tension, *shape)
+        wp.launch(lk.finish, p, args, outputs=(v, n), device=device)
+        x, xp = xp, x
+        if record == "substep" or step % substeps == 0:
+            out["x"].append(x.numpy().copy())
+            out["v"].append(v.numpy().copy())
+            out["n"].append(n.numpy().astype(np.float64))
+    dens = np.stack(out["n"])
+    count = len(out["x"])
+    return LiquidRecord(
+        positions=np.stack(out["x"]).astype(np.float32),
+        velocities=np.stack(out["v"]).astype(np.float32),
+        times=np.arange(count, dtype=np.float64) * (dt if record == "substep" else 1.0 / fps),
+        mass=np.full(count, p * liquid.particle_mass),
+        volume=(d**3 * np.minimum(1.0, n0 / np.maximum(dens, 1e-30))).sum(axis=1),
+        density_max=dens.max(axis=1) * (liquid.density / n0),
+        particle_mass=liquid.particle_mass,
+        spacing=d,
+    )
