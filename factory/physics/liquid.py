@@ -123,6 +123,76 @@ def _check(frames: int, fps: float, substeps: int, iterations: int, record: str)
         raise ValueError(f"simulate_liquid: record = {record!r}; allowed frame, substep")
 
 
+class _Solver:
+    """The arrays and launches of one liquid's run (see the module docstring)."""
+
+    def __init__(self, liquid: Liquid, colliders: Sequence[Collider], dt: float, device: str, bounds, poses):
+        self.liquid, self.colliders, self.poses, self.dt, self.device = liquid, colliders, poses, dt, device
+        d = liquid.spacing
+        self.h, self.radius = 2.0 * d, 0.5 * d
+        self.n0, self.s0 = lattice_sums(d, self.h)
+        self.w_dq = 315.0 / (64.0 * np.pi * self.h**9) * (self.h**2 - (0.2 * self.h) ** 2) ** 3
+        lo, hi = (np.array(b, np.float64) for b in (bounds or ((-_FAR, -_FAR, 0.0), (_FAR, _FAR, _FAR))))
+        lo[2] = max(lo[2], 0.0)
+        self.lo, self.hi = wp.vec3(*lo), wp.vec3(*hi)
+        self.table = wp.array(wall_table(d, self.h), dtype=float, device=device)
+        self.p = p = liquid.particle_count
+        self.kinds, self.sizes = _collider_arrays(colliders, device)
+        self.x = wp.array(liquid.initial_positions(), dtype=wp.vec3, device=device)
+        v0 = np.tile(np.asarray(liquid.velocity, np.float32), (p, 1))
+        self.v = wp.array(v0, dtype=wp.vec3, device=device)
+        self.xp, self.xq = wp.empty_like(self.x), wp.empty_like(self.x)
+        self.lam, self.n = (wp.zeros(p, dtype=float, device=device) for _ in range(2))
+        dim = 64 if p <= 32768 else 128
+        self.grid = wp.HashGrid(dim, dim, dim, device=device)
+
+    def shape(self, step: int) -> tuple:
+        """The colliders, bounds and wall table at substep ``step``'s end, as kernel arguments."""
+        pos, rot = _poses_at(self.colliders, self.poses, step, step * self.dt)
+        return (
+            self.kinds,
+            self.sizes,
+            wp.array(pos.astype(np.float32), dtype=wp.vec3, device=self.device),
+            wp.array(rot.astype(np.float32), dtype=wp.mat33, device=self.device),
+            self.lo,
+            self.hi,
+            self.radius,
+            self.table,
+        )
+
+    def launch(self, kernel, inputs: tuple, outputs: list):
+        wp.launch(kernel, self.p, inputs, outputs, device=self.device)
+
+    def start(self):
+        """The lattice pushed out of anything it overlaps (velocity kept), and its densities."""
+        shape = self.shape(0)
+        self.launch(lk.predict, (self.x, self.v, wp.vec3(), 0.0, *shape[:-1]), [self.xp])
+        wp.copy(self.x, self.xp)
+        self.grid.build(points=self.x, radius=self.h)
+        self.launch(
+            lk.finish, (self.grid.id, self.x, self.x, self.dt, self.h, 1.0, 0.0, 0.0, *shape), [self.xq, self.n]
+        )
+
+    def substep(self, step: int, iterations: int, gravity: float):
+        """Advance x, v by one substep to substep ``step``'s end; n its number densities."""
+        liquid, h, shape = self.liquid, self.h, self.shape(step)
+        self.launch(lk.predict, (self.x, self.v, wp.vec3(0.0, 0.0, -gravity), self.dt, *shape[:-1]), [self.xp])
+        self.grid.build(points=self.xp, radius=h)
+        for _ in range(iterations):
+            self.launch(lk.lambdas, (self.grid.id, self.xp, h, self.n0, 0.01 * self.s0, *shape), [self.lam])
+            args = (self.grid.id, self.xp, self.lam, h, self.n0, 0.1 / self.s0, self.w_dq, *shape)
+            self.launch(lk.correct, args, [self.xq])
+            self.xp, self.xq = self.xq, self.xp
+        self.grid.build(points=self.xp, radius=h)
+        args = (self.grid.id, self.x, self.xp, self.dt, h, liquid.spacing**3, liquid.viscosity, liquid.surface_tension)
+        self.launch(lk.finish, (*args, *shape), [self.v, self.n])
+        self.x, self.xp = self.xp, self.x
+
+    def state(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Copies of (positions (P, 3) float32, velocities (P, 3) float32, n (P,) float64)."""
+        return self.x.numpy().copy(), self.v.numpy().copy(), self.n.numpy().astype(np.float64)
+
+
 def simulate_liquid(
     liquid: Liquid,
     colliders: Sequence[Collider] = (),
@@ -151,70 +221,25 @@ def simulate_liquid(
     _check(frames, fps, substeps, iterations, record)
     if poses is not None and not colliders:
         raise ValueError("simulate_liquid: poses given for no colliders")
-    d, dt = liquid.spacing, 1.0 / (fps * substeps)
-    h, radius = 2.0 * d, 0.5 * d
-    n0, s0 = lattice_sums(d, h)
-    w_dq = 315.0 / (64.0 * np.pi * h**9) * (h * h - (0.2 * h) ** 2) ** 3
-    lo, hi = (np.array(b, np.float64) for b in (bounds or ((-_FAR, -_FAR, 0.0), (_FAR, _FAR, _FAR))))
-    lo[2] = max(lo[2], 0.0)
-    table = wp.array(wall_table(d, h), dtype=float, device=device)
-    lo_w, hi_w, grav = wp.vec3(*lo), wp.vec3(*hi), wp.vec3(0.0, 0.0, -gravity)
-    p = liquid.particle_count
-    kinds, sizes = _collider_arrays(colliders, device)
-    x = wp.array(liquid.initial_positions(), dtype=wp.vec3, device=device)
-    v = wp.array(np.tile(np.asarray(liquid.velocity, np.float32), (p, 1)), dtype=wp.vec3, device=device)
-    xp, xq = wp.empty_like(x), wp.empty_like(x)
-    lam, n = wp.zeros(p, dtype=float, device=device), wp.zeros(p, dtype=float, device=device)
-    dim = 64 if p <= 32768 else 128
-    grid = wp.HashGrid(dim, dim, dim, device=device)
-
-    def pose_arrays(step: int) -> tuple:
-        pos, rot = _poses_at(colliders, poses, step, step * dt)
-        return (
-            wp.array(pos.astype(np.float32), dtype=wp.vec3, device=device),
-            wp.array(rot.astype(np.float32), dtype=wp.mat33, device=device),
-        )
-
-    def densities() -> np.ndarray:
-        grid.build(points=x, radius=h)
-        shape = (kinds, sizes, *pose_arrays(0), lo_w, hi_w, radius, table)
-        wp.launch(lk.finish, p, (grid.id, x, x, dt, h, d**3, 0.0, 0.0, *shape), outputs=(xq, n), device=device)
-        return n.numpy().astype(np.float64)
-
-    # the start: the lattice pushed out of anything it overlaps, at rest relative to it
-    wp.launch(
-        lk.predict, p, (x, v, wp.vec3(), 0.0, kinds, sizes, *pose_arrays(0), lo_w, hi_w, radius), [xp], device=device
-    )
-    wp.copy(x, xp)
-    out = {"x": [x.numpy().copy()], "v": [v.numpy().copy()], "n": [densities()]}
-    total = frames * substeps
-    for step in range(1, total + 1):
+    dt = 1.0 / (fps * substeps)
+    solver = _Solver(liquid, colliders, dt, device, bounds, poses)
+    solver.start()
+    states = [solver.state()]
+    for step in range(1, frames * substeps + 1):
         if stop is not None:
             stop()
-        shape = (kinds, sizes, *pose_arrays(step), lo_w, hi_w, radius, table)
-        wp.launch(lk.predict, p, (x, v, grav, dt, *shape[:-1]), [xp], device=device)
-        grid.build(points=xp, radius=h)
-        for _ in range(iterations):
-            wp.launch(lk.lambdas, p, (grid.id, xp, h, n0, 0.01 * s0, *shape), [lam], device=device)
-            wp.launch(lk.correct, p, (grid.id, xp, lam, h, n0, 0.1 / s0, w_dq, *shape), [xq], device=device)
-            xp, xq = xq, xp
-        grid.build(points=xp, radius=h)
-        args = (grid.id, x, xp, dt, h, d**3, liquid.viscosity, liquid.surface_tension, *shape)
-        wp.launch(lk.finish, p, args, outputs=(v, n), device=device)
-        x, xp = xp, x
+        solver.substep(step, iterations, gravity)
         if record == "substep" or step % substeps == 0:
-            out["x"].append(x.numpy().copy())
-            out["v"].append(v.numpy().copy())
-            out["n"].append(n.numpy().astype(np.float64))
-    dens = np.stack(out["n"])
-    count = len(out["x"])
+            states.append(solver.state())
+    x, v, n = (np.stack(a) for a in zip(*states, strict=True))
+    d, count = liquid.spacing, len(states)
     return LiquidRecord(
-        positions=np.stack(out["x"]).astype(np.float32),
-        velocities=np.stack(out["v"]).astype(np.float32),
+        positions=x.astype(np.float32),
+        velocities=v.astype(np.float32),
         times=np.arange(count, dtype=np.float64) * (dt if record == "substep" else 1.0 / fps),
-        mass=np.full(count, p * liquid.particle_mass),
-        volume=(d**3 * np.minimum(1.0, n0 / np.maximum(dens, 1e-30))).sum(axis=1),
-        density_max=dens.max(axis=1) * (liquid.density / n0),
+        mass=np.full(count, liquid.particle_count * liquid.particle_mass),
+        volume=(d**3 * np.minimum(1.0, solver.n0 / np.maximum(n, 1e-30))).sum(axis=1),
+        density_max=n.max(axis=1) * (liquid.density / solver.n0),
         particle_mass=liquid.particle_mass,
         spacing=d,
     )
