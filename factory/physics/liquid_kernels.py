@@ -5,10 +5,11 @@ Position-based fluids (Macklin & Mueller 2013) in number-density form: with ``W`
 poly6 kernel and ``h`` its support, a particle's number density is ``n_i = sum_j
 W(|x_i - x_j|)`` (1/m^3, itself included) and its density constraint ``C_i = n_i / n0 -
 1`` with ``n0`` the number density of an interior particle of the initial cubic lattice
-(so the lattice is the rest state; a particle's mass density is ``density * spacing^3 *
-n_i``). The constraint is one-sided (``C_i = max(C_i, 0)``): it only pushes apart, so a
-free surface's missing neighbours do not pull particles together; PBF's artificial
-pressure ``s_corr`` keeps particles from clumping.
+(so the lattice is the rest state; a particle's mass density is ``density * n_i /
+n0``). The constraint is one-sided (``C_i = max(C_i, 0)``): it only pushes apart, so a
+free surface's missing neighbours do not pull particles together, and nothing pulls
+particles into clumps (the tensile instability PBF's artificial pressure ``s_corr``
+is there to fight), so there is no ``s_corr`` (see :mod:`factory.physics.liquid`).
 
 Determinism: kernels call no libm function (sqrt and arithmetic only: the poly6, spiky
 and cohesion kernels are polynomials), write only their own particle's entries (no
@@ -198,10 +199,17 @@ def walls(
     h: float,
 ) -> wp.vec4:
     """Sum of :func:`wall_term` over the colliders and the six bound planes."""
-    t = wp.vec4(0.0, 0.0, 0.0, 0.0)
+    t = plane_walls(p, lo, hi, table, h)
     for k in range(kinds.shape[0]):
         sd = surface_distance(p, kinds[k], sizes[k], poss[k], rots[k])
         t += wall_term(sd[3], wp.vec3(sd[0], sd[1], sd[2]), table, h)
+    return t
+
+
+@wp.func
+def plane_walls(p: wp.vec3, lo: wp.vec3, hi: wp.vec3, table: wp.array(dtype=float), h: float) -> wp.vec4:
+    """Sum of :func:`wall_term` over the six bound planes (the floor among them)."""
+    t = wp.vec4(0.0, 0.0, 0.0, 0.0)
     for a in range(3):
         e = wp.vec3(0.0, 0.0, 0.0)
         e[a] = 1.0
@@ -276,8 +284,6 @@ def correct(
     lam: wp.array(dtype=float),
     h: float,
     n0: float,
-    k_corr: float,
-    w_dq: float,
     kinds: wp.array(dtype=int),
     sizes: wp.array(dtype=wp.vec3),
     poss: wp.array(dtype=wp.vec3),
@@ -288,8 +294,8 @@ def correct(
     table: wp.array(dtype=float),
     out: wp.array(dtype=wp.vec3),
 ):
-    """One PBF position correction (with s_corr; a wall acts as ghost particles of
-    the particle's own lambda), then out of the colliders: out (P,) metres."""
+    """One PBF position correction (a wall acts as ghost particles of the particle's
+    own lambda), then out of the colliders: out (P,) metres."""
     i = wp.tid()
     p = xp[i]
     dp = wp.vec3(0.0, 0.0, 0.0)
@@ -298,9 +304,7 @@ def correct(
     while wp.hash_grid_query_next(query, j):
         if j != i:
             r = p - xp[j]
-            a = poly6(wp.dot(r, r), h) / w_dq
-            a2 = a * a
-            dp += spiky_grad(r, h) * (lam[i] + lam[j] - k_corr * a2 * a2)
+            dp += spiky_grad(r, h) * (lam[i] + lam[j])
     wall = walls(p, kinds, sizes, poss, rots, lo, hi, table, h)
     dp += wp.vec3(wall[0], wall[1], wall[2]) * lam[i]
     out[i] = collide(p + dp / n0, kinds, sizes, poss, rots, lo, hi, radius)
@@ -327,8 +331,8 @@ def finish(
     v_out: wp.array(dtype=wp.vec3),
     n_out: wp.array(dtype=float),
 ):
-    """New velocity (xp - x) / dt plus XSPH viscosity and cohesion (m/s), and the
-    number density at xp (1/m^3). ``cell`` is spacing^3 (m^3, a particle's volume)."""
+    """New velocity (xp - x) / dt plus XSPH viscosity (the floor and bounds as still
+    ghosts) and cohesion (m/s), and the number density at xp (1/m^3). ``cell`` is spacing^3 (m^3, a particle's volume)."""
     i = wp.tid()
     p = xp[i]
     vi = (p - x[i]) / dt
@@ -347,4 +351,8 @@ def finish(
             if d > 1.0e-9:
                 f -= r * (cohesion(d, h) / d)
     n_out[i] = n + walls(p, kinds, sizes, poss, rots, lo, hi, table, h)[3]
+    # the floor's and bounds' ghost particles stand still: XSPH against them is the
+    # walls' viscous drag (a lone particle skating on the floor slows like one in a
+    # boundary layer). Colliders' ghosts are left out: they may move.
+    dv -= vi * plane_walls(p, lo, hi, table, h)[3]
     v_out[i] = vi + dv * (xsph * cell) + f * (gamma * cell * dt)
