@@ -239,8 +239,28 @@ def predict(
 
 
 @wp.kernel
+def neighbours(
+    grid: wp.uint64, xp: wp.array(dtype=wp.vec3), reach: float, nbr: wp.array2d(dtype=int), count: wp.array(dtype=int)
+):
+    """Each particle's neighbours within ``reach`` (m), itself included, in the grid's
+    query order; at most nbr.shape[1] (the rest are dropped: count says how many kept)."""
+    i = wp.tid()
+    p = xp[i]
+    k = int(0)  # noqa: UP018 (Warp: a variable the loop changes)
+    j = int(0)  # noqa: UP018 (Warp: a variable the loop changes)
+    query = wp.hash_grid_query(grid, p, reach)
+    while wp.hash_grid_query_next(query, j):
+        r = p - xp[j]
+        if wp.dot(r, r) < reach * reach and k < nbr.shape[1]:
+            nbr[i, k] = j
+            k += 1
+    count[i] = k
+
+
+@wp.kernel
 def lambdas(
-    grid: wp.uint64,
+    nbr: wp.array2d(dtype=int),
+    count: wp.array(dtype=int),
     xp: wp.array(dtype=wp.vec3),
     h: float,
     n0: float,
@@ -261,9 +281,8 @@ def lambdas(
     n = float(0.0)  # noqa: UP018 (Warp: a variable the loop changes)
     gi = wp.vec3(0.0, 0.0, 0.0)
     s = float(0.0)  # noqa: UP018 (Warp: a variable the loop changes)
-    j = int(0)  # noqa: UP018 (Warp: a variable the loop changes)
-    query = wp.hash_grid_query(grid, p, h)
-    while wp.hash_grid_query_next(query, j):
+    for k in range(count[i]):
+        j = nbr[i, k]
         r = p - xp[j]
         n += poly6(wp.dot(r, r), h)
         if j != i:
@@ -279,7 +298,8 @@ def lambdas(
 
 @wp.kernel
 def correct(
-    grid: wp.uint64,
+    nbr: wp.array2d(dtype=int),
+    count: wp.array(dtype=int),
     xp: wp.array(dtype=wp.vec3),
     lam: wp.array(dtype=float),
     h: float,
@@ -299,9 +319,8 @@ def correct(
     i = wp.tid()
     p = xp[i]
     dp = wp.vec3(0.0, 0.0, 0.0)
-    j = int(0)  # noqa: UP018 (Warp: a variable the loop changes)
-    query = wp.hash_grid_query(grid, p, h)
-    while wp.hash_grid_query_next(query, j):
+    for k in range(count[i]):
+        j = nbr[i, k]
         if j != i:
             r = p - xp[j]
             dp += spiky_grad(r, h) * (lam[i] + lam[j])
@@ -312,7 +331,8 @@ def correct(
 
 @wp.kernel
 def finish(
-    grid: wp.uint64,
+    nbr: wp.array2d(dtype=int),
+    count: wp.array(dtype=int),
     x: wp.array(dtype=wp.vec3),
     xp: wp.array(dtype=wp.vec3),
     dt: float,
@@ -339,9 +359,8 @@ def finish(
     dv = wp.vec3(0.0, 0.0, 0.0)
     f = wp.vec3(0.0, 0.0, 0.0)
     n = float(0.0)  # noqa: UP018 (Warp: a variable the loop changes)
-    j = int(0)  # noqa: UP018 (Warp: a variable the loop changes)
-    query = wp.hash_grid_query(grid, p, h)
-    while wp.hash_grid_query_next(query, j):
+    for k in range(count[i]):
+        j = nbr[i, k]
         r = p - xp[j]
         w = poly6(wp.dot(r, r), h)
         n += w

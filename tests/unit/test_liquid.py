@@ -45,8 +45,8 @@ def test_mass_exact_and_volume_bounded_while_a_column_collapses():
     assert np.allclose(rec.times, np.arange(13) / 12)
     lo, hi = np.array(bounds[0]), np.array(bounds[1])
     assert np.all(rec.positions >= lo + d / 2 - 1e-6) and np.all(rec.positions <= hi - d / 2 + 1e-6)
-    # volume estimator (compression only) within 2% of P spacing^3 in every state
-    assert np.all(np.abs(rec.volume / (p * d**3) - 1) < 0.02), rec.volume / (p * d**3)
+    # volume estimator (compression only) within 1% of P spacing^3 in every state (measured 0.36%)
+    assert np.all(np.abs(rec.volume / (p * d**3) - 1) < 0.01), rec.volume / (p * d**3)
     # no particle compressed more than 3% once moving (state 0's lattice corners count
     # two or three walls' ghost particles where they overlap: up to 9% there)
     assert rec.density_max[1:].max() < 1030.0, rec.density_max
@@ -60,8 +60,8 @@ def test_a_column_settles_to_its_volume_over_the_tank_area():
     height = liquid.particle_count * d**3 / area  # 0.12 m
     # a uniformly filled column's centres average half its height
     settled = 2 * rec.positions[-1][:, 2].mean()
-    assert abs(settled - height) < 0.05 * height, (settled, height)
-    assert np.abs(rec.velocities[-1]).mean() < 0.02  # at rest: mean speed < 2 cm/s
+    assert abs(settled - height) < 0.05 * height, (settled, height)  # measured 2.4% low
+    assert np.abs(rec.velocities[-1]).mean() < 0.01  # at rest: mean |v| component < 1 cm/s (measured 0.4)
 
 
 def test_dam_break_front_follows_martin_and_moyce():
@@ -74,7 +74,7 @@ def test_dam_break_front_follows_martin_and_moyce():
     front = (rec.positions[:, :, 0].max(axis=1) + d / 2) / a  # the leading particle's surface
     Z = np.interp(MM_T, T, front)
     rel = (Z - MM_Z) / MM_Z
-    # within 15% at every point and 8% on average (measured: at most 10%, 5.5% mean)
+    # within 15% at every point and 8% on average (measured: at most 10.6%, 5.6% mean)
     assert np.all(np.abs(rel) < 0.15), rel
     assert np.abs(rel).mean() < 0.08, rel
 
