@@ -106,25 +106,63 @@ def test_a_moving_box_pushes_the_liquid_out_of_itself():
     assert risen > 0.5 * (2 * half[0]) * (2 * half[1]) * 0.06, risen
 
 
-def _hash_run(code: str) -> str:
+def test_an_open_box_of_colliders_holds_the_liquid_at_its_level():
+    d = 0.02
+    walls = open_box((0.5, 0.5, 0.1), (0.2, 0.1, 0.2), wall=0.04)  # inner floor at z = 0.1
+    liquid = Liquid(1, ((0.4, 0.45, 0.1), (0.5, 0.55, 0.26)), spacing=d)  # 0.1 x 0.1 x 0.16, one end
+    rec = simulate_liquid(liquid, walls, frames=16, fps=8, substeps=12)
+    lo, hi = np.array([0.4, 0.45, 0.1]) + d / 2 - 1e-5, np.array([0.6, 0.55, 0.5]) - d / 2 + 1e-5
+    assert np.all((rec.positions >= lo) & (rec.positions <= hi))  # all in, all the clip
+    height = liquid.particle_count * d**3 / (0.2 * 0.1)  # 0.08 m
+    settled = 2 * (rec.positions[-1][:, 2].mean() - 0.1)
+    assert abs(settled - height) < 0.05 * height, (settled, height)
+
+
+def test_sphere_capsule_and_ramp_keep_the_liquid_out():
+    d = 0.02
+    slope = ramp((0.0, 0.0, 0.3), length=0.5, width=0.3, angle=math.radians(30))
+    ball = Collider("sphere", (0.05, 0.0, 0.0), (0.1, 0.0, 0.33))  # 1.9 d above the slope, under the block
+    rod = Collider("capsule", (0.02, 0.1, 0.0), (0.35, 0.0, 0.145), axis_rotation("x", math.pi / 2))  # across it
+    liquid = Liquid(1, ((0.04, -0.06, 0.4), (0.16, 0.06, 0.48)), spacing=d)
+    rec = simulate_liquid(liquid, [slope, ball, rod], frames=6, fps=12, substeps=12, record="substep")
+    gaps = []
+    for x in rec.positions.astype(np.float64):
+        gap_slope = _box_sdf(x, np.array(slope.size), np.array(slope.position), slope.rotation).min()
+        gap_ball = np.linalg.norm(x - ball.position, axis=1).min() - 0.05
+        # the capsule's segment runs along world y (local z turned about x), y in [-0.1, 0.1]
+        seg = np.array(rod.position) + np.clip(x[:, 1:2] - rod.position[1], -0.1, 0.1) * [0.0, 1.0, 0.0]
+        gap_rod = np.linalg.norm(x - seg, axis=1).min() - 0.02
+        gaps.append((gap_slope, gap_ball, gap_rod))
+    gaps = np.array(gaps)
+    assert gaps.min() > d / 2 - 1e-5, gaps.min(axis=0)  # no centre within a particle radius of any
+    assert np.all(gaps.min(axis=0) < d / 2 + 1e-3), gaps.min(axis=0)  # and the liquid met each one
+    assert rec.positions[-1][:, 0].mean() > rec.positions[0][:, 0].mean() + 0.1  # it ran down the slope (+x)
+
+
+def _hash_run(code: str, *argv: str) -> str:
     env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONHASHSEED="0")
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    out = subprocess.run([sys.executable, "-c", code, *argv], env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     return out.stdout.strip().splitlines()[-1]
 
 
-def test_bytes_identical_across_processes():
+def test_bytes_identical_across_processes_and_orders():
     code = (
-        "import hashlib, numpy as np\n"
+        "import hashlib, sys\n"
         "from factory.physics.liquid import simulate_liquid\n"
+        "from factory.physics.liquid_surface import liquid_surface\n"
         "from factory.scene.liquids import Liquid, open_box\n"
+        "if sys.argv[1] == 'after':  # another liquid first, in the same process\n"
+        "    simulate_liquid(Liquid(2, ((0, 0, 0), (0.1, 0.1, 0.1)), spacing=0.025), frames=2, substeps=3)\n"
         "liq = Liquid(1, ((0.02, 0.02, 0.05), (0.12, 0.1, 0.17)), spacing=0.02, velocity=(0.3, 0, 0), surface_tension=5)\n"
         "walls = open_box((0.12, 0.06, 0.0), (0.24, 0.12, 0.2), wall=0.04)\n"
         "r = simulate_liquid(liq, walls, frames=4, fps=12, substeps=8, iterations=3)\n"
-        "print(hashlib.sha256(r.positions.tobytes() + r.velocities.tobytes() + r.volume.tobytes()).hexdigest())\n"
+        "v, f, u = liquid_surface(r.positions[-1], r.velocities[-1], 0.02)\n"
+        "blob = r.positions.tobytes() + r.velocities.tobytes() + r.volume.tobytes()\n"
+        "print(hashlib.sha256(blob + v.tobytes() + f.tobytes() + u.tobytes()).hexdigest())\n"
     )
-    first, second = _hash_run(code), _hash_run(code)
-    assert first == second
+    first, second, third = _hash_run(code, "alone"), _hash_run(code, "alone"), _hash_run(code, "after")
+    assert first == second == third
 
 
 def test_open_box_and_ramp_geometry():
