@@ -220,3 +220,28 @@ def test_cohesion_pulls_a_free_cube_round_and_none_leaves_it_be():
     sphere = (3 * 0.16**3 / (4 * np.pi)) ** (1 / 3) - d / 2
     # at least 40% of the way from the cube's corner to the sphere in 1 s (measured 49%)
     assert pulled[-1] < corner - 0.4 * (corner - sphere), (pulled, corner, sphere)
+
+
+def test_poses_as_arrays_match_poses_as_a_callable_and_stop_stops():
+    d = 0.025
+    liquid = Liquid(1, ((0, 0, 0), (0.1, 0.1, 0.1)), spacing=d)
+    box = Collider("box", (0.03, 0.03, 0.03), (0.05, 0.05, 0.2))
+    frames, fps, substeps = 3, 12, 4
+    times = np.arange(frames * substeps + 1) / (fps * substeps)
+    pos = np.stack([[[0.05, 0.05, 0.2 - 0.5 * t]] for t in times])  # (T, 1, 3)
+    rot = np.tile(np.eye(3), (len(times), 1, 1, 1))  # (T, 1, 3, 3)
+    by_array = simulate_liquid(liquid, [box], frames, fps, substeps, poses=(pos, rot))
+    by_call = simulate_liquid(
+        liquid, [box], frames, fps, substeps, poses=lambda t: (np.array([[0.05, 0.05, 0.2 - 0.5 * t]]), np.eye(3)[None])
+    )
+    assert by_array.positions.tobytes() == by_call.positions.tobytes()
+    calls = []
+
+    def stop():
+        calls.append(1)
+        if len(calls) == 5:
+            raise KeyboardInterrupt("enough")
+
+    with pytest.raises(KeyboardInterrupt):
+        simulate_liquid(liquid, frames=frames, fps=fps, substeps=substeps, stop=stop)
+    assert len(calls) == 5
