@@ -39,6 +39,7 @@ from factory.assets.pack import AssetRecord, Pack, split
 from factory.errors import AssetError, ConfigError, ParamError
 from factory.scene.assets import MeshAsset, make_asset
 from factory.scene.config import Config
+from factory.scene.deformable_specs import deformable_classes
 from factory.scene.shapes import CLASSES
 from factory.scene.types import AssetRef, DrawnAsset, DrawnBackdrop
 
@@ -110,6 +111,7 @@ class Catalog:
         if problems:
             raise ConfigError.of(source, problems)
         categories = generators | {a.category for assets in self.selected.values() for a in assets}
+        categories |= set(deformable_classes(config))  # cloth, when a scenario draws it
         self.classes: tuple[str, ...] = CLASSES + tuple(sorted(categories - set(CLASSES)))
         if len(self.classes) > MAX_CLASSES:
             raise ConfigError.of(

@@ -37,13 +37,14 @@ _MIN_INERTIA = 1e-9  # kg m^2: a vertex body's (slide joints only: it never turn
 
 @dataclass
 class ClothModel:
-    """A compiled cloth: where its vertices are in MuJoCo's arrays."""
+    """A compiled cloth (or soft body, :mod:`factory.physics.softbody`): where its
+    vertices are in MuJoCo's arrays."""
 
-    cloth: Cloth
+    cloth: Cloth  # or a factory.scene.deformables.SoftBody
     flex: int  # the flex id
     bodies: np.ndarray  # (V,) int: each vertex's body id
     dofs: np.ndarray  # (V, 3) int: each vertex's slide dofs (-1: pinned)
-    faces: np.ndarray  # (F, 3) int32
+    faces: np.ndarray  # (F, 3) int32 (a soft body's: its boundary triangles)
 
     @property
     def free(self) -> np.ndarray:
@@ -53,7 +54,8 @@ class ClothModel:
 
 @dataclass
 class ClothRecord:
-    """Per cloth, the states :func:`factory.physics.dynamics.simulate` records (S substeps)."""
+    """Per cloth (or soft body), the states :func:`factory.physics.dynamics.simulate`
+    records (S substeps)."""
 
     positions: list[np.ndarray] = field(default_factory=list)  # per cloth (S, V, 3) metres, world
     velocities: list[np.ndarray] = field(default_factory=list)  # per cloth (S, V, 3) m/s, world
@@ -63,6 +65,37 @@ class ClothRecord:
         return self.positions, self.velocities, self.contacts
 
 
+def use_discrete(spec) -> None:
+    """Step ``spec``'s model as a scene with deformables (see the module docstring):
+    MuJoCo's discrete integrator and CG solver, its fluid model off."""
+    import mujoco
+
+    spec.option.integrator = mujoco.mjtIntegrator.mjINT_DISCRETE
+    spec.option.density = 0.0  # wind is ours (ClothStepper), not MuJoCo's fluid model
+    # CG, not Newton: a 32 x 32 sheet lying on the floor (1,024 contacts) steps 4x faster
+    # (5 vs 21 ms); PGS is refused with flex under the discrete integrator.
+    spec.option.solver = mujoco.mjtSolver.mjSOL_CG
+
+
+def add_vertex_bodies(spec, name: str, rest: np.ndarray, masses: np.ndarray, moving: list[bool]) -> list:
+    """A body per vertex of a flex, on the world body: named ``{name}_{v}``, at ``rest``
+    (V, 3) metres, of mass ``masses`` (V,) kg, with three world-axis slide joints where
+    ``moving`` (V,) (none, so it holds its rest position, where not). Returns the MjsBodies."""
+    import mujoco
+
+    bodies = []
+    for v in range(len(rest)):
+        body = spec.worldbody.add_body(name=f"{name}_{v}", pos=rest[v].tolist())
+        body.explicitinertial = True
+        body.mass = float(masses[v])
+        body.inertia = [_MIN_INERTIA] * 3
+        if moving[v]:
+            for axis in np.eye(3):
+                body.add_joint(type=mujoco.mjtJoint.mjJNT_SLIDE, axis=axis.tolist())
+        bodies.append(body)
+    return bodies
+
+
 def add_cloths(spec, scene: Scene) -> list[tuple]:
     """Add ``scene.cloths`` to ``spec`` (see the module docstring); returns per cloth
     (its cloth, its MjsFlex, its vertex MjsBodies, whether each has joints)."""
@@ -70,25 +103,12 @@ def add_cloths(spec, scene: Scene) -> list[tuple]:
 
     if not scene.cloths:
         return []
-    spec.option.integrator = mujoco.mjtIntegrator.mjINT_DISCRETE
-    spec.option.density = 0.0  # wind is ours (ClothStepper), not MuJoCo's fluid model
-    # CG, not Newton: a 32 x 32 sheet lying on the floor (1,024 contacts) steps 4x faster
-    # (5 vs 21 ms); PGS is refused with flex under the discrete integrator.
-    spec.option.solver = mujoco.mjtSolver.mjSOL_CG
+    use_discrete(spec)
     made = []
     for c in scene.cloths:
-        rest, masses, pinned = c.rest_vertices(), c.vertex_masses(), set(c.pinned)
-        bodies, moving = [], []
-        for v in range(c.vertex_count):
-            body = spec.worldbody.add_body(name=f"cloth{c.id}_{v}", pos=rest[v].tolist())
-            body.explicitinertial = True
-            body.mass = float(masses[v])
-            body.inertia = [_MIN_INERTIA] * 3
-            if v not in pinned:
-                for axis in np.eye(3):
-                    body.add_joint(type=mujoco.mjtJoint.mjJNT_SLIDE, axis=axis.tolist())
-            bodies.append(body)
-            moving.append(v not in pinned)
+        pinned = set(c.pinned)
+        moving = [v not in pinned for v in range(c.vertex_count)]
+        bodies = add_vertex_bodies(spec, f"cloth{c.id}", c.rest_vertices(), c.vertex_masses(), moving)
         flex = spec.add_flex()
         flex.name, flex.dim = f"cloth{c.id}", 2
         flex.vertbody = [b.name for b in bodies]
@@ -167,7 +187,7 @@ class ClothStepper:
 
 
 def object_contacts(cm: ClothModel, data, owners: np.ndarray) -> int:
-    """Contact points now between a cloth and any object's geom (moving or furniture;
+    """Contact points now between a cloth (or soft body) and any object's geom (moving or furniture;
     not the floor or walls, whose owner is 0)."""
     if data.ncon == 0:
         return 0
@@ -182,7 +202,7 @@ def object_contacts(cm: ClothModel, data, owners: np.ndarray) -> int:
 
 
 def record(rec: ClothRecord, cloths: list[ClothModel], data, owners: np.ndarray, step: int, S: int) -> None:
-    """Store every cloth's state at recorded state ``step`` of ``S``."""
+    """Store every cloth's (or soft body's) state at recorded state ``step`` of ``S``."""
     if not rec.positions:
         for cm in cloths:
             V = len(cm.bodies)

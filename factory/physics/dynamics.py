@@ -31,6 +31,7 @@ import numpy as np
 
 from factory.physics.cloth import ClothRecord, ClothStepper, record
 from factory.physics.model import build, quat_wxyz
+from factory.physics.softbody import initial_velocities
 from factory.scene.types import Scene, quat_to_matrix
 
 EVENT_SPEED = 0.05  # m/s: slower new contacts are not recorded as collision events
@@ -93,6 +94,10 @@ class Motion:
     cloth_positions: list[np.ndarray] = field(default_factory=list)  # per cloth (S, V, 3) metres, world
     cloth_velocities: list[np.ndarray] = field(default_factory=list)  # per cloth (S, V, 3) m/s, world
     cloth_contacts: list[np.ndarray] = field(default_factory=list)  # per cloth (S,) int: contact points with objects
+    # Per scene soft body (factory.physics.softbody), the same; empty without soft bodies.
+    soft_positions: list[np.ndarray] = field(default_factory=list)  # per soft body (S, V, 3) metres, world
+    soft_velocities: list[np.ndarray] = field(default_factory=list)  # per soft body (S, V, 3) m/s, world
+    soft_contacts: list[np.ndarray] = field(default_factory=list)  # per soft body (S,) int: contact points with objects
 
     def state_at(self, time: float) -> tuple[np.ndarray, np.ndarray]:
         """Positions (N, 3) and rotations (N, 3, 3) at ``time`` seconds, interpolated
@@ -121,10 +126,24 @@ class Motion:
     def cloth_at(self, time: float) -> list[np.ndarray]:
         """Per cloth its vertex positions (V, 3) at ``time`` seconds, interpolated
         linearly between substeps like :meth:`state_at` (exact at substep times)."""
+        return self._vertices_at(time, self.cloth_positions)
+
+    def soft_at(self, time: float) -> list[np.ndarray]:
+        """Per soft body its vertex positions (V, 3) at ``time`` seconds, as :meth:`cloth_at`."""
+        return self._vertices_at(time, self.soft_positions)
+
+    def _vertices_at(self, time: float, positions: list[np.ndarray]) -> list[np.ndarray]:
+        """Each of ``positions`` (S, V, 3) at ``time`` seconds, linear between substeps."""
         t = float(np.clip(time, self.times[0], self.times[-1]))
         k = int(min(max(np.searchsorted(self.times, t, side="right") - 1, 0), len(self.times) - 2))
         w = (t - self.times[k]) / (self.times[k + 1] - self.times[k])
-        return [p[k] * (1 - w) + p[k + 1] * w for p in self.cloth_positions]
+        return [p[k] * (1 - w) + p[k + 1] * w for p in positions]
+
+    def deformed_at(self, time: float) -> list[np.ndarray]:
+        """Per deforming surface of the scene (its cloths, in order) its vertex
+        positions (V, 3) float64 at ``time`` seconds: what the renderer draws
+        (:mod:`factory.render.deform`)."""
+        return self.cloth_at(time)
 
 
 def _initial(scene: Scene, data, built) -> None:
@@ -139,6 +158,7 @@ def _initial(scene: Scene, data, built) -> None:
         R = o.rotation
         data.qvel[adr : adr + 3] = o.velocity
         data.qvel[adr + 3 : adr + 6] = R.T @ (np.array([0.0, 0.0, o.spin]) + np.asarray(o.angular_velocity))
+    initial_velocities(built.soft, data.qvel)
 
 
 class _Contacts:
@@ -179,7 +199,7 @@ class _Contacts:
             return
         geoms = data.contact.geom
         rows = None  # contact indices of the geom-geom contacts, when cloth contacts are left out
-        if self.built.cloth:  # a cloth's contact has no geom (-1): counted by factory.physics.cloth
+        if self.built.cloth or self.built.soft:  # a flex's contact has no geom (-1): counted by factory.physics.cloth
             rows = np.flatnonzero((geoms >= 0).all(axis=1))
             geoms = geoms[rows]
         owners = self.owners[geoms]  # (ncon, 2): the owners of geom1 and geom2
@@ -333,8 +353,9 @@ def simulate(scene: Scene, stop: Callable[[], None] | None = None, built=None) -
     bodies = np.array([built.body_of[k] for k in moving], dtype=np.intp)
     dof = np.array([model.jnt_dofadr[model.body_jntadr[b]] for b in bodies], dtype=np.intp).reshape(-1, 1)
     linear, angular = dof + np.arange(3), dof + 3 + np.arange(3)
-    stepper = _Stepper(model, data) if not built.cloth else ClothStepper(model, data, built.cloth, scene.wind)
-    contacts, cloth = _Contacts(built, scene), ClothRecord()
+    flexes = built.cloth or built.soft
+    stepper = _Stepper(model, data) if not flexes else ClothStepper(model, data, built.cloth, scene.wind)
+    contacts, cloth, soft = _Contacts(built, scene), ClothRecord(), ClothRecord()
     per_frame = built.steps_per_substep * scene.substeps
     h = model_step(built)
     before = np.empty_like(data.qvel)  # the velocities before each integrator step
@@ -354,6 +375,8 @@ def simulate(scene: Scene, stop: Callable[[], None] | None = None, built=None) -
             ang[step, moving] = np.einsum("nij,nj->ni", data.xmat[bodies].reshape(-1, 3, 3), data.qvel[angular])
         if built.cloth:
             record(cloth, built.cloth, data, built.geom_owner, step, S)
+        if built.soft:
+            record(soft, built.soft, data, built.geom_owner, step, S)
     bad = data.warning[mujoco.mjtWarning.mjWARN_BADQACC]
     if bad.number:  # MuJoCo reset the state when it happened: what follows is not motion
         raise UnstableSimulation(
@@ -366,6 +389,8 @@ def simulate(scene: Scene, stop: Callable[[], None] | None = None, built=None) -
         [quat_to_matrix(np.asarray(model.body_iquat[b])) if b >= 0 else np.eye(3) for b in built.body_of]
     ).reshape(n, 3, 3)
     com = np.array([model.body_ipos[b] if b >= 0 else np.zeros(3) for b in built.body_of]).reshape(n, 3)
-    return Motion(
+    motion = Motion(
         np.arange(S) * dt, pos, quat, vel, ang, contacts.events, masses, inertia, frames, com, *cloth.astuple()
     )
+    motion.soft_positions, motion.soft_velocities, motion.soft_contacts = soft.astuple()
+    return motion

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from factory.physics.cloth import ClothModel, add_cloths, compiled
+from factory.physics.softbody import add_soft_bodies
 from factory.scene.types import Scene
 
 # MuJoCo's geom type of each primitive a shape's parts are made of
@@ -118,6 +119,7 @@ class Built:
     floor_geom: int  # the floor plane's geom id
     steps_per_substep: int  # integrator steps per physics substep
     cloth: list[ClothModel] = field(default_factory=list)  # per scene cloth (factory.physics.cloth)
+    soft: list[ClothModel] = field(default_factory=list)  # per scene soft body (factory.physics.softbody)
 
 
 def _geoms(body, o, density: float, solref, friction, mujoco, spec, name: str) -> None:
@@ -175,7 +177,7 @@ def steps_per_substep(scene: Scene) -> int:
 def effective_restitution(restitution: float, scene: Scene) -> float:
     """The restitution a surface bounces with in ``scene``: clipped to what the
     calibration covers at its integrator step (:func:`restitution_range`)."""
-    return float(np.clip(restitution, *restitution_range(integrator_step(scene), bool(scene.cloths))))
+    return float(np.clip(restitution, *restitution_range(integrator_step(scene), deformable(scene))))
 
 
 def build(scene: Scene) -> Built:
@@ -191,7 +193,7 @@ def build(scene: Scene) -> Built:
     # contacts conserve energy over the shipped stacks and piles (tests/unit/test_physics.py).
     spec.option.disableflags |= int(mujoco.mjtDisableBit.mjDSBL_MULTICCD)
     world = spec.worldbody
-    floor_ref = [TIMECONST, damping_ratio(scene.floor_restitution, spec.option.timestep, bool(scene.cloths))]
+    floor_ref = [TIMECONST, damping_ratio(scene.floor_restitution, spec.option.timestep, deformable(scene))]
     floor = world.add_geom(
         name="floor",
         type=mujoco.mjtGeom.mjGEOM_PLANE,
@@ -220,7 +222,7 @@ def build(scene: Scene) -> Built:
     bodies, owned = [], []  # per object its MjsBody (None: static); (MjsGeom, instance id) of every object geom
     for k, o in enumerate(scene.objects):
         density = o.mass / o.volume() if math.isfinite(o.mass) else 1000.0
-        solref = [TIMECONST, damping_ratio(o.restitution, spec.option.timestep, bool(scene.cloths))]
+        solref = [TIMECONST, damping_ratio(o.restitution, spec.option.timestep, deformable(scene))]
         if o.static:
             parent, body = world, None
         else:
@@ -234,6 +236,7 @@ def build(scene: Scene) -> Built:
             _mesh_inertia(body, o)
         bodies.append(body)
     made = add_cloths(spec, scene)  # nothing, and nothing changed, without cloth
+    soft = add_soft_bodies(spec, scene)  # nothing, and nothing changed, without soft bodies
     model = spec.compile()
     owners = np.zeros(model.ngeom, np.int64)
     for geom, owner in owned:
@@ -246,4 +249,11 @@ def build(scene: Scene) -> Built:
         floor_geom=int(model.bind(floor).id),
         steps_per_substep=steps,
         cloth=compiled(model, made),
+        soft=compiled(model, soft),
     )
+
+
+def deformable(scene: Scene) -> bool:
+    """Whether ``scene`` has cloth or soft bodies: it then steps with MuJoCo's discrete
+    integrator (:mod:`factory.physics.cloth`), calibrated apart (``discrete``)."""
+    return bool(scene.cloths) or bool(scene.soft_bodies)

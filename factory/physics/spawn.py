@@ -29,7 +29,11 @@ def spawn_overlap(scene: Scene, built=None) -> str | None:
     depth = -float(contacts.dist[deepest])
     if depth <= SPAWN_TOLERANCE:
         return None
-    if min(contacts.geom1[deepest], contacts.geom2[deepest]) < 0:  # a cloth's contact: it has no geom
+    if min(contacts.geom1[deepest], contacts.geom2[deepest]) < 0:  # a flex's contact: it has no geom
+        softs = {sm.flex: sm.cloth.id for sm in built.soft}
+        flex = [int(f) for f in contacts.flex[deepest] if f in softs]
+        if flex:
+            return f"soft body {softs[flex[0]]} starts {1e3 * depth:.1f} mm inside something"
         return f"a cloth starts {1e3 * depth:.1f} mm inside something"
     a, b = sorted(int(built.geom_owner[g]) for g in (contacts.geom1[deepest], contacts.geom2[deepest]))
     what = "the floor or a wall" if a == 0 else f"object {a}"

@@ -36,7 +36,7 @@ class ViewSpec:
     K: np.ndarray
     positions: np.ndarray
     rotations: np.ndarray
-    deformed: tuple = ()  # per deforming surface (its poses last): (vertices (V, 3) world, faces (F, 3))
+    deformed: tuple = ()  # per deforming surface (its poses last): (vertices (V, 3) world, faces (F, 3), rest (V, 3) or None)
 
 
 def _starts(counts: list[int]) -> np.ndarray:
@@ -247,7 +247,7 @@ def pack_views(views: list[ViewSpec], tables: list[SceneTables], width: int, hei
     out.shadow_first, out.shadow_count = arr(first, wp.int32), arr(count, wp.int32)
     out.shadow_obj = arr(entries, wp.vec3i)
     deform = deform_views(views, device)
-    out.deform, out.deform_mesh, out.deform_first, out.deform_points, out.deform_normals = deform
+    (out.deform, out.deform_mesh, out.deform_first, out.deform_points, out.deform_normals, out.deform_rest) = deform
     return out
 
 

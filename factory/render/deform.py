@@ -31,12 +31,16 @@ class DeformingSurface:
     """One deforming surface of a clip: ``faces`` (F, 3) int32 vertex indices (fixed
     over the clip; counter-clockwise seen from the front, though both sides are drawn),
     ``instance`` its instance id (after the rigid objects' ids), ``category`` a name of
-    the scene's class table (``Scene.classes``), ``material`` how it shades."""
+    the scene's class table (``Scene.classes``), ``material`` how it shades, ``rest``
+    (V, 3) float64 its vertices at rest in its own frame, metres: where its pattern is
+    looked up, so the pattern rides with the surface (None: each view's vertices about
+    their box centre, a pattern that slides as the surface moves)."""
 
     faces: np.ndarray
     instance: int
     category: str
     material: Material
+    rest: np.ndarray | None = None
 
 
 def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
@@ -82,7 +86,7 @@ def posed(view: tuple, clip, time: float) -> tuple:
             )
     pos = np.concatenate([np.asarray(pos, np.float64).reshape(-1, 3), [centre(v) for v in verts]])
     rot = np.concatenate([np.asarray(rot, np.float64).reshape(-1, 3, 3), np.tile(np.eye(3), (len(verts), 1, 1))])
-    return w2c, pos, rot, tuple((v, s.faces) for v, s in zip(verts, clip.surfaces))
+    return w2c, pos, rot, tuple((v, s.faces, s.rest) for v, s in zip(verts, clip.surfaces))
 
 
 def with_surfaces(t: SceneTables, clip, units: list) -> SceneTables:
@@ -112,7 +116,7 @@ def append_surfaces(t: SceneTables, surfaces: tuple, classes: tuple, deformed: l
         rows.append(_surface(s.material, int(s.instance), class_id[s.category]))
     radius = np.zeros(len(surfaces))
     for view in deformed:
-        for k, (v, _faces) in enumerate(view):
+        for k, (v, *_) in enumerate(view):
             radius[k] = max(radius[k], float(np.max(np.linalg.norm(v - centre(v), axis=1))))
     n = len(surfaces)
     return replace(
@@ -132,7 +136,8 @@ def deform_views(views: list, device: Device):
     (vertices (V, 3) float64 world, faces (F, 3)) and whose last poses are theirs):
     ``deform`` (P + 1,) int32 a pose's row of the others (-1: rigid), ``deform_mesh``
     (D,) uint64 BVH ids, ``deform_first`` (D,) int32 first row of its vertices in
-    ``deform_points`` (world, float32) and ``deform_normals`` (unit, float32). The ids'
+    ``deform_points`` (world, float32), ``deform_normals`` (unit, float32) and
+    ``deform_rest`` (its own frame's rest positions, float32). The ids'
     array holds the ``wp.Mesh`` objects, so they live as long as the struct that holds
     it (a freed mesh's CUDA memory goes in stream order or after a sync)."""
     wp = warp()
@@ -141,10 +146,10 @@ def deform_views(views: list, device: Device):
     counts = [len(v.positions) for v in views]
     deform = np.full(sum(counts) + 1, -1, np.int32)
     row, vert, start = 0, 0, 0
-    ids, first, points, normals = [], [], [], []
+    ids, first, points, normals, rests = [], [], [], [], []
     for v, n in zip(views, counts):
         deformed = getattr(v, "deformed", ())
-        for s, (verts, faces) in enumerate(deformed):
+        for s, (verts, faces, *rest) in enumerate(deformed):
             verts = np.asarray(verts, np.float64)
             c = np.asarray(v.positions, np.float64)[n - len(deformed) + s]
             mesh = wp.Mesh(
@@ -157,11 +162,12 @@ def deform_views(views: list, device: Device):
             first.append(vert)
             points.append(verts)
             normals.append(vertex_normals(verts, faces))
+            rests.append(verts - c if not rest or rest[0] is None else np.asarray(rest[0], np.float64))
             row += 1
             vert += len(verts)
         start += n
     if not ids:  # Warp wants arrays
-        ids, first, points, normals = [0], [0], [np.zeros((1, 3))], [np.zeros((1, 3))]
+        ids, first, points, normals, rests = [0], [0], [np.zeros((1, 3))], [np.zeros((1, 3))], [np.zeros((1, 3))]
     mesh_ids = arr(np.array(ids, np.uint64), wp.uint64)
     mesh_ids.meshes = keep  # the BVHs the ids name live as long as the array
     return (
@@ -170,6 +176,7 @@ def deform_views(views: list, device: Device):
         arr(np.array(first, np.int32), wp.int32),
         arr(np.concatenate(points), wp.vec3),
         arr(np.concatenate(normals), wp.vec3),
+        arr(np.concatenate(rests), wp.vec3),
     )
 
 

@@ -94,12 +94,14 @@ class Views:
     # Deforming surfaces (factory.render.deform; docs/renderer.md "Deforming meshes"):
     # per posed object (P + 1,) its row of the D rows below, -1 for a rigid object; per
     # row the BVH of its vertices at this view (about the pose's centre), the first row
-    # of its V vertices in the flat (sum V,) world points and unit smooth normals.
+    # of its V vertices in the flat (sum V,) world points and unit smooth normals, and
+    # their rest positions in the surface's own frame (its pattern's coordinates).
     deform: wp.array(dtype=wp.int32)
     deform_mesh: wp.array(dtype=wp.uint64)
     deform_first: wp.array(dtype=wp.int32)
     deform_points: wp.array(dtype=wp.vec3)
     deform_normals: wp.array(dtype=wp.vec3)
+    deform_rest: wp.array(dtype=wp.vec3)
 
 
 @wp.struct

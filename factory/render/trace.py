@@ -64,7 +64,15 @@ def object_hit(views: Views, scenes: Scenes, v: int, k: int, o: wp.vec3, d: wp.v
             return MISS, up, up, o_l, int(-1), none
         # Normals take the inverse transpose of the axis scaling.
         n_w = R @ unit(wp.cw_div(ns, dims))
-        return t, n_w, R @ unit(wp.cw_div(ng, dims)), wp.cw_mul(o_u + t * d_u, dims), face, bary
+        local = wp.cw_mul(o_u + t * d_u, dims)
+        if dv >= 0:  # a deforming surface's own frame is its rest shape: its pattern rides with it
+            mesh = views.deform_mesh[dv]
+            base = views.deform_first[dv]
+            r0 = views.deform_rest[base + wp.mesh_get_index(mesh, face * 3 + 0)]
+            r1 = views.deform_rest[base + wp.mesh_get_index(mesh, face * 3 + 1)]
+            r2 = views.deform_rest[base + wp.mesh_get_index(mesh, face * 3 + 2)]
+            local = bary[0] * r0 + bary[1] * r1 + (1.0 - bary[0] - bary[1]) * r2
+        return t, n_w, R @ unit(wp.cw_div(ng, dims)), local, face, bary
     t, n = analytic(scenes.shape[idx], o_l, d_l, dims, T_MIN)
     if t >= t_max:
         return MISS, up, up, o_l, int(-1), none

@@ -188,7 +188,7 @@ def follow(req: TrackRequest, w2c, pos, rot, tq, iq, jq, deformed=()) -> tuple[n
     local = np.einsum("nji,nj->ni", rot[tq[q], k], X[q] - pos[tq[q], k])  # R^T (X - p) at the query frame
     world[:, q] = np.einsum("tnij,nj->tni", rot[:, k], local) + pos[:, k]
     if req.surfaces:
-        verts = [[v for v, _ in d] for d in deformed]
+        verts = [[v for v, *_ in d] for d in deformed]
         surface_of = {int(s.instance): n for n, s in enumerate(req.surfaces)}
         dirs = np.einsum("nji,nj->ni", R, d_cam)
         track_points(req.surfaces, verts, surface_of, ids, tq, origin, dirs, world)
@@ -307,9 +307,14 @@ def _cast(plans: list[_Plan], requests: list[TrackRequest], device: Device) -> n
     views = _views(w2c, scene_of, pos, rot, device)
     # deform_views reads a view's poses and deformed surfaces (no K: no pixel ray is cast)
     specs = [ViewSpec(0, w2c, None, pos, rot, d) for p in plans for w2c, pos, rot, d in zip(*p.poses)]
-    views.deform, views.deform_mesh, views.deform_first, views.deform_points, views.deform_normals = deform_views(
-        specs, device
-    )
+    (
+        views.deform,
+        views.deform_mesh,
+        views.deform_first,
+        views.deform_points,
+        views.deform_normals,
+        views.deform_rest,
+    ) = deform_views(specs, device)
     tables = [
         append_surfaces(scene_tables(r.scene), r.surfaces, r.scene.classes, p.poses[3]) for r, p in zip(requests, plans)
     ]

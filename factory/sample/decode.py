@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from factory.render.frames import Frames
+from factory.sample.deform_members import instances
 from factory.sample.encode import (
     DEPTH_SCALE,
     FLOW_INVALID,
@@ -88,7 +89,7 @@ def decode_present(members: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(
             "json member: no integer 'frames', 'height', 'width'; not written by factory.sample.encode"
         ) from e
-    K = len(meta.get("objects", ()))
+    K = len(instances(meta) or ())  # the objects' masks, then the deformables'
     img = {name: _image(name, members[name], T, H, W, K) for name in _PNG_MEMBERS if name in members}
     out: dict[str, Any] = {"meta": meta}
     if "rgb.png" in img:

@@ -35,6 +35,7 @@ import cv2
 import numpy as np
 
 from factory.render.frames import Frames
+from factory.sample.deform_members import DEFORM_MEMBERS, encode_deform
 from factory.sample.layers import LAYER_FILTERS, LAYER_MEMBERS, check_layers, layer_images
 from factory.sample.png import png as fast_png
 from factory.sample.track_members import encode_tracks
@@ -147,13 +148,15 @@ def encode_sample(
             members.update({f"{camera_prefix(c)}{k}": v for k, v in encode_tracks(view.tracks).items()})
     if sample.geometry is not None and only is None:  # the meshes a third party rebuilds objects from
         members["geometry.glb"] = sample.geometry
+    if sample.deform is not None and only is None:  # the deformables' vertex states (factory.sample.deformables)
+        members.update(encode_deform(sample.deform))
     if mp4:
         members["mp4"] = encode_mp4(f.rgb, float(meta.get("fps", DEFAULT_FPS)))
     return members
 
 
 # The members a rig's sample holds once, for all its cameras (docs/format.md, "Cameras"); every other is per camera.
-SHARED_MEMBERS = ("json", "mp4", "geometry.glb")
+SHARED_MEMBERS = ("json", "mp4", "geometry.glb", *DEFORM_MEMBERS)
 
 
 def camera_prefix(c: int) -> str:

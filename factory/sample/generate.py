@@ -30,6 +30,7 @@ from factory.render.device import get_device
 from factory.render.layers import Layers
 from factory.render.renderer import Clip, render_clips
 from factory.render.tracks import TrackRequest, render_tracks
+from factory.sample.deformables import deform_arrays, has_deformables, surfaces
 from factory.sample.geometry import geometry_member
 from factory.sample.metadata import camera_entries, metadata
 from factory.sample.scenes import MAX_RETRIES, scene_and_motion, shows_nothing
@@ -134,6 +135,7 @@ def generate_samples(
                 if views:  # a rig: camera 0 is the sample's camera, the rest go under "cameras"
                     meta["cameras"] = camera_entries(scene, motion, [result, *(v[0] for v in views)])
                 geometry = geometry_member(scene)
+                deform = deform_arrays(scene, motion) if has_deformables(config) else None
         except Exception as e:  # noqa: BLE001 - returned with what reproduces it
             out[pos] = _failed(config, index, scenario, e)
             continue
@@ -146,6 +148,7 @@ def generate_samples(
             tracks=tracks,
             views=tuple(CameraView(r.frames, t) for r, t in views),
             geometry=geometry,
+            deform=deform,
         )
     return out
 
@@ -161,11 +164,11 @@ def _redraw_empty(config: Config, indices: list[int], jobs: list, rendered: list
         for n, ((pos, scenario, scene, _), result) in enumerate(zip(jobs, rendered)):
             if isinstance(result, RenderError) or config.scenarios[scenario].allow_empty:
                 continue
-            # (rendered clip, tracks, the rig's (clip, tracks)): an object seen by any camera counts
+            # (rendered clip, tracks, the rig's (clip, tracks)): an object seen by any camera counts;
+            # the annotations' rows past the objects are the deforming surfaces'
+            N = len(scene.objects)
             visible = sum(
-                np.array([[a.visible_pixels for a in frame] for frame in r.annotations]).reshape(
-                    scene.frames, len(scene.objects)
-                )
+                np.array([[a.visible_pixels for a in frame[:N]] for frame in r.annotations]).reshape(scene.frames, N)
                 for r in [result[0], *(v[0] for v in result[2])]
             )
             if not shows_nothing(scene, visible):
@@ -237,6 +240,7 @@ def _render(config: Config, indices: list[int], jobs: list, device, timings, sto
                 motion,
                 r.motion_blur_samples,
                 _noise_rng(config, indices[pos], c),
+                surfaces(scene),
             )
             for pos, _, scene, motion in batch
             for c in range(K)
@@ -266,7 +270,7 @@ def _with_tracks(config: Config, indices: list[int], clips: list[Clip], rendered
     requests = [
         TrackRequest(
             c.scene, c.motion, r.frames.depth, r.frames.instance, out.tracks, out.track_object_share,
-            rng_for(config.seed, index, "tracks"), points_of=-1 if n % K == 0 else n - n % K,
+            rng_for(config.seed, index, "tracks"), points_of=-1 if n % K == 0 else n - n % K, surfaces=c.surfaces,
         )
         for n, (index, c, r) in enumerate(zip(indices, clips, rendered))
     ]  # fmt: skip

@@ -19,6 +19,7 @@ from factory import __version__
 from factory.physics.dynamics import CollisionEvent, Motion
 from factory.physics.model import effective_restitution
 from factory.render.renderer import ObjectAnnotation, RenderedClip
+from factory.sample.deformables import deformable_entries, has_deformables, wind_entry
 from factory.sample.geometry import mesh_entry
 from factory.sample.types import sample_key
 from factory.scene.camera_rig import scene_cameras, with_camera
@@ -286,6 +287,14 @@ def metadata(
         else {"width": _r(scene.room.width), "depth": _r(scene.room.depth), "height": _r(scene.room.height)},
         "objects": objects,
         "collisions": _collisions(motion.events),
+        **(
+            {
+                "deformables": deformable_entries(scene, motion, rendered.annotations, _r, material_entry),
+                "wind": wind_entry(scene, _r),
+            }
+            if has_deformables(config)
+            else {}
+        ),
     }
 
 

@@ -26,6 +26,9 @@ class Sample:
     tracks: Tracks | None = None  # point tracks (config output.tracks > 0); docs/format.md "Point tracks"
     geometry: bytes | None = None  # the geometry.glb member (docs/format.md); None: no mesh object
     views: tuple[CameraView, ...] = ()  # cameras 1 .. K-1 of a rig (render.cameras > 1); docs/format.md "Cameras"
+    # The deformables' hidden ground truth, by member name (factory.sample.deformables;
+    # docs/format.md "Deformables"); None: the config draws none.
+    deform: dict | None = None
 
 
 @dataclass

@@ -31,6 +31,7 @@ from pydantic_core import PydanticCustomError
 from factory.errors import ConfigError
 from factory.scene.appearance import FLOOR_DEFAULT, WALL_DEFAULT, Appearance, Family, families
 from factory.scene.asset_fields import ASSET_SHAPE, ASSET_SHAPES_SHOWN, SPLITS, Finite, Override
+from factory.scene.deformable_specs import ClothSpec, WindSpec
 from factory.scene.distributions import parse_choice
 from factory.scene.fields import Fraction, NonNegative, Real, Strict, category, const, number
 from factory.scene.look_specs import BackdropSpec, CameraSpec, LightingSpec, RigSettings
@@ -45,9 +46,8 @@ PLACEMENTS = ("scatter", "stack", "on_furniture", "roll")  # factory.scene.place
 # renderer and the commands' --device / --batch-views read them from here.
 DEVICES = ("cpu", "cuda")
 MAX_BATCH_VIEWS = 4096
-# The PNG writers of factory.sample.encode (libdeflate: factory.sample.png; opencv: its
-# libpng + zlib level 1, the bytes of every dataset before issue 23). The one list, here
-# because encode imports config; DEFAULT_PNG is output.png's default and encode_sample's.
+# The PNG writers of factory.sample.encode (libdeflate: factory.sample.png; opencv: libpng +
+# zlib 1, every dataset's bytes before issue 23); DEFAULT_PNG: output.png's and encode's default.
 PNG_WRITERS = ("libdeflate", "opencv")
 DEFAULT_PNG = "libdeflate"
 
@@ -223,6 +223,8 @@ class Scenario(Strict):
     lighting: LightingSpec = LightingSpec()
     backdrop: BackdropSpec = BackdropSpec()
     camera: CameraSpec = CameraSpec()
+    cloth: ClothSpec | None = None  # sheets (factory.scene.deformable_specs)
+    wind: WindSpec | None = None
 
     def max_lights(self) -> int:
         """The most lights a scene of this scenario holds: ``lighting.count``'s, and
@@ -361,17 +363,8 @@ def parse_config(data: Any, source: str = "<config>") -> Config:
         [n for n in scenarios if not (isinstance(n, str) and _NAME.match(n))] if isinstance(scenarios, dict) else []
     )
     if bad_names:
-        raise ConfigError.of(
-            source,
-            [
-                {
-                    "field": f"scenarios.{n}",
-                    "message": "bad scenario name; allowed: lower-case letters, digits, '_'",
-                    "value": n,
-                }
-                for n in bad_names
-            ],
-        )
+        message = "bad scenario name; allowed: lower-case letters, digits, '_'"
+        raise ConfigError.of(source, [{"field": f"scenarios.{n}", "message": message, "value": n} for n in bad_names])
     try:
         return Config.model_validate(data)
     except ValidationError as e:

@@ -1,4 +1,5 @@
-"""Deformable things in a scene, as pure data: cloth sheets and the wind over them.
+"""Deformable things in a scene, as pure data: cloth sheets, the wind over them, and
+volumetric soft bodies (:class:`SoftBody`: a ball or a box of tetrahedra, see its docstring).
 
 A :class:`Cloth` is a rectangular grid of ``rows x cols`` vertices, ``size`` metres
 wide (along its local x, the columns) and tall (local y, the rows), lying in its local
@@ -128,3 +129,154 @@ class Wind:
         if speed == 0.0 or self.gust == 0.0:
             return mean
         return mean * ((speed + self.gust * math.sin(2 * math.pi * time / self.period + self.phase)) / speed)
+
+
+# The six tetrahedra of a lattice cube (Freudenthal / Kuhn): each is the path from
+# corner (0,0,0) to (1,1,1) along the axes in one order, so neighbouring cubes share
+# their faces' diagonals and the mesh is conforming. Corners are bits (x, y, z) -> x + 2y + 4z;
+# each row is ordered so its volume is positive (tests/unit/test_softbody.py).
+_CUBE_TETS = np.array(
+    [[0, 1, 3, 7], [0, 3, 2, 7], [0, 2, 6, 7], [0, 6, 4, 7], [0, 4, 5, 7], [0, 5, 1, 7]], dtype=np.int64
+)
+# Outward faces of a positive tetrahedron (a, b, c, d): each counter-clockwise seen from
+# outside, i.e. its normal points away from the fourth corner.
+_TET_FACES = np.array([[0, 2, 1], [0, 1, 3], [0, 3, 2], [1, 2, 3]], dtype=np.int64)
+
+
+def lattice_counts(size: tuple[float, float, float], resolution: int, ball: bool) -> tuple[int, int, int]:
+    """Vertices along local x, y, z of a soft body's lattice: ``resolution`` along its
+    longest side, the others in proportion (at least 2); a ball's are all ``resolution``."""
+    if ball:
+        return (resolution,) * 3
+    longest = max(size)
+    return tuple(max(2, round(resolution * s / longest)) for s in size)  # type: ignore[return-value]
+
+
+def lattice_tetrahedra(counts: tuple[int, int, int]) -> np.ndarray:
+    """(E, 4) int32 tetrahedra of a lattice of ``counts`` = (nx, ny, nz) vertices, vertex
+    ``(i, j, k)`` at index ``(k * ny + j) * nx + i``: six per cube (``_CUBE_TETS``), cube
+    by cube with x fastest; positive volume on a right-handed lattice."""
+    nx, ny, nz = counts
+    i, j, k = np.meshgrid(np.arange(nx - 1), np.arange(ny - 1), np.arange(nz - 1), indexing="ij")
+    base = ((k * ny + j) * nx + i).transpose(2, 1, 0).ravel()  # cubes, x fastest
+    bits = np.arange(8)
+    offset = (bits >> 2) * nx * ny + ((bits >> 1) & 1) * nx + (bits & 1)  # (8,) corner offsets
+    return (base[:, None, None] + offset[_CUBE_TETS][None]).reshape(-1, 4).astype(np.int32)
+
+
+def boundary_faces(tets: np.ndarray) -> np.ndarray:
+    """(F, 3) int32: the faces of ``tets`` (E, 4) that belong to one tetrahedron only,
+    outward (``_TET_FACES``), in the order of their tetrahedra."""
+    faces = tets[:, _TET_FACES].reshape(-1, 3)
+    key = np.sort(faces, axis=1)
+    _, inverse, counts = np.unique(key, axis=0, return_inverse=True, return_counts=True)
+    return faces[counts[inverse.ravel()] == 1].astype(np.int32)
+
+
+def cube_to_ball(p: np.ndarray) -> np.ndarray:
+    """(N, 3) points of the cube [-1, 1]^3 mapped into the unit ball: the cube's surface
+    onto the sphere, its centre kept, smooth and one-to-one (the standard map
+    ``x sqrt(1 - y^2/2 - z^2/2 + y^2 z^2 / 3)`` and its permutations)."""
+    x2, y2, z2 = (p * p).T
+    scale = np.stack(
+        [1 - y2 / 2 - z2 / 2 + y2 * z2 / 3, 1 - z2 / 2 - x2 / 2 + z2 * x2 / 3, 1 - x2 / 2 - y2 / 2 + x2 * y2 / 3],
+        axis=1,
+    )
+    return p * np.sqrt(scale)
+
+
+def tet_volumes(vertices: np.ndarray, tets: np.ndarray) -> np.ndarray:
+    """(..., E) m^3: signed volumes ``det(b - a, c - a, d - a) / 6`` of ``tets`` (E, 4)
+    (rows a, b, c, d) over ``vertices`` (..., V, 3) metres."""
+    a, b, c, d = (vertices[..., tets[:, n], :] for n in range(4))
+    return np.einsum("...i,...i->...", np.cross(b - a, c - a), d - a) / 6.0
+
+
+SOFT_SHAPES = ("ball", "box")
+
+
+@dataclass(frozen=True)
+class SoftBody:
+    """A volumetric soft body: a ball or a box (a cushion) filled with tetrahedra.
+
+    Its vertices are a lattice of ``lattice_counts`` vertices spanning the box
+    ``[-size, size]`` in its local frame (index ``(k * ny + j) * nx + i`` for lattice
+    point (i, j, k), x fastest); a ball's lattice spans ``[-r, r]^3`` and is mapped onto
+    the ball of radius ``r = size[0]`` (:func:`cube_to_ball`), so its surface is round.
+    Six tetrahedra per lattice cube (:func:`lattice_tetrahedra`); the surface is the
+    tetrahedra's unshared faces (:func:`boundary_faces`), outward, indexing the same
+    vertex array (the interior vertices are in no face). World rest pose:
+    ``rotation @ x_local + position``. The physics (:mod:`factory.physics.softbody`)
+    simulates it as a MuJoCo flex of dimension 3 (linear tetrahedral elasticity from
+    ``young`` and ``poisson``). Nothing here draws random numbers.
+    """
+
+    id: int  # instance id (shares the objects' id space; 0 is the floor and walls)
+    shape: str  # "ball" | "box"
+    size: tuple[float, float, float]  # metres: half extents in the local frame (a ball: size[0] is its radius)
+    position: tuple[float, float, float]  # metres, world: its centre at rest
+    rotation: np.ndarray = field(default_factory=lambda: np.eye(3))  # (3, 3) local-to-world
+    resolution: int = 5  # vertices along its longest side (a ball: along each lattice axis), 3 .. 12
+    velocity: tuple[float, float, float] = (0.0, 0.0, 0.0)  # m/s, world: every vertex's at t = 0
+    young: float = 5e4  # Pa: Young's modulus (a soft foam 1e4 .. 1e5, a rubber ball 1e6)
+    poisson: float = 0.45  # Poisson ratio, in [0, 0.5): near 0.5 nearly incompressible
+    damping: float = 2e-3  # s, > 0: MuJoCo's flex damping (stiffness-proportional, Rayleigh)
+    density: float = 200.0  # kg/m^3 (foam 20 .. 200, rubber 1100)
+    friction: float = 0.6  # sliding friction against everything it touches
+    material: Material | None = None  # its look (the renderer's, later)
+    radius: float = 0.002  # metres: collision half-thickness around its surface
+
+    def __post_init__(self):
+        if self.shape not in SOFT_SHAPES:
+            raise ValueError(f"soft body {self.id}: shape = {self.shape!r}; allowed {', '.join(SOFT_SHAPES)}")
+        if len(self.size) != 3 or not all(s > 0 for s in self.size):
+            raise ValueError(f"soft body {self.id}: size = {self.size}; three half extents, each > 0 metres")
+        if not 3 <= self.resolution <= 12:
+            raise ValueError(f"soft body {self.id}: resolution = {self.resolution}; allowed 3 .. 12")
+        if not 0 <= self.poisson < 0.5:
+            raise ValueError(f"soft body {self.id}: poisson = {self.poisson}; allowed [0, 0.5)")
+        # damping > 0: MuJoCo 4.0.1 warns that an undamped flex "has no passive forces"
+        for name in ("young", "density", "radius", "damping"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"soft body {self.id}: {name} = {getattr(self, name)}; must be > 0")
+        if not self.friction >= 0:
+            raise ValueError(f"soft body {self.id}: friction = {self.friction}; must be >= 0")
+
+    @property
+    def counts(self) -> tuple[int, int, int]:
+        """Lattice vertices along local x, y, z (:func:`lattice_counts`)."""
+        return lattice_counts(self.size, self.resolution, self.shape == "ball")
+
+    @property
+    def vertex_count(self) -> int:
+        nx, ny, nz = self.counts
+        return nx * ny * nz
+
+    def local_vertices(self) -> np.ndarray:
+        """(V, 3) float64 rest positions in the local frame, metres."""
+        nx, ny, nz = self.counts
+        axes = [np.linspace(-1.0, 1.0, n) for n in (nx, ny, nz)]
+        Z, Y, X = np.meshgrid(axes[2], axes[1], axes[0], indexing="ij")  # x fastest
+        unit = np.stack([X.ravel(), Y.ravel(), Z.ravel()], axis=1)
+        if self.shape == "ball":
+            return cube_to_ball(unit) * self.size[0]
+        return unit * np.asarray(self.size, np.float64)
+
+    def rest_vertices(self) -> np.ndarray:
+        """(V, 3) float64 world positions of the vertices at rest, metres."""
+        return self.local_vertices() @ np.asarray(self.rotation, np.float64).T + np.asarray(self.position, np.float64)
+
+    def tetrahedra(self) -> np.ndarray:
+        """(E, 4) int32 tetrahedra (positive volume at rest), six per lattice cube."""
+        return lattice_tetrahedra(self.counts)
+
+    def faces(self) -> np.ndarray:
+        """(F, 3) int32 boundary triangles, counter-clockwise seen from outside."""
+        return boundary_faces(self.tetrahedra())
+
+    def vertex_masses(self) -> np.ndarray:
+        """(V,) kg: each tetrahedron's mass (volume x density) shared equally by its corners."""
+        tets = self.tetrahedra()
+        m = np.zeros(self.vertex_count)
+        np.add.at(m, tets.ravel(), np.repeat(tet_volumes(self.local_vertices(), tets) * self.density / 4.0, 4))
+        return m

@@ -18,6 +18,8 @@ from factory.scene.backdrop import draw_backdrop
 from factory.scene.camera_rig import draw_camera, draw_rig
 from factory.scene.colour import kelvin_rgb
 from factory.scene.config import Config, Scenario
+from factory.scene.deformable_draw import draw_cloths, draw_wind
+from factory.scene.deformable_specs import deformable_classes
 from factory.scene.look_specs import AREA_MIN_SIZE
 from factory.scene.shapes import ASSET_PREFIXES, CLASSES, shape_kind
 from factory.scene.types import (
@@ -37,6 +39,7 @@ from factory.scene.types import (
 STREAMS = {"scenario": 0, "objects": 1, "lights": 2, "camera": 3, "room": 4, "floor": 5, "render": 6, "backdrop": 7}
 STREAMS["tracks"] = 8  # point-track queries (factory.render.tracks); a line of its own keeps the merge small
 STREAMS["rig_render"] = 9  # rig camera c >= 1's sensor noise: rng_for(seed, index, "rig_render", c)
+STREAMS["deformables"] = 10  # cloth sheets and wind (factory.scene.deformable_draw)
 
 
 def rng_for(seed: int, index: int, stream: str, attempt: int = 0) -> np.random.Generator:
@@ -62,7 +65,7 @@ def draw_scene(
     sc: Scenario = config.scenarios[scenario_name]
     seed = config.seed
     params: dict = {}
-    assets = assets if assets is not None else _NoAssets()
+    assets = assets if assets is not None else _NoAssets(config)
 
     def draw(rng, name: str, param):
         value = param.sample(rng)
@@ -77,6 +80,9 @@ def draw_scene(
     camera_rng = rng_for(seed, index, "camera", attempt)
     camera = draw_camera(config, sc, room, camera_rng, draw)
     camera, rig = draw_rig(config, sc, room, camera_rng, draw, camera)  # render.cameras > 1 only
+    deform_rng = rng_for(seed, index, "deformables", attempt)
+    cloths = draw_cloths(sc.cloth, objects, room, camera, deform_rng, draw)
+    wind = draw_wind(sc.wind, deform_rng, draw)
     r = config.render
     return Scene(
         objects=tuple(objects),
@@ -95,14 +101,18 @@ def draw_scene(
         classes=assets.classes,
         backdrop=backdrop,
         rig=rig,
+        cloths=cloths,
+        wind=wind,
     )
 
 
 class _NoAssets:
-    """The source of a draw handed none: the built-in class table, and an error for a
-    ``gen:`` / ``pack:`` shape."""
+    """The source of a draw handed none: the built-in class table (and the config's
+    deformables' classes, as the catalogue adds them), and an error for a ``gen:`` /
+    ``pack:`` shape."""
 
-    classes = CLASSES
+    def __init__(self, config: Config):
+        self.classes = CLASSES + tuple(sorted(set(deformable_classes(config)) - set(CLASSES)))
 
     def draw(self, shape: str, block, rng) -> DrawnAsset:
         raise ValueError(

@@ -170,8 +170,7 @@ class SceneObject:
 
     @property
     def mesh_data(self) -> MeshAsset | None:
-        """The mesh a mesh object is made of (its own, or its built-in kind's); None for
-        an analytic shape."""
+        """The mesh a mesh object is made of (its own, or its built-in kind's); None for an analytic shape."""
         return self.kind.asset(self.mesh) if self.is_mesh else None
 
     @property
@@ -315,6 +314,7 @@ class Scene:
     rig: tuple[Camera, ...] = ()  # cameras 1 .. K-1 of a multi-camera rig (render.cameras > 1); camera 0 is ``camera``
     cloths: tuple = ()  # factory.scene.deformables.Cloth sheets: simulated, not drawn yet (issue 27)
     wind: object = None  # a factory.scene.deformables.Wind over the clip (None: still air)
+    soft_bodies: tuple = ()  # factory.scene.deformables.SoftBody: simulated, not drawn yet (issue 27)
 
 
 def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:

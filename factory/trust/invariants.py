@@ -39,6 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from factory.sample.deform_members import instances
 from factory.sample.encode import FLOW_INVALID, FLOW_SCALE, FLOW_ZERO
 from factory.trust.intrinsics import check_intrinsics
 
@@ -86,7 +87,7 @@ class _Object:
 def _objects(add: Add, meta: dict, T: int) -> list[_Object] | None:
     """The objects' ids, classes and per-frame boxes, or None (and a meta.objects
     failure) when the metadata does not have them in the documented form."""
-    objs = meta.get("objects")
+    objs = instances(meta)  # the objects, then the deformables
     if not isinstance(objs, list):
         add("meta.objects", f"objects is {type(objs).__name__}, expected a list")
         return None

@@ -104,7 +104,7 @@ def _body(body: Body, frame: int, o: np.ndarray, d: np.ndarray, rows: np.ndarray
         t[rows], local[rows] = tk, o_l + np.nan_to_num(tk, posinf=0.0)[:, None] * d_l
         n[rows] = ng[rows] = nk @ R.T
         return t, local, n, ng
-    mesh, s = body.mesh, body.scale
+    mesh, s = body.mesh_at(frame), body.scale
     o_u, d_u = np.tile(o_l / s, (len(rows), 1)), d_l / s
     with np.errstate(divide="ignore", invalid="ignore"):  # a degenerate triangle (some pack meshes) is never hit
         tri, ray, loc = mesh.intersector.intersects_id(o_u, d_u, multiple_hits=False, return_locations=True)

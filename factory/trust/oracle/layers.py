@@ -22,6 +22,7 @@ from functools import cached_property
 
 import numpy as np
 
+from factory.sample.deform_members import instances
 from factory.trust.oracle.cast import SKY, Hits, barycentric, camera_rays, cast
 from factory.trust.oracle.scene import OracleScene
 
@@ -55,11 +56,14 @@ class Stored:
     scene_flow: np.ndarray | None = None  # (T, H, W, 3) float32 m, camera frames
     scene_flow_valid: np.ndarray | None = None  # (T, H, W) bool
     object_coords: np.ndarray | None = None  # (T, H, W, 3) float32 in [0, 1], NaN off objects
-    amodal: np.ndarray | None = None  # (T, K, H, W) bool, k as in meta["objects"]
+    amodal: np.ndarray | None = None  # (T, K, H, W) bool, k as in meta["objects"] + meta["deformables"]
     amodal_depth: np.ndarray | None = None  # (T, K, H, W) float32 m, 0 outside
     # The point tracks (decode_tracks' Tracks): query_frame (N,), query_uv (N, 2), surface
     # (N,), uv (T, N, 2), xyz and world (T, N, 3), state (T, N).
     tracks: object = None
+    # The deformables' members (docs/format.md "Deformables") as decode_deform gives them:
+    # vertices (T, V, 3), velocities (T, V, 3), faces (F, 3); None: the sample has none.
+    deform: dict | None = None
 
 
 class Pixels:
@@ -158,7 +162,7 @@ def coincident_normals(px: Pixels, m: int) -> np.ndarray:
     import trimesh
 
     body = px.scene.bodies[px.hits.surface[m]]
-    mesh, R = body.mesh, body.rotations[px.frame]
+    mesh, R = body.mesh_at(px.frame), body.rotations[px.frame]
     hit = px.hits.local[m] / body.scale
     tris = mesh.vertices[mesh.faces]
     near = trimesh.triangles.closest_point(tris, np.repeat(hit[None], len(tris), 0))
@@ -179,7 +183,7 @@ def normals(px: Pixels) -> Verdict:
     want, got = px.normals(), px.stored_at(px.stored.normals).astype(np.float64)
     err = np.where(px.same_surface, np.abs(got - want).max(1), np.nan)
     for m in np.flatnonzero(err > TOLERANCES["normals"]):
-        if px.hits.surface[m] >= 0 and px.scene.bodies[px.hits.surface[m]].mesh is not None:
+        if px.hits.surface[m] >= 0 and px.scene.bodies[px.hits.surface[m]].mesh_at(px.frame) is not None:
             others = coincident_normals(px, m)
             if len(others):
                 err[m] = min(err[m], float(np.abs(others - got[m]).max(1).min()))
@@ -208,7 +212,8 @@ def oracle_flow(px: Pixels, step: int = 1) -> tuple[np.ndarray, np.ndarray, np.n
     moved = h.point.copy()
     for b, body in enumerate(sc.bodies):
         on = h.surface == b
-        moved[on] = h.local[on] @ body.rotations[t + step].T + body.positions[t + step]
+        if on.any():
+            moved[on] = body.carry(h.point[on], t, [t + step])[0]
     w2c = sc.world_to_camera[t + step]
     c = moved @ w2c[:3, :3].T + w2c[:3, 3]
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -260,7 +265,7 @@ def boxes(px: Pixels) -> Verdict:
     object it sees first, in its ``bbox_visible``."""
     M = len(px.rows)
     ok, why = np.ones(M, bool), [""] * M
-    objects = {int(o["id"]): o for o in px.stored.meta["objects"]}
+    objects = {int(o["id"]): o for o in instances(px.stored.meta)}
     for b, body in enumerate(px.scene.bodies):
         o = objects[body.id]
         for key, mask in (("bbox_amodal", px.hits.met[:, b]), ("bbox_visible", px.hits.surface == b)):

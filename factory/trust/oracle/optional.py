@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from factory.sample.deform_members import instances
 from factory.trust.oracle.cast import SKY
 from factory.trust.oracle.layers import DEPTH_GRAZING, DEPTH_REL, LAYERS, TOLERANCES, Pixels, Verdict, oracle_flow
 
@@ -85,8 +86,8 @@ def _carried(px: Pixels, points: np.ndarray, step: int) -> np.ndarray:
     out = points.copy()
     for b, body in enumerate(sc.bodies):
         on = h.surface == b
-        local = (points[on] - body.positions[t]) @ body.rotations[t]
-        out[on] = local @ body.rotations[t + step].T + body.positions[t + step]
+        if on.any():
+            out[on] = body.carry(points[on], t, [t + step])[0]
     return out
 
 
@@ -139,10 +140,13 @@ def object_coords(px: Pixels) -> Verdict:
     want, scale = np.full((M, 3), np.nan), np.ones(M)
     for b, body in enumerate(px.scene.bodies):
         on = h.surface == b
+        if body.world is not None:  # a deformable has no object frame: no coordinates (NaN)
+            continue
         scale[on] = 2.0 * np.linalg.norm(body.half_extents)
         want[on] = h.local[on] / scale[on, None] + 0.5
     got = px.stored_at(px.stored.object_coords).astype(np.float64)
     want_ok, got_ok = h.surface >= 0, ~np.isnan(got).any(1)
+    want_ok[want_ok] = [px.scene.bodies[b].world is None for b in h.surface[want_ok]]
     both = want_ok & got_ok & px.same_surface
     err = np.where(both, np.abs(got - want).max(1), np.nan)
     ray = np.linalg.norm(px.rays[1], axis=1)
@@ -158,8 +162,9 @@ def object_coords(px: Pixels) -> Verdict:
 
 
 def _columns(px: Pixels) -> list[tuple[int, int]]:
-    """(body index, its k in meta["objects"]) for every body the oracle rebuilt."""
-    k_of = {int(o["id"]): k for k, o in enumerate(px.stored.meta["objects"])}
+    """(body index, its k in the amodal masks: meta["objects"], then meta["deformables"])
+    for every body the oracle rebuilt."""
+    k_of = {int(o["id"]): k for k, o in enumerate(instances(px.stored.meta))}
     return [(b, k_of[body.id]) for b, body in enumerate(px.scene.bodies)]
 
 
@@ -178,7 +183,7 @@ def amodal(px: Pixels) -> Verdict:
     def message(m: int) -> str:
         k = int(first[m])
         got = bool(got_all[k, m])
-        return f"amodal bit of object {px.stored.meta['objects'][k]['id']} is {int(got)}, the oracle's ray {'misses' if got else 'meets'} it"
+        return f"amodal bit of object {instances(px.stored.meta)[k]['id']} is {int(got)}, the oracle's ray {'misses' if got else 'meets'} it"
 
     return Verdict(err == 0, err, message)
 
@@ -210,7 +215,7 @@ def amodal_depth(px: Pixels) -> Verdict:
         k = int(first[m])
         b = next(b for b, kk in _columns(px) if kk == k)
         want = px.hits.body_t[m, b] if px.hits.met[m, b] else 0.0
-        return f"amodal depth of object {px.stored.meta['objects'][k]['id']} {got_all[k, m]:.4f} m, the oracle's {want:.4f} m"
+        return f"amodal depth of object {instances(px.stored.meta)[k]['id']} {got_all[k, m]:.4f} m, the oracle's {want:.4f} m"
 
     return Verdict(ok, err, message, label)
 

@@ -161,6 +161,8 @@ def _corners(scene: OracleScene, meta: dict, stats, failures) -> None:
     signs = np.array([[sx, sy, sz] for sz in (-1, 1) for sy in (-1, 1) for sx in (-1, 1)], np.float64)
     f, c = np.diag(scene.K)[:2], scene.K[:2, 2]
     for body in scene.bodies:
+        if body.id not in objects:  # a deformable: no box of its own frame
+            continue
         o = objects[body.id]
         for t in range(scene.frames):
             world = (signs * body.half_extents) @ body.rotations[t].T + body.positions[t]
@@ -192,7 +194,7 @@ def new_stats() -> dict:
 def check_sample(key: str, stored: Stored, geometry: bytes | None, fraction: float) -> OracleReport:
     """The oracle over one decoded sample (``stored``) with its ``geometry.glb`` bytes
     (None: the sample has none) at ``fraction`` of each frame's pixels."""
-    scene = oracle_scene(stored.meta, geometry)
+    scene = oracle_scene(stored.meta, geometry, deform=stored.deform)
     stats, failures = new_stats(), []
     unknown = list(scene.unknown_ids)
     absent = {name for name, need in NEEDS.items() if getattr(stored, need) is None}  # the sample lacks the member

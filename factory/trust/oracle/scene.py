@@ -4,7 +4,9 @@ scene or renderer.
 
 :func:`oracle_scene` gives an :class:`OracleScene`: the camera (K, world-to-camera per
 frame), the room, and per object a :class:`Body` (its kind, dims, per-frame poses, its
-box and, for a mesh, the :class:`Mesh` it instances). A mesh object whose mesh the
+box and, for a mesh, the :class:`Mesh` it instances), then per deformable (the
+metadata's ``deformables``, whose vertices per frame the ``deform_*.npy`` members
+hold) a :class:`Body` whose mesh is that frame's own. A mesh object whose mesh the
 sample does not carry (a dataset made before the member existed) has no mesh; the
 scene says so in ``skipped`` and the oracle leaves its pixels alone.
 """
@@ -87,10 +89,41 @@ class Body:
     mesh: Mesh | None = None
     scale: np.ndarray | None = None
     radius: float = np.inf
+    # A deformable: per frame its mesh about that frame's position (the box centre of
+    # its vertices; rotation the identity, scale 1), and its world vertices (T, V, 3).
+    frames: list | None = None
+    world: np.ndarray | None = None
 
     @property
     def analytic(self) -> bool:
         return self.shape in ANALYTIC
+
+    def mesh_at(self, frame: int) -> Mesh | None:
+        """The mesh to cast against at ``frame``: a deformable's own, else ``mesh``."""
+        return self.frames[frame] if self.frames is not None else self.mesh
+
+    def carry(self, points: np.ndarray, frame: int, targets) -> np.ndarray:
+        """World points (m, 3) on this body at ``frame`` carried to each frame of
+        ``targets`` (n,): (n, m, 3). A rigid body's ride with its pose; a deformable's
+        with the barycentrics of their nearest triangle at ``frame`` (trimesh's closest
+        point: a point on the surface is its own), on that triangle's vertices then."""
+        targets = np.asarray(targets, np.int64).reshape(-1)
+        if self.world is None:
+            local = (points - self.positions[frame]) @ self.rotations[frame]
+            return np.einsum("tij,mj->tmi", self.rotations[targets], local) + self.positions[targets][:, None]
+        import trimesh
+
+        mesh = self.frames[frame]
+        tris = mesh.vertices[mesh.faces]  # (F, 3, 3)
+        near, face = np.zeros_like(points), np.zeros(len(points), np.int64)
+        for i, p in enumerate(points - self.positions[frame]):  # every triangle: a sheet has a few thousand
+            q = trimesh.triangles.closest_point(tris, np.broadcast_to(p, (len(tris), 3)))
+            face[i] = int(np.argmin(np.einsum("fc,fc->f", q - p, q - p)))
+            near[i] = q[face[i]]
+        corners = mesh.faces[face]  # (m, 3)
+        a, b, c = (mesh.vertices[corners[:, k]] for k in range(3))
+        w = _barycentric(a, b, c, near)
+        return np.einsum("mk,tmkc->tmc", w, self.world[targets][:, corners])
 
 
 @dataclass
@@ -124,10 +157,14 @@ def read_geometry(data: bytes) -> dict[str, Mesh]:
     return out
 
 
-def oracle_scene(meta: dict, geometry: bytes | None, meshes: dict[str, Mesh] | None = None) -> OracleScene:
+def oracle_scene(
+    meta: dict, geometry: bytes | None, meshes: dict[str, Mesh] | None = None, deform: dict | None = None
+) -> OracleScene:
     """The scene of a sample from its metadata and its ``geometry.glb`` bytes (None:
     the sample has none); ``meshes`` (by id), when given, instead of the member's (a
-    check of meshes rebuilt another way, from the objects' ``asset`` records, say)."""
+    check of meshes rebuilt another way, from the objects' ``asset`` records, say);
+    ``deform``: the deformables' members decoded (``vertices`` (T, V, 3), ``faces``
+    (F, 3); None: the sample has none, and any deformable is skipped)."""
     if meshes is None:
         meshes = read_geometry(geometry) if geometry is not None else {}
     cam = meta["camera"]
@@ -162,6 +199,12 @@ def oracle_scene(meta: dict, geometry: bytes | None, meshes: dict[str, Mesh] | N
                 body.half_extents = dims  # an analytic kind's box is +-dims
             body.radius = float(np.linalg.norm(body.half_extents)) * (1 + 1e-6) + 1e-6
         bodies.append(body)
+    for e in meta.get("deformables") or []:
+        if deform is None:
+            skipped.append(f"deformable {e['id']}: the sample has no deform_*.npy members")
+            unknown.add(int(e["id"]))
+            continue
+        bodies.append(_deformable(e, deform))
     return OracleScene(
         np.asarray(cam["K"], np.float64),
         np.asarray(cam["world_to_camera"], np.float64).reshape(T, 4, 4),
@@ -173,3 +216,52 @@ def oracle_scene(meta: dict, geometry: bytes | None, meshes: dict[str, Mesh] | N
         skipped,
         frozenset(unknown),
     )
+
+
+def _deformable(entry: dict, deform: dict) -> Body:
+    """A deformable's :class:`Body`: per frame its own mesh, from its rows of the
+    ``deform_*.npy`` members (its ``vertices`` and ``faces`` ranges)."""
+    v0, nv = (int(x) for x in entry["vertices"])
+    f0, nf = (int(x) for x in entry["faces"])
+    world = np.asarray(deform["vertices"][:, v0 : v0 + nv], np.float64)  # (T, V, 3)
+    faces = np.asarray(deform["faces"][f0 : f0 + nf], np.int64) - v0
+    centres = (world.min(1) + world.max(1)) / 2.0
+    frames = [
+        Mesh(f"deformable-{entry['id']}-{t}", world[t] - centres[t], faces, _area_normals(world[t], faces))
+        for t in range(len(world))
+    ]
+    T = len(world)
+    radius = float(np.linalg.norm(world - centres[:, None], axis=2).max()) if world.size else 0.0
+    return Body(
+        int(entry["id"]),
+        "deformable",
+        np.ones(3),
+        centres,
+        np.tile(np.eye(3), (T, 1, 1)),
+        None,
+        scale=np.ones(3),
+        radius=radius * (1 + 1e-6) + 1e-6,
+        frames=frames,
+        world=world,
+    )
+
+
+def _area_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """(V, 3) unit smooth normals by the format's rule for a deformable: each vertex's
+    sum of its faces' normals weighted by their areas, normalised (+z where it vanishes)."""
+    cross = np.cross(vertices[faces[:, 1]] - vertices[faces[:, 0]], vertices[faces[:, 2]] - vertices[faces[:, 0]])
+    n = np.zeros_like(vertices)
+    for k in range(3):
+        np.add.at(n, faces[:, k], cross)
+    length = np.linalg.norm(n, axis=1, keepdims=True)
+    return np.where(length > 1e-300, n / np.maximum(length, 1e-300), [0.0, 0.0, 1.0])
+
+
+def _barycentric(a: np.ndarray, b: np.ndarray, c: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Barycentric weights (m, 3) of points p (m, 3) in triangles (a, b, c) (m, 3) each."""
+    e0, e1, q = b - a, c - a, p - a
+    d00, d01, d11 = (e0 * e0).sum(1), (e0 * e1).sum(1), (e1 * e1).sum(1)
+    d20, d21 = (q * e0).sum(1), (q * e1).sum(1)
+    den = np.where(np.abs(d00 * d11 - d01 * d01) > 0, d00 * d11 - d01 * d01, 1.0)
+    w1, w2 = (d11 * d20 - d01 * d21) / den, (d00 * d21 - d01 * d20) / den
+    return np.stack([1.0 - w1 - w2, w1, w2], 1)

@@ -61,10 +61,9 @@ def carried_world(scene: OracleScene, tracks, pick: np.ndarray) -> np.ndarray:
     out = np.broadcast_to(at_q, (T, *at_q.shape)).copy()
     out[:, np.isin(surface, list(scene.unknown_ids))] = np.nan
     for body in scene.bodies:
-        on = np.flatnonzero(surface == body.id)
-        if len(on):
-            local = np.einsum("mj,mji->mi", at_q[on] - body.positions[q[on]], body.rotations[q[on]])
-            out[:, on] = np.einsum("tij,mj->tmi", body.rotations, local) + body.positions[:, None]
+        for frame in np.unique(q[surface == body.id]):
+            on = np.flatnonzero((surface == body.id) & (q == frame))
+            out[:, on] = body.carry(at_q[on], int(frame), np.arange(T))
     return out
 
 

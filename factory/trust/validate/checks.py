@@ -108,6 +108,10 @@ SAMPLE_CHECKS = {
 
 # Point tracks (output.tracks; factory.trust.validate.tracks): their members and their agreement.
 SAMPLE_CHECKS |= {
+    "deform.decode": "the deformables' members do not decode (factory.sample.deform_members.decode_deform refuses "
+    "them)",
+    "deform.layout": "the deformables' members disagree with the metadata's deformables (frames, vertex and face "
+    "ranges), hold NaN or move a pinned vertex",
     "tracks.decode": "the tracks members do not decode (factory.sample.decode.decode_tracks refuses them)",
     "tracks.layout": "the TAP-Vid, TAPVid-3D and factory arrays of the tracks disagree with each other or with the "
     "metadata (frames, K, world_to_camera, object ids), or a state with its image position",

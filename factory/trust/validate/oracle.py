@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from factory.render.frames import Frames
 from factory.sample.decode import decode_present
+from factory.sample.deform_members import decode_deform
 from factory.sample.layers import LAYER_MEMBERS
 from factory.sample.track_members import decode_tracks
 from factory.trust.oracle import GEOMETRY_MEMBER, LayerStats, Stored, check_sample, edges_exceed, new_stats
@@ -88,7 +89,11 @@ def oracle_stored(
         tracks = decode_tracks(members)
     except ValueError:
         tracks = None
-    return dataclasses.replace(stored, **layers, tracks=tracks)
+    try:
+        deform = decode_deform(members)
+    except ValueError:  # deform.decode reports it; its deformables are skipped
+        deform = None
+    return dataclasses.replace(stored, **layers, tracks=tracks, deform=deform)
 
 
 def merge_stats(into: dict, name: str, stats: LayerStats) -> None:

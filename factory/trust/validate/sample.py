@@ -13,6 +13,7 @@ import numpy as np
 
 from factory.dataset.licensing import Tally
 from factory.sample.decode import camera_members, camera_meta, decode_sample, png_array
+from factory.sample.deform_members import DEFORM_MEMBERS, declares_deformables
 from factory.sample.encode import IMAGE_MEMBERS, SHARED_MEMBERS, camera_prefix
 from factory.sample.layers import LAYER_MEMBERS
 from factory.sample.track_members import TRACK_MEMBERS
@@ -20,6 +21,7 @@ from factory.trust.invariants import check_clip
 from factory.trust.oracle import GEOMETRY_MEMBER
 from factory.trust.validate.assets import check_assets
 from factory.trust.validate.context import Context
+from factory.trust.validate.deform import check_deform
 from factory.trust.validate.oracle import check_with_oracle
 from factory.trust.validate.result import ShardResult
 from factory.trust.validate.tracks import check_tracks
@@ -166,6 +168,10 @@ def _check_members(found: Findings, members: dict[str, bytes], ctx: Context, mix
     required |= set(TRACK_MEMBERS) if tracks and not mix else set()
     allowed |= set(TRACK_MEMBERS) if tracks or tracks is None or mix else set()
     allowed |= set(LAYER_MEMBERS) if ctx.config is None or mix else set()  # a mix keeps its source's
+    # The deformables' members: all of them when the config draws deformables, none when not.
+    deform = declares_deformables(ctx.config)
+    required |= set(DEFORM_MEMBERS) if deform and not mix else set()
+    allowed |= set(DEFORM_MEMBERS) if deform or deform is None or mix else set()
     # A rig (render.cameras K > 1): cameras 1 .. K-1 have camera 0's per-camera members as cam<c>.<member>.
     rig = [camera_prefix(c) for c in range(1, camera_total(ctx, members))]
     required |= {p + n for p in rig for n in required if n not in SHARED_MEMBERS}
@@ -209,6 +215,7 @@ def _check_synthetic(
         res.scenarios[meta["scenario"]] = res.scenarios.get(meta["scenario"], 0) + 1
     check_assets(found.add, meta, None if mix else ctx.allowed_licences)
     check_tracks(found.add, members, meta)
+    check_deform(found.add, members, meta)
     if tally is not None:
         tally.add(meta)
 

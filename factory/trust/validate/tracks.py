@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from factory.render.tracks import OUT_OF_VIEW, VISIBLE
+from factory.sample.deform_members import instances
 from factory.sample.track_members import TRACK_MEMBERS, decode_tracks
 
 PIXEL_TOL = 1e-3  # pixels: float32 storage of float64 projections (error ~1e-5 px)
@@ -54,7 +55,7 @@ def check_tracks(add: Callable[[str, str], None], members: dict[str, Any], meta:
         problems.append("queries_xyt is not query_points [t, y, x] reordered")
     if not np.allclose(tr.intrinsics, [K[0, 0], K[1, 1], K[0, 2], K[1, 2]], rtol=1e-6, atol=1e-4):
         problems.append(f"intrinsics {tr.intrinsics.tolist()} are not the metadata's K")
-    ids = {0} | {o.get("id") for o in meta.get("objects", [])}
+    ids = {0} | {o.get("id") for o in instances(meta) or []}
     if not set(np.unique(tr.surface).tolist()) <= ids:
         problems.append(f"track_surface ids {sorted(set(np.unique(tr.surface).tolist()) - ids)} are no object's")
     t = raw["query_points"][:, 0]
