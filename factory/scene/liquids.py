@@ -184,3 +184,19 @@ def ramp(
     top_mid = np.asarray(start, np.float64) + rot @ np.array([length / 2, 0.0, 0.0])
     centre = top_mid - rot @ np.array([0.0, 0.0, thickness / 2])
     return Collider("box", (length / 2, width / 2, thickness / 2), tuple(centre), rot)
+
+
+def moved(
+    colliders: list[Collider],
+    rotation: np.ndarray,
+    pivot: tuple[float, float, float] = (0.0, 0.0, 0.0),
+    translation: tuple[float, float, float] = (0.0, 0.0, 0.0),
+) -> tuple[np.ndarray, np.ndarray]:
+    """The poses of a rigid group of colliders (a cup of :func:`open_box`'s boxes)
+    turned by ``rotation`` (3, 3) about ``pivot`` (metres, world) and then shifted by
+    ``translation`` (metres): (positions (K, 3), rotations (K, 3, 3)), the form
+    :func:`factory.physics.liquid.simulate_liquid`'s ``poses`` takes at one time."""
+    r, c = np.asarray(rotation, np.float64), np.asarray(pivot, np.float64)
+    pos = np.array([c + r @ (np.asarray(k.position, np.float64) - c) for k in colliders]).reshape(-1, 3)
+    rot = np.array([r @ np.asarray(k.rotation, np.float64) for k in colliders]).reshape(-1, 3, 3)
+    return pos + np.asarray(translation, np.float64), rot
