@@ -23,7 +23,7 @@ argument, not measured here). Per substep of ``dt = 1 / (fps * substeps)`` secon
    made a free blob swell, and threw a spray of lone particles ahead of a dam break's
    front (30-60% ahead of Martin and Moyce; within 15% without);
 4. ``v = (xp - x) / dt`` plus XSPH viscosity (the floor's and bounds' ghosts at rest
-   among the neighbours: the walls' drag) and cohesion, on lists rebuilt at ``xp``;
+   among the neighbours: the walls' drag) and cohesion, on the same lists;
    ``x = xp``.
 
 Colliders (:class:`factory.scene.liquids.Collider`) are one-way: given their pose at
@@ -214,7 +214,8 @@ class _Solver:
             args = (self.nbr, self.count, self.xp, self.lam, h, self.n0, *shape)
             self.launch(lk.correct, args, [self.xq])
             self.xp, self.xq = self.xq, self.xp
-        self.find(self.xp)
+        # the same lists: pairs within 1.1 h before the iterations hold every pair
+        # within h after them unless two particles closed in by 0.2 spacing meanwhile
         xsph = min(1.0, liquid.viscosity * self.dt / XSPH_STEP)
         args = (self.nbr, self.count, self.x, self.xp, self.dt, h, liquid.spacing**3, xsph, liquid.surface_tension)
         self.launch(lk.finish, (*args, *shape), [self.v, self.n])
