@@ -13,9 +13,10 @@ is there to fight), so there is no ``s_corr`` (see :mod:`factory.physics.liquid`
 
 Determinism: kernels call no libm function (sqrt and arithmetic only: the poly6, spiky
 and cohesion kernels are polynomials), write only their own particle's entries (no
-atomics), and sum neighbours in the order ``wp.hash_grid_query`` gives them: cell by
-cell, and within a cell in the order of the grid's sort (a stable radix sort of the
-cell keys by particle index on the CPU), so the same positions give the same sums.
+atomics), and sum neighbours in the order of their neighbour lists, which hold them in
+the order ``wp.hash_grid_query`` gives: cell by cell, and within a cell in the order
+of the grid's sort, a function of the positions (tested: the same bytes in two
+processes and after another run).
 
 Physics sits below the renderer, so it cannot take ``factory.render.warp_setup``'s
 options; the module options below are the same in substance (no floating-point
@@ -34,7 +35,8 @@ wp.config.kernel_cache_dir = os.environ.get("FACTORY_KERNEL_CACHE") or str(
     Path.home() / ".cache" / "factory" / "kernels"
 )
 wp.config.log_level = wp.LOG_WARNING
-wp.set_module_options({"enable_backward": False, "fuse_fp": False, "cpu_compiler_flags": "-ffp-contract=off"})
+KERNEL_OPTIONS = {"enable_backward": False, "fuse_fp": False, "cpu_compiler_flags": "-ffp-contract=off"}
+wp.set_module_options(KERNEL_OPTIONS)
 
 PI = wp.constant(3.14159265358979)
 BOX = wp.constant(0)

@@ -25,6 +25,8 @@ in the convex hull of the velocities of particles within R = 2 spacing of x.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import warp.geometry as wpg
 
@@ -33,6 +35,19 @@ from factory.physics.liquid import lattice_sums
 from factory.physics.liquid_kernels import wp
 
 ISO = 0.5  # the field's level at the surface
+
+
+def _factory_options_for_marching_cubes():
+    """Warp's own marching-cubes kernels, built with factory's options (no contraction,
+    no fused multiply-add) like ours: its edge interpolation is a multiply-add that
+    Warp's default CPU flags may fuse on one machine and not on another."""
+    module = sys.modules[wpg.IsoSurfaceMarchingCubes.__module__]
+    for kernel in vars(module).values():
+        if isinstance(kernel, wp.Kernel):
+            kernel.module.options.update(lk.KERNEL_OPTIONS)
+
+
+_factory_options_for_marching_cubes()
 
 
 @wp.kernel
