@@ -13,10 +13,8 @@ about 4 mm after 0.5 s); the restitution calibration is Euler's
 and one input, and the choice of integrator is made from the state, so the motion is a
 pure function of the scene.
 
-Conventions of the recorded states: positions are object centres (world, metres);
-orientations are object-to-world rotations, stored as quaternions (w, x, y, z);
-linear and angular velocities are in the world frame (m/s, rad/s; MuJoCo's free
-joint gives angular velocity in the body frame, turned into the world's here).
+Recorded states: object centres (world, m); object-to-world rotations as quaternions
+(w, x, y, z); linear and angular velocities in the world frame (m/s, rad/s).
 """
 
 from __future__ import annotations
@@ -30,6 +28,7 @@ from typing import Literal
 import numpy as np
 
 from factory.physics.cloth import ClothRecord, ClothStepper, record
+from factory.physics.liquid_coupling import liquid_mesh_at
 from factory.physics.model import build, quat_wxyz
 from factory.physics.softbody import initial_velocities
 from factory.scene.types import Scene, quat_to_matrix
@@ -98,6 +97,9 @@ class Motion:
     soft_positions: list[np.ndarray] = field(default_factory=list)  # per soft body (S, V, 3) metres, world
     soft_velocities: list[np.ndarray] = field(default_factory=list)  # per soft body (S, V, 3) m/s, world
     soft_contacts: list[np.ndarray] = field(default_factory=list)  # per soft body (S,) int: contact points with objects
+    # Per liquid (factory.physics.liquid_coupling): its LiquidRecord and surface per frame (FrameMeshes).
+    liquids: list = field(default_factory=list)
+    liquid_meshes: list = field(default_factory=list)
 
     def state_at(self, time: float) -> tuple[np.ndarray, np.ndarray]:
         """Positions (N, 3) and rotations (N, 3, 3) at ``time`` seconds, interpolated
@@ -139,11 +141,13 @@ class Motion:
         w = (t - self.times[k]) / (self.times[k + 1] - self.times[k])
         return [p[k] * (1 - w) + p[k + 1] * w for p in positions]
 
-    def deformed_at(self, time: float) -> list[np.ndarray]:
-        """Per deforming surface of the scene (its cloths, then its soft bodies, in
-        order) its vertex positions (V, 3) float64 at ``time`` seconds: what the
-        renderer draws (:mod:`factory.render.deform`)."""
-        return self.cloth_at(time) + self.soft_at(time)
+    def deformed_at(self, time: float) -> list:
+        """Per deforming surface of the scene, what the renderer draws of it at ``time``
+        seconds (:mod:`factory.render.deform`): its cloths' and soft bodies' vertex
+        positions (V, 3) float64, in order, then per liquid its surface (vertices,
+        faces, vertex velocities) of the nearest frame, moved on by its velocities
+        to ``time`` (:func:`factory.physics.liquid_coupling.liquid_mesh_at`)."""
+        return self.cloth_at(time) + self.soft_at(time) + [liquid_mesh_at(m, time) for m in self.liquid_meshes]
 
 
 def _initial(scene: Scene, data, built) -> None:

@@ -73,9 +73,10 @@ def declares_deformables(config: dict | None) -> bool | None:
 
 def instances(meta: dict) -> list:
     """Every instance a sample draws, in the order of its amodal masks and of the
-    renderer's annotations: ``meta["objects"]`` then ``meta["deformables"]`` (each entry
-    has an ``id``, a ``class_id`` and the per-frame boxes and pixel counts)."""
+    renderer's annotations: ``meta["objects"]``, then ``meta["deformables"]``, then
+    ``meta["liquids"]`` (each entry has an ``id``, a ``class_id`` and the per-frame
+    boxes and pixel counts)."""
     objects = meta.get("objects")
     if not isinstance(objects, list):
         return objects  # malformed: the metadata checks say so
-    return objects + list(meta.get("deformables") or [])
+    return objects + list(meta.get("deformables") or []) + list(meta.get("liquids") or [])

@@ -25,12 +25,18 @@ from factory.render.renderer import ObjectAnnotation
 from factory.scene.config import Config
 from factory.scene.deformable_specs import CLOTH_CLASS, SOFT_CLASS, deformable_classes
 from factory.scene.deformables import Cloth, tet_volumes
+from factory.scene.liquid_draw import LIQUID_CLASS
 from factory.scene.types import Scene
 
 
 def has_deformables(config: Config) -> bool:
-    """Whether the config's samples carry the deformables' members."""
-    return bool(deformable_classes(config))
+    """Whether the config's samples carry the deformables' (cloth, soft bodies) members."""
+    return bool({CLOTH_CLASS, SOFT_CLASS} & set(deformable_classes(config)))
+
+
+def has_liquids(config: Config) -> bool:
+    """Whether the config's samples carry the liquids' members."""
+    return LIQUID_CLASS in deformable_classes(config)
 
 
 def _items(scene: Scene, motion: Motion | None = None) -> list[tuple]:
@@ -59,10 +65,12 @@ def _category(d) -> str:
 
 def surfaces(scene: Scene) -> tuple[DeformingSurface, ...]:
     """The renderer's deforming surfaces of ``scene`` (its cloths, then its soft
-    bodies' boundary triangles), whose vertices ``Motion.deformed_at`` gives."""
-    return tuple(
+    bodies' boundary triangles, then its liquids' surfaces, remeshed every frame),
+    whose vertices ``Motion.deformed_at`` gives."""
+    fixed = tuple(
         DeformingSurface(d.faces(), d.id, _category(d), d.material, rest=_local_rest(d)) for (d,) in _items(scene)
     )
+    return fixed + tuple(DeformingSurface(None, q.id, LIQUID_CLASS, q.material) for q in scene.liquids)
 
 
 def deform_arrays(scene: Scene, motion: Motion) -> dict[str, np.ndarray]:
@@ -160,3 +168,35 @@ def wind_entry(scene: Scene, r) -> dict | None:
         "air_density": r(w.air_density),
         "drag": r(w.drag),
     }
+
+
+def liquid_entries(scene: Scene, motion: Motion, annotations: list, ranges: list, r, material_entry) -> list[dict]:
+    """The metadata's ``liquids``: per liquid what it is, its parameters, its tables'
+    ``ranges`` (:func:`factory.sample.liquid_members.liquid_arrays`), per frame its
+    mass, volume and densest particle's density, and its image annotations (after the
+    objects' and the deformables' in ``annotations``)."""
+    T, out = scene.frames, []
+    first = len(scene.objects) + len(scene.cloths) + len(scene.soft_bodies)
+    for k, (q, rec, where) in enumerate(zip(scene.liquids, motion.liquids, ranges)):
+        entry = {
+            "id": q.id,
+            "kind": "liquid",
+            "category": LIQUID_CLASS,
+            "class_id": scene.classes.index(LIQUID_CLASS),
+            **where,
+            "particle_mass": r(rec.particle_mass, 12),
+            "spacing": r(q.spacing),
+            "density": r(q.density),
+            "viscosity": r(q.viscosity),
+            "surface_tension": r(q.surface_tension),
+            "substeps": q.substeps,
+            "iterations": q.iterations,
+            "material": material_entry(q.material),
+            "mass": r(rec.mass[:T], 9),
+            "volume": r(rec.volume[:T], 9),
+            "density_max": r(rec.density_max[:T], 3),
+        }
+        for j, key in enumerate(ObjectAnnotation._fields):
+            entry[key] = [annotations[t][first + k][j] for t in range(T)]
+        out.append(entry)
+    return out

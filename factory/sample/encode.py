@@ -37,6 +37,7 @@ import numpy as np
 from factory.render.frames import Frames
 from factory.sample.deform_members import DEFORM_MEMBERS, encode_deform
 from factory.sample.layers import LAYER_FILTERS, LAYER_MEMBERS, check_layers, layer_images
+from factory.sample.liquid_members import LIQUID_MEMBERS, encode_liquids
 from factory.sample.png import png as fast_png
 from factory.sample.track_members import encode_tracks
 from factory.sample.types import Sample
@@ -150,13 +151,15 @@ def encode_sample(
         members["geometry.glb"] = sample.geometry
     if sample.deform is not None and only is None:  # the deformables' vertex states (factory.sample.deformables)
         members.update(encode_deform(sample.deform))
+    if sample.liquid is not None and only is None:  # the liquids' particles and surfaces (liquid_members)
+        members.update(encode_liquids(sample.liquid))
     if mp4:
         members["mp4"] = encode_mp4(f.rgb, float(meta.get("fps", DEFAULT_FPS)))
     return members
 
 
 # The members a rig's sample holds once, for all its cameras (docs/format.md, "Cameras"); every other is per camera.
-SHARED_MEMBERS = ("json", "mp4", "geometry.glb", *DEFORM_MEMBERS)
+SHARED_MEMBERS = ("json", "mp4", "geometry.glb", *DEFORM_MEMBERS, *LIQUID_MEMBERS)
 
 
 def camera_prefix(c: int) -> str:

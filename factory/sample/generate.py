@@ -30,8 +30,9 @@ from factory.render.device import get_device
 from factory.render.layers import Layers
 from factory.render.renderer import Clip, render_clips
 from factory.render.tracks import TrackRequest, render_tracks
-from factory.sample.deformables import deform_arrays, has_deformables, surfaces
+from factory.sample.deformables import deform_arrays, has_deformables, has_liquids, surfaces
 from factory.sample.geometry import geometry_member
+from factory.sample.liquid_members import liquid_arrays
 from factory.sample.metadata import camera_entries, metadata
 from factory.sample.scenes import MAX_RETRIES, scene_and_motion, shows_nothing
 from factory.sample.types import CameraView, Sample, sample_key
@@ -131,7 +132,8 @@ def generate_samples(
         result, tracks, views = result  # camera 0's rendered clip, its point tracks (None: none asked for), the rig's
         try:
             with timed(timings, "metadata"):
-                meta = metadata(config, scenario, index, scene, motion, result, config_hash)
+                liquid, ranges = liquid_arrays(scene.frames, motion) if has_liquids(config) else (None, None)
+                meta = metadata(config, scenario, index, scene, motion, result, config_hash, ranges)
                 if views:  # a rig: camera 0 is the sample's camera, the rest go under "cameras"
                     meta["cameras"] = camera_entries(scene, motion, [result, *(v[0] for v in views)])
                 geometry = geometry_member(scene)
@@ -149,6 +151,7 @@ def generate_samples(
             views=tuple(CameraView(r.frames, t) for r, t in views),
             geometry=geometry,
             deform=deform,
+            liquid=liquid,
         )
     return out
 

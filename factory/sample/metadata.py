@@ -19,7 +19,7 @@ from factory import __version__
 from factory.physics.dynamics import CollisionEvent, Motion
 from factory.physics.model import effective_restitution
 from factory.render.renderer import ObjectAnnotation, RenderedClip
-from factory.sample.deformables import deformable_entries, has_deformables, wind_entry
+from factory.sample.deformables import deformable_entries, has_deformables, liquid_entries, wind_entry
 from factory.sample.geometry import mesh_entry
 from factory.sample.types import sample_key
 from factory.scene.camera_rig import scene_cameras, with_camera
@@ -225,9 +225,11 @@ def metadata(
     motion: Motion,
     rendered: RenderedClip,
     config_hash: str | None = None,
+    liquid_ranges: list | None = None,
 ) -> dict:
     """The ``json`` member of sample ``index`` (docs/format.md); ``config_hash``:
-    ``config.config_hash()`` when the caller has it (it costs a dump of the config)."""
+    ``config.config_hash()`` when the caller has it (it costs a dump of the config);
+    ``liquid_ranges``: the liquid members' ranges (a config that draws a liquid)."""
     T = scene.frames
     positions, rotations = motion.states_at(np.arange(T) / scene.fps)  # every object's pose, per frame
     per_frame = _per_frame(scene, motion, rendered, positions, rotations)
@@ -293,6 +295,11 @@ def metadata(
                 "wind": wind_entry(scene, _r),
             }
             if has_deformables(config)
+            else {}
+        ),
+        **(
+            {"liquids": liquid_entries(scene, motion, rendered.annotations, liquid_ranges, _r, material_entry)}
+            if liquid_ranges is not None
             else {}
         ),
     }

@@ -21,6 +21,7 @@ import numpy as np
 
 from factory.assets.catalog import catalog_for
 from factory.physics.dynamics import UnstableSimulation, simulate
+from factory.physics.liquid_coupling import with_liquids
 from factory.physics.model import Built, build
 from factory.physics.spawn import spawn_overlap
 from factory.scene.clearance import camera_clearance, objects_in_view
@@ -76,12 +77,14 @@ def scene_and_motion(
         try:
             with timed(timings, "physics"):
                 motion = simulate(scene, stop, built)
+
         except UnstableSimulation as e:
             attempt, problem, reasons = scene.retries + 1, e, (*reasons, "unstable")
             continue
         problem = None if config.scenarios[scenario_name].allow_empty else _empty(scene, motion)
-        if problem is None:
-            return scene, motion
+        if problem is None:  # the liquids last: they cost the most, and no check throws them away
+            with timed(timings, "liquid"):
+                return scene, with_liquids(scene, motion, stop)
         attempt, reasons = scene.retries + 1, (*reasons, "empty_view")
     hint = "; allow_empty: true keeps clips without one" if isinstance(problem, str) else ""
     raise ValueError(f"scenario {scenario_name!r}: no stable scene in {MAX_RETRIES + 1} draws (last: {problem}){hint}")

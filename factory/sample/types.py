@@ -29,6 +29,7 @@ class Sample:
     # The deformables' hidden ground truth, by member name (factory.sample.deformables;
     # docs/format.md "Deformables"); None: the config draws none.
     deform: dict | None = None
+    liquid: dict | None = None  # the liquids' particles and surfaces (factory.sample.liquid_members)
 
 
 @dataclass

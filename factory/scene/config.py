@@ -34,6 +34,7 @@ from factory.scene.asset_fields import ASSET_SHAPE, ASSET_SHAPES_SHOWN, SPLITS, 
 from factory.scene.deformable_specs import ClothSpec, SoftSpec, WindSpec
 from factory.scene.distributions import parse_choice
 from factory.scene.fields import Fraction, NonNegative, Real, Strict, category, const, number
+from factory.scene.liquid_draw import LiquidSpec
 from factory.scene.look_specs import BackdropSpec, CameraSpec, LightingSpec, RigSettings
 from factory.scene.materials import FURNITURE_FAMILIES, TEXTURES  # noqa: F401  (TEXTURES: the config's names)
 from factory.scene.shapes import ANALYTIC, KINDS
@@ -226,6 +227,7 @@ class Scenario(Strict):
     cloth: ClothSpec | None = None  # sheets (factory.scene.deformable_specs)
     wind: WindSpec | None = None
     soft: SoftSpec | None = None
+    liquid: LiquidSpec | None = None  # factory.scene.liquid_draw
 
     def max_lights(self) -> int:
         """The most lights a scene of this scenario holds: ``lighting.count``'s, and

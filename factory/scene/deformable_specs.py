@@ -12,6 +12,7 @@ from __future__ import annotations
 from factory.scene.appearance import Appearance, families
 from factory.scene.distributions import Param
 from factory.scene.fields import Real, Strict, category, const, number
+from factory.scene.liquid_draw import liquid_classes
 
 # drape: a level sheet over the objects nearest its centre, ``lift`` above the highest of
 # them, falling onto them; drop: a level sheet ``lift`` above whatever is below it, at a
@@ -97,4 +98,4 @@ def deformable_classes(config) -> tuple[str, ...]:
     for sc in config.scenarios.values():
         drawn[CLOTH_CLASS] |= sc.cloth is not None and sc.cloth.count.upper() > 0
         drawn[SOFT_CLASS] |= sc.soft is not None and sc.soft.count.upper() > 0
-    return tuple(name for name, yes in drawn.items() if yes)
+    return tuple(name for name, yes in drawn.items() if yes) + liquid_classes(config)

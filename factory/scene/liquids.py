@@ -64,6 +64,8 @@ class Liquid:
     # (10 flung particles out in an earlier version). 0: no tension.
     surface_tension: float = 0.0
     material: Material | None = None  # its look (the renderer's, later)
+    substeps: int = 12  # PBF substeps per frame of its clip (factory.physics.liquid_coupling)
+    iterations: int = 4  # PBF iterations per substep
 
     def __post_init__(self):
         owner = f"liquid {self.id}"

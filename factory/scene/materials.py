@@ -207,6 +207,11 @@ FAMILIES: dict[str, Family] = {
         (0.06, 0.14), (0.0, 0.2), (0.5, 0.8), (0.8, 1.0), 0.0, (0.4, 0.5),
         (("fbm", 2.0, 8.0), ("worley", 3.0, 10.0)), value2=(0.85, 0.95),
     ),
+    # Liquids (issue 27): water's F0 is 0.02 (specular 0.25); opaque here, so the body's
+    # colour is the tint light takes on through it: dark, blue-green to blue.
+    "water": Family(
+        (0.48, 0.6), (0.3, 0.8), (0.04, 0.3), (0.02, 0.1), 0.0, (0.25, 0.25), (PLAIN,),
+    ),
 }  # fmt: skip
 
 # Append only: a family's id (index + 1) is stored in datasets.

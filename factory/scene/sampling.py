@@ -20,6 +20,7 @@ from factory.scene.colour import kelvin_rgb
 from factory.scene.config import Config, Scenario
 from factory.scene.deformable_draw import draw_cloths, draw_soft_bodies, draw_wind
 from factory.scene.deformable_specs import deformable_classes
+from factory.scene.liquid_draw import draw_liquid
 from factory.scene.look_specs import AREA_MIN_SIZE
 from factory.scene.shapes import ASSET_PREFIXES, CLASSES, shape_kind
 from factory.scene.types import (
@@ -39,7 +40,7 @@ from factory.scene.types import (
 STREAMS = {"scenario": 0, "objects": 1, "lights": 2, "camera": 3, "room": 4, "floor": 5, "render": 6, "backdrop": 7}
 STREAMS["tracks"] = 8  # point-track queries (factory.render.tracks); a line of its own keeps the merge small
 STREAMS["rig_render"] = 9  # rig camera c >= 1's sensor noise: rng_for(seed, index, "rig_render", c)
-STREAMS["deformables"] = 10  # cloth sheets and wind (factory.scene.deformable_draw)
+STREAMS["deformables"] = 10  # cloth, wind, soft bodies, liquids (factory.scene.deformable_draw, liquid_draw)
 
 
 def rng_for(seed: int, index: int, stream: str, attempt: int = 0) -> np.random.Generator:
@@ -84,9 +85,11 @@ def draw_scene(
     cloths = draw_cloths(sc.cloth, objects, room, camera, deform_rng, draw)
     wind = draw_wind(sc.wind, deform_rng, draw)
     soft = draw_soft_bodies(sc.soft, objects, cloths, room, deform_rng, draw)
+    first = max([o.id for o in objects] + [d.id for d in cloths + soft], default=0) + 1
+    liquids, vessel = draw_liquid(sc.liquid, first, deform_rng, draw)  # the vessel: static boxes
     r = config.render
     return Scene(
-        objects=tuple(objects),
+        objects=tuple(objects) + tuple(vessel),
         camera=camera,
         lights=tuple(lights) + sun,
         ambient=float(ambient),
@@ -105,6 +108,7 @@ def draw_scene(
         cloths=cloths,
         wind=wind,
         soft_bodies=soft,
+        liquids=liquids,
     )
 
 

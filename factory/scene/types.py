@@ -9,8 +9,7 @@ Coordinate frames (used everywhere in factory):
   ``world_to_camera`` is a 4x4 matrix mapping homogeneous world points to camera points.
 * **pixels**: (u, v) with u along image columns, v along rows; pixel (i, j) covers
   [j, j+1) x [i, i+1), so its centre is (j + 0.5, i + 0.5).
-
-Nothing here knows about rendering or encoding (the Kubric split: the scene graph knows nothing of the renderer).
+Nothing here knows about rendering or encoding (Kubric's split: the scene graph knows nothing of the renderer).
 """
 
 from __future__ import annotations
@@ -48,8 +47,7 @@ class Material:
 
 
 def matte_paint(color: tuple[float, float, float]) -> Material:
-    """Plain matte wall paint of ``color`` (linear RGB): a room's walls when none was
-    drawn, and the renderer's wall row of a scene without a room."""
+    """Matte wall paint of ``color`` (linear RGB): a room's undrawn walls, a roomless scene's wall row."""
     return Material(color, color, "plain", 1.0, 0.9, 0.5, family="wall_paint")
 
 
@@ -312,9 +310,11 @@ class Scene:
     backdrop: Backdrop = Backdrop("flat")  # flat, radiance sky_color (set by draw_scene)
     classes: tuple[str, ...] = CLASSES  # the dataset's class table: a category's id is its index
     rig: tuple[Camera, ...] = ()  # cameras 1 .. K-1 of a multi-camera rig (render.cameras > 1); camera 0 is ``camera``
-    cloths: tuple = ()  # factory.scene.deformables.Cloth sheets: simulated, not drawn yet (issue 27)
-    wind: object = None  # a factory.scene.deformables.Wind over the clip (None: still air)
-    soft_bodies: tuple = ()  # factory.scene.deformables.SoftBody: simulated, not drawn yet (issue 27)
+    # Deformables (factory.scene.deformables: Cloth, Wind (None: still air), SoftBody; factory.scene.liquids: Liquid)
+    cloths: tuple = ()
+    wind: object = None
+    soft_bodies: tuple = ()
+    liquids: tuple = ()
 
 
 def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:

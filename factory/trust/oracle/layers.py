@@ -64,6 +64,7 @@ class Stored:
     # The deformables' members (docs/format.md "Deformables") as decode_deform gives them:
     # vertices (T, V, 3), velocities (T, V, 3), faces (F, 3); None: the sample has none.
     deform: dict | None = None
+    liquid: dict | None = None  # the liquids' members as decode_liquids gives them; None: none
 
 
 class Pixels:

@@ -140,13 +140,13 @@ def object_coords(px: Pixels) -> Verdict:
     want, scale = np.full((M, 3), np.nan), np.ones(M)
     for b, body in enumerate(px.scene.bodies):
         on = h.surface == b
-        if body.world is not None:  # a deformable has no object frame: no coordinates (NaN)
+        if body.frames is not None:  # a deformable or a liquid has no object frame: no coordinates (NaN)
             continue
         scale[on] = 2.0 * np.linalg.norm(body.half_extents)
         want[on] = h.local[on] / scale[on, None] + 0.5
     got = px.stored_at(px.stored.object_coords).astype(np.float64)
     want_ok, got_ok = h.surface >= 0, ~np.isnan(got).any(1)
-    want_ok[want_ok] = [px.scene.bodies[b].world is None for b in h.surface[want_ok]]
+    want_ok[want_ok] = [px.scene.bodies[b].frames is None for b in h.surface[want_ok]]
     both = want_ok & got_ok & px.same_surface
     err = np.where(both, np.abs(got - want).max(1), np.nan)
     ray = np.linalg.norm(px.rays[1], axis=1)

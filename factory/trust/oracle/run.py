@@ -194,7 +194,7 @@ def new_stats() -> dict:
 def check_sample(key: str, stored: Stored, geometry: bytes | None, fraction: float) -> OracleReport:
     """The oracle over one decoded sample (``stored``) with its ``geometry.glb`` bytes
     (None: the sample has none) at ``fraction`` of each frame's pixels."""
-    scene = oracle_scene(stored.meta, geometry, deform=stored.deform)
+    scene = oracle_scene(stored.meta, geometry, deform=stored.deform, liquid=stored.liquid)
     stats, failures = new_stats(), []
     unknown = list(scene.unknown_ids)
     absent = {name for name, need in NEEDS.items() if getattr(stored, need) is None}  # the sample lacks the member

@@ -93,6 +93,9 @@ class Body:
     # its vertices; rotation the identity, scale 1), and its world vertices (T, V, 3).
     frames: list | None = None
     world: np.ndarray | None = None
+    # A liquid: per frame its surface's vertex velocities (V_t, 3) m/s, at ``fps``.
+    velocities: list | None = None
+    fps: float = 0.0
 
     @property
     def analytic(self) -> bool:
@@ -102,28 +105,56 @@ class Body:
         """The mesh to cast against at ``frame``: a deformable's own, else ``mesh``."""
         return self.frames[frame] if self.frames is not None else self.mesh
 
-    def carry(self, points: np.ndarray, frame: int, targets) -> np.ndarray:
+    def carry(self, points: np.ndarray, frame: int, targets, onto_surface: bool = False) -> np.ndarray:
         """World points (m, 3) on this body at ``frame`` carried to each frame of
         ``targets`` (n,): (n, m, 3). A rigid body's ride with its pose; a deformable's
-        with the barycentrics of their nearest triangle at ``frame`` (trimesh's closest
-        point: a point on the surface is its own), on that triangle's vertices then."""
+        with the barycentrics of their nearest triangle at ``frame`` (a point on the
+        surface is its own), on that triangle's vertices then; a liquid's by its
+        velocity field (:meth:`_ride`; ``onto_surface``: landing on each frame's surface,
+        as a point track does, else by the steps alone, as flow does)."""
         targets = np.asarray(targets, np.int64).reshape(-1)
+        if self.velocities is not None:
+            return self._ride(points, frame, targets, onto_surface)
         if self.world is None:
             local = (points - self.positions[frame]) @ self.rotations[frame]
             return np.einsum("tij,mj->tmi", self.rotations[targets], local) + self.positions[targets][:, None]
-        import trimesh
-
         mesh = self.frames[frame]
-        tris = mesh.vertices[mesh.faces]  # (F, 3, 3)
-        near, face = np.zeros_like(points), np.zeros(len(points), np.int64)
-        for i, p in enumerate(points - self.positions[frame]):  # every triangle: a sheet has a few thousand
-            q = trimesh.triangles.closest_point(tris, np.broadcast_to(p, (len(tris), 3)))
-            face[i] = int(np.argmin(np.einsum("fc,fc->f", q - p, q - p)))
-            near[i] = q[face[i]]
-        corners = mesh.faces[face]  # (m, 3)
-        a, b, c = (mesh.vertices[corners[:, k]] for k in range(3))
-        w = _barycentric(a, b, c, near)
-        return np.einsum("mk,tmkc->tmc", w, self.world[targets][:, corners])
+        _, face, w = nearest(mesh, points - self.positions[frame])
+        return np.einsum("mk,tmkc->tmc", w, self.world[targets][:, mesh.faces[face]])
+
+    def _ride(self, points: np.ndarray, frame: int, targets: np.ndarray, onto_surface: bool) -> np.ndarray:
+        """A liquid's points from ``frame`` to each target frame, one frame at a time:
+        moved by the step (velocity / fps) their nearest triangle's barycentrics give
+        in the frame they leave (forwards; backwards the same, negated), then, with
+        ``onto_surface``, to the nearest point of the surface of the frame they reach."""
+        path = {frame: points}
+        for direction in (1, -1):
+            p, t = points, frame
+            while min(targets) <= t + direction <= max(targets):
+                mesh, c = self.frames[t], self.positions[t]
+                _, face, w = nearest(mesh, p - c)
+                p = p + direction * np.einsum("mk,mkc->mc", w, self.velocities[t][mesh.faces[face]]) / self.fps
+                t += direction
+                if onto_surface:
+                    p = nearest(self.frames[t], p - self.positions[t])[0] + self.positions[t]
+                path[t] = p
+        return np.stack([path[int(t)] for t in targets])
+
+
+def nearest(mesh: Mesh, points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per point (m, 3) the nearest point of ``mesh`` (m, 3), its triangle (m,) and the
+    barycentrics there (m, 3), by trimesh's closest point on every triangle."""
+    import trimesh
+
+    tris = mesh.vertices[mesh.faces]  # (F, 3, 3)
+    near, face = np.zeros_like(points), np.zeros(len(points), np.int64)
+    for i, p in enumerate(points):  # every triangle: a sheet or a liquid's surface has a few thousand
+        q = trimesh.triangles.closest_point(tris, np.broadcast_to(p, (len(tris), 3)))
+        face[i] = int(np.argmin(np.einsum("fc,fc->f", q - p, q - p)))
+        near[i] = q[face[i]]
+    corners = mesh.faces[face]
+    w = _barycentric(*(mesh.vertices[corners[:, k]] for k in range(3)), near)
+    return near, face, w
 
 
 @dataclass
@@ -158,13 +189,18 @@ def read_geometry(data: bytes) -> dict[str, Mesh]:
 
 
 def oracle_scene(
-    meta: dict, geometry: bytes | None, meshes: dict[str, Mesh] | None = None, deform: dict | None = None
+    meta: dict,
+    geometry: bytes | None,
+    meshes: dict[str, Mesh] | None = None,
+    deform: dict | None = None,
+    liquid: dict | None = None,
 ) -> OracleScene:
     """The scene of a sample from its metadata and its ``geometry.glb`` bytes (None:
     the sample has none); ``meshes`` (by id), when given, instead of the member's (a
     check of meshes rebuilt another way, from the objects' ``asset`` records, say);
     ``deform``: the deformables' members decoded (``vertices`` (T, V, 3), ``faces``
-    (F, 3); None: the sample has none, and any deformable is skipped)."""
+    (F, 3); None: the sample has none, and any deformable is skipped); ``liquid``:
+    the liquids' (``decode_liquids``; None: any liquid is skipped)."""
     if meshes is None:
         meshes = read_geometry(geometry) if geometry is not None else {}
     cam = meta["camera"]
@@ -205,6 +241,12 @@ def oracle_scene(
             unknown.add(int(e["id"]))
             continue
         bodies.append(_deformable(e, deform))
+    for e in meta.get("liquids") or []:
+        if liquid is None:
+            skipped.append(f"liquid {e['id']}: the sample has no liquid_*.npy members")
+            unknown.add(int(e["id"]))
+            continue
+        bodies.append(_liquid(e, liquid, float(meta["fps"])))
     return OracleScene(
         np.asarray(cam["K"], np.float64),
         np.asarray(cam["world_to_camera"], np.float64).reshape(T, 4, 4),
@@ -244,6 +286,25 @@ def _deformable(entry: dict, deform: dict) -> Body:
         frames=frames,
         world=world,
     )
+
+
+def _liquid(entry: dict, liquid: dict, fps: float) -> Body:
+    """A liquid's :class:`Body`: per frame its surface's own mesh and vertex velocities,
+    from its rows of the ``liquid_surface_*.npy`` members."""
+    frames, velocities, centres, radius = [], [], [], 0.0
+    for t, ((v0, nv), (f0, nf)) in enumerate(zip(entry["surface_vertices"], entry["surface_faces"])):
+        world = np.asarray(liquid["surface_vertices"][v0 : v0 + nv], np.float64)
+        faces = np.asarray(liquid["surface_faces"][f0 : f0 + nf], np.int64) - v0
+        c = (world.min(0) + world.max(0)) / 2.0 if nv else np.zeros(3)
+        frames.append(Mesh(f"liquid-{entry['id']}-{t}", world - c, faces, _area_normals(world, faces)))
+        velocities.append(np.asarray(liquid["surface_velocities"][v0 : v0 + nv], np.float64))
+        centres.append(c)
+        radius = max(radius, float(np.linalg.norm(world - c, axis=1).max()) if nv else 0.0)
+    T = len(frames)
+    return Body(
+        int(entry["id"]), "liquid", np.ones(3), np.array(centres).reshape(T, 3), np.tile(np.eye(3), (T, 1, 1)),
+        None, scale=np.ones(3), radius=radius * (1 + 1e-6) + 1e-6, frames=frames, velocities=velocities, fps=fps,
+    )  # fmt: skip
 
 
 def _area_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:

@@ -63,7 +63,7 @@ def carried_world(scene: OracleScene, tracks, pick: np.ndarray) -> np.ndarray:
     for body in scene.bodies:
         for frame in np.unique(q[surface == body.id]):
             on = np.flatnonzero((surface == body.id) & (q == frame))
-            out[:, on] = body.carry(at_q[on], int(frame), np.arange(T))
+            out[:, on] = body.carry(at_q[on], int(frame), np.arange(T), onto_surface=True)
     return out
 
 

@@ -112,6 +112,11 @@ SAMPLE_CHECKS |= {
     "them)",
     "deform.layout": "the deformables' members disagree with the metadata's deformables (frames, vertex and face "
     "ranges), hold NaN or move a pinned vertex",
+    "liquid.decode": "the liquids' members do not decode (factory.sample.liquid_members.decode_liquids refuses them)",
+    "liquid.layout": "the liquids' members disagree with the metadata's liquids (frames, particle and surface "
+    "ranges, a frame's faces outside its own vertices) or hold NaN",
+    "liquid.mass": "a liquid's mass is not its particle count times its particle mass in some frame, or its volume "
+    "moves more than 5% from the first frame's",
     "tracks.decode": "the tracks members do not decode (factory.sample.decode.decode_tracks refuses them)",
     "tracks.layout": "the TAP-Vid, TAPVid-3D and factory arrays of the tracks disagree with each other or with the "
     "metadata (frames, K, world_to_camera, object ids), or a state with its image position",

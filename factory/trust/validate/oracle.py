@@ -12,6 +12,7 @@ from factory.render.frames import Frames
 from factory.sample.decode import decode_present
 from factory.sample.deform_members import decode_deform
 from factory.sample.layers import LAYER_MEMBERS
+from factory.sample.liquid_members import decode_liquids
 from factory.sample.track_members import decode_tracks
 from factory.trust.oracle import GEOMETRY_MEMBER, LayerStats, Stored, check_sample, edges_exceed, new_stats
 
@@ -93,7 +94,11 @@ def oracle_stored(
         deform = decode_deform(members)
     except ValueError:  # deform.decode reports it; its deformables are skipped
         deform = None
-    return dataclasses.replace(stored, **layers, tracks=tracks, deform=deform)
+    try:
+        liquid = decode_liquids(members)
+    except ValueError:  # liquid.decode reports it; its liquids are skipped
+        liquid = None
+    return dataclasses.replace(stored, **layers, tracks=tracks, deform=deform, liquid=liquid)
 
 
 def merge_stats(into: dict, name: str, stats: LayerStats) -> None:

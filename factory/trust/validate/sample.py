@@ -16,12 +16,14 @@ from factory.sample.decode import camera_members, camera_meta, decode_sample, pn
 from factory.sample.deform_members import DEFORM_MEMBERS, declares_deformables
 from factory.sample.encode import IMAGE_MEMBERS, SHARED_MEMBERS, camera_prefix
 from factory.sample.layers import LAYER_MEMBERS
+from factory.sample.liquid_members import LIQUID_MEMBERS, declares_liquids
 from factory.sample.track_members import TRACK_MEMBERS
 from factory.trust.invariants import check_clip
 from factory.trust.oracle import GEOMETRY_MEMBER
 from factory.trust.validate.assets import check_assets
 from factory.trust.validate.context import Context
 from factory.trust.validate.deform import check_deform
+from factory.trust.validate.liquid import check_liquids
 from factory.trust.validate.oracle import check_with_oracle
 from factory.trust.validate.result import ShardResult
 from factory.trust.validate.tracks import check_tracks
@@ -172,6 +174,9 @@ def _check_members(found: Findings, members: dict[str, bytes], ctx: Context, mix
     deform = declares_deformables(ctx.config)
     required |= set(DEFORM_MEMBERS) if deform and not mix else set()
     allowed |= set(DEFORM_MEMBERS) if deform or deform is None or mix else set()
+    liquid = declares_liquids(ctx.config)
+    required |= set(LIQUID_MEMBERS) if liquid and not mix else set()
+    allowed |= set(LIQUID_MEMBERS) if liquid or liquid is None or mix else set()
     # A rig (render.cameras K > 1): cameras 1 .. K-1 have camera 0's per-camera members as cam<c>.<member>.
     rig = [camera_prefix(c) for c in range(1, camera_total(ctx, members))]
     required |= {p + n for p in rig for n in required if n not in SHARED_MEMBERS}
@@ -216,6 +221,7 @@ def _check_synthetic(
     check_assets(found.add, meta, None if mix else ctx.allowed_licences)
     check_tracks(found.add, members, meta)
     check_deform(found.add, members, meta)
+    check_liquids(found.add, members, meta)
     if tally is not None:
         tally.add(meta)
 
