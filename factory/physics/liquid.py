@@ -296,6 +296,11 @@ def simulate_liquid(
     _check(frames, fps, substeps, iterations, record)
     if poses is not None and not colliders:
         raise ValueError("simulate_liquid: poses given for no colliders")
+    if poses is not None and not callable(poses) and min(len(poses[0]), len(poses[1])) < frames * substeps + 1:
+        raise ValueError(
+            f"simulate_liquid: poses hold {min(len(poses[0]), len(poses[1]))} substeps; need frames * substeps + 1"
+            f" = {frames * substeps + 1}"
+        )
     dt = 1.0 / (fps * substeps)
     solver = _Solver(liquid, colliders, dt, device, bounds, poses)
     solver.start()

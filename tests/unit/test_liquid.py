@@ -206,6 +206,9 @@ def test_bad_collider_and_run_arguments_name_the_field():
         Collider("cone", (0.1, 0.1, 0.1))
     with pytest.raises(ValueError, match="substeps"):
         simulate_liquid(Liquid(1, ((0, 0, 0), (0.1, 0.1, 0.1))), substeps=0)
+    box = Collider("box", (0.1, 0.1, 0.1))
+    with pytest.raises(ValueError, match="poses hold 3 substeps"):
+        simulate_liquid(Liquid(1, ((0, 0, 0), (0.1, 0.1, 0.1))), [box], 1, 12, 4, poses=(np.zeros((3, 1, 3)),) * 2)
 
 
 def test_cohesion_pulls_a_free_cube_round_and_none_leaves_it_be():
