@@ -38,6 +38,8 @@ from factory.physics import liquid_kernels as lk
 from factory.physics.liquid import lattice_sums
 from factory.physics.liquid_kernels import wp
 
+wp.set_module_options(lk.KERNEL_OPTIONS)  # this module's kernels: factory's options too
+
 ISO = 0.5  # the field's level at the surface
 
 
