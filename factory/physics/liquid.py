@@ -50,6 +50,8 @@ import numpy as np
 from factory.physics import liquid_kernels as lk
 from factory.physics.liquid_kernels import wp
 from factory.scene.liquids import COLLIDER_KINDS, Collider, Liquid
+from factory.scene.shapes import shape_kind
+from factory.scene.types import SceneObject
 
 # (positions (K, 3) metres, rotations (K, 3, 3)) of the colliders at a time in seconds
 Poses = Callable[[float], tuple[np.ndarray, np.ndarray]]
@@ -113,6 +115,46 @@ def cfl_substeps(spacing: float, fps: float, speed: float, courant: float = 0.4)
             f"cfl_substeps: spacing = {spacing}, fps = {fps}, courant = {courant} must be > 0, speed = {speed} >= 0"
         )
     return max(1, int(np.ceil(speed / (fps * courant * spacing))))
+
+
+def object_colliders(objects: Sequence[SceneObject]) -> tuple[list[Collider], np.ndarray]:
+    """Colliders standing in for rigid objects, for the one-way coupling: an analytic
+    kind's own parts (a sphere, box, capsule or cylinder each; an ell its two boxes),
+    a mesh kind its object-frame bounding box (the liquid flows around the box, not
+    into a bowl-shaped mesh: build containers from :func:`open_box` instead). Each
+    collider's pose is in its object's frame; returns them and (K,) int the index in
+    ``objects`` of each one's object, for :func:`object_poses`."""
+    out, owners = [], []
+    for index, obj in enumerate(objects):
+        kind = shape_kind(obj.shape)
+        if kind.is_mesh:
+            v = kind.vertices(obj.dims, mesh=obj.mesh)
+            lo, hi = v.min(axis=0), v.max(axis=0)
+            parts = [("box", (hi + lo) / 2, (hi - lo) / 2)]
+        else:
+            parts = [(p.primitive, *map(np.asarray, p.placed(obj.dims))) for p in kind.parts]
+        for primitive, centre, half in parts:
+            size = {
+                "box": tuple(half),
+                "sphere": (half[0], 0.0, 0.0),
+                "capsule": (half[0], max(half[2] - half[0], 1e-6), 0.0),  # dims (r, r, hz): caps in hz
+                "cylinder": (half[0], half[2], 0.0),
+            }[primitive]
+            out.append(Collider(primitive, size, tuple(float(c) for c in centre)))
+            owners.append(index)
+    return out, np.array(owners, dtype=int)
+
+
+def object_poses(
+    colliders: Sequence[Collider], owners: np.ndarray, positions: np.ndarray, rotations: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The world poses ((K, 3) metres, (K, 3, 3)) of :func:`object_colliders`' colliders
+    when the objects are at ``positions`` (N, 3) and ``rotations`` (N, 3, 3) object-to-
+    world: e.g. ``poses=lambda t: object_poses(cs, owners, *motion.state_at(t))``."""
+    pos, rot = np.asarray(positions, np.float64)[owners], np.asarray(rotations, np.float64)[owners]
+    local = np.array([c.position for c in colliders], np.float64).reshape(-1, 3)
+    base = np.array([np.asarray(c.rotation, np.float64) for c in colliders]).reshape(-1, 3, 3)
+    return pos + np.einsum("kij,kj->ki", rot, local), rot @ base
 
 
 def _collider_arrays(colliders: Sequence[Collider], device) -> tuple:
@@ -254,6 +296,11 @@ def simulate_liquid(
     _check(frames, fps, substeps, iterations, record)
     if poses is not None and not colliders:
         raise ValueError("simulate_liquid: poses given for no colliders")
+    if poses is not None and not callable(poses) and min(len(poses[0]), len(poses[1])) < frames * substeps + 1:
+        raise ValueError(
+            f"simulate_liquid: poses hold {min(len(poses[0]), len(poses[1]))} substeps; need frames * substeps + 1"
+            f" = {frames * substeps + 1}"
+        )
     dt = 1.0 / (fps * substeps)
     solver = _Solver(liquid, colliders, dt, device, bounds, poses)
     solver.start()

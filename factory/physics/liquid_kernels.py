@@ -42,6 +42,7 @@ PI = wp.constant(3.14159265358979)
 BOX = wp.constant(0)
 SPHERE = wp.constant(1)
 CAPSULE = wp.constant(2)
+CYLINDER = wp.constant(3)
 
 
 @wp.func
@@ -78,43 +79,63 @@ def cohesion(d: float, h: float) -> float:
 
 
 @wp.func
-def push_out(p: wp.vec3, kind: int, size: wp.vec3, pos: wp.vec3, rot: wp.mat33, radius: float) -> wp.vec3:
-    """p moved to the nearest point at least ``radius`` outside one collider (world m)."""
+def surface_distance(p: wp.vec3, kind: int, size: wp.vec3, pos: wp.vec3, rot: wp.mat33) -> wp.vec4:
+    """(outward unit normal, signed distance m: negative inside) of p to one collider's
+    surface; inside, the normal of the nearest face (box, cylinder)."""
     q = wp.transpose(rot) * (p - pos)
-    if kind == BOX:
+    if kind == BOX or kind == CYLINDER:
         dx = wp.abs(q[0]) - size[0]
         dy = wp.abs(q[1]) - size[1]
         dz = wp.abs(q[2]) - size[2]
-        ox = wp.max(dx, 0.0)
-        oy = wp.max(dy, 0.0)
-        oz = wp.max(dz, 0.0)
-        out = wp.sqrt(ox * ox + oy * oy + oz * oz)
-        if out >= radius:
-            return p
-        if out > 0.0:  # outside but within radius: along the outward direction
-            n = wp.vec3(wp.sign(q[0]) * ox, wp.sign(q[1]) * oy, wp.sign(q[2]) * oz) / out
-            return p + rot * (n * (radius - out))
-        # inside: out through the nearest face
-        if dx >= dy and dx >= dz:
-            q = wp.vec3(wp.sign(q[0]) * (size[0] + radius), q[1], q[2])
+        ex = wp.sign(q[0])
+        ey = wp.sign(q[1])
+        ez = wp.sign(q[2])
+        if kind == CYLINDER:  # radial distance in x (along the radial direction), axial in z
+            rr = wp.sqrt(q[0] * q[0] + q[1] * q[1])
+            dx = rr - size[0]
+            dy = -1.0e30
+            dz = wp.abs(q[2]) - size[1]
+            ex = 1.0
+            ey = 0.0
+            if rr > 1.0e-9:
+                ex = q[0] / rr
+                ey = q[1] / rr
+        o = wp.vec3(wp.max(dx, 0.0), wp.max(dy, 0.0), wp.max(dz, 0.0))
+        out = wp.length(o)
+        radial = wp.vec3(ex, 0.0, 0.0)
+        if kind == CYLINDER:
+            radial = wp.vec3(ex, ey, 0.0)
+        n = wp.vec3(0.0, 0.0, ez)  # inside: out through the nearest face
+        m = dz
+        if out > 0.0:
+            n = (radial * o[0] + wp.vec3(0.0, ey * o[1], ez * o[2])) / out
+            m = out
+        elif dx >= dy and dx >= dz:
+            n = radial
+            m = dx
         elif dy >= dz:
-            q = wp.vec3(q[0], wp.sign(q[1]) * (size[1] + radius), q[2])
-        else:
-            q = wp.vec3(q[0], q[1], wp.sign(q[2]) * (size[2] + radius))
-        return rot * q + pos
-    # sphere: the centre; capsule: the nearest point of its segment (local z)
-    c = wp.vec3(0.0, 0.0, 0.0)
+            n = wp.vec3(0.0, ey, 0.0)
+            m = dy
+        n = rot * n
+        return wp.vec4(n[0], n[1], n[2], m)
+    c = wp.vec3(0.0, 0.0, 0.0)  # sphere: the centre; capsule: the nearest point of its segment
     if kind == CAPSULE:
         c = wp.vec3(0.0, 0.0, wp.clamp(q[2], -size[1], size[1]))
     r = q - c
     d = wp.length(r)
-    reach = size[0] + radius
-    if d >= reach:
-        return p
     n = wp.vec3(1.0, 0.0, 0.0)
     if d > 1.0e-9:
-        n = r / d
-    return rot * (c + n * reach) + pos
+        n = rot * (r / d)
+    return wp.vec4(n[0], n[1], n[2], d - size[0])
+
+
+@wp.func
+def push_out(p: wp.vec3, kind: int, size: wp.vec3, pos: wp.vec3, rot: wp.mat33, radius: float) -> wp.vec3:
+    """p moved along the surface normal to ``radius`` outside one collider, if nearer (m)."""
+    sd = surface_distance(p, kind, size, pos, rot)
+    if sd[3] >= radius:
+        return p
+    return p + wp.vec3(sd[0], sd[1], sd[2]) * (radius - sd[3])
 
 
 @wp.func
@@ -136,40 +157,6 @@ def collide(
         wp.clamp(p[1], lo[1] + radius, hi[1] - radius),
         wp.clamp(p[2], lo[2] + radius, hi[2] - radius),
     )
-
-
-@wp.func
-def surface_distance(p: wp.vec3, kind: int, size: wp.vec3, pos: wp.vec3, rot: wp.mat33) -> wp.vec4:
-    """(outward unit normal, signed distance m) of p to one collider's surface."""
-    q = wp.transpose(rot) * (p - pos)
-    if kind == BOX:
-        dx = wp.abs(q[0]) - size[0]
-        dy = wp.abs(q[1]) - size[1]
-        dz = wp.abs(q[2]) - size[2]
-        o = wp.vec3(wp.sign(q[0]) * wp.max(dx, 0.0), wp.sign(q[1]) * wp.max(dy, 0.0), wp.sign(q[2]) * wp.max(dz, 0.0))
-        out = wp.length(o)
-        if out > 0.0:
-            n = rot * (o / out)
-            return wp.vec4(n[0], n[1], n[2], out)
-        n = wp.vec3(0.0, 0.0, wp.sign(q[2]))
-        m = dz
-        if dx >= dy and dx >= dz:
-            n = wp.vec3(wp.sign(q[0]), 0.0, 0.0)
-            m = dx
-        elif dy >= dz:
-            n = wp.vec3(0.0, wp.sign(q[1]), 0.0)
-            m = dy
-        n = rot * n
-        return wp.vec4(n[0], n[1], n[2], m)
-    c = wp.vec3(0.0, 0.0, 0.0)
-    if kind == CAPSULE:
-        c = wp.vec3(0.0, 0.0, wp.clamp(q[2], -size[1], size[1]))
-    r = q - c
-    d = wp.length(r)
-    n = wp.vec3(1.0, 0.0, 0.0)
-    if d > 1.0e-9:
-        n = rot * (r / d)
-    return wp.vec4(n[0], n[1], n[2], d - size[0])
 
 
 @wp.func

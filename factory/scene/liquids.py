@@ -28,7 +28,7 @@ import numpy as np
 
 from factory.scene.types import Material
 
-COLLIDER_KINDS = ("box", "sphere", "capsule")
+COLLIDER_KINDS = ("box", "sphere", "capsule", "cylinder")  # in the kernels' code order
 
 
 def _vec3(name: str, owner: str, value) -> np.ndarray:
@@ -116,7 +116,9 @@ class Collider:
     """A rigid shape the liquid cannot enter, at a pose (its rest pose; the simulation
     may be given a pose per substep instead). ``size``: a box's half-extents along its
     local axes; a sphere's ``(radius, 0, 0)``; a capsule's ``(radius, half_length, 0)``
-    with its segment along local z. World point = ``rotation @ local + position``."""
+    with its core segment along local z (caps beyond); a cylinder's ``(radius,
+    half_height, 0)`` along local z (flat ends). World point = ``rotation @ local +
+    position``."""
 
     kind: str  # one of COLLIDER_KINDS
     size: tuple[float, float, float]  # metres (see the class docstring)
@@ -128,7 +130,7 @@ class Collider:
         if self.kind not in COLLIDER_KINDS:
             raise ValueError(f"collider: kind = {self.kind!r}; allowed {COLLIDER_KINDS}")
         s = _vec3("size", owner, self.size)
-        need = {"box": s > 0, "sphere": s[:1] > 0, "capsule": s[:2] > 0}[self.kind]
+        need = {"box": s > 0, "sphere": s[:1] > 0, "capsule": s[:2] > 0, "cylinder": s[:2] > 0}[self.kind]
         if not np.all(need):
             raise ValueError(f"{owner}: size = {self.size}; its used entries must be > 0")
         _vec3("position", owner, self.position)

@@ -16,8 +16,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from factory.physics.liquid import cfl_substeps, simulate_liquid
+from factory.physics.liquid import cfl_substeps, object_colliders, object_poses, simulate_liquid
 from factory.scene.liquids import Collider, Liquid, axis_rotation, moved, open_box, ramp
+from factory.scene.shapes import shape_kind
+from factory.scene.types import Material, SceneObject
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -204,6 +206,9 @@ def test_bad_collider_and_run_arguments_name_the_field():
         Collider("cone", (0.1, 0.1, 0.1))
     with pytest.raises(ValueError, match="substeps"):
         simulate_liquid(Liquid(1, ((0, 0, 0), (0.1, 0.1, 0.1))), substeps=0)
+    box = Collider("box", (0.1, 0.1, 0.1))
+    with pytest.raises(ValueError, match="poses hold 3 substeps"):
+        simulate_liquid(Liquid(1, ((0, 0, 0), (0.1, 0.1, 0.1))), [box], 1, 12, 4, poses=(np.zeros((3, 1, 3)),) * 2)
 
 
 def test_cohesion_pulls_a_free_cube_round_and_none_leaves_it_be():
@@ -271,3 +276,71 @@ def test_a_cup_tipped_over_a_bowl_empties_into_it():
     x = rec.positions[-1]
     in_bowl = (x[:, 0] > 0.05) & (x[:, 0] < 0.35) & (np.abs(x[:, 1]) < 0.1) & (x[:, 2] < 0.06)
     assert in_bowl.all(), in_bowl.mean()
+
+
+def _cylinder_sdf(p: np.ndarray, r: float, hz: float, centre, rot: np.ndarray) -> np.ndarray:
+    """Signed distance (metres) of points p (N, 3) to a flat-ended cylinder along local z."""
+    q = (p - centre) @ rot
+    d = np.stack([np.hypot(q[:, 0], q[:, 1]) - r, np.abs(q[:, 2]) - hz], axis=1)
+    return np.linalg.norm(np.maximum(d, 0.0), axis=1) + np.minimum(d.max(axis=1), 0.0)
+
+
+def test_rigid_objects_keep_the_liquid_out_through_their_colliders():
+    mat = Material((0.5, 0.5, 0.5), (0.5, 0.5, 0.5), "none", 1.0, 0.5, 0.5)
+
+    def obj(oid, shape, dims, base, position, yaw):
+        return SceneObject(oid, shape, shape, dims, base, position, yaw, (0, 0, 0), 0.0, 1.0, 0.5, 0.5, mat)
+
+    lying = axis_rotation("x", math.pi / 2)  # its axis along world y
+    objects = [
+        obj(1, "cylinder", (0.05, 0.05, 0.1), lying, (0.08, 0.0, 0.1), 0.3),  # 2.5 d above the floor
+        obj(2, "box", (0.05, 0.04, 0.05), np.eye(3), (0.25, 0.0, 0.1), 0.5),
+    ]
+    colliders, owners = object_colliders(objects)
+    assert [c.kind for c in colliders] == ["cylinder", "box"]
+    pos = np.array([o.position for o in objects])
+    rot = np.array([o.rotation for o in objects])
+    d = 0.02
+    liquid = Liquid(1, ((0.0, -0.08, 0.2), (0.32, 0.08, 0.26)), spacing=d)
+    rec = simulate_liquid(
+        liquid, colliders, frames=6, fps=12, substeps=10, poses=lambda t: object_poses(colliders, owners, pos, rot)
+    )
+    gaps = np.array(
+        [
+            (
+                _cylinder_sdf(x, 0.05, 0.1, pos[0], rot[0]).min(),
+                _box_sdf(x, np.array([0.05, 0.04, 0.05]), pos[1], rot[1]).min(),
+            )
+            for x in rec.positions.astype(np.float64)
+        ]
+    )
+    assert gaps.min() > d / 2 - 1e-5, gaps.min(axis=0)
+    assert np.all(gaps.min(axis=0) < d / 2 + 1e-3), gaps.min(axis=0)  # it lay on both
+
+
+def test_object_colliders_match_the_shape_registry():
+    mat = Material((0.5, 0.5, 0.5), (0.5, 0.5, 0.5), "none", 1.0, 0.5, 0.5)
+
+    def obj(shape, dims):
+        return SceneObject(1, shape, shape, dims, np.eye(3), (0.0, 0.0, 0.0), 0.0, (0, 0, 0), 0.0, 1.0, 0.5, 0.5, mat)
+
+    def volume(c: Collider) -> float:  # of the collider's own solid, by its kind
+        r, a, _ = c.size
+        return {
+            "sphere": 4 / 3 * math.pi * r**3,
+            "box": 8 * np.prod(c.size),
+            "capsule": math.pi * r**2 * 2 * a + 4 / 3 * math.pi * r**3,
+            "cylinder": math.pi * r**2 * 2 * a,
+        }[c.kind]
+
+    for shape, dims in (("sphere", (0.05,) * 3), ("box", (0.05, 0.03, 0.02)), ("capsule", (0.03, 0.03, 0.08)),
+                        ("cylinder", (0.04, 0.04, 0.07)), ("ell", (0.05, 0.03, 0.06))):  # fmt: skip
+        colliders, owners = object_colliders([obj(shape, dims)])
+        assert np.all(owners == 0)
+        expected = shape_kind(shape).volume_of(dims)
+        assert math.isclose(sum(volume(c) for c in colliders), expected, rel_tol=1e-9), shape
+    # a mesh kind: its object-frame bounding box, touching the vertices on every face
+    (box,), _ = object_colliders([obj("cone", (0.05, 0.05, 0.08))])
+    v = shape_kind("cone").vertices((0.05, 0.05, 0.08))
+    q = np.abs(v - box.position) / np.array(box.size)
+    assert q.max() <= 1 + 1e-9 and np.allclose(q.max(axis=0), 1.0)
