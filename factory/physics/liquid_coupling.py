@@ -4,20 +4,18 @@ surface (:func:`factory.physics.liquid_surface.liquid_surface`).
 
 Coupling is one way: every object of the scene (the vessel's static boxes, furniture,
 moving objects) is a collider posed by the rigid motion at each liquid substep, and
-the liquid never pushes back. A sphere is a sphere and a capsule a capsule; every
-other shape is the box of its ``half_extents`` (a cylinder's, a cone's, a mesh's:
-the liquid keeps out of that box, so it may stop short of a rounded or hollow shape
-by up to the box's overhang). The room's walls, when there is a room, are the
-liquid's bounds; the floor always holds it.
+the liquid never pushes back (:func:`factory.physics.liquid.object_colliders`: an
+analytic kind's own parts, a mesh kind its bounding box, which the liquid keeps out
+of). The room's walls, when there is a room, are the liquid's bounds; the floor
+always holds it.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from factory.physics.liquid import simulate_liquid
+from factory.physics.liquid import object_colliders, object_poses, simulate_liquid
 from factory.physics.liquid_surface import liquid_surface
-from factory.scene.liquids import Collider
 from factory.scene.types import Scene
 
 SURFACE_RESOLUTION = 2  # marching-cubes cells per particle spacing
@@ -32,32 +30,16 @@ class FrameMeshes(list):
         self.fps = fps
 
 
-def colliders_of(scene: Scene) -> list[Collider]:
-    """Per object a collider in its own frame, centred on its origin (the module
-    docstring's shapes)."""
-    out = []
-    for o in scene.objects:
-        d = tuple(float(x) for x in o.dims)
-        if o.shape == "sphere":
-            out.append(Collider("sphere", (d[0], 0.0, 0.0)))
-        elif o.shape == "capsule":
-            out.append(Collider("capsule", (d[0], max(d[2] - d[0], 1e-6), 0.0)))
-        else:
-            out.append(Collider("box", tuple(float(x) for x in o.half_extents)))
-    return out
-
-
 def with_liquids(scene: Scene, motion, stop=None, device: str = "cpu"):
     """``motion`` with its ``liquids`` (a LiquidRecord each) and ``liquid_meshes``
     (per liquid, per frame (vertices (V, 3), faces (F, 3) int32, velocities (V, 3)),
     world, metres and m/s) filled in; unchanged without liquids."""
     if not scene.liquids:
         return motion
-    colliders = colliders_of(scene)
+    colliders, owners = object_colliders(scene.objects)
 
     def poses(time: float):
-        pos, rot = motion.state_at(time)
-        return np.asarray(pos, np.float64).reshape(-1, 3), np.asarray(rot, np.float64).reshape(-1, 3, 3)
+        return object_poses(colliders, owners, *motion.state_at(time))
 
     bounds = None
     if scene.room is not None:

@@ -289,20 +289,20 @@ def metadata(
         else {"width": _r(scene.room.width), "depth": _r(scene.room.depth), "height": _r(scene.room.height)},
         "objects": objects,
         "collisions": _collisions(motion.events),
-        **(
-            {
-                "deformables": deformable_entries(scene, motion, rendered.annotations, _r, material_entry),
-                "wind": wind_entry(scene, _r),
-            }
-            if has_deformables(config)
-            else {}
-        ),
-        **(
-            {"liquids": liquid_entries(scene, motion, rendered.annotations, liquid_ranges, _r, material_entry)}
-            if liquid_ranges is not None
-            else {}
-        ),
+        **_deformables(config, scene, motion, rendered, liquid_ranges),
     }
+
+
+def _deformables(config: Config, scene: Scene, motion: Motion, rendered: RenderedClip, liquid_ranges) -> dict:
+    """``deformables`` and ``wind`` (a config that draws cloth or soft bodies) and
+    ``liquids`` (one that draws a liquid): docs/format.md, "Deformables", "Liquids"."""
+    out = {}
+    if has_deformables(config):
+        out["deformables"] = deformable_entries(scene, motion, rendered.annotations, _r, material_entry)
+        out["wind"] = wind_entry(scene, _r)
+    if liquid_ranges is not None:
+        out["liquids"] = liquid_entries(scene, motion, rendered.annotations, liquid_ranges, _r, material_entry)
+    return out
 
 
 def _collisions(events: list[CollisionEvent]) -> list[dict]:
