@@ -45,6 +45,7 @@ demo: env
 	$(VENV)/bin/factory render configs/shapes.yaml --samples 10 --index 0 --index 2 --out $(OUT)/preview
 	$(VENV)/bin/factory render configs/household.yaml --samples 200 --index 0 --index 2 --out $(OUT)/preview/household
 	$(VENV)/bin/factory render configs/movi.yaml --samples 200 --index 1 --out $(OUT)/preview/movi
+	$(VENV)/bin/factory render configs/deformables.yaml --samples 100 --index 2 --index 6 --index 9 --out $(OUT)/preview/deformables
 	@echo
 	@echo "shards:   $(OUT)/dataset/quickstart-000000.tar, -000001.tar (all listed in $(OUT)/dataset/manifest.json)"
 	@echo "checked:  $(OUT)/validation.json (factory validate: every shard, sample and ground-truth invariant)"
@@ -53,6 +54,7 @@ demo: env
 	@echo "          and samples 0 and 2 of configs/shapes.yaml: triangle meshes, soft shadows);"
 	@echo "          $(OUT)/preview/household/ and $(OUT)/preview/movi/: the starter pack's textured"
 	@echo "          household objects and generated furniture, cups, gears, letters (configs/household.yaml, movi.yaml)"
+	@echo "          $(OUT)/preview/deformables/: a curtain in the wind, a squashed cushion, water poured into a bowl"
 
 # The README's picture (docs/images/contact_sheet.png), made again from the samples it
 # shows; tests/unit/test_docs.py fails when the committed one is stale.
