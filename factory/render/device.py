@@ -169,8 +169,9 @@ def cuda_available() -> bool:
     return warp().get_cuda_device_count() > 0
 
 
-# The modules that hold factory's kernels (each one compiled unit in Warp's cache).
-KERNEL_MODULES = ("factory.render.kernels", "factory.render.probe")
+# The modules that hold factory's kernels (each one compiled unit in Warp's cache); the
+# liquid's by name (the physics layer's, compiled here so a first liquid clip does not).
+KERNEL_MODULES = ("factory.render.kernels", "factory.render.probe", "factory.physics.liquid_kernels")
 
 
 def warmup(names: tuple[str, ...] | None = None, cuda_archs: tuple[int, ...] = ()) -> list[dict]:
