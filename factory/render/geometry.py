@@ -232,6 +232,17 @@ def analytic(shape: int, o: wp.vec3, d: wp.vec3, dims: wp.vec3, t_min: float):
 
 
 @wp.func
+def face_blend(mesh: wp.uint64, table: wp.array(dtype=wp.vec3), base: int, face: int, bary: wp.vec2):
+    """The barycentric blend of a per-vertex table (rows ``base`` + vertex) over the
+    corners of ``mesh``'s ``face`` (Warp's barycentrics: u p0 + v p1 + (1 - u - v) p2):
+    a deforming surface's point in another view, its rest position, its step."""
+    a = table[base + wp.mesh_get_index(mesh, face * 3 + 0)]
+    b = table[base + wp.mesh_get_index(mesh, face * 3 + 1)]
+    c = table[base + wp.mesh_get_index(mesh, face * 3 + 2)]
+    return bary[0] * a + bary[1] * b + (1.0 - bary[0] - bary[1]) * c
+
+
+@wp.func
 def mesh_hit_at(mesh: wp.uint64, normals: wp.array(dtype=wp.vec3), base: int, o: wp.vec3, d: wp.vec3, t_max: float):
     """:func:`mesh_hit` with the vertex normals at ``normals[base:]`` (a deforming
     surface's, in a flat array of every view's: :mod:`factory.render.deform`; an

@@ -50,6 +50,7 @@ does not inline takes the structs by value.
 from __future__ import annotations
 
 from factory.render.environment import env_radiance
+from factory.render.geometry import face_blend
 from factory.render.shade import look, shade
 from factory.render.surface import mesh_albedo
 from factory.render.tables import (
@@ -96,19 +97,10 @@ def carried(
         dn = views.deform[pose]
         dc = views.deform[views.pose_start[cv] + code - FIRST_OBJECT]
         if dc >= 0 and views.deform_advect[dc] != 0:
-            mesh = views.deform_mesh[dc]
-            base = views.deform_first[dc]
-            s0 = views.deform_step[base + wp.mesh_get_index(mesh, face * 3 + 0)]
-            s1 = views.deform_step[base + wp.mesh_get_index(mesh, face * 3 + 1)]
-            s2 = views.deform_step[base + wp.mesh_get_index(mesh, face * 3 + 2)]
-            moved = p + sign * (bary[0] * s0 + bary[1] * s1 + (1.0 - bary[0] - bary[1]) * s2)
+            step = face_blend(views.deform_mesh[dc], views.deform_step, views.deform_first[dc], face, bary)
+            moved = p + sign * step
         elif dn >= 0:
-            mesh = views.deform_mesh[dn]
-            base = views.deform_first[dn]
-            p0 = views.deform_points[base + wp.mesh_get_index(mesh, face * 3 + 0)]
-            p1 = views.deform_points[base + wp.mesh_get_index(mesh, face * 3 + 1)]
-            p2 = views.deform_points[base + wp.mesh_get_index(mesh, face * 3 + 2)]
-            moved = bary[0] * p0 + bary[1] * p1 + (1.0 - bary[0] - bary[1]) * p2
+            moved = face_blend(views.deform_mesh[dn], views.deform_points, views.deform_first[dn], face, bary)
         else:
             moved = views.orient[pose] @ local + views.pos[pose]
     return moved

@@ -8,7 +8,7 @@ the world ray: with camera-z-scaled directions, ``t`` is metric depth.
 
 from __future__ import annotations
 
-from factory.render.geometry import MESH, MISS, analytic, mesh_hit, mesh_hit_at, unit
+from factory.render.geometry import MESH, MISS, analytic, face_blend, mesh_hit, mesh_hit_at, unit
 from factory.render.tables import AMODAL, AMODAL_DEPTH, FIRST_OBJECT, FLOOR, SKY, WALL, Scenes, Views
 from factory.render.warp_setup import wp
 
@@ -66,12 +66,7 @@ def object_hit(views: Views, scenes: Scenes, v: int, k: int, o: wp.vec3, d: wp.v
         n_w = R @ unit(wp.cw_div(ns, dims))
         local = wp.cw_mul(o_u + t * d_u, dims)
         if dv >= 0:  # a deforming surface's own frame is its rest shape: its pattern rides with it
-            mesh = views.deform_mesh[dv]
-            base = views.deform_first[dv]
-            r0 = views.deform_rest[base + wp.mesh_get_index(mesh, face * 3 + 0)]
-            r1 = views.deform_rest[base + wp.mesh_get_index(mesh, face * 3 + 1)]
-            r2 = views.deform_rest[base + wp.mesh_get_index(mesh, face * 3 + 2)]
-            local = bary[0] * r0 + bary[1] * r1 + (1.0 - bary[0] - bary[1]) * r2
+            local = face_blend(views.deform_mesh[dv], views.deform_rest, views.deform_first[dv], face, bary)
         return t, n_w, R @ unit(wp.cw_div(ng, dims)), local, face, bary
     t, n = analytic(scenes.shape[idx], o_l, d_l, dims, T_MIN)
     if t >= t_max:

@@ -4,9 +4,9 @@ with NumPy alone, so a reader need not import the physics or the renderer."""
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
+
+from factory.sample.npy_members import decode_npy, encode_npy
 
 # name: (dtype, ndim) of the decoded array
 DEFORM_MEMBERS = {
@@ -18,12 +18,7 @@ DEFORM_MEMBERS = {
 
 def encode_deform(arrays: dict[str, np.ndarray]) -> dict[str, bytes]:
     """The ``.npy`` bytes of each member."""
-    out = {}
-    for name in DEFORM_MEMBERS:
-        buf = io.BytesIO()
-        np.save(buf, np.ascontiguousarray(arrays[name]), allow_pickle=False)
-        out[name] = buf.getvalue()
-    return out
+    return encode_npy({name: arrays[name] for name in DEFORM_MEMBERS})
 
 
 def decode_deform(members: dict) -> dict[str, np.ndarray] | None:
@@ -34,22 +29,10 @@ def decode_deform(members: dict) -> dict[str, np.ndarray] | None:
     Raises:
         ValueError: a member missing while others are there, or of the wrong dtype or shape.
     """
-    have = [n for n in DEFORM_MEMBERS if n in members]
-    if not have:
+    raw = decode_npy(members, DEFORM_MEMBERS)
+    if raw is None:
         return None
-    out = {}
-    for name, (dtype, ndim) in DEFORM_MEMBERS.items():
-        if name not in members:
-            raise ValueError(f"{name}: missing (the sample has {', '.join(have)})")
-        raw = members[name]
-        if isinstance(raw, (bytes, bytearray, memoryview)):
-            a = np.load(io.BytesIO(bytes(raw)), allow_pickle=False)
-        else:  # a reader's array, or nested lists (Hugging Face's): the documented dtype
-            a = raw if isinstance(raw, np.ndarray) else np.asarray(raw, dtype)
-            a = a.reshape((0,) * (ndim - 1) + (3,)) if a.size == 0 and a.ndim != ndim else a
-        if a.dtype != np.dtype(dtype) or a.ndim != ndim or a.shape[-1] != 3:
-            raise ValueError(f"{name}: {a.dtype} {a.shape}, expected {dtype} with {ndim} axes, the last of 3")
-        out[name[: -len(".npy")].removeprefix("deform_")] = a
+    out = {name[: -len(".npy")].removeprefix("deform_"): a for name, a in raw.items()}
     if out["vertices"].shape != out["velocities"].shape:
         raise ValueError(f"deform_velocities.npy: shape {out['velocities'].shape}, vertices' {out['vertices'].shape}")
     f = out["faces"]

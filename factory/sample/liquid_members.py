@@ -18,9 +18,9 @@ one, as Ray's reader makes one table of a dataset's members):
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
+
+from factory.sample.npy_members import decode_npy, encode_npy
 
 LIQUID_MEMBERS = {
     "liquid_particles.npy": ("float32", 3),
@@ -68,12 +68,7 @@ def liquid_arrays(frames: int, motion) -> tuple[dict[str, np.ndarray], list[dict
 
 def encode_liquids(arrays: dict[str, np.ndarray]) -> dict[str, bytes]:
     """The ``.npy`` bytes of each member."""
-    out = {}
-    for name in LIQUID_MEMBERS:
-        buf = io.BytesIO()
-        np.save(buf, np.ascontiguousarray(arrays[name]), allow_pickle=False)
-        out[name] = buf.getvalue()
-    return out
+    return encode_npy({name: arrays[name] for name in LIQUID_MEMBERS})
 
 
 def decode_liquids(members: dict) -> dict[str, np.ndarray] | None:
@@ -85,22 +80,10 @@ def decode_liquids(members: dict) -> dict[str, np.ndarray] | None:
     Raises:
         ValueError: a member missing while others are there, or of the wrong dtype or shape.
     """
-    have = [n for n in LIQUID_MEMBERS if n in members]
-    if not have:
+    raw = decode_npy(members, LIQUID_MEMBERS)
+    if raw is None:
         return None
-    out = {}
-    for name, (dtype, ndim) in LIQUID_MEMBERS.items():
-        if name not in members:
-            raise ValueError(f"{name}: missing (the sample has {', '.join(have)})")
-        raw = members[name]
-        if isinstance(raw, (bytes, bytearray, memoryview)):
-            a = np.load(io.BytesIO(bytes(raw)), allow_pickle=False)
-        else:
-            a = raw if isinstance(raw, np.ndarray) else np.asarray(raw, dtype)
-            a = a.reshape((0,) * (ndim - 1) + (3,)) if a.size == 0 and a.ndim != ndim else a
-        if a.dtype != np.dtype(dtype) or a.ndim != ndim or a.shape[-1] != 3:
-            raise ValueError(f"{name}: {a.dtype} {a.shape}, expected {dtype} with {ndim} axes, the last of 3")
-        out[name.removeprefix("liquid_").removesuffix(".npy")] = a
+    out = {name.removeprefix("liquid_").removesuffix(".npy"): a for name, a in raw.items()}
     if out["particles"].shape != out["velocities"].shape:
         raise ValueError(f"liquid_velocities.npy: shape {out['velocities'].shape}, particles' {out['particles'].shape}")
     if out["surface_vertices"].shape != out["surface_velocities"].shape:

@@ -32,6 +32,7 @@ from pydantic import Field
 from factory.scene.appearance import Appearance, Family, families
 from factory.scene.fields import category, const, number
 from factory.scene.liquids import Collider, Liquid, open_box, ramp
+from factory.scene.placement import static_box
 from factory.scene.types import SceneObject
 
 SETUPS = ("dam_break", "pour", "splash", "ramp")
@@ -117,24 +118,4 @@ def draw_liquid(spec: LiquidSpec | None, first: int, rng, draw) -> tuple[tuple[L
 def _vessel(parts: list[Collider], first: int, family, rng, draw) -> list[SceneObject]:
     """The vessel's boxes as static objects."""
     material = Appearance(material=family).draw_material(rng, draw, "liquid.vessel_")
-    out = []
-    for k, c in enumerate(parts):
-        out.append(
-            SceneObject(
-                id=first + k,
-                shape="box",
-                category=VESSEL_CLASS,
-                dims=tuple(float(x) for x in c.size),
-                base_rotation=np.asarray(c.rotation, np.float64),
-                position=tuple(float(x) for x in c.position),
-                yaw=0.0,
-                velocity=(0.0, 0.0, 0.0),
-                spin=0.0,
-                mass=math.inf,
-                restitution=0.3,
-                friction=0.6,
-                material=material,
-                static=True,
-            )
-        )
-    return out
+    return [static_box(first + k, VESSEL_CLASS, c.size, c.position, material, c.rotation) for k, c in enumerate(parts)]

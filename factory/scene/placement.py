@@ -188,3 +188,25 @@ def rolling(obj: SceneObject, speed: float, heading: float) -> SceneObject:
         velocity=(float(v[0]), float(v[1]), 0.0),
         angular_velocity=tuple(float(a) for a in w),
     )
+
+
+def static_box(oid: int, category: str, half: tuple, position: tuple, material, rotation=None) -> SceneObject:
+    """A static box (furniture, a vessel's wall): ``half`` its half extents (m),
+    ``position`` its centre (m, world), ``rotation`` (3, 3) its turn (None: none); it
+    does not move, and bounces and grips as furniture does."""
+    return SceneObject(
+        id=oid,
+        shape="box",
+        category=category,
+        dims=tuple(float(x) for x in half),
+        base_rotation=np.eye(3) if rotation is None else np.asarray(rotation, np.float64),
+        position=tuple(float(x) for x in position),
+        yaw=0.0,
+        velocity=(0.0, 0.0, 0.0),
+        spin=0.0,
+        mass=math.inf,
+        restitution=0.3,
+        friction=0.6,
+        material=material,
+        static=True,
+    )

@@ -334,22 +334,7 @@ def _furniture(sc: Scenario, room: Room, rng, draw, assets: AssetSource) -> list
         if any(box[0] < f[1] and f[0] < box[1] and box[2] < f[3] and f[2] < box[3] for f in footprints):
             continue  # would overlap another piece: leave it out (deterministically)
         footprints.append(box)
-        piece = SceneObject(
-            id=len(out) + 1,
-            shape="box",
-            category="furniture",
-            dims=(hx, hy, h / 2),
-            base_rotation=np.eye(3),
-            position=(x, y, h / 2),
-            yaw=0.0,
-            velocity=(0.0, 0.0, 0.0),
-            spin=0.0,
-            mass=math.inf,
-            restitution=0.3,
-            friction=0.6,
-            material=material,
-            static=True,
-        )
+        piece = placement.static_box(len(out) + 1, "furniture", (hx, hy, h / 2), (x, y, h / 2), material)
         if drawn is not None:
             unit = h / 2 / float(np.abs(drawn.mesh.vertices[:, 2]).max())  # metres per unit, after the fit
             piece = replace(

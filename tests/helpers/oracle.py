@@ -22,3 +22,12 @@ def oracle_pixels(sample, t: int, meshes=None) -> Pixels:
     f = sample.frames
     stored = Stored(f.depth, f.instance, f.normals, f.flow, f.flow_valid, sample.meta)
     return Pixels(oracle_scene(sample.meta, sample.geometry, meshes), stored, t, *grid_pixels(*f.depth.shape[1:]))
+
+
+def stored_of(sample, members: dict) -> Stored:
+    """The oracle's :class:`Stored` of a generated ``sample`` (its frames, metadata,
+    optional layers, tracks, deformables and liquids) and its encoded ``members``."""
+    from factory.trust.validate.oracle import oracle_stored
+
+    f = sample.frames
+    return oracle_stored(Stored(f.depth, f.instance, f.normals, f.flow, f.flow_valid, sample.meta), f, members)

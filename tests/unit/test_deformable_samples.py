@@ -23,8 +23,8 @@ from factory.trust.oracle import Stored, camera_rays, cast, check_sample
 from factory.trust.oracle.cast import barycentric
 from factory.trust.validate import validate_dataset
 from factory.trust.validate.deform import check_deform
-from factory.trust.validate.oracle import oracle_stored
 from tests.helpers.datasets import write_dataset
+from tests.helpers.oracle import stored_of
 from tests.helpers.validate import found, load_manifest, read_tar, rewrite_shard
 
 CONFIG = {
@@ -197,16 +197,11 @@ def test_tracks_on_cloth_ride_with_its_triangles(samples):
             assert np.abs(tr.world[:, n] - want).max() < 2e-4, (s.scenario, n)  # float32 depth of the query
 
 
-def _stored(sample, members):
-    f = sample.frames
-    return oracle_stored(Stored(f.depth, f.instance, f.normals, f.flow, f.flow_valid, sample.meta), f, members)
-
-
 def test_the_oracle_passes_cloth_and_catches_a_moved_sheet(samples):
     _, out = samples
     for s in out:
         members = encode_sample(s, mp4=False)
-        report = check_sample(s.key, _stored(s, members), members["geometry.glb"], 0.2)
+        report = check_sample(s.key, stored_of(s, members), members["geometry.glb"], 0.2)
         assert report.failures == [] and report.skipped == [], s.scenario
         assert report.stats["depth"].compared > 0 and report.stats["tracks"].compared > 0
         # Its pixels were among those checked (a fifth of every frame's).
@@ -221,7 +216,7 @@ def test_the_oracle_passes_cloth_and_catches_a_moved_sheet(samples):
     buf = io.BytesIO()
     np.save(buf, moved)
     bad = {**members, "deform_vertices.npy": buf.getvalue()}
-    report = check_sample(s.key, _stored(s, bad), members["geometry.glb"], 0.2)
+    report = check_sample(s.key, stored_of(s, bad), members["geometry.glb"], 0.2)
     layers = {f.layer for f in report.failures}
     assert "depth" in layers, layers
 

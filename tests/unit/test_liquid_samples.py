@@ -17,10 +17,10 @@ from factory.sample.encode import encode_sample
 from factory.sample.generate import generate_samples
 from factory.sample.liquid_members import decode_liquids
 from factory.scene.config import parse_config
-from factory.trust.oracle import Stored, check_sample
+from factory.trust.oracle import check_sample
 from factory.trust.validate import validate_dataset
-from factory.trust.validate.oracle import oracle_stored
 from tests.helpers.datasets import write_dataset
+from tests.helpers.oracle import stored_of
 from tests.helpers.validate import found, load_manifest, read_tar, rewrite_shard
 
 CONFIG = {
@@ -129,16 +129,11 @@ def _bary(a, b, c, p):
     return np.stack([1 - w1 - w2, w1, w2], 1)
 
 
-def _stored(sample, members):
-    f = sample.frames
-    return oracle_stored(Stored(f.depth, f.instance, f.normals, f.flow, f.flow_valid, sample.meta), f, members)
-
-
 def test_the_oracle_passes_liquids_and_catches_a_raised_surface(samples):
     _, out = samples
     for s in out:
         members = encode_sample(s, mp4=False)
-        report = check_sample(s.key, _stored(s, members), members["geometry.glb"], 0.3)
+        report = check_sample(s.key, stored_of(s, members), members["geometry.glb"], 0.3)
         assert report.failures == [] and report.skipped == [], s.scenario
         liquid = s.meta["liquids"][0]["id"]
         assert (s.frames.instance == liquid).mean() > 0.01, s.scenario
@@ -150,7 +145,7 @@ def test_the_oracle_passes_liquids_and_catches_a_raised_surface(samples):
     v[:, 2] += 0.003
     buf = io.BytesIO()
     np.save(buf, v)
-    report = check_sample(s.key, _stored(s, {**members, "liquid_surface_vertices.npy": buf.getvalue()}), None, 0.3)
+    report = check_sample(s.key, stored_of(s, {**members, "liquid_surface_vertices.npy": buf.getvalue()}), None, 0.3)
     assert "depth" in {f.layer for f in report.failures}
 
 
