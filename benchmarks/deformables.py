@@ -3,7 +3,8 @@ a sample and of its physics (and the physics' share), against a rigid twin of th
 scenario in the same run (its deformable blocks removed, as many rigid objects as the
 scenario's samples had objects and deformables together), and the memory a clip's
 deformables take: the simulator's record (every substep's float64 positions and
-velocities) and the sample's ``deform_*.npy`` members.
+velocities; a liquid's float32 particles at every frame and its surfaces) and the
+sample's ``deform_*.npy`` and ``liquid_*.npy`` members.
 
     taskset -c 0 .venv/bin/python benchmarks/deformables.py [--samples 3] [--scenarios drape flag ...]
 
@@ -65,8 +66,13 @@ def measure(config, samples: int) -> dict:
         out["things"] += len(meta["objects"]) + len(deform)
         S = meta["frames"] * config.render.substeps + 1
         out["record"] += sum(e["vertices"][1] for e in deform) * S * 3 * 8 * 2  # float64 positions, velocities
+        liquids = meta.get("liquids") or []
+        out["things"] += len(liquids)
+        # a liquid's record: float32 positions and velocities at T + 1 states, and its surfaces
+        out["record"] += sum(e["particles"][1] for e in liquids) * (meta["frames"] + 1) * 3 * 4 * 2
         members = encode_sample(sample, mp4=False)
-        out["members"] += sum(len(v) for k, v in members.items() if k.startswith("deform_"))
+        out["record"] += sum(len(v) for k, v in members.items() if k.startswith("liquid_surface"))
+        out["members"] += sum(len(v) for k, v in members.items() if k.startswith(("deform_", "liquid_")))
     return {k: v / samples for k, v in out.items()}
 
 

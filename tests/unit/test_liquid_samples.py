@@ -167,3 +167,12 @@ def test_validate_names_lost_mass_and_a_missing_member(tmp_path):
     rewrite_shard(tmp_path, name, samples)
     got = found(validate_dataset(tmp_path, oracle=0))
     assert ("liquid.mass", name, key) in got
+
+
+def test_bad_liquid_config_names_the_field():
+    from factory.errors import ConfigError
+
+    for block, field in (({"setup": "flood"}, "setup"), ({"spacing": 0.001}, "spacing"), ({"substeps": 0}, "substeps")):
+        with pytest.raises(ConfigError) as e:
+            parse_config({**CONFIG, "scenarios": {"x": {"liquid": block}}})
+        assert f"scenarios.x.liquid.{field}" in str(e.value)
