@@ -267,15 +267,23 @@ def ride_steps(frames: list, t0: int, point: np.ndarray) -> np.ndarray:
 
 
 def _nearest(frame: tuple, p: np.ndarray) -> tuple[np.ndarray, int, np.ndarray]:
-    """The point of a frame's mesh nearest p (3,), its face and its barycentrics."""
+    """The point of a frame's mesh nearest p (3,), its face and its barycentrics. Only
+    the triangles that can hold it are measured: a triangle's points lie within its
+    reach r (its farthest corner) of its centroid c, and the nearest point is no
+    farther than the nearest centroid, so one with |p - c| - r beyond that cannot."""
     import trimesh
 
     verts, faces = frame[0], np.asarray(frame[1], np.int64)
     tris = verts[faces]
-    q = trimesh.triangles.closest_point(tris, np.broadcast_to(p, (len(tris), 3)))
-    f = int(np.argmin(np.einsum("fc,fc->f", q - p, q - p)))
-    b = trimesh.triangles.points_to_barycentric(tris[f : f + 1], q[f : f + 1])[0]
-    return q[f], f, b
+    centroid = tris.mean(1)
+    reach = np.linalg.norm(tris - centroid[:, None], axis=2).max(1)
+    gap = np.linalg.norm(centroid - p, axis=1)
+    near = np.flatnonzero(gap - reach <= gap.min())
+    q = trimesh.triangles.closest_point(tris[near], np.broadcast_to(p, (len(near), 3)))
+    k = int(np.argmin(np.einsum("fc,fc->f", q - p, q - p)))
+    f = int(near[k])
+    b = trimesh.triangles.points_to_barycentric(tris[f : f + 1], q[k : k + 1])[0]
+    return q[k], f, b
 
 
 def _step_at(frame: tuple, p: np.ndarray) -> np.ndarray:

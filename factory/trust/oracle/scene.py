@@ -143,15 +143,21 @@ class Body:
 
 def nearest(mesh: Mesh, points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per point (m, 3) the nearest point of ``mesh`` (m, 3), its triangle (m,) and the
-    barycentrics there (m, 3), by trimesh's closest point on every triangle."""
+    barycentrics there (m, 3), by trimesh's closest point on each triangle that can
+    hold it (every point of a triangle is within its farthest corner's distance of its
+    centroid, and the nearest point no farther than the nearest centroid)."""
     import trimesh
 
     tris = mesh.vertices[mesh.faces]  # (F, 3, 3)
+    centroid = tris.mean(1)
+    reach = np.linalg.norm(tris - centroid[:, None], axis=2).max(1)
     near, face = np.zeros_like(points), np.zeros(len(points), np.int64)
-    for i, p in enumerate(points):  # every triangle: a sheet or a liquid's surface has a few thousand
-        q = trimesh.triangles.closest_point(tris, np.broadcast_to(p, (len(tris), 3)))
-        face[i] = int(np.argmin(np.einsum("fc,fc->f", q - p, q - p)))
-        near[i] = q[face[i]]
+    for i, p in enumerate(points):
+        gap = np.linalg.norm(centroid - p, axis=1)
+        cand = np.flatnonzero(gap - reach <= gap.min())
+        q = trimesh.triangles.closest_point(tris[cand], np.broadcast_to(p, (len(cand), 3)))
+        k = int(np.argmin(np.einsum("fc,fc->f", q - p, q - p)))
+        face[i], near[i] = cand[k], q[k]
     corners = mesh.faces[face]
     w = _barycentric(*(mesh.vertices[corners[:, k]] for k in range(3)), near)
     return near, face, w
