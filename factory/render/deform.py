@@ -237,6 +237,7 @@ def track_points(surfaces: tuple, deformed: list, first_id: dict, ids, tq, origi
     :func:`ride_steps` (``deformed[t]``: per surface its (vertices (V, 3) world,
     faces, rest, step) as :func:`posed` gives them). ``first_id``: instance id ->
     surface index."""
+    remeshed: dict = {}  # surface -> per frame its _Triangles, made once for all its points
     for n in np.flatnonzero([int(i) in first_id for i in ids]):
         s = first_id[int(ids[n])]
         verts, faces = deformed[tq[n]][s][0], np.asarray(deformed[tq[n]][s][1], np.int64)
@@ -245,49 +246,56 @@ def track_points(surfaces: tuple, deformed: list, first_id: dict, ids, tq, origi
         if f < 0:
             continue
         if surfaces[s].faces is None:
-            world[:, n] = ride_steps([d[s] for d in deformed], int(tq[n]), b @ verts[faces[f]])
+            if s not in remeshed:
+                remeshed[s] = [_Triangles(d[s]) for d in deformed]
+            world[:, n] = ride_steps(remeshed[s], int(tq[n]), b @ verts[faces[f]])
         else:
             world[:, n] = np.einsum("k,tkc->tc", b, np.stack([d[s][0][faces[f]] for d in deformed]))
 
 
-def ride_steps(frames: list, t0: int, point: np.ndarray) -> np.ndarray:
+def ride_steps(meshes: list, t0: int, point: np.ndarray) -> np.ndarray:
     """(T, 3) world positions of a point of a remeshed surface (a liquid's) at frame t0:
     from each frame to the next it moves by the step (velocity / fps) its nearest
     triangle's barycentrics give, and lands on the next frame's surface at its nearest
     point (the surface is made anew every frame: the point rides the velocity field and
     stays on the surface); backwards the same with the frame's own steps negated.
-    ``frames``: per frame (vertices (V, 3), faces (F, 3), rest, step (V, 3))."""
-    out = np.zeros((len(frames), 3))
+    ``meshes``: per frame its :class:`_Triangles`."""
+    out = np.zeros((len(meshes), 3))
     out[t0] = point
-    for t in range(t0 + 1, len(frames)):
-        out[t] = _nearest(frames[t], out[t - 1] + _step_at(frames[t - 1], out[t - 1]))[0]
+    for t in range(t0 + 1, len(meshes)):
+        out[t] = meshes[t].nearest(out[t - 1] + meshes[t - 1].step_at(out[t - 1]))[0]
     for t in range(t0 - 1, -1, -1):
-        out[t] = _nearest(frames[t], out[t + 1] - _step_at(frames[t + 1], out[t + 1]))[0]
+        out[t] = meshes[t].nearest(out[t + 1] - meshes[t + 1].step_at(out[t + 1]))[0]
     return out
 
 
-def _nearest(frame: tuple, p: np.ndarray) -> tuple[np.ndarray, int, np.ndarray]:
-    """The point of a frame's mesh nearest p (3,), its face and its barycentrics. Only
-    the triangles that can hold it are measured: a triangle's points lie within its
-    reach r (its farthest corner) of its centroid c, and the nearest point is no
-    farther than the nearest centroid, so one with |p - c| - r beyond that cannot."""
-    import trimesh
+class _Triangles:
+    """One frame of a remeshed surface, for nearest-point queries: its triangles, their
+    centroids and reaches (farthest corner from the centroid), made once."""
 
-    verts, faces = frame[0], np.asarray(frame[1], np.int64)
-    tris = verts[faces]
-    centroid = tris.mean(1)
-    reach = np.linalg.norm(tris - centroid[:, None], axis=2).max(1)
-    gap = np.linalg.norm(centroid - p, axis=1)
-    near = np.flatnonzero(gap - reach <= gap.min())
-    q = trimesh.triangles.closest_point(tris[near], np.broadcast_to(p, (len(near), 3)))
-    k = int(np.argmin(np.einsum("fc,fc->f", q - p, q - p)))
-    f = int(near[k])
-    b = trimesh.triangles.points_to_barycentric(tris[f : f + 1], q[k : k + 1])[0]
-    return q[k], f, b
+    def __init__(self, frame: tuple):
+        self.faces = np.asarray(frame[1], np.int64)
+        self.tris = np.asarray(frame[0])[self.faces]
+        self.steps = frame[3]
+        self.centroid = self.tris.mean(1)
+        self.reach = np.linalg.norm(self.tris - self.centroid[:, None], axis=2).max(1)
 
+    def nearest(self, p: np.ndarray) -> tuple[np.ndarray, int, np.ndarray]:
+        """The point of the mesh nearest p (3,), its face and its barycentrics. Only
+        the triangles that can hold it are measured: a triangle's points lie within its
+        reach of its centroid, and the nearest point is no farther than the nearest
+        centroid, so one whose centroid is farther than that plus its reach cannot."""
+        import trimesh
 
-def _step_at(frame: tuple, p: np.ndarray) -> np.ndarray:
-    """The step (3,) at p of a remeshed frame: its nearest triangle's barycentrics of
-    the vertex steps."""
-    _, f, b = _nearest(frame, p)
-    return b @ np.asarray(frame[3])[np.asarray(frame[1], np.int64)[f]]
+        gap = np.linalg.norm(self.centroid - p, axis=1)
+        near = np.flatnonzero(gap - self.reach <= gap.min())
+        q = trimesh.triangles.closest_point(self.tris[near], np.broadcast_to(p, (len(near), 3)))
+        k = int(np.argmin(np.einsum("fc,fc->f", q - p, q - p)))
+        f = int(near[k])
+        b = trimesh.triangles.points_to_barycentric(self.tris[f : f + 1], q[k : k + 1])[0]
+        return q[k], f, b
+
+    def step_at(self, p: np.ndarray) -> np.ndarray:
+        """The step (3,) at p: its nearest triangle's barycentrics of the vertex steps."""
+        _, f, b = self.nearest(p)
+        return b @ np.asarray(self.steps)[self.faces[f]]
