@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from factory.trust.oracle.analytic import ANALYTIC, T_MIN
-from factory.trust.oracle.scene import Body, OracleScene
+from factory.trust.oracle.scene import Body, OracleScene, barycentric
 
 FAR = 60.0  # m of camera z: the floor ends here (docs/format.md)
 SKY, FLOOR, WALL = -1, -2, -3  # surface codes; an object's is its body index (>= 0)
@@ -122,18 +122,6 @@ def _body(body: Body, frame: int, o: np.ndarray, d: np.ndarray, rows: np.ndarray
     # Normals take the inverse transpose of the axis scaling.
     n[hit], ng[hit] = _unit(smooth / s) @ R.T, _unit(face / s) @ R.T
     return t, local, n, ng
-
-
-def barycentric(corners: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Barycentric weights (K, 3) of points (K, 3) in triangles (K, 3, 3)."""
-    a, b = corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]
-    q = points - corners[:, 0]
-    d00, d01, d11 = (a * a).sum(1), (a * b).sum(1), (b * b).sum(1)
-    d20, d21 = (q * a).sum(1), (q * b).sum(1)
-    den = d00 * d11 - d01 * d01
-    w1 = (d11 * d20 - d01 * d21) / den
-    w2 = (d00 * d21 - d01 * d20) / den
-    return np.stack([1.0 - w1 - w2, w1, w2], 1)
 
 
 def cast(scene: OracleScene, frame: int, o: np.ndarray, d: np.ndarray) -> Hits:

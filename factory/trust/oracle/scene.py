@@ -158,8 +158,7 @@ def nearest(mesh: Mesh, points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.
         q = trimesh.triangles.closest_point(tris[cand], np.broadcast_to(p, (len(cand), 3)))
         k = int(np.argmin(np.einsum("fc,fc->f", q - p, q - p)))
         face[i], near[i] = cand[k], q[k]
-    corners = mesh.faces[face]
-    w = _barycentric(*(mesh.vertices[corners[:, k]] for k in range(3)), near)
+    w = barycentric(tris[face], near)
     return near, face, w
 
 
@@ -273,43 +272,35 @@ def _deformable(entry: dict, deform: dict) -> Body:
     f0, nf = (int(x) for x in entry["faces"])
     world = np.asarray(deform["vertices"][:, v0 : v0 + nv], np.float64)  # (T, V, 3)
     faces = np.asarray(deform["faces"][f0 : f0 + nf], np.int64) - v0
-    centres = (world.min(1) + world.max(1)) / 2.0
-    frames = [
-        Mesh(f"deformable-{entry['id']}-{t}", world[t] - centres[t], faces, _area_normals(world[t], faces))
-        for t in range(len(world))
-    ]
-    T = len(world)
-    radius = float(np.linalg.norm(world - centres[:, None], axis=2).max()) if world.size else 0.0
-    return Body(
-        int(entry["id"]),
-        "deformable",
-        np.ones(3),
-        centres,
-        np.tile(np.eye(3), (T, 1, 1)),
-        None,
-        scale=np.ones(3),
-        radius=radius * (1 + 1e-6) + 1e-6,
-        frames=frames,
-        world=world,
-    )
+    return _frame_body(entry, "deformable", [(w, faces) for w in world], world=world)
 
 
 def _liquid(entry: dict, liquid: dict, fps: float) -> Body:
     """A liquid's :class:`Body`: per frame its surface's own mesh and vertex velocities,
     from its rows of the ``liquid_surface_*.npy`` members."""
-    frames, velocities, centres, radius = [], [], [], 0.0
-    for t, ((v0, nv), (f0, nf)) in enumerate(zip(entry["surface_vertices"], entry["surface_faces"])):
+    meshes, velocities = [], []
+    for (v0, nv), (f0, nf) in zip(entry["surface_vertices"], entry["surface_faces"]):
         world = np.asarray(liquid["surface_vertices"][v0 : v0 + nv], np.float64)
-        faces = np.asarray(liquid["surface_faces"][f0 : f0 + nf], np.int64) - v0
-        c = (world.min(0) + world.max(0)) / 2.0 if nv else np.zeros(3)
-        frames.append(Mesh(f"liquid-{entry['id']}-{t}", world - c, faces, _area_normals(world, faces)))
+        meshes.append((world, np.asarray(liquid["surface_faces"][f0 : f0 + nf], np.int64) - v0))
         velocities.append(np.asarray(liquid["surface_velocities"][v0 : v0 + nv], np.float64))
+    return _frame_body(entry, "liquid", meshes, velocities=velocities, fps=fps)
+
+
+def _frame_body(entry: dict, shape: str, meshes: list, **extra) -> Body:
+    """A :class:`Body` whose mesh is its own at every frame: ``meshes`` per frame (world
+    vertices (V, 3), faces (F, 3)); each frame's mesh about the centre of its box (its
+    pose: that centre and the identity), a radius holding every frame's; ``extra``:
+    the Body's other fields."""
+    frames, centres, radius = [], [], 0.0
+    for t, (world, faces) in enumerate(meshes):
+        c = (world.min(0) + world.max(0)) / 2.0 if len(world) else np.zeros(3)
+        frames.append(Mesh(f"{shape}-{entry['id']}-{t}", world - c, faces, _area_normals(world, faces)))
         centres.append(c)
-        radius = max(radius, float(np.linalg.norm(world - c, axis=1).max()) if nv else 0.0)
+        radius = max(radius, float(np.linalg.norm(world - c, axis=1).max()) if len(world) else 0.0)
     T = len(frames)
     return Body(
-        int(entry["id"]), "liquid", np.ones(3), np.array(centres).reshape(T, 3), np.tile(np.eye(3), (T, 1, 1)),
-        None, scale=np.ones(3), radius=radius * (1 + 1e-6) + 1e-6, frames=frames, velocities=velocities, fps=fps,
+        int(entry["id"]), shape, np.ones(3), np.array(centres).reshape(T, 3), np.tile(np.eye(3), (T, 1, 1)),
+        None, scale=np.ones(3), radius=radius * (1 + 1e-6) + 1e-6, frames=frames, **extra,
     )  # fmt: skip
 
 
@@ -324,11 +315,15 @@ def _area_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     return np.where(length > 1e-300, n / np.maximum(length, 1e-300), [0.0, 0.0, 1.0])
 
 
-def _barycentric(a: np.ndarray, b: np.ndarray, c: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """Barycentric weights (m, 3) of points p (m, 3) in triangles (a, b, c) (m, 3) each."""
-    e0, e1, q = b - a, c - a, p - a
-    d00, d01, d11 = (e0 * e0).sum(1), (e0 * e1).sum(1), (e1 * e1).sum(1)
-    d20, d21 = (q * e0).sum(1), (q * e1).sum(1)
-    den = np.where(np.abs(d00 * d11 - d01 * d01) > 0, d00 * d11 - d01 * d01, 1.0)
-    w1, w2 = (d11 * d20 - d01 * d21) / den, (d00 * d21 - d01 * d20) / den
+def barycentric(corners: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Barycentric weights (K, 3) of points (K, 3) in triangles (K, 3, 3); a triangle of
+    no area (a liquid frame's placeholder) gives its first corner's weight 1."""
+    a, b = corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]
+    q = points - corners[:, 0]
+    d00, d01, d11 = (a * a).sum(1), (a * b).sum(1), (b * b).sum(1)
+    d20, d21 = (q * a).sum(1), (q * b).sum(1)
+    den = d00 * d11 - d01 * d01
+    den = np.where(den != 0, den, 1.0)
+    w1 = (d11 * d20 - d01 * d21) / den
+    w2 = (d00 * d21 - d01 * d20) / den
     return np.stack([1.0 - w1 - w2, w1, w2], 1)
