@@ -132,14 +132,15 @@ def deformable_entries(scene: Scene, motion: Motion, annotations: list, r, mater
     for k, (d, positions, _, contacts) in enumerate(_items(scene, motion)):
         pos = positions[steps]
         solid = not isinstance(d, Cloth)
-        stretch_max, stretch_mean = edge_strain(d.rest_vertices(), pos, d.tetrahedra() if solid else d.faces())
+        faces, tets = d.faces(), d.tetrahedra() if solid else None  # each built once: a soft body's from its lattice
+        stretch_max, stretch_mean = edge_strain(d.rest_vertices(), pos, tets if solid else faces)
         entry = {
             "id": d.id,
             **_parameters(d, r),
             "category": _category(d),
             "class_id": scene.classes.index(_category(d)),
             "vertices": [first, d.vertex_count],
-            "faces": [face, len(d.faces())],
+            "faces": [face, len(faces)],
             "mass": r(float(d.vertex_masses().sum())),
             "material": material_entry(d.material),
             "contacts": [int(n) for n in contacts[steps]],
@@ -147,11 +148,11 @@ def deformable_entries(scene: Scene, motion: Motion, annotations: list, r, mater
             "stretch_mean": r(stretch_mean),
         }
         if solid:  # m^3 per frame, the sum of its tetrahedra's volumes
-            entry["volume"] = r(np.array([tet_volumes(p, d.tetrahedra()).sum() for p in pos]), 9)
+            entry["volume"] = r(np.array([tet_volumes(p, tets).sum() for p in pos]), 9)
         for j, key in enumerate(ObjectAnnotation._fields):
             entry[key] = [annotations[t][N + k][j] for t in range(scene.frames)]
         out.append(entry)
-        first, face = first + d.vertex_count, face + len(d.faces())
+        first, face = first + d.vertex_count, face + len(faces)
     return out
 
 

@@ -243,9 +243,10 @@ def _render(config: Config, indices: list[int], jobs: list, device, timings, sto
                 motion,
                 r.motion_blur_samples,
                 _noise_rng(config, indices[pos], c),
-                surfaces(scene),
+                drawn,
             )
             for pos, _, scene, motion in batch
+            for drawn in [surfaces(scene)]  # once per scene, shared by its K cameras
             for c in range(K)
         ]
         rendered = render_clips(clips, device, r.batch_views, timings, stop, r, Layers.of(config.output))
