@@ -164,19 +164,19 @@ def _check_members(found: Findings, members: dict[str, bytes], ctx: Context, mix
     names = set(members) - ({SOURCE_MEMBER} if mix else set())
     required = {"json", *image_members(members), *layer_members(ctx)} | ({"mp4"} if ctx.mp4 else set())
     allowed = required | ({"mp4"} if ctx.mp4 is None or mix else set()) | {GEOMETRY_MEMBER}  # since issue 26
-    # The point tracks' members: all of them when the config asks for tracks, none when
-    # it does not; either when it is not known (a plain dataset, a mix).
-    tracks = ((ctx.config or {}).get("output") or {}).get("tracks")
-    required |= set(TRACK_MEMBERS) if tracks and not mix else set()
-    allowed |= set(TRACK_MEMBERS) if tracks or tracks is None or mix else set()
     allowed |= set(LAYER_MEMBERS) if ctx.config is None or mix else set()  # a mix keeps its source's
-    # The deformables' members: all of them when the config draws deformables, none when not.
-    deform = declares_deformables(ctx.config)
-    required |= set(DEFORM_MEMBERS) if deform and not mix else set()
-    allowed |= set(DEFORM_MEMBERS) if deform or deform is None or mix else set()
-    liquid = declares_liquids(ctx.config)
-    required |= set(LIQUID_MEMBERS) if liquid and not mix else set()
-    allowed |= set(LIQUID_MEMBERS) if liquid or liquid is None or mix else set()
+    # The point tracks', the deformables' and the liquids' members: all of a group when the
+    # config asks for it, none when it does not; either when it is not known (a plain
+    # dataset, a mix).
+    tracks = ((ctx.config or {}).get("output") or {}).get("tracks")
+    groups = (
+        (tracks, TRACK_MEMBERS),
+        (declares_deformables(ctx.config), DEFORM_MEMBERS),
+        (declares_liquids(ctx.config), LIQUID_MEMBERS),
+    )
+    for asked, group in groups:
+        required |= set(group) if asked and not mix else set()
+        allowed |= set(group) if asked or asked is None or mix else set()
     # A rig (render.cameras K > 1): cameras 1 .. K-1 have camera 0's per-camera members as cam<c>.<member>.
     rig = [camera_prefix(c) for c in range(1, camera_total(ctx, members))]
     required |= {p + n for p in rig for n in required if n not in SHARED_MEMBERS}
